@@ -1,0 +1,272 @@
+//! Salon's signaling wire types.
+//!
+//! Every message between a participant (browser guest page, the Rust client core) and the server
+//! is one JSON object sent as one WebSocket text frame, tagged by its `"type"` field. This crate
+//! is the single definition of that language: the server and the core depend on it, and
+//! `docs/protocol.md` describes the same types for the browser.
+//!
+//! Decoding is strict and total: [`decode_client`] and [`decode_server`] check the size first,
+//! then the JSON shape, then every field ([`Validate`]), and return a [`ProtocolError`] that maps
+//! to an [`ErrorCode`] for the reply. Nothing here panics on input. Unknown message types are
+//! errors; unknown fields are ignored, so a newer peer can add optional fields.
+
+mod validate;
+
+use serde::{Deserialize, Serialize};
+
+pub use validate::{Validate, clean_display_name, validate_room_id};
+
+/// Version of the signaling protocol. A client states the version it speaks in
+/// [`ClientMessage::Join`]; the server refuses any other with [`ErrorCode::UnsupportedVersion`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest WebSocket message either side accepts, in bytes. An SDP for a full room
+/// (50 participants, two media sections each) stays well below this.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Largest SDP accepted, in bytes.
+pub const MAX_SDP_BYTES: usize = 200 * 1024;
+
+/// Largest ICE candidate line accepted, in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+
+/// Display names (of people and rooms) are trimmed and then hold 1 to this many characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Most people in one room at once.
+pub const MAX_PARTICIPANTS: usize = 50;
+
+/// Room ids are this many URL-safe base64 characters (128 random bits).
+pub const ROOM_ID_LEN: usize = 22;
+
+/// Participant ids are opaque strings of at most this many characters.
+pub const MAX_PARTICIPANT_ID_CHARS: usize = 64;
+
+/// A message from a participant to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// First message on a new socket: who I am and which protocol I speak.
+    Join {
+        /// Must equal [`PROTOCOL_VERSION`].
+        version: u32,
+        /// Display name, 1–64 characters after trimming, no control characters.
+        name: String,
+        /// What the participant starts publishing.
+        #[serde(default)]
+        media: MediaState,
+    },
+    /// The participant's SDP offer. The first offer after `joined` publishes its media; the
+    /// server answers with [`ServerMessage::Answer`].
+    Offer { sdp: String },
+    /// The participant's answer to a [`ServerMessage::Offer`].
+    Answer { sdp: String },
+    /// A trickled ICE candidate of the participant.
+    IceCandidate(IceCandidate),
+    /// Microphone / camera switched on or off.
+    Media(MediaState),
+    /// Keep-alive; the server answers [`ServerMessage::Pong`].
+    Ping,
+    /// Leaving on purpose. The server closes the socket afterwards.
+    Leave,
+}
+
+/// A message from the server to a participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Reply to [`ClientMessage::Join`]: you are in.
+    Joined {
+        version: u32,
+        /// Your participant id in this room.
+        participant_id: String,
+        room: RoomInfo,
+        /// Everyone else already in the room.
+        participants: Vec<Participant>,
+    },
+    /// Someone entered the room.
+    ParticipantJoined { participant: Participant },
+    /// Someone's published state changed (mute, camera).
+    ParticipantUpdated { participant: Participant },
+    /// Someone left (on purpose, lost connection, or ICE failed).
+    ParticipantLeft { participant_id: String },
+    /// The server's answer to the participant's offer.
+    Answer { sdp: String },
+    /// The server renegotiates: tracks of other participants were added or removed.
+    /// The participant answers with [`ClientMessage::Answer`]. Each forwarded track's media
+    /// stream id is the publishing participant's id.
+    Offer { sdp: String },
+    /// Reply to [`ClientMessage::Ping`].
+    Pong,
+    /// Something went wrong. `fatal` errors are followed by the server closing the socket.
+    Error {
+        code: ErrorCode,
+        message: String,
+        fatal: bool,
+    },
+}
+
+/// What a room looks like to someone inside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub max_participants: u32,
+}
+
+/// One person in a room, as the others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: String,
+    pub name: String,
+    pub media: MediaState,
+}
+
+/// Whether a participant's microphone and camera are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaState {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl Default for MediaState {
+    fn default() -> Self {
+        Self {
+            audio: true,
+            video: true,
+        }
+    }
+}
+
+/// An ICE candidate as the browser's `RTCIceCandidate.toJSON()` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(default)]
+    pub username_fragment: Option<String>,
+}
+
+/// Machine-readable error kinds, shared by the WebSocket and the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No room with that id (or the link is malformed).
+    RoomNotFound,
+    /// The room already holds [`MAX_PARTICIPANTS`] people.
+    RoomFull,
+    /// The message was not valid JSON or not a known message.
+    BadMessage,
+    /// A field was present but its value is not acceptable.
+    InvalidField,
+    /// The message was larger than [`MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// The client speaks another protocol version.
+    UnsupportedVersion,
+    /// A message that needs a joined participant came before `join`.
+    NotJoined,
+    /// `join` was sent twice on one socket.
+    AlreadyJoined,
+    /// The SDP could not be applied.
+    NegotiationFailed,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// The server failed; the message says what.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether the server closes the connection after sending this error.
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Self::RoomNotFound | Self::RoomFull | Self::UnsupportedVersion | Self::Internal
+        )
+    }
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not a valid message: {0}")]
+    Malformed(String),
+    #[error("invalid {field}: {reason}")]
+    InvalidField {
+        field: &'static str,
+        reason: String,
+    },
+}
+
+impl ProtocolError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::TooLarge { .. } => ErrorCode::MessageTooLarge,
+            Self::Malformed(_) => ErrorCode::BadMessage,
+            Self::InvalidField { .. } => ErrorCode::InvalidField,
+        }
+    }
+
+    pub(crate) fn field(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned + Validate>(text: &str) -> Result<T, ProtocolError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(ProtocolError::TooLarge {
+            size: text.len(),
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    let message: T = serde_json::from_str(text).map_err(|e| {
+        // serde's messages name the unexpected tag or field, which is what a client developer
+        // needs; cap the length so an echo cannot be used to amplify.
+        let mut reason = e.to_string();
+        reason.truncate(200);
+        ProtocolError::Malformed(reason)
+    })?;
+    message.validate()?;
+    Ok(message)
+}
+
+/// Decodes and validates one message from a participant.
+pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
+    decode(text)
+}
+
+/// Decodes and validates one message from the server.
+pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
+    decode(text)
+}
+
+/// Encodes a message. Serialising these types cannot fail (no maps with non-string keys, no
+/// foreign `Serialize` impls), so this returns the JSON text directly.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).unwrap_or_else(|e| {
+        // Unreachable for this crate's types; keep the wire alive with an error message instead.
+        format!(r#"{{"type":"error","code":"internal","message":"encode failed: {e}","fatal":false}}"#)
+    })
+}
+
+impl ServerMessage {
+    /// An error reply whose `fatal` flag follows its code.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            fatal: code.is_fatal(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
