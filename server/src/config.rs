@@ -1,0 +1,132 @@
+//! Command-line flags and environment variables. Every setting has an embedded default, so
+//! `salon-server` with no arguments serves `http://127.0.0.1:8080`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Parser;
+
+/// Salon server: drop-in video rooms (SFU, signaling, HTTP API and the browser guest page).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "salon-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port for HTTP and WebSocket. Use 0.0.0.0:8080 to accept connections from
+    /// other machines (put TLS in front for anything beyond a LAN: browsers only allow camera
+    /// access on https or localhost). Port 0 picks a free port.
+    #[arg(long, env = "SALON_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Local IP address that media (UDP) sockets bind to. Defaults to the IP of --bind; when that
+    /// is 0.0.0.0, media binds on every non-loopback interface.
+    #[arg(long, env = "SALON_MEDIA_IP")]
+    pub media_ip: Option<IpAddr>,
+
+    /// Public IP address to announce for media when the server sits behind 1:1 NAT (e.g. a cloud
+    /// VM whose public address is not on an interface).
+    #[arg(long, env = "SALON_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// UDP port range for media, "FIRST-LAST" (each participant uses one port; open this range in
+    /// your firewall). "0" lets the operating system pick any free port.
+    #[arg(long, env = "SALON_UDP_PORTS", default_value = "40000-40999")]
+    pub udp_ports: PortRange,
+
+    /// Folder for the SQLite database (created if missing).
+    #[arg(long, env = "SALON_DATA_DIR", default_value = "./salon-data")]
+    pub data_dir: PathBuf,
+
+    /// Origin used in invite links, e.g. https://salon.example.org. Defaults to the request's Host.
+    #[arg(long, env = "SALON_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
+    /// "salon_server=debug,webrtc=warn". RUST_LOG is used when this is not set.
+    #[arg(long, env = "SALON_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration for tests: loopback, any free ports, the given data folder.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            media_ip: None,
+            public_ip: None,
+            udp_ports: PortRange::Any,
+            data_dir,
+            public_url: None,
+            log: "warn".into(),
+        }
+    }
+
+    /// The IP that media sockets bind to.
+    pub fn media_bind_ip(&self) -> IpAddr {
+        self.media_ip.unwrap_or(self.bind.ip())
+    }
+}
+
+/// Which UDP ports media may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRange {
+    /// Any free port the operating system picks.
+    Any,
+    /// Ports `first..=last`.
+    Range { first: u16, last: u16 },
+}
+
+impl FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "0" {
+            return Ok(Self::Any);
+        }
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("expected FIRST-LAST (e.g. 40000-40999) or 0, got {s:?}"))?;
+        let first: u16 = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("{a:?} is not a port number"))?;
+        let last: u16 = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("{b:?} is not a port number"))?;
+        if first == 0 || first > last {
+            return Err(format!(
+                "port range {first}-{last} is empty or starts at 0; use FIRST-LAST with 1 <= FIRST <= LAST"
+            ));
+        }
+        Ok(Self::Range { first, last })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_parse() {
+        assert_eq!("0".parse(), Ok(PortRange::Any));
+        assert_eq!(
+            "40000-40999".parse(),
+            Ok(PortRange::Range {
+                first: 40000,
+                last: 40999
+            })
+        );
+        for bad in ["", "40000", "5-4", "0-10", "a-b", "1-70000"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_need_no_arguments() {
+        let c = Config::try_parse_from(["salon-server"]).expect("defaults parse");
+        assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(c.data_dir, PathBuf::from("./salon-data"));
+        assert_eq!(c.media_bind_ip(), IpAddr::from([127, 0, 0, 1]));
+    }
+}

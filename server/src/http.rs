@@ -1,0 +1,202 @@
+//! HTTP routes: the JSON API, the guest pages, and the signaling WebSocket upgrade
+//! (`docs/api.md`).
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use salon_protocol::{MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, clean_display_name, validate_room_id};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::ids::{hash_host_key, new_host_key, new_room_id};
+use crate::store::StoredRoom;
+use crate::{participant, web};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { web::asset("index.html") }))
+        .route("/r/{id}", get(|| async { web::asset("room.html") }))
+        .route("/assets/{file}", get(|Path(file): Path<String>| async move { web::asset(&file) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/rooms",
+            post(create_room).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route("/api/rooms/{id}", get(room_info))
+        .route("/api/rooms/{id}/ws", get(signaling))
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "Nothing here.") })
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(ErrorBody { error: ErrorDetail { code, message } })).into_response()
+}
+
+fn room_not_found() -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "room_not_found",
+        "No room with this link exists. Check the link, or ask for a new one.",
+    )
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "request failed");
+    api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed; please try again.")
+}
+
+#[derive(Deserialize, Default)]
+struct CreateRoom {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CreatedRoom {
+    id: String,
+    name: Option<String>,
+    url: String,
+    host_key: String,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct RoomSummary {
+    id: String,
+    name: Option<String>,
+    participants: usize,
+    max_participants: usize,
+    full: bool,
+}
+
+/// The origin for invite links: the configured public URL, else the request's Host.
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map_or_else(|| state.local_addr.to_string(), str::to_owned);
+    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    // An empty body is a room with no name; anything else must be a JSON object.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateRoom::default()
+    } else {
+        match serde_json::from_slice::<CreateRoom>(&body) {
+            Ok(request) => request,
+            Err(e) => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("The body must be JSON like {{\"name\": \"Friday drinks\"}}: {e}"),
+                );
+            }
+        }
+    };
+    let name = match request.name.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => match clean_display_name("name", name) {
+            Ok(name) => Some(name),
+            Err(e) => return api_error(StatusCode::BAD_REQUEST, "invalid_field", &e.to_string()),
+        },
+    };
+    let host_key = new_host_key();
+    let created_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let room = StoredRoom {
+        id: new_room_id(),
+        name: name.clone(),
+        host_key_hash: hash_host_key(&host_key),
+        created_at,
+    };
+    let id = room.id.clone();
+    if let Err(e) = state.store.insert_room(room).await {
+        return internal(e);
+    }
+    tracing::info!(room = %id, "room created");
+    let url = format!("{}/r/{id}", origin(&state, &headers));
+    (
+        StatusCode::CREATED,
+        Json(CreatedRoom {
+            id,
+            name,
+            url,
+            host_key,
+            created_at,
+        }),
+    )
+        .into_response()
+}
+
+async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredRoom>, Response> {
+    if validate_room_id(id).is_err() {
+        return Ok(None);
+    }
+    state.store.room(id).await.map_err(internal)
+}
+
+async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let room = match lookup(&state, &id).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return room_not_found(),
+        Err(response) => return response,
+    };
+    let participants = state.hub.participant_count(&room.id);
+    Json(RoomSummary {
+        id: room.id,
+        name: room.name,
+        participants,
+        max_participants: MAX_PARTICIPANTS,
+        full: participants >= MAX_PARTICIPANTS,
+    })
+    .into_response()
+}
+
+async fn signaling(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let room = match lookup(&state, &id).await {
+        Ok(room) => room,
+        Err(response) => return response,
+    };
+    // Frames a little over the protocol limit still arrive, so the client gets a clear
+    // `message_too_large` reply instead of a dropped connection.
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES * 2)
+        .max_frame_size(MAX_MESSAGE_BYTES * 2)
+        .on_upgrade(move |socket| participant::run(socket, room, state))
+}

@@ -1,0 +1,405 @@
+//! Live rooms. Each room with people in it has one actor task that owns its membership and its
+//! publications and tells participants what changed. The hub maps room ids to those actors and
+//! starts one on the first join; an actor that becomes empty removes itself.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use salon_protocol::{MediaState, Participant, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ids::new_participant_id;
+use crate::room::{JoinRefused, Membership};
+use crate::sfu::forward::Publication;
+
+/// What a room tells one participant's task.
+pub enum ToParticipant {
+    /// Pass this message to the client.
+    Signal(ServerMessage),
+    /// Start receiving this publication.
+    Subscribe(Arc<Publication>),
+    /// Stop receiving `publisher`'s track of this kind.
+    Unsubscribe { publisher: String, kind: RtpCodecKind },
+    /// The room dropped you (your queue overflowed).
+    Evicted,
+}
+
+/// Capacity of a participant's queue of room events.
+const PARTICIPANT_QUEUE: usize = 1024;
+
+pub struct Joined {
+    pub participant_id: String,
+    pub others: Vec<Participant>,
+    pub events: mpsc::Receiver<ToParticipant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    Full,
+    /// The room actor was shutting down; try again.
+    Retry,
+}
+
+enum RoomCmd {
+    Join {
+        name: String,
+        media: MediaState,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Leave {
+        id: String,
+    },
+    Media {
+        id: String,
+        media: MediaState,
+    },
+    Publish {
+        publication: Arc<Publication>,
+    },
+}
+
+#[derive(Clone)]
+struct RoomHandle {
+    tx: mpsc::UnboundedSender<RoomCmd>,
+    count: Arc<AtomicUsize>,
+}
+
+/// All live rooms.
+#[derive(Clone, Default)]
+pub struct Hub {
+    rooms: Arc<Mutex<HashMap<String, RoomHandle>>>,
+}
+
+/// A participant's link to its room.
+#[derive(Clone)]
+pub struct RoomLink {
+    room_id: String,
+    tx: mpsc::UnboundedSender<RoomCmd>,
+}
+
+impl RoomLink {
+    pub fn room_id(&self) -> &str {
+        &self.room_id
+    }
+
+    pub fn leave(&self, id: &str) {
+        let _ = self.tx.send(RoomCmd::Leave { id: id.to_owned() });
+    }
+
+    pub fn set_media(&self, id: &str, media: MediaState) {
+        let _ = self.tx.send(RoomCmd::Media {
+            id: id.to_owned(),
+            media,
+        });
+    }
+
+    pub fn publish(&self, publication: Arc<Publication>) {
+        let _ = self.tx.send(RoomCmd::Publish { publication });
+    }
+}
+
+impl Hub {
+    /// How many people are in a room now (0 when it has no live actor).
+    pub fn participant_count(&self, room_id: &str) -> usize {
+        self.lock()
+            .get(room_id)
+            .map_or(0, |h| h.count.load(Ordering::Relaxed))
+    }
+
+    /// Number of rooms with people in them.
+    pub fn live_rooms(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomHandle>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handle(&self, room_id: &str) -> RoomHandle {
+        let mut rooms = self.lock();
+        if let Some(h) = rooms.get(room_id)
+            && !h.tx.is_closed()
+        {
+            return h.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = RoomHandle {
+            tx,
+            count: Arc::new(AtomicUsize::new(0)),
+        };
+        rooms.insert(room_id.to_owned(), handle.clone());
+        let actor = RoomActor {
+            room_id: room_id.to_owned(),
+            hub: self.clone(),
+            membership: Membership::default(),
+            queues: HashMap::new(),
+            publications: Vec::new(),
+            count: handle.count.clone(),
+        };
+        tokio::spawn(actor.run(rx));
+        handle
+    }
+
+    /// Enters a room (starting its actor if needed).
+    pub async fn join(
+        &self,
+        room_id: &str,
+        name: String,
+        media: MediaState,
+    ) -> Result<(Joined, RoomLink), JoinError> {
+        for _ in 0..8 {
+            let handle = self.handle(room_id);
+            let (reply, answer) = oneshot::channel();
+            let sent = handle.tx.send(RoomCmd::Join {
+                name: name.clone(),
+                media,
+                reply,
+            });
+            if sent.is_err() {
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(joined)) => {
+                    let link = RoomLink {
+                        room_id: room_id.to_owned(),
+                        tx: handle.tx.clone(),
+                    };
+                    return Ok((joined, link));
+                }
+                Ok(Err(JoinError::Retry)) | Err(_) => continue,
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        Err(JoinError::Retry)
+    }
+}
+
+struct RoomActor {
+    room_id: String,
+    hub: Hub,
+    membership: Membership,
+    queues: HashMap<String, mpsc::Sender<ToParticipant>>,
+    publications: Vec<Arc<Publication>>,
+    count: Arc<AtomicUsize>,
+}
+
+impl RoomActor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomCmd>) {
+        tracing::debug!(room = %self.room_id, "room is live");
+        loop {
+            let Some(cmd) = rx.recv().await else { break };
+            self.handle(cmd);
+            if self.membership.is_empty() && self.retire(&mut rx) {
+                break;
+            }
+        }
+        tracing::debug!(room = %self.room_id, "room is empty; actor stopped");
+    }
+
+    /// Removes this actor from the hub if nothing is waiting for it. Joins that raced in are
+    /// told to retry (they will start a fresh actor).
+    fn retire(&mut self, rx: &mut mpsc::UnboundedReceiver<RoomCmd>) -> bool {
+        let mut rooms = self.hub.lock();
+        if !rx.is_empty() {
+            return false;
+        }
+        rooms.remove(&self.room_id);
+        rx.close();
+        drop(rooms);
+        while let Ok(cmd) = rx.try_recv() {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(JoinError::Retry));
+            }
+        }
+        true
+    }
+
+    fn handle(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join { name, media, reply } => self.join(name, media, reply),
+            RoomCmd::Leave { id } => self.leave(&id),
+            RoomCmd::Media { id, media } => {
+                if let Some(participant) = self.membership.set_media(&id, media) {
+                    self.broadcast(&id, || {
+                        ToParticipant::Signal(ServerMessage::ParticipantUpdated {
+                            participant: participant.clone(),
+                        })
+                    });
+                }
+            }
+            RoomCmd::Publish { publication } => {
+                if !self.queues.contains_key(&publication.publisher) {
+                    publication.stop();
+                    return;
+                }
+                self.publications.retain(|p| {
+                    let replaced = p.publisher == publication.publisher && p.kind == publication.kind;
+                    if replaced {
+                        p.stop();
+                    }
+                    !replaced
+                });
+                self.publications.push(publication.clone());
+                let publisher = publication.publisher.clone();
+                self.broadcast(&publisher, || ToParticipant::Subscribe(publication.clone()));
+            }
+        }
+        self.count.store(self.membership.len(), Ordering::Relaxed);
+    }
+
+    fn join(
+        &mut self,
+        name: String,
+        media: MediaState,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    ) {
+        let id = new_participant_id();
+        let participant = Participant {
+            id: id.clone(),
+            name,
+            media,
+        };
+        let others = match self.membership.join(participant.clone()) {
+            Ok(others) => others,
+            Err(JoinRefused::Full) => {
+                let _ = reply.send(Err(JoinError::Full));
+                return;
+            }
+        };
+        let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
+        // Existing publications go into the newcomer's queue before anything else can.
+        for publication in &self.publications {
+            let _ = tx.try_send(ToParticipant::Subscribe(publication.clone()));
+        }
+        let joined = Joined {
+            participant_id: id.clone(),
+            others,
+            events,
+        };
+        if reply.send(Ok(joined)).is_err() {
+            // The joiner went away while waiting.
+            self.membership.leave(&id);
+            return;
+        }
+        self.broadcast(&id, || {
+            ToParticipant::Signal(ServerMessage::ParticipantJoined {
+                participant: participant.clone(),
+            })
+        });
+        self.queues.insert(id, tx);
+        tracing::info!(room = %self.room_id, count = self.membership.len(), "participant joined");
+    }
+
+    fn leave(&mut self, id: &str) {
+        if !self.membership.leave(id) {
+            return;
+        }
+        self.queues.remove(id);
+        let mut gone = Vec::new();
+        self.publications.retain(|p| {
+            let theirs = p.publisher == id;
+            if theirs {
+                p.stop();
+                gone.push(p.kind);
+            }
+            !theirs
+        });
+        for kind in gone {
+            self.broadcast(id, || ToParticipant::Unsubscribe {
+                publisher: id.to_owned(),
+                kind,
+            });
+        }
+        // Their downstreams on others' publications go with their peer connection; drop them
+        // from the forwarding lists now so no packet is copied for them.
+        for p in &self.publications {
+            p.remove_downstream(id);
+        }
+        self.broadcast(id, || {
+            ToParticipant::Signal(ServerMessage::ParticipantLeft {
+                participant_id: id.to_owned(),
+            })
+        });
+        tracing::info!(room = %self.room_id, count = self.membership.len(), "participant left");
+    }
+
+    /// Sends a message to everyone but `except`. A participant whose queue is full is evicted,
+    /// so one stuck client cannot hold up the room.
+    fn broadcast(&mut self, except: &str, message: impl Fn() -> ToParticipant) {
+        let mut stuck = Vec::new();
+        for (id, tx) in &self.queues {
+            if id == except {
+                continue;
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(message()) {
+                stuck.push(id.clone());
+            }
+        }
+        for id in stuck {
+            tracing::warn!(room = %self.room_id, participant = %id, "participant's queue is full; evicting");
+            if let Some(tx) = self.queues.get(&id) {
+                // The queue is full, so this cannot land; closing the channel is what tells them.
+                let _ = tx.try_send(ToParticipant::Evicted);
+            }
+            self.queues.remove(&id);
+            self.leave(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn media() -> MediaState {
+        MediaState::default()
+    }
+
+    #[tokio::test]
+    async fn joins_and_leaves_are_announced_and_the_room_retires() {
+        let hub = Hub::default();
+        let (mut a, link) = hub.join("room", "A".into(), media()).await.expect("join a");
+        let (b, _) = hub.join("room", "B".into(), media()).await.expect("join b");
+        assert_eq!(b.others.len(), 1);
+        assert_eq!(hub.participant_count("room"), 2);
+        match a.events.recv().await {
+            Some(ToParticipant::Signal(ServerMessage::ParticipantJoined { participant })) => {
+                assert_eq!(participant.name, "B");
+            }
+            _ => panic!("expected participant_joined"),
+        }
+        link.leave(&b.participant_id);
+        match a.events.recv().await {
+            Some(ToParticipant::Signal(ServerMessage::ParticipantLeft { participant_id })) => {
+                assert_eq!(participant_id, b.participant_id);
+            }
+            _ => panic!("expected participant_left"),
+        }
+        link.leave(&a.participant_id);
+        for _ in 0..100 {
+            if hub.live_rooms() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(hub.live_rooms(), 0);
+        // A later join starts a fresh actor.
+        let (c, _) = hub.join("room", "C".into(), media()).await.expect("join c");
+        assert!(c.others.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_cap_holds() {
+        let hub = Hub::default();
+        let mut keep = Vec::new();
+        for i in 0..salon_protocol::MAX_PARTICIPANTS {
+            keep.push(hub.join("r", format!("p{i}"), media()).await.expect("space"));
+        }
+        assert!(matches!(
+            hub.join("r", "late".into(), media()).await,
+            Err(JoinError::Full)
+        ));
+    }
+}

@@ -1,0 +1,125 @@
+//! Salon's server: the SFU, signaling, HTTP API and embedded guest page in one process.
+//!
+//! Layout (see `docs/ARCHITECTURE.md`): [`http`] routes requests; [`participant`] drives one
+//! participant's WebSocket and peer connection; [`hub`] runs one actor per live room with the
+//! pure membership rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
+//! [`store`] keeps rooms in SQLite.
+
+pub mod config;
+pub mod hub;
+pub mod http;
+pub mod ids;
+pub mod participant;
+pub mod ports;
+pub mod ratelimit;
+pub mod room;
+pub mod sfu;
+pub mod store;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use config::Config;
+use hub::Hub;
+use ports::PortPool;
+use sfu::peer::MediaSettings;
+use store::{Store, StoreError};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Hub,
+    pub media: MediaSettings,
+    pub public_url: Option<String>,
+    pub local_addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--public-url must start with http:// or https:// (got {0:?})")]
+    PublicUrl(String),
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (it runs until [`Server::stop`] or an I/O failure).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// A handle that stops the server when set to true.
+    pub fn shutdown_handle(&self) -> tokio::sync::watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    pub fn stop(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Opens the database, binds the listener and starts serving.
+pub async fn start(config: &Config) -> Result<Server, StartError> {
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(StartError::PublicUrl(url.clone()));
+    }
+    let store = Store::open(&config.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.bind,
+        source,
+    })?;
+    let state = AppState {
+        store,
+        hub: Hub::default(),
+        media: MediaSettings {
+            bind_ip: config.media_bind_ip(),
+            public_ip: config.public_ip,
+            ports: Arc::new(Mutex::new(PortPool::new(config.udp_ports))),
+        },
+        public_url: config.public_url.clone(),
+        local_addr: addr,
+    };
+    let app = http::router(state.clone());
+    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        state,
+        task,
+        shutdown,
+    })
+}

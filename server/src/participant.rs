@@ -1,0 +1,618 @@
+//! One participant's connection: its signaling WebSocket and its peer connection, driven by one
+//! task. Messages are validated before they touch anything; nothing a client sends can end
+//! another participant's call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::SinkExt as _;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use salon_protocol::{
+    ClientMessage, ErrorCode, IceCandidate, MAX_PARTICIPANTS, PROTOCOL_VERSION, RoomInfo,
+    ServerMessage, clean_display_name, decode_client, encode,
+};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionState,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::AppState;
+use crate::hub::{JoinError, RoomLink, ToParticipant};
+use crate::ratelimit::{SIGNALING_BURST, SIGNALING_IDLE_TIMEOUT, SIGNALING_PER_SECOND, TokenBucket};
+use crate::sfu::forward::{Downstream, Publication, relay_keyframe_requests};
+use crate::sfu::peer::{self, Peer, PeerEvent};
+use crate::sfu::rewrite::{Rewrite, negotiated_payload_type};
+use crate::store::StoredRoom;
+
+/// How often the server pings the socket.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// How long a new socket may wait before sending `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for ICE gathering before sending an SDP anyway.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum End {
+    ClientLeft,
+    SocketClosed,
+    Idle,
+    IceFailed,
+    Evicted,
+}
+
+/// Runs a signaling WebSocket from upgrade to close.
+pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
+    let mut conn = Conn::new(socket);
+    let Some(room) = room else {
+        conn.fatal(ErrorCode::RoomNotFound, "No room with this link exists. Check the link, or ask for a new one.")
+            .await;
+        return;
+    };
+    let Some((name, media)) = conn.wait_for_join().await else {
+        return;
+    };
+    let (joined, link) = match state.hub.join(&room.id, name, media).await {
+        Ok(ok) => ok,
+        Err(JoinError::Full) => {
+            conn.fatal(
+                ErrorCode::RoomFull,
+                &format!("This room is full ({MAX_PARTICIPANTS} people). Try again later."),
+            )
+            .await;
+            return;
+        }
+        Err(JoinError::Retry) => {
+            conn.fatal(ErrorCode::Internal, "The room is busy; please try again.").await;
+            return;
+        }
+    };
+    let me = joined.participant_id.clone();
+    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+    let peer = match peer::build(&state.media, peer_tx).await {
+        Ok(peer) => peer,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a peer connection");
+            link.leave(&me);
+            conn.fatal(ErrorCode::Internal, &format!("The server cannot take media right now: {e}"))
+                .await;
+            return;
+        }
+    };
+    let welcome = ServerMessage::Joined {
+        version: PROTOCOL_VERSION,
+        participant_id: me.clone(),
+        room: RoomInfo {
+            id: room.id.clone(),
+            name: room.name.clone(),
+            max_participants: MAX_PARTICIPANTS as u32,
+        },
+        participants: joined.others,
+    };
+    let mut session = Session {
+        me: me.clone(),
+        link,
+        peer,
+        subscriptions: HashMap::new(),
+        publications: Vec::new(),
+        published: false,
+        offer_outstanding: false,
+        dirty: false,
+    };
+    let end = if conn.send(&welcome).await {
+        session.run(&mut conn, joined.events, peer_rx).await
+    } else {
+        End::SocketClosed
+    };
+    tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
+    session.shutdown().await;
+    if matches!(end, End::Evicted) {
+        conn.fatal(ErrorCode::Internal, "You were disconnected because the connection was too slow.")
+            .await;
+    }
+    let _ = conn.ws.close().await;
+}
+
+/// The socket with its rate limit and liveness clock.
+struct Conn {
+    ws: WebSocket,
+    bucket: TokenBucket,
+    last_heard: Instant,
+    warned_rate: bool,
+}
+
+enum Incoming {
+    Message(ClientMessage),
+    /// Handled (an error was replied, or it was a control frame).
+    Nothing,
+    Closed,
+}
+
+impl Conn {
+    fn new(ws: WebSocket) -> Self {
+        let now = Instant::now();
+        Self {
+            ws,
+            bucket: TokenBucket::new(now, SIGNALING_PER_SECOND, SIGNALING_BURST),
+            last_heard: now,
+            warned_rate: false,
+        }
+    }
+
+    async fn send(&mut self, message: &ServerMessage) -> bool {
+        self.ws.send(Message::Text(encode(message).into())).await.is_ok()
+    }
+
+    async fn error(&mut self, code: ErrorCode, message: &str) {
+        self.send(&ServerMessage::error(code, message)).await;
+    }
+
+    async fn fatal(&mut self, code: ErrorCode, message: &str) {
+        self.send(&ServerMessage::Error {
+            code,
+            message: message.to_owned(),
+            fatal: true,
+        })
+        .await;
+        let _ = self.ws.close().await;
+    }
+
+    /// Turns one frame into a message, replying to anything invalid.
+    async fn interpret(&mut self, frame: Option<Result<Message, axum::Error>>) -> Incoming {
+        let frame = match frame {
+            None | Some(Err(_)) => return Incoming::Closed,
+            Some(Ok(frame)) => frame,
+        };
+        self.last_heard = Instant::now();
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(_) => return Incoming::Closed,
+            Message::Ping(_) | Message::Pong(_) => return Incoming::Nothing,
+            Message::Binary(_) => {
+                self.error(ErrorCode::BadMessage, "Binary messages are not part of the protocol; send JSON text.")
+                    .await;
+                return Incoming::Nothing;
+            }
+        };
+        if !self.bucket.try_take(self.last_heard) {
+            if !self.warned_rate {
+                self.warned_rate = true;
+                self.error(ErrorCode::RateLimited, "Too many messages; slow down.").await;
+            }
+            return Incoming::Nothing;
+        }
+        self.warned_rate = false;
+        match decode_client(text.as_str()) {
+            Ok(message) => Incoming::Message(message),
+            Err(e) => {
+                self.error(e.code(), &e.to_string()).await;
+                Incoming::Nothing
+            }
+        }
+    }
+
+    /// Waits for a valid `join`; replies to everything else. `None` if the socket closed.
+    async fn wait_for_join(&mut self) -> Option<(String, salon_protocol::MediaState)> {
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.recv()).await.ok()?;
+            match self.interpret(frame).await {
+                Incoming::Closed => return None,
+                Incoming::Nothing => {}
+                Incoming::Message(ClientMessage::Join {
+                    version,
+                    name,
+                    media,
+                }) => {
+                    if version != PROTOCOL_VERSION {
+                        self.fatal(
+                            ErrorCode::UnsupportedVersion,
+                            &format!("This server speaks protocol version {PROTOCOL_VERSION}; please update your app."),
+                        )
+                        .await;
+                        return None;
+                    }
+                    // Validated by decode_client; clean again for the trimmed form.
+                    let name = clean_display_name("name", &name).ok()?;
+                    return Some((name, media));
+                }
+                Incoming::Message(ClientMessage::Ping) => {
+                    self.send(&ServerMessage::Pong).await;
+                }
+                Incoming::Message(ClientMessage::Leave) => return None,
+                Incoming::Message(_) => {
+                    self.error(ErrorCode::NotJoined, "Send \"join\" first.").await;
+                }
+            }
+        }
+    }
+}
+
+/// One subscribed track.
+struct Subscription {
+    publication: Arc<Publication>,
+    downstream: Arc<Downstream>,
+    sender: Arc<dyn RtpSender>,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Session {
+    me: String,
+    link: RoomLink,
+    peer: Peer,
+    subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
+    publications: Vec<Arc<Publication>>,
+    /// The client's first offer has been answered.
+    published: bool,
+    /// A server offer awaits the client's answer.
+    offer_outstanding: bool,
+    /// Subscriptions changed since the last offer.
+    dirty: bool,
+}
+
+impl Session {
+    fn pc(&self) -> &Arc<dyn PeerConnection> {
+        &self.peer.pc
+    }
+
+    async fn run(
+        &mut self,
+        conn: &mut Conn,
+        mut room_events: mpsc::Receiver<ToParticipant>,
+        mut peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+    ) -> End {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.reset();
+        loop {
+            tokio::select! {
+                frame = conn.ws.recv() => {
+                    match conn.interpret(frame).await {
+                        Incoming::Closed => return End::SocketClosed,
+                        Incoming::Nothing => {}
+                        Incoming::Message(message) => {
+                            if let Some(end) = self.on_client(conn, message).await {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                event = room_events.recv() => match event {
+                    None | Some(ToParticipant::Evicted) => return End::Evicted,
+                    Some(event) => self.on_room(conn, event).await,
+                },
+                Some(event) = peer_events.recv() => {
+                    if let Some(end) = self.on_peer(event).await {
+                        return end;
+                    }
+                }
+                _ = ping.tick() => {
+                    if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
+                        return End::Idle;
+                    }
+                    if conn.ws.send(Message::Ping(Default::default())).await.is_err() {
+                        return End::SocketClosed;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_client(&mut self, conn: &mut Conn, message: ClientMessage) -> Option<End> {
+        match message {
+            ClientMessage::Join { .. } => {
+                conn.error(ErrorCode::AlreadyJoined, "You are already in this room.").await;
+            }
+            ClientMessage::Ping => {
+                conn.send(&ServerMessage::Pong).await;
+            }
+            ClientMessage::Leave => return Some(End::ClientLeft),
+            ClientMessage::Media(media) => self.link.set_media(&self.me, media),
+            ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
+            ClientMessage::Offer { sdp } => {
+                if self.offer_outstanding {
+                    conn.error(
+                        ErrorCode::NegotiationFailed,
+                        "An offer from the server is waiting for your answer; answer it first.",
+                    )
+                    .await;
+                    return None;
+                }
+                match self.answer_offer(sdp).await {
+                    Ok(answer) => {
+                        self.published = true;
+                        conn.send(&ServerMessage::Answer { sdp: answer }).await;
+                        self.after_negotiation(conn).await;
+                    }
+                    Err(e) => {
+                        conn.error(ErrorCode::NegotiationFailed, &format!("Your offer could not be applied: {e}"))
+                            .await;
+                    }
+                }
+            }
+            ClientMessage::Answer { sdp } => {
+                if !self.offer_outstanding {
+                    conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.").await;
+                    return None;
+                }
+                let applied = match RTCSessionDescription::answer(sdp) {
+                    Ok(desc) => self.pc().set_remote_description(desc).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.offer_outstanding = false;
+                if let Err(e) = applied {
+                    conn.error(ErrorCode::NegotiationFailed, &format!("Your answer could not be applied: {e}"))
+                        .await;
+                    // Try again with a fresh offer so the call does not stall.
+                    self.dirty = true;
+                }
+                self.after_negotiation(conn).await;
+            }
+        }
+        None
+    }
+
+    async fn add_candidate(&mut self, candidate: IceCandidate) {
+        if candidate.candidate.is_empty() {
+            return;
+        }
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_mline_index,
+            username_fragment: candidate.username_fragment,
+            url: None,
+        };
+        // Obfuscated (.local) or unreachable candidates fail here; the server learns the
+        // client's address from its connectivity checks anyway.
+        if let Err(e) = self.pc().add_ice_candidate(init).await {
+            tracing::debug!(participant = %self.me, error = %e, "ignored a remote candidate");
+        }
+    }
+
+    async fn answer_offer(&mut self, sdp: String) -> Result<String, String> {
+        let offer = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
+        let pc = self.pc().clone();
+        pc.set_remote_description(offer).await.map_err(|e| e.to_string())?;
+        let answer = pc.create_answer(None).await.map_err(|e| e.to_string())?;
+        pc.set_local_description(answer).await.map_err(|e| e.to_string())?;
+        self.local_sdp().await
+    }
+
+    /// The local description once ICE gathering is complete (or after a short wait).
+    async fn local_sdp(&mut self) -> Result<String, String> {
+        let gathering = &mut self.peer.gathering;
+        let _ = tokio::time::timeout(
+            GATHER_TIMEOUT,
+            gathering.wait_for(|s| *s == RTCIceGatheringState::Complete),
+        )
+        .await;
+        self.pc()
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| "no local description".to_owned())
+    }
+
+    /// After an answer was applied in either direction: start forwarding on newly negotiated
+    /// tracks, then send the next offer if subscriptions changed meanwhile.
+    async fn after_negotiation(&mut self, conn: &mut Conn) {
+        self.activate_subscriptions().await;
+        self.maybe_offer(conn).await;
+    }
+
+    async fn maybe_offer(&mut self, conn: &mut Conn) {
+        if !self.published || self.offer_outstanding || !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let pc = self.pc().clone();
+        let made = async {
+            let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
+            pc.set_local_description(offer).await.map_err(|e| e.to_string())?;
+            self.local_sdp().await
+        }
+        .await;
+        match made {
+            Ok(sdp) => {
+                self.offer_outstanding = true;
+                conn.send(&ServerMessage::Offer { sdp }).await;
+            }
+            Err(e) => {
+                tracing::error!(participant = %self.me, error = %e, "cannot create an offer");
+                conn.error(ErrorCode::Internal, "The server could not update your call; rejoin if video is missing.")
+                    .await;
+            }
+        }
+    }
+
+    /// Gives each subscription that its leg has now negotiated a rewrite, and asks its publisher
+    /// for a keyframe so the new subscriber's picture starts at once.
+    async fn activate_subscriptions(&mut self) {
+        for sub in self.subscriptions.values_mut() {
+            if sub.downstream.is_ready() {
+                continue;
+            }
+            let Ok(params) = sub.sender.get_parameters().await else {
+                continue;
+            };
+            let rtp = &params.rtp_parameters;
+            let Some(pt) = negotiated_payload_type(&sub.publication.codec, &rtp.codecs) else {
+                tracing::warn!(
+                    participant = %self.me,
+                    codec = %sub.publication.codec.mime_type,
+                    "subscriber did not accept the publisher's codec; track not forwarded"
+                );
+                continue;
+            };
+            let exts: Vec<(String, u16)> = rtp
+                .header_extensions
+                .iter()
+                .map(|h| (h.uri.clone(), h.id))
+                .collect();
+            sub.downstream.set_rewrite(Rewrite::new(
+                sub.downstream.ssrc,
+                pt,
+                sub.publication.payload_type,
+                &sub.publication.extensions,
+                &exts,
+            ));
+            sub.relay = Some(tokio::spawn(relay_keyframe_requests(
+                sub.publication.clone(),
+                sub.downstream.clone(),
+            )));
+            let publication = sub.publication.clone();
+            tokio::spawn(async move {
+                // Once now, and again while the new leg's transport settles.
+                for delay in [0, 1000, 3000] {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    publication.request_keyframe();
+                }
+            });
+        }
+    }
+
+    async fn on_room(&mut self, conn: &mut Conn, event: ToParticipant) {
+        match event {
+            ToParticipant::Signal(message) => {
+                conn.send(&message).await;
+            }
+            ToParticipant::Subscribe(publication) => {
+                if let Err(e) = self.subscribe(publication).await {
+                    tracing::warn!(participant = %self.me, error = %e, "cannot subscribe");
+                }
+                self.maybe_offer(conn).await;
+            }
+            ToParticipant::Unsubscribe { publisher, kind } => {
+                if let Some(sub) = self.subscriptions.remove(&(publisher, kind)) {
+                    self.drop_subscription(sub).await;
+                    self.dirty = true;
+                }
+                self.maybe_offer(conn).await;
+            }
+            ToParticipant::Evicted => {}
+        }
+    }
+
+    async fn subscribe(&mut self, publication: Arc<Publication>) -> Result<(), String> {
+        let key = (publication.publisher.clone(), publication.kind);
+        if let Some(old) = self.subscriptions.remove(&key) {
+            self.drop_subscription(old).await;
+        }
+        let ssrc = rand::random::<u32>();
+        let kind_name = match publication.kind {
+            RtpCodecKind::Audio => "audio",
+            _ => "video",
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            publication.publisher.clone(),
+            format!("{}-{kind_name}", publication.publisher),
+            format!("{}-{kind_name}", publication.publisher),
+            publication.kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: publication.codec.clone(),
+                ..Default::default()
+            }],
+        )));
+        let sender = self
+            .pc()
+            .add_track(track.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(|e| e.to_string())?;
+        let downstream = Downstream::new(self.me.clone(), track, ssrc);
+        publication.add_downstream(downstream.clone());
+        self.subscriptions.insert(
+            key,
+            Subscription {
+                publication,
+                downstream,
+                sender,
+                relay: None,
+            },
+        );
+        self.dirty = true;
+        Ok(())
+    }
+
+    async fn drop_subscription(&mut self, sub: Subscription) {
+        sub.publication.remove_downstream(&self.me);
+        if let Some(relay) = sub.relay {
+            relay.abort();
+        }
+        if let Err(e) = self.pc().remove_track(&sub.sender).await {
+            tracing::debug!(participant = %self.me, error = %e, "remove_track failed");
+        }
+    }
+
+    async fn on_peer(&mut self, event: PeerEvent) -> Option<End> {
+        match event {
+            PeerEvent::State(state) => {
+                tracing::debug!(participant = %self.me, %state, "peer connection state");
+                if matches!(state, RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) {
+                    return Some(End::IceFailed);
+                }
+            }
+            PeerEvent::Track(track) => self.publish(track).await,
+        }
+        None
+    }
+
+    async fn publish(&mut self, track: Arc<dyn TrackRemote>) {
+        let kind = track.kind().await;
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            tracing::warn!(participant = %self.me, "track without SSRC ignored");
+            return;
+        };
+        let Some(codec) = track.codec(ssrc).await else {
+            tracing::warn!(participant = %self.me, "track without codec ignored");
+            return;
+        };
+        // The receiver of this track knows the publisher leg's payload types and extension ids.
+        let track_id = track.track_id().await;
+        let mut exts = Vec::new();
+        let mut payload_type = None;
+        for receiver in self.pc().get_receivers().await {
+            if receiver.track().track_id().await != track_id {
+                continue;
+            }
+            if let Ok(params) = receiver.get_parameters().await {
+                let rtp = params.rtp_parameters;
+                payload_type = negotiated_payload_type(&codec, &rtp.codecs);
+                exts = rtp.header_extensions.iter().map(|h| (h.uri.clone(), h.id)).collect();
+            }
+        }
+        tracing::info!(participant = %self.me, %kind, codec = %codec.mime_type, ?payload_type, "publishing");
+        let publication = Publication::new(self.me.clone(), kind, codec, ssrc, payload_type, exts, track);
+        tokio::spawn(publication.clone().forward());
+        self.publications.push(publication.clone());
+        self.link.publish(publication);
+    }
+
+    async fn shutdown(&mut self) {
+        self.link.leave(&self.me);
+        for p in self.publications.drain(..) {
+            p.stop();
+        }
+        let subs: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            sub.publication.remove_downstream(&self.me);
+            if let Some(relay) = sub.relay {
+                relay.abort();
+            }
+        }
+        if let Err(e) = self.pc().close().await {
+            tracing::debug!(participant = %self.me, error = %e, "close failed");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! A publication is one track a participant sends; its downstreams are the copies the server
+//! sends to each subscriber. The forwarding loop reads the publisher's RTP once and writes a
+//! rewritten copy to every ready downstream.
+//!
+//! The subscriber list is an `ArcSwap` snapshot: the loop reads it without taking a lock, and the
+//! participant tasks replace it when someone subscribes or leaves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use tokio::sync::watch;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use super::keyframe::is_keyframe_request;
+use super::rewrite::Rewrite;
+
+/// Fewest milliseconds between two keyframe requests sent to one publisher.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// One track that one participant publishes.
+pub struct Publication {
+    pub publisher: String,
+    pub kind: RtpCodecKind,
+    pub codec: RTCRtpCodec,
+    pub ssrc: u32,
+    /// The publisher leg's payload type for `codec`, when known.
+    pub payload_type: Option<u8>,
+    /// The publisher leg's negotiated header extensions, `(uri, id)`.
+    pub extensions: Vec<(String, u16)>,
+    track: Arc<dyn TrackRemote>,
+    downstreams: ArcSwap<Vec<Arc<Downstream>>>,
+    started: Instant,
+    last_keyframe_request_ms: AtomicU64,
+    stop: watch::Sender<bool>,
+}
+
+/// The copy of a publication that goes to one subscriber.
+pub struct Downstream {
+    pub subscriber: String,
+    pub track: Arc<TrackLocalStaticRTP>,
+    pub ssrc: u32,
+    /// `None` until the subscriber's leg has negotiated this track.
+    rewrite: ArcSwapOption<Rewrite>,
+}
+
+impl Downstream {
+    pub fn new(subscriber: String, track: Arc<TrackLocalStaticRTP>, ssrc: u32) -> Arc<Self> {
+        Arc::new(Self {
+            subscriber,
+            track,
+            ssrc,
+            rewrite: ArcSwapOption::empty(),
+        })
+    }
+
+    pub fn set_rewrite(&self, rewrite: Rewrite) {
+        self.rewrite.store(Some(Arc::new(rewrite)));
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.rewrite.load().is_some()
+    }
+}
+
+impl Publication {
+    pub fn new(
+        publisher: String,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+        ssrc: u32,
+        payload_type: Option<u8>,
+        extensions: Vec<(String, u16)>,
+        track: Arc<dyn TrackRemote>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            publisher,
+            kind,
+            codec,
+            ssrc,
+            payload_type,
+            extensions,
+            track,
+            downstreams: ArcSwap::from_pointee(Vec::new()),
+            started: Instant::now(),
+            last_keyframe_request_ms: AtomicU64::new(0),
+            stop: watch::Sender::new(false),
+        })
+    }
+
+    pub fn add_downstream(&self, downstream: Arc<Downstream>) {
+        self.downstreams.rcu(|list| {
+            let mut list = Vec::clone(list);
+            list.retain(|d| d.subscriber != downstream.subscriber);
+            list.push(downstream.clone());
+            list
+        });
+    }
+
+    pub fn remove_downstream(&self, subscriber: &str) {
+        self.downstreams.rcu(|list| {
+            let mut list = Vec::clone(list);
+            list.retain(|d| d.subscriber != subscriber);
+            list
+        });
+    }
+
+    pub fn downstream_count(&self) -> usize {
+        self.downstreams.load().len()
+    }
+
+    /// Asks the publisher for a keyframe, at most once per [`KEYFRAME_REQUEST_GAP`].
+    pub fn request_keyframe(self: &Arc<Self>) {
+        if self.kind != RtpCodecKind::Video {
+            return;
+        }
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_keyframe_request_ms.load(Ordering::Relaxed);
+        let gap = u64::try_from(KEYFRAME_REQUEST_GAP.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now_ms.saturating_sub(last) < gap {
+            return;
+        }
+        self.last_keyframe_request_ms
+            .store(now_ms.max(1), Ordering::Relaxed);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: this.ssrc,
+            };
+            if let Err(e) = this.track.write_rtcp(vec![Box::new(pli)]).await {
+                tracing::debug!(publisher = %this.publisher, error = %e, "keyframe request failed");
+            }
+        });
+    }
+
+    /// Stops the forwarding loop.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Reads the publisher's RTP until the track ends or [`stop`](Self::stop) is called, and
+    /// writes a rewritten copy to every ready downstream.
+    pub async fn forward(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let event = tokio::select! {
+                event = self.track.poll() => event,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            match event {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    let downstreams = self.downstreams.load();
+                    for d in downstreams.iter() {
+                        let Some(rewrite) = d.rewrite.load_full() else {
+                            continue;
+                        };
+                        let mut copy = packet.clone();
+                        if rewrite.apply(&mut copy)
+                            && let Err(e) = d.track.write_rtp(copy).await
+                        {
+                            tracing::trace!(subscriber = %d.subscriber, error = %e, "write_rtp failed");
+                        }
+                    }
+                }
+                Some(TrackRemoteEvent::OnEnded) | None => break,
+                Some(_) => {}
+            }
+        }
+        tracing::debug!(publisher = %self.publisher, kind = %self.kind, "forwarding stopped");
+    }
+}
+
+/// Relays one subscriber's keyframe requests for `downstream` to the publication's publisher,
+/// until the subscriber's track is unbound.
+pub async fn relay_keyframe_requests(publication: Arc<Publication>, downstream: Arc<Downstream>) {
+    let mut stop = publication.stop.subscribe();
+    loop {
+        let event = tokio::select! {
+            event = downstream.track.poll() => event,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match event {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    publication.request_keyframe();
+                }
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+}

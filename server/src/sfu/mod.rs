@@ -1,0 +1,12 @@
+//! The selective forwarding unit: peer connections on the `webrtc` crate, and the forwarding of
+//! each published track to every subscriber.
+//!
+//! - [`peer`] builds one peer connection per participant (codecs, ports, NAT, interceptors).
+//! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
+//! - [`forward`] owns a publication (one remote track) and its downstreams.
+//! - [`keyframe`] is the interceptor that hands subscribers' keyframe requests to us.
+
+pub mod forward;
+pub mod keyframe;
+pub mod peer;
+pub mod rewrite;

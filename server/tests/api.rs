@@ -1,0 +1,260 @@
+//! The HTTP API and the signaling protocol against a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, WsClient, eventually};
+use salon_protocol::{ClientMessage, ErrorCode, MAX_PARTICIPANTS, ServerMessage};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn creating_a_room_returns_id_link_and_host_key() {
+    let s = TestServer::start().await;
+    let room = s.create_room(Some("  Friday drinks ")).await;
+    let id = room["id"].as_str().unwrap();
+    salon_protocol::validate_room_id(id).unwrap();
+    assert_eq!(room["name"], "Friday drinks");
+    assert_eq!(room["url"], format!("{}/r/{id}", s.url()));
+    assert_eq!(room["host_key"].as_str().unwrap().len(), 43);
+
+    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["name"], "Friday drinks");
+    assert_eq!(info["participants"], 0);
+    assert_eq!(info["max_participants"], 50);
+    assert_eq!(info["full"], false);
+}
+
+#[tokio::test]
+async fn an_empty_body_makes_an_unnamed_room_and_bad_bodies_are_refused() {
+    let s = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let r = http.post(format!("{}/api/rooms", s.url())).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["name"].is_null());
+
+    for (body, code) in [
+        ("not json", "invalid_request"),
+        (r#"{"name": 5}"#, "invalid_request"),
+        (r#"{"name": "a\u0007b"}"#, "invalid_field"),
+    ] {
+        let r = http
+            .post(format!("{}/api/rooms", s.url()))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], code, "{body}");
+    }
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(10_000));
+    let r = http
+        .post(format!("{}/api/rooms", s.url()))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn unknown_rooms_are_404_and_the_socket_says_room_not_found() {
+    let s = TestServer::start().await;
+    for id in ["AAAAAAAAAAAAAAAAAAAAAA", "nonsense", "bad%20id"] {
+        let r = reqwest::get(format!("{}/api/rooms/{id}", s.url())).await.unwrap();
+        assert_eq!(r.status(), 404, "{id}");
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "room_not_found");
+    }
+    let mut c = WsClient::connect(&s.ws_url("AAAAAAAAAAAAAAAAAAAAAA")).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::RoomNotFound, true));
+    assert!(c.recv().await.is_none(), "socket closes after a fatal error");
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_served() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    for path in ["/".to_owned(), format!("/r/{id}")] {
+        let r = reqwest::get(format!("{}{path}", s.url())).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    assert_eq!(reqwest::get(format!("{}/healthz", s.url())).await.unwrap().text().await.unwrap(), "ok");
+    let r = reqwest::get(format!("{}/assets/..%2FCargo.toml", s.url())).await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn rooms_survive_a_restart() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    s.server.stop();
+    let dir = s.dir;
+    let s = TestServer::start_in(dir).await;
+    let r = reqwest::get(format!("{}/api/rooms/{id}", s.url())).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_c, _) = WsClient::joined(&s.ws_url(&id), "Back again").await;
+}
+
+#[tokio::test]
+async fn joins_and_leaves_are_announced() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let (mut a, a_id) = WsClient::joined(&s.ws_url(&id), "Ada").await;
+    let mut b = WsClient::connect(&s.ws_url(&id)).await;
+    match b.join("  Bo  ").await {
+        ServerMessage::Joined { participants, room, .. } => {
+            assert_eq!(room.id, id);
+            assert_eq!(participants.len(), 1);
+            assert_eq!(participants[0].id, a_id);
+            assert_eq!(participants[0].name, "Ada");
+        }
+        other => panic!("{other:?}"),
+    }
+    let b_id = a
+        .recv_until(|m| match m {
+            ServerMessage::ParticipantJoined { participant } => {
+                assert_eq!(participant.name, "Bo");
+                Some(participant.id.clone())
+            }
+            _ => None,
+        })
+        .await;
+    b.send(&ClientMessage::Media(salon_protocol::MediaState { audio: false, video: true })).await;
+    a.recv_until(|m| match m {
+        ServerMessage::ParticipantUpdated { participant } if participant.id == b_id => {
+            assert!(!participant.media.audio);
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    // Closing the socket without a word is leaving too.
+    b.close().await;
+    a.recv_until(|m| match m {
+        ServerMessage::ParticipantLeft { participant_id } if *participant_id == b_id => Some(()),
+        _ => None,
+    })
+    .await;
+    let info = format!("{}/api/rooms/{id}", s.url());
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            let v: serde_json::Value = reqwest::get(&info).await.unwrap().json().await.unwrap();
+            v["participants"] == 1
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn the_fifty_first_participant_is_told_the_room_is_full() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let mut inside = Vec::new();
+    for i in 0..MAX_PARTICIPANTS {
+        inside.push(WsClient::joined(&s.ws_url(&id), &format!("guest {i}")).await);
+    }
+    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["participants"], 50);
+    assert_eq!(info["full"], true);
+
+    let mut late = WsClient::connect(&s.ws_url(&id)).await;
+    match late.join("one too many").await {
+        ServerMessage::Error { code, fatal, message } => {
+            assert_eq!(code, ErrorCode::RoomFull);
+            assert!(fatal);
+            assert!(message.contains("full"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // When someone leaves, there is room again.
+    let (leaver, _) = inside.pop().unwrap();
+    leaver.close().await;
+    let url = s.ws_url(&id);
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            let mut c = WsClient::connect(&url).await;
+            matches!(c.join("finally").await, ServerMessage::Joined { .. })
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_get_clear_errors_and_the_socket_survives() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let mut c = WsClient::connect(&s.ws_url(&id)).await;
+
+    c.send(&ClientMessage::Ping).await;
+    assert_eq!(c.recv().await, Some(ServerMessage::Pong));
+    c.send(&ClientMessage::Media(Default::default())).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::NotJoined, false));
+    c.send_text("{").await;
+    assert_eq!(c.expect_error().await, (ErrorCode::BadMessage, false));
+    c.send_text(r#"{"type":"teleport"}"#).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::BadMessage, false));
+    c.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::BadMessage, false));
+    c.send_text(r#"{"type":"join","version":1,"name":""}"#).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::InvalidField, false));
+    let big = format!(r#"{{"type":"offer","sdp":"v=0{}"}}"#, "x".repeat(300 * 1024));
+    c.send_text(&big).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::MessageTooLarge, false));
+
+    assert!(matches!(c.join("Finally valid").await, ServerMessage::Joined { .. }));
+    c.send_text(r#"{"type":"join","version":1,"name":"again"}"#).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::AlreadyJoined, false));
+    c.send(&ClientMessage::Answer { sdp: "v=0\r\n".into() }).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::NegotiationFailed, false));
+    c.send(&ClientMessage::Offer { sdp: "v=0\r\nthis is not sdp\r\n".into() }).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::NegotiationFailed, false));
+    c.send_text(r#"{"type":"ice_candidate","candidate":"candidate:garbage","sdpMid":"0"}"#).await;
+    // Still alive and in the room.
+    c.send(&ClientMessage::Ping).await;
+    c.recv_until(|m| (*m == ServerMessage::Pong).then_some(())).await;
+}
+
+#[tokio::test]
+async fn unsupported_versions_are_refused() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let mut c = WsClient::connect(&s.ws_url(&id)).await;
+    c.send_text(r#"{"type":"join","version":99,"name":"Future"}"#).await;
+    assert_eq!(c.expect_error().await, (ErrorCode::UnsupportedVersion, true));
+}
+
+#[tokio::test]
+async fn floods_are_rate_limited_without_hurting_others() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let (mut calm, _) = WsClient::joined(&s.ws_url(&id), "Calm").await;
+    let (mut noisy, _) = WsClient::joined(&s.ws_url(&id), "Noisy").await;
+    for _ in 0..300 {
+        noisy.send(&ClientMessage::Ping).await;
+    }
+    noisy
+        .recv_until(|m| match m {
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => Some(()),
+            _ => None,
+        })
+        .await;
+    calm.send(&ClientMessage::Ping).await;
+    calm.recv_until(|m| (*m == ServerMessage::Pong).then_some(())).await;
+}

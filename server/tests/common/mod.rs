@@ -1,0 +1,150 @@
+//! Test support: a server on 127.0.0.1:0 with a fresh data folder, HTTP helpers, and a
+//! lightweight signaling client.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use salon_protocol::{ClientMessage, MediaState, PROTOCOL_VERSION, ServerMessage, decode_server, encode};
+use salon_server::config::Config;
+use tokio_tungstenite::tungstenite::Message;
+
+pub struct TestServer {
+    pub server: salon_server::Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        let config = Config::for_tests(dir.path().to_owned());
+        let server = salon_server::start(&config).await.unwrap();
+        Self { server, dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn ws_url(&self, room: &str) -> String {
+        format!("ws://{}/api/rooms/{room}/ws", self.server.addr)
+    }
+
+    /// Creates a room; returns the JSON response.
+    pub async fn create_room(&self, name: Option<&str>) -> serde_json::Value {
+        let body = match name {
+            Some(n) => serde_json::json!({ "name": n }),
+            None => serde_json::json!({}),
+        };
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/rooms", self.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    pub async fn room_id(&self) -> String {
+        self.create_room(None).await["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A signaling-only participant.
+pub struct WsClient {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+pub const STEP: Duration = Duration::from_secs(10);
+
+impl WsClient {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Self { ws }
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.send_text(&encode(message)).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// Next server message, skipping control frames. `None` when the socket closed.
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(STEP, self.ws.next())
+                .await
+                .expect("timed out waiting for a server message");
+            match frame {
+                Some(Ok(Message::Text(t))) => return Some(decode_server(t.as_str()).expect("server sent a valid message")),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Next message that `pick` accepts, skipping others.
+    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(&ServerMessage) -> Option<T>) -> T {
+        loop {
+            let m = self.recv().await.expect("socket closed while waiting");
+            if let Some(t) = pick(&m) {
+                return t;
+            }
+        }
+    }
+
+    pub async fn join(&mut self, name: &str) -> ServerMessage {
+        self.send(&ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            name: name.into(),
+            media: MediaState::default(),
+        })
+        .await;
+        self.recv().await.expect("reply to join")
+    }
+
+    /// Connects and joins; panics unless joined. Returns the client and its participant id.
+    pub async fn joined(url: &str, name: &str) -> (Self, String) {
+        let mut c = Self::connect(url).await;
+        match c.join(name).await {
+            ServerMessage::Joined { participant_id, .. } => (c, participant_id),
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    pub async fn expect_error(&mut self) -> (salon_protocol::ErrorCode, bool) {
+        match self.recv().await {
+            Some(ServerMessage::Error { code, fatal, .. }) => (code, fatal),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
