@@ -11,6 +11,7 @@ use futures_util::SinkExt as _;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::{
     ClientMessage, ErrorCode, IceCandidate, MAX_PARTICIPANTS, PROTOCOL_VERSION, RoomInfo,
     ServerMessage, clean_display_name, decode_client, encode,
@@ -102,10 +103,11 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         link,
         peer,
         subscriptions: HashMap::new(),
-        publications: Vec::new(),
+        stopping: tokio::sync::watch::Sender::new(false),
         published: false,
         offer_outstanding: false,
         dirty: false,
+        pending: Vec::new(),
     };
     let end = if conn.send(&welcome).await {
         session.run(&mut conn, joined.events, peer_rx).await
@@ -249,13 +251,17 @@ struct Session {
     link: RoomLink,
     peer: Peer,
     subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
-    publications: Vec<Arc<Publication>>,
+    /// Set when the session ends, so late publications are not announced.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// The client's first offer has been answered.
     published: bool,
     /// A server offer awaits the client's answer.
     offer_outstanding: bool,
     /// Subscriptions changed since the last offer.
     dirty: bool,
+    /// Publications announced before the client's first offer was answered. Adding their tracks
+    /// earlier would let the client's offer claim their transceivers for its own media.
+    pending: Vec<Arc<Publication>>,
 }
 
 impl Session {
@@ -327,8 +333,13 @@ impl Session {
                 }
                 match self.answer_offer(sdp).await {
                     Ok(answer) => {
-                        self.published = true;
                         conn.send(&ServerMessage::Answer { sdp: answer }).await;
+                        if !self.published {
+                            self.published = true;
+                            for publication in std::mem::take(&mut self.pending) {
+                                self.subscribe_logged(publication).await;
+                            }
+                        }
                         self.after_negotiation(conn).await;
                     }
                     Err(e) => {
@@ -452,6 +463,13 @@ impl Session {
                 );
                 continue;
             };
+            tracing::debug!(
+                participant = %self.me,
+                publisher = %sub.publication.publisher,
+                pt,
+                codecs = ?rtp.codecs.iter().map(|c| (c.payload_type, c.rtp_codec.mime_type.as_str())).collect::<Vec<_>>(),
+                "forwarding starts"
+            );
             let exts: Vec<(String, u16)> = rtp
                 .header_extensions
                 .iter()
@@ -485,12 +503,16 @@ impl Session {
                 conn.send(&message).await;
             }
             ToParticipant::Subscribe(publication) => {
-                if let Err(e) = self.subscribe(publication).await {
-                    tracing::warn!(participant = %self.me, error = %e, "cannot subscribe");
+                if self.published {
+                    self.subscribe_logged(publication).await;
+                    self.maybe_offer(conn).await;
+                } else {
+                    self.pending.retain(|p| !(p.publisher == publication.publisher && p.kind == publication.kind));
+                    self.pending.push(publication);
                 }
-                self.maybe_offer(conn).await;
             }
             ToParticipant::Unsubscribe { publisher, kind } => {
+                self.pending.retain(|p| !(p.publisher == publisher && p.kind == kind));
                 if let Some(sub) = self.subscriptions.remove(&(publisher, kind)) {
                     self.drop_subscription(sub).await;
                     self.dirty = true;
@@ -498,6 +520,12 @@ impl Session {
                 self.maybe_offer(conn).await;
             }
             ToParticipant::Evicted => {}
+        }
+    }
+
+    async fn subscribe_logged(&mut self, publication: Arc<Publication>) {
+        if let Err(e) = self.subscribe(publication).await {
+            tracing::warn!(participant = %self.me, error = %e, "cannot subscribe");
         }
     }
 
@@ -525,11 +553,25 @@ impl Session {
                 ..Default::default()
             }],
         )));
-        let sender = self
+        // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
+        // of the same kind, which the client sends on and never receives on.
+        let transceiver = self
             .pc()
-            .add_track(track.clone() as Arc<dyn TrackLocal>)
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![publication.publisher.clone()],
+                    send_encodings: vec![],
+                }),
+            )
             .await
             .map_err(|e| e.to_string())?;
+        let sender = transceiver
+            .sender()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("new transceiver has no sender")?;
         let downstream = Downstream::new(self.me.clone(), track, ssrc);
         publication.add_downstream(downstream.clone());
         self.subscriptions.insert(
@@ -563,47 +605,40 @@ impl Session {
                     return Some(End::IceFailed);
                 }
             }
-            PeerEvent::Track(track) => self.publish(track).await,
+            PeerEvent::Track(track) => self.publish(track),
         }
         None
     }
 
-    async fn publish(&mut self, track: Arc<dyn TrackRemote>) {
-        let kind = track.kind().await;
-        let Some(ssrc) = track.ssrcs().await.first().copied() else {
-            tracing::warn!(participant = %self.me, "track without SSRC ignored");
-            return;
-        };
-        let Some(codec) = track.codec(ssrc).await else {
-            tracing::warn!(participant = %self.me, "track without codec ignored");
-            return;
-        };
-        // The receiver of this track knows the publisher leg's payload types and extension ids.
-        let track_id = track.track_id().await;
-        let mut exts = Vec::new();
-        let mut payload_type = None;
-        for receiver in self.pc().get_receivers().await {
-            if receiver.track().track_id().await != track_id {
-                continue;
+    /// A remote track appeared: find out what it carries from its first RTP packet, then
+    /// announce it. Runs in its own task so a slow start does not hold up signaling.
+    fn publish(&mut self, track: Arc<dyn TrackRemote>) {
+        let me = self.me.clone();
+        let pc = self.pc().clone();
+        let link = self.link.clone();
+        let stop = self.stopping.subscribe();
+        tokio::spawn(async move {
+            let Some(publication) = describe_track(&me, &pc, track).await else {
+                return;
+            };
+            if *stop.borrow() {
+                return;
             }
-            if let Ok(params) = receiver.get_parameters().await {
-                let rtp = params.rtp_parameters;
-                payload_type = negotiated_payload_type(&codec, &rtp.codecs);
-                exts = rtp.header_extensions.iter().map(|h| (h.uri.clone(), h.id)).collect();
-            }
-        }
-        tracing::info!(participant = %self.me, %kind, codec = %codec.mime_type, ?payload_type, "publishing");
-        let publication = Publication::new(self.me.clone(), kind, codec, ssrc, payload_type, exts, track);
-        tokio::spawn(publication.clone().forward());
-        self.publications.push(publication.clone());
-        self.link.publish(publication);
+            tracing::info!(
+                participant = %me,
+                kind = %publication.kind,
+                codec = %publication.codec.mime_type,
+                payload_type = ?publication.payload_type,
+                "publishing"
+            );
+            tokio::spawn(publication.clone().forward());
+            link.publish(publication);
+        });
     }
 
     async fn shutdown(&mut self) {
+        self.stopping.send_replace(true);
         self.link.leave(&self.me);
-        for p in self.publications.drain(..) {
-            p.stop();
-        }
         let subs: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
         for sub in subs {
             sub.publication.remove_downstream(&self.me);
@@ -615,4 +650,61 @@ impl Session {
             tracing::debug!(participant = %self.me, error = %e, "close failed");
         }
     }
+}
+
+/// Waits for a remote track's first RTP packet and describes the publication: SSRC and payload
+/// type from the packet, codec and header-extension ids from the receiver's negotiated
+/// parameters. `None` if the track ends first.
+async fn describe_track(
+    me: &str,
+    pc: &Arc<dyn PeerConnection>,
+    track: Arc<dyn TrackRemote>,
+) -> Option<Arc<Publication>> {
+    use webrtc::media_stream::track_remote::TrackRemoteEvent;
+    let first = loop {
+        match track.poll().await? {
+            TrackRemoteEvent::OnRtpPacket(packet) => break packet,
+            TrackRemoteEvent::OnEnded => return None,
+            _ => {}
+        }
+    };
+    let ssrc = first.header.ssrc;
+    let payload_type = first.header.payload_type;
+    let kind = track.kind().await;
+    let track_id = track.track_id().await;
+    let mut codec = None;
+    let mut exts = Vec::new();
+    for receiver in pc.get_receivers().await {
+        if receiver.track().track_id().await != track_id {
+            continue;
+        }
+        if let Ok(params) = receiver.get_parameters().await {
+            let rtp = params.rtp_parameters;
+            codec = rtp
+                .codecs
+                .iter()
+                .find(|c| c.payload_type == payload_type)
+                .map(|c| c.rtp_codec.clone());
+            exts = rtp.header_extensions.iter().map(|h| (h.uri.clone(), h.id)).collect();
+        }
+    }
+    let codec = match codec {
+        Some(codec) => codec,
+        None => match track.codec(ssrc).await {
+            Some(codec) => codec,
+            None => {
+                tracing::warn!(participant = %me, payload_type, "track with an unknown codec ignored");
+                return None;
+            }
+        },
+    };
+    Some(Publication::new(
+        me.to_owned(),
+        kind,
+        codec,
+        ssrc,
+        Some(payload_type),
+        exts,
+        track,
+    ))
 }

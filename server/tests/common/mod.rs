@@ -2,6 +2,8 @@
 //! lightweight signaling client.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod rtc;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -21,6 +23,10 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let config = Config::for_tests(dir.path().to_owned());
         let server = salon_server::start(&config).await.unwrap();
         Self { server, dir }

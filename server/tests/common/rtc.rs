@@ -1,0 +1,310 @@
+//! A minimal native WebRTC participant for tests: publishes synthetic Opus and H.264 RTP (the
+//! SFU never looks inside payloads), answers the server's renegotiation offers, and counts
+//! what it receives from each remote participant.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use salon_protocol::{ClientMessage, ServerMessage};
+use salon_server::sfu::keyframe::{self, KeyframeRequests};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, Registry,
+    register_default_interceptors,
+};
+
+use super::WsClient;
+
+/// What one participant received from one remote participant.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    pub audio_packets: u64,
+    pub video_packets: u64,
+    pub payload_types: Vec<u8>,
+    pub ssrcs: Vec<u32>,
+    /// Payloads arrive byte-for-byte (first bytes of the last packet).
+    pub last_payload: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub by_participant: Mutex<HashMap<String, Received>>,
+    pub keyframe_requests: Mutex<u64>,
+}
+
+struct Handler {
+    stats: Arc<Stats>,
+    gathered: tokio::sync::watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.send_replace(true);
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            let who = track.stream_id().await;
+            let kind = track.kind().await;
+            tracing::debug!(%who, %kind, "test client got a track");
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(p) => {
+                        let mut map = stats.by_participant.lock().unwrap();
+                        let r = map.entry(who.clone()).or_default();
+                        match kind {
+                            RtpCodecKind::Audio => r.audio_packets += 1,
+                            _ => r.video_packets += 1,
+                        }
+                        if !r.payload_types.contains(&p.header.payload_type) {
+                            r.payload_types.push(p.header.payload_type);
+                        }
+                        if !r.ssrcs.contains(&p.header.ssrc) {
+                            r.ssrcs.push(p.header.ssrc);
+                        }
+                        r.last_payload = p.payload.to_vec();
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+pub struct RtcClient {
+    pub ws: WsClient,
+    pub id: String,
+    pub pc: Arc<dyn PeerConnection>,
+    pub stats: Arc<Stats>,
+    gathered: tokio::sync::watch::Receiver<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn codec(mime: &str, clock: u32, channels: u16, fmtp: &str) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: mime.into(),
+        clock_rate: clock,
+        channels,
+        sdp_fmtp_line: fmtp.into(),
+        rtcp_feedback: vec![],
+    }
+}
+
+impl RtcClient {
+    /// Joins `ws_url` as `name`, publishes audio and video, and completes the first negotiation.
+    pub async fn join(ws_url: &str, name: &str) -> Self {
+        let (ws, id) = WsClient::joined(ws_url, name).await;
+        let stats = Arc::new(Stats::default());
+        let (gathered_tx, gathered) = tokio::sync::watch::channel(false);
+        let mut me = MediaEngine::default();
+        me.register_default_codecs().unwrap();
+        let registry = register_default_interceptors(Registry::new(), &mut me)
+            .unwrap()
+            .with(keyframe::SLOT.into(), KeyframeRequests::default());
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_media_engine(me)
+                .with_interceptor_registry(registry)
+                .with_handler(Arc::new(Handler {
+                    stats: stats.clone(),
+                    gathered: gathered_tx,
+                }) as Arc<dyn PeerConnectionEventHandler>)
+                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+                .build()
+                .await
+                .unwrap(),
+        );
+        let mut client = Self {
+            ws,
+            id,
+            pc,
+            stats,
+            gathered,
+            tasks: Vec::new(),
+        };
+        let audio = client
+            .add_source(RtpCodecKind::Audio, codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"))
+            .await;
+        let video = client
+            .add_source(
+                RtpCodecKind::Video,
+                codec(MIME_TYPE_H264, 90_000, 0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+            )
+            .await;
+        let offer = client.pc.create_offer(None).await.unwrap();
+        client.pc.set_local_description(offer).await.unwrap();
+        let sdp = client.local_sdp().await;
+        client.ws.send(&ClientMessage::Offer { sdp }).await;
+        let answer = client
+            .ws
+            .recv_until(|m| match m {
+                ServerMessage::Answer { sdp } => Some(sdp.clone()),
+                _ => None,
+            })
+            .await;
+        client
+            .pc
+            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
+        // [audio, video]: the payload type each sender leg negotiated.
+        let mut pts = [0u8; 2];
+        for sender in client.pc.get_senders().await {
+            let params = sender.get_parameters().await.unwrap();
+            let pt = params.rtp_parameters.codecs.first().map(|c| c.payload_type).unwrap();
+            let slot = usize::from(sender.track().kind().await != RtpCodecKind::Audio);
+            pts[slot] = pt;
+        }
+        tracing::debug!(?pts, "test client payload types");
+        client.tasks.push(tokio::spawn(send_loop(audio, pts[0], 20, client.stats.clone())));
+        client.tasks.push(tokio::spawn(send_loop(video, pts[1], 33, client.stats.clone())));
+        client
+    }
+
+    async fn add_source(&mut self, kind: RtpCodecKind, codec: RTCRtpCodec) -> Arc<TrackLocalStaticRTP> {
+        let ssrc = rand::random::<u32>();
+        let label = if kind == RtpCodecKind::Audio { "mic" } else { "cam" };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            format!("{}-stream", self.id),
+            format!("{}-{label}", self.id),
+            label.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        )));
+        self.pc
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![],
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .unwrap();
+        track
+    }
+
+    async fn local_sdp(&mut self) -> String {
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.gathered.wait_for(|g| *g)).await;
+        self.pc.local_description().await.unwrap().sdp
+    }
+
+    /// Handles signaling (answers server offers) for `duration`, returning other messages seen.
+    pub async fn pump(&mut self, duration: Duration) -> Vec<ServerMessage> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + duration;
+        while let Ok(message) = tokio::time::timeout_at(deadline, self.ws.recv()).await {
+            let Some(message) = message else { break };
+            match message {
+                ServerMessage::Offer { sdp } => {
+                    tracing::trace!(%sdp, "server offer");
+                    self.pc
+                        .set_remote_description(RTCSessionDescription::offer(sdp).unwrap())
+                        .await
+                        .unwrap();
+                    let answer = self.pc.create_answer(None).await.unwrap();
+                    self.pc.set_local_description(answer).await.unwrap();
+                    let sdp = self.local_sdp().await;
+                    self.ws.send(&ClientMessage::Answer { sdp }).await;
+                }
+                other => seen.push(other),
+            }
+        }
+        seen
+    }
+
+    pub fn received_from(&self, participant: &str) -> Received {
+        self.stats
+            .by_participant
+            .lock()
+            .unwrap()
+            .get(participant)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn keyframe_requests(&self) -> u64 {
+        *self.stats.keyframe_requests.lock().unwrap()
+    }
+
+    pub async fn leave(mut self) {
+        self.ws.send(&ClientMessage::Leave).await;
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.pc.close().await;
+    }
+
+    /// Vanishes without a word: the socket and the peer connection just stop.
+    pub async fn vanish(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.pc.close().await;
+        drop(self.ws);
+    }
+}
+
+/// Sends a packet every `period_ms` with a recognisable payload, and counts keyframe requests.
+async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stats: Arc<Stats>) {
+    let ssrc = track.track().await.ssrcs().next().unwrap_or(0);
+    let rtcp_track = track.clone();
+    let rtcp_stats = stats.clone();
+    tokio::spawn(async move {
+        while let Some(event) = rtcp_track.poll().await {
+            if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                && packets.iter().any(|p| keyframe::is_keyframe_request(p.as_ref()))
+            {
+                *rtcp_stats.keyframe_requests.lock().unwrap() += 1;
+            }
+        }
+    });
+    let mut seq: u16 = rand::random();
+    let mut ts: u32 = rand::random();
+    let mut tick = tokio::time::interval(Duration::from_millis(period_ms));
+    loop {
+        tick.tick().await;
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(960);
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker: true,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::from(format!("salon-test-{pt}-{seq}").into_bytes()),
+        };
+        if track.write_rtp(packet).await.is_err() {
+            // Not bound yet (negotiation in flight); keep trying.
+            continue;
+        }
+    }
+}
