@@ -19,7 +19,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { web::asset("index.html") }))
         .route("/r/{id}", get(|| async { web::asset("room.html") }))
-        .route("/assets/{file}", get(|Path(file): Path<String>| async move { web::asset(&file) }))
+        .route(
+            "/assets/{file}",
+            get(|Path(file): Path<String>| async move { web::asset(&file) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/api/rooms",
@@ -43,7 +46,13 @@ struct ErrorDetail<'a> {
 }
 
 fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorBody { error: ErrorDetail { code, message } })).into_response()
+    (
+        status,
+        Json(ErrorBody {
+            error: ErrorDetail { code, message },
+        }),
+    )
+        .into_response()
 }
 
 fn room_not_found() -> Response {
@@ -56,7 +65,11 @@ fn room_not_found() -> Response {
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "request failed");
-    api_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The server failed; please try again.")
+    api_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "The server failed; please try again.",
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -94,10 +107,14 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
-                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .map_or_else(|| state.local_addr.to_string(), str::to_owned);
-    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
         Some("https") => "https",
         _ => "http",
     };

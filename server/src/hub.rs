@@ -21,7 +21,10 @@ pub enum ToParticipant {
     /// Start receiving this publication.
     Subscribe(Arc<Publication>),
     /// Stop receiving `publisher`'s track of this kind.
-    Unsubscribe { publisher: String, kind: RtpCodecKind },
+    Unsubscribe {
+        publisher: String,
+        kind: RtpCodecKind,
+    },
     /// The room dropped you (your queue overflowed).
     Evicted,
 }
@@ -235,7 +238,8 @@ impl RoomActor {
                     return;
                 }
                 self.publications.retain(|p| {
-                    let replaced = p.publisher == publication.publisher && p.kind == publication.kind;
+                    let replaced =
+                        p.publisher == publication.publisher && p.kind == publication.kind;
                     if replaced {
                         p.stop();
                     }
@@ -395,7 +399,11 @@ mod tests {
         let hub = Hub::default();
         let mut keep = Vec::new();
         for i in 0..salon_protocol::MAX_PARTICIPANTS {
-            keep.push(hub.join("r", format!("p{i}"), media()).await.expect("space"));
+            keep.push(
+                hub.join("r", format!("p{i}"), media())
+                    .await
+                    .expect("space"),
+            );
         }
         assert!(matches!(
             hub.join("r", "late".into(), media()).await,

@@ -6,8 +6,8 @@
 //! [`store`] keeps rooms in SQLite.
 
 pub mod config;
-pub mod hub;
 pub mod http;
+pub mod hub;
 pub mod ids;
 pub mod participant;
 pub mod ports;
@@ -65,7 +65,9 @@ impl Server {
 
     /// Waits until the server stops (it runs until [`Server::stop`] or an I/O failure).
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     /// A handle that stops the server when set to true.

@@ -10,7 +10,9 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt as _;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::{
     ClientMessage, ErrorCode, IceCandidate, MAX_PARTICIPANTS, PROTOCOL_VERSION, RoomInfo,
@@ -27,7 +29,9 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::AppState;
 use crate::hub::{JoinError, RoomLink, ToParticipant};
-use crate::ratelimit::{SIGNALING_BURST, SIGNALING_IDLE_TIMEOUT, SIGNALING_PER_SECOND, TokenBucket};
+use crate::ratelimit::{
+    SIGNALING_BURST, SIGNALING_IDLE_TIMEOUT, SIGNALING_PER_SECOND, TokenBucket,
+};
 use crate::sfu::forward::{Downstream, Publication, relay_keyframe_requests};
 use crate::sfu::peer::{self, Peer, PeerEvent};
 use crate::sfu::rewrite::{Rewrite, negotiated_payload_type};
@@ -54,8 +58,11 @@ enum End {
 pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
     let mut conn = Conn::new(socket);
     let Some(room) = room else {
-        conn.fatal(ErrorCode::RoomNotFound, "No room with this link exists. Check the link, or ask for a new one.")
-            .await;
+        conn.fatal(
+            ErrorCode::RoomNotFound,
+            "No room with this link exists. Check the link, or ask for a new one.",
+        )
+        .await;
         return;
     };
     let Some((name, media)) = conn.wait_for_join().await else {
@@ -72,7 +79,8 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
             return;
         }
         Err(JoinError::Retry) => {
-            conn.fatal(ErrorCode::Internal, "The room is busy; please try again.").await;
+            conn.fatal(ErrorCode::Internal, "The room is busy; please try again.")
+                .await;
             return;
         }
     };
@@ -83,8 +91,11 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         Err(e) => {
             tracing::error!(error = %e, "cannot create a peer connection");
             link.leave(&me);
-            conn.fatal(ErrorCode::Internal, &format!("The server cannot take media right now: {e}"))
-                .await;
+            conn.fatal(
+                ErrorCode::Internal,
+                &format!("The server cannot take media right now: {e}"),
+            )
+            .await;
             return;
         }
     };
@@ -117,8 +128,11 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
     tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
     session.shutdown().await;
     if matches!(end, End::Evicted) {
-        conn.fatal(ErrorCode::Internal, "You were disconnected because the connection was too slow.")
-            .await;
+        conn.fatal(
+            ErrorCode::Internal,
+            "You were disconnected because the connection was too slow.",
+        )
+        .await;
     }
     let _ = conn.ws.close().await;
 }
@@ -150,7 +164,10 @@ impl Conn {
     }
 
     async fn send(&mut self, message: &ServerMessage) -> bool {
-        self.ws.send(Message::Text(encode(message).into())).await.is_ok()
+        self.ws
+            .send(Message::Text(encode(message).into()))
+            .await
+            .is_ok()
     }
 
     async fn error(&mut self, code: ErrorCode, message: &str) {
@@ -179,15 +196,19 @@ impl Conn {
             Message::Close(_) => return Incoming::Closed,
             Message::Ping(_) | Message::Pong(_) => return Incoming::Nothing,
             Message::Binary(_) => {
-                self.error(ErrorCode::BadMessage, "Binary messages are not part of the protocol; send JSON text.")
-                    .await;
+                self.error(
+                    ErrorCode::BadMessage,
+                    "Binary messages are not part of the protocol; send JSON text.",
+                )
+                .await;
                 return Incoming::Nothing;
             }
         };
         if !self.bucket.try_take(self.last_heard) {
             if !self.warned_rate {
                 self.warned_rate = true;
-                self.error(ErrorCode::RateLimited, "Too many messages; slow down.").await;
+                self.error(ErrorCode::RateLimited, "Too many messages; slow down.")
+                    .await;
             }
             return Incoming::Nothing;
         }
@@ -205,7 +226,9 @@ impl Conn {
     async fn wait_for_join(&mut self) -> Option<(String, salon_protocol::MediaState)> {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.ws.recv()).await.ok()?;
+            let frame = tokio::time::timeout_at(deadline, self.ws.recv())
+                .await
+                .ok()?;
             match self.interpret(frame).await {
                 Incoming::Closed => return None,
                 Incoming::Nothing => {}
@@ -231,7 +254,8 @@ impl Conn {
                 }
                 Incoming::Message(ClientMessage::Leave) => return None,
                 Incoming::Message(_) => {
-                    self.error(ErrorCode::NotJoined, "Send \"join\" first.").await;
+                    self.error(ErrorCode::NotJoined, "Send \"join\" first.")
+                        .await;
                 }
             }
         }
@@ -314,7 +338,8 @@ impl Session {
     async fn on_client(&mut self, conn: &mut Conn, message: ClientMessage) -> Option<End> {
         match message {
             ClientMessage::Join { .. } => {
-                conn.error(ErrorCode::AlreadyJoined, "You are already in this room.").await;
+                conn.error(ErrorCode::AlreadyJoined, "You are already in this room.")
+                    .await;
             }
             ClientMessage::Ping => {
                 conn.send(&ServerMessage::Pong).await;
@@ -343,24 +368,35 @@ impl Session {
                         self.after_negotiation(conn).await;
                     }
                     Err(e) => {
-                        conn.error(ErrorCode::NegotiationFailed, &format!("Your offer could not be applied: {e}"))
-                            .await;
+                        conn.error(
+                            ErrorCode::NegotiationFailed,
+                            &format!("Your offer could not be applied: {e}"),
+                        )
+                        .await;
                     }
                 }
             }
             ClientMessage::Answer { sdp } => {
                 if !self.offer_outstanding {
-                    conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.").await;
+                    conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.")
+                        .await;
                     return None;
                 }
                 let applied = match RTCSessionDescription::answer(sdp) {
-                    Ok(desc) => self.pc().set_remote_description(desc).await.map_err(|e| e.to_string()),
+                    Ok(desc) => self
+                        .pc()
+                        .set_remote_description(desc)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 self.offer_outstanding = false;
                 if let Err(e) = applied {
-                    conn.error(ErrorCode::NegotiationFailed, &format!("Your answer could not be applied: {e}"))
-                        .await;
+                    conn.error(
+                        ErrorCode::NegotiationFailed,
+                        &format!("Your answer could not be applied: {e}"),
+                    )
+                    .await;
                     // Try again with a fresh offer so the call does not stall.
                     self.dirty = true;
                 }
@@ -391,9 +427,13 @@ impl Session {
     async fn answer_offer(&mut self, sdp: String) -> Result<String, String> {
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
         let pc = self.pc().clone();
-        pc.set_remote_description(offer).await.map_err(|e| e.to_string())?;
+        pc.set_remote_description(offer)
+            .await
+            .map_err(|e| e.to_string())?;
         let answer = pc.create_answer(None).await.map_err(|e| e.to_string())?;
-        pc.set_local_description(answer).await.map_err(|e| e.to_string())?;
+        pc.set_local_description(answer)
+            .await
+            .map_err(|e| e.to_string())?;
         self.local_sdp().await
     }
 
@@ -427,7 +467,9 @@ impl Session {
         let pc = self.pc().clone();
         let made = async {
             let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
-            pc.set_local_description(offer).await.map_err(|e| e.to_string())?;
+            pc.set_local_description(offer)
+                .await
+                .map_err(|e| e.to_string())?;
             self.local_sdp().await
         }
         .await;
@@ -438,8 +480,11 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(participant = %self.me, error = %e, "cannot create an offer");
-                conn.error(ErrorCode::Internal, "The server could not update your call; rejoin if video is missing.")
-                    .await;
+                conn.error(
+                    ErrorCode::Internal,
+                    "The server could not update your call; rejoin if video is missing.",
+                )
+                .await;
             }
         }
     }
@@ -507,12 +552,15 @@ impl Session {
                     self.subscribe_logged(publication).await;
                     self.maybe_offer(conn).await;
                 } else {
-                    self.pending.retain(|p| !(p.publisher == publication.publisher && p.kind == publication.kind));
+                    self.pending.retain(|p| {
+                        !(p.publisher == publication.publisher && p.kind == publication.kind)
+                    });
                     self.pending.push(publication);
                 }
             }
             ToParticipant::Unsubscribe { publisher, kind } => {
-                self.pending.retain(|p| !(p.publisher == publisher && p.kind == kind));
+                self.pending
+                    .retain(|p| !(p.publisher == publisher && p.kind == kind));
                 if let Some(sub) = self.subscriptions.remove(&(publisher, kind)) {
                     self.drop_subscription(sub).await;
                     self.dirty = true;
@@ -601,7 +649,10 @@ impl Session {
         match event {
             PeerEvent::State(state) => {
                 tracing::debug!(participant = %self.me, %state, "peer connection state");
-                if matches!(state, RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) {
+                if matches!(
+                    state,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                ) {
                     return Some(End::IceFailed);
                 }
             }
@@ -685,7 +736,11 @@ async fn describe_track(
                 .iter()
                 .find(|c| c.payload_type == payload_type)
                 .map(|c| c.rtp_codec.clone());
-            exts = rtp.header_extensions.iter().map(|h| (h.uri.clone(), h.id)).collect();
+            exts = rtp
+                .header_extensions
+                .iter()
+                .map(|h| (h.uri.clone(), h.id))
+                .collect();
         }
     }
     let codec = match codec {

@@ -193,7 +193,11 @@ mod tests {
     #[test]
     fn a_file_that_is_not_a_database_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("salon.db"), b"this is not sqlite at all, sorry").expect("write");
+        std::fs::write(
+            dir.path().join("salon.db"),
+            b"this is not sqlite at all, sorry",
+        )
+        .expect("write");
         assert!(Store::open(dir.path()).is_err());
     }
 

@@ -31,7 +31,10 @@ pub fn asset(name: &str) -> Response {
         Some(file) => {
             let mut response = file.data.into_owned().into_response();
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(name)),
+            );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             headers.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
@@ -50,7 +53,10 @@ mod tests {
     #[test]
     fn pages_are_embedded() {
         for page in ["index.html", "room.html"] {
-            assert!(Assets::get(page).is_some(), "{page} missing from server/web/");
+            assert!(
+                Assets::get(page).is_some(),
+                "{page} missing from server/web/"
+            );
         }
     }
 

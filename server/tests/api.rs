@@ -35,7 +35,11 @@ async fn creating_a_room_returns_id_link_and_host_key() {
 async fn an_empty_body_makes_an_unnamed_room_and_bad_bodies_are_refused() {
     let s = TestServer::start().await;
     let http = reqwest::Client::new();
-    let r = http.post(format!("{}/api/rooms", s.url())).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/rooms", s.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let body: serde_json::Value = r.json().await.unwrap();
     assert!(body["name"].is_null());
@@ -71,14 +75,19 @@ async fn an_empty_body_makes_an_unnamed_room_and_bad_bodies_are_refused() {
 async fn unknown_rooms_are_404_and_the_socket_says_room_not_found() {
     let s = TestServer::start().await;
     for id in ["AAAAAAAAAAAAAAAAAAAAAA", "nonsense", "bad%20id"] {
-        let r = reqwest::get(format!("{}/api/rooms/{id}", s.url())).await.unwrap();
+        let r = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404, "{id}");
         let e: serde_json::Value = r.json().await.unwrap();
         assert_eq!(e["error"]["code"], "room_not_found");
     }
     let mut c = WsClient::connect(&s.ws_url("AAAAAAAAAAAAAAAAAAAAAA")).await;
     assert_eq!(c.expect_error().await, (ErrorCode::RoomNotFound, true));
-    assert!(c.recv().await.is_none(), "socket closes after a fatal error");
+    assert!(
+        c.recv().await.is_none(),
+        "socket closes after a fatal error"
+    );
 }
 
 #[tokio::test]
@@ -88,10 +97,25 @@ async fn pages_and_assets_are_served() {
     for path in ["/".to_owned(), format!("/r/{id}")] {
         let r = reqwest::get(format!("{}{path}", s.url())).await.unwrap();
         assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
     }
-    assert_eq!(reqwest::get(format!("{}/healthz", s.url())).await.unwrap().text().await.unwrap(), "ok");
-    let r = reqwest::get(format!("{}/assets/..%2FCargo.toml", s.url())).await.unwrap();
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", s.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let r = reqwest::get(format!("{}/assets/..%2FCargo.toml", s.url()))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -102,7 +126,9 @@ async fn rooms_survive_a_restart() {
     s.server.stop();
     let dir = s.dir;
     let s = TestServer::start_in(dir).await;
-    let r = reqwest::get(format!("{}/api/rooms/{id}", s.url())).await.unwrap();
+    let r = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (_c, _) = WsClient::joined(&s.ws_url(&id), "Back again").await;
 }
@@ -114,7 +140,9 @@ async fn joins_and_leaves_are_announced() {
     let (mut a, a_id) = WsClient::joined(&s.ws_url(&id), "Ada").await;
     let mut b = WsClient::connect(&s.ws_url(&id)).await;
     match b.join("  Bo  ").await {
-        ServerMessage::Joined { participants, room, .. } => {
+        ServerMessage::Joined {
+            participants, room, ..
+        } => {
             assert_eq!(room.id, id);
             assert_eq!(participants.len(), 1);
             assert_eq!(participants[0].id, a_id);
@@ -131,7 +159,11 @@ async fn joins_and_leaves_are_announced() {
             _ => None,
         })
         .await;
-    b.send(&ClientMessage::Media(salon_protocol::MediaState { audio: false, video: true })).await;
+    b.send(&ClientMessage::Media(salon_protocol::MediaState {
+        audio: false,
+        video: true,
+    }))
+    .await;
     a.recv_until(|m| match m {
         ServerMessage::ParticipantUpdated { participant } if participant.id == b_id => {
             assert!(!participant.media.audio);
@@ -176,7 +208,11 @@ async fn the_fifty_first_participant_is_told_the_room_is_full() {
 
     let mut late = WsClient::connect(&s.ws_url(&id)).await;
     match late.join("one too many").await {
-        ServerMessage::Error { code, fatal, message } => {
+        ServerMessage::Error {
+            code,
+            fatal,
+            message,
+        } => {
             assert_eq!(code, ErrorCode::RoomFull);
             assert!(fatal);
             assert!(message.contains("full"), "{message}");
@@ -212,23 +248,45 @@ async fn bad_messages_get_clear_errors_and_the_socket_survives() {
     assert_eq!(c.expect_error().await, (ErrorCode::BadMessage, false));
     c.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(c.expect_error().await, (ErrorCode::BadMessage, false));
-    c.send_text(r#"{"type":"join","version":1,"name":""}"#).await;
+    c.send_text(r#"{"type":"join","version":1,"name":""}"#)
+        .await;
     assert_eq!(c.expect_error().await, (ErrorCode::InvalidField, false));
-    let big = format!(r#"{{"type":"offer","sdp":"v=0{}"}}"#, "x".repeat(300 * 1024));
+    let big = format!(
+        r#"{{"type":"offer","sdp":"v=0{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
     c.send_text(&big).await;
     assert_eq!(c.expect_error().await, (ErrorCode::MessageTooLarge, false));
 
-    assert!(matches!(c.join("Finally valid").await, ServerMessage::Joined { .. }));
-    c.send_text(r#"{"type":"join","version":1,"name":"again"}"#).await;
+    assert!(matches!(
+        c.join("Finally valid").await,
+        ServerMessage::Joined { .. }
+    ));
+    c.send_text(r#"{"type":"join","version":1,"name":"again"}"#)
+        .await;
     assert_eq!(c.expect_error().await, (ErrorCode::AlreadyJoined, false));
-    c.send(&ClientMessage::Answer { sdp: "v=0\r\n".into() }).await;
-    assert_eq!(c.expect_error().await, (ErrorCode::NegotiationFailed, false));
-    c.send(&ClientMessage::Offer { sdp: "v=0\r\nthis is not sdp\r\n".into() }).await;
-    assert_eq!(c.expect_error().await, (ErrorCode::NegotiationFailed, false));
-    c.send_text(r#"{"type":"ice_candidate","candidate":"candidate:garbage","sdpMid":"0"}"#).await;
+    c.send(&ClientMessage::Answer {
+        sdp: "v=0\r\n".into(),
+    })
+    .await;
+    assert_eq!(
+        c.expect_error().await,
+        (ErrorCode::NegotiationFailed, false)
+    );
+    c.send(&ClientMessage::Offer {
+        sdp: "v=0\r\nthis is not sdp\r\n".into(),
+    })
+    .await;
+    assert_eq!(
+        c.expect_error().await,
+        (ErrorCode::NegotiationFailed, false)
+    );
+    c.send_text(r#"{"type":"ice_candidate","candidate":"candidate:garbage","sdpMid":"0"}"#)
+        .await;
     // Still alive and in the room.
     c.send(&ClientMessage::Ping).await;
-    c.recv_until(|m| (*m == ServerMessage::Pong).then_some(())).await;
+    c.recv_until(|m| (*m == ServerMessage::Pong).then_some(()))
+        .await;
 }
 
 #[tokio::test]
@@ -236,8 +294,12 @@ async fn unsupported_versions_are_refused() {
     let s = TestServer::start().await;
     let id = s.room_id().await;
     let mut c = WsClient::connect(&s.ws_url(&id)).await;
-    c.send_text(r#"{"type":"join","version":99,"name":"Future"}"#).await;
-    assert_eq!(c.expect_error().await, (ErrorCode::UnsupportedVersion, true));
+    c.send_text(r#"{"type":"join","version":99,"name":"Future"}"#)
+        .await;
+    assert_eq!(
+        c.expect_error().await,
+        (ErrorCode::UnsupportedVersion, true)
+    );
 }
 
 #[tokio::test]
@@ -251,10 +313,14 @@ async fn floods_are_rate_limited_without_hurting_others() {
     }
     noisy
         .recv_until(|m| match m {
-            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => Some(()),
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => Some(()),
             _ => None,
         })
         .await;
     calm.send(&ClientMessage::Ping).await;
-    calm.recv_until(|m| (*m == ServerMessage::Pong).then_some(())).await;
+    calm.recv_until(|m| (*m == ServerMessage::Pong).then_some(()))
+        .await;
 }

@@ -28,7 +28,14 @@ async fn three_participants_receive_each_other() {
     let mut ok = false;
     for _ in 0..30 {
         pump_all(&mut [&mut a, &mut b, &mut c], Duration::from_millis(500)).await;
-        let pairs = [(&a, &b.id), (&a, &c.id), (&b, &a.id), (&b, &c.id), (&c, &a.id), (&c, &b.id)];
+        let pairs = [
+            (&a, &b.id),
+            (&a, &c.id),
+            (&b, &a.id),
+            (&b, &c.id),
+            (&c, &a.id),
+            (&c, &b.id),
+        ];
         if pairs.iter().all(|(rx, from)| {
             let r = rx.received_from(from);
             r.audio_packets > 20 && r.video_packets > 10
@@ -50,7 +57,10 @@ async fn three_participants_receive_each_other() {
     // Each leg gets one SSRC per track, payloads untouched.
     let r = a.received_from(&b.id);
     assert_eq!(r.ssrcs.len(), 2, "{r:?}");
-    assert!(String::from_utf8_lossy(&r.last_payload).starts_with("salon-test-"), "{r:?}");
+    assert!(
+        String::from_utf8_lossy(&r.last_payload).starts_with("salon-test-"),
+        "{r:?}"
+    );
     // Publishers were asked for keyframes when subscribers arrived.
     assert!(b.keyframe_requests() > 0 && c.keyframe_requests() > 0);
 
@@ -70,7 +80,11 @@ async fn three_participants_receive_each_other() {
     assert_eq!(told, 2);
     let before = a.received_from(&c_id).audio_packets;
     a.pump(Duration::from_secs(1)).await;
-    assert_eq!(a.received_from(&c_id).audio_packets, before, "media from a leaver keeps coming");
+    assert_eq!(
+        a.received_from(&c_id).audio_packets,
+        before,
+        "media from a leaver keeps coming"
+    );
     // A and B still hear each other.
     let before = a.received_from(&b.id).audio_packets;
     pump_all(&mut [&mut a, &mut b], Duration::from_secs(1)).await;
@@ -88,12 +102,19 @@ async fn a_late_joiner_receives_those_already_there() {
     let mut ok = false;
     for _ in 0..20 {
         pump_all(&mut [&mut a, &mut late], Duration::from_millis(500)).await;
-        if late.received_from(&a.id).video_packets > 10 && a.received_from(&late.id).video_packets > 10 {
+        if late.received_from(&a.id).video_packets > 10
+            && a.received_from(&late.id).video_packets > 10
+        {
             ok = true;
             break;
         }
     }
-    assert!(ok, "late <- early {:?}; early <- late {:?}", late.received_from(&a.id), a.received_from(&late.id));
+    assert!(
+        ok,
+        "late <- early {:?}; early <- late {:?}",
+        late.received_from(&a.id),
+        a.received_from(&late.id)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,10 +197,7 @@ pub enum ProtocolError {
     #[error("not a valid message: {0}")]
     Malformed(String),
     #[error("invalid {field}: {reason}")]
-    InvalidField {
-        field: &'static str,
-        reason: String,
-    },
+    InvalidField { field: &'static str, reason: String },
 }
 
 impl ProtocolError {
@@ -253,7 +250,9 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
 pub fn encode<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).unwrap_or_else(|e| {
         // Unreachable for this crate's types; keep the wire alive with an error message instead.
-        format!(r#"{{"type":"error","code":"internal","message":"encode failed: {e}","fatal":false}}"#)
+        format!(
+            r#"{{"type":"error","code":"internal","message":"encode failed: {e}","fatal":false}}"#
+        )
     })
 }
 

@@ -132,7 +132,13 @@ fn candidates_are_checked() {
 fn room_ids_are_checked() {
     assert!(validate_room_id("AAAAAAAAAAAAAAAAAAAAAA").is_ok());
     assert!(validate_room_id("abc-_DEF0123456789xyzQ").is_ok());
-    for bad in ["", "short", "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAAAA", "ÄAAAAAAAAAAAAAAAAAAAA"] {
+    for bad in [
+        "",
+        "short",
+        "AAAAAAAAAAAAAAAAAAAAA/",
+        "AAAAAAAAAAAAAAAAAAAAAAA",
+        "ÄAAAAAAAAAAAAAAAAAAAA",
+    ] {
         assert!(validate_room_id(bad).is_err(), "{bad:?}");
     }
 }
@@ -157,7 +163,9 @@ fn server_messages_round_trip() {
         ServerMessage::ParticipantLeft {
             participant_id: "p2".into(),
         },
-        ServerMessage::Offer { sdp: "v=0\r\n".into() },
+        ServerMessage::Offer {
+            sdp: "v=0\r\n".into(),
+        },
         ServerMessage::Pong,
         ServerMessage::error(ErrorCode::RoomFull, "The room is full"),
     ];

@@ -24,7 +24,10 @@ pub fn clean_display_name(field: &'static str, name: &str) -> Result<String, Pro
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ProtocolError::field(field, "must not contain control characters"));
+        return Err(ProtocolError::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -84,10 +87,16 @@ impl Validate for IceCandidate {
         }
         // An empty candidate marks the end of gathering.
         if !self.candidate.is_empty() && !self.candidate.starts_with("candidate:") {
-            return Err(ProtocolError::field("candidate", "must start with \"candidate:\""));
+            return Err(ProtocolError::field(
+                "candidate",
+                "must start with \"candidate:\"",
+            ));
         }
         if self.candidate.chars().any(char::is_control) {
-            return Err(ProtocolError::field("candidate", "must not contain control characters"));
+            return Err(ProtocolError::field(
+                "candidate",
+                "must not contain control characters",
+            ));
         }
         for (field, value) in [
             ("sdpMid", &self.sdp_mid),
@@ -96,7 +105,10 @@ impl Validate for IceCandidate {
             if let Some(v) = value
                 && (v.len() > 256 || v.chars().any(char::is_control))
             {
-                return Err(ProtocolError::field(field, "is too long or has control characters"));
+                return Err(ProtocolError::field(
+                    field,
+                    "is too long or has control characters",
+                ));
             }
         }
         Ok(())
@@ -152,7 +164,10 @@ impl Validate for ServerMessage {
             Self::Pong => Ok(()),
             Self::Error { message, .. } => {
                 if message.len() > 1024 {
-                    return Err(ProtocolError::field("message", "must be at most 1024 bytes"));
+                    return Err(ProtocolError::field(
+                        "message",
+                        "must be at most 1024 bytes",
+                    ));
                 }
                 Ok(())
             }

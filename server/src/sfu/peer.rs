@@ -132,11 +132,16 @@ fn media_engine() -> Result<MediaEngine, PeerError> {
         me.register_codec(codec, RtpCodecKind::Video)?;
     }
     for (uri, kind) in [
-        ("urn:ietf:params:rtp-hdrext:ssrc-audio-level", RtpCodecKind::Audio),
+        (
+            "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+            RtpCodecKind::Audio,
+        ),
         ("urn:3gpp:video-orientation", RtpCodecKind::Video),
     ] {
         me.register_header_extension(
-            RTCRtpHeaderExtensionCapability { uri: uri.to_owned() },
+            RTCRtpHeaderExtensionCapability {
+                uri: uri.to_owned(),
+            },
             kind,
             None,
         )?;

@@ -91,8 +91,12 @@ impl Rewrite {
 
 /// The payload type a leg negotiated for `codec`: same MIME type (case-insensitive) and, for
 /// codecs whose fmtp matters (H.264 profile and packetization mode), the same fmtp parameters.
-pub fn negotiated_payload_type(codec: &RTCRtpCodec, negotiated: &[RTCRtpCodecParameters]) -> Option<u8> {
-    let same_mime = |c: &&RTCRtpCodecParameters| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type);
+pub fn negotiated_payload_type(
+    codec: &RTCRtpCodec,
+    negotiated: &[RTCRtpCodecParameters],
+) -> Option<u8> {
+    let same_mime =
+        |c: &&RTCRtpCodecParameters| c.rtp_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type);
     negotiated
         .iter()
         .filter(same_mime)
@@ -116,7 +120,8 @@ fn fmtp_compatible(a: &str, b: &str) -> bool {
             .map(|(_, v)| v.trim().to_ascii_lowercase())
     };
     let mode = |line: &str| param(line, "packetization-mode").unwrap_or_else(|| "0".into());
-    let profile = |line: &str| param(line, "profile-level-id").map(|p| p.chars().take(4).collect::<String>());
+    let profile =
+        |line: &str| param(line, "profile-level-id").map(|p| p.chars().take(4).collect::<String>());
     mode(a) == mode(b) && profile(a) == profile(b)
 }
 
@@ -214,12 +219,23 @@ mod tests {
     fn payload_type_follows_codec_and_h264_profile() {
         let leg = [
             params("video/VP8", "", 96),
-            params("video/H264", "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f", 106),
-            params("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 108),
+            params(
+                "video/H264",
+                "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f",
+                106,
+            ),
+            params(
+                "video/H264",
+                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                108,
+            ),
         ];
         let h264 = codec("video/h264", "packetization-mode=1;profile-level-id=42e01f");
         assert_eq!(negotiated_payload_type(&h264, &leg), Some(108));
-        assert_eq!(negotiated_payload_type(&codec("video/vp8", ""), &leg), Some(96));
+        assert_eq!(
+            negotiated_payload_type(&codec("video/vp8", ""), &leg),
+            Some(96)
+        );
         let high = codec("video/H264", "packetization-mode=1;profile-level-id=640c1f");
         assert_eq!(negotiated_payload_type(&high, &leg), None);
         assert_eq!(negotiated_payload_type(&codec("video/AV1", ""), &leg), None);

@@ -7,7 +7,9 @@ pub mod rtc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use salon_protocol::{ClientMessage, MediaState, PROTOCOL_VERSION, ServerMessage, decode_server, encode};
+use salon_protocol::{
+    ClientMessage, MediaState, PROTOCOL_VERSION, ServerMessage, decode_server, encode,
+};
 use salon_server::config::Config;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -57,13 +59,18 @@ impl TestServer {
     }
 
     pub async fn room_id(&self) -> String {
-        self.create_room(None).await["id"].as_str().unwrap().to_owned()
+        self.create_room(None).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 
 /// A signaling-only participant.
 pub struct WsClient {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 pub const STEP: Duration = Duration::from_secs(10);
@@ -93,7 +100,9 @@ impl WsClient {
                 .await
                 .expect("timed out waiting for a server message");
             match frame {
-                Some(Ok(Message::Text(t))) => return Some(decode_server(t.as_str()).expect("server sent a valid message")),
+                Some(Ok(Message::Text(t))) => {
+                    return Some(decode_server(t.as_str()).expect("server sent a valid message"));
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
             }

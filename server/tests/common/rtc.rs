@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::{ClientMessage, ServerMessage};
 use salon_server::sfu::keyframe::{self, KeyframeRequests};
@@ -20,8 +24,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, Registry,
-    register_default_interceptors,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    Registry, register_default_interceptors,
 };
 
 use super::WsClient;
@@ -139,12 +143,20 @@ impl RtcClient {
             tasks: Vec::new(),
         };
         let audio = client
-            .add_source(RtpCodecKind::Audio, codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"))
+            .add_source(
+                RtpCodecKind::Audio,
+                codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
+            )
             .await;
         let video = client
             .add_source(
                 RtpCodecKind::Video,
-                codec(MIME_TYPE_H264, 90_000, 0, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+                codec(
+                    MIME_TYPE_H264,
+                    90_000,
+                    0,
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                ),
             )
             .await;
         let offer = client.pc.create_offer(None).await.unwrap();
@@ -167,19 +179,42 @@ impl RtcClient {
         let mut pts = [0u8; 2];
         for sender in client.pc.get_senders().await {
             let params = sender.get_parameters().await.unwrap();
-            let pt = params.rtp_parameters.codecs.first().map(|c| c.payload_type).unwrap();
+            let pt = params
+                .rtp_parameters
+                .codecs
+                .first()
+                .map(|c| c.payload_type)
+                .unwrap();
             let slot = usize::from(sender.track().kind().await != RtpCodecKind::Audio);
             pts[slot] = pt;
         }
         tracing::debug!(?pts, "test client payload types");
-        client.tasks.push(tokio::spawn(send_loop(audio, pts[0], 20, client.stats.clone())));
-        client.tasks.push(tokio::spawn(send_loop(video, pts[1], 33, client.stats.clone())));
+        client.tasks.push(tokio::spawn(send_loop(
+            audio,
+            pts[0],
+            20,
+            client.stats.clone(),
+        )));
+        client.tasks.push(tokio::spawn(send_loop(
+            video,
+            pts[1],
+            33,
+            client.stats.clone(),
+        )));
         client
     }
 
-    async fn add_source(&mut self, kind: RtpCodecKind, codec: RTCRtpCodec) -> Arc<TrackLocalStaticRTP> {
+    async fn add_source(
+        &mut self,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+    ) -> Arc<TrackLocalStaticRTP> {
         let ssrc = rand::random::<u32>();
-        let label = if kind == RtpCodecKind::Audio { "mic" } else { "cam" };
+        let label = if kind == RtpCodecKind::Audio {
+            "mic"
+        } else {
+            "cam"
+        };
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             format!("{}-stream", self.id),
             format!("{}-{label}", self.id),
@@ -277,7 +312,9 @@ async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stat
     tokio::spawn(async move {
         while let Some(event) = rtcp_track.poll().await {
             if let TrackLocalEvent::OnRtcpPacket(packets) = event
-                && packets.iter().any(|p| keyframe::is_keyframe_request(p.as_ref()))
+                && packets
+                    .iter()
+                    .any(|p| keyframe::is_keyframe_request(p.as_ref()))
             {
                 *rtcp_stats.keyframe_requests.lock().unwrap() += 1;
             }

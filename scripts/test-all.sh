@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every Salon test: Rust unit and integration tests (real server, real WebRTC, real SQLite),
+# lints, and the browser end-to-end tests in headless Chromium.
+#
+# Needs: Rust (rustup), Node.js 18+ with npm, and the system packages below. Run as root, it
+# installs missing system packages with apt-get; otherwise it says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# --- system packages -------------------------------------------------------------------------
+# chromium: browser end-to-end tests. nasm: openh264's x86 assembly (3x faster video encoding).
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v nasm >/dev/null 2>&1 || need+=(nasm)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "Installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "Missing system packages: ${need[*]}" >&2
+    echo "Install them first, e.g.: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+for tool in cargo node npm chromium; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing; install it and run again." >&2; exit 1; }
+done
+
+# --- Rust --------------------------------------------------------------------------------------
+say "Formatting"
+cargo fmt --all --check
+
+say "Lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "Rust tests"
+cargo test --workspace --locked
+
+# --- Browser -----------------------------------------------------------------------------------
+say "Browser end-to-end tests"
+cargo build -p salon-server --locked
+export SALON_SERVER_BIN="$PWD/target/debug/salon-server"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+say "All tests passed"
