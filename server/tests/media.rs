@@ -135,3 +135,63 @@ async fn a_participant_who_vanishes_is_gone_for_the_others() {
     );
     assert_eq!(s.server.state.hub.participant_count(&id), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_peer_connection_ends_the_participant_even_with_the_socket_open() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "Stays").await;
+    let mut b = RtcClient::join(&url, "Loses media").await;
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    let b_id = b.id.clone();
+    // Media dies, signaling stays up (as when UDP is blocked mid-call).
+    b.pc.close().await.unwrap();
+    let seen = a.pump(Duration::from_secs(12)).await;
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == b_id)),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ports_and_rooms_are_freed_when_everyone_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = salon_server::config::Config::for_tests(dir.path().to_owned());
+    config.udp_ports = "47100-47199".parse().unwrap();
+    let server = salon_server::start(&config).await.unwrap();
+    let http = reqwest::Client::new();
+    let room: serde_json::Value = http
+        .post(format!("{}/api/rooms", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://{}/api/rooms/{}/ws",
+        server.addr,
+        room["id"].as_str().unwrap()
+    );
+    let ports = server.state.media.ports.clone();
+    let in_use = move || ports.lock().unwrap().in_use();
+
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(1)).await;
+    assert_eq!(in_use(), 2);
+    assert_eq!(server.state.hub.live_rooms(), 1);
+    a.leave().await;
+    b.vanish().await;
+    let hub = server.state.hub.clone();
+    assert!(
+        common::eventually(Duration::from_secs(10), async || in_use() == 0
+            && hub.live_rooms() == 0)
+        .await,
+        "ports in use: {}, live rooms: {}",
+        in_use(),
+        hub.live_rooms()
+    );
+}
