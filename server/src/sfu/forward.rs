@@ -17,7 +17,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::keyframe::is_keyframe_request;
+use salon_rtc::keyframe::is_keyframe_request;
 use super::rewrite::Rewrite;
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.

@@ -4,9 +4,8 @@
 //! - [`peer`] builds one peer connection per participant (codecs, ports, NAT, interceptors).
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
 //! - [`forward`] owns a publication (one remote track) and its downstreams.
-//! - [`keyframe`] is the interceptor that hands subscribers' keyframe requests to us.
+//! - `salon_rtc::keyframe` is the interceptor that hands subscribers' keyframe requests to us.
 
 pub mod forward;
-pub mod keyframe;
 pub mod peer;
 pub mod rewrite;

@@ -5,12 +5,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
-};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -19,7 +13,7 @@ use webrtc::peer_connection::{
     SettingEngineBuilder, register_default_interceptors,
 };
 
-use super::keyframe::{self, KeyframeRequests};
+use salon_rtc::keyframe::{self, KeyframeRequests};
 use crate::ports::{PortLease, PortPool};
 
 /// Where and how media sockets bind.
@@ -71,84 +65,6 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-const H264_FMTPS: [&str; 2] = [
-    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
-];
-
-/// Opus for audio; H.264 (constrained baseline and baseline, packetization mode 1) and VP8 for
-/// video, each with RTX. Nothing else: every codec here must be one a native client can handle.
-fn media_engine() -> Result<MediaEngine, PeerError> {
-    let mut me = MediaEngine::default();
-    me.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: 111,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    let feedback = ["goog-remb:", "ccm:fir", "nack:", "nack:pli"]
-        .iter()
-        .filter_map(|f| f.split_once(':'))
-        .map(|(typ, parameter)| RTCPFeedback {
-            typ: typ.to_owned(),
-            parameter: parameter.to_owned(),
-        })
-        .collect::<Vec<_>>();
-    let video = |mime: &str, fmtp: &str, pt: u8| RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: mime.to_owned(),
-            clock_rate: 90_000,
-            channels: 0,
-            sdp_fmtp_line: fmtp.to_owned(),
-            rtcp_feedback: feedback.clone(),
-        },
-        payload_type: pt,
-    };
-    let rtx = |pt: u8, apt: u8| RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_RTX.to_owned(),
-            clock_rate: 90_000,
-            channels: 0,
-            sdp_fmtp_line: format!("apt={apt}"),
-            rtcp_feedback: vec![],
-        },
-        payload_type: pt,
-    };
-    for codec in [
-        video(MIME_TYPE_H264, H264_FMTPS[0], 102),
-        rtx(103, 102),
-        video(MIME_TYPE_H264, H264_FMTPS[1], 104),
-        rtx(105, 104),
-        video(MIME_TYPE_VP8, "", 96),
-        rtx(97, 96),
-    ] {
-        me.register_codec(codec, RtpCodecKind::Video)?;
-    }
-    for (uri, kind) in [
-        (
-            "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-            RtpCodecKind::Audio,
-        ),
-        ("urn:3gpp:video-orientation", RtpCodecKind::Video),
-    ] {
-        me.register_header_extension(
-            RTCRtpHeaderExtensionCapability {
-                uri: uri.to_owned(),
-            },
-            kind,
-            None,
-        )?;
-    }
-    Ok(me)
-}
-
 /// Builds a peer connection bound to one port from the pool.
 pub async fn build(
     settings: &MediaSettings,
@@ -165,7 +81,7 @@ pub async fn build(
     for _ in 0..16 {
         let port = PortLease::take(&settings.ports).ok_or(PeerError::NoPort)?;
         let addr = std::net::SocketAddr::new(settings.bind_ip, port.port).to_string();
-        let mut me = media_engine()?;
+        let mut me = salon_rtc::media_engine()?;
         let registry = register_default_interceptors(Registry::new(), &mut me)?
             .with(keyframe::SLOT.into(), KeyframeRequests::default());
         let mut se = SettingEngineBuilder::new().with_ice_timeouts(

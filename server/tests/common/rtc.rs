@@ -19,7 +19,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::{ClientMessage, ServerMessage};
-use salon_server::sfu::keyframe::{self, KeyframeRequests};
+use salon_rtc::keyframe::{self, KeyframeRequests};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};

@@ -1,9 +1,9 @@
-//! An interceptor that passes subscribers' keyframe requests (PLI, FIR) on to the application.
+//! An interceptor that passes inbound keyframe requests (PLI, FIR) on to the application.
 //!
 //! Inbound RTCP normally ends inside the interceptor chain. A keyframe request about a track we
-//! forward can only be answered by its publisher, so this interceptor marks those packets
-//! `DeliverToApplication`; they then arrive on the local track's `poll()` and the forwarder asks
-//! the publisher for a keyframe. Every other inbound RTCP packet is left to the interceptors that
+//! send can only be answered by whoever produces its frames — the publisher, for a track the SFU
+//! forwards; the encoder, for a track a client publishes — so this interceptor marks those packets
+//! `DeliverToApplication`; they then arrive on the local track's `poll()`. Every other inbound RTCP packet is left to the interceptors that
 //! act on it (reports, NACK, TWCC) and stops here.
 
 use std::collections::VecDeque;
