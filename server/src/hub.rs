@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use salon_protocol::{MediaState, Participant, ServerMessage};
+use salon_protocol::{MediaState, Participant, Resume, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::ids::new_participant_id;
+use crate::ids::{new_participant_id, new_resume_token, token_matches};
 use crate::room::{JoinRefused, Membership};
 use crate::sfu::forward::Publication;
 
@@ -36,6 +36,10 @@ pub struct Joined {
     pub participant_id: String,
     pub others: Vec<Participant>,
     pub events: mpsc::Receiver<ToParticipant>,
+    /// Secret for reconnecting as the same participant.
+    pub resume_token: String,
+    /// This join took over an earlier connection of the same participant.
+    pub resumed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,16 +53,20 @@ enum RoomCmd {
     Join {
         name: String,
         media: MediaState,
-        reply: oneshot::Sender<Result<Joined, JoinError>>,
+        resume: Option<Resume>,
+        reply: oneshot::Sender<Result<(Joined, u64), JoinError>>,
     },
     Leave {
         id: String,
+        seat: u64,
     },
     Media {
         id: String,
+        seat: u64,
         media: MediaState,
     },
     Publish {
+        seat: u64,
         publication: Arc<Publication>,
     },
 }
@@ -75,10 +83,14 @@ pub struct Hub {
     rooms: Arc<Mutex<HashMap<String, RoomHandle>>>,
 }
 
-/// A participant's link to its room.
+/// A participant's link to its room. Every command carries the participant's *seat*, the number
+/// of this particular connection, so a connection that was replaced by a resumed one can no
+/// longer act for the participant.
 #[derive(Clone)]
 pub struct RoomLink {
     room_id: String,
+    id: String,
+    seat: u64,
     tx: mpsc::UnboundedSender<RoomCmd>,
 }
 
@@ -87,19 +99,26 @@ impl RoomLink {
         &self.room_id
     }
 
-    pub fn leave(&self, id: &str) {
-        let _ = self.tx.send(RoomCmd::Leave { id: id.to_owned() });
+    pub fn leave(&self) {
+        let _ = self.tx.send(RoomCmd::Leave {
+            id: self.id.clone(),
+            seat: self.seat,
+        });
     }
 
-    pub fn set_media(&self, id: &str, media: MediaState) {
+    pub fn set_media(&self, media: MediaState) {
         let _ = self.tx.send(RoomCmd::Media {
-            id: id.to_owned(),
+            id: self.id.clone(),
+            seat: self.seat,
             media,
         });
     }
 
     pub fn publish(&self, publication: Arc<Publication>) {
-        let _ = self.tx.send(RoomCmd::Publish { publication });
+        let _ = self.tx.send(RoomCmd::Publish {
+            seat: self.seat,
+            publication,
+        });
     }
 }
 
@@ -138,6 +157,8 @@ impl Hub {
             hub: self.clone(),
             membership: Membership::default(),
             queues: HashMap::new(),
+            seats: HashMap::new(),
+            next_seat: 1,
             publications: Vec::new(),
             count: handle.count.clone(),
         };
@@ -151,6 +172,7 @@ impl Hub {
         room_id: &str,
         name: String,
         media: MediaState,
+        resume: Option<Resume>,
     ) -> Result<(Joined, RoomLink), JoinError> {
         for _ in 0..8 {
             let handle = self.handle(room_id);
@@ -158,15 +180,18 @@ impl Hub {
             let sent = handle.tx.send(RoomCmd::Join {
                 name: name.clone(),
                 media,
+                resume: resume.clone(),
                 reply,
             });
             if sent.is_err() {
                 continue;
             }
             match answer.await {
-                Ok(Ok(joined)) => {
+                Ok(Ok((joined, seat))) => {
                     let link = RoomLink {
                         room_id: room_id.to_owned(),
+                        id: joined.participant_id.clone(),
+                        seat,
                         tx: handle.tx.clone(),
                     };
                     return Ok((joined, link));
@@ -184,6 +209,9 @@ struct RoomActor {
     hub: Hub,
     membership: Membership,
     queues: HashMap<String, mpsc::Sender<ToParticipant>>,
+    /// Each participant's current connection number and resume token.
+    seats: HashMap<String, (u64, String)>,
+    next_seat: u64,
     publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
 }
@@ -221,9 +249,21 @@ impl RoomActor {
 
     fn handle(&mut self, cmd: RoomCmd) {
         match cmd {
-            RoomCmd::Join { name, media, reply } => self.join(name, media, reply),
-            RoomCmd::Leave { id } => self.leave(&id),
-            RoomCmd::Media { id, media } => {
+            RoomCmd::Join {
+                name,
+                media,
+                resume,
+                reply,
+            } => self.join(name, media, resume, reply),
+            RoomCmd::Leave { id, seat } => {
+                if self.is_current(&id, seat) {
+                    self.leave(&id);
+                }
+            }
+            RoomCmd::Media { id, seat, media } => {
+                if !self.is_current(&id, seat) {
+                    return;
+                }
                 if let Some(participant) = self.membership.set_media(&id, media) {
                     self.broadcast(&id, || {
                         ToParticipant::Signal(ServerMessage::ParticipantUpdated {
@@ -232,8 +272,8 @@ impl RoomActor {
                     });
                 }
             }
-            RoomCmd::Publish { publication } => {
-                if !self.queues.contains_key(&publication.publisher) {
+            RoomCmd::Publish { seat, publication } => {
+                if !self.is_current(&publication.publisher, seat) {
                     publication.stop();
                     return;
                 }
@@ -253,12 +293,32 @@ impl RoomActor {
         self.count.store(self.membership.len(), Ordering::Relaxed);
     }
 
+    fn is_current(&self, id: &str, seat: u64) -> bool {
+        self.seats.get(id).is_some_and(|(s, _)| *s == seat)
+    }
+
+    fn take_seat(&mut self, id: &str) -> (u64, String) {
+        let seat = self.next_seat;
+        self.next_seat += 1;
+        let token = new_resume_token();
+        self.seats.insert(id.to_owned(), (seat, token.clone()));
+        (seat, token)
+    }
+
     fn join(
         &mut self,
         name: String,
         media: MediaState,
-        reply: oneshot::Sender<Result<Joined, JoinError>>,
+        resume: Option<Resume>,
+        reply: oneshot::Sender<Result<(Joined, u64), JoinError>>,
     ) {
+        if let Some(resume) = resume
+            && let Some((_, token)) = self.seats.get(&resume.participant_id)
+            && token_matches(&resume.token, token)
+        {
+            self.resume(resume.participant_id, name, media, reply);
+            return;
+        }
         let id = new_participant_id();
         let participant = Participant {
             id: id.clone(),
@@ -272,6 +332,7 @@ impl RoomActor {
                 return;
             }
         };
+        let (seat, resume_token) = self.take_seat(&id);
         let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
         // Existing publications go into the newcomer's queue before anything else can.
         for publication in &self.publications {
@@ -281,10 +342,13 @@ impl RoomActor {
             participant_id: id.clone(),
             others,
             events,
+            resume_token,
+            resumed: false,
         };
-        if reply.send(Ok(joined)).is_err() {
+        if reply.send(Ok((joined, seat))).is_err() {
             // The joiner went away while waiting.
             self.membership.leave(&id);
+            self.seats.remove(&id);
             return;
         }
         self.broadcast(&id, || {
@@ -296,11 +360,50 @@ impl RoomActor {
         tracing::info!(room = %self.room_id, count = self.membership.len(), "participant joined");
     }
 
-    fn leave(&mut self, id: &str) {
-        if !self.membership.leave(id) {
+    /// A participant reconnected while its old connection is still here: the new connection
+    /// takes its place under the same id, and the others see an update rather than a ghost.
+    fn resume(
+        &mut self,
+        id: String,
+        name: String,
+        media: MediaState,
+        reply: oneshot::Sender<Result<(Joined, u64), JoinError>>,
+    ) {
+        // Dropping the old queue ends the old connection's task quietly.
+        self.queues.remove(&id);
+        self.drop_publications_of(&id);
+        let Some(participant) = self.membership.update(&id, name, media) else {
+            let _ = reply.send(Err(JoinError::Retry));
+            return;
+        };
+        let (seat, resume_token) = self.take_seat(&id);
+        let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
+        for publication in &self.publications {
+            let _ = tx.try_send(ToParticipant::Subscribe(publication.clone()));
+        }
+        let others = self.membership.others(&id);
+        let joined = Joined {
+            participant_id: id.clone(),
+            others,
+            events,
+            resume_token,
+            resumed: true,
+        };
+        if reply.send(Ok((joined, seat))).is_err() {
+            self.leave(&id);
             return;
         }
-        self.queues.remove(id);
+        self.queues.insert(id.clone(), tx);
+        self.broadcast(&id, || {
+            ToParticipant::Signal(ServerMessage::ParticipantUpdated {
+                participant: participant.clone(),
+            })
+        });
+        tracing::info!(room = %self.room_id, "participant resumed");
+    }
+
+    /// Stops a participant's publications and tells the others to unsubscribe.
+    fn drop_publications_of(&mut self, id: &str) {
         let mut gone = Vec::new();
         self.publications.retain(|p| {
             let theirs = p.publisher == id;
@@ -321,6 +424,15 @@ impl RoomActor {
         for p in &self.publications {
             p.remove_downstream(id);
         }
+    }
+
+    fn leave(&mut self, id: &str) {
+        if !self.membership.leave(id) {
+            return;
+        }
+        self.queues.remove(id);
+        self.seats.remove(id);
+        self.drop_publications_of(id);
         self.broadcast(id, || {
             ToParticipant::Signal(ServerMessage::ParticipantLeft {
                 participant_id: id.to_owned(),
@@ -364,8 +476,14 @@ mod tests {
     #[tokio::test]
     async fn joins_and_leaves_are_announced_and_the_room_retires() {
         let hub = Hub::default();
-        let (mut a, link) = hub.join("room", "A".into(), media()).await.expect("join a");
-        let (b, _) = hub.join("room", "B".into(), media()).await.expect("join b");
+        let (mut a, link) = hub
+            .join("room", "A".into(), media(), None)
+            .await
+            .expect("join a");
+        let (b, b_link) = hub
+            .join("room", "B".into(), media(), None)
+            .await
+            .expect("join b");
         assert_eq!(b.others.len(), 1);
         assert_eq!(hub.participant_count("room"), 2);
         match a.events.recv().await {
@@ -374,14 +492,14 @@ mod tests {
             }
             _ => panic!("expected participant_joined"),
         }
-        link.leave(&b.participant_id);
+        b_link.leave();
         match a.events.recv().await {
             Some(ToParticipant::Signal(ServerMessage::ParticipantLeft { participant_id })) => {
                 assert_eq!(participant_id, b.participant_id);
             }
             _ => panic!("expected participant_left"),
         }
-        link.leave(&a.participant_id);
+        link.leave();
         for _ in 0..100 {
             if hub.live_rooms() == 0 {
                 break;
@@ -390,8 +508,66 @@ mod tests {
         }
         assert_eq!(hub.live_rooms(), 0);
         // A later join starts a fresh actor.
-        let (c, _) = hub.join("room", "C".into(), media()).await.expect("join c");
+        let (c, _) = hub
+            .join("room", "C".into(), media(), None)
+            .await
+            .expect("join c");
         assert!(c.others.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_resumed_participant_keeps_its_id_and_the_old_connection_is_powerless() {
+        let hub = Hub::default();
+        let (mut a, _a_link) = hub
+            .join("room", "A".into(), media(), None)
+            .await
+            .expect("join a");
+        let (b, old_link) = hub
+            .join("room", "B".into(), media(), None)
+            .await
+            .expect("join b");
+        let _ = a.events.recv().await; // participant_joined
+        let resume = Resume {
+            participant_id: b.participant_id.clone(),
+            token: b.resume_token.clone(),
+        };
+        let (b2, new_link) = hub
+            .join("room", "B again".into(), media(), Some(resume))
+            .await
+            .expect("resume");
+        assert!(b2.resumed);
+        assert_eq!(b2.participant_id, b.participant_id);
+        assert_ne!(b2.resume_token, b.resume_token);
+        match a.events.recv().await {
+            Some(ToParticipant::Signal(ServerMessage::ParticipantUpdated { participant })) => {
+                assert_eq!(participant.name, "B again");
+            }
+            _ => panic!("expected participant_updated"),
+        }
+        // The replaced connection's goodbye does not remove the resumed one.
+        old_link.leave();
+        new_link.set_media(MediaState {
+            audio: false,
+            video: false,
+        });
+        match a.events.recv().await {
+            Some(ToParticipant::Signal(ServerMessage::ParticipantUpdated { participant })) => {
+                assert!(!participant.media.audio);
+            }
+            _ => panic!("expected the resumed participant to still be here"),
+        }
+        assert_eq!(hub.participant_count("room"), 2);
+        // A wrong token is just a new participant.
+        let forged = Resume {
+            participant_id: b.participant_id.clone(),
+            token: "forged".into(),
+        };
+        let (c, _) = hub
+            .join("room", "C".into(), media(), Some(forged))
+            .await
+            .expect("join c");
+        assert!(!c.resumed);
+        assert_ne!(c.participant_id, b.participant_id);
     }
 
     #[tokio::test]
@@ -400,13 +576,13 @@ mod tests {
         let mut keep = Vec::new();
         for i in 0..salon_protocol::MAX_PARTICIPANTS {
             keep.push(
-                hub.join("r", format!("p{i}"), media())
+                hub.join("r", format!("p{i}"), media(), None)
                     .await
                     .expect("space"),
             );
         }
         assert!(matches!(
-            hub.join("r", "late".into(), media()).await,
+            hub.join("r", "late".into(), media(), None).await,
             Err(JoinError::Full)
         ));
     }

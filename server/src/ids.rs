@@ -28,6 +28,16 @@ pub fn new_host_key() -> String {
     random_token::<32>()
 }
 
+/// A new resume token: 18 random bytes → 24 characters.
+pub fn new_resume_token() -> String {
+    random_token::<18>()
+}
+
+/// Compares two secrets in constant time (for equal lengths).
+pub fn token_matches(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
 /// What the database keeps of a host key.
 pub fn hash_host_key(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()

@@ -52,6 +52,7 @@ enum End {
     Idle,
     IceFailed,
     Evicted,
+    Replaced,
 }
 
 /// Runs a signaling WebSocket from upgrade to close.
@@ -65,10 +66,10 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         .await;
         return;
     };
-    let Some((name, media)) = conn.wait_for_join().await else {
+    let Some((name, media, resume)) = conn.wait_for_join().await else {
         return;
     };
-    let (joined, link) = match state.hub.join(&room.id, name, media).await {
+    let (joined, link) = match state.hub.join(&room.id, name, media, resume).await {
         Ok(ok) => ok,
         Err(JoinError::Full) => {
             conn.fatal(
@@ -90,7 +91,7 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         Ok(peer) => peer,
         Err(e) => {
             tracing::error!(error = %e, "cannot create a peer connection");
-            link.leave(&me);
+            link.leave();
             conn.fatal(
                 ErrorCode::Internal,
                 &format!("The server cannot take media right now: {e}"),
@@ -108,6 +109,8 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
             max_participants: MAX_PARTICIPANTS as u32,
         },
         participants: joined.others,
+        resume_token: joined.resume_token,
+        resumed: joined.resumed,
     };
     let mut session = Session {
         me: me.clone(),
@@ -223,7 +226,13 @@ impl Conn {
     }
 
     /// Waits for a valid `join`; replies to everything else. `None` if the socket closed.
-    async fn wait_for_join(&mut self) -> Option<(String, salon_protocol::MediaState)> {
+    async fn wait_for_join(
+        &mut self,
+    ) -> Option<(
+        String,
+        salon_protocol::MediaState,
+        Option<salon_protocol::Resume>,
+    )> {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.ws.recv())
@@ -236,6 +245,7 @@ impl Conn {
                     version,
                     name,
                     media,
+                    resume,
                 }) => {
                     if version != PROTOCOL_VERSION {
                         self.fatal(
@@ -247,7 +257,7 @@ impl Conn {
                     }
                     // Validated by decode_client; clean again for the trimmed form.
                     let name = clean_display_name("name", &name).ok()?;
-                    return Some((name, media));
+                    return Some((name, media, resume));
                 }
                 Incoming::Message(ClientMessage::Ping) => {
                     self.send(&ServerMessage::Pong).await;
@@ -315,7 +325,9 @@ impl Session {
                     }
                 }
                 event = room_events.recv() => match event {
-                    None | Some(ToParticipant::Evicted) => return End::Evicted,
+                    // The room dropped our queue: a resumed connection took our place.
+                    None => return End::Replaced,
+                    Some(ToParticipant::Evicted) => return End::Evicted,
                     Some(event) => self.on_room(conn, event).await,
                 },
                 Some(event) = peer_events.recv() => {
@@ -345,7 +357,7 @@ impl Session {
                 conn.send(&ServerMessage::Pong).await;
             }
             ClientMessage::Leave => return Some(End::ClientLeft),
-            ClientMessage::Media(media) => self.link.set_media(&self.me, media),
+            ClientMessage::Media(media) => self.link.set_media(media),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => {
                 if self.offer_outstanding {
@@ -636,7 +648,7 @@ impl Session {
     }
 
     async fn drop_subscription(&mut self, sub: Subscription) {
-        sub.publication.remove_downstream(&self.me);
+        sub.publication.remove_exact_downstream(&sub.downstream);
         if let Some(relay) = sub.relay {
             relay.abort();
         }
@@ -689,10 +701,10 @@ impl Session {
 
     async fn shutdown(&mut self) {
         self.stopping.send_replace(true);
-        self.link.leave(&self.me);
+        self.link.leave();
         let subs: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
         for sub in subs {
-            sub.publication.remove_downstream(&self.me);
+            sub.publication.remove_exact_downstream(&sub.downstream);
             if let Some(relay) = sub.relay {
                 relay.abort();
             }

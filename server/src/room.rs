@@ -42,6 +42,23 @@ impl Membership {
         Some(p.clone())
     }
 
+    /// Renames and re-states a participant (a resumed connection); returns them.
+    pub fn update(&mut self, id: &str, name: String, media: MediaState) -> Option<Participant> {
+        let p = self.members.iter_mut().find(|p| p.id == id)?;
+        p.name = name;
+        p.media = media;
+        Some(p.clone())
+    }
+
+    /// Everyone but `id`.
+    pub fn others(&self, id: &str) -> Vec<Participant> {
+        self.members
+            .iter()
+            .filter(|p| p.id != id)
+            .cloned()
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.members.len()
     }

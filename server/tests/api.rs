@@ -324,3 +324,61 @@ async fn floods_are_rate_limited_without_hurting_others() {
     calm.recv_until(|m| (*m == ServerMessage::Pong).then_some(()))
         .await;
 }
+
+#[tokio::test]
+async fn a_reconnecting_participant_keeps_its_id_and_leaves_no_ghost() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let (mut a, _) = WsClient::joined(&s.ws_url(&id), "Ada").await;
+    let mut b = WsClient::connect(&s.ws_url(&id)).await;
+    let (b_id, token) = match b.join("Bo").await {
+        ServerMessage::Joined {
+            participant_id,
+            resume_token,
+            resumed,
+            ..
+        } => {
+            assert!(!resumed);
+            (participant_id, resume_token)
+        }
+        other => panic!("{other:?}"),
+    };
+    // Bo's network changes: a new socket resumes while the old one is still open.
+    let mut b2 = WsClient::connect(&s.ws_url(&id)).await;
+    b2.send(&ClientMessage::Join {
+        version: salon_protocol::PROTOCOL_VERSION,
+        name: "Bo".into(),
+        media: Default::default(),
+        resume: Some(salon_protocol::Resume {
+            participant_id: b_id.clone(),
+            token,
+        }),
+    })
+    .await;
+    match b2.recv().await {
+        Some(ServerMessage::Joined {
+            participant_id,
+            resumed,
+            participants,
+            ..
+        }) => {
+            assert!(resumed);
+            assert_eq!(participant_id, b_id);
+            assert_eq!(participants.len(), 1, "only Ada, no ghost of Bo");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The old socket is closed by the server; Ada never sees Bo leave.
+    assert!(b.recv().await.is_none());
+    let info = format!("{}/api/rooms/{id}", s.url());
+    let v: serde_json::Value = reqwest::get(&info).await.unwrap().json().await.unwrap();
+    assert_eq!(v["participants"], 2);
+    a.send(&ClientMessage::Ping).await;
+    loop {
+        match a.recv().await.unwrap() {
+            ServerMessage::Pong => break,
+            ServerMessage::ParticipantLeft { .. } => panic!("Ada saw a ghost leave"),
+            _ => {}
+        }
+    }
+}

@@ -55,6 +55,10 @@ pub enum ClientMessage {
         /// What the participant starts publishing.
         #[serde(default)]
         media: MediaState,
+        /// Set when reconnecting: take back the identity from an earlier `joined`, replacing
+        /// that connection if the server still has it (so the others see no ghost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     /// The participant's SDP offer. The first offer after `joined` publishes its media; the
     /// server answers with [`ServerMessage::Answer`].
@@ -83,6 +87,11 @@ pub enum ServerMessage {
         room: RoomInfo,
         /// Everyone else already in the room.
         participants: Vec<Participant>,
+        /// Secret that lets this participant reconnect under the same id (see `Resume`).
+        resume_token: String,
+        /// True when this join took over an earlier connection of the same participant.
+        #[serde(default)]
+        resumed: bool,
     },
     /// Someone entered the room.
     ParticipantJoined { participant: Participant },
@@ -105,6 +114,16 @@ pub enum ServerMessage {
         fatal: bool,
     },
 }
+
+/// Proof that a reconnecting client is the participant it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub participant_id: String,
+    pub token: String,
+}
+
+/// Resume tokens are this many URL-safe characters.
+pub const MAX_RESUME_TOKEN_CHARS: usize = 64;
 
 /// What a room looks like to someone inside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

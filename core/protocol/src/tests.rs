@@ -12,7 +12,8 @@ fn join_round_trips_with_the_documented_shape() {
             media: MediaState {
                 audio: true,
                 video: false
-            }
+            },
+            resume: None,
         }
     );
     assert_eq!(encode(&msg), text);
@@ -88,6 +89,7 @@ fn names_are_checked() {
             version: 1,
             name: bad.into(),
             media: MediaState::default(),
+            resume: None,
         });
         assert_eq!(
             decode_client(&text).unwrap_err().code(),
@@ -159,6 +161,8 @@ fn server_messages_round_trip() {
                 name: "Bo".into(),
                 media: MediaState::default(),
             }],
+            resume_token: "tok".into(),
+            resumed: false,
         },
         ServerMessage::ParticipantLeft {
             participant_id: "p2".into(),
@@ -186,4 +190,21 @@ fn error_fatality_follows_code() {
         panic!()
     };
     assert!(!fatal);
+}
+
+#[test]
+fn resume_is_optional_and_checked() {
+    let text = r#"{"type":"join","version":1,"name":"Ada","resume":{"participant_id":"p1","token":"abc_-1"}}"#;
+    let Ok(ClientMessage::Join {
+        resume: Some(r), ..
+    }) = decode_client(text)
+    else {
+        panic!("resume parsed")
+    };
+    assert_eq!(r.participant_id, "p1");
+    let bad = r#"{"type":"join","version":1,"name":"Ada","resume":{"participant_id":"p1","token":"has space"}}"#;
+    assert_eq!(
+        decode_client(bad).unwrap_err().code(),
+        ErrorCode::InvalidField
+    );
 }

@@ -2,7 +2,8 @@
 
 use crate::{
     ClientMessage, IceCandidate, MAX_CANDIDATE_BYTES, MAX_NAME_CHARS, MAX_PARTICIPANT_ID_CHARS,
-    MAX_SDP_BYTES, Participant, ProtocolError, ROOM_ID_LEN, RoomInfo, ServerMessage,
+    MAX_RESUME_TOKEN_CHARS, MAX_SDP_BYTES, Participant, ProtocolError, ROOM_ID_LEN, RoomInfo,
+    ServerMessage,
 };
 
 /// A decoded message checks its own fields.
@@ -77,6 +78,16 @@ fn check_participant_id(id: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+fn check_token(token: &str) -> Result<(), ProtocolError> {
+    if token.is_empty() || token.len() > MAX_RESUME_TOKEN_CHARS || !token.bytes().all(is_url_safe) {
+        return Err(ProtocolError::field(
+            "token",
+            "must be 1-64 URL-safe characters",
+        ));
+    }
+    Ok(())
+}
+
 impl Validate for IceCandidate {
     fn validate(&self) -> Result<(), ProtocolError> {
         if self.candidate.len() > MAX_CANDIDATE_BYTES {
@@ -118,7 +129,14 @@ impl Validate for IceCandidate {
 impl Validate for ClientMessage {
     fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            Self::Join { name, .. } => check_name("name", name),
+            Self::Join { name, resume, .. } => {
+                check_name("name", name)?;
+                if let Some(resume) = resume {
+                    check_participant_id(&resume.participant_id)?;
+                    check_token(&resume.token)?;
+                }
+                Ok(())
+            }
             Self::Offer { sdp } | Self::Answer { sdp } => check_sdp(sdp),
             Self::IceCandidate(candidate) => candidate.validate(),
             Self::Media(_) | Self::Ping | Self::Leave => Ok(()),
@@ -150,9 +168,11 @@ impl Validate for ServerMessage {
                 participant_id,
                 room,
                 participants,
+                resume_token,
                 ..
             } => {
                 check_participant_id(participant_id)?;
+                check_token(resume_token)?;
                 room.validate()?;
                 participants.iter().try_for_each(Validate::validate)
             }

@@ -17,8 +17,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use salon_rtc::keyframe::is_keyframe_request;
 use super::rewrite::Rewrite;
+use salon_rtc::keyframe::is_keyframe_request;
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
@@ -106,6 +106,15 @@ impl Publication {
         self.downstreams.rcu(|list| {
             let mut list = Vec::clone(list);
             list.retain(|d| d.subscriber != subscriber);
+            list
+        });
+    }
+
+    /// Removes this very downstream (not a newer one of the same subscriber).
+    pub fn remove_exact_downstream(&self, downstream: &Arc<Downstream>) {
+        self.downstreams.rcu(|list| {
+            let mut list = Vec::clone(list);
+            list.retain(|d| !Arc::ptr_eq(d, downstream));
             list
         });
     }

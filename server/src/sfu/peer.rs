@@ -13,8 +13,8 @@ use webrtc::peer_connection::{
     SettingEngineBuilder, register_default_interceptors,
 };
 
-use salon_rtc::keyframe::{self, KeyframeRequests};
 use crate::ports::{PortLease, PortPool};
+use salon_rtc::keyframe::{self, KeyframeRequests};
 
 /// Where and how media sockets bind.
 #[derive(Clone)]

@@ -124,6 +124,7 @@ impl WsClient {
             version: PROTOCOL_VERSION,
             name: name.into(),
             media: MediaState::default(),
+            resume: None,
         })
         .await;
         self.recv().await.expect("reply to join")

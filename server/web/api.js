@@ -1,0 +1,63 @@
+// The HTTP API (docs/api.md) and the signaling URL. Every failure becomes an ApiError whose
+// `code` is the server's error code, or `unreachable` when the server could not be reached.
+
+export class ApiError extends Error {
+  constructor(code, message, status = 0) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+const UNREACHABLE = "Can't reach the Salon server. Check your connection and try again.";
+
+async function request(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } });
+  } catch {
+    throw new ApiError('unreachable', UNREACHABLE);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: a proxy's error page, or the server went away mid-answer.
+  }
+  if (!response.ok) {
+    const error = body?.error;
+    if (error?.code) throw new ApiError(error.code, error.message ?? error.code, response.status);
+    if (response.status >= 500) throw new ApiError('unreachable', UNREACHABLE, response.status);
+    throw new ApiError('http_' + response.status, `The server answered ${response.status}.`, response.status);
+  }
+  if (body === null) throw new ApiError('unreachable', UNREACHABLE, response.status);
+  return body;
+}
+
+/** Creates a room. Resolves to {id, name, url, host_key, created_at}. */
+export function createRoom(name) {
+  const trimmed = (name ?? '').trim();
+  return request('/api/rooms', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(trimmed ? { name: trimmed } : {}),
+  });
+}
+
+/** Room summary {id, name, participants, max_participants, full}; `room_not_found` if none. */
+export function getRoom(id) {
+  return request(`/api/rooms/${encodeURIComponent(id)}`);
+}
+
+/** ws(s)://host/api/rooms/{id}/ws for the page's own origin. */
+export function signalingUrl(id, location = window.location) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/api/rooms/${encodeURIComponent(id)}/ws`;
+}
+
+/** The room id in a /r/{id} path, or '' when the path has none. */
+export function roomIdFromPath(pathname) {
+  const match = /^\/r\/([^/]+)\/?$/u.exec(pathname);
+  return match ? decodeURIComponent(match[1]) : '';
+}

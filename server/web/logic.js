@@ -1,0 +1,126 @@
+// Pure decisions of the guest page: no DOM, no network, no clock. Everything here takes its
+// inputs as arguments and is unit-tested in Node (tests/browser/logic.test.js).
+
+/** Delay before reconnect attempt number `attempt` (0-based): 1 s, 2 s, 4 s … capped at 15 s. */
+export function reconnectDelay(attempt) {
+  const exponent = Math.max(0, Math.min(attempt, 10));
+  return Math.min(1000 * 2 ** exponent, 15000);
+}
+
+/** Error codes after which trying again cannot help. */
+export function isFatalForRetry(code) {
+  return code === 'room_not_found' || code === 'room_full' || code === 'unsupported_version';
+}
+
+/** Up to two initials of a display name, for the camera-off placeholder. */
+export function initials(name) {
+  const words = String(name ?? '').trim().split(/\s+/u).filter(Boolean);
+  if (words.length === 0) return '?';
+  const first = (word) => Array.from(word)[0] ?? '';
+  const letters = words.length === 1 ? first(words[0]) : first(words[0]) + first(words[words.length - 1]);
+  return letters.toLocaleUpperCase();
+}
+
+/** A display name as the server will accept it: trimmed, no control characters, 1–64 chars. */
+export function cleanName(raw) {
+  // eslint-disable-next-line no-control-regex
+  const name = String(raw ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/gu, '').trim();
+  return Array.from(name).slice(0, 64).join('').trim();
+}
+
+function fmtpParams(line) {
+  const params = {};
+  for (const part of String(line ?? '').split(';')) {
+    const [key, value] = part.split('=');
+    if (key) params[key.trim().toLowerCase()] = (value ?? '').trim().toLowerCase();
+  }
+  return params;
+}
+
+function codecRank(codec) {
+  const mime = codec.mimeType.toLowerCase();
+  if (mime === 'video/h264') {
+    const params = fmtpParams(codec.sdpFmtpLine);
+    if (params['packetization-mode'] === '1') {
+      // Constrained baseline first: every native decoder handles it.
+      if (params['profile-level-id'] === '42e01f') return 0;
+      return 1;
+    }
+  }
+  if (mime === 'video/vp8') return 2;
+  return 3;
+}
+
+/**
+ * Orders video codec capabilities for `setCodecPreferences`: H.264 (constrained baseline,
+ * packetization-mode 1 first) so native clients can decode it, then VP8, then everything else in
+ * the browser's order (RTX, RED and FEC stay in the list). Returns null when neither H.264 nor
+ * VP8 is available, meaning "leave the browser's defaults alone".
+ */
+export function orderVideoCodecs(codecs) {
+  if (!codecs.some((codec) => codecRank(codec) < 3)) return null;
+  return codecs
+    .map((codec, index) => ({ codec, index, rank: codecRank(codec) }))
+    .sort((a, b) => a.rank - b.rank || a.index - b.index)
+    .map((entry) => entry.codec);
+}
+
+/**
+ * How many columns and how large tiles should be so that `count` tiles of aspect `aspect`
+ * (width / height) fill a `width` × `height` area best. Tiles never get narrower than `minWidth`:
+ * beyond that the grid scrolls vertically (never horizontally).
+ */
+export function gridShape(count, width, height, { gap = 8, aspect = 16 / 9, minWidth = 140 } = {}) {
+  const n = Math.max(1, count);
+  let best = null;
+  for (let cols = 1; cols <= n; cols += 1) {
+    const rows = Math.ceil(n / cols);
+    const maxW = (width - gap * (cols - 1)) / cols;
+    const maxH = (height - gap * (rows - 1)) / rows;
+    const tileW = Math.min(maxW, maxH * aspect);
+    if (!best || tileW > best.tileWidth + 0.5) best = { cols, rows, tileWidth: tileW };
+  }
+  if (best.tileWidth < minWidth) {
+    // Too many people for one screen: keep tiles readable and let the grid scroll.
+    const cols = Math.max(1, Math.floor((width + gap) / (minWidth + gap)));
+    const tileWidth = Math.min((width - gap * (cols - 1)) / cols, width);
+    best = { cols, rows: Math.ceil(n / cols), tileWidth };
+  }
+  const tileWidth = Math.max(0, Math.floor(best.tileWidth));
+  return { cols: best.cols, rows: best.rows, tileWidth, tileHeight: Math.floor(tileWidth / aspect) };
+}
+
+/**
+ * Words for what the browser gave us. `result` is {audio, video} booleans (a track was
+ * obtained) and `errors` the DOMException names of what failed, e.g. {video: 'NotAllowedError'}.
+ */
+export function mediaNotice(result, errors = {}) {
+  const why = (name) => {
+    if (name === 'NotAllowedError' || name === 'SecurityError') return 'blocked';
+    if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'not found';
+    if (name === 'NotReadableError') return 'in use by another app';
+    if (name === 'Unsupported') return 'not supported by this browser';
+    return 'unavailable';
+  };
+  if (result.audio && result.video) return null;
+  if (result.audio) {
+    return `Camera ${why(errors.video)} — you'll join with audio only.`;
+  }
+  if (result.video) {
+    return `Microphone ${why(errors.audio)} — others will see you but not hear you.`;
+  }
+  const reason = errors.audio && errors.audio === errors.video ? why(errors.audio) : 'unavailable';
+  return `Camera and microphone ${reason} — you can still join to see and hear everyone.`;
+}
+
+/** "Nobody is here yet", "1 person is here", "3 people are here". */
+export function presenceText(count) {
+  if (!count) return 'Nobody is here yet';
+  return count === 1 ? '1 person is here' : `${count} people are here`;
+}
+
+/** Speaking detection with a short hold so the highlight does not flicker between syllables. */
+export function speakingNow(level, lastLoudAt, now, { threshold = 0.02, holdMs = 600 } = {}) {
+  const loudAt = level >= threshold ? now : lastLoudAt;
+  return { speaking: loudAt != null && now - loudAt < holdMs, lastLoudAt: loudAt };
+}
