@@ -7,6 +7,9 @@ use std::str::FromStr;
 
 use clap::Parser;
 
+/// The default log filter.
+pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error";
+
 /// Salon server: drop-in video rooms (SFU, signaling, HTTP API and the browser guest page).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "salon-server", version, about, long_about = None)]
@@ -41,8 +44,9 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
-    /// "salon_server=debug,webrtc=warn". RUST_LOG is used when this is not set.
-    #[arg(long, env = "SALON_LOG", default_value = "info")]
+    /// "salon_server=debug,webrtc=warn". The default hides the WebRTC stack's transient
+    /// connection-setup warnings. RUST_LOG is used when this is not set.
+    #[arg(long, env = "SALON_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
 }
 

@@ -7,7 +7,10 @@ async fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let filter = std::env::var("RUST_LOG")
         .ok()
-        .filter(|_| std::env::var_os("SALON_LOG").is_none() && config.log == "info")
+        .filter(|_| {
+            std::env::var_os("SALON_LOG").is_none()
+                && config.log == salon_server::config::DEFAULT_LOG
+        })
         .unwrap_or_else(|| config.log.clone());
     let filter = match EnvFilter::try_new(&filter) {
         Ok(filter) => filter,

@@ -106,4 +106,3 @@ pub fn media_engine() -> Result<MediaEngine, Error> {
     }
     Ok(me)
 }
-

@@ -1,0 +1,318 @@
+//! `salon-cli`: a Salon participant for people who run a server, and for tests.
+//!
+//! ```text
+//! salon-cli create --server http://127.0.0.1:8080 [--name "Friday drinks"]
+//! salon-cli join <invite-link> --name Bot [--seconds 30] [--no-audio] [--report json]
+//! salon-cli status <invite-link>
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use salon_core::media::audio::Channels;
+use salon_core::media::pattern::{Silence, TestPattern, Tone};
+use salon_core::{Call, CallConfig, Client, ConnectionStatus, CoreError};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "salon-cli",
+    version,
+    about = "A command-line Salon participant"
+)]
+struct Cli {
+    /// Log filter (e.g. info, debug, salon_core=debug).
+    #[arg(
+        long,
+        env = "SALON_LOG",
+        default_value = "warn,rtc=error,webrtc=error",
+        global = true
+    )]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a room on a server and print its invite link.
+    Create {
+        /// The server's address, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        server: String,
+        /// A name for the room.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the whole result (id, link, host key) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show whether a room exists and how many people are in it.
+    Status {
+        /// The room's invite link.
+        link: String,
+    },
+    /// Join a room with a moving test pattern and a tone.
+    Join {
+        /// The room's invite link.
+        link: String,
+        /// Your display name in the room.
+        #[arg(long, default_value = "salon-cli")]
+        name: String,
+        /// How long to stay, in seconds.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Send silence instead of a tone.
+        #[arg(long)]
+        no_audio: bool,
+        /// Send no video.
+        #[arg(long)]
+        no_video: bool,
+        /// Test pattern size.
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 360)]
+        height: u32,
+        /// Frames per second of the test pattern.
+        #[arg(long, default_value_t = 15)]
+        fps: u32,
+        /// Print what arrived from each remote participant when leaving.
+        #[arg(long, value_enum)]
+        report: Option<ReportFormat>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Json,
+    Text,
+}
+
+#[derive(Serialize)]
+struct Report {
+    participant_id: Option<String>,
+    room_id: String,
+    sent_video_frames: u64,
+    sent_audio_frames: u64,
+    remote: Vec<RemoteReport>,
+}
+
+#[derive(Serialize)]
+struct RemoteReport {
+    participant_id: String,
+    name: Option<String>,
+    frames_received: u64,
+    frames_decoded: u64,
+    width: u32,
+    height: u32,
+    video_codec: String,
+    audio_packets: u64,
+    audio_frames_decoded: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("salon-cli: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("salon-cli: {}", explain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn explain(e: &CoreError) -> String {
+    match e {
+        CoreError::RoomNotFound => "room not found: check the link".into(),
+        CoreError::RoomFull => "the room is full".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn run(command: Command) -> Result<(), CoreError> {
+    let client = Client::in_memory()?;
+    match command {
+        Command::Create { server, name, json } => {
+            let room = client.create_room(&server, name.as_deref()).await?;
+            if json {
+                let value = serde_json::json!({
+                    "id": room.id, "link": room.link, "name": room.name,
+                    "host_key": room.host_key, "created_at": room.created_at,
+                });
+                println!("{value}");
+            } else {
+                println!("{}", room.link);
+            }
+            Ok(())
+        }
+        Command::Status { link } => {
+            let status = client.room_status(&link).await?;
+            println!(
+                "{}: {} of {} people{}",
+                status.name.as_deref().unwrap_or("Unnamed room"),
+                status.participants,
+                status.max_participants,
+                if status.full { " (full)" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Join {
+            link,
+            name,
+            seconds,
+            no_audio,
+            no_video,
+            width,
+            height,
+            fps,
+            report,
+        } => {
+            let mut config = CallConfig::new(name);
+            config.video.width = width;
+            config.video.height = height;
+            config.video.max_fps = fps.max(1) as f32;
+            config.video_on = !no_video;
+            let call = Arc::new(client.join(&link, config, None, None, None).await?);
+            eprintln!(
+                "Joined as {} — sending for {seconds} s",
+                call.state().me.as_deref().unwrap_or("?")
+            );
+            let feeder = tokio::spawn(feed(
+                call.clone(),
+                width,
+                height,
+                fps.max(1),
+                no_audio,
+                no_video,
+            ));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let ConnectionStatus::Ended { reason } = call.state().connection {
+                    eprintln!("The call ended: {reason:?}");
+                    break;
+                }
+            }
+            feeder.abort();
+            let result = report_of(&call);
+            call.leave().await;
+            match report {
+                Some(ReportFormat::Json) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&result).unwrap_or_default()
+                    );
+                }
+                Some(ReportFormat::Text) => print_text(&result),
+                None => {}
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends the test pattern at `fps` and 20 ms audio frames until aborted.
+async fn feed(call: Arc<Call>, width: u32, height: u32, fps: u32, no_audio: bool, no_video: bool) {
+    let mut pattern = match TestPattern::new(width, height) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("salon-cli: {e}");
+            return;
+        }
+    };
+    let mut tone = Tone::new(440.0, Channels::Mono).ok();
+    let mut silence = Silence::new(Channels::Mono);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let frame_every_us = 1_000_000 / u64::from(fps);
+    let mut t_us = 0u64;
+    let mut next_frame_us = 0u64;
+    loop {
+        tick.tick().await;
+        let pcm = match (&mut tone, no_audio) {
+            (Some(tone), false) => tone.next_frame_20ms(),
+            _ => silence.next_frame_20ms(),
+        };
+        if call.send_audio_frame(pcm).is_err() {
+            return;
+        }
+        if !no_video && t_us >= next_frame_us {
+            next_frame_us += frame_every_us;
+            if call.send_video_frame(pattern.next_frame(t_us)).is_err() {
+                return;
+            }
+        }
+        t_us += 20_000;
+    }
+}
+
+fn report_of(call: &Call) -> Report {
+    let state = call.state();
+    let sent = call.send_stats();
+    let mut remote: Vec<RemoteReport> = call
+        .remote_stats()
+        .into_iter()
+        .map(|(id, s)| RemoteReport {
+            name: call.name_of(&id),
+            participant_id: id,
+            frames_received: s.frames_received,
+            frames_decoded: s.frames_decoded,
+            width: s.width,
+            height: s.height,
+            video_codec: s.video_codec,
+            audio_packets: s.audio_packets,
+            audio_frames_decoded: s.audio_frames_decoded,
+        })
+        .collect();
+    remote.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+    Report {
+        participant_id: state.me,
+        room_id: state.room_id,
+        sent_video_frames: sent
+            .video_frames_sent
+            .load(std::sync::atomic::Ordering::Relaxed),
+        sent_audio_frames: sent
+            .audio_frames_sent
+            .load(std::sync::atomic::Ordering::Relaxed),
+        remote,
+    }
+}
+
+fn print_text(r: &Report) {
+    println!(
+        "me: {}  sent: {} video frames, {} audio frames",
+        r.participant_id.as_deref().unwrap_or("?"),
+        r.sent_video_frames,
+        r.sent_audio_frames
+    );
+    for p in &r.remote {
+        println!(
+            "{} ({}): video {} received / {} decoded at {}x{} [{}], audio {} packets",
+            p.name.as_deref().unwrap_or("?"),
+            p.participant_id,
+            p.frames_received,
+            p.frames_decoded,
+            p.width,
+            p.height,
+            p.video_codec,
+            p.audio_packets
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The signaling WebSocket from the client side: connect, join, and exchange typed messages.
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use salon_protocol::{
+    ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, MediaState, PROTOCOL_VERSION, Resume,
+    ServerMessage, decode_server, encode,
+};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::error::CoreError;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct Signal {
+    ws: Ws,
+}
+
+/// What `join` gives back.
+pub struct JoinReply {
+    pub joined: ServerMessage,
+    pub participant_id: String,
+    pub resume_token: String,
+}
+
+/// How long to wait for the server to answer `join`.
+const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl Signal {
+    pub async fn connect(url: &str) -> Result<Self, CoreError> {
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES * 2))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES * 2));
+        let (ws, _) = tokio::time::timeout(
+            JOIN_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(url, Some(config), false),
+        )
+        .await
+        .map_err(|_| CoreError::network("timed out connecting to the server"))?
+        .map_err(CoreError::network)?;
+        Ok(Self { ws })
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), CoreError> {
+        self.ws
+            .send(Message::Text(encode(message).into()))
+            .await
+            .map_err(CoreError::network)
+    }
+
+    /// The next server message. `Ok(None)` when the socket closed. A message that does not
+    /// decode is skipped with a log line: a newer server may send things we do not know.
+    pub async fn recv(&mut self) -> Result<Option<ServerMessage>, CoreError> {
+        loop {
+            match self.ws.next().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(CoreError::network(e)),
+                Some(Ok(Message::Text(text))) => match decode_server(text.as_str()) {
+                    Ok(message) => return Ok(Some(message)),
+                    Err(e) => tracing::warn!(error = %e, "ignored a message from the server"),
+                },
+                Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Sends `join` and waits for `joined`; server errors become [`CoreError`]s.
+    pub async fn join(
+        &mut self,
+        name: &str,
+        media: MediaState,
+        resume: Option<Resume>,
+    ) -> Result<JoinReply, CoreError> {
+        self.send(&ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            name: name.to_owned(),
+            media,
+            resume,
+        })
+        .await?;
+        let reply = tokio::time::timeout(JOIN_TIMEOUT, async {
+            loop {
+                match self.recv().await? {
+                    None => return Err(CoreError::network("the server closed the connection")),
+                    Some(ServerMessage::Error { code, message, .. }) => {
+                        return Err(join_error(code, &message));
+                    }
+                    Some(joined @ ServerMessage::Joined { .. }) => return Ok(joined),
+                    Some(_) => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| CoreError::network("the server did not answer"))??;
+        let ServerMessage::Joined {
+            participant_id,
+            resume_token,
+            ..
+        } = &reply
+        else {
+            return Err(CoreError::network("unexpected reply"));
+        };
+        Ok(JoinReply {
+            participant_id: participant_id.clone(),
+            resume_token: resume_token.clone(),
+            joined: reply,
+        })
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn join_error(code: ErrorCode, message: &str) -> CoreError {
+    match code {
+        ErrorCode::InvalidField => CoreError::InvalidInput {
+            reason: message.to_owned(),
+        },
+        other => CoreError::from_code(other, message),
+    }
+}

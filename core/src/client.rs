@@ -1,0 +1,223 @@
+//! The app's entry point: a [`Client`] opened on a data folder. It creates rooms on servers,
+//! looks rooms up (is a friend's room open?), keeps the local lists, and joins calls.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::call::media_in::{AudioSink, VideoSink};
+use crate::call::{Call, CallConfig, CallListener};
+use crate::error::CoreError;
+use crate::store::{Friend, InviteLink, LocalStore, MyRoom};
+
+/// How long an HTTP request to a server may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Whether a room is open, as its server says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStatus {
+    pub id: String,
+    pub name: Option<String>,
+    pub participants: u32,
+    pub max_participants: u32,
+    pub full: bool,
+}
+
+#[derive(Deserialize)]
+struct CreatedRoom {
+    id: String,
+    name: Option<String>,
+    url: String,
+    host_key: String,
+    created_at: i64,
+}
+
+#[derive(Deserialize)]
+struct RoomInfo {
+    id: String,
+    name: Option<String>,
+    participants: u32,
+    max_participants: u32,
+    full: bool,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    error: ApiErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorBody {
+    code: String,
+    message: String,
+}
+
+pub struct Client {
+    store: Mutex<LocalStore>,
+    http: reqwest::Client,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Client {
+    /// Opens (creating if needed) the client's data in `data_dir` (`salon.db` inside).
+    pub fn open(data_dir: &Path) -> Result<Self, CoreError> {
+        let store = LocalStore::open(&data_dir.join("salon.db"))?;
+        Self::with_store(store)
+    }
+
+    /// A client that keeps nothing on disk (tests, one-off CLI runs).
+    pub fn in_memory() -> Result<Self, CoreError> {
+        Self::with_store(LocalStore::in_memory()?)
+    }
+
+    fn with_store(store: LocalStore) -> Result<Self, CoreError> {
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .user_agent(concat!("salon-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(CoreError::network)?;
+        Ok(Self {
+            store: Mutex::new(store),
+            http,
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, LocalStore> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates a room on `server` (e.g. `https://salon.example.org`) and remembers it, with its
+    /// host key, in "my rooms".
+    pub async fn create_room(&self, server: &str, name: Option<&str>) -> Result<MyRoom, CoreError> {
+        let server = server.trim().trim_end_matches('/');
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(CoreError::InvalidLink {
+                reason: format!(
+                    "a server address starts with http:// or https:// (got {server:?})"
+                ),
+            });
+        }
+        let body = serde_json::json!({ "name": name });
+        let response = self
+            .http
+            .post(format!("{server}/api/rooms"))
+            .json(&body)
+            .send()
+            .await?;
+        let created: CreatedRoom = parse(response).await?;
+        // The link must be one we can parse back (it comes from the server).
+        let link = InviteLink::parse(&created.url)?;
+        let room = MyRoom {
+            id: created.id,
+            link: link.to_url(),
+            host_key: created.host_key,
+            name: created.name,
+            created_at: created.created_at,
+        };
+        Ok(self.store().save_my_room(&room)?)
+    }
+
+    /// Asks a room's server whether it exists and how many people are in it.
+    pub async fn room_status(&self, link: &str) -> Result<RoomStatus, CoreError> {
+        let link = InviteLink::parse(link)?;
+        let response = self.http.get(link.room_api_url()).send().await?;
+        let info: RoomInfo = parse(response).await?;
+        Ok(RoomStatus {
+            id: info.id,
+            name: info.name,
+            participants: info.participants,
+            max_participants: info.max_participants,
+            full: info.full,
+        })
+    }
+
+    /// Joins the room behind `link`.
+    pub async fn join(
+        &self,
+        link: &str,
+        config: CallConfig,
+        listener: Option<Arc<dyn CallListener>>,
+        video_sink: Option<Arc<dyn VideoSink>>,
+        audio_sink: Option<Arc<dyn AudioSink>>,
+    ) -> Result<Call, CoreError> {
+        let link = InviteLink::parse(link)?;
+        Call::join(&link, config, listener, video_sink, audio_sink).await
+    }
+
+    pub fn my_rooms(&self) -> Result<Vec<MyRoom>, CoreError> {
+        Ok(self.store().my_rooms()?)
+    }
+
+    pub fn forget_my_room(&self, id: &str) -> Result<bool, CoreError> {
+        Ok(self.store().forget_my_room(id)?)
+    }
+
+    pub fn friends(&self) -> Result<Vec<Friend>, CoreError> {
+        Ok(self.store().friends()?)
+    }
+
+    pub fn add_friend(
+        &self,
+        name: &str,
+        room_link: &str,
+        notes: &str,
+    ) -> Result<Friend, CoreError> {
+        Ok(self
+            .store()
+            .add_friend(name, room_link, notes, now_unix())?)
+    }
+
+    pub fn add_friend_from_card(&self, card: &str) -> Result<Friend, CoreError> {
+        Ok(self.store().add_friend_from_card(card, now_unix())?)
+    }
+
+    pub fn rename_friend(&self, id: i64, name: &str) -> Result<(), CoreError> {
+        Ok(self.store().rename_friend(id, name)?)
+    }
+
+    pub fn set_friend_notes(&self, id: i64, notes: &str) -> Result<(), CoreError> {
+        Ok(self.store().set_friend_notes(id, notes)?)
+    }
+
+    pub fn remove_friend(&self, id: i64) -> Result<bool, CoreError> {
+        Ok(self.store().remove_friend(id)?)
+    }
+
+    /// My friend card for one of my rooms: a link a friend can add me from.
+    pub fn friend_card(&self, my_name: &str, room_link: &str) -> Result<String, CoreError> {
+        let room = InviteLink::parse(room_link)?;
+        Ok(crate::store::FriendCard::new(my_name, room)?.to_link())
+    }
+}
+
+/// Turns a response into `T`, or its JSON error into a [`CoreError`].
+async fn parse<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, CoreError> {
+    let status = response.status();
+    if status.is_success() {
+        return response.json::<T>().await.map_err(|e| CoreError::Server {
+            reason: format!("unexpected response: {e}"),
+        });
+    }
+    let error = response.json::<ApiError>().await.ok();
+    Err(match error {
+        Some(ApiError { error }) if error.code == "room_not_found" => CoreError::RoomNotFound,
+        Some(ApiError { error }) if error.code == "invalid_field" => CoreError::InvalidInput {
+            reason: error.message,
+        },
+        Some(ApiError { error }) => CoreError::Server {
+            reason: error.message,
+        },
+        None => CoreError::Server {
+            reason: format!("HTTP {status}"),
+        },
+    })
+}

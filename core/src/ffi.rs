@@ -1,0 +1,520 @@
+//! The UniFFI surface for Kotlin and Swift: a thin layer over [`Client`] and [`Call`]. Objects
+//! wrap the Rust types, records are plain data converted with `From`, errors map to one short
+//! enum, listeners are foreign traits, and every async function runs on one tokio runtime owned
+//! here. No logic lives in this file.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::call::media_in::{AudioSink, RemoteStats, VideoSink};
+use crate::call::state::{ConnectionStatus, EndReason, RemoteParticipant, RoomState};
+use crate::call::{Call, CallConfig, CallListener};
+use crate::client::{Client, RoomStatus};
+use crate::error::CoreError;
+use crate::media::video::I420Frame;
+use crate::store::{Friend, MyRoom};
+
+/// The one runtime every exported async function and every call runs on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("salon-core")
+            .enable_all()
+            .build()
+            // Without a runtime nothing in the core can work; this only fails when the OS
+            // refuses to create threads at all.
+            .expect("cannot start the salon-core runtime")
+    })
+}
+
+/// Runs `f` on the core's runtime and awaits it from whatever executor the caller uses.
+async fn on_runtime<T: Send + 'static>(
+    f: impl std::future::Future<Output = Result<T, SalonError>> + Send + 'static,
+) -> Result<T, SalonError> {
+    runtime().spawn(f).await.map_err(|e| SalonError::Internal {
+        reason: e.to_string(),
+    })?
+}
+
+/// Errors an app can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum SalonError {
+    #[error("room not found")]
+    RoomNotFound,
+    #[error("the room is full")]
+    RoomFull,
+    #[error("invalid link: {reason}")]
+    InvalidLink { reason: String },
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    #[error("network error: {reason}")]
+    Network { reason: String },
+    #[error("server error: {reason}")]
+    Server { reason: String },
+    #[error("incompatible server: {reason}")]
+    Incompatible { reason: String },
+    #[error("media error: {reason}")]
+    Media { reason: String },
+    #[error("storage error: {reason}")]
+    Storage { reason: String },
+    #[error("this friend is already in your list")]
+    DuplicateFriend,
+    #[error("not found")]
+    NotFound,
+    #[error("the call has ended")]
+    CallEnded,
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<CoreError> for SalonError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::RoomNotFound => Self::RoomNotFound,
+            CoreError::RoomFull => Self::RoomFull,
+            CoreError::InvalidLink { reason } => Self::InvalidLink { reason },
+            CoreError::InvalidInput { reason } => Self::InvalidInput { reason },
+            CoreError::Network { reason } => Self::Network { reason },
+            CoreError::Server { reason } => Self::Server { reason },
+            CoreError::Incompatible { reason } => Self::Incompatible { reason },
+            CoreError::Media { reason } => Self::Media { reason },
+            CoreError::Storage { reason } => Self::Storage { reason },
+            CoreError::DuplicateFriend => Self::DuplicateFriend,
+            CoreError::NotFound => Self::NotFound,
+            CoreError::CallEnded => Self::CallEnded,
+        }
+    }
+}
+
+/// A room I created. `host_key` proves ownership; store it like a password.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MyRoomRecord {
+    pub id: String,
+    pub link: String,
+    pub host_key: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<MyRoom> for MyRoomRecord {
+    fn from(r: MyRoom) -> Self {
+        Self {
+            id: r.id,
+            link: r.link,
+            host_key: r.host_key,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FriendRecord {
+    pub id: i64,
+    pub name: String,
+    pub room_link: String,
+    pub added_at: i64,
+    pub notes: String,
+}
+
+impl From<Friend> for FriendRecord {
+    fn from(f: Friend) -> Self {
+        Self {
+            id: f.id,
+            name: f.name,
+            room_link: f.room_link,
+            added_at: f.added_at,
+            notes: f.notes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RoomStatusRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub participants: u32,
+    pub max_participants: u32,
+    pub full: bool,
+}
+
+impl From<RoomStatus> for RoomStatusRecord {
+    fn from(s: RoomStatus) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            participants: s.participants,
+            max_participants: s.max_participants,
+            full: s.full,
+        }
+    }
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ParticipantRecord {
+    pub id: String,
+    pub name: String,
+    pub audio_on: bool,
+    pub video_on: bool,
+    pub receiving_audio: bool,
+    pub receiving_video: bool,
+    pub speaking: bool,
+}
+
+impl From<RemoteParticipant> for ParticipantRecord {
+    fn from(p: RemoteParticipant) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            audio_on: p.audio_on,
+            video_on: p.video_on,
+            receiving_audio: p.receiving_audio,
+            receiving_video: p.receiving_video,
+            speaking: p.speaking,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ConnectionRecord {
+    Connecting,
+    Connected,
+    Reconnecting {
+        attempt: u32,
+    },
+    /// `reason`: "left", "room_not_found", "room_full", "incompatible" or an error message.
+    Ended {
+        reason: String,
+    },
+}
+
+impl From<ConnectionStatus> for ConnectionRecord {
+    fn from(c: ConnectionStatus) -> Self {
+        match c {
+            ConnectionStatus::Connecting => Self::Connecting,
+            ConnectionStatus::Connected => Self::Connected,
+            ConnectionStatus::Reconnecting { attempt } => Self::Reconnecting { attempt },
+            ConnectionStatus::Ended { reason } => Self::Ended {
+                reason: match reason {
+                    EndReason::Left => "left".into(),
+                    EndReason::RoomNotFound => "room_not_found".into(),
+                    EndReason::RoomFull => "room_full".into(),
+                    EndReason::Incompatible => "incompatible".into(),
+                    EndReason::Error(e) => e,
+                },
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RoomStateRecord {
+    pub room_id: String,
+    pub room_name: Option<String>,
+    pub me: Option<String>,
+    pub participants: Vec<ParticipantRecord>,
+    pub connection: ConnectionRecord,
+}
+
+impl From<RoomState> for RoomStateRecord {
+    fn from(s: RoomState) -> Self {
+        Self {
+            room_id: s.room_id,
+            room_name: s.room_name,
+            me: s.me,
+            participants: s.participants.into_iter().map(Into::into).collect(),
+            connection: s.connection.into(),
+        }
+    }
+}
+
+/// An I420 picture: Y, then U, then V planes, tightly packed; even width and height.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct VideoFrame {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+    pub timestamp_us: u64,
+}
+
+impl From<I420Frame> for VideoFrame {
+    fn from(f: I420Frame) -> Self {
+        Self {
+            width: f.width,
+            height: f.height,
+            data: f.data,
+            timestamp_us: f.timestamp_us,
+        }
+    }
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RemoteStatsRecord {
+    pub participant_id: String,
+    pub frames_received: u64,
+    pub frames_decoded: u64,
+    pub width: u32,
+    pub height: u32,
+    pub video_codec: String,
+    pub audio_packets: u64,
+    pub audio_frames_decoded: u64,
+}
+
+impl RemoteStatsRecord {
+    fn new(participant_id: String, s: RemoteStats) -> Self {
+        Self {
+            participant_id,
+            frames_received: s.frames_received,
+            frames_decoded: s.frames_decoded,
+            width: s.width,
+            height: s.height,
+            video_codec: s.video_codec,
+            audio_packets: s.audio_packets,
+            audio_frames_decoded: s.audio_frames_decoded,
+        }
+    }
+}
+
+/// How to join a call.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct JoinOptions {
+    pub name: String,
+    pub microphone_on: bool,
+    pub camera_on: bool,
+    pub video_width: u32,
+    pub video_height: u32,
+    pub video_bitrate_bps: u32,
+    pub video_max_fps: f32,
+}
+
+impl From<JoinOptions> for CallConfig {
+    fn from(o: JoinOptions) -> Self {
+        let mut config = CallConfig::new(o.name);
+        config.audio_on = o.microphone_on;
+        config.video_on = o.camera_on;
+        config.video.width = o.video_width;
+        config.video.height = o.video_height;
+        config.video.bitrate_bps = o.video_bitrate_bps;
+        config.video.max_fps = o.video_max_fps;
+        config
+    }
+}
+
+/// Told about every change of a call's room state.
+#[uniffi::export(foreign)]
+pub trait RoomListener: Send + Sync {
+    fn on_state_changed(&self, state: RoomStateRecord);
+}
+
+/// Receives each remote participant's decoded video.
+#[uniffi::export(foreign)]
+pub trait VideoFrameSink: Send + Sync {
+    fn on_video_frame(&self, participant_id: String, frame: VideoFrame);
+}
+
+/// Receives each remote participant's decoded audio: 48 kHz, interleaved `channels`.
+#[uniffi::export(foreign)]
+pub trait AudioFrameSink: Send + Sync {
+    fn on_audio_frame(&self, participant_id: String, pcm: Vec<i16>, channels: u16);
+}
+
+struct Listener(Arc<dyn RoomListener>);
+impl CallListener for Listener {
+    fn on_state_changed(&self, state: RoomState) {
+        self.0.on_state_changed(state.into());
+    }
+}
+
+struct Video(Arc<dyn VideoFrameSink>);
+impl VideoSink for Video {
+    fn on_video_frame(&self, participant_id: &str, frame: I420Frame) {
+        self.0
+            .on_video_frame(participant_id.to_owned(), frame.into());
+    }
+}
+
+struct Audio(Arc<dyn AudioFrameSink>);
+impl AudioSink for Audio {
+    fn on_audio_frame(&self, participant_id: &str, pcm: &[i16], channels: u16) {
+        self.0
+            .on_audio_frame(participant_id.to_owned(), pcm.to_vec(), channels);
+    }
+}
+
+/// The app's handle on the core, opened on a data folder.
+#[derive(uniffi::Object)]
+pub struct SalonClient {
+    inner: Arc<Client>,
+}
+
+#[uniffi::export]
+impl SalonClient {
+    /// Opens (creating if needed) the core's data in `data_dir`.
+    #[uniffi::constructor]
+    pub fn open(data_dir: String) -> Result<Arc<Self>, SalonError> {
+        let inner = Client::open(std::path::Path::new(&data_dir))?;
+        Ok(Arc::new(Self {
+            inner: Arc::new(inner),
+        }))
+    }
+
+    /// Creates a room on `server` (e.g. "https://salon.example.org") and remembers it.
+    pub async fn create_room(
+        &self,
+        server: String,
+        name: Option<String>,
+    ) -> Result<MyRoomRecord, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.create_room(&server, name.as_deref()).await?.into()) })
+            .await
+    }
+
+    /// Whether the room behind `link` exists and how many people are in it.
+    pub async fn room_status(&self, link: String) -> Result<RoomStatusRecord, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.room_status(&link).await?.into()) }).await
+    }
+
+    /// Joins the room behind `link`.
+    pub async fn join(
+        &self,
+        link: String,
+        options: JoinOptions,
+        listener: Option<Arc<dyn RoomListener>>,
+        video_sink: Option<Arc<dyn VideoFrameSink>>,
+        audio_sink: Option<Arc<dyn AudioFrameSink>>,
+    ) -> Result<Arc<SalonCall>, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let call = inner
+                .join(
+                    &link,
+                    options.into(),
+                    listener.map(|l| Arc::new(Listener(l)) as Arc<dyn CallListener>),
+                    video_sink.map(|s| Arc::new(Video(s)) as Arc<dyn VideoSink>),
+                    audio_sink.map(|s| Arc::new(Audio(s)) as Arc<dyn AudioSink>),
+                )
+                .await?;
+            Ok(Arc::new(SalonCall {
+                inner: Arc::new(call),
+            }))
+        })
+        .await
+    }
+
+    pub fn my_rooms(&self) -> Result<Vec<MyRoomRecord>, SalonError> {
+        Ok(self.inner.my_rooms()?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn forget_my_room(&self, id: String) -> Result<bool, SalonError> {
+        Ok(self.inner.forget_my_room(&id)?)
+    }
+
+    pub fn friends(&self) -> Result<Vec<FriendRecord>, SalonError> {
+        Ok(self.inner.friends()?.into_iter().map(Into::into).collect())
+    }
+
+    pub fn add_friend(
+        &self,
+        name: String,
+        room_link: String,
+        notes: String,
+    ) -> Result<FriendRecord, SalonError> {
+        Ok(self.inner.add_friend(&name, &room_link, &notes)?.into())
+    }
+
+    pub fn add_friend_from_card(&self, card: String) -> Result<FriendRecord, SalonError> {
+        Ok(self.inner.add_friend_from_card(&card)?.into())
+    }
+
+    pub fn rename_friend(&self, id: i64, name: String) -> Result<(), SalonError> {
+        Ok(self.inner.rename_friend(id, &name)?)
+    }
+
+    pub fn set_friend_notes(&self, id: i64, notes: String) -> Result<(), SalonError> {
+        Ok(self.inner.set_friend_notes(id, &notes)?)
+    }
+
+    pub fn remove_friend(&self, id: i64) -> Result<bool, SalonError> {
+        Ok(self.inner.remove_friend(id)?)
+    }
+
+    /// A link a friend can add me from: my name and my room.
+    pub fn friend_card(&self, my_name: String, room_link: String) -> Result<String, SalonError> {
+        Ok(self.inner.friend_card(&my_name, &room_link)?)
+    }
+}
+
+/// A joined room.
+#[derive(uniffi::Object)]
+pub struct SalonCall {
+    inner: Arc<Call>,
+}
+
+#[uniffi::export]
+impl SalonCall {
+    pub fn state(&self) -> RoomStateRecord {
+        self.inner.state().into()
+    }
+
+    pub fn remote_stats(&self) -> Vec<RemoteStatsRecord> {
+        let mut stats: Vec<_> = self
+            .inner
+            .remote_stats()
+            .into_iter()
+            .map(|(id, s)| RemoteStatsRecord::new(id, s))
+            .collect();
+        stats.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+        stats
+    }
+
+    /// A camera frame. Never blocks.
+    pub fn send_video_frame(&self, frame: VideoFrame) -> Result<(), SalonError> {
+        let frame = I420Frame::new(frame.width, frame.height, frame.data, frame.timestamp_us)
+            .map_err(|e| SalonError::InvalidInput {
+                reason: e.to_string(),
+            })?;
+        Ok(self.inner.send_video_frame(frame)?)
+    }
+
+    /// 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples).
+    pub fn send_audio_frame(&self, pcm: Vec<i16>) -> Result<(), SalonError> {
+        Ok(self.inner.send_audio_frame(pcm)?)
+    }
+
+    pub fn set_microphone(&self, on: bool) {
+        self.inner.set_microphone(on);
+    }
+
+    pub fn set_camera(&self, on: bool) {
+        self.inner.set_camera(on);
+    }
+
+    pub async fn leave(&self) {
+        let inner = self.inner.clone();
+        let _ = on_runtime(async move {
+            inner.leave().await;
+            Ok(())
+        })
+        .await;
+    }
+}
+
+/// The core's version, e.g. "0.1.0".
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// A synthetic test picture at frame `index` of a moving sequence (30 fps), for demos and tests
+/// without a camera.
+#[uniffi::export]
+pub fn test_pattern_frame(width: u32, height: u32, index: u64) -> Result<VideoFrame, SalonError> {
+    let mut pattern = crate::media::pattern::TestPattern::new(width, height).map_err(|e| {
+        SalonError::InvalidInput {
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(pattern.next_frame(index.saturating_mul(33_333)).into())
+}

@@ -1,0 +1,300 @@
+//! What users paste: invite links and friend cards. Pure parsing, no I/O.
+//!
+//! # Invite links
+//!
+//! `http(s)://host[:port][/prefix]/r/<room id>`, as the server hands out. A trailing slash, a
+//! query and a fragment are ignored; surrounding whitespace is trimmed; a link typed without a
+//! scheme (`salon.example.org/r/…`) is read as `https://`. A path prefix before `/r/` belongs to
+//! the server (a server behind a reverse proxy under a path), so
+//! `https://example.org/salon/r/ID` means server `https://example.org/salon`, room `ID`.
+//! [`InviteLink::to_url`] gives the canonical form back (lower-case host, no default port, no
+//! trailing slash), which is what the local store keeps.
+//!
+//! # Friend cards
+//!
+//! What a friend shares so that you can add them: their display name and their room's invite
+//! link.
+//!
+//! ```text
+//! salon:friend?v=1&name=<name>&room=<invite link>
+//! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>
+//! ```
+//!
+//! Values are UTF-8, percent-encoded (readers also accept `+` for a space, as web forms send
+//! it). `v` is the card format version, currently `1`; a reader that meets a higher `v` says the
+//! card was made by a newer Salon. Unknown parameters are ignored so later versions can add
+//! optional ones; a repeated `v`, `name` or `room` is refused as ambiguous. The second form
+//! carries the same query on a web address so a card can become a clickable link; its host is
+//! only a carrier — the friend's server is the one in `room`.
+
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use salon_protocol::{clean_display_name, validate_room_id};
+use url::Url;
+
+/// Longest invite link accepted, in bytes.
+pub const MAX_LINK_BYTES: usize = 2048;
+/// Longest friend card accepted, in bytes (an encoded name plus an encoded invite link).
+pub const MAX_CARD_BYTES: usize = 8192;
+/// The friend card format this build writes and reads.
+pub const FRIEND_CARD_VERSION: u32 = 1;
+
+/// Characters left as they are in friend card values: RFC 3986 unreserved, plus `:` and `/`
+/// (legal in a query, and they keep the embedded invite link readable).
+const CARD_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'/');
+
+/// Why a pasted link was refused. Messages are written for the person who pasted it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("the link is empty")]
+    Empty,
+    #[error("the link is too long ({len} bytes; at most {max})")]
+    TooLong { len: usize, max: usize },
+    #[error("the link contains control characters")]
+    ControlCharacters,
+    #[error("this is not a valid link ({0})")]
+    Malformed(String),
+    #[error("Salon links start with https:// or http://, not {0}:")]
+    UnsupportedScheme(String),
+    #[error("the link has no server name")]
+    MissingHost,
+    #[error("links with a user name or password in them are not accepted")]
+    UserInfo,
+    #[error("this is not a Salon room link (expected https://server/r/<room id>)")]
+    NotARoomLink,
+    #[error("the link's room id is not valid: {0}")]
+    InvalidRoomId(String),
+    #[error("this is not a Salon friend card (expected salon:friend?… or https://server/friend?…)")]
+    NotAFriendCard,
+    #[error(
+        "this friend card was made by a newer Salon (card version {0}); update Salon to add this friend"
+    )]
+    NewerVersion(String),
+    #[error("the friend card has an invalid version {0:?}")]
+    InvalidVersion(String),
+    #[error("the friend card has no {0}")]
+    MissingField(&'static str),
+    #[error("the friend card has more than one {0}")]
+    RepeatedField(&'static str),
+    #[error("the friend card's name is not valid: {0}")]
+    InvalidName(String),
+    #[error("the friend card's room link is not valid: {0}")]
+    InvalidRoom(Box<LinkError>),
+}
+
+/// A room's invite link, split into the server it lives on and the room id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InviteLink {
+    /// Origin plus any path prefix, without a trailing slash, e.g. `https://salon.example.org`,
+    /// `http://127.0.0.1:8080` or `https://example.org/salon`.
+    pub server: String,
+    pub room_id: String,
+}
+
+impl InviteLink {
+    /// Parses a pasted invite link. See the module documentation for what is accepted.
+    pub fn parse(input: &str) -> Result<Self, LinkError> {
+        let text = check_text(input, MAX_LINK_BYTES)?;
+        let url = parse_web_url(text)?;
+        let mut segments: Vec<&str> = url
+            .path_segments()
+            .ok_or(LinkError::NotARoomLink)?
+            .collect();
+        if segments.last() == Some(&"") {
+            segments.pop();
+        }
+        let [prefix @ .., "r", room_id] = segments.as_slice() else {
+            return Err(LinkError::NotARoomLink);
+        };
+        validate_room_id(room_id).map_err(|e| LinkError::InvalidRoomId(e.to_string()))?;
+        Ok(Self {
+            server: server_of(&url, prefix)?,
+            room_id: (*room_id).to_owned(),
+        })
+    }
+
+    /// The canonical link: `<server>/r/<room id>`.
+    pub fn to_url(&self) -> String {
+        format!("{}/r/{}", self.server, self.room_id)
+    }
+
+    /// The base of the server's HTTP API: `<server>/api`.
+    pub fn api_base(&self) -> String {
+        format!("{}/api", self.server)
+    }
+
+    /// The room's info endpoint: `<server>/api/rooms/<room id>`.
+    pub fn room_api_url(&self) -> String {
+        format!("{}/rooms/{}", self.api_base(), self.room_id)
+    }
+
+    /// The signaling WebSocket: `ws(s)://host[:port][/prefix]/api/rooms/<room id>/ws`.
+    pub fn ws_url(&self) -> String {
+        let server = if let Some(rest) = self.server.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.server.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            // Only reachable for a hand-built value; parsed links are always http(s).
+            self.server.clone()
+        };
+        format!("{server}/api/rooms/{}/ws", self.room_id)
+    }
+}
+
+impl fmt::Display for InviteLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_url())
+    }
+}
+
+/// A friend's display name and their room, as shared in a friend card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendCard {
+    pub name: String,
+    pub room: InviteLink,
+}
+
+impl FriendCard {
+    /// A card for `name` (cleaned like every display name) and `room`.
+    pub fn new(name: &str, room: InviteLink) -> Result<Self, LinkError> {
+        let name =
+            clean_display_name("name", name).map_err(|e| LinkError::InvalidName(e.to_string()))?;
+        Ok(Self { name, room })
+    }
+
+    /// Parses a pasted friend card in either form described in the module documentation.
+    pub fn parse(input: &str) -> Result<Self, LinkError> {
+        let text = check_text(input, MAX_CARD_BYTES)?;
+        let url = Url::parse(text).map_err(|_| LinkError::NotAFriendCard)?;
+        match url.scheme() {
+            "salon" if url.path() == "friend" => {}
+            "http" | "https" => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    return Err(LinkError::UserInfo);
+                }
+                let path = url.path();
+                if !(path.ends_with("/friend") || path.ends_with("/friend/")) {
+                    return Err(LinkError::NotAFriendCard);
+                }
+            }
+            _ => return Err(LinkError::NotAFriendCard),
+        }
+
+        let (mut version, mut name, mut room) = (None, None, None);
+        for (key, value) in url.query_pairs() {
+            let (slot, field) = match key.as_ref() {
+                "v" => (&mut version, "version"),
+                "name" => (&mut name, "name"),
+                "room" => (&mut room, "room link"),
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(LinkError::RepeatedField(field));
+            }
+        }
+
+        check_version(&version.ok_or(LinkError::MissingField("version"))?)?;
+        let room = room.ok_or(LinkError::MissingField("room link"))?;
+        let room = InviteLink::parse(&room).map_err(|e| LinkError::InvalidRoom(Box::new(e)))?;
+        Self::new(&name.ok_or(LinkError::MissingField("name"))?, room)
+    }
+
+    /// The card as a `salon:friend?…` link.
+    pub fn to_link(&self) -> String {
+        format!(
+            "salon:friend?v={FRIEND_CARD_VERSION}&name={}&room={}",
+            utf8_percent_encode(&self.name, CARD_VALUE),
+            utf8_percent_encode(&self.room.to_url(), CARD_VALUE),
+        )
+    }
+}
+
+impl fmt::Display for FriendCard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_link())
+    }
+}
+
+/// Trims the input and applies the checks every pasted link gets.
+fn check_text(input: &str, max: usize) -> Result<&str, LinkError> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Err(LinkError::Empty);
+    }
+    if text.len() > max {
+        return Err(LinkError::TooLong {
+            len: text.len(),
+            max,
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(LinkError::ControlCharacters);
+    }
+    Ok(text)
+}
+
+/// Parses an `http(s)` URL without user info; a link without a scheme is read as `https://`.
+fn parse_web_url(text: &str) -> Result<Url, LinkError> {
+    let url = match Url::parse(text) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => Url::parse(&format!("https://{text}"))
+            .map_err(|e| LinkError::Malformed(e.to_string()))?,
+        Err(e) => return Err(LinkError::Malformed(e.to_string())),
+    };
+    match url.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(LinkError::UnsupportedScheme(
+                other.chars().take(32).collect(),
+            ));
+        }
+    }
+    if !url.has_host() || url.host_str() == Some("") {
+        return Err(LinkError::MissingHost);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(LinkError::UserInfo);
+    }
+    Ok(url)
+}
+
+/// `scheme://host[:port]` plus the path prefix, as the url crate serialized it (lower-case host,
+/// default port dropped, prefix percent-encoded).
+fn server_of(url: &Url, prefix: &[&str]) -> Result<String, LinkError> {
+    let mut server = url.origin().ascii_serialization();
+    for segment in prefix {
+        if segment.is_empty() {
+            // `https://host//r/ID`: an empty path segment is almost certainly a typo, and
+            // keeping it would give a server URL that differs from the real one.
+            return Err(LinkError::NotARoomLink);
+        }
+        server.push('/');
+        server.push_str(segment);
+    }
+    Ok(server)
+}
+
+/// `1` is this format; any other number is taken as a newer one (even past `u64`).
+fn check_version(version: &str) -> Result<(), LinkError> {
+    let shown = || version.chars().take(16).collect::<String>();
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LinkError::InvalidVersion(shown()));
+    }
+    match version.parse::<u64>() {
+        Ok(v) if v == u64::from(FRIEND_CARD_VERSION) => Ok(()),
+        Ok(0) => Err(LinkError::InvalidVersion(shown())),
+        _ => Err(LinkError::NewerVersion(shown())),
+    }
+}
+
+#[cfg(test)]
+#[path = "links_tests.rs"]
+mod tests;

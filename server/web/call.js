@@ -1,0 +1,203 @@
+// The browser's side of the media session (docs/protocol.md, "Flow"): one RTCPeerConnection
+// that publishes exactly one audio and one video section (both sendonly) with the first offer,
+// then answers the server's offers, which carry everyone else's tracks.
+
+import { orderVideoCodecs } from './logic.js';
+
+/** How long ICE may stay "disconnected" before the call counts as lost (the server uses 5 s). */
+const DISCONNECTED_GRACE_MS = 5000;
+
+export class Call {
+  /**
+   * @param {object} options
+   * @param {MediaStream} options.localStream what we publish (may have no tracks)
+   * @param {(message: object) => void} options.send sends a signaling message
+   * @param {(participantId: string, track: MediaStreamTrack) => void} options.onRemoteTrack
+   * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
+   */
+  constructor({ localStream, send, onRemoteTrack, onLost }) {
+    this.localStream = localStream;
+    this.send = send;
+    this.onRemoteTrack = onRemoteTrack;
+    this.onLost = onLost;
+    this.pc = null;
+    this.transceivers = {};
+    this.chain = Promise.resolve();
+    this.offerSent = false;
+    this.pendingCandidates = [];
+    this.ownerByMid = new Map();
+    this.ownerByTrack = new Map();
+    this.disconnectedTimer = null;
+    this.closed = false;
+  }
+
+  /** Creates the peer connection and sends the publishing offer. */
+  start() {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    pc.addEventListener('icecandidate', (event) => this.trickle(event.candidate));
+    pc.addEventListener('track', (event) => this.remoteTrack(event));
+    pc.addEventListener('connectionstatechange', () => this.connectionChanged());
+
+    for (const kind of ['audio', 'video']) {
+      const track = this.localStream.getTracks().find((t) => t.kind === kind);
+      this.transceivers[kind] = pc.addTransceiver(track ?? kind, {
+        direction: 'sendonly',
+        streams: [this.localStream],
+      });
+    }
+    preferCodecs(this.transceivers.video);
+
+    this.enqueue('publish', async () => {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      this.send({ type: 'offer', sdp: pc.localDescription.sdp });
+      this.offerSent = true;
+      for (const candidate of this.pendingCandidates.splice(0)) this.send(candidate);
+    });
+  }
+
+  /** The server's answer to our publishing offer. */
+  acceptAnswer(sdp) {
+    this.enqueue('answer', () => this.pc.setRemoteDescription({ type: 'answer', sdp }));
+  }
+
+  /** A server offer (others' tracks added or removed): answer it, one at a time. */
+  acceptOffer(sdp) {
+    this.enqueue('offer', async () => {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.send({ type: 'answer', sdp: this.pc.localDescription.sdp });
+    });
+  }
+
+  /** Replaces what we send for `kind` (null sends nothing); no renegotiation. */
+  async replaceTrack(kind, track) {
+    const transceiver = this.transceivers[kind];
+    if (transceiver && !this.closed) await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Runs negotiation steps strictly in order; a failed step ends the call. */
+  enqueue(what, step) {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await step();
+      } catch (error) {
+        if (this.closed) return;
+        console.error(`salon: negotiation step "${what}" failed`, error);
+        this.lose(`negotiation (${what}) failed: ${error.message}`);
+      }
+    });
+  }
+
+  trickle(candidate) {
+    if (this.closed) return;
+    // A null candidate (or an empty one) means gathering is complete.
+    const message = candidate && candidate.candidate
+      ? { type: 'ice_candidate', ...candidate.toJSON() }
+      : { type: 'ice_candidate', candidate: '' };
+    if (this.offerSent) this.send(message);
+    else this.pendingCandidates.push(message);
+  }
+
+  remoteTrack(event) {
+    // The server names each forwarded stream after the publishing participant.
+    const participantId = event.streams[0]?.id ?? /^(.*)-(audio|video)$/u.exec(event.track.id)?.[1];
+    if (!participantId) return;
+    if (event.transceiver?.mid != null) this.ownerByMid.set(event.transceiver.mid, participantId);
+    this.ownerByTrack.set(event.track.id, participantId);
+    this.onRemoteTrack(participantId, event.track);
+  }
+
+  connectionChanged() {
+    if (this.closed) return;
+    const state = this.pc.connectionState;
+    clearTimeout(this.disconnectedTimer);
+    this.disconnectedTimer = null;
+    if (state === 'failed') {
+      this.lose('ICE failed');
+    } else if (state === 'disconnected') {
+      this.disconnectedTimer = setTimeout(() => this.lose('ICE disconnected'), DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  lose(reason) {
+    if (this.closed) return;
+    this.onLost(reason);
+  }
+
+  ownerOf(stat) {
+    return this.ownerByMid.get(stat.mid) ?? this.ownerByTrack.get(stat.trackIdentifier);
+  }
+
+  /** Map participant id → audio level (0..1) of what we receive from them. */
+  async audioLevels() {
+    const levels = new Map();
+    if (!this.pc || this.closed) return levels;
+    const report = await this.pc.getStats();
+    report.forEach((stat) => {
+      if (stat.type !== 'inbound-rtp' || stat.kind !== 'audio') return;
+      const owner = this.ownerOf(stat);
+      if (owner) levels.set(owner, stat.audioLevel ?? 0);
+    });
+    return levels;
+  }
+
+  /** A small summary of what flows, for diagnostics and the browser tests. */
+  async stats() {
+    const summary = { connectionState: this.pc?.connectionState ?? 'new', outbound: {}, inbound: {} };
+    if (!this.pc || this.closed) return summary;
+    const report = await this.pc.getStats();
+    const codec = (stat) => report.get(stat.codecId)?.mimeType ?? null;
+    report.forEach((stat) => {
+      if (stat.type === 'outbound-rtp') {
+        summary.outbound[stat.kind] = {
+          codec: codec(stat),
+          packetsSent: stat.packetsSent ?? 0,
+          framesEncoded: stat.framesEncoded,
+        };
+      } else if (stat.type === 'inbound-rtp') {
+        const owner = this.ownerOf(stat);
+        if (!owner) return;
+        const entry = (summary.inbound[owner] ??= {});
+        entry[stat.kind] = stat.kind === 'audio'
+          ? {
+              codec: codec(stat),
+              packetsReceived: stat.packetsReceived ?? 0,
+              totalAudioEnergy: stat.totalAudioEnergy ?? 0,
+              audioLevel: stat.audioLevel ?? 0,
+            }
+          : {
+              codec: codec(stat),
+              packetsReceived: stat.packetsReceived ?? 0,
+              framesDecoded: stat.framesDecoded ?? 0,
+              frameWidth: stat.frameWidth ?? 0,
+              frameHeight: stat.frameHeight ?? 0,
+            };
+      }
+    });
+    return summary;
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.disconnectedTimer);
+    this.pc?.close();
+  }
+}
+
+/** H.264 first, then VP8 (see logic.js), when the browser lets us choose. */
+function preferCodecs(transceiver) {
+  if (typeof transceiver.setCodecPreferences !== 'function') return;
+  const capabilities = RTCRtpReceiver.getCapabilities?.('video') ?? RTCRtpSender.getCapabilities?.('video');
+  const ordered = capabilities && orderVideoCodecs(capabilities.codecs);
+  if (!ordered) return;
+  try {
+    transceiver.setCodecPreferences(ordered);
+  } catch (error) {
+    console.warn('salon: could not set video codec preferences', error);
+  }
+}

@@ -1,0 +1,107 @@
+// The landing page (/): create a room, then copy or share its invite link and enter it.
+
+import { createRoom } from './api.js';
+import { cleanName } from './logic.js';
+import { $, copyText, fillIcons } from './ui.js';
+
+const ROOMS_KEY = 'salon.rooms';
+const MAX_REMEMBERED = 8;
+
+/** Rooms created in this browser, newest first: [{id, name, url}]. */
+function rememberedRooms() {
+  try {
+    const rooms = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? '[]');
+    return Array.isArray(rooms) ? rooms.filter((room) => room && typeof room.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function remember(room) {
+  const rooms = [{ id: room.id, name: room.name ?? null, url: room.url }, ...rememberedRooms().filter((r) => r.id !== room.id)];
+  try {
+    // The host key proves ownership of the room later (host controls); keep it per room.
+    localStorage.setItem(`salon.host.${room.id}`, room.host_key);
+    localStorage.setItem(ROOMS_KEY, JSON.stringify(rooms.slice(0, MAX_REMEMBERED)));
+    return true;
+  } catch {
+    return false; // storage blocked: the room works, but this browser cannot keep its host key
+  }
+}
+
+function showRememberedRooms() {
+  const rooms = rememberedRooms();
+  const list = $('#my-rooms ul');
+  list.replaceChildren();
+  for (const room of rooms) {
+    const item = document.createElement('li');
+    const link = document.createElement('a');
+    link.href = `/r/${encodeURIComponent(room.id)}`;
+    link.textContent = room.name || 'Unnamed room';
+    const id = document.createElement('span');
+    id.className = 'muted';
+    id.textContent = ` · ${room.id.slice(0, 6)}…`;
+    item.append(link, id);
+    list.append(item);
+  }
+  $('#my-rooms').hidden = rooms.length === 0;
+}
+
+async function onCreate(event) {
+  event.preventDefault();
+  const button = $('#create-room');
+  const error = $('#create-error');
+  error.textContent = '';
+  button.disabled = true;
+  button.dataset.busy = 'true';
+  try {
+    const room = await createRoom(cleanName($('#room-name').value));
+    const kept = remember(room);
+    showCreated(room);
+    if (!kept) $('#copy-status').textContent = "This browser can't store the room's host key (storage is blocked).";
+    showRememberedRooms();
+  } catch (failure) {
+    error.textContent = failure.code === 'unreachable'
+      ? "Can't reach the Salon server. Check your connection and try again."
+      : failure.message;
+  } finally {
+    button.disabled = false;
+    delete button.dataset.busy;
+  }
+}
+
+function showCreated(room) {
+  const url = room.url || `${window.location.origin}/r/${room.id}`;
+  $('#room-link').value = url;
+  $('#created-name').textContent = room.name ? `“${room.name}” is ready` : 'Your room is ready';
+  $('#enter').href = `/r/${encodeURIComponent(room.id)}`;
+  $('#created').hidden = false;
+  $('#create-form').hidden = true;
+  $('#room-link').focus();
+  $('#room-link').select();
+
+  $('#copy').onclick = async () => {
+    const ok = await copyText(url);
+    $('#copy-status').textContent = ok ? 'Link copied — send it to your friends.' : 'Select the link and copy it.';
+  };
+  const share = $('#share');
+  share.hidden = typeof navigator.share !== 'function';
+  share.onclick = () => {
+    navigator.share({ title: room.name || 'Salon room', text: 'Drop in to my Salon room', url }).catch(() => {});
+  };
+}
+
+function init() {
+  fillIcons();
+  $('#create-form').addEventListener('submit', onCreate);
+  $('#another').addEventListener('click', () => {
+    $('#created').hidden = true;
+    $('#create-form').hidden = false;
+    $('#room-name').value = '';
+    $('#copy-status').textContent = '';
+    $('#room-name').focus();
+  });
+  showRememberedRooms();
+}
+
+init();
