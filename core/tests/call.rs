@@ -38,7 +38,7 @@ fn feed(call: Arc<Call>, width: u32, height: u32) -> tokio::task::JoinHandle<()>
         loop {
             tick.tick().await;
             let _ = call.send_audio_frame(tone.next_frame_20ms());
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let _ = call.send_video_frame(pattern.next_frame(t_us));
             }
             n += 1;

@@ -161,7 +161,12 @@ async fn receive_video(track: Arc<dyn TrackRemote>, who: String, ctx: ReceiveCon
         if !is_h264 {
             continue;
         }
-        for frame in assembler.push(packet) {
+        let frames = assembler.push(packet);
+        if assembler.wants_keyframe() {
+            // A loss left us without a reference picture (or we joined mid-stream).
+            want_keyframe.store(true, Ordering::Relaxed);
+        }
+        for frame in frames {
             with_stats(&ctx.stats, &who, |s| s.frames_received += 1);
             if let Err(TrySendError::Full(_)) = frames_tx.try_send(frame) {
                 // The decoder fell behind; what follows needs a fresh keyframe.
