@@ -29,6 +29,9 @@ pub enum ToParticipant {
     Evicted,
 }
 
+/// How long a participant who left can still come back under the same id.
+const RECENTLY_LEFT_FOR: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Capacity of a participant's queue of room events.
 const PARTICIPANT_QUEUE: usize = 1024;
 
@@ -158,6 +161,7 @@ impl Hub {
             membership: Membership::default(),
             queues: HashMap::new(),
             seats: HashMap::new(),
+            recently_left: HashMap::new(),
             next_seat: 1,
             publications: Vec::new(),
             count: handle.count.clone(),
@@ -211,6 +215,9 @@ struct RoomActor {
     queues: HashMap<String, mpsc::Sender<ToParticipant>>,
     /// Each participant's current connection number and resume token.
     seats: HashMap<String, (u64, String)>,
+    /// Resume tokens of people who left recently, so a client that was dropped can come back
+    /// under the same id.
+    recently_left: HashMap<String, (String, std::time::Instant)>,
     next_seat: u64,
     publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
@@ -312,14 +319,25 @@ impl RoomActor {
         resume: Option<Resume>,
         reply: oneshot::Sender<Result<(Joined, u64), JoinError>>,
     ) {
-        if let Some(resume) = resume
-            && let Some((_, token)) = self.seats.get(&resume.participant_id)
-            && token_matches(&resume.token, token)
-        {
-            self.resume(resume.participant_id, name, media, reply);
-            return;
+        let mut reuse_id = None;
+        if let Some(resume) = resume {
+            if let Some((_, token)) = self.seats.get(&resume.participant_id)
+                && token_matches(&resume.token, token)
+            {
+                self.resume(resume.participant_id, name, media, reply);
+                return;
+            }
+            self.recently_left
+                .retain(|_, (_, at)| at.elapsed() < RECENTLY_LEFT_FOR);
+            if let Some((token, _)) = self.recently_left.get(&resume.participant_id)
+                && token_matches(&resume.token, token)
+            {
+                // Gone already (the others saw them leave), but the same person is back.
+                self.recently_left.remove(&resume.participant_id);
+                reuse_id = Some(resume.participant_id);
+            }
         }
-        let id = new_participant_id();
+        let id = reuse_id.unwrap_or_else(new_participant_id);
         let participant = Participant {
             id: id.clone(),
             name,
@@ -431,7 +449,10 @@ impl RoomActor {
             return;
         }
         self.queues.remove(id);
-        self.seats.remove(id);
+        if let Some((_, token)) = self.seats.remove(id) {
+            self.recently_left
+                .insert(id.to_owned(), (token, std::time::Instant::now()));
+        }
         self.drop_publications_of(id);
         self.broadcast(id, || {
             ToParticipant::Signal(ServerMessage::ParticipantLeft {

@@ -44,6 +44,26 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for ICE gathering before sending an SDP anyway.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a participant whose socket dropped keeps its seat, waiting for a resume.
+const RESUME_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits out [`RESUME_GRACE`] after a dropped socket, draining room events. Returns
+/// [`End::Replaced`] if a resumed connection took the seat meanwhile.
+async fn linger(room_events: &mut mpsc::Receiver<ToParticipant>) -> End {
+    let grace = tokio::time::sleep(RESUME_GRACE);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            _ = &mut grace => return End::SocketClosed,
+            event = room_events.recv() => match event {
+                None => return End::Replaced,
+                Some(ToParticipant::Evicted) => return End::Evicted,
+                Some(_) => {}
+            },
+        }
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug)]
 enum End {
@@ -123,11 +143,18 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         dirty: false,
         pending: Vec::new(),
     };
-    let end = if conn.send(&welcome).await {
-        session.run(&mut conn, joined.events, peer_rx).await
+    let mut room_events = joined.events;
+    let mut peer_rx = peer_rx;
+    let mut end = if conn.send(&welcome).await {
+        session.run(&mut conn, &mut room_events, &mut peer_rx).await
     } else {
         End::SocketClosed
     };
+    if matches!(end, End::SocketClosed) {
+        // The socket dropped without a goodbye: often a network change. Hold the seat briefly
+        // so the client can resume as itself instead of leaving and re-entering.
+        end = linger(&mut room_events).await;
+    }
     tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
     session.shutdown().await;
     if matches!(end, End::Evicted) {
@@ -306,8 +333,8 @@ impl Session {
     async fn run(
         &mut self,
         conn: &mut Conn,
-        mut room_events: mpsc::Receiver<ToParticipant>,
-        mut peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+        room_events: &mut mpsc::Receiver<ToParticipant>,
+        peer_events: &mut mpsc::UnboundedReceiver<PeerEvent>,
     ) -> End {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();

@@ -382,3 +382,64 @@ async fn a_reconnecting_participant_keeps_its_id_and_leaves_no_ghost() {
         }
     }
 }
+
+#[tokio::test]
+async fn someone_who_left_can_come_back_under_the_same_id() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let (_a, _) = WsClient::joined(&s.ws_url(&id), "Ada").await;
+    let mut b = WsClient::connect(&s.ws_url(&id)).await;
+    let (b_id, token) = match b.join("Bo").await {
+        ServerMessage::Joined {
+            participant_id,
+            resume_token,
+            ..
+        } => (participant_id, resume_token),
+        other => panic!("{other:?}"),
+    };
+    b.send(&ClientMessage::Leave).await;
+    assert!(b.recv().await.is_none());
+    let mut again = WsClient::connect(&s.ws_url(&id)).await;
+    again
+        .send(&ClientMessage::Join {
+            version: salon_protocol::PROTOCOL_VERSION,
+            name: "Bo".into(),
+            media: Default::default(),
+            resume: Some(salon_protocol::Resume {
+                participant_id: b_id.clone(),
+                token: token.clone(),
+            }),
+        })
+        .await;
+    match again.recv().await {
+        Some(ServerMessage::Joined {
+            participant_id,
+            resumed,
+            ..
+        }) => {
+            assert_eq!(participant_id, b_id);
+            assert!(
+                !resumed,
+                "the others saw Bo leave, so this is a new entrance"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The token was used up: it cannot be replayed to take the seat.
+    let mut thief = WsClient::connect(&s.ws_url(&id)).await;
+    thief
+        .send(&ClientMessage::Join {
+            version: salon_protocol::PROTOCOL_VERSION,
+            name: "Thief".into(),
+            media: Default::default(),
+            resume: Some(salon_protocol::Resume {
+                participant_id: b_id.clone(),
+                token,
+            }),
+        })
+        .await;
+    match thief.recv().await {
+        Some(ServerMessage::Joined { participant_id, .. }) => assert_ne!(participant_id, b_id),
+        other => panic!("{other:?}"),
+    }
+}
