@@ -44,6 +44,15 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for ICE gathering before sending an SDP anyway.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Tells the room this connection is gone when dropped (also while unwinding).
+struct LeaveOnDrop(RoomLink);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
 /// How long a participant whose socket dropped keeps its seat, waiting for a resume.
 const RESUME_GRACE: Duration = Duration::from_secs(5);
 
@@ -106,6 +115,9 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         }
     };
     let me = joined.participant_id.clone();
+    // Whatever happens below — even a panic in the WebRTC stack on hostile input — the room
+    // hears that this participant is gone.
+    let _leave_on_drop = LeaveOnDrop(link.clone());
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
     let peer = match peer::build(&state.media, peer_tx).await {
         Ok(peer) => peer,
