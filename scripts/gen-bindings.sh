@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KOTLIN_OUT=android/salon-core/src/main/kotlin
+# Only the generated package: the hand-written wrapper lives beside it in org/salon/core.
+KOTLIN_PKG=org/salon/core/ffi
 SWIFT_OUT=ios/SalonCore/Sources/SalonCoreFFI
 SWIFT_HEADERS=ios/SalonCore/Sources/salon_coreFFI
 
@@ -30,16 +32,16 @@ cp "$tmp"/swift/*.modulemap "$tmp/swift-headers/module.modulemap"
 
 if [ "${1:-}" = "--check" ]; then
   status=0
-  diff -r "$tmp/kotlin" "$KOTLIN_OUT" >/dev/null || { echo "Kotlin bindings are out of date: run scripts/gen-bindings.sh" >&2; status=1; }
+  diff -r "$tmp/kotlin/$KOTLIN_PKG" "$KOTLIN_OUT/$KOTLIN_PKG" >/dev/null || { echo "Kotlin bindings are out of date: run scripts/gen-bindings.sh" >&2; status=1; }
   diff -r "$tmp/swift-src" "$SWIFT_OUT" >/dev/null || { echo "Swift bindings are out of date: run scripts/gen-bindings.sh" >&2; status=1; }
   diff -r "$tmp/swift-headers" "$SWIFT_HEADERS" >/dev/null || { echo "Swift headers are out of date: run scripts/gen-bindings.sh" >&2; status=1; }
   [ $status = 0 ] && echo "Bindings are up to date."
   exit $status
 fi
 
-rm -rf "$KOTLIN_OUT" "$SWIFT_OUT" "$SWIFT_HEADERS"
-mkdir -p "$(dirname "$KOTLIN_OUT")" "$(dirname "$SWIFT_OUT")"
-cp -r "$tmp/kotlin" "$KOTLIN_OUT"
+rm -rf "${KOTLIN_OUT:?}/$KOTLIN_PKG" "$SWIFT_OUT" "$SWIFT_HEADERS"
+mkdir -p "$(dirname "$KOTLIN_OUT/$KOTLIN_PKG")" "$(dirname "$SWIFT_OUT")"
+cp -r "$tmp/kotlin/$KOTLIN_PKG" "$KOTLIN_OUT/$KOTLIN_PKG"
 cp -r "$tmp/swift-src" "$SWIFT_OUT"
 cp -r "$tmp/swift-headers" "$SWIFT_HEADERS"
-echo "Bindings written to $KOTLIN_OUT, $SWIFT_OUT and $SWIFT_HEADERS."
+echo "Bindings written to $KOTLIN_OUT/$KOTLIN_PKG, $SWIFT_OUT and $SWIFT_HEADERS."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Salon test: Rust unit and integration tests (real server, real WebRTC, real SQLite),
-# lints, and the browser end-to-end tests in headless Chromium.
+# lints, the check that the Kotlin/Swift bindings are current, the Kotlin wrapper's tests on the
+# JVM against the real core, and the browser end-to-end tests in headless Chromium.
 #
 # Needs: Rust (rustup), Node.js 18+ with npm, and the system packages below. Run as root, it
 # installs missing system packages with apt-get; otherwise it says what to install.
@@ -11,9 +12,13 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # --- system packages -------------------------------------------------------------------------
 # chromium: browser end-to-end tests. nasm: openh264's x86 assembly (3x faster video encoding).
+# cmake: builds libopus. maven + a JDK: the Kotlin bindings' tests on the JVM.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v java >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
@@ -27,7 +32,7 @@ if ((${#need[@]})); then
     exit 1
   fi
 fi
-for tool in cargo node npm chromium; do
+for tool in cargo node npm chromium nasm cmake mvn java; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing; install it and run again." >&2; exit 1; }
 done
 
@@ -40,6 +45,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "Rust tests"
 cargo test --workspace --locked
+
+say "UniFFI bindings up to date"
+scripts/gen-bindings.sh --check
+
+say "Kotlin bindings on the JVM (real core, real server)"
+cargo build -p salon-core -p salon-server --locked
+(cd android/jvm-tests && mvn -B -ntp test)
 
 # --- Browser -----------------------------------------------------------------------------------
 say "Browser end-to-end tests"

@@ -1,0 +1,149 @@
+package org.salon.app.call
+
+import androidx.activity.compose.BackHandler
+import androidx.compose.foundation.Image
+import androidx.compose.foundation.background
+import androidx.compose.foundation.border
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Box
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.PaddingValues
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.aspectRatio
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.lazy.grid.GridCells
+import androidx.compose.foundation.lazy.grid.LazyVerticalGrid
+import androidx.compose.foundation.lazy.grid.items
+import androidx.compose.foundation.shape.RoundedCornerShape
+import androidx.compose.material3.Button
+import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Text
+import androidx.compose.material3.TopAppBar
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.ui.Alignment
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.draw.clip
+import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.graphics.asImageBitmap
+import androidx.compose.ui.layout.ContentScale
+import androidx.compose.ui.tooling.preview.Preview
+import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+
+/** The call screen, wired to its ViewModel; [onClose] goes back to the friend list. */
+@Composable
+fun CallRoute(viewModel: CallViewModel, title: String, onClose: () -> Unit) {
+    val state by viewModel.state.collectAsStateWithLifecycle()
+    val leave = {
+        viewModel.onEvent(CallEvent.Leave)
+        onClose()
+    }
+    BackHandler(onBack = leave)
+    CallScreen(state, title) { event -> if (event == CallEvent.Leave) leave() else viewModel.onEvent(event) }
+}
+
+@OptIn(ExperimentalMaterial3Api::class)
+@Composable
+fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
+    Scaffold(
+        topBar = { TopAppBar(title = { Text(state.roomName ?: title) }) },
+        bottomBar = {
+            Row(
+                Modifier.fillMaxWidth().padding(16.dp),
+                horizontalArrangement = Arrangement.spacedBy(12.dp, Alignment.CenterHorizontally),
+            ) {
+                OutlinedButton(onClick = { onEvent(CallEvent.ToggleTestPattern) }, enabled = state.status == CallStatus.Live) {
+                    Text(if (state.sendingTestPattern) "Stop test picture" else "Send test picture")
+                }
+                Button(onClick = { onEvent(CallEvent.Leave) }) { Text("Leave") }
+            }
+        },
+    ) { padding ->
+        Column(Modifier.padding(padding).fillMaxSize()) {
+            statusLine(state.status)?.let { Text(it, Modifier.padding(16.dp), color = Color.Gray) }
+            if (state.status == CallStatus.Live && state.tiles.isEmpty()) {
+                Text("Nobody else is here yet.", Modifier.padding(16.dp))
+            }
+            LazyVerticalGrid(
+                columns = GridCells.Adaptive(minSize = 160.dp),
+                contentPadding = PaddingValues(8.dp),
+                horizontalArrangement = Arrangement.spacedBy(8.dp),
+                verticalArrangement = Arrangement.spacedBy(8.dp),
+            ) {
+                items(state.tiles, key = { it.id }) { tile -> ParticipantTile(tile) }
+            }
+        }
+    }
+}
+
+private fun statusLine(status: CallStatus): String? =
+    when (status) {
+        CallStatus.Joining -> "Joining…"
+        CallStatus.Live -> null
+        is CallStatus.Reconnecting -> "Connection lost, reconnecting (attempt ${status.attempt})…"
+        is CallStatus.Ended -> "Call ended: ${status.why}"
+    }
+
+@Composable
+private fun ParticipantTile(tile: Tile) {
+    val shape = RoundedCornerShape(12.dp)
+    val ring = if (tile.speaking) Color(0xFF43A047) else Color.Transparent
+    Box(
+        Modifier
+            .aspectRatio(4f / 3f)
+            .border(3.dp, ring, shape)
+            .clip(shape)
+            .background(Color(0xFF263238)),
+    ) {
+        val picture = tile.picture
+        if (picture != null && !tile.cameraOff) {
+            Image(
+                bitmap = picture.asImageBitmap(),
+                contentDescription = "${tile.name}'s video",
+                contentScale = ContentScale.Crop,
+                modifier = Modifier.fillMaxSize(),
+            )
+        } else {
+            Text(
+                tile.name.take(1).uppercase(),
+                Modifier.align(Alignment.Center),
+                color = Color.White,
+                style = MaterialTheme.typography.headlineLarge,
+            )
+        }
+        Row(
+            Modifier.align(Alignment.BottomStart).fillMaxWidth().background(Color(0x88000000)).padding(6.dp),
+            horizontalArrangement = Arrangement.spacedBy(6.dp),
+        ) {
+            Text(tile.name, color = Color.White, modifier = Modifier.weight(1f))
+            if (tile.muted) Text("muted", color = Color(0xFFEF9A9A))
+            if (tile.speaking) Text("speaking", color = Color(0xFFA5D6A7))
+        }
+    }
+}
+
+@Preview
+@Composable
+private fun CallScreenPreview() {
+    MaterialTheme {
+        CallScreen(
+            CallState(
+                roomName = "Ada's room",
+                status = CallStatus.Live,
+                tiles =
+                    listOf(
+                        Tile("a", "Ada", speaking = true, muted = false, cameraOff = true, picture = null),
+                        Tile("b", "Bob", speaking = false, muted = true, cameraOff = true, picture = null),
+                    ),
+            ),
+            title = "Ada",
+            onEvent = {},
+        )
+    }
+}

@@ -1,0 +1,178 @@
+package org.salon.app.call
+
+import android.graphics.Bitmap
+import androidx.lifecycle.ViewModel
+import androidx.lifecycle.viewModelScope
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.combine
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.launch
+import org.salon.app.media.AudioOut
+import org.salon.app.media.PictureConverter
+import org.salon.core.Call
+import org.salon.core.Connection
+import org.salon.core.EndReason
+import org.salon.core.JoinOptions
+import org.salon.core.RoomState
+import org.salon.core.SalonError
+import org.salon.core.SalonService
+
+/** Everything the call screen shows. */
+data class CallState(
+    val roomName: String? = null,
+    val status: CallStatus = CallStatus.Joining,
+    val tiles: List<Tile> = emptyList(),
+    val sendingTestPattern: Boolean = false,
+)
+
+sealed interface CallStatus {
+    data object Joining : CallStatus
+
+    data object Live : CallStatus
+
+    data class Reconnecting(val attempt: Int) : CallStatus
+
+    data class Ended(val why: String) : CallStatus
+}
+
+/** One other person: their name, whether they speak or are muted, and their latest picture. */
+data class Tile(
+    val id: String,
+    val name: String,
+    val speaking: Boolean,
+    val muted: Boolean,
+    val cameraOff: Boolean,
+    val picture: Bitmap?,
+)
+
+/** Everything the user can do in a call. */
+sealed interface CallEvent {
+    /** Sends a moving test picture as my camera, for trying Salon without a camera. */
+    data object ToggleTestPattern : CallEvent
+
+    data object Leave : CallEvent
+}
+
+/**
+ * Joins the room behind [link] as [myName] and shows it. The phone's own camera and microphone
+ * are not captured yet: it joins with both off, and can send the core's test pattern instead.
+ */
+class CallViewModel(
+    private val salon: SalonService,
+    private val link: String,
+    private val myName: String,
+    private val appScope: CoroutineScope,
+) : ViewModel() {
+    private val mutableState = MutableStateFlow(CallState())
+    val state: StateFlow<CallState> = mutableState.asStateFlow()
+    private val pictures = MutableStateFlow<Map<String, Bitmap>>(emptyMap())
+    private var call: Call? = null
+    private var testPattern: Job? = null
+
+    init {
+        viewModelScope.launch {
+            val joined =
+                try {
+                    salon.join(link, JoinOptions(name = myName, microphoneOn = false, cameraOn = false))
+                } catch (e: SalonError) {
+                    mutableState.update { it.copy(status = CallStatus.Ended(e.message ?: "could not join")) }
+                    return@launch
+                }
+            call = joined
+            launch { combine(joined.state, pictures, ::show).collect { shown -> mutableState.value = shown } }
+            launch(Dispatchers.Default) {
+                val converter = PictureConverter()
+                joined.videoFrames().collect { remote ->
+                    val bitmap = converter.toBitmap(remote.frame)
+                    pictures.update { it + (remote.participantId to bitmap) }
+                }
+            }
+            launch(Dispatchers.Default) {
+                AudioOut().use { out ->
+                    coroutineScope {
+                        val pruning = launch { joined.state.collect { room -> out.keepOnly(room.participants.map { it.id }.toSet()) } }
+                        // Completes when the call is left.
+                        joined.audioFrames().collect { out.play(it) }
+                        pruning.cancel()
+                    }
+                }
+            }
+        }
+    }
+
+    fun onEvent(event: CallEvent) {
+        when (event) {
+            CallEvent.ToggleTestPattern -> toggleTestPattern()
+            CallEvent.Leave -> leave()
+        }
+    }
+
+    private fun show(room: RoomState, pictures: Map<String, Bitmap>): CallState =
+        mutableState.value.copy(
+            roomName = room.roomName,
+            status =
+                when (val c = room.connection) {
+                    Connection.Connecting -> CallStatus.Joining
+                    Connection.Connected -> CallStatus.Live
+                    is Connection.Reconnecting -> CallStatus.Reconnecting(c.attempt)
+                    is Connection.Ended -> CallStatus.Ended(c.reason.describe())
+                },
+            tiles =
+                room.participants.map { p ->
+                    Tile(p.id, p.name, speaking = p.speaking, muted = !p.audioOn, cameraOff = !p.videoOn, picture = pictures[p.id])
+                },
+        )
+
+    private fun toggleTestPattern() {
+        val call = call ?: return
+        val running = testPattern
+        if (running != null) {
+            running.cancel()
+            testPattern = null
+            call.setCamera(false)
+        } else {
+            call.setCamera(true)
+            testPattern =
+                viewModelScope.launch(Dispatchers.Default) {
+                    var index = 0L
+                    while (isActive) {
+                        try {
+                            call.sendVideoFrame(salon.testPatternFrame(640, 360, index++))
+                        } catch (e: SalonError) {
+                            break
+                        }
+                        delay(66) // about 15 pictures a second
+                    }
+                }
+        }
+        mutableState.update { it.copy(sendingTestPattern = testPattern != null) }
+    }
+
+    /** Leaves on the app's scope, so that leaving finishes even as this screen goes away. */
+    private fun leave() {
+        testPattern?.cancel()
+        val call = call ?: return
+        appScope.launch { call.leave() }
+    }
+
+    override fun onCleared() {
+        leave()
+    }
+}
+
+private fun EndReason.describe(): String =
+    when (this) {
+        EndReason.Left -> "You left"
+        EndReason.RoomNotFound -> "This room no longer exists"
+        EndReason.RoomFull -> "The room is full"
+        EndReason.Incompatible -> "Update Salon to join this room"
+        is EndReason.Error -> message
+    }

@@ -1,0 +1,71 @@
+package org.salon.app.friends
+
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.ExperimentalCoroutinesApi
+import kotlinx.coroutines.test.UnconfinedTestDispatcher
+import kotlinx.coroutines.test.resetMain
+import kotlinx.coroutines.test.runTest
+import kotlinx.coroutines.test.setMain
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNotNull
+import org.junit.Before
+import org.junit.Test
+import org.salon.core.FakeSalonService
+import org.salon.core.RoomStatus
+import org.salon.core.SalonError
+
+/** The friend list's ViewModel against the fake service: no Rust, no network. */
+@OptIn(ExperimentalCoroutinesApi::class)
+class FriendsViewModelTest {
+    private val salon = FakeSalonService()
+
+    @Before
+    fun setUp() = Dispatchers.setMain(UnconfinedTestDispatcher())
+
+    @After
+    fun tearDown() = Dispatchers.resetMain()
+
+    @Test
+    fun `shows whose room is open`() =
+        runTest {
+            val open = "https://salon.example.org/r/open"
+            val closed = "https://salon.example.org/r/closed"
+            salon.statuses[open] = RoomStatus("open", null, participants = 2, maxParticipants = 8, full = false)
+            salon.statuses[closed] = RoomStatus("closed", null, participants = 0, maxParticipants = 8, full = false)
+            salon.addFriend("Ada", open)
+            salon.addFriend("Bob", closed)
+            salon.addFriend("Cy", "https://salon.example.org/r/gone")
+
+            val presence = FriendsViewModel(salon).state.value.friends.associate { it.name to it.presence }
+
+            assertEquals(mapOf("Ada" to Presence.Open(2), "Bob" to Presence.Closed, "Cy" to Presence.Gone), presence)
+        }
+
+    @Test
+    fun `adding the same room twice says so and keeps the list`() =
+        runTest {
+            val link = "https://salon.example.org/r/a"
+            val viewModel = FriendsViewModel(salon)
+            viewModel.onEvent(FriendsEvent.OpenAddDialog)
+            viewModel.onEvent(FriendsEvent.AddFriend("Ada", link))
+            assertFalse(viewModel.state.value.addDialogOpen)
+
+            viewModel.onEvent(FriendsEvent.AddFriend("Ada again", link))
+
+            assertEquals(listOf("Ada"), viewModel.state.value.friends.map { it.name })
+            assertEquals(SalonError.DuplicateFriend().message, viewModel.state.value.error)
+            viewModel.onEvent(FriendsEvent.DismissError)
+            assertEquals(null, viewModel.state.value.error)
+        }
+
+    @Test
+    fun `a friend card brings the name with it`() =
+        runTest {
+            val card = salon.friendCard("Zoë", "https://salon.example.org/r/z")
+            val viewModel = FriendsViewModel(salon)
+            viewModel.onEvent(FriendsEvent.AddFriend(name = "", linkOrCard = card))
+            assertNotNull(viewModel.state.value.friends.singleOrNull { it.name == "Zoë" })
+        }
+}

@@ -1,0 +1,127 @@
+package org.salon.core
+
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.BeforeEach
+import org.junit.jupiter.api.Test
+import kotlin.math.PI
+import kotlin.math.sin
+import kotlin.test.assertEquals
+import kotlin.test.assertNotNull
+import kotlin.test.assertTrue
+import kotlin.time.Duration.Companion.seconds
+
+/**
+ * Two phones in one room through a real salon-server, real WebRTC and the real codecs: the one
+ * that sends a test pattern and a tone shows up, by name and speaking, in the other's state
+ * flow, and its pictures arrive decoded at their real size in the other's video flow.
+ */
+class CallTest {
+    private val aliceDir = tempDir("salon-alice")
+    private val bobDir = tempDir("salon-bob")
+    private lateinit var server: ServerProcess
+    private lateinit var alice: SalonService
+    private lateinit var bob: SalonService
+
+    @BeforeEach
+    fun start() {
+        requireNativeLibrary()
+        server = ServerProcess()
+        alice = RustSalonService(aliceDir.path)
+        bob = RustSalonService(bobDir.path)
+    }
+
+    @AfterEach
+    fun stop() {
+        alice.close()
+        bob.close()
+        server.close()
+        aliceDir.deleteRecursively()
+        bobDir.deleteRecursively()
+    }
+
+    @Test
+    fun `a friend drops in and is seen and heard`() =
+        runBlocking<Unit> {
+            val room = alice.createRoom(server.url, "Living room")
+            val aliceCall = alice.join(room.link, JoinOptions(name = "Alice", microphoneOn = false, cameraOn = false))
+            assertEquals(room.id, aliceCall.state.value.roomId)
+            withTimeout(10.seconds) { aliceCall.state.first { it.connection == Connection.Connected } }
+
+            // Bob sees that the room is open, and drops in.
+            val status = withTimeout(10.seconds) { eventually { bob.roomStatus(room.link).takeIf { it.isOpen } } }
+            assertEquals(1, status.participants)
+            val bobCall = bob.join(room.link, JoinOptions(name = "Bob", videoWidth = 320, videoHeight = 240))
+            val bobId = assertNotNull(bobCall.state.value.me, "Bob has an id once joined")
+
+            val feeder = launch(Dispatchers.Default) { feed(bob, bobCall) }
+            try {
+                val picture = withTimeout(30.seconds) { aliceCall.videoFrames().first { it.participantId == bobId } }
+                assertEquals(320, picture.frame.width)
+                assertEquals(240, picture.frame.height)
+                assertEquals(320 * 240 * 3 / 2, picture.frame.data.size)
+
+                val sound = withTimeout(15.seconds) { aliceCall.audioFrames().first { it.participantId == bobId } }
+                assertTrue(sound.pcm.isNotEmpty() && sound.channels in 1..2, "$sound")
+
+                val seen =
+                    withTimeout(15.seconds) {
+                        aliceCall.state.first { state ->
+                            state.participants.any { it.id == bobId && it.name == "Bob" && it.receivingVideo && it.speaking }
+                        }
+                    }
+                assertEquals(listOf("Bob"), seen.participants.map { it.name })
+                val stats = aliceCall.remoteStats().single { it.participantId == bobId }
+                assertTrue(stats.framesDecoded > 0 && stats.width == 320 && stats.height == 240, "$stats")
+
+                // Bob mutes: Alice's state says so.
+                bobCall.setMicrophone(false)
+                withTimeout(10.seconds) {
+                    aliceCall.state.first { state -> state.participants.any { it.id == bobId && !it.audioOn } }
+                }
+            } finally {
+                feeder.cancelAndJoin()
+            }
+
+            // Bob leaves: his call ends, his media flows complete, and Alice sees him go.
+            bobCall.leave()
+            withTimeout(10.seconds) { bobCall.state.first { it.connection == Connection.Ended(EndReason.Left) } }
+            assertEquals(emptyList(), withTimeout(5.seconds) { bobCall.videoFrames().toList() })
+            withTimeout(10.seconds) { aliceCall.state.first { state -> state.participants.none { it.id == bobId } } }
+            aliceCall.leave()
+            aliceCall.leave() // twice is fine
+        }
+
+    /** Sends the test pattern at 1/3 of the 20 ms audio rate (~17 fps) and a 440 Hz tone. */
+    private suspend fun kotlinx.coroutines.CoroutineScope.feed(salon: SalonService, call: Call) {
+        val samples = 960
+        var phase = 0.0
+        var tick = 0L
+        while (isActive) {
+            val pcm = ShortArray(samples) {
+                phase += 2 * PI * 440.0 / 48_000
+                (sin(phase) * 8_000).toInt().toShort()
+            }
+            call.sendAudioFrame(pcm)
+            if (tick % 3 == 0L) call.sendVideoFrame(salon.testPatternFrame(320, 240, tick / 3))
+            tick++
+            delay(20)
+        }
+    }
+
+    /** Polls [probe] until it gives a value; the caller bounds it with a timeout. */
+    private suspend fun <T : Any> eventually(probe: suspend () -> T?): T {
+        while (true) {
+            probe()?.let { return it }
+            delay(100)
+        }
+    }
+}

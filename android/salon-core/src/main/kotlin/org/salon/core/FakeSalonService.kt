@@ -1,0 +1,164 @@
+package org.salon.core
+
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+
+/**
+ * An in-memory [SalonService] for UI tests and previews: friends and rooms live in maps, room
+ * status is whatever the test sets in [statuses], and [join] hands out a [FakeCall] the test
+ * drives. It follows the real service's rules where a UI can tell (a duplicate room link is
+ * [SalonError.DuplicateFriend], an unknown room is [SalonError.RoomNotFound]).
+ */
+class FakeSalonService(
+    override val coreVersion: String = "0.0.0-fake",
+) : SalonService {
+    private val lock = Any()
+    private val friendsById = linkedMapOf<Long, Friend>()
+    private val rooms = linkedMapOf<String, MyRoom>()
+    private var nextId = 1L
+
+    /** Room status by link; a link missing here is [SalonError.RoomNotFound]. */
+    val statuses: MutableMap<String, RoomStatus> = java.util.concurrent.ConcurrentHashMap()
+
+    /** If set, the next call to the service throws it (then it is cleared). */
+    @Volatile
+    var failNext: SalonError? = null
+
+    /** Every call joined so far, newest last. */
+    val calls: MutableList<FakeCall> = java.util.concurrent.CopyOnWriteArrayList()
+
+    private fun <T> op(block: () -> T): T {
+        failNext?.let {
+            failNext = null
+            throw it
+        }
+        return synchronized(lock) { block() }
+    }
+
+    override suspend fun friends(): List<Friend> = op { friendsById.values.toList() }
+
+    override suspend fun addFriend(name: String, roomLink: String, notes: String): Friend =
+        op {
+            if (friendsById.values.any { it.roomLink == roomLink }) throw SalonError.DuplicateFriend()
+            Friend(nextId++, name, roomLink, notes, addedAt = 0).also { friendsById[it.id] = it }
+        }
+
+    override suspend fun addFriendFromCard(card: String): Friend {
+        val query = card.substringAfter('?', "").split('&').associate { it.substringBefore('=') to it.substringAfter('=') }
+        val name = query["name"]?.let { java.net.URLDecoder.decode(it, "UTF-8") }
+        val room = query["room"]?.let { java.net.URLDecoder.decode(it, "UTF-8") }
+        if (name == null || room == null) throw SalonError.InvalidLink("not a friend card")
+        return addFriend(name, room)
+    }
+
+    override suspend fun renameFriend(id: Long, name: String) =
+        op { friendsById[id] = friendsById[id]?.copy(name = name) ?: throw SalonError.NotFound() }
+
+    override suspend fun setFriendNotes(id: Long, notes: String) =
+        op { friendsById[id] = friendsById[id]?.copy(notes = notes) ?: throw SalonError.NotFound() }
+
+    override suspend fun removeFriend(id: Long): Boolean = op { friendsById.remove(id) != null }
+
+    override suspend fun friendCard(myName: String, roomLink: String): String =
+        op {
+            val enc = { s: String -> java.net.URLEncoder.encode(s, "UTF-8") }
+            "salon:friend?v=1&name=${enc(myName)}&room=${enc(roomLink)}"
+        }
+
+    override suspend fun createRoom(server: String, name: String?): MyRoom =
+        op {
+            val id = "fake-room-${nextId++}"
+            val room = MyRoom(id, "$server/r/$id", hostKey = "fake-key", name = name, createdAt = 0)
+            rooms[id] = room
+            statuses[room.link] = RoomStatus(id, name, participants = 0, maxParticipants = 8, full = false)
+            room
+        }
+
+    override suspend fun myRooms(): List<MyRoom> = op { rooms.values.toList() }
+
+    override suspend fun forgetMyRoom(id: String): Boolean = op { rooms.remove(id) != null }
+
+    override suspend fun roomStatus(link: String): RoomStatus = op { statuses[link] ?: throw SalonError.RoomNotFound() }
+
+    override suspend fun join(link: String, options: JoinOptions): Call {
+        val status = roomStatus(link)
+        val call =
+            FakeCall(
+                RoomState(status.id, status.name, me = "me", participants = emptyList(), connection = Connection.Connected),
+                options,
+            )
+        calls += call
+        return call
+    }
+
+    override fun testPatternFrame(width: Int, height: Int, index: Long): I420Frame {
+        val luma = width * height
+        val data = ByteArray(luma * 3 / 2) { i -> if (i < luma) ((i + index) % 256).toByte() else 128.toByte() }
+        return I420Frame(width, height, data, index * 33_333)
+    }
+
+    override fun close() = Unit
+}
+
+/** A [Call] driven by the test: [emit] a state, [emitVideo] a frame; what the app sends is recorded. */
+class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
+    private val mutableState = MutableStateFlow(initial)
+    private val video = Broadcast<RemoteFrame>()
+    private val audio = Broadcast<RemoteAudio>()
+
+    val sentVideo: MutableList<I420Frame> = java.util.concurrent.CopyOnWriteArrayList()
+    val sentAudio: MutableList<ShortArray> = java.util.concurrent.CopyOnWriteArrayList()
+    var microphoneOn: Boolean = options.microphoneOn
+        private set
+    var cameraOn: Boolean = options.cameraOn
+        private set
+
+    override val state: StateFlow<RoomState> = mutableState.asStateFlow()
+
+    fun emit(state: RoomState) {
+        mutableState.value = state
+    }
+
+    /** Delivers [frame] to the current [videoFrames] collectors, as the core would. */
+    fun emitVideo(frame: RemoteFrame) = video.publish(frame)
+
+    /** Delivers [audio] to the current [audioFrames] collectors. */
+    fun emitAudio(audio: RemoteAudio) = this.audio.publish(audio)
+
+    override fun videoFrames(): Flow<RemoteFrame> = video.asFlow(capacity = 1)
+
+    override fun audioFrames(): Flow<RemoteAudio> = audio.asFlow(capacity = 50)
+
+    override fun remoteStats(): List<RemoteStats> = emptyList()
+
+    private fun checkOpen() {
+        if (mutableState.value.connection is Connection.Ended) throw SalonError.CallEnded()
+    }
+
+    override fun sendVideoFrame(frame: I420Frame) {
+        checkOpen()
+        sentVideo += frame
+    }
+
+    override fun sendAudioFrame(pcm: ShortArray) {
+        checkOpen()
+        sentAudio += pcm
+    }
+
+    override fun setMicrophone(on: Boolean) {
+        microphoneOn = on
+    }
+
+    override fun setCamera(on: Boolean) {
+        cameraOn = on
+    }
+
+    override suspend fun leave() {
+        mutableState.update { it.copy(connection = Connection.Ended(EndReason.Left)) }
+        video.close()
+        audio.close()
+    }
+}

@@ -1,0 +1,157 @@
+package org.salon.core
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
+import org.salon.core.ffi.AudioFrameSink
+import org.salon.core.ffi.RoomListener
+import org.salon.core.ffi.RoomStateRecord
+import org.salon.core.ffi.SalonCall
+import org.salon.core.ffi.SalonClient
+import org.salon.core.ffi.VideoFrame
+import org.salon.core.ffi.VideoFrameSink
+import org.salon.core.ffi.coreVersion as ffiCoreVersion
+import org.salon.core.ffi.testPatternFrame as ffiTestPatternFrame
+
+/**
+ * [SalonService] over the Rust core. The local database in [dataDir] is opened on first use, on
+ * [io], so constructing this is cheap and main-safe; an error opening it surfaces from that first
+ * call as [SalonError.Storage].
+ */
+class RustSalonService(
+    private val dataDir: String,
+    private val io: CoroutineDispatcher = Dispatchers.IO,
+) : SalonService {
+    private val opened = lazy { mapErrors { SalonClient.open(dataDir) } }
+
+    private suspend fun client(): SalonClient =
+        if (opened.isInitialized()) opened.value else withContext(io) { opened.value }
+
+    /** Runs a blocking (SQLite) call of the core on [io]. */
+    private suspend fun <T> blocking(block: (SalonClient) -> T): T {
+        val client = client()
+        return withContext(io) { mapErrors { block(client) } }
+    }
+
+    override val coreVersion: String get() = ffiCoreVersion()
+
+    override suspend fun friends(): List<Friend> = blocking { c -> c.friends().map { it.toFriend() } }
+
+    override suspend fun addFriend(name: String, roomLink: String, notes: String): Friend =
+        blocking { it.addFriend(name, roomLink, notes).toFriend() }
+
+    override suspend fun addFriendFromCard(card: String): Friend = blocking { it.addFriendFromCard(card).toFriend() }
+
+    override suspend fun renameFriend(id: Long, name: String) = blocking { it.renameFriend(id, name) }
+
+    override suspend fun setFriendNotes(id: Long, notes: String) = blocking { it.setFriendNotes(id, notes) }
+
+    override suspend fun removeFriend(id: Long): Boolean = blocking { it.removeFriend(id) }
+
+    override suspend fun friendCard(myName: String, roomLink: String): String =
+        blocking { it.friendCard(myName, roomLink) }
+
+    override suspend fun createRoom(server: String, name: String?): MyRoom {
+        val client = client()
+        return mapErrors { client.createRoom(server, name).toMyRoom() }
+    }
+
+    override suspend fun myRooms(): List<MyRoom> = blocking { c -> c.myRooms().map { it.toMyRoom() } }
+
+    override suspend fun forgetMyRoom(id: String): Boolean = blocking { it.forgetMyRoom(id) }
+
+    override suspend fun roomStatus(link: String): RoomStatus {
+        val client = client()
+        return mapErrors { client.roomStatus(link).toRoomStatus() }
+    }
+
+    override suspend fun join(link: String, options: JoinOptions): Call {
+        val client = client()
+        val relay = CallRelay()
+        val call = mapErrors { client.join(link, options.toFfi(), relay, relay, relay) }
+        return RustCall(call, relay)
+    }
+
+    override fun testPatternFrame(width: Int, height: Int, index: Long): I420Frame =
+        mapErrors { ffiTestPatternFrame(width.toUInt(), height.toUInt(), index.toULong()).toI420Frame() }
+
+    /** Releases the core's handle on the database. Calls still running finish first. */
+    override fun close() {
+        if (opened.isInitialized()) opened.value.close()
+    }
+}
+
+/**
+ * The listener and sinks one call hands to the core, called on the core's threads. State goes
+ * into a [MutableStateFlow] (a snapshot is the whole state, so keeping only the latest loses
+ * nothing); media is fanned out to whoever collects at the time.
+ */
+private class CallRelay : RoomListener, VideoFrameSink, AudioFrameSink {
+    private val lock = Any()
+    private var early: RoomState? = null
+    private var state: MutableStateFlow<RoomState>? = null
+    val video = Broadcast<RemoteFrame>()
+    val audio = Broadcast<RemoteAudio>()
+
+    override fun onStateChanged(state: RoomStateRecord) {
+        val snapshot = state.toRoomState()
+        synchronized(lock) {
+            val flow = this.state
+            if (flow == null) early = snapshot else flow.value = snapshot
+        }
+    }
+
+    override fun onVideoFrame(participantId: String, frame: VideoFrame) {
+        if (video.hasSubscribers) video.publish(RemoteFrame(participantId, frame.toI420Frame()))
+    }
+
+    override fun onAudioFrame(participantId: String, pcm: List<Short>, channels: UShort) {
+        if (audio.hasSubscribers) audio.publish(RemoteAudio(participantId, pcm.toShortArray(), channels.toInt()))
+    }
+
+    /**
+     * The call's state flow, starting from the last snapshot the listener delivered while `join`
+     * was still running, or else from [current]. Snapshots are delivered in order, so whatever
+     * arrives afterwards is newer.
+     */
+    fun attach(current: () -> RoomState): StateFlow<RoomState> =
+        synchronized(lock) {
+            MutableStateFlow(early ?: current()).also { state = it }.asStateFlow()
+        }
+
+    fun close() {
+        video.close()
+        audio.close()
+    }
+}
+
+private class RustCall(private val call: SalonCall, private val relay: CallRelay) : Call {
+    override val state: StateFlow<RoomState> = relay.attach { call.state().toRoomState() }
+
+    override fun videoFrames(): Flow<RemoteFrame> = relay.video.asFlow(capacity = 1)
+
+    /** 50 frames of 20 ms: a second of audio. */
+    override fun audioFrames(): Flow<RemoteAudio> = relay.audio.asFlow(capacity = 50)
+
+    override fun remoteStats(): List<RemoteStats> = call.remoteStats().map { it.toRemoteStats() }
+
+    override fun sendVideoFrame(frame: I420Frame) = mapErrors { call.sendVideoFrame(frame.toFfi()) }
+
+    override fun sendAudioFrame(pcm: ShortArray) = mapErrors { call.sendAudioFrame(pcm.asList()) }
+
+    override fun setMicrophone(on: Boolean) = call.setMicrophone(on)
+
+    override fun setCamera(on: Boolean) = call.setCamera(on)
+
+    override suspend fun leave() {
+        try {
+            call.leave()
+        } finally {
+            relay.close()
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import CoreGraphics
+import Foundation
+import SalonCore
+
+/// Everything the call screen shows.
+struct CallState {
+    var roomName: String?
+    var status: CallStatus = .joining
+    var tiles: [Tile] = []
+    var sendingTestPattern = false
+}
+
+enum CallStatus: Equatable {
+    case joining
+    case live
+    case reconnecting(attempt: Int)
+    case ended(String)
+}
+
+/// One other person: their name, whether they speak or are muted, and their latest picture.
+struct Tile: Identifiable {
+    let id: String
+    let name: String
+    let speaking: Bool
+    let muted: Bool
+    let cameraOff: Bool
+    let picture: CGImage?
+}
+
+/// Everything the user can do in a call.
+enum CallEvent {
+    /// Sends a moving test picture as my camera, for trying Salon without a camera.
+    case toggleTestPattern
+    case leave
+}
+
+/// Joins the room behind `link` as `myName` and shows it; mirrors the Android `CallViewModel`.
+/// The phone's own camera and microphone are not captured yet: it joins with both off, and can
+/// send the core's test pattern instead.
+@MainActor
+final class CallModel: ObservableObject {
+    @Published private(set) var state = CallState()
+    private let salon: any SalonService
+    private let link: String
+    private let myName: String
+    private var call: (any Call)?
+    private var room: RoomState?
+    private var pictures: [String: CGImage] = [:]
+    private var testPattern: Task<Void, Never>?
+
+    init(salon: any SalonService, link: String, myName: String) {
+        self.salon = salon
+        self.link = link
+        self.myName = myName
+    }
+
+    /// Joins, then shows the call until it ends or the screen goes away (which cancels this and
+    /// leaves the call).
+    func run() async {
+        let call: any Call
+        do {
+            call = try await salon.join(link: link, options: JoinOptions(name: myName, microphoneOn: false, cameraOn: false))
+        } catch {
+            state.status = .ended(error.localizedDescription)
+            return
+        }
+        self.call = call
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { @MainActor [weak self] in
+                for await room in call.states() { self?.show(room) }
+            }
+            group.addTask { [weak self] in
+                // Off the main actor: converting a picture is real work.
+                for await remote in call.videoFrames() {
+                    guard let picture = try? remote.frame.cgImage() else { continue }
+                    await self?.show(picture, of: remote.participantId)
+                }
+            }
+            group.addTask {
+                let out = AudioOut()
+                for await audio in call.audioFrames() { out.play(audio) }
+                out.stop()
+            }
+        }
+        // The streams end when the call is left, or when this task is cancelled.
+        leave()
+    }
+
+    func send(_ event: CallEvent) {
+        switch event {
+        case .toggleTestPattern: toggleTestPattern()
+        case .leave: leave()
+        }
+    }
+
+    private func show(_ room: RoomState) {
+        self.room = room
+        render()
+    }
+
+    private func show(_ picture: CGImage, of participantId: String) {
+        pictures[participantId] = picture
+        render()
+    }
+
+    private func render() {
+        guard let room else { return }
+        state.roomName = room.roomName
+        switch room.connection {
+        case .connecting: state.status = .joining
+        case .connected: state.status = .live
+        case let .reconnecting(attempt): state.status = .reconnecting(attempt: attempt)
+        case let .ended(reason): state.status = .ended(Self.describe(reason))
+        }
+        state.tiles = room.participants.map { p in
+            Tile(
+                id: p.id, name: p.name, speaking: p.speaking, muted: !p.audioOn, cameraOff: !p.videoOn,
+                picture: pictures[p.id])
+        }
+    }
+
+    private func toggleTestPattern() {
+        guard let call else { return }
+        if let running = testPattern {
+            running.cancel()
+            testPattern = nil
+            call.setCamera(false)
+        } else {
+            call.setCamera(true)
+            testPattern = Task.detached { [salon] in
+                var index: Int64 = 0
+                while !Task.isCancelled {
+                    do {
+                        try call.sendVideoFrame(salon.testPatternFrame(width: 640, height: 360, index: index))
+                    } catch {
+                        break
+                    }
+                    index += 1
+                    try? await Task.sleep(nanoseconds: 66_000_000)  // about 15 pictures a second
+                }
+            }
+        }
+        state.sendingTestPattern = testPattern != nil
+    }
+
+    /// Leaves in a task of its own, so that leaving finishes even as this screen goes away.
+    private func leave() {
+        testPattern?.cancel()
+        testPattern = nil
+        guard let call else { return }
+        Task.detached { await call.leave() }
+    }
+
+    private static func describe(_ reason: EndReason) -> String {
+        switch reason {
+        case .left: return "You left"
+        case .roomNotFound: return "This room no longer exists"
+        case .roomFull: return "The room is full"
+        case .incompatible: return "Update Salon to join this room"
+        case let .error(message): return message
+        }
+    }
+}

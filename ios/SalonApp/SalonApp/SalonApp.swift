@@ -1,0 +1,55 @@
+import SalonCore
+import SwiftUI
+import UIKit
+
+/// Two screens, as on Android: the friend list, and a call pushed on top of it.
+@main
+struct SalonApp: App {
+    /// The app's one service, or why it could not open its data.
+    private let salon: Result<any SalonService, Error> = Result { try Self.openSalon() }
+
+    var body: some Scene {
+        WindowGroup {
+            switch salon {
+            case let .success(salon):
+                RootView(salon: salon, myName: UIDevice.current.name)
+            case let .failure(error):
+                Text("Salon could not open its data: \(error.localizedDescription)").padding()
+            }
+        }
+    }
+
+    /// The local database lives in Application Support. Opening it is a quick disk operation.
+    private static func openSalon() throws -> any SalonService {
+        let support = try FileManager.default.url(
+            for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
+        let directory = support.appendingPathComponent("salon", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try RustSalonService(dataDirectory: directory)
+    }
+}
+
+/// Where a drop-in goes: a friend's room.
+struct CallTarget: Hashable {
+    let link: String
+    let title: String
+}
+
+struct RootView: View {
+    let salon: any SalonService
+    let myName: String
+    @State private var path: [CallTarget] = []
+
+    var body: some View {
+        NavigationStack(path: $path) {
+            FriendsRoute(salon: salon) { friend in
+                path.append(CallTarget(link: friend.roomLink, title: friend.name))
+            }
+            .navigationDestination(for: CallTarget.self) { target in
+                CallRoute(salon: salon, target: target, myName: myName) {
+                    if !path.isEmpty { path.removeLast() }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+
+/// An in-memory `SalonService` for SwiftUI previews and tests: friends and rooms live in
+/// dictionaries, room status is whatever the test sets with `setStatus`, and `join` hands out a
+/// `FakeCall` the test drives. It follows the real service's rules where a UI can tell (a
+/// duplicate room link is `.duplicateFriend`, an unknown room `.roomNotFound`). Mirrors the
+/// Kotlin `FakeSalonService`.
+public final class FakeSalonService: SalonService, @unchecked Sendable {
+    private let lock = NSLock()
+    private var friendsById: [Int64: Friend] = [:]
+    private var rooms: [String: MyRoom] = [:]
+    private var statuses: [String: RoomStatus] = [:]
+    private var nextId: Int64 = 1
+    private var failure: SalonError?
+    private var joined: [FakeCall] = []
+
+    public let coreVersion: String
+
+    public init(coreVersion: String = "0.0.0-fake") {
+        self.coreVersion = coreVersion
+    }
+
+    /// The status `roomStatus(link:)` gives for `link`; nil makes it `.roomNotFound`.
+    public func setStatus(_ status: RoomStatus?, for link: String) {
+        locked { statuses[link] = status }
+    }
+
+    /// The next call to the service throws `error` (once).
+    public func failNext(with error: SalonError) {
+        locked { failure = error }
+    }
+
+    /// Every call joined so far, newest last.
+    public var calls: [FakeCall] { locked { joined } }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func op<R>(_ body: () throws -> R) throws -> R {
+        try locked {
+            if let failure {
+                self.failure = nil
+                throw failure
+            }
+            return try body()
+        }
+    }
+
+    public func friends() async throws -> [Friend] {
+        try op { friendsById.values.sorted { $0.id < $1.id } }
+    }
+
+    public func addFriend(name: String, roomLink: String, notes: String) async throws -> Friend {
+        try op {
+            if friendsById.values.contains(where: { $0.roomLink == roomLink }) { throw SalonError.duplicateFriend }
+            let friend = Friend(id: nextId, name: name, roomLink: roomLink, notes: notes, addedAt: 0)
+            nextId += 1
+            friendsById[friend.id] = friend
+            return friend
+        }
+    }
+
+    public func addFriendFromCard(_ card: String) async throws -> Friend {
+        let items = URLComponents(string: card)?.queryItems ?? []
+        guard let name = items.first(where: { $0.name == "name" })?.value,
+              let room = items.first(where: { $0.name == "room" })?.value
+        else { throw SalonError.invalidLink("not a friend card") }
+        return try await addFriend(name: name, roomLink: room, notes: "")
+    }
+
+    public func renameFriend(id: Int64, name: String) async throws {
+        try op {
+            guard friendsById[id] != nil else { throw SalonError.notFound }
+            friendsById[id]?.name = name
+        }
+    }
+
+    public func setFriendNotes(id: Int64, notes: String) async throws {
+        try op {
+            guard friendsById[id] != nil else { throw SalonError.notFound }
+            friendsById[id]?.notes = notes
+        }
+    }
+
+    public func removeFriend(id: Int64) async throws -> Bool {
+        try op { friendsById.removeValue(forKey: id) != nil }
+    }
+
+    public func friendCard(myName: String, roomLink: String) async throws -> String {
+        try op {
+            let encode = { (s: String) in s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+            return "salon:friend?v=1&name=\(encode(myName))&room=\(encode(roomLink))"
+        }
+    }
+
+    public func createRoom(server: String, name: String?) async throws -> MyRoom {
+        try op {
+            let id = "fake-room-\(nextId)"
+            nextId += 1
+            let room = MyRoom(id: id, link: "\(server)/r/\(id)", hostKey: "fake-key", name: name, createdAt: 0)
+            rooms[id] = room
+            statuses[room.link] = RoomStatus(id: id, name: name, participants: 0, maxParticipants: 8, full: false)
+            return room
+        }
+    }
+
+    public func myRooms() async throws -> [MyRoom] {
+        try op { rooms.values.sorted { $0.id < $1.id } }
+    }
+
+    public func forgetMyRoom(id: String) async throws -> Bool {
+        try op { rooms.removeValue(forKey: id) != nil }
+    }
+
+    public func roomStatus(link: String) async throws -> RoomStatus {
+        try op {
+            guard let status = statuses[link] else { throw SalonError.roomNotFound }
+            return status
+        }
+    }
+
+    public func join(link: String, options: JoinOptions) async throws -> any Call {
+        let status = try await roomStatus(link: link)
+        let call = FakeCall(
+            initial: RoomState(roomId: status.id, roomName: status.name, me: "me", participants: [], connection: .connected),
+            options: options)
+        locked { joined.append(call) }
+        return call
+    }
+
+    public func testPatternFrame(width: Int, height: Int, index: Int64) throws -> I420Frame {
+        let luma = width * height
+        var data = Data(count: luma * 3 / 2)
+        for i in 0..<data.count {
+            data[i] = i < luma ? UInt8(truncatingIfNeeded: i + Int(index)) : 128
+        }
+        return I420Frame(width: width, height: height, data: data, timestampUs: index * 33_333)
+    }
+}
+
+/// A `Call` driven by the test: `emit` a state, `emitVideo` a picture; what the app sends is
+/// recorded.
+public final class FakeCall: Call, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: RoomState
+    private var sent: (video: [I420Frame], audio: [[Int16]]) = ([], [])
+    private var media: (microphone: Bool, camera: Bool)
+    private let stateReaders = Broadcast<RoomState>()
+    private let video = Broadcast<RemoteFrame>()
+    private let audio = Broadcast<RemoteAudio>()
+
+    public let options: JoinOptions
+
+    public init(initial: RoomState, options: JoinOptions) {
+        current = initial
+        self.options = options
+        media = (options.microphoneOn, options.cameraOn)
+    }
+
+    public var sentVideo: [I420Frame] { locked { sent.video } }
+    public var sentAudio: [[Int16]] { locked { sent.audio } }
+    public var microphoneOn: Bool { locked { media.microphone } }
+    public var cameraOn: Bool { locked { media.camera } }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    public func emit(_ state: RoomState) {
+        locked {
+            current = state
+            stateReaders.publish(state)
+        }
+    }
+
+    /// Delivers `frame` to the current `videoFrames()` readers, as the core would.
+    public func emitVideo(_ frame: RemoteFrame) { video.publish(frame) }
+
+    /// Delivers `audio` to the current `audioFrames()` readers.
+    public func emitAudio(_ audio: RemoteAudio) { self.audio.publish(audio) }
+
+    public var state: RoomState { locked { current } }
+
+    public func states() -> AsyncStream<RoomState> {
+        locked { stateReaders.stream(bufferingNewest: 1, first: current) }
+    }
+
+    public func videoFrames() -> AsyncStream<RemoteFrame> { video.stream(bufferingNewest: 1) }
+
+    public func audioFrames() -> AsyncStream<RemoteAudio> { audio.stream(bufferingNewest: 50) }
+
+    public func remoteStats() -> [RemoteStats] { [] }
+
+    public func sendVideoFrame(_ frame: I420Frame) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            sent.video.append(frame)
+        }
+    }
+
+    public func sendAudioFrame(_ pcm: [Int16]) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            sent.audio.append(pcm)
+        }
+    }
+
+    public func setMicrophone(_ on: Bool) { locked { media.microphone = on } }
+
+    public func setCamera(_ on: Bool) { locked { media.camera = on } }
+
+    public func leave() async {
+        var ended = state
+        ended.connection = .ended(.left)
+        emit(ended)
+        stateReaders.close()
+        video.close()
+        audio.close()
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import SalonCoreFFI
+
+// The one place where generated types become ours and back. No logic beyond conversion.
+// Inside this module our own `SalonError`, `JoinOptions`… shadow the generated ones; the
+// generated ones are always written with their module name.
+
+/// Runs a call into the core, turning its errors into `SalonError`.
+func mapErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SalonCoreFFI.SalonError {
+        throw SalonError(error)
+    } catch let error as SalonError {
+        throw error
+    } catch {
+        throw SalonError.internalError(String(describing: error))
+    }
+}
+
+/// `mapErrors` for async calls. (A separate name: in async code Swift would prefer an async
+/// overload even for synchronous calls.)
+func mapErrorsAsync<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as SalonCoreFFI.SalonError {
+        throw SalonError(error)
+    } catch let error as SalonError {
+        throw error
+    } catch {
+        throw SalonError.internalError(String(describing: error))
+    }
+}
+
+extension SalonError {
+    init(_ error: SalonCoreFFI.SalonError) {
+        switch error {
+        case .RoomNotFound: self = .roomNotFound
+        case .RoomFull: self = .roomFull
+        case let .InvalidLink(reason): self = .invalidLink(reason)
+        case let .InvalidInput(reason): self = .invalidInput(reason)
+        case let .Network(reason): self = .network(reason)
+        case let .Server(reason): self = .server(reason)
+        case let .Incompatible(reason): self = .incompatible(reason)
+        case let .Media(reason): self = .media(reason)
+        case let .Storage(reason): self = .storage(reason)
+        case .DuplicateFriend: self = .duplicateFriend
+        case .NotFound: self = .notFound
+        case .CallEnded: self = .callEnded
+        case let .Internal(reason): self = .internalError(reason)
+        }
+    }
+}
+
+extension Friend {
+    init(_ r: FriendRecord) {
+        self.init(id: r.id, name: r.name, roomLink: r.roomLink, notes: r.notes, addedAt: r.addedAt)
+    }
+}
+
+extension MyRoom {
+    init(_ r: MyRoomRecord) {
+        self.init(id: r.id, link: r.link, hostKey: r.hostKey, name: r.name, createdAt: r.createdAt)
+    }
+}
+
+extension RoomStatus {
+    init(_ r: RoomStatusRecord) {
+        self.init(
+            id: r.id, name: r.name, participants: Int(r.participants),
+            maxParticipants: Int(r.maxParticipants), full: r.full)
+    }
+}
+
+extension JoinOptions {
+    var ffi: SalonCoreFFI.JoinOptions {
+        SalonCoreFFI.JoinOptions(
+            name: name,
+            microphoneOn: microphoneOn,
+            cameraOn: cameraOn,
+            videoWidth: UInt32(clamping: videoWidth),
+            videoHeight: UInt32(clamping: videoHeight),
+            videoBitrateBps: UInt32(clamping: videoBitrateBps),
+            videoMaxFps: videoMaxFps)
+    }
+}
+
+extension RoomState {
+    init(_ r: RoomStateRecord) {
+        self.init(
+            roomId: r.roomId, roomName: r.roomName, me: r.me,
+            participants: r.participants.map { Participant($0) }, connection: Connection(r.connection))
+    }
+}
+
+extension Participant {
+    init(_ r: ParticipantRecord) {
+        self.init(
+            id: r.id, name: r.name, audioOn: r.audioOn, videoOn: r.videoOn,
+            receivingAudio: r.receivingAudio, receivingVideo: r.receivingVideo, speaking: r.speaking)
+    }
+}
+
+extension Connection {
+    init(_ r: ConnectionRecord) {
+        switch r {
+        case .connecting: self = .connecting
+        case .connected: self = .connected
+        case let .reconnecting(attempt): self = .reconnecting(attempt: Int(attempt))
+        case let .ended(reason): self = .ended(EndReason(coreText: reason))
+        }
+    }
+}
+
+extension EndReason {
+    /// The core sends the end reason as text: "left", "room_not_found", … or an error message.
+    init(coreText: String) {
+        switch coreText {
+        case "left": self = .left
+        case "room_not_found": self = .roomNotFound
+        case "room_full": self = .roomFull
+        case "incompatible": self = .incompatible
+        default: self = .error(coreText)
+        }
+    }
+}
+
+extension I420Frame {
+    init(_ r: VideoFrame) {
+        self.init(
+            width: Int(r.width), height: Int(r.height), data: r.data,
+            timestampUs: Int64(clamping: r.timestampUs))
+    }
+
+    var ffi: VideoFrame {
+        VideoFrame(
+            width: UInt32(clamping: width), height: UInt32(clamping: height), data: data,
+            timestampUs: UInt64(clamping: timestampUs))
+    }
+}
+
+extension RemoteStats {
+    init(_ r: RemoteStatsRecord) {
+        self.init(
+            participantId: r.participantId,
+            framesReceived: Int(clamping: r.framesReceived),
+            framesDecoded: Int(clamping: r.framesDecoded),
+            width: Int(r.width),
+            height: Int(r.height),
+            videoCodec: r.videoCodec,
+            audioPackets: Int(clamping: r.audioPackets),
+            audioFramesDecoded: Int(clamping: r.audioFramesDecoded))
+    }
+}

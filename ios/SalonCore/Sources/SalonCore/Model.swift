@@ -1,0 +1,225 @@
+import Foundation
+
+// Salon's own types for apps. They mirror the records of the generated bindings (SalonCoreFFI),
+// with `Int` for counts and sizes and enums instead of stringly-typed fields, so that apps never
+// import the generated module. Same names and shapes as the Kotlin wrapper (org.salon.core).
+
+/// A friend in the local list: their display name and the link of their room.
+public struct Friend: Equatable, Hashable, Identifiable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var roomLink: String
+    public var notes: String
+    /// Unix time in seconds.
+    public var addedAt: Int64
+
+    public init(id: Int64, name: String, roomLink: String, notes: String, addedAt: Int64) {
+        self.id = id
+        self.name = name
+        self.roomLink = roomLink
+        self.notes = notes
+        self.addedAt = addedAt
+    }
+}
+
+/// A room I created. `hostKey` proves ownership: store it like a password.
+public struct MyRoom: Equatable, Hashable, Identifiable, Sendable {
+    public var id: String
+    public var link: String
+    public var hostKey: String
+    public var name: String?
+    /// Unix time in seconds.
+    public var createdAt: Int64
+
+    public init(id: String, link: String, hostKey: String, name: String?, createdAt: Int64) {
+        self.id = id
+        self.link = link
+        self.hostKey = hostKey
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// Whether a room exists and who is in it, as the room's server says right now.
+public struct RoomStatus: Equatable, Hashable, Sendable {
+    public var id: String
+    public var name: String?
+    public var participants: Int
+    public var maxParticipants: Int
+    public var full: Bool
+
+    /// A room is "open" while someone is in it: that is when friends can drop in.
+    public var isOpen: Bool { participants > 0 }
+
+    public init(id: String, name: String?, participants: Int, maxParticipants: Int, full: Bool) {
+        self.id = id
+        self.name = name
+        self.participants = participants
+        self.maxParticipants = maxParticipants
+        self.full = full
+    }
+}
+
+/// How to join a call. The defaults are the core's.
+public struct JoinOptions: Equatable, Hashable, Sendable {
+    public var name: String
+    public var microphoneOn: Bool
+    public var cameraOn: Bool
+    public var videoWidth: Int
+    public var videoHeight: Int
+    public var videoBitrateBps: Int
+    public var videoMaxFps: Float
+
+    public init(
+        name: String,
+        microphoneOn: Bool = true,
+        cameraOn: Bool = true,
+        videoWidth: Int = 640,
+        videoHeight: Int = 360,
+        videoBitrateBps: Int = 800_000,
+        videoMaxFps: Float = 30
+    ) {
+        self.name = name
+        self.microphoneOn = microphoneOn
+        self.cameraOn = cameraOn
+        self.videoWidth = videoWidth
+        self.videoHeight = videoHeight
+        self.videoBitrateBps = videoBitrateBps
+        self.videoMaxFps = videoMaxFps
+    }
+}
+
+/// A snapshot of a call: the room, everyone else in it, and the connection.
+public struct RoomState: Equatable, Hashable, Sendable {
+    public var roomId: String
+    public var roomName: String?
+    /// My participant id, once joined.
+    public var me: String?
+    /// Everyone else, in order of arrival.
+    public var participants: [Participant]
+    public var connection: Connection
+
+    public init(roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection) {
+        self.roomId = roomId
+        self.roomName = roomName
+        self.me = me
+        self.participants = participants
+        self.connection = connection
+    }
+}
+
+/// Another person in the room.
+public struct Participant: Equatable, Hashable, Identifiable, Sendable {
+    public var id: String
+    public var name: String
+    /// Their microphone switch.
+    public var audioOn: Bool
+    /// Their camera switch.
+    public var videoOn: Bool
+    /// Whether their audio reaches me.
+    public var receivingAudio: Bool
+    /// Whether their video reaches me.
+    public var receivingVideo: Bool
+    public var speaking: Bool
+
+    public init(
+        id: String, name: String, audioOn: Bool, videoOn: Bool,
+        receivingAudio: Bool, receivingVideo: Bool, speaking: Bool
+    ) {
+        self.id = id
+        self.name = name
+        self.audioOn = audioOn
+        self.videoOn = videoOn
+        self.receivingAudio = receivingAudio
+        self.receivingVideo = receivingVideo
+        self.speaking = speaking
+    }
+}
+
+/// Where a call's connection stands.
+public enum Connection: Equatable, Hashable, Sendable {
+    case connecting
+    case connected
+    /// Lost the connection and trying again; `attempt` counts from 1.
+    case reconnecting(attempt: Int)
+    /// The call is over.
+    case ended(EndReason)
+}
+
+/// Why a call ended.
+public enum EndReason: Equatable, Hashable, Sendable {
+    /// I left.
+    case left
+    case roomNotFound
+    case roomFull
+    /// The server does not speak this app's protocol version: update the app.
+    case incompatible
+    /// Anything else; the text says what.
+    case error(String)
+}
+
+/// An I420 picture: the Y plane, then U, then V, tightly packed (`width * height * 3 / 2`
+/// bytes). Width and height are even.
+public struct I420Frame: Equatable, Hashable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var data: Data
+    public var timestampUs: Int64
+
+    public init(width: Int, height: Int, data: Data, timestampUs: Int64) {
+        self.width = width
+        self.height = height
+        self.data = data
+        self.timestampUs = timestampUs
+    }
+}
+
+/// A decoded picture from another participant.
+public struct RemoteFrame: Equatable, Sendable {
+    public var participantId: String
+    public var frame: I420Frame
+
+    public init(participantId: String, frame: I420Frame) {
+        self.participantId = participantId
+        self.frame = frame
+    }
+}
+
+/// Decoded audio from another participant: 48 kHz, `channels` interleaved.
+public struct RemoteAudio: Equatable, Sendable {
+    public var participantId: String
+    public var pcm: [Int16]
+    public var channels: Int
+
+    public init(participantId: String, pcm: [Int16], channels: Int) {
+        self.participantId = participantId
+        self.pcm = pcm
+        self.channels = channels
+    }
+}
+
+/// What has arrived from one other participant.
+public struct RemoteStats: Equatable, Hashable, Sendable {
+    public var participantId: String
+    public var framesReceived: Int
+    public var framesDecoded: Int
+    public var width: Int
+    public var height: Int
+    public var videoCodec: String
+    public var audioPackets: Int
+    public var audioFramesDecoded: Int
+
+    public init(
+        participantId: String, framesReceived: Int, framesDecoded: Int, width: Int, height: Int,
+        videoCodec: String, audioPackets: Int, audioFramesDecoded: Int
+    ) {
+        self.participantId = participantId
+        self.framesReceived = framesReceived
+        self.framesDecoded = framesDecoded
+        self.width = width
+        self.height = height
+        self.videoCodec = videoCodec
+        self.audioPackets = audioPackets
+        self.audioFramesDecoded = audioFramesDecoded
+    }
+}

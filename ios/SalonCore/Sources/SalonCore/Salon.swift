@@ -1,0 +1,90 @@
+import Foundation
+
+/// What an app can do with Salon: keep a friend list, create rooms, see whether a room is open,
+/// and join one. Apps depend on this protocol; `RustSalonService` implements it over the Rust
+/// core and `FakeSalonService` in memory for previews and tests. Mirrors the Kotlin
+/// `SalonService`.
+///
+/// Functions are `async` and nonisolated, so blocking work (SQLite) runs off the main actor and
+/// network work on the core's own runtime. Failures are thrown as `SalonError`.
+public protocol SalonService: AnyObject, Sendable {
+    /// The core's version, e.g. "0.1.0".
+    var coreVersion: String { get }
+
+    // MARK: Friends
+
+    func friends() async throws -> [Friend]
+    /// Adds a friend by the link of their room. The same room twice is `.duplicateFriend`.
+    func addFriend(name: String, roomLink: String, notes: String) async throws -> Friend
+    /// Adds a friend from a card made by `friendCard` (`salon:friend?…` or its web form).
+    func addFriendFromCard(_ card: String) async throws -> Friend
+    /// `.notFound` if there is no such friend.
+    func renameFriend(id: Int64, name: String) async throws
+    /// `.notFound` if there is no such friend.
+    func setFriendNotes(id: Int64, notes: String) async throws
+    /// Whether a friend was removed.
+    func removeFriend(id: Int64) async throws -> Bool
+    /// A card a friend can add me from: my name and one of my rooms.
+    func friendCard(myName: String, roomLink: String) async throws -> String
+
+    // MARK: Rooms
+
+    /// Creates a room on `server` (e.g. "https://salon.example.org") and remembers it as mine.
+    func createRoom(server: String, name: String?) async throws -> MyRoom
+    func myRooms() async throws -> [MyRoom]
+    /// Whether a room of mine was forgotten (the room itself stays on its server).
+    func forgetMyRoom(id: String) async throws -> Bool
+    /// Whether the room behind `link` exists and who is in it; `.roomNotFound` if not.
+    func roomStatus(link: String) async throws -> RoomStatus
+    /// Joins the room behind `link`. Returns once connected; see `Call.states()` from then on.
+    func join(link: String, options: JoinOptions) async throws -> any Call
+
+    // MARK: Media helpers
+
+    /// A synthetic moving picture (frame `index` of a 30 fps sequence), for demos without a camera.
+    func testPatternFrame(width: Int, height: Int, index: Int64) throws -> I420Frame
+}
+
+extension SalonService {
+    public func addFriend(name: String, roomLink: String) async throws -> Friend {
+        try await addFriend(name: name, roomLink: roomLink, notes: "")
+    }
+
+    public func createRoom(server: String) async throws -> MyRoom {
+        try await createRoom(server: server, name: nil)
+    }
+}
+
+/// A joined room. `state` is the latest snapshot and `states()` streams it; `videoFrames()` and
+/// `audioFrames()` stream what other participants send, from the moment of the call. After
+/// `leave()` every stream finishes and the state ends on `.ended`. Mirrors the Kotlin `Call`.
+public protocol Call: AnyObject, Sendable {
+    /// The room as it is now: who is here, who speaks, the connection.
+    var state: RoomState { get }
+
+    /// The current state, then every change (a slow reader sees only the newest).
+    func states() -> AsyncStream<RoomState>
+
+    /// Decoded pictures of every other participant. A slow reader sees only the newest picture
+    /// (older ones are dropped, never queued), so the core's decoder thread is never held up.
+    func videoFrames() -> AsyncStream<RemoteFrame>
+
+    /// Decoded audio of every other participant, 10–20 ms at a time; about a second is buffered.
+    func audioFrames() -> AsyncStream<RemoteAudio>
+
+    /// What has arrived from each other participant so far, ordered by participant id.
+    func remoteStats() -> [RemoteStats]
+
+    /// Sends a camera picture. Never blocks; once the call is over it throws `.callEnded`.
+    func sendVideoFrame(_ frame: I420Frame) throws
+
+    /// Sends 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples). Never blocks.
+    func sendAudioFrame(_ pcm: [Int16]) throws
+
+    func setMicrophone(_ on: Bool)
+
+    func setCamera(_ on: Bool)
+
+    /// Leaves the room. Safe to call more than once.
+    func leave() async
+}
