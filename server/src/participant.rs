@@ -22,9 +22,7 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    PeerConnection, RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionState,
-};
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState};
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::AppState;
@@ -41,8 +39,6 @@ use crate::store::StoredRoom;
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// How long a new socket may wait before sending `join`.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for ICE gathering before sending an SDP anyway.
-const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Tells the room this connection is gone when dropped (also while unwinding).
 struct LeaveOnDrop(RoomLink);
@@ -490,16 +486,8 @@ impl Session {
 
     /// The local description once ICE gathering is complete (or after a short wait).
     async fn local_sdp(&mut self) -> Result<String, String> {
-        let gathering = &mut self.peer.gathering;
-        let _ = tokio::time::timeout(
-            GATHER_TIMEOUT,
-            gathering.wait_for(|s| *s == RTCIceGatheringState::Complete),
-        )
-        .await;
-        self.pc()
-            .local_description()
+        salon_rtc::events::local_sdp_when_gathered(&self.peer.pc, &mut self.peer.gathering)
             .await
-            .map(|d| d.sdp)
             .ok_or_else(|| "no local description".to_owned())
     }
 

@@ -12,6 +12,18 @@ export function isFatalForRetry(code) {
   return code === 'room_not_found' || code === 'room_full' || code === 'unsupported_version';
 }
 
+const ERROR_WORDS = {
+  room_not_found: ['Room not found', "This link doesn't lead to a room. Check the link, or ask whoever sent it for a new one."],
+  room_full: ['This room is full', 'Everyone who fits is already in. Try again in a little while.'],
+  unreachable: ["Can't reach the server", 'Check your internet connection and try again.'],
+  unsupported_version: ['This page is out of date', 'Reload the page to get the current version.'],
+};
+
+/** [title, sentence] telling a person what went wrong; `message` is the server's own words. */
+export function errorWords(code, message) {
+  return ERROR_WORDS[code] ?? ['Something went wrong', message || 'Please try again.'];
+}
+
 /** Up to two initials of a display name, for the camera-off placeholder. */
 export function initials(name) {
   const words = String(name ?? '').trim().split(/\s+/u).filter(Boolean);

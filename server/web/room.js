@@ -6,13 +6,13 @@ import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
 import { LocalMedia } from './local.js';
 import {
-  cleanName, initials, isFatalForRetry, presenceText, reconnectDelay, speakingNow,
+  cleanName, errorWords, initials, isFatalForRetry, presenceText, reconnectDelay,
 } from './logic.js';
 import { Signaling } from './signaling.js';
+import { SpeakingWatch } from './speaking.js';
 import { $, TileGrid, copyText, fillIcons, setBanner, setToggle, showView } from './ui.js';
 
 const JOIN_TIMEOUT_MS = 15000;
-const SPEAKING_POLL_MS = 300;
 const LOBBY_REFRESH_MS = 10000;
 const NAME_KEY = 'salon.name';
 
@@ -31,13 +31,20 @@ const s = {
   retryTimer: null,
   joinTimer: null,
   lobbyTimer: null,
-  speakingTimer: null,
-  loudAt: new Map(),
 };
 
 const local = new LocalMedia();
 const grid = new TileGrid($('#grid'), {
   onAutoplayBlocked: () => { $('#enable-sound').hidden = false; },
+});
+const speaking = new SpeakingWatch({
+  localLevel: () => local.level(),
+  remoteLevels: () => s.call?.audioLevels() ?? null,
+  remoteIds: () => grid.remoteIds(),
+  show: (id, on) => {
+    if (id === null) $('#preview').dataset.speaking = String(on);
+    grid.setSpeaking(id, on);
+  },
 });
 
 // Read-only view for people debugging and for the browser tests.
@@ -112,7 +119,7 @@ function enterLobby() {
     if (s.state !== 'preview') return;
     getRoom(s.roomId).then(showRoomInfo, () => {});
   }, LOBBY_REFRESH_MS);
-  startSpeakingPoll();
+  speaking.start();
 }
 
 /** Camera and microphone with fallbacks; says in words what we could not get. */
@@ -167,7 +174,7 @@ function startCall() {
   grid.showSelf(local.stream, s.name);
   renderMedia();
   updateCount();
-  startSpeakingPoll();
+  speaking.start();
   connect();
 }
 
@@ -312,7 +319,7 @@ function leave() {
   s.signaling?.send({ type: 'leave' });
   endSession();
   clearTimeout(s.retryTimer);
-  stopSpeakingPoll();
+  speaking.stop();
   local.stop();
   grid.clear();
   setBanner(null);
@@ -331,7 +338,7 @@ async function rejoin() {
   startCall();
 }
 
-// --- microphone, camera, speaking ------------------------------------------------------------
+// --- microphone and camera -----------------------------------------------------------------
 
 function renderMedia() {
   const media = local.current();
@@ -354,54 +361,15 @@ async function toggle(kind) {
   if (s.joined) s.signaling?.send({ type: 'media', ...local.current() });
 }
 
-function startSpeakingPoll() {
-  if (s.speakingTimer) return;
-  let busy = false;
-  s.speakingTimer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const now = performance.now();
-      const mine = mark(null, local.level(), now, 0.015);
-      $('#preview').dataset.speaking = String(mine);
-      grid.setSpeaking(null, mine);
-      const levels = (await s.call?.audioLevels()) ?? new Map();
-      for (const id of grid.remoteIds()) grid.setSpeaking(id, mark(id, levels.get(id) ?? 0, now, 0.02));
-    } catch {
-      // The call closed while we asked; the next tick looks again.
-    } finally {
-      busy = false;
-    }
-  }, SPEAKING_POLL_MS);
-}
-
-function mark(id, level, now, threshold) {
-  const result = speakingNow(level, s.loudAt.get(id) ?? null, now, { threshold });
-  s.loudAt.set(id, result.lastLoudAt);
-  return result.speaking;
-}
-
-function stopSpeakingPoll() {
-  clearInterval(s.speakingTimer);
-  s.speakingTimer = null;
-  s.loudAt.clear();
-}
-
 // --- errors ------------------------------------------------------------------------------------
 
-const ERRORS = {
-  room_not_found: ['Room not found', "This link doesn't lead to a room. Check the link, or ask whoever sent it for a new one."],
-  room_full: ['This room is full', 'Everyone who fits is already in. Try again in a little while.'],
-  unreachable: ["Can't reach the server", 'Check your internet connection and try again.'],
-  unsupported_version: ['This page is out of date', 'Reload the page to get the current version.'],
-};
 
 function fail(code, message, { onRetry = null } = {}) {
   endSession();
   clearTimeout(s.retryTimer);
   clearInterval(s.lobbyTimer);
   setBanner(null);
-  const [title, detail] = ERRORS[code] ?? ['Something went wrong', message || 'Please try again.'];
+  const [title, detail] = errorWords(code, message);
   $('#error-title').textContent = title;
   $('#error-detail').textContent = detail;
   $('#room-error').dataset.code = code;
@@ -414,7 +382,7 @@ function fail(code, message, { onRetry = null } = {}) {
   if (!retry || isFatalForRetry(code)) {
     // Not going back to the lobby: release the camera and microphone.
     local.stop();
-    stopSpeakingPoll();
+    speaking.stop();
   }
   grid.clear();
   setState('error');

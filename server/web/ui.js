@@ -211,6 +211,7 @@ export class TileGrid {
     for (const tile of this.tiles.values()) {
       tile.classList.add('stale');
       tile.dataset.waiting = 'true'; // their video stopped: show initials until it is back
+      tile.dataset.speaking = 'false';
     }
   }
 

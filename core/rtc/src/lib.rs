@@ -1,6 +1,8 @@
 //! WebRTC pieces that Salon's server and client core must agree on: the codec set every peer
-//! connection registers, and the interceptor that surfaces keyframe requests.
+//! connection registers, the interceptor that surfaces keyframe requests, and the event handler
+//! that turns webrtc's callbacks into a channel.
 
+pub mod events;
 pub mod keyframe;
 
 use rtc::peer_connection::configuration::media_engine::{

@@ -1,16 +1,17 @@
-//! Builds the server side of one participant's peer connection and turns its callbacks into
+//! Builds the server side of one participant's peer connection; its callbacks arrive as
 //! [`PeerEvent`]s on a channel, so the participant's task handles them in order.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use salon_rtc::events::ChannelHandler;
+pub use salon_rtc::events::PeerEvent;
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateType, RTCIceGatheringState, RTCPeerConnectionState, Registry,
-    SettingEngineBuilder, register_default_interceptors,
+    RTCIceCandidateType, RTCIceGatheringState, Registry, SettingEngineBuilder,
+    register_default_interceptors,
 };
 
 use crate::ports::{PortLease, PortPool};
@@ -22,12 +23,6 @@ pub struct MediaSettings {
     pub bind_ip: IpAddr,
     pub public_ip: Option<IpAddr>,
     pub ports: Arc<Mutex<PortPool>>,
-}
-
-/// What a peer connection tells its participant.
-pub enum PeerEvent {
-    State(RTCPeerConnectionState),
-    Track(Arc<dyn TrackRemote>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,36 +40,12 @@ pub struct Peer {
     _port: PortLease,
 }
 
-struct Handler {
-    events: mpsc::UnboundedSender<PeerEvent>,
-    gathering: watch::Sender<RTCIceGatheringState>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.events.send(PeerEvent::State(state));
-    }
-
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        let _ = self.gathering.send(state);
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.events.send(PeerEvent::Track(track));
-    }
-}
-
 /// Builds a peer connection bound to one port from the pool.
 pub async fn build(
     settings: &MediaSettings,
     events: mpsc::UnboundedSender<PeerEvent>,
 ) -> Result<Peer, PeerError> {
-    let (gathering_tx, gathering) = watch::channel(RTCIceGatheringState::New);
-    let handler = Arc::new(Handler {
-        events,
-        gathering: gathering_tx,
-    });
+    let (handler, gathering) = ChannelHandler::with_events(events);
 
     // A port in the range may be held by another program: try a few before giving up.
     let mut last_err = None;

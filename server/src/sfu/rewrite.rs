@@ -82,6 +82,9 @@ impl Rewrite {
             to != 0
         });
         header.extension = !header.extensions.is_empty();
+        // The incoming padding belonged to the incoming extension block; the marshaller pads the
+        // rewritten block itself (a stale value makes the size check fail and the packet drop).
+        header.extensions_padding = 0;
         if !header.extension {
             header.extension_profile = 0;
         }
@@ -181,6 +184,45 @@ mod tests {
         assert_eq!(p.header.sequence_number, 7);
         assert_eq!(p.header.timestamp, 90_000);
         assert_eq!(&p.payload[..], b"opaque, maybe encrypted");
+    }
+
+    #[test]
+    fn a_rewritten_chrome_audio_packet_marshals() {
+        use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
+        // Chrome's audio: audio level (id 1, 1 byte) and transport-cc (id 3, 2 bytes) make a
+        // 5-byte one-byte-header block, padded with 3 zero bytes on the wire.
+        let mut original = packet(111, &[]);
+        original.header.extension = true;
+        original.header.extension_profile = 0xBEDE;
+        original.header.extensions = vec![
+            rtp::header::Extension {
+                id: 1,
+                payload: Bytes::from_static(&[0x90]),
+            },
+            rtp::header::Extension {
+                id: 3,
+                payload: Bytes::from_static(&[0x01, 0x02]),
+            },
+        ];
+        let wire = original.marshal().expect("marshal original");
+        let mut received = rtp::Packet::unmarshal(&mut &wire[..]).expect("unmarshal");
+        let rw = Rewrite::new(
+            9,
+            111,
+            Some(111),
+            &exts(&[
+                (AUDIO_LEVEL, 1),
+                (TWCC, 3),
+                ("urn:ietf:params:rtp-hdrext:sdes:mid", 4),
+            ]),
+            &exts(&[(AUDIO_LEVEL, 1), (TWCC, 2)]),
+        );
+        assert!(rw.apply(&mut received));
+        let mut buf = vec![0u8; received.marshal_size()];
+        let written = received
+            .marshal_to(&mut buf)
+            .expect("the rewritten packet marshals");
+        assert_eq!(written, buf.len(), "marshal_size and marshal_to agree");
     }
 
     #[test]

@@ -1,0 +1,262 @@
+// Shared pieces of the browser end-to-end tests: the real salon-server in a child process, one
+// headless Chromium, guests (one browser context each), and pollers instead of sleeps.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+export const shotsDir = process.env.SALON_SHOTS_DIR ?? '/tmp/salon-shots';
+
+const SERVER_START_TIMEOUT_MS = 30000;
+
+/**
+ * Polls `fn` until it returns a truthy value (which is returned). Throws after `timeout` ms with
+ * `message` and the last value or error seen, so a failure says what was observed.
+ */
+export async function waitFor(fn, { timeout = 10000, interval = 200, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() >= deadline) {
+      const seen = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${message}; last seen: ${seen}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/**
+ * Starts salon-server on 127.0.0.1 with a fresh data folder (or the given one) and resolves once
+ * it prints its URL. `port` 0 lets the OS choose.
+ */
+export async function startServer({ port = 0, dataDir = null } = {}) {
+  if (process.env.SALON_TEST_URL) {
+    // Development aid: test against a server that is already running (it is not stopped).
+    return { url: process.env.SALON_TEST_URL.replace(/\/$/u, ''), external: true, stop: async () => {}, logTail: () => '' };
+  }
+  const bin = process.env.SALON_SERVER_BIN ?? path.join(repoRoot, 'target', 'debug', 'salon-server');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`salon-server binary not found at ${bin}: run \`cargo build -p salon-server\` or set SALON_SERVER_BIN`);
+  }
+  const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'salon-e2e-'));
+  const logPath = path.join(dir, 'server.log');
+  const log = fs.createWriteStream(logPath, { flags: 'a' });
+  const child = spawn(bin, [
+    '--bind', `127.0.0.1:${port}`,
+    '--data-dir', dir,
+    '--udp-ports', '0',
+    '--log', process.env.SALON_TEST_LOG ?? 'warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.pipe(log);
+
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`salon-server did not print "salon-server listening on …" within ${SERVER_START_TIMEOUT_MS / 1000} s; stdout so far: ${JSON.stringify(out)}; log: ${logPath}`));
+    }, SERVER_START_TIMEOUT_MS);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      log.write(chunk);
+      const match = /salon-server listening on (http:\/\/\S+)/u.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1].replace(/\/$/u, ''));
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`salon-server exited (${code ?? signal}) before listening; log: ${logPath}\n${tail(logPath)}`));
+    });
+  });
+
+  return {
+    url,
+    dataDir: dir,
+    logPath,
+    port: Number(new URL(url).port),
+    /** The last lines the server logged (for failure reports). */
+    logTail: (lines = 30) => tail(logPath, lines),
+    /**
+     * Stops the server (SIGTERM, then SIGKILL if it lingers) and removes its data folder unless
+     * `keepData` (to restart on it) or SALON_KEEP_DATA is set.
+     */
+    async stop({ signal = 'SIGTERM', keepData = false } = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      log.end();
+      if (!keepData && !process.env.SALON_KEEP_DATA) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function tail(file, lines = 20) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+/**
+ * A guest: a fresh browser context and page. `denyCamera` makes every getUserMedia call that asks
+ * for video fail with NotAllowedError, as when the user blocks the camera.
+ */
+export async function newGuest(browser, label, { denyCamera = false, ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });
+  if (denyCamera) {
+    await context.addInitScript(() => {
+      const devices = navigator.mediaDevices;
+      const original = devices.getUserMedia.bind(devices);
+      // A test may set window.testAllowCamera = true later, as if the user changed their mind.
+      devices.getUserMedia = (constraints) => (constraints && constraints.video && !window.testAllowCamera
+        ? Promise.reject(new DOMException('Permission denied', 'NotAllowedError'))
+        : original(constraints));
+    });
+  }
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (message) => logs.push(`[${label}] ${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => logs.push(`[${label}] pageerror: ${error.message}`));
+  return { label, context, page, logs };
+}
+
+/** Opens a room link, types a name and presses Join; resolves once the page says "joined". */
+export async function join(guest, url, name) {
+  const { page } = guest;
+  await page.goto(url);
+  await page.getByTestId('join-name').fill(name);
+  await page.getByTestId('join-submit').click();
+  await waitFor(() => page.evaluate(() => window.salon?.state === 'joined'), {
+    timeout: 15000,
+    message: `${guest.label} to join`,
+  });
+  guest.id = await page.evaluate(() => window.salon.participantId);
+  return guest.id;
+}
+
+/** The participant ids of the remote tiles on a page, sorted. */
+export function remoteTileIds(page) {
+  return page.$$eval('[data-testid=tile]', (tiles) => tiles.map((t) => t.dataset.participant).sort());
+}
+
+/** One sample of what a page plays: per remote tile, its video element and WebRTC stats. */
+export function sampleMedia(page) {
+  return page.evaluate(async () => {
+    const stats = (await window.salon.stats()) ?? { inbound: {} };
+    const tiles = {};
+    for (const tile of document.querySelectorAll('[data-testid=tile]')) {
+      const video = tile.querySelector('video');
+      const id = tile.dataset.participant;
+      const inbound = stats.inbound[id] ?? {};
+      tiles[id] = {
+        videoWidth: video.videoWidth,
+        frames: video.getVideoPlaybackQuality().totalVideoFrames,
+        paused: video.paused,
+        framesDecoded: inbound.video?.framesDecoded ?? 0,
+        audioPackets: inbound.audio?.packetsReceived ?? 0,
+        audioEnergy: inbound.audio?.totalAudioEnergy ?? 0,
+        camera: tile.dataset.video,
+        mic: tile.dataset.audio,
+      };
+    }
+    return tiles;
+  });
+}
+
+/**
+ * Waits until, on `guest`'s page, each id in `ids` has a tile whose video plays (width > 0 and
+ * frames keep coming) unless `videoOff` lists it, and whose audio arrives with energy (unless
+ * `audio` is false).
+ */
+export async function expectReceiving(guest, ids, { videoOff = [], audio: checkAudio = true, timeout = 20000 } = {}) {
+  const first = await waitFor(async () => {
+    const sample = await sampleMedia(guest.page);
+    return ids.every((id) => sample[id]) ? sample : null;
+  }, { timeout, message: `${guest.label} to have tiles for ${ids.join(', ')}` });
+  let last = first;
+  await waitFor(async () => {
+    last = await sampleMedia(guest.page);
+    return ids.every((id) => {
+      const now = last[id];
+      const before = first[id];
+      if (!now) return false;
+      const audio = !checkAudio || (now.audioPackets > before.audioPackets && now.audioEnergy > 0);
+      if (videoOff.includes(id)) return audio;
+      const video = now.videoWidth > 0 && !now.paused
+        && now.frames > before.frames && now.framesDecoded > before.framesDecoded;
+      return audio && video;
+    });
+  }, {
+    timeout,
+    interval: 500,
+    message: `${guest.label} to receive playing video and audio from ${ids.join(', ')} (first: ${JSON.stringify(first)})`,
+  }).catch((error) => {
+    error.message += `\nlast sample: ${JSON.stringify(last)}`;
+    throw error;
+  });
+  return last;
+}
+
+/** True when the page can scroll sideways (it must not, on a phone). */
+export function scrollsSideways(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1
+    || document.body.scrollWidth > document.documentElement.clientWidth + 1);
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(shotsDir, { recursive: true });
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
+}
+
+/** Creates a room through the HTTP API (for tests that are not about the landing page). */
+export async function createRoomViaApi(base, name) {
+  const response = await fetch(`${base}/api/rooms`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(name ? { name } : {}),
+  });
+  if (response.status !== 201) throw new Error(`POST /api/rooms answered ${response.status}`);
+  return response.json();
+}
+
+/** Prints the pages' console output and the server's last log lines after a failed test. */
+export function dumpLogs(guests, server = null) {
+  for (const guest of guests) {
+    if (guest?.logs?.length) console.log(guest.logs.slice(-40).join('\n'));
+  }
+  if (server?.logTail) console.log(`--- server log (${server.logPath}) ---\n${server.logTail()}`);
+}

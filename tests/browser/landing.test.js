@@ -1,0 +1,79 @@
+// The landing page creates rooms, and bad links say "room not found" in words.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  PHONE, dumpLogs, launchBrowser, newGuest, screenshot, scrollsSideways, startServer, waitFor,
+} from './helpers.js';
+
+describe('landing page and bad links', () => {
+  let server;
+  let browser;
+  const guests = [];
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('creates a room and shows its invite link', async (t) => {
+    const host = await newGuest(browser, 'host');
+    guests.push(host);
+    t.after(() => { if (t.failed) dumpLogs(guests, server); });
+    const { page } = host;
+    await page.goto(`${server.url}/`);
+    await screenshot(page, 'landing');
+    await page.locator('#room-name').fill('Friday drinks');
+    await page.getByTestId('create-room').click();
+    const link = await waitFor(() => page.getByTestId('room-link').inputValue(), {
+      message: 'the invite link',
+    });
+    assert.match(link, new RegExp(`^${server.url}/r/[A-Za-z0-9_-]{22}$`, 'u'));
+    await screenshot(page, 'landing-created');
+
+    const id = link.split('/r/')[1];
+    const hostKey = await page.evaluate((roomId) => localStorage.getItem(`salon.host.${roomId}`), id);
+    assert.ok(hostKey && hostKey.length >= 40, `host key kept in localStorage, got ${hostKey}`);
+
+    const info = await (await fetch(`${server.url}/api/rooms/${id}`)).json();
+    assert.equal(info.name, 'Friday drinks');
+
+    // "Enter the room" leads to the room's page.
+    await page.getByTestId('enter-room').click();
+    await page.waitForURL(link);
+    await waitFor(() => page.evaluate(() => window.salon?.state === 'preview'), { message: 'the preview' });
+    assert.equal(await page.locator('#lobby-title').textContent(), 'Friday drinks');
+  });
+
+  it('fits a phone screen', async () => {
+    const phone = await newGuest(browser, 'phone', PHONE);
+    guests.push(phone);
+    await phone.page.goto(`${server.url}/`);
+    await phone.page.getByTestId('create-room').click();
+    await waitFor(() => phone.page.getByTestId('room-link').inputValue(), { message: 'the invite link' });
+    assert.equal(await scrollsSideways(phone.page), false, 'landing page scrolls sideways on a phone');
+    await screenshot(phone.page, 'landing-phone');
+    await phone.context.close();
+  });
+
+  for (const bad of ['AAAAAAAAAAAAAAAAAAAAAA', 'nonsense']) {
+    it(`says "room not found" for /r/${bad}`, async () => {
+      const lost = await newGuest(browser, `lost-${bad}`);
+      guests.push(lost);
+      await lost.page.goto(`${server.url}/r/${bad}`);
+      const error = lost.page.getByTestId('room-error');
+      await error.waitFor({ state: 'visible', timeout: 10000 });
+      assert.match(await error.innerText(), /room not found/iu);
+      assert.equal(await lost.page.evaluate(() => window.salon.state), 'error');
+      // No join form for a room that does not exist.
+      assert.equal(await lost.page.getByTestId('join-submit').isVisible(), false);
+      if (bad === 'nonsense') await screenshot(lost.page, 'room-not-found');
+      await lost.context.close();
+    });
+  }
+});
