@@ -43,6 +43,12 @@ pub struct Config {
     #[arg(long, env = "SALON_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// The server runs behind a reverse proxy that sets X-Forwarded-For: take client addresses
+    /// (for rate limits) from that header. Leave off when clients connect directly, or anyone
+    /// could claim any address.
+    #[arg(long, env = "SALON_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+
     /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
     /// "salon_server=debug,webrtc=warn". The default hides the WebRTC stack's transient
     /// connection-setup warnings. RUST_LOG is used when this is not set.
@@ -60,6 +66,7 @@ impl Config {
             udp_ports: PortRange::Any,
             data_dir,
             public_url: None,
+            behind_proxy: false,
             log: "warn".into(),
         }
     }

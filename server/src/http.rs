@@ -2,7 +2,7 @@
 //! (`docs/api.md`).
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +10,10 @@ use axum::{Json, Router};
 use salon_protocol::{MAX_MESSAGE_BYTES, MAX_PARTICIPANTS, clean_display_name, validate_room_id};
 use serde::{Deserialize, Serialize};
 
+use std::net::{IpAddr, SocketAddr};
+
 use crate::AppState;
+use crate::abuse::Action;
 use crate::ids::{hash_host_key, new_host_key, new_room_id};
 use crate::store::StoredRoom;
 use crate::{participant, web};
@@ -61,6 +64,42 @@ fn room_not_found() -> Response {
         "room_not_found",
         "No room with this link exists. Check the link, or ask for a new one.",
     )
+}
+
+/// The client's address: the TCP peer, or with `--behind-proxy` the address the proxy appended
+/// to `X-Forwarded-For`.
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if state.behind_proxy
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|list| list.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+/// Counts a request against the limits; `Err` is the 429 to send.
+fn limit(state: &AppState, action: Action, ip: IpAddr) -> Result<(), Response> {
+    let verdict = state
+        .limits
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(action, ip, std::time::Instant::now());
+    verdict.map_err(|refused| {
+        let seconds = refused.retry_after.as_secs().max(1);
+        let mut response = api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("Too many requests from your network; try again in {seconds} s."),
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    })
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
@@ -123,9 +162,17 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
 
 async fn create_room(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Err(response) = limit(
+        &state,
+        Action::CreateRoom,
+        client_ip(&state, peer, &headers),
+    ) {
+        return response;
+    }
     // An empty body is a room with no name; anything else must be a JSON object.
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         CreateRoom::default()
@@ -184,7 +231,15 @@ async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredRoom>, Respon
     state.store.room(id).await.map_err(internal)
 }
 
-async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn room_info(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
+        return response;
+    }
     let room = match lookup(&state, &id).await {
         Ok(Some(room)) => room,
         Ok(None) => return room_not_found(),
@@ -203,9 +258,21 @@ async fn room_info(State(state): State<AppState>, Path(id): Path<String>) -> Res
 
 async fn signaling(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if limit(&state, Action::Join, client_ip(&state, peer, &headers)).is_err() {
+        // Browsers cannot read the status of a refused upgrade: accept it and say why.
+        return upgrade.on_upgrade(|socket| {
+            participant::refuse(
+                socket,
+                salon_protocol::ErrorCode::RateLimited,
+                "Too many join attempts from your network; wait a minute and try again.",
+            )
+        });
+    }
     let room = match lookup(&state, &id).await {
         Ok(room) => room,
         Err(response) => return response,

@@ -5,6 +5,7 @@
 //! pure membership rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
 //! [`store`] keeps rooms in SQLite.
 
+pub mod abuse;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -34,6 +35,10 @@ pub struct AppState {
     pub media: MediaSettings,
     pub public_url: Option<String>,
     pub local_addr: SocketAddr,
+    /// Request limits per client address and overall.
+    pub limits: Arc<Mutex<abuse::Limits>>,
+    /// Take the client address from `X-Forwarded-For` (set by a trusted reverse proxy).
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,15 +113,20 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         },
         public_url: config.public_url.clone(),
         local_addr: addr,
+        limits: Arc::new(Mutex::new(abuse::Limits::new())),
+        behind_proxy: config.behind_proxy,
     };
     let app = http::router(state.clone());
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     Ok(Server {
         addr,

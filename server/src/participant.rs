@@ -80,6 +80,11 @@ enum End {
     Replaced,
 }
 
+/// Sends one fatal error on a fresh socket and closes it.
+pub async fn refuse(socket: WebSocket, code: ErrorCode, message: &str) {
+    Conn::new(socket).fatal(code, message).await;
+}
+
 /// Runs a signaling WebSocket from upgrade to close.
 pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
     let mut conn = Conn::new(socket);

@@ -220,8 +220,9 @@ async fn the_fifty_first_participant_is_told_the_room_is_full() {
         other => panic!("{other:?}"),
     }
     // When someone leaves, there is room again.
-    let (leaver, _) = inside.pop().unwrap();
-    leaver.close().await;
+    let (mut leaver, _) = inside.pop().unwrap();
+    leaver.send(&ClientMessage::Leave).await;
+    assert!(leaver.recv().await.is_none());
     let url = s.ws_url(&id);
     assert!(
         eventually(Duration::from_secs(5), async || {
@@ -442,4 +443,102 @@ async fn someone_who_left_can_come_back_under_the_same_id() {
         Some(ServerMessage::Joined { participant_id, .. }) => assert_ne!(participant_id, b_id),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn scanners_and_room_factories_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = salon_server::config::Config::for_tests(dir.path().to_owned());
+    config.behind_proxy = true;
+    let server = salon_server::start(&config).await.unwrap();
+    let base = server.url();
+    let http = reqwest::Client::new();
+
+    // A scanner trying random ids learns nothing but "not found", then is slowed down.
+    let mut statuses = std::collections::BTreeMap::new();
+    for i in 0..150 {
+        let id = format!("{:0>22}", i);
+        let r = http
+            .get(format!("{base}/api/rooms/{id}"))
+            .header("x-forwarded-for", "198.51.100.7")
+            .send()
+            .await
+            .unwrap();
+        *statuses.entry(r.status().as_u16()).or_insert(0) += 1;
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let e: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(e["error"]["code"], "rate_limited");
+        }
+    }
+    assert_eq!(statuses.get(&404), Some(&100), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&50), "{statuses:?}");
+    // Someone else is not affected.
+    let r = http
+        .get(format!("{base}/api/rooms/AAAAAAAAAAAAAAAAAAAAAA"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // Creating rooms in bulk is refused after a burst.
+    let mut created = 0;
+    let mut refused = 0;
+    for _ in 0..30 {
+        let r = http
+            .post(format!("{base}/api/rooms"))
+            .header("x-forwarded-for", "198.51.100.8")
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            201 => created += 1,
+            429 => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, refused), (20, 10));
+
+    // Join floods get a clear error on the socket.
+    let room: serde_json::Value = http
+        .post(format!("{base}/api/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://{}/api/rooms/{}/ws",
+        server.addr,
+        room["id"].as_str().unwrap()
+    );
+    let mut limited = false;
+    for _ in 0..120 {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.as_str(),
+            )
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", "198.51.100.9".parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut c = WsClient::from_stream(ws);
+        c.send(&ClientMessage::Ping).await;
+        match c.recv().await {
+            Some(ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                fatal: true,
+                ..
+            }) => {
+                limited = true;
+                break;
+            }
+            Some(ServerMessage::Pong) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(limited, "100 joins a burst, then rate_limited");
 }

@@ -81,6 +81,14 @@ impl WsClient {
         Self { ws }
     }
 
+    pub fn from_stream(
+        ws: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> Self {
+        Self { ws }
+    }
+
     pub async fn send(&mut self, message: &ClientMessage) {
         self.send_text(&encode(message)).await;
     }
