@@ -81,14 +81,14 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
     peer.ip()
 }
 
-/// Counts a request against the limits; `Err` is the 429 to send.
-fn limit(state: &AppState, action: Action, ip: IpAddr) -> Result<(), Response> {
+/// Counts a request against the limits; `Some` is the 429 to send instead of serving it.
+fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> {
     let verdict = state
         .limits
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .check(action, ip, std::time::Instant::now());
-    verdict.map_err(|refused| {
+    verdict.err().map(|refused| {
         let seconds = refused.retry_after.as_secs().max(1);
         let mut response = api_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -237,7 +237,7 @@ async fn room_info(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(response) = limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
+    if let Some(response) = over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
         return response;
     }
     let room = match lookup(&state, &id).await {
@@ -263,7 +263,7 @@ async fn signaling(
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if limit(&state, Action::Join, client_ip(&state, peer, &headers)).is_err() {
+    if over_limit(&state, Action::Join, client_ip(&state, peer, &headers)).is_some() {
         // Browsers cannot read the status of a refused upgrade: accept it and say why.
         return upgrade.on_upgrade(|socket| {
             participant::refuse(
