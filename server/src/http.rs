@@ -166,7 +166,7 @@ async fn create_room(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = limit(
+    if let Some(response) = over_limit(
         &state,
         Action::CreateRoom,
         client_ip(&state, peer, &headers),
