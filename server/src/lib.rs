@@ -7,6 +7,7 @@
 
 pub mod abuse;
 pub mod config;
+pub mod conn;
 pub mod http;
 pub mod hub;
 pub mod ids;

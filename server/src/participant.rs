@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt as _;
@@ -16,7 +16,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::{
     ClientMessage, ErrorCode, IceCandidate, MAX_PARTICIPANTS, PROTOCOL_VERSION, RoomInfo,
-    ServerMessage, clean_display_name, decode_client, encode,
+    ServerMessage,
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -26,10 +26,9 @@ use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnec
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::AppState;
+use crate::conn::{Conn, Incoming};
 use crate::hub::{JoinError, RoomLink, ToParticipant};
-use crate::ratelimit::{
-    SIGNALING_BURST, SIGNALING_IDLE_TIMEOUT, SIGNALING_PER_SECOND, TokenBucket,
-};
+use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::forward::{Downstream, Publication, relay_keyframe_requests};
 use crate::sfu::peer::{self, Peer, PeerEvent};
 use crate::sfu::rewrite::{Rewrite, negotiated_payload_type};
@@ -37,8 +36,6 @@ use crate::store::StoredRoom;
 
 /// How often the server pings the socket.
 const PING_EVERY: Duration = Duration::from_secs(15);
-/// How long a new socket may wait before sending `join`.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Tells the room this connection is gone when dropped (also while unwinding).
 struct LeaveOnDrop(RoomLink);
@@ -178,138 +175,6 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         .await;
     }
     let _ = conn.ws.close().await;
-}
-
-/// The socket with its rate limit and liveness clock.
-struct Conn {
-    ws: WebSocket,
-    bucket: TokenBucket,
-    last_heard: Instant,
-    warned_rate: bool,
-}
-
-enum Incoming {
-    Message(ClientMessage),
-    /// Handled (an error was replied, or it was a control frame).
-    Nothing,
-    Closed,
-}
-
-impl Conn {
-    fn new(ws: WebSocket) -> Self {
-        let now = Instant::now();
-        Self {
-            ws,
-            bucket: TokenBucket::new(now, SIGNALING_PER_SECOND, SIGNALING_BURST),
-            last_heard: now,
-            warned_rate: false,
-        }
-    }
-
-    async fn send(&mut self, message: &ServerMessage) -> bool {
-        self.ws
-            .send(Message::Text(encode(message).into()))
-            .await
-            .is_ok()
-    }
-
-    async fn error(&mut self, code: ErrorCode, message: &str) {
-        self.send(&ServerMessage::error(code, message)).await;
-    }
-
-    async fn fatal(&mut self, code: ErrorCode, message: &str) {
-        self.send(&ServerMessage::Error {
-            code,
-            message: message.to_owned(),
-            fatal: true,
-        })
-        .await;
-        let _ = self.ws.close().await;
-    }
-
-    /// Turns one frame into a message, replying to anything invalid.
-    async fn interpret(&mut self, frame: Option<Result<Message, axum::Error>>) -> Incoming {
-        let frame = match frame {
-            None | Some(Err(_)) => return Incoming::Closed,
-            Some(Ok(frame)) => frame,
-        };
-        self.last_heard = Instant::now();
-        let text = match frame {
-            Message::Text(text) => text,
-            Message::Close(_) => return Incoming::Closed,
-            Message::Ping(_) | Message::Pong(_) => return Incoming::Nothing,
-            Message::Binary(_) => {
-                self.error(
-                    ErrorCode::BadMessage,
-                    "Binary messages are not part of the protocol; send JSON text.",
-                )
-                .await;
-                return Incoming::Nothing;
-            }
-        };
-        if !self.bucket.try_take(self.last_heard) {
-            if !self.warned_rate {
-                self.warned_rate = true;
-                self.error(ErrorCode::RateLimited, "Too many messages; slow down.")
-                    .await;
-            }
-            return Incoming::Nothing;
-        }
-        self.warned_rate = false;
-        match decode_client(text.as_str()) {
-            Ok(message) => Incoming::Message(message),
-            Err(e) => {
-                self.error(e.code(), &e.to_string()).await;
-                Incoming::Nothing
-            }
-        }
-    }
-
-    /// Waits for a valid `join`; replies to everything else. `None` if the socket closed.
-    async fn wait_for_join(
-        &mut self,
-    ) -> Option<(
-        String,
-        salon_protocol::MediaState,
-        Option<salon_protocol::Resume>,
-    )> {
-        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
-        loop {
-            let frame = tokio::time::timeout_at(deadline, self.ws.recv())
-                .await
-                .ok()?;
-            match self.interpret(frame).await {
-                Incoming::Closed => return None,
-                Incoming::Nothing => {}
-                Incoming::Message(ClientMessage::Join {
-                    version,
-                    name,
-                    media,
-                    resume,
-                }) => {
-                    if version != PROTOCOL_VERSION {
-                        self.fatal(
-                            ErrorCode::UnsupportedVersion,
-                            &format!("This server speaks protocol version {PROTOCOL_VERSION}; please update your app."),
-                        )
-                        .await;
-                        return None;
-                    }
-                    // Validated by decode_client; clean again for the trimmed form.
-                    let name = clean_display_name("name", &name).ok()?;
-                    return Some((name, media, resume));
-                }
-                Incoming::Message(ClientMessage::Ping) => {
-                    self.send(&ServerMessage::Pong).await;
-                }
-                Incoming::Message(ClientMessage::Leave) => return None,
-                Incoming::Message(_) => {
-                    self.error(ErrorCode::NotJoined, "Send \"join\" first.")
-                        .await;
-                }
-            }
-        }
-    }
 }
 
 /// One subscribed track.

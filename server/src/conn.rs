@@ -1,0 +1,148 @@
+//! The signaling socket of one participant: rate limit, liveness clock, decoding with error
+//! replies, and the wait for `join`.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::SinkExt as _;
+use salon_protocol::{
+    ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, clean_display_name, decode_client,
+    encode,
+};
+
+use crate::ratelimit::{SIGNALING_BURST, SIGNALING_PER_SECOND, TokenBucket};
+
+/// How long a new socket may wait before sending `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The socket with its rate limit and liveness clock.
+pub struct Conn {
+    pub ws: WebSocket,
+    bucket: TokenBucket,
+    pub last_heard: Instant,
+    warned_rate: bool,
+}
+
+pub enum Incoming {
+    Message(ClientMessage),
+    /// Handled (an error was replied, or it was a control frame).
+    Nothing,
+    Closed,
+}
+
+impl Conn {
+    pub fn new(ws: WebSocket) -> Self {
+        let now = Instant::now();
+        Self {
+            ws,
+            bucket: TokenBucket::new(now, SIGNALING_PER_SECOND, SIGNALING_BURST),
+            last_heard: now,
+            warned_rate: false,
+        }
+    }
+
+    pub async fn send(&mut self, message: &ServerMessage) -> bool {
+        self.ws
+            .send(Message::Text(encode(message).into()))
+            .await
+            .is_ok()
+    }
+
+    pub async fn error(&mut self, code: ErrorCode, message: &str) {
+        self.send(&ServerMessage::error(code, message)).await;
+    }
+
+    pub async fn fatal(&mut self, code: ErrorCode, message: &str) {
+        self.send(&ServerMessage::Error {
+            code,
+            message: message.to_owned(),
+            fatal: true,
+        })
+        .await;
+        let _ = self.ws.close().await;
+    }
+
+    /// Turns one frame into a message, replying to anything invalid.
+    pub async fn interpret(&mut self, frame: Option<Result<Message, axum::Error>>) -> Incoming {
+        let frame = match frame {
+            None | Some(Err(_)) => return Incoming::Closed,
+            Some(Ok(frame)) => frame,
+        };
+        self.last_heard = Instant::now();
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(_) => return Incoming::Closed,
+            Message::Ping(_) | Message::Pong(_) => return Incoming::Nothing,
+            Message::Binary(_) => {
+                self.error(
+                    ErrorCode::BadMessage,
+                    "Binary messages are not part of the protocol; send JSON text.",
+                )
+                .await;
+                return Incoming::Nothing;
+            }
+        };
+        if !self.bucket.try_take(self.last_heard) {
+            if !self.warned_rate {
+                self.warned_rate = true;
+                self.error(ErrorCode::RateLimited, "Too many messages; slow down.")
+                    .await;
+            }
+            return Incoming::Nothing;
+        }
+        self.warned_rate = false;
+        match decode_client(text.as_str()) {
+            Ok(message) => Incoming::Message(message),
+            Err(e) => {
+                self.error(e.code(), &e.to_string()).await;
+                Incoming::Nothing
+            }
+        }
+    }
+
+    /// Waits for a valid `join`; replies to everything else. `None` if the socket closed.
+    pub async fn wait_for_join(
+        &mut self,
+    ) -> Option<(
+        String,
+        salon_protocol::MediaState,
+        Option<salon_protocol::Resume>,
+    )> {
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.recv())
+                .await
+                .ok()?;
+            match self.interpret(frame).await {
+                Incoming::Closed => return None,
+                Incoming::Nothing => {}
+                Incoming::Message(ClientMessage::Join {
+                    version,
+                    name,
+                    media,
+                    resume,
+                }) => {
+                    if version != PROTOCOL_VERSION {
+                        self.fatal(
+                            ErrorCode::UnsupportedVersion,
+                            &format!("This server speaks protocol version {PROTOCOL_VERSION}; please update your app."),
+                        )
+                        .await;
+                        return None;
+                    }
+                    // Validated by decode_client; clean again for the trimmed form.
+                    let name = clean_display_name("name", &name).ok()?;
+                    return Some((name, media, resume));
+                }
+                Incoming::Message(ClientMessage::Ping) => {
+                    self.send(&ServerMessage::Pong).await;
+                }
+                Incoming::Message(ClientMessage::Leave) => return None,
+                Incoming::Message(_) => {
+                    self.error(ErrorCode::NotJoined, "Send \"join\" first.")
+                        .await;
+                }
+            }
+        }
+    }
+}
