@@ -159,7 +159,15 @@ impl Call {
             audio: config.audio_on,
             video: config.video_on,
         };
-        let session = connect(link, &config, media, None, &shared, &outgoing).await?;
+        let session = connect(
+            link,
+            &config,
+            media,
+            None,
+            &shared,
+            &outgoing.clone_handles(),
+        )
+        .await?;
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             link: link.clone(),
@@ -286,25 +294,6 @@ struct TrackHandles {
 
 /// Connects, joins (resuming if asked), publishes, and completes the first negotiation.
 async fn connect(
-    link: &InviteLink,
-    config: &CallConfig,
-    media: MediaState,
-    resume: Option<Resume>,
-    shared: &Shared,
-    outgoing: &Outgoing,
-) -> Result<Session, CoreError> {
-    connect_with(
-        link,
-        config,
-        media,
-        resume,
-        shared,
-        &outgoing.clone_handles(),
-    )
-    .await
-}
-
-async fn connect_with(
     link: &InviteLink,
     config: &CallConfig,
     media: MediaState,
@@ -515,7 +504,7 @@ impl Driver {
                     },
                 }
             }
-            match connect_with(
+            match connect(
                 &self.link,
                 &self.config,
                 self.media,
