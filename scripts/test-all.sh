@@ -55,8 +55,9 @@ cargo build -p salon-core -p salon-server --locked
 
 # --- Browser -----------------------------------------------------------------------------------
 say "Browser end-to-end tests"
-cargo build -p salon-server --locked
+cargo build -p salon-server -p salon-cli --locked
 export SALON_SERVER_BIN="$PWD/target/debug/salon-server"
+export SALON_CLI_BIN="$PWD/target/debug/salon-cli"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
 say "All tests passed"
