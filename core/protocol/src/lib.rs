@@ -246,8 +246,7 @@ fn decode<T: serde::de::DeserializeOwned + Validate>(text: &str) -> Result<T, Pr
     let message: T = serde_json::from_str(text).map_err(|e| {
         // serde's messages name the unexpected tag or field, which is what a client developer
         // needs; cap the length so an echo cannot be used to amplify.
-        let mut reason = e.to_string();
-        reason.truncate(200);
+        let reason: String = e.to_string().chars().take(200).collect();
         ProtocolError::Malformed(reason)
     })?;
     message.validate()?;

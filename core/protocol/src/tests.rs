@@ -208,3 +208,17 @@ fn resume_is_optional_and_checked() {
         ErrorCode::InvalidField
     );
 }
+
+/// Found by the fuzzer: serde's message echoes the unknown tag, and cutting it at a byte count
+/// inside a multi-byte character panicked.
+#[test]
+fn long_unknown_tags_with_wide_characters_do_not_panic() {
+    // Shift the wide characters across every byte offset so one straddles the cut.
+    for pad in 0..5 {
+        let tag = format!("{}{}", "x".repeat(pad), r"t~\u4440".repeat(80));
+        let text = format!(r#"{{"type":"i {tag}","x":"a1b2"}}"#);
+        let err = decode_client(&text).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::BadMessage);
+        assert!(err.to_string().chars().count() <= 240);
+    }
+}
