@@ -346,16 +346,7 @@ async fn a_reconnecting_participant_keeps_its_id_and_leaves_no_ghost() {
     };
     // Bo's network changes: a new socket resumes while the old one is still open.
     let mut b2 = WsClient::connect(&s.ws_url(&id)).await;
-    b2.send(&ClientMessage::Join {
-        version: salon_protocol::PROTOCOL_VERSION,
-        name: "Bo".into(),
-        media: Default::default(),
-        resume: Some(salon_protocol::Resume {
-            participant_id: b_id.clone(),
-            token,
-        }),
-    })
-    .await;
+    b2.send_join("Bo", Some((&b_id, &token))).await;
     match b2.recv().await {
         Some(ServerMessage::Joined {
             participant_id,
@@ -401,17 +392,7 @@ async fn someone_who_left_can_come_back_under_the_same_id() {
     b.send(&ClientMessage::Leave).await;
     assert!(b.recv().await.is_none());
     let mut again = WsClient::connect(&s.ws_url(&id)).await;
-    again
-        .send(&ClientMessage::Join {
-            version: salon_protocol::PROTOCOL_VERSION,
-            name: "Bo".into(),
-            media: Default::default(),
-            resume: Some(salon_protocol::Resume {
-                participant_id: b_id.clone(),
-                token: token.clone(),
-            }),
-        })
-        .await;
+    again.send_join("Bo", Some((&b_id, &token))).await;
     match again.recv().await {
         Some(ServerMessage::Joined {
             participant_id,
@@ -428,17 +409,7 @@ async fn someone_who_left_can_come_back_under_the_same_id() {
     }
     // The token was used up: it cannot be replayed to take the seat.
     let mut thief = WsClient::connect(&s.ws_url(&id)).await;
-    thief
-        .send(&ClientMessage::Join {
-            version: salon_protocol::PROTOCOL_VERSION,
-            name: "Thief".into(),
-            media: Default::default(),
-            resume: Some(salon_protocol::Resume {
-                participant_id: b_id.clone(),
-                token,
-            }),
-        })
-        .await;
+    thief.send_join("Thief", Some((&b_id, &token))).await;
     match thief.recv().await {
         Some(ServerMessage::Joined { participant_id, .. }) => assert_ne!(participant_id, b_id),
         other => panic!("{other:?}"),

@@ -128,14 +128,22 @@ impl WsClient {
     }
 
     pub async fn join(&mut self, name: &str) -> ServerMessage {
+        self.send_join(name, None).await;
+        self.recv().await.expect("reply to join")
+    }
+
+    /// Sends `join`, resuming `(participant_id, token)` when given.
+    pub async fn send_join(&mut self, name: &str, resume: Option<(&str, &str)>) {
         self.send(&ClientMessage::Join {
             version: PROTOCOL_VERSION,
             name: name.into(),
             media: MediaState::default(),
-            resume: None,
+            resume: resume.map(|(participant_id, token)| salon_protocol::Resume {
+                participant_id: participant_id.into(),
+                token: token.into(),
+            }),
         })
         .await;
-        self.recv().await.expect("reply to join")
     }
 
     /// Connects and joins; panics unless joined. Returns the client and its participant id.
