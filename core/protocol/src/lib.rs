@@ -14,7 +14,9 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{Validate, clean_display_name, validate_room_id};
+pub use validate::{
+    MAX_BANS_LISTED, Validate, clean_display_name, validate_device_id, validate_room_id,
+};
 
 /// Version of the signaling protocol. A client states the version it speaks in
 /// [`ClientMessage::Join`]; the server refuses any other with [`ErrorCode::UnsupportedVersion`].
@@ -59,6 +61,14 @@ pub enum ClientMessage {
         /// that connection if the server still has it (so the others see no ghost).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Resume>,
+        /// The room's host key (from room creation): proves the sender owns the room. A wrong
+        /// key is refused with [`ErrorCode::NotAllowed`]; the join goes on as a guest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
+        /// A random id the client keeps (browser local storage, the app's database): lets a
+        /// removal stick to this browser or device. 16–64 URL-safe characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// The participant's SDP offer. The first offer after `joined` publishes its media; the
     /// server answers with [`ServerMessage::Answer`].
@@ -73,6 +83,43 @@ pub enum ClientMessage {
     Ping,
     /// Leaving on purpose. The server closes the socket afterwards.
     Leave,
+
+    // Host actions. From a guest (or aimed at someone of equal or higher role) they are refused
+    // with [`ErrorCode::NotAllowed`] and change nothing.
+    /// Lock or unlock the room. In a locked room newcomers wait in the lobby until a host
+    /// admits them.
+    SetLocked { locked: bool },
+    /// Let a knocking person in.
+    Admit { knock_id: String },
+    /// Turn a knocking person away. Someone denied twice cannot knock again until the room
+    /// empties.
+    Deny { knock_id: String },
+    /// Disconnect someone and ban their device and address from this room (until a host lifts
+    /// the ban). Locks the room too; a host can unlock.
+    Remove { participant_id: String },
+    /// Lift a ban (see [`ServerMessage::Bans`]).
+    Unban { ban_id: String },
+    /// Ask someone to mute their microphone; they choose.
+    AskMute { participant_id: String },
+    /// Turn someone's microphone (and with `video`, their camera) off. The server stops
+    /// forwarding it; they can switch it back on themselves unless the room is paused.
+    Mute {
+        participant_id: String,
+        #[serde(default)]
+        video: bool,
+    },
+    /// Name or un-name a co-host for this session (the owner only).
+    SetCohost {
+        participant_id: String,
+        cohost: bool,
+    },
+    /// Panic: lock the room, turn off every guest's microphone and camera and keep them off
+    /// until released (`active: false`). The lock stays after release.
+    SetPanic { active: bool },
+    /// Make a new invite link; the old one stops working for anyone not already inside.
+    RotateLink,
+    /// End the call for everyone (the room itself stays, with its lock and bans).
+    EndRoom,
 }
 
 /// A message from the server to a participant.
@@ -92,10 +139,39 @@ pub enum ServerMessage {
         /// True when this join took over an earlier connection of the same participant.
         #[serde(default)]
         resumed: bool,
+        /// Your role in the room.
+        #[serde(default)]
+        role: Role,
+        /// People waiting in the lobby (hosts only; empty for guests).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        knocks: Vec<Knock>,
     },
+    /// The room is locked: you wait in the lobby until a host admits you (then `joined`
+    /// follows) or denies you (a fatal `knock_denied`). No media and no participant list
+    /// reach you meanwhile.
+    Waiting {
+        /// The room's name, to show while waiting.
+        room_name: Option<String>,
+        /// Whether any host is in the room to answer right now.
+        host_present: bool,
+    },
+    /// The room's state changed: lock, panic, or a new invite link (`room.id`).
+    RoomUpdated { room: RoomInfo },
+    /// (Hosts) someone knocked.
+    KnockReceived { knock: Knock },
+    /// (Hosts) a knock was admitted, denied or given up; remove it from the list.
+    KnockEnded { knock_id: String },
+    /// (Hosts) the room's ban list, sent after `joined` and whenever it changes.
+    Bans { bans: Vec<Ban> },
+    /// A host asks you to mute your microphone. Your choice.
+    MuteRequested { by: String },
+    /// A host turned your microphone (and maybe camera) off: `media` is your state now.
+    /// Turn the local devices off to match.
+    Muted { by: String, media: MediaState },
     /// Someone entered the room.
     ParticipantJoined { participant: Participant },
-    /// Someone's published state changed (mute, camera).
+    /// Someone's published state or role changed (mute, camera, co-host). Also sent to the
+    /// participant themself when a host changed it.
     ParticipantUpdated { participant: Participant },
     /// Someone left (on purpose, lost connection, or ICE failed).
     ParticipantLeft { participant_id: String },
@@ -128,9 +204,17 @@ pub const MAX_RESUME_TOKEN_CHARS: usize = 64;
 /// What a room looks like to someone inside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomInfo {
+    /// The room's id as in its current invite link (`/r/<id>`); changes when a host rotates
+    /// the link.
     pub id: String,
     pub name: Option<String>,
     pub max_participants: u32,
+    /// Newcomers wait in the lobby.
+    #[serde(default)]
+    pub locked: bool,
+    /// Panic is on: guests' microphones and cameras stay off.
+    #[serde(default)]
+    pub panic: bool,
 }
 
 /// One person in a room, as the others see them.
@@ -139,7 +223,57 @@ pub struct Participant {
     pub id: String,
     pub name: String,
     pub media: MediaState,
+    #[serde(default)]
+    pub role: Role,
 }
+
+/// What someone may do in a room. Hosts (owner and co-hosts) can act on people of a lower role.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Guest,
+    /// Named by the owner for this session.
+    Cohost,
+    /// Joined with the room's host key.
+    Owner,
+}
+
+impl Role {
+    pub fn is_host(self) -> bool {
+        self != Self::Guest
+    }
+}
+
+/// Someone waiting in the lobby of a locked room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Knock {
+    pub id: String,
+    pub name: String,
+    /// How many times this person was denied already (0 or 1).
+    #[serde(default)]
+    pub denied_before: u32,
+}
+
+/// A removal that sticks: the removed person's device and address stay out of the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ban {
+    pub id: String,
+    /// The name they had when removed.
+    pub name: String,
+    /// Unix time of the removal, in seconds.
+    pub at: i64,
+}
+
+/// Host keys are at most this many URL-safe characters.
+pub const MAX_HOST_KEY_CHARS: usize = 64;
+
+/// Device ids are this many URL-safe characters at least, and at most
+/// [`MAX_DEVICE_ID_CHARS`].
+pub const MIN_DEVICE_ID_CHARS: usize = 16;
+pub const MAX_DEVICE_ID_CHARS: usize = 64;
 
 /// Whether a participant's microphone and camera are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +328,16 @@ pub enum ErrorCode {
     NegotiationFailed,
     /// Too many requests; slow down.
     RateLimited,
+    /// A host action from someone who may not do it (or aimed at a higher role).
+    NotAllowed,
+    /// The participant, knock or ban named in a host action is not (or no longer) there.
+    NotFound,
+    /// A host removed you; you cannot come back to this room.
+    Removed,
+    /// A host did not let you in.
+    KnockDenied,
+    /// A host ended the call for everyone.
+    RoomEnded,
     /// The server failed; the message says what.
     Internal,
 }
@@ -203,7 +347,13 @@ impl ErrorCode {
     pub fn is_fatal(self) -> bool {
         matches!(
             self,
-            Self::RoomNotFound | Self::RoomFull | Self::UnsupportedVersion | Self::Internal
+            Self::RoomNotFound
+                | Self::RoomFull
+                | Self::UnsupportedVersion
+                | Self::Internal
+                | Self::Removed
+                | Self::KnockDenied
+                | Self::RoomEnded
         )
     }
 }

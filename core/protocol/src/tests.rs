@@ -14,6 +14,8 @@ fn join_round_trips_with_the_documented_shape() {
                 video: false
             },
             resume: None,
+            host_key: None,
+            device: None,
         }
     );
     assert_eq!(encode(&msg), text);
@@ -90,6 +92,8 @@ fn names_are_checked() {
             name: bad.into(),
             media: MediaState::default(),
             resume: None,
+            host_key: None,
+            device: None,
         });
         assert_eq!(
             decode_client(&text).unwrap_err().code(),
@@ -155,14 +159,41 @@ fn server_messages_round_trip() {
                 id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
                 name: Some("Friday".into()),
                 max_participants: 50,
+                locked: true,
+                panic: false,
             },
             participants: vec![Participant {
                 id: "p2".into(),
                 name: "Bo".into(),
                 media: MediaState::default(),
+                role: Role::Cohost,
             }],
             resume_token: "tok".into(),
             resumed: false,
+            role: Role::Owner,
+            knocks: vec![Knock {
+                id: "k1".into(),
+                name: "Cy".into(),
+                denied_before: 1,
+            }],
+        },
+        ServerMessage::Waiting {
+            room_name: None,
+            host_present: false,
+        },
+        ServerMessage::Bans {
+            bans: vec![Ban {
+                id: "b1".into(),
+                name: "Troll".into(),
+                at: 1_790_000_000,
+            }],
+        },
+        ServerMessage::Muted {
+            by: "Ada".into(),
+            media: MediaState {
+                audio: false,
+                video: true,
+            },
         },
         ServerMessage::ParticipantLeft {
             participant_id: "p2".into(),
@@ -221,4 +252,149 @@ fn long_unknown_tags_with_wide_characters_do_not_panic() {
         assert_eq!(err.code(), ErrorCode::BadMessage);
         assert!(err.to_string().chars().count() <= 240);
     }
+}
+
+#[test]
+fn host_actions_have_the_documented_shape() {
+    let cases = [
+        (
+            r#"{"type":"set_locked","locked":true}"#,
+            ClientMessage::SetLocked { locked: true },
+        ),
+        (
+            r#"{"type":"admit","knock_id":"k1"}"#,
+            ClientMessage::Admit {
+                knock_id: "k1".into(),
+            },
+        ),
+        (
+            r#"{"type":"deny","knock_id":"k1"}"#,
+            ClientMessage::Deny {
+                knock_id: "k1".into(),
+            },
+        ),
+        (
+            r#"{"type":"remove","participant_id":"p1"}"#,
+            ClientMessage::Remove {
+                participant_id: "p1".into(),
+            },
+        ),
+        (
+            r#"{"type":"unban","ban_id":"b1"}"#,
+            ClientMessage::Unban {
+                ban_id: "b1".into(),
+            },
+        ),
+        (
+            r#"{"type":"ask_mute","participant_id":"p1"}"#,
+            ClientMessage::AskMute {
+                participant_id: "p1".into(),
+            },
+        ),
+        (
+            r#"{"type":"mute","participant_id":"p1","video":true}"#,
+            ClientMessage::Mute {
+                participant_id: "p1".into(),
+                video: true,
+            },
+        ),
+        (
+            r#"{"type":"set_cohost","participant_id":"p1","cohost":true}"#,
+            ClientMessage::SetCohost {
+                participant_id: "p1".into(),
+                cohost: true,
+            },
+        ),
+        (
+            r#"{"type":"set_panic","active":true}"#,
+            ClientMessage::SetPanic { active: true },
+        ),
+        (r#"{"type":"rotate_link"}"#, ClientMessage::RotateLink),
+        (r#"{"type":"end_room"}"#, ClientMessage::EndRoom),
+    ];
+    for (text, message) in cases {
+        assert_eq!(decode_client(text).as_ref(), Ok(&message), "{text}");
+        assert_eq!(encode(&message), text);
+    }
+    // A mute without `video` is the microphone only.
+    assert_eq!(
+        decode_client(r#"{"type":"mute","participant_id":"p1"}"#),
+        Ok(ClientMessage::Mute {
+            participant_id: "p1".into(),
+            video: false
+        })
+    );
+}
+
+#[test]
+fn host_action_targets_are_checked() {
+    for text in [
+        r#"{"type":"remove","participant_id":""}"#,
+        r#"{"type":"admit","knock_id":"a b"}"#,
+        r#"{"type":"unban","ban_id":"../../etc"}"#,
+        r#"{"type":"mute","participant_id":"x\u0000"}"#,
+    ] {
+        assert_eq!(
+            decode_client(text).unwrap_err().code(),
+            ErrorCode::InvalidField,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn join_credentials_are_checked() {
+    let ok = r#"{"type":"join","version":1,"name":"A","host_key":"abcDEF_-123","device":"0123456789abcdef"}"#;
+    assert!(decode_client(ok).is_ok());
+    for bad in [
+        r#"{"type":"join","version":1,"name":"A","device":"short"}"#,
+        r#"{"type":"join","version":1,"name":"A","device":"0123456789abcdef!"}"#,
+        r#"{"type":"join","version":1,"name":"A","host_key":""}"#,
+    ] {
+        assert_eq!(
+            decode_client(bad).unwrap_err().code(),
+            ErrorCode::InvalidField,
+            "{bad}"
+        );
+    }
+    let long_key = format!(
+        r#"{{"type":"join","version":1,"name":"A","host_key":"{}"}}"#,
+        "k".repeat(65)
+    );
+    assert_eq!(
+        decode_client(&long_key).unwrap_err().code(),
+        ErrorCode::InvalidField
+    );
+}
+
+#[test]
+fn older_servers_messages_still_decode() {
+    // Fields added with host controls default when absent.
+    let text = r#"{"type":"joined","version":1,"participant_id":"p1","room":{"id":"AAAAAAAAAAAAAAAAAAAAAA","name":null,"max_participants":50},"participants":[{"id":"p2","name":"Bo","media":{"audio":true,"video":true}}],"resume_token":"t"}"#;
+    let ServerMessage::Joined {
+        role,
+        knocks,
+        room,
+        participants,
+        ..
+    } = decode_server(text).expect("valid")
+    else {
+        panic!("wrong variant")
+    };
+    assert_eq!(role, Role::Guest);
+    assert!(knocks.is_empty() && !room.locked && !room.panic);
+    assert_eq!(participants[0].role, Role::Guest);
+}
+
+#[test]
+fn removal_denial_and_ending_close_the_connection() {
+    for code in [
+        ErrorCode::Removed,
+        ErrorCode::KnockDenied,
+        ErrorCode::RoomEnded,
+    ] {
+        assert!(code.is_fatal());
+    }
+    assert!(!ErrorCode::NotAllowed.is_fatal());
+    assert!(!ErrorCode::NotFound.is_fatal());
 }

@@ -1,10 +1,14 @@
 //! Field validation for every message. One rule per field, applied by [`Validate`].
 
 use crate::{
-    ClientMessage, IceCandidate, MAX_CANDIDATE_BYTES, MAX_NAME_CHARS, MAX_PARTICIPANT_ID_CHARS,
-    MAX_RESUME_TOKEN_CHARS, MAX_SDP_BYTES, Participant, ProtocolError, ROOM_ID_LEN, RoomInfo,
-    ServerMessage,
+    Ban, ClientMessage, IceCandidate, Knock, MAX_CANDIDATE_BYTES, MAX_DEVICE_ID_CHARS,
+    MAX_HOST_KEY_CHARS, MAX_NAME_CHARS, MAX_PARTICIPANT_ID_CHARS, MAX_PARTICIPANTS,
+    MAX_RESUME_TOKEN_CHARS, MAX_SDP_BYTES, MIN_DEVICE_ID_CHARS, Participant, ProtocolError,
+    ROOM_ID_LEN, RoomInfo, ServerMessage,
 };
+
+/// Most bans a room keeps; the oldest is forgotten first.
+pub const MAX_BANS_LISTED: usize = 1000;
 
 /// A decoded message checks its own fields.
 pub trait Validate {
@@ -65,13 +69,38 @@ fn check_sdp(sdp: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+fn check_id(field: &'static str, id: &str) -> Result<(), ProtocolError> {
+    if id.is_empty() || id.len() > MAX_PARTICIPANT_ID_CHARS || !id.bytes().all(is_url_safe) {
+        return Err(ProtocolError::field(
+            field,
+            "must be 1-64 URL-safe characters",
+        ));
+    }
+    Ok(())
+}
+
 fn check_participant_id(id: &str) -> Result<(), ProtocolError> {
-    if id.is_empty()
-        || id.chars().count() > MAX_PARTICIPANT_ID_CHARS
-        || !id.bytes().all(is_url_safe)
+    check_id("participant_id", id)
+}
+
+/// Checks a client's device id: 16 to 64 URL-safe characters.
+pub fn validate_device_id(device: &str) -> Result<(), ProtocolError> {
+    if device.len() < MIN_DEVICE_ID_CHARS
+        || device.len() > MAX_DEVICE_ID_CHARS
+        || !device.bytes().all(is_url_safe)
     {
         return Err(ProtocolError::field(
-            "participant_id",
+            "device",
+            "must be 16-64 URL-safe characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_host_key(key: &str) -> Result<(), ProtocolError> {
+    if key.is_empty() || key.len() > MAX_HOST_KEY_CHARS || !key.bytes().all(is_url_safe) {
+        return Err(ProtocolError::field(
+            "host_key",
             "must be 1-64 URL-safe characters",
         ));
     }
@@ -129,17 +158,41 @@ impl Validate for IceCandidate {
 impl Validate for ClientMessage {
     fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            Self::Join { name, resume, .. } => {
+            Self::Join {
+                name,
+                resume,
+                host_key,
+                device,
+                ..
+            } => {
                 check_name("name", name)?;
                 if let Some(resume) = resume {
                     check_participant_id(&resume.participant_id)?;
                     check_token(&resume.token)?;
                 }
+                if let Some(key) = host_key {
+                    check_host_key(key)?;
+                }
+                if let Some(device) = device {
+                    validate_device_id(device)?;
+                }
                 Ok(())
             }
             Self::Offer { sdp } | Self::Answer { sdp } => check_sdp(sdp),
             Self::IceCandidate(candidate) => candidate.validate(),
-            Self::Media(_) | Self::Ping | Self::Leave => Ok(()),
+            Self::Admit { knock_id } | Self::Deny { knock_id } => check_id("knock_id", knock_id),
+            Self::Unban { ban_id } => check_id("ban_id", ban_id),
+            Self::Remove { participant_id }
+            | Self::AskMute { participant_id }
+            | Self::Mute { participant_id, .. }
+            | Self::SetCohost { participant_id, .. } => check_participant_id(participant_id),
+            Self::Media(_)
+            | Self::Ping
+            | Self::Leave
+            | Self::SetLocked { .. }
+            | Self::SetPanic { .. }
+            | Self::RotateLink
+            | Self::EndRoom => Ok(()),
         }
     }
 }
@@ -147,6 +200,20 @@ impl Validate for ClientMessage {
 impl Validate for Participant {
     fn validate(&self) -> Result<(), ProtocolError> {
         check_participant_id(&self.id)?;
+        check_name("name", &self.name)
+    }
+}
+
+impl Validate for Knock {
+    fn validate(&self) -> Result<(), ProtocolError> {
+        check_id("knock id", &self.id)?;
+        check_name("name", &self.name)
+    }
+}
+
+impl Validate for Ban {
+    fn validate(&self) -> Result<(), ProtocolError> {
+        check_id("ban id", &self.id)?;
         check_name("name", &self.name)
     }
 }
@@ -169,13 +236,32 @@ impl Validate for ServerMessage {
                 room,
                 participants,
                 resume_token,
+                knocks,
                 ..
             } => {
                 check_participant_id(participant_id)?;
                 check_token(resume_token)?;
                 room.validate()?;
-                participants.iter().try_for_each(Validate::validate)
+                if participants.len() > MAX_PARTICIPANTS || knocks.len() > MAX_PARTICIPANTS {
+                    return Err(ProtocolError::field("participants", "too many"));
+                }
+                participants.iter().try_for_each(Validate::validate)?;
+                knocks.iter().try_for_each(Validate::validate)
             }
+            Self::Waiting { room_name, .. } => match room_name {
+                Some(name) => check_name("room_name", name),
+                None => Ok(()),
+            },
+            Self::RoomUpdated { room } => room.validate(),
+            Self::KnockReceived { knock } => knock.validate(),
+            Self::KnockEnded { knock_id } => check_id("knock_id", knock_id),
+            Self::Bans { bans } => {
+                if bans.len() > MAX_BANS_LISTED {
+                    return Err(ProtocolError::field("bans", "too many"));
+                }
+                bans.iter().try_for_each(Validate::validate)
+            }
+            Self::MuteRequested { by } | Self::Muted { by, .. } => check_name("by", by),
             Self::ParticipantJoined { participant } | Self::ParticipantUpdated { participant } => {
                 participant.validate()
             }
