@@ -141,5 +141,5 @@ async fn a_dropped_connection_is_resumed_without_a_ghost() {
         decoded_from_bob() >= before + 10,
         "video from Bob did not resume"
     );
-    assert_eq!(server.state.hub.participant_count(&room.id), 2);
+    assert_eq!(server.state.participants_in(&room.id).await, 2);
 }

@@ -15,6 +15,15 @@ use crate::ratelimit::{SIGNALING_BURST, SIGNALING_PER_SECOND, TokenBucket};
 /// How long a new socket may wait before sending `join`.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A validated `join`, its name trimmed.
+pub struct JoinMessage {
+    pub name: String,
+    pub media: salon_protocol::MediaState,
+    pub resume: Option<salon_protocol::Resume>,
+    pub host_key: Option<String>,
+    pub device: Option<String>,
+}
+
 /// The socket with its rate limit and liveness clock.
 pub struct Conn {
     pub ws: WebSocket,
@@ -44,6 +53,14 @@ impl Conn {
     pub async fn send(&mut self, message: &ServerMessage) -> bool {
         self.ws
             .send(Message::Text(encode(message).into()))
+            .await
+            .is_ok()
+    }
+
+    /// A WebSocket-level ping; false if the socket is gone.
+    pub async fn ping(&mut self) -> bool {
+        self.ws
+            .send(Message::Ping(Default::default()))
             .await
             .is_ok()
     }
@@ -101,13 +118,7 @@ impl Conn {
     }
 
     /// Waits for a valid `join`; replies to everything else. `None` if the socket closed.
-    pub async fn wait_for_join(
-        &mut self,
-    ) -> Option<(
-        String,
-        salon_protocol::MediaState,
-        Option<salon_protocol::Resume>,
-    )> {
+    pub async fn wait_for_join(&mut self) -> Option<JoinMessage> {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         loop {
             let frame = tokio::time::timeout_at(deadline, self.ws.recv())
@@ -121,6 +132,8 @@ impl Conn {
                     name,
                     media,
                     resume,
+                    host_key,
+                    device,
                 }) => {
                     if version != PROTOCOL_VERSION {
                         self.fatal(
@@ -132,7 +145,13 @@ impl Conn {
                     }
                     // Validated by decode_client; clean again for the trimmed form.
                     let name = clean_display_name("name", &name).ok()?;
-                    return Some((name, media, resume));
+                    return Some(JoinMessage {
+                        name,
+                        media,
+                        resume,
+                        host_key,
+                        device,
+                    });
                 }
                 Incoming::Message(ClientMessage::Ping) => {
                     self.send(&ServerMessage::Pong).await;

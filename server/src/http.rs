@@ -133,6 +133,8 @@ struct RoomSummary {
     participants: usize,
     max_participants: usize,
     full: bool,
+    /// Newcomers knock and wait for a host.
+    locked: bool,
 }
 
 /// The origin for invite links: the configured public URL, else the request's Host.
@@ -201,15 +203,18 @@ async fn create_room(
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let room = StoredRoom {
         id: new_room_id(),
+        link: new_room_id(),
         name: name.clone(),
         host_key_hash: hash_host_key(&host_key),
         created_at,
+        locked: false,
     };
-    let id = room.id.clone();
+    let id = room.link.clone();
+    let room_key = room.id.clone();
     if let Err(e) = state.store.insert_room(room).await {
         return internal(e);
     }
-    tracing::info!(room = %id, "room created");
+    tracing::info!(room = %room_key, "room created");
     let url = format!("{}/r/{id}", origin(&state, &headers));
     (
         StatusCode::CREATED,
@@ -228,7 +233,7 @@ async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredRoom>, Respon
     if validate_room_id(id).is_err() {
         return Ok(None);
     }
-    state.store.room(id).await.map_err(internal)
+    state.store.room_by_link(id).await.map_err(internal)
 }
 
 async fn room_info(
@@ -247,11 +252,12 @@ async fn room_info(
     };
     let participants = state.hub.participant_count(&room.id);
     Json(RoomSummary {
-        id: room.id,
+        id: room.link,
         name: room.name,
         participants,
         max_participants: MAX_PARTICIPANTS,
         full: participants >= MAX_PARTICIPANTS,
+        locked: room.locked,
     })
     .into_response()
 }
@@ -263,7 +269,8 @@ async fn signaling(
     Path(id): Path<String>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if over_limit(&state, Action::Join, client_ip(&state, peer, &headers)).is_some() {
+    let address = client_ip(&state, peer, &headers);
+    if over_limit(&state, Action::Join, address).is_some() {
         // Browsers cannot read the status of a refused upgrade: accept it and say why.
         return upgrade.on_upgrade(|socket| {
             participant::refuse(
@@ -282,5 +289,5 @@ async fn signaling(
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES * 2)
         .max_frame_size(MAX_MESSAGE_BYTES * 2)
-        .on_upgrade(move |socket| participant::run(socket, room, state))
+        .on_upgrade(move |socket| participant::run(socket, room, state, address))
 }

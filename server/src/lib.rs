@@ -1,15 +1,20 @@
 //! Salon's server: the SFU, signaling, HTTP API and embedded guest page in one process.
 //!
 //! Layout (see `docs/ARCHITECTURE.md`): [`http`] routes requests; [`participant`] drives one
-//! participant's WebSocket and peer connection; [`hub`] runs one actor per live room with the
-//! pure membership rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
-//! [`store`] keeps rooms in SQLite.
+//! participant's WebSocket and peer connection, after [`admission`] got them in (host key, bans,
+//! the lobby); [`hub`] runs one actor per live room (`actor`, with host actions in `hosting`)
+//! applying the pure rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
+//! [`store`] keeps rooms, locks and bans in SQLite, keyed by [`identity`].
 
 pub mod abuse;
+mod actor;
+pub mod admission;
 pub mod config;
 pub mod conn;
+mod hosting;
 pub mod http;
 pub mod hub;
+pub mod identity;
 pub mod ids;
 pub mod participant;
 pub mod ports;
@@ -40,6 +45,16 @@ pub struct AppState {
     pub limits: Arc<Mutex<abuse::Limits>>,
     /// Take the client address from `X-Forwarded-For` (set by a trusted reverse proxy).
     pub behind_proxy: bool,
+}
+
+impl AppState {
+    /// How many people are in the room whose invite link is `/r/<link>` (0 if none).
+    pub async fn participants_in(&self, link: &str) -> usize {
+        match self.store.room_by_link(link).await {
+            Ok(Some(room)) => self.hub.participant_count(&room.id),
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +120,8 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         source,
     })?;
     let state = AppState {
+        hub: Hub::new(store.clone()),
         store,
-        hub: Hub::default(),
         media: MediaSettings {
             bind_ip: config.media_bind_ip(),
             public_ip: config.public_ip,

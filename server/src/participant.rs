@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::WebSocket;
 use futures_util::SinkExt as _;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -14,10 +14,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use salon_protocol::{
-    ClientMessage, ErrorCode, IceCandidate, MAX_PARTICIPANTS, PROTOCOL_VERSION, RoomInfo,
-    ServerMessage,
-};
+use salon_protocol::{ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -25,17 +22,17 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState};
 use webrtc::rtp_transceiver::RtpSender;
 
-use crate::AppState;
 use crate::conn::{Conn, Incoming};
-use crate::hub::{JoinError, RoomLink, ToParticipant};
+use crate::hub::{RoomLink, ToParticipant};
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::forward::{Downstream, Publication, relay_keyframe_requests};
 use crate::sfu::peer::{self, Peer, PeerEvent};
 use crate::sfu::rewrite::{Rewrite, negotiated_payload_type};
 use crate::store::StoredRoom;
+use crate::{AppState, admission};
 
 /// How often the server pings the socket.
-const PING_EVERY: Duration = Duration::from_secs(15);
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
 
 /// Tells the room this connection is gone when dropped (also while unwinding).
 struct LeaveOnDrop(RoomLink);
@@ -60,6 +57,7 @@ async fn linger(room_events: &mut mpsc::Receiver<ToParticipant>) -> End {
             event = room_events.recv() => match event {
                 None => return End::Replaced,
                 Some(ToParticipant::Evicted) => return End::Evicted,
+                Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
                 Some(_) => {}
             },
         }
@@ -75,6 +73,8 @@ enum End {
     IceFailed,
     Evicted,
     Replaced,
+    /// Removed, or the call ended: the client gets this fatal error.
+    Ended(ErrorCode, String),
 }
 
 /// Sends one fatal error on a fresh socket and closes it.
@@ -82,8 +82,13 @@ pub async fn refuse(socket: WebSocket, code: ErrorCode, message: &str) {
     Conn::new(socket).fatal(code, message).await;
 }
 
-/// Runs a signaling WebSocket from upgrade to close.
-pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
+/// Runs a signaling WebSocket from upgrade to close. `address` is the client's, for bans.
+pub async fn run(
+    socket: WebSocket,
+    room: Option<StoredRoom>,
+    state: AppState,
+    address: std::net::IpAddr,
+) {
     let mut conn = Conn::new(socket);
     let Some(room) = room else {
         conn.fatal(
@@ -93,24 +98,8 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
         .await;
         return;
     };
-    let Some((name, media, resume)) = conn.wait_for_join().await else {
+    let Some((joined, link)) = admission::enter(&mut conn, &room, &state, address).await else {
         return;
-    };
-    let (joined, link) = match state.hub.join(&room.id, name, media, resume).await {
-        Ok(ok) => ok,
-        Err(JoinError::Full) => {
-            conn.fatal(
-                ErrorCode::RoomFull,
-                &format!("This room is full ({MAX_PARTICIPANTS} people). Try again later."),
-            )
-            .await;
-            return;
-        }
-        Err(JoinError::Retry) => {
-            conn.fatal(ErrorCode::Internal, "The room is busy; please try again.")
-                .await;
-            return;
-        }
     };
     let me = joined.participant_id.clone();
     // Whatever happens below — even a panic in the WebRTC stack on hostile input — the room
@@ -133,14 +122,12 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
     let welcome = ServerMessage::Joined {
         version: PROTOCOL_VERSION,
         participant_id: me.clone(),
-        room: RoomInfo {
-            id: room.id.clone(),
-            name: room.name.clone(),
-            max_participants: MAX_PARTICIPANTS as u32,
-        },
+        room: joined.room,
         participants: joined.others,
         resume_token: joined.resume_token,
         resumed: joined.resumed,
+        role: joined.role,
+        knocks: joined.knocks,
     };
     let mut session = Session {
         me: me.clone(),
@@ -167,12 +154,16 @@ pub async fn run(socket: WebSocket, room: Option<StoredRoom>, state: AppState) {
     }
     tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
     session.shutdown().await;
-    if matches!(end, End::Evicted) {
-        conn.fatal(
-            ErrorCode::Internal,
-            "You were disconnected because the connection was too slow.",
-        )
-        .await;
+    match &end {
+        End::Evicted => {
+            conn.fatal(
+                ErrorCode::Internal,
+                "You were disconnected because the connection was too slow.",
+            )
+            .await;
+        }
+        End::Ended(code, message) => conn.fatal(*code, message).await,
+        _ => {}
     }
     let _ = conn.ws.close().await;
 }
@@ -233,6 +224,7 @@ impl Session {
                     // The room dropped our queue: a resumed connection took our place.
                     None => return End::Replaced,
                     Some(ToParticipant::Evicted) => return End::Evicted,
+                    Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
                     Some(event) => self.on_room(conn, event).await,
                 },
                 Some(event) = peer_events.recv() => {
@@ -244,7 +236,7 @@ impl Session {
                     if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
                         return End::Idle;
                     }
-                    if conn.ws.send(Message::Ping(Default::default())).await.is_err() {
+                    if !conn.ping().await {
                         return End::SocketClosed;
                     }
                 }
@@ -263,6 +255,17 @@ impl Session {
             }
             ClientMessage::Leave => return Some(End::ClientLeft),
             ClientMessage::Media(media) => self.link.set_media(media),
+            ClientMessage::SetLocked { .. }
+            | ClientMessage::Admit { .. }
+            | ClientMessage::Deny { .. }
+            | ClientMessage::Remove { .. }
+            | ClientMessage::Unban { .. }
+            | ClientMessage::AskMute { .. }
+            | ClientMessage::Mute { .. }
+            | ClientMessage::SetCohost { .. }
+            | ClientMessage::SetPanic { .. }
+            | ClientMessage::RotateLink
+            | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => {
                 if self.offer_outstanding {
@@ -476,7 +479,7 @@ impl Session {
                 }
                 self.maybe_offer(conn).await;
             }
-            ToParticipant::Evicted => {}
+            ToParticipant::Evicted | ToParticipant::Ended { .. } => {}
         }
     }
 

@@ -1,6 +1,9 @@
-//! Who is in a room: pure membership rules, no I/O. The room actor in [`crate::hub`] applies them.
+//! Who is in a room and what they may do: pure rules, no I/O. The room actor in
+//! [`crate::actor`] applies them.
 
-use salon_protocol::{MAX_PARTICIPANTS, MediaState, Participant};
+use salon_protocol::{Knock, MAX_PARTICIPANTS, MediaState, Participant, Role};
+
+use crate::identity::Identity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JoinRefused {
@@ -8,55 +11,149 @@ pub enum JoinRefused {
     Full,
 }
 
+/// One person inside, with what the server keeps about them for this session.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub participant: Participant,
+    pub identity: Identity,
+    /// A host turned this off; the server does not forward it until the member turns it on
+    /// again (which panic forbids for guests).
+    pub forced_off: MediaState,
+}
+
 /// The participants of one room, in order of arrival.
 #[derive(Debug, Default)]
 pub struct Membership {
-    members: Vec<Participant>,
+    members: Vec<Member>,
 }
+
+/// Whether someone of role `actor` may act on someone of role `target`: only downwards.
+pub fn outranks(actor: Role, target: Role) -> bool {
+    actor.is_host() && actor > target
+}
+
+/// No media is forced off.
+pub const NOTHING_FORCED: MediaState = MediaState {
+    audio: false,
+    video: false,
+};
 
 impl Membership {
     /// Admits `participant` unless the room is full; returns the others already inside.
-    pub fn join(&mut self, participant: Participant) -> Result<Vec<Participant>, JoinRefused> {
+    pub fn join(
+        &mut self,
+        participant: Participant,
+        identity: Identity,
+    ) -> Result<Vec<Participant>, JoinRefused> {
         if self.members.len() >= MAX_PARTICIPANTS {
             return Err(JoinRefused::Full);
         }
-        let others = self.members.clone();
-        self.members.push(participant);
+        let others = self.members.iter().map(|m| m.participant.clone()).collect();
+        self.members.push(Member {
+            participant,
+            identity,
+            forced_off: NOTHING_FORCED,
+        });
         Ok(others)
     }
 
-    /// Removes a participant; false if they were not here.
-    pub fn leave(&mut self, id: &str) -> bool {
-        let before = self.members.len();
-        self.members.retain(|p| p.id != id);
-        self.members.len() != before
+    /// Removes a participant; returns them if they were here.
+    pub fn leave(&mut self, id: &str) -> Option<Member> {
+        let at = self.members.iter().position(|m| m.participant.id == id)?;
+        Some(self.members.remove(at))
     }
 
-    /// Records a mic/camera change; returns the updated participant if it changed anything.
-    pub fn set_media(&mut self, id: &str, media: MediaState) -> Option<Participant> {
-        let p = self.members.iter_mut().find(|p| p.id == id)?;
-        if p.media == media {
+    pub fn get(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.participant.id == id)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.participant.id == id)
+    }
+
+    pub fn role(&self, id: &str) -> Option<Role> {
+        self.get(id).map(|m| m.participant.role)
+    }
+
+    /// Records a mic/camera change asked for by the participant. Turning on something a host
+    /// forced off lifts that, unless `paused` (panic) and the participant is a guest: then it is
+    /// refused. Returns the updated participant if anything changed.
+    pub fn set_media(
+        &mut self,
+        id: &str,
+        media: MediaState,
+        paused: bool,
+    ) -> Result<Option<Participant>, MediaRefused> {
+        let Some(m) = self.get_mut(id) else {
+            return Ok(None);
+        };
+        let turns_on_forced =
+            (media.audio && m.forced_off.audio) || (media.video && m.forced_off.video);
+        if turns_on_forced && paused && !m.participant.role.is_host() {
+            return Err(MediaRefused::Paused);
+        }
+        if media.audio {
+            m.forced_off.audio = false;
+        }
+        if media.video {
+            m.forced_off.video = false;
+        }
+        if m.participant.media == media {
+            return Ok(None);
+        }
+        m.participant.media = media;
+        Ok(Some(m.participant.clone()))
+    }
+
+    /// A host turns `id`'s microphone (and with `video`, camera) off. Returns the participant
+    /// with their new state.
+    pub fn force_off(&mut self, id: &str, video: bool) -> Option<Participant> {
+        let m = self.get_mut(id)?;
+        m.forced_off.audio = true;
+        m.participant.media.audio = false;
+        if video {
+            m.forced_off.video = true;
+            m.participant.media.video = false;
+        }
+        Some(m.participant.clone())
+    }
+
+    /// What of `id`'s media the server must not forward now.
+    pub fn forced_off(&self, id: &str) -> MediaState {
+        self.get(id).map_or(NOTHING_FORCED, |m| m.forced_off)
+    }
+
+    pub fn set_role(&mut self, id: &str, role: Role) -> Option<Participant> {
+        let m = self.get_mut(id)?;
+        if m.participant.role == role {
             return None;
         }
-        p.media = media;
-        Some(p.clone())
+        m.participant.role = role;
+        Some(m.participant.clone())
     }
 
     /// Renames and re-states a participant (a resumed connection); returns them.
     pub fn update(&mut self, id: &str, name: String, media: MediaState) -> Option<Participant> {
-        let p = self.members.iter_mut().find(|p| p.id == id)?;
-        p.name = name;
-        p.media = media;
-        Some(p.clone())
+        let m = self.get_mut(id)?;
+        m.participant.name = name;
+        m.participant.media = MediaState {
+            audio: media.audio && !m.forced_off.audio,
+            video: media.video && !m.forced_off.video,
+        };
+        Some(m.participant.clone())
     }
 
     /// Everyone but `id`.
     pub fn others(&self, id: &str) -> Vec<Participant> {
         self.members
             .iter()
-            .filter(|p| p.id != id)
-            .cloned()
+            .filter(|m| m.participant.id != id)
+            .map(|m| m.participant.clone())
             .collect()
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -67,8 +164,142 @@ impl Membership {
         self.members.is_empty()
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().map(|p| p.id.as_str())
+    pub fn has_host(&self) -> bool {
+        self.members.iter().any(|m| m.participant.role.is_host())
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|m| m.participant.role.is_host())
+            .map(|m| m.participant.id.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MediaRefused {
+    #[error(
+        "the host paused the room; you can turn your microphone and camera on when they release it"
+    )]
+    Paused,
+}
+
+/// Most people waiting in one lobby.
+pub const MAX_WAITING: usize = MAX_PARTICIPANTS;
+
+/// Denials after which someone cannot knock again until the room empties.
+pub const DENIALS_TO_BLOCK: u32 = 2;
+
+/// Knocks on a locked room, and who was turned away this session.
+#[derive(Debug)]
+pub struct Lobby<T> {
+    waiting: Vec<Waiting<T>>,
+    /// Identities denied this session and how often.
+    denied: Vec<(Identity, u32)>,
+}
+
+impl<T> Default for Lobby<T> {
+    fn default() -> Self {
+        Self {
+            waiting: Vec::new(),
+            denied: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Waiting<T> {
+    pub knock: Knock,
+    pub identity: Identity,
+    /// What the driver needs to answer the knocker (its reply channel).
+    pub ticket: T,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KnockRefused {
+    #[error("denied twice")]
+    DeniedTwice,
+    #[error("the lobby is full")]
+    LobbyFull,
+}
+
+impl<T> Lobby<T> {
+    fn times_denied(&self, identity: &Identity) -> u32 {
+        self.denied
+            .iter()
+            .filter(|(d, _)| identity.overlaps(d.device.as_deref(), Some(&d.address)))
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Puts someone in the lobby under knock id `id`.
+    pub fn knock(
+        &mut self,
+        id: String,
+        name: String,
+        identity: Identity,
+        ticket: T,
+    ) -> Result<Knock, KnockRefused> {
+        let denied_before = self.times_denied(&identity);
+        if denied_before >= DENIALS_TO_BLOCK {
+            return Err(KnockRefused::DeniedTwice);
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            return Err(KnockRefused::LobbyFull);
+        }
+        let knock = Knock {
+            id,
+            name,
+            denied_before,
+        };
+        self.waiting.push(Waiting {
+            knock: knock.clone(),
+            identity,
+            ticket,
+        });
+        Ok(knock)
+    }
+
+    /// Takes a knock out of the lobby (admitted or given up).
+    pub fn take(&mut self, knock_id: &str) -> Option<Waiting<T>> {
+        let at = self.waiting.iter().position(|w| w.knock.id == knock_id)?;
+        Some(self.waiting.remove(at))
+    }
+
+    pub fn identity_of(&self, knock_id: &str) -> Option<&Identity> {
+        self.waiting
+            .iter()
+            .find(|w| w.knock.id == knock_id)
+            .map(|w| &w.identity)
+    }
+
+    /// Takes a knock out and remembers the denial.
+    pub fn deny(&mut self, knock_id: &str) -> Option<Waiting<T>> {
+        let waiting = self.take(knock_id)?;
+        match self.denied.iter_mut().find(|(d, _)| d == &waiting.identity) {
+            Some((_, n)) => *n += 1,
+            None => self.denied.push((waiting.identity.clone(), 1)),
+        }
+        Some(waiting)
+    }
+
+    /// Everyone waiting, oldest first.
+    pub fn drain(&mut self) -> Vec<Waiting<T>> {
+        std::mem::take(&mut self.waiting)
+    }
+
+    pub fn knocks(&self) -> Vec<Knock> {
+        self.waiting.iter().map(|w| w.knock.clone()).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// The room emptied: denials are forgotten.
+    pub fn forget_denials(&mut self) {
+        self.denied.clear();
     }
 }
 
@@ -76,11 +307,20 @@ impl Membership {
 mod tests {
     use super::*;
 
+    fn who(n: u8) -> Identity {
+        Identity::new(
+            "room",
+            Some(&format!("device-{n:0>12}")),
+            std::net::IpAddr::from([192, 0, 2, n]),
+        )
+    }
+
     fn p(id: &str) -> Participant {
         Participant {
             id: id.into(),
             name: format!("name {id}"),
             media: MediaState::default(),
+            role: Role::Guest,
         }
     }
 
@@ -88,40 +328,154 @@ mod tests {
     fn the_fifty_first_is_refused() {
         let mut m = Membership::default();
         for i in 0..MAX_PARTICIPANTS {
-            m.join(p(&i.to_string())).expect("room has space");
+            m.join(p(&i.to_string()), who(1)).expect("room has space");
         }
-        assert_eq!(m.join(p("late")), Err(JoinRefused::Full));
-        assert!(m.leave("3"));
-        assert!(m.join(p("late")).is_ok());
+        assert_eq!(m.join(p("late"), who(1)).err(), Some(JoinRefused::Full));
+        assert!(m.leave("3").is_some());
+        assert!(m.join(p("late"), who(1)).is_ok());
     }
 
     #[test]
     fn joiners_see_who_is_already_there() {
         let mut m = Membership::default();
-        assert!(m.join(p("a")).expect("join").is_empty());
-        let others = m.join(p("b")).expect("join");
+        assert!(m.join(p("a"), who(1)).expect("join").is_empty());
+        let others = m.join(p("b"), who(2)).expect("join");
         assert_eq!(others, vec![p("a")]);
     }
 
     #[test]
     fn media_changes_are_reported_once() {
         let mut m = Membership::default();
-        m.join(p("a")).expect("join");
+        m.join(p("a"), who(1)).expect("join");
         let off = MediaState {
             audio: false,
             video: true,
         };
-        assert_eq!(m.set_media("a", off).map(|p| p.media), Some(off));
-        assert_eq!(m.set_media("a", off), None);
-        assert_eq!(m.set_media("ghost", off), None);
+        assert_eq!(
+            m.set_media("a", off, false)
+                .expect("allowed")
+                .map(|p| p.media),
+            Some(off)
+        );
+        assert_eq!(m.set_media("a", off, false), Ok(None));
+        assert_eq!(m.set_media("ghost", off, false), Ok(None));
     }
 
     #[test]
     fn leaving_twice_is_harmless() {
         let mut m = Membership::default();
-        m.join(p("a")).expect("join");
-        assert!(m.leave("a"));
-        assert!(!m.leave("a"));
+        m.join(p("a"), who(1)).expect("join");
+        assert!(m.leave("a").is_some());
+        assert!(m.leave("a").is_none());
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn hosts_act_only_downwards() {
+        use Role::*;
+        assert!(outranks(Owner, Cohost));
+        assert!(outranks(Owner, Guest));
+        assert!(outranks(Cohost, Guest));
+        for (a, t) in [
+            (Cohost, Cohost),
+            (Cohost, Owner),
+            (Owner, Owner),
+            (Guest, Guest),
+            (Guest, Owner),
+        ] {
+            assert!(!outranks(a, t), "{a:?} on {t:?}");
+        }
+    }
+
+    #[test]
+    fn a_forced_mute_is_lifted_by_the_member_unless_paused() {
+        let mut m = Membership::default();
+        m.join(p("a"), who(1)).expect("join");
+        let muted = m.force_off("a", false).expect("member");
+        assert!(!muted.media.audio && muted.media.video);
+        assert!(m.forced_off("a").audio && !m.forced_off("a").video);
+        let on = MediaState::default();
+        assert_eq!(m.set_media("a", on, true), Err(MediaRefused::Paused));
+        assert!(
+            m.forced_off("a").audio,
+            "still forced after a refused unmute"
+        );
+        let back = m
+            .set_media("a", on, false)
+            .expect("allowed")
+            .expect("changed");
+        assert!(back.media.audio);
+        assert_eq!(m.forced_off("a"), NOTHING_FORCED);
+    }
+
+    #[test]
+    fn hosts_may_unmute_during_panic() {
+        let mut m = Membership::default();
+        m.join(p("h"), who(1)).expect("join");
+        m.set_role("h", Role::Cohost).expect("promoted");
+        m.force_off("h", true);
+        assert!(m.set_media("h", MediaState::default(), true).is_ok());
+    }
+
+    #[test]
+    fn a_resume_keeps_a_forced_mute() {
+        let mut m = Membership::default();
+        m.join(p("a"), who(1)).expect("join");
+        m.force_off("a", true);
+        let again = m
+            .update("a", "A".into(), MediaState::default())
+            .expect("member");
+        assert!(!again.media.audio && !again.media.video);
+    }
+
+    #[test]
+    fn twice_denied_cannot_knock_until_the_room_empties() {
+        let mut lobby: Lobby<()> = Lobby::default();
+        let k = lobby
+            .knock("k1".into(), "T".into(), who(5), ())
+            .expect("knock");
+        assert_eq!(k.denied_before, 0);
+        lobby.deny("k1").expect("waiting");
+        let k = lobby
+            .knock("k2".into(), "T".into(), who(5), ())
+            .expect("knock");
+        assert_eq!(k.denied_before, 1);
+        lobby.deny("k2").expect("waiting");
+        assert_eq!(
+            lobby.knock("k3".into(), "T".into(), who(5), ()).err(),
+            Some(KnockRefused::DeniedTwice)
+        );
+        // The same person from a new browser (new device id, same address) is still refused.
+        let new_browser = Identity::new(
+            "room",
+            Some("another-device-id"),
+            std::net::IpAddr::from([192, 0, 2, 5]),
+        );
+        assert!(
+            lobby
+                .knock("k4".into(), "T2".into(), new_browser, ())
+                .is_err()
+        );
+        // Someone else is not affected.
+        assert!(lobby.knock("k5".into(), "U".into(), who(6), ()).is_ok());
+        lobby.forget_denials();
+        assert!(lobby.knock("k6".into(), "T".into(), who(5), ()).is_ok());
+    }
+
+    #[test]
+    fn the_lobby_has_a_size_limit() {
+        let mut lobby: Lobby<()> = Lobby::default();
+        for i in 0..MAX_WAITING {
+            lobby
+                .knock(format!("k{i}"), "x".into(), who(1), ())
+                .expect("space");
+        }
+        assert_eq!(
+            lobby.knock("late".into(), "x".into(), who(2), ()).err(),
+            Some(KnockRefused::LobbyFull)
+        );
+        assert!(lobby.take("k0").is_some());
+        assert!(lobby.take("k0").is_none());
+        assert_eq!(lobby.knocks().len(), MAX_WAITING - 1);
     }
 }

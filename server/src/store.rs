@@ -1,14 +1,15 @@
 //! Rooms kept in SQLite: `<data_dir>/salon.db`, WAL mode, a schema version in `user_version`
-//! and one migration step per version. Only room identity lives here (id, name, the hash of the
-//! host key, creation time) — no participants, no social graph.
+//! and one migration step per version. Only what a room needs to stay safe lives here: its id,
+//! current invite link, name, the hash of the host key, creation time, the lock, and the bans
+//! (salted keys of removed devices and addresses) — no participants, no social graph.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-/// Current schema version. Add a step to [`migrate`] when raising it.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Current schema version. Add a step to [`upgrade_from`] when raising it.
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,19 +28,48 @@ pub enum StoreError {
     Task(String),
 }
 
-/// A room as stored.
+/// A room as stored. `id` is the room's permanent key and never leaves the server; `link` is
+/// the id in its current invite link (`/r/<link>`), which a host can rotate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRoom {
     pub id: String,
+    pub link: String,
     pub name: Option<String>,
     pub host_key_hash: Vec<u8>,
     pub created_at: i64,
+    pub locked: bool,
 }
 
-/// Handle to the database; cheap to clone. Calls run on tokio's blocking pool.
+/// A removal that sticks. The keys are salted per room (see `crate::identity`), so the table
+/// cannot tell that the same device was banned from two rooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBan {
+    pub id: String,
+    pub name: String,
+    pub device_key: Option<Vec<u8>>,
+    pub address_key: Option<Vec<u8>>,
+    pub at: i64,
+}
+
+/// Handle to the database; cheap to clone. Async calls run on tokio's blocking pool; the
+/// `*_now` calls run on the caller's thread, for the room actors' rare, short writes that must
+/// land before the actor goes on.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+}
+
+const ROOM_COLUMNS: &str = "id, link, name, host_key_hash, created_at, locked";
+
+fn room_from_row(r: &rusqlite::Row<'_>) -> Result<StoredRoom, rusqlite::Error> {
+    Ok(StoredRoom {
+        id: r.get(0)?,
+        link: r.get(1)?,
+        name: r.get(2)?,
+        host_key_hash: r.get(3)?,
+        created_at: r.get(4)?,
+        locked: r.get(5)?,
+    })
 }
 
 impl Store {
@@ -73,44 +103,152 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A poisoned lock means a panic mid-call; SQLite's own transactions keep the file
-            // consistent, so the connection is still usable.
-            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&guard).map_err(StoreError::from)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.now(f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    fn now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        // A poisoned lock means a panic mid-call; SQLite's own transactions keep the file
+        // consistent, so the connection is still usable.
+        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard).map_err(StoreError::from)
     }
 
     pub async fn insert_room(&self, room: StoredRoom) -> Result<(), StoreError> {
         self.with(move |c| {
             c.execute(
-                "INSERT INTO rooms (id, name, host_key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![room.id, room.name, room.host_key_hash, room.created_at],
+                "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    room.id,
+                    room.link,
+                    room.name,
+                    room.host_key_hash,
+                    room.created_at,
+                    room.locked
+                ],
             )
             .map(drop)
         })
         .await
     }
 
-    pub async fn room(&self, id: &str) -> Result<Option<StoredRoom>, StoreError> {
-        let id = id.to_owned();
+    /// The room whose current invite link is `/r/<link>`.
+    pub async fn room_by_link(&self, link: &str) -> Result<Option<StoredRoom>, StoreError> {
+        let link = link.to_owned();
         self.with(move |c| {
             c.query_row(
-                "SELECT id, name, host_key_hash, created_at FROM rooms WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok(StoredRoom {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        host_key_hash: r.get(2)?,
-                        created_at: r.get(3)?,
-                    })
-                },
+                &format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE link = ?1"),
+                params![link],
+                room_from_row,
             )
             .optional()
+        })
+        .await
+    }
+
+    /// The room with permanent key `id`.
+    pub fn room_now(&self, id: &str) -> Result<Option<StoredRoom>, StoreError> {
+        self.now(|c| {
+            c.query_row(
+                &format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"),
+                params![id],
+                room_from_row,
+            )
+            .optional()
+        })
+    }
+
+    pub fn set_locked_now(&self, id: &str, locked: bool) -> Result<(), StoreError> {
+        self.now(|c| {
+            c.execute(
+                "UPDATE rooms SET locked = ?2 WHERE id = ?1",
+                params![id, locked],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Gives the room a new invite link; the old one stops resolving.
+    pub fn set_link_now(&self, id: &str, link: &str) -> Result<(), StoreError> {
+        self.now(|c| {
+            c.execute(
+                "UPDATE rooms SET link = ?2 WHERE id = ?1",
+                params![id, link],
+            )
+            .map(drop)
+        })
+    }
+
+    pub fn insert_ban_now(&self, room_id: &str, ban: &StoredBan) -> Result<(), StoreError> {
+        self.now(|c| {
+            c.execute(
+                "INSERT INTO bans (room_id, id, name, device_key, address_key, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    room_id,
+                    ban.id,
+                    ban.name,
+                    ban.device_key,
+                    ban.address_key,
+                    ban.at
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Lifts a ban; false if there was none with that id in this room.
+    pub fn delete_ban_now(&self, room_id: &str, ban_id: &str) -> Result<bool, StoreError> {
+        self.now(|c| {
+            c.execute(
+                "DELETE FROM bans WHERE room_id = ?1 AND id = ?2",
+                params![room_id, ban_id],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// A room's bans, oldest first.
+    pub fn bans_now(&self, room_id: &str) -> Result<Vec<StoredBan>, StoreError> {
+        self.now(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, device_key, address_key, at FROM bans
+                 WHERE room_id = ?1 ORDER BY at, rowid",
+            )?;
+            let rows = stmt.query_map(params![room_id], |r| {
+                Ok(StoredBan {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    device_key: r.get(2)?,
+                    address_key: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Whether a device or an address is banned from a room.
+    pub async fn is_banned(
+        &self,
+        room_id: &str,
+        device_key: Option<Vec<u8>>,
+        address_key: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let room_id = room_id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM bans WHERE room_id = ?1
+                   AND (address_key = ?2 OR (?3 IS NOT NULL AND device_key = ?3)))",
+                params![room_id, address_key, device_key],
+                |r| r.get(0),
+            )
         })
         .await
     }
@@ -144,6 +282,24 @@ fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), rusq
                 created_at    INTEGER NOT NULL
             ) STRICT;",
         ),
+        // v2: rotatable invite links, the lock, and bans. Existing rooms keep their id as link.
+        1 => tx.execute_batch(
+            "ALTER TABLE rooms ADD COLUMN link TEXT;
+             UPDATE rooms SET link = id;
+             CREATE UNIQUE INDEX rooms_link ON rooms (link);
+             ALTER TABLE rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+             CREATE TABLE bans (
+                room_id     TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+                id          TEXT NOT NULL,
+                name        TEXT NOT NULL,
+                device_key  BLOB,
+                address_key BLOB,
+                at          INTEGER NOT NULL,
+                PRIMARY KEY (room_id, id)
+             ) STRICT;
+             CREATE INDEX bans_device ON bans (room_id, device_key);
+             CREATE INDEX bans_address ON bans (room_id, address_key);",
+        ),
         // `migrate` never asks for a version at or past SCHEMA_VERSION.
         _ => Ok(()),
     }
@@ -156,9 +312,11 @@ mod tests {
     fn room(id: &str) -> StoredRoom {
         StoredRoom {
             id: id.into(),
+            link: format!("link-{id}"),
             name: Some("Friday".into()),
             host_key_hash: vec![1, 2, 3],
             created_at: 1_700_000_000,
+            locked: false,
         }
     }
 
@@ -169,8 +327,11 @@ mod tests {
         store.insert_room(room("r1")).await.expect("insert");
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.room("r1").await.expect("query"), Some(room("r1")));
-        assert_eq!(store.room("nope").await.expect("query"), None);
+        assert_eq!(
+            store.room_by_link("link-r1").await.expect("query"),
+            Some(room("r1"))
+        );
+        assert_eq!(store.room_by_link("nope").await.expect("query"), None);
     }
 
     #[tokio::test]
@@ -209,5 +370,120 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
+    async fn lock_and_link_changes_persist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store.insert_room(room("r1")).await.expect("insert");
+        store.set_locked_now("r1", true).expect("lock");
+        store.set_link_now("r1", "fresh").expect("rotate");
+        drop(store);
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.room_by_link("link-r1").await.expect("query"), None);
+        let r = store
+            .room_by_link("fresh")
+            .await
+            .expect("query")
+            .expect("room");
+        assert!(r.locked);
+        assert_eq!(r.id, "r1");
+        assert_eq!(store.room_now("r1").expect("query"), Some(r));
+    }
+
+    #[tokio::test]
+    async fn bans_match_by_device_or_address_within_their_room_only() {
+        let store = Store::in_memory().expect("open");
+        store.insert_room(room("r1")).await.expect("insert");
+        store.insert_room(room("r2")).await.expect("insert");
+        let ban = StoredBan {
+            id: "b1".into(),
+            name: "Troll".into(),
+            device_key: Some(vec![7; 32]),
+            address_key: Some(vec![9; 32]),
+            at: 5,
+        };
+        store.insert_ban_now("r1", &ban).expect("ban");
+        let banned = |room: &'static str, device: Option<Vec<u8>>, address: Vec<u8>| {
+            let store = store.clone();
+            async move { store.is_banned(room, device, address).await.expect("query") }
+        };
+        assert!(
+            banned("r1", Some(vec![7; 32]), vec![1; 32]).await,
+            "same device"
+        );
+        assert!(banned("r1", None, vec![9; 32]).await, "same address");
+        assert!(
+            banned("r1", Some(vec![8; 32]), vec![9; 32]).await,
+            "new device, same address"
+        );
+        assert!(
+            !banned("r1", Some(vec![8; 32]), vec![1; 32]).await,
+            "someone else"
+        );
+        assert!(
+            !banned("r2", Some(vec![7; 32]), vec![9; 32]).await,
+            "another room"
+        );
+        assert_eq!(store.bans_now("r1").expect("list"), vec![ban]);
+        assert!(store.delete_ban_now("r1", "b1").expect("unban"));
+        assert!(!store.delete_ban_now("r1", "b1").expect("unban twice"));
+        assert!(!banned("r1", Some(vec![7; 32]), vec![9; 32]).await);
+    }
+
+    #[test]
+    fn upgrading_from_v1_keeps_rooms_and_equals_a_fresh_schema() {
+        let mut old = Connection::open_in_memory().expect("open");
+        {
+            let tx = old.transaction().expect("tx");
+            upgrade_from(&tx, 0).expect("v1");
+            tx.pragma_update(None, "user_version", 1).expect("version");
+            tx.commit().expect("commit");
+        }
+        old.execute(
+            "INSERT INTO rooms (id, name, host_key_hash, created_at) VALUES ('AAAA', 'Old', x'01', 7)",
+            [],
+        )
+        .expect("v1 row");
+        migrate(&mut old).expect("upgrade");
+        let mut fresh = Connection::open_in_memory().expect("open");
+        migrate(&mut fresh).expect("fresh");
+        let schema = |c: &Connection| -> Vec<(String, String)> {
+            let mut stmt = c
+                .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .expect("prepare");
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        // ALTER TABLE keeps the original CREATE text plus the added columns, so compare the
+        // columns of each table rather than the SQL text.
+        let columns = |c: &Connection, table: &str| -> Vec<(String, String, bool)> {
+            let mut stmt = c
+                .prepare(&format!("PRAGMA table_info({table})"))
+                .expect("prepare");
+            let mut cols: Vec<(String, String, bool)> = stmt
+                .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            cols.sort();
+            cols
+        };
+        let names = |c: &Connection| schema(c).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(names(&old), names(&fresh));
+        for table in ["rooms", "bans"] {
+            assert_eq!(columns(&old, table), columns(&fresh, table), "{table}");
+        }
+        let (link, locked): (String, bool) = old
+            .query_row(
+                "SELECT link, locked FROM rooms WHERE id = 'AAAA'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("migrated row");
+        assert_eq!((link.as_str(), locked), ("AAAA", false));
     }
 }

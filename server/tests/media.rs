@@ -133,7 +133,7 @@ async fn a_participant_who_vanishes_is_gone_for_the_others() {
             .any(|m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == b_id)),
         "{seen:?}"
     );
-    assert_eq!(s.server.state.hub.participant_count(&id), 1);
+    assert_eq!(s.participants(&id).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

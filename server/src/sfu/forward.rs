@@ -6,7 +6,7 @@
 //! participant tasks replace it when someone subscribes or leaves.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -37,6 +37,8 @@ pub struct Publication {
     downstreams: ArcSwap<Vec<Arc<Downstream>>>,
     started: Instant,
     last_keyframe_request_ms: AtomicU64,
+    /// A host muted the publisher (or panic is on): read and drop, forward nothing.
+    paused: AtomicBool,
     stop: watch::Sender<bool>,
 }
 
@@ -89,6 +91,7 @@ impl Publication {
             downstreams: ArcSwap::from_pointee(Vec::new()),
             started: Instant::now(),
             last_keyframe_request_ms: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
             stop: watch::Sender::new(false),
         })
     }
@@ -148,6 +151,18 @@ impl Publication {
         });
     }
 
+    /// Stops or resumes forwarding (a host mute). Resumed video starts at a fresh keyframe.
+    pub fn set_paused(self: &Arc<Self>, paused: bool) {
+        let was = self.paused.swap(paused, Ordering::Relaxed);
+        if was && !paused {
+            self.request_keyframe();
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
     /// Stops the forwarding loop.
     pub fn stop(&self) {
         self.stop.send_replace(true);
@@ -164,6 +179,9 @@ impl Publication {
             };
             match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    if self.paused.load(Ordering::Relaxed) {
+                        continue;
+                    }
                     let downstreams = self.downstreams.load();
                     for d in downstreams.iter() {
                         let Some(rewrite) = d.rewrite.load_full() else {

@@ -58,6 +58,17 @@ impl TestServer {
         r.json().await.unwrap()
     }
 
+    /// How many people are in the room with invite id `link` (from `GET /api/rooms/{link}`).
+    pub async fn participants(&self, link: &str) -> u64 {
+        let r: serde_json::Value = reqwest::get(format!("{}/api/rooms/{link}", self.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["participants"].as_u64().unwrap()
+    }
+
     pub async fn room_id(&self) -> String {
         self.create_room(None).await["id"]
             .as_str()
@@ -142,6 +153,21 @@ impl WsClient {
                 participant_id: participant_id.into(),
                 token: token.into(),
             }),
+            host_key: None,
+            device: None,
+        })
+        .await;
+    }
+
+    /// Sends a full `join` with credentials.
+    pub async fn send_join_as(&mut self, name: &str, host_key: Option<&str>, device: Option<&str>) {
+        self.send(&ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            name: name.into(),
+            media: MediaState::default(),
+            resume: None,
+            host_key: host_key.map(str::to_owned),
+            device: device.map(str::to_owned),
         })
         .await;
     }
@@ -153,6 +179,19 @@ impl WsClient {
             ServerMessage::Joined { participant_id, .. } => (c, participant_id),
             other => panic!("expected joined, got {other:?}"),
         }
+    }
+
+    /// Connects and sends a join with credentials; returns the client and the first reply.
+    pub async fn connect_as(
+        url: &str,
+        name: &str,
+        host_key: Option<&str>,
+        device: Option<&str>,
+    ) -> (Self, ServerMessage) {
+        let mut c = Self::connect(url).await;
+        c.send_join_as(name, host_key, device).await;
+        let reply = c.recv().await.expect("reply to join");
+        (c, reply)
     }
 
     pub async fn expect_error(&mut self) -> (salon_protocol::ErrorCode, bool) {

@@ -113,7 +113,18 @@ fn codec(mime: &str, clock: u32, channels: u16, fmtp: &str) -> RTCRtpCodec {
 impl RtcClient {
     /// Joins `ws_url` as `name`, publishes audio and video, and completes the first negotiation.
     pub async fn join(ws_url: &str, name: &str) -> Self {
-        let (ws, id) = WsClient::joined(ws_url, name).await;
+        Self::join_as(ws_url, name, None).await
+    }
+
+    /// Like [`RtcClient::join`], with the room's host key.
+    pub async fn join_as(ws_url: &str, name: &str, host_key: Option<&str>) -> Self {
+        let (ws, reply) = WsClient::connect_as(ws_url, name, host_key, None).await;
+        let ServerMessage::Joined {
+            participant_id: id, ..
+        } = reply
+        else {
+            panic!("expected joined, got {reply:?}");
+        };
         let stats = Arc::new(Stats::default());
         let (gathered_tx, gathered) = tokio::sync::watch::channel(false);
         let mut me = MediaEngine::default();

@@ -1,0 +1,623 @@
+//! The actor of one live room: joins, the lobby, leaves, media state and publications, applied
+//! one command at a time so no lock is needed. Host actions are in [`crate::hosting`]; the
+//! rules themselves (who may do what, the lobby's bookkeeping) are pure, in [`crate::room`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use salon_protocol::{
+    Ban, MAX_BANS_LISTED, MAX_PARTICIPANTS, MediaState, Participant, Resume, Role, RoomInfo,
+    ServerMessage,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::hub::{
+    Admission, Hub, JoinError, JoinReply, JoinRequest, Joined, RoomCmd, ToParticipant,
+};
+use crate::identity::Identity;
+use crate::ids::{new_participant_id, new_resume_token, token_matches};
+use crate::room::{JoinRefused, KnockRefused, Lobby, MediaRefused, Membership};
+use crate::sfu::forward::Publication;
+use crate::store::{Store, StoredBan, StoredRoom};
+
+/// How long a participant who left can still come back under the same id.
+const RECENTLY_LEFT_FOR: Duration = Duration::from_secs(120);
+
+/// Capacity of a participant's queue of room events.
+const PARTICIPANT_QUEUE: usize = 1024;
+
+/// What waits in the lobby with a knock: the media the knocker asked for and where to send the
+/// host's answer.
+pub(crate) type Ticket = (MediaState, oneshot::Sender<Admission>);
+
+pub(crate) struct RoomActor {
+    /// The room's permanent key (never sent to clients).
+    pub(crate) room_id: String,
+    /// The room as participants see it: `id` is the current invite link id.
+    pub(crate) info: RoomInfo,
+    hub: Hub,
+    pub(crate) store: Store,
+    pub(crate) membership: Membership,
+    pub(crate) lobby: Lobby<Ticket>,
+    /// This room's bans, oldest first (the database holds the same).
+    pub(crate) bans: Vec<StoredBan>,
+    queues: HashMap<String, mpsc::Sender<ToParticipant>>,
+    /// Each participant's current connection number and resume token.
+    seats: HashMap<String, (u64, String)>,
+    /// Resume tokens of people who left recently, so a client that was dropped can come back
+    /// under the same id.
+    recently_left: HashMap<String, (String, Instant)>,
+    next_seat: u64,
+    publications: Vec<Arc<Publication>>,
+    count: Arc<AtomicUsize>,
+}
+
+impl RoomActor {
+    pub(crate) fn new(room: &StoredRoom, hub: Hub, store: Store, count: Arc<AtomicUsize>) -> Self {
+        // An actor that just retired may have changed the lock or link after `room` was read.
+        let room = match store.room_now(&room.id) {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => room.clone(),
+            Err(e) => {
+                tracing::error!(room = %room.id, error = %e, "cannot re-read the room");
+                room.clone()
+            }
+        };
+        let bans = store.bans_now(&room.id).unwrap_or_else(|e| {
+            tracing::error!(room = %room.id, error = %e, "cannot read the bans");
+            Vec::new()
+        });
+        Self {
+            room_id: room.id.clone(),
+            info: RoomInfo {
+                id: room.link.clone(),
+                name: room.name.clone(),
+                max_participants: MAX_PARTICIPANTS as u32,
+                locked: room.locked,
+                panic: false,
+            },
+            hub,
+            store,
+            membership: Membership::default(),
+            lobby: Lobby::default(),
+            bans,
+            queues: HashMap::new(),
+            seats: HashMap::new(),
+            recently_left: HashMap::new(),
+            next_seat: 1,
+            publications: Vec::new(),
+            count,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomCmd>) {
+        tracing::debug!(room = %self.room_id, "room is live");
+        loop {
+            let Some(cmd) = rx.recv().await else { break };
+            self.handle(cmd);
+            if self.membership.is_empty() && self.lobby.is_empty() && self.retire(&mut rx) {
+                break;
+            }
+        }
+        tracing::debug!(room = %self.room_id, "room is empty; actor stopped");
+    }
+
+    /// Removes this actor from the hub if nothing is waiting for it. Joins that raced in are
+    /// told to retry (they will start a fresh actor).
+    fn retire(&mut self, rx: &mut mpsc::UnboundedReceiver<RoomCmd>) -> bool {
+        let mut rooms = self.hub.lock();
+        if !rx.is_empty() {
+            return false;
+        }
+        rooms.remove(&self.room_id);
+        rx.close();
+        drop(rooms);
+        while let Ok(cmd) = rx.try_recv() {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(JoinError::Retry));
+            }
+        }
+        true
+    }
+
+    fn handle(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join { request, reply } => self.join(request, reply),
+            RoomCmd::Leave { id, seat } => {
+                if self.is_current(&id, seat) {
+                    self.leave(&id, true);
+                }
+            }
+            RoomCmd::Media { id, seat, media } => {
+                if self.is_current(&id, seat) {
+                    self.media(&id, media);
+                }
+            }
+            RoomCmd::Publish { seat, publication } => {
+                if self.is_current(&publication.publisher, seat) {
+                    self.publish(publication);
+                } else {
+                    publication.stop();
+                }
+            }
+            RoomCmd::Host { id, seat, action } => {
+                if self.is_current(&id, seat) {
+                    self.host_action(&id, action);
+                }
+            }
+            RoomCmd::CancelKnock { knock_id } => {
+                if self.lobby.take(&knock_id).is_some() {
+                    self.tell_hosts(|| ServerMessage::KnockEnded {
+                        knock_id: knock_id.clone(),
+                    });
+                }
+            }
+        }
+        self.count.store(self.membership.len(), Ordering::Relaxed);
+    }
+
+    fn is_current(&self, id: &str, seat: u64) -> bool {
+        self.seats.get(id).is_some_and(|(s, _)| *s == seat)
+    }
+
+    fn take_seat(&mut self, id: &str) -> (u64, String) {
+        let seat = self.next_seat;
+        self.next_seat += 1;
+        let token = new_resume_token();
+        self.seats.insert(id.to_owned(), (seat, token.clone()));
+        (seat, token)
+    }
+
+    pub(crate) fn is_banned(&self, identity: &Identity) -> bool {
+        self.bans
+            .iter()
+            .any(|b| identity.overlaps(b.device_key.as_deref(), b.address_key.as_deref()))
+    }
+
+    fn join(&mut self, request: JoinRequest, reply: oneshot::Sender<Result<JoinReply, JoinError>>) {
+        let JoinRequest {
+            name,
+            media,
+            resume,
+            role,
+            identity,
+        } = request;
+        let mut reuse_id = None;
+        if let Some(Resume {
+            participant_id,
+            token,
+        }) = resume
+        {
+            if let Some((_, expected)) = self.seats.get(&participant_id)
+                && token_matches(&token, expected)
+            {
+                self.resume(participant_id, name, media, reply);
+                return;
+            }
+            self.recently_left
+                .retain(|_, (_, at)| at.elapsed() < RECENTLY_LEFT_FOR);
+            if let Some((expected, _)) = self.recently_left.get(&participant_id)
+                && token_matches(&token, expected)
+            {
+                // Gone already (the others saw them leave), but the same person is back.
+                self.recently_left.remove(&participant_id);
+                reuse_id = Some(participant_id);
+            }
+        }
+        if role != Role::Owner && self.is_banned(&identity) {
+            let _ = reply.send(Err(JoinError::Banned));
+            return;
+        }
+        // Someone who was inside a moment ago was admitted already.
+        if self.info.locked && role != Role::Owner && reuse_id.is_none() {
+            self.knock(name, media, identity, reply);
+            return;
+        }
+        let id = reuse_id.unwrap_or_else(new_participant_id);
+        match self.admit(id, name, media, role, identity) {
+            Ok((joined, seat)) => {
+                let id = joined.participant_id.clone();
+                if reply.send(Ok(JoinReply::Admitted(joined, seat))).is_err() {
+                    // The joiner went away while waiting.
+                    self.undo_admit(&id);
+                } else {
+                    self.announce(&id);
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn knock(
+        &mut self,
+        name: String,
+        media: MediaState,
+        identity: Identity,
+        reply: oneshot::Sender<Result<JoinReply, JoinError>>,
+    ) {
+        let knock_id = new_participant_id();
+        let (decide, decision) = oneshot::channel();
+        match self
+            .lobby
+            .knock(knock_id.clone(), name, identity, (media, decide))
+        {
+            Ok(knock) => {
+                let waiting = JoinReply::Waiting {
+                    knock_id: knock_id.clone(),
+                    host_present: self.membership.has_host(),
+                    decision,
+                };
+                if reply.send(Ok(waiting)).is_err() {
+                    self.lobby.take(&knock_id);
+                    return;
+                }
+                tracing::info!(room = %self.room_id, "someone knocks");
+                self.tell_hosts(|| ServerMessage::KnockReceived {
+                    knock: knock.clone(),
+                });
+            }
+            Err(KnockRefused::DeniedTwice) => {
+                let _ = reply.send(Err(JoinError::DeniedTwice));
+            }
+            Err(KnockRefused::LobbyFull) => {
+                let _ = reply.send(Err(JoinError::LobbyFull));
+            }
+        }
+    }
+
+    /// Lets a knocker in (a host admitted them, or the room was unlocked).
+    pub(crate) fn admit_waiting(&mut self, knock_id: &str) -> bool {
+        let Some(waiting) = self.lobby.take(knock_id) else {
+            return false;
+        };
+        let (media, decide) = waiting.ticket;
+        let outcome = self.admit(
+            new_participant_id(),
+            waiting.knock.name,
+            media,
+            Role::Guest,
+            waiting.identity,
+        );
+        match outcome {
+            Ok((joined, seat)) => {
+                let id = joined.participant_id.clone();
+                if decide.send(Ok((joined, seat))).is_err() {
+                    self.undo_admit(&id);
+                } else {
+                    self.announce(&id);
+                }
+            }
+            Err(e) => {
+                let _ = decide.send(Err(e));
+            }
+        }
+        self.tell_hosts(|| ServerMessage::KnockEnded {
+            knock_id: knock_id.to_owned(),
+        });
+        true
+    }
+
+    /// Takes a seat in the room for `id`. The newcomer's queue starts with the existing
+    /// publications (and, for hosts, the ban list); the others hear of it in [`Self::announce`]
+    /// once the newcomer has its answer.
+    fn admit(
+        &mut self,
+        id: String,
+        name: String,
+        media: MediaState,
+        role: Role,
+        identity: Identity,
+    ) -> Result<(Joined, u64), JoinError> {
+        let participant = Participant {
+            id: id.clone(),
+            name,
+            media,
+            role,
+        };
+        let others = match self.membership.join(participant, identity) {
+            Ok(others) => others,
+            Err(JoinRefused::Full) => return Err(JoinError::Full),
+        };
+        let (seat, resume_token) = self.take_seat(&id);
+        let (joined, tx) = self.place(id.clone(), role, others, resume_token, false);
+        self.queues.insert(id, tx);
+        Ok((joined, seat))
+    }
+
+    /// The `Joined` for a participant and the sending end of their queue, filled with what
+    /// they need first.
+    fn place(
+        &self,
+        id: String,
+        role: Role,
+        others: Vec<Participant>,
+        resume_token: String,
+        resumed: bool,
+    ) -> (Joined, mpsc::Sender<ToParticipant>) {
+        let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
+        // Existing publications go into the newcomer's queue before anything else can.
+        for publication in &self.publications {
+            let _ = tx.try_send(ToParticipant::Subscribe(publication.clone()));
+        }
+        if role.is_host() {
+            let _ = tx.try_send(ToParticipant::Signal(self.bans_message()));
+        }
+        let joined = Joined {
+            participant_id: id,
+            room: self.info.clone(),
+            role,
+            others,
+            knocks: if role.is_host() {
+                self.lobby.knocks()
+            } else {
+                Vec::new()
+            },
+            events,
+            resume_token,
+            resumed,
+        };
+        (joined, tx)
+    }
+
+    fn undo_admit(&mut self, id: &str) {
+        self.membership.leave(id);
+        self.seats.remove(id);
+        self.queues.remove(id);
+    }
+
+    fn announce(&mut self, id: &str) {
+        let Some(participant) = self.membership.get(id).map(|m| m.participant.clone()) else {
+            return;
+        };
+        self.broadcast(id, || ServerMessage::ParticipantJoined {
+            participant: participant.clone(),
+        });
+        tracing::info!(room = %self.room_id, count = self.membership.len(), "participant joined");
+    }
+
+    /// A participant reconnected while its old connection is still here: the new connection
+    /// takes its place under the same id, and the others see an update rather than a ghost.
+    fn resume(
+        &mut self,
+        id: String,
+        name: String,
+        media: MediaState,
+        reply: oneshot::Sender<Result<JoinReply, JoinError>>,
+    ) {
+        // Dropping the old queue ends the old connection's task quietly.
+        self.queues.remove(&id);
+        self.drop_publications_of(&id);
+        let Some(participant) = self.membership.update(&id, name, media) else {
+            let _ = reply.send(Err(JoinError::Retry));
+            return;
+        };
+        let (seat, resume_token) = self.take_seat(&id);
+        let others = self.membership.others(&id);
+        let (joined, tx) = self.place(id.clone(), participant.role, others, resume_token, true);
+        if reply.send(Ok(JoinReply::Admitted(joined, seat))).is_err() {
+            self.leave(&id, true);
+            return;
+        }
+        self.queues.insert(id.clone(), tx);
+        self.broadcast(&id, || ServerMessage::ParticipantUpdated {
+            participant: participant.clone(),
+        });
+        tracing::info!(room = %self.room_id, "participant resumed");
+    }
+
+    fn media(&mut self, id: &str, media: MediaState) {
+        match self.membership.set_media(id, media, self.info.panic) {
+            Ok(Some(participant)) => {
+                self.apply_pauses(id);
+                self.broadcast(id, || ServerMessage::ParticipantUpdated {
+                    participant: participant.clone(),
+                });
+            }
+            Ok(None) => self.apply_pauses(id),
+            Err(MediaRefused::Paused) => {
+                self.send_to(
+                    id,
+                    ServerMessage::error(
+                        salon_protocol::ErrorCode::NotAllowed,
+                        MediaRefused::Paused.to_string(),
+                    ),
+                );
+                // Tell the client its state as the room sees it, so its buttons match.
+                if let Some(me) = self.membership.get(id).map(|m| m.participant.clone()) {
+                    self.send_to(id, ServerMessage::ParticipantUpdated { participant: me });
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, publication: Arc<Publication>) {
+        self.publications.retain(|p| {
+            let replaced = p.publisher == publication.publisher && p.kind == publication.kind;
+            if replaced {
+                p.stop();
+            }
+            !replaced
+        });
+        self.publications.push(publication.clone());
+        self.apply_pauses(&publication.publisher);
+        let publisher = publication.publisher.clone();
+        self.broadcast_events(&publisher, || ToParticipant::Subscribe(publication.clone()));
+    }
+
+    /// Pauses whatever of `id`'s media a host forced off, resumes the rest.
+    pub(crate) fn apply_pauses(&self, id: &str) {
+        let forced = self.membership.forced_off(id);
+        for p in self.publications.iter().filter(|p| p.publisher == id) {
+            let off = match p.kind {
+                RtpCodecKind::Audio => forced.audio,
+                _ => forced.video,
+            };
+            p.set_paused(off);
+        }
+    }
+
+    /// Stops a participant's publications and tells the others to unsubscribe.
+    fn drop_publications_of(&mut self, id: &str) {
+        let mut gone = Vec::new();
+        self.publications.retain(|p| {
+            let theirs = p.publisher == id;
+            if theirs {
+                p.stop();
+                gone.push(p.kind);
+            }
+            !theirs
+        });
+        for kind in gone {
+            self.broadcast_events(id, || ToParticipant::Unsubscribe {
+                publisher: id.to_owned(),
+                kind,
+            });
+        }
+        // Their downstreams on others' publications go with their peer connection; drop them
+        // from the forwarding lists now so no packet is copied for them.
+        for p in &self.publications {
+            p.remove_downstream(id);
+        }
+    }
+
+    /// Takes `id` out of the room. With `may_return`, their last resume token stays valid for
+    /// a while (a dropped connection); a removed participant's does not.
+    pub(crate) fn leave(&mut self, id: &str, may_return: bool) {
+        if self.membership.leave(id).is_none() {
+            return;
+        }
+        self.queues.remove(id);
+        if let Some((_, token)) = self.seats.remove(id)
+            && may_return
+        {
+            self.recently_left
+                .insert(id.to_owned(), (token, Instant::now()));
+        }
+        self.drop_publications_of(id);
+        self.broadcast(id, || ServerMessage::ParticipantLeft {
+            participant_id: id.to_owned(),
+        });
+        tracing::info!(room = %self.room_id, count = self.membership.len(), "participant left");
+        if self.membership.is_empty() {
+            // The session is over: denials and panic are forgotten; the lock stays.
+            self.lobby.forget_denials();
+            self.info.panic = false;
+        }
+    }
+
+    /// Ends `id`'s connection with a fatal error and takes them out without a way back.
+    pub(crate) fn expel(&mut self, id: &str, code: salon_protocol::ErrorCode, message: &str) {
+        if let Some(tx) = self.queues.get(id) {
+            let _ = tx.try_send(ToParticipant::Ended {
+                code,
+                message: message.to_owned(),
+            });
+        }
+        self.leave(id, false);
+    }
+
+    pub(crate) fn bans_message(&self) -> ServerMessage {
+        let skip = self.bans.len().saturating_sub(MAX_BANS_LISTED);
+        ServerMessage::Bans {
+            bans: self
+                .bans
+                .iter()
+                .skip(skip)
+                .map(|b| Ban {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    at: b.at,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn name_of(&self, id: &str) -> String {
+        self.membership
+            .get(id)
+            .map_or_else(|| "A host".to_owned(), |m| m.participant.name.clone())
+    }
+
+    /// Sends a message to one participant.
+    pub(crate) fn send_to(&mut self, id: &str, message: ServerMessage) {
+        let full = self.queues.get(id).is_some_and(|tx| {
+            matches!(
+                tx.try_send(ToParticipant::Signal(message)),
+                Err(mpsc::error::TrySendError::Full(_))
+            )
+        });
+        if full {
+            self.evict(vec![id.to_owned()]);
+        }
+    }
+
+    /// Sends a message to every host.
+    pub(crate) fn tell_hosts(&mut self, message: impl Fn() -> ServerMessage) {
+        let hosts: Vec<String> = self.membership.hosts().map(str::to_owned).collect();
+        self.deliver(hosts, || ToParticipant::Signal(message()));
+    }
+
+    /// Sends a message to everyone but `except` (`""` for everyone).
+    pub(crate) fn broadcast(&mut self, except: &str, message: impl Fn() -> ServerMessage) {
+        self.broadcast_events(except, || ToParticipant::Signal(message()));
+    }
+
+    fn broadcast_events(&mut self, except: &str, event: impl Fn() -> ToParticipant) {
+        let ids: Vec<String> = self
+            .queues
+            .keys()
+            .filter(|id| id.as_str() != except)
+            .cloned()
+            .collect();
+        self.deliver(ids, event);
+    }
+
+    /// Queues an event for each of `ids`. A participant whose queue is full is evicted, so one
+    /// stuck client cannot hold up the room.
+    fn deliver(&mut self, ids: Vec<String>, mut event: impl FnMut() -> ToParticipant) {
+        let mut stuck = Vec::new();
+        for id in ids {
+            let Some(tx) = self.queues.get(&id) else {
+                continue;
+            };
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(event()) {
+                stuck.push(id);
+            }
+        }
+        self.evict(stuck);
+    }
+
+    fn evict(&mut self, stuck: Vec<String>) {
+        for id in stuck {
+            tracing::warn!(room = %self.room_id, participant = %id, "participant's queue is full; evicting");
+            if let Some(tx) = self.queues.get(&id) {
+                // The queue is full, so this cannot land; closing the channel is what tells them.
+                let _ = tx.try_send(ToParticipant::Evicted);
+            }
+            self.queues.remove(&id);
+            self.leave(&id, true);
+        }
+    }
+
+    /// Everyone inside and waiting is sent away (the call ended); the room's stored state
+    /// (lock, bans) stays.
+    pub(crate) fn clear(&mut self, message: &str) {
+        for waiting in self.lobby.drain() {
+            let _ = waiting.ticket.1.send(Err(JoinError::Ended));
+        }
+        let ids: Vec<String> = self
+            .membership
+            .members()
+            .map(|m| m.participant.id.clone())
+            .collect();
+        for id in ids {
+            self.expel(&id, salon_protocol::ErrorCode::RoomEnded, message);
+        }
+        self.recently_left.clear();
+    }
+}

@@ -1,0 +1,158 @@
+//! Getting in: from a socket's `join` to a place in the room. Checks the host key, refuses
+//! banned devices and addresses, and keeps a knocker in the lobby of a locked room — with no
+//! participant list and no peer connection — until a host answers.
+
+use std::net::IpAddr;
+
+use salon_protocol::{ClientMessage, ErrorCode, MAX_PARTICIPANTS, Role, ServerMessage};
+
+use crate::AppState;
+use crate::conn::{Conn, Incoming};
+use crate::hub::{Entry, JoinError, JoinRequest, Joined, Knocking, RoomLink};
+use crate::identity::Identity;
+use crate::ids::host_key_matches;
+use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
+use crate::store::StoredRoom;
+
+/// Waits for the client's `join` and gets it a place. `None` when it did not get in; the client
+/// was told why (or its socket closed).
+pub async fn enter(
+    conn: &mut Conn,
+    room: &StoredRoom,
+    state: &AppState,
+    address: IpAddr,
+) -> Option<(Joined, RoomLink)> {
+    let join = conn.wait_for_join().await?;
+    let role = match &join.host_key {
+        Some(key) if host_key_matches(key, &room.host_key_hash) => Role::Owner,
+        Some(_) => {
+            conn.error(
+                ErrorCode::NotAllowed,
+                "This host key does not belong to this room; you are joining as a guest.",
+            )
+            .await;
+            Role::Guest
+        }
+        None => Role::Guest,
+    };
+    let identity = Identity::new(&room.id, join.device.as_deref(), address);
+    if role != Role::Owner {
+        let banned = state
+            .store
+            .is_banned(&room.id, identity.device.clone(), identity.address.clone())
+            .await;
+        match banned {
+            Ok(false) => {}
+            Ok(true) => {
+                refuse(conn, JoinError::Banned).await;
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check the bans");
+                conn.fatal(ErrorCode::Internal, "The server failed; please try again.")
+                    .await;
+                return None;
+            }
+        }
+    }
+    let request = JoinRequest {
+        name: join.name,
+        media: join.media,
+        resume: join.resume,
+        role,
+        identity,
+    };
+    match state.hub.join(room, request).await {
+        Ok(Entry::Joined(joined, link)) => Some((joined, link)),
+        Ok(Entry::Waiting(knocking)) => wait_in_lobby(conn, knocking, room).await,
+        Err(e) => {
+            refuse(conn, e).await;
+            None
+        }
+    }
+}
+
+/// Tells the client why it cannot come in, and closes.
+async fn refuse(conn: &mut Conn, error: JoinError) {
+    let (code, message) = match error {
+        JoinError::Full => (
+            ErrorCode::RoomFull,
+            format!("This room is full ({MAX_PARTICIPANTS} people). Try again later."),
+        ),
+        JoinError::Retry => (
+            ErrorCode::Internal,
+            "The room is busy; please try again.".to_owned(),
+        ),
+        JoinError::Banned => (
+            ErrorCode::Removed,
+            "You were removed from this room.".to_owned(),
+        ),
+        JoinError::Denied => (
+            ErrorCode::KnockDenied,
+            "The host didn't let you in.".to_owned(),
+        ),
+        JoinError::DeniedTwice => (
+            ErrorCode::KnockDenied,
+            "The hosts turned you away twice; you cannot knock again until everyone has left the room.".to_owned(),
+        ),
+        JoinError::LobbyFull => (
+            ErrorCode::RoomFull,
+            "Too many people are waiting to get in; try again later.".to_owned(),
+        ),
+        JoinError::Ended => (
+            ErrorCode::RoomEnded,
+            "The host ended the call.".to_owned(),
+        ),
+    };
+    conn.fatal(code, &message).await;
+}
+
+/// Keeps a knocker waiting: only `ping` and `leave` are accepted until a host answers.
+async fn wait_in_lobby(
+    conn: &mut Conn,
+    mut knocking: Knocking,
+    room: &StoredRoom,
+) -> Option<(Joined, RoomLink)> {
+    let waiting = ServerMessage::Waiting {
+        room_name: room.name.clone(),
+        host_present: knocking.host_present,
+    };
+    if !conn.send(&waiting).await {
+        return None;
+    }
+    let mut ping = tokio::time::interval(crate::participant::PING_EVERY);
+    ping.reset();
+    loop {
+        tokio::select! {
+            answer = knocking.answer() => {
+                return match answer {
+                    Ok(entry) => Some(entry),
+                    Err(e) => {
+                        refuse(conn, e).await;
+                        None
+                    }
+                };
+            }
+            frame = conn.ws.recv() => match conn.interpret(frame).await {
+                // Dropping `knocking` withdraws the knock.
+                Incoming::Closed | Incoming::Message(ClientMessage::Leave) => return None,
+                Incoming::Nothing => {}
+                Incoming::Message(ClientMessage::Ping) => {
+                    conn.send(&ServerMessage::Pong).await;
+                }
+                Incoming::Message(_) => {
+                    conn.error(
+                        ErrorCode::NotJoined,
+                        "You are waiting for a host to let you in.",
+                    )
+                    .await;
+                }
+            },
+            _ = ping.tick() => {
+                if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT || !conn.ping().await {
+                    return None;
+                }
+            }
+        }
+    }
+}
