@@ -1,5 +1,5 @@
-//! Limits on what one address (and everyone together) may ask for: room creation, joins and
-//! room look-ups. Pure bookkeeping: the caller passes the time and the client's address.
+//! Limits on what one address (and everyone together) may ask for: room creation, joins,
+//! knocks and room look-ups. Pure bookkeeping: the caller passes the time and the client's address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,6 +13,8 @@ pub enum Action {
     CreateRoom,
     Join,
     LookUp,
+    /// Knocking on a locked room: each knock interrupts the hosts.
+    Knock,
 }
 
 /// (per second, burst) for one address, and for all addresses together.
@@ -24,6 +26,8 @@ fn rates(action: Action) -> ((f64, f64), (f64, f64)) {
         Action::Join => ((5.0, 100.0), (200.0, 1000.0)),
         // Room look-ups: presence checks for a friend list, but no scanning of ids.
         Action::LookUp => ((10.0, 100.0), (500.0, 2000.0)),
+        // A person knocks a few times; a script knocking to pester the hosts is abuse.
+        Action::Knock => ((1.0 / 3.0, 20.0), (10.0, 200.0)),
     }
 }
 

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use salon_protocol::{ClientMessage, ErrorCode, MAX_PARTICIPANTS, Role, ServerMessage};
 
 use crate::AppState;
+use crate::abuse::Action;
 use crate::conn::{Conn, Incoming};
 use crate::hub::{Entry, JoinError, JoinRequest, Joined, Knocking, RoomLink};
 use crate::identity::Identity;
@@ -53,6 +54,24 @@ pub async fn enter(
                     .await;
                 return None;
             }
+        }
+    }
+    // Knocks interrupt the hosts, so they have a limit of their own (the lock may have changed
+    // since `room` was read; the actor has the final say on whether this is a knock).
+    if room.locked && role != Role::Owner && join.resume.is_none() {
+        let verdict = state
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(Action::Knock, address, std::time::Instant::now());
+        if let Err(refused) = verdict {
+            let seconds = refused.retry_after.as_secs().max(1);
+            conn.fatal(
+                ErrorCode::RateLimited,
+                &format!("Too many knocks from your network; try again in {seconds} s."),
+            )
+            .await;
+            return None;
         }
     }
     let request = JoinRequest {

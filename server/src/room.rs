@@ -187,6 +187,10 @@ pub enum MediaRefused {
 /// Most people waiting in one lobby.
 pub const MAX_WAITING: usize = MAX_PARTICIPANTS;
 
+/// Most people waiting from one address (IPv4 address or IPv6 /64) at once, so one network
+/// cannot fill the lobby.
+pub const MAX_WAITING_PER_ADDRESS: usize = 5;
+
 /// Denials after which someone cannot knock again until the room empties.
 pub const DENIALS_TO_BLOCK: u32 = 2;
 
@@ -245,7 +249,12 @@ impl<T> Lobby<T> {
         if denied_before >= DENIALS_TO_BLOCK {
             return Err(KnockRefused::DeniedTwice);
         }
-        if self.waiting.len() >= MAX_WAITING {
+        let from_address = self
+            .waiting
+            .iter()
+            .filter(|w| w.identity.address == identity.address)
+            .count();
+        if self.waiting.len() >= MAX_WAITING || from_address >= MAX_WAITING_PER_ADDRESS {
             return Err(KnockRefused::LobbyFull);
         }
         let knock = Knock {
@@ -467,7 +476,7 @@ mod tests {
         let mut lobby: Lobby<()> = Lobby::default();
         for i in 0..MAX_WAITING {
             lobby
-                .knock(format!("k{i}"), "x".into(), who(1), ())
+                .knock(format!("k{i}"), "x".into(), who(i as u8 + 10), ())
                 .expect("space");
         }
         assert_eq!(
@@ -477,5 +486,27 @@ mod tests {
         assert!(lobby.take("k0").is_some());
         assert!(lobby.take("k0").is_none());
         assert_eq!(lobby.knocks().len(), MAX_WAITING - 1);
+    }
+
+    #[test]
+    fn one_network_cannot_fill_the_lobby() {
+        let mut lobby: Lobby<()> = Lobby::default();
+        let from = |n: usize| {
+            Identity::new(
+                "room",
+                Some(&format!("browser-profile-{n:04}")),
+                std::net::IpAddr::from([198, 51, 100, 1]),
+            )
+        };
+        for i in 0..MAX_WAITING_PER_ADDRESS {
+            lobby
+                .knock(format!("k{i}"), "x".into(), from(i), ())
+                .expect("space");
+        }
+        assert_eq!(
+            lobby.knock("more".into(), "x".into(), from(99), ()).err(),
+            Some(KnockRefused::LobbyFull)
+        );
+        assert!(lobby.knock("other".into(), "y".into(), who(7), ()).is_ok());
     }
 }

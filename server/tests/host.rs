@@ -298,3 +298,32 @@ async fn a_rotated_link_retires_the_old_one_and_looks_like_any_wrong_id() {
     // The owner's key still works on the new link.
     let _again = owner(&s, &new_id, &key).await;
 }
+
+#[tokio::test]
+async fn knocking_is_rate_limited_per_address() {
+    let s = TestServer::start().await;
+    let (id, key) = room(&s).await;
+    let url = s.ws_url(&id);
+    let mut host = owner(&s, &id, &key).await;
+    host.send(&ClientMessage::SetLocked { locked: true }).await;
+    host.recv_until(|m| {
+        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
+    })
+    .await;
+    let mut refused = None;
+    for i in 0..40 {
+        let (c, reply) = WsClient::connect_as(&url, &format!("Knocker {i}"), None, None).await;
+        match reply {
+            ServerMessage::Waiting { .. } => c.close().await,
+            ServerMessage::Error { code, message, .. } => {
+                refused = Some((i, code, message));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (after, code, message) = refused.expect("knocks were never limited");
+    assert_eq!(code, ErrorCode::RateLimited);
+    assert!(message.contains("Too many knocks"), "{message}");
+    assert_eq!(after, 20, "the burst is 20 knocks");
+}
