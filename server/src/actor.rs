@@ -57,19 +57,6 @@ pub(crate) struct RoomActor {
 
 impl RoomActor {
     pub(crate) fn new(room: &StoredRoom, hub: Hub, store: Store, count: Arc<AtomicUsize>) -> Self {
-        // An actor that just retired may have changed the lock or link after `room` was read.
-        let room = match store.room_now(&room.id) {
-            Ok(Some(fresh)) => fresh,
-            Ok(None) => room.clone(),
-            Err(e) => {
-                tracing::error!(room = %room.id, error = %e, "cannot re-read the room");
-                room.clone()
-            }
-        };
-        let bans = store.bans_now(&room.id).unwrap_or_else(|e| {
-            tracing::error!(room = %room.id, error = %e, "cannot read the bans");
-            Vec::new()
-        });
         Self {
             room_id: room.id.clone(),
             info: RoomInfo {
@@ -83,7 +70,7 @@ impl RoomActor {
             store,
             membership: Membership::default(),
             lobby: Lobby::default(),
-            bans,
+            bans: Vec::new(),
             queues: HashMap::new(),
             seats: HashMap::new(),
             recently_left: HashMap::new(),
@@ -93,8 +80,31 @@ impl RoomActor {
         }
     }
 
+    /// Reads the room's stored state: a previous actor may have changed the lock or link after
+    /// the joiner's lookup, and the bans are needed before anyone is let in.
+    fn load(&mut self) {
+        match self.store.room_now(&self.room_id) {
+            Ok(Some(room)) => {
+                self.info.id = room.link;
+                self.info.name = room.name;
+                self.info.locked = room.locked;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(room = %self.room_id, error = %e, "cannot re-read the room"),
+        }
+        match self.store.bans_now(&self.room_id) {
+            Ok(bans) => self.bans = bans,
+            Err(e) => {
+                // Fail closed: without the ban list nobody but the owner gets in directly.
+                tracing::error!(room = %self.room_id, error = %e, "cannot read the bans; locking");
+                self.info.locked = true;
+            }
+        }
+    }
+
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomCmd>) {
         tracing::debug!(room = %self.room_id, "room is live");
+        self.load();
         loop {
             let Some(cmd) = rx.recv().await else { break };
             self.handle(cmd);

@@ -1,5 +1,5 @@
-//! Getting in: from a socket's `join` to a place in the room. Checks the host key, refuses
-//! banned devices and addresses, and keeps a knocker in the lobby of a locked room — with no
+//! Getting in: from a socket's `join` to a place in the room. Checks the host key, limits
+//! knocks, relays the room's refusals (bans, denials) as clear errors, and keeps a knocker in the lobby of a locked room — with no
 //! participant list and no peer connection — until a host answers.
 
 use std::net::IpAddr;
@@ -36,26 +36,9 @@ pub async fn enter(
         }
         None => Role::Guest,
     };
+    // Bans are checked by the room (it has them in memory), after a live connection's resume:
+    // someone let in who shares an address with a removed person can still reconnect.
     let identity = Identity::new(&room.id, join.device.as_deref(), address);
-    if role != Role::Owner {
-        let banned = state
-            .store
-            .is_banned(&room.id, identity.device.clone(), identity.address.clone())
-            .await;
-        match banned {
-            Ok(false) => {}
-            Ok(true) => {
-                refuse(conn, JoinError::Banned).await;
-                return None;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check the bans");
-                conn.fatal(ErrorCode::Internal, "The server failed; please try again.")
-                    .await;
-                return None;
-            }
-        }
-    }
     // Knocks interrupt the hosts, so they have a limit of their own (the lock may have changed
     // since `room` was read; the actor has the final say on whether this is a knock).
     if room.locked && role != Role::Owner && join.resume.is_none() {

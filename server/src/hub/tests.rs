@@ -547,3 +547,57 @@ async fn ending_the_call_sends_everyone_away_but_keeps_the_room() {
     let stored = store.room_now(&room.id).expect("db").expect("room stays");
     assert!(stored.locked, "the lock outlives the call");
 }
+
+#[tokio::test]
+async fn someone_sharing_an_address_with_a_removed_person_can_still_reconnect() {
+    let (hub, _, room) = setup().await;
+    let (_owner, owner_link) = enter(&hub, &room, request("Owner", Role::Owner, 1)).await;
+    let household =
+        |device: &str| Identity::new("room-key", Some(device), IpAddr::from([203, 0, 113, 5]));
+    let sibling = JoinRequest {
+        identity: household("sibling-device-0001"),
+        ..request("Sibling", Role::Guest, 0)
+    };
+    let (mut kept, _kept_link) = enter(&hub, &room, sibling.clone()).await;
+    let troll = JoinRequest {
+        identity: household("troll-device-00001"),
+        ..request("Troll", Role::Guest, 0)
+    };
+    let (troll, _troll_link) = enter(&hub, &room, troll).await;
+    owner_link.host(ClientMessage::Remove {
+        participant_id: troll.participant_id.clone(),
+    });
+    let _ = until(&mut kept, |m| {
+        matches!(m, ServerMessage::ParticipantLeft { .. })
+    })
+    .await;
+    // The sibling's connection drops and comes back with its resume token: still in.
+    let mut again = sibling;
+    again.resume = Some(Resume {
+        participant_id: kept.participant_id.clone(),
+        token: kept.resume_token.clone(),
+    });
+    let (back, _) = enter(&hub, &room, again).await;
+    assert!(back.resumed);
+}
+
+#[tokio::test]
+async fn bans_and_the_lock_are_read_back_when_the_room_comes_alive_again() {
+    let (hub, store, room) = setup().await;
+    let ban = crate::store::StoredBan {
+        id: "b1".into(),
+        name: "Troll".into(),
+        device_key: person(2).device,
+        address_key: Some(person(2).address),
+        at: 1,
+    };
+    store.insert_ban_now(&room.id, &ban).expect("ban");
+    store.set_locked_now(&room.id, true).expect("lock");
+    // `room` was read before the lock: the actor re-reads it.
+    assert!(!room.locked);
+    assert!(matches!(
+        hub.join(&room, request("Troll", Role::Guest, 2)).await,
+        Err(JoinError::Banned)
+    ));
+    let _waiting = knock(&hub, &room, request("Friend", Role::Guest, 3)).await;
+}
