@@ -139,3 +139,151 @@ async fn mangled_offers_and_answers_do_not_hurt_the_room() {
     let r = reqwest::get(format!("{}/healthz", s.url())).await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_oversized_and_out_of_order_messages_get_clear_errors_while_media_flows() {
+    use salon_protocol::ErrorCode;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let s = TestServer::start().await;
+    let created = s.create_room(None).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["host_key"].as_str().unwrap().to_owned();
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join_as(&url, "Host A", Some(&key)).await;
+    let mut b = RtcClient::join(&url, "Guest B").await;
+    for _ in 0..6 {
+        a.pump(Duration::from_millis(300)).await;
+        b.pump(Duration::from_millis(300)).await;
+    }
+    let (mut mallory, _) = WsClient::joined(&url, "Mallory").await;
+    let target = a.id.clone();
+    let cases: Vec<(Message, ErrorCode)> = vec![
+        (
+            text(&ClientMessage::SetLocked { locked: true }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::Remove {
+                participant_id: target.clone(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::Remove {
+                participant_id: b.id.clone(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::Mute {
+                participant_id: b.id.clone(),
+                video: true,
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::AskMute {
+                participant_id: b.id.clone(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::SetCohost {
+                participant_id: b.id.clone(),
+                cohost: true,
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::SetPanic { active: true }),
+            ErrorCode::NotAllowed,
+        ),
+        (text(&ClientMessage::RotateLink), ErrorCode::NotAllowed),
+        (text(&ClientMessage::EndRoom), ErrorCode::NotAllowed),
+        (
+            text(&ClientMessage::Unban {
+                ban_id: "b1".into(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::Admit {
+                knock_id: "k1".into(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        (
+            text(&ClientMessage::Deny {
+                knock_id: "k1".into(),
+            }),
+            ErrorCode::NotAllowed,
+        ),
+        // Out of order.
+        (
+            text(&ClientMessage::Answer {
+                sdp: "v=0\r\n".into(),
+            }),
+            ErrorCode::NegotiationFailed,
+        ),
+        (
+            Message::Text(r#"{"type":"join","version":1,"name":"Again"}"#.into()),
+            ErrorCode::AlreadyJoined,
+        ),
+        // Malformed and oversized.
+        (
+            Message::Text(
+                format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(300 * 1024)).into(),
+            ),
+            ErrorCode::MessageTooLarge,
+        ),
+        (Message::Binary(vec![0u8; 64].into()), ErrorCode::BadMessage),
+        (
+            Message::Text(r#"{"type":"remove"}"#.into()),
+            ErrorCode::BadMessage,
+        ),
+        (
+            Message::Text(r#"{"type":"remove","participant_id":"../x"}"#.into()),
+            ErrorCode::InvalidField,
+        ),
+        (
+            Message::Text(r#"{"type":"set_locked","locked":"yes"}"#.into()),
+            ErrorCode::BadMessage,
+        ),
+    ];
+    for (message, want) in cases {
+        let shown = format!("{message:?}").chars().take(120).collect::<String>();
+        mallory.send_raw(message).await;
+        let (code, fatal) = mallory.expect_error().await;
+        assert_eq!((code, fatal), (want, false), "{shown}");
+    }
+    // The socket still works, the room is unchanged, and A and B still hear each other.
+    mallory.send(&ClientMessage::Ping).await;
+    assert_eq!(mallory.recv().await, Some(ServerMessage::Pong));
+    let before = a.received_from(&b.id).audio_packets;
+    let before_b = b.received_from(&a.id).audio_packets;
+    for _ in 0..4 {
+        a.pump(Duration::from_millis(300)).await;
+        b.pump(Duration::from_millis(300)).await;
+    }
+    assert!(
+        a.received_from(&b.id).audio_packets > before,
+        "B's audio to A stopped"
+    );
+    assert!(
+        b.received_from(&a.id).audio_packets > before_b,
+        "A's audio to B stopped"
+    );
+    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["locked"], false);
+    assert_eq!(info["participants"], 3);
+}
+
+fn text(message: &ClientMessage) -> tokio_tungstenite::tungstenite::Message {
+    tokio_tungstenite::tungstenite::Message::Text(salon_protocol::encode(message).into())
+}
