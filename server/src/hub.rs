@@ -217,11 +217,20 @@ impl Knocking {
 
 impl Drop for Knocking {
     fn drop(&mut self) {
-        if !self.answered {
-            let _ = self.tx.send(RoomCmd::CancelKnock {
-                knock_id: self.knock_id.clone(),
-            });
+        if self.answered {
+            return;
         }
+        // Admitted in the very moment the knocker went away: give the seat back.
+        if let Ok(Ok((joined, seat))) = self.decision.try_recv() {
+            let _ = self.tx.send(RoomCmd::Leave {
+                id: joined.participant_id,
+                seat,
+            });
+            return;
+        }
+        let _ = self.tx.send(RoomCmd::CancelKnock {
+            knock_id: self.knock_id.clone(),
+        });
     }
 }
 

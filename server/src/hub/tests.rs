@@ -601,3 +601,24 @@ async fn bans_and_the_lock_are_read_back_when_the_room_comes_alive_again() {
     ));
     let _waiting = knock(&hub, &room, request("Friend", Role::Guest, 3)).await;
 }
+
+#[tokio::test]
+async fn a_knocker_who_leaves_as_they_are_admitted_leaves_no_ghost() {
+    let (hub, _, room) = setup().await;
+    let (mut owner, owner_link) = enter(&hub, &room, request("Owner", Role::Owner, 1)).await;
+    owner_link.host(ClientMessage::SetLocked { locked: true });
+    let waiting = knock(&hub, &room, request("Flaky", Role::Guest, 2)).await;
+    let knock_id = waiting.knock_id.clone();
+    owner_link.host(ClientMessage::Admit { knock_id });
+    // Admitted (the owner hears of it), but the knocker's socket is gone before it reads that.
+    let _ = until(&mut owner, |m| {
+        matches!(m, ServerMessage::ParticipantJoined { .. })
+    })
+    .await;
+    drop(waiting);
+    let _ = until(&mut owner, |m| {
+        matches!(m, ServerMessage::ParticipantLeft { .. })
+    })
+    .await;
+    assert_eq!(hub.participant_count(&room.id), 1);
+}
