@@ -333,8 +333,20 @@ impl RoomActor {
             Ok(others) => others,
             Err(JoinRefused::Full) => return Err(JoinError::Full),
         };
+        // During panic a guest comes in with microphone and camera off, like everyone else.
+        let muted = if self.info.panic && !role.is_host() {
+            self.membership.force_off(&id, true)
+        } else {
+            None
+        };
         let (seat, resume_token) = self.take_seat(&id);
         let (joined, tx) = self.place(id.clone(), role, others, resume_token, false);
+        if let Some(me) = muted {
+            let _ = tx.try_send(ToParticipant::Signal(ServerMessage::Muted {
+                by: "A host".to_owned(),
+                media: me.media,
+            }));
+        }
         self.queues.insert(id, tx);
         Ok((joined, seat))
     }

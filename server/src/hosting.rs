@@ -19,8 +19,17 @@ fn unix_now() -> i64 {
 }
 
 impl RoomActor {
+    /// A refusal of one action; the connection goes on (even for `internal`, which is
+    /// otherwise fatal).
     fn refuse(&mut self, to: &str, code: ErrorCode, message: &str) {
-        self.send_to(to, ServerMessage::error(code, message));
+        self.send_to(
+            to,
+            ServerMessage::Error {
+                code,
+                message: message.to_owned(),
+                fatal: false,
+            },
+        );
     }
 
     /// Applies one host action from participant `from`.

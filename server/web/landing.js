@@ -2,32 +2,8 @@
 
 import { createRoom } from './api.js';
 import { cleanName } from './logic.js';
+import { rememberRoom, rememberedRooms } from './storage.js';
 import { $, copyText, fillIcons } from './ui.js';
-
-const ROOMS_KEY = 'salon.rooms';
-const MAX_REMEMBERED = 8;
-
-/** Rooms created in this browser, newest first: [{id, name, url}]. */
-function rememberedRooms() {
-  try {
-    const rooms = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? '[]');
-    return Array.isArray(rooms) ? rooms.filter((room) => room && typeof room.id === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function remember(room) {
-  const rooms = [{ id: room.id, name: room.name ?? null, url: room.url }, ...rememberedRooms().filter((r) => r.id !== room.id)];
-  try {
-    // The host key proves ownership of the room later (host controls); keep it per room.
-    localStorage.setItem(`salon.host.${room.id}`, room.host_key);
-    localStorage.setItem(ROOMS_KEY, JSON.stringify(rooms.slice(0, MAX_REMEMBERED)));
-    return true;
-  } catch {
-    return false; // storage blocked: the room works, but this browser cannot keep its host key
-  }
-}
 
 function showRememberedRooms() {
   const rooms = rememberedRooms();
@@ -56,7 +32,7 @@ async function onCreate(event) {
   button.dataset.busy = 'true';
   try {
     const room = await createRoom(cleanName($('#room-name').value));
-    const kept = remember(room);
+    const kept = rememberRoom(room);
     showCreated(room);
     if (!kept) $('#copy-status').textContent = "This browser can't store the room's host key (storage is blocked).";
     showRememberedRooms();

@@ -7,9 +7,13 @@ export function reconnectDelay(attempt) {
   return Math.min(1000 * 2 ** exponent, 15000);
 }
 
-/** Error codes after which trying again cannot help. */
+/**
+ * Error codes after which reconnecting by ourselves cannot help (or must not happen: a host
+ * removed us, turned us away or ended the call).
+ */
 export function isFatalForRetry(code) {
-  return code === 'room_not_found' || code === 'room_full' || code === 'unsupported_version';
+  return code === 'room_not_found' || code === 'room_full' || code === 'unsupported_version'
+    || code === 'removed' || code === 'knock_denied' || code === 'room_ended';
 }
 
 const ERROR_WORDS = {
@@ -17,11 +21,134 @@ const ERROR_WORDS = {
   room_full: ['This room is full', 'Everyone who fits is already in. Try again in a little while.'],
   unreachable: ["Can't reach the server", 'Check your internet connection and try again.'],
   unsupported_version: ['This page is out of date', 'Reload the page to get the current version.'],
+  removed: ['You were removed from this room', "A host removed you. You can't come back unless a host lifts the ban."],
+  knock_denied: ["The host didn't let you in.", 'You can knock again if you think it was a mistake.'],
+  room_ended: ['The host ended the call', 'The room is still there: you can join again later.'],
 };
 
-/** [title, sentence] telling a person what went wrong; `message` is the server's own words. */
+/**
+ * [title, sentence] telling a person what went wrong. `message` is the server's own words: used
+ * when we have none for `code`, or when it says more than our title (e.g. "denied twice").
+ */
 export function errorWords(code, message) {
-  return ERROR_WORDS[code] ?? ['Something went wrong', message || 'Please try again.'];
+  const words = ERROR_WORDS[code];
+  if (!words) return ['Something went wrong', message || 'Please try again.'];
+  const [title, detail] = words;
+  const norm = (text) => String(text ?? '').trim().replace(/[.!]+$/u, '').toLowerCase();
+  const saysMore = code === 'knock_denied' && message && norm(message) !== norm(title);
+  return [title, saysMore ? message : detail];
+}
+
+// --- identity ----------------------------------------------------------------------------------
+
+/** URL-safe base64 without padding (16 bytes give the 22 characters of a device id). */
+export function base64Url(bytes) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | (byte & 0xff);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += alphabet[(value >> bits) & 63];
+    }
+    value &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += alphabet[(value << (6 - bits)) & 63];
+  return out;
+}
+
+/** Whether a stored device id has the shape the server accepts (16–64 URL-safe characters). */
+export function isDeviceId(value) {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{16,64}$/u.test(value);
+}
+
+/**
+ * The remembered-rooms list (landing page, newest first) after a host rotated the link of
+ * `oldId` to `newId`: the entry keeps its place and name, with the new id and link.
+ */
+export function renameRoom(rooms, oldId, newId, origin) {
+  return rooms.map((room) => (room.id === oldId
+    ? { ...room, id: newId, url: `${origin}/r/${encodeURIComponent(newId)}` }
+    : room));
+}
+
+// --- roles and host controls ---------------------------------------------------------------------
+
+const RANK = { guest: 0, cohost: 1, owner: 2 };
+
+export function isHost(role) {
+  return role === 'owner' || role === 'cohost';
+}
+
+/** Hosts act only on people of a lower role (docs/protocol.md, "Roles"). */
+export function outranks(actor, target) {
+  return isHost(actor) && (RANK[actor] ?? 0) > (RANK[target] ?? 0);
+}
+
+/**
+ * What I (of `myRole`) may do to someone of `theirRole`, in menu order. Empty: no menu at all.
+ * `cohost` is "Make co-host" / "Remove co-host", for the owner only.
+ */
+export function tileActions(myRole, theirRole) {
+  if (!outranks(myRole, theirRole)) return [];
+  const actions = ['ask_mute', 'mute', 'mute_video'];
+  if (myRole === 'owner') actions.push('cohost');
+  actions.push('remove');
+  return actions;
+}
+
+/** The small label on a tile: "host" for the owner, "co-host", or nothing. */
+export function roleLabel(role) {
+  if (role === 'owner') return 'host';
+  if (role === 'cohost') return 'co-host';
+  return '';
+}
+
+/** During panic a guest cannot switch the microphone or camera on. */
+export function mediaLocked(role, room) {
+  return !!room?.panic && !isHost(role);
+}
+
+/** What the lobby says while a locked room keeps you waiting. */
+export function waitingText(hostPresent) {
+  return hostPresent
+    ? 'A host has been told you are here.'
+    : "No host is here yet; you'll get in when one arrives and admits you";
+}
+
+/** The note next to a knock: the hosts should know someone is trying a second time. */
+export function knockNote(knock) {
+  return knock?.denied_before > 0 ? 'denied once already' : '';
+}
+
+/** Knock list after one more knock (a knock id appears once; newest last). */
+export function addKnock(knocks, knock) {
+  return [...knocks.filter((k) => k.id !== knock.id), knock];
+}
+
+/**
+ * What the local devices must do after the server says my media is `server` (after a host mute,
+ * or a refused unmute during panic): turn off what it has off. Never turns anything on.
+ */
+export function devicesToTurnOff(local, server) {
+  const off = [];
+  if (server && local.audio && server.audio === false) off.push('audio');
+  if (server && local.video && server.video === false) off.push('video');
+  return off;
+}
+
+/** "2 min ago"-style words for a ban's time (Unix seconds), relative to `nowMs`. */
+export function agoText(atSeconds, nowMs) {
+  const seconds = Math.max(0, Math.round(nowMs / 1000 - atSeconds));
+  if (seconds < 60) return 'just now';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
 }
 
 /** Up to two initials of a display name, for the camera-off placeholder. */

@@ -1,7 +1,7 @@
 // DOM pieces shared by the pages: icons, views, the notice banner, and the tile grid of a call.
 // Names always go in through textContent, never as HTML.
 
-import { gridShape, initials } from './logic.js';
+import { gridShape, initials, roleLabel } from './logic.js';
 
 const PATHS = {
   mic: '<path d="M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3Z"/><path d="M19 11a7 7 0 0 1-14 0M12 18v3"/>',
@@ -12,6 +12,12 @@ const PATHS = {
   link: '<path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1"/><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1"/>',
   share: '<path d="M12 3v12M7 8l5-5 5 5"/><path d="M5 12v7a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-7"/>',
   speaker: '<path d="M4 9h4l5-4v14l-5-4H4Z"/><path d="M16.5 8.5a5 5 0 0 1 0 7M19 6a8.5 8.5 0 0 1 0 12"/>',
+  lock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V7a4 4 0 0 1 8 0v4"/>',
+  unlock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V7a4 4 0 0 1 7.7-1.5"/>',
+  alert: '<path d="M12 3 2 20h20L12 3Z"/><path d="M12 10v4M12 17.5v.01"/>',
+  more: '<path d="M12 5.5v.01M12 12v.01M12 18.5v.01" stroke-width="3"/>',
+  shield: '<path d="M12 3 4 6v6c0 4.5 3.4 8.3 8 9 4.6-.7 8-4.5 8-9V6l-8-3Z"/>',
+  close: '<path d="M6 6l12 12M18 6 6 18"/>',
 };
 
 /** An inline SVG icon (decorative: the button around it carries the label). */
@@ -86,10 +92,19 @@ function playVideo(video, onBlocked) {
 
 /** The grid of a call: your own tile first, then one per remote participant. */
 export class TileGrid {
-  constructor(element, { onAutoplayBlocked }) {
+  /**
+   * @param {HTMLElement} element
+   * @param {object} options
+   * @param {() => void} options.onAutoplayBlocked sound could not start without a tap
+   * @param {(tile: HTMLElement, participant: object) => void} [options.decorate] called after a
+   *   remote tile is created or its participant changed (host menus hang off this)
+   */
+  constructor(element, { onAutoplayBlocked, decorate = () => {} }) {
     this.element = element;
     this.onAutoplayBlocked = onAutoplayBlocked;
+    this.decorate = decorate;
     this.tiles = new Map();
+    this.people = new Map();
     this.streams = new Map();
     this.selfTile = null;
     this.observer = new ResizeObserver(() => this.layout());
@@ -111,6 +126,7 @@ export class TileGrid {
       <figcaption class="tile-label">
         <span class="tile-mic-off" title="Microphone off">${icon('micOff')}</span>
         <span class="tile-name"></span>
+        <span class="tile-role" hidden></span>
       </figcaption>`;
     const video = tile.querySelector('video');
     const ready = () => {
@@ -135,6 +151,8 @@ export class TileGrid {
 
   describe(tile) {
     const parts = [tile.dataset.name];
+    const label = roleLabel(tile.dataset.role);
+    if (label) parts.push(label);
     if (tile.dataset.audio === 'off') parts.push('microphone off');
     if (tile.dataset.video === 'off') parts.push('camera off');
     tile.setAttribute('aria-label', parts.join(', '));
@@ -158,6 +176,19 @@ export class TileGrid {
     if (this.selfTile) this.setMedia(this.selfTile, media);
   }
 
+  setSelfRole(role) {
+    if (this.selfTile) this.setRole(this.selfTile, role);
+  }
+
+  /** The small "host" / "co-host" label on a tile. */
+  setRole(tile, role) {
+    tile.dataset.role = role ?? 'guest';
+    const label = tile.querySelector('.tile-role');
+    label.textContent = roleLabel(role);
+    label.hidden = !label.textContent;
+    this.describe(tile);
+  }
+
   setMedia(tile, media) {
     tile.dataset.audio = media.audio ? 'on' : 'off';
     tile.dataset.video = media.video ? 'on' : 'off';
@@ -166,18 +197,32 @@ export class TileGrid {
 
   /** Adds or updates a remote participant's tile from a protocol `participant`. */
   upsert(participant) {
+    const known = { ...this.people.get(participant.id), ...participant };
+    this.people.set(participant.id, known);
     let tile = this.tiles.get(participant.id);
     if (!tile) {
-      tile = this.createTile(participant.name, { participantId: participant.id });
+      tile = this.createTile(known.name, { participantId: participant.id });
       this.tiles.set(participant.id, tile);
       this.element.append(tile);
       this.layout();
-    } else if (tile.dataset.name !== participant.name) {
-      this.setName(tile, participant.name);
+    } else if (tile.dataset.name !== known.name) {
+      this.setName(tile, known.name);
     }
     tile.classList.remove('stale');
-    if (participant.media) this.setMedia(tile, participant.media);
+    if (known.media) this.setMedia(tile, known.media);
+    this.setRole(tile, known.role);
+    this.decorate(tile, known);
     return tile;
+  }
+
+  /** What we know of a remote participant ({id, name, media, role}), or undefined. */
+  participant(participantId) {
+    return this.people.get(participantId);
+  }
+
+  /** Runs `decorate` again on every remote tile (after my own role changed). */
+  redecorate() {
+    for (const [id, tile] of this.tiles) this.decorate(tile, this.people.get(id) ?? { id });
   }
 
   /** A remote track arrived: put it in that participant's stream and play it. */
@@ -202,6 +247,7 @@ export class TileGrid {
     tile.querySelector('video').srcObject = null;
     tile.remove();
     this.tiles.delete(participantId);
+    this.people.delete(participantId);
     this.streams.delete(participantId);
     this.layout();
   }

@@ -622,3 +622,28 @@ async fn a_knocker_who_leaves_as_they_are_admitted_leaves_no_ghost() {
     .await;
     assert_eq!(hub.participant_count(&room.id), 1);
 }
+
+#[tokio::test]
+async fn a_guest_let_in_during_panic_comes_in_muted() {
+    let (hub, _, room) = setup().await;
+    let (_owner, owner_link) = enter(&hub, &room, request("Owner", Role::Owner, 1)).await;
+    owner_link.host(ClientMessage::SetPanic { active: true });
+    let mut waiting = knock(&hub, &room, request("Late", Role::Guest, 2)).await;
+    owner_link.host(ClientMessage::Admit {
+        knock_id: waiting.knock_id.clone(),
+    });
+    let (mut late, late_link) = waiting.answer().await.expect("admitted");
+    assert!(late.room.panic);
+    let muted = until(&mut late, |m| matches!(m, ServerMessage::Muted { .. })).await;
+    assert!(matches!(muted, ServerMessage::Muted { media, .. } if !media.audio && !media.video));
+    late_link.set_media(MediaState::default());
+    let refused = until(&mut late, |m| matches!(m, ServerMessage::Error { .. })).await;
+    assert!(matches!(
+        refused,
+        ServerMessage::Error {
+            code: ErrorCode::NotAllowed,
+            fatal: false,
+            ..
+        }
+    ));
+}

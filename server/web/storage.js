@@ -1,0 +1,87 @@
+// What this browser remembers in localStorage: your name, this browser's device id, the host
+// keys of the rooms you created, and the list of those rooms. Storage can be unavailable
+// (private modes, blocked storage): then everything still works for this page load.
+
+import { base64Url, isDeviceId, renameRoom } from './logic.js';
+
+const NAME_KEY = 'salon.name';
+const DEVICE_KEY = 'salon.device';
+const ROOMS_KEY = 'salon.rooms';
+const MAX_REMEMBERED = 8;
+const hostKeyName = (roomId) => `salon.host.${roomId}`;
+
+export const store = {
+  get(key) {
+    try { return localStorage.getItem(key); } catch { return null; }
+  },
+  /** Resolves to false when the browser would not store it. */
+  set(key, value) {
+    try {
+      localStorage.setItem(key, value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  remove(key) {
+    try { localStorage.removeItem(key); } catch { /* nothing stored to remove */ }
+  },
+};
+
+export const rememberedName = () => store.get(NAME_KEY);
+export const rememberName = (name) => store.set(NAME_KEY, name);
+
+let deviceForThisLoad = null;
+
+/**
+ * This browser's device id (16 random bytes, 22 URL-safe characters), made once and kept, so
+ * that a removal sticks to this browser. Without storage: a new one per page load.
+ */
+export function deviceId() {
+  const kept = store.get(DEVICE_KEY);
+  if (isDeviceId(kept)) return kept;
+  if (!deviceForThisLoad) {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    deviceForThisLoad = base64Url(bytes);
+  }
+  store.set(DEVICE_KEY, deviceForThisLoad);
+  return deviceForThisLoad;
+}
+
+/** The host key kept for a room (from its creation in this browser), or null. */
+export function hostKey(roomId) {
+  return roomId ? store.get(hostKeyName(roomId)) : null;
+}
+
+/** Rooms created in this browser, newest first: [{id, name, url}]. */
+export function rememberedRooms() {
+  try {
+    const rooms = JSON.parse(store.get(ROOMS_KEY) ?? '[]');
+    return Array.isArray(rooms) ? rooms.filter((room) => room && typeof room.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Keeps a newly created room and its host key. False when storage is blocked. */
+export function rememberRoom(room) {
+  const rooms = [{ id: room.id, name: room.name ?? null, url: room.url }, ...rememberedRooms().filter((r) => r.id !== room.id)];
+  // The host key proves ownership of the room later (host controls); keep it per room.
+  const kept = store.set(hostKeyName(room.id), room.host_key);
+  return store.set(ROOMS_KEY, JSON.stringify(rooms.slice(0, MAX_REMEMBERED))) && kept;
+}
+
+/** A host made a new invite link: the host key and the remembered room follow the new id. */
+export function moveRoom(oldId, newId, origin = window.location.origin) {
+  if (!oldId || !newId || oldId === newId) return;
+  const key = store.get(hostKeyName(oldId));
+  if (key !== null) {
+    store.set(hostKeyName(newId), key);
+    store.remove(hostKeyName(oldId));
+  }
+  const rooms = rememberedRooms();
+  if (rooms.some((room) => room.id === oldId)) {
+    store.set(ROOMS_KEY, JSON.stringify(renameRoom(rooms, oldId, newId, origin)));
+  }
+}
