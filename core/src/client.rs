@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::call::media_in::{AudioSink, VideoSink};
-use crate::call::{Call, CallConfig, CallListener};
+use crate::call::{Call, CallConfig, CallListener, Hooks};
 use crate::error::CoreError;
 use crate::store::{Friend, InviteLink, LocalStore, MyRoom};
 
@@ -55,7 +55,8 @@ struct ApiErrorBody {
 }
 
 pub struct Client {
-    store: Mutex<LocalStore>,
+    /// Shared with calls, which keep "my rooms" up to date when a host rotates a link.
+    store: Arc<Mutex<LocalStore>>,
     http: reqwest::Client,
 }
 
@@ -84,13 +85,13 @@ impl Client {
             .build()
             .map_err(CoreError::network)?;
         Ok(Self {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             http,
         })
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, LocalStore> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.store)
     }
 
     /// Creates a room on `server` (e.g. `https://salon.example.org`) and remembers it, with its
@@ -138,7 +139,10 @@ impl Client {
         })
     }
 
-    /// Joins the room behind `link`.
+    /// Joins the room behind `link` (see [`Call::join`]: it returns once you are in or waiting
+    /// in the lobby). For one of my rooms the host key goes along (you join as its owner)
+    /// unless `config` brings its own; this device's id always does, so that a host's removal
+    /// sticks. When a host rotates the link of one of my rooms, "my rooms" follows.
     pub async fn join(
         &self,
         link: &str,
@@ -148,7 +152,39 @@ impl Client {
         audio_sink: Option<Arc<dyn AudioSink>>,
     ) -> Result<Call, CoreError> {
         let link = InviteLink::parse(link)?;
-        Call::join(&link, config, listener, video_sink, audio_sink).await
+        let mut config = config;
+        {
+            let store = self.store();
+            if config.host_key.is_none() {
+                config.host_key = store
+                    .my_room(&link.room_id)
+                    .ok()
+                    // The key only goes to the server the room was made on.
+                    .filter(|room| room.link == link.to_url())
+                    .map(|room| room.host_key);
+            }
+            if config.device_id.is_none() {
+                config.device_id = Some(store.device_id()?);
+            }
+        }
+        let store = self.store.clone();
+        let on_relink = Arc::new(move |old_id: &str, new_link: &str| {
+            if let Err(e) = lock(&store).relink_my_room(old_id, new_link) {
+                tracing::warn!(error = %e, "could not save the room's new link");
+            }
+        });
+        let hooks = Hooks {
+            listener,
+            video_sink,
+            audio_sink,
+            on_relink: Some(on_relink),
+        };
+        Call::start(&link, config, hooks).await
+    }
+
+    /// This device's id (made on first use): what a host's removal sticks to.
+    pub fn device_id(&self) -> Result<String, CoreError> {
+        Ok(self.store().device_id()?)
     }
 
     pub fn my_rooms(&self) -> Result<Vec<MyRoom>, CoreError> {
@@ -195,6 +231,10 @@ impl Client {
         let room = InviteLink::parse(room_link)?;
         Ok(crate::store::FriendCard::new(my_name, room)?.to_link())
     }
+}
+
+fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Turns a response into `T`, or its JSON error into a [`CoreError`].

@@ -42,6 +42,20 @@ pub enum CoreError {
     /// The call has ended; start a new one.
     #[error("the call has ended")]
     CallEnded,
+    /// A host removed you from this room, or you are banned from it: you cannot come back
+    /// until a host lifts the ban.
+    #[error("you were removed from this room")]
+    Removed,
+    /// A host did not let you in (or turned you away twice already).
+    #[error("the host didn't let you in")]
+    KnockDenied,
+    /// A host ended the call for everyone.
+    #[error("the host ended the call")]
+    RoomEnded,
+    /// The room does not allow this right now (e.g. turning the microphone on while a host
+    /// holds everyone's off).
+    #[error("not allowed: {reason}")]
+    NotAllowed { reason: String },
 }
 
 impl CoreError {
@@ -63,6 +77,12 @@ impl CoreError {
             ErrorCode::RoomNotFound => Self::RoomNotFound,
             ErrorCode::RoomFull => Self::RoomFull,
             ErrorCode::UnsupportedVersion => Self::Incompatible {
+                reason: message.to_owned(),
+            },
+            ErrorCode::Removed => Self::Removed,
+            ErrorCode::KnockDenied => Self::KnockDenied,
+            ErrorCode::RoomEnded => Self::RoomEnded,
+            ErrorCode::NotAllowed => Self::NotAllowed {
                 reason: message.to_owned(),
             },
             _ => Self::Server {

@@ -6,12 +6,13 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::call::media_in::{AudioSink, RemoteStats, VideoSink};
-use crate::call::state::{ConnectionStatus, EndReason, RemoteParticipant, RoomState};
-use crate::call::{Call, CallConfig, CallListener};
+use crate::call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+use crate::call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 use crate::client::{Client, RoomStatus};
 use crate::error::CoreError;
 use crate::media::video::I420Frame;
 use crate::store::{Friend, MyRoom};
+use salon_protocol::Role;
 
 /// The one runtime every exported async function and every call runs on.
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -64,6 +65,18 @@ pub enum SalonError {
     NotFound,
     #[error("the call has ended")]
     CallEnded,
+    /// A host removed you from this room, or you are banned from it.
+    #[error("you were removed from this room")]
+    Removed,
+    /// A host did not let you in (or turned you away twice already).
+    #[error("the host didn't let you in")]
+    KnockDenied,
+    /// A host ended the call for everyone.
+    #[error("the host ended the call")]
+    RoomEnded,
+    /// Not now: e.g. turning the microphone on while a host holds everyone's off.
+    #[error("not allowed: {reason}")]
+    NotAllowed { reason: String },
     #[error("internal error: {reason}")]
     Internal { reason: String },
 }
@@ -83,6 +96,10 @@ impl From<CoreError> for SalonError {
             CoreError::DuplicateFriend => Self::DuplicateFriend,
             CoreError::NotFound => Self::NotFound,
             CoreError::CallEnded => Self::CallEnded,
+            CoreError::Removed => Self::Removed,
+            CoreError::KnockDenied => Self::KnockDenied,
+            CoreError::RoomEnded => Self::RoomEnded,
+            CoreError::NotAllowed { reason } => Self::NotAllowed { reason },
         }
     }
 }
@@ -151,10 +168,29 @@ impl From<RoomStatus> for RoomStatusRecord {
     }
 }
 
+/// What someone may do in a room: owner (has the host key) and co-hosts are hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RoleRecord {
+    Guest,
+    Cohost,
+    Owner,
+}
+
+impl From<Role> for RoleRecord {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Guest => Self::Guest,
+            Role::Cohost => Self::Cohost,
+            Role::Owner => Self::Owner,
+        }
+    }
+}
+
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct ParticipantRecord {
     pub id: String,
     pub name: String,
+    pub role: RoleRecord,
     pub audio_on: bool,
     pub video_on: bool,
     pub receiving_audio: bool,
@@ -167,6 +203,7 @@ impl From<RemoteParticipant> for ParticipantRecord {
         Self {
             id: p.id,
             name: p.name,
+            role: p.role.into(),
             audio_on: p.audio_on,
             video_on: p.video_on,
             receiving_audio: p.receiving_audio,
@@ -176,16 +213,95 @@ impl From<RemoteParticipant> for ParticipantRecord {
     }
 }
 
+/// Someone waiting in the lobby (hosts see them).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct KnockRecord {
+    pub id: String,
+    pub name: String,
+    /// Turned away before (0 or 1 times).
+    pub denied_before: u32,
+}
+
+impl From<Knock> for KnockRecord {
+    fn from(k: Knock) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            denied_before: k.denied_before,
+        }
+    }
+}
+
+/// A removal that sticks (hosts see them and can lift them with `unban`).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct BanRecord {
+    pub id: String,
+    /// The name they had when removed.
+    pub name: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+impl From<Ban> for BanRecord {
+    fn from(b: Ban) -> Self {
+        Self {
+            id: b.id,
+            name: b.name,
+            at: b.at,
+        }
+    }
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum EndReasonRecord {
+    /// I left.
+    Left,
+    RoomNotFound,
+    RoomFull,
+    /// Update the app.
+    Incompatible,
+    /// A host removed me (or I am banned from this room): rejoining will not work.
+    Removed,
+    /// A host did not let me in from the lobby.
+    KnockDenied,
+    /// A host ended the call for everyone.
+    RoomEnded,
+    /// Something else; the message says what.
+    Error {
+        message: String,
+    },
+}
+
+impl From<EndReason> for EndReasonRecord {
+    fn from(r: EndReason) -> Self {
+        match r {
+            EndReason::Left => Self::Left,
+            EndReason::RoomNotFound => Self::RoomNotFound,
+            EndReason::RoomFull => Self::RoomFull,
+            EndReason::Incompatible => Self::Incompatible,
+            EndReason::Removed => Self::Removed,
+            EndReason::KnockDenied => Self::KnockDenied,
+            EndReason::RoomEnded => Self::RoomEnded,
+            EndReason::Error(message) => Self::Error { message },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum ConnectionRecord {
     Connecting,
+    /// In the lobby of a locked room until a host answers; `host_present`: whether a host is
+    /// in the room right now.
+    Waiting {
+        host_present: bool,
+    },
     Connected,
     Reconnecting {
         attempt: u32,
     },
-    /// `reason`: "left", "room_not_found", "room_full", "incompatible" or an error message.
     Ended {
-        reason: String,
+        reason: EndReasonRecord,
     },
 }
 
@@ -193,16 +309,11 @@ impl From<ConnectionStatus> for ConnectionRecord {
     fn from(c: ConnectionStatus) -> Self {
         match c {
             ConnectionStatus::Connecting => Self::Connecting,
+            ConnectionStatus::Waiting { host_present } => Self::Waiting { host_present },
             ConnectionStatus::Connected => Self::Connected,
             ConnectionStatus::Reconnecting { attempt } => Self::Reconnecting { attempt },
             ConnectionStatus::Ended { reason } => Self::Ended {
-                reason: match reason {
-                    EndReason::Left => "left".into(),
-                    EndReason::RoomNotFound => "room_not_found".into(),
-                    EndReason::RoomFull => "room_full".into(),
-                    EndReason::Incompatible => "incompatible".into(),
-                    EndReason::Error(e) => e,
-                },
+                reason: reason.into(),
             },
         }
     }
@@ -211,9 +322,21 @@ impl From<ConnectionStatus> for ConnectionRecord {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct RoomStateRecord {
     pub room_id: String,
+    /// The current invite link (changes when a host rotates it).
+    pub link: String,
     pub room_name: Option<String>,
     pub me: Option<String>,
+    pub role: RoleRecord,
+    pub locked: bool,
+    pub panic: bool,
+    /// My own switches (a host's mute turns them off).
+    pub microphone_on: bool,
+    pub camera_on: bool,
     pub participants: Vec<ParticipantRecord>,
+    /// Hosts only.
+    pub knocks: Vec<KnockRecord>,
+    /// Hosts only.
+    pub bans: Vec<BanRecord>,
     pub connection: ConnectionRecord,
 }
 
@@ -221,10 +344,77 @@ impl From<RoomState> for RoomStateRecord {
     fn from(s: RoomState) -> Self {
         Self {
             room_id: s.room_id,
+            link: s.link,
             room_name: s.room_name,
             me: s.me,
+            role: s.role.into(),
+            locked: s.locked,
+            panic: s.panic,
+            microphone_on: s.microphone_on,
+            camera_on: s.camera_on,
             participants: s.participants.into_iter().map(Into::into).collect(),
+            knocks: s.knocks.into_iter().map(Into::into).collect(),
+            bans: s.bans.into_iter().map(Into::into).collect(),
             connection: s.connection.into(),
+        }
+    }
+}
+
+/// Why the server refused something I did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RefusalRecord {
+    /// Not a host, aimed at an equal or higher role, a wrong host key, or unmuting during panic.
+    NotAllowed,
+    /// The person, knock or ban is no longer there.
+    NotFound,
+    RateLimited,
+}
+
+impl From<Refusal> for RefusalRecord {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotAllowed => Self::NotAllowed,
+            Refusal::NotFound => Self::NotFound,
+            Refusal::RateLimited => Self::RateLimited,
+        }
+    }
+}
+
+/// What a call tells besides its state.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum CallEventRecord {
+    /// A host (`by`) asks me to mute my microphone; my choice.
+    MuteRequested { by: String },
+    /// A host (`by`) turned my microphone (and maybe camera) off; the core already did.
+    Muted {
+        by: String,
+        microphone_on: bool,
+        camera_on: bool,
+    },
+    /// The server refused something I did and nothing changed; `message` is for people.
+    Refused {
+        reason: RefusalRecord,
+        message: String,
+    },
+}
+
+impl From<CallEvent> for CallEventRecord {
+    fn from(e: CallEvent) -> Self {
+        match e {
+            CallEvent::MuteRequested { by } => Self::MuteRequested { by },
+            CallEvent::Muted {
+                by,
+                microphone_on,
+                camera_on,
+            } => Self::Muted {
+                by,
+                microphone_on,
+                camera_on,
+            },
+            CallEvent::Refused { reason, message } => Self::Refused {
+                reason: reason.into(),
+                message,
+            },
         }
     }
 }
@@ -301,10 +491,11 @@ impl From<JoinOptions> for CallConfig {
     }
 }
 
-/// Told about every change of a call's room state.
+/// Told about every change of a call's room state, and about events the state does not keep.
 #[uniffi::export(foreign)]
 pub trait RoomListener: Send + Sync {
     fn on_state_changed(&self, state: RoomStateRecord);
+    fn on_event(&self, event: CallEventRecord);
 }
 
 /// Receives each remote participant's decoded video.
@@ -323,6 +514,10 @@ struct Listener(Arc<dyn RoomListener>);
 impl CallListener for Listener {
     fn on_state_changed(&self, state: RoomState) {
         self.0.on_state_changed(state.into());
+    }
+
+    fn on_event(&self, event: CallEvent) {
+        self.0.on_event(event.into());
     }
 }
 
@@ -376,7 +571,9 @@ impl SalonClient {
         on_runtime(async move { Ok(inner.room_status(&link).await?.into()) }).await
     }
 
-    /// Joins the room behind `link`.
+    /// Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+    /// (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
+    /// Errors include `Removed` (banned from this room) and `KnockDenied`.
     pub async fn join(
         &self,
         link: String,
@@ -483,12 +680,67 @@ impl SalonCall {
         Ok(self.inner.send_audio_frame(pcm)?)
     }
 
-    pub fn set_microphone(&self, on: bool) {
-        self.inner.set_microphone(on);
+    /// `NotAllowed` when turning it on while a host holds guests' microphones off (panic).
+    pub fn set_microphone(&self, on: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_microphone(on)?)
     }
 
-    pub fn set_camera(&self, on: bool) {
-        self.inner.set_camera(on);
+    /// `NotAllowed` when turning it on during panic.
+    pub fn set_camera(&self, on: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_camera(on)?)
+    }
+
+    // Host actions: each sends one message. The result shows in the state; a refusal comes as
+    // `CallEventRecord::Refused`. Errors: `InvalidInput` (malformed id), `CallEnded`, `Network`
+    // (waiting in the lobby or reconnecting).
+
+    pub fn set_locked(&self, locked: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_locked(locked)?)
+    }
+
+    pub fn admit(&self, knock_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.admit(&knock_id)?)
+    }
+
+    pub fn deny(&self, knock_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.deny(&knock_id)?)
+    }
+
+    /// Disconnects and bans them (device and address) from this room; also locks it.
+    pub fn remove(&self, participant_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.remove(&participant_id)?)
+    }
+
+    pub fn unban(&self, ban_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.unban(&ban_id)?)
+    }
+
+    pub fn ask_mute(&self, participant_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.ask_mute(&participant_id)?)
+    }
+
+    /// Turns their microphone (and with `video`, camera) off.
+    pub fn mute(&self, participant_id: String, video: bool) -> Result<(), SalonError> {
+        Ok(self.inner.mute(&participant_id, video)?)
+    }
+
+    /// The owner names (or un-names) a co-host.
+    pub fn set_cohost(&self, participant_id: String, cohost: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_cohost(&participant_id, cohost)?)
+    }
+
+    pub fn set_panic(&self, active: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_panic(active)?)
+    }
+
+    /// A new invite link; the state's `link` follows, and so does "my rooms".
+    pub fn rotate_link(&self) -> Result<(), SalonError> {
+        Ok(self.inner.rotate_link()?)
+    }
+
+    /// Ends the call for everyone (this one ends with `RoomEnded`).
+    pub fn end_room(&self) -> Result<(), SalonError> {
+        Ok(self.inner.end_room()?)
     }
 
     pub async fn leave(&self) {

@@ -17,10 +17,11 @@ pub mod media;
 pub mod store;
 
 pub use call::media_in::{AudioSink, RemoteStats, VideoSink};
-pub use call::state::{ConnectionStatus, EndReason, RemoteParticipant, RoomState};
-pub use call::{Call, CallConfig, CallListener};
+pub use call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+pub use call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 pub use client::{Client, RoomStatus};
 pub use error::CoreError;
+pub use salon_protocol::Role;
 
 pub mod ffi;
 

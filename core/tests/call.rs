@@ -145,7 +145,7 @@ async fn two_native_clients_see_and_hear_each_other() {
     );
 
     // Bob mutes: Alice sees it.
-    bob.set_microphone(false);
+    bob.set_microphone(false).unwrap();
     assert!(
         wait_for(Duration::from_secs(5), || {
             alice

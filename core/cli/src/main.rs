@@ -2,9 +2,16 @@
 //!
 //! ```text
 //! salon-cli create --server http://127.0.0.1:8080 [--name "Friday drinks"]
-//! salon-cli join <invite-link> --name Bot [--seconds 30] [--no-audio] [--report json]
+//! salon-cli rooms
+//! salon-cli join <invite-link> --name Bot [--seconds 30] [--no-audio] [--report json] [--host]
 //! salon-cli status <invite-link>
+//! salon-cli host <invite-link> [--host-key KEY] <list|lock|unlock|admit|deny|remove|unban|
+//!                                                mute|ask-mute|cohost|panic|rotate|end> [args]
 //! ```
+//!
+//! Rooms made with `create` are remembered, with their host keys, in the data folder
+//! (`--data-dir`, by default `$XDG_DATA_HOME/salon-cli` or `~/.local/share/salon-cli`), so
+//! `join` and `host` act as their owner; the folder also keeps this machine's device id.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,8 +20,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use salon_core::media::audio::Channels;
 use salon_core::media::pattern::{Silence, TestPattern, Tone};
-use salon_core::{Call, CallConfig, Client, ConnectionStatus, CoreError};
+use salon_core::{Call, CallConfig, Client, ConnectionStatus, CoreError, EndReason};
 use serde::Serialize;
+
+mod host;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +40,12 @@ struct Cli {
         global = true
     )]
     log: String,
+    /// Folder for the local database (my rooms with their host keys, this device's id).
+    #[arg(long, env = "SALON_CLI_DATA", global = true)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Keep nothing on disk: no remembered rooms, a new device id every run.
+    #[arg(long, global = true, conflicts_with = "data_dir")]
+    ephemeral: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +64,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the rooms created from this data folder.
+    Rooms,
     /// Show whether a room exists and how many people are in it.
     Status {
         /// The room's invite link.
@@ -81,7 +98,16 @@ enum Command {
         /// Print what arrived from each remote participant when leaving.
         #[arg(long, value_enum)]
         report: Option<ReportFormat>,
+        /// Join as the room's owner; fail if there is no host key for it (remembered from
+        /// `create`, or `--host-key`).
+        #[arg(long)]
+        host: bool,
+        /// The room's host key (instead of the remembered one).
+        #[arg(long)]
+        host_key: Option<String>,
     },
+    /// Join as a host without media, do one host action, wait for its effect, and leave.
+    Host(host::HostArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -130,26 +156,101 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("salon-cli: {}", explain(&e));
+            eprintln!("salon-cli: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn explain(e: &CoreError) -> String {
-    match e {
-        CoreError::RoomNotFound => "room not found: check the link".into(),
-        CoreError::RoomFull => "the room is full".into(),
-        other => other.to_string(),
+/// Why a command failed, in words for the person at the terminal.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-async fn run(command: Command) -> Result<(), CoreError> {
-    let client = Client::in_memory()?;
-    match command {
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        Self(match e {
+            CoreError::RoomNotFound => "room not found: check the link".into(),
+            CoreError::RoomFull => "the room is full".into(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// What an ended call means for the exit code: leaving is fine, anything else is not.
+pub fn ended(reason: &EndReason) -> Result<(), Failure> {
+    match reason {
+        EndReason::Left => Ok(()),
+        EndReason::Removed => Err(Failure::new("you were removed from this room")),
+        EndReason::KnockDenied => Err(Failure::new("the host didn't let you in")),
+        EndReason::RoomEnded => Err(Failure::new("the host ended the call")),
+        EndReason::RoomNotFound => Err(Failure::new("the room no longer exists")),
+        EndReason::RoomFull => Err(Failure::new("the room is full")),
+        EndReason::Incompatible => Err(Failure::new("the server speaks another protocol version")),
+        EndReason::Error(e) => Err(Failure::new(format!("the call ended: {e}"))),
+    }
+}
+
+/// The data folder: `--data-dir`, else the XDG data folder, else nothing on disk.
+fn open_client(cli: &Cli) -> Result<Client, CoreError> {
+    if cli.ephemeral {
+        return Client::in_memory();
+    }
+    let dir = cli.data_dir.clone().or_else(|| {
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .map(|h| std::path::PathBuf::from(h).join(".local/share"))
+            })?;
+        Some(base.join("salon-cli"))
+    });
+    match dir {
+        Some(dir) => Client::open(&dir),
+        None => Client::in_memory(),
+    }
+}
+
+/// The host key to use for `link`: the one given, else the one remembered for that room.
+pub fn host_key_for(client: &Client, link: &str, given: Option<String>) -> Result<String, Failure> {
+    if let Some(key) = given {
+        return Ok(key);
+    }
+    let wanted = salon_core::store::InviteLink::parse(link)
+        .map_err(|e| Failure::new(e.to_string()))?
+        .to_url();
+    client
+        .my_rooms()?
+        .into_iter()
+        .find(|room| room.link == wanted)
+        .map(|room| room.host_key)
+        .ok_or_else(|| {
+            Failure::new(
+                "no host key for this room here: pass --host-key, or use the --data-dir the room \
+                 was created with",
+            )
+        })
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let client = open_client(&cli)?;
+    match cli.command {
         Command::Create { server, name, json } => {
             let room = client.create_room(&server, name.as_deref()).await?;
             if json {
@@ -160,6 +261,16 @@ async fn run(command: Command) -> Result<(), CoreError> {
                 println!("{value}");
             } else {
                 println!("{}", room.link);
+            }
+            Ok(())
+        }
+        Command::Rooms => {
+            for room in client.my_rooms()? {
+                let value = serde_json::json!({
+                    "id": room.id, "link": room.link, "name": room.name,
+                    "created_at": room.created_at,
+                });
+                println!("{value}");
             }
             Ok(())
         }
@@ -184,16 +295,37 @@ async fn run(command: Command) -> Result<(), CoreError> {
             height,
             fps,
             report,
+            host,
+            host_key,
         } => {
             let mut config = CallConfig::new(name);
             config.video.width = width;
             config.video.height = height;
             config.video.max_fps = fps.max(1) as f32;
             config.video_on = !no_video;
+            if host || host_key.is_some() {
+                config.host_key = Some(host_key_for(&client, &link, host_key)?);
+            }
             let call = Arc::new(client.join(&link, config, None, None, None).await?);
+            if let ConnectionStatus::Waiting { .. } = call.state().connection {
+                eprintln!("The room is locked: waiting for a host to let you in…");
+            }
+            while let ConnectionStatus::Waiting { .. } = call.state().connection {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if let ConnectionStatus::Ended { reason } = call.state().connection {
+                return ended(&reason);
+            }
+            if host && !call.state().role.is_host() {
+                call.leave().await;
+                return Err(Failure::new(
+                    "the server did not accept the host key: joined as a guest",
+                ));
+            }
             eprintln!(
-                "Joined as {} — sending for {seconds} s",
-                call.state().me.as_deref().unwrap_or("?")
+                "Joined as {} ({:?}) — sending for {seconds} s",
+                call.state().me.as_deref().unwrap_or("?"),
+                call.state().role,
             );
             let feeder = tokio::spawn(feed(
                 call.clone(),
@@ -204,10 +336,12 @@ async fn run(command: Command) -> Result<(), CoreError> {
                 no_video,
             ));
             let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+            let mut end = None;
             while tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if let ConnectionStatus::Ended { reason } = call.state().connection {
                     eprintln!("The call ended: {reason:?}");
+                    end = Some(reason);
                     break;
                 }
             }
@@ -224,8 +358,9 @@ async fn run(command: Command) -> Result<(), CoreError> {
                 Some(ReportFormat::Text) => print_text(&result),
                 None => {}
             }
-            Ok(())
+            end.map_or(Ok(()), |reason| ended(&reason))
         }
+        Command::Host(args) => host::run(&client, args).await,
     }
 }
 

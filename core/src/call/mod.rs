@@ -1,9 +1,15 @@
-//! A joined room. [`Call::join`] connects (returning room-not-found, room-full, network errors
-//! at once), then a driver task keeps the call going: it answers the server's renegotiations,
-//! starts receivers for new tracks, follows the room, and reconnects with backoff when the
-//! socket drops or ICE fails — resuming the same participant id, so the others see no ghost.
+//! A joined room. [`Call::join`] connects (returning room-not-found, room-full, removed, network
+//! errors at once) and returns once you are in — or waiting in the lobby of a locked room. A
+//! driver task then keeps the call going: it waits in the lobby, answers the server's
+//! renegotiations, starts receivers for new tracks, follows the room, carries out host actions,
+//! and reconnects with backoff when the socket drops or ICE fails — resuming the same
+//! participant id, so the others see no ghost. A removal, a denied knock or an ended room end
+//! the call for good: no reconnect.
 
 pub mod backoff;
+mod connect;
+mod driver;
+mod host;
 pub mod media_in;
 pub mod media_out;
 pub mod peer;
@@ -11,38 +17,76 @@ pub mod signal;
 pub mod state;
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use salon_protocol::{ClientMessage, ErrorCode, MediaState, Resume, ServerMessage};
+use salon_protocol::{ClientMessage, ErrorCode, MediaState};
 use tokio::sync::{mpsc, oneshot};
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::peer_connection::RTCPeerConnectionState;
 
-use self::backoff::Backoff;
-use self::media_in::{AudioSink, MediaEvent, ReceiveContext, RemoteStats, StatsMap, VideoSink};
+use self::driver::Driver;
+use self::media_in::{AudioSink, ReceiveContext, RemoteStats, StatsMap, VideoSink};
 use self::media_out::{OutTracks, Outgoing};
-use self::peer::{ClientPeer, PeerEvent};
-use self::signal::Signal;
-use self::state::{ConnectionStatus, EndReason, RoomState};
+use self::state::RoomState;
 use crate::error::CoreError;
 use crate::media::video::{I420Frame, VideoEncoderConfig};
 use crate::store::InviteLink;
 
-/// Told about every visible change of the call. Called from the call's task; keep it quick.
+/// Told about every visible change of the call, and about moments that are not state (a host
+/// asks you to mute, the server refused something). Called from the call's task; keep it quick.
 pub trait CallListener: Send + Sync + 'static {
     fn on_state_changed(&self, state: RoomState);
+
+    /// Something happened that the state does not keep. The default ignores it.
+    fn on_event(&self, event: CallEvent) {
+        let _ = event;
+    }
+}
+
+/// What a call tells the app besides its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallEvent {
+    /// A host (`by`, their name) asks you to mute your microphone. Your choice.
+    MuteRequested { by: String },
+    /// A host (`by`) turned your microphone (and maybe camera) off. The core has already
+    /// switched them off; the switches are now as given. You may turn them on again (except
+    /// during panic).
+    Muted {
+        by: String,
+        microphone_on: bool,
+        camera_on: bool,
+    },
+    /// The server refused something you did — a host action, a host key — and nothing
+    /// changed. `message` is the server's explanation, written for people.
+    Refused { reason: Refusal, message: String },
+}
+
+/// Why the server refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// You may not do that: you are not a host, the target outranks you, the host key is
+    /// wrong, or the room holds microphones off.
+    NotAllowed,
+    /// The person, knock or ban is no longer there.
+    NotFound,
+    /// Too many messages; slow down.
+    RateLimited,
+}
+
+impl Refusal {
+    fn from_code(code: ErrorCode) -> Option<Self> {
+        match code {
+            ErrorCode::NotAllowed => Some(Self::NotAllowed),
+            ErrorCode::NotFound => Some(Self::NotFound),
+            ErrorCode::RateLimited => Some(Self::RateLimited),
+            _ => None,
+        }
+    }
 }
 
 /// How to join.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallConfig {
     /// Your display name (1–64 characters).
     pub name: String,
@@ -53,6 +97,27 @@ pub struct CallConfig {
     pub video: VideoEncoderConfig,
     /// Local UDP addresses for media. The default binds every interface and loopback.
     pub udp_addrs: Vec<String>,
+    /// The room's host key: join as its owner. [`crate::Client::join`] fills it in for rooms
+    /// in "my rooms".
+    pub host_key: Option<String>,
+    /// This device's id, so that a host's removal sticks to it. [`crate::Client::join`] fills
+    /// it in from the local store.
+    pub device_id: Option<String>,
+}
+
+impl fmt::Debug for CallConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The host key is a credential and the device id a tracking handle: keep them out of logs.
+        f.debug_struct("CallConfig")
+            .field("name", &self.name)
+            .field("audio_on", &self.audio_on)
+            .field("video_on", &self.video_on)
+            .field("video", &self.video)
+            .field("udp_addrs", &self.udp_addrs)
+            .field("host_key", &self.host_key.as_ref().map(|_| "<redacted>"))
+            .field("device_id", &self.device_id.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl CallConfig {
@@ -68,12 +133,30 @@ impl CallConfig {
                 max_fps: 30.0,
             },
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
+            host_key: None,
+            device_id: None,
         }
     }
 }
 
+/// Told when a host rotated the room's link: `(old room id, new invite link)`. The client uses
+/// it to keep "my rooms" pointing at the room.
+pub(crate) type RelinkHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// Where a call reports to.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub listener: Option<Arc<dyn CallListener>>,
+    pub video_sink: Option<Arc<dyn VideoSink>>,
+    pub audio_sink: Option<Arc<dyn AudioSink>>,
+    pub on_relink: Option<RelinkHook>,
+}
+
 enum Cmd {
-    SetMedia(MediaState),
+    SetMicrophone(bool),
+    SetCamera(bool),
+    /// A host action for the server.
+    Host(ClientMessage),
     Leave(oneshot::Sender<()>),
 }
 
@@ -85,9 +168,13 @@ struct Shared {
 }
 
 impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, RoomState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn update(&self, f: impl FnOnce(&mut RoomState) -> bool) {
         let snapshot = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.state();
             if !f(&mut state) {
                 return;
             }
@@ -101,6 +188,20 @@ impl Shared {
             listener.on_state_changed(snapshot);
         }
     }
+
+    fn emit(&self, event: CallEvent) {
+        if let Some(listener) = &self.listener {
+            listener.on_event(event);
+        }
+    }
+
+    /// Passes a server refusal on as an event; other non-fatal errors are only logged.
+    fn refused(&self, code: ErrorCode, message: String) {
+        match Refusal::from_code(code) {
+            Some(reason) => self.emit(CallEvent::Refused { reason, message }),
+            None => tracing::warn!(?code, %message, "the server refused a message"),
+        }
+    }
 }
 
 /// A joined room. Dropping it leaves the room.
@@ -109,19 +210,15 @@ pub struct Call {
     outgoing: Outgoing,
     stats: StatsMap,
     cmd: mpsc::UnboundedSender<Cmd>,
-    media: Mutex<MediaState>,
-}
-
-/// One connection attempt's worth of state.
-struct Session {
-    signal: Signal,
-    peer: ClientPeer,
-    me: String,
-    resume_token: String,
 }
 
 impl Call {
     /// Joins the room behind `link`. Must be called inside a tokio runtime.
+    ///
+    /// Returns once you are in (`Connected`), or waiting in the lobby of a locked room
+    /// (`Waiting`): a host's answer then turns the state `Connected` or ends the call with
+    /// `KnockDenied`. Errors: room not found or full, [`CoreError::Removed`] (banned),
+    /// [`CoreError::KnockDenied`] (turned away twice already), network and media failures.
     pub async fn join(
         link: &InviteLink,
         config: CallConfig,
@@ -129,71 +226,73 @@ impl Call {
         video_sink: Option<Arc<dyn VideoSink>>,
         audio_sink: Option<Arc<dyn AudioSink>>,
     ) -> Result<Self, CoreError> {
+        let hooks = Hooks {
+            listener,
+            video_sink,
+            audio_sink,
+            on_relink: None,
+        };
+        Self::start(link, config, hooks).await
+    }
+
+    pub(crate) async fn start(
+        link: &InviteLink,
+        config: CallConfig,
+        hooks: Hooks,
+    ) -> Result<Self, CoreError> {
         let name = salon_protocol::clean_display_name("name", &config.name).map_err(|e| {
             CoreError::InvalidInput {
                 reason: e.to_string(),
             }
         })?;
         let config = CallConfig { name, ..config };
-        let shared = Arc::new(Shared {
-            state: Mutex::new(RoomState::new(link.room_id.clone())),
-            listener,
-            names: Mutex::new(HashMap::new()),
-        });
-        let outgoing = Outgoing::start(config.video, crate::media::audio::Channels::Mono)?;
-        outgoing
-            .audio_on
-            .store(config.audio_on, std::sync::atomic::Ordering::Relaxed);
-        outgoing
-            .video_on
-            .store(config.video_on, std::sync::atomic::Ordering::Relaxed);
-        let stats = StatsMap::default();
-        let (media_tx, media_rx) = mpsc::unbounded_channel();
-        let ctx = ReceiveContext {
-            video_sink,
-            audio_sink,
-            stats: stats.clone(),
-            events: media_tx,
-        };
         let media = MediaState {
             audio: config.audio_on,
             video: config.video_on,
         };
-        let session = connect(
-            link,
-            &config,
-            media,
-            None,
-            &shared,
-            &outgoing.clone_handles(),
-        )
-        .await?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(RoomState::new(link.room_id.clone(), link.to_url(), media)),
+            listener: hooks.listener,
+            names: Mutex::new(HashMap::new()),
+        });
+        let outgoing = Outgoing::start(config.video, crate::media::audio::Channels::Mono)?;
+        outgoing.audio_on.store(config.audio_on, Ordering::Relaxed);
+        outgoing.video_on.store(config.video_on, Ordering::Relaxed);
+        let stats = StatsMap::default();
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let ctx = ReceiveContext {
+            video_sink: hooks.video_sink,
+            audio_sink: hooks.audio_sink,
+            stats: stats.clone(),
+            events: media_tx,
+        };
+        let handles = outgoing.clone_handles();
+        let (signal, admission) = connect::open(link, &config, media, None, &shared).await?;
+        let mut resume = None;
+        let first =
+            connect::enter(signal, admission, &config, &shared, &handles, &mut resume).await?;
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             link: link.clone(),
             config,
             shared: shared.clone(),
-            tracks: outgoing.clone_handles(),
+            tracks: handles,
             ctx,
-            media,
+            resume,
+            on_relink: hooks.on_relink,
         };
-        tokio::spawn(driver.run(session, cmd_rx, media_rx));
+        tokio::spawn(driver.run(first, cmd_rx, media_rx));
         Ok(Self {
             shared,
             outgoing,
             stats,
             cmd,
-            media: Mutex::new(media),
         })
     }
 
     /// The room as it is now.
     pub fn state(&self) -> RoomState {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared.state().clone()
     }
 
     /// What arrived from each remote participant so far.
@@ -234,34 +333,37 @@ impl Call {
         self.outgoing.send_audio(pcm)
     }
 
-    /// Switches the microphone on or off (off sends silence and tells the room).
-    pub fn set_microphone(&self, on: bool) {
-        self.outgoing
-            .audio_on
-            .store(on, std::sync::atomic::Ordering::Relaxed);
-        self.set_media(|m| m.audio = on);
+    /// Switches the microphone on or off (off sends silence and tells the room). Turning it
+    /// on while a host holds guests' microphones off (panic) is [`CoreError::NotAllowed`].
+    pub fn set_microphone(&self, on: bool) -> Result<(), CoreError> {
+        self.check_may_turn_on(on)?;
+        self.outgoing.audio_on.store(on, Ordering::Relaxed);
+        let _ = self.cmd.send(Cmd::SetMicrophone(on));
+        Ok(())
     }
 
-    /// Switches the camera on or off (off stops sending frames and tells the room).
-    pub fn set_camera(&self, on: bool) {
-        self.outgoing
-            .video_on
-            .store(on, std::sync::atomic::Ordering::Relaxed);
+    /// Switches the camera on or off (off stops sending frames and tells the room). Turning
+    /// it on during panic is [`CoreError::NotAllowed`] for guests.
+    pub fn set_camera(&self, on: bool) -> Result<(), CoreError> {
+        self.check_may_turn_on(on)?;
+        self.outgoing.video_on.store(on, Ordering::Relaxed);
         if on {
-            self.outgoing
-                .keyframe_wanted
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            self.outgoing.keyframe_wanted.store(true, Ordering::Relaxed);
         }
-        self.set_media(|m| m.video = on);
+        let _ = self.cmd.send(Cmd::SetCamera(on));
+        Ok(())
     }
 
-    fn set_media(&self, f: impl FnOnce(&mut MediaState)) {
-        let mut media = self.media.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut media);
-        let _ = self.cmd.send(Cmd::SetMedia(*media));
+    fn check_may_turn_on(&self, on: bool) -> Result<(), CoreError> {
+        if on && self.shared.state().media_held_off() {
+            return Err(CoreError::NotAllowed {
+                reason: "a host has turned everyone's microphone and camera off for now".into(),
+            });
+        }
+        Ok(())
     }
 
-    /// Leaves the room and waits until the server has been told.
+    /// Leaves the room (also from the lobby) and waits until the server has been told.
     pub async fn leave(&self) {
         let (done, wait) = oneshot::channel();
         if self.cmd.send(Cmd::Leave(done)).is_ok() {
@@ -282,350 +384,18 @@ impl Outgoing {
         TrackHandles {
             tracks: self.tracks.clone(),
             keyframe_wanted: self.keyframe_wanted.clone(),
+            audio_on: self.audio_on.clone(),
+            video_on: self.video_on.clone(),
         }
     }
 }
 
+/// The driver's handles on the sending half: where encoded media goes, and the switches a
+/// host's mute turns off.
 #[derive(Clone)]
 struct TrackHandles {
     tracks: Arc<arc_swap::ArcSwapOption<OutTracks>>,
-    keyframe_wanted: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// Connects, joins (resuming if asked), publishes, and completes the first negotiation.
-async fn connect(
-    link: &InviteLink,
-    config: &CallConfig,
-    media: MediaState,
-    resume: Option<Resume>,
-    shared: &Shared,
-    handles: &TrackHandles,
-) -> Result<Session, CoreError> {
-    let mut signal = Signal::connect(&link.ws_url()).await?;
-    let reply = signal.join(&config.name, media, resume).await?;
-    shared.update(|s| s.apply(&reply.joined));
-    let mut peer = peer::build(&config.udp_addrs).await?;
-    let me = reply.participant_id.clone();
-
-    let now = std::time::Instant::now();
-    let mut sources = Vec::new();
-    for (kind, codec, label) in [
-        (RtpCodecKind::Audio, salon_rtc::opus_codec(), "audio"),
-        (RtpCodecKind::Video, salon_rtc::h264_codec(), "video"),
-    ] {
-        let ssrc = rand::random::<u32>();
-        let track = Arc::new(
-            TrackLocalStaticSample::new(
-                now,
-                MediaStreamTrack::new(
-                    me.clone(),
-                    format!("{me}-{label}"),
-                    format!("{me}-{label}"),
-                    kind,
-                    vec![RTCRtpEncodingParameters {
-                        rtp_coding_parameters: RTCRtpCodingParameters {
-                            ssrc: Some(ssrc),
-                            ..Default::default()
-                        },
-                        codec,
-                        ..Default::default()
-                    }],
-                ),
-            )
-            .map_err(CoreError::media)?,
-        );
-        let transceiver = peer
-            .pc
-            .add_transceiver_from_track(
-                track.clone() as Arc<dyn TrackLocal>,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendonly,
-                    streams: vec![me.clone()],
-                    send_encodings: vec![],
-                }),
-            )
-            .await
-            .map_err(CoreError::media)?;
-        sources.push((kind, track, ssrc, transceiver));
-    }
-
-    let offer = peer.pc.create_offer(None).await.map_err(CoreError::media)?;
-    peer.pc
-        .set_local_description(offer)
-        .await
-        .map_err(CoreError::media)?;
-    let sdp = peer::local_sdp(&mut peer).await?;
-    signal.send(&ClientMessage::Offer { sdp }).await?;
-    let answer = loop {
-        match signal.recv().await? {
-            None => return Err(CoreError::network("the server closed the connection")),
-            Some(ServerMessage::Answer { sdp }) => break sdp,
-            Some(ServerMessage::Error { code, message, .. }) => {
-                return Err(CoreError::from_code(code, &message));
-            }
-            Some(other) => shared.update(|s| s.apply(&other)),
-        }
-    };
-    let answer = RTCSessionDescription::answer(answer).map_err(CoreError::media)?;
-    peer.pc
-        .set_remote_description(answer)
-        .await
-        .map_err(CoreError::media)?;
-
-    let mut out = OutTracks {
-        audio: None,
-        video: None,
-    };
-    for (kind, track, ssrc, transceiver) in sources {
-        let Ok(Some(sender)) = transceiver.sender().await else {
-            continue;
-        };
-        let params = sender.get_parameters().await.map_err(CoreError::media)?;
-        let Some(pt) = params.rtp_parameters.codecs.first().map(|c| c.payload_type) else {
-            tracing::warn!(%kind, "the server did not accept this track's codec");
-            continue;
-        };
-        if kind == RtpCodecKind::Video {
-            // Keyframe requests from the server (a new subscriber, a loss) reach the encoder.
-            let wanted = handles.keyframe_wanted.clone();
-            let watched = track.clone();
-            tokio::spawn(async move {
-                while let Some(event) = watched.poll().await {
-                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
-                        && packets
-                            .iter()
-                            .any(|p| salon_rtc::keyframe::is_keyframe_request(p.as_ref()))
-                    {
-                        wanted.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            });
-            out.video = Some((track, ssrc, pt));
-        } else {
-            out.audio = Some((track, ssrc, pt));
-        }
-    }
-    handles.tracks.store(Some(Arc::new(out)));
-    handles
-        .keyframe_wanted
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    Ok(Session {
-        signal,
-        peer,
-        me,
-        resume_token: reply.resume_token,
-    })
-}
-
-enum Outcome {
-    Left,
-    Lost(String),
-    Ended(EndReason),
-}
-
-struct Driver {
-    link: InviteLink,
-    config: CallConfig,
-    shared: Arc<Shared>,
-    tracks: TrackHandles,
-    ctx: ReceiveContext,
-    media: MediaState,
-}
-
-impl Driver {
-    async fn run(
-        mut self,
-        first: Session,
-        mut cmds: mpsc::UnboundedReceiver<Cmd>,
-        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
-    ) {
-        let mut session = first;
-        let mut backoff = Backoff::default();
-        let mut leave_ack: Option<oneshot::Sender<()>> = None;
-        loop {
-            let outcome = self
-                .serve(&mut session, &mut cmds, &mut media_events, &mut leave_ack)
-                .await;
-            self.tracks.tracks.store(None);
-            let resume = Resume {
-                participant_id: session.me.clone(),
-                token: session.resume_token.clone(),
-            };
-            let _ = session.peer.pc.close().await;
-            session.signal.close().await;
-            let reason = match outcome {
-                Outcome::Left => EndReason::Left,
-                Outcome::Ended(reason) => reason,
-                Outcome::Lost(why) => {
-                    tracing::info!(reason = %why, "connection lost; reconnecting");
-                    match self.reconnect(resume, &mut backoff, &mut cmds).await {
-                        Ok(next) => {
-                            session = next;
-                            backoff.reset();
-                            continue;
-                        }
-                        Err(reason) => reason,
-                    }
-                }
-            };
-            self.shared
-                .update(|s| s.set_connection(ConnectionStatus::Ended { reason }));
-            if let Some(ack) = leave_ack.take() {
-                let _ = ack.send(());
-            }
-            return;
-        }
-    }
-
-    async fn reconnect(
-        &mut self,
-        resume: Resume,
-        backoff: &mut Backoff,
-        cmds: &mut mpsc::UnboundedReceiver<Cmd>,
-    ) -> Result<Session, EndReason> {
-        loop {
-            let attempt = backoff.attempts() + 1;
-            self.shared
-                .update(|s| s.set_connection(ConnectionStatus::Reconnecting { attempt }));
-            let delay = backoff.next_delay(rand::random::<f64>());
-            // Waiting is interruptible: leaving while reconnecting ends the call at once.
-            let sleep = tokio::time::sleep(delay);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    _ = &mut sleep => break,
-                    cmd = cmds.recv() => match cmd {
-                        None => return Err(EndReason::Left),
-                        Some(Cmd::Leave(ack)) => {
-                            let _ = ack.send(());
-                            return Err(EndReason::Left);
-                        }
-                        Some(Cmd::SetMedia(media)) => self.media = media,
-                    },
-                }
-            }
-            match connect(
-                &self.link,
-                &self.config,
-                self.media,
-                Some(resume.clone()),
-                &self.shared,
-                &self.tracks,
-            )
-            .await
-            {
-                Ok(session) => return Ok(session),
-                Err(CoreError::RoomNotFound) => return Err(EndReason::RoomNotFound),
-                Err(CoreError::RoomFull) => return Err(EndReason::RoomFull),
-                Err(CoreError::Incompatible { .. }) => return Err(EndReason::Incompatible),
-                Err(e) => tracing::info!(error = %e, attempt, "reconnect failed"),
-            }
-        }
-    }
-
-    async fn serve(
-        &mut self,
-        session: &mut Session,
-        cmds: &mut mpsc::UnboundedReceiver<Cmd>,
-        media_events: &mut mpsc::UnboundedReceiver<MediaEvent>,
-        leave_ack: &mut Option<oneshot::Sender<()>>,
-    ) -> Outcome {
-        let mut ping = tokio::time::interval(Duration::from_secs(15));
-        ping.reset();
-        loop {
-            tokio::select! {
-                message = session.signal.recv() => match message {
-                    Ok(Some(message)) => {
-                        if let Some(outcome) = self.on_server(session, message).await {
-                            return outcome;
-                        }
-                    }
-                    Ok(None) => return Outcome::Lost("the server closed the connection".into()),
-                    Err(e) => return Outcome::Lost(e.to_string()),
-                },
-                Some(event) = session.peer.events.recv() => match event {
-                    PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
-                        return Outcome::Lost("the media connection failed".into());
-                    }
-                    PeerEvent::State(_) => {}
-                    PeerEvent::Track(track) => media_in::receive(track, self.ctx.clone()),
-                },
-                Some(event) = media_events.recv() => match event {
-                    MediaEvent::Receiving { participant, kind, on } => {
-                        self.shared.update(|s| s.set_receiving(&participant, kind, on));
-                    }
-                    MediaEvent::Speaking { participant, on } => {
-                        self.shared.update(|s| s.set_speaking(&participant, on));
-                    }
-                },
-                cmd = cmds.recv() => match cmd {
-                    None => {
-                        let _ = session.signal.send(&ClientMessage::Leave).await;
-                        return Outcome::Left;
-                    }
-                    Some(Cmd::Leave(ack)) => {
-                        let _ = session.signal.send(&ClientMessage::Leave).await;
-                        *leave_ack = Some(ack);
-                        return Outcome::Left;
-                    }
-                    Some(Cmd::SetMedia(media)) => {
-                        self.media = media;
-                        if session.signal.send(&ClientMessage::Media(media)).await.is_err() {
-                            return Outcome::Lost("the server connection dropped".into());
-                        }
-                    }
-                },
-                _ = ping.tick() => {
-                    if session.signal.send(&ClientMessage::Ping).await.is_err() {
-                        return Outcome::Lost("the server connection dropped".into());
-                    }
-                }
-            }
-        }
-    }
-
-    async fn on_server(
-        &mut self,
-        session: &mut Session,
-        message: ServerMessage,
-    ) -> Option<Outcome> {
-        match message {
-            ServerMessage::Offer { sdp } => {
-                if let Err(e) = answer(session, sdp).await {
-                    return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
-                }
-            }
-            ServerMessage::Error {
-                code,
-                message,
-                fatal,
-            } => {
-                tracing::warn!(?code, %message, "server error");
-                if fatal {
-                    return Some(match code {
-                        ErrorCode::RoomNotFound => Outcome::Ended(EndReason::RoomNotFound),
-                        ErrorCode::RoomFull => Outcome::Ended(EndReason::RoomFull),
-                        ErrorCode::UnsupportedVersion => Outcome::Ended(EndReason::Incompatible),
-                        _ => Outcome::Lost(message),
-                    });
-                }
-            }
-            other => self.shared.update(|s| s.apply(&other)),
-        }
-        None
-    }
-}
-
-async fn answer(session: &mut Session, sdp: String) -> Result<(), CoreError> {
-    let offer = RTCSessionDescription::offer(sdp).map_err(CoreError::media)?;
-    let pc = session.peer.pc.clone();
-    pc.set_remote_description(offer)
-        .await
-        .map_err(CoreError::media)?;
-    let answer = pc.create_answer(None).await.map_err(CoreError::media)?;
-    pc.set_local_description(answer)
-        .await
-        .map_err(CoreError::media)?;
-    let sdp = peer::local_sdp(&mut session.peer).await?;
-    session.signal.send(&ClientMessage::Answer { sdp }).await
+    keyframe_wanted: Arc<AtomicBool>,
+    audio_on: Arc<AtomicBool>,
+    video_on: Arc<AtomicBool>,
 }

@@ -17,11 +17,54 @@ pub struct Signal {
     ws: Ws,
 }
 
-/// What `join` gives back.
+/// What `join` gives back: in, or in the lobby of a locked room.
+pub enum Admission {
+    Joined(JoinReply),
+    /// The server's `waiting`; a `joined` (or a fatal error) follows when a host answers.
+    Waiting(ServerMessage),
+}
+
+/// A `joined` and the two things the driver keeps from it.
 pub struct JoinReply {
     pub joined: ServerMessage,
     pub participant_id: String,
     pub resume_token: String,
+}
+
+impl JoinReply {
+    /// `Some` for a `joined` message.
+    pub fn from_message(message: ServerMessage) -> Option<Self> {
+        let ServerMessage::Joined {
+            participant_id,
+            resume_token,
+            ..
+        } = &message
+        else {
+            return None;
+        };
+        Some(Self {
+            participant_id: participant_id.clone(),
+            resume_token: resume_token.clone(),
+            joined: message,
+        })
+    }
+
+    /// The proof to present when coming back after a lost connection.
+    pub fn resume(&self) -> Resume {
+        Resume {
+            participant_id: self.participant_id.clone(),
+            token: self.resume_token.clone(),
+        }
+    }
+}
+
+/// Who joins, and how.
+pub struct JoinRequest<'a> {
+    pub name: &'a str,
+    pub media: MediaState,
+    pub resume: Option<Resume>,
+    pub host_key: Option<&'a str>,
+    pub device: Option<&'a str>,
 }
 
 /// How long to wait for the server to answer `join`.
@@ -66,47 +109,49 @@ impl Signal {
         }
     }
 
-    /// Sends `join` and waits for `joined`; server errors become [`CoreError`]s.
+    /// Sends `join` and waits for `joined` or `waiting`; server errors become [`CoreError`]s.
+    /// A refused host key is not an error (the join goes on as a guest): it is passed to
+    /// `notice`, like every `not_allowed` before the answer.
     pub async fn join(
         &mut self,
-        name: &str,
-        media: MediaState,
-        resume: Option<Resume>,
-    ) -> Result<JoinReply, CoreError> {
+        request: JoinRequest<'_>,
+        mut notice: impl FnMut(ErrorCode, String),
+    ) -> Result<Admission, CoreError> {
         self.send(&ClientMessage::Join {
             version: PROTOCOL_VERSION,
-            name: name.to_owned(),
-            media,
-            resume,
+            name: request.name.to_owned(),
+            media: request.media,
+            resume: request.resume,
+            host_key: request.host_key.map(str::to_owned),
+            device: request.device.map(str::to_owned),
         })
         .await?;
-        let reply = tokio::time::timeout(JOIN_TIMEOUT, async {
+        tokio::time::timeout(JOIN_TIMEOUT, async {
             loop {
                 match self.recv().await? {
                     None => return Err(CoreError::network("the server closed the connection")),
+                    Some(ServerMessage::Error {
+                        code: ErrorCode::NotAllowed,
+                        message,
+                        fatal: false,
+                    }) => notice(ErrorCode::NotAllowed, message),
                     Some(ServerMessage::Error { code, message, .. }) => {
                         return Err(join_error(code, &message));
                     }
-                    Some(joined @ ServerMessage::Joined { .. }) => return Ok(joined),
+                    Some(waiting @ ServerMessage::Waiting { .. }) => {
+                        return Ok(Admission::Waiting(waiting));
+                    }
+                    Some(joined @ ServerMessage::Joined { .. }) => {
+                        return JoinReply::from_message(joined)
+                            .map(Admission::Joined)
+                            .ok_or_else(|| CoreError::network("unexpected reply"));
+                    }
                     Some(_) => {}
                 }
             }
         })
         .await
-        .map_err(|_| CoreError::network("the server did not answer"))??;
-        let ServerMessage::Joined {
-            participant_id,
-            resume_token,
-            ..
-        } = &reply
-        else {
-            return Err(CoreError::network("unexpected reply"));
-        };
-        Ok(JoinReply {
-            participant_id: participant_id.clone(),
-            resume_token: resume_token.clone(),
-            joined: reply,
-        })
+        .map_err(|_| CoreError::network("the server did not answer"))?
     }
 
     pub async fn close(mut self) {

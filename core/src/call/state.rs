@@ -1,12 +1,19 @@
-//! What a call looks like to the app: the room, its people and the connection. Pure: the driver
-//! feeds it server messages and media events; the app reads snapshots.
+//! What a call looks like to the app: the room, its people, my role and switches, the lobby and
+//! the connection. Pure: the driver feeds it server messages and media events; the app reads
+//! snapshots.
 
-use salon_protocol::{Participant, ServerMessage};
+use salon_protocol::{MediaState, Participant, Role, ServerMessage};
 
 /// Where the connection stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionStatus {
     Connecting,
+    /// The room is locked: waiting in its lobby until a host lets me in (then `Connected`) or
+    /// not (then `Ended { KnockDenied }`). This can last minutes; `leave` works meanwhile.
+    /// `host_present`: whether a host is in the room to answer right now.
+    Waiting {
+        host_present: bool,
+    },
     Connected,
     /// Lost the connection; trying again (attempt counts from 1).
     Reconnecting {
@@ -26,6 +33,13 @@ pub enum EndReason {
     RoomFull,
     /// The server refused this app's protocol version.
     Incompatible,
+    /// A host removed you, or you are banned from this room. Rejoining will not work until a
+    /// host lifts the ban.
+    Removed,
+    /// A host did not let you in from the lobby.
+    KnockDenied,
+    /// A host ended the call for everyone.
+    RoomEnded,
     /// Something else; the text says what.
     Error(String),
 }
@@ -35,6 +49,8 @@ pub enum EndReason {
 pub struct RemoteParticipant {
     pub id: String,
     pub name: String,
+    /// Owner, co-host or guest.
+    pub role: Role,
     /// Their microphone / camera switch.
     pub audio_on: bool,
     pub video_on: bool,
@@ -49,6 +65,7 @@ impl RemoteParticipant {
         Self {
             id: p.id.clone(),
             name: p.name.clone(),
+            role: p.role,
             audio_on: p.media.audio,
             video_on: p.media.video,
             receiving_audio: false,
@@ -58,15 +75,51 @@ impl RemoteParticipant {
     }
 }
 
+/// Someone waiting in the lobby (hosts see them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Knock {
+    pub id: String,
+    pub name: String,
+    /// How often this person was turned away already (0 or 1; twice and they cannot knock).
+    pub denied_before: u32,
+}
+
+/// A removal that sticks (hosts see them and can lift them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub id: String,
+    /// The name they had when removed.
+    pub name: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// A snapshot of the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomState {
+    /// The room's id as in its current invite link (changes when a host rotates the link).
     pub room_id: String,
+    /// The current invite link, `<server>/r/<room id>`.
+    pub link: String,
     pub room_name: Option<String>,
     /// Your participant id, once joined.
     pub me: Option<String>,
+    /// Your role: owner (joined with the room's host key), co-host (named by the owner) or
+    /// guest.
+    pub role: Role,
+    /// Newcomers wait in the lobby until a host lets them in.
+    pub locked: bool,
+    /// Panic: guests' microphones and cameras stay off until a host releases it.
+    pub panic: bool,
+    /// Your own microphone and camera switches (a host's mute turns them off).
+    pub microphone_on: bool,
+    pub camera_on: bool,
     /// Everyone else, in order of arrival.
     pub participants: Vec<RemoteParticipant>,
+    /// People waiting in the lobby, oldest first (hosts only; empty for guests).
+    pub knocks: Vec<Knock>,
+    /// The room's bans, as the server lists them (hosts only; empty for guests).
+    pub bans: Vec<Ban>,
     pub connection: ConnectionStatus,
 }
 
@@ -78,13 +131,30 @@ pub enum MediaKind {
 }
 
 impl RoomState {
-    pub fn new(room_id: String) -> Self {
+    /// The state before joining `link` (`<server>/r/<room id>`) with `media` switched on or off.
+    pub fn new(room_id: String, link: String, media: MediaState) -> Self {
         Self {
             room_id,
+            link,
             room_name: None,
             me: None,
+            role: Role::Guest,
+            locked: false,
+            panic: false,
+            microphone_on: media.audio,
+            camera_on: media.video,
             participants: Vec::new(),
+            knocks: Vec::new(),
+            bans: Vec::new(),
             connection: ConnectionStatus::Connecting,
+        }
+    }
+
+    /// My switches as a wire `MediaState`.
+    pub fn my_media(&self) -> MediaState {
+        MediaState {
+            audio: self.microphone_on,
+            video: self.camera_on,
         }
     }
 
@@ -95,14 +165,22 @@ impl RoomState {
                 participant_id,
                 room,
                 participants,
+                role,
+                knocks,
                 ..
             } => {
                 self.me = Some(participant_id.clone());
+                self.set_room_id(&room.id);
                 self.room_name = room.name.clone();
+                self.locked = room.locked;
+                self.panic = room.panic;
+                self.set_role(*role);
+                self.knocks = knocks.iter().map(knock_from_wire).collect();
                 // Keep what we knew about people still here (their tracks survive a resume).
                 let old = std::mem::take(&mut self.participants);
                 self.participants = participants
                     .iter()
+                    .filter(|p| p.id != *participant_id)
                     .map(|p| {
                         let mut fresh = RemoteParticipant::from_wire(p);
                         if let Some(known) = old.iter().find(|o| o.id == p.id) {
@@ -115,11 +193,87 @@ impl RoomState {
                 self.connection = ConnectionStatus::Connected;
                 true
             }
+            ServerMessage::Waiting {
+                room_name,
+                host_present,
+            } => {
+                // A knocker sees nobody: forget what an earlier session showed.
+                self.room_name = room_name.clone();
+                self.participants.clear();
+                self.knocks.clear();
+                self.bans.clear();
+                self.connection = ConnectionStatus::Waiting {
+                    host_present: *host_present,
+                };
+                true
+            }
+            ServerMessage::RoomUpdated { room } => {
+                let before = (
+                    self.room_id.clone(),
+                    self.room_name.clone(),
+                    self.locked,
+                    self.panic,
+                );
+                self.set_room_id(&room.id);
+                self.room_name = room.name.clone();
+                self.locked = room.locked;
+                self.panic = room.panic;
+                before
+                    != (
+                        self.room_id.clone(),
+                        self.room_name.clone(),
+                        self.locked,
+                        self.panic,
+                    )
+            }
+            ServerMessage::KnockReceived { knock } => {
+                let knock = knock_from_wire(knock);
+                match self.knocks.iter_mut().find(|k| k.id == knock.id) {
+                    Some(known) if *known == knock => false,
+                    Some(known) => {
+                        *known = knock;
+                        true
+                    }
+                    None => {
+                        self.knocks.push(knock);
+                        true
+                    }
+                }
+            }
+            ServerMessage::KnockEnded { knock_id } => {
+                let before = self.knocks.len();
+                self.knocks.retain(|k| k.id != *knock_id);
+                before != self.knocks.len()
+            }
+            ServerMessage::Bans { bans } => {
+                let bans: Vec<Ban> = bans
+                    .iter()
+                    .map(|b| Ban {
+                        id: b.id.clone(),
+                        name: b.name.clone(),
+                        at: b.at,
+                    })
+                    .collect();
+                let changed = self.bans != bans;
+                self.bans = bans;
+                changed
+            }
+            ServerMessage::Muted { media, .. } => self.set_my_media(*media),
             ServerMessage::ParticipantJoined { participant } => {
+                if self.is_me(&participant.id) {
+                    return false;
+                }
                 self.participants.retain(|p| p.id != participant.id);
                 self.participants
                     .push(RemoteParticipant::from_wire(participant));
                 true
+            }
+            ServerMessage::ParticipantUpdated { participant } if self.is_me(&participant.id) => {
+                // A host changed my role or switches, or the server refused my unmute: its
+                // view is the truth.
+                let role = self.set_role(participant.role);
+                let media = self.set_my_media(participant.media);
+                role || media
             }
             ServerMessage::ParticipantUpdated { participant } => {
                 let Some(p) = self
@@ -132,6 +286,7 @@ impl RoomState {
                     return true;
                 };
                 p.name = participant.name.clone();
+                p.role = participant.role;
                 p.audio_on = participant.media.audio;
                 p.video_on = participant.media.video;
                 true
@@ -141,11 +296,53 @@ impl RoomState {
                 self.participants.retain(|p| p.id != *participant_id);
                 before != self.participants.len()
             }
-            ServerMessage::Answer { .. }
+            ServerMessage::MuteRequested { .. }
+            | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong
             | ServerMessage::Error { .. } => false,
         }
+    }
+
+    fn is_me(&self, id: &str) -> bool {
+        self.me.as_deref() == Some(id)
+    }
+
+    /// A new room id (a rotated link) also changes the invite link.
+    fn set_room_id(&mut self, id: &str) {
+        if self.room_id == id {
+            return;
+        }
+        let server = self
+            .link
+            .rsplit_once("/r/")
+            .map_or(self.link.as_str(), |(server, _)| server);
+        self.link = format!("{server}/r/{id}");
+        self.room_id = id.to_owned();
+    }
+
+    /// My role; a guest sees no lobby and no bans.
+    fn set_role(&mut self, role: Role) -> bool {
+        let changed = self.role != role;
+        self.role = role;
+        if !role.is_host() {
+            self.knocks.clear();
+            self.bans.clear();
+        }
+        changed
+    }
+
+    /// My own microphone / camera switches.
+    pub fn set_my_media(&mut self, media: MediaState) -> bool {
+        let changed = self.my_media() != media;
+        self.microphone_on = media.audio;
+        self.camera_on = media.video;
+        changed
+    }
+
+    /// Whether the room keeps my microphone and camera off right now (panic, and I am a guest).
+    pub fn media_held_off(&self) -> bool {
+        self.panic && !self.role.is_host()
     }
 
     /// Media of `id` started or stopped reaching us.
@@ -176,6 +373,14 @@ impl RoomState {
         let changed = self.connection != status;
         self.connection = status;
         changed
+    }
+}
+
+fn knock_from_wire(k: &salon_protocol::Knock) -> Knock {
+    Knock {
+        id: k.id.clone(),
+        name: k.name.clone(),
+        denied_before: k.denied_before,
     }
 }
 
@@ -216,78 +421,5 @@ impl SpeakingDetector {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use salon_protocol::{MediaState, RoomInfo};
-
-    fn p(id: &str, name: &str) -> Participant {
-        Participant {
-            id: id.into(),
-            name: name.into(),
-            media: MediaState::default(),
-        }
-    }
-
-    fn joined(others: Vec<Participant>) -> ServerMessage {
-        ServerMessage::Joined {
-            version: 1,
-            participant_id: "me".into(),
-            room: RoomInfo {
-                id: "r".into(),
-                name: Some("Friday".into()),
-                max_participants: 50,
-            },
-            participants: others,
-            resume_token: "t".into(),
-            resumed: false,
-        }
-    }
-
-    #[test]
-    fn follows_the_room() {
-        let mut s = RoomState::new("r".into());
-        assert!(s.apply(&joined(vec![p("a", "Ada")])));
-        assert_eq!(s.me.as_deref(), Some("me"));
-        assert_eq!(s.connection, ConnectionStatus::Connected);
-        assert!(s.apply(&ServerMessage::ParticipantJoined {
-            participant: p("b", "Bo")
-        }));
-        let mut muted = p("b", "Bo");
-        muted.media.audio = false;
-        assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: muted }));
-        assert!(!s.participants[1].audio_on);
-        assert!(s.apply(&ServerMessage::ParticipantLeft {
-            participant_id: "a".into()
-        }));
-        assert!(!s.apply(&ServerMessage::ParticipantLeft {
-            participant_id: "a".into()
-        }));
-        assert_eq!(s.participants.len(), 1);
-        assert!(!s.apply(&ServerMessage::Pong));
-    }
-
-    #[test]
-    fn receiving_survives_a_rejoin() {
-        let mut s = RoomState::new("r".into());
-        s.apply(&joined(vec![p("a", "Ada")]));
-        assert!(s.set_receiving("a", MediaKind::Video, true));
-        assert!(!s.set_receiving("a", MediaKind::Video, true));
-        s.apply(&joined(vec![p("a", "Ada")]));
-        assert!(s.participants[0].receiving_video);
-        assert!(!s.set_receiving("ghost", MediaKind::Audio, true));
-    }
-
-    #[test]
-    fn speaking_has_hangover() {
-        let mut d = SpeakingDetector::default();
-        let loud = vec![8000i16; 960];
-        let quiet = vec![0i16; 960];
-        assert_eq!(d.feed(&loud), Some(true));
-        assert_eq!(d.feed(&loud), None);
-        for _ in 0..HANGOVER_FRAMES - 1 {
-            assert_eq!(d.feed(&quiet), None);
-        }
-        assert_eq!(d.feed(&quiet), Some(false));
-        assert_eq!(d.feed(&[]), None);
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

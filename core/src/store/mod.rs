@@ -207,6 +207,31 @@ impl LocalStore {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Follows a rotated invite link: the room saved as `old_id` now has the id and link of
+    /// `new_link` (same server). False if no such room is saved.
+    pub fn relink_my_room(&self, old_id: &str, new_link: &str) -> Result<bool, StoreError> {
+        let link = InviteLink::parse(new_link)?;
+        let Some(old) = self
+            .conn
+            .query_row("SELECT link FROM my_rooms WHERE id = ?1", [old_id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        if InviteLink::parse(&old).map(|o| o.server).ok().as_deref() != Some(&link.server) {
+            return Err(StoreError::InvalidLink(
+                "a new link for a room must be on the same server".into(),
+            ));
+        }
+        let changed = self.conn.execute(
+            "UPDATE my_rooms SET id = ?2, link = ?3 WHERE id = ?1",
+            params![old_id, link.room_id, link.to_url()],
+        )?;
+        Ok(changed > 0)
+    }
+
     /// Forgets a room I created (the room itself stays on its server). False if it was not
     /// saved.
     pub fn forget_my_room(&self, id: &str) -> Result<bool, StoreError> {
@@ -214,6 +239,25 @@ impl LocalStore {
             .conn
             .execute("DELETE FROM my_rooms WHERE id = ?1", [id])?
             > 0)
+    }
+
+    // ---- this device ----
+
+    /// This installation's device id: 16 random bytes, URL-safe base64 (22 characters), made
+    /// on first use and kept. Sent with every join so that a host's removal sticks to this
+    /// device; it names nothing else and is never shown.
+    pub fn device_id(&self) -> Result<String, StoreError> {
+        let fresh = new_device_id();
+        // A second process racing here keeps whichever id was written first.
+        self.conn.execute(
+            "INSERT OR IGNORE INTO device (singleton, id) VALUES (1, ?1)",
+            [&fresh],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM device WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })?)
     }
 
     // ---- friends ----
@@ -318,6 +362,11 @@ impl LocalStore {
             )
             .optional()?)
     }
+}
+
+fn new_device_id() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 fn my_room_from_row(row: &Row<'_>) -> rusqlite::Result<MyRoom> {

@@ -10,6 +10,8 @@
 //!   added_at)`.
 //! - v2: `friends.notes`; one friend per room link (`friends_room_link` unique index). Existing
 //!   links are rewritten to their canonical form and duplicates dropped, keeping the oldest.
+//! - v3: `device(singleton, id)`: this installation's random device id, sent with every join so
+//!   that a host's removal sticks to this device. Made on first use, not by the migration.
 //!
 //! Raising the version: bump [`VERSION`], change [`create`] to make the new schema directly, add
 //! the `VERSION - 1` arm to [`upgrade_from`], and let the `migrated_equals_fresh` test prove the
@@ -21,7 +23,7 @@ use super::StoreError;
 use super::links::InviteLink;
 
 /// The schema version this build reads and writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Busy timeout for a second connection (another process, a share extension) holding a lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -85,7 +87,11 @@ pub fn create(tx: &Transaction<'_>) -> Result<(), StoreError> {
             added_at   INTEGER NOT NULL,
             notes TEXT NOT NULL DEFAULT ''
         ) STRICT;
-        CREATE UNIQUE INDEX friends_room_link ON friends (room_link);",
+        CREATE UNIQUE INDEX friends_room_link ON friends (room_link);
+        CREATE TABLE device (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            id        TEXT NOT NULL
+        ) STRICT;",
     )?;
     Ok(())
 }
@@ -122,6 +128,12 @@ pub fn upgrade_from(tx: &Transaction<'_>, version: i64) -> Result<(), StoreError
                 CREATE UNIQUE INDEX friends_room_link ON friends (room_link);",
             )?;
         }
+        2 => tx.execute_batch(
+            "CREATE TABLE device (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                id        TEXT NOT NULL
+            ) STRICT;",
+        )?,
         _ => {
             return Err(StoreError::Corrupt(format!(
                 "no upgrade from schema version {version}"

@@ -114,6 +114,12 @@ fn a_fresh_database_is_at_the_current_version() {
             .any(|l| l.starts_with("index friends_room_link")),
         "{schema:#?}"
     );
+    assert!(
+        schema
+            .iter()
+            .any(|l| l.starts_with("device.id #1 TEXT notnull=1")),
+        "{schema:#?}"
+    );
 }
 
 #[test]
@@ -125,7 +131,7 @@ fn every_upgrade_path_ends_at_the_fresh_schema() {
         assert_eq!(user_version(&conn).unwrap(), VERSION, "from v{start}");
         assert_eq!(describe(&conn), expected, "migrated from v{start}");
     }
-    // And v0 → v2 purely through upgrade steps equals `create`.
+    // And v0 → current purely through upgrade steps equals `create`.
     assert_eq!(describe(&database_at(VERSION)), expected);
 }
 
@@ -178,6 +184,39 @@ fn version_1_data_survives_the_upgrade() {
             ),
             ("Broken".into(), "not a link".into(), 400, String::new()),
         ]
+    );
+}
+
+#[test]
+fn version_2_data_survives_the_upgrade_and_gets_no_device_id_yet() {
+    let mut conn = database_at(2);
+    conn.execute_batch(&format!(
+        "INSERT INTO my_rooms VALUES ('{ID1}', 'https://salon.example.org/r/{ID1}', 'key', NULL, 5);
+         INSERT INTO friends (name, room_link, added_at, notes)
+           VALUES ('Ann', 'https://salon.example.org/r/{ID2}', 100, 'hi');"
+    ))
+    .unwrap();
+    init(&mut conn).unwrap();
+    let rooms: i64 = conn
+        .query_row("SELECT count(*) FROM my_rooms", [], |r| r.get(0))
+        .unwrap();
+    let notes: String = conn
+        .query_row("SELECT notes FROM friends", [], |r| r.get(0))
+        .unwrap();
+    let devices: i64 = conn
+        .query_row("SELECT count(*) FROM device", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((rooms, notes.as_str(), devices), (1, "hi", 0));
+}
+
+#[test]
+fn there_is_at_most_one_device_row() {
+    let conn = fresh();
+    conn.execute("INSERT INTO device (singleton, id) VALUES (1, 'a')", [])
+        .unwrap();
+    assert!(
+        conn.execute("INSERT INTO device (singleton, id) VALUES (2, 'b')", [])
+            .is_err()
     );
 }
 

@@ -320,3 +320,39 @@ fn opening_bad_files_gives_errors_not_panics() {
     let blocked = junk.join("salon.db");
     assert!(matches!(LocalStore::open(&blocked), Err(StoreError::Io(_))));
 }
+
+#[test]
+fn the_device_id_is_made_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("salon.db");
+    let first = LocalStore::open(&path).unwrap().device_id().unwrap();
+    assert_eq!(first.len(), 22);
+    assert!(
+        salon_protocol::validate_device_id(&first).is_ok(),
+        "{first}"
+    );
+    let again = LocalStore::open(&path).unwrap();
+    assert_eq!(again.device_id().unwrap(), first);
+    assert_eq!(again.device_id().unwrap(), first);
+    // Another installation has another id.
+    assert_ne!(store().device_id().unwrap(), first);
+}
+
+#[test]
+fn a_rotated_link_follows_my_room() {
+    let s = store();
+    s.save_my_room(&my_room(ID1, 10)).unwrap();
+    assert!(s.relink_my_room(ID1, &room_link(ID2)).unwrap());
+    let room = s.my_room(ID2).unwrap();
+    assert_eq!(room.link, room_link(ID2));
+    assert_eq!(room.host_key, my_room(ID1, 10).host_key);
+    assert!(matches!(s.my_room(ID1), Err(StoreError::NotFound)));
+    // Not one of mine: nothing to do.
+    assert!(!s.relink_my_room(ID3, &room_link(ID1)).unwrap());
+    // Another server is not the same room.
+    assert!(matches!(
+        s.relink_my_room(ID2, &format!("https://elsewhere.example/r/{ID3}")),
+        Err(StoreError::InvalidLink(_))
+    ));
+    assert!(s.my_room(ID2).is_ok());
+}

@@ -1,0 +1,203 @@
+//! Getting into a room: the socket and `join` ([`open`]), the lobby or the room ([`enter`]),
+//! and in the room the peer connection with our two tracks and the first negotiation
+//! ([`establish`]).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use salon_protocol::{ClientMessage, MediaState, Resume, ServerMessage};
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+
+use super::media_out::OutTracks;
+use super::peer::{self, ClientPeer};
+use super::signal::{Admission, JoinReply, JoinRequest, Signal};
+use super::{CallConfig, Refusal, Shared, TrackHandles};
+use crate::error::CoreError;
+use crate::store::InviteLink;
+
+/// A connection in the room: its socket and peer connection.
+pub(super) struct Session {
+    pub signal: Signal,
+    pub peer: ClientPeer,
+}
+
+/// Where a connection stands once the server answered `join`.
+pub(super) enum Stage {
+    /// In the lobby of a locked room: only the socket, waiting for a host.
+    Lobby(Signal),
+    Live(Session),
+}
+
+/// Opens the socket and sends `join` (resuming if asked) with the host key and device id.
+pub(super) async fn open(
+    link: &InviteLink,
+    config: &CallConfig,
+    media: MediaState,
+    resume: Option<Resume>,
+    shared: &Shared,
+) -> Result<(Signal, Admission), CoreError> {
+    let mut signal = Signal::connect(&link.ws_url()).await?;
+    let request = JoinRequest {
+        name: &config.name,
+        media,
+        resume,
+        host_key: config.host_key.as_deref(),
+        device: config.device_id.as_deref(),
+    };
+    let admission = signal
+        .join(request, |code, message| shared.refused(code, message))
+        .await?;
+    Ok((signal, admission))
+}
+
+/// Goes where the server put us: the lobby, or into the room (then `resume` becomes this
+/// connection's proof, before establishing can fail).
+pub(super) async fn enter(
+    signal: Signal,
+    admission: Admission,
+    config: &CallConfig,
+    shared: &Shared,
+    handles: &TrackHandles,
+    resume: &mut Option<Resume>,
+) -> Result<Stage, CoreError> {
+    match admission {
+        Admission::Waiting(waiting) => {
+            shared.update(|s| s.apply(&waiting));
+            Ok(Stage::Lobby(signal))
+        }
+        Admission::Joined(reply) => {
+            *resume = Some(reply.resume());
+            let session = establish(signal, reply, config, shared, handles).await?;
+            Ok(Stage::Live(session))
+        }
+    }
+}
+
+/// In the room: builds the peer connection, publishes, and completes the first negotiation.
+pub(super) async fn establish(
+    mut signal: Signal,
+    reply: JoinReply,
+    config: &CallConfig,
+    shared: &Shared,
+    handles: &TrackHandles,
+) -> Result<Session, CoreError> {
+    shared.update(|s| s.apply(&reply.joined));
+    let mut peer = peer::build(&config.udp_addrs).await?;
+    let me = reply.participant_id.clone();
+
+    let now = std::time::Instant::now();
+    let mut sources = Vec::new();
+    for (kind, codec, label) in [
+        (RtpCodecKind::Audio, salon_rtc::opus_codec(), "audio"),
+        (RtpCodecKind::Video, salon_rtc::h264_codec(), "video"),
+    ] {
+        let ssrc = rand::random::<u32>();
+        let track = Arc::new(
+            TrackLocalStaticSample::new(
+                now,
+                MediaStreamTrack::new(
+                    me.clone(),
+                    format!("{me}-{label}"),
+                    format!("{me}-{label}"),
+                    kind,
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters {
+                            ssrc: Some(ssrc),
+                            ..Default::default()
+                        },
+                        codec,
+                        ..Default::default()
+                    }],
+                ),
+            )
+            .map_err(CoreError::media)?,
+        );
+        let transceiver = peer
+            .pc
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![me.clone()],
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .map_err(CoreError::media)?;
+        sources.push((kind, track, ssrc, transceiver));
+    }
+
+    let offer = peer.pc.create_offer(None).await.map_err(CoreError::media)?;
+    peer.pc
+        .set_local_description(offer)
+        .await
+        .map_err(CoreError::media)?;
+    let sdp = peer::local_sdp(&mut peer).await?;
+    signal.send(&ClientMessage::Offer { sdp }).await?;
+    let answer = loop {
+        match signal.recv().await? {
+            None => return Err(CoreError::network("the server closed the connection")),
+            Some(ServerMessage::Answer { sdp }) => break sdp,
+            Some(ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            }) => {
+                if fatal || Refusal::from_code(code).is_none() {
+                    return Err(CoreError::from_code(code, &message));
+                }
+                shared.refused(code, message);
+            }
+            Some(other) => super::driver::follow(shared, handles, &other),
+        }
+    };
+    let answer = RTCSessionDescription::answer(answer).map_err(CoreError::media)?;
+    peer.pc
+        .set_remote_description(answer)
+        .await
+        .map_err(CoreError::media)?;
+
+    let mut out = OutTracks {
+        audio: None,
+        video: None,
+    };
+    for (kind, track, ssrc, transceiver) in sources {
+        let Ok(Some(sender)) = transceiver.sender().await else {
+            continue;
+        };
+        let params = sender.get_parameters().await.map_err(CoreError::media)?;
+        let Some(pt) = params.rtp_parameters.codecs.first().map(|c| c.payload_type) else {
+            tracing::warn!(%kind, "the server did not accept this track's codec");
+            continue;
+        };
+        if kind == RtpCodecKind::Video {
+            // Keyframe requests from the server (a new subscriber, a loss) reach the encoder.
+            let wanted = handles.keyframe_wanted.clone();
+            let watched = track.clone();
+            tokio::spawn(async move {
+                while let Some(event) = watched.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                        && packets
+                            .iter()
+                            .any(|p| salon_rtc::keyframe::is_keyframe_request(p.as_ref()))
+                    {
+                        wanted.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+            out.video = Some((track, ssrc, pt));
+        } else {
+            out.audio = Some((track, ssrc, pt));
+        }
+    }
+    handles.tracks.store(Some(Arc::new(out)));
+    handles.keyframe_wanted.store(true, Ordering::Relaxed);
+    Ok(Session { signal, peer })
+}

@@ -1,0 +1,489 @@
+//! The call's task: waits in the lobby, serves the socket, the peer connection and the app's
+//! commands, and reconnects with backoff when the connection is lost. A fatal refusal from the
+//! server (removed, knock denied, room ended, room gone) ends the call without reconnecting.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use salon_protocol::{ClientMessage, ErrorCode, MediaState, Resume, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::backoff::Backoff;
+use super::connect::{self, Session, Stage};
+use super::media_in::{self, MediaEvent, ReceiveContext};
+use super::peer::{self, PeerEvent};
+use super::signal::{JoinReply, Signal};
+use super::state::{ConnectionStatus, EndReason};
+use super::{CallConfig, CallEvent, Cmd, RelinkHook, Shared, TrackHandles};
+use crate::error::CoreError;
+use crate::store::InviteLink;
+
+/// How often the client pings, in the room and in the lobby (the server drops a socket that is
+/// silent for 45 s).
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+enum Outcome {
+    Left,
+    Lost(String),
+    Ended(EndReason),
+}
+
+pub(super) struct Driver {
+    /// Where to reconnect: follows a rotated link.
+    pub link: InviteLink,
+    pub config: CallConfig,
+    pub shared: Arc<Shared>,
+    pub tracks: TrackHandles,
+    pub ctx: ReceiveContext,
+    /// Proof of who we were in the room, for coming back after a lost connection.
+    pub resume: Option<Resume>,
+    pub on_relink: Option<RelinkHook>,
+}
+
+/// The end of the call a fatal server error means, or `None` when reconnecting may help.
+fn final_reason(code: ErrorCode) -> Option<EndReason> {
+    match code {
+        ErrorCode::RoomNotFound => Some(EndReason::RoomNotFound),
+        ErrorCode::RoomFull => Some(EndReason::RoomFull),
+        ErrorCode::UnsupportedVersion => Some(EndReason::Incompatible),
+        ErrorCode::Removed => Some(EndReason::Removed),
+        ErrorCode::KnockDenied => Some(EndReason::KnockDenied),
+        ErrorCode::RoomEnded => Some(EndReason::RoomEnded),
+        _ => None,
+    }
+}
+
+/// The same for a failed (re)connection.
+fn final_error(e: &CoreError) -> Option<EndReason> {
+    match e {
+        CoreError::RoomNotFound => Some(EndReason::RoomNotFound),
+        CoreError::RoomFull => Some(EndReason::RoomFull),
+        CoreError::Incompatible { .. } => Some(EndReason::Incompatible),
+        CoreError::Removed => Some(EndReason::Removed),
+        CoreError::KnockDenied => Some(EndReason::KnockDenied),
+        CoreError::RoomEnded => Some(EndReason::RoomEnded),
+        _ => None,
+    }
+}
+
+fn lost_or_final(e: CoreError) -> Outcome {
+    match final_error(&e) {
+        Some(reason) => Outcome::Ended(reason),
+        None => Outcome::Lost(e.to_string()),
+    }
+}
+
+/// Applies a server message to the state. When it changed my own switches (a host's mute, the
+/// server correcting a refused unmute), the devices follow.
+pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMessage) {
+    let mut mine = None;
+    shared.update(|s| {
+        let about_me = match message {
+            ServerMessage::Muted { .. } => true,
+            ServerMessage::ParticipantUpdated { participant } => {
+                s.me.as_deref() == Some(participant.id.as_str())
+            }
+            _ => false,
+        };
+        let changed = s.apply(message);
+        if about_me {
+            mine = Some(s.my_media());
+        }
+        changed
+    });
+    if let Some(media) = mine {
+        handles.audio_on.store(media.audio, Ordering::Relaxed);
+        handles.video_on.store(media.video, Ordering::Relaxed);
+    }
+}
+
+impl Driver {
+    pub async fn run(
+        mut self,
+        first: Stage,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
+        let mut stage = first;
+        let mut backoff = Backoff::default();
+        let mut leave_ack: Option<oneshot::Sender<()>> = None;
+        loop {
+            let outcome = match stage {
+                Stage::Lobby(mut signal) => {
+                    match self.lobby(&mut signal, &mut cmds, &mut leave_ack).await {
+                        Ok(reply) => {
+                            self.resume = Some(reply.resume());
+                            match connect::establish(
+                                signal,
+                                reply,
+                                &self.config,
+                                &self.shared,
+                                &self.tracks,
+                            )
+                            .await
+                            {
+                                Ok(session) => {
+                                    stage = Stage::Live(session);
+                                    backoff.reset();
+                                    continue;
+                                }
+                                Err(e) => lost_or_final(e),
+                            }
+                        }
+                        Err(outcome) => {
+                            signal.close().await;
+                            outcome
+                        }
+                    }
+                }
+                Stage::Live(mut session) => {
+                    let outcome = self
+                        .serve(&mut session, &mut cmds, &mut media_events, &mut leave_ack)
+                        .await;
+                    self.tracks.tracks.store(None);
+                    let _ = session.peer.pc.close().await;
+                    session.signal.close().await;
+                    outcome
+                }
+            };
+            let reason = match outcome {
+                Outcome::Left => EndReason::Left,
+                Outcome::Ended(reason) => reason,
+                Outcome::Lost(why) => {
+                    tracing::info!(reason = %why, "connection lost; reconnecting");
+                    match self.reconnect(&mut backoff, &mut cmds).await {
+                        Ok(next) => {
+                            if matches!(next, Stage::Live(_)) {
+                                backoff.reset();
+                            }
+                            stage = next;
+                            continue;
+                        }
+                        Err(reason) => reason,
+                    }
+                }
+            };
+            self.shared
+                .update(|s| s.set_connection(ConnectionStatus::Ended { reason }));
+            if let Some(ack) = leave_ack.take() {
+                let _ = ack.send(());
+            }
+            return;
+        }
+    }
+
+    async fn reconnect(
+        &mut self,
+        backoff: &mut Backoff,
+        cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+    ) -> Result<Stage, EndReason> {
+        loop {
+            let attempt = backoff.attempts() + 1;
+            self.shared
+                .update(|s| s.set_connection(ConnectionStatus::Reconnecting { attempt }));
+            let delay = backoff.next_delay(rand::random::<f64>());
+            // Waiting is interruptible: leaving while reconnecting ends the call at once.
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    cmd = cmds.recv() => match cmd {
+                        None => return Err(EndReason::Left),
+                        Some(Cmd::Leave(ack)) => {
+                            let _ = ack.send(());
+                            return Err(EndReason::Left);
+                        }
+                        Some(other) => self.offline(other),
+                    },
+                }
+            }
+            let media = self.shared.state().my_media();
+            let attempt_result = match connect::open(
+                &self.link,
+                &self.config,
+                media,
+                self.resume.clone(),
+                &self.shared,
+            )
+            .await
+            {
+                Ok((signal, admission)) => {
+                    connect::enter(
+                        signal,
+                        admission,
+                        &self.config,
+                        &self.shared,
+                        &self.tracks,
+                        &mut self.resume,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match attempt_result {
+                Ok(stage) => return Ok(stage),
+                Err(e) => match final_error(&e) {
+                    Some(reason) => return Err(reason),
+                    None => tracing::info!(error = %e, attempt, "reconnect failed"),
+                },
+            }
+        }
+    }
+
+    /// A command while there is no room connection (lobby, reconnecting): switches go into
+    /// the state, so the next `join` carries them; host actions are dropped (the call's methods
+    /// refuse them unless connected, so only a race gets here).
+    fn offline(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::SetMicrophone(on) => {
+                self.switch(|m| m.audio = on);
+            }
+            Cmd::SetCamera(on) => {
+                self.switch(|m| m.video = on);
+            }
+            Cmd::Host(action) => {
+                tracing::info!(?action, "not in the room right now; host action dropped");
+            }
+            Cmd::Leave(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    /// Changes my switches in the state and the devices; returns the new media state.
+    fn switch(&self, f: impl FnOnce(&mut MediaState)) -> MediaState {
+        let mut media = MediaState::default();
+        self.shared.update(|s| {
+            media = s.my_media();
+            f(&mut media);
+            s.set_my_media(media)
+        });
+        self.tracks.audio_on.store(media.audio, Ordering::Relaxed);
+        self.tracks.video_on.store(media.video, Ordering::Relaxed);
+        media
+    }
+
+    /// Waits in the lobby until a host lets us in (`joined`), keeping the socket alive. Leaving
+    /// works; a denial ends the call.
+    async fn lobby(
+        &mut self,
+        signal: &mut Signal,
+        cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+        leave_ack: &mut Option<oneshot::Sender<()>>,
+    ) -> Result<JoinReply, Outcome> {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.reset();
+        loop {
+            tokio::select! {
+                message = signal.recv() => match message {
+                    Ok(Some(ServerMessage::Error { code, message, fatal })) => {
+                        if fatal {
+                            return Err(final_reason(code)
+                                .map_or(Outcome::Lost(message), Outcome::Ended));
+                        }
+                        self.shared.refused(code, message);
+                    }
+                    Ok(Some(joined @ ServerMessage::Joined { .. })) => {
+                        return JoinReply::from_message(joined)
+                            .ok_or_else(|| Outcome::Lost("unexpected reply".into()));
+                    }
+                    Ok(Some(other)) => follow(&self.shared, &self.tracks, &other),
+                    Ok(None) => return Err(Outcome::Lost("the server closed the connection".into())),
+                    Err(e) => return Err(Outcome::Lost(e.to_string())),
+                },
+                cmd = cmds.recv() => match cmd {
+                    None => {
+                        let _ = signal.send(&ClientMessage::Leave).await;
+                        return Err(Outcome::Left);
+                    }
+                    Some(Cmd::Leave(ack)) => {
+                        let _ = signal.send(&ClientMessage::Leave).await;
+                        *leave_ack = Some(ack);
+                        return Err(Outcome::Left);
+                    }
+                    Some(other) => self.offline(other),
+                },
+                _ = ping.tick() => {
+                    if signal.send(&ClientMessage::Ping).await.is_err() {
+                        return Err(Outcome::Lost("the server connection dropped".into()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        session: &mut Session,
+        cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+        media_events: &mut mpsc::UnboundedReceiver<MediaEvent>,
+        leave_ack: &mut Option<oneshot::Sender<()>>,
+    ) -> Outcome {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.reset();
+        loop {
+            tokio::select! {
+                message = session.signal.recv() => match message {
+                    Ok(Some(message)) => {
+                        if let Some(outcome) = self.on_server(session, message).await {
+                            return outcome;
+                        }
+                    }
+                    Ok(None) => return Outcome::Lost("the server closed the connection".into()),
+                    Err(e) => return Outcome::Lost(e.to_string()),
+                },
+                Some(event) = session.peer.events.recv() => match event {
+                    PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
+                        return Outcome::Lost("the media connection failed".into());
+                    }
+                    PeerEvent::State(_) => {}
+                    PeerEvent::Track(track) => media_in::receive(track, self.ctx.clone()),
+                },
+                Some(event) = media_events.recv() => match event {
+                    MediaEvent::Receiving { participant, kind, on } => {
+                        self.shared.update(|s| s.set_receiving(&participant, kind, on));
+                    }
+                    MediaEvent::Speaking { participant, on } => {
+                        self.shared.update(|s| s.set_speaking(&participant, on));
+                    }
+                },
+                cmd = cmds.recv() => {
+                    let message = match cmd {
+                        None => {
+                            let _ = session.signal.send(&ClientMessage::Leave).await;
+                            return Outcome::Left;
+                        }
+                        Some(Cmd::Leave(ack)) => {
+                            let _ = session.signal.send(&ClientMessage::Leave).await;
+                            *leave_ack = Some(ack);
+                            return Outcome::Left;
+                        }
+                        Some(Cmd::SetMicrophone(on)) => ClientMessage::Media(self.switch(|m| m.audio = on)),
+                        Some(Cmd::SetCamera(on)) => ClientMessage::Media(self.switch(|m| m.video = on)),
+                        Some(Cmd::Host(action)) => action,
+                    };
+                    if session.signal.send(&message).await.is_err() {
+                        return Outcome::Lost("the server connection dropped".into());
+                    }
+                },
+                _ = ping.tick() => {
+                    if session.signal.send(&ClientMessage::Ping).await.is_err() {
+                        return Outcome::Lost("the server connection dropped".into());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_server(
+        &mut self,
+        session: &mut Session,
+        message: ServerMessage,
+    ) -> Option<Outcome> {
+        match message {
+            ServerMessage::Offer { sdp } => {
+                if let Err(e) = answer(session, sdp).await {
+                    return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
+                }
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            } => {
+                if fatal {
+                    return Some(match final_reason(code) {
+                        Some(reason) => {
+                            tracing::info!(?code, %message, "the server ended the call");
+                            Outcome::Ended(reason)
+                        }
+                        None => {
+                            tracing::warn!(?code, %message, "the server ended the connection");
+                            Outcome::Lost(message)
+                        }
+                    });
+                }
+                self.shared.refused(code, message);
+            }
+            ServerMessage::MuteRequested { by } => {
+                self.shared.emit(CallEvent::MuteRequested { by });
+            }
+            ServerMessage::Muted { by, media } => {
+                follow(
+                    &self.shared,
+                    &self.tracks,
+                    &ServerMessage::Muted {
+                        by: by.clone(),
+                        media,
+                    },
+                );
+                self.shared.emit(CallEvent::Muted {
+                    by,
+                    microphone_on: media.audio,
+                    camera_on: media.video,
+                });
+            }
+            ServerMessage::RoomUpdated { room } => {
+                let new_id = room.id.clone();
+                follow(
+                    &self.shared,
+                    &self.tracks,
+                    &ServerMessage::RoomUpdated { room },
+                );
+                if new_id != self.link.room_id {
+                    // Resumes go to the new id from now on; the old one no longer exists.
+                    let old = std::mem::replace(&mut self.link.room_id, new_id);
+                    if let Some(hook) = &self.on_relink {
+                        hook(&old, &self.link.to_url());
+                    }
+                }
+            }
+            other => follow(&self.shared, &self.tracks, &other),
+        }
+        None
+    }
+}
+
+async fn answer(session: &mut Session, sdp: String) -> Result<(), CoreError> {
+    let offer = RTCSessionDescription::offer(sdp).map_err(CoreError::media)?;
+    let pc = session.peer.pc.clone();
+    pc.set_remote_description(offer)
+        .await
+        .map_err(CoreError::media)?;
+    let answer = pc.create_answer(None).await.map_err(CoreError::media)?;
+    pc.set_local_description(answer)
+        .await
+        .map_err(CoreError::media)?;
+    let sdp = peer::local_sdp(&mut session.peer).await?;
+    session.signal.send(&ClientMessage::Answer { sdp }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_decisions_end_the_call_for_good() {
+        for (code, reason) in [
+            (ErrorCode::Removed, EndReason::Removed),
+            (ErrorCode::KnockDenied, EndReason::KnockDenied),
+            (ErrorCode::RoomEnded, EndReason::RoomEnded),
+            (ErrorCode::RoomNotFound, EndReason::RoomNotFound),
+        ] {
+            assert_eq!(final_reason(code), Some(reason.clone()));
+            let error = CoreError::from_code(code, "x");
+            assert_eq!(final_error(&error), Some(reason));
+        }
+        // The server failing is worth another try.
+        assert_eq!(final_reason(ErrorCode::Internal), None);
+        assert_eq!(final_error(&CoreError::network("gone")), None);
+        assert!(matches!(
+            lost_or_final(CoreError::network("gone")),
+            Outcome::Lost(_)
+        ));
+    }
+}

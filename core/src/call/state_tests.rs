@@ -1,0 +1,292 @@
+use super::*;
+use salon_protocol::{Ban as WireBan, Knock as WireKnock, RoomInfo};
+
+const LINK: &str = "https://salon.example.org/r/r";
+
+fn p(id: &str, name: &str) -> Participant {
+    Participant {
+        id: id.into(),
+        name: name.into(),
+        media: MediaState::default(),
+        role: Role::Guest,
+    }
+}
+
+fn room(id: &str, locked: bool, panic: bool) -> RoomInfo {
+    RoomInfo {
+        id: id.into(),
+        name: Some("Friday".into()),
+        max_participants: 50,
+        locked,
+        panic,
+    }
+}
+
+fn joined_as(role: Role, others: Vec<Participant>, knocks: Vec<WireKnock>) -> ServerMessage {
+    ServerMessage::Joined {
+        version: 1,
+        participant_id: "me".into(),
+        room: room("r", false, false),
+        participants: others,
+        resume_token: "t".into(),
+        resumed: false,
+        role,
+        knocks,
+    }
+}
+
+fn joined(others: Vec<Participant>) -> ServerMessage {
+    joined_as(Role::Guest, others, Vec::new())
+}
+
+fn knock(id: &str, name: &str) -> WireKnock {
+    WireKnock {
+        id: id.into(),
+        name: name.into(),
+        denied_before: 0,
+    }
+}
+
+fn fresh() -> RoomState {
+    RoomState::new("r".into(), LINK.into(), MediaState::default())
+}
+
+#[test]
+fn follows_the_room() {
+    let mut s = fresh();
+    assert!(s.apply(&joined(vec![p("a", "Ada")])));
+    assert_eq!(s.me.as_deref(), Some("me"));
+    assert_eq!(s.connection, ConnectionStatus::Connected);
+    assert_eq!(s.role, Role::Guest);
+    assert!(s.apply(&ServerMessage::ParticipantJoined {
+        participant: p("b", "Bo")
+    }));
+    let mut muted = p("b", "Bo");
+    muted.media.audio = false;
+    assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: muted }));
+    assert!(!s.participants[1].audio_on);
+    assert!(s.apply(&ServerMessage::ParticipantLeft {
+        participant_id: "a".into()
+    }));
+    assert!(!s.apply(&ServerMessage::ParticipantLeft {
+        participant_id: "a".into()
+    }));
+    assert_eq!(s.participants.len(), 1);
+    assert!(!s.apply(&ServerMessage::Pong));
+}
+
+#[test]
+fn receiving_survives_a_rejoin() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada")]));
+    assert!(s.set_receiving("a", MediaKind::Video, true));
+    assert!(!s.set_receiving("a", MediaKind::Video, true));
+    s.apply(&joined(vec![p("a", "Ada")]));
+    assert!(s.participants[0].receiving_video);
+    assert!(!s.set_receiving("ghost", MediaKind::Audio, true));
+}
+
+#[test]
+fn an_owner_sees_the_lobby_and_the_bans() {
+    let mut s = fresh();
+    s.apply(&joined_as(Role::Owner, vec![], vec![knock("k1", "Early")]));
+    assert_eq!(s.role, Role::Owner);
+    assert_eq!(s.knocks.len(), 1);
+
+    assert!(s.apply(&ServerMessage::KnockReceived {
+        knock: knock("k2", "Zoë")
+    }));
+    // The same knock again changes nothing; a second denial is news.
+    assert!(!s.apply(&ServerMessage::KnockReceived {
+        knock: knock("k2", "Zoë")
+    }));
+    let mut again = knock("k2", "Zoë");
+    again.denied_before = 1;
+    assert!(s.apply(&ServerMessage::KnockReceived { knock: again }));
+    assert_eq!(
+        s.knocks,
+        vec![
+            Knock {
+                id: "k1".into(),
+                name: "Early".into(),
+                denied_before: 0
+            },
+            Knock {
+                id: "k2".into(),
+                name: "Zoë".into(),
+                denied_before: 1
+            }
+        ]
+    );
+    assert!(s.apply(&ServerMessage::KnockEnded {
+        knock_id: "k1".into()
+    }));
+    assert!(!s.apply(&ServerMessage::KnockEnded {
+        knock_id: "k1".into()
+    }));
+
+    let bans = vec![WireBan {
+        id: "b1".into(),
+        name: "Troll".into(),
+        at: 7,
+    }];
+    assert!(s.apply(&ServerMessage::Bans { bans: bans.clone() }));
+    assert!(!s.apply(&ServerMessage::Bans { bans }));
+    assert_eq!(s.bans[0].name, "Troll");
+    assert!(s.apply(&ServerMessage::Bans { bans: vec![] }));
+    assert!(s.bans.is_empty());
+}
+
+#[test]
+fn lock_panic_and_a_rotated_link() {
+    let mut s = fresh();
+    s.apply(&joined_as(Role::Owner, vec![], vec![]));
+    assert!(s.apply(&ServerMessage::RoomUpdated {
+        room: room("r", true, false)
+    }));
+    assert!(s.locked && !s.panic);
+    assert!(!s.apply(&ServerMessage::RoomUpdated {
+        room: room("r", true, false)
+    }));
+    assert!(s.apply(&ServerMessage::RoomUpdated {
+        room: room("NEWID", true, true)
+    }));
+    assert!(s.panic);
+    assert_eq!(s.room_id, "NEWID");
+    assert_eq!(s.link, "https://salon.example.org/r/NEWID");
+    // Hosts are not held by panic; guests are.
+    assert!(!s.media_held_off());
+    s.role = Role::Guest;
+    assert!(s.media_held_off());
+}
+
+#[test]
+fn a_rotated_link_keeps_a_path_prefix() {
+    let mut s = RoomState::new(
+        "old".into(),
+        "https://example.org/salon/r/old".into(),
+        MediaState::default(),
+    );
+    s.apply(&ServerMessage::RoomUpdated {
+        room: room("new", false, false),
+    });
+    assert_eq!(s.link, "https://example.org/salon/r/new");
+}
+
+#[test]
+fn waiting_in_the_lobby_shows_nobody() {
+    let mut s = fresh();
+    // Someone who was inside before (a reconnect that lands in the lobby).
+    s.apply(&joined_as(
+        Role::Cohost,
+        vec![p("a", "Ada")],
+        vec![knock("k", "K")],
+    ));
+    assert!(s.apply(&ServerMessage::Waiting {
+        room_name: Some("Friday".into()),
+        host_present: false,
+    }));
+    assert_eq!(
+        s.connection,
+        ConnectionStatus::Waiting {
+            host_present: false
+        }
+    );
+    assert!(s.participants.is_empty() && s.knocks.is_empty());
+    assert_eq!(s.room_name.as_deref(), Some("Friday"));
+    // Admitted: `joined` follows.
+    s.apply(&joined(vec![p("a", "Ada")]));
+    assert_eq!(s.connection, ConnectionStatus::Connected);
+}
+
+#[test]
+fn updates_about_me_change_my_role_and_switches_not_the_list() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada")]));
+    let mut me = p("me", "Me");
+    me.role = Role::Cohost;
+    assert!(s.apply(&ServerMessage::ParticipantUpdated {
+        participant: me.clone()
+    }));
+    assert_eq!(s.role, Role::Cohost);
+    assert_eq!(s.participants.len(), 1, "I am not someone else");
+    assert!(!s.apply(&ServerMessage::ParticipantJoined {
+        participant: me.clone()
+    }));
+
+    // A co-host sees knocks; un-named, the lobby and bans disappear.
+    s.apply(&ServerMessage::KnockReceived {
+        knock: knock("k", "K"),
+    });
+    s.apply(&ServerMessage::Bans {
+        bans: vec![WireBan {
+            id: "b".into(),
+            name: "B".into(),
+            at: 1,
+        }],
+    });
+    me.role = Role::Guest;
+    me.media = MediaState {
+        audio: false,
+        video: true,
+    };
+    assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: me }));
+    assert_eq!(s.role, Role::Guest);
+    assert!(s.knocks.is_empty() && s.bans.is_empty());
+    assert!(!s.microphone_on && s.camera_on);
+}
+
+#[test]
+fn a_host_mute_turns_my_switches_off() {
+    let mut s = fresh();
+    s.apply(&joined(vec![]));
+    assert!(s.microphone_on && s.camera_on);
+    assert!(s.apply(&ServerMessage::Muted {
+        by: "Host".into(),
+        media: MediaState {
+            audio: false,
+            video: true
+        },
+    }));
+    assert_eq!(
+        s.my_media(),
+        MediaState {
+            audio: false,
+            video: true
+        }
+    );
+    assert!(!s.apply(&ServerMessage::Muted {
+        by: "Host".into(),
+        media: MediaState {
+            audio: false,
+            video: true
+        },
+    }));
+    // Asking is only asking.
+    assert!(!s.apply(&ServerMessage::MuteRequested { by: "Host".into() }));
+    assert!(!s.microphone_on);
+}
+
+#[test]
+fn remote_roles_are_followed() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada")]));
+    let mut ada = p("a", "Ada");
+    ada.role = Role::Cohost;
+    assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: ada }));
+    assert_eq!(s.participants[0].role, Role::Cohost);
+}
+
+#[test]
+fn speaking_has_hangover() {
+    let mut d = SpeakingDetector::default();
+    let loud = vec![8000i16; 960];
+    let quiet = vec![0i16; 960];
+    assert_eq!(d.feed(&loud), Some(true));
+    assert_eq!(d.feed(&loud), None);
+    for _ in 0..HANGOVER_FRAMES - 1 {
+        assert_eq!(d.feed(&quiet), None);
+    }
+    assert_eq!(d.feed(&quiet), Some(false));
+    assert_eq!(d.feed(&[]), None);
+}
