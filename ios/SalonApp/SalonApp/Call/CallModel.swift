@@ -8,10 +8,22 @@ struct CallState {
     var status: CallStatus = .joining
     var tiles: [Tile] = []
     var sendingTestPattern = false
+    /// Owner or co-host: the host menu, the lobby and each tile's menu are shown.
+    var isHost = false
+    var locked = false
+    var panic = false
+    /// People waiting in the lobby (hosts only).
+    var knocks: [Knock] = []
+    /// The invite link to share (changes after "New link").
+    var link: String?
+    /// A one-off message: a host asked me to mute, muted me, or refused something.
+    var notice: String?
 }
 
 enum CallStatus: Equatable {
     case joining
+    /// In the lobby of a locked room until a host lets me in.
+    case waiting(hostPresent: Bool)
     case live
     case reconnecting(attempt: Int)
     case ended(String)
@@ -25,6 +37,8 @@ struct Tile: Identifiable {
     let muted: Bool
     let cameraOff: Bool
     let picture: CGImage?
+    /// Whether I may ask them to mute, mute or remove them (I am a host of a higher role).
+    var canModerate = false
 }
 
 /// Everything the user can do in a call.
@@ -32,6 +46,17 @@ enum CallEvent {
     /// Sends a moving test picture as my camera, for trying Salon without a camera.
     case toggleTestPattern
     case leave
+    case dismissNotice
+    // Host actions.
+    case toggleLock
+    case togglePanic
+    case newLink
+    case endForEveryone
+    case admit(knockId: String)
+    case deny(knockId: String)
+    case askToMute(participantId: String)
+    case mute(participantId: String)
+    case remove(participantId: String)
 }
 
 /// Joins the room behind `link` as `myName` and shows it; mirrors the Android `CallViewModel`.
@@ -69,6 +94,9 @@ final class CallModel: ObservableObject {
             group.addTask { @MainActor [weak self] in
                 for await room in call.states() { self?.show(room) }
             }
+            group.addTask { @MainActor [weak self] in
+                for await event in call.events() { self?.state.notice = CallModel.describe(event) }
+            }
             group.addTask { [weak self] in
                 // Off the main actor: converting a picture is real work.
                 for await remote in call.videoFrames() {
@@ -90,6 +118,26 @@ final class CallModel: ObservableObject {
         switch event {
         case .toggleTestPattern: toggleTestPattern()
         case .leave: leave()
+        case .dismissNotice: state.notice = nil
+        case .toggleLock: host { [locked = state.locked] in try $0.setLocked(!locked) }
+        case .togglePanic: host { [panic = state.panic] in try $0.setPanic(!panic) }
+        case .newLink: host { try $0.rotateLink() }
+        case .endForEveryone: host { try $0.endRoom() }
+        case let .admit(id): host { try $0.admit(knockId: id) }
+        case let .deny(id): host { try $0.deny(knockId: id) }
+        case let .askToMute(id): host { try $0.askToMute(participantId: id) }
+        case let .mute(id): host { try $0.mute(participantId: id, video: false) }
+        case let .remove(id): host { try $0.remove(participantId: id) }
+        }
+    }
+
+    /// A host action: the result shows in the state; a refusal arrives as an event.
+    private func host(_ action: (any Call) throws -> Void) {
+        guard let call else { return }
+        do {
+            try action(call)
+        } catch {
+            state.notice = error.localizedDescription
         }
     }
 
@@ -108,6 +156,7 @@ final class CallModel: ObservableObject {
         state.roomName = room.roomName
         switch room.connection {
         case .connecting: state.status = .joining
+        case let .waiting(hostPresent): state.status = .waiting(hostPresent: hostPresent)
         case .connected: state.status = .live
         case let .reconnecting(attempt): state.status = .reconnecting(attempt: attempt)
         case let .ended(reason): state.status = .ended(Self.describe(reason))
@@ -115,8 +164,13 @@ final class CallModel: ObservableObject {
         state.tiles = room.participants.map { p in
             Tile(
                 id: p.id, name: p.name, speaking: p.speaking, muted: !p.audioOn, cameraOff: !p.videoOn,
-                picture: pictures[p.id])
+                picture: pictures[p.id], canModerate: Self.outranks(room.role, p.role))
         }
+        state.isHost = room.isHost
+        state.locked = room.locked
+        state.panic = room.panic
+        state.knocks = room.knocks
+        state.link = room.link
     }
 
     private func toggleTestPattern() {
@@ -124,9 +178,14 @@ final class CallModel: ObservableObject {
         if let running = testPattern {
             running.cancel()
             testPattern = nil
-            call.setCamera(false)
+            try? call.setCamera(false)
         } else {
-            call.setCamera(true)
+            do {
+                try call.setCamera(true)
+            } catch {
+                state.notice = error.localizedDescription
+                return
+            }
             testPattern = Task.detached { [salon] in
                 var index: Int64 = 0
                 while !Task.isCancelled {
@@ -157,7 +216,30 @@ final class CallModel: ObservableObject {
         case .roomNotFound: return "This room no longer exists"
         case .roomFull: return "The room is full"
         case .incompatible: return "Update Salon to join this room"
+        case .removed: return "You were removed from this room"
+        case .knockDenied: return "The host didn't let you in"
+        case .roomEnded: return "The host ended the call"
         case let .error(message): return message
         }
+    }
+
+    private static func describe(_ event: SalonCore.CallEvent) -> String {
+        switch event {
+        case let .muteRequested(by): return "\(by) asks you to mute your microphone"
+        case let .muted(by, _, _): return "\(by) turned your microphone off"
+        case let .refused(_, message): return message
+        }
+    }
+
+    /// Hosts act only on people of a lower role.
+    private static func outranks(_ me: Role, _ them: Role) -> Bool {
+        func rank(_ role: Role) -> Int {
+            switch role {
+            case .guest: return 0
+            case .cohost: return 1
+            case .owner: return 2
+            }
+        }
+        return me.isHost && rank(me) > rank(them)
     }
 }

@@ -29,16 +29,43 @@ struct CallView: View {
     let send: (CallEvent) -> Void
 
     var body: some View {
+        if case let .waiting(hostPresent) = state.status {
+            LobbyView(roomName: state.roomName ?? title, hostPresent: hostPresent) { send(.leave) }
+        } else {
+            room
+        }
+    }
+
+    private var room: some View {
         VStack(spacing: 0) {
             if let line = statusLine {
                 Text(line).foregroundStyle(.secondary).padding()
+            }
+            if let notice = state.notice {
+                HStack {
+                    Text(notice)
+                    Spacer()
+                    Button("OK") { send(.dismissNotice) }
+                }
+                .padding(.horizontal)
+            }
+            if state.isHost {
+                ForEach(state.knocks) { knock in
+                    HStack {
+                        Text("\(knock.name) is waiting to come in")
+                        Spacer()
+                        Button("Deny") { send(.deny(knockId: knock.id)) }
+                        Button("Admit") { send(.admit(knockId: knock.id)) }.buttonStyle(.borderedProminent)
+                    }
+                    .padding(.horizontal)
+                }
             }
             if state.status == .live && state.tiles.isEmpty {
                 Text("Nobody else is here yet.").padding()
             }
             ScrollView {
                 LazyVGrid(columns: [GridItem(.adaptive(minimum: 160), spacing: 8)], spacing: 8) {
-                    ForEach(state.tiles) { tile in TileView(tile: tile) }
+                    ForEach(state.tiles) { tile in TileView(tile: tile, send: send) }
                 }
                 .padding(8)
             }
@@ -55,11 +82,22 @@ struct CallView: View {
         }
         .navigationTitle(state.roomName ?? title)
         .navigationBarTitleDisplayMode(.inline)
+        .toolbar {
+            if state.isHost && state.status == .live {
+                Menu("Host") {
+                    Button(state.locked ? "Unlock room" : "Lock room") { send(.toggleLock) }
+                    Button(state.panic ? "Release panic" : "Panic") { send(.togglePanic) }
+                    Button("New link") { send(.newLink) }
+                    Button("End for everyone", role: .destructive) { send(.endForEveryone) }
+                }
+            }
+        }
     }
 
     private var statusLine: String? {
         switch state.status {
         case .joining: return "Joining…"
+        case .waiting: return "Waiting for a host to let you in…"
         case .live: return nil
         case let .reconnecting(attempt): return "Connection lost, reconnecting (attempt \(attempt))…"
         case let .ended(why): return "Call ended: \(why)"
@@ -67,8 +105,28 @@ struct CallView: View {
     }
 }
 
+/// The lobby of a locked room: nothing of the room is visible until a host lets me in.
+private struct LobbyView: View {
+    let roomName: String
+    let hostPresent: Bool
+    let leave: () -> Void
+
+    var body: some View {
+        VStack(spacing: 16) {
+            Text(roomName).font(.title2)
+            Text("Waiting for a host to let you in…")
+            if !hostPresent {
+                Text("No host is in the room right now.").foregroundStyle(.secondary)
+            }
+            Button("Leave", action: leave).buttonStyle(.bordered)
+        }
+        .padding()
+    }
+}
+
 private struct TileView: View {
     let tile: Tile
+    let send: (CallEvent) -> Void
 
     var body: some View {
         // The backdrop fixes the tile's shape; the picture and the label are laid over it.
@@ -91,6 +149,14 @@ private struct TileView: View {
                     Spacer()
                     if tile.muted { Text("muted").foregroundStyle(.red.opacity(0.8)) }
                     if tile.speaking { Text("speaking").foregroundStyle(.green) }
+                    if tile.canModerate {
+                        Menu("⋯") {
+                            Button("Ask to mute") { send(.askToMute(participantId: tile.id)) }
+                            Button("Mute") { send(.mute(participantId: tile.id)) }
+                            Button("Remove from room", role: .destructive) { send(.remove(participantId: tile.id)) }
+                        }
+                        .foregroundStyle(.white)
+                    }
                 }
                 .font(.caption)
                 .padding(6)

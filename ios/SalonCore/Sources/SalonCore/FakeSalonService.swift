@@ -141,8 +141,9 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
     }
 }
 
-/// A `Call` driven by the test: `emit` a state, `emitVideo` a picture; what the app sends is
-/// recorded.
+/// A `Call` driven by the test: `emit` a state, `emitVideo` a picture, `emitEvent` an event;
+/// what the app sends is recorded, host actions as text in `hostActions` ("remove b",
+/// "lock true"). Mirrors the Kotlin `FakeCall`.
 public final class FakeCall: Call, @unchecked Sendable {
     private let lock = NSLock()
     private var current: RoomState
@@ -151,8 +152,12 @@ public final class FakeCall: Call, @unchecked Sendable {
     private let stateReaders = Broadcast<RoomState>()
     private let video = Broadcast<RemoteFrame>()
     private let audio = Broadcast<RemoteAudio>()
+    private let eventReaders = Broadcast<CallEvent>()
+    private var actions: [String] = []
 
     public let options: JoinOptions
+
+    public var hostActions: [String] { locked { actions } }
 
     public init(initial: RoomState, options: JoinOptions) {
         current = initial
@@ -184,6 +189,11 @@ public final class FakeCall: Call, @unchecked Sendable {
     /// Delivers `audio` to the current `audioFrames()` readers.
     public func emitAudio(_ audio: RemoteAudio) { self.audio.publish(audio) }
 
+    /// Delivers `event` to the current `events()` readers.
+    public func emitEvent(_ event: CallEvent) { eventReaders.publish(event) }
+
+    public func events() -> AsyncStream<CallEvent> { eventReaders.stream(bufferingNewest: 16) }
+
     public var state: RoomState { locked { current } }
 
     public func states() -> AsyncStream<RoomState> {
@@ -210,9 +220,24 @@ public final class FakeCall: Call, @unchecked Sendable {
         }
     }
 
-    public func setMicrophone(_ on: Bool) { locked { media.microphone = on } }
+    /// Like the core: guests cannot turn anything on during panic.
+    private func checkMayTurnOn(_ on: Bool) throws {
+        if on && current.panic && !current.isHost { throw SalonError.notAllowed("panic") }
+    }
 
-    public func setCamera(_ on: Bool) { locked { media.camera = on } }
+    public func setMicrophone(_ on: Bool) throws {
+        try locked {
+            try checkMayTurnOn(on)
+            media.microphone = on
+        }
+    }
+
+    public func setCamera(_ on: Bool) throws {
+        try locked {
+            try checkMayTurnOn(on)
+            media.camera = on
+        }
+    }
 
     public func leave() async {
         var ended = state
@@ -221,5 +246,25 @@ public final class FakeCall: Call, @unchecked Sendable {
         stateReaders.close()
         video.close()
         audio.close()
+        eventReaders.close()
     }
+
+    private func host(_ action: String) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            actions.append(action)
+        }
+    }
+
+    public func setLocked(_ locked: Bool) throws { try host("lock \(locked)") }
+    public func admit(knockId: String) throws { try host("admit \(knockId)") }
+    public func deny(knockId: String) throws { try host("deny \(knockId)") }
+    public func remove(participantId: String) throws { try host("remove \(participantId)") }
+    public func unban(banId: String) throws { try host("unban \(banId)") }
+    public func askToMute(participantId: String) throws { try host("ask-mute \(participantId)") }
+    public func mute(participantId: String, video: Bool) throws { try host("mute \(participantId) video=\(video)") }
+    public func setCohost(participantId: String, cohost: Bool) throws { try host("cohost \(participantId) \(cohost)") }
+    public func setPanic(_ active: Bool) throws { try host("panic \(active)") }
+    public func rotateLink() throws { try host("rotate") }
+    public func endRoom() throws { try host("end") }
 }

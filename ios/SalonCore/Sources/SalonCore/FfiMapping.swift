@@ -47,6 +47,10 @@ extension SalonError {
         case .DuplicateFriend: self = .duplicateFriend
         case .NotFound: self = .notFound
         case .CallEnded: self = .callEnded
+        case .Removed: self = .removed
+        case .KnockDenied: self = .knockDenied
+        case .RoomEnded: self = .roomEnded
+        case let .NotAllowed(reason): self = .notAllowed(reason)
         case let .Internal(reason): self = .internalError(reason)
         }
     }
@@ -89,7 +93,10 @@ extension RoomState {
     init(_ r: RoomStateRecord) {
         self.init(
             roomId: r.roomId, roomName: r.roomName, me: r.me,
-            participants: r.participants.map { Participant($0) }, connection: Connection(r.connection))
+            participants: r.participants.map { Participant($0) }, connection: Connection(r.connection),
+            link: r.link, role: Role(r.role), locked: r.locked, panic: r.panic,
+            microphoneOn: r.microphoneOn, cameraOn: r.cameraOn,
+            knocks: r.knocks.map { Knock($0) }, bans: r.bans.map { Ban($0) })
     }
 }
 
@@ -97,7 +104,30 @@ extension Participant {
     init(_ r: ParticipantRecord) {
         self.init(
             id: r.id, name: r.name, audioOn: r.audioOn, videoOn: r.videoOn,
-            receivingAudio: r.receivingAudio, receivingVideo: r.receivingVideo, speaking: r.speaking)
+            receivingAudio: r.receivingAudio, receivingVideo: r.receivingVideo, speaking: r.speaking,
+            role: Role(r.role))
+    }
+}
+
+extension Role {
+    init(_ r: RoleRecord) {
+        switch r {
+        case .guest: self = .guest
+        case .cohost: self = .cohost
+        case .owner: self = .owner
+        }
+    }
+}
+
+extension Knock {
+    init(_ r: KnockRecord) {
+        self.init(id: r.id, name: r.name, deniedBefore: Int(r.deniedBefore))
+    }
+}
+
+extension Ban {
+    init(_ r: BanRecord) {
+        self.init(id: r.id, name: r.name, at: r.at)
     }
 }
 
@@ -105,22 +135,46 @@ extension Connection {
     init(_ r: ConnectionRecord) {
         switch r {
         case .connecting: self = .connecting
+        case let .waiting(hostPresent): self = .waiting(hostPresent: hostPresent)
         case .connected: self = .connected
         case let .reconnecting(attempt): self = .reconnecting(attempt: Int(attempt))
-        case let .ended(reason): self = .ended(EndReason(coreText: reason))
+        case let .ended(reason): self = .ended(EndReason(reason))
         }
     }
 }
 
 extension EndReason {
-    /// The core sends the end reason as text: "left", "room_not_found", … or an error message.
-    init(coreText: String) {
-        switch coreText {
-        case "left": self = .left
-        case "room_not_found": self = .roomNotFound
-        case "room_full": self = .roomFull
-        case "incompatible": self = .incompatible
-        default: self = .error(coreText)
+    init(_ r: EndReasonRecord) {
+        switch r {
+        case .left: self = .left
+        case .roomNotFound: self = .roomNotFound
+        case .roomFull: self = .roomFull
+        case .incompatible: self = .incompatible
+        case .removed: self = .removed
+        case .knockDenied: self = .knockDenied
+        case .roomEnded: self = .roomEnded
+        case let .error(message): self = .error(message)
+        }
+    }
+}
+
+extension CallEvent {
+    init(_ r: CallEventRecord) {
+        switch r {
+        case let .muteRequested(by): self = .muteRequested(by: by)
+        case let .muted(by, microphoneOn, cameraOn):
+            self = .muted(by: by, microphoneOn: microphoneOn, cameraOn: cameraOn)
+        case let .refused(reason, message): self = .refused(Refusal(reason), message: message)
+        }
+    }
+}
+
+extension Refusal {
+    init(_ r: RefusalRecord) {
+        switch r {
+        case .notAllowed: self = .notAllowed
+        case .notFound: self = .notFound
+        case .rateLimited: self = .rateLimited
         }
     }
 }

@@ -89,7 +89,7 @@ public struct JoinOptions: Equatable, Hashable, Sendable {
     }
 }
 
-/// A snapshot of a call: the room, everyone else in it, and the connection.
+/// A snapshot of a call: the room, everyone else in it, my role and switches, and the connection.
 public struct RoomState: Equatable, Hashable, Sendable {
     public var roomId: String
     public var roomName: String?
@@ -98,13 +98,42 @@ public struct RoomState: Equatable, Hashable, Sendable {
     /// Everyone else, in order of arrival.
     public var participants: [Participant]
     public var connection: Connection
+    /// The current invite link (changes when a host makes a new one).
+    public var link: String
+    /// My role: `.owner` when I joined one of my rooms, `.cohost` when the owner named me.
+    public var role: Role
+    /// Newcomers wait in the lobby until a host lets them in.
+    public var locked: Bool
+    /// A host turned every guest's microphone and camera off until released.
+    public var panic: Bool
+    /// My own switches (a host's mute turns them off).
+    public var microphoneOn: Bool
+    public var cameraOn: Bool
+    /// People waiting in the lobby, oldest first (hosts only).
+    public var knocks: [Knock]
+    /// People removed from this room (hosts only).
+    public var bans: [Ban]
 
-    public init(roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection) {
+    public var isHost: Bool { role.isHost }
+
+    public init(
+        roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection,
+        link: String = "", role: Role = .guest, locked: Bool = false, panic: Bool = false,
+        microphoneOn: Bool = true, cameraOn: Bool = true, knocks: [Knock] = [], bans: [Ban] = []
+    ) {
         self.roomId = roomId
         self.roomName = roomName
         self.me = me
         self.participants = participants
         self.connection = connection
+        self.link = link
+        self.role = role
+        self.locked = locked
+        self.panic = panic
+        self.microphoneOn = microphoneOn
+        self.cameraOn = cameraOn
+        self.knocks = knocks
+        self.bans = bans
     }
 }
 
@@ -121,10 +150,11 @@ public struct Participant: Equatable, Hashable, Identifiable, Sendable {
     /// Whether their video reaches me.
     public var receivingVideo: Bool
     public var speaking: Bool
+    public var role: Role
 
     public init(
         id: String, name: String, audioOn: Bool, videoOn: Bool,
-        receivingAudio: Bool, receivingVideo: Bool, speaking: Bool
+        receivingAudio: Bool, receivingVideo: Bool, speaking: Bool, role: Role = .guest
     ) {
         self.id = id
         self.name = name
@@ -133,12 +163,56 @@ public struct Participant: Equatable, Hashable, Identifiable, Sendable {
         self.receivingAudio = receivingAudio
         self.receivingVideo = receivingVideo
         self.speaking = speaking
+        self.role = role
+    }
+}
+
+/// What someone may do in a room. Hosts (owner and co-hosts) act on people of a lower role.
+public enum Role: Equatable, Hashable, Sendable {
+    case guest
+    /// Named by the owner for this call.
+    case cohost
+    /// Joined with the room's host key.
+    case owner
+
+    public var isHost: Bool { self != .guest }
+}
+
+/// Someone waiting in the lobby of a locked room.
+public struct Knock: Equatable, Hashable, Identifiable, Sendable {
+    public var id: String
+    public var name: String
+    /// Turned away before (0 or 1 times; twice and they cannot knock again).
+    public var deniedBefore: Int
+
+    public init(id: String, name: String, deniedBefore: Int) {
+        self.id = id
+        self.name = name
+        self.deniedBefore = deniedBefore
+    }
+}
+
+/// A removal that sticks to the person's device and network until a host lifts it.
+public struct Ban: Equatable, Hashable, Identifiable, Sendable {
+    public var id: String
+    /// The name they had when removed.
+    public var name: String
+    /// Unix time in seconds.
+    public var at: Int64
+
+    public init(id: String, name: String, at: Int64) {
+        self.id = id
+        self.name = name
+        self.at = at
     }
 }
 
 /// Where a call's connection stands.
 public enum Connection: Equatable, Hashable, Sendable {
     case connecting
+    /// The room is locked: waiting in the lobby until a host lets me in (`.connected`) or not
+    /// (`.ended(.knockDenied)`). Can last minutes; `leave()` works meanwhile.
+    case waiting(hostPresent: Bool)
     case connected
     /// Lost the connection and trying again; `attempt` counts from 1.
     case reconnecting(attempt: Int)
@@ -154,8 +228,33 @@ public enum EndReason: Equatable, Hashable, Sendable {
     case roomFull
     /// The server does not speak this app's protocol version: update the app.
     case incompatible
+    /// A host removed me ("You were removed from this room"); rejoining will not work.
+    case removed
+    /// A host did not let me in from the lobby.
+    case knockDenied
+    /// A host ended the call for everyone.
+    case roomEnded
     /// Anything else; the text says what.
     case error(String)
+}
+
+/// What a call tells besides its state: moments to show once, not to keep.
+public enum CallEvent: Equatable, Hashable, Sendable {
+    /// A host (`by`, their name) asks me to mute my microphone. My choice.
+    case muteRequested(by: String)
+    /// A host turned my microphone (and maybe camera) off; the core already did.
+    case muted(by: String, microphoneOn: Bool, cameraOn: Bool)
+    /// The server refused something I did and nothing changed; the message is for people.
+    case refused(Refusal, message: String)
+}
+
+/// Why the server refused.
+public enum Refusal: Equatable, Hashable, Sendable {
+    /// Not a host, aimed at an equal or higher role, a wrong host key, or unmuting during panic.
+    case notAllowed
+    /// The person, knock or ban is no longer there.
+    case notFound
+    case rateLimited
 }
 
 /// An I420 picture: the Y plane, then U, then V, tightly packed (`width * height * 3 / 2`

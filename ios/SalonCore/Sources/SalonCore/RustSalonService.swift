@@ -86,6 +86,11 @@ private final class CallRelay: RoomListener, VideoFrameSink, AudioFrameSink, @un
     let states = Broadcast<RoomState>()
     let video = Broadcast<RemoteFrame>()
     let audio = Broadcast<RemoteAudio>()
+    let events = Broadcast<CallEvent>()
+
+    func onEvent(event: CallEventRecord) {
+        events.publish(CallEvent(event))
+    }
 
     func onStateChanged(state: RoomStateRecord) {
         let snapshot = RoomState(state)
@@ -134,6 +139,7 @@ private final class CallRelay: RoomListener, VideoFrameSink, AudioFrameSink, @un
         states.close()
         video.close()
         audio.close()
+        events.close()
     }
 }
 
@@ -166,9 +172,38 @@ private final class RustCall: Call, @unchecked Sendable {
         try mapErrors { try call.sendAudioFrame(pcm: pcm) }
     }
 
-    func setMicrophone(_ on: Bool) { call.setMicrophone(on: on) }
+    /// Events are rare; a slow reader still sees the last 16.
+    func events() -> AsyncStream<CallEvent> { relay.events.stream(bufferingNewest: 16) }
 
-    func setCamera(_ on: Bool) { call.setCamera(on: on) }
+    func setMicrophone(_ on: Bool) throws { try mapErrors { try call.setMicrophone(on: on) } }
+
+    func setCamera(_ on: Bool) throws { try mapErrors { try call.setCamera(on: on) } }
+
+    func setLocked(_ locked: Bool) throws { try mapErrors { try call.setLocked(locked: locked) } }
+
+    func admit(knockId: String) throws { try mapErrors { try call.admit(knockId: knockId) } }
+
+    func deny(knockId: String) throws { try mapErrors { try call.deny(knockId: knockId) } }
+
+    func remove(participantId: String) throws { try mapErrors { try call.remove(participantId: participantId) } }
+
+    func unban(banId: String) throws { try mapErrors { try call.unban(banId: banId) } }
+
+    func askToMute(participantId: String) throws { try mapErrors { try call.askMute(participantId: participantId) } }
+
+    func mute(participantId: String, video: Bool) throws {
+        try mapErrors { try call.mute(participantId: participantId, video: video) }
+    }
+
+    func setCohost(participantId: String, cohost: Bool) throws {
+        try mapErrors { try call.setCohost(participantId: participantId, cohost: cohost) }
+    }
+
+    func setPanic(_ active: Bool) throws { try mapErrors { try call.setPanic(active: active) } }
+
+    func rotateLink() throws { try mapErrors { try call.rotateLink() } }
+
+    func endRoom() throws { try mapErrors { try call.endRoom() } }
 
     func leave() async {
         await call.leave()

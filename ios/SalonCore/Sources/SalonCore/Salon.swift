@@ -36,7 +36,9 @@ public protocol SalonService: AnyObject, Sendable {
     func forgetMyRoom(id: String) async throws -> Bool
     /// Whether the room behind `link` exists and who is in it; `.roomNotFound` if not.
     func roomStatus(link: String) async throws -> RoomStatus
-    /// Joins the room behind `link`. Returns once connected; see `Call.states()` from then on.
+    /// Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+    /// (`.waiting`); see `Call.states()` from then on. One of my rooms is joined as its owner.
+    /// `.removed` if a host banned this device from the room.
     func join(link: String, options: JoinOptions) async throws -> any Call
 
     // MARK: Media helpers
@@ -55,15 +57,23 @@ extension SalonService {
     }
 }
 
-/// A joined room. `state` is the latest snapshot and `states()` streams it; `videoFrames()` and
-/// `audioFrames()` stream what other participants send, from the moment of the call. After
-/// `leave()` every stream finishes and the state ends on `.ended`. Mirrors the Kotlin `Call`.
+/// A joined room. `state` is the latest snapshot and `states()` streams it; `videoFrames()`,
+/// `audioFrames()` and `events()` stream from the moment of the call. After `leave()` every
+/// stream finishes and the state ends on `.ended`. Mirrors the Kotlin `Call`.
+///
+/// Host actions (`setLocked` … `endRoom`) send one message and return; the result shows in the
+/// state, and a refusal (not a host, the target outranks me, no longer there) comes as
+/// `CallEvent.refused`. They throw `.invalidInput` for a malformed id, `.callEnded` after the
+/// call, and `.network` while waiting or reconnecting.
 public protocol Call: AnyObject, Sendable {
-    /// The room as it is now: who is here, who speaks, the connection.
+    /// The room as it is now: who is here, who speaks, my role, the lobby, the connection.
     var state: RoomState { get }
 
     /// The current state, then every change (a slow reader sees only the newest).
     func states() -> AsyncStream<RoomState>
+
+    /// Moments the state does not keep: a host asks me to mute, a host muted me, a refusal.
+    func events() -> AsyncStream<CallEvent>
 
     /// Decoded pictures of every other participant. A slow reader sees only the newest picture
     /// (older ones are dropped, never queued), so the core's decoder thread is never held up.
@@ -81,10 +91,34 @@ public protocol Call: AnyObject, Sendable {
     /// Sends 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples). Never blocks.
     func sendAudioFrame(_ pcm: [Int16]) throws
 
-    func setMicrophone(_ on: Bool)
+    /// Throws `.notAllowed` when turning it on while panic holds guests' microphones off.
+    func setMicrophone(_ on: Bool) throws
 
-    func setCamera(_ on: Bool)
+    /// Throws `.notAllowed` when turning it on during panic.
+    func setCamera(_ on: Bool) throws
 
-    /// Leaves the room. Safe to call more than once.
+    /// Leaves the room (also from the lobby). Safe to call more than once.
     func leave() async
+
+    // MARK: Host actions
+
+    /// Locks the room (newcomers knock) or unlocks it (everyone waiting comes in).
+    func setLocked(_ locked: Bool) throws
+    func admit(knockId: String) throws
+    func deny(knockId: String) throws
+    /// Disconnects them and bans their device and network from this room; also locks it.
+    func remove(participantId: String) throws
+    func unban(banId: String) throws
+    /// Asks them to mute; they decide.
+    func askToMute(participantId: String) throws
+    /// Turns their microphone (and with `video`, camera) off.
+    func mute(participantId: String, video: Bool) throws
+    /// The owner names (or un-names) a co-host.
+    func setCohost(participantId: String, cohost: Bool) throws
+    /// Panic: lock and turn every guest's microphone and camera off until released.
+    func setPanic(_ active: Bool) throws
+    /// A new invite link (`RoomState.link` follows); the old one stops working.
+    func rotateLink() throws
+    /// Ends the call for everyone, this one included (`.roomEnded`).
+    func endRoom() throws
 }

@@ -17,6 +17,14 @@ public enum SalonError: Error, Equatable, Hashable, Sendable, LocalizedError {
     case duplicateFriend
     case notFound
     case callEnded
+    /// A host removed me from this room, or I am banned from it.
+    case removed
+    /// A host did not let me in (or turned me away twice already).
+    case knockDenied
+    /// A host ended the call for everyone.
+    case roomEnded
+    /// Not now: e.g. turning the microphone on while a host holds every guest's off (panic).
+    case notAllowed(String)
     /// A bug in the core (including a Rust panic).
     case internalError(String)
 
@@ -34,6 +42,10 @@ public enum SalonError: Error, Equatable, Hashable, Sendable, LocalizedError {
         case .duplicateFriend: return "this friend is already in your list"
         case .notFound: return "not found"
         case .callEnded: return "the call has ended"
+        case .removed: return "you were removed from this room"
+        case .knockDenied: return "the host didn't let you in"
+        case .roomEnded: return "the host ended the call"
+        case let .notAllowed(reason): return "not allowed: \(reason)"
         case let .internalError(reason): return "internal error: \(reason)"
         }
     }

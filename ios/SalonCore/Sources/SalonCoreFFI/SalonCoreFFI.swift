@@ -866,15 +866,17 @@ public func FfiConverterTypeAudioFrameSink_lower(_ value: AudioFrameSink) -> UIn
 
 
 /**
- * Told about every change of a call's room state.
+ * Told about every change of a call's room state, and about events the state does not keep.
  */
 public protocol RoomListener: AnyObject, Sendable {
     
     func onStateChanged(state: RoomStateRecord) 
     
+    func onEvent(event: CallEventRecord) 
+    
 }
 /**
- * Told about every change of a call's room state.
+ * Told about every change of a call's room state, and about events the state does not keep.
  */
 open class RoomListenerImpl: RoomListener, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -938,6 +940,15 @@ open func onStateChanged(state: RoomStateRecord)  {try! rustCall() {
 }
 }
     
+open func onEvent(event: CallEventRecord)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_roomlistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCallEventRecord_lower(event),uniffiCallStatus
+    )
+}
+}
+    
 
     
 }
@@ -979,6 +990,30 @@ fileprivate struct UniffiCallbackInterfaceRoomListener {
                 }
                 return uniffiObj.onStateChanged(
                      state: try FfiConverterTypeRoomStateRecord_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeRoomListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEvent(
+                     event: try FfiConverterTypeCallEventRecord_lift(event)
                 )
             }
 
@@ -1074,9 +1109,35 @@ public func FfiConverterTypeRoomListener_lower(_ value: RoomListener) -> UInt64 
  */
 public protocol SalonCallProtocol: AnyObject, Sendable {
     
+    func admit(knockId: String) throws 
+    
+    func askMute(participantId: String) throws 
+    
+    func deny(knockId: String) throws 
+    
+    /**
+     * Ends the call for everyone (this one ends with `RoomEnded`).
+     */
+    func endRoom() throws 
+    
     func leave() async 
     
+    /**
+     * Turns their microphone (and with `video`, camera) off.
+     */
+    func mute(participantId: String, video: Bool) throws 
+    
     func remoteStats()  -> [RemoteStatsRecord]
+    
+    /**
+     * Disconnects and bans them (device and address) from this room; also locks it.
+     */
+    func remove(participantId: String) throws 
+    
+    /**
+     * A new invite link; the state's `link` follows, and so does "my rooms".
+     */
+    func rotateLink() throws 
     
     /**
      * 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples).
@@ -1088,11 +1149,28 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
      */
     func sendVideoFrame(frame: VideoFrame) throws 
     
-    func setCamera(on: Bool) 
+    /**
+     * `NotAllowed` when turning it on during panic.
+     */
+    func setCamera(on: Bool) throws 
     
-    func setMicrophone(on: Bool) 
+    /**
+     * The owner names (or un-names) a co-host.
+     */
+    func setCohost(participantId: String, cohost: Bool) throws 
+    
+    func setLocked(locked: Bool) throws 
+    
+    /**
+     * `NotAllowed` when turning it on while a host holds guests' microphones off (panic).
+     */
+    func setMicrophone(on: Bool) throws 
+    
+    func setPanic(active: Bool) throws 
     
     func state()  -> RoomStateRecord
+    
+    func unban(banId: String) throws 
     
 }
 /**
@@ -1151,6 +1229,44 @@ open class SalonCall: SalonCallProtocol, @unchecked Sendable {
     
 
     
+open func admit(knockId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_admit(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(knockId),uniffiCallStatus
+    )
+}
+}
+    
+open func askMute(participantId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_ask_mute(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),uniffiCallStatus
+    )
+}
+}
+    
+open func deny(knockId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_deny(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(knockId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Ends the call for everyone (this one ends with `RoomEnded`).
+     */
+open func endRoom()throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_end_room(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
 open func leave()async   {
     return
         try!  await uniffiRustCallAsync(
@@ -1168,6 +1284,19 @@ open func leave()async   {
         )
 }
     
+    /**
+     * Turns their microphone (and with `video`, camera) off.
+     */
+open func mute(participantId: String, video: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_mute(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),
+        FfiConverterBool.lower(video),uniffiCallStatus
+    )
+}
+}
+    
 open func remoteStats() -> [RemoteStatsRecord]  {
     return try!  FfiConverterSequenceTypeRemoteStatsRecord.lift(try! rustCall() {
         uniffiCallStatus in
@@ -1175,6 +1304,29 @@ open func remoteStats() -> [RemoteStatsRecord]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Disconnects and bans them (device and address) from this room; also locks it.
+     */
+open func remove(participantId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A new invite link; the state's `link` follows, and so does "my rooms".
+     */
+open func rotateLink()throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_rotate_link(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1201,7 +1353,10 @@ open func sendVideoFrame(frame: VideoFrame)throws   {try rustCallWithError(FfiCo
 }
 }
     
-open func setCamera(on: Bool)  {try! rustCall() {
+    /**
+     * `NotAllowed` when turning it on during panic.
+     */
+open func setCamera(on: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
         uniffiCallStatus in
     uniffi_salon_core_fn_method_saloncall_set_camera(
             self.uniffiCloneHandle(),
@@ -1210,11 +1365,45 @@ open func setCamera(on: Bool)  {try! rustCall() {
 }
 }
     
-open func setMicrophone(on: Bool)  {try! rustCall() {
+    /**
+     * The owner names (or un-names) a co-host.
+     */
+open func setCohost(participantId: String, cohost: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_set_cohost(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),
+        FfiConverterBool.lower(cohost),uniffiCallStatus
+    )
+}
+}
+    
+open func setLocked(locked: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_set_locked(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(locked),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `NotAllowed` when turning it on while a host holds guests' microphones off (panic).
+     */
+open func setMicrophone(on: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
         uniffiCallStatus in
     uniffi_salon_core_fn_method_saloncall_set_microphone(
             self.uniffiCloneHandle(),
         FfiConverterBool.lower(on),uniffiCallStatus
+    )
+}
+}
+    
+open func setPanic(active: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_set_panic(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(active),uniffiCallStatus
     )
 }
 }
@@ -1226,6 +1415,15 @@ open func state() -> RoomStateRecord  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+open func unban(banId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_unban(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(banId),uniffiCallStatus
+    )
+}
 }
     
 
@@ -1302,7 +1500,9 @@ public protocol SalonClientProtocol: AnyObject, Sendable {
     func friends() throws  -> [FriendRecord]
     
     /**
-     * Joins the room behind `link`.
+     * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+     * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
+     * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
     func join(link: String, options: JoinOptions, listener: RoomListener?, videoSink: VideoFrameSink?, audioSink: AudioFrameSink?) async throws  -> SalonCall
     
@@ -1463,7 +1663,9 @@ open func friends()throws  -> [FriendRecord]  {
 }
     
     /**
-     * Joins the room behind `link`.
+     * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+     * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
+     * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
 open func join(link: String, options: JoinOptions, listener: RoomListener?, videoSink: VideoFrameSink?, audioSink: AudioFrameSink?)async throws  -> SalonCall  {
     return
@@ -1794,6 +1996,79 @@ public func FfiConverterTypeVideoFrameSink_lower(_ value: VideoFrameSink) -> UIn
 
 
 
+/**
+ * A removal that sticks (hosts see them and can lift them with `unban`).
+ */
+public struct BanRecord: Equatable, Hashable {
+    public var id: String
+    /**
+     * The name they had when removed.
+     */
+    public var name: String
+    /**
+     * Unix seconds.
+     */
+    public var at: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, 
+        /**
+         * The name they had when removed.
+         */name: String, 
+        /**
+         * Unix seconds.
+         */at: Int64) {
+        self.id = id
+        self.name = name
+        self.at = at
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BanRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBanRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BanRecord {
+        return
+            try BanRecord(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                at: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BanRecord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterInt64.write(value.at, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBanRecord_lift(_ buf: RustBuffer) throws -> BanRecord {
+    return try FfiConverterTypeBanRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBanRecord_lower(_ value: BanRecord) -> RustBuffer {
+    return FfiConverterTypeBanRecord.lower(value)
+}
+
+
 public struct FriendRecord: Equatable, Hashable {
     public var id: Int64
     public var name: String
@@ -1938,6 +2213,73 @@ public func FfiConverterTypeJoinOptions_lower(_ value: JoinOptions) -> RustBuffe
 
 
 /**
+ * Someone waiting in the lobby (hosts see them).
+ */
+public struct KnockRecord: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    /**
+     * Turned away before (0 or 1 times).
+     */
+    public var deniedBefore: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, 
+        /**
+         * Turned away before (0 or 1 times).
+         */deniedBefore: UInt32) {
+        self.id = id
+        self.name = name
+        self.deniedBefore = deniedBefore
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension KnockRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKnockRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KnockRecord {
+        return
+            try KnockRecord(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                deniedBefore: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: KnockRecord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterUInt32.write(value.deniedBefore, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKnockRecord_lift(_ buf: RustBuffer) throws -> KnockRecord {
+    return try FfiConverterTypeKnockRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKnockRecord_lower(_ value: KnockRecord) -> RustBuffer {
+    return FfiConverterTypeKnockRecord.lower(value)
+}
+
+
+/**
  * A room I created. `host_key` proves ownership; store it like a password.
  */
 public struct MyRoomRecord: Equatable, Hashable {
@@ -2009,6 +2351,7 @@ public func FfiConverterTypeMyRoomRecord_lower(_ value: MyRoomRecord) -> RustBuf
 public struct ParticipantRecord: Equatable, Hashable {
     public var id: String
     public var name: String
+    public var role: RoleRecord
     public var audioOn: Bool
     public var videoOn: Bool
     public var receivingAudio: Bool
@@ -2017,9 +2360,10 @@ public struct ParticipantRecord: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, audioOn: Bool, videoOn: Bool, receivingAudio: Bool, receivingVideo: Bool, speaking: Bool) {
+    public init(id: String, name: String, role: RoleRecord, audioOn: Bool, videoOn: Bool, receivingAudio: Bool, receivingVideo: Bool, speaking: Bool) {
         self.id = id
         self.name = name
+        self.role = role
         self.audioOn = audioOn
         self.videoOn = videoOn
         self.receivingAudio = receivingAudio
@@ -2045,6 +2389,7 @@ public struct FfiConverterTypeParticipantRecord: FfiConverterRustBuffer {
             try ParticipantRecord(
                 id: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
+                role: FfiConverterTypeRoleRecord.read(from: &buf), 
                 audioOn: FfiConverterBool.read(from: &buf), 
                 videoOn: FfiConverterBool.read(from: &buf), 
                 receivingAudio: FfiConverterBool.read(from: &buf), 
@@ -2056,6 +2401,7 @@ public struct FfiConverterTypeParticipantRecord: FfiConverterRustBuffer {
     public static func write(_ value: ParticipantRecord, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeRoleRecord.write(value.role, into: &buf)
         FfiConverterBool.write(value.audioOn, into: &buf)
         FfiConverterBool.write(value.videoOn, into: &buf)
         FfiConverterBool.write(value.receivingAudio, into: &buf)
@@ -2160,18 +2506,58 @@ public func FfiConverterTypeRemoteStatsRecord_lower(_ value: RemoteStatsRecord) 
 
 public struct RoomStateRecord: Equatable, Hashable {
     public var roomId: String
+    /**
+     * The current invite link (changes when a host rotates it).
+     */
+    public var link: String
     public var roomName: String?
     public var me: String?
+    public var role: RoleRecord
+    public var locked: Bool
+    public var panic: Bool
+    /**
+     * My own switches (a host's mute turns them off).
+     */
+    public var microphoneOn: Bool
+    public var cameraOn: Bool
     public var participants: [ParticipantRecord]
+    /**
+     * Hosts only.
+     */
+    public var knocks: [KnockRecord]
+    /**
+     * Hosts only.
+     */
+    public var bans: [BanRecord]
     public var connection: ConnectionRecord
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(roomId: String, roomName: String?, me: String?, participants: [ParticipantRecord], connection: ConnectionRecord) {
+    public init(roomId: String, 
+        /**
+         * The current invite link (changes when a host rotates it).
+         */link: String, roomName: String?, me: String?, role: RoleRecord, locked: Bool, panic: Bool, 
+        /**
+         * My own switches (a host's mute turns them off).
+         */microphoneOn: Bool, cameraOn: Bool, participants: [ParticipantRecord], 
+        /**
+         * Hosts only.
+         */knocks: [KnockRecord], 
+        /**
+         * Hosts only.
+         */bans: [BanRecord], connection: ConnectionRecord) {
         self.roomId = roomId
+        self.link = link
         self.roomName = roomName
         self.me = me
+        self.role = role
+        self.locked = locked
+        self.panic = panic
+        self.microphoneOn = microphoneOn
+        self.cameraOn = cameraOn
         self.participants = participants
+        self.knocks = knocks
+        self.bans = bans
         self.connection = connection
     }
 
@@ -2192,18 +2578,34 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
         return
             try RoomStateRecord(
                 roomId: FfiConverterString.read(from: &buf), 
+                link: FfiConverterString.read(from: &buf), 
                 roomName: FfiConverterOptionString.read(from: &buf), 
                 me: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterTypeRoleRecord.read(from: &buf), 
+                locked: FfiConverterBool.read(from: &buf), 
+                panic: FfiConverterBool.read(from: &buf), 
+                microphoneOn: FfiConverterBool.read(from: &buf), 
+                cameraOn: FfiConverterBool.read(from: &buf), 
                 participants: FfiConverterSequenceTypeParticipantRecord.read(from: &buf), 
+                knocks: FfiConverterSequenceTypeKnockRecord.read(from: &buf), 
+                bans: FfiConverterSequenceTypeBanRecord.read(from: &buf), 
                 connection: FfiConverterTypeConnectionRecord.read(from: &buf)
         )
     }
 
     public static func write(_ value: RoomStateRecord, into buf: inout [UInt8]) {
         FfiConverterString.write(value.roomId, into: &buf)
+        FfiConverterString.write(value.link, into: &buf)
         FfiConverterOptionString.write(value.roomName, into: &buf)
         FfiConverterOptionString.write(value.me, into: &buf)
+        FfiConverterTypeRoleRecord.write(value.role, into: &buf)
+        FfiConverterBool.write(value.locked, into: &buf)
+        FfiConverterBool.write(value.panic, into: &buf)
+        FfiConverterBool.write(value.microphoneOn, into: &buf)
+        FfiConverterBool.write(value.cameraOn, into: &buf)
         FfiConverterSequenceTypeParticipantRecord.write(value.participants, into: &buf)
+        FfiConverterSequenceTypeKnockRecord.write(value.knocks, into: &buf)
+        FfiConverterSequenceTypeBanRecord.write(value.bans, into: &buf)
         FfiConverterTypeConnectionRecord.write(value.connection, into: &buf)
     }
 }
@@ -2355,17 +2757,117 @@ public func FfiConverterTypeVideoFrame_lower(_ value: VideoFrame) -> RustBuffer 
 }
 
 
+/**
+ * What a call tells besides its state.
+ */
+
+public enum CallEventRecord: Equatable, Hashable {
+    
+    /**
+     * A host (`by`) asks me to mute my microphone; my choice.
+     */
+    case muteRequested(by: String
+    )
+    /**
+     * A host (`by`) turned my microphone (and maybe camera) off; the core already did.
+     */
+    case muted(by: String, microphoneOn: Bool, cameraOn: Bool
+    )
+    /**
+     * The server refused something I did and nothing changed; `message` is for people.
+     */
+    case refused(reason: RefusalRecord, message: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CallEventRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCallEventRecord: FfiConverterRustBuffer {
+    typealias SwiftType = CallEventRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CallEventRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .muteRequested(by: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .muted(by: try FfiConverterString.read(from: &buf), microphoneOn: try FfiConverterBool.read(from: &buf), cameraOn: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 3: return .refused(reason: try FfiConverterTypeRefusalRecord.read(from: &buf), message: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CallEventRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .muteRequested(by):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(by, into: &buf)
+            
+        
+        case let .muted(by,microphoneOn,cameraOn):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(by, into: &buf)
+            FfiConverterBool.write(microphoneOn, into: &buf)
+            FfiConverterBool.write(cameraOn, into: &buf)
+            
+        
+        case let .refused(reason,message):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeRefusalRecord.write(reason, into: &buf)
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallEventRecord_lift(_ buf: RustBuffer) throws -> CallEventRecord {
+    return try FfiConverterTypeCallEventRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallEventRecord_lower(_ value: CallEventRecord) -> RustBuffer {
+    return FfiConverterTypeCallEventRecord.lower(value)
+}
+
+
+
 
 public enum ConnectionRecord: Equatable, Hashable {
     
     case connecting
+    /**
+     * In the lobby of a locked room until a host answers; `host_present`: whether a host is
+     * in the room right now.
+     */
+    case waiting(hostPresent: Bool
+    )
     case connected
     case reconnecting(attempt: UInt32
     )
-    /**
-     * `reason`: "left", "room_not_found", "room_full", "incompatible" or an error message.
-     */
-    case ended(reason: String
+    case ended(reason: EndReasonRecord
     )
 
 
@@ -2390,12 +2892,15 @@ public struct FfiConverterTypeConnectionRecord: FfiConverterRustBuffer {
         
         case 1: return .connecting
         
-        case 2: return .connected
-        
-        case 3: return .reconnecting(attempt: try FfiConverterUInt32.read(from: &buf)
+        case 2: return .waiting(hostPresent: try FfiConverterBool.read(from: &buf)
         )
         
-        case 4: return .ended(reason: try FfiConverterString.read(from: &buf)
+        case 3: return .connected
+        
+        case 4: return .reconnecting(attempt: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 5: return .ended(reason: try FfiConverterTypeEndReasonRecord.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2410,18 +2915,23 @@ public struct FfiConverterTypeConnectionRecord: FfiConverterRustBuffer {
             writeInt(&buf, Int32(1))
         
         
-        case .connected:
+        case let .waiting(hostPresent):
             writeInt(&buf, Int32(2))
+            FfiConverterBool.write(hostPresent, into: &buf)
+            
+        
+        case .connected:
+            writeInt(&buf, Int32(3))
         
         
         case let .reconnecting(attempt):
-            writeInt(&buf, Int32(3))
+            writeInt(&buf, Int32(4))
             FfiConverterUInt32.write(attempt, into: &buf)
             
         
         case let .ended(reason):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(reason, into: &buf)
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeEndReasonRecord.write(reason, into: &buf)
             
         }
     }
@@ -2440,6 +2950,296 @@ public func FfiConverterTypeConnectionRecord_lift(_ buf: RustBuffer) throws -> C
 #endif
 public func FfiConverterTypeConnectionRecord_lower(_ value: ConnectionRecord) -> RustBuffer {
     return FfiConverterTypeConnectionRecord.lower(value)
+}
+
+
+
+/**
+ * Why a call ended.
+ */
+
+public enum EndReasonRecord: Equatable, Hashable {
+    
+    /**
+     * I left.
+     */
+    case left
+    case roomNotFound
+    case roomFull
+    /**
+     * Update the app.
+     */
+    case incompatible
+    /**
+     * A host removed me (or I am banned from this room): rejoining will not work.
+     */
+    case removed
+    /**
+     * A host did not let me in from the lobby.
+     */
+    case knockDenied
+    /**
+     * A host ended the call for everyone.
+     */
+    case roomEnded
+    /**
+     * Something else; the message says what.
+     */
+    case error(message: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EndReasonRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEndReasonRecord: FfiConverterRustBuffer {
+    typealias SwiftType = EndReasonRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EndReasonRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .left
+        
+        case 2: return .roomNotFound
+        
+        case 3: return .roomFull
+        
+        case 4: return .incompatible
+        
+        case 5: return .removed
+        
+        case 6: return .knockDenied
+        
+        case 7: return .roomEnded
+        
+        case 8: return .error(message: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EndReasonRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .left:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .roomNotFound:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .roomFull:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .incompatible:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .removed:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .knockDenied:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .roomEnded:
+            writeInt(&buf, Int32(7))
+        
+        
+        case let .error(message):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEndReasonRecord_lift(_ buf: RustBuffer) throws -> EndReasonRecord {
+    return try FfiConverterTypeEndReasonRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEndReasonRecord_lower(_ value: EndReasonRecord) -> RustBuffer {
+    return FfiConverterTypeEndReasonRecord.lower(value)
+}
+
+
+
+/**
+ * Why the server refused something I did.
+ */
+
+public enum RefusalRecord: Equatable, Hashable {
+    
+    /**
+     * Not a host, aimed at an equal or higher role, a wrong host key, or unmuting during panic.
+     */
+    case notAllowed
+    /**
+     * The person, knock or ban is no longer there.
+     */
+    case notFound
+    case rateLimited
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RefusalRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRefusalRecord: FfiConverterRustBuffer {
+    typealias SwiftType = RefusalRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefusalRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .notAllowed
+        
+        case 2: return .notFound
+        
+        case 3: return .rateLimited
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RefusalRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .notAllowed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notFound:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .rateLimited:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefusalRecord_lift(_ buf: RustBuffer) throws -> RefusalRecord {
+    return try FfiConverterTypeRefusalRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefusalRecord_lower(_ value: RefusalRecord) -> RustBuffer {
+    return FfiConverterTypeRefusalRecord.lower(value)
+}
+
+
+
+/**
+ * What someone may do in a room: owner (has the host key) and co-hosts are hosts.
+ */
+
+public enum RoleRecord: Equatable, Hashable {
+    
+    case guest
+    case cohost
+    case owner
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RoleRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoleRecord: FfiConverterRustBuffer {
+    typealias SwiftType = RoleRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoleRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .guest
+        
+        case 2: return .cohost
+        
+        case 3: return .owner
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RoleRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .guest:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .cohost:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .owner:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleRecord_lift(_ buf: RustBuffer) throws -> RoleRecord {
+    return try FfiConverterTypeRoleRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoleRecord_lower(_ value: RoleRecord) -> RustBuffer {
+    return FfiConverterTypeRoleRecord.lower(value)
 }
 
 
@@ -2471,6 +3271,23 @@ enum SalonError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case DuplicateFriend
     case NotFound
     case CallEnded
+    /**
+     * A host removed you from this room, or you are banned from it.
+     */
+    case Removed
+    /**
+     * A host did not let you in (or turned you away twice already).
+     */
+    case KnockDenied
+    /**
+     * A host ended the call for everyone.
+     */
+    case RoomEnded
+    /**
+     * Not now: e.g. turning the microphone on while a host holds everyone's off.
+     */
+    case NotAllowed(reason: String
+    )
     case Internal(reason: String
     )
 
@@ -2528,7 +3345,13 @@ public struct FfiConverterTypeSalonError: FfiConverterRustBuffer {
         case 10: return .DuplicateFriend
         case 11: return .NotFound
         case 12: return .CallEnded
-        case 13: return .Internal(
+        case 13: return .Removed
+        case 14: return .KnockDenied
+        case 15: return .RoomEnded
+        case 16: return .NotAllowed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2598,8 +3421,25 @@ public struct FfiConverterTypeSalonError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(12))
         
         
-        case let .Internal(reason):
+        case .Removed:
             writeInt(&buf, Int32(13))
+        
+        
+        case .KnockDenied:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .RoomEnded:
+            writeInt(&buf, Int32(15))
+        
+        
+        case let .NotAllowed(reason):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -2745,6 +3585,31 @@ fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [BanRecord]
+
+    public static func write(_ value: [BanRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBanRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BanRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BanRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBanRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeFriendRecord: FfiConverterRustBuffer {
     typealias SwiftType = [FriendRecord]
 
@@ -2762,6 +3627,31 @@ fileprivate struct FfiConverterSequenceTypeFriendRecord: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeFriendRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeKnockRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [KnockRecord]
+
+    public static func write(_ value: [KnockRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeKnockRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [KnockRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [KnockRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeKnockRecord.read(from: &buf))
         }
         return seq
     }
@@ -2941,10 +3831,34 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_roomlistener_on_state_changed() != 51948) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_roomlistener_on_event() != 10474) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_admit() != 24543) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_ask_mute() != 31996) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_deny() != 2031) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_end_room() != 13720) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_saloncall_leave() != 7347) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_saloncall_mute() != 18948) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_saloncall_remote_stats() != 16831) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_remove() != 36942) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_rotate_link() != 4318) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_send_audio_frame() != 13649) {
@@ -2953,13 +3867,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_saloncall_send_video_frame() != 61050) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_salon_core_checksum_method_saloncall_set_camera() != 43427) {
+    if (uniffi_salon_core_checksum_method_saloncall_set_camera() != 4458) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_salon_core_checksum_method_saloncall_set_microphone() != 38006) {
+    if (uniffi_salon_core_checksum_method_saloncall_set_cohost() != 57058) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_set_locked() != 61974) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_set_microphone() != 10798) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_set_panic() != 369) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_state() != 17426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_unban() != 14231) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_salonclient_add_friend() != 44649) {
@@ -2980,7 +3906,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_salonclient_friends() != 29017) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_salon_core_checksum_method_salonclient_join() != 57243) {
+    if (uniffi_salon_core_checksum_method_salonclient_join() != 4816) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_salonclient_my_rooms() != 12071) {

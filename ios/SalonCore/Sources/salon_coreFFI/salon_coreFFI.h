@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceRoomListenerMethod0)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceRoomListenerMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_VIDEO_FRAME_SINK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_VIDEO_FRAME_SINK_METHOD0
 typedef void (*UniffiCallbackInterfaceVideoFrameSinkMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -279,6 +286,7 @@ typedef struct UniffiVTableCallbackInterfaceRoomListener {
     UniffiCallbackInterfaceFree _Nonnull uniffiFree;
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceRoomListenerMethod0 _Nonnull onStateChanged;
+    UniffiCallbackInterfaceRoomListenerMethod1 _Nonnull onEvent;
 } UniffiVTableCallbackInterfaceRoomListener;
 
 #endif
@@ -331,6 +339,11 @@ void uniffi_salon_core_fn_init_callback_vtable_roomlistener(const UniffiVTableCa
 void uniffi_salon_core_fn_method_roomlistener_on_state_changed(uint64_t ptr, RustBuffer state, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_ROOMLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_ROOMLISTENER_ON_EVENT
+void uniffi_salon_core_fn_method_roomlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_SALONCALL
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_SALONCALL
 uint64_t uniffi_salon_core_fn_clone_saloncall(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -341,14 +354,49 @@ uint64_t uniffi_salon_core_fn_clone_saloncall(uint64_t handle, RustCallStatus *_
 void uniffi_salon_core_fn_free_saloncall(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ADMIT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ADMIT
+void uniffi_salon_core_fn_method_saloncall_admit(uint64_t ptr, RustBuffer knock_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ASK_MUTE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ASK_MUTE
+void uniffi_salon_core_fn_method_saloncall_ask_mute(uint64_t ptr, RustBuffer participant_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_DENY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_DENY
+void uniffi_salon_core_fn_method_saloncall_deny(uint64_t ptr, RustBuffer knock_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_END_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_END_ROOM
+void uniffi_salon_core_fn_method_saloncall_end_room(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_LEAVE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_LEAVE
 uint64_t uniffi_salon_core_fn_method_saloncall_leave(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_MUTE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_MUTE
+void uniffi_salon_core_fn_method_saloncall_mute(uint64_t ptr, RustBuffer participant_id, int8_t video, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REMOTE_STATS
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REMOTE_STATS
 RustBuffer uniffi_salon_core_fn_method_saloncall_remote_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REMOVE
+void uniffi_salon_core_fn_method_saloncall_remove(uint64_t ptr, RustBuffer participant_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ROTATE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ROTATE_LINK
+void uniffi_salon_core_fn_method_saloncall_rotate_link(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_AUDIO_FRAME
@@ -366,14 +414,34 @@ void uniffi_salon_core_fn_method_saloncall_send_video_frame(uint64_t ptr, RustBu
 void uniffi_salon_core_fn_method_saloncall_set_camera(uint64_t ptr, int8_t on, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_COHOST
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_COHOST
+void uniffi_salon_core_fn_method_saloncall_set_cohost(uint64_t ptr, RustBuffer participant_id, int8_t cohost, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_LOCKED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_LOCKED
+void uniffi_salon_core_fn_method_saloncall_set_locked(uint64_t ptr, int8_t locked, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_MICROPHONE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_MICROPHONE
 void uniffi_salon_core_fn_method_saloncall_set_microphone(uint64_t ptr, int8_t on, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_PANIC
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_PANIC
+void uniffi_salon_core_fn_method_saloncall_set_panic(uint64_t ptr, int8_t active, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 RustBuffer uniffi_salon_core_fn_method_saloncall_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_UNBAN
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_UNBAN
+void uniffi_salon_core_fn_method_saloncall_unban(uint64_t ptr, RustBuffer ban_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_SALONCLIENT
@@ -766,15 +834,63 @@ uint16_t uniffi_salon_core_checksum_method_roomlistener_on_state_changed(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_ROOMLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_ROOMLISTENER_ON_EVENT
+uint16_t uniffi_salon_core_checksum_method_roomlistener_on_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ADMIT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ADMIT
+uint16_t uniffi_salon_core_checksum_method_saloncall_admit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ASK_MUTE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ASK_MUTE
+uint16_t uniffi_salon_core_checksum_method_saloncall_ask_mute(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_DENY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_DENY
+uint16_t uniffi_salon_core_checksum_method_saloncall_deny(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_END_ROOM
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_END_ROOM
+uint16_t uniffi_salon_core_checksum_method_saloncall_end_room(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_LEAVE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_LEAVE
 uint16_t uniffi_salon_core_checksum_method_saloncall_leave(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
+uint16_t uniffi_salon_core_checksum_method_saloncall_mute(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REMOTE_STATS
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REMOTE_STATS
 uint16_t uniffi_salon_core_checksum_method_saloncall_remote_stats(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REMOVE
+uint16_t uniffi_salon_core_checksum_method_saloncall_remove(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ROTATE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ROTATE_LINK
+uint16_t uniffi_salon_core_checksum_method_saloncall_rotate_link(void
     
 );
 #endif
@@ -796,15 +912,39 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_set_camera(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_COHOST
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_COHOST
+uint16_t uniffi_salon_core_checksum_method_saloncall_set_cohost(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_LOCKED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_LOCKED
+uint16_t uniffi_salon_core_checksum_method_saloncall_set_locked(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_MICROPHONE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_MICROPHONE
 uint16_t uniffi_salon_core_checksum_method_saloncall_set_microphone(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_PANIC
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_PANIC
+uint16_t uniffi_salon_core_checksum_method_saloncall_set_panic(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 uint16_t uniffi_salon_core_checksum_method_saloncall_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_UNBAN
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_UNBAN
+uint16_t uniffi_salon_core_checksum_method_saloncall_unban(void
     
 );
 #endif

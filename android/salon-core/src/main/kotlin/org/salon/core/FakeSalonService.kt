@@ -103,11 +103,18 @@ class FakeSalonService(
     override fun close() = Unit
 }
 
-/** A [Call] driven by the test: [emit] a state, [emitVideo] a frame; what the app sends is recorded. */
+/**
+ * A [Call] driven by the test: [emit] a state, [emitVideo] a frame, [emitEvent] an event; what
+ * the app sends is recorded, host actions as text in [hostActions] (e.g. "remove b",
+ * "lock true").
+ */
 class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     private val mutableState = MutableStateFlow(initial)
     private val video = Broadcast<RemoteFrame>()
     private val audio = Broadcast<RemoteAudio>()
+    private val events = Broadcast<CallEvent>()
+
+    val hostActions: MutableList<String> = java.util.concurrent.CopyOnWriteArrayList()
 
     val sentVideo: MutableList<I420Frame> = java.util.concurrent.CopyOnWriteArrayList()
     val sentAudio: MutableList<ShortArray> = java.util.concurrent.CopyOnWriteArrayList()
@@ -127,6 +134,11 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
 
     /** Delivers [audio] to the current [audioFrames] collectors. */
     fun emitAudio(audio: RemoteAudio) = this.audio.publish(audio)
+
+    /** Delivers [event] to the current [events] collectors. */
+    fun emitEvent(event: CallEvent) = events.publish(event)
+
+    override fun events(): Flow<CallEvent> = events.asFlow(capacity = 16)
 
     override fun videoFrames(): Flow<RemoteFrame> = video.asFlow(capacity = 1)
 
@@ -148,11 +160,19 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
         sentAudio += pcm
     }
 
+    /** Like the core: guests cannot turn anything on during panic. */
+    private fun checkMayTurnOn(on: Boolean) {
+        val state = mutableState.value
+        if (on && state.panic && !state.isHost) throw SalonError.NotAllowed("panic")
+    }
+
     override fun setMicrophone(on: Boolean) {
+        checkMayTurnOn(on)
         microphoneOn = on
     }
 
     override fun setCamera(on: Boolean) {
+        checkMayTurnOn(on)
         cameraOn = on
     }
 
@@ -160,5 +180,33 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
         mutableState.update { it.copy(connection = Connection.Ended(EndReason.Left)) }
         video.close()
         audio.close()
+        events.close()
     }
+
+    private fun host(action: String) {
+        checkOpen()
+        hostActions += action
+    }
+
+    override fun setLocked(locked: Boolean) = host("lock $locked")
+
+    override fun admit(knockId: String) = host("admit $knockId")
+
+    override fun deny(knockId: String) = host("deny $knockId")
+
+    override fun remove(participantId: String) = host("remove $participantId")
+
+    override fun unban(banId: String) = host("unban $banId")
+
+    override fun askToMute(participantId: String) = host("ask-mute $participantId")
+
+    override fun mute(participantId: String, video: Boolean) = host("mute $participantId video=$video")
+
+    override fun setCohost(participantId: String, cohost: Boolean) = host("cohost $participantId $cohost")
+
+    override fun setPanic(active: Boolean) = host("panic $active")
+
+    override fun rotateLink() = host("rotate")
+
+    override fun endRoom() = host("end")
 }

@@ -1,11 +1,17 @@
 package org.salon.core
 
+import org.salon.core.ffi.BanRecord
+import org.salon.core.ffi.CallEventRecord
 import org.salon.core.ffi.ConnectionRecord
+import org.salon.core.ffi.EndReasonRecord
 import org.salon.core.ffi.FriendRecord
 import org.salon.core.ffi.InternalException
+import org.salon.core.ffi.KnockRecord
 import org.salon.core.ffi.MyRoomRecord
 import org.salon.core.ffi.ParticipantRecord
+import org.salon.core.ffi.RefusalRecord
 import org.salon.core.ffi.RemoteStatsRecord
+import org.salon.core.ffi.RoleRecord
 import org.salon.core.ffi.RoomStateRecord
 import org.salon.core.ffi.RoomStatusRecord
 import org.salon.core.ffi.SalonException
@@ -38,6 +44,10 @@ internal fun SalonException.toSalonError(): SalonError =
         is SalonException.DuplicateFriend -> SalonError.DuplicateFriend(this)
         is SalonException.NotFound -> SalonError.NotFound(this)
         is SalonException.CallEnded -> SalonError.CallEnded(this)
+        is SalonException.Removed -> SalonError.Removed(this)
+        is SalonException.KnockDenied -> SalonError.KnockDenied(this)
+        is SalonException.RoomEnded -> SalonError.RoomEnded(this)
+        is SalonException.NotAllowed -> SalonError.NotAllowed(reason, this)
         is SalonException.Internal -> SalonError.Internal(reason, this)
     }
 
@@ -74,6 +84,14 @@ internal fun RoomStateRecord.toRoomState() =
         me = me,
         participants = participants.map { it.toParticipant() },
         connection = connection.toConnection(),
+        link = link,
+        role = role.toRole(),
+        locked = locked,
+        panic = panic,
+        microphoneOn = microphoneOn,
+        cameraOn = cameraOn,
+        knocks = knocks.map { it.toKnock() },
+        bans = bans.map { it.toBan() },
     )
 
 internal fun ParticipantRecord.toParticipant() =
@@ -85,24 +103,53 @@ internal fun ParticipantRecord.toParticipant() =
         receivingAudio = receivingAudio,
         receivingVideo = receivingVideo,
         speaking = speaking,
+        role = role.toRole(),
     )
+
+internal fun RoleRecord.toRole(): Role =
+    when (this) {
+        RoleRecord.GUEST -> Role.Guest
+        RoleRecord.COHOST -> Role.Cohost
+        RoleRecord.OWNER -> Role.Owner
+    }
+
+internal fun KnockRecord.toKnock() = Knock(id = id, name = name, deniedBefore = deniedBefore.toInt())
+
+internal fun BanRecord.toBan() = Ban(id = id, name = name, at = at)
 
 internal fun ConnectionRecord.toConnection(): Connection =
     when (this) {
         is ConnectionRecord.Connecting -> Connection.Connecting
+        is ConnectionRecord.Waiting -> Connection.Waiting(hostPresent)
         is ConnectionRecord.Connected -> Connection.Connected
         is ConnectionRecord.Reconnecting -> Connection.Reconnecting(attempt.toInt())
-        is ConnectionRecord.Ended -> Connection.Ended(endReason(reason))
+        is ConnectionRecord.Ended -> Connection.Ended(reason.toEndReason())
     }
 
-/** The core sends the end reason as text: "left", "room_not_found", … or an error message. */
-internal fun endReason(reason: String): EndReason =
-    when (reason) {
-        "left" -> EndReason.Left
-        "room_not_found" -> EndReason.RoomNotFound
-        "room_full" -> EndReason.RoomFull
-        "incompatible" -> EndReason.Incompatible
-        else -> EndReason.Error(reason)
+internal fun EndReasonRecord.toEndReason(): EndReason =
+    when (this) {
+        is EndReasonRecord.Left -> EndReason.Left
+        is EndReasonRecord.RoomNotFound -> EndReason.RoomNotFound
+        is EndReasonRecord.RoomFull -> EndReason.RoomFull
+        is EndReasonRecord.Incompatible -> EndReason.Incompatible
+        is EndReasonRecord.Removed -> EndReason.Removed
+        is EndReasonRecord.KnockDenied -> EndReason.KnockDenied
+        is EndReasonRecord.RoomEnded -> EndReason.RoomEnded
+        is EndReasonRecord.Error -> EndReason.Error(message)
+    }
+
+internal fun CallEventRecord.toCallEvent(): CallEvent =
+    when (this) {
+        is CallEventRecord.MuteRequested -> CallEvent.MuteRequested(by)
+        is CallEventRecord.Muted -> CallEvent.Muted(by, microphoneOn, cameraOn)
+        is CallEventRecord.Refused -> CallEvent.Refused(reason.toRefusal(), message)
+    }
+
+internal fun RefusalRecord.toRefusal(): Refusal =
+    when (this) {
+        RefusalRecord.NOT_ALLOWED -> Refusal.NotAllowed
+        RefusalRecord.NOT_FOUND -> Refusal.NotFound
+        RefusalRecord.RATE_LIMITED -> Refusal.RateLimited
     }
 
 internal fun VideoFrame.toI420Frame() =

@@ -50,7 +50,7 @@ data class JoinOptions(
     val videoMaxFps: Float = 30f,
 )
 
-/** A snapshot of a call: the room, everyone else in it, and the connection. */
+/** A snapshot of a call: the room, everyone else in it, my role and switches, and the connection. */
 data class RoomState(
     val roomId: String,
     val roomName: String?,
@@ -59,7 +59,25 @@ data class RoomState(
     /** Everyone else, in order of arrival. */
     val participants: List<Participant>,
     val connection: Connection,
-)
+    /** The current invite link (changes when a host makes a new one). */
+    val link: String = "",
+    /** My role: [Role.Owner] when I joined one of my rooms, [Role.Cohost] when the owner named me. */
+    val role: Role = Role.Guest,
+    /** Newcomers wait in the lobby until a host lets them in. */
+    val locked: Boolean = false,
+    /** A host turned every guest's microphone and camera off until released. */
+    val panic: Boolean = false,
+    /** My own microphone switch (a host's mute turns it off). */
+    val microphoneOn: Boolean = true,
+    /** My own camera switch. */
+    val cameraOn: Boolean = true,
+    /** People waiting in the lobby, oldest first (hosts only). */
+    val knocks: List<Knock> = emptyList(),
+    /** People removed from this room (hosts only). */
+    val bans: List<Ban> = emptyList(),
+) {
+    val isHost: Boolean get() = role.isHost
+}
 
 /** Another person in the room. */
 data class Participant(
@@ -74,11 +92,49 @@ data class Participant(
     /** Whether their video reaches me. */
     val receivingVideo: Boolean,
     val speaking: Boolean,
+    val role: Role = Role.Guest,
+)
+
+/** What someone may do in a room. Hosts (owner and co-hosts) act on people of a lower role. */
+enum class Role {
+    Guest,
+
+    /** Named by the owner for this call. */
+    Cohost,
+
+    /** Joined with the room's host key. */
+    Owner,
+    ;
+
+    val isHost: Boolean get() = this != Guest
+}
+
+/** Someone waiting in the lobby of a locked room. */
+data class Knock(
+    val id: String,
+    val name: String,
+    /** Turned away before (0 or 1 times; twice and they cannot knock again). */
+    val deniedBefore: Int,
+)
+
+/** A removal that sticks to the person's device and network until a host lifts it. */
+data class Ban(
+    val id: String,
+    /** The name they had when removed. */
+    val name: String,
+    /** Unix time in seconds. */
+    val at: Long,
 )
 
 /** Where a call's connection stands. */
 sealed interface Connection {
     data object Connecting : Connection
+
+    /**
+     * The room is locked: waiting in the lobby until a host lets me in ([Connected]) or not
+     * ([EndReason.KnockDenied]). Can last minutes; [Call.leave] works meanwhile.
+     */
+    data class Waiting(val hostPresent: Boolean) : Connection
 
     data object Connected : Connection
 
@@ -101,8 +157,41 @@ sealed interface EndReason {
     /** The server does not speak this app's protocol version: update the app. */
     data object Incompatible : EndReason
 
+    /** A host removed me ("You were removed from this room"); rejoining will not work. */
+    data object Removed : EndReason
+
+    /** A host did not let me in from the lobby. */
+    data object KnockDenied : EndReason
+
+    /** A host ended the call for everyone. */
+    data object RoomEnded : EndReason
+
     /** Anything else; [message] says what. */
     data class Error(val message: String) : EndReason
+}
+
+/** What a call tells besides its state: moments to show once (a snackbar), not to keep. */
+sealed interface CallEvent {
+    /** A host ([by], their name) asks me to mute my microphone. My choice. */
+    data class MuteRequested(val by: String) : CallEvent
+
+    /** A host ([by]) turned my microphone (and maybe camera) off; the core already did. */
+    data class Muted(val by: String, val microphoneOn: Boolean, val cameraOn: Boolean) : CallEvent
+
+    /** The server refused something I did and nothing changed; [message] is written for people. */
+    data class Refused(val reason: Refusal, val message: String) : CallEvent
+}
+
+/** Why the server refused. */
+enum class Refusal {
+    /** Not a host, aimed at an equal or higher role, a wrong host key, or unmuting during panic. */
+    NotAllowed,
+
+    /** The person, knock or ban is no longer there. */
+    NotFound,
+
+    /** Too many messages. */
+    RateLimited,
 }
 
 /**

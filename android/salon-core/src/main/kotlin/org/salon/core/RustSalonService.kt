@@ -8,6 +8,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import org.salon.core.ffi.AudioFrameSink
+import org.salon.core.ffi.CallEventRecord
 import org.salon.core.ffi.RoomListener
 import org.salon.core.ffi.RoomStateRecord
 import org.salon.core.ffi.SalonCall
@@ -88,7 +89,7 @@ class RustSalonService(
 /**
  * The listener and sinks one call hands to the core, called on the core's threads. State goes
  * into a [MutableStateFlow] (a snapshot is the whole state, so keeping only the latest loses
- * nothing); media is fanned out to whoever collects at the time.
+ * nothing); events and media are fanned out to whoever collects at the time.
  */
 private class CallRelay : RoomListener, VideoFrameSink, AudioFrameSink {
     private val lock = Any()
@@ -96,6 +97,11 @@ private class CallRelay : RoomListener, VideoFrameSink, AudioFrameSink {
     private var state: MutableStateFlow<RoomState>? = null
     val video = Broadcast<RemoteFrame>()
     val audio = Broadcast<RemoteAudio>()
+    val events = Broadcast<CallEvent>()
+
+    override fun onEvent(event: CallEventRecord) {
+        events.publish(event.toCallEvent())
+    }
 
     override fun onStateChanged(state: RoomStateRecord) {
         val snapshot = state.toRoomState()
@@ -126,6 +132,7 @@ private class CallRelay : RoomListener, VideoFrameSink, AudioFrameSink {
     fun close() {
         video.close()
         audio.close()
+        events.close()
     }
 }
 
@@ -143,9 +150,34 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun sendAudioFrame(pcm: ShortArray) = mapErrors { call.sendAudioFrame(pcm.asList()) }
 
-    override fun setMicrophone(on: Boolean) = call.setMicrophone(on)
+    /** Events are rare; a slow collector still sees the last 16. */
+    override fun events(): Flow<CallEvent> = relay.events.asFlow(capacity = 16)
 
-    override fun setCamera(on: Boolean) = call.setCamera(on)
+    override fun setMicrophone(on: Boolean) = mapErrors { call.setMicrophone(on) }
+
+    override fun setCamera(on: Boolean) = mapErrors { call.setCamera(on) }
+
+    override fun setLocked(locked: Boolean) = mapErrors { call.setLocked(locked) }
+
+    override fun admit(knockId: String) = mapErrors { call.admit(knockId) }
+
+    override fun deny(knockId: String) = mapErrors { call.deny(knockId) }
+
+    override fun remove(participantId: String) = mapErrors { call.remove(participantId) }
+
+    override fun unban(banId: String) = mapErrors { call.unban(banId) }
+
+    override fun askToMute(participantId: String) = mapErrors { call.askMute(participantId) }
+
+    override fun mute(participantId: String, video: Boolean) = mapErrors { call.mute(participantId, video) }
+
+    override fun setCohost(participantId: String, cohost: Boolean) = mapErrors { call.setCohost(participantId, cohost) }
+
+    override fun setPanic(active: Boolean) = mapErrors { call.setPanic(active) }
+
+    override fun rotateLink() = mapErrors { call.rotateLink() }
+
+    override fun endRoom() = mapErrors { call.endRoom() }
 
     override suspend fun leave() {
         try {

@@ -50,7 +50,11 @@ interface SalonService : AutoCloseable {
     /** Whether the room behind [link] exists and who is in it; [SalonError.RoomNotFound] if not. */
     suspend fun roomStatus(link: String): RoomStatus
 
-    /** Joins the room behind [link]. Returns once connected; see [Call.state] from then on. */
+    /**
+     * Joins the room behind [link]: returns once in, or waiting in the lobby of a locked room
+     * ([Connection.Waiting]); see [Call.state] from then on. One of my rooms is joined as its
+     * owner. [SalonError.Removed] if a host banned this device from the room.
+     */
     suspend fun join(link: String, options: JoinOptions): Call
 
     // --- Media helpers -------------------------------------------------------------------------
@@ -60,13 +64,21 @@ interface SalonService : AutoCloseable {
 }
 
 /**
- * A joined room. [state] always holds the latest snapshot; [videoFrames] and [audioFrames] are
- * cold flows of what other participants send, from the moment of collection. After [leave] the
- * media flows complete and [state] ends on [Connection.Ended].
+ * A joined room. [state] always holds the latest snapshot; [videoFrames], [audioFrames] and
+ * [events] are cold flows from the moment of collection. After [leave] they complete and
+ * [state] ends on [Connection.Ended].
+ *
+ * Host actions ([setLocked] … [endRoom]) send one message and return; the result shows in
+ * [state], and a refusal (not a host, the target outranks me, no longer there) comes as
+ * [CallEvent.Refused]. They throw [SalonError.InvalidInput] for a malformed id,
+ * [SalonError.CallEnded] after the call, and [SalonError.Network] while waiting or reconnecting.
  */
 interface Call {
-    /** The room as it is now: who is here, who speaks, the connection. */
+    /** The room as it is now: who is here, who speaks, my role, the lobby, the connection. */
     val state: StateFlow<RoomState>
+
+    /** Moments the state does not keep: a host asks me to mute, a host muted me, a refusal. */
+    fun events(): Flow<CallEvent>
 
     /**
      * Decoded pictures of every other participant. A slow collector sees only the newest picture
@@ -86,10 +98,44 @@ interface Call {
     /** Sends 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples). Never blocks. */
     fun sendAudioFrame(pcm: ShortArray)
 
+    /** Throws [SalonError.NotAllowed] when turning it on while panic holds guests' microphones off. */
     fun setMicrophone(on: Boolean)
 
+    /** Throws [SalonError.NotAllowed] when turning it on during panic. */
     fun setCamera(on: Boolean)
 
-    /** Leaves the room. Safe to call more than once. */
+    /** Leaves the room (also from the lobby). Safe to call more than once. */
     suspend fun leave()
+
+    // --- Host actions --------------------------------------------------------------------------
+
+    /** Locks the room (newcomers knock) or unlocks it (everyone waiting comes in). */
+    fun setLocked(locked: Boolean)
+
+    fun admit(knockId: String)
+
+    fun deny(knockId: String)
+
+    /** Disconnects them and bans their device and network from this room; also locks it. */
+    fun remove(participantId: String)
+
+    fun unban(banId: String)
+
+    /** Asks them to mute; they decide. */
+    fun askToMute(participantId: String)
+
+    /** Turns their microphone (and with [video], camera) off. */
+    fun mute(participantId: String, video: Boolean = false)
+
+    /** The owner names (or un-names) a co-host. */
+    fun setCohost(participantId: String, cohost: Boolean)
+
+    /** Panic: lock and turn every guest's microphone and camera off until released. */
+    fun setPanic(active: Boolean)
+
+    /** A new invite link ([RoomState.link] follows); the old one stops working. */
+    fun rotateLink()
+
+    /** Ends the call for everyone, this one included ([EndReason.RoomEnded]). */
+    fun endRoom()
 }

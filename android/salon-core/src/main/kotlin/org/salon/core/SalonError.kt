@@ -31,6 +31,18 @@ sealed class SalonError(message: String, cause: Throwable? = null) : Exception(m
 
     class CallEnded(cause: Throwable? = null) : SalonError("the call has ended", cause)
 
+    /** A host removed me from this room, or I am banned from it. */
+    class Removed(cause: Throwable? = null) : SalonError("you were removed from this room", cause)
+
+    /** A host did not let me in (or turned me away twice already). */
+    class KnockDenied(cause: Throwable? = null) : SalonError("the host didn't let you in", cause)
+
+    /** A host ended the call for everyone. */
+    class RoomEnded(cause: Throwable? = null) : SalonError("the host ended the call", cause)
+
+    /** Not now: e.g. turning the microphone on while a host holds every guest's off (panic). */
+    class NotAllowed(val reason: String, cause: Throwable? = null) : SalonError("not allowed: $reason", cause)
+
     /** A bug in the core (including a Rust panic). */
     class Internal(val reason: String, cause: Throwable? = null) : SalonError("internal error: $reason", cause)
 }

@@ -4,6 +4,7 @@ import androidx.activity.compose.BackHandler
 import androidx.compose.foundation.Image
 import androidx.compose.foundation.background
 import androidx.compose.foundation.border
+import androidx.compose.foundation.clickable
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Box
 import androidx.compose.foundation.layout.Column
@@ -18,14 +19,20 @@ import androidx.compose.foundation.lazy.grid.LazyVerticalGrid
 import androidx.compose.foundation.lazy.grid.items
 import androidx.compose.foundation.shape.RoundedCornerShape
 import androidx.compose.material3.Button
+import androidx.compose.material3.DropdownMenu
+import androidx.compose.material3.DropdownMenuItem
 import androidx.compose.material3.ExperimentalMaterial3Api
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.Scaffold
 import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
 import androidx.compose.material3.TopAppBar
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.draw.clip
@@ -51,8 +58,17 @@ fun CallRoute(viewModel: CallViewModel, title: String, onClose: () -> Unit) {
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
 fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
+    if (state.status is CallStatus.Waiting) {
+        LobbyScreen(state.roomName ?: title, state.status.hostPresent) { onEvent(CallEvent.Leave) }
+        return
+    }
     Scaffold(
-        topBar = { TopAppBar(title = { Text(state.roomName ?: title) }) },
+        topBar = {
+            TopAppBar(
+                title = { Text(state.roomName ?: title) },
+                actions = { if (state.isHost && state.status == CallStatus.Live) HostMenu(state, onEvent) },
+            )
+        },
         bottomBar = {
             Row(
                 Modifier.fillMaxWidth().padding(16.dp),
@@ -67,6 +83,21 @@ fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
     ) { padding ->
         Column(Modifier.padding(padding).fillMaxSize()) {
             statusLine(state.status)?.let { Text(it, Modifier.padding(16.dp), color = Color.Gray) }
+            state.notice?.let { notice ->
+                Row(Modifier.fillMaxWidth().padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                    Text(notice, Modifier.weight(1f))
+                    TextButton(onClick = { onEvent(CallEvent.DismissNotice) }) { Text("OK") }
+                }
+            }
+            if (state.isHost) {
+                for (knock in state.knocks) {
+                    Row(Modifier.fillMaxWidth().padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                        Text("${knock.name} is waiting to come in", Modifier.weight(1f))
+                        TextButton(onClick = { onEvent(CallEvent.Deny(knock.id)) }) { Text("Deny") }
+                        Button(onClick = { onEvent(CallEvent.Admit(knock.id)) }) { Text("Admit") }
+                    }
+                }
+            }
             if (state.status == CallStatus.Live && state.tiles.isEmpty()) {
                 Text("Nobody else is here yet.", Modifier.padding(16.dp))
             }
@@ -76,22 +107,55 @@ fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
                 horizontalArrangement = Arrangement.spacedBy(8.dp),
                 verticalArrangement = Arrangement.spacedBy(8.dp),
             ) {
-                items(state.tiles, key = { it.id }) { tile -> ParticipantTile(tile) }
+                items(state.tiles, key = { it.id }) { tile -> ParticipantTile(tile, onEvent) }
             }
         }
+    }
+}
+
+/** The lobby of a locked room: nothing of the room is visible until a host lets me in. */
+@Composable
+private fun LobbyScreen(roomName: String, hostPresent: Boolean, onLeave: () -> Unit) {
+    Column(
+        Modifier.fillMaxSize().padding(32.dp),
+        verticalArrangement = Arrangement.spacedBy(16.dp, Alignment.CenterVertically),
+        horizontalAlignment = Alignment.CenterHorizontally,
+    ) {
+        Text(roomName, style = MaterialTheme.typography.headlineSmall)
+        Text("Waiting for a host to let you in…")
+        if (!hostPresent) Text("No host is in the room right now.", color = Color.Gray)
+        OutlinedButton(onClick = onLeave) { Text("Leave") }
+    }
+}
+
+/** Lock, panic, a new link and ending the call, for hosts. */
+@Composable
+private fun HostMenu(state: CallState, onEvent: (CallEvent) -> Unit) {
+    var open by remember { mutableStateOf(false) }
+    TextButton(onClick = { open = true }) { Text("Host") }
+    DropdownMenu(expanded = open, onDismissRequest = { open = false }) {
+        val pick = { event: CallEvent ->
+            open = false
+            onEvent(event)
+        }
+        DropdownMenuItem(text = { Text(if (state.locked) "Unlock room" else "Lock room") }, onClick = { pick(CallEvent.ToggleLock) })
+        DropdownMenuItem(text = { Text(if (state.panic) "Release panic" else "Panic") }, onClick = { pick(CallEvent.TogglePanic) })
+        DropdownMenuItem(text = { Text("New link") }, onClick = { pick(CallEvent.NewLink) })
+        DropdownMenuItem(text = { Text("End for everyone") }, onClick = { pick(CallEvent.EndForEveryone) })
     }
 }
 
 private fun statusLine(status: CallStatus): String? =
     when (status) {
         CallStatus.Joining -> "Joining…"
+        is CallStatus.Waiting -> "Waiting for a host to let you in…"
         CallStatus.Live -> null
         is CallStatus.Reconnecting -> "Connection lost, reconnecting (attempt ${status.attempt})…"
         is CallStatus.Ended -> "Call ended: ${status.why}"
     }
 
 @Composable
-private fun ParticipantTile(tile: Tile) {
+private fun ParticipantTile(tile: Tile, onEvent: (CallEvent) -> Unit) {
     val shape = RoundedCornerShape(12.dp)
     val ring = if (tile.speaking) Color(0xFF43A047) else Color.Transparent
     Box(
@@ -124,6 +188,25 @@ private fun ParticipantTile(tile: Tile) {
             Text(tile.name, color = Color.White, modifier = Modifier.weight(1f))
             if (tile.muted) Text("muted", color = Color(0xFFEF9A9A))
             if (tile.speaking) Text("speaking", color = Color(0xFFA5D6A7))
+            if (tile.canModerate) TileMenu(tile, onEvent)
+        }
+    }
+}
+
+/** What a host can do to one person. */
+@Composable
+private fun TileMenu(tile: Tile, onEvent: (CallEvent) -> Unit) {
+    var open by remember { mutableStateOf(false) }
+    Box {
+        Text("⋮", color = Color.White, modifier = Modifier.clickable { open = true })
+        DropdownMenu(expanded = open, onDismissRequest = { open = false }) {
+            val pick = { event: CallEvent ->
+                open = false
+                onEvent(event)
+            }
+            DropdownMenuItem(text = { Text("Ask to mute") }, onClick = { pick(CallEvent.AskToMute(tile.id)) })
+            DropdownMenuItem(text = { Text("Mute") }, onClick = { pick(CallEvent.Mute(tile.id)) })
+            DropdownMenuItem(text = { Text("Remove from room") }, onClick = { pick(CallEvent.Remove(tile.id)) })
         }
     }
 }

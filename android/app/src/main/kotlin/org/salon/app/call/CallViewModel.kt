@@ -21,9 +21,11 @@ import org.salon.core.Call
 import org.salon.core.Connection
 import org.salon.core.EndReason
 import org.salon.core.JoinOptions
+import org.salon.core.Knock
 import org.salon.core.RoomState
 import org.salon.core.SalonError
 import org.salon.core.SalonService
+import org.salon.core.CallEvent as CoreEvent
 
 /** Everything the call screen shows. */
 data class CallState(
@@ -31,10 +33,23 @@ data class CallState(
     val status: CallStatus = CallStatus.Joining,
     val tiles: List<Tile> = emptyList(),
     val sendingTestPattern: Boolean = false,
+    /** Owner or co-host: the host menu, the lobby and each tile's menu are shown. */
+    val isHost: Boolean = false,
+    val locked: Boolean = false,
+    val panic: Boolean = false,
+    /** People waiting in the lobby (hosts only). */
+    val knocks: List<Knock> = emptyList(),
+    /** The invite link to share (changes after "New link"). */
+    val link: String? = null,
+    /** A one-off message: a host asked me to mute, muted me, or refused something. */
+    val notice: String? = null,
 )
 
 sealed interface CallStatus {
     data object Joining : CallStatus
+
+    /** In the lobby of a locked room until a host lets me in. */
+    data class Waiting(val hostPresent: Boolean) : CallStatus
 
     data object Live : CallStatus
 
@@ -51,6 +66,8 @@ data class Tile(
     val muted: Boolean,
     val cameraOff: Boolean,
     val picture: Bitmap?,
+    /** Whether I may ask them to mute, mute or remove them (I am a host of a higher role). */
+    val canModerate: Boolean = false,
 )
 
 /** Everything the user can do in a call. */
@@ -59,6 +76,27 @@ sealed interface CallEvent {
     data object ToggleTestPattern : CallEvent
 
     data object Leave : CallEvent
+
+    data object DismissNotice : CallEvent
+
+    // Host actions.
+    data object ToggleLock : CallEvent
+
+    data object TogglePanic : CallEvent
+
+    data object NewLink : CallEvent
+
+    data object EndForEveryone : CallEvent
+
+    data class Admit(val knockId: String) : CallEvent
+
+    data class Deny(val knockId: String) : CallEvent
+
+    data class AskToMute(val participantId: String) : CallEvent
+
+    data class Mute(val participantId: String) : CallEvent
+
+    data class Remove(val participantId: String) : CallEvent
 }
 
 /**
@@ -88,6 +126,7 @@ class CallViewModel(
                 }
             call = joined
             launch { combine(joined.state, pictures, ::show).collect { shown -> mutableState.value = shown } }
+            launch { joined.events().collect { event -> mutableState.update { it.copy(notice = event.describe()) } } }
             launch(Dispatchers.Default) {
                 val converter = PictureConverter()
                 joined.videoFrames().collect { remote ->
@@ -112,6 +151,26 @@ class CallViewModel(
         when (event) {
             CallEvent.ToggleTestPattern -> toggleTestPattern()
             CallEvent.Leave -> leave()
+            CallEvent.DismissNotice -> mutableState.update { it.copy(notice = null) }
+            CallEvent.ToggleLock -> host { it.setLocked(!state.value.locked) }
+            CallEvent.TogglePanic -> host { it.setPanic(!state.value.panic) }
+            CallEvent.NewLink -> host { it.rotateLink() }
+            CallEvent.EndForEveryone -> host { it.endRoom() }
+            is CallEvent.Admit -> host { it.admit(event.knockId) }
+            is CallEvent.Deny -> host { it.deny(event.knockId) }
+            is CallEvent.AskToMute -> host { it.askToMute(event.participantId) }
+            is CallEvent.Mute -> host { it.mute(event.participantId) }
+            is CallEvent.Remove -> host { it.remove(event.participantId) }
+        }
+    }
+
+    /** A host action: the result shows in the state; a refusal arrives as an event. */
+    private fun host(action: (Call) -> Unit) {
+        val call = call ?: return
+        try {
+            action(call)
+        } catch (e: SalonError) {
+            mutableState.update { it.copy(notice = e.message) }
         }
     }
 
@@ -121,14 +180,28 @@ class CallViewModel(
             status =
                 when (val c = room.connection) {
                     Connection.Connecting -> CallStatus.Joining
+                    is Connection.Waiting -> CallStatus.Waiting(c.hostPresent)
                     Connection.Connected -> CallStatus.Live
                     is Connection.Reconnecting -> CallStatus.Reconnecting(c.attempt)
                     is Connection.Ended -> CallStatus.Ended(c.reason.describe())
                 },
             tiles =
                 room.participants.map { p ->
-                    Tile(p.id, p.name, speaking = p.speaking, muted = !p.audioOn, cameraOff = !p.videoOn, picture = pictures[p.id])
+                    Tile(
+                        p.id,
+                        p.name,
+                        speaking = p.speaking,
+                        muted = !p.audioOn,
+                        cameraOff = !p.videoOn,
+                        picture = pictures[p.id],
+                        canModerate = room.role.isHost && room.role > p.role,
+                    )
                 },
+            isHost = room.isHost,
+            locked = room.locked,
+            panic = room.panic,
+            knocks = room.knocks,
+            link = room.link,
         )
 
     private fun toggleTestPattern() {
@@ -139,7 +212,12 @@ class CallViewModel(
             testPattern = null
             call.setCamera(false)
         } else {
-            call.setCamera(true)
+            try {
+                call.setCamera(true)
+            } catch (e: SalonError) {
+                mutableState.update { it.copy(notice = e.message) }
+                return
+            }
             testPattern =
                 viewModelScope.launch(Dispatchers.Default) {
                     var index = 0L
@@ -174,5 +252,15 @@ private fun EndReason.describe(): String =
         EndReason.RoomNotFound -> "This room no longer exists"
         EndReason.RoomFull -> "The room is full"
         EndReason.Incompatible -> "Update Salon to join this room"
+        EndReason.Removed -> "You were removed from this room"
+        EndReason.KnockDenied -> "The host didn't let you in"
+        EndReason.RoomEnded -> "The host ended the call"
         is EndReason.Error -> message
+    }
+
+private fun CoreEvent.describe(): String =
+    when (this) {
+        is CoreEvent.MuteRequested -> "$by asks you to mute your microphone"
+        is CoreEvent.Muted -> "$by turned your microphone off"
+        is CoreEvent.Refused -> message
     }

@@ -663,6 +663,9 @@ internal interface UniffiCallbackInterfaceAudioFrameSinkMethod0 : com.sun.jna.Ca
 internal interface UniffiCallbackInterfaceRoomListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceRoomListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceVideoFrameSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`participantId`: RustBuffer.ByValue,`frame`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -685,22 +688,25 @@ internal open class UniffiVTableCallbackInterfaceAudioFrameSink(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onStateChanged", "onEvent")
 internal open class UniffiVTableCallbackInterfaceRoomListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onStateChanged`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
+    @JvmField internal var `onEvent`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `onStateChanged`: UniffiCallbackInterfaceRoomListenerMethod0? = null,
-    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onStateChanged`,), Structure.ByValue
+        `onEvent`: UniffiCallbackInterfaceRoomListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceRoomListener(`uniffiFree`,`uniffiClone`,`onStateChanged`,`onEvent`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceRoomListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onStateChanged` = other.`onStateChanged`
+        `onEvent` = other.`onEvent`
     }
 
 }
@@ -756,9 +762,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_roomlistener_on_state_changed(
     ): Int
+    external fun uniffi_salon_core_checksum_method_roomlistener_on_event(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_admit(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_ask_mute(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_deny(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_end_room(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_leave(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_mute(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_remote_stats(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_remove(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_rotate_link(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_send_audio_frame(
     ): Int
@@ -766,9 +788,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_set_camera(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_set_cohost(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_set_locked(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_set_microphone(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_set_panic(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_state(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_unban(
     ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_add_friend(
     ): Int
@@ -837,24 +867,48 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_roomlistener_on_state_changed(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_method_roomlistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_clone_saloncall(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_salon_core_fn_free_saloncall(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_admit(`ptr`: Long,`knockId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_ask_mute(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_deny(`ptr`: Long,`knockId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_end_room(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_leave(`ptr`: Long,
     ): Long
+    external fun uniffi_salon_core_fn_method_saloncall_mute(`ptr`: Long,`participantId`: RustBuffer.ByValue,`video`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_remote_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_saloncall_remove(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_rotate_link(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_send_audio_frame(`ptr`: Long,`pcm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_send_video_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_set_camera(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_set_cohost(`ptr`: Long,`participantId`: RustBuffer.ByValue,`cohost`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_set_locked(`ptr`: Long,`locked`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_set_microphone(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_set_panic(`ptr`: Long,`active`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_saloncall_unban(`ptr`: Long,`banId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_clone_salonclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_salon_core_fn_free_salonclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1028,10 +1082,34 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_roomlistener_on_state_changed() and 0xFFFF) != 51948) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_roomlistener_on_event() and 0xFFFF) != 10474) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_admit() and 0xFFFF) != 24543) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_ask_mute() and 0xFFFF) != 31996) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_deny() and 0xFFFF) != 2031) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_end_room() and 0xFFFF) != 13720) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_leave() and 0xFFFF) != 7347) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_mute() and 0xFFFF) != 18948) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_remote_stats() and 0xFFFF) != 16831) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_remove() and 0xFFFF) != 36942) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_rotate_link() and 0xFFFF) != 4318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_send_audio_frame() and 0xFFFF) != 13649) {
@@ -1040,13 +1118,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_saloncall_send_video_frame() and 0xFFFF) != 61050) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_camera() and 0xFFFF) != 43427) {
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_camera() and 0xFFFF) != 4458) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_microphone() and 0xFFFF) != 38006) {
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_cohost() and 0xFFFF) != 57058) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_locked() and 0xFFFF) != 61974) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_microphone() and 0xFFFF) != 10798) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_panic() and 0xFFFF) != 369) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_state() and 0xFFFF) != 17426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_unban() and 0xFFFF) != 14231) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_add_friend() and 0xFFFF) != 44649) {
@@ -1067,7 +1157,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_salonclient_friends() and 0xFFFF) != 29017) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_salon_core_checksum_method_salonclient_join() and 0xFFFF) != 57243) {
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_join() and 0xFFFF) != 4816) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_my_rooms() and 0xFFFF) != 12071) {
@@ -1978,17 +2068,19 @@ public object FfiConverterTypeAudioFrameSink: FfiConverter<AudioFrameSink, Long>
 
 
 /**
- * Told about every change of a call's room state.
+ * Told about every change of a call's room state, and about events the state does not keep.
  */
 public interface RoomListener {
     
     fun `onStateChanged`(`state`: RoomStateRecord)
     
+    fun `onEvent`(`event`: CallEventRecord)
+    
     companion object
 }
 
 /**
- * Told about every change of a call's room state.
+ * Told about every change of a call's room state, and about events the state does not keep.
  */
 open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
 {
@@ -2104,6 +2196,19 @@ open class RoomListenerImpl: Disposable, AutoCloseable, RoomListener
     
     
 
+    override fun `onEvent`(`event`: CallEventRecord)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_roomlistener_on_event(
+        it,
+        
+        FfiConverterTypeCallEventRecord.lower(`event`),_status)
+}
+    }
+    
+    
+
     
 
     
@@ -2134,6 +2239,18 @@ internal object uniffiCallbackInterfaceRoomListener {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `onEvent`: UniffiCallbackInterfaceRoomListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeRoomListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEvent`(
+                    FfiConverterTypeCallEventRecord.lift(`event`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -2151,6 +2268,7 @@ internal object uniffiCallbackInterfaceRoomListener {
         uniffiFree,
         uniffiClone,
         `onStateChanged`,
+        `onEvent`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -2299,9 +2417,35 @@ public object FfiConverterTypeRoomListener: FfiConverter<RoomListener, Long> {
  */
 public interface SalonCallInterface {
     
+    fun `admit`(`knockId`: kotlin.String)
+    
+    fun `askMute`(`participantId`: kotlin.String)
+    
+    fun `deny`(`knockId`: kotlin.String)
+    
+    /**
+     * Ends the call for everyone (this one ends with `RoomEnded`).
+     */
+    fun `endRoom`()
+    
     suspend fun `leave`()
     
+    /**
+     * Turns their microphone (and with `video`, camera) off.
+     */
+    fun `mute`(`participantId`: kotlin.String, `video`: kotlin.Boolean)
+    
     fun `remoteStats`(): List<RemoteStatsRecord>
+    
+    /**
+     * Disconnects and bans them (device and address) from this room; also locks it.
+     */
+    fun `remove`(`participantId`: kotlin.String)
+    
+    /**
+     * A new invite link; the state's `link` follows, and so does "my rooms".
+     */
+    fun `rotateLink`()
     
     /**
      * 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples).
@@ -2313,11 +2457,28 @@ public interface SalonCallInterface {
      */
     fun `sendVideoFrame`(`frame`: VideoFrame)
     
+    /**
+     * `NotAllowed` when turning it on during panic.
+     */
     fun `setCamera`(`on`: kotlin.Boolean)
     
+    /**
+     * The owner names (or un-names) a co-host.
+     */
+    fun `setCohost`(`participantId`: kotlin.String, `cohost`: kotlin.Boolean)
+    
+    fun `setLocked`(`locked`: kotlin.Boolean)
+    
+    /**
+     * `NotAllowed` when turning it on while a host holds guests' microphones off (panic).
+     */
     fun `setMicrophone`(`on`: kotlin.Boolean)
     
+    fun `setPanic`(`active`: kotlin.Boolean)
+    
     fun `state`(): RoomStateRecord
+    
+    fun `unban`(`banId`: kotlin.String)
     
     companion object
 }
@@ -2427,6 +2588,64 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     }
 
     
+    @Throws(SalonException::class)override fun `admit`(`knockId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_admit(
+        it,
+        
+        FfiConverterString.lower(`knockId`),_status)
+}
+    }
+    
+    
+
+    
+    @Throws(SalonException::class)override fun `askMute`(`participantId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_ask_mute(
+        it,
+        
+        FfiConverterString.lower(`participantId`),_status)
+}
+    }
+    
+    
+
+    
+    @Throws(SalonException::class)override fun `deny`(`knockId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_deny(
+        it,
+        
+        FfiConverterString.lower(`knockId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Ends the call for everyone (this one ends with `RoomEnded`).
+     */
+    @Throws(SalonException::class)override fun `endRoom`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_end_room(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
     override suspend fun `leave`() {
         return uniffiRustCallAsync(
@@ -2447,6 +2666,24 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     )
     }
 
+    
+    /**
+     * Turns their microphone (and with `video`, camera) off.
+     */
+    @Throws(SalonException::class)override fun `mute`(`participantId`: kotlin.String, `video`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_mute(
+        it,
+        
+        FfiConverterString.lower(`participantId`),
+        FfiConverterBoolean.lower(`video`),_status)
+}
+    }
+    
+    
+
     override fun `remoteStats`(): List<RemoteStatsRecord> {
             return FfiConverterSequenceTypeRemoteStatsRecord.lift(
     callWithHandle {
@@ -2458,6 +2695,39 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Disconnects and bans them (device and address) from this room; also locks it.
+     */
+    @Throws(SalonException::class)override fun `remove`(`participantId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_remove(
+        it,
+        
+        FfiConverterString.lower(`participantId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A new invite link; the state's `link` follows, and so does "my rooms".
+     */
+    @Throws(SalonException::class)override fun `rotateLink`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_rotate_link(
+        it,
+        _status)
+}
+    }
+    
     
 
     
@@ -2494,10 +2764,14 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     
     
 
-    override fun `setCamera`(`on`: kotlin.Boolean)
+    
+    /**
+     * `NotAllowed` when turning it on during panic.
+     */
+    @Throws(SalonException::class)override fun `setCamera`(`on`: kotlin.Boolean)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(SalonException) { _status ->
     UniffiLib.uniffi_salon_core_fn_method_saloncall_set_camera(
         it,
         
@@ -2507,14 +2781,64 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     
     
 
-    override fun `setMicrophone`(`on`: kotlin.Boolean)
+    
+    /**
+     * The owner names (or un-names) a co-host.
+     */
+    @Throws(SalonException::class)override fun `setCohost`(`participantId`: kotlin.String, `cohost`: kotlin.Boolean)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_set_cohost(
+        it,
+        
+        FfiConverterString.lower(`participantId`),
+        FfiConverterBoolean.lower(`cohost`),_status)
+}
+    }
+    
+    
+
+    
+    @Throws(SalonException::class)override fun `setLocked`(`locked`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_set_locked(
+        it,
+        
+        FfiConverterBoolean.lower(`locked`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `NotAllowed` when turning it on while a host holds guests' microphones off (panic).
+     */
+    @Throws(SalonException::class)override fun `setMicrophone`(`on`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
     UniffiLib.uniffi_salon_core_fn_method_saloncall_set_microphone(
         it,
         
         FfiConverterBoolean.lower(`on`),_status)
+}
+    }
+    
+    
+
+    
+    @Throws(SalonException::class)override fun `setPanic`(`active`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_set_panic(
+        it,
+        
+        FfiConverterBoolean.lower(`active`),_status)
 }
     }
     
@@ -2531,6 +2855,20 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     }
     )
     }
+    
+
+    
+    @Throws(SalonException::class)override fun `unban`(`banId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_unban(
+        it,
+        
+        FfiConverterString.lower(`banId`),_status)
+}
+    }
+    
     
 
     
@@ -2691,7 +3029,9 @@ public interface SalonClientInterface {
     fun `friends`(): List<FriendRecord>
     
     /**
-     * Joins the room behind `link`.
+     * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+     * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
+     * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
     suspend fun `join`(`link`: kotlin.String, `options`: JoinOptions, `listener`: RoomListener?, `videoSink`: VideoFrameSink?, `audioSink`: AudioFrameSink?): SalonCall
     
@@ -2923,7 +3263,9 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
 
     
     /**
-     * Joins the room behind `link`.
+     * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
+     * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
+     * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
     @Throws(SalonException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3407,6 +3749,58 @@ public object FfiConverterTypeVideoFrameSink: FfiConverter<VideoFrameSink, Long>
 
 
 
+/**
+ * A removal that sticks (hosts see them and can lift them with `unban`).
+ */
+data class BanRecord (
+    var `id`: kotlin.String
+    , 
+    /**
+     * The name they had when removed.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Unix seconds.
+     */
+    var `at`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBanRecord: FfiConverterRustBuffer<BanRecord> {
+    override fun read(buf: ByteBuffer): BanRecord {
+        return BanRecord(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BanRecord) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterLong.allocationSize(value.`at`)
+    )
+
+    override fun write(value: BanRecord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterLong.write(value.`at`, buf)
+    }
+}
+
+
+
 data class FriendRecord (
     var `id`: kotlin.Long
     , 
@@ -3527,6 +3921,55 @@ public object FfiConverterTypeJoinOptions: FfiConverterRustBuffer<JoinOptions> {
 
 
 /**
+ * Someone waiting in the lobby (hosts see them).
+ */
+data class KnockRecord (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * Turned away before (0 or 1 times).
+     */
+    var `deniedBefore`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKnockRecord: FfiConverterRustBuffer<KnockRecord> {
+    override fun read(buf: ByteBuffer): KnockRecord {
+        return KnockRecord(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: KnockRecord) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterUInt.allocationSize(value.`deniedBefore`)
+    )
+
+    override fun write(value: KnockRecord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterUInt.write(value.`deniedBefore`, buf)
+    }
+}
+
+
+
+/**
  * A room I created. `host_key` proves ownership; store it like a password.
  */
 data class MyRoomRecord (
@@ -3587,6 +4030,8 @@ data class ParticipantRecord (
     , 
     var `name`: kotlin.String
     , 
+    var `role`: RoleRecord
+    , 
     var `audioOn`: kotlin.Boolean
     , 
     var `videoOn`: kotlin.Boolean
@@ -3614,6 +4059,7 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
         return ParticipantRecord(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterTypeRoleRecord.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
@@ -3625,6 +4071,7 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
     override fun allocationSize(value: ParticipantRecord) = (
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeRoleRecord.allocationSize(value.`role`) +
             FfiConverterBoolean.allocationSize(value.`audioOn`) +
             FfiConverterBoolean.allocationSize(value.`videoOn`) +
             FfiConverterBoolean.allocationSize(value.`receivingAudio`) +
@@ -3635,6 +4082,7 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
     override fun write(value: ParticipantRecord, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeRoleRecord.write(value.`role`, buf)
             FfiConverterBoolean.write(value.`audioOn`, buf)
             FfiConverterBoolean.write(value.`videoOn`, buf)
             FfiConverterBoolean.write(value.`receivingAudio`, buf)
@@ -3716,11 +4164,39 @@ public object FfiConverterTypeRemoteStatsRecord: FfiConverterRustBuffer<RemoteSt
 data class RoomStateRecord (
     var `roomId`: kotlin.String
     , 
+    /**
+     * The current invite link (changes when a host rotates it).
+     */
+    var `link`: kotlin.String
+    , 
     var `roomName`: kotlin.String?
     , 
     var `me`: kotlin.String?
     , 
+    var `role`: RoleRecord
+    , 
+    var `locked`: kotlin.Boolean
+    , 
+    var `panic`: kotlin.Boolean
+    , 
+    /**
+     * My own switches (a host's mute turns them off).
+     */
+    var `microphoneOn`: kotlin.Boolean
+    , 
+    var `cameraOn`: kotlin.Boolean
+    , 
     var `participants`: List<ParticipantRecord>
+    , 
+    /**
+     * Hosts only.
+     */
+    var `knocks`: List<KnockRecord>
+    , 
+    /**
+     * Hosts only.
+     */
+    var `bans`: List<BanRecord>
     , 
     var `connection`: ConnectionRecord
     
@@ -3740,26 +4216,50 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
     override fun read(buf: ByteBuffer): RoomStateRecord {
         return RoomStateRecord(
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterTypeRoleRecord.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterSequenceTypeParticipantRecord.read(buf),
+            FfiConverterSequenceTypeKnockRecord.read(buf),
+            FfiConverterSequenceTypeBanRecord.read(buf),
             FfiConverterTypeConnectionRecord.read(buf),
         )
     }
 
     override fun allocationSize(value: RoomStateRecord) = (
             FfiConverterString.allocationSize(value.`roomId`) +
+            FfiConverterString.allocationSize(value.`link`) +
             FfiConverterOptionalString.allocationSize(value.`roomName`) +
             FfiConverterOptionalString.allocationSize(value.`me`) +
+            FfiConverterTypeRoleRecord.allocationSize(value.`role`) +
+            FfiConverterBoolean.allocationSize(value.`locked`) +
+            FfiConverterBoolean.allocationSize(value.`panic`) +
+            FfiConverterBoolean.allocationSize(value.`microphoneOn`) +
+            FfiConverterBoolean.allocationSize(value.`cameraOn`) +
             FfiConverterSequenceTypeParticipantRecord.allocationSize(value.`participants`) +
+            FfiConverterSequenceTypeKnockRecord.allocationSize(value.`knocks`) +
+            FfiConverterSequenceTypeBanRecord.allocationSize(value.`bans`) +
             FfiConverterTypeConnectionRecord.allocationSize(value.`connection`)
     )
 
     override fun write(value: RoomStateRecord, buf: ByteBuffer) {
             FfiConverterString.write(value.`roomId`, buf)
+            FfiConverterString.write(value.`link`, buf)
             FfiConverterOptionalString.write(value.`roomName`, buf)
             FfiConverterOptionalString.write(value.`me`, buf)
+            FfiConverterTypeRoleRecord.write(value.`role`, buf)
+            FfiConverterBoolean.write(value.`locked`, buf)
+            FfiConverterBoolean.write(value.`panic`, buf)
+            FfiConverterBoolean.write(value.`microphoneOn`, buf)
+            FfiConverterBoolean.write(value.`cameraOn`, buf)
             FfiConverterSequenceTypeParticipantRecord.write(value.`participants`, buf)
+            FfiConverterSequenceTypeKnockRecord.write(value.`knocks`, buf)
+            FfiConverterSequenceTypeBanRecord.write(value.`bans`, buf)
             FfiConverterTypeConnectionRecord.write(value.`connection`, buf)
     }
 }
@@ -3870,10 +4370,154 @@ public object FfiConverterTypeVideoFrame: FfiConverterRustBuffer<VideoFrame> {
 
 
 
+/**
+ * What a call tells besides its state.
+ */
+sealed class CallEventRecord {
+    
+    /**
+     * A host (`by`) asks me to mute my microphone; my choice.
+     */
+    data class MuteRequested(
+        val `by`: kotlin.String) : CallEventRecord()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A host (`by`) turned my microphone (and maybe camera) off; the core already did.
+     */
+    data class Muted(
+        val `by`: kotlin.String, 
+        val `microphoneOn`: kotlin.Boolean, 
+        val `cameraOn`: kotlin.Boolean) : CallEventRecord()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The server refused something I did and nothing changed; `message` is for people.
+     */
+    data class Refused(
+        val `reason`: org.salon.core.ffi.RefusalRecord, 
+        val `message`: kotlin.String) : CallEventRecord()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCallEventRecord : FfiConverterRustBuffer<CallEventRecord>{
+    override fun read(buf: ByteBuffer): CallEventRecord {
+        return when(buf.getInt()) {
+            1 -> CallEventRecord.MuteRequested(
+                FfiConverterString.read(buf),
+                )
+            2 -> CallEventRecord.Muted(
+                FfiConverterString.read(buf),
+                FfiConverterBoolean.read(buf),
+                FfiConverterBoolean.read(buf),
+                )
+            3 -> CallEventRecord.Refused(
+                FfiConverterTypeRefusalRecord.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CallEventRecord): ULong = when(value) {
+        is CallEventRecord.MuteRequested -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`by`)
+            )
+        }
+        is CallEventRecord.Muted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`by`)
+                + FfiConverterBoolean.allocationSize(value.`microphoneOn`)
+                + FfiConverterBoolean.allocationSize(value.`cameraOn`)
+            )
+        }
+        is CallEventRecord.Refused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeRefusalRecord.allocationSize(value.`reason`)
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+        }
+    }
+
+    override fun write(value: CallEventRecord, buf: ByteBuffer) {
+        when(value) {
+            is CallEventRecord.MuteRequested -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`by`, buf)
+                Unit
+            }
+            is CallEventRecord.Muted -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`by`, buf)
+                FfiConverterBoolean.write(value.`microphoneOn`, buf)
+                FfiConverterBoolean.write(value.`cameraOn`, buf)
+                Unit
+            }
+            is CallEventRecord.Refused -> {
+                buf.putInt(3)
+                FfiConverterTypeRefusalRecord.write(value.`reason`, buf)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 sealed class ConnectionRecord {
     
     object Connecting : ConnectionRecord()
     
+    
+    /**
+     * In the lobby of a locked room until a host answers; `host_present`: whether a host is
+     * in the room right now.
+     */
+    data class Waiting(
+        val `hostPresent`: kotlin.Boolean) : ConnectionRecord()
+        
+    {
+        
+
+        companion object
+    }
     
     object Connected : ConnectionRecord()
     
@@ -3887,11 +4531,8 @@ sealed class ConnectionRecord {
         companion object
     }
     
-    /**
-     * `reason`: "left", "room_not_found", "room_full", "incompatible" or an error message.
-     */
     data class Ended(
-        val `reason`: kotlin.String) : ConnectionRecord()
+        val `reason`: org.salon.core.ffi.EndReasonRecord) : ConnectionRecord()
         
     {
         
@@ -3916,12 +4557,15 @@ public object FfiConverterTypeConnectionRecord : FfiConverterRustBuffer<Connecti
     override fun read(buf: ByteBuffer): ConnectionRecord {
         return when(buf.getInt()) {
             1 -> ConnectionRecord.Connecting
-            2 -> ConnectionRecord.Connected
-            3 -> ConnectionRecord.Reconnecting(
+            2 -> ConnectionRecord.Waiting(
+                FfiConverterBoolean.read(buf),
+                )
+            3 -> ConnectionRecord.Connected
+            4 -> ConnectionRecord.Reconnecting(
                 FfiConverterUInt.read(buf),
                 )
-            4 -> ConnectionRecord.Ended(
-                FfiConverterString.read(buf),
+            5 -> ConnectionRecord.Ended(
+                FfiConverterTypeEndReasonRecord.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -3932,6 +4576,13 @@ public object FfiConverterTypeConnectionRecord : FfiConverterRustBuffer<Connecti
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
+            )
+        }
+        is ConnectionRecord.Waiting -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`hostPresent`)
             )
         }
         is ConnectionRecord.Connected -> {
@@ -3951,7 +4602,7 @@ public object FfiConverterTypeConnectionRecord : FfiConverterRustBuffer<Connecti
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterTypeEndReasonRecord.allocationSize(value.`reason`)
             )
         }
     }
@@ -3962,21 +4613,286 @@ public object FfiConverterTypeConnectionRecord : FfiConverterRustBuffer<Connecti
                 buf.putInt(1)
                 Unit
             }
-            is ConnectionRecord.Connected -> {
+            is ConnectionRecord.Waiting -> {
                 buf.putInt(2)
+                FfiConverterBoolean.write(value.`hostPresent`, buf)
+                Unit
+            }
+            is ConnectionRecord.Connected -> {
+                buf.putInt(3)
                 Unit
             }
             is ConnectionRecord.Reconnecting -> {
-                buf.putInt(3)
+                buf.putInt(4)
                 FfiConverterUInt.write(value.`attempt`, buf)
                 Unit
             }
             is ConnectionRecord.Ended -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`reason`, buf)
+                buf.putInt(5)
+                FfiConverterTypeEndReasonRecord.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Why a call ended.
+ */
+sealed class EndReasonRecord {
+    
+    /**
+     * I left.
+     */
+    object Left : EndReasonRecord()
+    
+    
+    object RoomNotFound : EndReasonRecord()
+    
+    
+    object RoomFull : EndReasonRecord()
+    
+    
+    /**
+     * Update the app.
+     */
+    object Incompatible : EndReasonRecord()
+    
+    
+    /**
+     * A host removed me (or I am banned from this room): rejoining will not work.
+     */
+    object Removed : EndReasonRecord()
+    
+    
+    /**
+     * A host did not let me in from the lobby.
+     */
+    object KnockDenied : EndReasonRecord()
+    
+    
+    /**
+     * A host ended the call for everyone.
+     */
+    object RoomEnded : EndReasonRecord()
+    
+    
+    /**
+     * Something else; the message says what.
+     */
+    data class Error(
+        val `message`: kotlin.String) : EndReasonRecord()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEndReasonRecord : FfiConverterRustBuffer<EndReasonRecord>{
+    override fun read(buf: ByteBuffer): EndReasonRecord {
+        return when(buf.getInt()) {
+            1 -> EndReasonRecord.Left
+            2 -> EndReasonRecord.RoomNotFound
+            3 -> EndReasonRecord.RoomFull
+            4 -> EndReasonRecord.Incompatible
+            5 -> EndReasonRecord.Removed
+            6 -> EndReasonRecord.KnockDenied
+            7 -> EndReasonRecord.RoomEnded
+            8 -> EndReasonRecord.Error(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: EndReasonRecord): ULong = when(value) {
+        is EndReasonRecord.Left -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.RoomNotFound -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.RoomFull -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.Incompatible -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.Removed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.KnockDenied -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.RoomEnded -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is EndReasonRecord.Error -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+        }
+    }
+
+    override fun write(value: EndReasonRecord, buf: ByteBuffer) {
+        when(value) {
+            is EndReasonRecord.Left -> {
+                buf.putInt(1)
+                Unit
+            }
+            is EndReasonRecord.RoomNotFound -> {
+                buf.putInt(2)
+                Unit
+            }
+            is EndReasonRecord.RoomFull -> {
+                buf.putInt(3)
+                Unit
+            }
+            is EndReasonRecord.Incompatible -> {
+                buf.putInt(4)
+                Unit
+            }
+            is EndReasonRecord.Removed -> {
+                buf.putInt(5)
+                Unit
+            }
+            is EndReasonRecord.KnockDenied -> {
+                buf.putInt(6)
+                Unit
+            }
+            is EndReasonRecord.RoomEnded -> {
+                buf.putInt(7)
+                Unit
+            }
+            is EndReasonRecord.Error -> {
+                buf.putInt(8)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Why the server refused something I did.
+ */
+
+enum class RefusalRecord {
+    
+    /**
+     * Not a host, aimed at an equal or higher role, a wrong host key, or unmuting during panic.
+     */
+    NOT_ALLOWED,
+    /**
+     * The person, knock or ban is no longer there.
+     */
+    NOT_FOUND,
+    RATE_LIMITED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRefusalRecord: FfiConverterRustBuffer<RefusalRecord> {
+    override fun read(buf: ByteBuffer) = try {
+        RefusalRecord.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RefusalRecord) = 4UL
+
+    override fun write(value: RefusalRecord, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What someone may do in a room: owner (has the host key) and co-hosts are hosts.
+ */
+
+enum class RoleRecord {
+    
+    GUEST,
+    COHOST,
+    OWNER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoleRecord: FfiConverterRustBuffer<RoleRecord> {
+    override fun read(buf: ByteBuffer) = try {
+        RoleRecord.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RoleRecord) = 4UL
+
+    override fun write(value: RoleRecord, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -4077,6 +4993,44 @@ sealed class SalonException: kotlin.Exception() {
             get() = ""
     }
     
+    /**
+     * A host removed you from this room, or you are banned from it.
+     */
+    class Removed(
+        ) : SalonException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * A host did not let you in (or turned you away twice already).
+     */
+    class KnockDenied(
+        ) : SalonException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * A host ended the call for everyone.
+     */
+    class RoomEnded(
+        ) : SalonException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * Not now: e.g. turning the microphone on while a host holds everyone's off.
+     */
+    class NotAllowed(
+        
+        val `reason`: kotlin.String
+        ) : SalonException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
     class Internal(
         
         val `reason`: kotlin.String
@@ -4130,7 +5084,13 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
             10 -> SalonException.DuplicateFriend()
             11 -> SalonException.NotFound()
             12 -> SalonException.CallEnded()
-            13 -> SalonException.Internal(
+            13 -> SalonException.Removed()
+            14 -> SalonException.KnockDenied()
+            15 -> SalonException.RoomEnded()
+            16 -> SalonException.NotAllowed(
+                FfiConverterString.read(buf),
+                )
+            17 -> SalonException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4193,6 +5153,23 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
             is SalonException.CallEnded -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+            )
+            is SalonException.Removed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is SalonException.KnockDenied -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is SalonException.RoomEnded -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is SalonException.NotAllowed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is SalonException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4259,8 +5236,25 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
                 buf.putInt(12)
                 Unit
             }
-            is SalonException.Internal -> {
+            is SalonException.Removed -> {
                 buf.putInt(13)
+                Unit
+            }
+            is SalonException.KnockDenied -> {
+                buf.putInt(14)
+                Unit
+            }
+            is SalonException.RoomEnded -> {
+                buf.putInt(15)
+                Unit
+            }
+            is SalonException.NotAllowed -> {
+                buf.putInt(16)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SalonException.Internal -> {
+                buf.putInt(17)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -4431,6 +5425,34 @@ public object FfiConverterSequenceShort: FfiConverterRustBuffer<List<kotlin.Shor
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer<List<BanRecord>> {
+    override fun read(buf: ByteBuffer): List<BanRecord> {
+        val len = buf.getInt()
+        return List<BanRecord>(len) {
+            FfiConverterTypeBanRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<BanRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeBanRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<BanRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeBanRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeFriendRecord: FfiConverterRustBuffer<List<FriendRecord>> {
     override fun read(buf: ByteBuffer): List<FriendRecord> {
         val len = buf.getInt()
@@ -4449,6 +5471,34 @@ public object FfiConverterSequenceTypeFriendRecord: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeFriendRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeKnockRecord: FfiConverterRustBuffer<List<KnockRecord>> {
+    override fun read(buf: ByteBuffer): List<KnockRecord> {
+        val len = buf.getInt()
+        return List<KnockRecord>(len) {
+            FfiConverterTypeKnockRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<KnockRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeKnockRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<KnockRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeKnockRecord.write(it, buf)
         }
     }
 }
