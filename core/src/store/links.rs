@@ -8,7 +8,9 @@
 //! the server (a server behind a reverse proxy under a path), so
 //! `https://example.org/salon/r/ID` means server `https://example.org/salon`, room `ID`.
 //! [`InviteLink::to_url`] gives the canonical form back (lower-case host, no default port, no
-//! trailing slash), which is what the local store keeps.
+//! trailing slash), which is what the local store keeps. Both the pasted text and the canonical
+//! form must fit in [`MAX_LINK_BYTES`], so whatever `parse` accepts, `to_url` parses back to an
+//! equal link.
 //!
 //! # Friend cards
 //!
@@ -114,10 +116,21 @@ impl InviteLink {
             return Err(LinkError::NotARoomLink);
         };
         validate_room_id(room_id).map_err(|e| LinkError::InvalidRoomId(e.to_string()))?;
-        Ok(Self {
+        let link = Self {
             server: server_of(&url, prefix)?,
             room_id: (*room_id).to_owned(),
-        })
+        };
+        // The canonical form can be longer than what was pasted (`https://` added to a link
+        // without a scheme, a path prefix percent-encoded, an international host in punycode).
+        // Measure it too, so that every link accepted here gives a `to_url` that parses again.
+        let len = link.to_url().len();
+        if len > MAX_LINK_BYTES {
+            return Err(LinkError::TooLong {
+                len,
+                max: MAX_LINK_BYTES,
+            });
+        }
+        Ok(link)
     }
 
     /// The canonical link: `<server>/r/<room id>`.

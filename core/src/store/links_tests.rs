@@ -376,3 +376,88 @@ fn mangled_input_never_panics() {
         }
     }
 }
+
+/// What `parse` accepts, `to_url` must give back in a form that parses again: the canonical
+/// link may be longer than the pasted text, so `parse` measures the canonical one too. Each
+/// input below is within `MAX_LINK_BYTES`; its canonical form is not.
+fn assert_canonical_too_long(input: &str, canonical_len: usize) {
+    assert!(
+        input.len() <= MAX_LINK_BYTES,
+        "input of {} bytes",
+        input.len()
+    );
+    // Compared by the canonical length only, to keep a failure's message readable.
+    assert_eq!(
+        InviteLink::parse(input).map(|link| link.to_url().len()),
+        Err(LinkError::TooLong {
+            len: canonical_len,
+            max: MAX_LINK_BYTES,
+        }),
+        "input of {} bytes",
+        input.len()
+    );
+}
+
+#[test]
+fn a_link_without_a_scheme_is_measured_with_https_added() {
+    // Exactly the limit as typed; `https://` makes the canonical link 8 bytes longer.
+    let suffix = format!("/r/{ID}");
+    let prefix = "h.example/";
+    let pad = "a".repeat(MAX_LINK_BYTES - prefix.len() - suffix.len());
+    let input = format!("{prefix}{pad}{suffix}");
+    assert_eq!(input.len(), MAX_LINK_BYTES);
+    assert_canonical_too_long(&input, MAX_LINK_BYTES + "https://".len());
+
+    // 8 bytes shorter, the canonical link is exactly at the limit: accepted, and it round-trips.
+    let input = format!("{prefix}{}{suffix}", &pad["https://".len()..]);
+    let parsed = InviteLink::parse(&input).unwrap();
+    assert_eq!(parsed.to_url().len(), MAX_LINK_BYTES);
+    assert_eq!(InviteLink::parse(&parsed.to_url()), Ok(parsed));
+}
+
+#[test]
+fn a_percent_encoded_path_prefix_is_measured_encoded() {
+    // Each `é` is 2 bytes as pasted and 6 (`%C3%A9`) in the canonical link.
+    let input = format!("https://h.example/{}/r/{ID}", "é".repeat(400));
+    assert_eq!(input.len(), 18 + 800 + 3 + ID.len());
+    assert_canonical_too_long(&input, 18 + 2400 + 3 + ID.len());
+}
+
+#[test]
+fn an_international_host_is_measured_in_punycode() {
+    // Each `ü.` label is 3 bytes as pasted and 8 (`xn--tda.`) in the canonical link.
+    let input = format!("https://{}example/r/{ID}", "ü.".repeat(600));
+    assert_eq!(input.len(), 8 + 1800 + 7 + 3 + ID.len());
+    assert_canonical_too_long(&input, 8 + 4800 + 7 + 3 + ID.len());
+}
+
+#[test]
+fn a_friend_cards_room_is_measured_in_canonical_form() {
+    // The same as above, through the card's room: refused, instead of a card whose `to_link`
+    // does not parse.
+    for (room, canonical_len) in [
+        (
+            format!("https://h.example/{}/r/{ID}", "é".repeat(400)),
+            18 + 2400 + 3 + ID.len(),
+        ),
+        (
+            format!(
+                "h.example/{}/r/{ID}",
+                "a".repeat(MAX_LINK_BYTES - 13 - ID.len())
+            ),
+            MAX_LINK_BYTES + "https://".len(),
+        ),
+    ] {
+        assert!(room.len() <= MAX_LINK_BYTES);
+        let input = format!("salon:friend?v=1&name=Bo&room={room}");
+        assert_eq!(
+            FriendCard::parse(&input).map(|card| card.room.to_url().len()),
+            Err(LinkError::InvalidRoom(Box::new(LinkError::TooLong {
+                len: canonical_len,
+                max: MAX_LINK_BYTES,
+            }))),
+            "room of {} bytes",
+            room.len()
+        );
+    }
+}
