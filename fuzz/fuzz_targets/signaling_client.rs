@@ -1,0 +1,13 @@
+//! `salon_protocol::decode_client`: what the server reads from every participant's socket.
+//! Properties: see `signaling.rs`.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "signaling.rs"]
+mod signaling;
+
+fuzz_target!(|data: &[u8]| {
+    signaling::check(data, salon_protocol::decode_client);
+});
