@@ -12,7 +12,7 @@ use salon_protocol::{
     Ban, MAX_BANS_LISTED, MAX_PARTICIPANTS, MediaState, Participant, Resume, Role, RoomInfo,
     ServerMessage,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::hub::{
     Admission, Hub, JoinError, JoinReply, JoinRequest, Joined, RoomCmd, ToParticipant,
@@ -53,6 +53,8 @@ pub(crate) struct RoomActor {
     next_seat: u64,
     publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
+    /// Whether a host is inside, for the people waiting in the lobby.
+    host_present: watch::Sender<bool>,
 }
 
 impl RoomActor {
@@ -77,6 +79,7 @@ impl RoomActor {
             next_seat: 1,
             publications: Vec::new(),
             count,
+            host_present: watch::Sender::new(false),
         }
     }
 
@@ -167,6 +170,10 @@ impl RoomActor {
             }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
+        self.host_present.send_if_modified(|present| {
+            let now = self.membership.has_host();
+            std::mem::replace(present, now) != now
+        });
     }
 
     fn is_current(&self, id: &str, seat: u64) -> bool {
@@ -259,7 +266,7 @@ impl RoomActor {
             Ok(knock) => {
                 let waiting = JoinReply::Waiting {
                     knock_id: knock_id.clone(),
-                    host_present: self.membership.has_host(),
+                    host_present: self.host_present.subscribe(),
                     decision,
                 };
                 if reply.send(Ok(waiting)).is_err() {

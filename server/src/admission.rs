@@ -115,13 +115,15 @@ async fn wait_in_lobby(
     mut knocking: Knocking,
     room: &StoredRoom,
 ) -> Option<(Joined, RoomLink)> {
-    let waiting = ServerMessage::Waiting {
+    let waiting = |host_present: bool| ServerMessage::Waiting {
         room_name: room.name.clone(),
-        host_present: knocking.host_present,
+        host_present,
     };
-    if !conn.send(&waiting).await {
+    let present = *knocking.host_present.borrow_and_update();
+    if !conn.send(&waiting(present)).await {
         return None;
     }
+    let mut presence = knocking.host_present.clone();
     let mut ping = tokio::time::interval(crate::participant::PING_EVERY);
     ping.reset();
     loop {
@@ -150,6 +152,13 @@ async fn wait_in_lobby(
                     .await;
                 }
             },
+            // A host came or went: say so again, so the page can tell the knocker.
+            Ok(()) = presence.changed() => {
+                let present = *presence.borrow_and_update();
+                if !conn.send(&waiting(present)).await {
+                    return None;
+                }
+            }
             _ = ping.tick() => {
                 if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT || !conn.ping().await {
                     return None;

@@ -11,7 +11,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use salon_protocol::{
     ClientMessage, ErrorCode, Knock, MediaState, Participant, Resume, Role, RoomInfo, ServerMessage,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::actor::RoomActor;
 use crate::identity::Identity;
@@ -83,7 +83,7 @@ pub(crate) enum JoinReply {
     Admitted(Joined, u64),
     Waiting {
         knock_id: String,
-        host_present: bool,
+        host_present: watch::Receiver<bool>,
         decision: oneshot::Receiver<Admission>,
     },
 }
@@ -192,7 +192,8 @@ pub enum Entry {
 /// A knock waiting for a host. Dropping it withdraws the knock.
 pub struct Knocking {
     pub knock_id: String,
-    pub host_present: bool,
+    /// Whether a host is in the room to answer; changes as hosts come and go.
+    pub host_present: watch::Receiver<bool>,
     room_id: String,
     decision: oneshot::Receiver<Admission>,
     tx: mpsc::UnboundedSender<RoomCmd>,

@@ -327,3 +327,53 @@ async fn knocking_is_rate_limited_per_address() {
     assert!(message.contains("Too many knocks"), "{message}");
     assert_eq!(after, 20, "the burst is 20 knocks");
 }
+
+#[tokio::test]
+async fn a_knocker_hears_when_a_host_arrives() {
+    let s = TestServer::start().await;
+    let (id, key) = room(&s).await;
+    let url = s.ws_url(&id);
+    let mut host = owner(&s, &id, &key).await;
+    host.send(&ClientMessage::SetLocked { locked: true }).await;
+    host.recv_until(|m| {
+        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
+    })
+    .await;
+    host.send(&ClientMessage::Leave).await;
+    assert!(
+        eventually(Duration::from_secs(5), async || s.participants(&id).await
+            == 0)
+        .await
+    );
+    let (mut knocker, reply) = WsClient::connect_as(&url, "Early", None, Some(DEVICE_B)).await;
+    assert!(
+        matches!(
+            reply,
+            ServerMessage::Waiting {
+                host_present: false,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    let (_host, joined) = WsClient::connect_as(&url, "Owner", Some(&key), None).await;
+    match joined {
+        ServerMessage::Joined { role, knocks, .. } => {
+            assert_eq!(role, Role::Owner);
+            assert_eq!(knocks.len(), 1, "the returning owner finds the knock");
+            assert_eq!(knocks[0].name, "Early");
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    let update = knocker.recv().await.expect("still waiting");
+    assert!(
+        matches!(
+            update,
+            ServerMessage::Waiting {
+                host_present: true,
+                ..
+            }
+        ),
+        "{update:?}"
+    );
+}

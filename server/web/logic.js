@@ -24,6 +24,7 @@ const ERROR_WORDS = {
   removed: ['You were removed from this room', "A host removed you. You can't come back unless a host lifts the ban."],
   knock_denied: ["The host didn't let you in.", 'You can knock again if you think it was a mistake.'],
   room_ended: ['The host ended the call', 'The room is still there: you can join again later.'],
+  ended_by_you: ['You ended the call for everyone', 'The room stays, with its lock and bans: come back whenever you like.'],
 };
 
 /**

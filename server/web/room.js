@@ -1,25 +1,37 @@
 // The room page (/r/{id}): room info, camera preview and name, then the call itself, with
-// reconnection after a lost connection. This module is the controller: it owns the page state
-// and wires the pieces (api, media, signaling, call, ui) together.
+// reconnection after a lost connection, the lobby of a locked room, and what hosts decide
+// (docs/protocol.md, "Hosts, the lobby and removal"). This module is the controller: it owns the
+// page state and wires the pieces (api, media, signaling, call, ui, host, notices) together.
 
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
+import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
-  cleanName, errorWords, initials, isFatalForRetry, presenceText, reconnectDelay,
+  cleanName, devicesToTurnOff, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
+  presenceText, reconnectDelay, waitingText,
 } from './logic.js';
+import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
 import { SpeakingWatch } from './speaking.js';
+import {
+  deviceId, hostKey, moveRoom, rememberName, rememberedName,
+} from './storage.js';
 import { $, TileGrid, copyText, fillIcons, setBanner, setToggle, showView } from './ui.js';
 
 const JOIN_TIMEOUT_MS = 15000;
 const LOBBY_REFRESH_MS = 10000;
-const NAME_KEY = 'salon.name';
 
 const s = {
-  state: 'loading', // loading | preview | connecting | joined | reconnecting | left | error
+  // loading | preview | connecting | waiting | joined | reconnecting | left | error
+  state: 'loading',
   roomId: roomIdFromPath(window.location.pathname),
-  room: null,
+  room: null, // the HTTP summary (name, participants, full, locked)
+  info: null, // the latest RoomInfo from the server ({id, name, max_participants, locked, panic})
+  role: 'guest',
+  hostKey: null, // read once: it follows the room to a new link (rotate) in memory too
+  errorCode: null,
+  endedByMe: false,
   name: '',
   participantId: null,
   resume: null,
@@ -36,6 +48,19 @@ const s = {
 const local = new LocalMedia();
 const grid = new TileGrid($('#grid'), {
   onAutoplayBlocked: () => { $('#enable-sound').hidden = false; },
+  decorate: (tile, participant) => host.decorateTile(tile, participant),
+});
+const inviteUrl = () => `${window.location.origin}/r/${encodeURIComponent(s.roomId)}`;
+const host = new HostControls({
+  send: (message) => { if (s.joined) s.signaling?.send(message); },
+  grid,
+  inviteUrl,
+  toast,
+  copy: copyText,
+  onEndRoom: () => { s.endedByMe = true; },
+});
+const mutePrompt = new MutePrompt({
+  onAccept: () => { if (local.current().audio) toggle('audio'); },
 });
 const speaking = new SpeakingWatch({
   localLevel: () => local.level(),
@@ -52,19 +77,19 @@ window.salon = Object.freeze({
   get state() { return s.state; },
   get participantId() { return s.participantId; },
   get roomId() { return s.roomId; },
+  /** My role: 'owner', 'cohost' or 'guest'. */
+  get role() { return s.role; },
+  /** The latest RoomInfo from the server ({id, name, max_participants, locked, panic}), or null. */
+  get room() { return s.info ? { ...s.info } : null; },
+  /** The code of the error the page shows (state 'error'), e.g. 'removed'. */
+  get errorCode() { return s.errorCode; },
   remoteParticipants: () => grid.remoteIds(),
+  /** Hosts: who is knocking ([{id, name, denied_before}]). */
+  knocks: () => host.knocks.map((k) => ({ ...k })),
+  /** Hosts: the ban list ([{id, name, at}]). */
+  bans: () => host.bans.map((b) => ({ ...b })),
   stats: () => (s.call ? s.call.stats() : Promise.resolve(null)),
 });
-
-/** localStorage, which can be unavailable (private modes, blocked storage): then we just forget. */
-const store = {
-  get(key) {
-    try { return localStorage.getItem(key); } catch { return null; }
-  },
-  set(key, value) {
-    try { localStorage.setItem(key, value); } catch { /* nothing to remember with */ }
-  },
-};
 
 function setState(state) {
   s.state = state;
@@ -91,12 +116,17 @@ function showRoomInfo(room) {
   const full = !!s.room.full;
   $('#lobby-full').hidden = !full;
   $('#join-submit').disabled = full;
+  // The owner skips the lobby; everyone else knocks on a locked room.
+  const knocks = !!s.room.locked && !s.hostKey;
+  $('#lobby-locked').hidden = !knocks;
+  $('#join-submit').textContent = knocks ? 'Ask to join' : 'Join';
 }
 
 async function init() {
   fillIcons();
   bindControls();
   if (!s.roomId) return fail('room_not_found');
+  s.hostKey = hostKey(s.roomId);
   setState('loading');
   showView('loading');
   try {
@@ -104,7 +134,7 @@ async function init() {
   } catch (error) {
     return fail(error.code ?? 'unreachable', error.message, { onRetry: () => window.location.reload() });
   }
-  $('#join-name').value = store.get(NAME_KEY) ?? '';
+  $('#join-name').value = rememberedName() ?? '';
   updatePreviewInitials();
   enterLobby();
   s.mediaReady = getLocalMedia();
@@ -154,7 +184,7 @@ async function onJoinSubmit(event) {
   }
   $('#join-error').textContent = '';
   s.name = name;
-  store.set(NAME_KEY, name);
+  rememberName(name);
   local.resume();
   $('#join-submit').disabled = true;
   await s.mediaReady;
@@ -186,8 +216,9 @@ function connect() {
   });
   s.signaling = sig;
   s.joined = false;
-  const join = { type: 'join', version: 1, name: s.name, media: local.current() };
+  const join = { type: 'join', version: 1, name: s.name, media: local.current(), device: deviceId() };
   if (s.resume) join.resume = s.resume;
+  if (s.hostKey) join.host_key = s.hostKey;
   sig.send(join);
   sig.open().catch(() => {}); // a failure to open arrives through onClose
   s.joinTimer = setTimeout(() => {
@@ -212,6 +243,11 @@ function socketGone() {
   endSession();
   if (s.state === 'joined') lost();
   else if (s.state === 'reconnecting') scheduleRetry();
+  else if (s.state === 'waiting') {
+    // Knock again once the connection is back (the hosts see the knock come back).
+    $('#wait-detail').textContent = 'Connection lost — trying again…';
+    scheduleRetry();
+  }
   else if (s.state === 'connecting') {
     fail('unreachable', null, { onRetry: () => { showView('lobby'); enterLobby(); } });
   }
@@ -237,10 +273,34 @@ function onMessage(message) {
     case 'joined':
       onJoined(message);
       break;
+    case 'waiting':
+      onWaiting(message);
+      break;
     case 'participant_joined':
     case 'participant_updated':
-      if (message.participant && message.participant.id !== s.participantId) grid.upsert(message.participant);
+      if (!message.participant) break;
+      if (message.participant.id === s.participantId) onSelfUpdated(message.participant);
+      else grid.upsert(message.participant);
       updateCount();
+      break;
+    case 'room_updated':
+      if (message.room) onRoomUpdated(message.room);
+      break;
+    case 'knock_received':
+      host.knockReceived(message.knock);
+      break;
+    case 'knock_ended':
+      host.knockEnded(message.knock_id);
+      break;
+    case 'bans':
+      host.setBans(message.bans);
+      break;
+    case 'mute_requested':
+      if (local.current().audio) mutePrompt.show(message.by);
+      else toast(`${message.by || 'A host'} asked you to mute (you already are)`);
+      break;
+    case 'muted':
+      onMuted(message);
       break;
     case 'participant_left':
       grid.remove(message.participant_id);
@@ -268,7 +328,10 @@ function onJoined(message) {
   s.resume = message.resume_token
     ? { participant_id: message.participant_id, token: message.resume_token }
     : null;
-  if (message.room) showRoomInfo({ name: message.room.name });
+  showView('call'); // after waiting in the lobby
+  setRole(message.role ?? 'guest');
+  host.setKnocks(message.knocks ?? []);
+  if (message.room) onRoomUpdated(message.room);
   const others = (message.participants ?? []).filter((p) => p.id !== s.participantId);
   grid.retain(new Set(others.map((p) => p.id)));
   others.forEach((p) => grid.upsert(p));
@@ -289,12 +352,91 @@ function onJoined(message) {
   s.attempt = 0;
   setState('joined');
   setBanner(null);
+  renderMedia();
   updateCount();
 }
+
+/** The room is locked: we wait in its lobby until a host admits us (`joined`) or not. */
+function onWaiting(message) {
+  clearTimeout(s.joinTimer);
+  s.attempt = 0;
+  setState('waiting');
+  showView('waiting');
+  setBanner(null);
+  mutePrompt.hide();
+  const name = message.room_name || s.room?.name;
+  $('#wait-room').textContent = name ? `“${name}”` : '';
+  $('#wait-detail').textContent = waitingText(!!message.host_present);
+  $('#room-count').textContent = '';
+  $('#wait-leave').focus();
+}
+
+function setRole(role) {
+  s.role = role;
+  grid.setSelfRole(role);
+  host.setRole(role);
+  showRoomState(s.info, role);
+  renderMedia();
+}
+
+/** Lock, panic or a new invite link. */
+function onRoomUpdated(room) {
+  if (room.id && room.id !== s.roomId) linkRotated(room.id);
+  s.info = { ...s.info, ...room };
+  if (room.name !== undefined) showRoomInfo({ name: room.name, locked: !!room.locked });
+  host.setRoom(s.info);
+  showRoomState(s.info, s.role);
+  renderMedia();
+}
+
+/** A host made a new invite link: the old id is gone (room_not_found), so follow the new one. */
+function linkRotated(newId) {
+  const oldId = s.roomId;
+  moveRoom(oldId, newId);
+  s.roomId = newId;
+  try {
+    window.history.replaceState(window.history.state, '', `/r/${encodeURIComponent(newId)}`);
+  } catch (error) {
+    console.warn('salon: could not update the address bar', error);
+  }
+  $('#invite').title = `Copy invite link (${inviteUrl()})`;
+  if (s.info) toast(isHost(s.role) ? 'New invite link made: the old one no longer works' : 'The host made a new invite link');
+}
+
+/** Something of mine changed on the server: a host named me co-host, or turned my mic off. */
+function onSelfUpdated(participant) {
+  if (participant.role && participant.role !== s.role) {
+    const was = s.role;
+    setRole(participant.role);
+    if (participant.role === 'cohost') toast('You are now a co-host');
+    else if (was === 'cohost') toast('You are no longer a co-host');
+  }
+  turnOff(devicesToTurnOff(local.current(), participant.media));
+}
+
+/** A host turned my microphone (and maybe camera) off: do what pressing the buttons does. */
+function onMuted(message) {
+  mutePrompt.hide();
+  turnOff(devicesToTurnOff(local.current(), message.media ?? { audio: false, video: true }));
+  toast(`${message.by || 'A host'} muted you`);
+}
+
+async function turnOff(kinds) {
+  let changed = false;
+  for (const kind of kinds) {
+    if (local.current()[kind]) changed = (await toggle(kind, { announce: false })) || changed;
+  }
+  // One `media` for both: a half-off state with the camera still on would be refused in panic.
+  if (changed) sendMedia();
+}
+
+const TOASTED_ERRORS = new Set(['not_allowed', 'not_found', 'rate_limited', 'invalid_field', 'internal']);
 
 function onServerError(message) {
   if (!message.fatal) {
     console.warn(`salon: server says ${message.code}: ${message.message}`);
+    // A refused host action (or unmute during panic) is worth a word; the call goes on.
+    if (TOASTED_ERRORS.has(message.code) && message.message) toast(sentence(message.message));
     return;
   }
   const wasInCall = s.state === 'joined' || s.state === 'reconnecting';
@@ -322,6 +464,7 @@ function leave() {
   speaking.stop();
   local.stop();
   grid.clear();
+  leaveHostState();
   setBanner(null);
   $('#enable-sound').hidden = true;
   s.participantId = null;
@@ -340,8 +483,23 @@ async function rejoin() {
 
 // --- microphone and camera -----------------------------------------------------------------
 
+/** Out of the call: no host controls, badges or prompts. */
+function leaveHostState() {
+  s.role = 'guest';
+  s.info = null;
+  host.reset();
+  mutePrompt.hide();
+  showRoomState(null, 'guest');
+}
+
 function renderMedia() {
   const media = local.current();
+  // During panic a guest's microphone and camera stay off (the server refuses them anyway).
+  const paused = mediaLocked(s.role, s.info) && (s.state === 'joined' || s.state === 'reconnecting');
+  for (const button of document.querySelectorAll('.controls [data-toggle]')) {
+    button.disabled = paused;
+    button.setAttribute('aria-disabled', String(paused));
+  }
   for (const button of document.querySelectorAll('[data-toggle=audio]')) {
     setToggle(button, { pressed: media.audio, iconName: media.audio ? 'mic' : 'micOff', title: media.audio ? 'Turn microphone off' : 'Turn microphone on' });
   }
@@ -352,13 +510,33 @@ function renderMedia() {
   grid.setSelfMedia(media);
 }
 
-async function toggle(kind) {
+/**
+ * Switches the microphone or camera on or off, as its button does, and tells the server (unless
+ * `announce` is false). Resolves to whether anything changed.
+ */
+async function toggle(kind, { announce = true } = {}) {
+  if (!local.current()[kind] && mediaLocked(s.role, s.info) && s.joined) {
+    toast('Paused by host: microphones and cameras stay off for now');
+    return false;
+  }
   const result = await local.toggle(kind, (k, track) => s.call?.replaceTrack(k, track));
   if (result.error) toast(result.error);
-  if (!result.changed) return;
+  if (!result.changed) return false;
   if (result.newTrack) showLocalVideo();
   renderMedia();
+  if (announce) sendMedia();
+  if (kind === 'audio' && !local.current().audio) mutePrompt.hide();
+  return true;
+}
+
+function sendMedia() {
   if (s.joined) s.signaling?.send({ type: 'media', ...local.current() });
+}
+
+/** The server's words as a sentence (some start in lower case). */
+function sentence(text) {
+  const t = String(text).trim();
+  return t.charAt(0).toLocaleUpperCase() + t.slice(1);
 }
 
 // --- errors ------------------------------------------------------------------------------------
@@ -369,15 +547,30 @@ function fail(code, message, { onRetry = null } = {}) {
   clearTimeout(s.retryTimer);
   clearInterval(s.lobbyTimer);
   setBanner(null);
-  const [title, detail] = errorWords(code, message);
+  leaveHostState();
+  s.errorCode = code;
+  const [title, detail] = errorWords(code === 'room_ended' && s.endedByMe ? 'ended_by_you' : code, message);
+  s.endedByMe = false;
   $('#error-title').textContent = title;
   $('#error-detail').textContent = detail;
+  $('#removed-detail').textContent = detail;
   $('#room-error').dataset.code = code;
-  // A missing room stays missing; a full one may have room again later.
+  // A missing room stays missing; a full one may have room again later. Someone turned away or
+  // whose call was ended may try again by hand (never by itself); someone removed may not.
   let retry = onRetry;
-  if (code === 'room_not_found') retry = null;
+  let retryLabel = 'Try again';
+  if (code === 'room_not_found' || code === 'removed') retry = null;
   if (code === 'room_full') retry = () => { window.location.reload(); };
+  if (code === 'knock_denied') {
+    retry = backToPreview;
+    retryLabel = 'Knock again';
+  }
+  if (code === 'room_ended') {
+    retry = backToPreview;
+    retryLabel = 'Join again';
+  }
   $('#error-retry').hidden = !retry;
+  $('#error-retry').textContent = retryLabel;
   $('#error-retry').onclick = retry;
   if (!retry || isFatalForRetry(code)) {
     // Not going back to the lobby: release the camera and microphone.
@@ -386,8 +579,16 @@ function fail(code, message, { onRetry = null } = {}) {
   }
   grid.clear();
   setState('error');
-  showView('error');
+  showView(code === 'removed' ? 'removed' : 'error');
   $('#room-count').textContent = '';
+}
+
+/** From an error back to the camera preview and the Join button (media was released). */
+function backToPreview() {
+  s.errorCode = null;
+  enterLobby();
+  s.mediaReady = getLocalMedia();
+  getRoom(s.roomId).then(showRoomInfo, () => {});
 }
 
 // --- wiring ------------------------------------------------------------------------------------
@@ -399,9 +600,10 @@ function bindControls() {
     button.addEventListener('click', () => toggle(button.dataset.toggle));
   }
   $('#leave').addEventListener('click', leave);
+  $('#wait-leave').addEventListener('click', leave);
   $('#rejoin').addEventListener('click', rejoin);
   $('#invite').addEventListener('click', async () => {
-    const url = `${window.location.origin}/r/${encodeURIComponent(s.roomId)}`;
+    const url = inviteUrl();
     toast((await copyText(url)) ? 'Invite link copied' : url);
   });
   $('#enable-sound').addEventListener('click', () => {
@@ -412,7 +614,7 @@ function bindControls() {
     if (s.state === 'reconnecting' && !s.signaling) connect();
   });
   window.addEventListener('pagehide', () => {
-    if (s.joined) s.signaling?.send({ type: 'leave' });
+    if (s.joined || s.state === 'waiting') s.signaling?.send({ type: 'leave' });
   });
 }
 

@@ -197,7 +197,7 @@ async fn a_locked_room_keeps_knockers_in_the_lobby_until_a_host_answers() {
     );
 
     let mut waiting = knock(&hub, &room, request("Knocker", Role::Guest, 2)).await;
-    assert!(waiting.host_present);
+    assert!(*waiting.host_present.borrow());
     let knock_id = match next(&mut owner).await {
         ServerMessage::KnockReceived { knock } => {
             assert_eq!(knock.name, "Knocker");
