@@ -1,6 +1,7 @@
 // Shared pieces of the browser end-to-end tests: the real salon-server in a child process, one
 // headless Chromium, guests (one browser context each), and pollers instead of sleeps.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -259,4 +260,76 @@ export function dumpLogs(guests, server = null) {
     if (guest?.logs?.length) console.log(guest.logs.slice(-40).join('\n'));
   }
   if (server?.logTail) console.log(`--- server log (${server.logPath}) ---\n${server.logTail()}`);
+}
+
+/** Waits until `page` shows exactly the remote tiles `ids` (in any order). */
+export function expectTiles(guest, ids, timeout = 15000) {
+  return waitFor(async () => {
+    const tiles = await remoteTileIds(guest.page);
+    return JSON.stringify(tiles) === JSON.stringify([...ids].sort());
+  }, { timeout, message: `${guest.label} to show exactly the tiles ${JSON.stringify(ids)}` });
+}
+
+/**
+ * Polls `fn` for `ms` milliseconds and fails as soon as it returns something falsy: for "this
+ * must not happen" checks (no reconnect after removal, no packets during panic).
+ */
+export async function staysTrue(fn, ms, message) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await fn();
+    if (!value) throw new Error(`expected ${message} to hold for ${ms} ms; it stopped holding (${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * A room whose owner is a fresh browser context: the room is created through the API and its
+ * host key put in that context's local storage (as the landing page does), then the owner joins.
+ */
+export async function ownedRoom(browser, server, { roomName = 'Host test', name = 'Hana Host', label = 'host' } = {}) {
+  const room = await createRoomViaApi(server.url, roomName);
+  const host = await newGuest(browser, label);
+  await host.page.goto(`${server.url}/`);
+  await host.page.evaluate(([id, key]) => localStorage.setItem(`salon.host.${id}`, key), [room.id, room.host_key]);
+  await join(host, room.url, name);
+  await waitFor(() => host.page.evaluate(() => window.salon.role === 'owner'), { message: `${label} to be the owner` });
+  return { room, host };
+}
+
+/** Opens the link and presses Join in a locked room; resolves once the page waits in the lobby. */
+export async function knock(guest, url, name) {
+  const { page } = guest;
+  if (url) await page.goto(url);
+  if (name) await page.getByTestId('join-name').fill(name);
+  await page.getByTestId('join-submit').click();
+  await page.getByTestId('lobby-wait').waitFor({ state: 'visible', timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.salon.state), 'waiting');
+}
+
+/** Presses Join and waits for the page to show the given fatal notice (e.g. removed-notice). */
+export async function joinRefused(guest, url, name, testid) {
+  const { page } = guest;
+  if (url) await page.goto(url);
+  if (name) await page.getByTestId('join-name').fill(name);
+  await page.getByTestId('join-submit').click();
+  await page.getByTestId(testid).waitFor({ state: 'visible', timeout: 15000 });
+}
+
+/** Opens the host panel (invite link, new link, end, ban list) if it is closed. */
+export async function openHostTools(page) {
+  if (await page.getByTestId('host-panel').isVisible()) return;
+  await page.getByTestId('host-tools').click();
+  await page.getByTestId('host-panel').waitFor({ state: 'visible' });
+}
+
+/** The tile of participant `id` on `page`. */
+export function tileOf(page, id) {
+  return page.locator(`[data-testid=tile][data-participant="${id}"]`);
+}
+
+/** Opens the host menu on `id`'s tile and clicks the action `testid` (remove, mute, …). */
+export async function tileAction(page, id, testid) {
+  await tileOf(page, id).getByTestId('participant-menu').click();
+  await page.getByTestId(testid).click();
 }

@@ -10,8 +10,9 @@ import { repoRoot } from './helpers.js';
 // load the file as one explicitly; logic.js imports nothing, which makes this possible.
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
-  cleanName, errorWords, gridShape, initials, isFatalForRetry, mediaNotice, orderVideoCodecs, presenceText,
-  reconnectDelay, speakingNow,
+  addKnock, agoText, base64Url, cleanName, devicesToTurnOff, errorWords, gridShape, initials, isDeviceId,
+  isFatalForRetry, isHost, knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, presenceText,
+  reconnectDelay, renameRoom, roleLabel, speakingNow, tileActions, waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 describe('reconnect backoff', () => {
@@ -23,6 +24,11 @@ describe('reconnect backoff', () => {
     assert.equal(isFatalForRetry('room_not_found'), true);
     assert.equal(isFatalForRetry('room_full'), true);
     assert.equal(isFatalForRetry('internal'), false);
+  });
+
+  it('never comes back by itself after a host removed us, turned us away or ended the call', () => {
+    for (const code of ['removed', 'knock_denied', 'room_ended']) assert.equal(isFatalForRetry(code), true, code);
+    for (const code of ['not_allowed', 'not_found', 'rate_limited']) assert.equal(isFatalForRetry(code), false, code);
   });
 });
 
@@ -115,6 +121,121 @@ describe('error words', () => {
   it('says what happened in words, and falls back to the server\'s message', () => {
     assert.equal(errorWords('room_not_found')[0], 'Room not found');
     assert.deepEqual(errorWords('internal', 'The room is busy; please try again.'), ['Something went wrong', 'The room is busy; please try again.']);
+  });
+});
+
+describe('host decisions in words', () => {
+  it('says what a host decided', () => {
+    assert.equal(errorWords('removed')[0], 'You were removed from this room');
+    assert.equal(errorWords('knock_denied', "The host didn't let you in.")[0], "The host didn't let you in.");
+    assert.match(errorWords('knock_denied', "The host didn't let you in.")[1], /knock again/u);
+    assert.match(errorWords('knock_denied', 'The hosts turned you away twice; you cannot knock again.')[1], /twice/u);
+    assert.equal(errorWords('room_ended', 'Ada ended the call for everyone.')[0], 'The host ended the call');
+  });
+
+  it('tells a waiting guest whether a host is there', () => {
+    assert.equal(waitingText(false), "No host is here yet; you'll get in when one arrives and admits you");
+    assert.match(waitingText(true), /host/u);
+  });
+
+  it('marks a second knock', () => {
+    assert.equal(knockNote({ denied_before: 1 }), 'denied once already');
+    assert.equal(knockNote({ denied_before: 0 }), '');
+    assert.equal(knockNote({}), '');
+  });
+
+  it('keeps each knock once, newest last', () => {
+    const a = { id: 'a', name: 'A', denied_before: 0 };
+    const b = { id: 'b', name: 'B', denied_before: 0 };
+    const a2 = { id: 'a', name: 'A', denied_before: 1 };
+    assert.deepEqual(addKnock(addKnock(addKnock([], a), b), a2), [b, a2]);
+  });
+
+  it('says when a ban happened', () => {
+    const now = 1_800_000_000_000;
+    assert.equal(agoText(now / 1000 - 5, now), 'just now');
+    assert.equal(agoText(now / 1000 - 300, now), '5 min ago');
+    assert.equal(agoText(now / 1000 - 3 * 3600, now), '3 h ago');
+    assert.equal(agoText(now / 1000 - 5 * 86400, now), '5 days ago');
+  });
+});
+
+describe('roles', () => {
+  it('knows who is a host', () => {
+    assert.equal(isHost('owner'), true);
+    assert.equal(isHost('cohost'), true);
+    assert.equal(isHost('guest'), false);
+    assert.equal(isHost(undefined), false);
+  });
+
+  it('lets hosts act only downwards', () => {
+    assert.equal(outranks('owner', 'cohost'), true);
+    assert.equal(outranks('owner', 'guest'), true);
+    assert.equal(outranks('cohost', 'guest'), true);
+    assert.equal(outranks('cohost', 'cohost'), false);
+    assert.equal(outranks('cohost', 'owner'), false);
+    assert.equal(outranks('owner', 'owner'), false);
+    assert.equal(outranks('guest', 'guest'), false);
+  });
+
+  it('offers the actions my role allows on theirs', () => {
+    assert.deepEqual(tileActions('owner', 'guest'), ['ask_mute', 'mute', 'mute_video', 'cohost', 'remove']);
+    assert.deepEqual(tileActions('owner', 'cohost'), ['ask_mute', 'mute', 'mute_video', 'cohost', 'remove']);
+    assert.deepEqual(tileActions('cohost', 'guest'), ['ask_mute', 'mute', 'mute_video', 'remove']);
+    assert.deepEqual(tileActions('cohost', 'cohost'), []);
+    assert.deepEqual(tileActions('cohost', 'owner'), []);
+    assert.deepEqual(tileActions('guest', 'guest'), []);
+    assert.deepEqual(tileActions('guest', 'owner'), []);
+  });
+
+  it('labels hosts on their tiles', () => {
+    assert.equal(roleLabel('owner'), 'host');
+    assert.equal(roleLabel('cohost'), 'co-host');
+    assert.equal(roleLabel('guest'), '');
+  });
+
+  it('locks a guest\'s microphone and camera during panic only', () => {
+    assert.equal(mediaLocked('guest', { panic: true }), true);
+    assert.equal(mediaLocked('cohost', { panic: true }), false);
+    assert.equal(mediaLocked('owner', { panic: true }), false);
+    assert.equal(mediaLocked('guest', { panic: false }), false);
+    assert.equal(mediaLocked('guest', null), false);
+  });
+
+  it('turns off what the server turned off, and never turns anything on', () => {
+    assert.deepEqual(devicesToTurnOff({ audio: true, video: true }, { audio: false, video: true }), ['audio']);
+    assert.deepEqual(devicesToTurnOff({ audio: true, video: true }, { audio: false, video: false }), ['audio', 'video']);
+    assert.deepEqual(devicesToTurnOff({ audio: false, video: false }, { audio: true, video: true }), []);
+    assert.deepEqual(devicesToTurnOff({ audio: true, video: false }, undefined), []);
+  });
+});
+
+describe('device id and rotated links', () => {
+  it('encodes 16 random bytes as 22 URL-safe characters', () => {
+    const id = base64Url(new Uint8Array(16).fill(255));
+    assert.equal(id, '_'.repeat(21) + 'w');
+    assert.equal(id.length, 22);
+    assert.equal(isDeviceId(id), true);
+    const bytes = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+    assert.equal(base64Url(bytes), Buffer.from(bytes).toString('base64url'));
+    assert.equal(base64Url(Uint8Array.of(0xfb, 0xff)), Buffer.from([0xfb, 0xff]).toString('base64url'));
+  });
+
+  it('accepts only ids the server accepts', () => {
+    assert.equal(isDeviceId('a'.repeat(16)), true);
+    assert.equal(isDeviceId('a'.repeat(15)), false);
+    assert.equal(isDeviceId('a'.repeat(65)), false);
+    assert.equal(isDeviceId('abc+/abcabcabcabcabc'), false);
+    assert.equal(isDeviceId(null), false);
+  });
+
+  it('moves a remembered room to its new link, in place', () => {
+    const rooms = [{ id: 'new1', name: 'X', url: 'o/r/new1' }, { id: 'old', name: 'Y', url: 'o/r/old' }];
+    assert.deepEqual(renameRoom(rooms, 'old', 'fresh', 'https://s.example'), [
+      { id: 'new1', name: 'X', url: 'o/r/new1' },
+      { id: 'fresh', name: 'Y', url: 'https://s.example/r/fresh' },
+    ]);
+    assert.deepEqual(renameRoom(rooms, 'missing', 'fresh', 'o'), rooms);
   });
 });
 
