@@ -37,6 +37,15 @@ async fn owner(s: &TestServer, id: &str, key: &str) -> WsClient {
     c
 }
 
+/// Locks the room and waits until the server says so.
+async fn lock(host: &mut WsClient) {
+    host.send(&ClientMessage::SetLocked { locked: true }).await;
+    host.recv_until(|m| {
+        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
+    })
+    .await;
+}
+
 fn is_error(m: &ServerMessage, want: ErrorCode) -> bool {
     matches!(m, ServerMessage::Error { code, .. } if *code == want)
 }
@@ -146,12 +155,7 @@ async fn a_removed_guest_stays_out_under_any_name_and_device_until_the_ban_is_li
         assert!(again.recv().await.is_none());
     }
     // The room is locked by the removal and stays locked after a restart of the room.
-    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = s.room_info(&id).await;
     assert_eq!(info["locked"], true);
 
     host.send(&ClientMessage::Unban { ban_id }).await;
@@ -188,11 +192,7 @@ async fn a_knocker_gets_no_list_no_media_and_cannot_signal() {
     let (id, key) = room(&s).await;
     let url = s.ws_url(&id);
     let mut host = owner(&s, &id, &key).await;
-    host.send(&ClientMessage::SetLocked { locked: true }).await;
-    host.recv_until(|m| {
-        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
-    })
-    .await;
+    lock(&mut host).await;
     let (mut knocker, reply) = WsClient::connect_as(&url, "Knocker", None, Some(DEVICE_B)).await;
     assert!(matches!(reply, ServerMessage::Waiting { .. }), "{reply:?}");
     for message in [
@@ -256,12 +256,7 @@ async fn guests_cannot_use_host_actions_and_a_wrong_host_key_is_just_a_guest() {
     // The host heard nothing of it, and the room is unchanged.
     host.send(&ClientMessage::Ping).await;
     assert_eq!(host.recv().await, Some(ServerMessage::Pong));
-    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = s.room_info(&id).await;
     assert_eq!(info["locked"], false);
 }
 
@@ -305,11 +300,7 @@ async fn knocking_is_rate_limited_per_address() {
     let (id, key) = room(&s).await;
     let url = s.ws_url(&id);
     let mut host = owner(&s, &id, &key).await;
-    host.send(&ClientMessage::SetLocked { locked: true }).await;
-    host.recv_until(|m| {
-        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
-    })
-    .await;
+    lock(&mut host).await;
     let mut refused = None;
     for i in 0..40 {
         let (c, reply) = WsClient::connect_as(&url, &format!("Knocker {i}"), None, None).await;
@@ -334,11 +325,7 @@ async fn a_knocker_hears_when_a_host_arrives() {
     let (id, key) = room(&s).await;
     let url = s.ws_url(&id);
     let mut host = owner(&s, &id, &key).await;
-    host.send(&ClientMessage::SetLocked { locked: true }).await;
-    host.recv_until(|m| {
-        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
-    })
-    .await;
+    lock(&mut host).await;
     host.send(&ClientMessage::Leave).await;
     assert!(
         eventually(Duration::from_secs(5), async || s.participants(&id).await

@@ -274,12 +274,7 @@ async fn unauthorized_oversized_and_out_of_order_messages_get_clear_errors_while
         b.received_from(&a.id).audio_packets > before_b,
         "A's audio to B stopped"
     );
-    let info: serde_json::Value = reqwest::get(format!("{}/api/rooms/{id}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = s.room_info(&id).await;
     assert_eq!(info["locked"], false);
     assert_eq!(info["participants"], 3);
 }

@@ -58,15 +58,19 @@ impl TestServer {
         r.json().await.unwrap()
     }
 
-    /// How many people are in the room with invite id `link` (from `GET /api/rooms/{link}`).
-    pub async fn participants(&self, link: &str) -> u64 {
-        let r: serde_json::Value = reqwest::get(format!("{}/api/rooms/{link}", self.url()))
+    /// `GET /api/rooms/{link}` as JSON.
+    pub async fn room_info(&self, link: &str) -> serde_json::Value {
+        reqwest::get(format!("{}/api/rooms/{link}", self.url()))
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        r["participants"].as_u64().unwrap()
+            .unwrap()
+    }
+
+    /// How many people are in the room with invite id `link`.
+    pub async fn participants(&self, link: &str) -> u64 {
+        self.room_info(link).await["participants"].as_u64().unwrap()
     }
 
     pub async fn room_id(&self) -> String {
