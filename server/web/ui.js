@@ -105,6 +105,9 @@ export class TileGrid {
     this.decorate = decorate;
     this.tiles = new Map();
     this.people = new Map();
+    // Who left: a renegotiation already under way can still deliver their tracks, which must
+    // not bring back a tile for someone who is gone.
+    this.departed = new Set();
     this.streams = new Map();
     this.selfTile = null;
     this.observer = new ResizeObserver(() => this.layout());
@@ -197,6 +200,7 @@ export class TileGrid {
 
   /** Adds or updates a remote participant's tile from a protocol `participant`. */
   upsert(participant) {
+    this.departed.delete(participant.id);
     const known = { ...this.people.get(participant.id), ...participant };
     this.people.set(participant.id, known);
     let tile = this.tiles.get(participant.id);
@@ -227,6 +231,7 @@ export class TileGrid {
 
   /** A remote track arrived: put it in that participant's stream and play it. */
   attachTrack(participantId, track) {
+    if (this.departed.has(participantId)) return;
     const tile = this.tiles.get(participantId) ?? this.upsert({ id: participantId, name: '…' });
     let stream = this.streams.get(participantId);
     if (!stream) {
@@ -242,6 +247,7 @@ export class TileGrid {
   }
 
   remove(participantId) {
+    this.departed.add(participantId);
     const tile = this.tiles.get(participantId);
     if (!tile) return;
     tile.querySelector('video').srcObject = null;

@@ -68,7 +68,7 @@ describe('host controls', () => {
     await notice.waitFor({ state: 'visible', timeout: 10000 });
     assert.match(await notice.innerText(), /You were removed from this room/u);
     await screenshot(bo.page, 'removed');
-    await expectTiles(host, [], 5000);
+    await expectTiles(host, [], 10000);
     // A removal locks the room, and the host sees the ban.
     await waitFor(async () => (await host.page.getByTestId('lock-toggle').getAttribute('aria-pressed')) === 'true', {
       message: 'the lock toggle to show the room locked',
