@@ -211,7 +211,7 @@ impl RoomActor {
             if let Some((_, expected)) = self.seats.get(&participant_id)
                 && token_matches(&token, expected)
             {
-                self.resume(participant_id, name, media, reply);
+                self.resume(participant_id, name, media, identity, reply);
                 return;
             }
             self.recently_left
@@ -416,12 +416,13 @@ impl RoomActor {
         id: String,
         name: String,
         media: MediaState,
+        identity: Identity,
         reply: oneshot::Sender<Result<JoinReply, JoinError>>,
     ) {
         // Dropping the old queue ends the old connection's task quietly.
         self.queues.remove(&id);
         self.drop_publications_of(&id);
-        let Some(participant) = self.membership.update(&id, name, media) else {
+        let Some(participant) = self.membership.update(&id, name, media, identity) else {
             let _ = reply.send(Err(JoinError::Retry));
             return;
         };

@@ -132,9 +132,17 @@ impl Membership {
         Some(m.participant.clone())
     }
 
-    /// Renames and re-states a participant (a resumed connection); returns them.
-    pub fn update(&mut self, id: &str, name: String, media: MediaState) -> Option<Participant> {
+    /// Renames and re-states a participant (a resumed connection, maybe from another network);
+    /// returns them.
+    pub fn update(
+        &mut self,
+        id: &str,
+        name: String,
+        media: MediaState,
+        identity: Identity,
+    ) -> Option<Participant> {
         let m = self.get_mut(id)?;
+        m.identity = identity;
         m.participant.name = name;
         m.participant.media = MediaState {
             audio: media.audio && !m.forced_off.audio,
@@ -432,7 +440,7 @@ mod tests {
         m.join(p("a"), who(1)).expect("join");
         m.force_off("a", true);
         let again = m
-            .update("a", "A".into(), MediaState::default())
+            .update("a", "A".into(), MediaState::default(), who(2))
             .expect("member");
         assert!(!again.media.audio && !again.media.video);
     }

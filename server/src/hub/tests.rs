@@ -647,3 +647,41 @@ async fn a_guest_let_in_during_panic_comes_in_muted() {
         }
     ));
 }
+
+#[tokio::test]
+async fn a_removal_bans_the_network_someone_resumed_from() {
+    let (hub, _, room) = setup().await;
+    let (_owner, owner_link) = enter(&hub, &room, request("Owner", Role::Owner, 1)).await;
+    let (moved, _old) = enter(&hub, &room, request("Mover", Role::Guest, 2)).await;
+    // Back from mobile data: same device, new address.
+    let mut again = JoinRequest {
+        identity: Identity::new("room-key", None, IpAddr::from([198, 51, 100, 77])),
+        ..request("Mover", Role::Guest, 2)
+    };
+    again.resume = Some(Resume {
+        participant_id: moved.participant_id.clone(),
+        token: moved.resume_token.clone(),
+    });
+    let (back, _link) = enter(&hub, &room, again).await;
+    assert!(back.resumed);
+    owner_link.host(ClientMessage::Remove {
+        participant_id: back.participant_id.clone(),
+    });
+    // The new address is banned (a stranger from it is refused) …
+    let from_new_address = JoinRequest {
+        identity: Identity::new(
+            "room-key",
+            Some("stranger-device-01"),
+            IpAddr::from([198, 51, 100, 77]),
+        ),
+        ..request("Stranger", Role::Guest, 0)
+    };
+    // The room handles commands in order, so the removal is done before this join.
+    assert!(
+        matches!(
+            hub.join(&room, from_new_address).await,
+            Err(JoinError::Banned)
+        ),
+        "the address the removed person resumed from is not banned"
+    );
+}
