@@ -364,3 +364,41 @@ async fn a_knocker_hears_when_a_host_arrives() {
         "{update:?}"
     );
 }
+
+#[tokio::test]
+async fn ownership_the_lock_and_bans_survive_a_restart() {
+    let s = TestServer::start().await;
+    let (id, key) = room(&s).await;
+    let mut host = owner(&s, &id, &key).await;
+    let (_troll, reply) = WsClient::connect_as(&s.ws_url(&id), "Troll", None, Some(DEVICE_A)).await;
+    let ServerMessage::Joined { participant_id, .. } = reply else {
+        panic!("expected joined, got {reply:?}");
+    };
+    host.send(&ClientMessage::Remove { participant_id }).await;
+    host.recv_until(|m| {
+        matches!(m, ServerMessage::Bans { bans } if !bans.is_empty()).then_some(())
+    })
+    .await;
+    host.close().await;
+    s.server.stop();
+    let s = TestServer::start_in(s.dir).await;
+
+    let (mut host, reply) = WsClient::connect_as(&s.ws_url(&id), "Owner", Some(&key), None).await;
+    match reply {
+        ServerMessage::Joined { role, room, .. } => {
+            assert_eq!(role, Role::Owner);
+            assert!(room.locked, "the removal's lock is kept");
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    let bans = host
+        .recv_until(|m| match m {
+            ServerMessage::Bans { bans } => Some(bans.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(bans.len(), 1);
+    assert_eq!(bans[0].name, "Troll");
+    let (_c, reply) = WsClient::connect_as(&s.ws_url(&id), "Troll", None, Some(DEVICE_A)).await;
+    assert!(is_error(&reply, ErrorCode::Removed), "{reply:?}");
+}
