@@ -22,6 +22,11 @@ fn content_type(name: &str) -> &'static str {
 }
 
 /// Serves one embedded file, or 404.
+/// Content-Security-Policy of the pages: same-origin scripts, styles, images and sockets only.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
 pub fn asset(name: &str) -> Response {
     // Flat folder: no paths, so no traversal.
     if name.contains('/') || name.contains('\\') || name.starts_with('.') {
@@ -40,6 +45,20 @@ pub fn asset(name: &str) -> Response {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             );
+            // The page's URL holds the room's secret id: never send it to anyone else.
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            if name.ends_with(".html") {
+                // Only our own scripts run (the host key sits in local storage), and no other
+                // site can frame the page to trick a host into clicking Remove or End.
+                headers.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(PAGE_POLICY),
+                );
+                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            }
             response
         }
         None => (StatusCode::NOT_FOUND, "not found").into_response(),

@@ -103,6 +103,11 @@ async fn pages_and_assets_are_served() {
                 .unwrap()
                 .starts_with("text/html")
         );
+        // Our scripts only, no framing, and the secret URL never leaks as a referrer.
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }
     assert_eq!(
         reqwest::get(format!("{}/healthz", s.url()))
