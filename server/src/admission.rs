@@ -1,6 +1,7 @@
 //! Getting in: from a socket's `join` to a place in the room. Checks the host key, limits
-//! knocks, relays the room's refusals (bans, denials) as clear errors, and keeps a knocker in the lobby of a locked room — with no
-//! participant list and no peer connection — until a host answers.
+//! knocks, relays the room's refusals (bans, denials) as clear errors, and keeps a knocker in
+//! the lobby of a locked room — with no participant list and no peer connection — until a host
+//! answers.
 
 use std::net::IpAddr;
 
