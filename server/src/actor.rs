@@ -163,9 +163,7 @@ impl RoomActor {
             }
             RoomCmd::CancelKnock { knock_id } => {
                 if self.lobby.take(&knock_id).is_some() {
-                    self.tell_hosts(|| ServerMessage::KnockEnded {
-                        knock_id: knock_id.clone(),
-                    });
+                    self.knock_ended(&knock_id);
                 }
             }
         }
@@ -313,9 +311,7 @@ impl RoomActor {
                 let _ = decide.send(Err(e));
             }
         }
-        self.tell_hosts(|| ServerMessage::KnockEnded {
-            knock_id: knock_id.to_owned(),
-        });
+        self.knock_ended(knock_id);
         true
     }
 
@@ -575,15 +571,22 @@ impl RoomActor {
 
     /// Sends a message to one participant.
     pub(crate) fn send_to(&mut self, id: &str, message: ServerMessage) {
-        let full = self.queues.get(id).is_some_and(|tx| {
-            matches!(
-                tx.try_send(ToParticipant::Signal(message)),
-                Err(mpsc::error::TrySendError::Full(_))
-            )
+        self.deliver(vec![id.to_owned()], || {
+            ToParticipant::Signal(message.clone())
         });
-        if full {
-            self.evict(vec![id.to_owned()]);
-        }
+    }
+
+    /// Tells the hosts that a knock left the lobby (admitted, denied or given up).
+    pub(crate) fn knock_ended(&mut self, knock_id: &str) {
+        self.tell_hosts(|| ServerMessage::KnockEnded {
+            knock_id: knock_id.to_owned(),
+        });
+    }
+
+    /// Sends the hosts the current ban list.
+    pub(crate) fn announce_bans(&mut self) {
+        let bans = self.bans_message();
+        self.tell_hosts(|| bans.clone());
     }
 
     /// Sends a message to every host.

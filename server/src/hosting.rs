@@ -170,9 +170,7 @@ impl RoomActor {
             return;
         };
         let _ = waiting.ticket.1.send(Err(crate::hub::JoinError::Denied));
-        self.tell_hosts(|| ServerMessage::KnockEnded {
-            knock_id: knock_id.to_owned(),
-        });
+        self.knock_ended(knock_id);
     }
 
     /// Disconnects `target`, bans their device and address, and locks the room.
@@ -204,14 +202,11 @@ impl RoomActor {
             let same = self.lobby_identity_banned(&knock.id);
             if same && let Some(waiting) = self.lobby.take(&knock.id) {
                 let _ = waiting.ticket.1.send(Err(crate::hub::JoinError::Banned));
-                self.tell_hosts(|| ServerMessage::KnockEnded {
-                    knock_id: knock.id.clone(),
-                });
+                self.knock_ended(&knock.id);
             }
         }
         self.set_locked(from, true);
-        let bans = self.bans_message();
-        self.tell_hosts(|| bans.clone());
+        self.announce_bans();
     }
 
     fn lobby_identity_banned(&self, knock_id: &str) -> bool {
@@ -226,8 +221,7 @@ impl RoomActor {
             Ok(stored) if stored || known => {
                 self.bans.retain(|b| b.id != ban_id);
                 tracing::info!(room = %self.room_id, "a host lifted a ban");
-                let bans = self.bans_message();
-                self.tell_hosts(|| bans.clone());
+                self.announce_bans();
             }
             Ok(_) => self.refuse(from, ErrorCode::NotFound, "There is no such ban."),
             Err(e) => {
