@@ -423,10 +423,8 @@ async fn someone_who_left_can_come_back_under_the_same_id() {
 
 #[tokio::test]
 async fn scanners_and_room_factories_are_rate_limited_per_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = salon_server::config::Config::for_tests(dir.path().to_owned());
-    config.behind_proxy = true;
-    let server = salon_server::start(&config).await.unwrap();
+    let s = TestServer::start_behind_proxy().await;
+    let server = &s.server;
     let base = server.url();
     let http = reqwest::Client::new();
 

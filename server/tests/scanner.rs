@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::WsClient;
+use common::{TestServer, WsClient};
 use salon_protocol::{ErrorCode, ServerMessage};
 
 /// A random-looking 22-character id from a counter (deterministic, so failures reproduce).
@@ -25,10 +25,8 @@ fn fake_id(i: u64) -> String {
 
 #[tokio::test]
 async fn thousands_of_guesses_are_slowed_down_and_learn_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = salon_server::config::Config::for_tests(dir.path().to_owned());
-    config.behind_proxy = true;
-    let server = salon_server::start(&config).await.unwrap();
+    let s = TestServer::start_behind_proxy().await;
+    let server = &s.server;
     let base = server.url();
     let http = reqwest::Client::new();
     let real: serde_json::Value = http

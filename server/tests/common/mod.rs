@@ -25,11 +25,22 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// A server that takes client addresses from `X-Forwarded-For`, so tests can play many
+    /// addresses.
+    pub async fn start_behind_proxy() -> Self {
+        Self::start_with(tempfile::tempdir().unwrap(), |c| c.behind_proxy = true).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let config = Config::for_tests(dir.path().to_owned());
+        let mut config = Config::for_tests(dir.path().to_owned());
+        adjust(&mut config);
         let server = salon_server::start(&config).await.unwrap();
         Self { server, dir }
     }
