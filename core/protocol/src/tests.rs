@@ -107,6 +107,49 @@ fn names_are_checked() {
 }
 
 #[test]
+fn names_are_normalized_and_cannot_hide_or_disguise() {
+    // NFC: a decomposed "é" is stored composed, so two spellings are one name.
+    assert_eq!(clean_display_name("name", "Zoe\u{301}").unwrap(), "Zoé");
+    let decomposed = "e\u{301}".repeat(MAX_NAME_CHARS);
+    assert!(clean_display_name("name", &decomposed).is_ok(), "measured after NFC");
+    // Bidi overrides would make "Ada\u{202E})tsoh(" read as "Ada(host)".
+    for bad in [
+        "Ada\u{202E})tsoh(",
+        "Ada\u{2067}x",
+        "\u{200F}Ada",
+        "Ada\u{061C}",
+    ] {
+        let e = clean_display_name("name", bad).unwrap_err();
+        assert!(e.to_string().contains("direction"), "{bad:?}: {e}");
+    }
+    // Names that show nothing.
+    for bad in [
+        "\u{200B}",
+        "\u{200B}\u{200D}\u{2060}",
+        "\u{3164}",
+        "\u{2800}\u{2800}",
+        "\u{FEFF}",
+        "\u{0301}\u{0301}",
+        "\u{E0041}",
+    ] {
+        let e = clean_display_name("name", bad).unwrap_err();
+        assert!(e.to_string().contains("visible"), "{bad:?}: {e}");
+    }
+    // Joiners inside a visible name are fine (emoji sequences use them).
+    assert!(clean_display_name("name", "Ada 👩\u{200D}💻").is_ok());
+    // The same rules hold on the wire.
+    let text = encode(&ClientMessage::Join {
+        version: PROTOCOL_VERSION,
+        name: "Ada\u{202E})tsoh(".into(),
+        media: MediaState::default(),
+        resume: None,
+        host_key: None,
+        device: None,
+    });
+    assert_eq!(decode_client(&text).unwrap_err().code(), ErrorCode::InvalidField);
+}
+
+#[test]
 fn sdp_must_look_like_sdp() {
     for bad in ["", "hello", "v=1\r\n"] {
         let text = encode(&ClientMessage::Offer { sdp: bad.into() });

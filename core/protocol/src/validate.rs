@@ -1,5 +1,7 @@
 //! Field validation for every message. One rule per field, applied by [`Validate`].
 
+use unicode_normalization::UnicodeNormalization as _;
+
 use crate::{
     Ban, ClientMessage, IceCandidate, Knock, MAX_CANDIDATE_BYTES, MAX_DEVICE_ID_CHARS,
     MAX_HOST_KEY_CHARS, MAX_NAME_CHARS, MAX_PARTICIPANT_ID_CHARS, MAX_PARTICIPANTS,
@@ -15,10 +17,12 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ProtocolError>;
 }
 
-/// Trims a display name and checks it: 1 to [`MAX_NAME_CHARS`] characters, no control
-/// characters. Returns the cleaned name.
+/// Trims a display name, puts it in Unicode normal form C and checks it: 1 to
+/// [`MAX_NAME_CHARS`] characters, no control characters, no text-direction controls (which can
+/// make "Ada\u{202E})tsoh(" read as "Ada(host)"), and at least one visible character. Returns
+/// the cleaned name.
 pub fn clean_display_name(field: &'static str, name: &str) -> Result<String, ProtocolError> {
-    let name = name.trim();
+    let name: String = name.trim().nfc().collect();
     if name.is_empty() {
         return Err(ProtocolError::field(field, "must not be empty"));
     }
@@ -34,7 +38,58 @@ pub fn clean_display_name(field: &'static str, name: &str) -> Result<String, Pro
             "must not contain control characters",
         ));
     }
-    Ok(name.to_owned())
+    if name.chars().any(is_bidi_control) {
+        return Err(ProtocolError::field(
+            field,
+            "must not contain text-direction control characters",
+        ));
+    }
+    if name.chars().all(is_invisible) {
+        return Err(ProtocolError::field(
+            field,
+            "must contain at least one visible character",
+        ));
+    }
+    Ok(name)
+}
+
+/// Characters that change the direction of the text around them (Unicode's bidi embeddings,
+/// overrides, isolates and marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing by themselves: white space, Unicode's default-ignorable code
+/// points (zero-width spaces and joiners, fillers, variation selectors, tags), blank look-alikes
+/// and combining marks (which need a base to sit on).
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+                | '\u{0300}'..='\u{036F}'
+                | '\u{1AB0}'..='\u{1AFF}'
+                | '\u{1DC0}'..='\u{1DFF}'
+                | '\u{20D0}'..='\u{20FF}'
+                | '\u{FE20}'..='\u{FE2F}'
+        )
 }
 
 /// Checks the shape of a room id: exactly [`ROOM_ID_LEN`] URL-safe base64 characters.
