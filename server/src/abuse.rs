@@ -1,5 +1,7 @@
 //! Limits on what one address (and everyone together) may ask for: room creation, joins,
 //! knocks and room look-ups. Pure bookkeeping: the caller passes the time and the client's address.
+//! An address is keyed like bans ([`crate::identity::network`]): an IPv4 address, or an IPv6 /64,
+//! since one IPv6 subscriber can use any of the 2^64 addresses of its prefix.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -68,7 +70,7 @@ impl Limits {
         }
         let mine = self
             .per_address
-            .entry((action, address))
+            .entry((action, crate::identity::network(address)))
             .or_insert_with(|| TokenBucket::new(now, per_second, burst));
         if !mine.try_take(now) {
             return Err(Refused {
@@ -123,6 +125,21 @@ mod tests {
                 .check(Action::CreateRoom, ip(1), t + Duration::from_secs(3))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn one_ipv6_slash_64_is_one_address() {
+        let mut limits = Limits::new();
+        let t = Instant::now();
+        let refused = (0..60u16)
+            .filter(|i| {
+                let address: IpAddr = format!("2001:db8:7:9::{i:x}").parse().expect("ip");
+                limits.check(Action::CreateRoom, address, t).is_err()
+            })
+            .count();
+        assert_eq!(refused, 40, "the /64 gets one burst of 20");
+        let neighbour: IpAddr = "2001:db8:7:a::1".parse().expect("ip");
+        assert!(limits.check(Action::CreateRoom, neighbour, t).is_ok());
     }
 
     #[test]

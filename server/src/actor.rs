@@ -14,6 +14,14 @@ use salon_protocol::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// Sleeps until `at`, or forever without it.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 use crate::hub::{
     Admission, Hub, JoinError, JoinReply, JoinRequest, Joined, RoomCmd, ToParticipant,
 };
@@ -28,6 +36,11 @@ const RECENTLY_LEFT_FOR: Duration = Duration::from_secs(120);
 
 /// Capacity of a participant's queue of room events.
 const PARTICIPANT_QUEUE: usize = 1024;
+
+/// Shortest time between two updates of one member's own microphone/camera state sent to the
+/// room; changes in between are held and the latest goes out when the time is up, so a member
+/// toggling in a loop costs the others at most a few small messages a second.
+const MEMBER_UPDATE_EVERY: Duration = Duration::from_millis(250);
 
 /// What waits in the lobby with a knock: the media the knocker asked for and where to send the
 /// host's answer.
@@ -47,9 +60,11 @@ pub(crate) struct RoomActor {
     queues: HashMap<String, mpsc::Sender<ToParticipant>>,
     /// Each participant's current connection number and resume token.
     seats: HashMap<String, (u64, String)>,
-    /// Resume tokens of people who left recently, so a client that was dropped can come back
-    /// under the same id.
-    recently_left: HashMap<String, (String, Instant)>,
+    /// Resume tokens of people who left recently, with the role they had, so a client that
+    /// was dropped can come back under the same id (and a co-host as co-host).
+    recently_left: HashMap<String, (String, Instant, Role)>,
+    /// When each member's last own media update went out, and whether a newer one is held.
+    media_updates: HashMap<String, (Instant, bool)>,
     next_seat: u64,
     publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
@@ -76,6 +91,7 @@ impl RoomActor {
             queues: HashMap::new(),
             seats: HashMap::new(),
             recently_left: HashMap::new(),
+            media_updates: HashMap::new(),
             next_seat: 1,
             publications: Vec::new(),
             count,
@@ -109,7 +125,17 @@ impl RoomActor {
         tracing::debug!(room = %self.room_id, "room is live");
         self.load();
         loop {
-            let Some(cmd) = rx.recv().await else { break };
+            let flush_at = self.next_media_flush();
+            let cmd = tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => cmd,
+                    None => break,
+                },
+                () = sleep_until(flush_at) => {
+                    self.flush_media_updates();
+                    continue;
+                }
+            };
             self.handle(cmd);
             if self.membership.is_empty() && self.lobby.is_empty() && self.retire(&mut rx) {
                 break;
@@ -166,6 +192,11 @@ impl RoomActor {
                     self.knock_ended(&knock_id);
                 }
             }
+            RoomCmd::Connected { id, seat } => {
+                if self.is_current(&id, seat) {
+                    self.membership.mark_connected(&id);
+                }
+            }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
         self.host_present.send_if_modified(|present| {
@@ -197,8 +228,9 @@ impl RoomActor {
             name,
             media,
             resume,
-            role,
+            mut role,
             identity,
+            link,
         } = request;
         let mut reuse_id = None;
         if let Some(Resume {
@@ -213,14 +245,21 @@ impl RoomActor {
                 return;
             }
             self.recently_left
-                .retain(|_, (_, at)| at.elapsed() < RECENTLY_LEFT_FOR);
-            if let Some((expected, _)) = self.recently_left.get(&participant_id)
+                .retain(|_, (_, at, _)| at.elapsed() < RECENTLY_LEFT_FOR);
+            if let Some((expected, _, had)) = self.recently_left.get(&participant_id)
                 && token_matches(&token, expected)
             {
-                // Gone already (the others saw them leave), but the same person is back.
+                // Gone already (the others saw them leave), but the same person is back, in
+                // the role they had (a co-host stays one across a dropped connection).
+                role = role.max(*had);
                 self.recently_left.remove(&participant_id);
                 reuse_id = Some(participant_id);
             }
+        }
+        // A link rotated since this socket opened is closed to everyone who was not inside.
+        if link != self.info.id && role != Role::Owner && reuse_id.is_none() {
+            let _ = reply.send(Err(JoinError::LinkGone));
+            return;
         }
         if role != Role::Owner && self.is_banned(&identity) {
             let _ = reply.send(Err(JoinError::Banned));
@@ -332,6 +371,23 @@ impl RoomActor {
             media,
             role,
         };
+        // Hosts always get in: in a full room the newest guest without media (else the newest
+        // guest) gives up their seat, so idle joins cannot lock the owner out.
+        if role.is_host()
+            && self.membership.len() >= MAX_PARTICIPANTS
+            && let Some(guest) = self.membership.seat_for_host().map(str::to_owned)
+        {
+            tracing::warn!(room = %self.room_id, "room full: a guest gives up their seat to a host");
+            self.expel(
+                &guest,
+                salon_protocol::ErrorCode::RoomFull,
+                "The room is full and one of its hosts needed a seat; try again later.",
+            );
+        }
+        let participant = Participant {
+            name: self.membership.unique_name(&id, &participant.name),
+            ..participant
+        };
         let others = match self.membership.join(participant, identity) {
             Ok(others) => others,
             Err(JoinRefused::Full) => return Err(JoinError::Full),
@@ -418,6 +474,8 @@ impl RoomActor {
         // Dropping the old queue ends the old connection's task quietly.
         self.queues.remove(&id);
         self.drop_publications_of(&id);
+        // A resume may not take another member's name.
+        let name = self.membership.unique_name(&id, &name);
         let Some(participant) = self.membership.update(&id, name, media, identity) else {
             let _ = reply.send(Err(JoinError::Retry));
             return;
@@ -440,9 +498,19 @@ impl RoomActor {
         match self.membership.set_media(id, media, self.info.panic) {
             Ok(Some(participant)) => {
                 self.apply_pauses(id);
-                self.broadcast(id, || ServerMessage::ParticipantUpdated {
-                    participant: participant.clone(),
-                });
+                let now = Instant::now();
+                match self.media_updates.get_mut(id) {
+                    // Sent one a moment ago: hold this one (the latest state goes out later).
+                    Some((sent, held)) if now.duration_since(*sent) < MEMBER_UPDATE_EVERY => {
+                        *held = true;
+                    }
+                    _ => {
+                        self.media_updates.insert(id.to_owned(), (now, false));
+                        self.broadcast(id, || ServerMessage::ParticipantUpdated {
+                            participant: participant.clone(),
+                        });
+                    }
+                }
             }
             Ok(None) => self.apply_pauses(id),
             Err(MediaRefused::Paused) => {
@@ -457,6 +525,34 @@ impl RoomActor {
                 if let Some(me) = self.membership.get(id).map(|m| m.participant.clone()) {
                     self.send_to(id, ServerMessage::ParticipantUpdated { participant: me });
                 }
+            }
+        }
+    }
+
+    /// When the next held media update is due, if any.
+    fn next_media_flush(&self) -> Option<Instant> {
+        self.media_updates
+            .values()
+            .filter(|(_, held)| *held)
+            .map(|(sent, _)| *sent + MEMBER_UPDATE_EVERY)
+            .min()
+    }
+
+    /// Sends the held media updates that are due, each with the member's current state.
+    fn flush_media_updates(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .media_updates
+            .iter()
+            .filter(|(_, (sent, held))| *held && now.duration_since(*sent) >= MEMBER_UPDATE_EVERY)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.media_updates.insert(id.clone(), (now, false));
+            if let Some(participant) = self.membership.get(&id).map(|m| m.participant.clone()) {
+                self.broadcast(&id, || ServerMessage::ParticipantUpdated {
+                    participant: participant.clone(),
+                });
             }
         }
     }
@@ -514,16 +610,17 @@ impl RoomActor {
     /// Takes `id` out of the room. With `may_return`, their last resume token stays valid for
     /// a while (a dropped connection); a removed participant's does not.
     pub(crate) fn leave(&mut self, id: &str, may_return: bool) {
-        if self.membership.leave(id).is_none() {
+        let Some(left) = self.membership.leave(id) else {
             return;
-        }
+        };
         self.queues.remove(id);
         if let Some((_, token)) = self.seats.remove(id)
             && may_return
         {
             self.recently_left
-                .insert(id.to_owned(), (token, Instant::now()));
+                .insert(id.to_owned(), (token, Instant::now(), left.participant.role));
         }
+        self.media_updates.remove(id);
         self.drop_publications_of(id);
         self.broadcast(id, || ServerMessage::ParticipantLeft {
             participant_id: id.to_owned(),
@@ -634,6 +731,15 @@ impl RoomActor {
             }
             self.queues.remove(&id);
             self.leave(&id, true);
+        }
+    }
+
+    /// Turns away everyone waiting in the lobby with `error` (e.g. they came through a link
+    /// that was just rotated).
+    pub(crate) fn clear_lobby(&mut self, error: JoinError) {
+        for waiting in self.lobby.drain() {
+            let _ = waiting.ticket.1.send(Err(error));
+            self.knock_ended(&waiting.knock.id);
         }
     }
 

@@ -16,6 +16,10 @@ use crate::ids::host_key_matches;
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::store::StoredRoom;
 
+/// What a socket on an unknown (or rotated) link is told, word for word.
+pub const ROOM_NOT_FOUND: &str =
+    "No room with this link exists. Check the link, or ask for a new one.";
+
 /// Waits for the client's `join` and gets it a place. `None` when it did not get in; the client
 /// was told why (or its socket closed).
 pub async fn enter(
@@ -41,8 +45,9 @@ pub async fn enter(
     // someone let in who shares an address with a removed person can still reconnect.
     let identity = Identity::new(&room.id, join.device.as_deref(), address);
     // Knocks interrupt the hosts, so they have a limit of their own (the lock may have changed
-    // since `room` was read; the actor has the final say on whether this is a knock).
-    if room.locked && role != Role::Owner && join.resume.is_none() {
+    // since `room` was read; the actor has the final say on whether this is a knock). A
+    // `resume` counts too: anyone can make one up, and a made-up one ends as a knock.
+    if room.locked && role != Role::Owner {
         let verdict = state
             .limits
             .lock()
@@ -64,6 +69,7 @@ pub async fn enter(
         resume: join.resume,
         role,
         identity,
+        link: room.link.clone(),
     };
     match state.hub.join(room, request).await {
         Ok(Entry::Joined(joined, link)) => Some((joined, link)),
@@ -106,6 +112,8 @@ async fn refuse(conn: &mut Conn, error: JoinError) {
             ErrorCode::RoomEnded,
             "The host ended the call.".to_owned(),
         ),
+        // Word for word what an unknown link gets: a rotated link reveals nothing.
+        JoinError::LinkGone => (ErrorCode::RoomNotFound, ROOM_NOT_FOUND.to_owned()),
     };
     conn.fatal(code, &message).await;
 }

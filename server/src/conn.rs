@@ -79,26 +79,22 @@ impl Conn {
         let _ = self.ws.close().await;
     }
 
-    /// Turns one frame into a message, replying to anything invalid.
+    /// Turns one frame into a message, replying to anything invalid. Only the client's own
+    /// messages count as a sign of life: WebSocket pings and pongs are answered by any client
+    /// library on its own, so a socket that sends nothing else is idle. Text and binary frames
+    /// are counted alike against the message rate.
     pub async fn interpret(&mut self, frame: Option<Result<Message, axum::Error>>) -> Incoming {
         let frame = match frame {
             None | Some(Err(_)) => return Incoming::Closed,
             Some(Ok(frame)) => frame,
         };
-        self.last_heard = Instant::now();
         let text = match frame {
-            Message::Text(text) => text,
             Message::Close(_) => return Incoming::Closed,
             Message::Ping(_) | Message::Pong(_) => return Incoming::Nothing,
-            Message::Binary(_) => {
-                self.error(
-                    ErrorCode::BadMessage,
-                    "Binary messages are not part of the protocol; send JSON text.",
-                )
-                .await;
-                return Incoming::Nothing;
-            }
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
         };
+        self.last_heard = Instant::now();
         if !self.bucket.try_take(self.last_heard) {
             if !self.warned_rate {
                 self.warned_rate = true;
@@ -108,6 +104,14 @@ impl Conn {
             return Incoming::Nothing;
         }
         self.warned_rate = false;
+        let Some(text) = text else {
+            self.error(
+                ErrorCode::BadMessage,
+                "Binary messages are not part of the protocol; send JSON text.",
+            )
+            .await;
+            return Incoming::Nothing;
+        };
         match decode_client(text.as_str()) {
             Ok(message) => Incoming::Message(message),
             Err(e) => {

@@ -320,6 +320,8 @@ impl RoomActor {
             return;
         }
         self.info.id = link;
+        // Everyone knocking came through the old link: it leads nowhere now.
+        self.clear_lobby(crate::hub::JoinError::LinkGone);
         tracing::info!(room = %self.room_id, "invite link rotated");
         self.announce_room();
     }

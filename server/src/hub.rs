@@ -44,6 +44,9 @@ pub struct JoinRequest {
     /// [`Role::Owner`] when the join carried the room's host key, else [`Role::Guest`].
     pub role: Role,
     pub identity: Identity,
+    /// The invite link id the client came through; a link rotated since then lets in only
+    /// people who were already inside (a resume) and the owner.
+    pub link: String,
 }
 
 /// A participant's place in the room.
@@ -76,6 +79,8 @@ pub enum JoinError {
     LobbyFull,
     /// A host ended the call while the knock waited.
     Ended,
+    /// The link the client came through was rotated: it now leads nowhere.
+    LinkGone,
 }
 
 /// What the actor answers to a join.
@@ -118,6 +123,11 @@ pub(crate) enum RoomCmd {
     /// A knocker went away.
     CancelKnock {
         knock_id: String,
+    },
+    /// The participant's media connected (ICE and DTLS are up).
+    Connected {
+        id: String,
+        seat: u64,
     },
 }
 
@@ -169,6 +179,15 @@ impl RoomLink {
         let _ = self.tx.send(RoomCmd::Publish {
             seat: self.seat,
             publication,
+        });
+    }
+
+    /// Tells the room this connection's media is up: its seat is in real use (a seat without
+    /// media is the first to go when a host needs room).
+    pub fn media_connected(&self) {
+        let _ = self.tx.send(RoomCmd::Connected {
+            id: self.id.clone(),
+            seat: self.seat,
         });
     }
 

@@ -44,11 +44,25 @@ fn key(room_id: &str, kind: &str, value: &[u8]) -> Vec<u8> {
 /// IPv6 address (a host can pick any address in its /64 at will). IPv4-mapped IPv6 addresses
 /// count as the IPv4 address.
 fn address_prefix(address: IpAddr) -> Vec<u8> {
-    match address {
+    match network(address) {
         IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+    }
+}
+
+/// The network an address stands for, as an address: the IPv4 address itself (also when
+/// written IPv4-mapped), or an IPv6 address with all but its /64 prefix zeroed. Bans, the lobby
+/// and every per-address limit key on this, so one subscriber is one key.
+pub fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.octets().to_vec(),
-            None => v6.octets()[..8].to_vec(),
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
         },
     }
 }
@@ -68,6 +82,14 @@ mod tests {
         let c = Identity::new("room", None, ip("2001:db8:1:3::1"));
         assert_eq!(a.address, b.address);
         assert_ne!(a.address, c.address);
+    }
+
+    #[test]
+    fn network_keys_ipv6_by_slash_64() {
+        assert_eq!(network(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
+        assert_eq!(network(ip("2001:db8:1:2:ffff::9")), ip("2001:db8:1:2::"));
+        assert_eq!(network(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(network(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

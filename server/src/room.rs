@@ -1,7 +1,7 @@
 //! Who is in a room and what they may do: pure rules, no I/O. The room actor in
 //! [`crate::actor`] applies them.
 
-use salon_protocol::{Knock, MAX_PARTICIPANTS, MediaState, Participant, Role};
+use salon_protocol::{Knock, MAX_NAME_CHARS, MAX_PARTICIPANTS, MediaState, Participant, Role};
 
 use crate::identity::Identity;
 
@@ -19,6 +19,9 @@ pub struct Member {
     /// A host turned this off; the server does not forward it until the member turns it on
     /// again (which panic forbids for guests).
     pub forced_off: MediaState,
+    /// Their media is up (ICE and DTLS connected). A seat without media is the first given up
+    /// when a host needs room.
+    pub connected: bool,
 }
 
 /// The participants of one room, in order of arrival.
@@ -53,8 +56,55 @@ impl Membership {
             participant,
             identity,
             forced_off: NOTHING_FORCED,
+            connected: false,
         });
         Ok(others)
+    }
+
+    /// Whose seat a host takes when the room is full: the newest guest whose media never
+    /// connected (an idle or half-open join), else the newest guest. `None` if everyone inside
+    /// is a host.
+    pub fn seat_for_host(&self) -> Option<&str> {
+        let guests = || {
+            self.members
+                .iter()
+                .rev()
+                .filter(|m| m.participant.role == Role::Guest)
+        };
+        guests()
+            .find(|m| !m.connected)
+            .or_else(|| guests().next())
+            .map(|m| m.participant.id.as_str())
+    }
+
+    /// Records that `id`'s media is up.
+    pub fn mark_connected(&mut self, id: &str) {
+        if let Some(m) = self.get_mut(id) {
+            m.connected = true;
+        }
+    }
+
+    /// `name`, or if someone else inside (not `id`) already goes by it, the name with the
+    /// first free suffix " (2)", " (3)", …, so nobody can pass for someone else in the list.
+    /// Names are compared without regard to case.
+    pub fn unique_name(&self, id: &str, name: &str) -> String {
+        let taken = |candidate: &str| {
+            self.members.iter().any(|m| {
+                m.participant.id != id && m.participant.name.to_lowercase() == candidate.to_lowercase()
+            })
+        };
+        if !taken(name) {
+            return name.to_owned();
+        }
+        (2..)
+            .map(|n| {
+                let suffix = format!(" ({n})");
+                let room = MAX_NAME_CHARS.saturating_sub(suffix.chars().count());
+                let base: String = name.chars().take(room).collect();
+                format!("{}{suffix}", base.trim_end())
+            })
+            .find(|candidate| !taken(candidate))
+            .unwrap_or_else(|| name.to_owned())
     }
 
     /// Removes a participant; returns them if they were here.
@@ -144,6 +194,8 @@ impl Membership {
         let m = self.get_mut(id)?;
         m.identity = identity;
         m.participant.name = name;
+        // A new connection: its media has yet to come up.
+        m.connected = false;
         m.participant.media = MediaState {
             audio: media.audio && !m.forced_off.audio,
             video: media.video && !m.forced_off.video,
@@ -350,6 +402,47 @@ mod tests {
         assert_eq!(m.join(p("late"), who(1)).err(), Some(JoinRefused::Full));
         assert!(m.leave("3").is_some());
         assert!(m.join(p("late"), who(1)).is_ok());
+    }
+
+    #[test]
+    fn a_host_takes_the_newest_unconnected_guests_seat() {
+        let mut m = Membership::default();
+        for i in 0..4 {
+            m.join(p(&i.to_string()), who(1)).expect("space");
+        }
+        m.set_role("0", Role::Cohost);
+        m.mark_connected("1");
+        m.mark_connected("3");
+        assert_eq!(m.seat_for_host(), Some("2"), "newest without media");
+        m.mark_connected("2");
+        assert_eq!(m.seat_for_host(), Some("3"), "else the newest guest");
+        let mut hosts = Membership::default();
+        hosts.join(p("h"), who(1)).expect("space");
+        hosts.set_role("h", Role::Owner);
+        assert_eq!(hosts.seat_for_host(), None, "hosts are never displaced");
+    }
+
+    #[test]
+    fn a_name_in_use_gets_a_suffix() {
+        let mut m = Membership::default();
+        let mut ada = p("a");
+        ada.name = "Ada".into();
+        m.join(ada, who(1)).expect("space");
+        assert_eq!(m.unique_name("b", "Ada"), "Ada (2)");
+        assert_eq!(m.unique_name("b", "ADA"), "ADA (2)");
+        assert_eq!(m.unique_name("a", "Ada"), "Ada", "one's own name is not taken");
+        assert_eq!(m.unique_name("b", "Bob"), "Bob");
+        let mut second = p("b");
+        second.name = "Ada (2)".into();
+        m.join(second, who(2)).expect("space");
+        assert_eq!(m.unique_name("c", "Ada"), "Ada (3)");
+        let long = "x".repeat(MAX_NAME_CHARS);
+        let mut l = p("l");
+        l.name = long.clone();
+        m.join(l, who(3)).expect("space");
+        let suffixed = m.unique_name("c", &long);
+        assert!(suffixed.ends_with(" (2)"));
+        assert_eq!(suffixed.chars().count(), MAX_NAME_CHARS);
     }
 
     #[test]

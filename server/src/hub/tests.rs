@@ -40,6 +40,7 @@ fn request(name: &str, role: Role, who: u8) -> JoinRequest {
         resume: None,
         role,
         identity: person(who),
+        link: "AAAAAAAAAAAAAAAAAAAAAA".into(),
     }
 }
 
