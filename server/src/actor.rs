@@ -617,8 +617,10 @@ impl RoomActor {
         if let Some((_, token)) = self.seats.remove(id)
             && may_return
         {
-            self.recently_left
-                .insert(id.to_owned(), (token, Instant::now(), left.participant.role));
+            self.recently_left.insert(
+                id.to_owned(),
+                (token, Instant::now(), left.participant.role),
+            );
         }
         self.media_updates.remove(id);
         self.drop_publications_of(id);

@@ -90,7 +90,8 @@ impl Membership {
     pub fn unique_name(&self, id: &str, name: &str) -> String {
         let taken = |candidate: &str| {
             self.members.iter().any(|m| {
-                m.participant.id != id && m.participant.name.to_lowercase() == candidate.to_lowercase()
+                m.participant.id != id
+                    && m.participant.name.to_lowercase() == candidate.to_lowercase()
             })
         };
         if !taken(name) {
@@ -430,7 +431,11 @@ mod tests {
         m.join(ada, who(1)).expect("space");
         assert_eq!(m.unique_name("b", "Ada"), "Ada (2)");
         assert_eq!(m.unique_name("b", "ADA"), "ADA (2)");
-        assert_eq!(m.unique_name("a", "Ada"), "Ada", "one's own name is not taken");
+        assert_eq!(
+            m.unique_name("a", "Ada"),
+            "Ada",
+            "one's own name is not taken"
+        );
         assert_eq!(m.unique_name("b", "Bob"), "Bob");
         let mut second = p("b");
         second.name = "Ada (2)".into();

@@ -68,7 +68,13 @@ async fn the_owner_gets_into_a_room_filled_by_idle_guests() {
     // A guest cannot get in any more...
     let (_late, reply) = WsClient::connect_as(&url, "Late", None, None).await;
     assert!(
-        matches!(reply, ServerMessage::Error { code: ErrorCode::RoomFull, .. }),
+        matches!(
+            reply,
+            ServerMessage::Error {
+                code: ErrorCode::RoomFull,
+                ..
+            }
+        ),
         "{reply:?}"
     );
     // ...but the owner can, with a seat taken from the newest idle guest.
@@ -81,7 +87,10 @@ async fn the_owner_gets_into_a_room_filled_by_idle_guests() {
         })
         .await;
     assert_eq!(told, (ErrorCode::RoomFull, true));
-    assert_eq!(s.participants(&id).await, salon_protocol::MAX_PARTICIPANTS as u64);
+    assert_eq!(
+        s.participants(&id).await,
+        salon_protocol::MAX_PARTICIPANTS as u64
+    );
     // And the owner can act: lock the room.
     lock(&mut host).await;
 }
@@ -98,8 +107,11 @@ async fn a_made_up_resume_is_counted_as_a_knock() {
     let mut refused = None;
     for i in 0..40 {
         let mut c = WsClient::connect(&url).await;
-        c.send_join(&format!("Knocker {i}"), Some(("made-up-id", "made-up-token")))
-            .await;
+        c.send_join(
+            &format!("Knocker {i}"),
+            Some(("made-up-id", "made-up-token")),
+        )
+        .await;
         match c.recv().await.expect("a reply") {
             ServerMessage::Waiting { .. } => {
                 knocks += 1;
@@ -291,10 +303,21 @@ async fn names_with_direction_overrides_or_nothing_visible_are_refused() {
     let s = TestServer::start().await;
     let id = s.room_id().await;
     let url = s.ws_url(&id);
-    for bad in ["Ada\u{202E})tsoh(", "\u{200B}\u{2060}", "\u{3164}", "\u{2066}x"] {
+    for bad in [
+        "Ada\u{202E})tsoh(",
+        "\u{200B}\u{2060}",
+        "\u{3164}",
+        "\u{2066}x",
+    ] {
         let (_c, reply) = WsClient::connect_as(&url, bad, None, None).await;
         assert!(
-            matches!(reply, ServerMessage::Error { code: ErrorCode::InvalidField, .. }),
+            matches!(
+                reply,
+                ServerMessage::Error {
+                    code: ErrorCode::InvalidField,
+                    ..
+                }
+            ),
             "{bad:?}: {reply:?}"
         );
     }

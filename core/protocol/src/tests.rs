@@ -111,7 +111,10 @@ fn names_are_normalized_and_cannot_hide_or_disguise() {
     // NFC: a decomposed "é" is stored composed, so two spellings are one name.
     assert_eq!(clean_display_name("name", "Zoe\u{301}").unwrap(), "Zoé");
     let decomposed = "e\u{301}".repeat(MAX_NAME_CHARS);
-    assert!(clean_display_name("name", &decomposed).is_ok(), "measured after NFC");
+    assert!(
+        clean_display_name("name", &decomposed).is_ok(),
+        "measured after NFC"
+    );
     // Bidi overrides would make "Ada\u{202E})tsoh(" read as "Ada(host)".
     for bad in [
         "Ada\u{202E})tsoh(",
@@ -146,7 +149,10 @@ fn names_are_normalized_and_cannot_hide_or_disguise() {
         host_key: None,
         device: None,
     });
-    assert_eq!(decode_client(&text).unwrap_err().code(), ErrorCode::InvalidField);
+    assert_eq!(
+        decode_client(&text).unwrap_err().code(),
+        ErrorCode::InvalidField
+    );
 }
 
 #[test]
