@@ -1,6 +1,6 @@
 // Host controls (docs/protocol.md, "Hosts, the lobby and removal"), shown only to the owner and
 // co-hosts: the lock and panic buttons and the host panel (invite link, new link, end for
-// everyone, ban list) in the top bar, the knock list over the stage, and the menu on each tile
+// everyone, ban list) in the top bar, the knock panel above the tiles, and the menu on each tile
 // of someone I outrank. The server decides: these buttons only send requests, and what they
 // show comes from the server's answers (room_updated, knock_*, bans, participant_*).
 
@@ -18,6 +18,19 @@ const ACTION_WORDS = {
 const ACTION_TESTID = {
   ask_mute: 'ask-mute', mute: 'mute', mute_video: 'mute-video', cohost: 'cohost-toggle', remove: 'remove',
 };
+
+/** Up to this many knocks show as a list; more fold into "N people knocking" (Show / Deny all). */
+const KNOCKS_LISTED = 3;
+/**
+ * Deny all sends one `deny` per knock, DENY_BATCH at a time every DENY_PAUSE_MS: about 40 a
+ * second, under the server's 50 messages a second per socket (a lobby holds at most 50).
+ */
+const DENY_BATCH = 20;
+const DENY_PAUSE_MS = 500;
+/** A knock answered here waits this long for its `knock_ended` before its buttons come back. */
+const ANSWER_PENDING_MS = 8000;
+/** The count read out to screen readers changes at most this often. */
+const ANNOUNCE_DELAY_MS = 1000;
 
 export class HostControls {
   /**
@@ -39,6 +52,14 @@ export class HostControls {
     this.role = 'guest';
     this.room = { locked: false, panic: false };
     this.knocks = [];
+    this.knocksOpen = false; // the host unfolded a long knock list
+    this.answered = new Map(); // knock id -> when this page sent its admit or deny
+    this.denyQueue = []; // knock ids Deny all has still to send
+    this.denyTimer = null;
+    this.answeredTimer = null;
+    this.announceTimer = null;
+    this.announced = '';
+    this.announceNext = '';
     this.bans = [];
     this.menuFor = null; // participant id whose menu is open
     this.menuButton = null;
@@ -53,6 +74,11 @@ export class HostControls {
       this.send({ type: 'set_panic', active: !this.room.panic });
     });
     $('#host-tools').addEventListener('click', () => this.togglePanel());
+    $('#knocks-toggle').addEventListener('click', () => {
+      this.knocksOpen = !this.knocksOpen;
+      this.renderKnocks();
+    });
+    $('#deny-all').addEventListener('click', () => this.denyAll());
     $('#host-panel-close').addEventListener('click', () => this.togglePanel(false));
     $('#copy-invite').addEventListener('click', async () => {
       this.toast((await this.copy(this.inviteUrl())) ? 'Invite link copied' : this.inviteUrl());
@@ -88,6 +114,7 @@ export class HostControls {
     this.role = role ?? 'guest';
     if (!this.isHost) {
       this.knocks = [];
+      this.forgetAnswers();
       this.bans = [];
       this.togglePanel(false);
       this.closeMenu(false);
@@ -103,6 +130,7 @@ export class HostControls {
 
   setKnocks(knocks) {
     this.knocks = Array.isArray(knocks) ? [...knocks] : [];
+    this.forgetAnswers();
     this.renderKnocks();
   }
 
@@ -114,7 +142,60 @@ export class HostControls {
 
   knockEnded(knockId) {
     this.knocks = this.knocks.filter((k) => k.id !== knockId);
+    this.answered.delete(knockId);
     this.renderKnocks();
+  }
+
+  /** Admit or deny one knock, once: its buttons wait for the server's `knock_ended`. */
+  answer(type, knockId) {
+    if (this.isAnswered(knockId)) return;
+    this.markAnswered([knockId]);
+    this.send({ type, knock_id: knockId });
+    this.renderKnocks();
+  }
+
+  /**
+   * Deny all: one `deny` per knock on screen now (not the ones that come later: the host has
+   * not seen them), paced under the server's message rate.
+   */
+  denyAll() {
+    const ids = this.knocks.map((k) => k.id).filter((id) => !this.isAnswered(id));
+    if (ids.length === 0) return;
+    this.markAnswered(ids);
+    this.denyQueue.push(...ids);
+    if (this.denyTimer === null) this.sendDenies();
+    this.renderKnocks();
+  }
+
+  sendDenies() {
+    this.denyTimer = null;
+    for (const id of this.denyQueue.splice(0, DENY_BATCH)) {
+      // A knock that ended meanwhile (gave up, answered by another host) needs no answer.
+      if (this.knocks.some((k) => k.id === id)) this.send({ type: 'deny', knock_id: id });
+    }
+    if (this.denyQueue.length > 0) this.denyTimer = setTimeout(() => this.sendDenies(), DENY_PAUSE_MS);
+  }
+
+  isAnswered(knockId) {
+    const at = this.answered.get(knockId);
+    return at !== undefined && Date.now() - at < ANSWER_PENDING_MS;
+  }
+
+  markAnswered(ids) {
+    const now = Date.now();
+    for (const id of ids) this.answered.set(id, now);
+    // If the server never ends them (a refused message), the buttons come back.
+    clearTimeout(this.answeredTimer);
+    this.answeredTimer = setTimeout(() => this.renderKnocks(), ANSWER_PENDING_MS + 50);
+  }
+
+  forgetAnswers() {
+    this.answered.clear();
+    this.denyQueue = [];
+    clearTimeout(this.denyTimer);
+    this.denyTimer = null;
+    clearTimeout(this.answeredTimer);
+    this.answeredTimer = null;
   }
 
   setBans(bans) {
@@ -125,6 +206,7 @@ export class HostControls {
   /** Out of the call (left, removed, failed): nothing host-like stays on screen. */
   reset() {
     this.knocks = [];
+    this.forgetAnswers();
     this.bans = [];
     this.role = 'guest';
     this.room = { locked: false, panic: false };
@@ -153,12 +235,24 @@ export class HostControls {
     this.renderBans();
   }
 
+  /**
+   * The knock panel sits above the tiles, in the page's flow (it never covers a tile or the
+   * call controls) and its list scrolls within a bounded height. Up to KNOCKS_LISTED knocks are
+   * listed; more fold into "N people knocking" with Show / Hide and Deny all.
+   */
   renderKnocks() {
     const box = $('#knocks');
-    const list = box.querySelector('ul');
+    const list = $('#knock-list');
     const knocks = this.isHost ? this.knocks : [];
+    const count = knocks.length;
+    if (count === 0) this.knocksOpen = false; // the next flood starts folded
+    const folds = count > KNOCKS_LISTED;
+    const open = !folds || this.knocksOpen;
     // Keep focus where it was when the list changes under a keyboard user.
-    const focusedId = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.knock : null;
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedId = focused?.closest('li')?.dataset.knock;
+    const focusedTestid = focused?.dataset.testid;
+    const hadFocus = box.contains(document.activeElement);
     list.replaceChildren(...knocks.map((knock) => {
       const item = document.createElement('li');
       item.dataset.testid = 'knock';
@@ -174,20 +268,79 @@ export class HostControls {
         small.textContent = note;
         item.append(small);
       }
+      const answered = this.isAnswered(knock.id);
       const admit = button('Admit', 'knock-admit', `Let ${knock.name} in`, 'primary');
-      admit.addEventListener('click', () => this.send({ type: 'admit', knock_id: knock.id }));
+      admit.addEventListener('click', () => this.answer('admit', knock.id));
       const deny = button('Deny', 'knock-deny', `Don't let ${knock.name} in`);
-      deny.addEventListener('click', () => this.send({ type: 'deny', knock_id: knock.id }));
+      deny.addEventListener('click', () => this.answer('deny', knock.id));
+      for (const el of [admit, deny]) el.disabled = answered;
+      item.classList.toggle('answered', answered);
       const actions = document.createElement('span');
       actions.className = 'knock-actions';
       actions.append(admit, deny);
       item.append(actions);
       return item;
     }));
-    box.hidden = knocks.length === 0;
-    const heading = box.querySelector('h2');
-    heading.textContent = knocks.length === 1 ? 'Someone is knocking' : `${knocks.length} people are knocking`;
-    if (focusedId) list.querySelector(`li[data-knock="${CSS.escape(focusedId)}"] button`)?.focus();
+    list.hidden = !open;
+    box.classList.toggle('folded', !open);
+
+    $('#knock-count').textContent = count === 1 ? 'Someone is knocking' : `${count} people knocking`;
+
+    const toggle = $('#knocks-toggle');
+    toggle.hidden = !folds;
+    toggle.setAttribute('aria-expanded', String(open));
+    toggle.textContent = open ? 'Hide' : 'Show';
+    toggle.setAttribute('aria-label', open ? 'Hide the list of people knocking' : 'Show everyone who is knocking');
+
+    const waiting = knocks.filter((k) => !this.isAnswered(k.id)).length;
+    const denyAll = $('#deny-all');
+    denyAll.hidden = count < 2;
+    // aria-disabled rather than disabled: a keyboard user's focus stays on the button.
+    denyAll.setAttribute('aria-disabled', String(waiting === 0));
+    denyAll.textContent = waiting === 0 ? 'Denying…' : 'Deny all';
+    denyAll.setAttribute('aria-label', waiting === 0
+      ? `Denying ${count} people knocking`
+      : `Deny all ${waiting} ${waiting === 1 ? 'person' : 'people'} knocking`);
+
+    box.hidden = count === 0;
+    if (focusedId) {
+      const row = list.querySelector(`li[data-knock="${CSS.escape(focusedId)}"]`);
+      (row?.querySelector(`[data-testid="${focusedTestid}"]:not(:disabled)`) ?? row?.querySelector('button:not(:disabled)'))?.focus();
+    }
+    // What had the focus went away (the row, a button, the whole panel): move it somewhere
+    // sensible rather than let it fall to the page (the lock button once the panel is gone).
+    const active = document.activeElement;
+    if (hadFocus && this.isHost && (!box.contains(active) || active.disabled || active.closest('[hidden]'))) {
+      const next = box.hidden ? [] : [open ? list.querySelector('button:not(:disabled)') : null, denyAll, toggle];
+      (next.find((el) => el && !el.hidden && !el.closest('[hidden]')) ?? $('#lock-toggle')).focus();
+    }
+    this.announceKnocks(knocks);
+  }
+
+  /**
+   * What screen readers hear: the count at most once a second (a flood is one message, not
+   * thirty), read from the live region outside the panel.
+   */
+  announceKnocks(knocks) {
+    if (!this.isHost) {
+      clearTimeout(this.announceTimer);
+      this.announceTimer = null;
+      this.announced = '';
+      $('#knock-live').textContent = '';
+      return;
+    }
+    let text = '';
+    if (knocks.length === 1) text = `${knocks[0].name} is knocking`;
+    else if (knocks.length > 1) text = `${knocks.length} people are knocking`;
+    else if (this.announced) text = 'Nobody is knocking any more';
+    this.announceNext = text;
+    if (this.announceTimer !== null) return;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = null;
+      if (this.announceNext === this.announced) return;
+      this.announced = this.announceNext;
+      $('#knock-live').textContent = this.announced;
+    }, ANNOUNCE_DELAY_MS);
   }
 
   renderBans() {

@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -332,4 +334,134 @@ export function tileOf(page, id) {
 export async function tileAction(page, id, testid) {
   await tileOf(page, id).getByTestId('participant-menu').click();
   await page.getByTestId(testid).click();
+}
+
+/**
+ * A bare signaling socket from Node (no browser): a minimal RFC 6455 client over node:http, since
+ * Node 20 has no WebSocket without a flag and the tests have no dependency but playwright-core.
+ * `headers` go with the upgrade request (X-Forwarded-For, for a server started behind a proxy).
+ * Text frames are parsed as JSON into `inbox`; `next(pred)` takes the first match out of it.
+ */
+export function rawSocket(url, { headers = {}, timeout = 10000 } = {}) {
+  const target = new URL(url.replace(/^http/u, 'ws'));
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: target.hostname,
+      port: target.port,
+      path: `${target.pathname}${target.search}`,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': crypto.randomBytes(16).toString('base64'),
+        ...headers,
+      },
+      timeout,
+    });
+    request.on('response', (response) => reject(new Error(`${url}: no upgrade, HTTP ${response.statusCode}`)));
+    request.on('timeout', () => request.destroy(new Error(`${url}: upgrade timed out`)));
+    request.on('error', reject);
+    request.on('upgrade', (_response, socket, head) => resolve(wrapSocket(socket, head)));
+    request.end();
+  });
+}
+
+function wrapSocket(socket, head) {
+  const inbox = [];
+  let buffer = Buffer.from(head);
+  let fragments = [];
+  let closed = false;
+  const closedPromise = new Promise((resolve) => socket.once('close', () => { closed = true; resolve(); }));
+  socket.on('error', () => {});
+
+  const frame = (opcode, payload) => {
+    const mask = crypto.randomBytes(4);
+    const length = payload.length;
+    const header = length < 126 ? Buffer.alloc(2) : Buffer.alloc(length < 65536 ? 4 : 10);
+    header[0] = 0x80 | opcode;
+    if (length < 126) {
+      header[1] = 0x80 | length;
+    } else if (length < 65536) {
+      header[1] = 0x80 | 126;
+      header.writeUInt16BE(length, 2);
+    } else {
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(BigInt(length), 2);
+    }
+    const body = Buffer.from(payload);
+    for (let i = 0; i < body.length; i += 1) body[i] ^= mask[i % 4];
+    if (!closed) socket.write(Buffer.concat([header, mask, body]));
+  };
+
+  const parse = () => {
+    for (;;) {
+      if (buffer.length < 2) return;
+      const fin = (buffer[0] & 0x80) !== 0;
+      const opcode = buffer[0] & 0x0f;
+      let length = buffer[1] & 0x7f;
+      let at = 2;
+      if (length === 126) {
+        if (buffer.length < 4) return;
+        length = buffer.readUInt16BE(2);
+        at = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) return;
+        length = Number(buffer.readBigUInt64BE(2));
+        at = 10;
+      }
+      const masked = (buffer[1] & 0x80) !== 0;
+      const maskAt = at;
+      if (masked) at += 4;
+      if (buffer.length < at + length) return;
+      const payload = Buffer.from(buffer.subarray(at, at + length));
+      if (masked) for (let i = 0; i < payload.length; i += 1) payload[i] ^= buffer[maskAt + (i % 4)];
+      buffer = buffer.subarray(at + length);
+      if (opcode === 0x9) {
+        frame(0xa, payload);
+      } else if (opcode === 0x8) {
+        frame(0x8, payload.subarray(0, 2));
+        socket.end();
+      } else if (opcode === 0x1 || opcode === 0x0) {
+        fragments.push(payload);
+        if (fin) {
+          const text = Buffer.concat(fragments).toString('utf8');
+          fragments = [];
+          try {
+            inbox.push(JSON.parse(text));
+          } catch {
+            inbox.push({ type: 'unparsed', text });
+          }
+        }
+      }
+    }
+  };
+  socket.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    parse();
+  });
+  parse();
+
+  return {
+    inbox,
+    get closed() { return closed; },
+    /** Resolves once the server closed the connection. */
+    whenClosed: closedPromise,
+    send(message) { frame(0x1, Buffer.from(JSON.stringify(message))); },
+    /** The first message (in order) matching `pred`, taken out of the inbox; waits up to `ms`. */
+    next(pred, ms = 10000) {
+      return waitFor(() => {
+        const index = inbox.findIndex(pred);
+        return index >= 0 ? inbox.splice(index, 1)[0] : null;
+      }, { timeout: ms, interval: 50, message: 'a matching message' }).catch((error) => {
+        error.message += `; inbox: ${JSON.stringify(inbox.map((m) => m.code ?? m.type))}, closed: ${closed}`;
+        throw error;
+      });
+    },
+    close() {
+      if (!closed) {
+        frame(0x8, Buffer.from([0x03, 0xe8]));
+        socket.end();
+      }
+    },
+  };
 }
