@@ -4,11 +4,21 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Parser;
 
 /// The default log filter.
 pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error";
+
+/// Default for `--max-connections-per-address`.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 64;
+/// Default for [`Config::header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`Config::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default for [`Config::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Salon server: drop-in video rooms (SFU, signaling, HTTP API and the browser guest page).
 #[derive(Debug, Clone, Parser)]
@@ -40,6 +50,8 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Origin used in invite links, e.g. https://salon.example.org. Defaults to the request's Host.
+    /// When set, it is also the only origin whose pages may create and join rooms (browsers on
+    /// other addresses of this server are refused).
     #[arg(long, env = "SALON_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -48,6 +60,34 @@ pub struct Config {
     /// could claim any address.
     #[arg(long, env = "SALON_BEHIND_PROXY")]
     pub behind_proxy: bool,
+
+    /// Most TCP connections one client address (an IPv4 address, or an IPv6 /64) may hold open at
+    /// once; further ones are refused at once. A browser needs about 10 (pages plus one signaling
+    /// socket per open room), so the default leaves room for a household behind one address.
+    /// Not applied with --behind-proxy, where every connection comes from the proxy: limit
+    /// connections per client there.
+    #[arg(
+        long,
+        env = "SALON_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections_per_address: u32,
+
+    /// How long a client may take to send a request's head (request line and headers), counted
+    /// from the connection's start or from the first byte of a later request on it.
+    #[arg(skip = DEFAULT_HEADER_TIMEOUT)]
+    pub header_timeout: Duration,
+
+    /// How long a kept-alive HTTP connection may sit idle between requests.
+    #[arg(skip = DEFAULT_IDLE_TIMEOUT)]
+    pub idle_timeout: Duration,
+
+    /// How long a request may take from its head to the server's answer: reading its body,
+    /// and for the signaling socket, the WebSocket handshake (its lifetime after that is the
+    /// socket's own business).
+    #[arg(skip = DEFAULT_REQUEST_TIMEOUT)]
+    pub request_timeout: Duration,
 
     /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
     /// "salon_server=debug,webrtc=warn". The default hides the WebRTC stack's transient
@@ -67,6 +107,10 @@ impl Config {
             data_dir,
             public_url: None,
             behind_proxy: false,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             log: "warn".into(),
         }
     }
@@ -139,5 +183,12 @@ mod tests {
         assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(c.data_dir, PathBuf::from("./salon-data"));
         assert_eq!(c.media_bind_ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(c.max_connections_per_address, 64);
+        assert_eq!(c.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(c.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(c.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        assert!(
+            Config::try_parse_from(["salon-server", "--max-connections-per-address", "0"]).is_err()
+        );
     }
 }

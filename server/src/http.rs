@@ -3,7 +3,7 @@
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::AppState;
 use crate::abuse::Action;
 use crate::ids::{hash_host_key, new_host_key, new_room_id};
-use crate::store::StoredRoom;
+use crate::store::{StoreError, StoredRoom};
 use crate::{participant, web};
 
 pub fn router(state: AppState) -> Router {
@@ -34,7 +34,86 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rooms/{id}", get(room_info))
         .route("/api/rooms/{id}/ws", get(signaling))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "Nothing here.") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_foreign_origin,
+        ))
         .with_state(state)
+}
+
+/// Refuses what another website's page makes its visitors' browsers do here: any request that
+/// changes state (every method but GET, HEAD and OPTIONS) and every WebSocket upgrade whose
+/// `Origin` is not this server's (see [`origin_allowed`]). Runs before the route, so a refused
+/// request spends no rate-limit token, room look-up or upgrade.
+async fn refuse_foreign_origin(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) || request.headers().contains_key(header::UPGRADE);
+    if changes_state && !origin_allowed(&state, request.headers()) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "Refused: this request came from a page on another website. Create and join rooms \
+             from this server's own pages.",
+        );
+    }
+    next.run(request).await
+}
+
+/// Whether a request may come from the page that sent it. Browsers always send `Origin` on a
+/// WebSocket upgrade and a cross-origin POST, and a page cannot forge it; native clients send
+/// none, which is allowed. A present `Origin` (`null` included) must be `--public-url`'s
+/// scheme://host[:port] when set, else http or https on the request's `Host` (or, behind a
+/// proxy, its `X-Forwarded-Host`).
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin) = origin
+        .to_str()
+        .ok()
+        .and_then(|o| url::Url::parse(o).ok())
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+    else {
+        return false;
+    };
+    if let Some(public) = &state.public_url {
+        return url::Url::parse(public).is_ok_and(|u| u.origin() == origin);
+    }
+    let url::Origin::Tuple(scheme, _, _) = &origin else {
+        return false;
+    };
+    if scheme != "http" && scheme != "https" {
+        return false;
+    }
+    let forwarded = state
+        .behind_proxy
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten()
+        .and_then(|h| h.to_str().ok())
+        .and_then(|list| list.rsplit(',').next());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    [host, forwarded].into_iter().flatten().any(|host| {
+        let host = host.trim();
+        plain_host(host)
+            && url::Url::parse(&format!("{scheme}://{host}")).is_ok_and(|u| u.origin() == origin)
+    })
+}
+
+/// A `Host` value with nothing but a name or address and a port (no user info, path or query
+/// that would change what it parses to).
+fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 #[derive(Serialize)]
@@ -102,6 +181,20 @@ fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> 
     })
 }
 
+/// The answer to a failed database call: `503 storage_unavailable` when the disk refused it
+/// (the operator must act), else `500 internal`.
+fn store_failed(e: StoreError) -> Response {
+    if !e.is_storage_unavailable() {
+        return internal(e);
+    }
+    tracing::error!(error = %e, "the database cannot be used: check the data folder's disk");
+    api_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "The server cannot save rooms right now (its disk is full or read-only); tell its operator.",
+    )
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "request failed");
     api_error(
@@ -145,12 +238,7 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
+        .filter(|h| plain_host(h))
         .map_or_else(|| state.local_addr.to_string(), str::to_owned);
     let scheme = match headers
         .get("x-forwarded-proto")
@@ -212,7 +300,7 @@ async fn create_room(
     let id = room.link.clone();
     let room_key = room.id.clone();
     if let Err(e) = state.store.insert_room(room).await {
-        return internal(e);
+        return store_failed(e);
     }
     tracing::info!(room = %room_key, "room created");
     let url = format!("{}/r/{id}", origin(&state, &headers));
@@ -233,7 +321,7 @@ async fn lookup(state: &AppState, id: &str) -> Result<Option<StoredRoom>, Respon
     if validate_room_id(id).is_err() {
         return Ok(None);
     }
-    state.store.room_by_link(id).await.map_err(internal)
+    state.store.room_by_link(id).await.map_err(store_failed)
 }
 
 async fn room_info(

@@ -4,7 +4,8 @@
 //! participant's WebSocket and peer connection, after [`admission`] got them in (host key, bans,
 //! the lobby); [`hub`] runs one actor per live room (`actor`, with host actions in `hosting`)
 //! applying the pure rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
-//! [`store`] keeps rooms, locks and bans in SQLite, keyed by [`identity`].
+//! [`store`] keeps rooms, locks and bans in SQLite, keyed by [`identity`]; [`serve`] accepts
+//! TCP connections and bounds how long and how many of them a client may hold.
 
 pub mod abuse;
 mod actor;
@@ -20,6 +21,7 @@ pub mod participant;
 pub mod ports;
 pub mod ratelimit;
 pub mod room;
+pub mod serve;
 pub mod sfu;
 pub mod store;
 pub mod web;
@@ -133,17 +135,18 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         behind_proxy: config.behind_proxy,
     };
     let app = http::router(state.clone());
-    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
+    let settings = serve::Settings {
+        timeouts: serve::Timeouts {
+            header: config.header_timeout,
+            idle: config.idle_timeout,
+            request: config.request_timeout,
+        },
+        // Behind a reverse proxy every TCP peer is the proxy.
+        max_per_address: (!config.behind_proxy)
+            .then(|| usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX)),
+    };
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(serve::run(listener, app, settings, stop));
     Ok(Server {
         addr,
         state,

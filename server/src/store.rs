@@ -24,8 +24,32 @@ pub enum StoreError {
         "the database was written by a newer Salon (schema {found}, this build knows {SCHEMA_VERSION}); upgrade salon-server"
     )]
     TooNew { found: i64 },
+    #[error(
+        "cannot save rooms in the data folder {path}: {cause}. Make the folder and its salon.db \
+         writable for the user running salon-server and check that its disk has free space, \
+         or choose another folder with --data-dir"
+    )]
+    NotWritable { path: PathBuf, cause: String },
     #[error("the database task failed: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// Whether the disk refused the database (full, read-only, failing): only the operator can
+    /// fix that, so clients are told so instead of "try again".
+    pub fn is_storage_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::{
+            CannotOpen, DiskFull, PermissionDenied, ReadOnly, SystemIoFailure,
+        };
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                ReadOnly | DiskFull | SystemIoFailure | CannotOpen | PermissionDenied
+            ),
+            Self::NotWritable { .. } | Self::DataDir { .. } => true,
+            Self::Sqlite(_) | Self::TooNew { .. } | Self::Task(_) => false,
+        }
+    }
 }
 
 /// A room as stored. `id` is the room's permanent key and never leaves the server; `link` is
@@ -74,13 +98,25 @@ fn room_from_row(r: &rusqlite::Row<'_>) -> Result<StoredRoom, rusqlite::Error> {
 
 impl Store {
     /// Opens (creating if needed) `<data_dir>/salon.db` and brings its schema up to date.
+    /// Refuses a folder or database that cannot be written (a read-only disk or file, a full
+    /// disk) with [`StoreError::NotWritable`], rather than starting a server that fails every
+    /// room creation.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
+        let not_writable = |cause: String| StoreError::NotWritable {
+            path: data_dir.to_owned(),
+            cause,
+        };
+        check_files_writable(data_dir).map_err(not_writable)?;
         let conn = Connection::open(data_dir.join("salon.db"))?;
-        Self::from_connection(conn)
+        let store = Self::from_connection(conn)?;
+        store
+            .now(probe_write)
+            .map_err(|e| not_writable(format!("salon.db: {e}")))?;
+        Ok(store)
     }
 
     /// An in-memory database, for tests.
@@ -235,6 +271,36 @@ impl Store {
     }
 }
 
+/// SQLite quietly opens a file it cannot write read-only, and a database whose schema is up to
+/// date needs no write to open, so check with the OS first: create a file in the folder, and
+/// open the database files that exist for writing. The error names the OS's reason.
+fn check_files_writable(data_dir: &Path) -> Result<(), String> {
+    let probe = data_dir.join(".salon-write-check");
+    std::fs::write(&probe, b"salon")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot create a file there: {e}"))?;
+    for name in ["salon.db", "salon.db-wal", "salon.db-shm"] {
+        let path = data_dir.join(name);
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("cannot write {name}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A committed write that changes nothing: fails on a read-only database or a full disk.
+fn probe_write(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })
+}
+
 /// Brings the schema from whatever version the file has to [`SCHEMA_VERSION`], in one
 /// transaction per step so a crash never leaves a half-migrated file.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -341,6 +407,57 @@ mod tests {
         )
         .expect("write");
         assert!(Store::open(dir.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_be_written_fails_the_probe_and_writes_say_storage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Store::open(dir.path())
+            .expect("create")
+            .insert_room(room("r1"))
+            .await
+            .expect("insert");
+        // What SQLite does with a file it may not write: open it read-only, without a word.
+        let conn = Connection::open_with_flags(
+            dir.path().join("salon.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open read-only");
+        let store = Store::from_connection(conn).expect("reading needs no write");
+        assert!(store.room_by_link("link-r1").await.expect("read").is_some());
+        let probe = store.now(probe_write).expect_err("the probe must fail");
+        assert!(probe.is_storage_unavailable(), "{probe}");
+        let write = store.insert_room(room("r2")).await.expect_err("refused");
+        assert!(write.is_storage_unavailable(), "{write}");
+        // Other failures are not the disk's.
+        let duplicate = Store::open(dir.path())
+            .expect("writable again")
+            .insert_room(room("r1"))
+            .await
+            .expect_err("duplicate");
+        assert!(!duplicate.is_storage_unavailable(), "{duplicate}");
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A file where the folder should be: nothing can be created in it (root included).
+        let not_a_folder = dir.path().join("file");
+        std::fs::write(&not_a_folder, b"x").expect("write");
+        let err = check_files_writable(&not_a_folder).expect_err("refused");
+        assert!(err.contains("cannot create a file there"), "{err}");
+        let err = StoreError::NotWritable {
+            path: not_a_folder.clone(),
+            cause: err,
+        }
+        .to_string();
+        assert!(err.contains(&not_a_folder.display().to_string()), "{err}");
+        assert!(err.contains("--data-dir"), "{err}");
+        check_files_writable(dir.path()).expect("a writable folder passes");
+        assert!(
+            !dir.path().join(".salon-write-check").exists(),
+            "no leftovers"
+        );
     }
 
     #[test]

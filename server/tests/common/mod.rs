@@ -45,6 +45,11 @@ impl TestServer {
         Self { server, dir }
     }
 
+    /// A server with `adjust` applied to its configuration.
+    pub async fn start_configured(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(tempfile::tempdir().unwrap(), adjust).await
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }
@@ -104,6 +109,18 @@ pub const STEP: Duration = Duration::from_secs(10);
 impl WsClient {
     pub async fn connect(url: &str) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Self { ws }
+    }
+
+    /// Connects as if from `address` (for a server behind a proxy: `X-Forwarded-For`).
+    pub async fn connect_from(url: &str, address: &str) -> Self {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+                .unwrap();
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", address.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         Self { ws }
     }
 
