@@ -12,7 +12,7 @@ use clap::Parser;
 pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error";
 
 /// Default for `--max-connections-per-address`.
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 64;
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
 /// Default for [`Config::header_timeout`].
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for [`Config::idle_timeout`].
@@ -62,8 +62,10 @@ pub struct Config {
     pub behind_proxy: bool,
 
     /// Most TCP connections one client address (an IPv4 address, or an IPv6 /64) may hold open at
-    /// once; further ones are refused at once. A browser needs about 10 (pages plus one signaling
-    /// socket per open room), so the default leaves room for a household behind one address.
+    /// once; further ones are refused at once. A browser needs about 7 (kept-alive page loads plus
+    /// one signaling socket per open room), so the default leaves room for a whole 50-person
+    /// room behind one office or carrier NAT, while one address alone cannot use up the
+    /// server's file descriptors (silent connections are closed within 10 s anyway).
     /// Not applied with --behind-proxy, where every connection comes from the proxy: limit
     /// connections per client there.
     #[arg(
@@ -183,7 +185,7 @@ mod tests {
         assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(c.data_dir, PathBuf::from("./salon-data"));
         assert_eq!(c.media_bind_ip(), IpAddr::from([127, 0, 0, 1]));
-        assert_eq!(c.max_connections_per_address, 64);
+        assert_eq!(c.max_connections_per_address, 256);
         assert_eq!(c.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(c.idle_timeout, DEFAULT_IDLE_TIMEOUT);
         assert_eq!(c.request_timeout, DEFAULT_REQUEST_TIMEOUT);

@@ -24,6 +24,12 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // Every connection and media socket is a file descriptor: use all the system allows (the
+    // soft limit is often 1024 while the hard limit is far higher).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
     let server = match salon_server::start(&config).await {
         Ok(server) => server,
         Err(e) => {
