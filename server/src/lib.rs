@@ -128,6 +128,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
             bind_ip: config.media_bind_ip(),
             public_ip: config.public_ip,
             ports: Arc::new(Mutex::new(PortPool::new(config.udp_ports))),
+            connect_timeout: Default::default(),
         },
         public_url: config.public_url.clone(),
         local_addr: addr,

@@ -20,19 +20,29 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState};
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::conn::{Conn, Incoming};
 use crate::hub::{RoomLink, ToParticipant};
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
-use crate::sfu::forward::{Downstream, Publication, relay_keyframe_requests};
-use crate::sfu::peer::{self, Peer, PeerEvent};
-use crate::sfu::rewrite::{Rewrite, negotiated_payload_type};
+use crate::sfu::candidates::{RemoteCandidates, Verdict};
+use crate::sfu::forward::{Downstream, Publication};
+use crate::sfu::peer::{self, MediaSettings, Peer, PeerEvent};
+use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
 use crate::store::StoredRoom;
 use crate::{AppState, admission};
 
 /// How often the server pings the socket.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// How long the server waits for the answer to one of its offers before offering again. An
+/// answer the socket refused (too large, malformed) never reaches the session; without this the
+/// participant would never be offered anything again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Keyframe requests from the subscriber waiting to be handled; more are dropped (one pending
+/// request per track is as good as many).
+const KEYFRAME_QUEUE: usize = 64;
 
 /// Tells the room this connection is gone when dropped (also while unwinding).
 struct LeaveOnDrop(RoomLink);
@@ -73,6 +83,8 @@ enum End {
     IceFailed,
     Evicted,
     Replaced,
+    /// Media did not connect within [`MediaSettings::connect_timeout`].
+    MediaTimeout(Duration),
     /// Removed, or the call ended: the client gets this fatal error.
     Ended(ErrorCode, String),
 }
@@ -105,20 +117,11 @@ pub async fn run(
     // Whatever happens below — even a panic in the WebRTC stack on hostile input — the room
     // hears that this participant is gone.
     let _leave_on_drop = LeaveOnDrop(link.clone());
+    // The peer connection (and its UDP port) is built only when the client's first offer
+    // arrives: a client that joins and never offers holds a seat for at most the connect
+    // timeout, and never a port.
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
-    let peer = match peer::build(&state.media, peer_tx).await {
-        Ok(peer) => peer,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create a peer connection");
-            link.leave();
-            conn.fatal(
-                ErrorCode::Internal,
-                &format!("The server cannot take media right now: {e}"),
-            )
-            .await;
-            return;
-        }
-    };
+    let (keyframe_tx, mut keyframe_rx) = mpsc::channel(KEYFRAME_QUEUE);
     let welcome = ServerMessage::Joined {
         version: PROTOCOL_VERSION,
         participant_id: me.clone(),
@@ -132,18 +135,28 @@ pub async fn run(
     let mut session = Session {
         me: me.clone(),
         link,
-        peer,
+        media: state.media.clone(),
+        peer: None,
+        peer_tx,
+        keyframe_tx,
+        candidates: RemoteCandidates::new(),
+        connected: false,
         subscriptions: HashMap::new(),
+        spare: Vec::new(),
         stopping: tokio::sync::watch::Sender::new(false),
         published: false,
-        offer_outstanding: false,
+        offer_outstanding: None,
+        offers_made: 0,
+        offers_answered: 0,
         dirty: false,
         pending: Vec::new(),
     };
     let mut room_events = joined.events;
     let mut peer_rx = peer_rx;
     let mut end = if conn.send(&welcome).await {
-        session.run(&mut conn, &mut room_events, &mut peer_rx).await
+        session
+            .run(&mut conn, &mut room_events, &mut peer_rx, &mut keyframe_rx)
+            .await
     } else {
         End::SocketClosed
     };
@@ -163,6 +176,16 @@ pub async fn run(
             .await;
         }
         End::Ended(code, message) => conn.fatal(*code, message).await,
+        End::MediaTimeout(after) => {
+            conn.fatal(
+                ErrorCode::NegotiationFailed,
+                &format!(
+                    "Your media did not connect within {} s; check your network and rejoin.",
+                    after.as_secs().max(1)
+                ),
+            )
+            .await;
+        }
         _ => {}
     }
     let _ = conn.ws.close().await;
@@ -172,21 +195,54 @@ pub async fn run(
 struct Subscription {
     publication: Arc<Publication>,
     downstream: Arc<Downstream>,
+    slot: Slot,
+}
+
+/// A send transceiver toward the subscriber, with the track the server writes to. When its
+/// subscription ends it is parked (inactive) and later reused for a new subscription of the same
+/// kind and codec, so the subscriber's SDP does not grow with every person who ever came by.
+struct Slot {
+    transceiver: Arc<dyn RtpTransceiver>,
     sender: Arc<dyn RtpSender>,
-    relay: Option<tokio::task::JoinHandle<()>>,
+    /// The track bound to the sender, which the server writes to; its SSRC is the one the sender
+    /// announced, for the life of the slot. (Keyframe requests reach the session by SSRC, see
+    /// `KeyframeRequests::reporting_to`, since a reused slot announces a new track id.)
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    kind: RtpCodecKind,
+    codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
+    /// The subscription this slot carried before, if any: the new one continues its sequence
+    /// numbers and timestamps.
+    previous: Option<Arc<Downstream>>,
+    /// `offers_made` when parked: reusable once an answer to a later offer (which carries the
+    /// section as inactive) was applied, so the client sees it end before it carries someone new.
+    parked_at: u64,
 }
 
 struct Session {
     me: String,
     link: RoomLink,
-    peer: Peer,
+    media: MediaSettings,
+    /// Built when the client's first offer arrives.
+    peer: Option<Peer>,
+    peer_tx: mpsc::UnboundedSender<PeerEvent>,
+    keyframe_tx: mpsc::Sender<u32>,
+    /// Remote candidates accepted so far (a bounded number, see `sfu::candidates`).
+    candidates: RemoteCandidates,
+    /// The peer connection has reached `connected` once.
+    connected: bool,
     subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
+    /// Parked send transceivers, for reuse.
+    spare: Vec<Slot>,
     /// Set when the session ends, so late publications are not announced.
     stopping: tokio::sync::watch::Sender<bool>,
     /// The client's first offer has been answered.
     published: bool,
-    /// A server offer awaits the client's answer.
-    offer_outstanding: bool,
+    /// A server offer awaits the client's answer since this instant.
+    offer_outstanding: Option<tokio::time::Instant>,
+    /// Offers the server sent, and the number of the last one answered.
+    offers_made: u64,
+    offers_answered: u64,
     /// Subscriptions changed since the last offer.
     dirty: bool,
     /// Publications announced before the client's first offer was answered. Adding their tracks
@@ -195,8 +251,8 @@ struct Session {
 }
 
 impl Session {
-    fn pc(&self) -> &Arc<dyn PeerConnection> {
-        &self.peer.pc
+    fn pc(&self) -> Option<&Arc<dyn PeerConnection>> {
+        self.peer.as_ref().map(|p| &p.pc)
     }
 
     async fn run(
@@ -204,11 +260,28 @@ impl Session {
         conn: &mut Conn,
         room_events: &mut mpsc::Receiver<ToParticipant>,
         peer_events: &mut mpsc::UnboundedReceiver<PeerEvent>,
+        keyframe_requests: &mut mpsc::Receiver<u32>,
     ) -> End {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();
+        let connect_within = self.media.connect_timeout.get();
+        let connect_deadline = tokio::time::sleep(connect_within);
+        tokio::pin!(connect_deadline);
         loop {
+            let answer_due = self.offer_outstanding.map(|since| since + ANSWER_TIMEOUT);
             tokio::select! {
+                () = &mut connect_deadline, if !self.connected => {
+                    tracing::info!(participant = %self.me, "media did not connect in time");
+                    return End::MediaTimeout(connect_within);
+                }
+                () = sleep_until(answer_due) => {
+                    // The answer was refused by the socket (too large, malformed) or never
+                    // came: offer again rather than stall.
+                    tracing::debug!(participant = %self.me, "no answer to our offer; offering again");
+                    self.offer_outstanding = None;
+                    self.dirty = true;
+                    self.maybe_offer(conn).await;
+                }
                 frame = conn.ws.recv() => {
                     match conn.interpret(frame).await {
                         Incoming::Closed => return End::SocketClosed,
@@ -228,10 +301,11 @@ impl Session {
                     Some(event) => self.on_room(conn, event).await,
                 },
                 Some(event) = peer_events.recv() => {
-                    if let Some(end) = self.on_peer(event).await {
+                    if let Some(end) = self.on_peer(event) {
                         return end;
                     }
                 }
+                Some(ssrc) = keyframe_requests.recv() => self.on_keyframe_request(ssrc),
                 _ = ping.tick() => {
                     if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
                         return End::Idle;
@@ -268,13 +342,27 @@ impl Session {
             | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => {
-                if self.offer_outstanding {
+                if self.offer_outstanding.is_some() {
                     conn.error(
                         ErrorCode::NegotiationFailed,
                         "An offer from the server is waiting for your answer; answer it first.",
                     )
                     .await;
                     return None;
+                }
+                if self.peer.is_none() {
+                    match peer::build(&self.media, self.peer_tx.clone(), self.keyframe_tx.clone())
+                        .await
+                    {
+                        Ok(peer) => self.peer = Some(peer),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot create a peer connection");
+                            return Some(End::Ended(
+                                ErrorCode::Internal,
+                                format!("The server cannot take media right now: {e}"),
+                            ));
+                        }
+                    }
                 }
                 match self.answer_offer(sdp).await {
                     Ok(answer) => {
@@ -297,28 +385,38 @@ impl Session {
                 }
             }
             ClientMessage::Answer { sdp } => {
-                if !self.offer_outstanding {
+                let Some(pc) = self.pc().cloned() else {
+                    conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.")
+                        .await;
+                    return None;
+                };
+                if self.offer_outstanding.is_none() {
                     conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.")
                         .await;
                     return None;
                 }
+                let sdp = self.filter_candidates(&sdp);
                 let applied = match RTCSessionDescription::answer(sdp) {
-                    Ok(desc) => self
-                        .pc()
+                    Ok(desc) => pc
                         .set_remote_description(desc)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
-                self.offer_outstanding = false;
-                if let Err(e) = applied {
-                    conn.error(
-                        ErrorCode::NegotiationFailed,
-                        &format!("Your answer could not be applied: {e}"),
-                    )
-                    .await;
-                    // Try again with a fresh offer so the call does not stall.
-                    self.dirty = true;
+                self.offer_outstanding = None;
+                match applied {
+                    Ok(()) => self.offers_answered = self.offers_made,
+                    Err(e) => {
+                        conn.error(
+                            ErrorCode::NegotiationFailed,
+                            &format!(
+                                "Your answer could not be applied: {e}. The server will offer again."
+                            ),
+                        )
+                        .await;
+                        // Try again with a fresh offer so the call does not stall.
+                        self.dirty = true;
+                    }
                 }
                 self.after_negotiation(conn).await;
             }
@@ -326,9 +424,41 @@ impl Session {
         None
     }
 
+    /// The SDP without the candidates the server will not check (see `sfu::candidates`).
+    fn filter_candidates(&mut self, sdp: &str) -> String {
+        let refused_before = self.candidates.refused;
+        let filtered = self.candidates.filter_sdp(sdp);
+        let refused = self.candidates.refused - refused_before;
+        if refused > 0 {
+            tracing::debug!(
+                participant = %self.me,
+                refused,
+                accepted = self.candidates.accepted(),
+                "remote candidates dropped from an SDP"
+            );
+        }
+        filtered
+    }
+
     async fn add_candidate(&mut self, candidate: IceCandidate) {
         if candidate.candidate.is_empty() {
             return;
+        }
+        // Before the first offer there is no peer connection (the web client holds its
+        // candidates until it has sent the offer); candidates are not worth building one.
+        let Some(pc) = self.pc().cloned() else {
+            return;
+        };
+        match self.candidates.admit(&candidate.candidate) {
+            Verdict::Accept => {}
+            Verdict::Repeat => return,
+            verdict => {
+                // Counted, not logged each time: a client may send many.
+                if self.candidates.refused == 1 {
+                    tracing::debug!(participant = %self.me, ?verdict, "remote candidate dropped");
+                }
+                return;
+            }
         }
         let init = RTCIceCandidateInit {
             candidate: candidate.candidate,
@@ -337,16 +467,17 @@ impl Session {
             username_fragment: candidate.username_fragment,
             url: None,
         };
-        // Obfuscated (.local) or unreachable candidates fail here; the server learns the
-        // client's address from its connectivity checks anyway.
-        if let Err(e) = self.pc().add_ice_candidate(init).await {
+        // Unreachable candidates fail here; the server learns the client's address from its
+        // connectivity checks anyway.
+        if let Err(e) = pc.add_ice_candidate(init).await {
             tracing::debug!(participant = %self.me, error = %e, "ignored a remote candidate");
         }
     }
 
     async fn answer_offer(&mut self, sdp: String) -> Result<String, String> {
+        let pc = self.pc().cloned().ok_or("no peer connection")?;
+        let sdp = self.filter_candidates(&sdp);
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
-        let pc = self.pc().clone();
         pc.set_remote_description(offer)
             .await
             .map_err(|e| e.to_string())?;
@@ -359,7 +490,8 @@ impl Session {
 
     /// The local description once ICE gathering is complete (or after a short wait).
     async fn local_sdp(&mut self) -> Result<String, String> {
-        salon_rtc::events::local_sdp_when_gathered(&self.peer.pc, &mut self.peer.gathering)
+        let peer = self.peer.as_mut().ok_or("no peer connection")?;
+        salon_rtc::events::local_sdp_when_gathered(&peer.pc, &mut peer.gathering)
             .await
             .ok_or_else(|| "no local description".to_owned())
     }
@@ -372,11 +504,13 @@ impl Session {
     }
 
     async fn maybe_offer(&mut self, conn: &mut Conn) {
-        if !self.published || self.offer_outstanding || !self.dirty {
+        if !self.published || self.offer_outstanding.is_some() || !self.dirty {
             return;
         }
+        let Some(pc) = self.pc().cloned() else {
+            return;
+        };
         self.dirty = false;
-        let pc = self.pc().clone();
         let made = async {
             let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
             pc.set_local_description(offer)
@@ -387,7 +521,8 @@ impl Session {
         .await;
         match made {
             Ok(sdp) => {
-                self.offer_outstanding = true;
+                self.offer_outstanding = Some(tokio::time::Instant::now());
+                self.offers_made += 1;
                 conn.send(&ServerMessage::Offer { sdp }).await;
             }
             Err(e) => {
@@ -408,7 +543,13 @@ impl Session {
             if sub.downstream.is_ready() {
                 continue;
             }
-            let Ok(params) = sub.sender.get_parameters().await else {
+            // A reused slot was negotiated before (as inactive): wait for the answer that
+            // makes it send again.
+            match sub.slot.transceiver.current_direction().await {
+                Ok(d) if d.has_send() => {}
+                _ => continue,
+            }
+            let Ok(params) = sub.slot.sender.get_parameters().await else {
                 continue;
             };
             let rtp = &params.rtp_parameters;
@@ -432,17 +573,25 @@ impl Session {
                 .iter()
                 .map(|h| (h.uri.clone(), h.id))
                 .collect();
-            sub.downstream.set_rewrite(Rewrite::new(
+            let mut rewrite = Rewrite::new(
                 sub.downstream.ssrc,
                 pt,
                 sub.publication.payload_type,
                 &sub.publication.extensions,
                 &exts,
-            ));
-            sub.relay = Some(tokio::spawn(relay_keyframe_requests(
-                sub.publication.clone(),
-                sub.downstream.clone(),
-            )));
+            );
+            // On a reused leg, continue the previous sequence (about 100 ms later in media time).
+            if let (Some(leg_last), Some(source_last)) = (
+                sub.slot.previous.as_ref().and_then(|d| d.last_sent()),
+                sub.publication.last_read(),
+            ) {
+                rewrite = rewrite.continuing(
+                    leg_last,
+                    source_last,
+                    sub.publication.codec.clock_rate / 10,
+                );
+            }
+            sub.downstream.set_rewrite(rewrite);
             let publication = sub.publication.clone();
             tokio::spawn(async move {
                 // Once now, and again while the new leg's transport settles.
@@ -494,15 +643,87 @@ impl Session {
         if let Some(old) = self.subscriptions.remove(&key) {
             self.drop_subscription(old).await;
         }
-        let ssrc = rand::random::<u32>();
-        let kind_name = match publication.kind {
-            RtpCodecKind::Audio => "audio",
-            _ => "video",
+        let slot = match self.reuse_slot(&publication).await {
+            Some(slot) => slot,
+            None => self.new_slot(&publication).await?,
         };
+        let downstream = Downstream::new(self.me.clone(), slot.track.clone(), slot.ssrc);
+        publication.add_downstream(downstream.clone());
+        self.subscriptions.insert(
+            key,
+            Subscription {
+                publication,
+                downstream,
+                slot,
+            },
+        );
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// A parked slot of the publication's kind and codec, now carrying the publication: the
+    /// same SSRC (the sender checks it, and its RTP streams stay bound), a new track id (so that
+    /// receivers see a new track), the publisher as stream id (what clients read to know whose
+    /// track it is).
+    async fn reuse_slot(&mut self, publication: &Publication) -> Option<Slot> {
+        let answered = self.offers_answered;
+        let index = self.spare.iter().position(|slot| {
+            slot.kind == publication.kind
+                && slot.parked_at < answered
+                && codecs_interchangeable(&slot.codec, &publication.codec)
+        })?;
+        let slot = self.spare.swap_remove(index);
+        let carrier = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            publication.publisher.clone(),
+            new_track_id(publication.kind),
+            format!("{}-{}", publication.publisher, kind_name(publication.kind)),
+            publication.kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(slot.ssrc),
+                    ..Default::default()
+                },
+                codec: publication.codec.clone(),
+                ..Default::default()
+            }],
+        )));
+        // The core hands out a transceiver's sender only while its direction sends.
+        let reused = async {
+            slot.transceiver
+                .set_direction(RTCRtpTransceiverDirection::Sendonly)
+                .await?;
+            slot.sender
+                .replace_track(carrier as Arc<dyn TrackLocal>)
+                .await?;
+            slot.sender
+                .set_streams(vec![publication.publisher.clone()])
+                .await
+        }
+        .await;
+        match reused {
+            Ok(()) => {
+                tracing::trace!(participant = %self.me, publisher = %publication.publisher, ssrc = slot.ssrc, "send transceiver reused");
+                Some(slot)
+            }
+            Err(e) => {
+                // Dropped from the spares (inactive for good); a new slot is made instead.
+                tracing::debug!(participant = %self.me, error = %e, "cannot reuse a send transceiver");
+                let _ = slot
+                    .transceiver
+                    .set_direction(RTCRtpTransceiverDirection::Inactive)
+                    .await;
+                None
+            }
+        }
+    }
+
+    async fn new_slot(&mut self, publication: &Publication) -> Result<Slot, String> {
+        let pc = self.pc().cloned().ok_or("no peer connection")?;
+        let ssrc = rand::random::<u32>();
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             publication.publisher.clone(),
-            format!("{}-{kind_name}", publication.publisher),
-            format!("{}-{kind_name}", publication.publisher),
+            new_track_id(publication.kind),
+            format!("{}-{}", publication.publisher, kind_name(publication.kind)),
             publication.kind,
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters {
@@ -515,8 +736,7 @@ impl Session {
         )));
         // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
         // of the same kind, which the client sends on and never receives on.
-        let transceiver = self
-            .pc()
+        let transceiver = pc
             .add_transceiver_from_track(
                 track.clone() as Arc<dyn TrackLocal>,
                 Some(RTCRtpTransceiverInit {
@@ -532,40 +752,62 @@ impl Session {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("new transceiver has no sender")?;
-        let downstream = Downstream::new(self.me.clone(), track, ssrc);
-        publication.add_downstream(downstream.clone());
-        self.subscriptions.insert(
-            key,
-            Subscription {
-                publication,
-                downstream,
-                sender,
-                relay: None,
-            },
-        );
-        self.dirty = true;
-        Ok(())
+        Ok(Slot {
+            transceiver,
+            sender,
+            track,
+            ssrc,
+            kind: publication.kind,
+            codec: publication.codec.clone(),
+            previous: None,
+            parked_at: 0,
+        })
     }
 
+    /// The subscriber asked for a keyframe on the track it receives as `ssrc`.
+    fn on_keyframe_request(&self, ssrc: u32) {
+        if let Some(sub) = self
+            .subscriptions
+            .values()
+            .find(|s| s.downstream.ssrc == ssrc && s.downstream.is_ready())
+        {
+            sub.publication.request_keyframe();
+        }
+    }
+
+    /// Stops forwarding to this subscription and parks its slot (inactive) for reuse.
     async fn drop_subscription(&mut self, sub: Subscription) {
         sub.publication.remove_exact_downstream(&sub.downstream);
-        if let Some(relay) = sub.relay {
-            relay.abort();
-        }
-        if let Err(e) = self.pc().remove_track(&sub.sender).await {
-            tracing::debug!(participant = %self.me, error = %e, "remove_track failed");
+        let mut slot = sub.slot;
+        slot.previous = Some(sub.downstream);
+        match slot
+            .transceiver
+            .set_direction(RTCRtpTransceiverDirection::Inactive)
+            .await
+        {
+            Ok(()) => {
+                slot.parked_at = self.offers_made;
+                self.spare.push(slot);
+            }
+            Err(e) => {
+                tracing::debug!(participant = %self.me, error = %e, "cannot park a send transceiver");
+            }
         }
     }
 
-    async fn on_peer(&mut self, event: PeerEvent) -> Option<End> {
+    fn on_peer(&mut self, event: PeerEvent) -> Option<End> {
         match event {
             PeerEvent::State(state) => {
                 tracing::debug!(participant = %self.me, %state, "peer connection state");
-                if matches!(
-                    state,
-                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
-                ) {
-                    return Some(End::IceFailed);
+                match state {
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                        return Some(End::IceFailed);
+                    }
+                    RTCPeerConnectionState::Connected if !self.connected => {
+                        self.connected = true;
+                        self.link.media_connected();
+                    }
+                    _ => {}
                 }
             }
             PeerEvent::Track(track) => self.publish(track),
@@ -576,8 +818,10 @@ impl Session {
     /// A remote track appeared: find out what it carries from its first RTP packet, then
     /// announce it. Runs in its own task so a slow start does not hold up signaling.
     fn publish(&mut self, track: Arc<dyn TrackRemote>) {
+        let Some(pc) = self.pc().cloned() else {
+            return;
+        };
         let me = self.me.clone();
-        let pc = self.pc().clone();
         let link = self.link.clone();
         let stop = self.stopping.subscribe();
         tokio::spawn(async move {
@@ -605,13 +849,33 @@ impl Session {
         let subs: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
         for sub in subs {
             sub.publication.remove_exact_downstream(&sub.downstream);
-            if let Some(relay) = sub.relay {
-                relay.abort();
-            }
         }
-        if let Err(e) = self.pc().close().await {
+        self.spare.clear();
+        if let Some(peer) = self.peer.take()
+            && let Err(e) = peer.pc.close().await
+        {
             tracing::debug!(participant = %self.me, error = %e, "close failed");
         }
+    }
+}
+
+/// A fresh track id. Track ids are not publisher ids: clients read the stream id for that.
+fn new_track_id(kind: RtpCodecKind) -> String {
+    format!("{}-{:016x}", kind_name(kind), rand::random::<u64>())
+}
+
+fn kind_name(kind: RtpCodecKind) -> &'static str {
+    match kind {
+        RtpCodecKind::Audio => "audio",
+        _ => "video",
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -633,6 +897,7 @@ async fn describe_track(
     };
     let ssrc = first.header.ssrc;
     let payload_type = first.header.payload_type;
+    let first_read = (first.header.sequence_number, first.header.timestamp);
     let kind = track.kind().await;
     let track_id = track.track_id().await;
     let mut codec = None;
@@ -665,7 +930,7 @@ async fn describe_track(
             }
         },
     };
-    Some(Publication::new(
+    let publication = Publication::new(
         me.to_owned(),
         kind,
         codec,
@@ -673,5 +938,7 @@ async fn describe_track(
         Some(payload_type),
         exts,
         track,
-    ))
+    );
+    publication.note_read(first_read.0, first_read.1);
+    Some(publication)
 }

@@ -5,6 +5,11 @@
 //! forwards; the encoder, for a track a client publishes — so this interceptor marks those packets
 //! `DeliverToApplication`; they then arrive on the local track's `poll()`. Every other inbound RTCP packet is left to the interceptors that
 //! act on it (reports, NACK, TWCC) and stops here.
+//!
+//! Built with [`KeyframeRequests::reporting_to`], it instead reports the SSRC each request is
+//! about on a channel and delivers nothing: the server reuses a send transceiver for someone
+//! else's track under a new track id, and the application-level routing (by track id) would no
+//! longer find the track.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -22,6 +27,19 @@ pub const SLOT: usize = 14_000;
 pub struct KeyframeRequests {
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
+    /// Where to report the media SSRCs of keyframe requests, instead of delivering them.
+    sink: Option<tokio::sync::mpsc::Sender<u32>>,
+}
+
+impl KeyframeRequests {
+    /// Reports the SSRC of every keyframe request on `sink` (dropped when it is full) and
+    /// delivers none to the application.
+    pub fn reporting_to(sink: tokio::sync::mpsc::Sender<u32>) -> Self {
+        Self {
+            sink: Some(sink),
+            ..Self::default()
+        }
+    }
 }
 
 pub fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
@@ -40,6 +58,15 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
         if let Packet::Rtcp(packets) = &mut msg.message.packet {
             packets.retain(|p| is_keyframe_request(p.as_ref()));
             if packets.is_empty() {
+                return Ok(());
+            }
+            if let Some(sink) = &self.sink {
+                for packet in packets.iter() {
+                    for ssrc in packet.destination_ssrc() {
+                        // A full queue means requests are already pending: dropping is fine.
+                        let _ = sink.try_send(ssrc);
+                    }
+                }
                 return Ok(());
             }
             msg.message.add(Attribute::DeliverToApplication);

@@ -13,12 +13,11 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use tokio::sync::watch;
+use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::rewrite::Rewrite;
-use salon_rtc::keyframe::is_keyframe_request;
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
@@ -39,6 +38,8 @@ pub struct Publication {
     last_keyframe_request_ms: AtomicU64,
     /// A host muted the publisher (or panic is on): read and drop, forward nothing.
     paused: AtomicBool,
+    /// The last sequence number and timestamp read from the publisher (see [`pack`]).
+    last_read: AtomicU64,
     stop: watch::Sender<bool>,
 }
 
@@ -49,6 +50,17 @@ pub struct Downstream {
     pub ssrc: u32,
     /// `None` until the subscriber's leg has negotiated this track.
     rewrite: ArcSwapOption<Rewrite>,
+    /// The last sequence number and timestamp sent on this leg (see [`pack`]).
+    last_sent: AtomicU64,
+}
+
+/// A sequence number and timestamp in one atomic word; 0 means none yet.
+fn pack(seq: u16, ts: u32) -> u64 {
+    (1 << 48) | (u64::from(seq) << 32) | u64::from(ts)
+}
+
+fn unpack(word: u64) -> Option<(u16, u32)> {
+    (word != 0).then_some((((word >> 32) & 0xffff) as u16, (word & 0xffff_ffff) as u32))
 }
 
 impl Downstream {
@@ -58,7 +70,13 @@ impl Downstream {
             track,
             ssrc,
             rewrite: ArcSwapOption::empty(),
+            last_sent: AtomicU64::new(0),
         })
+    }
+
+    /// The last sequence number and timestamp sent on this leg, if any.
+    pub fn last_sent(&self) -> Option<(u16, u32)> {
+        unpack(self.last_sent.load(Ordering::Relaxed))
     }
 
     pub fn set_rewrite(&self, rewrite: Rewrite) {
@@ -92,8 +110,19 @@ impl Publication {
             started: Instant::now(),
             last_keyframe_request_ms: AtomicU64::new(0),
             paused: AtomicBool::new(false),
+            last_read: AtomicU64::new(0),
             stop: watch::Sender::new(false),
         })
+    }
+
+    /// Notes a packet read from the publisher (the first one is read before forwarding starts).
+    pub fn note_read(&self, seq: u16, ts: u32) {
+        self.last_read.store(pack(seq, ts), Ordering::Relaxed);
+    }
+
+    /// The last sequence number and timestamp read from the publisher, if any.
+    pub fn last_read(&self) -> Option<(u16, u32)> {
+        unpack(self.last_read.load(Ordering::Relaxed))
     }
 
     pub fn add_downstream(&self, downstream: Arc<Downstream>) {
@@ -179,6 +208,7 @@ impl Publication {
             };
             match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    self.note_read(packet.header.sequence_number, packet.header.timestamp);
                     if self.paused.load(Ordering::Relaxed) {
                         continue;
                     }
@@ -188,9 +218,14 @@ impl Publication {
                             continue;
                         };
                         let mut copy = packet.clone();
-                        if rewrite.apply(&mut copy)
-                            && let Err(e) = d.track.write_rtp(copy).await
-                        {
+                        if !rewrite.apply(&mut copy) {
+                            continue;
+                        }
+                        d.last_sent.store(
+                            pack(copy.header.sequence_number, copy.header.timestamp),
+                            Ordering::Relaxed,
+                        );
+                        if let Err(e) = d.track.write_rtp(copy).await {
                             tracing::trace!(subscriber = %d.subscriber, error = %e, "write_rtp failed");
                         }
                     }
@@ -200,26 +235,5 @@ impl Publication {
             }
         }
         tracing::debug!(publisher = %self.publisher, kind = %self.kind, "forwarding stopped");
-    }
-}
-
-/// Relays one subscriber's keyframe requests for `downstream` to the publication's publisher,
-/// until the subscriber's track is unbound.
-pub async fn relay_keyframe_requests(publication: Arc<Publication>, downstream: Arc<Downstream>) {
-    let mut stop = publication.stop.subscribe();
-    loop {
-        let event = tokio::select! {
-            event = downstream.track.poll() => event,
-            _ = stop.wait_for(|s| *s) => break,
-        };
-        match event {
-            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                    publication.request_keyframe();
-                }
-            }
-            Some(_) => {}
-            None => break,
-        }
     }
 }

@@ -356,3 +356,157 @@ async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stat
         }
     }
 }
+
+/// How [`RtcClient::join_with`] joins.
+#[derive(Default)]
+pub struct JoinOptions {
+    /// Leave the client's mDNS on (webrtc's default opens a multicast socket on port 5353).
+    pub mdns: bool,
+    /// Rewrites the publishing offer before it is sent (to add hostile candidates, …).
+    pub edit_offer: Option<Box<dyn FnOnce(String) -> String + Send>>,
+}
+
+impl RtcClient {
+    /// Like [`RtcClient::join`], with options; by default without mDNS, so that a test can
+    /// check that no socket of this process listens on port 5353.
+    pub async fn join_with(ws_url: &str, name: &str, options: JoinOptions) -> Self {
+        use rtc::ice::mdns::MulticastDnsMode;
+        use webrtc::peer_connection::SettingEngineBuilder;
+
+        let (ws, reply) = WsClient::connect_as(ws_url, name, None, None).await;
+        let ServerMessage::Joined {
+            participant_id: id, ..
+        } = reply
+        else {
+            panic!("expected joined, got {reply:?}");
+        };
+        let stats = Arc::new(Stats::default());
+        let (gathered_tx, gathered) = tokio::sync::watch::channel(false);
+        let mut me = MediaEngine::default();
+        me.register_default_codecs().unwrap();
+        let registry = register_default_interceptors(Registry::new(), &mut me)
+            .unwrap()
+            .with(keyframe::SLOT.into(), KeyframeRequests::default());
+        let mut se = SettingEngineBuilder::new();
+        if !options.mdns {
+            se = se.with_multicast_dns_mode(MulticastDnsMode::Disabled);
+        }
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_media_engine(me)
+                .with_setting_engine(se.build())
+                .with_interceptor_registry(registry)
+                .with_handler(Arc::new(Handler {
+                    stats: stats.clone(),
+                    gathered: gathered_tx,
+                }) as Arc<dyn PeerConnectionEventHandler>)
+                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+                .build()
+                .await
+                .unwrap(),
+        );
+        let mut client = Self {
+            ws,
+            id,
+            pc,
+            stats,
+            gathered,
+            tasks: Vec::new(),
+        };
+        let audio = client
+            .add_source(
+                RtpCodecKind::Audio,
+                codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
+            )
+            .await;
+        let video = client
+            .add_source(
+                RtpCodecKind::Video,
+                codec(
+                    MIME_TYPE_H264,
+                    90_000,
+                    0,
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                ),
+            )
+            .await;
+        let offer = client.pc.create_offer(None).await.unwrap();
+        client.pc.set_local_description(offer).await.unwrap();
+        let mut sdp = client.local_sdp().await;
+        if let Some(edit) = options.edit_offer {
+            sdp = edit(sdp);
+        }
+        client.ws.send(&ClientMessage::Offer { sdp }).await;
+        let answer = client
+            .ws
+            .recv_until(|m| match m {
+                ServerMessage::Answer { sdp } => Some(sdp.clone()),
+                _ => None,
+            })
+            .await;
+        client
+            .pc
+            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
+        let mut pts = [0u8; 2];
+        for sender in client.pc.get_senders().await {
+            let params = sender.get_parameters().await.unwrap();
+            let pt = params
+                .rtp_parameters
+                .codecs
+                .first()
+                .map(|c| c.payload_type)
+                .unwrap();
+            let slot = usize::from(sender.track().kind().await != RtpCodecKind::Audio);
+            pts[slot] = pt;
+        }
+        client.tasks.push(tokio::spawn(send_loop(
+            audio,
+            pts[0],
+            20,
+            client.stats.clone(),
+        )));
+        client.tasks.push(tokio::spawn(send_loop(
+            video,
+            pts[1],
+            33,
+            client.stats.clone(),
+        )));
+        client
+    }
+
+    /// The server's latest offer to this client (its view of everyone else's tracks).
+    pub async fn last_server_offer(&self) -> Option<String> {
+        self.pc.remote_description().await.map(|d| d.sdp)
+    }
+}
+
+/// Adds `lines` (each without `a=`) as the last attributes of the first media section of
+/// `sdp`.
+pub fn add_to_first_media(sdp: &str, lines: &[String]) -> String {
+    let mut out = String::with_capacity(sdp.len() + lines.len() * 80);
+    let mut sections = 0;
+    let mut done = false;
+    let add = |out: &mut String| {
+        for extra in lines {
+            out.push_str("a=");
+            out.push_str(extra);
+            out.push_str("\r\n");
+        }
+    };
+    for line in sdp.split_inclusive('\n') {
+        if line.starts_with("m=") {
+            sections += 1;
+            if sections == 2 && !done {
+                add(&mut out);
+                done = true;
+            }
+        }
+        out.push_str(line);
+    }
+    if !done {
+        add(&mut out);
+    }
+    out
+}
