@@ -27,6 +27,7 @@ use crate::hub::{RoomLink, ToParticipant};
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::candidates::{RemoteCandidates, Verdict};
 use crate::sfu::forward::{Downstream, Publication};
+use crate::sfu::munger::Munger;
 use crate::sfu::peer::{self, MediaSettings, Peer, PeerEvent};
 use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
 use crate::store::StoredRoom;
@@ -211,9 +212,10 @@ struct Slot {
     ssrc: u32,
     kind: RtpCodecKind,
     codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
-    /// The subscription this slot carried before, if any: the new one continues its sequence
-    /// numbers and timestamps.
-    previous: Option<Arc<Downstream>>,
+    /// Sequence numbers and timestamps on this SSRC: a new subscription on a reused slot
+    /// continues where the previous one stopped (the subscriber's SRTP replay check and jitter
+    /// buffer see one continuous stream).
+    munger: Arc<std::sync::Mutex<Munger>>,
     /// `offers_made` when parked: reusable once an answer to a later offer (which carries the
     /// section as inactive) was applied, so the client sees it end before it carries someone new.
     parked_at: u64,
@@ -573,25 +575,13 @@ impl Session {
                 .iter()
                 .map(|h| (h.uri.clone(), h.id))
                 .collect();
-            let mut rewrite = Rewrite::new(
+            sub.downstream.set_rewrite(Rewrite::new(
                 sub.downstream.ssrc,
                 pt,
                 sub.publication.payload_type,
                 &sub.publication.extensions,
                 &exts,
-            );
-            // On a reused leg, continue the previous sequence (about 100 ms later in media time).
-            if let (Some(leg_last), Some(source_last)) = (
-                sub.slot.previous.as_ref().and_then(|d| d.last_sent()),
-                sub.publication.last_read(),
-            ) {
-                rewrite = rewrite.continuing(
-                    leg_last,
-                    source_last,
-                    sub.publication.codec.clock_rate / 10,
-                );
-            }
-            sub.downstream.set_rewrite(rewrite);
+            ));
             let publication = sub.publication.clone();
             tokio::spawn(async move {
                 // Once now, and again while the new leg's transport settles.
@@ -647,7 +637,12 @@ impl Session {
             Some(slot) => slot,
             None => self.new_slot(&publication).await?,
         };
-        let downstream = Downstream::new(self.me.clone(), slot.track.clone(), slot.ssrc);
+        let downstream = Downstream::new(
+            self.me.clone(),
+            slot.track.clone(),
+            slot.ssrc,
+            slot.munger.clone(),
+        );
         publication.add_downstream(downstream.clone());
         self.subscriptions.insert(
             key,
@@ -702,6 +697,11 @@ impl Session {
         .await;
         match reused {
             Ok(()) => {
+                // Someone else's media from the next packet on: continue our numbering.
+                slot.munger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .mark_break();
                 tracing::trace!(participant = %self.me, publisher = %publication.publisher, ssrc = slot.ssrc, "send transceiver reused");
                 Some(slot)
             }
@@ -759,7 +759,11 @@ impl Session {
             ssrc,
             kind: publication.kind,
             codec: publication.codec.clone(),
-            previous: None,
+            munger: Arc::new(std::sync::Mutex::new(Munger::new(
+                publication.codec.clock_rate,
+                rand::random(),
+                rand::random(),
+            ))),
             parked_at: 0,
         })
     }
@@ -779,7 +783,6 @@ impl Session {
     async fn drop_subscription(&mut self, sub: Subscription) {
         sub.publication.remove_exact_downstream(&sub.downstream);
         let mut slot = sub.slot;
-        slot.previous = Some(sub.downstream);
         match slot
             .transceiver
             .set_direction(RTCRtpTransceiverDirection::Inactive)
@@ -897,7 +900,6 @@ async fn describe_track(
     };
     let ssrc = first.header.ssrc;
     let payload_type = first.header.payload_type;
-    let first_read = (first.header.sequence_number, first.header.timestamp);
     let kind = track.kind().await;
     let track_id = track.track_id().await;
     let mut codec = None;
@@ -939,6 +941,5 @@ async fn describe_track(
         exts,
         track,
     );
-    publication.note_read(first_read.0, first_read.1);
     Some(publication)
 }

@@ -99,6 +99,13 @@ async fn a_host_mute_stops_forwarding_until_the_guest_unmutes() {
     })
     .await;
     assert!(resumed, "forwarding did not resume after the guest unmuted");
+    // The packets dropped while muted leave no hole in what the host receives (a hole would
+    // read as loss: retransmission requests, a stalled jitter buffer).
+    let step = host.received_from(&guest_id).largest_audio_seq_step;
+    assert!(
+        step <= 3,
+        "a hole of {step} sequence numbers after the mute"
+    );
 }
 
 #[tokio::test]

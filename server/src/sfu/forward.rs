@@ -5,8 +5,8 @@
 //! The subscriber list is an `ArcSwap` snapshot: the loop reads it without taking a lock, and the
 //! participant tasks replace it when someone subscribes or leaves.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -17,6 +17,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::munger::Munger;
 use super::rewrite::Rewrite;
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
@@ -38,8 +39,8 @@ pub struct Publication {
     last_keyframe_request_ms: AtomicU64,
     /// A host muted the publisher (or panic is on): read and drop, forward nothing.
     paused: AtomicBool,
-    /// The last sequence number and timestamp read from the publisher (see [`pack`]).
-    last_read: AtomicU64,
+    /// How often forwarding resumed after a pause: each downstream's numbering breaks there.
+    resumes: AtomicU64,
     stop: watch::Sender<bool>,
 }
 
@@ -50,33 +51,29 @@ pub struct Downstream {
     pub ssrc: u32,
     /// `None` until the subscriber's leg has negotiated this track.
     rewrite: ArcSwapOption<Rewrite>,
-    /// The last sequence number and timestamp sent on this leg (see [`pack`]).
-    last_sent: AtomicU64,
-}
-
-/// A sequence number and timestamp in one atomic word; 0 means none yet.
-fn pack(seq: u16, ts: u32) -> u64 {
-    (1 << 48) | (u64::from(seq) << 32) | u64::from(ts)
-}
-
-fn unpack(word: u64) -> Option<(u16, u32)> {
-    (word != 0).then_some((((word >> 32) & 0xffff) as u16, (word & 0xffff_ffff) as u32))
+    /// Sequence numbers and timestamps on the leg's SSRC, shared with the send slot so that a
+    /// reused slot continues where its previous subscription stopped. Only the publication's
+    /// forwarding loop locks it, so it is never contended.
+    munger: Arc<Mutex<Munger>>,
+    /// The publication's resume count this downstream has seen.
+    resumes_seen: AtomicU64,
 }
 
 impl Downstream {
-    pub fn new(subscriber: String, track: Arc<TrackLocalStaticRTP>, ssrc: u32) -> Arc<Self> {
+    pub fn new(
+        subscriber: String,
+        track: Arc<TrackLocalStaticRTP>,
+        ssrc: u32,
+        munger: Arc<Mutex<Munger>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             subscriber,
             track,
             ssrc,
             rewrite: ArcSwapOption::empty(),
-            last_sent: AtomicU64::new(0),
+            munger,
+            resumes_seen: AtomicU64::new(0),
         })
-    }
-
-    /// The last sequence number and timestamp sent on this leg, if any.
-    pub fn last_sent(&self) -> Option<(u16, u32)> {
-        unpack(self.last_sent.load(Ordering::Relaxed))
     }
 
     pub fn set_rewrite(&self, rewrite: Rewrite) {
@@ -110,19 +107,9 @@ impl Publication {
             started: Instant::now(),
             last_keyframe_request_ms: AtomicU64::new(0),
             paused: AtomicBool::new(false),
-            last_read: AtomicU64::new(0),
+            resumes: AtomicU64::new(0),
             stop: watch::Sender::new(false),
         })
-    }
-
-    /// Notes a packet read from the publisher (the first one is read before forwarding starts).
-    pub fn note_read(&self, seq: u16, ts: u32) {
-        self.last_read.store(pack(seq, ts), Ordering::Relaxed);
-    }
-
-    /// The last sequence number and timestamp read from the publisher, if any.
-    pub fn last_read(&self) -> Option<(u16, u32)> {
-        unpack(self.last_read.load(Ordering::Relaxed))
     }
 
     pub fn add_downstream(&self, downstream: Arc<Downstream>) {
@@ -184,6 +171,7 @@ impl Publication {
     pub fn set_paused(self: &Arc<Self>, paused: bool) {
         let was = self.paused.swap(paused, Ordering::Relaxed);
         if was && !paused {
+            self.resumes.fetch_add(1, Ordering::Relaxed);
             self.request_keyframe();
         }
     }
@@ -208,10 +196,11 @@ impl Publication {
             };
             match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                    self.note_read(packet.header.sequence_number, packet.header.timestamp);
                     if self.paused.load(Ordering::Relaxed) {
                         continue;
                     }
+                    let now = Instant::now();
+                    let resumes = self.resumes.load(Ordering::Relaxed);
                     let downstreams = self.downstreams.load();
                     for d in downstreams.iter() {
                         let Some(rewrite) = d.rewrite.load_full() else {
@@ -221,10 +210,18 @@ impl Publication {
                         if !rewrite.apply(&mut copy) {
                             continue;
                         }
-                        d.last_sent.store(
-                            pack(copy.header.sequence_number, copy.header.timestamp),
-                            Ordering::Relaxed,
-                        );
+                        let munged = {
+                            let mut munger = d.munger.lock().unwrap_or_else(|p| p.into_inner());
+                            // Resumed after a pause: no hole where the paused packets were.
+                            if d.resumes_seen.swap(resumes, Ordering::Relaxed) != resumes {
+                                munger.mark_break();
+                            }
+                            munger.forward(copy.header.sequence_number, copy.header.timestamp, now)
+                        };
+                        // None: a late packet from before a break.
+                        let Some(munged) = munged else { continue };
+                        copy.header.sequence_number = munged.sequence_number;
+                        copy.header.timestamp = munged.timestamp;
                         if let Err(e) = d.track.write_rtp(copy).await {
                             tracing::trace!(subscriber = %d.subscriber, error = %e, "write_rtp failed");
                         }

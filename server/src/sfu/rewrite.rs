@@ -31,11 +31,6 @@ pub struct Rewrite {
     pub source_payload_type: Option<u8>,
     /// `ext_ids[publisher_id]` is the subscriber's id for the same extension, or 0 to drop it.
     ext_ids: [u8; 256],
-    /// Added to sequence numbers and timestamps (wrapping). Zero on a new send leg; on a reused
-    /// one (same SSRC, someone else's media) they make the new media continue where the previous
-    /// stopped, so the subscriber's SRTP replay check and jitter buffer accept it.
-    seq_offset: u16,
-    ts_offset: u32,
 }
 
 impl Rewrite {
@@ -66,23 +61,7 @@ impl Rewrite {
             payload_type,
             source_payload_type,
             ext_ids,
-            seq_offset: 0,
-            ts_offset: 0,
         }
-    }
-
-    /// Offsets so that the packet after `source_last` (the publisher's last sequence number and
-    /// timestamp) goes out right after `leg_last` (the last ones sent on this SSRC), `ts_gap`
-    /// timestamp units later.
-    pub fn continuing(
-        mut self,
-        leg_last: (u16, u32),
-        source_last: (u16, u32),
-        ts_gap: u32,
-    ) -> Self {
-        self.seq_offset = leg_last.0.wrapping_sub(source_last.0);
-        self.ts_offset = leg_last.1.wrapping_sub(source_last.1).wrapping_add(ts_gap);
-        self
     }
 
     /// Rewrites `packet` in place for this subscriber. Returns false when the packet must not be
@@ -97,8 +76,6 @@ impl Rewrite {
         }
         header.ssrc = self.ssrc;
         header.payload_type = self.payload_type;
-        header.sequence_number = header.sequence_number.wrapping_add(self.seq_offset);
-        header.timestamp = header.timestamp.wrapping_add(self.ts_offset);
         header.extensions.retain_mut(|ext| {
             let to = self.ext_ids[usize::from(ext.id)];
             ext.id = to;
@@ -254,19 +231,6 @@ mod tests {
             .marshal_to(&mut buf)
             .expect("the rewritten packet marshals");
         assert_eq!(written, buf.len(), "marshal_size and marshal_to agree");
-    }
-
-    #[test]
-    fn a_reused_leg_continues_the_previous_sequence() {
-        // The leg last sent seq 65535 / ts 1000; the new publisher last had seq 7 / ts 5000.
-        let rw = Rewrite::new(9, 96, Some(96), &[], &[]).continuing((65535, 1000), (7, 5000), 3000);
-        let mut p = packet(96, &[]);
-        p.header.sequence_number = 8;
-        p.header.timestamp = 5960;
-        assert!(rw.apply(&mut p));
-        assert_eq!(p.header.sequence_number, 0, "65535 + 1, wrapped");
-        assert_eq!(p.header.timestamp, 1000 + 960 + 3000);
-        assert_eq!(&p.payload[..], b"opaque, maybe encrypted");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Received {
     pub ssrcs: Vec<u32>,
     /// Payloads arrive byte-for-byte (first bytes of the last packet).
     pub last_payload: Vec<u8>,
+    /// The largest step forward between two consecutive audio sequence numbers (1 for a
+    /// stream without holes).
+    pub largest_audio_seq_step: u16,
 }
 
 #[derive(Default)]
@@ -66,13 +69,25 @@ impl PeerConnectionEventHandler for Handler {
             let who = track.stream_id().await;
             let kind = track.kind().await;
             tracing::debug!(%who, %kind, "test client got a track");
+            let mut last_seq: Option<u16> = None;
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(p) => {
                         let mut map = stats.by_participant.lock().unwrap();
                         let r = map.entry(who.clone()).or_default();
                         match kind {
-                            RtpCodecKind::Audio => r.audio_packets += 1,
+                            RtpCodecKind::Audio => {
+                                r.audio_packets += 1;
+                                let seq = p.header.sequence_number;
+                                if let Some(last) = last_seq {
+                                    let step = seq.wrapping_sub(last);
+                                    if step < 0x8000 {
+                                        r.largest_audio_seq_step =
+                                            r.largest_audio_seq_step.max(step);
+                                    }
+                                }
+                                last_seq = Some(seq);
+                            }
                             _ => r.video_packets += 1,
                         }
                         if !r.payload_types.contains(&p.header.payload_type) {
