@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod ids;
+pub mod negotiator;
 pub mod participant;
 pub mod ports;
 pub mod ratelimit;

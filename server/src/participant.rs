@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocket;
 use futures_util::SinkExt as _;
@@ -24,6 +24,7 @@ use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::conn::{Conn, Incoming};
 use crate::hub::{RoomLink, ToParticipant};
+use crate::negotiator::{Due, Negotiator, media_sections};
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::candidates::{RemoteCandidates, Verdict};
 use crate::sfu::forward::{Downstream, Publication};
@@ -35,11 +36,6 @@ use crate::{AppState, admission};
 
 /// How often the server pings the socket.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
-
-/// How long the server waits for the answer to one of its offers before offering again. An
-/// answer the socket refused (too large, malformed) never reaches the session; without this the
-/// participant would never be offered anything again.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Keyframe requests from the subscriber waiting to be handled; more are dropped (one pending
 /// request per track is as good as many).
@@ -145,11 +141,7 @@ pub async fn run(
         subscriptions: HashMap::new(),
         spare: Vec::new(),
         stopping: tokio::sync::watch::Sender::new(false),
-        published: false,
-        offer_outstanding: None,
-        offers_made: 0,
-        offers_answered: 0,
-        dirty: false,
+        negotiation: Negotiator::default(),
         pending: Vec::new(),
     };
     let mut room_events = joined.events;
@@ -238,15 +230,8 @@ struct Session {
     spare: Vec<Slot>,
     /// Set when the session ends, so late publications are not announced.
     stopping: tokio::sync::watch::Sender<bool>,
-    /// The client's first offer has been answered.
-    published: bool,
-    /// A server offer awaits the client's answer since this instant.
-    offer_outstanding: Option<tokio::time::Instant>,
-    /// Offers the server sent, and the number of the last one answered.
-    offers_made: u64,
-    offers_answered: u64,
-    /// Subscriptions changed since the last offer.
-    dirty: bool,
+    /// When the server offers (pure state: `crate::negotiator`).
+    negotiation: Negotiator,
     /// Publications announced before the client's first offer was answered. Adding their tracks
     /// earlier would let the client's offer claim their transceivers for its own media.
     pending: Vec<Arc<Publication>>,
@@ -270,18 +255,21 @@ impl Session {
         let connect_deadline = tokio::time::sleep(connect_within);
         tokio::pin!(connect_deadline);
         loop {
-            let answer_due = self.offer_outstanding.map(|since| since + ANSWER_TIMEOUT);
+            let negotiation_due = self
+                .negotiation
+                .next_deadline()
+                .map(tokio::time::Instant::from);
             tokio::select! {
                 () = &mut connect_deadline, if !self.connected => {
                     tracing::info!(participant = %self.me, "media did not connect in time");
                     return End::MediaTimeout(connect_within);
                 }
-                () = sleep_until(answer_due) => {
-                    // The answer was refused by the socket (too large, malformed) or never
-                    // came: offer again rather than stall.
-                    tracing::debug!(participant = %self.me, "no answer to our offer; offering again");
-                    self.offer_outstanding = None;
-                    self.dirty = true;
+                () = sleep_until(negotiation_due) => {
+                    if self.negotiation.due(Instant::now()) == Due::AnswerTimedOut {
+                        // The answer was refused by the socket (too large, malformed) or never
+                        // came: offer again rather than stall.
+                        tracing::debug!(participant = %self.me, "no answer to our offer; offering again");
+                    }
                     self.maybe_offer(conn).await;
                 }
                 frame = conn.ws.recv() => {
@@ -344,12 +332,20 @@ impl Session {
             | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => {
-                if self.offer_outstanding.is_some() {
-                    conn.error(
-                        ErrorCode::NegotiationFailed,
-                        "An offer from the server is waiting for your answer; answer it first.",
-                    )
-                    .await;
+                let negotiated = match self.pc() {
+                    Some(pc) => pc
+                        .local_description()
+                        .await
+                        .map_or(0, |d| media_sections(&d.sdp)),
+                    None => 0,
+                };
+                if let Err(refused) = self.negotiation.check_client_offer(&sdp, negotiated) {
+                    let mut message = refused.to_string();
+                    if let Some(first) = message.get_mut(..1) {
+                        first.make_ascii_uppercase();
+                    }
+                    conn.error(ErrorCode::NegotiationFailed, &format!("{message}."))
+                        .await;
                     return None;
                 }
                 if self.peer.is_none() {
@@ -366,11 +362,10 @@ impl Session {
                         }
                     }
                 }
-                match self.answer_offer(sdp).await {
+                match self.answer_offer(sdp.clone()).await {
                     Ok(answer) => {
                         conn.send(&ServerMessage::Answer { sdp: answer }).await;
-                        if !self.published {
-                            self.published = true;
+                        if self.negotiation.client_offer_answered(&sdp) {
                             for publication in std::mem::take(&mut self.pending) {
                                 self.subscribe_logged(publication).await;
                             }
@@ -392,7 +387,7 @@ impl Session {
                         .await;
                     return None;
                 };
-                if self.offer_outstanding.is_none() {
+                if !self.negotiation.is_offer_outstanding() {
                     conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.")
                         .await;
                     return None;
@@ -405,10 +400,10 @@ impl Session {
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
-                self.offer_outstanding = None;
                 match applied {
-                    Ok(()) => self.offers_answered = self.offers_made,
+                    Ok(()) => self.negotiation.answer_applied(),
                     Err(e) => {
+                        self.negotiation.answer_failed(Instant::now());
                         conn.error(
                             ErrorCode::NegotiationFailed,
                             &format!(
@@ -416,8 +411,6 @@ impl Session {
                             ),
                         )
                         .await;
-                        // Try again with a fresh offer so the call does not stall.
-                        self.dirty = true;
                     }
                 }
                 self.after_negotiation(conn).await;
@@ -505,14 +498,15 @@ impl Session {
         self.maybe_offer(conn).await;
     }
 
+    /// Sends an offer if one is due (see `crate::negotiator`: changes are gathered for a short
+    /// while, and only one offer is out at a time).
     async fn maybe_offer(&mut self, conn: &mut Conn) {
-        if !self.published || self.offer_outstanding.is_some() || !self.dirty {
+        if self.negotiation.due(Instant::now()) != Due::Offer {
             return;
         }
         let Some(pc) = self.pc().cloned() else {
             return;
         };
-        self.dirty = false;
         let made = async {
             let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
             pc.set_local_description(offer)
@@ -523,11 +517,11 @@ impl Session {
         .await;
         match made {
             Ok(sdp) => {
-                self.offer_outstanding = Some(tokio::time::Instant::now());
-                self.offers_made += 1;
+                self.negotiation.offer_sent(Instant::now());
                 conn.send(&ServerMessage::Offer { sdp }).await;
             }
             Err(e) => {
+                self.negotiation.offer_failed(Instant::now());
                 tracing::error!(participant = %self.me, error = %e, "cannot create an offer");
                 conn.error(
                     ErrorCode::Internal,
@@ -599,7 +593,7 @@ impl Session {
                 conn.send(&message).await;
             }
             ToParticipant::Subscribe(publication) => {
-                if self.published {
+                if self.negotiation.is_published() {
                     self.subscribe_logged(publication).await;
                     self.maybe_offer(conn).await;
                 } else {
@@ -614,7 +608,7 @@ impl Session {
                     .retain(|p| !(p.publisher == publisher && p.kind == kind));
                 if let Some(sub) = self.subscriptions.remove(&(publisher, kind)) {
                     self.drop_subscription(sub).await;
-                    self.dirty = true;
+                    self.negotiation.changed(Instant::now());
                 }
                 self.maybe_offer(conn).await;
             }
@@ -652,7 +646,7 @@ impl Session {
                 slot,
             },
         );
-        self.dirty = true;
+        self.negotiation.changed(Instant::now());
         Ok(())
     }
 
@@ -661,10 +655,10 @@ impl Session {
     /// receivers see a new track), the publisher as stream id (what clients read to know whose
     /// track it is).
     async fn reuse_slot(&mut self, publication: &Publication) -> Option<Slot> {
-        let answered = self.offers_answered;
+        let negotiation = &self.negotiation;
         let index = self.spare.iter().position(|slot| {
             slot.kind == publication.kind
-                && slot.parked_at < answered
+                && negotiation.answered_after(slot.parked_at)
                 && codecs_interchangeable(&slot.codec, &publication.codec)
         })?;
         let slot = self.spare.swap_remove(index);
@@ -789,7 +783,7 @@ impl Session {
             .await
         {
             Ok(()) => {
-                slot.parked_at = self.offers_made;
+                slot.parked_at = self.negotiation.offers_made();
                 self.spare.push(slot);
             }
             Err(e) => {

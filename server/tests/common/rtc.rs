@@ -111,6 +111,8 @@ pub struct RtcClient {
     pub id: String,
     pub pc: Arc<dyn PeerConnection>,
     pub stats: Arc<Stats>,
+    /// Offers the server sent (and [`RtcClient::pump`] answered).
+    pub server_offers: u64,
     gathered: tokio::sync::watch::Receiver<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -166,6 +168,7 @@ impl RtcClient {
             pc,
             stats,
             gathered,
+            server_offers: 0,
             tasks: Vec::new(),
         };
         let audio = client
@@ -283,6 +286,7 @@ impl RtcClient {
             match message {
                 ServerMessage::Offer { sdp } => {
                     tracing::trace!(%sdp, "server offer");
+                    self.server_offers += 1;
                     self.pc
                         .set_remote_description(RTCSessionDescription::offer(sdp).unwrap())
                         .await
@@ -426,6 +430,7 @@ impl RtcClient {
             pc,
             stats,
             gathered,
+            server_offers: 0,
             tasks: Vec::new(),
         };
         let audio = client
