@@ -8,7 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+started=$SECONDS
+stage_started=$SECONDS
+# Each stage's heading says how long the previous one took.
+say() {
+  printf '\n\033[1m== %s\033[0m  (previous stage %ss, %ss in all)\n' "$*" \
+    "$((SECONDS - stage_started))" "$((SECONDS - started))"
+  stage_started=$SECONDS
+}
 
 # --- system packages -------------------------------------------------------------------------
 # chromium: browser end-to-end tests. nasm: openh264's x86 assembly (3x faster video encoding).
@@ -45,6 +52,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "Rust tests"
 cargo test --workspace --locked
+
+say "Load bench smoke run (salon-bench, 10 s: media really forwarded, loss sane)"
+cargo build -p salon-bench -p salon-server --locked
+target/debug/salon-bench --server-bin target/debug/salon-server \
+  --video 1 --audio 2 --subscribers 2 --duration 10s --check
 
 say "UniFFI bindings up to date"
 scripts/gen-bindings.sh --check

@@ -1,0 +1,652 @@
+//! `salon-bench`: N synthetic participants over real ICE/DTLS/SRTP against a salon-server on
+//! loopback. Publishers send pre-built H.264-shaped video and Opus-shaped audio whose payloads
+//! end in a send timestamp and sequence number; every participant counts what arrives. Nothing
+//! is encoded or decoded. See `docs/performance.md` for the figures and how to run it.
+
+mod media;
+mod report;
+mod shape;
+mod signal;
+mod stats;
+
+use std::io::{BufRead as _, Read as _};
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::sync::{oneshot, watch};
+
+use media::{Command, MediaConfig, Person, Role, Shared, WorkerHandle, WorkerReport};
+
+/// Load generator for salon-server: synthetic participants with real ICE/DTLS/SRTP on loopback.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "salon-bench", version, about, long_about = None)]
+pub struct Args {
+    /// Start this salon-server binary on a free loopback port (with a fresh data folder) and
+    /// measure it; it is stopped at the end.
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+    /// Extra argument for --server-bin (repeatable), e.g. --server-arg=--log=error.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+    /// The running server to measure (its /proc entry), with --url.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// Base URL of a running server (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Use this room (id or invite link) instead of creating one.
+    #[arg(long)]
+    room: Option<String>,
+
+    /// Participants publishing video and audio.
+    #[arg(long, default_value_t = 2)]
+    video: usize,
+    /// Participants publishing audio only.
+    #[arg(long, default_value_t = 0)]
+    audio: usize,
+    /// Participants publishing nothing (they receive everything).
+    #[arg(long, default_value_t = 10)]
+    subscribers: usize,
+    /// Extra pure subscribers that stop reading their socket when the measurement starts.
+    #[arg(long, default_value_t = 0)]
+    stalled: usize,
+    /// The last N participants (of video, audio, subscribers, in that order) join one at a
+    /// time after everyone else is flowing; each join is one measured join wave.
+    #[arg(long, default_value_t = 0)]
+    late: usize,
+
+    /// Measurement window.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Pause between two initial joins.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    join_interval: Duration,
+    /// Quiet time after setup before the window opens.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    settle: Duration,
+    /// Longest wait for everyone's media to flow (per phase).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    setup_timeout: Duration,
+
+    /// Video frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Packets per delta frame, "LO-HI" (uniform).
+    #[arg(long, default_value = "1-5", value_parser = parse_range)]
+    video_packets: (u32, u32),
+    /// Video packet payload size in bytes.
+    #[arg(long, default_value_t = 1100)]
+    video_size: usize,
+    /// A keyframe at least this often (and when the server asks with PLI/FIR).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    keyframe_interval: Duration,
+    /// Packets per keyframe (after the SPS/PPS packet).
+    #[arg(long, default_value_t = 15)]
+    keyframe_packets: u32,
+    /// Audio packets per second.
+    #[arg(long, default_value_t = 50)]
+    audio_pps: u32,
+    /// Audio payload size in bytes.
+    #[arg(long, default_value_t = 80)]
+    audio_size: usize,
+    /// Receive buffer of each participant's UDP socket (capped by net.core.rmem_max).
+    #[arg(long, default_value_t = 1 << 20)]
+    recv_buffer: usize,
+    /// Media threads of the bench.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+
+    /// Free text copied into the report (e.g. which server build this is).
+    #[arg(long)]
+    label: Option<String>,
+    /// Print only the JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Exit non-zero when nothing was forwarded, a participant failed, or loss exceeds
+    /// --check-max-loss.
+    #[arg(long)]
+    check: bool,
+    /// Loss (0..1) above which --check fails.
+    #[arg(long, default_value_t = 0.25)]
+    check_max_loss: f64,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (use ms, s or m)")),
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("duration out of range: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_range(s: &str) -> Result<(u32, u32), String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let lo: u32 = a.trim().parse().map_err(|_| format!("bad range {s:?}"))?;
+    let hi: u32 = b.trim().parse().map_err(|_| format!("bad range {s:?}"))?;
+    if lo == 0 || hi < lo || hi > 100 {
+        return Err(format!(
+            "range {s:?} must be LO-HI with 1 <= LO <= HI <= 100"
+        ));
+    }
+    Ok((lo, hi))
+}
+
+/// A salon-server the bench started.
+struct ServerProcess {
+    child: Child,
+    dir: PathBuf,
+    log_bytes: Arc<AtomicU64>,
+    log_head: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    fn start(args: &Args, bin: &PathBuf) -> Result<(Self, String), String> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("salon-bench-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut child = Process::new(bin)
+            .args(["--bind", "127.0.0.1:0", "--udp-ports", "0"])
+            .args(["--max-connections-per-address", "1000"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(&args.server_arg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let log_bytes = Arc::new(AtomicU64::new(0));
+        let log_head = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut stderr) = child.stderr.take() {
+            let bytes = log_bytes.clone();
+            let head = log_head.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut first = Vec::new();
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if first.len() < 16 * 1024 {
+                        first.extend_from_slice(buf.get(..n).unwrap_or_default());
+                        if let Ok(mut h) = head.lock() {
+                            *h = String::from_utf8_lossy(&first)
+                                .lines()
+                                .take(20)
+                                .map(str::to_owned)
+                                .collect();
+                        }
+                    }
+                }
+            });
+        }
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        if let Some(stdout) = child.stdout.take() {
+            std::thread::spawn(move || {
+                let mut sent = false;
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if !sent && let Some(url) = line.split("listening on ").nth(1) {
+                        let _ = url_tx.send(url.trim().to_owned());
+                        sent = true;
+                    }
+                }
+            });
+        }
+        let mut server = Self {
+            child,
+            dir,
+            log_bytes,
+            log_head,
+        };
+        match url_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => Ok((server, url)),
+            Err(_) => {
+                let head = server.log_head();
+                server.stop();
+                Err(format!(
+                    "{} did not say where it listens; its log:\n{}",
+                    bin.display(),
+                    head.join("\n")
+                ))
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_head(&self) -> Vec<String> {
+        self.log_head.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("salon-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("salon-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Streams (publisher, kind) that participant `p` should receive from the set `among`.
+fn expected_streams(roles: &[Role], p: usize, among: std::ops::Range<usize>) -> u32 {
+    among
+        .filter(|&q| q != p)
+        .map(|q| u32::from(roles[q].audio) + u32::from(roles[q].video))
+        .sum()
+}
+
+async fn run(args: Args) -> Result<ExitCode, String> {
+    let mut roles = Vec::new();
+    roles.extend(std::iter::repeat_n(
+        Role {
+            audio: true,
+            video: true,
+            stall: false,
+        },
+        args.video,
+    ));
+    roles.extend(std::iter::repeat_n(
+        Role {
+            audio: true,
+            video: false,
+            stall: false,
+        },
+        args.audio,
+    ));
+    roles.extend(std::iter::repeat_n(
+        Role {
+            audio: false,
+            video: false,
+            stall: false,
+        },
+        args.subscribers,
+    ));
+    roles.extend(std::iter::repeat_n(
+        Role {
+            audio: false,
+            video: false,
+            stall: true,
+        },
+        args.stalled,
+    ));
+    let n = roles.len();
+    if !(2..=1000).contains(&n) {
+        return Err("need between 2 and 1000 participants".to_owned());
+    }
+    if args.late >= n {
+        return Err("--late must leave at least one participant in the room".to_owned());
+    }
+    if !(args.url.starts_with("http://127.") || args.url.starts_with("http://localhost")) {
+        return Err("--url must be a loopback http:// address".to_owned());
+    }
+
+    // The server: ours or the one named.
+    let mut server = None;
+    let (base, pid) = match (&args.server_bin, args.server_pid) {
+        (Some(bin), _) => {
+            let (s, url) = ServerProcess::start(&args, bin)?;
+            let pid = s.pid();
+            server = Some(s);
+            (url, Some(pid))
+        }
+        (None, pid) => (args.url.trim_end_matches('/').to_owned(), pid),
+    };
+    let result = measure(&args, roles, &base, pid, server.as_ref()).await;
+    let log_head = server.as_ref().map(ServerProcess::log_head);
+    if let Some(s) = server.as_mut() {
+        s.stop();
+    }
+    let mut report = result?;
+    if let Some(head) = log_head
+        && report.participants_failed > 0
+    {
+        report.server_log_head = head;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        report::print_table(&report);
+        println!();
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    }
+    if args.check {
+        let problems = report.check_problems(args.check_max_loss);
+        if !problems.is_empty() {
+            for p in problems {
+                eprintln!("salon-bench --check: {p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure(
+    args: &Args,
+    roles: Vec<Role>,
+    base: &str,
+    pid: Option<u32>,
+    server: Option<&ServerProcess>,
+) -> Result<report::Report, String> {
+    let n = roles.len();
+    let started = Instant::now();
+    let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let rss_idle = pid.and_then(stats::sample).map(|s| s.rss_kib).unwrap_or(0);
+    let room = match &args.room {
+        Some(link) => signal::room_id(link),
+        None => signal::create_room(base).await?,
+    };
+    let ws_url = format!(
+        "{}/api/rooms/{room}/ws",
+        base.replacen("http://", "ws://", 1)
+    );
+
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        run: rand::random(),
+        stop: AtomicBool::new(false),
+        window_start_ns: AtomicU64::new(u64::MAX),
+        window_end_ns: AtomicU64::new(u64::MAX),
+        stalled_ports: Mutex::new(Vec::new()),
+        people: roles
+            .iter()
+            .map(|r| Person {
+                role: Some(*r),
+                ..Person::default()
+            })
+            .collect(),
+    });
+    let config = MediaConfig {
+        fps: args.fps.clamp(1, 240),
+        video_packets: args.video_packets,
+        video_size: args.video_size.clamp(64, 1200),
+        keyframe_interval: args.keyframe_interval.max(Duration::from_millis(100)),
+        keyframe_packets: args.keyframe_packets.clamp(1, 200),
+        audio_pps: args.audio_pps.clamp(1, 200),
+        audio_size: args.audio_size.clamp(32, 1200),
+        recv_buffer: args.recv_buffer,
+    };
+    let mut workers: Vec<WorkerHandle> = Vec::new();
+    let mut threads = Vec::new();
+    for t in 0..args.threads.clamp(1, 16) {
+        let (h, j) = media::spawn(shared.clone(), config.clone(), format!("bench-media-{t}"))
+            .map_err(|e| e.to_string())?;
+        workers.push(h);
+        threads.push(j);
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let spawn = |idx: usize| {
+        let worker = workers[idx % workers.len()].clone();
+        tokio::spawn(signal::participant(
+            ws_url.clone(),
+            idx,
+            roles[idx],
+            shared.clone(),
+            worker,
+            stop_rx.clone(),
+        ))
+    };
+
+    // Phase 1: everyone but the late joiners, `join_interval` apart.
+    let initial = n - args.late;
+    for idx in 0..initial {
+        tasks.push(spawn(idx));
+        tokio::time::sleep(args.join_interval).await;
+    }
+    let all_flowing = |among: std::ops::Range<usize>| {
+        among.clone().all(|p| {
+            let person = &shared.people[p];
+            person.failed.load(Ordering::Relaxed)
+                || person.streams_seen.load(Ordering::Relaxed)
+                    >= expected_streams(&roles, p, among.clone())
+        })
+    };
+    let deadline = Instant::now() + args.setup_timeout;
+    while !all_flowing(0..initial) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let setup_s = started.elapsed().as_secs_f64();
+    let setup_offers: Vec<u32> = shared
+        .people
+        .iter()
+        .map(|p| p.offers.load(Ordering::Relaxed))
+        .collect();
+
+    // Phase 2: late joiners, one wave each.
+    let mut waves = Vec::new();
+    for idx in initial..n {
+        let before: Vec<u32> = shared
+            .people
+            .iter()
+            .map(|p| p.offers.load(Ordering::Relaxed))
+            .collect();
+        let t0 = Instant::now();
+        tasks.push(spawn(idx));
+        let deadline = t0 + args.setup_timeout;
+        let want = expected_streams(&roles, idx, 0..idx + 1);
+        let person = &shared.people[idx];
+        while person.streams_seen.load(Ordering::Relaxed) < want
+            && !person.failed.load(Ordering::Relaxed)
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Let the renegotiation settle: 1 s without a new offer anywhere (at most 10 s).
+        let quiet_deadline = Instant::now() + Duration::from_secs(10);
+        let mut last_total: u32 = 0;
+        let mut last_change = Instant::now();
+        while Instant::now() < quiet_deadline {
+            let total: u32 = shared
+                .people
+                .iter()
+                .map(|p| p.offers.load(Ordering::Relaxed))
+                .sum();
+            if total != last_total {
+                last_total = total;
+                last_change = Instant::now();
+            } else if last_change.elapsed() >= Duration::from_secs(1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let others: Vec<u32> = (0..idx)
+            .map(|q| {
+                shared.people[q]
+                    .offers
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(before[q])
+            })
+            .collect();
+        waves.push(report::Wave {
+            participant: idx,
+            newcomer_offers: shared.people[idx].offers.load(Ordering::Relaxed),
+            others_offers_max: others.iter().copied().max().unwrap_or(0),
+            others_offers_mean: others.iter().map(|&o| f64::from(o)).sum::<f64>()
+                / others.len().max(1) as f64,
+            all_flowing_ms: None,
+        });
+    }
+
+    // Phase 3: the measurement window.
+    tokio::time::sleep(args.settle).await;
+    let me = std::process::id();
+    let server0 = pid.and_then(stats::sample);
+    let bench0 = stats::sample(me);
+    let machine0 = stats::machine_cpu();
+    let server_drops0 = pid.map(media::process_udp_drops).unwrap_or(0);
+    let stalled_ports = shared
+        .stalled_ports
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    let bench_drops0 = media::process_udp_drops(me);
+    let stalled_drops0 = media::port_udp_drops(&stalled_ports);
+    let w0 = Instant::now();
+    shared
+        .window_start_ns
+        .store(shared.now_ns(), Ordering::Relaxed);
+    for (idx, role) in roles.iter().enumerate() {
+        if role.stall {
+            workers[idx % workers.len()].send(Command::Stall { idx });
+        }
+    }
+    tokio::time::sleep(args.duration).await;
+    shared
+        .window_end_ns
+        .store(shared.now_ns(), Ordering::Relaxed);
+    let window_s = w0.elapsed().as_secs_f64();
+    let server1 = pid.and_then(stats::sample);
+    let bench1 = stats::sample(me);
+    let machine1 = stats::machine_cpu();
+    let server_drops1 = pid.map(media::process_udp_drops).unwrap_or(0);
+    let bench_drops1 = media::process_udp_drops(me);
+    let stalled_drops1 = media::port_udp_drops(&stalled_ports);
+    let stalled_drops = stalled_drops1.saturating_sub(stalled_drops0);
+    // Packets still in flight at the end of the window.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let mut reports: Vec<WorkerReport> = Vec::new();
+    for w in &workers {
+        let (tx, rx) = oneshot::channel();
+        w.send(Command::Finish { reply: tx });
+        if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(10), rx).await {
+            reports.push(r);
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    stop_tx.send_replace(true);
+    let mut errors = Vec::new();
+    for (idx, t) in tasks.into_iter().enumerate() {
+        let who = if roles[idx].stall {
+            format!("participant {idx} (stalled)")
+        } else {
+            format!("participant {idx}")
+        };
+        match tokio::time::timeout(Duration::from_secs(3), t).await {
+            Ok(Ok(Err(e))) => errors.push(format!("{who}: {e}")),
+            Ok(Err(e)) => errors.push(format!("{who}: task: {e}")),
+            _ => {}
+        }
+    }
+    for j in threads {
+        let _ = j.join();
+    }
+
+    let input = report::Input {
+        args,
+        roles: &roles,
+        shared: &shared,
+        workers: reports,
+        setup_s,
+        setup_offers,
+        waves,
+        window_s,
+        server: server0.zip(server1),
+        machine: machine0.zip(machine1),
+        bench: bench0.zip(bench1),
+        server_pid: pid,
+        server_started: server.is_some(),
+        server_log_bytes: server.map(|s| s.log_bytes.load(Ordering::Relaxed)),
+        server_drops: server_drops1.saturating_sub(server_drops0),
+        bench_drops: bench_drops1
+            .saturating_sub(bench_drops0)
+            .saturating_sub(stalled_drops),
+        stalled_drops,
+        window_start_ns: shared.window_start_ns.load(Ordering::Relaxed),
+        rss_idle_kib: rss_idle,
+        load_start,
+        errors,
+    };
+    Ok(report::build(input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ranges_parse() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert_eq!(parse_range("1-5"), Ok((1, 5)));
+        assert_eq!(parse_range("3"), Ok((3, 3)));
+        assert!(parse_range("5-1").is_err());
+    }
+
+    #[test]
+    fn expected_streams_count_others_only() {
+        let av = Role {
+            audio: true,
+            video: true,
+            stall: false,
+        };
+        let a = Role {
+            audio: true,
+            video: false,
+            stall: false,
+        };
+        let s = Role {
+            audio: false,
+            video: false,
+            stall: false,
+        };
+        let roles = [av, a, s];
+        assert_eq!(expected_streams(&roles, 0, 0..3), 1);
+        assert_eq!(expected_streams(&roles, 2, 0..3), 3);
+        assert_eq!(expected_streams(&roles, 1, 0..1), 2);
+    }
+}

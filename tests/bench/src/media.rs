@@ -1,0 +1,912 @@
+//! The media side: one thread drives many sans-IO `rtc` peer connections, each with its own
+//! UDP socket on 127.0.0.1, from one `mio` readiness loop. No task or allocation per packet
+//! beyond what `rtc` itself does: datagrams go into `handle_read`, RTP comes out of
+//! `poll_read`, datagrams to send out of `poll_write`, and time is driven with
+//! `handle_timeout`/`poll_timeout` (cached per connection, refreshed after each touch).
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use salon_rtc::keyframe::{self, KeyframeRequests};
+use tokio::sync::oneshot;
+
+use crate::shape::{self, AUDIO, Rng, STAMP_LEN, Stamp, VIDEO};
+use crate::stats::Histogram;
+
+/// What one participant does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Role {
+    pub audio: bool,
+    pub video: bool,
+    /// Stops reading its socket (and driving its connection) when the measurement starts.
+    pub stall: bool,
+}
+
+impl Role {
+    pub fn sends(&self, kind: usize) -> bool {
+        if kind == AUDIO {
+            self.audio
+        } else {
+            self.video
+        }
+    }
+}
+
+/// Media shapes (from the command line).
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    pub fps: u32,
+    pub video_packets: (u32, u32),
+    pub video_size: usize,
+    pub keyframe_interval: Duration,
+    pub keyframe_packets: u32,
+    pub audio_pps: u32,
+    pub audio_size: usize,
+    pub recv_buffer: usize,
+}
+
+/// One participant's shared counters (signaling and media threads both write here).
+#[derive(Default)]
+pub struct Person {
+    pub role: Option<Role>,
+    /// When the participant started joining (ns since the epoch; 0 = not yet).
+    pub join_ns: AtomicU64,
+    pub connected_ns: AtomicU64,
+    /// When it sent its first audio / video packet.
+    pub sending_ns: [AtomicU64; 2],
+    pub first_media_ns: AtomicU64,
+    /// Distinct (publisher, kind) streams received so far.
+    pub streams_seen: AtomicU32,
+    /// Server offers received.
+    pub offers: AtomicU32,
+    /// Packets sent with a stamp inside the measurement window, per kind.
+    pub sent_in_window: [AtomicU64; 2],
+    /// Signaling errors from the server (non-fatal ones included).
+    pub errors: AtomicU32,
+    /// The server ended this participant (fatal error, closed socket) or ICE failed.
+    pub failed: AtomicBool,
+    /// When that happened (ns since the epoch).
+    pub failed_ns: AtomicU64,
+}
+
+impl Person {
+    pub fn fail(&self, now_ns: u64) {
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            self.failed_ns.store(now_ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// State every thread shares.
+pub struct Shared {
+    pub epoch: Instant,
+    pub run: u32,
+    pub stop: AtomicBool,
+    /// Measurement window in ns since the epoch (`u64::MAX` = not set).
+    pub window_start_ns: AtomicU64,
+    pub window_end_ns: AtomicU64,
+    pub people: Vec<Person>,
+    /// Local ports of the stalled subscribers' sockets (their drops are expected).
+    pub stalled_ports: std::sync::Mutex<Vec<u16>>,
+}
+
+impl Shared {
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub fn ns_at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn in_window(&self, ns: u64) -> bool {
+        ns >= self.window_start_ns.load(Ordering::Relaxed)
+            && ns < self.window_end_ns.load(Ordering::Relaxed)
+    }
+}
+
+/// Requests from the signaling side. Replies come back on oneshot channels.
+pub enum Command {
+    /// Build the participant's connection and return its publishing offer.
+    Open {
+        idx: usize,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// The server's answer to the publishing offer.
+    Answer {
+        idx: usize,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A server offer: returns our answer.
+    Offer {
+        idx: usize,
+        sdp: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// Stop reading this participant's socket and driving its connection.
+    Stall { idx: usize },
+    /// Report and stop.
+    Finish {
+        reply: oneshot::Sender<WorkerReport>,
+    },
+}
+
+/// What one receiver saw of one (publisher, kind) stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamRx {
+    /// First packet's arrival (ns since the epoch; 0 = never).
+    pub first_ns: u64,
+    /// Packets whose stamp lies in the measurement window.
+    pub in_window: u64,
+}
+
+/// What a worker hands back at the end.
+#[derive(Default)]
+pub struct WorkerReport {
+    /// Per participant on this worker: its index and, per `publisher * 2 + kind`, what arrived.
+    pub receivers: Vec<(usize, Vec<StreamRx>)>,
+    pub latency: [Histogram; 2],
+    /// Media packets (any time) whose payload carried no stamp of this run.
+    pub unknown: u64,
+    /// `write_rtp` refusals, socket send failures (buffer full), connection errors.
+    pub write_errors: u64,
+    pub send_drops: u64,
+    pub pc_errors: u64,
+    /// Times the sender fell more than 200 ms behind schedule and skipped ahead.
+    pub lag_skips: u64,
+    pub keyframe_requests: u64,
+}
+
+/// The signaling side's handle on a worker.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    tx: mpsc::Sender<Command>,
+    waker: Arc<Waker>,
+}
+
+impl WorkerHandle {
+    pub fn send(&self, command: Command) {
+        if self.tx.send(command).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+const WAKER: Token = Token(usize::MAX - 1);
+/// Datagrams read from one socket before moving on to the others.
+const READ_BUDGET: usize = 256;
+/// Units (audio packets or video frames) one stream may catch up in one pass.
+const SEND_BUDGET: u32 = 16;
+
+/// Starts a worker thread.
+pub fn spawn(
+    shared: Arc<Shared>,
+    config: MediaConfig,
+    name: String,
+) -> std::io::Result<(WorkerHandle, std::thread::JoinHandle<()>)> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        let mut worker = Worker {
+            shared,
+            config,
+            poll,
+            rx,
+            peers: Vec::new(),
+            report: WorkerReport::default(),
+            pending: Vec::new(),
+            buf: vec![0u8; 2048],
+        };
+        worker.run();
+    })?;
+    Ok((WorkerHandle { tx, waker }, thread))
+}
+
+struct Peer {
+    idx: usize,
+    pc: RTCPeerConnection,
+    socket: UdpSocket,
+    local: SocketAddr,
+    /// Per kind: the sender and its SSRC (publishers only), and the negotiated payload type.
+    senders: [Option<(RTCRtpSenderId, u32)>; 2],
+    pts: [Option<u8>; 2],
+    connected: bool,
+    stalled: bool,
+    next_send: [Option<Instant>; 2],
+    rtp_seq: [u16; 2],
+    rtp_ts: [u32; 2],
+    stamp_seq: [u32; 2],
+    next_keyframe: Instant,
+    last_keyframe: Option<Instant>,
+    keyframe_requested: bool,
+    rng: Rng,
+    next_timeout: Option<Instant>,
+    rx: Vec<StreamRx>,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    config: MediaConfig,
+    poll: Poll,
+    rx: mpsc::Receiver<Command>,
+    peers: Vec<Peer>,
+    report: WorkerReport,
+    /// Sockets that still had data when their read budget ran out.
+    pending: Vec<usize>,
+    buf: Vec<u8>,
+}
+
+fn h264() -> RTCRtpCodec {
+    salon_rtc::h264_codec()
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut finish = None;
+            while let Ok(command) = self.rx.try_recv() {
+                if let Command::Finish { reply } = command {
+                    finish = Some(reply);
+                } else {
+                    self.command(command);
+                }
+            }
+            if let Some(reply) = finish {
+                for p in &self.peers {
+                    self.report.receivers.push((p.idx, p.rx.clone()));
+                }
+                let _ = reply.send(std::mem::take(&mut self.report));
+                return;
+            }
+            let now = Instant::now();
+            for i in 0..self.peers.len() {
+                self.send_media(i, now);
+                let due = self.peers[i].next_timeout.is_some_and(|t| t <= now);
+                if due && !self.peers[i].stalled {
+                    if self.peers[i].pc.handle_timeout(now).is_err() {
+                        self.report.pc_errors += 1;
+                    }
+                    self.after_touch(i);
+                }
+            }
+            // Sleep until the next send, timeout, or socket readiness (at most 50 ms).
+            let now = Instant::now();
+            let mut deadline = now + Duration::from_millis(50);
+            for p in &self.peers {
+                if p.stalled {
+                    continue;
+                }
+                for t in p.next_send.iter().flatten() {
+                    deadline = deadline.min(*t);
+                }
+                if let Some(t) = p.next_timeout {
+                    deadline = deadline.min(t);
+                }
+            }
+            let wait = if self.pending.is_empty() {
+                deadline.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                self.report.pc_errors += 1;
+            }
+            let mut ready: Vec<usize> = std::mem::take(&mut self.pending);
+            for event in events.iter() {
+                if event.token() != WAKER {
+                    ready.push(event.token().0);
+                }
+            }
+            ready.sort_unstable();
+            ready.dedup();
+            for i in ready {
+                if i < self.peers.len() {
+                    self.read_socket(i);
+                }
+            }
+        }
+    }
+
+    fn find(&self, idx: usize) -> Option<usize> {
+        self.peers.iter().position(|p| p.idx == idx)
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Open { idx, reply } => {
+                let r = self.open(idx);
+                let _ = reply.send(r);
+            }
+            Command::Answer { idx, sdp, reply } => {
+                let r = match self.find(idx) {
+                    Some(i) => {
+                        let r = self.apply_answer(i, sdp);
+                        self.after_touch(i);
+                        r
+                    }
+                    None => Err("no such participant".to_owned()),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Offer { idx, sdp, reply } => {
+                let r = match self.find(idx) {
+                    Some(i) => {
+                        let r = self.answer_offer(i, sdp);
+                        self.after_touch(i);
+                        r
+                    }
+                    None => Err("no such participant".to_owned()),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Stall { idx } => {
+                if let Some(i) = self.find(idx) {
+                    let p = &mut self.peers[i];
+                    p.stalled = true;
+                    let _ = self.poll.registry().deregister(&mut p.socket);
+                }
+            }
+            Command::Finish { .. } => {}
+        }
+    }
+
+    fn open(&mut self, idx: usize) -> Result<String, String> {
+        let role = self
+            .shared
+            .people
+            .get(idx)
+            .and_then(|p| p.role)
+            .ok_or("no such participant")?;
+        let now = Instant::now();
+        let std_socket = bind_socket(self.config.recv_buffer).map_err(|e| e.to_string())?;
+        let local = std_socket.local_addr().map_err(|e| e.to_string())?;
+        if role.stall
+            && let Ok(mut ports) = self.shared.stalled_ports.lock()
+        {
+            ports.push(local.port());
+        }
+        let mut socket = UdpSocket::from_std(std_socket);
+        let token = Token(self.peers.len());
+        self.poll
+            .registry()
+            .register(&mut socket, token, Interest::READABLE)
+            .map_err(|e| e.to_string())?;
+
+        let me = salon_rtc::media_engine().map_err(|e| e.to_string())?;
+        // Only the keyframe-request interceptor: the bench sends no reports, NACKs or TWCC
+        // feedback, which keeps its own cost per packet low.
+        let registry = Registry::new().with(keyframe::SLOT.into(), KeyframeRequests::default());
+        let se = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .build();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(me)
+            .with_setting_engine(se)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .map_err(|e| e.to_string())?;
+
+        let mut senders = [None, None];
+        for (kind, rkind) in [(AUDIO, RtpCodecKind::Audio), (VIDEO, RtpCodecKind::Video)] {
+            let ssrc = rand::random::<u32>();
+            let codec = if kind == AUDIO {
+                salon_rtc::opus_codec()
+            } else {
+                h264()
+            };
+            let encodings = vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }];
+            // Both sections are always offered sendonly (a participant without a camera
+            // still offers video); only the kinds the role publishes ever carry packets.
+            let label = if kind == AUDIO { "mic" } else { "cam" };
+            let track = MediaStreamTrack::new(
+                format!("bench-{idx}"),
+                format!("bench-{idx}-{label}"),
+                label.to_owned(),
+                rkind,
+                encodings,
+            );
+            let tid = pc
+                .add_transceiver_from_track(
+                    track,
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Sendonly,
+                        streams: vec![],
+                        send_encodings: vec![],
+                    }),
+                )
+                .map_err(|e| e.to_string())?;
+            if role.sends(kind) {
+                senders[kind] = Some((RTCRtpSenderId::from(tid), ssrc));
+            }
+        }
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: local.ip().to_string(),
+                port: local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(|e| e.to_string())?;
+        let init = RTCIceCandidate::from(&candidate)
+            .to_json()
+            .map_err(|e| e.to_string())?;
+        pc.add_local_candidate(init).map_err(|e| e.to_string())?;
+        pc.add_local_candidate(RTCIceCandidateInit::default())
+            .map_err(|e| e.to_string())?;
+        let offer = pc.create_offer(None).map_err(|e| e.to_string())?;
+        pc.set_local_description(now, offer)
+            .map_err(|e| e.to_string())?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or("no local description")?;
+        let n = self.shared.people.len();
+        self.peers.push(Peer {
+            idx,
+            pc,
+            socket,
+            local,
+            senders,
+            pts: [None, None],
+            connected: false,
+            stalled: false,
+            next_send: [None, None],
+            rtp_seq: [rand::random(), rand::random()],
+            rtp_ts: [rand::random(), rand::random()],
+            stamp_seq: [0, 0],
+            next_keyframe: now,
+            last_keyframe: None,
+            keyframe_requested: false,
+            rng: Rng::new(rand::random()),
+            next_timeout: None,
+            rx: vec![StreamRx::default(); n * 2],
+        });
+        let i = self.peers.len() - 1;
+        self.after_touch(i);
+        Ok(sdp)
+    }
+
+    fn apply_answer(&mut self, i: usize, sdp: String) -> Result<(), String> {
+        let p = &mut self.peers[i];
+        let desc = RTCSessionDescription::answer(sdp).map_err(|e| e.to_string())?;
+        p.pc.set_remote_description(Instant::now(), desc)
+            .map_err(|e| e.to_string())?;
+        for kind in [AUDIO, VIDEO] {
+            let Some((id, _)) = p.senders[kind] else {
+                continue;
+            };
+            let Some(mut sender) = p.pc.rtp_sender(id) else {
+                continue;
+            };
+            let codecs = &sender.get_parameters().rtp_parameters.codecs;
+            let want = if kind == AUDIO {
+                salon_rtc::opus_codec().mime_type
+            } else {
+                h264().mime_type
+            };
+            p.pts[kind] = codecs
+                .iter()
+                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&want))
+                .or(codecs.first())
+                .map(|c| c.payload_type);
+        }
+        if p.connected {
+            self.start_sending(i);
+        }
+        Ok(())
+    }
+
+    fn answer_offer(&mut self, i: usize, sdp: String) -> Result<String, String> {
+        let p = &mut self.peers[i];
+        let now = Instant::now();
+        let desc = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
+        p.pc.set_remote_description(now, desc)
+            .map_err(|e| e.to_string())?;
+        let answer = p.pc.create_answer(None).map_err(|e| e.to_string())?;
+        p.pc.set_local_description(now, answer)
+            .map_err(|e| e.to_string())?;
+        p.pc.local_description()
+            .map(|d| d.sdp)
+            .ok_or_else(|| "no local description".to_owned())
+    }
+
+    fn start_sending(&mut self, i: usize) {
+        let now = Instant::now();
+        let p = &mut self.peers[i];
+        for kind in [AUDIO, VIDEO] {
+            if p.next_send[kind].is_none() && p.senders[kind].is_some() && p.pts[kind].is_some() {
+                // A random phase so that publishers do not all send in the same instant.
+                let phase = Duration::from_micros(u64::from(p.rng.range(0, 20_000)));
+                p.next_send[kind] = Some(now + phase);
+            }
+        }
+        p.next_keyframe = now;
+    }
+
+    /// Drains everything the connection has for us after we fed it something.
+    fn after_touch(&mut self, i: usize) {
+        self.drain_reads(i, None);
+        let mut connected_now = false;
+        {
+            let p = &mut self.peers[i];
+            while let Some(event) = p.pc.poll_event() {
+                if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+                    match state {
+                        RTCPeerConnectionState::Connected if !p.connected => {
+                            p.connected = true;
+                            connected_now = true;
+                        }
+                        RTCPeerConnectionState::Failed => {
+                            if let Some(person) = self.shared.people.get(p.idx) {
+                                person.fail(self.shared.now_ns());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if connected_now {
+            let idx = self.peers[i].idx;
+            if let Some(person) = self.shared.people.get(idx) {
+                person
+                    .connected_ns
+                    .store(self.shared.now_ns(), Ordering::Relaxed);
+            }
+            self.start_sending(i);
+        }
+        self.flush(i);
+        let p = &mut self.peers[i];
+        p.next_timeout = p.pc.poll_timeout();
+    }
+
+    fn flush(&mut self, i: usize) {
+        let p = &mut self.peers[i];
+        while let Some(out) = p.pc.poll_write() {
+            match p.socket.send_to(&out.message, out.transport.peer_addr) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.report.send_drops += 1,
+                Err(_) => self.report.write_errors += 1,
+            }
+        }
+    }
+
+    fn drain_reads(&mut self, i: usize, arrived: Option<Instant>) {
+        let shared = &self.shared;
+        let p = &mut self.peers[i];
+        while let Some(m) = p.pc.poll_read() {
+            match m.message {
+                RTCMessage::RtpPacket(_, packet) => {
+                    let at = arrived.unwrap_or_else(Instant::now);
+                    let at_ns = shared.ns_at(at);
+                    let Some(stamp) = Stamp::read(&packet.payload) else {
+                        self.report.unknown += 1;
+                        continue;
+                    };
+                    let key = usize::from(stamp.publisher) * 2 + usize::from(stamp.kind & 1);
+                    if stamp.run != shared.run || key >= p.rx.len() {
+                        self.report.unknown += 1;
+                        continue;
+                    }
+                    let rx = &mut p.rx[key];
+                    if rx.first_ns == 0 {
+                        rx.first_ns = at_ns.max(1);
+                        if let Some(person) = shared.people.get(p.idx) {
+                            person.streams_seen.fetch_add(1, Ordering::Relaxed);
+                            let _ = person.first_media_ns.compare_exchange(
+                                0,
+                                at_ns.max(1),
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                        }
+                    }
+                    if shared.in_window(stamp.sent_ns) {
+                        rx.in_window += 1;
+                        let us = at_ns.saturating_sub(stamp.sent_ns) / 1000;
+                        self.report.latency[usize::from(stamp.kind & 1)].record_us(us);
+                    }
+                }
+                RTCMessage::RtcpPacket(_, packets)
+                    if packets
+                        .iter()
+                        .any(|p| keyframe::is_keyframe_request(p.as_ref())) =>
+                {
+                    self.report.keyframe_requests += 1;
+                    p.keyframe_requested = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn read_socket(&mut self, i: usize) {
+        if self.peers[i].stalled {
+            return;
+        }
+        let mut n_read = 0;
+        loop {
+            if n_read == READ_BUDGET {
+                self.pending.push(i);
+                break;
+            }
+            let p = &mut self.peers[i];
+            match p.socket.recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    n_read += 1;
+                    let now = Instant::now();
+                    let msg = TaggedBytesMut {
+                        now,
+                        transport: TransportContext {
+                            local_addr: p.local,
+                            peer_addr: from,
+                            ecn: None,
+                            transport_protocol: TransportProtocol::UDP,
+                        },
+                        message: BytesMut::from(self.buf.get(..n).unwrap_or_default()),
+                    };
+                    if p.pc.handle_read(msg).is_err() {
+                        self.report.pc_errors += 1;
+                    }
+                    self.drain_reads(i, Some(now));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.report.pc_errors += 1;
+                    break;
+                }
+            }
+        }
+        if n_read > 0 {
+            self.after_touch(i);
+        }
+    }
+
+    /// Sends whatever audio packets and video frames are due.
+    fn send_media(&mut self, i: usize, now: Instant) {
+        if self.peers[i].stalled || !self.peers[i].connected {
+            return;
+        }
+        let mut sent_any = false;
+        for kind in [AUDIO, VIDEO] {
+            let Some(mut t) = self.peers[i].next_send[kind] else {
+                continue;
+            };
+            let period = if kind == AUDIO {
+                Duration::from_secs(1) / self.config.audio_pps.max(1)
+            } else {
+                Duration::from_secs(1) / self.config.fps.max(1)
+            };
+            let mut budget = SEND_BUDGET;
+            while t <= now && budget > 0 {
+                if kind == AUDIO {
+                    self.send_audio(i);
+                } else {
+                    self.send_video_frame(i, now);
+                }
+                sent_any = true;
+                t += period;
+                budget -= 1;
+            }
+            if t + Duration::from_millis(200) < now {
+                self.report.lag_skips += 1;
+                t = now + period;
+            }
+            self.peers[i].next_send[kind] = Some(t);
+        }
+        if sent_any {
+            self.flush(i);
+            let p = &mut self.peers[i];
+            p.next_timeout = p.pc.poll_timeout();
+        }
+    }
+
+    fn stamp(&mut self, i: usize, kind: usize, payload: &mut [u8]) {
+        let shared = &self.shared;
+        let p = &mut self.peers[i];
+        let sent_ns = shared.now_ns();
+        p.stamp_seq[kind] = p.stamp_seq[kind].wrapping_add(1);
+        Stamp {
+            publisher: u16::try_from(p.idx).unwrap_or(u16::MAX),
+            kind: kind as u8,
+            seq: p.stamp_seq[kind],
+            sent_ns,
+            run: shared.run,
+        }
+        .write(payload);
+        if let Some(person) = shared.people.get(p.idx) {
+            let _ = person.sending_ns[kind].compare_exchange(
+                0,
+                sent_ns.max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            if shared.in_window(sent_ns) {
+                person.sent_in_window[kind].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn write(&mut self, i: usize, kind: usize, marker: bool, payload: Vec<u8>) {
+        let p = &mut self.peers[i];
+        let (Some((id, ssrc)), Some(pt)) = (p.senders[kind], p.pts[kind]) else {
+            return;
+        };
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type: pt,
+                sequence_number: p.rtp_seq[kind],
+                timestamp: p.rtp_ts[kind],
+                ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::from(payload),
+        };
+        p.rtp_seq[kind] = p.rtp_seq[kind].wrapping_add(1);
+        let ok = match p.pc.rtp_sender(id) {
+            Some(mut sender) => sender.write_rtp(Instant::now(), packet).is_ok(),
+            None => false,
+        };
+        if !ok {
+            self.report.write_errors += 1;
+        }
+    }
+
+    fn send_audio(&mut self, i: usize) {
+        let mut payload = shape::audio_packet(self.config.audio_size);
+        self.stamp(i, AUDIO, &mut payload);
+        self.write(i, AUDIO, true, payload);
+        let step = 48_000 / self.config.audio_pps.max(1);
+        let p = &mut self.peers[i];
+        p.rtp_ts[AUDIO] = p.rtp_ts[AUDIO].wrapping_add(step);
+    }
+
+    fn send_video_frame(&mut self, i: usize, now: Instant) {
+        let p = &mut self.peers[i];
+        let requested = p.keyframe_requested
+            && p.last_keyframe
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_millis(300));
+        let keyframe = requested || now >= p.next_keyframe;
+        if keyframe {
+            p.keyframe_requested = false;
+            p.last_keyframe = Some(now);
+            p.next_keyframe = now + self.config.keyframe_interval;
+        }
+        let packets = if keyframe {
+            self.config.keyframe_packets
+        } else {
+            let (lo, hi) = self.config.video_packets;
+            p.rng.range(lo, hi)
+        };
+        let frame = shape::video_frame(keyframe, packets, self.config.video_size, &mut p.rng);
+        let n = frame.len();
+        for (k, mut payload) in frame.into_iter().enumerate() {
+            if payload.len() < STAMP_LEN {
+                continue;
+            }
+            self.stamp(i, VIDEO, &mut payload);
+            self.write(i, VIDEO, k + 1 == n, payload);
+        }
+        let step = 90_000 / self.config.fps.max(1);
+        let p = &mut self.peers[i];
+        p.rtp_ts[VIDEO] = p.rtp_ts[VIDEO].wrapping_add(step);
+    }
+}
+
+/// A UDP socket on 127.0.0.1 with a receive buffer of `recv_buffer` bytes (the kernel caps it
+/// at `net.core.rmem_max`), non-blocking.
+fn bind_socket(recv_buffer: usize) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(SockProtocol::UDP))?;
+    if recv_buffer > 0 {
+        let _ = socket.set_recv_buffer_size(recv_buffer);
+    }
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Sum of the kernel's receive drops on the UDP sockets that process `pid` holds open
+/// (`/proc/<pid>/fd` socket inodes matched against `/proc/net/udp`).
+pub fn process_udp_drops(pid: u32) -> u64 {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let inodes: std::collections::HashSet<u64> = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_string_lossy().into_owned();
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect();
+    udp_table()
+        .into_iter()
+        .filter(|row| inodes.contains(&row.inode))
+        .map(|row| row.drops)
+        .sum()
+}
+
+/// Kernel receive drops on the UDP sockets bound to these local ports (`/proc/net/udp`).
+pub fn port_udp_drops(ports: &[u16]) -> u64 {
+    udp_table()
+        .into_iter()
+        .filter(|row| ports.contains(&row.port))
+        .map(|row| row.drops)
+        .sum()
+}
+
+/// One row of `/proc/net/udp`.
+pub struct UdpRow {
+    pub port: u16,
+    pub inode: u64,
+    pub drops: u64,
+}
+
+pub fn udp_table() -> Vec<UdpRow> {
+    let Ok(table) = std::fs::read_to_string("/proc/net/udp") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let port = f.get(1)?.split(':').nth(1)?;
+            Some(UdpRow {
+                port: u16::from_str_radix(port, 16).ok()?,
+                inode: f.get(9)?.parse().ok()?,
+                drops: f.get(12)?.parse().ok()?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,639 @@
+//! Turns the counters into the figures: one JSON object and a table.
+
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+
+use crate::Args;
+use crate::media::{Role, Shared, StreamRx, WorkerReport};
+use crate::shape::{AUDIO, VIDEO};
+use crate::stats::{Histogram, ProcSample, quantile_ms};
+
+/// One late joiner's wave.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wave {
+    pub participant: usize,
+    /// Server offers the newcomer got before the wave settled.
+    pub newcomer_offers: u32,
+    /// Server offers each participant already inside got during the wave: most and mean.
+    pub others_offers_max: u32,
+    pub others_offers_mean: f64,
+    /// Join → a packet from every stream that was flowing when it joined.
+    pub all_flowing_ms: Option<f64>,
+}
+
+pub struct Input<'a> {
+    pub args: &'a Args,
+    pub roles: &'a [Role],
+    pub shared: &'a Shared,
+    pub workers: Vec<WorkerReport>,
+    pub setup_s: f64,
+    pub setup_offers: Vec<u32>,
+    pub waves: Vec<Wave>,
+    pub window_s: f64,
+    pub server: Option<(ProcSample, ProcSample)>,
+    /// Machine-wide (busy, steal) CPU seconds at the window's start and end.
+    pub machine: Option<((f64, f64), (f64, f64))>,
+    pub bench: Option<(ProcSample, ProcSample)>,
+    pub server_pid: Option<u32>,
+    pub server_started: bool,
+    pub server_log_bytes: Option<u64>,
+    pub server_drops: u64,
+    pub bench_drops: u64,
+    pub stalled_drops: u64,
+    pub window_start_ns: u64,
+    pub rss_idle_kib: u64,
+    pub load_start: String,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct KindFigures {
+    /// Packets the publishers sent inside the window, per second.
+    pub offered_pps: f64,
+    /// Packets that should have arrived (each sent packet × its receivers).
+    pub expected: u64,
+    pub received: u64,
+    pub loss: Option<f64>,
+    /// Transit, send stamp → out of the bench's `poll_read` (ms).
+    pub transit_ms: Quantiles,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub label: Option<String>,
+    pub date_utc: String,
+    pub machine: String,
+    pub cpus: usize,
+    pub loadavg_at_start: String,
+    pub participants: usize,
+    pub video_publishers: usize,
+    pub audio_publishers: usize,
+    pub subscribers: usize,
+    pub stalled: usize,
+    pub late: usize,
+    pub window_s: f64,
+    pub setup_s: f64,
+
+    pub forwarded_packets: u64,
+    pub forwarded_pps: f64,
+    pub forwarded_per_server_cpu_s: Option<f64>,
+    pub server_us_per_forwarded: Option<f64>,
+    pub audio: KindFigures,
+    pub video: KindFigures,
+    pub loss: Option<f64>,
+    /// `loss` minus the packets the kernel dropped at the bench's own (non-stalled) sockets in
+    /// the window: roughly the server's share when the bench itself fell behind.
+    pub loss_without_bench_drops: Option<f64>,
+    pub transit_ms: Quantiles,
+    /// Streams (receiver, publisher, kind) that never delivered a packet.
+    pub streams_never_flowing: u64,
+    /// Packets the stalled subscribers got inside the window.
+    pub stalled_received: u64,
+    /// Stalled subscribers the server dropped (ICE failure) before the end.
+    pub stalled_dropped: u64,
+    /// Seconds from the stall to the server dropping each (the latest one).
+    pub stalled_dropped_after_s: Option<f64>,
+    /// Packets the kernel dropped at the stalled subscribers' sockets in the window.
+    pub stalled_socket_drops: u64,
+
+    pub join_first_media_ms: Quantiles,
+    pub join_all_flowing_ms: Quantiles,
+    pub joins_never_all_flowing: u64,
+    pub participants_failed: u64,
+    pub server_offers_setup_total: u64,
+    pub server_offers_per_participant: f64,
+    pub server_offers_per_participant_max: u32,
+    pub late_waves: Vec<Wave>,
+
+    pub server_pid: Option<u32>,
+    pub server_started_by_bench: bool,
+    pub server_cpu_per_s: Option<f64>,
+    pub server_runq_wait_per_s: Option<f64>,
+    pub server_rss_idle_kib: u64,
+    pub server_rss_kib: Option<u64>,
+    pub server_rss_per_participant_kib: Option<f64>,
+    pub server_socket_drops: u64,
+    pub server_log_bytes: Option<u64>,
+
+    /// CPUs busy machine-wide during the window (all processes, the kernel included), and the
+    /// share of that stolen by the hypervisor.
+    pub machine_busy_cpus: Option<f64>,
+    pub machine_steal_cpus: Option<f64>,
+    pub bench_cpu_per_s: Option<f64>,
+    pub bench_runq_wait_per_s: Option<f64>,
+    pub bench_us_per_packet: Option<f64>,
+    pub bench_socket_drops: u64,
+    pub bench_send_drops: u64,
+    pub bench_write_errors: u64,
+    pub bench_lag_skips: u64,
+    pub bench_pc_errors: u64,
+    pub unknown_packets: u64,
+    pub keyframe_requests: u64,
+    pub errors: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_log_head: Vec<String>,
+}
+
+fn ms(us: Option<u64>) -> Option<f64> {
+    us.map(|u| u as f64 / 1000.0)
+}
+
+fn quantiles_of(h: &Histogram) -> Quantiles {
+    Quantiles {
+        p50: ms(h.quantile_us(0.5)),
+        p99: ms(h.quantile_us(0.99)),
+        max: ms(h.quantile_us(1.0)),
+        samples: h.count(),
+    }
+}
+
+fn quantiles_ms(mut v: Vec<f64>) -> Quantiles {
+    Quantiles {
+        p50: quantile_ms(&mut v, 0.5),
+        p99: quantile_ms(&mut v, 0.99),
+        max: quantile_ms(&mut v, 1.0),
+        samples: v.len() as u64,
+    }
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| 1.0 - a as f64 / b as f64)
+}
+
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn machine_name() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, Linux {}", kernel.trim())
+}
+
+pub fn build(input: Input<'_>) -> Report {
+    let Input {
+        args,
+        roles,
+        shared,
+        workers,
+        setup_s,
+        setup_offers,
+        mut waves,
+        window_s,
+        server,
+        machine,
+        bench,
+        server_pid,
+        server_started,
+        server_log_bytes,
+        server_drops,
+        bench_drops,
+        stalled_drops,
+        window_start_ns,
+        rss_idle_kib,
+        load_start,
+        errors,
+    } = input;
+    let n = roles.len();
+    let mut rx: Vec<Option<Vec<StreamRx>>> = vec![None; n];
+    let mut latency = [Histogram::default(), Histogram::default()];
+    let mut r = Report {
+        label: args.label.clone(),
+        date_utc: utc_now(),
+        machine: machine_name(),
+        cpus: std::thread::available_parallelism().map_or(0, |c| c.get()),
+        loadavg_at_start: load_start.trim().to_owned(),
+        participants: n,
+        video_publishers: args.video,
+        audio_publishers: args.audio,
+        subscribers: args.subscribers,
+        stalled: args.stalled,
+        late: args.late,
+        window_s,
+        setup_s,
+        server_pid,
+        server_started_by_bench: server_started,
+        server_rss_idle_kib: rss_idle_kib,
+        server_socket_drops: server_drops,
+        server_log_bytes,
+        bench_socket_drops: bench_drops,
+        stalled_socket_drops: stalled_drops,
+        errors: errors.into_iter().take(10).collect(),
+        late_waves: Vec::new(),
+        ..Report::default()
+    };
+    for w in workers {
+        for (idx, v) in w.receivers {
+            if let Some(slot) = rx.get_mut(idx) {
+                *slot = Some(v);
+            }
+        }
+        latency[AUDIO].merge(&w.latency[AUDIO]);
+        latency[VIDEO].merge(&w.latency[VIDEO]);
+        r.unknown_packets += w.unknown;
+        r.bench_write_errors += w.write_errors;
+        r.bench_send_drops += w.send_drops;
+        r.bench_pc_errors += w.pc_errors;
+        r.bench_lag_skips += w.lag_skips;
+        r.keyframe_requests += w.keyframe_requests;
+    }
+
+    // Loss: every packet a publisher sent in the window, times each receiver but itself.
+    let sent =
+        |q: usize, kind: usize| shared.people[q].sent_in_window[kind].load(Ordering::Relaxed);
+    let mut expected = [0u64; 2];
+    let mut received = [0u64; 2];
+    for (p, role) in roles.iter().enumerate() {
+        let streams = rx[p].as_deref().unwrap_or(&[]);
+        for (q, qrole) in roles.iter().enumerate() {
+            if q == p {
+                continue;
+            }
+            for kind in [AUDIO, VIDEO] {
+                if !qrole.sends(kind) {
+                    continue;
+                }
+                let got = streams.get(q * 2 + kind).copied().unwrap_or_default();
+                if got.first_ns == 0 {
+                    r.streams_never_flowing += 1;
+                }
+                if role.stall {
+                    r.stalled_received += got.in_window;
+                    continue;
+                }
+                let want = sent(q, kind);
+                expected[kind] += want;
+                received[kind] += got.in_window.min(want);
+            }
+        }
+    }
+    let window = window_s.max(1e-9);
+    for (kind, fig) in [(AUDIO, &mut r.audio), (VIDEO, &mut r.video)] {
+        fig.offered_pps = (0..n).map(|q| sent(q, kind)).sum::<u64>() as f64 / window;
+        fig.expected = expected[kind];
+        fig.received = received[kind];
+        fig.loss = ratio(received[kind], expected[kind]);
+        fig.transit_ms = quantiles_of(&latency[kind]);
+    }
+    r.loss = ratio(received[0] + received[1], expected[0] + expected[1]);
+    let want = expected[0] + expected[1];
+    if want > 0 {
+        let lost = want.saturating_sub(received[0] + received[1]);
+        r.loss_without_bench_drops = Some(lost.saturating_sub(bench_drops) as f64 / want as f64);
+    }
+    let mut all = latency[AUDIO].clone();
+    all.merge(&latency[VIDEO]);
+    r.transit_ms = quantiles_of(&all);
+    r.forwarded_packets = all.count();
+    r.forwarded_pps = r.forwarded_packets as f64 / window;
+
+    if let Some((a, b)) = server {
+        let cpu = b.cpu_s - a.cpu_s;
+        r.server_cpu_per_s = Some(cpu / window);
+        r.server_runq_wait_per_s = Some((b.runq_wait_s - a.runq_wait_s) / window);
+        if cpu > 0.0 {
+            r.forwarded_per_server_cpu_s = Some(r.forwarded_packets as f64 / cpu);
+        }
+        if r.forwarded_packets > 0 {
+            r.server_us_per_forwarded = Some(cpu * 1e6 / r.forwarded_packets as f64);
+        }
+        r.server_rss_kib = Some(a.rss_kib);
+        r.server_rss_per_participant_kib =
+            Some(a.rss_kib.saturating_sub(rss_idle_kib) as f64 / n as f64);
+    }
+    if let Some(((busy0, steal0), (busy1, steal1))) = machine {
+        r.machine_busy_cpus = Some((busy1 - busy0) / window);
+        r.machine_steal_cpus = Some((steal1 - steal0) / window);
+    }
+    if let Some((a, b)) = bench {
+        let cpu = b.cpu_s - a.cpu_s;
+        r.bench_cpu_per_s = Some(cpu / window);
+        r.bench_runq_wait_per_s = Some((b.runq_wait_s - a.runq_wait_s) / window);
+        let sent_total: u64 = (0..n).map(|q| sent(q, AUDIO) + sent(q, VIDEO)).sum();
+        let packets = sent_total + r.forwarded_packets;
+        if packets > 0 {
+            r.bench_us_per_packet = Some(cpu * 1e6 / packets as f64);
+        }
+    }
+
+    // Joins: measured against the streams that were already flowing when each one joined.
+    let mut first_media = Vec::new();
+    let mut all_flowing = Vec::new();
+    let mut all_flowing_of = vec![None; n];
+    for p in 0..n {
+        let person = &shared.people[p];
+        if person.failed.load(Ordering::Relaxed) {
+            if roles[p].stall {
+                r.stalled_dropped += 1;
+                let at = person.failed_ns.load(Ordering::Relaxed);
+                let after = at.saturating_sub(window_start_ns) as f64 / 1e9;
+                r.stalled_dropped_after_s = Some(
+                    r.stalled_dropped_after_s
+                        .map_or(after, |a: f64| a.max(after)),
+                );
+            } else {
+                r.participants_failed += 1;
+            }
+        }
+        let join = person.join_ns.load(Ordering::Relaxed);
+        if join == 0 {
+            continue;
+        }
+        let streams = rx[p].as_deref().unwrap_or(&[]);
+        let mut first: Option<u64> = None;
+        let mut last: Option<u64> = Some(0);
+        let mut any = false;
+        for (q, qrole) in roles.iter().enumerate() {
+            if q == p {
+                continue;
+            }
+            for kind in [AUDIO, VIDEO] {
+                let began = shared.people[q].sending_ns[kind].load(Ordering::Relaxed);
+                if !qrole.sends(kind) || began == 0 || began >= join {
+                    continue;
+                }
+                any = true;
+                let at = streams.get(q * 2 + kind).map_or(0, |s| s.first_ns);
+                if at == 0 {
+                    last = None;
+                } else {
+                    first = Some(first.map_or(at, |f| f.min(at)));
+                    last = last.map(|l| l.max(at));
+                }
+            }
+        }
+        if !any {
+            continue;
+        }
+        if let Some(f) = first {
+            first_media.push(f.saturating_sub(join) as f64 / 1e6);
+        }
+        match last {
+            Some(l) => {
+                let v = l.saturating_sub(join) as f64 / 1e6;
+                all_flowing.push(v);
+                all_flowing_of[p] = Some(v);
+            }
+            None => r.joins_never_all_flowing += 1,
+        }
+    }
+    r.join_first_media_ms = quantiles_ms(first_media);
+    r.join_all_flowing_ms = quantiles_ms(all_flowing);
+    for w in &mut waves {
+        w.all_flowing_ms = all_flowing_of.get(w.participant).copied().flatten();
+    }
+    r.late_waves = waves;
+    let initial = n - args.late;
+    r.server_offers_setup_total = setup_offers
+        .iter()
+        .take(initial)
+        .map(|&o| u64::from(o))
+        .sum();
+    r.server_offers_per_participant = r.server_offers_setup_total as f64 / initial.max(1) as f64;
+    r.server_offers_per_participant_max = setup_offers
+        .iter()
+        .take(initial)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    r
+}
+
+impl Report {
+    /// Why a `--check` run fails (empty: it passes).
+    pub fn check_problems(&self, max_loss: f64) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.forwarded_packets == 0 {
+            problems.push("nothing was forwarded".to_owned());
+        }
+        if self.participants_failed > 0 {
+            problems.push(format!("{} participants failed", self.participants_failed));
+        }
+        for (name, fig) in [("audio", &self.audio), ("video", &self.video)] {
+            if let Some(loss) = fig.loss
+                && loss > max_loss
+            {
+                problems.push(format!(
+                    "{name} loss {:.1}% is over {:.1}%",
+                    loss * 100.0,
+                    max_loss * 100.0
+                ));
+            }
+        }
+        problems
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{:.3}%", v * 100.0))
+}
+
+pub fn print_table(r: &Report) {
+    let q = |q: &Quantiles| {
+        format!(
+            "{} / {} ms (max {}, n={})",
+            opt(q.p50, 2),
+            opt(q.p99, 2),
+            opt(q.max, 1),
+            q.samples
+        )
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("label", r.label.clone().unwrap_or_default()),
+        ("date (UTC)", r.date_utc.clone()),
+        (
+            "machine",
+            format!(
+                "{} ({} CPUs), load at start {}",
+                r.machine, r.cpus, r.loadavg_at_start
+            ),
+        ),
+        (
+            "shape",
+            format!(
+                "{} participants: {} video+audio, {} audio, {} subscribers, {} stalled, {} late; window {:.1} s",
+                r.participants,
+                r.video_publishers,
+                r.audio_publishers,
+                r.subscribers,
+                r.stalled,
+                r.late,
+                r.window_s
+            ),
+        ),
+        ("setup (all flowing)", format!("{:.1} s", r.setup_s)),
+        (
+            "offered",
+            format!(
+                "audio {:.0} pkt/s, video {:.0} pkt/s",
+                r.audio.offered_pps, r.video.offered_pps
+            ),
+        ),
+        (
+            "forwarded",
+            format!(
+                "{} packets, {:.0} pkt/s",
+                r.forwarded_packets, r.forwarded_pps
+            ),
+        ),
+        (
+            "forwarded / server CPU-s",
+            format!(
+                "{} ({} µs per packet)",
+                opt(r.forwarded_per_server_cpu_s, 0),
+                opt(r.server_us_per_forwarded, 1)
+            ),
+        ),
+        (
+            "loss audio / video / all",
+            format!(
+                "{} / {} / {}",
+                pct(r.audio.loss),
+                pct(r.video.loss),
+                pct(r.loss)
+            ),
+        ),
+        (
+            "  without bench socket drops",
+            pct(r.loss_without_bench_drops),
+        ),
+        ("streams never flowing", r.streams_never_flowing.to_string()),
+        ("transit p50 / p99", q(&r.transit_ms)),
+        ("  audio", q(&r.audio.transit_ms)),
+        ("  video", q(&r.video.transit_ms)),
+        ("join → first media p50/p99", q(&r.join_first_media_ms)),
+        ("join → all flowing p50/p99", q(&r.join_all_flowing_ms)),
+        (
+            "joins never all flowing",
+            r.joins_never_all_flowing.to_string(),
+        ),
+        (
+            "server offers / participant",
+            format!(
+                "{:.1} mean, {} max ({} in setup)",
+                r.server_offers_per_participant,
+                r.server_offers_per_participant_max,
+                r.server_offers_setup_total
+            ),
+        ),
+        ("participants failed", r.participants_failed.to_string()),
+        ("server CPU / s", opt(r.server_cpu_per_s, 3)),
+        (
+            "server run-queue wait / s",
+            opt(r.server_runq_wait_per_s, 3),
+        ),
+        (
+            "server RSS",
+            format!(
+                "{} KiB ({} KiB idle, {} KiB per participant)",
+                r.server_rss_kib.map_or("-".to_owned(), |v| v.to_string()),
+                r.server_rss_idle_kib,
+                opt(r.server_rss_per_participant_kib, 0)
+            ),
+        ),
+        ("server socket drops", r.server_socket_drops.to_string()),
+        (
+            "server log",
+            r.server_log_bytes
+                .map_or("-".to_owned(), |b| format!("{b} bytes")),
+        ),
+        (
+            "bench CPU / s",
+            format!(
+                "{} ({} µs per packet sent or received)",
+                opt(r.bench_cpu_per_s, 3),
+                opt(r.bench_us_per_packet, 2)
+            ),
+        ),
+        ("bench run-queue wait / s", opt(r.bench_runq_wait_per_s, 3)),
+        (
+            "machine busy CPUs (steal)",
+            format!(
+                "{} of {} ({})",
+                opt(r.machine_busy_cpus, 2),
+                r.cpus,
+                opt(r.machine_steal_cpus, 2)
+            ),
+        ),
+        (
+            "bench drops",
+            format!(
+                "socket {}, send {}, write errors {}, lag skips {}, unknown {}",
+                r.bench_socket_drops,
+                r.bench_send_drops,
+                r.bench_write_errors,
+                r.bench_lag_skips,
+                r.unknown_packets
+            ),
+        ),
+        ("keyframe requests seen", r.keyframe_requests.to_string()),
+    ];
+    for (k, v) in rows {
+        println!("{k:<30} {v}");
+    }
+    if r.stalled > 0 {
+        println!(
+            "{:<30} {} packets in the window, {} kernel drops at their sockets; {} dropped by the server ({} s after the stall)",
+            "stalled subscribers",
+            r.stalled_received,
+            r.stalled_socket_drops,
+            r.stalled_dropped,
+            opt(r.stalled_dropped_after_s, 1)
+        );
+    }
+    for w in &r.late_waves {
+        println!(
+            "{:<30} participant {}: all flowing {} ms; offers: newcomer {}, others max {} mean {:.1}",
+            "late join wave",
+            w.participant,
+            opt(w.all_flowing_ms, 0),
+            w.newcomer_offers,
+            w.others_offers_max,
+            w.others_offers_mean
+        );
+    }
+    for e in &r.errors {
+        println!("{:<30} {e}", "error");
+    }
+}
