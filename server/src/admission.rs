@@ -136,6 +136,9 @@ async fn wait_in_lobby(
     let mut ping = tokio::time::interval(crate::participant::PING_EVERY);
     ping.reset();
     loop {
+        if conn.is_dead() {
+            return None;
+        }
         tokio::select! {
             answer = knocking.answer() => {
                 return match answer {

@@ -15,6 +15,11 @@ use crate::ratelimit::{SIGNALING_BURST, SIGNALING_PER_SECOND, TokenBucket};
 /// How long a new socket may wait before sending `join`.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long one write to the socket may take. A client that stops reading (a half-open
+/// connection after a network change, or on purpose) fills the socket's buffers; past this the
+/// socket counts as gone, so its participant's task never waits on it for long.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A validated `join`, its name trimmed.
 pub struct JoinMessage {
     pub name: String,
@@ -30,6 +35,8 @@ pub struct Conn {
     bucket: TokenBucket,
     pub last_heard: Instant,
     warned_rate: bool,
+    /// A write failed or timed out: nothing more is written, and the owner ends the connection.
+    dead: bool,
 }
 
 pub enum Incoming {
@@ -47,22 +54,38 @@ impl Conn {
             bucket: TokenBucket::new(now, SIGNALING_PER_SECOND, SIGNALING_BURST),
             last_heard: now,
             warned_rate: false,
+            dead: false,
         }
     }
 
+    /// Whether the socket is gone (a write failed or took longer than [`WRITE_TIMEOUT`]).
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    /// Writes one frame within [`WRITE_TIMEOUT`]; false (and from then on, at once) if the
+    /// socket is gone.
+    async fn write(&mut self, frame: Message) -> bool {
+        if self.dead {
+            return false;
+        }
+        let written = tokio::time::timeout(WRITE_TIMEOUT, self.ws.send(frame)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            if written.is_err() {
+                tracing::info!("a signaling socket stopped reading; dropping it");
+            }
+            self.dead = true;
+        }
+        !self.dead
+    }
+
     pub async fn send(&mut self, message: &ServerMessage) -> bool {
-        self.ws
-            .send(Message::Text(encode(message).into()))
-            .await
-            .is_ok()
+        self.write(Message::Text(encode(message).into())).await
     }
 
     /// A WebSocket-level ping; false if the socket is gone.
     pub async fn ping(&mut self) -> bool {
-        self.ws
-            .send(Message::Ping(Default::default()))
-            .await
-            .is_ok()
+        self.write(Message::Ping(Default::default())).await
     }
 
     pub async fn error(&mut self, code: ErrorCode, message: &str) {
@@ -76,7 +99,14 @@ impl Conn {
             fatal: true,
         })
         .await;
-        let _ = self.ws.close().await;
+        self.close().await;
+    }
+
+    /// Closes the socket (at once if it is gone: a close frame would wait on it too).
+    pub async fn close(&mut self) {
+        if !self.dead {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, self.ws.close()).await;
+        }
     }
 
     /// Turns one frame into a message, replying to anything invalid. Only the client's own
@@ -125,6 +155,9 @@ impl Conn {
     pub async fn wait_for_join(&mut self) -> Option<JoinMessage> {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         loop {
+            if self.dead {
+                return None;
+            }
             let frame = tokio::time::timeout_at(deadline, self.ws.recv())
                 .await
                 .ok()?;

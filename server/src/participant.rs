@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocket;
-use futures_util::SinkExt as _;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -181,7 +180,7 @@ pub async fn run(
         }
         _ => {}
     }
-    let _ = conn.ws.close().await;
+    conn.close().await;
 }
 
 /// One subscribed track.
@@ -255,6 +254,9 @@ impl Session {
         let connect_deadline = tokio::time::sleep(connect_within);
         tokio::pin!(connect_deadline);
         loop {
+            if conn.is_dead() {
+                return End::SocketClosed;
+            }
             let negotiation_due = self
                 .negotiation
                 .next_deadline()
