@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// The default log filter.
-pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error";
+/// The default log filter. webrtc's connection driver logs one ERROR line per packet it cannot
+/// route or queue, with the whole packet in it: when the forwarding path falls behind, that is
+/// hundreds of megabytes a minute, which any publisher could cause. Those lines are off.
+pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error,webrtc::peer_connection::driver=off";
 
 /// Default for `--max-connections-per-address`.
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
@@ -93,7 +95,7 @@ pub struct Config {
 
     /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
     /// "salon_server=debug,webrtc=warn". The default hides the WebRTC stack's transient
-    /// connection-setup warnings. RUST_LOG is used when this is not set.
+    /// connection-setup warnings and its per-packet errors. RUST_LOG is used when this is not set.
     #[arg(long, env = "SALON_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
 }
