@@ -442,7 +442,14 @@ impl Driver {
                     }
                 }
             }
-            other => follow(&self.shared, &self.tracks, &other),
+            other => {
+                if let ServerMessage::ParticipantLeft { participant_id } = &other {
+                    // webrtc never ends their tracks (their sections go inactive, or carry
+                    // someone else later): stop the receivers and decoders here.
+                    self.ctx.receivers.participant_left(participant_id);
+                }
+                follow(&self.shared, &self.tracks, &other);
+            }
         }
         None
     }

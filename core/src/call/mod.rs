@@ -265,6 +265,7 @@ impl Call {
             audio_sink: hooks.audio_sink,
             stats: stats.clone(),
             events: media_tx,
+            receivers: Default::default(),
         };
         let handles = outgoing.clone_handles();
         let (signal, admission) = connect::open(link, &config, media, None, &shared).await?;
