@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
             get(|Path(file): Path<String>| async move { web::asset(&file) }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route(
             "/api/rooms",
             post(create_room).layer(DefaultBodyLimit::max(4 * 1024)),
@@ -348,6 +349,22 @@ async fn room_info(
         locked: room.locked,
     })
     .into_response()
+}
+
+/// Server-wide counters in the OpenMetrics text format (no label names a room or a person).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state
+        .media
+        .metrics
+        .render(state.hub.live_rooms(), state.hub.participants_total());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn signaling(

@@ -274,6 +274,14 @@ impl Hub {
         self.lock().len()
     }
 
+    /// People in all rooms together.
+    pub fn participants_total(&self) -> usize {
+        self.lock()
+            .values()
+            .map(|h| h.count.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomHandle>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod identity;
 pub mod ids;
+pub mod metrics;
 pub mod negotiator;
 pub mod participant;
 pub mod ports;
@@ -130,6 +131,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
             public_ip: config.public_ip,
             ports: Arc::new(Mutex::new(PortPool::new(config.udp_ports))),
             connect_timeout: Default::default(),
+            metrics: Arc::new(metrics::Metrics::new()),
         },
         public_url: config.public_url.clone(),
         local_addr: addr,

@@ -142,7 +142,9 @@ pub async fn run(
         stopping: tokio::sync::watch::Sender::new(false),
         negotiation: Negotiator::default(),
         pending: Vec::new(),
+        admitted: Instant::now(),
     };
+    state.media.metrics.joined();
     let mut room_events = joined.events;
     let mut peer_rx = peer_rx;
     let mut end = if conn.send(&welcome).await {
@@ -231,6 +233,8 @@ struct Session {
     stopping: tokio::sync::watch::Sender<bool>,
     /// When the server offers (pure state: `crate::negotiator`).
     negotiation: Negotiator,
+    /// When the participant was let in (for the join-to-media histogram).
+    admitted: Instant,
     /// Publications announced before the client's first offer was answered. Adding their tracks
     /// earlier would let the client's offer claim their transceivers for its own media.
     pending: Vec<Arc<Publication>>,
@@ -520,6 +524,7 @@ impl Session {
         match made {
             Ok(sdp) => {
                 self.negotiation.offer_sent(Instant::now());
+                self.media.metrics.offer_sent();
                 conn.send(&ServerMessage::Offer { sdp }).await;
             }
             Err(e) => {
@@ -805,6 +810,7 @@ impl Session {
                     RTCPeerConnectionState::Connected if !self.connected => {
                         self.connected = true;
                         self.link.media_connected();
+                        self.media.metrics.media_connected(self.admitted.elapsed());
                     }
                     _ => {}
                 }
@@ -823,6 +829,7 @@ impl Session {
         let me = self.me.clone();
         let link = self.link.clone();
         let stop = self.stopping.subscribe();
+        let metrics = self.media.metrics.clone();
         tokio::spawn(async move {
             let Some(publication) = describe_track(&me, &pc, track).await else {
                 return;
@@ -837,7 +844,7 @@ impl Session {
                 payload_type = ?publication.payload_type,
                 "publishing"
             );
-            tokio::spawn(publication.clone().forward());
+            tokio::spawn(publication.clone().forward(metrics));
             link.publish(publication);
         });
     }

@@ -19,6 +19,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::munger::Munger;
 use super::rewrite::Rewrite;
+use crate::metrics::{DropReason, Metrics};
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
@@ -186,8 +187,8 @@ impl Publication {
     }
 
     /// Reads the publisher's RTP until the track ends or [`stop`](Self::stop) is called, and
-    /// writes a rewritten copy to every ready downstream.
-    pub async fn forward(self: Arc<Self>) {
+    /// writes a rewritten copy to every ready downstream, counting in `metrics`.
+    pub async fn forward(self: Arc<Self>, metrics: Arc<Metrics>) {
         let mut stop = self.stop.subscribe();
         loop {
             let event = tokio::select! {
@@ -196,9 +197,13 @@ impl Publication {
             };
             match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    let bytes = packet.payload.len();
+                    metrics.received(bytes);
                     if self.paused.load(Ordering::Relaxed) {
+                        metrics.dropped(DropReason::Paused, 1);
                         continue;
                     }
+                    let (mut sent, mut late, mut failed) = (0, 0, 0);
                     let now = Instant::now();
                     let resumes = self.resumes.load(Ordering::Relaxed);
                     let downstreams = self.downstreams.load();
@@ -219,13 +224,23 @@ impl Publication {
                             munger.forward(copy.header.sequence_number, copy.header.timestamp, now)
                         };
                         // None: a late packet from before a break.
-                        let Some(munged) = munged else { continue };
+                        let Some(munged) = munged else {
+                            late += 1;
+                            continue;
+                        };
                         copy.header.sequence_number = munged.sequence_number;
                         copy.header.timestamp = munged.timestamp;
-                        if let Err(e) = d.track.write_rtp(copy).await {
-                            tracing::trace!(subscriber = %d.subscriber, error = %e, "write_rtp failed");
+                        match d.track.write_rtp(copy).await {
+                            Ok(()) => sent += 1,
+                            Err(e) => {
+                                failed += 1;
+                                tracing::trace!(subscriber = %d.subscriber, error = %e, "write_rtp failed");
+                            }
                         }
                     }
+                    metrics.forwarded(sent, bytes);
+                    metrics.dropped(DropReason::Late, late);
+                    metrics.dropped(DropReason::WriteFailed, failed);
                 }
                 Some(TrackRemoteEvent::OnEnded) | None => break,
                 Some(_) => {}

@@ -38,6 +38,8 @@ pub struct MediaSettings {
     pub ports: Arc<Mutex<PortPool>>,
     /// How long media may take to connect ([`MEDIA_CONNECT_TIMEOUT`] unless changed).
     pub connect_timeout: SharedDuration,
+    /// The server's counters (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A duration that every clone of the settings shares, so that tests can shorten it on a running

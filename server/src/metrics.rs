@@ -1,0 +1,202 @@
+//! What the server counts, for `GET /metrics` (Prometheus / OpenMetrics text). Counts are
+//! server-wide: no metric is labelled by room, participant or address, so the metrics say how
+//! busy the server is and never who talks to whom.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Why a packet from a publisher did not reach a subscriber.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum DropReason {
+    /// A host muted the publisher (or panic is on).
+    Paused,
+    /// A late packet from before a break in the stream (see `sfu::munger`).
+    Late,
+    /// The subscriber's track refused it.
+    WriteFailed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabels {
+    reason: &'static str,
+}
+
+/// The server's counters. Cheap to update (atomics); shared by every part that counts.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    rtp_received: Counter,
+    rtp_received_bytes: Counter,
+    rtp_forwarded: Counter,
+    rtp_forwarded_bytes: Counter,
+    rtp_dropped: Family<DropLabels, Counter>,
+    offers: Counter,
+    joins: Counter,
+    join_to_media: Histogram,
+    rooms: Gauge,
+    participants: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("salon");
+        let m = Self {
+            rtp_received: Counter::default(),
+            rtp_received_bytes: Counter::default(),
+            rtp_forwarded: Counter::default(),
+            rtp_forwarded_bytes: Counter::default(),
+            rtp_dropped: Family::default(),
+            offers: Counter::default(),
+            joins: Counter::default(),
+            join_to_media: Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0]),
+            rooms: Gauge::default(),
+            participants: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "rtp_received_packets",
+            "RTP packets read from publishers",
+            m.rtp_received.clone(),
+        );
+        registry.register(
+            "rtp_received_bytes",
+            "Payload bytes of the RTP packets read from publishers",
+            m.rtp_received_bytes.clone(),
+        );
+        registry.register(
+            "rtp_forwarded_packets",
+            "RTP packets written to subscribers (one per packet and subscriber)",
+            m.rtp_forwarded.clone(),
+        );
+        registry.register(
+            "rtp_forwarded_bytes",
+            "Payload bytes of the RTP packets written to subscribers",
+            m.rtp_forwarded_bytes.clone(),
+        );
+        registry.register(
+            "rtp_dropped_packets",
+            "RTP packets not forwarded, by reason (paused: a host mute; late: from before a break \
+             in the stream; write_failed: the subscriber's leg refused it)",
+            m.rtp_dropped.clone(),
+        );
+        registry.register("offers", "SDP offers the server sent", m.offers.clone());
+        registry.register(
+            "joins",
+            "Participants let into a room (resumes included)",
+            m.joins.clone(),
+        );
+        registry.register(
+            "join_to_media_seconds",
+            "From being let in to media connected",
+            m.join_to_media.clone(),
+        );
+        registry.register("rooms", "Rooms with people in them", m.rooms.clone());
+        registry.register(
+            "participants",
+            "People in rooms (not counting the lobby)",
+            m.participants.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// One packet read from a publisher.
+    pub fn received(&self, bytes: usize) {
+        self.rtp_received.inc();
+        self.rtp_received_bytes.inc_by(bytes as u64);
+    }
+
+    /// `packets` copies of `bytes` payload bytes written to subscribers.
+    pub fn forwarded(&self, packets: u64, bytes: usize) {
+        if packets > 0 {
+            self.rtp_forwarded.inc_by(packets);
+            self.rtp_forwarded_bytes.inc_by(packets * bytes as u64);
+        }
+    }
+
+    pub fn dropped(&self, reason: DropReason, packets: u64) {
+        if packets == 0 {
+            return;
+        }
+        let reason = match reason {
+            DropReason::Paused => "paused",
+            DropReason::Late => "late",
+            DropReason::WriteFailed => "write_failed",
+        };
+        self.rtp_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc_by(packets);
+    }
+
+    pub fn offer_sent(&self) {
+        self.offers.inc();
+    }
+
+    pub fn joined(&self) {
+        self.joins.inc();
+    }
+
+    pub fn media_connected(&self, after: std::time::Duration) {
+        self.join_to_media.observe(after.as_secs_f64());
+    }
+
+    /// The text for `GET /metrics`, with the room and participant gauges as of now.
+    pub fn render(&self, rooms: usize, participants: usize) -> String {
+        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+        self.participants
+            .set(i64::try_from(participants).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_openmetrics_text() {
+        let m = Metrics::new();
+        m.received(100);
+        m.forwarded(3, 100);
+        m.dropped(DropReason::Paused, 2);
+        m.dropped(DropReason::Late, 0);
+        m.offer_sent();
+        m.joined();
+        m.media_connected(std::time::Duration::from_millis(300));
+        let text = m.render(1, 2);
+        for line in [
+            "salon_rtp_received_packets_total 1",
+            "salon_rtp_forwarded_packets_total 3",
+            "salon_rtp_forwarded_bytes_total 300",
+            "salon_rtp_dropped_packets_total{reason=\"paused\"} 2",
+            "salon_offers_total 1",
+            "salon_joins_total 1",
+            "salon_join_to_media_seconds_count 1",
+            "salon_rooms 1",
+            "salon_participants 2",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("reason=\"late\""),
+            "no series for a reason never counted"
+        );
+    }
+}
