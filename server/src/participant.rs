@@ -669,20 +669,7 @@ impl Session {
                 && codecs_interchangeable(&slot.codec, &publication.codec)
         })?;
         let slot = self.spare.swap_remove(index);
-        let carrier = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            publication.publisher.clone(),
-            new_track_id(publication.kind),
-            format!("{}-{}", publication.publisher, kind_name(publication.kind)),
-            publication.kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(slot.ssrc),
-                    ..Default::default()
-                },
-                codec: publication.codec.clone(),
-                ..Default::default()
-            }],
-        )));
+        let carrier = track_for(publication, slot.ssrc);
         // The core hands out a transceiver's sender only while its direction sends.
         let reused = async {
             slot.transceiver
@@ -721,20 +708,7 @@ impl Session {
     async fn new_slot(&mut self, publication: &Publication) -> Result<Slot, String> {
         let pc = self.pc().cloned().ok_or("no peer connection")?;
         let ssrc = rand::random::<u32>();
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            publication.publisher.clone(),
-            new_track_id(publication.kind),
-            format!("{}-{}", publication.publisher, kind_name(publication.kind)),
-            publication.kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: publication.codec.clone(),
-                ..Default::default()
-            }],
-        )));
+        let track = track_for(publication, ssrc);
         // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
         // of the same kind, which the client sends on and never receives on.
         let transceiver = pc
@@ -866,6 +840,25 @@ impl Session {
 }
 
 /// A fresh track id. Track ids are not publisher ids: clients read the stream id for that.
+/// A local track carrying `publication` on `ssrc`: a fresh track id (so receivers see a new
+/// track), the publisher's id as stream id (what clients read to know whose track it is).
+fn track_for(publication: &Publication, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        publication.publisher.clone(),
+        new_track_id(publication.kind),
+        format!("{}-{}", publication.publisher, kind_name(publication.kind)),
+        publication.kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: publication.codec.clone(),
+            ..Default::default()
+        }],
+    )))
+}
+
 fn new_track_id(kind: RtpCodecKind) -> String {
     format!("{}-{:016x}", kind_name(kind), rand::random::<u64>())
 }

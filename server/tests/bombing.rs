@@ -7,35 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, WsClient, eventually};
-use salon_protocol::{ClientMessage, ErrorCode, MediaState, Role, ServerMessage};
+use common::{TestServer, WsClient, eventually, lock, owner, room};
+use salon_protocol::{ClientMessage, ErrorCode, MediaState, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
-
-/// A room and its host key.
-async fn room(s: &TestServer) -> (String, String) {
-    let created = s.create_room(Some("Friday")).await;
-    (
-        created["id"].as_str().unwrap().to_owned(),
-        created["host_key"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn owner(s: &TestServer, id: &str, key: &str) -> WsClient {
-    let (c, reply) = WsClient::connect_as(&s.ws_url(id), "Owner", Some(key), None).await;
-    match reply {
-        ServerMessage::Joined { role, .. } => assert_eq!(role, Role::Owner),
-        other => panic!("expected joined, got {other:?}"),
-    }
-    c
-}
-
-async fn lock(host: &mut WsClient) {
-    host.send(&ClientMessage::SetLocked { locked: true }).await;
-    host.recv_until(|m| {
-        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
-    })
-    .await;
-}
 
 /// Everything the server sends within `quiet` of the previous message (or of the call).
 async fn drain(c: &mut WsClient, quiet: Duration) -> Vec<ServerMessage> {

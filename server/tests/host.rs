@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::rtc::RtcClient;
-use common::{TestServer, WsClient, eventually};
+use common::{TestServer, WsClient, eventually, lock, owner, room};
 use salon_protocol::{ClientMessage, ErrorCode, MediaState, Role, ServerMessage};
 
 const DEVICE_A: &str = "device-aaaaaaaaaaaa";
@@ -17,33 +17,6 @@ const DEVICE_B: &str = "device-bbbbbbbbbbbb";
 async fn pump_all(clients: &mut [&mut RtcClient], d: Duration) {
     let futures = clients.iter_mut().map(|c| c.pump(d));
     futures_util::future::join_all(futures).await;
-}
-
-/// A room and its host key.
-async fn room(s: &TestServer) -> (String, String) {
-    let created = s.create_room(Some("Friday")).await;
-    (
-        created["id"].as_str().unwrap().to_owned(),
-        created["host_key"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn owner(s: &TestServer, id: &str, key: &str) -> WsClient {
-    let (c, reply) = WsClient::connect_as(&s.ws_url(id), "Owner", Some(key), None).await;
-    match reply {
-        ServerMessage::Joined { role, .. } => assert_eq!(role, Role::Owner),
-        other => panic!("expected joined, got {other:?}"),
-    }
-    c
-}
-
-/// Locks the room and waits until the server says so.
-async fn lock(host: &mut WsClient) {
-    host.send(&ClientMessage::SetLocked { locked: true }).await;
-    host.recv_until(|m| {
-        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
-    })
-    .await;
 }
 
 fn is_error(m: &ServerMessage, want: ErrorCode) -> bool {

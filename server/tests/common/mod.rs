@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use salon_protocol::{
-    ClientMessage, MediaState, PROTOCOL_VERSION, ServerMessage, decode_server, encode,
+    ClientMessage, MediaState, PROTOCOL_VERSION, Role, ServerMessage, decode_server, encode,
 };
 use salon_server::config::Config;
 use tokio_tungstenite::tungstenite::Message;
@@ -250,4 +250,32 @@ pub async fn eventually(timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Creates a room; returns its invite id and host key.
+pub async fn room(s: &TestServer) -> (String, String) {
+    let created = s.create_room(Some("Friday")).await;
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        created["host_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Joins room `id` as its owner (with the host key); panics unless the server says so.
+pub async fn owner(s: &TestServer, id: &str, key: &str) -> WsClient {
+    let (c, reply) = WsClient::connect_as(&s.ws_url(id), "Owner", Some(key), None).await;
+    match reply {
+        ServerMessage::Joined { role, .. } => assert_eq!(role, Role::Owner),
+        other => panic!("expected joined, got {other:?}"),
+    }
+    c
+}
+
+/// Locks the room and waits until the server says so.
+pub async fn lock(host: &mut WsClient) {
+    host.send(&ClientMessage::SetLocked { locked: true }).await;
+    host.recv_until(|m| {
+        matches!(m, ServerMessage::RoomUpdated { room } if room.locked).then_some(())
+    })
+    .await;
 }

@@ -135,102 +135,12 @@ impl RtcClient {
 
     /// Like [`RtcClient::join`], with the room's host key.
     pub async fn join_as(ws_url: &str, name: &str, host_key: Option<&str>) -> Self {
-        let (ws, reply) = WsClient::connect_as(ws_url, name, host_key, None).await;
-        let ServerMessage::Joined {
-            participant_id: id, ..
-        } = reply
-        else {
-            panic!("expected joined, got {reply:?}");
+        let options = JoinOptions {
+            host_key: host_key.map(str::to_owned),
+            mdns: true,
+            edit_offer: None,
         };
-        let stats = Arc::new(Stats::default());
-        let (gathered_tx, gathered) = tokio::sync::watch::channel(false);
-        let mut me = MediaEngine::default();
-        me.register_default_codecs().unwrap();
-        let registry = register_default_interceptors(Registry::new(), &mut me)
-            .unwrap()
-            .with(keyframe::SLOT.into(), KeyframeRequests::default());
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::new()
-                .with_media_engine(me)
-                .with_interceptor_registry(registry)
-                .with_handler(Arc::new(Handler {
-                    stats: stats.clone(),
-                    gathered: gathered_tx,
-                }) as Arc<dyn PeerConnectionEventHandler>)
-                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-                .build()
-                .await
-                .unwrap(),
-        );
-        let mut client = Self {
-            ws,
-            id,
-            pc,
-            stats,
-            gathered,
-            server_offers: 0,
-            tasks: Vec::new(),
-        };
-        let audio = client
-            .add_source(
-                RtpCodecKind::Audio,
-                codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
-            )
-            .await;
-        let video = client
-            .add_source(
-                RtpCodecKind::Video,
-                codec(
-                    MIME_TYPE_H264,
-                    90_000,
-                    0,
-                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-                ),
-            )
-            .await;
-        let offer = client.pc.create_offer(None).await.unwrap();
-        client.pc.set_local_description(offer).await.unwrap();
-        let sdp = client.local_sdp().await;
-        client.ws.send(&ClientMessage::Offer { sdp }).await;
-        let answer = client
-            .ws
-            .recv_until(|m| match m {
-                ServerMessage::Answer { sdp } => Some(sdp.clone()),
-                _ => None,
-            })
-            .await;
-        client
-            .pc
-            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
-            .await
-            .unwrap();
-        // [audio, video]: the payload type each sender leg negotiated.
-        let mut pts = [0u8; 2];
-        for sender in client.pc.get_senders().await {
-            let params = sender.get_parameters().await.unwrap();
-            let pt = params
-                .rtp_parameters
-                .codecs
-                .first()
-                .map(|c| c.payload_type)
-                .unwrap();
-            let slot = usize::from(sender.track().kind().await != RtpCodecKind::Audio);
-            pts[slot] = pt;
-        }
-        tracing::debug!(?pts, "test client payload types");
-        client.tasks.push(tokio::spawn(send_loop(
-            audio,
-            pts[0],
-            20,
-            client.stats.clone(),
-        )));
-        client.tasks.push(tokio::spawn(send_loop(
-            video,
-            pts[1],
-            33,
-            client.stats.clone(),
-        )));
-        client
+        Self::join_with(ws_url, name, options).await
     }
 
     async fn add_source(
@@ -379,6 +289,8 @@ async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stat
 /// How [`RtcClient::join_with`] joins.
 #[derive(Default)]
 pub struct JoinOptions {
+    /// The room's host key, to join as its owner.
+    pub host_key: Option<String>,
     /// Leave the client's mDNS on (webrtc's default opens a multicast socket on port 5353).
     pub mdns: bool,
     /// Rewrites the publishing offer before it is sent (to add hostile candidates, …).
@@ -392,7 +304,8 @@ impl RtcClient {
         use rtc::ice::mdns::MulticastDnsMode;
         use webrtc::peer_connection::SettingEngineBuilder;
 
-        let (ws, reply) = WsClient::connect_as(ws_url, name, None, None).await;
+        let (ws, reply) =
+            WsClient::connect_as(ws_url, name, options.host_key.as_deref(), None).await;
         let ServerMessage::Joined {
             participant_id: id, ..
         } = reply
