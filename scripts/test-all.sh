@@ -28,6 +28,9 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v java >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# unshare, mount (util-linux) and chattr (e2fsprogs): the storage tests' private mount namespaces.
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "Installing ${need[*]}"
