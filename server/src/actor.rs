@@ -14,14 +14,6 @@ use salon_protocol::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Sleeps until `at`, or forever without it.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
 use crate::hub::{
     Admission, Hub, JoinError, JoinReply, JoinRequest, Joined, RoomCmd, ToParticipant,
 };
@@ -29,6 +21,7 @@ use crate::identity::Identity;
 use crate::ids::{new_participant_id, new_resume_token, token_matches};
 use crate::room::{JoinRefused, KnockRefused, Lobby, MediaRefused, Membership};
 use crate::sfu::forward::Publication;
+use crate::sleep_until;
 use crate::store::{Store, StoredBan, StoredRoom};
 
 /// How long a participant who left can still come back under the same id.

@@ -142,7 +142,7 @@ fn room_not_found() -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         "room_not_found",
-        "No room with this link exists. Check the link, or ask for a new one.",
+        crate::admission::ROOM_NOT_FOUND,
     )
 }
 

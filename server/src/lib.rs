@@ -37,6 +37,14 @@ use ports::PortPool;
 use sfu::peer::MediaSettings;
 use store::{Store, StoreError};
 
+/// Sleeps until `at`, or forever without it (for an optional deadline in a `select!`).
+pub(crate) async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -2,6 +2,8 @@
 //! server-wide: no metric is labelled by room, participant or address, so the metrics say how
 //! busy the server is and never who talks to whom.
 
+use std::sync::OnceLock;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +36,9 @@ pub struct Metrics {
     rtp_forwarded: Counter,
     rtp_forwarded_bytes: Counter,
     rtp_dropped: Family<DropLabels, Counter>,
+    /// Each reason's counter of `rtp_dropped`, looked up once: the forwarding loop counts drops
+    /// without the family's lock and hash (a series appears when first counted).
+    dropped_by_reason: [OnceLock<Counter>; 3],
     offers: Counter,
     joins: Counter,
     join_to_media: Histogram,
@@ -49,64 +54,66 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("salon");
-        let m = Self {
+        let mut m = Self {
             rtp_received: Counter::default(),
             rtp_received_bytes: Counter::default(),
             rtp_forwarded: Counter::default(),
             rtp_forwarded_bytes: Counter::default(),
             rtp_dropped: Family::default(),
+            dropped_by_reason: Default::default(),
             offers: Counter::default(),
             joins: Counter::default(),
             join_to_media: Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0]),
             rooms: Gauge::default(),
             participants: Gauge::default(),
-            registry: Registry::default(),
+            registry: Registry::with_prefix("salon"),
         };
-        registry.register(
+        m.registry.register(
             "rtp_received_packets",
             "RTP packets read from publishers",
             m.rtp_received.clone(),
         );
-        registry.register(
+        m.registry.register(
             "rtp_received_bytes",
             "Payload bytes of the RTP packets read from publishers",
             m.rtp_received_bytes.clone(),
         );
-        registry.register(
+        m.registry.register(
             "rtp_forwarded_packets",
             "RTP packets written to subscribers (one per packet and subscriber)",
             m.rtp_forwarded.clone(),
         );
-        registry.register(
+        m.registry.register(
             "rtp_forwarded_bytes",
             "Payload bytes of the RTP packets written to subscribers",
             m.rtp_forwarded_bytes.clone(),
         );
-        registry.register(
+        m.registry.register(
             "rtp_dropped_packets",
             "RTP packets not forwarded, by reason (paused: a host mute; late: from before a break \
              in the stream; write_failed: the subscriber's leg refused it)",
             m.rtp_dropped.clone(),
         );
-        registry.register("offers", "SDP offers the server sent", m.offers.clone());
-        registry.register(
+        m.registry
+            .register("offers", "SDP offers the server sent", m.offers.clone());
+        m.registry.register(
             "joins",
             "Participants let into a room (resumes included)",
             m.joins.clone(),
         );
-        registry.register(
+        m.registry.register(
             "join_to_media_seconds",
             "From being let in to media connected",
             m.join_to_media.clone(),
         );
-        registry.register("rooms", "Rooms with people in them", m.rooms.clone());
-        registry.register(
+        m.registry
+            .register("rooms", "Rooms with people in them", m.rooms.clone());
+        m.registry.register(
             "participants",
             "People in rooms (not counting the lobby)",
             m.participants.clone(),
         );
-        Self { registry, ..m }
+        m
     }
 
     /// One packet read from a publisher.
@@ -127,13 +134,17 @@ impl Metrics {
         if packets == 0 {
             return;
         }
-        let reason = match reason {
-            DropReason::Paused => "paused",
-            DropReason::Late => "late",
-            DropReason::WriteFailed => "write_failed",
+        let (slot, reason) = match reason {
+            DropReason::Paused => (0, "paused"),
+            DropReason::Late => (1, "late"),
+            DropReason::WriteFailed => (2, "write_failed"),
         };
-        self.rtp_dropped
-            .get_or_create(&DropLabels { reason })
+        self.dropped_by_reason[slot]
+            .get_or_init(|| {
+                self.rtp_dropped
+                    .get_or_create(&DropLabels { reason })
+                    .clone()
+            })
             .inc_by(packets);
     }
 
@@ -197,6 +208,14 @@ mod tests {
         assert!(
             !text.contains("reason=\"late\""),
             "no series for a reason never counted"
+        );
+        // Later drops add to the same series.
+        m.dropped(DropReason::Paused, 1);
+        let text = m.render(1, 2);
+        assert!(
+            text.lines()
+                .any(|l| l == "salon_rtp_dropped_packets_total{reason=\"paused\"} 3"),
+            "{text}"
         );
     }
 }

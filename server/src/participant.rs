@@ -31,7 +31,7 @@ use crate::sfu::munger::Munger;
 use crate::sfu::peer::{self, MediaSettings, Peer, PeerEvent};
 use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
 use crate::store::StoredRoom;
-use crate::{AppState, admission};
+use crate::{AppState, admission, sleep_until};
 
 /// How often the server pings the socket.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
@@ -99,11 +99,8 @@ pub async fn run(
 ) {
     let mut conn = Conn::new(socket);
     let Some(room) = room else {
-        conn.fatal(
-            ErrorCode::RoomNotFound,
-            "No room with this link exists. Check the link, or ask for a new one.",
-        )
-        .await;
+        conn.fatal(ErrorCode::RoomNotFound, admission::ROOM_NOT_FOUND)
+            .await;
         return;
     };
     let Some((joined, link)) = admission::enter(&mut conn, &room, &state, address).await else {
@@ -261,10 +258,7 @@ impl Session {
             if conn.is_dead() {
                 return End::SocketClosed;
             }
-            let negotiation_due = self
-                .negotiation
-                .next_deadline()
-                .map(tokio::time::Instant::from);
+            let negotiation_due = self.negotiation.next_deadline();
             tokio::select! {
                 () = &mut connect_deadline, if !self.connected => {
                     tracing::info!(participant = %self.me, "media did not connect in time");
@@ -839,7 +833,6 @@ impl Session {
     }
 }
 
-/// A fresh track id. Track ids are not publisher ids: clients read the stream id for that.
 /// A local track carrying `publication` on `ssrc`: a fresh track id (so receivers see a new
 /// track), the publisher's id as stream id (what clients read to know whose track it is).
 fn track_for(publication: &Publication, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
@@ -859,6 +852,7 @@ fn track_for(publication: &Publication, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
     )))
 }
 
+/// A fresh track id. Track ids are not publisher ids: clients read the stream id for that.
 fn new_track_id(kind: RtpCodecKind) -> String {
     format!("{}-{:016x}", kind_name(kind), rand::random::<u64>())
 }
@@ -867,14 +861,6 @@ fn kind_name(kind: RtpCodecKind) -> &'static str {
     match kind {
         RtpCodecKind::Audio => "audio",
         _ => "video",
-    }
-}
-
-/// Sleeps until `deadline`, or forever when there is none.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -928,7 +914,7 @@ async fn describe_track(
             }
         },
     };
-    let publication = Publication::new(
+    Some(Publication::new(
         me.to_owned(),
         kind,
         codec,
@@ -936,6 +922,5 @@ async fn describe_track(
         Some(payload_type),
         exts,
         track,
-    );
-    Some(publication)
+    ))
 }
