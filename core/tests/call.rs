@@ -2,12 +2,14 @@
 //! H.264 test pattern at its real size, and the other's Opus tone.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
+
+use common::{feed, server, wait_for};
 use std::time::Duration;
 
-use salon_core::media::audio::Channels;
-use salon_core::media::pattern::{TestPattern, Tone};
-use salon_core::{Call, CallConfig, CallListener, Client, ConnectionStatus, RoomState};
+use salon_core::{CallConfig, CallListener, Client, ConnectionStatus, RoomState};
 
 struct Recorder(Mutex<Vec<RoomState>>);
 
@@ -15,47 +17,6 @@ impl CallListener for Recorder {
     fn on_state_changed(&self, state: RoomState) {
         self.0.lock().unwrap().push(state);
     }
-}
-
-async fn server() -> (salon_server::Server, tempfile::TempDir) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let config = salon_server::config::Config::for_tests(dir.path().join("server"));
-    (salon_server::start(&config).await.unwrap(), dir)
-}
-
-/// Feeds a moving pattern and a tone into `call` until dropped.
-fn feed(call: Arc<Call>, width: u32, height: u32) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut pattern = TestPattern::new(width, height).unwrap();
-        let mut tone = Tone::new(440.0, Channels::Mono).unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut t_us = 0u64;
-        let mut n = 0u64;
-        loop {
-            tick.tick().await;
-            let _ = call.send_audio_frame(tone.next_frame_20ms());
-            if n.is_multiple_of(2) {
-                let _ = call.send_video_frame(pattern.next_frame(t_us));
-            }
-            n += 1;
-            t_us += 20_000;
-        }
-    })
-}
-
-async fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    f()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

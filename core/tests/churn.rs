@@ -5,12 +5,14 @@
 //! last newcomer's video still arrives.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use salon_core::media::audio::Channels;
-use salon_core::media::pattern::{TestPattern, Tone};
+use common::{feed, server, wait_for};
+
 use salon_core::media::video::I420Frame;
 use salon_core::{Call, CallConfig, Client, VideoSink};
 
@@ -47,35 +49,6 @@ fn threads_named(name: &str) -> usize {
         .count()
 }
 
-/// Feeds a moving pattern and a tone into `call` until aborted.
-fn feed(call: Arc<Call>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut pattern = TestPattern::new(160, 120).unwrap();
-        let mut tone = Tone::new(440.0, Channels::Mono).unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut t_us = 0u64;
-        loop {
-            tick.tick().await;
-            let _ = call.send_audio_frame(tone.next_frame_20ms());
-            if (t_us / 20_000).is_multiple_of(2) {
-                let _ = call.send_video_frame(pattern.next_frame(t_us));
-            }
-            t_us += 20_000;
-        }
-    })
-}
-
-async fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
-}
-
 /// A publisher of audio and video (160×120), fed until the returned task is aborted.
 async fn publisher(
     client: &Client,
@@ -89,19 +62,13 @@ async fn publisher(
     config.video.max_fps = 25.0;
     let call = Arc::new(client.join(link, config, None, None, None).await.unwrap());
     let id = call.state().me.unwrap();
-    let feeder = feed(call.clone());
+    let feeder = feed(call.clone(), 160, 120);
     (call, id, feeder)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn departed_publishers_leave_no_decoders_behind() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let config = salon_server::config::Config::for_tests(dir.path().join("server"));
-    let server = salon_server::start(&config).await.unwrap();
+    let (server, _dir) = server().await;
     let client = Client::in_memory().unwrap();
     let room = client.create_room(&server.url(), None).await.unwrap();
 
