@@ -44,8 +44,6 @@ pub struct Negotiator {
     answer_timeout: Duration,
     /// The client's first offer has been answered: the server may offer from now on.
     published: bool,
-    /// Media sections of the client's first offer.
-    client_sections: usize,
     /// The server's offer awaiting an answer: its number and when it was sent.
     outstanding: Option<(u64, Instant)>,
     offers_made: u64,
@@ -67,7 +65,6 @@ impl Negotiator {
             batch_delay,
             answer_timeout,
             published: false,
-            client_sections: 0,
             outstanding: None,
             offers_made: 0,
             offers_answered: 0,
@@ -92,12 +89,11 @@ impl Negotiator {
     }
 
     /// The client's offer was answered. Returns true the first time (the media is published).
-    pub fn client_offer_answered(&mut self, sdp: &str) -> bool {
+    pub fn client_offer_answered(&mut self) -> bool {
         if self.published {
             return false;
         }
         self.published = true;
-        self.client_sections = media_sections(sdp);
         true
     }
 
@@ -197,7 +193,7 @@ mod tests {
     fn published(t: Instant) -> Negotiator {
         let mut n = Negotiator::default();
         assert!(n.check_client_offer(OFFER, 0).is_ok());
-        assert!(n.client_offer_answered(OFFER));
+        assert!(n.client_offer_answered());
         assert_eq!(n.due(t), Due::Nothing);
         n
     }
@@ -209,8 +205,8 @@ mod tests {
         n.changed(t);
         assert_eq!(n.next_deadline(), None);
         assert_eq!(n.due(t + Duration::from_secs(9)), Due::Nothing);
-        assert!(n.client_offer_answered(OFFER));
-        assert!(!n.client_offer_answered(OFFER), "published once");
+        assert!(n.client_offer_answered());
+        assert!(!n.client_offer_answered(), "published once");
         assert_eq!(
             n.due(t + Duration::from_secs(9)),
             Due::Offer,

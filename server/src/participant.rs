@@ -362,10 +362,10 @@ impl Session {
                         }
                     }
                 }
-                match self.answer_offer(sdp.clone()).await {
+                match self.answer_offer(sdp).await {
                     Ok(answer) => {
                         conn.send(&ServerMessage::Answer { sdp: answer }).await;
-                        if self.negotiation.client_offer_answered(&sdp) {
+                        if self.negotiation.client_offer_answered() {
                             for publication in std::mem::take(&mut self.pending) {
                                 self.subscribe_logged(publication).await;
                             }
