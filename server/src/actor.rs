@@ -593,11 +593,8 @@ impl RoomActor {
                 kind,
             });
         }
-        // Their downstreams on others' publications go with their peer connection; drop them
-        // from the forwarding lists now so no packet is copied for them.
-        for p in &self.publications {
-            p.remove_downstream(id);
-        }
+        // Their downstreams on others' publications go with their peer connection (the engine
+        // forgets them when it closes).
     }
 
     /// Takes `id` out of the room. With `may_return`, their last resume token stays valid for

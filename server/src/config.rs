@@ -3,7 +3,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -14,6 +13,8 @@ use clap::Parser;
 pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error,webrtc::peer_connection::driver=off";
 
 /// Default for `--max-connections-per-address`.
+/// The media port.
+pub const DEFAULT_UDP_PORT: u16 = 40000;
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
 /// Default for [`Config::header_timeout`].
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,8 +33,9 @@ pub struct Config {
     #[arg(long, env = "SALON_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Local IP address that media (UDP) sockets bind to. Defaults to the IP of --bind; when that
-    /// is 0.0.0.0, media binds on every non-loopback interface.
+    /// Local IP address that the media (UDP) port binds to. Defaults to the IP of --bind. When
+    /// it is 0.0.0.0, the server announces the address of its default route (set --public-ip to
+    /// announce another).
     #[arg(long, env = "SALON_MEDIA_IP")]
     pub media_ip: Option<IpAddr>,
 
@@ -42,10 +44,15 @@ pub struct Config {
     #[arg(long, env = "SALON_PUBLIC_IP")]
     pub public_ip: Option<IpAddr>,
 
-    /// UDP port range for media, "FIRST-LAST" (each participant uses one port; open this range in
-    /// your firewall). "0" lets the operating system pick any free port.
-    #[arg(long, env = "SALON_UDP_PORTS", default_value = "40000-40999")]
-    pub udp_ports: PortRange,
+    /// The one UDP port all media uses, whatever the number of rooms and people (open it in
+    /// your firewall). 0 lets the operating system pick a free port.
+    #[arg(long, env = "SALON_UDP_PORT", default_value_t = DEFAULT_UDP_PORT)]
+    pub udp_port: u16,
+
+    /// Threads that carry media (each room lives on one of them). Defaults to the number of
+    /// CPUs.
+    #[arg(long, env = "SALON_MEDIA_THREADS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub media_threads: Option<u16>,
 
     /// Folder for the SQLite database (created if missing).
     #[arg(long, env = "SALON_DATA_DIR", default_value = "./salon-data")]
@@ -107,7 +114,8 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             media_ip: None,
             public_ip: None,
-            udp_ports: PortRange::Any,
+            udp_port: 0,
+            media_threads: Some(1),
             data_dir,
             public_url: None,
             behind_proxy: false,
@@ -119,46 +127,17 @@ impl Config {
         }
     }
 
-    /// The IP that media sockets bind to.
+    /// The IP that the media port binds to.
     pub fn media_bind_ip(&self) -> IpAddr {
         self.media_ip.unwrap_or(self.bind.ip())
     }
-}
 
-/// Which UDP ports media may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortRange {
-    /// Any free port the operating system picks.
-    Any,
-    /// Ports `first..=last`.
-    Range { first: u16, last: u16 },
-}
-
-impl FromStr for PortRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s == "0" {
-            return Ok(Self::Any);
+    /// How many media threads to run.
+    pub fn media_workers(&self) -> usize {
+        match self.media_threads {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get().min(64)),
         }
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("expected FIRST-LAST (e.g. 40000-40999) or 0, got {s:?}"))?;
-        let first: u16 = a
-            .trim()
-            .parse()
-            .map_err(|_| format!("{a:?} is not a port number"))?;
-        let last: u16 = b
-            .trim()
-            .parse()
-            .map_err(|_| format!("{b:?} is not a port number"))?;
-        if first == 0 || first > last {
-            return Err(format!(
-                "port range {first}-{last} is empty or starts at 0; use FIRST-LAST with 1 <= FIRST <= LAST"
-            ));
-        }
-        Ok(Self::Range { first, last })
     }
 }
 
@@ -167,27 +146,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn port_ranges_parse() {
-        assert_eq!("0".parse(), Ok(PortRange::Any));
-        assert_eq!(
-            "40000-40999".parse(),
-            Ok(PortRange::Range {
-                first: 40000,
-                last: 40999
-            })
-        );
-        for bad in ["", "40000", "5-4", "0-10", "a-b", "1-70000"] {
-            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn defaults_need_no_arguments() {
         let c = Config::try_parse_from(["salon-server"]).expect("defaults parse");
         assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(c.data_dir, PathBuf::from("./salon-data"));
         assert_eq!(c.media_bind_ip(), IpAddr::from([127, 0, 0, 1]));
         assert_eq!(c.max_connections_per_address, 256);
+        assert_eq!(c.udp_port, 40000);
+        assert!(c.media_workers() >= 1);
+        assert!(Config::try_parse_from(["salon-server", "--media-threads", "0"]).is_err());
+        assert!(Config::try_parse_from(["salon-server", "--udp-port", "70000"]).is_err());
         assert_eq!(c.header_timeout, DEFAULT_HEADER_TIMEOUT);
         assert_eq!(c.idle_timeout, DEFAULT_IDLE_TIMEOUT);
         assert_eq!(c.request_timeout, DEFAULT_REQUEST_TIMEOUT);

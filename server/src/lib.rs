@@ -20,7 +20,6 @@ pub mod ids;
 pub mod metrics;
 pub mod negotiator;
 pub mod participant;
-pub mod ports;
 pub mod ratelimit;
 pub mod room;
 pub mod serve;
@@ -33,7 +32,6 @@ use std::sync::{Arc, Mutex};
 
 use config::Config;
 use hub::Hub;
-use ports::PortPool;
 use sfu::peer::MediaSettings;
 use store::{Store, StoreError};
 
@@ -80,6 +78,8 @@ pub enum StartError {
     },
     #[error("--public-url must start with http:// or https:// (got {0:?})")]
     PublicUrl(String),
+    #[error(transparent)]
+    Media(#[from] sfu::engine::StartError),
 }
 
 /// A running server.
@@ -131,15 +131,23 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         addr: config.bind,
         source,
     })?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let engine = sfu::engine::Engine::start(
+        &sfu::engine::EngineConfig {
+            bind_ip: config.media_bind_ip(),
+            port: config.udp_port,
+            public_ip: config.public_ip,
+            workers: config.media_workers(),
+        },
+        metrics.clone(),
+    )?;
     let state = AppState {
         hub: Hub::new(store.clone()),
         store,
         media: MediaSettings {
-            bind_ip: config.media_bind_ip(),
-            public_ip: config.public_ip,
-            ports: Arc::new(Mutex::new(PortPool::new(config.udp_ports))),
+            engine: Arc::new(engine),
             connect_timeout: Default::default(),
-            metrics: Arc::new(metrics::Metrics::new()),
+            metrics,
         },
         public_url: config.public_url.clone(),
         local_addr: addr,

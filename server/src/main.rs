@@ -43,7 +43,7 @@ async fn main() -> std::process::ExitCode {
         data_dir = %config.data_dir.display(),
         media_ip = %config.media_bind_ip(),
         public_ip = ?config.public_ip,
-        udp_ports = ?config.udp_ports,
+        udp_port = %server.state.media.engine.advertised(),
         "Salon is running: open {} in a browser",
         server.url()
     );

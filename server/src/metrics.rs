@@ -18,8 +18,29 @@ pub enum DropReason {
     Paused,
     /// A late packet from before a break in the stream (see `sfu::munger`).
     Late,
-    /// The subscriber's track refused it.
+    /// The subscriber's connection refused it (not connected yet, or closing).
     WriteFailed,
+    /// The kernel's send buffer was full: a subscriber (or the network toward it) could not
+    /// keep up, and only that subscriber lost the datagram.
+    SendBuffer,
+    /// A datagram on the media port that belongs to no connection.
+    Unrouted,
+    /// A datagram a connection could not parse or did not expect.
+    Malformed,
+    /// RTP of a track whose codec was not negotiated.
+    UnknownTrack,
+}
+
+impl DropReason {
+    const ALL: [(DropReason, &'static str); 7] = [
+        (DropReason::Paused, "paused"),
+        (DropReason::Late, "late"),
+        (DropReason::WriteFailed, "write_failed"),
+        (DropReason::SendBuffer, "send_buffer_full"),
+        (DropReason::Unrouted, "unrouted"),
+        (DropReason::Malformed, "malformed"),
+        (DropReason::UnknownTrack, "unknown_track"),
+    ];
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,12 +59,13 @@ pub struct Metrics {
     rtp_dropped: Family<DropLabels, Counter>,
     /// Each reason's counter of `rtp_dropped`, looked up once: the forwarding loop counts drops
     /// without the family's lock and hash (a series appears when first counted).
-    dropped_by_reason: [OnceLock<Counter>; 3],
+    dropped_by_reason: [OnceLock<Counter>; DropReason::ALL.len()],
     offers: Counter,
     joins: Counter,
     join_to_media: Histogram,
     rooms: Gauge,
     participants: Gauge,
+    media_connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -66,6 +88,7 @@ impl Metrics {
             join_to_media: Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0]),
             rooms: Gauge::default(),
             participants: Gauge::default(),
+            media_connections: Gauge::default(),
             registry: Registry::with_prefix("salon"),
         };
         m.registry.register(
@@ -90,8 +113,11 @@ impl Metrics {
         );
         m.registry.register(
             "rtp_dropped_packets",
-            "RTP packets not forwarded, by reason (paused: a host mute; late: from before a break \
-             in the stream; write_failed: the subscriber's leg refused it)",
+            "Packets not forwarded, by reason (paused: a host mute; late: from before a break in \
+             the stream; write_failed: the subscriber's leg refused it; send_buffer_full: the \
+             kernel refused a datagram to one subscriber; unrouted: a datagram on the media port \
+             for no connection; malformed: a datagram a connection refused; unknown_track: RTP of \
+             a codec not negotiated)",
             m.rtp_dropped.clone(),
         );
         m.registry
@@ -113,7 +139,17 @@ impl Metrics {
             "People in rooms (not counting the lobby)",
             m.participants.clone(),
         );
+        m.registry.register(
+            "media_connections",
+            "Peer connections the media engine holds",
+            m.media_connections.clone(),
+        );
         m
+    }
+
+    /// A media connection was added (+1) or removed (-1).
+    pub fn legs_changed(&self, by: i64) {
+        self.media_connections.inc_by(by);
     }
 
     /// One packet read from a publisher.
@@ -134,11 +170,10 @@ impl Metrics {
         if packets == 0 {
             return;
         }
-        let (slot, reason) = match reason {
-            DropReason::Paused => (0, "paused"),
-            DropReason::Late => (1, "late"),
-            DropReason::WriteFailed => (2, "write_failed"),
+        let Some(slot) = DropReason::ALL.iter().position(|(r, _)| *r == reason) else {
+            return;
         };
+        let reason = DropReason::ALL[slot].1;
         self.dropped_by_reason[slot]
             .get_or_init(|| {
                 self.rtp_dropped

@@ -9,36 +9,31 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::WebSocket;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::rtp_transceiver::{
+    RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit,
+};
 use salon_protocol::{ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage};
 use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState};
-use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::conn::{Conn, Incoming};
 use crate::hub::{RoomLink, ToParticipant};
 use crate::negotiator::{Due, Negotiator, media_sections};
 use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::candidates::{RemoteCandidates, Verdict};
-use crate::sfu::forward::{Downstream, Publication};
-use crate::sfu::munger::Munger;
-use crate::sfu::peer::{self, MediaSettings, Peer, PeerEvent};
+use crate::sfu::engine::{LegError, LegEvent, LegHandle, NewLeg};
+use crate::sfu::forward::Publication;
+use crate::sfu::peer::{self, MediaSettings};
 use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
 use crate::store::StoredRoom;
 use crate::{AppState, admission, sleep_until};
 
 /// How often the server pings the socket.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(15);
-
-/// Keyframe requests from the subscriber waiting to be handled; more are dropped (one pending
-/// request per track is as good as many).
-const KEYFRAME_QUEUE: usize = 64;
 
 /// Tells the room this connection is gone when dropped (also while unwinding).
 struct LeaveOnDrop(RoomLink);
@@ -110,11 +105,9 @@ pub async fn run(
     // Whatever happens below — even a panic in the WebRTC stack on hostile input — the room
     // hears that this participant is gone.
     let _leave_on_drop = LeaveOnDrop(link.clone());
-    // The peer connection (and its UDP port) is built only when the client's first offer
-    // arrives: a client that joins and never offers holds a seat for at most the connect
-    // timeout, and never a port.
-    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
-    let (keyframe_tx, mut keyframe_rx) = mpsc::channel(KEYFRAME_QUEUE);
+    // The peer connection is built only when the client's first offer arrives: a client that
+    // joins and never offers holds a seat for at most the connect timeout, and no media state.
+    let (leg_tx, leg_rx) = mpsc::unbounded_channel();
     let welcome = ServerMessage::Joined {
         version: PROTOCOL_VERSION,
         participant_id: me.clone(),
@@ -129,9 +122,8 @@ pub async fn run(
         me: me.clone(),
         link,
         media: state.media.clone(),
-        peer: None,
-        peer_tx,
-        keyframe_tx,
+        leg: None,
+        leg_tx,
         candidates: RemoteCandidates::new(),
         connected: false,
         subscriptions: HashMap::new(),
@@ -143,11 +135,9 @@ pub async fn run(
     };
     state.media.metrics.joined();
     let mut room_events = joined.events;
-    let mut peer_rx = peer_rx;
+    let mut leg_rx = leg_rx;
     let mut end = if conn.send(&welcome).await {
-        session
-            .run(&mut conn, &mut room_events, &mut peer_rx, &mut keyframe_rx)
-            .await
+        session.run(&mut conn, &mut room_events, &mut leg_rx).await
     } else {
         End::SocketClosed
     };
@@ -185,27 +175,22 @@ pub async fn run(
 /// One subscribed track.
 struct Subscription {
     publication: Arc<Publication>,
-    downstream: Arc<Downstream>,
     slot: Slot,
+    /// Forwarding started (the leg negotiated the slot for this publication).
+    ready: bool,
 }
 
-/// A send transceiver toward the subscriber, with the track the server writes to. When its
-/// subscription ends it is parked (inactive) and later reused for a new subscription of the same
-/// kind and codec, so the subscriber's SDP does not grow with every person who ever came by.
+/// A send transceiver toward the subscriber. When its subscription ends it is parked (inactive)
+/// and later reused for a new subscription of the same kind and codec, so the subscriber's SDP
+/// does not grow with every person who ever came by. Its SSRC and its numbering (kept by the
+/// engine) stay with it: a new subscription on a reused slot continues where the previous one
+/// stopped, so the subscriber's SRTP replay check and jitter buffer see one continuous stream.
 struct Slot {
-    transceiver: Arc<dyn RtpTransceiver>,
-    sender: Arc<dyn RtpSender>,
-    /// The track bound to the sender, which the server writes to; its SSRC is the one the sender
-    /// announced, for the life of the slot. (Keyframe requests reach the session by SSRC, see
-    /// `KeyframeRequests::reporting_to`, since a reused slot announces a new track id.)
-    track: Arc<TrackLocalStaticRTP>,
+    transceiver: RTCRtpTransceiverId,
+    sender: RTCRtpSenderId,
     ssrc: u32,
     kind: RtpCodecKind,
-    codec: rtc::rtp_transceiver::rtp_sender::RTCRtpCodec,
-    /// Sequence numbers and timestamps on this SSRC: a new subscription on a reused slot
-    /// continues where the previous one stopped (the subscriber's SRTP replay check and jitter
-    /// buffer see one continuous stream).
-    munger: Arc<std::sync::Mutex<Munger>>,
+    codec: RTCRtpCodec,
     /// `offers_made` when parked: reusable once an answer to a later offer (which carries the
     /// section as inactive) was applied, so the client sees it end before it carries someone new.
     parked_at: u64,
@@ -216,9 +201,8 @@ struct Session {
     link: RoomLink,
     media: MediaSettings,
     /// Built when the client's first offer arrives.
-    peer: Option<Peer>,
-    peer_tx: mpsc::UnboundedSender<PeerEvent>,
-    keyframe_tx: mpsc::Sender<u32>,
+    leg: Option<LegHandle>,
+    leg_tx: mpsc::UnboundedSender<LegEvent>,
     /// Remote candidates accepted so far (a bounded number, see `sfu::candidates`).
     candidates: RemoteCandidates,
     /// The peer connection has reached `connected` once.
@@ -238,16 +222,11 @@ struct Session {
 }
 
 impl Session {
-    fn pc(&self) -> Option<&Arc<dyn PeerConnection>> {
-        self.peer.as_ref().map(|p| &p.pc)
-    }
-
     async fn run(
         &mut self,
         conn: &mut Conn,
         room_events: &mut mpsc::Receiver<ToParticipant>,
-        peer_events: &mut mpsc::UnboundedReceiver<PeerEvent>,
-        keyframe_requests: &mut mpsc::Receiver<u32>,
+        leg_events: &mut mpsc::UnboundedReceiver<LegEvent>,
     ) -> End {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();
@@ -290,12 +269,11 @@ impl Session {
                     Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
                     Some(event) => self.on_room(conn, event).await,
                 },
-                Some(event) = peer_events.recv() => {
-                    if let Some(end) = self.on_peer(event) {
+                Some(event) = leg_events.recv() => {
+                    if let Some(end) = self.on_leg(event) {
                         return end;
                     }
                 }
-                Some(ssrc) = keyframe_requests.recv() => self.on_keyframe_request(ssrc),
                 _ = ping.tick() => {
                     if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
                         return End::Idle;
@@ -331,58 +309,9 @@ impl Session {
             | ClientMessage::RotateLink
             | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
-            ClientMessage::Offer { sdp } => {
-                let negotiated = match self.pc() {
-                    Some(pc) => pc
-                        .local_description()
-                        .await
-                        .map_or(0, |d| media_sections(&d.sdp)),
-                    None => 0,
-                };
-                if let Err(refused) = self.negotiation.check_client_offer(&sdp, negotiated) {
-                    let mut message = refused.to_string();
-                    if let Some(first) = message.get_mut(..1) {
-                        first.make_ascii_uppercase();
-                    }
-                    conn.error(ErrorCode::NegotiationFailed, &format!("{message}."))
-                        .await;
-                    return None;
-                }
-                if self.peer.is_none() {
-                    match peer::build(&self.media, self.peer_tx.clone(), self.keyframe_tx.clone())
-                        .await
-                    {
-                        Ok(peer) => self.peer = Some(peer),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot create a peer connection");
-                            return Some(End::Ended(
-                                ErrorCode::Internal,
-                                format!("The server cannot take media right now: {e}"),
-                            ));
-                        }
-                    }
-                }
-                match self.answer_offer(sdp).await {
-                    Ok(answer) => {
-                        conn.send(&ServerMessage::Answer { sdp: answer }).await;
-                        if self.negotiation.client_offer_answered() {
-                            for publication in std::mem::take(&mut self.pending) {
-                                self.subscribe_logged(publication).await;
-                            }
-                        }
-                        self.after_negotiation(conn).await;
-                    }
-                    Err(e) => {
-                        conn.error(
-                            ErrorCode::NegotiationFailed,
-                            &format!("Your offer could not be applied: {e}"),
-                        )
-                        .await;
-                    }
-                }
-            }
+            ClientMessage::Offer { sdp } => return self.on_offer(conn, sdp).await,
             ClientMessage::Answer { sdp } => {
-                let Some(pc) = self.pc().cloned() else {
+                let Some(leg) = self.leg.clone() else {
                     conn.error(ErrorCode::NegotiationFailed, "There is no offer to answer.")
                         .await;
                     return None;
@@ -394,9 +323,10 @@ impl Session {
                 }
                 let sdp = self.filter_candidates(&sdp);
                 let applied = match RTCSessionDescription::answer(sdp) {
-                    Ok(desc) => pc
-                        .set_remote_description(desc)
+                    Ok(desc) => leg
+                        .call(move |l, now| l.pc.set_remote_description(now, desc))
                         .await
+                        .and_then(|r| r.map_err(|e| LegError::Rtc(e.to_string())))
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
@@ -417,6 +347,76 @@ impl Session {
             }
         }
         None
+    }
+
+    async fn on_offer(&mut self, conn: &mut Conn, sdp: String) -> Option<End> {
+        let negotiated = match &self.leg {
+            Some(leg) => leg
+                .call(|l, _| {
+                    l.pc.local_description()
+                        .map_or(0, |d| media_sections(&d.sdp))
+                })
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
+        if let Err(refused) = self.negotiation.check_client_offer(&sdp, negotiated) {
+            let mut message = refused.to_string();
+            if let Some(first) = message.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            conn.error(ErrorCode::NegotiationFailed, &format!("{message}."))
+                .await;
+            return None;
+        }
+        if self.leg.is_none() {
+            match self.open_leg().await {
+                Ok(leg) => self.leg = Some(leg),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot create a peer connection");
+                    return Some(End::Ended(
+                        ErrorCode::Internal,
+                        format!("The server cannot take media right now: {e}"),
+                    ));
+                }
+            }
+        }
+        match self.answer_offer(sdp).await {
+            Ok(answer) => {
+                conn.send(&ServerMessage::Answer { sdp: answer }).await;
+                if self.negotiation.client_offer_answered() {
+                    for publication in std::mem::take(&mut self.pending) {
+                        self.subscribe_logged(publication).await;
+                    }
+                }
+                self.after_negotiation(conn).await;
+            }
+            Err(e) => {
+                conn.error(
+                    ErrorCode::NegotiationFailed,
+                    &format!("Your offer could not be applied: {e}"),
+                )
+                .await;
+            }
+        }
+        None
+    }
+
+    /// Builds the peer connection and hands it to the worker that owns this room.
+    async fn open_leg(&self) -> Result<LegHandle, String> {
+        let engine = &self.media.engine;
+        let built = peer::build(engine).map_err(|e| e.to_string())?;
+        engine
+            .worker_for(self.link.room_id())
+            .open(NewLeg {
+                participant: self.me.clone(),
+                ufrag: built.ufrag,
+                pc: built.pc,
+                feedback: built.feedback,
+                events: self.leg_tx.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The SDP without the candidates the server will not check (see `sfu::candidates`).
@@ -441,7 +441,7 @@ impl Session {
         }
         // Before the first offer there is no peer connection (the web client holds its
         // candidates until it has sent the offer); candidates are not worth building one.
-        let Some(pc) = self.pc().cloned() else {
+        let Some(leg) = self.leg.clone() else {
             return;
         };
         match self.candidates.admit(&candidate.candidate) {
@@ -464,31 +464,25 @@ impl Session {
         };
         // Unreachable candidates fail here; the server learns the client's address from its
         // connectivity checks anyway.
-        if let Err(e) = pc.add_ice_candidate(init).await {
+        if let Ok(Err(e)) = leg.call(move |l, _| l.pc.add_remote_candidate(init)).await {
             tracing::debug!(participant = %self.me, error = %e, "ignored a remote candidate");
         }
     }
 
     async fn answer_offer(&mut self, sdp: String) -> Result<String, String> {
-        let pc = self.pc().cloned().ok_or("no peer connection")?;
+        let leg = self.leg.clone().ok_or("no peer connection")?;
         let sdp = self.filter_candidates(&sdp);
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
-        pc.set_remote_description(offer)
-            .await
-            .map_err(|e| e.to_string())?;
-        let answer = pc.create_answer(None).await.map_err(|e| e.to_string())?;
-        pc.set_local_description(answer)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.local_sdp().await
-    }
-
-    /// The local description once ICE gathering is complete (or after a short wait).
-    async fn local_sdp(&mut self) -> Result<String, String> {
-        let peer = self.peer.as_mut().ok_or("no peer connection")?;
-        salon_rtc::events::local_sdp_when_gathered(&peer.pc, &mut peer.gathering)
-            .await
-            .ok_or_else(|| "no local description".to_owned())
+        leg.call(move |l, now| {
+            l.pc.set_remote_description(now, offer)?;
+            let answer = l.pc.create_answer(None)?;
+            l.pc.set_local_description(now, answer)?;
+            Ok::<_, rtc::shared::error::Error>(l.pc.local_description().map(|d| d.sdp))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "no local description".to_owned())
     }
 
     /// After an answer was applied in either direction: start forwarding on newly negotiated
@@ -504,17 +498,19 @@ impl Session {
         if self.negotiation.due(Instant::now()) != Due::Offer {
             return;
         }
-        let Some(pc) = self.pc().cloned() else {
+        let Some(leg) = self.leg.clone() else {
             return;
         };
-        let made = async {
-            let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
-            pc.set_local_description(offer)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.local_sdp().await
-        }
-        .await;
+        let made = leg
+            .call(|l, now| {
+                let offer = l.pc.create_offer(None)?;
+                l.pc.set_local_description(now, offer)?;
+                Ok::<_, rtc::shared::error::Error>(l.pc.local_description().map(|d| d.sdp))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .and_then(|sdp| sdp.ok_or_else(|| "no local description".to_owned()));
         match made {
             Ok(sdp) => {
                 self.negotiation.offer_sent(Instant::now());
@@ -533,24 +529,66 @@ impl Session {
         }
     }
 
-    /// Gives each subscription that its leg has now negotiated a rewrite, and asks its publisher
-    /// for a keyframe so the new subscriber's picture starts at once.
+    /// Starts forwarding each subscription that its leg has now negotiated, and asks its
+    /// publisher for a keyframe so the new subscriber's picture starts at once.
     async fn activate_subscriptions(&mut self) {
-        for sub in self.subscriptions.values_mut() {
-            if sub.downstream.is_ready() {
-                continue;
-            }
-            // A reused slot was negotiated before (as inactive): wait for the answer that
-            // makes it send again.
-            match sub.slot.transceiver.current_direction().await {
-                Ok(d) if d.has_send() => {}
-                _ => continue,
-            }
-            let Ok(params) = sub.slot.sender.get_parameters().await else {
+        let Some(leg) = self.leg.clone() else {
+            return;
+        };
+        let waiting: Vec<(RTCRtpTransceiverId, RTCRtpSenderId)> = self
+            .subscriptions
+            .values()
+            .filter(|s| !s.ready)
+            .map(|s| (s.slot.transceiver, s.slot.sender))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        // For each slot: the negotiated codecs and header extensions, if the last answer made
+        // it send (a reused slot was negotiated before as inactive: wait for the answer that
+        // makes it send again).
+        type Negotiated = Option<(Vec<RTCRtpCodecParameters>, Vec<(String, u16)>)>;
+        let Ok(negotiated) = leg
+            .call(move |l, _| {
+                waiting
+                    .into_iter()
+                    .map(|(tid, sid)| {
+                        let sends =
+                            l.pc.rtp_transceiver(tid)
+                                .is_some_and(|t| t.current_direction().has_send());
+                        if !sends {
+                            return (sid, None);
+                        }
+                        let found: Negotiated = l.pc.rtp_sender(sid).map(|mut s| {
+                            let rtp = &s.get_parameters().rtp_parameters;
+                            (
+                                rtp.codecs.clone(),
+                                rtp.header_extensions
+                                    .iter()
+                                    .map(|h| (h.uri.clone(), h.id))
+                                    .collect(),
+                            )
+                        });
+                        (sid, found)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+        else {
+            return;
+        };
+        for (sender, found) in negotiated {
+            let Some((codecs, exts)) = found else {
                 continue;
             };
-            let rtp = &params.rtp_parameters;
-            let Some(pt) = negotiated_payload_type(&sub.publication.codec, &rtp.codecs) else {
+            let Some(sub) = self
+                .subscriptions
+                .values_mut()
+                .find(|s| s.slot.sender == sender && !s.ready)
+            else {
+                continue;
+            };
+            let Some(pt) = negotiated_payload_type(&sub.publication.codec, &codecs) else {
                 tracing::warn!(
                     participant = %self.me,
                     codec = %sub.publication.codec.mime_type,
@@ -562,25 +600,25 @@ impl Session {
                 participant = %self.me,
                 publisher = %sub.publication.publisher,
                 pt,
-                codecs = ?rtp.codecs.iter().map(|c| (c.payload_type, c.rtp_codec.mime_type.as_str())).collect::<Vec<_>>(),
                 "forwarding starts"
             );
-            let exts: Vec<(String, u16)> = rtp
-                .header_extensions
-                .iter()
-                .map(|h| (h.uri.clone(), h.id))
-                .collect();
-            sub.downstream.set_rewrite(Rewrite::new(
-                sub.downstream.ssrc,
+            let rewrite = Rewrite::new(
+                sub.slot.ssrc,
                 pt,
                 sub.publication.payload_type,
                 &sub.publication.extensions,
                 &exts,
-            ));
+            );
+            sub.ready = true;
+            let (pub_id, leg_id) = (sub.publication.id, leg.id);
+            leg.worker.post(move |w| {
+                w.set_rewrite(pub_id, leg_id, sender, rewrite);
+                w.keyframe_now(pub_id);
+            });
             let publication = sub.publication.clone();
             tokio::spawn(async move {
-                // Once now, and again while the new leg's transport settles.
-                for delay in [0, 1000, 3000] {
+                // Again while the new leg's transport settles.
+                for delay in [1000, 2000] {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                     publication.request_keyframe();
                 }
@@ -624,27 +662,23 @@ impl Session {
     }
 
     async fn subscribe(&mut self, publication: Arc<Publication>) -> Result<(), String> {
+        let leg = self.leg.clone().ok_or("no peer connection")?;
         let key = (publication.publisher.clone(), publication.kind);
         if let Some(old) = self.subscriptions.remove(&key) {
             self.drop_subscription(old).await;
         }
-        let slot = match self.reuse_slot(&publication).await {
+        let slot = match self.reuse_slot(&leg, &publication).await {
             Some(slot) => slot,
-            None => self.new_slot(&publication).await?,
+            None => self.new_slot(&leg, &publication).await?,
         };
-        let downstream = Downstream::new(
-            self.me.clone(),
-            slot.track.clone(),
-            slot.ssrc,
-            slot.munger.clone(),
-        );
-        publication.add_downstream(downstream.clone());
+        let (pub_id, leg_id, sender) = (publication.id, leg.id, slot.sender);
+        leg.worker.post(move |w| w.add_down(pub_id, leg_id, sender));
         self.subscriptions.insert(
             key,
             Subscription {
                 publication,
-                downstream,
                 slot,
+                ready: false,
             },
         );
         self.negotiation.changed(Instant::now());
@@ -655,7 +689,7 @@ impl Session {
     /// same SSRC (the sender checks it, and its RTP streams stay bound), a new track id (so that
     /// receivers see a new track), the publisher as stream id (what clients read to know whose
     /// track it is).
-    async fn reuse_slot(&mut self, publication: &Publication) -> Option<Slot> {
+    async fn reuse_slot(&mut self, leg: &LegHandle, publication: &Publication) -> Option<Slot> {
         let negotiation = &self.negotiation;
         let index = self.spare.iter().position(|slot| {
             slot.kind == publication.kind
@@ -664,179 +698,143 @@ impl Session {
         })?;
         let slot = self.spare.swap_remove(index);
         let carrier = track_for(publication, slot.ssrc);
-        // The core hands out a transceiver's sender only while its direction sends.
-        let reused = async {
-            slot.transceiver
-                .set_direction(RTCRtpTransceiverDirection::Sendonly)
-                .await?;
-            slot.sender
-                .replace_track(carrier as Arc<dyn TrackLocal>)
-                .await?;
-            slot.sender
-                .set_streams(vec![publication.publisher.clone()])
-                .await
-        }
-        .await;
-        match reused {
-            Ok(()) => {
+        let publisher = publication.publisher.clone();
+        let (tid, sid) = (slot.transceiver, slot.sender);
+        let reused = leg
+            .call(move |l, _| {
+                // The core hands out a transceiver's sender only while its direction sends.
+                l.pc.rtp_transceiver(tid)
+                    .ok_or("no transceiver")?
+                    .set_direction(RTCRtpTransceiverDirection::Sendonly);
+                let mut sender = l.pc.rtp_sender(sid).ok_or("no sender")?;
+                sender
+                    .replace_track(carrier)
+                    .map_err(|_| "cannot replace the track")?;
+                sender.set_streams(vec![publisher]);
                 // Someone else's media from the next packet on: continue our numbering.
-                slot.munger
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .mark_break();
+                l.break_slot(sid);
+                Ok::<(), &'static str>(())
+            })
+            .await;
+        match reused {
+            Ok(Ok(())) => {
                 tracing::trace!(participant = %self.me, publisher = %publication.publisher, ssrc = slot.ssrc, "send transceiver reused");
                 Some(slot)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 // Dropped from the spares (inactive for good); a new slot is made instead.
                 tracing::debug!(participant = %self.me, error = %e, "cannot reuse a send transceiver");
-                let _ = slot
-                    .transceiver
-                    .set_direction(RTCRtpTransceiverDirection::Inactive)
+                let _ = leg
+                    .call(move |l, _| {
+                        if let Some(mut t) = l.pc.rtp_transceiver(tid) {
+                            t.set_direction(RTCRtpTransceiverDirection::Inactive);
+                        }
+                        l.remove_slot(sid);
+                    })
                     .await;
                 None
             }
+            Err(_) => None,
         }
     }
 
-    async fn new_slot(&mut self, publication: &Publication) -> Result<Slot, String> {
-        let pc = self.pc().cloned().ok_or("no peer connection")?;
+    async fn new_slot(
+        &mut self,
+        leg: &LegHandle,
+        publication: &Publication,
+    ) -> Result<Slot, String> {
         let ssrc = rand::random::<u32>();
         let track = track_for(publication, ssrc);
+        let stream = publication.publisher.clone();
+        let clock_rate = publication.codec.clock_rate;
         // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
         // of the same kind, which the client sends on and never receives on.
-        let transceiver = pc
-            .add_transceiver_from_track(
-                track.clone() as Arc<dyn TrackLocal>,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendonly,
-                    streams: vec![publication.publisher.clone()],
-                    send_encodings: vec![],
-                }),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let sender = transceiver
-            .sender()
+        let tid = leg
+            .call(move |l, _| {
+                let tid = l.pc.add_transceiver_from_track(
+                    track,
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Sendonly,
+                        streams: vec![stream],
+                        send_encodings: vec![],
+                    }),
+                )?;
+                l.add_slot(RTCRtpSenderId::from(tid), ssrc, clock_rate);
+                Ok::<_, rtc::shared::error::Error>(tid)
+            })
             .await
             .map_err(|e| e.to_string())?
-            .ok_or("new transceiver has no sender")?;
+            .map_err(|e| e.to_string())?;
         Ok(Slot {
-            transceiver,
-            sender,
-            track,
+            transceiver: tid,
+            sender: RTCRtpSenderId::from(tid),
             ssrc,
             kind: publication.kind,
             codec: publication.codec.clone(),
-            munger: Arc::new(std::sync::Mutex::new(Munger::new(
-                publication.codec.clock_rate,
-                rand::random(),
-                rand::random(),
-            ))),
             parked_at: 0,
         })
     }
 
-    /// The subscriber asked for a keyframe on the track it receives as `ssrc`.
-    fn on_keyframe_request(&self, ssrc: u32) {
-        if let Some(sub) = self
-            .subscriptions
-            .values()
-            .find(|s| s.downstream.ssrc == ssrc && s.downstream.is_ready())
-        {
-            sub.publication.request_keyframe();
-        }
-    }
-
     /// Stops forwarding to this subscription and parks its slot (inactive) for reuse.
     async fn drop_subscription(&mut self, sub: Subscription) {
-        sub.publication.remove_exact_downstream(&sub.downstream);
-        let mut slot = sub.slot;
-        match slot
-            .transceiver
-            .set_direction(RTCRtpTransceiverDirection::Inactive)
-            .await
-        {
-            Ok(()) => {
-                slot.parked_at = self.negotiation.offers_made();
-                self.spare.push(slot);
-            }
-            Err(e) => {
-                tracing::debug!(participant = %self.me, error = %e, "cannot park a send transceiver");
-            }
-        }
-    }
-
-    fn on_peer(&mut self, event: PeerEvent) -> Option<End> {
-        match event {
-            PeerEvent::State(state) => {
-                tracing::debug!(participant = %self.me, %state, "peer connection state");
-                match state {
-                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                        return Some(End::IceFailed);
-                    }
-                    RTCPeerConnectionState::Connected if !self.connected => {
-                        self.connected = true;
-                        self.link.media_connected();
-                        self.media.metrics.media_connected(self.admitted.elapsed());
-                    }
-                    _ => {}
-                }
-            }
-            PeerEvent::Track(track) => self.publish(track),
-        }
-        None
-    }
-
-    /// A remote track appeared: find out what it carries from its first RTP packet, then
-    /// announce it. Runs in its own task so a slow start does not hold up signaling.
-    fn publish(&mut self, track: Arc<dyn TrackRemote>) {
-        let Some(pc) = self.pc().cloned() else {
+        let Some(leg) = self.leg.clone() else {
             return;
         };
-        let me = self.me.clone();
-        let link = self.link.clone();
-        let stop = self.stopping.subscribe();
-        let metrics = self.media.metrics.clone();
-        tokio::spawn(async move {
-            let Some(publication) = describe_track(&me, &pc, track).await else {
-                return;
-            };
-            if *stop.borrow() {
-                return;
+        let mut slot = sub.slot;
+        let (pub_id, leg_id, sid, tid) =
+            (sub.publication.id, leg.id, slot.sender, slot.transceiver);
+        let parked = leg
+            .call(move |l, _| match l.pc.rtp_transceiver(tid) {
+                Some(mut t) => {
+                    t.set_direction(RTCRtpTransceiverDirection::Inactive);
+                    true
+                }
+                None => false,
+            })
+            .await;
+        leg.worker.post(move |w| w.remove_down(pub_id, leg_id, sid));
+        if matches!(parked, Ok(true)) {
+            slot.parked_at = self.negotiation.offers_made();
+            self.spare.push(slot);
+        }
+    }
+
+    fn on_leg(&mut self, event: LegEvent) -> Option<End> {
+        match event {
+            LegEvent::Connected => {
+                tracing::debug!(participant = %self.me, "media connected");
+                if !self.connected {
+                    self.connected = true;
+                    self.link.media_connected();
+                    self.media.metrics.media_connected(self.admitted.elapsed());
+                }
             }
-            tracing::info!(
-                participant = %me,
-                kind = %publication.kind,
-                codec = %publication.codec.mime_type,
-                payload_type = ?publication.payload_type,
-                "publishing"
-            );
-            tokio::spawn(publication.clone().forward(metrics));
-            link.publish(publication);
-        });
+            LegEvent::Failed => return Some(End::IceFailed),
+            LegEvent::Published(publication) => {
+                if !*self.stopping.borrow() {
+                    self.link.publish(publication);
+                }
+            }
+        }
+        None
     }
 
     async fn shutdown(&mut self) {
         self.stopping.send_replace(true);
         self.link.leave();
-        let subs: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
-        for sub in subs {
-            sub.publication.remove_exact_downstream(&sub.downstream);
-        }
+        self.subscriptions.clear();
         self.spare.clear();
-        if let Some(peer) = self.peer.take()
-            && let Err(e) = peer.pc.close().await
-        {
-            tracing::debug!(participant = %self.me, error = %e, "close failed");
+        if let Some(leg) = self.leg.take() {
+            // Removes its downstreams and publications on the worker too.
+            leg.close();
         }
     }
 }
 
 /// A local track carrying `publication` on `ssrc`: a fresh track id (so receivers see a new
 /// track), the publisher's id as stream id (what clients read to know whose track it is).
-fn track_for(publication: &Publication, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+fn track_for(publication: &Publication, ssrc: u32) -> MediaStreamTrack {
+    MediaStreamTrack::new(
         publication.publisher.clone(),
         new_track_id(publication.kind),
         format!("{}-{}", publication.publisher, kind_name(publication.kind)),
@@ -849,7 +847,7 @@ fn track_for(publication: &Publication, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
             codec: publication.codec.clone(),
             ..Default::default()
         }],
-    )))
+    )
 }
 
 /// A fresh track id. Track ids are not publisher ids: clients read the stream id for that.
@@ -862,65 +860,4 @@ fn kind_name(kind: RtpCodecKind) -> &'static str {
         RtpCodecKind::Audio => "audio",
         _ => "video",
     }
-}
-
-/// Waits for a remote track's first RTP packet and describes the publication: SSRC and payload
-/// type from the packet, codec and header-extension ids from the receiver's negotiated
-/// parameters. `None` if the track ends first.
-async fn describe_track(
-    me: &str,
-    pc: &Arc<dyn PeerConnection>,
-    track: Arc<dyn TrackRemote>,
-) -> Option<Arc<Publication>> {
-    use webrtc::media_stream::track_remote::TrackRemoteEvent;
-    let first = loop {
-        match track.poll().await? {
-            TrackRemoteEvent::OnRtpPacket(packet) => break packet,
-            TrackRemoteEvent::OnEnded => return None,
-            _ => {}
-        }
-    };
-    let ssrc = first.header.ssrc;
-    let payload_type = first.header.payload_type;
-    let kind = track.kind().await;
-    let track_id = track.track_id().await;
-    let mut codec = None;
-    let mut exts = Vec::new();
-    for receiver in pc.get_receivers().await {
-        if receiver.track().track_id().await != track_id {
-            continue;
-        }
-        if let Ok(params) = receiver.get_parameters().await {
-            let rtp = params.rtp_parameters;
-            codec = rtp
-                .codecs
-                .iter()
-                .find(|c| c.payload_type == payload_type)
-                .map(|c| c.rtp_codec.clone());
-            exts = rtp
-                .header_extensions
-                .iter()
-                .map(|h| (h.uri.clone(), h.id))
-                .collect();
-        }
-    }
-    let codec = match codec {
-        Some(codec) => codec,
-        None => match track.codec(ssrc).await {
-            Some(codec) => codec,
-            None => {
-                tracing::warn!(participant = %me, payload_type, "track with an unknown codec ignored");
-                return None;
-            }
-        },
-    };
-    Some(Publication::new(
-        me.to_owned(),
-        kind,
-        codec,
-        ssrc,
-        Some(payload_type),
-        exts,
-        track,
-    ))
 }

@@ -470,7 +470,7 @@ fn used_data_folder() -> tempfile::TempDir {
 }
 
 const SERVE: &str =
-    r#"exec "$BIN" --bind 127.0.0.1:0 --udp-ports 0 --log warn --data-dir "$DIR/data""#;
+    r#"exec "$BIN" --bind 127.0.0.1:0 --udp-port 0 --log warn --data-dir "$DIR/data""#;
 
 /// Attack (on the operator): the data folder is on a read-only disk.
 #[test]

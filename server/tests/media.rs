@@ -156,10 +156,9 @@ async fn a_failed_peer_connection_ends_the_participant_even_with_the_socket_open
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ports_and_rooms_are_freed_when_everyone_leaves() {
+async fn connections_and_rooms_are_freed_when_everyone_leaves() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = salon_server::config::Config::for_tests(dir.path().to_owned());
-    config.udp_ports = "47100-47199".parse().unwrap();
+    let config = salon_server::config::Config::for_tests(dir.path().to_owned());
     let server = salon_server::start(&config).await.unwrap();
     let http = reqwest::Client::new();
     let room: serde_json::Value = http
@@ -175,23 +174,22 @@ async fn ports_and_rooms_are_freed_when_everyone_leaves() {
         server.addr,
         room["id"].as_str().unwrap()
     );
-    let ports = server.state.media.ports.clone();
-    let in_use = move || ports.lock().unwrap().in_use();
+    let engine = server.state.media.engine.clone();
 
     let mut a = RtcClient::join(&url, "A").await;
     let mut b = RtcClient::join(&url, "B").await;
     pump_all(&mut [&mut a, &mut b], Duration::from_secs(1)).await;
-    assert_eq!(in_use(), 2);
+    assert_eq!(engine.legs().await, 2);
     assert_eq!(server.state.hub.live_rooms(), 1);
     a.leave().await;
     b.vanish().await;
     let hub = server.state.hub.clone();
     assert!(
-        common::eventually(Duration::from_secs(10), async || in_use() == 0
+        common::eventually(Duration::from_secs(10), async || engine.legs().await == 0
             && hub.live_rooms() == 0)
         .await,
-        "ports in use: {}, live rooms: {}",
-        in_use(),
+        "media connections: {}, live rooms: {}",
+        engine.legs().await,
         hub.live_rooms()
     );
 }

@@ -104,19 +104,14 @@ async fn fatal_error(ws: &mut WsClient) -> (ErrorCode, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joins_that_never_offer_take_no_port_and_are_released_after_the_bound() {
-    let s = TestServer::start_configured(|c| {
-        c.behind_proxy = true;
-        c.udp_ports = "47300-47309".parse().unwrap();
-    })
-    .await;
+async fn joins_that_never_offer_take_no_media_state_and_are_released_after_the_bound() {
+    let s = TestServer::start_configured(|c| c.behind_proxy = true).await;
     s.server
         .state
         .media
         .connect_timeout
         .set(Duration::from_millis(1500));
-    let ports = s.server.state.media.ports.clone();
-    let in_use = move || ports.lock().unwrap().in_use();
+    let engine = s.server.state.media.engine.clone();
     let mut rooms = Vec::new();
     for _ in 0..5 {
         rooms.push(s.room_id().await);
@@ -133,7 +128,11 @@ async fn joins_that_never_offer_take_no_port_and_are_released_after_the_bound() 
         }
         idle.push(c);
     }
-    assert_eq!(in_use(), 0, "joins without an offer took UDP ports");
+    assert_eq!(
+        engine.legs().await,
+        0,
+        "joins without an offer made peer connections"
+    );
 
     // Nobody connected media: each is told so and let go, and every seat is free again.
     for c in &mut idle {
@@ -150,26 +149,25 @@ async fn joins_that_never_offer_take_no_port_and_are_released_after_the_bound() 
             "seats still held in {room}"
         );
     }
-    assert_eq!(in_use(), 0);
+    assert_eq!(engine.legs().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_offer_whose_media_never_connects_frees_its_seat_and_port() {
-    let s = TestServer::start_configured(|c| c.udp_ports = "47310-47314".parse().unwrap()).await;
+async fn an_offer_whose_media_never_connects_frees_its_seat_and_connection() {
+    let s = TestServer::start().await;
     s.server
         .state
         .media
         .connect_timeout
         .set(Duration::from_millis(1500));
-    let ports = s.server.state.media.ports.clone();
-    let in_use = move || ports.lock().unwrap().in_use();
+    let engine = s.server.state.media.engine.clone();
     let id = s.room_id().await;
     let (mut ws, _) = WsClient::joined(&s.ws_url(&id), "Stalls").await;
-    assert_eq!(in_use(), 0, "a port taken before any offer");
+    assert_eq!(engine.legs().await, 0, "a connection made before any offer");
     let (_pc, sdp) = bare_offer().await;
     ws.send(&ClientMessage::Offer { sdp }).await;
     expect_answer(&mut ws).await;
-    assert_eq!(in_use(), 1, "the offer takes one port");
+    assert_eq!(engine.legs().await, 1, "the offer makes one connection");
 
     let started = std::time::Instant::now();
     let (code, message) = fatal_error(&mut ws).await;
@@ -181,8 +179,8 @@ async fn an_offer_whose_media_never_connects_frees_its_seat_and_port() {
         started.elapsed()
     );
     assert!(
-        common::eventually(Duration::from_secs(5), async || in_use() == 0).await,
-        "port still taken"
+        common::eventually(Duration::from_secs(5), async || engine.legs().await == 0).await,
+        "connection still held"
     );
     assert_eq!(s.participants(&id).await, 0);
 }

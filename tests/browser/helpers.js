@@ -58,7 +58,7 @@ export async function startServer({ port = 0, dataDir = null } = {}) {
   const child = spawn(bin, [
     '--bind', `127.0.0.1:${port}`,
     '--data-dir', dir,
-    '--udp-ports', '0',
+    '--udp-port', '0',
     '--log', process.env.SALON_TEST_LOG ?? 'warn',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log);

@@ -1,15 +1,20 @@
-//! The selective forwarding unit: peer connections on the `webrtc` crate, and the forwarding of
-//! each published track to every subscriber.
+//! The selective forwarding unit: the media engine (worker threads driving sans-IO `rtc` peer
+//! connections on one UDP port) and the pure pieces it is made of.
 //!
-//! - [`peer`] builds one peer connection per participant (codecs, ports, NAT, interceptors).
+//! - [`engine`] owns the connections, routes datagrams, forwards RTP and relays RTCP.
+//! - [`demux`] tells which connection a datagram on the shared port belongs to.
+//! - [`peer`] builds one participant's connection (codecs, ICE credentials, interceptors).
+//! - [`feedback`] takes keyframe requests and sender reports out of a connection's RTCP.
 //! - [`candidates`] decides which remote ICE candidates reach the ICE agent.
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
-//! - [`forward`] owns a publication (one remote track) and its downstreams.
+//! - [`forward`] is the handle on a publication (one received track) that rooms hold.
 //! - [`munger`] keeps each downstream's sequence numbers and timestamps continuous across a
 //!   pause or a reused send slot (64-bit internally, so wraparounds never confuse it).
-//! - `salon_rtc::keyframe` is the interceptor that hands subscribers' keyframe requests to us.
 
 pub mod candidates;
+pub mod demux;
+pub mod engine;
+pub mod feedback;
 pub mod forward;
 pub mod munger;
 pub mod peer;

@@ -1,27 +1,31 @@
-//! Builds the server side of one participant's peer connection; its callbacks arrive as
-//! [`PeerEvent`]s on a channel, so the participant's task handles them in order.
+//! Builds the server side of one participant's peer connection: a sans-IO
+//! `rtc::RTCPeerConnection` with its own ICE credentials (how the shared media port tells
+//! connections apart), the engine's one address as its only host candidate, Salon's codecs and
+//! the interceptors the server needs.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use rand::Rng;
+use rand::distr::Alphanumeric;
 use rtc::ice::mdns::MulticastDnsMode;
-
-use salon_rtc::events::ChannelHandler;
-pub use salon_rtc::events::PeerEvent;
-use tokio::sync::{mpsc, watch};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateType, RTCIceGatheringState, Registry, SettingEngineBuilder,
-    register_default_interceptors,
+use rtc::interceptor::{ReceiverReportBuilder, Registry, Slot};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 
-use crate::ports::{PortLease, PortPool};
-use salon_rtc::keyframe::{self, KeyframeRequests};
+use super::engine::Engine;
+use super::feedback::{self, Tap};
 
-/// How long a participant's media may take to connect after it is let in, before its seat and
-/// port are given back.
+/// How long a participant's media may take to connect after it is let in, before its seat is
+/// given back.
 pub const MEDIA_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A remote candidate that does not answer gets `MAX_BINDING_REQUESTS + 1` connectivity checks
@@ -30,12 +34,10 @@ pub const MEDIA_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// can make the server send to an address it merely names.
 const MAX_BINDING_REQUESTS: u16 = 2;
 
-/// Where and how media sockets bind.
+/// The media engine and the settings every participant's connection shares.
 #[derive(Clone)]
 pub struct MediaSettings {
-    pub bind_ip: IpAddr,
-    pub public_ip: Option<IpAddr>,
-    pub ports: Arc<Mutex<PortPool>>,
+    pub engine: Arc<Engine>,
     /// How long media may take to connect ([`MEDIA_CONNECT_TIMEOUT`] unless changed).
     pub connect_timeout: SharedDuration,
     /// The server's counters (`GET /metrics`).
@@ -71,77 +73,74 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PeerError {
-    #[error("no free UDP port for media in the configured range")]
-    NoPort,
-    #[error("webrtc: {0}")]
-    Webrtc(#[from] webrtc::error::Error),
+/// A connection ready to be handed to the engine.
+pub struct Built {
+    pub pc: RTCPeerConnection,
+    pub ufrag: String,
+    pub feedback: feedback::Queue,
 }
 
-/// A built peer connection with the port it holds.
-pub struct Peer {
-    pub pc: Arc<dyn PeerConnection>,
-    pub gathering: watch::Receiver<RTCIceGatheringState>,
-    _port: PortLease,
+fn random_string(len: usize) -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
-/// Builds a peer connection bound to one port from the pool.
-/// Keyframe requests from the subscriber arrive on `keyframe_requests` as the SSRC they are
-/// about.
-pub async fn build(
-    settings: &MediaSettings,
-    events: mpsc::UnboundedSender<PeerEvent>,
-    keyframe_requests: mpsc::Sender<u32>,
-) -> Result<Peer, PeerError> {
-    let (handler, gathering) = ChannelHandler::with_events(events);
+/// Builds a peer connection that advertises the engine's address.
+pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
+    // 16 characters of [A-Za-z0-9]: 95 bits, not guessable, so a stray check cannot name
+    // someone else's connection.
+    let ufrag = random_string(16);
+    let pwd = random_string(32);
+    let feedback: feedback::Queue = Arc::new(Mutex::new(Vec::new()));
 
-    // A port in the range may be held by another program: try a few before giving up.
-    let mut last_err = None;
-    for _ in 0..16 {
-        let port = PortLease::take(&settings.ports).ok_or(PeerError::NoPort)?;
-        let addr = std::net::SocketAddr::new(settings.bind_ip, port.port).to_string();
-        let mut me = salon_rtc::media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut me)?.with(
-            keyframe::SLOT.into(),
-            KeyframeRequests::reporting_to(keyframe_requests.clone()),
-        );
-        let mut se = SettingEngineBuilder::new()
-            .with_ice_timeouts(
-                Some(Duration::from_secs(3)),
-                Some(Duration::from_secs(6)),
-                Some(Duration::from_secs(1)),
-            )
-            .with_ice_connection_attempts(None, Some(MAX_BINDING_REQUESTS))
-            // No mDNS at all: no multicast socket per peer connection, and a client's `.local`
-            // candidates never make the server query the LAN (they are also dropped before
-            // they reach the agent, see `candidates`).
-            .with_multicast_dns_mode(MulticastDnsMode::Disabled);
-        if let Some(ip) = settings.public_ip {
-            se = se.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
-        }
-        let built = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(me)
-            .with_setting_engine(se.build())
-            .with_interceptor_registry(registry)
-            .with_handler(handler.clone() as Arc<dyn PeerConnectionEventHandler>)
-            .with_udp_addrs(vec![addr])
-            .build()
-            .await;
-        match built {
-            Ok(pc) => {
-                return Ok(Peer {
-                    pc: Arc::new(pc),
-                    gathering,
-                    _port: port,
-                });
-            }
-            Err(e) => {
-                tracing::debug!(port = port.port, error = %e, "could not build a peer connection on this port");
-                last_err = Some(e);
-            }
-        }
+    let mut me = salon_rtc::media_engine()?;
+    // NACK (ask publishers for lost packets, answer subscribers' requests from a short
+    // history), transport-wide congestion control feedback to publishers, receiver reports.
+    // No sender reports of our own: the publishers' are passed on, translated.
+    let registry = configure_nack(Registry::new(), &mut me);
+    configure_simulcast_extension_headers(&mut me)?;
+    let registry = configure_twcc_receiver_only(registry, &mut me)?
+        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+        .with(feedback::SLOT.into(), Tap::new(feedback.clone()));
+    let se = SettingEngineBuilder::new()
+        .with_ice_credentials(ufrag.clone(), pwd)
+        .with_ice_timeouts(
+            Some(Duration::from_secs(3)),
+            Some(Duration::from_secs(6)),
+            Some(Duration::from_secs(1)),
+        )
+        .with_ice_connection_attempts(None, Some(MAX_BINDING_REQUESTS))
+        // No mDNS: a client's `.local` candidates never make the server query the LAN (they
+        // are also dropped before they reach the agent, see `candidates`).
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .build();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_setting_engine(se)
+        .with_interceptor_registry(registry)
+        .build(Instant::now())?;
+    let advertised = engine.advertised();
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: advertised.ip().to_string(),
+            port: advertised.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
     }
-    Err(last_err.map_or(PeerError::NoPort, PeerError::Webrtc))
+    .new_candidate_host()?;
+    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    // End of candidates: there is only ever this one.
+    pc.add_local_candidate(RTCIceCandidateInit::default())?;
+    Ok(Built {
+        pc,
+        ufrag,
+        feedback,
+    })
 }

@@ -163,7 +163,7 @@ impl ServerProcess {
         let dir = std::env::temp_dir().join(format!("salon-bench-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut child = Process::new(bin)
-            .args(["--bind", "127.0.0.1:0", "--udp-ports", "0"])
+            .args(["--bind", "127.0.0.1:0", "--udp-port", "0"])
             .args(["--max-connections-per-address", "1000"])
             .arg("--data-dir")
             .arg(&dir)

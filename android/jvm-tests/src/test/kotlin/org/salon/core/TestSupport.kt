@@ -32,7 +32,7 @@ class ServerProcess : AutoCloseable {
         if (!File(bin).canExecute()) {
             fail("No salon-server at $bin: run `cargo build -p salon-core -p salon-server` first or set SALON_SERVER_BIN")
         }
-        val args = mutableListOf(bin, "--bind", "127.0.0.1:0", "--data-dir", dataDir.path, "--udp-ports", "0")
+        val args = mutableListOf(bin, "--bind", "127.0.0.1:0", "--data-dir", dataDir.path, "--udp-port", "0")
         // Quiet unless someone asks for the server's log with RUST_LOG.
         if (System.getenv("RUST_LOG") == null) args += listOf("--log", "warn")
         process =

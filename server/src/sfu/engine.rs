@@ -1,0 +1,1273 @@
+//! The media engine: worker threads that own peer connections and move every datagram of every
+//! call through one UDP port.
+//!
+//! - **One port.** Each worker has its own socket on the same port (`SO_REUSEPORT`); every
+//!   connection advertises that one address. An incoming datagram is routed to its connection
+//!   by the ICE username fragment of a connectivity check, then by the sender's address
+//!   ([`super::demux`]). A datagram that lands on another worker's socket is handed to the
+//!   owner (the kernel picks the socket by a hash of the addresses).
+//! - **Rooms pinned to workers.** All connections of a room live on one worker, chosen by the
+//!   room id, so forwarding a packet to the room is a function call: no task, no channel, no
+//!   lock per packet.
+//! - **Fan-out never waits.** Writing a subscriber's copy means encrypting it and handing it to
+//!   the kernel with a non-blocking `send_to`. A subscriber that cannot keep up (its kernel
+//!   buffer, or the network toward it, is full) loses only its own packets, which are counted,
+//!   and gets a keyframe when its sending works again. Nothing a subscriber does slows the
+//!   ingress or anyone else's copies.
+//! - **Sans-IO.** The connections are webrtc-rs's `rtc::RTCPeerConnection`s: we feed them
+//!   datagrams and time and drain what they produce. The signaling side (tokio tasks) talks to a
+//!   worker with closures run on the worker's thread ([`WorkerHandle::call`]), in order.
+//!
+//! A panic inside a connection (hostile input reaching a bug in the stack) ends that connection
+//! only: each step that touches one is run under `catch_unwind`.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::sync::{mpsc as tokio_mpsc, oneshot};
+
+use super::demux;
+use super::feedback::{self, Feedback};
+use super::forward::Publication;
+use super::munger::Munger;
+use super::rewrite::Rewrite;
+use crate::metrics::{DropReason, Metrics};
+
+/// Fewest milliseconds between two keyframe requests sent to one publisher.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+/// Datagrams read from the socket before timers and jobs get a turn.
+const READ_BUDGET: usize = 512;
+/// Largest datagram read (larger ones are truncated and then fail to parse).
+const MAX_DATAGRAM: usize = 2048;
+/// Kernel buffer sizes asked for on the media socket (the kernel caps them at `rmem_max` /
+/// `wmem_max`).
+const SOCKET_BUFFER: usize = 8 << 20;
+/// Longest a worker sleeps when nothing is due (it wakes for datagrams and jobs anyway).
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// A connection, unique over the server's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LegId(u64);
+
+/// A publication (one received track), unique over the server's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PubId(u64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LegKey {
+    worker: usize,
+    leg: LegId,
+}
+
+/// Where datagrams go: a connection's local username fragment, and the remote addresses seen so
+/// far. Read for every datagram that is not from an address the receiving worker already knows.
+#[derive(Default)]
+struct Routes {
+    ufrags: HashMap<String, LegKey>,
+    addrs: HashMap<SocketAddr, LegKey>,
+}
+
+/// What every worker shares.
+struct Shared {
+    routes: RwLock<Routes>,
+    workers: Vec<WorkerHandle>,
+    /// The address every connection advertises (its one host candidate).
+    advertised: SocketAddr,
+    metrics: Arc<Metrics>,
+}
+
+/// Events a connection sends to the participant task that owns it.
+#[derive(Debug)]
+pub enum LegEvent {
+    /// ICE and DTLS are up.
+    Connected,
+    /// The connection failed or closed (or a panic ended it).
+    Failed,
+    /// The client started sending a track.
+    Published(Arc<Publication>),
+}
+
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+enum Input {
+    Job(Job),
+    /// A datagram another worker's socket received for one of ours.
+    Datagram {
+        from: SocketAddr,
+        data: BytesMut,
+        at: Instant,
+    },
+    Stop,
+}
+
+/// The signaling side's handle on one worker.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    index: usize,
+    tx: mpsc::Sender<Input>,
+    waker: Arc<Waker>,
+}
+
+impl std::fmt::Debug for WorkerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WorkerHandle({})", self.index)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the media engine has stopped")]
+pub struct EngineGone;
+
+impl WorkerHandle {
+    fn send(&self, input: Input) -> bool {
+        self.tx.send(input).is_ok() && self.waker.wake().is_ok()
+    }
+
+    /// Runs `f` on the worker's thread, without waiting for it.
+    pub fn post(&self, f: impl FnOnce(&mut Worker) + Send + 'static) {
+        self.send(Input::Job(Box::new(f)));
+    }
+
+    /// Runs `f` on the worker's thread and returns its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> R + Send + 'static,
+    ) -> Result<R, EngineGone> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Input::Job(Box::new(move |w| {
+            let _ = tx.send(f(w));
+        }))) {
+            return Err(EngineGone);
+        }
+        rx.await.map_err(|_| EngineGone)
+    }
+}
+
+/// The engine: its workers and the one address they share.
+pub struct Engine {
+    shared: Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("advertised", &self.shared.advertised)
+            .field("workers", &self.shared.workers.len())
+            .finish()
+    }
+}
+
+/// How the engine binds.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub bind_ip: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The address to advertise instead of the bound one (a server behind 1:1 NAT).
+    pub public_ip: Option<IpAddr>,
+    pub workers: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind UDP {addr} for media: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the media engine: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Engine {
+    /// Binds the media port (one socket per worker) and starts the workers.
+    pub fn start(config: &EngineConfig, metrics: Arc<Metrics>) -> Result<Self, StartError> {
+        let workers = config.workers.clamp(1, 64);
+        let mut sockets = Vec::with_capacity(workers);
+        let mut addr = SocketAddr::new(config.bind_ip, config.port);
+        for _ in 0..workers {
+            let socket =
+                bind_media_socket(addr).map_err(|source| StartError::Bind { addr, source })?;
+            // Port 0: the rest bind the port the first one got.
+            addr = socket.local_addr()?;
+            sockets.push(socket);
+        }
+        let advertised_ip = match config.public_ip {
+            Some(ip) => ip,
+            None if addr.ip().is_unspecified() => primary_ip(addr.ip()),
+            None => addr.ip(),
+        };
+        let advertised = SocketAddr::new(advertised_ip, addr.port());
+        let mut polls = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        let mut receivers = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let poll = Poll::new()?;
+            let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+            let (tx, rx) = mpsc::channel();
+            handles.push(WorkerHandle { index, tx, waker });
+            polls.push(poll);
+            receivers.push(rx);
+        }
+        let shared = Arc::new(Shared {
+            routes: RwLock::new(Routes::default()),
+            workers: handles,
+            advertised,
+            metrics,
+        });
+        let mut threads = Vec::with_capacity(workers);
+        for (index, ((socket, poll), rx)) in
+            sockets.into_iter().zip(polls).zip(receivers).enumerate()
+        {
+            let mut socket = UdpSocket::from_std(socket);
+            poll.registry()
+                .register(&mut socket, SOCKET, Interest::READABLE)?;
+            let shared = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("salon-media-{index}"))
+                .spawn(move || {
+                    let mut worker = Worker {
+                        index,
+                        poll,
+                        socket,
+                        inputs: rx,
+                        shared,
+                        legs: HashMap::new(),
+                        pubs: HashMap::new(),
+                        by_addr: HashMap::new(),
+                        dirty: Vec::new(),
+                        scratch: Vec::new(),
+                        reads: Vec::new(),
+                        now: Instant::now(),
+                    };
+                    worker.run();
+                })?;
+            threads.push(thread);
+        }
+        tracing::info!(%advertised, bound = %addr, workers, "media engine started");
+        Ok(Self { shared, threads })
+    }
+
+    /// The address every connection advertises.
+    pub fn advertised(&self) -> SocketAddr {
+        self.shared.advertised
+    }
+
+    /// The worker that owns `room`'s connections.
+    pub fn worker_for(&self, room: &str) -> WorkerHandle {
+        // FNV-1a: stable, cheap, and rooms spread evenly enough.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in room.as_bytes() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let n = self.shared.workers.len() as u64;
+        let index = usize::try_from(h % n).unwrap_or(0);
+        self.shared.workers[index].clone()
+    }
+
+    /// Connections alive on all workers (for tests and metrics).
+    pub async fn legs(&self) -> usize {
+        let mut total = 0;
+        for w in &self.shared.workers {
+            total += w.call(|w| w.legs.len()).await.unwrap_or(0);
+        }
+        total
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for w in &self.shared.workers {
+            w.send(Input::Stop);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn bind_media_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The address this host would use to reach the Internet (no packet is sent), for a server
+/// bound to the unspecified address without `--public-ip`. Loopback if there is no route.
+fn primary_ip(unspecified: IpAddr) -> IpAddr {
+    let (bind, probe): (SocketAddr, SocketAddr) = if unspecified.is_ipv4() {
+        (([0, 0, 0, 0], 0).into(), ([192, 0, 2, 1], 9).into())
+    } else {
+        (
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            (
+                "2001:db8::1"
+                    .parse::<IpAddr>()
+                    .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)),
+                9,
+            )
+                .into(),
+        )
+    };
+    std::net::UdpSocket::bind(bind)
+        .and_then(|s| s.connect(probe).and_then(|()| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(if unspecified.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        })
+}
+
+/// A send slot: one transceiver toward a subscriber, with its SSRC and numbering. Reused for a
+/// new publication when its subscription ends, so its munger continues where it stopped.
+struct SendSlot {
+    ssrc: u32,
+    munger: Munger,
+    /// The publication it carries now, if any.
+    source: Option<PubId>,
+    /// Packets and bytes sent on it (for the sender reports it passes on).
+    packets: u32,
+    octets: u32,
+}
+
+/// One peer connection and what the engine keeps about it.
+pub struct Leg {
+    pub pc: RTCPeerConnection,
+    events: tokio_mpsc::UnboundedSender<LegEvent>,
+    /// The participant's id (publications carry it).
+    participant: String,
+    ufrag: String,
+    next_timeout: Option<Instant>,
+    connected: bool,
+    failed: bool,
+    /// Remote track id → receiver, from the track events.
+    receivers: HashMap<String, RTCRtpReceiverId>,
+    /// Remote track id → its publication once its first packet arrived (`None`: its codec was
+    /// not negotiated, and its packets are dropped).
+    tracks: HashMap<String, Option<PubId>>,
+    slots: HashMap<RTCRtpSenderId, SendSlot>,
+    feedback: feedback::Queue,
+    /// Datagrams the kernel refused (buffer full) since sending last worked.
+    send_drops: u64,
+}
+
+/// A track a publisher sends, and where its copies go.
+struct Pub {
+    leg: LegId,
+    receiver: RTCRtpReceiverId,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    downs: Vec<Down>,
+    paused: bool,
+    /// How often forwarding resumed after a pause (each downstream's numbering breaks there).
+    resumes: u64,
+    last_keyframe_request: Option<Instant>,
+}
+
+/// The copy of a publication that goes to one subscriber's send slot.
+struct Down {
+    leg: LegId,
+    sender: RTCRtpSenderId,
+    /// `None` until the subscriber's leg has negotiated the slot for this publication.
+    rewrite: Option<Rewrite>,
+    resumes_seen: u64,
+}
+
+/// One worker thread's state.
+pub struct Worker {
+    index: usize,
+    poll: Poll,
+    socket: UdpSocket,
+    inputs: mpsc::Receiver<Input>,
+    shared: Arc<Shared>,
+    legs: HashMap<LegId, Leg>,
+    pubs: HashMap<PubId, Pub>,
+    /// Remote address → our connection, for datagrams from addresses this worker has routed
+    /// before.
+    by_addr: HashMap<SocketAddr, LegId>,
+    /// Connections with datagrams to send or a timeout to refresh.
+    dirty: Vec<LegId>,
+    scratch: Vec<Feedback>,
+    reads: Vec<(String, rtp::Packet)>,
+    now: Instant,
+}
+
+/// Why a leg operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LegError {
+    #[error("the media connection is gone")]
+    Gone,
+    #[error("{0}")]
+    Rtc(String),
+}
+
+impl From<EngineGone> for LegError {
+    fn from(_: EngineGone) -> Self {
+        Self::Gone
+    }
+}
+
+/// The participant task's handle on its connection.
+#[derive(Debug, Clone)]
+pub struct LegHandle {
+    pub worker: WorkerHandle,
+    pub id: LegId,
+}
+
+impl LegHandle {
+    /// Runs `f` on the connection (on its worker), then lets the worker send what it produced.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Leg, Instant) -> R + Send + 'static,
+    ) -> Result<R, LegError> {
+        let id = self.id;
+        self.worker
+            .call(move |w| w.with_leg(id, f))
+            .await?
+            .ok_or(LegError::Gone)
+    }
+
+    /// Closes the connection and forgets it (its publications and subscriptions too).
+    pub fn close(&self) {
+        let id = self.id;
+        self.worker.post(move |w| w.remove_leg(id, true));
+    }
+}
+
+/// What a new connection needs.
+pub struct NewLeg {
+    pub participant: String,
+    pub ufrag: String,
+    pub pc: RTCPeerConnection,
+    pub feedback: feedback::Queue,
+    pub events: tokio_mpsc::UnboundedSender<LegEvent>,
+}
+
+impl WorkerHandle {
+    /// Adds a connection to this worker.
+    pub async fn open(&self, leg: NewLeg) -> Result<LegHandle, EngineGone> {
+        let handle = self.clone();
+        let id = self
+            .call(move |w| {
+                let id = LegId(next_id());
+                {
+                    let mut routes = w.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+                    routes.ufrags.insert(
+                        leg.ufrag.clone(),
+                        LegKey {
+                            worker: w.index,
+                            leg: id,
+                        },
+                    );
+                }
+                w.legs.insert(
+                    id,
+                    Leg {
+                        pc: leg.pc,
+                        events: leg.events,
+                        participant: leg.participant,
+                        ufrag: leg.ufrag,
+                        next_timeout: None,
+                        connected: false,
+                        failed: false,
+                        receivers: HashMap::new(),
+                        tracks: HashMap::new(),
+                        slots: HashMap::new(),
+                        feedback: leg.feedback,
+                        send_drops: 0,
+                    },
+                );
+                w.shared.metrics.legs_changed(1);
+                id
+            })
+            .await?;
+        Ok(LegHandle { worker: handle, id })
+    }
+}
+
+impl Leg {
+    /// Registers a new send slot (after `add_transceiver_from_track`).
+    pub fn add_slot(&mut self, sender: RTCRtpSenderId, ssrc: u32, clock_rate: u32) {
+        self.slots.insert(
+            sender,
+            SendSlot {
+                ssrc,
+                munger: Munger::new(clock_rate, rand::random(), rand::random()),
+                source: None,
+                packets: 0,
+                octets: 0,
+            },
+        );
+    }
+
+    /// The next packet on this slot starts a new run (it carries someone else from now on).
+    pub fn break_slot(&mut self, sender: RTCRtpSenderId) {
+        if let Some(slot) = self.slots.get_mut(&sender) {
+            slot.munger.mark_break();
+        }
+    }
+
+    pub fn remove_slot(&mut self, sender: RTCRtpSenderId) {
+        self.slots.remove(&sender);
+    }
+
+    /// The participant this connection belongs to.
+    pub fn participant(&self) -> &str {
+        &self.participant
+    }
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(64);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut more_to_read = false;
+        loop {
+            let wait = if more_to_read {
+                Duration::ZERO
+            } else {
+                let now = Instant::now();
+                let next = self
+                    .legs
+                    .values()
+                    .filter_map(|l| l.next_timeout)
+                    .min()
+                    .map_or(IDLE_WAIT, |t| t.saturating_duration_since(now));
+                next.min(IDLE_WAIT)
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                tracing::error!(worker = self.index, error = %e, "media poll failed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            self.now = Instant::now();
+            // Jobs and handed-over datagrams.
+            loop {
+                match self.inputs.try_recv() {
+                    Ok(Input::Job(job)) => {
+                        if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
+                            tracing::error!(worker = self.index, "a media job panicked");
+                        }
+                    }
+                    Ok(Input::Datagram { from, data, at }) => {
+                        self.now = at;
+                        self.on_datagram(from, data);
+                    }
+                    Ok(Input::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                        self.shutdown();
+                        return;
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            more_to_read = self.read_socket(&mut buf);
+            self.now = Instant::now();
+            self.handle_timeouts();
+            self.flush();
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let ids: Vec<LegId> = self.legs.keys().copied().collect();
+        for id in ids {
+            self.remove_leg(id, true);
+        }
+    }
+
+    /// Reads up to [`READ_BUDGET`] datagrams. Returns true if the socket may have more.
+    fn read_socket(&mut self, buf: &mut [u8]) -> bool {
+        for _ in 0..READ_BUDGET {
+            match self.socket.recv_from(buf) {
+                Ok((n, from)) => {
+                    self.now = Instant::now();
+                    let data = BytesMut::from(buf.get(..n).unwrap_or_default());
+                    self.on_datagram(from, data);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // ICMP errors (a client went away) surface here on Linux; nothing to do.
+                Err(_) => {}
+            }
+        }
+        true
+    }
+
+    /// The connection a datagram belongs to, wherever it lives.
+    fn route(&mut self, from: SocketAddr, data: &[u8]) -> Option<LegKey> {
+        // A connectivity check names its connection: it may move an address to another
+        // connection (a new connection from the same socket, or a check that corrects a
+        // candidate someone else named).
+        if let Some(ufrag) = demux::local_ufrag(data) {
+            let key = {
+                let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+                routes.ufrags.get(ufrag).copied()?
+            };
+            let known = {
+                let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+                routes.addrs.get(&from).copied()
+            };
+            if known != Some(key) {
+                let mut routes = self
+                    .shared
+                    .routes
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                routes.addrs.insert(from, key);
+            }
+            if key.worker == self.index {
+                self.by_addr.insert(from, key.leg);
+            } else {
+                self.by_addr.remove(&from);
+            }
+            return Some(key);
+        }
+        if let Some(leg) = self.by_addr.get(&from) {
+            return Some(LegKey {
+                worker: self.index,
+                leg: *leg,
+            });
+        }
+        let key = {
+            let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+            routes.addrs.get(&from).copied()?
+        };
+        if key.worker == self.index {
+            self.by_addr.insert(from, key.leg);
+        }
+        Some(key)
+    }
+
+    fn on_datagram(&mut self, from: SocketAddr, data: BytesMut) {
+        let Some(key) = self.route(from, &data) else {
+            self.shared.metrics.dropped(DropReason::Unrouted, 1);
+            return;
+        };
+        if key.worker != self.index {
+            if let Some(owner) = self.shared.workers.get(key.worker) {
+                owner.send(Input::Datagram {
+                    from,
+                    data,
+                    at: self.now,
+                });
+            }
+            return;
+        }
+        let id = key.leg;
+        let now = self.now;
+        let advertised = self.shared.advertised;
+        let fed = self.guard(id, |leg| {
+            let msg = TaggedBytesMut {
+                now,
+                transport: TransportContext {
+                    local_addr: advertised,
+                    peer_addr: from,
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: data,
+            };
+            // Malformed or unexpected datagrams are refused by the stack; nothing to report
+            // per packet.
+            leg.pc.handle_read(msg).is_ok()
+        });
+        if fed == Some(false) {
+            self.shared.metrics.dropped(DropReason::Malformed, 1);
+        }
+        self.after_input(id);
+    }
+
+    /// Runs `f` on a leg, ending the leg if it panics. `None` if there is no such leg (or it
+    /// panicked).
+    fn guard<R>(&mut self, id: LegId, f: impl FnOnce(&mut Leg) -> R) -> Option<R> {
+        let leg = self.legs.get_mut(&id)?;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(leg))) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::error!(leg = ?id, "a media connection panicked; it is closed");
+                self.remove_leg(id, false);
+                None
+            }
+        }
+    }
+
+    /// Runs a participant task's request on its leg, then handles what the leg produced.
+    fn with_leg<R>(&mut self, id: LegId, f: impl FnOnce(&mut Leg, Instant) -> R) -> Option<R> {
+        let now = Instant::now();
+        self.now = now;
+        let r = self.guard(id, |leg| f(leg, now))?;
+        self.after_input(id);
+        self.flush();
+        Some(r)
+    }
+
+    /// After a leg was fed: its events, its received media (forwarded at once), the feedback
+    /// it took in, and what it has to send.
+    fn after_input(&mut self, id: LegId) {
+        let mut reads = std::mem::take(&mut self.reads);
+        let mut feedback = std::mem::take(&mut self.scratch);
+        let polled = self.guard(id, |leg| {
+            while let Some(event) = leg.pc.poll_event() {
+                match event {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
+                        RTCPeerConnectionState::Connected if !leg.connected => {
+                            leg.connected = true;
+                            let _ = leg.events.send(LegEvent::Connected);
+                        }
+                        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                            if !leg.failed =>
+                        {
+                            leg.failed = true;
+                            let _ = leg.events.send(LegEvent::Failed);
+                        }
+                        _ => {}
+                    },
+                    RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                        leg.receivers.insert(init.track_id, init.receiver_id);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(m) = leg.pc.poll_read() {
+                if let RTCMessage::RtpPacket(track_id, packet) = m.message {
+                    reads.push((track_id, packet));
+                }
+            }
+            feedback::drain(&leg.feedback, &mut feedback);
+        });
+        if polled.is_some() {
+            for (track_id, packet) in reads.drain(..) {
+                self.forward(id, &track_id, packet);
+            }
+            for item in feedback.drain(..) {
+                self.on_feedback(id, item);
+            }
+            self.mark_dirty(id);
+        }
+        reads.clear();
+        feedback.clear();
+        self.reads = reads;
+        self.scratch = feedback;
+    }
+
+    fn mark_dirty(&mut self, id: LegId) {
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+    }
+
+    /// The publication a received track belongs to, made on its first packet.
+    fn publication_for(
+        &mut self,
+        id: LegId,
+        track_id: &str,
+        packet: &rtp::Packet,
+    ) -> Option<PubId> {
+        let leg = self.legs.get_mut(&id)?;
+        if let Some(p) = leg.tracks.get(track_id) {
+            return *p;
+        }
+        let receiver_id = *leg.receivers.get(track_id)?;
+        let mut receiver = leg.pc.rtp_receiver(receiver_id)?;
+        let kind = receiver.track().kind();
+        let params = &receiver.get_parameters().rtp_parameters;
+        let payload_type = packet.header.payload_type;
+        let codec: Option<RTCRtpCodec> = params
+            .codecs
+            .iter()
+            .find(|c| c.payload_type == payload_type)
+            .map(|c| c.rtp_codec.clone());
+        let extensions: Vec<(String, u16)> = params
+            .header_extensions
+            .iter()
+            .map(|h| (h.uri.clone(), h.id))
+            .collect();
+        let Some(codec) = codec else {
+            // Decided once, not per packet.
+            leg.tracks.insert(track_id.to_owned(), None);
+            tracing::warn!(participant = %leg.participant, payload_type, "track with an unknown codec ignored");
+            return None;
+        };
+        let pub_id = PubId(next_id());
+        leg.tracks.insert(track_id.to_owned(), Some(pub_id));
+        let ssrc = packet.header.ssrc;
+        let publication = Arc::new(Publication {
+            publisher: leg.participant.clone(),
+            kind,
+            codec,
+            ssrc,
+            payload_type: Some(payload_type),
+            extensions,
+            id: pub_id,
+            worker: self.shared.workers[self.index].clone(),
+        });
+        tracing::info!(
+            participant = %leg.participant,
+            kind = %publication.kind,
+            codec = %publication.codec.mime_type,
+            payload_type,
+            "publishing"
+        );
+        let _ = leg.events.send(LegEvent::Published(publication));
+        self.pubs.insert(
+            pub_id,
+            Pub {
+                leg: id,
+                receiver: receiver_id,
+                kind,
+                ssrc,
+                downs: Vec::new(),
+                paused: false,
+                resumes: 0,
+                last_keyframe_request: None,
+            },
+        );
+        Some(pub_id)
+    }
+
+    /// Writes a rewritten copy of `packet` to every ready downstream of its publication.
+    fn forward(&mut self, from: LegId, track_id: &str, packet: rtp::Packet) {
+        let metrics = self.shared.metrics.clone();
+        metrics.received(packet.payload.len());
+        let Some(pub_id) = self.publication_for(from, track_id, &packet) else {
+            metrics.dropped(DropReason::UnknownTrack, 1);
+            return;
+        };
+        let now = self.now;
+        let Some(publication) = self.pubs.get_mut(&pub_id) else {
+            return;
+        };
+        if publication.paused {
+            metrics.dropped(DropReason::Paused, 1);
+            return;
+        }
+        let (mut sent, mut late, mut failed) = (0u64, 0u64, 0u64);
+        let bytes = packet.payload.len();
+        for d in &mut publication.downs {
+            let Some(rewrite) = &d.rewrite else {
+                continue;
+            };
+            let Some(leg) = self.legs.get_mut(&d.leg) else {
+                continue;
+            };
+            let Some(slot) = leg.slots.get_mut(&d.sender) else {
+                continue;
+            };
+            let mut copy = packet.clone();
+            if !rewrite.apply(&mut copy) {
+                continue;
+            }
+            // Resumed after a pause: no hole where the paused packets were.
+            if d.resumes_seen != publication.resumes {
+                d.resumes_seen = publication.resumes;
+                slot.munger.mark_break();
+            }
+            let Some(m) =
+                slot.munger
+                    .forward(copy.header.sequence_number, copy.header.timestamp, now)
+            else {
+                late += 1;
+                continue;
+            };
+            copy.header.sequence_number = m.sequence_number;
+            copy.header.timestamp = m.timestamp;
+            slot.packets = slot.packets.wrapping_add(1);
+            slot.octets = slot
+                .octets
+                .wrapping_add(u32::try_from(bytes).unwrap_or(u32::MAX));
+            let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                leg.pc
+                    .rtp_sender(d.sender)
+                    .is_some_and(|mut s| s.write_rtp(now, copy).is_ok())
+            }));
+            match written {
+                Ok(true) => sent += 1,
+                Ok(false) => failed += 1,
+                Err(_) => {
+                    failed += 1;
+                    leg.failed = true;
+                }
+            }
+            if !self.dirty.contains(&d.leg) {
+                self.dirty.push(d.leg);
+            }
+        }
+        if sent > 0 {
+            metrics.forwarded(sent, bytes);
+        }
+        if late > 0 {
+            metrics.dropped(DropReason::Late, late);
+        }
+        if failed > 0 {
+            metrics.dropped(DropReason::WriteFailed, failed);
+        }
+    }
+
+    fn on_feedback(&mut self, from: LegId, item: Feedback) {
+        match item {
+            Feedback::Keyframe { media_ssrc } => {
+                let source = self.legs.get(&from).and_then(|leg| {
+                    leg.slots
+                        .values()
+                        .find(|s| s.ssrc == media_ssrc)
+                        .and_then(|s| s.source)
+                });
+                if let Some(p) = source {
+                    self.request_keyframe(p);
+                }
+            }
+            Feedback::SenderReport {
+                ssrc,
+                ntp_time,
+                rtp_time,
+                ..
+            } => self.relay_sender_report(from, ssrc, ntp_time, rtp_time),
+        }
+    }
+
+    /// Passes a publisher's sender report on to each subscriber, in the subscriber's SSRC and
+    /// timestamp numbering: the NTP ↔ RTP mapping is the publisher's, so receivers can line up
+    /// its audio and video.
+    fn relay_sender_report(&mut self, from: LegId, ssrc: u32, ntp_time: u64, rtp_time: u32) {
+        let Some(publication) = self.pubs.values().find(|p| p.leg == from && p.ssrc == ssrc) else {
+            return;
+        };
+        let now = self.now;
+        let mut touched = Vec::new();
+        for d in &publication.downs {
+            let Some(rewrite) = &d.rewrite else {
+                continue;
+            };
+            let Some(leg) = self.legs.get_mut(&d.leg) else {
+                continue;
+            };
+            let Some(slot) = leg.slots.get(&d.sender) else {
+                continue;
+            };
+            if slot.packets == 0 {
+                continue;
+            }
+            let report = SenderReport {
+                ssrc: rewrite.ssrc,
+                ntp_time,
+                rtp_time: slot.munger.out_timestamp(rtp_time),
+                packet_count: slot.packets,
+                octet_count: slot.octets,
+                ..Default::default()
+            };
+            if let Some(mut sender) = leg.pc.rtp_sender(d.sender) {
+                let _ = sender.write_rtcp(now, vec![Box::new(report)]);
+                touched.push(d.leg);
+            }
+        }
+        for id in touched {
+            self.mark_dirty(id);
+        }
+    }
+
+    /// Asks a publication's publisher for a keyframe, at most once per
+    /// [`KEYFRAME_REQUEST_GAP`].
+    pub fn request_keyframe(&mut self, id: PubId) {
+        let now = Instant::now();
+        let Some(p) = self.pubs.get_mut(&id) else {
+            return;
+        };
+        if p.kind != RtpCodecKind::Video
+            || p.last_keyframe_request
+                .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_GAP)
+        {
+            return;
+        }
+        p.last_keyframe_request = Some(now);
+        let (leg_id, receiver, ssrc) = (p.leg, p.receiver, p.ssrc);
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        if let Some(mut r) = leg.pc.rtp_receiver(receiver) {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            };
+            let _ = r.write_rtcp(now, vec![Box::new(pli)]);
+        }
+        self.mark_dirty(leg_id);
+    }
+
+    fn handle_timeouts(&mut self) {
+        let now = self.now;
+        let due: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|(_, l)| l.next_timeout.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if self.guard(id, |leg| leg.pc.handle_timeout(now)).is_some() {
+                self.after_input(id);
+            }
+        }
+    }
+
+    /// Sends what the dirty connections produced, and refreshes their timeouts.
+    fn flush(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut recovered = Vec::new();
+        let mut failed = Vec::new();
+        for id in &dirty {
+            let Some(leg) = self.legs.get_mut(id) else {
+                continue;
+            };
+            if leg.failed && !leg.connected {
+                // Nothing more to do for it; the participant task closes it.
+            }
+            let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut refused = 0u64;
+                let mut sent = 0u64;
+                let mut new_addrs = Vec::new();
+                while let Some(out) = leg.pc.poll_write() {
+                    let to = out.transport.peer_addr;
+                    if !self.by_addr.contains_key(&to) {
+                        new_addrs.push(to);
+                    }
+                    match self.socket.send_to(&out.message, to) {
+                        Ok(_) => sent += 1,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => refused += 1,
+                        Err(_) => refused += 1,
+                    }
+                }
+                leg.next_timeout = leg.pc.poll_timeout();
+                (sent, refused, new_addrs)
+            }));
+            match drained {
+                Ok((sent, refused, new_addrs)) => {
+                    if refused > 0 {
+                        leg.send_drops += refused;
+                        self.shared.metrics.dropped(DropReason::SendBuffer, refused);
+                    } else if sent > 0 && leg.send_drops > 0 {
+                        // Sending works again after losses: a fresh picture.
+                        leg.send_drops = 0;
+                        recovered.push(*id);
+                    }
+                    // Addresses we send to first (our own checks toward a candidate the client
+                    // named): their answers come back to this connection, unless a check that
+                    // names another connection claims the address.
+                    if !new_addrs.is_empty() {
+                        let key = LegKey {
+                            worker: self.index,
+                            leg: *id,
+                        };
+                        let mut routes = self
+                            .shared
+                            .routes
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner());
+                        for addr in new_addrs {
+                            let owner = *routes.addrs.entry(addr).or_insert(key);
+                            if owner == key {
+                                self.by_addr.insert(addr, *id);
+                            }
+                        }
+                    }
+                }
+                Err(_) => failed.push(*id),
+            }
+        }
+        for id in failed {
+            tracing::error!(leg = ?id, "a media connection panicked; it is closed");
+            self.remove_leg(id, false);
+        }
+        for id in recovered {
+            let sources: Vec<PubId> = self
+                .legs
+                .get(&id)
+                .map(|l| l.slots.values().filter_map(|s| s.source).collect())
+                .unwrap_or_default();
+            for p in sources {
+                self.request_keyframe(p);
+            }
+        }
+        // Keyframe requests may have dirtied publishers again.
+        if !self.dirty.is_empty() && self.dirty != dirty {
+            self.flush();
+        }
+    }
+
+    /// Forgets a leg, its routes, its publications, and its downstreams.
+    fn remove_leg(&mut self, id: LegId, close: bool) {
+        let Some(mut leg) = self.legs.remove(&id) else {
+            return;
+        };
+        self.shared.metrics.legs_changed(-1);
+        if close {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let _ = leg.pc.close();
+                while let Some(out) = leg.pc.poll_write() {
+                    let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+                }
+            }));
+        }
+        if !leg.failed {
+            let _ = leg.events.send(LegEvent::Failed);
+        }
+        {
+            let mut routes = self
+                .shared
+                .routes
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            routes.ufrags.remove(&leg.ufrag);
+            routes.addrs.retain(|_, key| key.leg != id);
+        }
+        self.by_addr.retain(|_, leg| *leg != id);
+        self.pubs.retain(|_, p| p.leg != id);
+        for p in self.pubs.values_mut() {
+            p.downs.retain(|d| d.leg != id);
+        }
+        self.dirty.retain(|d| *d != id);
+    }
+
+    // --- What participant tasks ask for (through `WorkerHandle::post`/`call`) ---------------
+
+    /// Starts sending `publication` on a subscriber's slot (forwarding waits for
+    /// [`Self::set_rewrite`]).
+    pub fn add_down(&mut self, publication: PubId, leg: LegId, sender: RTCRtpSenderId) {
+        let Some(p) = self.pubs.get_mut(&publication) else {
+            return;
+        };
+        p.downs.retain(|d| !(d.leg == leg && d.sender == sender));
+        let resumes = p.resumes;
+        p.downs.push(Down {
+            leg,
+            sender,
+            rewrite: None,
+            resumes_seen: resumes,
+        });
+        if let Some(slot) = self
+            .legs
+            .get_mut(&leg)
+            .and_then(|l| l.slots.get_mut(&sender))
+        {
+            slot.source = Some(publication);
+        }
+    }
+
+    /// The subscriber's leg negotiated the slot: forwarding starts.
+    pub fn set_rewrite(
+        &mut self,
+        publication: PubId,
+        leg: LegId,
+        sender: RTCRtpSenderId,
+        rewrite: Rewrite,
+    ) -> bool {
+        let Some(d) = self.pubs.get_mut(&publication).and_then(|p| {
+            p.downs
+                .iter_mut()
+                .find(|d| d.leg == leg && d.sender == sender)
+        }) else {
+            return false;
+        };
+        d.rewrite = Some(rewrite);
+        true
+    }
+
+    /// Stops sending `publication` on that slot.
+    pub fn remove_down(&mut self, publication: PubId, leg: LegId, sender: RTCRtpSenderId) {
+        if let Some(p) = self.pubs.get_mut(&publication) {
+            p.downs.retain(|d| !(d.leg == leg && d.sender == sender));
+        }
+        if let Some(slot) = self
+            .legs
+            .get_mut(&leg)
+            .and_then(|l| l.slots.get_mut(&sender))
+            && slot.source == Some(publication)
+        {
+            slot.source = None;
+        }
+    }
+
+    /// Stops or resumes forwarding a publication (a host mute). Resumed video starts at a
+    /// fresh keyframe.
+    pub fn set_paused(&mut self, publication: PubId, paused: bool) {
+        let Some(p) = self.pubs.get_mut(&publication) else {
+            return;
+        };
+        let was = std::mem::replace(&mut p.paused, paused);
+        if was && !paused {
+            p.resumes += 1;
+            p.last_keyframe_request = None;
+            self.request_keyframe(publication);
+            self.flush();
+        }
+    }
+
+    /// Forgets a publication (its publisher left, or replaced it).
+    pub fn stop_publication(&mut self, publication: PubId) {
+        if let Some(p) = self.pubs.remove(&publication) {
+            for d in p.downs {
+                if let Some(slot) = self
+                    .legs
+                    .get_mut(&d.leg)
+                    .and_then(|l| l.slots.get_mut(&d.sender))
+                    && slot.source == Some(publication)
+                {
+                    slot.source = None;
+                }
+            }
+        }
+    }
+
+    /// Asks for a keyframe now (a new subscriber's picture) and sends the request.
+    pub fn keyframe_now(&mut self, publication: PubId) {
+        self.request_keyframe(publication);
+        self.flush();
+    }
+
+    /// How many downstreams a publication has, and how many are forwarding (tests).
+    pub fn downstreams(&self, publication: PubId) -> (usize, usize) {
+        self.pubs.get(&publication).map_or((0, 0), |p| {
+            (
+                p.downs.len(),
+                p.downs.iter().filter(|d| d.rewrite.is_some()).count(),
+            )
+        })
+    }
+}
