@@ -391,8 +391,12 @@ async fn signaling(
     };
     // Frames a little over the protocol limit still arrive, so the client gets a clear
     // `message_too_large` reply instead of a dropped connection.
+    // Small buffers: most signaling messages are a few hundred bytes (an SDP a few KB), and the
+    // library's 128 KiB read buffer per connection would be a tenth of a participant's memory.
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES * 2)
         .max_frame_size(MAX_MESSAGE_BYTES * 2)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| participant::run(socket, room, state, address))
 }

@@ -50,6 +50,7 @@ use super::feedback::{self, Feedback};
 use super::forward::Publication;
 use super::munger::Munger;
 use super::rewrite::Rewrite;
+use super::udp::{self, Sent};
 use crate::metrics::{DropReason, Metrics};
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
@@ -76,6 +77,34 @@ pub struct LegId(u64);
 pub struct PubId(u64);
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A hasher for the engine's small integer keys (connection, publication and sender ids),
+/// which are looked up once per packet and subscriber: a multiply instead of SipHash. The keys
+/// are counters the server hands out, never chosen by a client.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -261,12 +290,14 @@ impl Engine {
                         socket,
                         inputs: rx,
                         shared,
-                        legs: HashMap::new(),
-                        pubs: HashMap::new(),
+                        legs: IdMap::default(),
+                        pubs: IdMap::default(),
                         by_addr: HashMap::new(),
                         dirty: Vec::new(),
                         scratch: Vec::new(),
                         reads: Vec::new(),
+                        outbox: Vec::new(),
+                        outcomes: Vec::new(),
                         now: Instant::now(),
                     };
                     worker.run();
@@ -384,7 +415,9 @@ pub struct Leg {
     /// Remote track id → its publication once its first packet arrived (`None`: its codec was
     /// not negotiated, and its packets are dropped).
     tracks: HashMap<String, Option<PubId>>,
-    slots: HashMap<RTCRtpSenderId, SendSlot>,
+    slots: IdMap<RTCRtpSenderId, SendSlot>,
+    /// Listed in `Worker::dirty` (it has datagrams to send or a timeout to refresh).
+    dirty: bool,
     feedback: feedback::Queue,
     /// Datagrams the kernel refused (buffer full) since sending last worked.
     send_drops: u64,
@@ -419,8 +452,8 @@ pub struct Worker {
     socket: UdpSocket,
     inputs: mpsc::Receiver<Input>,
     shared: Arc<Shared>,
-    legs: HashMap<LegId, Leg>,
-    pubs: HashMap<PubId, Pub>,
+    legs: IdMap<LegId, Leg>,
+    pubs: IdMap<PubId, Pub>,
     /// Remote address → our connection, for datagrams from addresses this worker has routed
     /// before.
     by_addr: HashMap<SocketAddr, LegId>,
@@ -428,6 +461,9 @@ pub struct Worker {
     dirty: Vec<LegId>,
     scratch: Vec<Feedback>,
     reads: Vec<(String, rtp::Packet)>,
+    /// Datagrams of one flush, and whether the kernel took each (kept for their capacity).
+    outbox: Vec<(BytesMut, SocketAddr)>,
+    outcomes: Vec<Sent>,
     now: Instant,
 }
 
@@ -511,7 +547,8 @@ impl WorkerHandle {
                         failed: false,
                         receivers: HashMap::new(),
                         tracks: HashMap::new(),
-                        slots: HashMap::new(),
+                        slots: IdMap::default(),
+                        dirty: false,
                         feedback: leg.feedback,
                         send_drops: 0,
                     },
@@ -790,7 +827,10 @@ impl Worker {
     }
 
     fn mark_dirty(&mut self, id: LegId) {
-        if !self.dirty.contains(&id) {
+        if let Some(leg) = self.legs.get_mut(&id)
+            && !leg.dirty
+        {
+            leg.dirty = true;
             self.dirty.push(id);
         }
     }
@@ -927,7 +967,8 @@ impl Worker {
                     leg.failed = true;
                 }
             }
-            if !self.dirty.contains(&d.leg) {
+            if !leg.dirty {
+                leg.dirty = true;
                 self.dirty.push(d.leg);
             }
         }
@@ -1049,68 +1090,92 @@ impl Worker {
 
     /// Sends what the dirty connections produced, and refreshes their timeouts.
     fn flush(&mut self) {
+        // Twice at most: keyframe requests made while flushing dirty their publishers again.
+        for _ in 0..2 {
+            if self.dirty.is_empty() {
+                return;
+            }
+            self.flush_once();
+        }
+    }
+
+    fn flush_once(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
         let mut recovered = Vec::new();
         let mut failed = Vec::new();
+        let mut out = std::mem::take(&mut self.outbox);
+        // Who produced each datagram, as runs of (leg, count) in `out`'s order.
+        let mut runs: Vec<(LegId, usize)> = Vec::with_capacity(dirty.len());
         for id in &dirty {
             let Some(leg) = self.legs.get_mut(id) else {
                 continue;
             };
-            if leg.failed && !leg.connected {
-                // Nothing more to do for it; the participant task closes it.
-            }
+            leg.dirty = false;
+            let before = out.len();
+            let mut new_addrs = Vec::new();
             let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut refused = 0u64;
-                let mut sent = 0u64;
-                let mut new_addrs = Vec::new();
-                while let Some(out) = leg.pc.poll_write() {
-                    let to = out.transport.peer_addr;
-                    if !self.by_addr.contains_key(&to) {
+                while let Some(datagram) = leg.pc.poll_write() {
+                    let to = datagram.transport.peer_addr;
+                    if !self.by_addr.contains_key(&to) && !new_addrs.contains(&to) {
                         new_addrs.push(to);
                     }
-                    match self.socket.send_to(&out.message, to) {
-                        Ok(_) => sent += 1,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => refused += 1,
-                        Err(_) => refused += 1,
-                    }
+                    out.push((datagram.message, to));
                 }
                 leg.next_timeout = leg.pc.poll_timeout();
-                (sent, refused, new_addrs)
             }));
-            match drained {
-                Ok((sent, refused, new_addrs)) => {
-                    if refused > 0 {
-                        leg.send_drops += refused;
-                        self.shared.metrics.dropped(DropReason::SendBuffer, refused);
-                    } else if sent > 0 && leg.send_drops > 0 {
-                        // Sending works again after losses: a fresh picture.
-                        leg.send_drops = 0;
-                        recovered.push(*id);
-                    }
-                    // Addresses we send to first (our own checks toward a candidate the client
-                    // named): their answers come back to this connection, unless a check that
-                    // names another connection claims the address.
-                    if !new_addrs.is_empty() {
-                        let key = LegKey {
-                            worker: self.index,
-                            leg: *id,
-                        };
-                        let mut routes = self
-                            .shared
-                            .routes
-                            .write()
-                            .unwrap_or_else(|p| p.into_inner());
-                        for addr in new_addrs {
-                            let owner = *routes.addrs.entry(addr).or_insert(key);
-                            if owner == key {
-                                self.by_addr.insert(addr, *id);
-                            }
-                        }
+            if drained.is_err() {
+                out.truncate(before);
+                failed.push(*id);
+                continue;
+            }
+            if out.len() > before {
+                runs.push((*id, out.len() - before));
+            }
+            // Addresses we send to first (our own checks toward a candidate the client named):
+            // their answers come back to this connection, unless a check that names another
+            // connection claims the address.
+            if !new_addrs.is_empty() {
+                let key = LegKey {
+                    worker: self.index,
+                    leg: *id,
+                };
+                let mut routes = self
+                    .shared
+                    .routes
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                for addr in new_addrs {
+                    let owner = *routes.addrs.entry(addr).or_insert(key);
+                    if owner == key {
+                        self.by_addr.insert(addr, *id);
                     }
                 }
-                Err(_) => failed.push(*id),
             }
         }
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        udp::send_all(&self.socket, &out, &mut outcomes);
+        let mut at = 0;
+        for (id, n) in runs {
+            let results = outcomes.get(at..at + n).unwrap_or_default();
+            at += n;
+            let refused = results.iter().filter(|o| **o == Sent::Refused).count() as u64;
+            let sent = n as u64 - refused;
+            let Some(leg) = self.legs.get_mut(&id) else {
+                continue;
+            };
+            if refused > 0 {
+                leg.send_drops += refused;
+                self.shared.metrics.dropped(DropReason::SendBuffer, refused);
+            } else if sent > 0 && leg.send_drops > 0 {
+                // Sending works again after losses: a fresh picture.
+                leg.send_drops = 0;
+                recovered.push(id);
+            }
+        }
+        out.clear();
+        outcomes.clear();
+        self.outbox = out;
+        self.outcomes = outcomes;
         for id in failed {
             tracing::error!(leg = ?id, "a media connection panicked; it is closed");
             self.remove_leg(id, false);
@@ -1124,10 +1189,6 @@ impl Worker {
             for p in sources {
                 self.request_keyframe(p);
             }
-        }
-        // Keyframe requests may have dirtied publishers again.
-        if !self.dirty.is_empty() && self.dirty != dirty {
-            self.flush();
         }
     }
 

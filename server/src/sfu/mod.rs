@@ -8,6 +8,7 @@
 //! - [`candidates`] decides which remote ICE candidates reach the ICE agent.
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
 //! - [`forward`] is the handle on a publication (one received track) that rooms hold.
+//! - [`udp`] sends a pass's datagrams with one system call per batch.
 //! - [`munger`] keeps each downstream's sequence numbers and timestamps continuous across a
 //!   pause or a reused send slot (64-bit internally, so wraparounds never confuse it).
 
@@ -19,3 +20,4 @@ pub mod forward;
 pub mod munger;
 pub mod peer;
 pub mod rewrite;
+pub mod udp;
