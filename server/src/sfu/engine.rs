@@ -325,6 +325,27 @@ impl Engine {
         self.shared.workers[index].clone()
     }
 
+    /// RTP packets written so far to `participant`'s connection (tests: nothing may reach a
+    /// subscriber before its leg negotiated the track).
+    pub async fn packets_to(&self, participant: &str) -> u64 {
+        let mut total = 0u64;
+        for w in &self.shared.workers {
+            let who = participant.to_owned();
+            total += w
+                .call(move |w| {
+                    w.legs
+                        .values()
+                        .filter(|l| l.participant == who)
+                        .flat_map(|l| l.slots.values())
+                        .map(|s| u64::from(s.packets))
+                        .sum::<u64>()
+                })
+                .await
+                .unwrap_or(0);
+        }
+        total
+    }
+
     /// Connections alive on all workers (for tests and metrics).
     pub async fn legs(&self) -> usize {
         let mut total = 0;

@@ -1,0 +1,103 @@
+//! What the media engine forwards, and when, through real WebRTC on the one media port: nothing
+//! reaches a subscriber before its connection negotiated the track, and a subscriber whose media
+//! stopped costs the others nothing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::rtc::RtcClient;
+use common::{TestServer, eventually};
+use salon_protocol::ServerMessage;
+
+async fn pump_all(clients: &mut [&mut RtcClient], d: Duration) {
+    futures_util::future::join_all(clients.iter_mut().map(|c| c.pump(d))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_reaches_a_subscriber_before_it_answers_the_offer_that_carries_the_track() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let engine = s.server.state.media.engine.clone();
+    let mut quiet = RtcClient::join(&s.ws_url(&id), "Quiet").await;
+    let mut talker = RtcClient::join(&s.ws_url(&id), "Talker").await;
+    // The talker's tracks are offered to Quiet, who does not answer yet: the talker's media
+    // flows into the server (the talker answers its own offers) but must not go out to Quiet.
+    talker.pump(Duration::from_secs(3)).await;
+    assert!(
+        talker.received_from(&quiet.id).audio_packets > 0,
+        "media flows the other way"
+    );
+    assert_eq!(
+        engine.packets_to(&quiet.id).await,
+        0,
+        "packets were written to a subscriber before its answer"
+    );
+    assert_eq!(quiet.received_from(&talker.id).audio_packets, 0);
+
+    // Quiet answers: forwarding starts.
+    let mut clients = [&mut quiet, &mut talker];
+    pump_all(&mut clients, Duration::from_secs(2)).await;
+    assert!(engine.packets_to(&quiet.id).await > 0);
+    let got = quiet.received_from(&talker.id);
+    assert!(
+        got.audio_packets > 10 && got.video_packets > 5,
+        "nothing arrived after the answer: {got:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_media_stops_costs_the_others_nothing() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let mut a = RtcClient::join(&s.ws_url(&id), "A").await;
+    let mut b = RtcClient::join(&s.ws_url(&id), "B").await;
+    let mut frozen = RtcClient::join(&s.ws_url(&id), "Frozen").await;
+    let mut clients = [&mut a, &mut b, &mut frozen];
+    pump_all(&mut clients, Duration::from_secs(3)).await;
+    for (to, from) in [(&a, &b), (&b, &a), (&frozen, &a)] {
+        let r = to.received_from(&from.id);
+        assert!(r.audio_packets > 20, "not flowing before the stall: {r:?}");
+    }
+
+    // Frozen's media stops dead (its socket closes: the server's datagrams to it go nowhere)
+    // while its signaling stays up.
+    frozen.pc.close().await.unwrap();
+    let before = (
+        a.received_from(&b.id).audio_packets,
+        b.received_from(&a.id).audio_packets,
+    );
+    let started = Instant::now();
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(4)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    // Audio is sent every 20 ms: 50 packets a second.
+    let expected = (elapsed * 50.0) as u64;
+    let after = (
+        a.received_from(&b.id).audio_packets,
+        b.received_from(&a.id).audio_packets,
+    );
+    for (got, who) in [
+        (after.0 - before.0, "A from B"),
+        (after.1 - before.1, "B from A"),
+    ] {
+        assert!(
+            got * 10 >= expected * 9,
+            "{who}: {got} audio packets in {elapsed:.1} s while a subscriber was frozen (expected about {expected})"
+        );
+    }
+
+    // The server notices that Frozen's media is gone and lets it go; the others stay.
+    let gone = frozen.id.clone();
+    let mut a_seen = Vec::new();
+    let left = eventually(Duration::from_secs(20), async || {
+        a_seen.extend(a.pump(Duration::from_millis(500)).await);
+        a_seen.iter().any(|m| {
+            matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == gone)
+        })
+    })
+    .await;
+    assert!(left, "the frozen participant was never let go");
+    assert_eq!(s.participants(&id).await, 2);
+}
