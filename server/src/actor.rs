@@ -190,6 +190,11 @@ impl RoomActor {
                     self.membership.mark_connected(&id);
                 }
             }
+            RoomCmd::MediaReset { id, seat } => {
+                if self.is_current(&id, seat) {
+                    self.drop_publications_of(&id);
+                }
+            }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
         self.host_present.send_if_modified(|present| {
@@ -224,6 +229,7 @@ impl RoomActor {
             mut role,
             identity,
             link,
+            keep_media,
         } = request;
         let mut reuse_id = None;
         if let Some(Resume {
@@ -234,7 +240,7 @@ impl RoomActor {
             if let Some((_, expected)) = self.seats.get(&participant_id)
                 && token_matches(&token, expected)
             {
-                self.resume(participant_id, name, media, identity, reply);
+                self.resume(participant_id, name, media, identity, keep_media, reply);
                 return;
             }
             self.recently_left
@@ -414,8 +420,9 @@ impl RoomActor {
         resumed: bool,
     ) -> (Joined, mpsc::Sender<ToParticipant>) {
         let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
-        // Existing publications go into the newcomer's queue before anything else can.
-        for publication in &self.publications {
+        // Existing publications go into the newcomer's queue before anything else can (its
+        // own, kept through a resume, excepted).
+        for publication in self.publications.iter().filter(|p| p.publisher != id) {
             let _ = tx.try_send(ToParticipant::Subscribe(publication.clone()));
         }
         if role.is_host() {
@@ -434,6 +441,7 @@ impl RoomActor {
             events,
             resume_token,
             resumed,
+            keep_media: false,
         };
         (joined, tx)
     }
@@ -462,11 +470,16 @@ impl RoomActor {
         name: String,
         media: MediaState,
         identity: Identity,
+        keep_media: bool,
         reply: oneshot::Sender<Result<JoinReply, JoinError>>,
     ) {
         // Dropping the old queue ends the old connection's task quietly.
         self.queues.remove(&id);
-        self.drop_publications_of(&id);
+        // Kept media keeps its publications: the others see no change at all. (If the new
+        // connection cannot take the old one's media over, it says so: `MediaReset`.)
+        if !keep_media {
+            self.drop_publications_of(&id);
+        }
         // A resume may not take another member's name.
         let name = self.membership.unique_name(&id, &name);
         let Some(participant) = self.membership.update(&id, name, media, identity) else {
@@ -475,7 +488,8 @@ impl RoomActor {
         };
         let (seat, resume_token) = self.take_seat(&id);
         let others = self.membership.others(&id);
-        let (joined, tx) = self.place(id.clone(), participant.role, others, resume_token, true);
+        let (mut joined, tx) = self.place(id.clone(), participant.role, others, resume_token, true);
+        joined.keep_media = keep_media;
         if reply.send(Ok(JoinReply::Admitted(joined, seat))).is_err() {
             self.leave(&id, true);
             return;

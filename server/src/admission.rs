@@ -63,6 +63,7 @@ pub async fn enter(
             return None;
         }
     }
+    let keep_media = join.keep_media && join.resume.is_some();
     let request = JoinRequest {
         name: join.name,
         media: join.media,
@@ -70,6 +71,7 @@ pub async fn enter(
         role,
         identity,
         link: room.link.clone(),
+        keep_media,
     };
     match state.hub.join(room, request).await {
         Ok(Entry::Joined(joined, link)) => Some((joined, link)),

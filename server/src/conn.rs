@@ -27,6 +27,8 @@ pub struct JoinMessage {
     pub resume: Option<salon_protocol::Resume>,
     pub host_key: Option<String>,
     pub device: Option<String>,
+    /// The client kept its peer connection and asks to go on with it (with `resume`).
+    pub keep_media: bool,
 }
 
 /// The socket with its rate limit and liveness clock.
@@ -171,6 +173,7 @@ impl Conn {
                     resume,
                     host_key,
                     device,
+                    keep_media,
                 }) => {
                     if version != PROTOCOL_VERSION {
                         self.fatal(
@@ -188,6 +191,7 @@ impl Conn {
                         resume,
                         host_key,
                         device,
+                        keep_media,
                     });
                 }
                 Incoming::Message(ClientMessage::Ping) => {

@@ -47,6 +47,9 @@ pub struct JoinRequest {
     /// The invite link id the client came through; a link rotated since then lets in only
     /// people who were already inside (a resume) and the owner.
     pub link: String,
+    /// A resume that hopes to keep its peer connection: the participant's publications stay
+    /// (the others are not renegotiated) unless its task later reports the media lost.
+    pub keep_media: bool,
 }
 
 /// A participant's place in the room.
@@ -62,6 +65,8 @@ pub struct Joined {
     pub resume_token: String,
     /// This join took over an earlier connection of the same participant.
     pub resumed: bool,
+    /// ... and asked to keep that connection's media (the room kept its publications).
+    pub keep_media: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +134,11 @@ pub(crate) enum RoomCmd {
         id: String,
         seat: u64,
     },
+    /// A resume that asked to keep its media could not: drop the old publications.
+    MediaReset {
+        id: String,
+        seat: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -186,6 +196,15 @@ impl RoomLink {
     /// media is the first to go when a host needs room).
     pub fn media_connected(&self) {
         let _ = self.tx.send(RoomCmd::Connected {
+            id: self.id.clone(),
+            seat: self.seat,
+        });
+    }
+
+    /// A resume asked to keep its media but could not (the old peer connection was gone): the
+    /// room drops this participant's old publications, and the new connection publishes anew.
+    pub fn media_reset(&self) {
+        let _ = self.tx.send(RoomCmd::MediaReset {
             id: self.id.clone(),
             seat: self.seat,
         });

@@ -12,6 +12,7 @@ mod actor;
 pub mod admission;
 pub mod config;
 pub mod conn;
+pub mod handoff;
 mod hosting;
 pub mod http;
 pub mod hub;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub limits: Arc<Mutex<abuse::Limits>>,
     /// Take the client address from `X-Forwarded-For` (set by a trusted reverse proxy).
     pub behind_proxy: bool,
+    /// Media handed from a dropped signaling connection to its resume.
+    pub handoffs: Arc<handoff::Handoffs<participant::Carry>>,
 }
 
 impl AppState {
@@ -153,6 +156,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         local_addr: addr,
         limits: Arc::new(Mutex::new(abuse::Limits::new())),
         behind_proxy: config.behind_proxy,
+        handoffs: Arc::default(),
     };
     let app = http::router(state.clone());
     let settings = serve::Settings {

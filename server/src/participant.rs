@@ -47,9 +47,23 @@ impl Drop for LeaveOnDrop {
 /// How long a participant whose socket dropped keeps its seat, waiting for a resume.
 const RESUME_GRACE: Duration = Duration::from_secs(5);
 
-/// Waits out [`RESUME_GRACE`] after a dropped socket, draining room events. Returns
-/// [`End::Replaced`] if a resumed connection took the seat meanwhile.
-async fn linger(room_events: &mut mpsc::Receiver<ToParticipant>) -> End {
+/// How long a resumed connection waits for the old one to hand its media over.
+const HANDOFF_WAIT: Duration = Duration::from_secs(2);
+
+/// How long handed-over media waits for the resumed connection to claim it.
+const HANDOFF_PARK: Duration = Duration::from_secs(5);
+
+/// Room events a lingering connection keeps for its resume (beyond that, the media starts
+/// over rather than miss a change).
+const MAX_MISSED: usize = 256;
+
+/// Waits out [`RESUME_GRACE`] after a dropped socket. Returns [`End::Replaced`] if a resumed
+/// connection took the seat meanwhile. Subscription changes meanwhile are kept in `missed`,
+/// for a resume that takes the media over.
+async fn linger(
+    room_events: &mut mpsc::Receiver<ToParticipant>,
+    missed: &mut Vec<ToParticipant>,
+) -> End {
     let grace = tokio::time::sleep(RESUME_GRACE);
     tokio::pin!(grace);
     loop {
@@ -59,9 +73,53 @@ async fn linger(room_events: &mut mpsc::Receiver<ToParticipant>) -> End {
                 None => return End::Replaced,
                 Some(ToParticipant::Evicted) => return End::Evicted,
                 Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
-                Some(_) => {}
+                Some(event @ (ToParticipant::Subscribe(_) | ToParticipant::Unsubscribe { .. })) => {
+                    missed.push(event);
+                }
+                Some(ToParticipant::Signal(_)) => {}
             },
         }
+    }
+}
+
+/// A participant's media (its peer connection and everything negotiated on it), handed from a
+/// dropped signaling connection to the one that resumed it. Dropped without being taken, it
+/// closes the peer connection.
+pub struct Carry {
+    session: Option<Session>,
+    leg_events: mpsc::UnboundedReceiver<LegEvent>,
+    /// Room events that arrived while the socket was gone.
+    missed: Vec<ToParticipant>,
+}
+
+impl Drop for Carry {
+    fn drop(&mut self) {
+        if let Some(leg) = self.session.as_mut().and_then(|s| s.leg.take()) {
+            leg.close();
+        }
+    }
+}
+
+impl Carry {
+    /// Still worth taking over: connected, not failed since, nothing missed beyond the bound.
+    fn usable(&mut self) -> bool {
+        let Some(session) = &self.session else {
+            return false;
+        };
+        if !session.connected || session.leg.is_none() || self.missed.len() > MAX_MISSED {
+            return false;
+        }
+        while let Ok(event) = self.leg_events.try_recv() {
+            match event {
+                LegEvent::Failed => return false,
+                LegEvent::Connected => {}
+                // A track that started while nobody listened: the room hears of it below.
+                LegEvent::Published(publication) => {
+                    session.link.publish(publication);
+                }
+            }
+        }
+        true
     }
 }
 
@@ -105,10 +163,27 @@ pub async fn run(
     // Whatever happens below — even a panic in the WebRTC stack on hostile input — the room
     // hears that this participant is gone.
     let _leave_on_drop = LeaveOnDrop(link.clone());
-    // The peer connection is built only when the client's first offer arrives: a client that
-    // joins and never offers holds a seat for at most the connect timeout, and no media state.
-    let (leg_tx, leg_rx) = mpsc::unbounded_channel();
+    // A resume may take over the old connection's media (its peer connection is still up).
+    let mut carried = None;
+    if joined.resumed {
+        if joined.keep_media {
+            carried = state.handoffs.claim(&me, HANDOFF_WAIT).await;
+            if let Some(c) = carried.as_mut()
+                && !c.usable()
+            {
+                carried = None;
+            }
+            if carried.is_none() {
+                // The room kept our publications for nothing: they go, and we start over.
+                link.media_reset();
+            }
+        } else {
+            drop(state.handoffs.discard(&me));
+        }
+    }
+    let media_kept = carried.is_some();
     let welcome = ServerMessage::Joined {
+        media_kept,
         version: PROTOCOL_VERSION,
         participant_id: me.clone(),
         room: joined.room,
@@ -118,35 +193,72 @@ pub async fn run(
         role: joined.role,
         knocks: joined.knocks,
     };
-    let mut session = Session {
-        me: me.clone(),
-        link,
-        media: state.media.clone(),
-        leg: None,
-        leg_tx,
-        candidates: RemoteCandidates::new(),
-        connected: false,
-        subscriptions: HashMap::new(),
-        spare: Vec::new(),
-        stopping: tokio::sync::watch::Sender::new(false),
-        negotiation: Negotiator::default(),
-        pending: Vec::new(),
-        admitted: Instant::now(),
-    };
     state.media.metrics.joined();
     let mut room_events = joined.events;
-    let mut leg_rx = leg_rx;
+    let taken = carried
+        .as_mut()
+        .and_then(|carry| Some((carry.session.take()?, carry)));
+    let (mut session, mut leg_rx, missed) = match taken {
+        Some((mut session, carry)) => {
+            session.link = link;
+            session.link.media_connected();
+            let leg_rx = std::mem::replace(&mut carry.leg_events, mpsc::unbounded_channel().1);
+            tracing::info!(participant = %me, "resumed with the media kept");
+            (session, leg_rx, std::mem::take(&mut carry.missed))
+        }
+        None => {
+            // The peer connection is built only when the client's first offer arrives: a
+            // client that joins and never offers holds a seat for at most the connect timeout,
+            // and no media state.
+            let (leg_tx, leg_rx) = mpsc::unbounded_channel();
+            let session = Session {
+                me: me.clone(),
+                link,
+                media: state.media.clone(),
+                leg: None,
+                leg_tx,
+                candidates: RemoteCandidates::new(),
+                connected: false,
+                subscriptions: HashMap::new(),
+                spare: Vec::new(),
+                stopping: tokio::sync::watch::Sender::new(false),
+                negotiation: Negotiator::default(),
+                pending: Vec::new(),
+                admitted: Instant::now(),
+            };
+            (session, leg_rx, Vec::new())
+        }
+    };
+    drop(carried);
     let mut end = if conn.send(&welcome).await {
+        for event in missed {
+            session.on_room(&mut conn, event).await;
+        }
         session.run(&mut conn, &mut room_events, &mut leg_rx).await
     } else {
         End::SocketClosed
     };
+    let mut missed = Vec::new();
     if matches!(end, End::SocketClosed) {
         // The socket dropped without a goodbye: often a network change. Hold the seat briefly
         // so the client can resume as itself instead of leaving and re-entering.
-        end = linger(&mut room_events).await;
+        end = linger(&mut room_events, &mut missed).await;
     }
     tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
+    if matches!(end, End::Replaced) && session.connected && session.leg.is_some() {
+        // A resume took our seat: its connection may take our media over.
+        let carry = Carry {
+            session: Some(session),
+            leg_events: leg_rx,
+            missed,
+        };
+        if let Some(ticket) = state.handoffs.give(&me, carry) {
+            tokio::time::sleep(HANDOFF_PARK).await;
+            drop(state.handoffs.take_back(&me, ticket));
+        }
+        conn.close().await;
+        return;
+    }
     session.shutdown().await;
     match &end {
         End::Evicted => {
@@ -664,6 +776,14 @@ impl Session {
     async fn subscribe(&mut self, publication: Arc<Publication>) -> Result<(), String> {
         let leg = self.leg.clone().ok_or("no peer connection")?;
         let key = (publication.publisher.clone(), publication.kind);
+        if self
+            .subscriptions
+            .get(&key)
+            .is_some_and(|s| s.publication.id == publication.id)
+        {
+            // Already carried (a resume that kept its media hears of everything again).
+            return Ok(());
+        }
         if let Some(old) = self.subscriptions.remove(&key) {
             self.drop_subscription(old).await;
         }

@@ -101,3 +101,103 @@ async fn a_subscriber_whose_media_stops_costs_the_others_nothing() {
     assert!(left, "the frozen participant was never let go");
     assert_eq!(s.participants(&id).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_keeps_its_media_costs_nobody_an_offer_and_media_goes_on() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    let mut c = RtcClient::join(&url, "C").await;
+    let mut clients = [&mut a, &mut b, &mut c];
+    pump_all(&mut clients, Duration::from_secs(3)).await;
+    let offers = (a.server_offers, b.server_offers, c.server_offers);
+    let before = (
+        a.received_from(&c.id).audio_packets,
+        c.received_from(&a.id).audio_packets,
+    );
+
+    // C's signaling socket drops; its peer connection does not. It resumes on a new socket.
+    assert!(
+        c.resume_keeping_media(&url).await,
+        "the server did not keep C's media"
+    );
+    let mut seen = Vec::new();
+    let mut clients = [&mut a, &mut b, &mut c];
+    for messages in
+        futures_util::future::join_all(clients.iter_mut().map(|c| c.pump(Duration::from_secs(3))))
+            .await
+    {
+        seen.extend(messages);
+    }
+    assert_eq!(
+        (a.server_offers, b.server_offers, c.server_offers),
+        offers,
+        "a kept resume renegotiated someone"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft { .. })),
+        "{seen:?}"
+    );
+    let after = (
+        a.received_from(&c.id).audio_packets,
+        c.received_from(&a.id).audio_packets,
+    );
+    assert!(
+        after.0 > before.0 + 50,
+        "A stopped hearing C: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.1 > before.1 + 50,
+        "C stopped hearing A: {before:?} -> {after:?}"
+    );
+    assert_eq!(s.participants(&id).await, 3);
+
+    // C still takes part as before: a newcomer reaches C and C reaches the newcomer.
+    let mut d = RtcClient::join(&url, "D").await;
+    let mut clients = [&mut a, &mut b, &mut c, &mut d];
+    pump_all(&mut clients, Duration::from_secs(3)).await;
+    assert!(c.received_from(&d.id).audio_packets > 10);
+    assert!(d.received_from(&c.id).audio_packets > 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_without_media_to_keep_is_told_to_start_over() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let (ws, reply) = common::WsClient::connect_as(&url, "Nomedia", None, None).await;
+    let ServerMessage::Joined {
+        participant_id,
+        resume_token,
+        ..
+    } = reply
+    else {
+        panic!("{reply:?}");
+    };
+    ws.close().await;
+    let mut again = common::WsClient::connect(&url).await;
+    again
+        .send_resume_keeping_media("Nomedia", &participant_id, &resume_token)
+        .await;
+    match again.recv().await {
+        Some(ServerMessage::Joined {
+            resumed,
+            media_kept,
+            participant_id: back,
+            ..
+        }) => {
+            assert!(resumed);
+            assert!(!media_kept, "there was no media to keep");
+            assert_eq!(back, participant_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    // It goes on as a fresh participant: its offer is answered.
+    let mut a = RtcClient::join(&url, "A").await;
+    a.pump(Duration::from_secs(1)).await;
+    assert_eq!(s.participants(&id).await, 2);
+}

@@ -69,6 +69,11 @@ pub enum ClientMessage {
         /// removal stick to this browser or device. 16–64 URL-safe characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
+        /// With `resume`: the client kept its peer connection and would like to go on with it
+        /// (a signaling blip, media still up). The server answers with `media_kept` in
+        /// `joined`; when that is false the client starts over with a new connection and offer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_media: bool,
     },
     /// The participant's SDP offer. The first offer after `joined` publishes its media; the
     /// server answers with [`ServerMessage::Answer`].
@@ -145,6 +150,10 @@ pub enum ServerMessage {
         /// People waiting in the lobby (hosts only; empty for guests).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         knocks: Vec<Knock>,
+        /// A resume with `keep_media` re-attached to the participant's existing peer
+        /// connection: no new offer, the others were not renegotiated.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        media_kept: bool,
     },
     /// The room is locked: you wait in the lobby until a host admits you (then `joined`
     /// follows) or denies you (a fatal `knock_denied`). No media and no participant list

@@ -7,6 +7,7 @@ fn join_round_trips_with_the_documented_shape() {
     assert_eq!(
         msg,
         ClientMessage::Join {
+            keep_media: false,
             version: 1,
             name: "Ada".into(),
             media: MediaState {
@@ -19,6 +20,25 @@ fn join_round_trips_with_the_documented_shape() {
         }
     );
     assert_eq!(encode(&msg), text);
+}
+
+#[test]
+fn keeping_media_through_a_resume_is_asked_and_answered_explicitly() {
+    let text = r#"{"type":"join","version":1,"name":"Ada","resume":{"participant_id":"p","token":"t"},"keep_media":true}"#;
+    let msg = decode_client(text).expect("valid join");
+    assert!(matches!(
+        msg,
+        ClientMessage::Join {
+            keep_media: true,
+            ..
+        }
+    ));
+    // An older server's `joined` has no `media_kept`: the client starts over.
+    let joined = r#"{"type":"joined","version":1,"participant_id":"p","room":{"id":"AAAAAAAAAAAAAAAAAAAAAA","name":null,"max_participants":50,"locked":false,"panic":false},"participants":[],"resume_token":"t","resumed":true}"#;
+    match decode_server(joined) {
+        Ok(ServerMessage::Joined { media_kept, .. }) => assert!(!media_kept),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -88,6 +108,7 @@ fn names_are_checked() {
     let long = "x".repeat(MAX_NAME_CHARS + 1);
     for bad in ["", "   ", "a\u{7}b", long.as_str()] {
         let text = encode(&ClientMessage::Join {
+            keep_media: false,
             version: 1,
             name: bad.into(),
             media: MediaState::default(),
@@ -142,6 +163,7 @@ fn names_are_normalized_and_cannot_hide_or_disguise() {
     assert!(clean_display_name("name", "Ada 👩\u{200D}💻").is_ok());
     // The same rules hold on the wire.
     let text = encode(&ClientMessage::Join {
+        keep_media: false,
         version: PROTOCOL_VERSION,
         name: "Ada\u{202E})tsoh(".into(),
         media: MediaState::default(),
@@ -202,6 +224,7 @@ fn room_ids_are_checked() {
 fn server_messages_round_trip() {
     let messages = [
         ServerMessage::Joined {
+            media_kept: false,
             version: PROTOCOL_VERSION,
             participant_id: "p1".into(),
             room: RoomInfo {
@@ -276,7 +299,9 @@ fn error_fatality_follows_code() {
 fn resume_is_optional_and_checked() {
     let text = r#"{"type":"join","version":1,"name":"Ada","resume":{"participant_id":"p1","token":"abc_-1"}}"#;
     let Ok(ClientMessage::Join {
-        resume: Some(r), ..
+        keep_media: false,
+        resume: Some(r),
+        ..
     }) = decode_client(text)
     else {
         panic!("resume parsed")
@@ -421,6 +446,7 @@ fn older_servers_messages_still_decode() {
     // Fields added with host controls default when absent.
     let text = r#"{"type":"joined","version":1,"participant_id":"p1","room":{"id":"AAAAAAAAAAAAAAAAAAAAAA","name":null,"max_participants":50},"participants":[{"id":"p2","name":"Bo","media":{"audio":true,"video":true}}],"resume_token":"t"}"#;
     let ServerMessage::Joined {
+        media_kept: false,
         role,
         knocks,
         room,

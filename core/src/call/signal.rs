@@ -118,6 +118,7 @@ impl Signal {
         mut notice: impl FnMut(ErrorCode, String),
     ) -> Result<Admission, CoreError> {
         self.send(&ClientMessage::Join {
+            keep_media: false,
             version: PROTOCOL_VERSION,
             name: request.name.to_owned(),
             media: request.media,

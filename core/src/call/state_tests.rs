@@ -24,6 +24,7 @@ fn room(id: &str, locked: bool, panic: bool) -> RoomInfo {
 
 fn joined_as(role: Role, others: Vec<Participant>, knocks: Vec<WireKnock>) -> ServerMessage {
     ServerMessage::Joined {
+        media_kept: false,
         version: 1,
         participant_id: "me".into(),
         room: room("r", false, false),

@@ -41,6 +41,7 @@ fn request(name: &str, role: Role, who: u8) -> JoinRequest {
         role,
         identity: person(who),
         link: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        keep_media: false,
     }
 }
 

@@ -178,6 +178,7 @@ impl WsClient {
     /// Sends `join`, resuming `(participant_id, token)` when given.
     pub async fn send_join(&mut self, name: &str, resume: Option<(&str, &str)>) {
         self.send(&ClientMessage::Join {
+            keep_media: false,
             version: PROTOCOL_VERSION,
             name: name.into(),
             media: MediaState::default(),
@@ -191,9 +192,32 @@ impl WsClient {
         .await;
     }
 
+    /// Sends a resuming `join` that asks to keep its peer connection.
+    pub async fn send_resume_keeping_media(
+        &mut self,
+        name: &str,
+        participant_id: &str,
+        token: &str,
+    ) {
+        self.send(&ClientMessage::Join {
+            keep_media: true,
+            version: PROTOCOL_VERSION,
+            name: name.into(),
+            media: MediaState::default(),
+            resume: Some(salon_protocol::Resume {
+                participant_id: participant_id.into(),
+                token: token.into(),
+            }),
+            host_key: None,
+            device: None,
+        })
+        .await;
+    }
+
     /// Sends a full `join` with credentials.
     pub async fn send_join_as(&mut self, name: &str, host_key: Option<&str>, device: Option<&str>) {
         self.send(&ClientMessage::Join {
+            keep_media: false,
             version: PROTOCOL_VERSION,
             name: name.into(),
             media: MediaState::default(),

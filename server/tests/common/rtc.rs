@@ -109,6 +109,9 @@ impl PeerConnectionEventHandler for Handler {
 pub struct RtcClient {
     pub ws: WsClient,
     pub id: String,
+    pub name: String,
+    /// From the latest `joined`.
+    pub resume_token: String,
     pub pc: Arc<dyn PeerConnection>,
     pub stats: Arc<Stats>,
     /// Offers the server sent (and [`RtcClient::pump`] answered).
@@ -307,7 +310,9 @@ impl RtcClient {
         let (ws, reply) =
             WsClient::connect_as(ws_url, name, options.host_key.as_deref(), None).await;
         let ServerMessage::Joined {
-            participant_id: id, ..
+            participant_id: id,
+            resume_token,
+            ..
         } = reply
         else {
             panic!("expected joined, got {reply:?}");
@@ -340,6 +345,8 @@ impl RtcClient {
         let mut client = Self {
             ws,
             id,
+            name: name.to_owned(),
+            resume_token,
             pc,
             stats,
             gathered,
@@ -407,6 +414,40 @@ impl RtcClient {
             client.stats.clone(),
         )));
         client
+    }
+
+    /// Drops the signaling socket (the peer connection stays) and resumes on a new one, asking to
+    /// keep the media. Returns `media_kept` from the server's `joined`.
+    pub async fn resume_keeping_media(&mut self, ws_url: &str) -> bool {
+        // The old socket goes first (the server notices and holds the seat), then a new one
+        // resumes.
+        let old = std::mem::replace(&mut self.ws, WsClient::connect(ws_url).await);
+        old.close().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.ws
+            .send_resume_keeping_media(&self.name, &self.id, &self.resume_token)
+            .await;
+        let reply = self
+            .ws
+            .recv_until(|m| match m {
+                ServerMessage::Joined { .. } => Some(m.clone()),
+                _ => None,
+            })
+            .await;
+        let ServerMessage::Joined {
+            participant_id,
+            resume_token,
+            resumed,
+            media_kept,
+            ..
+        } = reply
+        else {
+            unreachable!()
+        };
+        assert!(resumed, "the resume was not accepted");
+        assert_eq!(participant_id, self.id);
+        self.resume_token = resume_token;
+        media_kept
     }
 
     /// The server's latest offer to this client (its view of everyone else's tracks).

@@ -126,6 +126,7 @@ async fn run(
     send(
         &mut ws,
         &ClientMessage::Join {
+            keep_media: false,
             version: PROTOCOL_VERSION,
             name: format!("bench {idx}"),
             media: MediaState {
