@@ -38,6 +38,7 @@ const s = {
   mediaReady: Promise.resolve(),
   signaling: null,
   call: null,
+  mediaKept: 0, // resumes that went on with the same peer connection
   joined: false,
   attempt: 0,
   retryTimer: null,
@@ -89,6 +90,8 @@ window.salon = Object.freeze({
   /** Hosts: the ban list ([{id, name, at}]). */
   bans: () => host.bans.map((b) => ({ ...b })),
   stats: () => (s.call ? s.call.stats() : Promise.resolve(null)),
+  /** How many times a reconnect went on with the same peer connection (media never stopped). */
+  get mediaKept() { return s.mediaKept; },
 });
 
 function setState(state) {
@@ -217,7 +220,11 @@ function connect() {
   s.signaling = sig;
   s.joined = false;
   const join = { type: 'join', version: 1, name: s.name, media: local.current(), device: deviceId() };
-  if (s.resume) join.resume = s.resume;
+  if (s.resume) {
+    join.resume = s.resume;
+    // Our peer connection outlived the socket: ask the server to go on with it.
+    if (s.call) join.keep_media = true;
+  }
   if (s.hostKey) join.host_key = s.hostKey;
   sig.send(join);
   sig.open().catch(() => {}); // a failure to open arrives through onClose
@@ -230,16 +237,29 @@ function connect() {
 
 /** Closes the current socket and peer connection (not local media, not the tiles). */
 function endSession() {
-  clearTimeout(s.joinTimer);
-  s.joined = false;
-  s.signaling?.close();
-  s.signaling = null;
+  endSignaling();
   s.call?.close();
   s.call = null;
 }
 
+/** Closes the current socket only: the peer connection may carry on through a resume. */
+function endSignaling() {
+  clearTimeout(s.joinTimer);
+  s.joined = false;
+  s.signaling?.close();
+  s.signaling = null;
+}
+
 /** The socket closed, failed to open, or never said `joined`. */
 function socketGone() {
+  // In the call, media may well be fine (a signaling blip): keep the peer connection for the
+  // resume, which asks the server to go on with it. It ends if ICE fails meanwhile.
+  if (s.state === 'joined' || (s.state === 'reconnecting' && s.call)) {
+    endSignaling();
+    if (s.state === 'joined') lost({ keepMedia: true });
+    else scheduleRetry();
+    return;
+  }
   endSession();
   if (s.state === 'joined') lost();
   else if (s.state === 'reconnecting') scheduleRetry();
@@ -253,8 +273,9 @@ function socketGone() {
   }
 }
 
-function lost() {
-  endSession();
+function lost({ keepMedia = false } = {}) {
+  if (keepMedia) endSignaling();
+  else endSession();
   setState('reconnecting');
   setBanner('Connection lost — reconnecting…');
   grid.markStale();
@@ -335,6 +356,24 @@ function onJoined(message) {
   const others = (message.participants ?? []).filter((p) => p.id !== s.participantId);
   grid.retain(new Set(others.map((p) => p.id)));
   others.forEach((p) => grid.upsert(p));
+  if (s.call && message.media_kept) {
+    // Resumed on the same peer connection: nothing to negotiate, media never stopped.
+    s.call.send = (msg) => sig.send(msg);
+    s.mediaKept += 1;
+  } else {
+    s.call?.close();
+    s.call = null;
+    startMedia(sig);
+  }
+  s.attempt = 0;
+  setState('joined');
+  setBanner(null);
+  renderMedia();
+  updateCount();
+}
+
+/** A new peer connection: publish our media and receive everyone's. */
+function startMedia(sig) {
   const call = new Call({
     localStream: local.stream,
     send: (msg) => sig.send(msg),
@@ -349,11 +388,6 @@ function onJoined(message) {
   });
   s.call = call;
   call.start();
-  s.attempt = 0;
-  setState('joined');
-  setBanner(null);
-  renderMedia();
-  updateCount();
 }
 
 /** The room is locked: we wait in its lobby until a host admits us (`joined`) or not. */

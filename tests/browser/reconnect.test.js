@@ -9,6 +9,37 @@ import {
   screenshot, startServer, waitFor,
 } from './helpers.js';
 
+/**
+ * Routes a page's signaling WebSocket through the test: counts `offer` messages each way and can
+ * drop the connection (both ends) as a network blip would.
+ */
+async function tapSignaling(page) {
+  const tap = {
+    sockets: [],
+    clientOffers: 0,
+    serverOffers: 0,
+    drop() {
+      const last = this.sockets.at(-1);
+      last?.page.close({ code: 1006, reason: 'blip' }).catch(() => {});
+      last?.server.close().catch(() => {});
+    },
+  };
+  const isOffer = (message) => typeof message === 'string' && message.includes('"type":"offer"');
+  await page.routeWebSocket(/\/api\/rooms\/[^/]+\/ws$/u, (ws) => {
+    const server = ws.connectToServer();
+    tap.sockets.push({ page: ws, server });
+    ws.onMessage((message) => {
+      if (isOffer(message)) tap.clientOffers += 1;
+      server.send(message);
+    });
+    server.onMessage((message) => {
+      if (isOffer(message)) tap.serverOffers += 1;
+      ws.send(message);
+    });
+  });
+  return tap;
+}
+
 describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_URL ? 'needs its own server' : false }, () => {
   let server;
   let browser;
@@ -65,6 +96,44 @@ describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_
     });
     await expectReceiving(ada, [bo.id], { audio: false });
     await expectReceiving(bo, [ada.id], { audio: false });
+    await ada.context.close();
+    await bo.context.close();
+  });
+
+  it('rides out a signaling blip on the same peer connection: no renegotiation for anyone', async (t) => {
+    t.after(() => { if (t.failed) dumpLogs(guests, server); });
+    const room = await createRoomViaApi(server.url, 'Blip room');
+    const ada = await newGuest(browser, 'ada-blip');
+    const bo = await newGuest(browser, 'bo-blip');
+    guests.push(ada, bo);
+    const adaTap = await tapSignaling(ada.page);
+    const boTap = await tapSignaling(bo.page);
+    await join(ada, room.url, 'Ada');
+    await join(bo, room.url, 'Bo');
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+    const offersBefore = { adaSent: adaTap.clientOffers, boGot: boTap.serverOffers, adaGot: adaTap.serverOffers };
+
+    // Ada's WebSocket drops (both ends), her peer connection does not.
+    adaTap.drop();
+    await waitFor(() => ada.page.evaluate(() => window.salon.state === 'reconnecting'), {
+      timeout: 10000,
+      message: 'Ada to notice the lost socket',
+    });
+    await waitFor(() => ada.page.evaluate(() => window.salon.state === 'joined'), {
+      timeout: 20000,
+      message: 'Ada to resume',
+    });
+    assert.equal(await ada.page.evaluate(() => window.salon.mediaKept), 1, 'the resume did not keep the media');
+    assert.equal(await ada.page.evaluate(() => window.salon.participantId), ada.id, 'same participant');
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+    assert.deepEqual(
+      { adaSent: adaTap.clientOffers, boGot: boTap.serverOffers, adaGot: adaTap.serverOffers },
+      offersBefore,
+      'a kept resume caused a new offer',
+    );
+    assert.equal(adaTap.sockets.length, 2, 'Ada opened one new socket');
     await ada.context.close();
     await bo.context.close();
   });
