@@ -33,6 +33,11 @@ pub struct Config {
     #[arg(long, env = "SALON_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Serve `GET /metrics` (Prometheus) on this address instead of on --bind, e.g. an address
+    /// only your monitoring can reach. Port 0 picks a free port.
+    #[arg(long, env = "SALON_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Local IP address that the media (UDP) port binds to. Defaults to the IP of --bind. When
     /// it is 0.0.0.0, the server announces the address of its default route (set --public-ip to
     /// announce another).
@@ -112,6 +117,7 @@ impl Config {
     pub fn for_tests(data_dir: PathBuf) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_bind: None,
             media_ip: None,
             public_ip: None,
             udp_port: 0,

@@ -18,8 +18,15 @@ use crate::ids::{hash_host_key, new_host_key, new_room_id};
 use crate::store::{StoreError, StoredRoom};
 use crate::{participant, web};
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The HTTP API, the guest page and signaling; `/metrics` too unless it has its own address
+/// (`--metrics-bind`, see [`metrics_router`]).
+pub fn router(state: AppState, with_metrics: bool) -> Router {
+    let router = if with_metrics {
+        Router::new().route("/metrics", get(metrics))
+    } else {
+        Router::new()
+    };
+    router
         .route("/", get(|| async { web::asset("index.html") }))
         .route("/r/{id}", get(|| async { web::asset("room.html") }))
         .route(
@@ -27,7 +34,6 @@ pub fn router(state: AppState) -> Router {
             get(|Path(file): Path<String>| async move { web::asset(&file) }),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
         .route(
             "/api/rooms",
             post(create_room).layer(DefaultBodyLimit::max(4 * 1024)),
@@ -349,6 +355,14 @@ async fn room_info(
         locked: room.locked,
     })
     .into_response()
+}
+
+/// `/metrics` alone, for its own address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "Only /metrics here.") })
+        .with_state(state)
 }
 
 /// Server-wide counters in the OpenMetrics text format (no label names a room or a person).

@@ -88,6 +88,8 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when it has its own address (`--metrics-bind`).
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -158,7 +160,22 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         behind_proxy: config.behind_proxy,
         handoffs: Arc::default(),
     };
-    let app = http::router(state.clone());
+    let app = http::router(state.clone(), config.metrics_bind.is_none());
+    let metrics_listener = match config.metrics_bind {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|source| StartError::Bind { addr: at, source })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind {
+            addr: config.metrics_bind.unwrap_or(addr),
+            source,
+        })?),
+        None => None,
+    };
     let settings = serve::Settings {
         timeouts: serve::Timeouts {
             header: config.header_timeout,
@@ -170,9 +187,25 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
             .then(|| usize::try_from(config.max_connections_per_address).unwrap_or(usize::MAX)),
     };
     let (shutdown, stop) = tokio::sync::watch::channel(false);
+    if let Some(listener) = metrics_listener {
+        let mut stop = stop.clone();
+        let app = http::metrics_router(state.clone());
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let task = tokio::spawn(serve::run(listener, app, settings, stop));
     Ok(Server {
         addr,
+        metrics_addr,
         state,
         task,
         shutdown,

@@ -74,3 +74,25 @@ async fn a_call_shows_in_the_metrics_and_no_room_does() {
     assert!(!text.contains(&id) && !text.contains(&b_id), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_live_on_their_own_address_and_then_only_there() {
+    let s = TestServer::start_configured(|c| {
+        c.metrics_bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let at = s.server.metrics_addr.expect("a metrics address");
+    assert_ne!(at, s.server.addr);
+    let r = reqwest::get(format!("http://{at}/metrics")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert_eq!(sample(&text, "salon_rooms"), Some(0.0), "{text}");
+    assert!(text.contains("salon_media_connections"));
+    // Not on the public address any more, and nothing else on the metrics one.
+    let main = reqwest::get(format!("{}/metrics", s.url())).await.unwrap();
+    assert_eq!(main.status(), 404);
+    let other = reqwest::get(format!("http://{at}/api/rooms/x"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}

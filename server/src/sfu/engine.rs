@@ -298,6 +298,7 @@ impl Engine {
                         reads: Vec::new(),
                         outbox: Vec::new(),
                         outcomes: Vec::new(),
+                        problems: Problems::default(),
                         now: Instant::now(),
                     };
                     worker.run();
@@ -466,6 +467,19 @@ struct Down {
     resumes_seen: u64,
 }
 
+/// How often a worker sums up what went wrong (never per packet).
+const PROBLEM_REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// Drops worth a warning, counted between two reports.
+#[derive(Default)]
+struct Problems {
+    send_buffer: u64,
+    malformed: u64,
+    unrouted: u64,
+    write_failed: u64,
+    since: Option<Instant>,
+}
+
 /// One worker thread's state.
 pub struct Worker {
     index: usize,
@@ -485,6 +499,7 @@ pub struct Worker {
     /// Datagrams of one flush, and whether the kernel took each (kept for their capacity).
     outbox: Vec<(BytesMut, SocketAddr)>,
     outcomes: Vec<Sent>,
+    problems: Problems,
     now: Instant,
 }
 
@@ -662,6 +677,39 @@ impl Worker {
             self.now = Instant::now();
             self.handle_timeouts();
             self.flush();
+            self.report_problems();
+        }
+    }
+
+    fn count_drop(&mut self, reason: DropReason, n: u64) {
+        self.shared.metrics.dropped(reason, n);
+        let p = &mut self.problems;
+        match reason {
+            DropReason::SendBuffer => p.send_buffer += n,
+            DropReason::Malformed => p.malformed += n,
+            DropReason::Unrouted => p.unrouted += n,
+            _ => {}
+        }
+    }
+
+    /// One warning per [`PROBLEM_REPORT_EVERY`] with the counts, when something was dropped.
+    fn report_problems(&mut self) {
+        let since = *self.problems.since.get_or_insert(self.now);
+        if self.now.saturating_duration_since(since) < PROBLEM_REPORT_EVERY {
+            return;
+        }
+        let p = std::mem::take(&mut self.problems);
+        self.problems.since = Some(self.now);
+        if p.send_buffer + p.malformed + p.unrouted + p.write_failed > 0 {
+            tracing::warn!(
+                worker = self.index,
+                send_buffer_full = p.send_buffer,
+                malformed = p.malformed,
+                unrouted = p.unrouted,
+                write_failed = p.write_failed,
+                seconds = PROBLEM_REPORT_EVERY.as_secs(),
+                "media datagrams dropped"
+            );
         }
     }
 
@@ -737,7 +785,7 @@ impl Worker {
 
     fn on_datagram(&mut self, from: SocketAddr, data: BytesMut) {
         let Some(key) = self.route(from, &data) else {
-            self.shared.metrics.dropped(DropReason::Unrouted, 1);
+            self.count_drop(DropReason::Unrouted, 1);
             return;
         };
         if key.worker != self.index {
@@ -769,7 +817,7 @@ impl Worker {
             leg.pc.handle_read(msg).is_ok()
         });
         if fed == Some(false) {
-            self.shared.metrics.dropped(DropReason::Malformed, 1);
+            self.count_drop(DropReason::Malformed, 1);
         }
         self.after_input(id);
     }
@@ -1001,6 +1049,7 @@ impl Worker {
         }
         if failed > 0 {
             metrics.dropped(DropReason::WriteFailed, failed);
+            self.problems.write_failed += failed;
         }
     }
 
@@ -1186,7 +1235,7 @@ impl Worker {
             };
             if refused > 0 {
                 leg.send_drops += refused;
-                self.shared.metrics.dropped(DropReason::SendBuffer, refused);
+                self.count_drop(DropReason::SendBuffer, refused);
             } else if sent > 0 && leg.send_drops > 0 {
                 // Sending works again after losses: a fresh picture.
                 leg.send_drops = 0;
