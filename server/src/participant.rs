@@ -523,6 +523,7 @@ impl Session {
             .open(NewLeg {
                 participant: self.me.clone(),
                 ufrag: built.ufrag,
+                password: built.password,
                 pc: built.pc,
                 feedback: built.feedback,
                 events: self.leg_tx.clone(),

@@ -120,7 +120,8 @@ struct LegKey {
 /// far. Read for every datagram that is not from an address the receiving worker already knows.
 #[derive(Default)]
 struct Routes {
-    ufrags: HashMap<String, LegKey>,
+    /// Local username fragment → the connection and its ICE password (to verify checks).
+    ufrags: HashMap<String, (LegKey, Arc<[u8]>)>,
     addrs: HashMap<SocketAddr, LegKey>,
 }
 
@@ -549,6 +550,8 @@ impl LegHandle {
 pub struct NewLeg {
     pub participant: String,
     pub ufrag: String,
+    /// The connection's ICE password (checks on the shared port are verified with it).
+    pub password: String,
     pub pc: RTCPeerConnection,
     pub feedback: feedback::Queue,
     pub events: tokio_mpsc::UnboundedSender<LegEvent>,
@@ -565,10 +568,13 @@ impl WorkerHandle {
                     let mut routes = w.shared.routes.write().unwrap_or_else(|p| p.into_inner());
                     routes.ufrags.insert(
                         leg.ufrag.clone(),
-                        LegKey {
-                            worker: w.index,
-                            leg: id,
-                        },
+                        (
+                            LegKey {
+                                worker: w.index,
+                                leg: id,
+                            },
+                            Arc::from(leg.password.as_bytes()),
+                        ),
                     );
                 }
                 w.legs.insert(
@@ -744,10 +750,15 @@ impl Worker {
         // connection (a new connection from the same socket, or a check that corrects a
         // candidate someone else named).
         if let Some(ufrag) = demux::local_ufrag(data) {
-            let key = {
+            let (key, password) = {
                 let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
-                routes.ufrags.get(ufrag).copied()?
+                let (key, password) = routes.ufrags.get(ufrag)?;
+                (*key, password.clone())
             };
+            // Only a check signed with the connection's password may tie an address to it.
+            if !demux::integrity_ok(data, &password) {
+                return None;
+            }
             let known = {
                 let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
                 routes.addrs.get(&from).copied()

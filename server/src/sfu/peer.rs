@@ -84,6 +84,7 @@ fn millis(duration: Duration) -> u64 {
 pub struct Built {
     pub pc: RTCPeerConnection,
     pub ufrag: String,
+    pub password: String,
     pub feedback: feedback::Queue,
 }
 
@@ -119,7 +120,7 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
         .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
         .with(feedback::SLOT.into(), Tap::new(feedback.clone()));
     let se = SettingEngineBuilder::new()
-        .with_ice_credentials(ufrag.clone(), pwd)
+        .with_ice_credentials(ufrag.clone(), pwd.clone())
         .with_ice_timeouts(
             Some(Duration::from_secs(3)),
             Some(Duration::from_secs(6)),
@@ -154,6 +155,7 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     Ok(Built {
         pc,
         ufrag,
+        password: pwd,
         feedback,
     })
 }
