@@ -10,7 +10,7 @@ use clap::Parser;
 /// The default log filter. webrtc's connection driver logs one ERROR line per packet it cannot
 /// route or queue, with the whole packet in it: when the forwarding path falls behind, that is
 /// hundreds of megabytes a minute, which any publisher could cause. Those lines are off.
-pub const DEFAULT_LOG: &str = "info,rtc=error,webrtc=error,webrtc::peer_connection::driver=off";
+pub const DEFAULT_LOG: &str = "info,rtc=error";
 
 /// Default for `--max-connections-per-address`.
 /// The media port.
