@@ -121,7 +121,8 @@ impl Config {
             media_ip: None,
             public_ip: None,
             udp_port: 0,
-            media_threads: Some(1),
+            // Two, so that datagrams handed between media threads are exercised too.
+            media_threads: Some(2),
             data_dir,
             public_url: None,
             behind_proxy: false,

@@ -29,10 +29,12 @@ pub enum DropReason {
     Malformed,
     /// RTP of a track whose codec was not negotiated.
     UnknownTrack,
+    /// A datagram for a connection on another media thread, whose queue was full.
+    Overload,
 }
 
 impl DropReason {
-    const ALL: [(DropReason, &'static str); 7] = [
+    const ALL: [(DropReason, &'static str); 8] = [
         (DropReason::Paused, "paused"),
         (DropReason::Late, "late"),
         (DropReason::WriteFailed, "write_failed"),
@@ -40,6 +42,7 @@ impl DropReason {
         (DropReason::Unrouted, "unrouted"),
         (DropReason::Malformed, "malformed"),
         (DropReason::UnknownTrack, "unknown_track"),
+        (DropReason::Overload, "overload"),
     ];
 }
 
@@ -117,7 +120,8 @@ impl Metrics {
              the stream; write_failed: the subscriber's leg refused it; send_buffer_full: the \
              kernel refused a datagram to one subscriber; unrouted: a datagram on the media port \
              for no connection; malformed: a datagram a connection refused; unknown_track: RTP of \
-             a codec not negotiated)",
+             a codec not negotiated; overload: a datagram for another media thread whose queue was \
+             full)",
             m.rtp_dropped.clone(),
         );
         m.registry

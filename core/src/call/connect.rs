@@ -35,12 +35,14 @@ pub(super) enum Stage {
     Live(Session),
 }
 
-/// Opens the socket and sends `join` (resuming if asked) with the host key and device id.
+/// Opens the socket and sends `join` (resuming if asked, and asking to keep our peer connection
+/// if `keep_media`) with the host key and device id.
 pub(super) async fn open(
     link: &InviteLink,
     config: &CallConfig,
     media: MediaState,
     resume: Option<Resume>,
+    keep_media: bool,
     shared: &Shared,
 ) -> Result<(Signal, Admission), CoreError> {
     let mut signal = Signal::connect(&link.ws_url()).await?;
@@ -50,6 +52,7 @@ pub(super) async fn open(
         resume,
         host_key: config.host_key.as_deref(),
         device: config.device_id.as_deref(),
+        keep_media,
     };
     let admission = signal
         .join(request, |code, message| shared.refused(code, message))
@@ -59,6 +62,10 @@ pub(super) async fn open(
 
 /// Goes where the server put us: the lobby, or into the room (then `resume` becomes this
 /// connection's proof, before establishing can fail).
+///
+/// `kept` is the peer connection that outlived a lost socket (its tracks still publishing):
+/// when the server says it kept the media, the call goes on with it — no new offer; otherwise
+/// it is closed and the call starts over.
 pub(super) async fn enter(
     signal: Signal,
     admission: Admission,
@@ -66,17 +73,47 @@ pub(super) async fn enter(
     shared: &Shared,
     handles: &TrackHandles,
     resume: &mut Option<Resume>,
+    kept: Option<ClientPeer>,
 ) -> Result<Stage, CoreError> {
     match admission {
         Admission::Waiting(waiting) => {
+            drop_peer(kept, handles).await;
             shared.update(|s| s.apply(&waiting));
             Ok(Stage::Lobby(signal))
         }
         Admission::Joined(reply) => {
             *resume = Some(reply.resume());
+            if reply.media_kept {
+                let Some(peer) = kept else {
+                    // We asked to keep media but lost the connection meanwhile: the server
+                    // holds media we no longer have. Try again without asking.
+                    signal.close().await;
+                    return Err(CoreError::network(
+                        "the media connection ended while resuming",
+                    ));
+                };
+                shared.update(|s| s.apply(&reply.joined));
+                shared.media_kept.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("resumed with the media kept");
+                // A subscriber that arrived meanwhile wants a keyframe; one more costs little.
+                handles.keyframe_wanted.store(true, Ordering::Relaxed);
+                return Ok(Stage::Live(Session { signal, peer }));
+            }
+            if kept.is_some() {
+                tracing::info!("the server could not keep the media; starting over");
+            }
+            drop_peer(kept, handles).await;
             let session = establish(signal, reply, config, shared, handles).await?;
             Ok(Stage::Live(session))
         }
+    }
+}
+
+/// Closes a kept peer connection: its tracks stop publishing.
+pub(super) async fn drop_peer(kept: Option<ClientPeer>, handles: &TrackHandles) {
+    if let Some(peer) = kept {
+        handles.tracks.store(None);
+        let _ = peer.pc.close().await;
     }
 }
 

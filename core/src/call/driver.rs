@@ -1,6 +1,8 @@
 //! The call's task: waits in the lobby, serves the socket, the peer connection and the app's
-//! commands, and reconnects with backoff when the connection is lost. A fatal refusal from the
-//! server (removed, knock denied, room ended, room gone) ends the call without reconnecting.
+//! commands, and reconnects with backoff when the connection is lost — keeping the peer
+//! connection through a lost socket while it is still connected, for the server to take over
+//! (`keep_media` / `media_kept`). A fatal refusal from the server (removed, knock denied, room
+//! ended, room gone) ends the call without reconnecting.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::backoff::Backoff;
 use super::connect::{self, Session, Stage};
 use super::media_in::{self, MediaEvent, ReceiveContext};
-use super::peer::{self, PeerEvent};
+use super::peer::{self, ClientPeer, PeerEvent};
 use super::signal::{JoinReply, Signal};
 use super::state::{ConnectionStatus, EndReason};
 use super::{CallConfig, CallEvent, Cmd, RelinkHook, Shared, TrackHandles};
@@ -28,6 +30,8 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 enum Outcome {
     Left,
     Lost(String),
+    /// Only the signaling socket went away: the peer connection may well carry on.
+    Dropped(String),
     Ended(EndReason),
 }
 
@@ -41,6 +45,9 @@ pub(super) struct Driver {
     /// Proof of who we were in the room, for coming back after a lost connection.
     pub resume: Option<Resume>,
     pub on_relink: Option<RelinkHook>,
+    /// The peer connection that outlived a lost socket while we reconnect (its tracks go on
+    /// publishing, its receivers receiving): the next `join` asks the server to keep it.
+    pub kept: Option<ClientPeer>,
 }
 
 /// The end of the call a fatal server error means, or `None` when reconnecting may help.
@@ -143,16 +150,27 @@ impl Driver {
                     let outcome = self
                         .serve(&mut session, &mut cmds, &mut media_events, &mut leave_ack)
                         .await;
-                    self.tracks.tracks.store(None);
-                    let _ = session.peer.pc.close().await;
+                    let keep = matches!(outcome, Outcome::Dropped(_)) && {
+                        // What the peer connection said last, before deciding on it.
+                        while let Ok(event) = session.peer.events.try_recv() {
+                            self.on_peer_event(&mut session.peer, event);
+                        }
+                        session.peer.connected
+                    };
                     session.signal.close().await;
+                    if keep {
+                        self.kept = Some(session.peer);
+                    } else {
+                        self.tracks.tracks.store(None);
+                        let _ = session.peer.pc.close().await;
+                    }
                     outcome
                 }
             };
             let reason = match outcome {
                 Outcome::Left => EndReason::Left,
                 Outcome::Ended(reason) => reason,
-                Outcome::Lost(why) => {
+                Outcome::Lost(why) | Outcome::Dropped(why) => {
                     tracing::info!(reason = %why, "connection lost; reconnecting");
                     match self.reconnect(&mut backoff, &mut cmds).await {
                         Ok(next) => {
@@ -166,6 +184,7 @@ impl Driver {
                     }
                 }
             };
+            connect::drop_peer(self.kept.take(), &self.tracks).await;
             self.shared
                 .update(|s| s.set_connection(ConnectionStatus::Ended { reason }));
             if let Some(ack) = leave_ack.take() {
@@ -199,19 +218,24 @@ impl Driver {
                         }
                         Some(other) => self.offline(other),
                     },
+                    Some(event) = kept_event(&mut self.kept) => self.on_kept_event(event).await,
                 }
             }
+            self.check_kept().await;
             let media = self.shared.state().my_media();
             let attempt_result = match connect::open(
                 &self.link,
                 &self.config,
                 media,
                 self.resume.clone(),
+                self.kept.is_some(),
                 &self.shared,
             )
             .await
             {
                 Ok((signal, admission)) => {
+                    // ICE may have failed while we waited for `joined`.
+                    self.check_kept().await;
                     connect::enter(
                         signal,
                         admission,
@@ -219,6 +243,7 @@ impl Driver {
                         &self.shared,
                         &self.tracks,
                         &mut self.resume,
+                        self.kept.take(),
                     )
                     .await
                 }
@@ -231,6 +256,42 @@ impl Driver {
                     None => tracing::info!(error = %e, attempt, "reconnect failed"),
                 },
             }
+        }
+    }
+
+    /// Follows the peer connection: its state, and tracks to receive.
+    fn on_peer_event(&self, peer: &mut ClientPeer, event: PeerEvent) {
+        match event {
+            PeerEvent::State(state) => {
+                peer.connected = state == RTCPeerConnectionState::Connected;
+            }
+            PeerEvent::Track(track) => media_in::receive(track, self.ctx.clone()),
+        }
+    }
+
+    /// An event of the peer connection kept while reconnecting: if it failed, the call starts
+    /// over on the next join.
+    async fn on_kept_event(&mut self, event: PeerEvent) {
+        let failed = matches!(
+            event,
+            PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed)
+        );
+        if failed {
+            tracing::info!("the media connection failed while reconnecting; starting over");
+            connect::drop_peer(self.kept.take(), &self.tracks).await;
+        } else if let Some(mut peer) = self.kept.take() {
+            self.on_peer_event(&mut peer, event);
+            self.kept = Some(peer);
+        }
+    }
+
+    /// Takes in what the kept peer connection said meanwhile.
+    async fn check_kept(&mut self) {
+        loop {
+            let Some(event) = self.kept.as_mut().and_then(|p| p.events.try_recv().ok()) else {
+                return;
+            };
+            self.on_kept_event(event).await;
         }
     }
 
@@ -333,15 +394,14 @@ impl Driver {
                             return outcome;
                         }
                     }
-                    Ok(None) => return Outcome::Lost("the server closed the connection".into()),
-                    Err(e) => return Outcome::Lost(e.to_string()),
+                    Ok(None) => return Outcome::Dropped("the server closed the connection".into()),
+                    Err(e) => return Outcome::Dropped(e.to_string()),
                 },
                 Some(event) = session.peer.events.recv() => match event {
                     PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
                         return Outcome::Lost("the media connection failed".into());
                     }
-                    PeerEvent::State(_) => {}
-                    PeerEvent::Track(track) => media_in::receive(track, self.ctx.clone()),
+                    other => self.on_peer_event(&mut session.peer, other),
                 },
                 Some(event) = media_events.recv() => match event {
                     MediaEvent::Receiving { participant, kind, on } => {
@@ -367,12 +427,12 @@ impl Driver {
                         Some(Cmd::Host(action)) => action,
                     };
                     if session.signal.send(&message).await.is_err() {
-                        return Outcome::Lost("the server connection dropped".into());
+                        return Outcome::Dropped("the server connection dropped".into());
                     }
                 },
                 _ = ping.tick() => {
                     if session.signal.send(&ClientMessage::Ping).await.is_err() {
-                        return Outcome::Lost("the server connection dropped".into());
+                        return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
             }
@@ -386,6 +446,7 @@ impl Driver {
     ) -> Option<Outcome> {
         match message {
             ServerMessage::Offer { sdp } => {
+                self.shared.server_offers.fetch_add(1, Ordering::Relaxed);
                 if let Err(e) = answer(session, sdp).await {
                     return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
                 }
@@ -452,6 +513,14 @@ impl Driver {
             }
         }
         None
+    }
+}
+
+/// The next event of the kept peer connection; never, without one.
+async fn kept_event(kept: &mut Option<ClientPeer>) -> Option<PeerEvent> {
+    match kept {
+        Some(peer) => peer.events.recv().await,
+        None => std::future::pending().await,
     }
 }
 

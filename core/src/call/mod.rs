@@ -3,8 +3,11 @@
 //! driver task then keeps the call going: it waits in the lobby, answers the server's
 //! renegotiations, starts receivers for new tracks, follows the room, carries out host actions,
 //! and reconnects with backoff when the socket drops or ICE fails — resuming the same
-//! participant id, so the others see no ghost. A removal, a denied knock or an ended room end
-//! the call for good: no reconnect.
+//! participant id, so the others see no ghost. When only the socket dropped and the peer
+//! connection is still up, it keeps that connection (media goes on flowing) and asks the server
+//! to go on with it; if the server cannot, or ICE fails meanwhile, the call starts over with a
+//! new peer connection. A removal, a denied knock or an ended room end the call for good: no
+//! reconnect.
 
 pub mod backoff;
 mod connect;
@@ -18,7 +21,7 @@ pub mod state;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -165,6 +168,10 @@ struct Shared {
     listener: Option<Arc<dyn CallListener>>,
     /// Names of everyone seen in this call, also after they left (for reports).
     names: Mutex<HashMap<String, String>>,
+    /// Resumes on which the server went on with our peer connection.
+    media_kept: AtomicU64,
+    /// Offers from the server (renegotiations) answered.
+    server_offers: AtomicU64,
 }
 
 impl Shared {
@@ -202,6 +209,17 @@ impl Shared {
             None => tracing::warn!(?code, %message, "the server refused a message"),
         }
     }
+}
+
+/// See [`Call::connection_counters`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounters {
+    /// Reconnects on which the server went on with the existing peer connection (no new
+    /// offer, media never stopped).
+    pub resumes_media_kept: u64,
+    /// Renegotiations the server started (its offers) that this client answered.
+    pub server_offers: u64,
 }
 
 /// A joined room. Dropping it leaves the room.
@@ -254,6 +272,8 @@ impl Call {
             state: Mutex::new(RoomState::new(link.room_id.clone(), link.to_url(), media)),
             listener: hooks.listener,
             names: Mutex::new(HashMap::new()),
+            media_kept: AtomicU64::new(0),
+            server_offers: AtomicU64::new(0),
         });
         let outgoing = Outgoing::start(config.video, crate::media::audio::Channels::Mono)?;
         outgoing.audio_on.store(config.audio_on, Ordering::Relaxed);
@@ -268,10 +288,18 @@ impl Call {
             receivers: Default::default(),
         };
         let handles = outgoing.clone_handles();
-        let (signal, admission) = connect::open(link, &config, media, None, &shared).await?;
+        let (signal, admission) = connect::open(link, &config, media, None, false, &shared).await?;
         let mut resume = None;
-        let first =
-            connect::enter(signal, admission, &config, &shared, &handles, &mut resume).await?;
+        let first = connect::enter(
+            signal,
+            admission,
+            &config,
+            &shared,
+            &handles,
+            &mut resume,
+            None,
+        )
+        .await?;
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             link: link.clone(),
@@ -281,6 +309,7 @@ impl Call {
             ctx,
             resume,
             on_relink: hooks.on_relink,
+            kept: None,
         };
         tokio::spawn(driver.run(first, cmd_rx, media_rx));
         Ok(Self {
@@ -309,6 +338,15 @@ impl Call {
             .unwrap_or_else(|p| p.into_inner())
             .get(participant_id)
             .cloned()
+    }
+
+    /// Counters of the connection's life, for tests and diagnostics.
+    #[doc(hidden)]
+    pub fn connection_counters(&self) -> ConnectionCounters {
+        ConnectionCounters {
+            resumes_media_kept: self.shared.media_kept.load(Ordering::Relaxed),
+            server_offers: self.shared.server_offers.load(Ordering::Relaxed),
+        }
     }
 
     /// Counters of what was sent.

@@ -17,6 +17,9 @@ pub struct ClientPeer {
     pub pc: Arc<dyn PeerConnection>,
     pub gathering: watch::Receiver<RTCIceGatheringState>,
     pub events: mpsc::UnboundedReceiver<PeerEvent>,
+    /// The last connection state we heard was `Connected`: media flows, so a signaling blip
+    /// need not touch this connection.
+    pub connected: bool,
 }
 
 /// Builds a peer connection whose sockets bind `udp_addrs` (a wildcard means every non-loopback
@@ -43,6 +46,7 @@ pub async fn build(udp_addrs: &[String]) -> Result<ClientPeer, CoreError> {
         pc: Arc::new(pc),
         gathering,
         events,
+        connected: false,
     })
 }
 

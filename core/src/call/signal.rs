@@ -24,11 +24,13 @@ pub enum Admission {
     Waiting(ServerMessage),
 }
 
-/// A `joined` and the two things the driver keeps from it.
+/// A `joined` and what the driver keeps from it.
 pub struct JoinReply {
     pub joined: ServerMessage,
     pub participant_id: String,
     pub resume_token: String,
+    /// The server went on with our existing peer connection (a resume with `keep_media`).
+    pub media_kept: bool,
 }
 
 impl JoinReply {
@@ -37,6 +39,7 @@ impl JoinReply {
         let ServerMessage::Joined {
             participant_id,
             resume_token,
+            media_kept,
             ..
         } = &message
         else {
@@ -45,6 +48,7 @@ impl JoinReply {
         Some(Self {
             participant_id: participant_id.clone(),
             resume_token: resume_token.clone(),
+            media_kept: *media_kept,
             joined: message,
         })
     }
@@ -65,6 +69,8 @@ pub struct JoinRequest<'a> {
     pub resume: Option<Resume>,
     pub host_key: Option<&'a str>,
     pub device: Option<&'a str>,
+    /// With `resume`: our peer connection outlived the socket; ask the server to go on with it.
+    pub keep_media: bool,
 }
 
 /// How long to wait for the server to answer `join`.
@@ -118,7 +124,7 @@ impl Signal {
         mut notice: impl FnMut(ErrorCode, String),
     ) -> Result<Admission, CoreError> {
         self.send(&ClientMessage::Join {
-            keep_media: false,
+            keep_media: request.keep_media && request.resume.is_some(),
             version: PROTOCOL_VERSION,
             name: request.name.to_owned(),
             media: request.media,

@@ -62,6 +62,9 @@ const MAX_DATAGRAM: usize = 2048;
 /// Kernel buffer sizes asked for on the media socket (the kernel caps them at `rmem_max` /
 /// `wmem_max`).
 const SOCKET_BUFFER: usize = 8 << 20;
+/// Datagrams handed over to a worker and not yet handled; more are dropped (a flood must not
+/// grow a queue without bound).
+const MAX_HANDED_OVER: usize = 4096;
 /// Longest a worker sleeps when nothing is due (it wakes for datagrams and jobs anyway).
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
@@ -164,6 +167,8 @@ pub struct WorkerHandle {
     index: usize,
     tx: mpsc::Sender<Input>,
     waker: Arc<Waker>,
+    /// Handed-over datagrams in `tx` (bounded by [`MAX_HANDED_OVER`]).
+    handed_over: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for WorkerHandle {
@@ -264,7 +269,12 @@ impl Engine {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
             let (tx, rx) = mpsc::channel();
-            handles.push(WorkerHandle { index, tx, waker });
+            handles.push(WorkerHandle {
+                index,
+                tx,
+                waker,
+                handed_over: Arc::default(),
+            });
             polls.push(poll);
             receivers.push(rx);
         }
@@ -669,6 +679,9 @@ impl Worker {
                         }
                     }
                     Ok(Input::Datagram { from, data, at }) => {
+                        self.shared.workers[self.index]
+                            .handed_over
+                            .fetch_sub(1, Ordering::Relaxed);
                         self.now = at;
                         self.on_datagram(from, data);
                     }
@@ -693,7 +706,7 @@ impl Worker {
         match reason {
             DropReason::SendBuffer => p.send_buffer += n,
             DropReason::Malformed => p.malformed += n,
-            DropReason::Unrouted => p.unrouted += n,
+            DropReason::Unrouted | DropReason::Overload => p.unrouted += n,
             _ => {}
         }
     }
@@ -801,11 +814,16 @@ impl Worker {
         };
         if key.worker != self.index {
             if let Some(owner) = self.shared.workers.get(key.worker) {
-                owner.send(Input::Datagram {
-                    from,
-                    data,
-                    at: self.now,
-                });
+                if owner.handed_over.fetch_add(1, Ordering::Relaxed) >= MAX_HANDED_OVER {
+                    owner.handed_over.fetch_sub(1, Ordering::Relaxed);
+                    self.count_drop(DropReason::Overload, 1);
+                } else {
+                    owner.send(Input::Datagram {
+                        from,
+                        data,
+                        at: self.now,
+                    });
+                }
             }
             return;
         }
