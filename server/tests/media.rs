@@ -180,12 +180,16 @@ async fn connections_and_rooms_are_freed_when_everyone_leaves() {
     let mut b = RtcClient::join(&url, "B").await;
     pump_all(&mut [&mut a, &mut b], Duration::from_secs(1)).await;
     assert_eq!(engine.legs().await, 2);
+    // Each client's address got a socket of its own on the media port (its connection's
+    // worker reads it directly).
+    assert!(engine.pins().await >= 2, "pins: {}", engine.pins().await);
     assert_eq!(server.state.hub.live_rooms(), 1);
     a.leave().await;
     b.vanish().await;
     let hub = server.state.hub.clone();
     assert!(
         common::eventually(Duration::from_secs(10), async || engine.legs().await == 0
+            && engine.pins().await == 0
             && hub.live_rooms() == 0)
         .await,
         "media connections: {}, live rooms: {}",

@@ -70,6 +70,11 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
+/// Tokens of pinned sockets start here.
+const FIRST_PIN: usize = 2;
+/// Remote addresses of one connection that get a pinned socket (the rest still arrive on the
+/// shared socket): a client knows its own password and could send checks from many ports.
+const MAX_PINS_PER_LEG: usize = 4;
 
 /// A connection, unique over the server's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,6 +315,10 @@ impl Engine {
                         outbox: Vec::new(),
                         outcomes: Vec::new(),
                         problems: Problems::default(),
+                        pins: IdMap::default(),
+                        pinned: HashMap::new(),
+                        next_pin: FIRST_PIN,
+                        pins_pending: Vec::new(),
                         now: Instant::now(),
                     };
                     worker.run();
@@ -354,6 +363,15 @@ impl Engine {
                 })
                 .await
                 .unwrap_or(0);
+        }
+        total
+    }
+
+    /// Client addresses with a pinned socket on all workers (tests).
+    pub async fn pins(&self) -> usize {
+        let mut total = 0;
+        for w in &self.shared.workers {
+            total += w.call(|w| w.pins.len()).await.unwrap_or(0);
         }
         total
     }
@@ -511,7 +529,21 @@ pub struct Worker {
     outbox: Vec<(BytesMut, SocketAddr)>,
     outcomes: Vec<Sent>,
     problems: Problems,
+    /// Sockets connected to one client address each, bound to the media port too: the kernel
+    /// delivers that client's datagrams to the worker that owns its connection, instead of to
+    /// whichever worker's shared socket the address hashes to.
+    pins: IdMap<usize, Pin>,
+    pinned: HashMap<SocketAddr, usize>,
+    next_pin: usize,
+    /// Pinned sockets that still had data when their read budget ran out.
+    pins_pending: Vec<usize>,
     now: Instant,
+}
+
+struct Pin {
+    socket: UdpSocket,
+    remote: SocketAddr,
+    leg: LegId,
 }
 
 /// Why a leg operation failed.
@@ -650,8 +682,9 @@ impl Worker {
         let mut events = Events::with_capacity(64);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut more_to_read = false;
+        let mut readable = Vec::new();
         loop {
-            let wait = if more_to_read {
+            let wait = if more_to_read || !self.pins_pending.is_empty() {
                 Duration::ZERO
             } else {
                 let now = Instant::now();
@@ -670,6 +703,16 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(10));
             }
             self.now = Instant::now();
+            let mut shared_socket = more_to_read;
+            readable.clear();
+            readable.append(&mut self.pins_pending);
+            for event in events.iter() {
+                match event.token() {
+                    SOCKET => shared_socket = true,
+                    WAKER => {}
+                    Token(pin) => readable.push(pin),
+                }
+            }
             // Jobs and handed-over datagrams.
             loop {
                 match self.inputs.try_recv() {
@@ -692,7 +735,14 @@ impl Worker {
                     Err(mpsc::TryRecvError::Empty) => break,
                 }
             }
-            more_to_read = self.read_socket(&mut buf);
+            more_to_read = shared_socket && self.read_socket(&mut buf);
+            readable.sort_unstable();
+            readable.dedup();
+            for pin in readable.drain(..) {
+                if self.read_pin(pin, &mut buf) {
+                    self.pins_pending.push(pin);
+                }
+            }
             self.now = Instant::now();
             self.handle_timeouts();
             self.flush();
@@ -757,6 +807,94 @@ impl Worker {
         true
     }
 
+    /// Reads a pinned socket, up to [`READ_BUDGET`] datagrams. True if it may have more.
+    fn read_pin(&mut self, token: usize, buf: &mut [u8]) -> bool {
+        for _ in 0..READ_BUDGET {
+            let Some(pin) = self.pins.get(&token) else {
+                return false;
+            };
+            match pin.socket.recv_from(buf) {
+                Ok((n, from)) => {
+                    self.now = Instant::now();
+                    let data = BytesMut::from(buf.get(..n).unwrap_or_default());
+                    self.on_datagram(from, data);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // ICMP errors (the client went away) surface on a connected socket.
+                Err(_) => {}
+            }
+        }
+        true
+    }
+
+    /// Gives a client address of one of our connections a socket of its own (see `pins`).
+    fn pin(&mut self, remote: SocketAddr, leg: LegId) {
+        if self.pinned.contains_key(&remote)
+            || self.pins.values().filter(|p| p.leg == leg).count() >= MAX_PINS_PER_LEG
+        {
+            return;
+        }
+        let Ok(local) = self.socket.local_addr() else {
+            return;
+        };
+        let made = (|| -> std::io::Result<UdpSocket> {
+            use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+            let socket = Socket::new(
+                Domain::for_address(local),
+                Type::DGRAM,
+                Some(SockProtocol::UDP),
+            )?;
+            socket.set_reuse_port(true)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&local.into())?;
+            socket.connect(&remote.into())?;
+            Ok(UdpSocket::from_std(socket.into()))
+        })();
+        let mut socket = match made {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::debug!(%remote, error = %e, "cannot pin a client address; it stays on the shared socket");
+                return;
+            }
+        };
+        let token = self.next_pin;
+        self.next_pin += 1;
+        if self
+            .poll
+            .registry()
+            .register(&mut socket, Token(token), Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        self.pins.insert(
+            token,
+            Pin {
+                socket,
+                remote,
+                leg,
+            },
+        );
+        self.pinned.insert(remote, token);
+    }
+
+    fn unpin_leg(&mut self, leg: LegId) {
+        let tokens: Vec<usize> = self
+            .pins
+            .iter()
+            .filter(|(_, p)| p.leg == leg)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in tokens {
+            if let Some(mut pin) = self.pins.remove(&token) {
+                let _ = self.poll.registry().deregister(&mut pin.socket);
+                self.pinned.remove(&pin.remote);
+            }
+        }
+        self.pins_pending.retain(|t| self.pins.contains_key(t));
+    }
+
     /// The connection a datagram belongs to, wherever it lives.
     fn route(&mut self, from: SocketAddr, data: &[u8]) -> Option<LegKey> {
         // A connectivity check names its connection: it may move an address to another
@@ -786,6 +924,7 @@ impl Worker {
             }
             if key.worker == self.index {
                 self.by_addr.insert(from, key.leg);
+                self.pin(from, key.leg);
             } else {
                 self.by_addr.remove(&from);
             }
@@ -1318,6 +1457,7 @@ impl Worker {
             routes.addrs.retain(|_, key| key.leg != id);
         }
         self.by_addr.retain(|_, leg| *leg != id);
+        self.unpin_leg(id);
         self.pubs.retain(|_, p| p.leg != id);
         for p in self.pubs.values_mut() {
             p.downs.retain(|d| d.leg != id);
