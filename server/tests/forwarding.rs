@@ -201,3 +201,73 @@ async fn a_resume_without_media_to_keep_is_told_to_start_over() {
     a.pump(Duration::from_secs(1)).await;
     assert_eq!(s.participants(&id).await, 2);
 }
+
+/// `a=ice-ufrag` of an SDP.
+fn ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_restarts_ice_keeps_its_call_on_the_media_port() {
+    use rtc::peer_connection::configuration::RTCOfferOptions;
+    use rtc::peer_connection::sdp::RTCSessionDescription;
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(2)).await;
+    let before_ufrag = ufrag(&b.pc.local_description().await.unwrap().sdp);
+    let server_ufrag = ufrag(&b.pc.remote_description().await.unwrap().sdp);
+    let offers_to_a = a.server_offers;
+
+    // B restarts ICE (as after a network change): a new offer with new credentials, the
+    // same sections.
+    let offer =
+        b.pc.create_offer(Some(RTCOfferOptions {
+            ice_restart: true,
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    b.pc.set_local_description(offer).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sdp = b.pc.local_description().await.unwrap().sdp;
+    assert_ne!(ufrag(&sdp), before_ufrag, "the offer restarts ICE");
+    b.ws.send(&salon_protocol::ClientMessage::Offer { sdp })
+        .await;
+    let answer =
+        b.ws.recv_until(|m| match m {
+            ServerMessage::Answer { sdp } => Some(sdp.clone()),
+            ServerMessage::Error { message, .. } => panic!("refused: {message}"),
+            _ => None,
+        })
+        .await;
+    // The server keeps its credentials: checks from a new address still find the connection.
+    assert_eq!(ufrag(&answer), server_ufrag);
+    b.pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+        .await
+        .unwrap();
+    let before = (
+        a.received_from(&b.id).audio_packets,
+        b.received_from(&a.id).audio_packets,
+    );
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(4)).await;
+    let after = (
+        a.received_from(&b.id).audio_packets,
+        b.received_from(&a.id).audio_packets,
+    );
+    assert!(
+        after.0 > before.0 + 50,
+        "A stopped hearing B: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.1 > before.1 + 50,
+        "B stopped hearing A: {before:?} -> {after:?}"
+    );
+    assert_eq!(a.server_offers, offers_to_a, "A was renegotiated");
+}

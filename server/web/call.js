@@ -4,8 +4,10 @@
 
 import { orderVideoCodecs } from './logic.js';
 
-/** How long ICE may stay "disconnected" before the call counts as lost (the server uses 5 s). */
+/** How long ICE may stay "disconnected" before we act (the server uses 5 s). */
 const DISCONNECTED_GRACE_MS = 5000;
+/** How long an ICE restart may take to reconnect before the call counts as lost. */
+const RESTART_TIMEOUT_MS = 10000;
 
 export class Call {
   /**
@@ -14,10 +16,14 @@ export class Call {
    * @param {(message: object) => void} options.send sends a signaling message
    * @param {(participantId: string, track: MediaStreamTrack) => void} options.onRemoteTrack
    * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
+   * @param {() => boolean} [options.canSignal] whether signaling is up now (an ICE restart needs it)
    */
-  constructor({ localStream, send, onRemoteTrack, onLost }) {
+  constructor({ localStream, send, onRemoteTrack, onLost, canSignal = () => true }) {
     this.localStream = localStream;
     this.send = send;
+    this.canSignal = canSignal;
+    this.restarting = null; // the timer of an ICE restart in progress
+    this.iceRestarts = 0;
     this.onRemoteTrack = onRemoteTrack;
     this.onLost = onLost;
     this.pc = null;
@@ -116,11 +122,42 @@ export class Call {
     const state = this.pc.connectionState;
     clearTimeout(this.disconnectedTimer);
     this.disconnectedTimer = null;
-    if (state === 'failed') {
-      this.lose('ICE failed');
-    } else if (state === 'disconnected') {
-      this.disconnectedTimer = setTimeout(() => this.lose('ICE disconnected'), DISCONNECTED_GRACE_MS);
+    if (state === 'connected' && this.restarting) {
+      clearTimeout(this.restarting);
+      this.restarting = null;
     }
+    if (state === 'failed') {
+      this.recover('ICE failed');
+    } else if (state === 'disconnected') {
+      this.disconnectedTimer = setTimeout(() => this.recover('ICE disconnected'), DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  /**
+   * The media path broke (a network change, most often) while the call is otherwise fine: try
+   * one ICE restart on the same peer connection — new credentials, the same sections, nobody
+   * else renegotiated — and give the call up only if that does not reconnect.
+   */
+  recover(reason) {
+    if (this.closed) return;
+    if (this.restarting || !this.canSignal()) {
+      this.lose(reason);
+      return;
+    }
+    this.restartIce(reason);
+  }
+
+  /** Restarts ICE: an offer with new ICE credentials, answered by the server. */
+  restartIce(reason = 'requested') {
+    if (this.closed || this.restarting || !this.offerSent) return;
+    console.info(`salon: restarting ICE (${reason})`);
+    this.iceRestarts += 1;
+    this.restarting = setTimeout(() => this.lose(`ICE restart did not reconnect (${reason})`), RESTART_TIMEOUT_MS);
+    this.enqueue('ice restart', async () => {
+      const offer = await this.pc.createOffer({ iceRestart: true });
+      await this.pc.setLocalDescription(offer);
+      this.send({ type: 'offer', sdp: this.pc.localDescription.sdp });
+    });
   }
 
   lose(reason) {
@@ -185,6 +222,7 @@ export class Call {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.restarting);
     this.pc?.close();
   }
 }

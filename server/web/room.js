@@ -92,6 +92,10 @@ window.salon = Object.freeze({
   stats: () => (s.call ? s.call.stats() : Promise.resolve(null)),
   /** How many times a reconnect went on with the same peer connection (media never stopped). */
   get mediaKept() { return s.mediaKept; },
+  /** ICE restarts on the current peer connection (after a broken media path). */
+  get iceRestarts() { return s.call?.iceRestarts ?? 0; },
+  /** For tests and debugging: restart ICE now, as after a network change. */
+  restartIce: () => s.call?.restartIce('requested'),
 });
 
 function setState(state) {
@@ -377,6 +381,7 @@ function startMedia(sig) {
   const call = new Call({
     localStream: local.stream,
     send: (msg) => sig.send(msg),
+    canSignal: () => s.joined,
     onRemoteTrack: (participantId, track) => {
       if (participantId !== s.participantId) grid.attachTrack(participantId, track);
     },

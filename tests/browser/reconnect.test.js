@@ -16,6 +16,7 @@ import {
 async function tapSignaling(page) {
   const tap = {
     sockets: [],
+    offerSdps: [],
     clientOffers: 0,
     serverOffers: 0,
     drop() {
@@ -29,7 +30,10 @@ async function tapSignaling(page) {
     const server = ws.connectToServer();
     tap.sockets.push({ page: ws, server });
     ws.onMessage((message) => {
-      if (isOffer(message)) tap.clientOffers += 1;
+      if (isOffer(message)) {
+        tap.clientOffers += 1;
+        tap.offerSdps.push(JSON.parse(message).sdp);
+      }
       server.send(message);
     });
     server.onMessage((message) => {
@@ -134,6 +138,36 @@ describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_
       'a kept resume caused a new offer',
     );
     assert.equal(adaTap.sockets.length, 2, 'Ada opened one new socket');
+    await ada.context.close();
+    await bo.context.close();
+  });
+
+  it('restarts ICE on the same peer connection when the media path breaks, renegotiating nobody else', async (t) => {
+    t.after(() => { if (t.failed) dumpLogs(guests, server); });
+    const room = await createRoomViaApi(server.url, 'Restart room');
+    const ada = await newGuest(browser, 'ada-restart');
+    const bo = await newGuest(browser, 'bo-restart');
+    guests.push(ada, bo);
+    const adaTap = await tapSignaling(ada.page);
+    const boTap = await tapSignaling(bo.page);
+    await join(ada, room.url, 'Ada');
+    await join(bo, room.url, 'Bo');
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+    const boOffers = boTap.serverOffers;
+    const adaOffers = adaTap.clientOffers;
+
+    // What the page does when ICE fails or stays disconnected (a network change).
+    await ada.page.evaluate(() => window.salon.restartIce());
+    await waitFor(() => adaTap.clientOffers === adaOffers + 1, { message: 'Ada to send the ICE restart offer' });
+    const ufrag = (sdp) => /a=ice-ufrag:(\S+)/u.exec(sdp)?.[1];
+    assert.notEqual(ufrag(adaTap.offerSdps.at(-1)), ufrag(adaTap.offerSdps[0]), 'new ICE credentials');
+    assert.equal(await ada.page.evaluate(() => window.salon.iceRestarts), 1);
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+    assert.equal(await ada.page.evaluate(() => window.salon.state), 'joined', 'the call was not restarted');
+    assert.equal(boTap.serverOffers, boOffers, 'Bo was renegotiated');
+    assert.equal(adaTap.sockets.length, 1, 'no new signaling connection');
     await ada.context.close();
     await bo.context.close();
   });
