@@ -227,12 +227,9 @@ async fn a_client_that_restarts_ice_keeps_its_call_on_the_media_port() {
     // B restarts ICE (as after a network change): a new offer with new credentials, the
     // same sections.
     let offer =
-        b.pc.create_offer(Some(RTCOfferOptions {
-            ice_restart: true,
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+        b.pc.create_offer(Some(RTCOfferOptions { ice_restart: true }))
+            .await
+            .unwrap();
     b.pc.set_local_description(offer).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sdp = b.pc.local_description().await.unwrap().sdp;
