@@ -87,14 +87,11 @@ fn bad_request(code: &str, message: &str) -> Response {
     api_error(StatusCode::BAD_REQUEST, code, message)
 }
 
-/// Parses a JSON body, or the 400 to send.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], example: &str) -> Result<T, Response> {
+/// Parses a JSON body, or says why not (for a 400 `invalid_request`).
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], example: &str) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| {
         let reason: String = e.to_string().chars().take(200).collect();
-        bad_request(
-            "invalid_request",
-            &format!("The body must be JSON like {example}: {reason}"),
-        )
+        format!("The body must be JSON like {example}: {reason}")
     })
 }
 
@@ -153,7 +150,7 @@ pub async fn set_door(
         r#"{"host_key": "…", "door": "open", "until": 1795711200, "show_names": true}"#,
     ) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(why) => return bad_request("invalid_request", &why),
     };
     let now = now_unix();
     if let Some(until) = request.until {
@@ -213,7 +210,7 @@ pub async fn key(
     }
     let request: KeyRequest = match body(&bytes, r#"{"host_key": "…", "rotate": false}"#) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(why) => return bad_request("invalid_request", &why),
     };
     let (stored, host_key) = match owned(&state, &link, &request.host_key).await {
         Ok(found) => found,
