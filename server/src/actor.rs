@@ -192,12 +192,11 @@ impl RoomActor {
             }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
-        self.hub.presence().update_room(
-            &self.room_id,
+        self.hub.presence().update_room(&self.room_id, || {
             self.membership
                 .members()
-                .map(|m| (m.participant.name.as_str(), m.participant.role)),
-        );
+                .map(|m| (m.participant.name.as_str(), m.participant.role))
+        });
         self.host_present.send_if_modified(|present| {
             let now = self.membership.has_host();
             std::mem::replace(present, now) != now
