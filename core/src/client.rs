@@ -273,6 +273,12 @@ impl Client {
         listener: Arc<dyn PresenceListener>,
         options: WatchOptions,
     ) -> Result<PresenceWatch, CoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(CoreError::InvalidInput {
+                reason: "watch_presence needs a tokio runtime (the FFI layer enters its own)"
+                    .into(),
+            });
+        }
         Ok(PresenceWatch::start(self.friends()?, listener, options))
     }
 

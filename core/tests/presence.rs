@@ -184,3 +184,16 @@ async fn friends_see_doors_and_people_live_drop_in_and_lose_a_revoked_card() {
     drop(ada_watch);
     ada_call.leave().await;
 }
+
+#[test]
+fn watching_outside_a_runtime_is_an_error_not_a_panic() {
+    let client = Client::in_memory().unwrap();
+    let err = client
+        .watch_presence(Arc::new(Seen::default()), WatchOptions::default())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, salon_core::CoreError::InvalidInput { .. }),
+        "{err:?}"
+    );
+}
