@@ -10,6 +10,9 @@ use serde::Deserialize;
 use crate::call::media_in::{AudioSink, VideoSink};
 use crate::call::{Call, CallConfig, CallListener, Hooks};
 use crate::error::CoreError;
+use crate::presence::{
+    DoorMode, DoorState, FriendPresence, Peek, PresenceListener, PresenceWatch, WatchOptions,
+};
 use crate::store::{Friend, InviteLink, LocalStore, MyRoom};
 
 /// How long an HTTP request to a server may take.
@@ -41,6 +44,26 @@ struct RoomInfo {
     participants: u32,
     max_participants: u32,
     full: bool,
+    #[serde(default)]
+    locked: bool,
+    #[serde(default)]
+    door_open: bool,
+    #[serde(default)]
+    names: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct DoorAnswer {
+    door: String,
+    until: Option<i64>,
+    show_names: bool,
+    door_open: bool,
+    people: u32,
+}
+
+#[derive(Deserialize)]
+struct KeyAnswer {
+    presence_key: String,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +160,145 @@ impl Client {
             max_participants: info.max_participants,
             full: info.full,
         })
+    }
+
+    /// One of my rooms by its link (on the server it was made on), for owner actions.
+    fn my_room_at(&self, link: &str) -> Result<(InviteLink, MyRoom), CoreError> {
+        let link = InviteLink::parse(link)?;
+        let room = self
+            .store()
+            .my_room(&link.room_id)
+            .ok()
+            .filter(|room| room.link == link.to_url())
+            .ok_or_else(|| CoreError::NotAllowed {
+                reason: "this is not one of my rooms here (no host key for it)".into(),
+            })?;
+        Ok((link, room))
+    }
+
+    /// Opens (until `until`, Unix seconds, if given), closes or resets (`Auto`: open while I am
+    /// inside) the door of one of my rooms; `show_names` (if given) chooses whether friends and
+    /// people with the link see who is inside.
+    pub async fn set_door(
+        &self,
+        link: &str,
+        mode: DoorMode,
+        until: Option<i64>,
+        show_names: Option<bool>,
+    ) -> Result<DoorState, CoreError> {
+        let (link, room) = self.my_room_at(link)?;
+        let mut body = serde_json::json!({ "host_key": room.host_key, "door": mode.word() });
+        if let Some(until) = until {
+            body["until"] = until.into();
+        }
+        if let Some(show) = show_names {
+            body["show_names"] = show.into();
+        }
+        let response = self
+            .http
+            .post(format!("{}/door", link.room_api_url()))
+            .json(&body)
+            .send()
+            .await?;
+        let answer: DoorAnswer = parse(response).await?;
+        Ok(DoorState {
+            mode: DoorMode::from_word(&answer.door).ok_or_else(|| CoreError::Server {
+                reason: format!("unknown door state {:?}", answer.door),
+            })?,
+            until: answer.until,
+            show_names: answer.show_names,
+            door_open: answer.door_open,
+            people: answer.people,
+        })
+    }
+
+    /// The presence key of one of my rooms (the same on all my devices), or with `rotate` a new
+    /// one: every card shared before stops showing presence at once.
+    pub async fn presence_key(&self, link: &str, rotate: bool) -> Result<String, CoreError> {
+        let (link, room) = self.my_room_at(link)?;
+        let response = self
+            .http
+            .post(format!("{}/presence-key", link.room_api_url()))
+            .json(&serde_json::json!({ "host_key": room.host_key, "rotate": rotate }))
+            .send()
+            .await?;
+        let answer: KeyAnswer = parse(response).await?;
+        salon_protocol::validate_presence_key(&answer.presence_key).map_err(|e| {
+            CoreError::Server {
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(answer.presence_key)
+    }
+
+    /// My friend card for one of my rooms, with its presence key: whoever adds it sees my
+    /// door and who is inside.
+    pub async fn my_friend_card(&self, my_name: &str, link: &str) -> Result<String, CoreError> {
+        let key = self.presence_key(link, false).await?;
+        let (link, _) = self.my_room_at(link)?;
+        Ok(crate::store::FriendCard::new(my_name, link)?
+            .with_presence(&key)?
+            .to_link())
+    }
+
+    /// A look into a room before joining: door, how many are inside, and their names when the
+    /// door is open and the owner shows them.
+    pub async fn peek(&self, link: &str) -> Result<Peek, CoreError> {
+        let link = InviteLink::parse(link)?;
+        let response = self.http.get(link.room_api_url()).send().await?;
+        let info: RoomInfo = parse(response).await?;
+        Ok(Peek {
+            room_id: info.id,
+            name: info.name,
+            door_open: info.door_open,
+            people: info.participants,
+            names: info.names,
+            full: info.full,
+            locked: info.locked,
+        })
+    }
+
+    /// Every friend with their room's presence, asked once: one socket per server, all of
+    /// that server's friends subscribed in one batch.
+    pub async fn friends_presence(&self) -> Result<Vec<FriendPresence>, CoreError> {
+        let friends = self.friends()?;
+        Ok(crate::presence::presence_once(friends).await)
+    }
+
+    /// Watches every friend's presence live (one socket per server) until the watch is
+    /// dropped or stopped; call inside the core's tokio runtime. Friends added later are
+    /// watched by the next watch.
+    pub fn watch_presence(
+        &self,
+        listener: Arc<dyn PresenceListener>,
+        options: WatchOptions,
+    ) -> Result<PresenceWatch, CoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(CoreError::InvalidInput {
+                reason: "watch_presence needs a tokio runtime (the FFI layer enters its own)"
+                    .into(),
+            });
+        }
+        Ok(PresenceWatch::start(self.friends()?, listener, options))
+    }
+
+    /// Whether to be told (`on_door_opened`) when this friend's door opens.
+    pub fn set_friend_notify(&self, id: i64, notify: bool) -> Result<(), CoreError> {
+        Ok(self.store().set_friend_notify(id, notify)?)
+    }
+
+    /// Drops in on a friend: joins their room in one call.
+    pub async fn join_friend(
+        &self,
+        friend_id: i64,
+        config: CallConfig,
+        listener: Option<Arc<dyn CallListener>>,
+        video_sink: Option<Arc<dyn VideoSink>>,
+        audio_sink: Option<Arc<dyn AudioSink>>,
+    ) -> Result<Call, CoreError> {
+        let friend = self.store().friend(friend_id)?;
+        self.join(&friend.room_link, config, listener, video_sink, audio_sink)
+            .await
     }
 
     /// Joins the room behind `link` (see [`Call::join`]: it returns once you are in or waiting
@@ -251,6 +413,9 @@ async fn parse<T: serde::de::DeserializeOwned>(
     Err(match error {
         Some(ApiError { error }) if error.code == "room_not_found" => CoreError::RoomNotFound,
         Some(ApiError { error }) if error.code == "invalid_field" => CoreError::InvalidInput {
+            reason: error.message,
+        },
+        Some(ApiError { error }) if error.code == "not_allowed" => CoreError::NotAllowed {
             reason: error.message,
         },
         Some(ApiError { error }) => CoreError::Server {

@@ -11,6 +11,9 @@ use crate::call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 use crate::client::{Client, RoomStatus};
 use crate::error::CoreError;
 use crate::media::video::I420Frame;
+use crate::presence::{
+    DoorMode, DoorState, FriendPresence, Peek, PresenceListener, PresenceWatch, WatchOptions,
+};
 use crate::store::{Friend, MyRoom};
 use salon_protocol::Role;
 
@@ -133,6 +136,10 @@ pub struct FriendRecord {
     pub room_link: String,
     pub added_at: i64,
     pub notes: String,
+    /// Their card carried a presence key: their door and who is inside can be seen.
+    pub has_presence: bool,
+    /// Tell me (`on_door_opened`) when their door opens.
+    pub notify: bool,
 }
 
 impl From<Friend> for FriendRecord {
@@ -143,7 +150,154 @@ impl From<Friend> for FriendRecord {
             room_link: f.room_link,
             added_at: f.added_at,
             notes: f.notes,
+            has_presence: f.presence_key.is_some(),
+            notify: f.notify,
         }
+    }
+}
+
+/// How the owner sets the door: `Auto` is open while the owner is inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DoorModeRecord {
+    Auto,
+    Open,
+    Closed,
+}
+
+impl From<DoorModeRecord> for DoorMode {
+    fn from(m: DoorModeRecord) -> Self {
+        match m {
+            DoorModeRecord::Auto => Self::Auto,
+            DoorModeRecord::Open => Self::Open,
+            DoorModeRecord::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<DoorMode> for DoorModeRecord {
+    fn from(m: DoorMode) -> Self {
+        match m {
+            DoorMode::Auto => Self::Auto,
+            DoorMode::Open => Self::Open,
+            DoorMode::Closed => Self::Closed,
+        }
+    }
+}
+
+/// My door as the server now has it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct DoorStateRecord {
+    pub mode: DoorModeRecord,
+    /// Unix seconds when an open door goes back to `Auto`.
+    pub until: Option<i64>,
+    pub show_names: bool,
+    pub door_open: bool,
+    pub people: u32,
+}
+
+impl From<DoorState> for DoorStateRecord {
+    fn from(d: DoorState) -> Self {
+        Self {
+            mode: d.mode.into(),
+            until: d.until,
+            show_names: d.show_names,
+            door_open: d.door_open,
+            people: d.people,
+        }
+    }
+}
+
+/// A look into a room before joining.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PeekRecord {
+    pub room_id: String,
+    pub name: Option<String>,
+    pub door_open: bool,
+    pub people: u32,
+    /// Who is inside, when the door is open and the owner shows names.
+    pub names: Option<Vec<String>>,
+    pub full: bool,
+    pub locked: bool,
+}
+
+impl From<Peek> for PeekRecord {
+    fn from(p: Peek) -> Self {
+        Self {
+            room_id: p.room_id,
+            name: p.name,
+            door_open: p.door_open,
+            people: p.people,
+            names: p.names,
+            full: p.full,
+            locked: p.locked,
+        }
+    }
+}
+
+/// A friend with their room's presence.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FriendPresenceRecord {
+    pub friend: FriendRecord,
+    /// The server showed this room for the friend's key (false: no key, revoked, or not
+    /// answered yet).
+    pub available: bool,
+    /// The presence socket to the friend's server is up.
+    pub connected: bool,
+    pub door_open: bool,
+    pub until: Option<i64>,
+    pub people: u32,
+    pub names: Option<Vec<String>>,
+}
+
+impl From<FriendPresence> for FriendPresenceRecord {
+    fn from(p: FriendPresence) -> Self {
+        Self {
+            friend: p.friend.into(),
+            available: p.available,
+            connected: p.connected,
+            door_open: p.door_open,
+            until: p.until,
+            people: p.people,
+            names: p.names,
+        }
+    }
+}
+
+/// Told about my friends' presence: the whole list after every change, and "door opened" for
+/// the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
+#[uniffi::export(foreign)]
+pub trait FriendsPresenceListener: Send + Sync {
+    fn on_presence(&self, friends: Vec<FriendPresenceRecord>);
+    fn on_door_opened(&self, friend: FriendPresenceRecord);
+}
+
+struct PresenceBridge(Arc<dyn FriendsPresenceListener>);
+impl PresenceListener for PresenceBridge {
+    fn on_presence(&self, friends: Vec<FriendPresence>) {
+        self.0
+            .on_presence(friends.into_iter().map(Into::into).collect());
+    }
+
+    fn on_door_opened(&self, friend: FriendPresence) {
+        self.0.on_door_opened(friend.into());
+    }
+}
+
+/// A live watch on my friends' rooms; stops when released or with `stop`.
+#[derive(uniffi::Object)]
+pub struct SalonPresenceWatch {
+    inner: PresenceWatch,
+}
+
+#[uniffi::export]
+impl SalonPresenceWatch {
+    /// Every friend with what is known now.
+    pub fn current(&self) -> Vec<FriendPresenceRecord> {
+        self.inner.current().into_iter().map(Into::into).collect()
+    }
+
+    pub fn stop(&self) {
+        self.inner.stop();
     }
 }
 
@@ -640,6 +794,115 @@ impl SalonClient {
     /// A link a friend can add me from: my name and my room.
     pub fn friend_card(&self, my_name: String, room_link: String) -> Result<String, SalonError> {
         Ok(self.inner.friend_card(&my_name, &room_link)?)
+    }
+
+    /// My friend card for one of my rooms with its presence key: whoever adds it sees my door
+    /// and who is inside. `NotAllowed` if the room is not mine (no host key).
+    pub async fn my_friend_card(
+        &self,
+        my_name: String,
+        room_link: String,
+    ) -> Result<String, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.my_friend_card(&my_name, &room_link).await?) }).await
+    }
+
+    /// A new presence key for one of my rooms: every card shared before stops showing
+    /// presence at once. Returns the new key (make new cards with `my_friend_card`).
+    pub async fn rotate_presence_key(&self, room_link: String) -> Result<String, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.presence_key(&room_link, true).await?) }).await
+    }
+
+    /// Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets (`Auto`) the
+    /// door of one of my rooms; `show_names`, when given, chooses whether names are shown.
+    pub async fn set_door(
+        &self,
+        room_link: String,
+        mode: DoorModeRecord,
+        until: Option<i64>,
+        show_names: Option<bool>,
+    ) -> Result<DoorStateRecord, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            Ok(inner
+                .set_door(&room_link, mode.into(), until, show_names)
+                .await?
+                .into())
+        })
+        .await
+    }
+
+    /// Who is inside a room before joining (names when the owner shows them).
+    pub async fn peek(&self, link: String) -> Result<PeekRecord, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.peek(&link).await?.into()) }).await
+    }
+
+    /// Every friend with their presence, asked once (one socket per server).
+    pub async fn friends_presence(&self) -> Result<Vec<FriendPresenceRecord>, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            Ok(inner
+                .friends_presence()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
+    }
+
+    /// Watches every friend's presence live until the returned watch is stopped or released.
+    /// `door_opened_every_seconds`: at most one "door opened" per friend this often (0 for
+    /// the default, 300).
+    pub fn watch_presence(
+        &self,
+        listener: Arc<dyn FriendsPresenceListener>,
+        door_opened_every_seconds: u32,
+    ) -> Result<Arc<SalonPresenceWatch>, SalonError> {
+        let mut options = WatchOptions::default();
+        if door_opened_every_seconds > 0 {
+            options.door_opened_every =
+                std::time::Duration::from_secs(u64::from(door_opened_every_seconds));
+        }
+        let _entered = runtime().enter();
+        let inner = self
+            .inner
+            .watch_presence(Arc::new(PresenceBridge(listener)), options)?;
+        Ok(Arc::new(SalonPresenceWatch { inner }))
+    }
+
+    /// Whether to be told when this friend's door opens.
+    pub fn set_friend_notify(&self, id: i64, notify: bool) -> Result<(), SalonError> {
+        Ok(self.inner.set_friend_notify(id, notify)?)
+    }
+
+    /// Drops in on a friend: joins their room in one call (see `join`).
+    pub async fn join_friend(
+        &self,
+        friend_id: i64,
+        options: JoinOptions,
+        listener: Option<Arc<dyn RoomListener>>,
+        video_sink: Option<Arc<dyn VideoFrameSink>>,
+        audio_sink: Option<Arc<dyn AudioFrameSink>>,
+    ) -> Result<Arc<SalonCall>, SalonError> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let call = inner
+                .join_friend(
+                    friend_id,
+                    options.into(),
+                    listener.map(|l| Arc::new(Listener(l)) as Arc<dyn CallListener>),
+                    video_sink.map(|s| Arc::new(Video(s)) as Arc<dyn VideoSink>),
+                    audio_sink.map(|s| Arc::new(Audio(s)) as Arc<dyn AudioSink>),
+                )
+                .await?;
+            Ok(Arc::new(SalonCall {
+                inner: Arc::new(call),
+            }))
+        })
+        .await
     }
 }
 

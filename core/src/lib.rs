@@ -1,7 +1,8 @@
 //! Salon's client core: everything a Salon app does that is not UI.
 //!
 //! - [`Client`] — opened on a data folder: creates rooms, checks whether rooms are open, keeps
-//!   my rooms and friends (SQLite), joins calls.
+//!   my rooms and friends (SQLite), joins calls, sets my door.
+//! - [`presence`] — my friends' doors and who is inside, live over one socket per server.
 //! - [`Call`] — a joined room: live [`RoomState`], sending camera frames and microphone audio
 //!   (H.264 via openh264, Opus), receiving everyone else's decoded video and audio through
 //!   sinks, reconnecting by itself.
@@ -14,6 +15,7 @@ pub mod call;
 pub mod client;
 pub mod error;
 pub mod media;
+pub mod presence;
 pub mod store;
 
 pub use call::media_in::{AudioSink, RemoteStats, VideoSink};
@@ -21,6 +23,9 @@ pub use call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant
 pub use call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 pub use client::{Client, RoomStatus};
 pub use error::CoreError;
+pub use presence::{
+    DoorMode, DoorState, FriendPresence, Peek, PresenceListener, PresenceWatch, WatchOptions,
+};
 pub use salon_protocol::Role;
 
 pub mod ffi;

@@ -17,6 +17,8 @@ pub enum Action {
     LookUp,
     /// Knocking on a locked room: each knock interrupts the hosts.
     Knock,
+    /// Opening a presence socket (each one subscribes to a whole friend list at once).
+    Presence,
 }
 
 /// (per second, burst) for one address, and for all addresses together.
@@ -30,6 +32,8 @@ fn rates(action: Action) -> ((f64, f64), (f64, f64)) {
         Action::LookUp => ((10.0, 100.0), (500.0, 2000.0)),
         // A person knocks a few times; a script knocking to pester the hosts is abuse.
         Action::Knock => ((1.0 / 3.0, 20.0), (10.0, 200.0)),
+        // An app opens one presence socket and reconnects now and then.
+        Action::Presence => ((0.5, 20.0), (100.0, 1000.0)),
     }
 }
 

@@ -44,7 +44,7 @@ pub(crate) struct RoomActor {
     pub(crate) room_id: String,
     /// The room as participants see it: `id` is the current invite link id.
     pub(crate) info: RoomInfo,
-    hub: Hub,
+    pub(crate) hub: Hub,
     pub(crate) store: Store,
     pub(crate) membership: Membership,
     pub(crate) lobby: Lobby<Ticket>,
@@ -197,6 +197,11 @@ impl RoomActor {
             }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
+        self.hub.presence().update_room(&self.room_id, || {
+            self.membership
+                .members()
+                .map(|m| (m.participant.name.as_str(), m.participant.role))
+        });
         self.host_present.send_if_modified(|present| {
             let now = self.membership.has_host();
             std::mem::replace(present, now) != now

@@ -320,6 +320,8 @@ impl RoomActor {
             return;
         }
         self.info.id = link;
+        // The presence key was derived from the old link: friends' cards stop working.
+        self.hub.presence().key_changed(&self.room_id, None);
         // Everyone knocking came through the old link: it leads nowhere now.
         self.clear_lobby(crate::hub::JoinError::LinkGone);
         tracing::info!(room = %self.room_id, "invite link rotated");

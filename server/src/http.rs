@@ -40,6 +40,15 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         )
         .route("/api/rooms/{id}", get(room_info))
         .route("/api/rooms/{id}/ws", get(signaling))
+        .route(
+            "/api/rooms/{id}/door",
+            post(crate::presence::api::set_door).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route(
+            "/api/rooms/{id}/presence-key",
+            post(crate::presence::api::key).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route("/api/presence", get(crate::presence::api::socket))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "Nothing here.") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -134,7 +143,7 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
-fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(ErrorBody {
@@ -144,7 +153,7 @@ fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn room_not_found() -> Response {
+pub(crate) fn room_not_found() -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         "room_not_found",
@@ -154,7 +163,7 @@ fn room_not_found() -> Response {
 
 /// The client's address: the TCP peer, or with `--behind-proxy` the address the proxy appended
 /// to `X-Forwarded-For`.
-fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if state.behind_proxy
         && let Some(ip) = headers
             .get("x-forwarded-for")
@@ -168,7 +177,7 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
 }
 
 /// Counts a request against the limits; `Some` is the 429 to send instead of serving it.
-fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> {
+pub(crate) fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> {
     let verdict = state
         .limits
         .lock()
@@ -190,7 +199,7 @@ fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> 
 
 /// The answer to a failed database call: `503 storage_unavailable` when the disk refused it
 /// (the operator must act), else `500 internal`.
-fn store_failed(e: StoreError) -> Response {
+pub(crate) fn store_failed(e: StoreError) -> Response {
     if !e.is_storage_unavailable() {
         return internal(e);
     }
@@ -235,6 +244,12 @@ struct RoomSummary {
     full: bool,
     /// Newcomers knock and wait for a host.
     locked: bool,
+    /// The owner's door (`docs/api.md`): open, or closed (nobody is seen through it).
+    door_open: bool,
+    /// Who is inside, in order of arrival: only while the door is open and the owner shows
+    /// names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<Vec<String>>,
 }
 
 /// The origin for invite links: the configured public URL, else the request's Host.
@@ -346,6 +361,16 @@ async fn room_info(
         Err(response) => return response,
     };
     let participants = state.hub.participant_count(&room.id);
+    let door = match state.store.presence_of(&room.id).await {
+        Ok(presence) => presence.map(|p| p.door).unwrap_or_default(),
+        Err(e) => return store_failed(e),
+    };
+    let seen = crate::presence::view(
+        &room.link,
+        &door,
+        &state.hub.presence().occupants(&room.id),
+        crate::presence::now_unix(),
+    );
     Json(RoomSummary {
         id: room.link,
         name: room.name,
@@ -353,6 +378,8 @@ async fn room_info(
         max_participants: MAX_PARTICIPANTS,
         full: participants >= MAX_PARTICIPANTS,
         locked: room.locked,
+        door_open: seen.door_open,
+        names: seen.names,
     })
     .into_response()
 }

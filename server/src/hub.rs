@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::actor::RoomActor;
 use crate::identity::Identity;
+use crate::presence::Presence;
 use crate::sfu::forward::Publication;
 use crate::store::{Store, StoredRoom};
 
@@ -152,6 +153,7 @@ pub(crate) struct RoomHandle {
 pub struct Hub {
     rooms: Arc<Mutex<HashMap<String, RoomHandle>>>,
     store: Store,
+    presence: Presence,
 }
 
 /// A participant's link to its room. Every command carries the participant's *seat*, the number
@@ -278,7 +280,13 @@ impl Hub {
         Self {
             rooms: Arc::default(),
             store,
+            presence: Presence::new(),
         }
+    }
+
+    /// Who is inside each live room, and the door events, for friends' presence.
+    pub fn presence(&self) -> &Presence {
+        &self.presence
     }
 
     /// How many people are in a room now (0 when it has no live actor).

@@ -4,7 +4,8 @@
 //! participant's WebSocket and peer connection, after [`admission`] got them in (host key, bans,
 //! the lobby); [`hub`] runs one actor per live room (`actor`, with host actions in `hosting`)
 //! applying the pure rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
-//! [`store`] keeps rooms, locks and bans in SQLite, keyed by [`identity`]; [`serve`] accepts
+//! [`presence`] serves doors and who is inside to friends holding a presence key;
+//! [`store`] keeps rooms, locks, bans and doors in SQLite, keyed by [`identity`]; [`serve`] accepts
 //! TCP connections and bounds how long and how many of them a client may hold.
 
 pub mod abuse;
@@ -21,6 +22,7 @@ pub mod ids;
 pub mod metrics;
 pub mod negotiator;
 pub mod participant;
+pub mod presence;
 pub mod ratelimit;
 pub mod room;
 pub mod serve;

@@ -1,7 +1,8 @@
 //! Rooms kept in SQLite: `<data_dir>/salon.db`, WAL mode, a schema version in `user_version`
 //! and one migration step per version. Only what a room needs to stay safe lives here: its id,
 //! current invite link, name, the hash of the host key, creation time, the lock, and the bans
-//! (salted keys of removed devices and addresses) — no participants, no social graph.
+//! (salted keys of removed devices and addresses), the door and the hash of the presence key
+//! — no participants, no social graph, nothing about who asked for a room's presence.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 /// Current schema version. Add a step to [`upgrade_from`] when raising it.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,6 +74,54 @@ pub struct StoredBan {
     pub device_key: Option<Vec<u8>>,
     pub address_key: Option<Vec<u8>>,
     pub at: i64,
+}
+
+/// How the owner set the door. `Auto`: open while the owner is inside. `Open`: open (until
+/// `until`, Unix seconds, if set; after that, `Auto` again). `Closed`: closed, owner inside or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DoorMode {
+    #[default]
+    Auto,
+    Open,
+    Closed,
+}
+
+impl DoorMode {
+    fn to_sql(self) -> i64 {
+        match self {
+            Self::Auto => 0,
+            Self::Open => 1,
+            Self::Closed => 2,
+        }
+    }
+
+    fn from_sql(value: i64) -> Self {
+        match value {
+            1 => Self::Open,
+            2 => Self::Closed,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// The door as stored with the room, and whether friends see names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Door {
+    pub mode: DoorMode,
+    pub until: Option<i64>,
+    pub show_names: bool,
+}
+
+/// A room's presence settings: the door, the presence key's generation and the hash of the
+/// current presence key (absent until the owner first asks for it, and after a link rotation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPresence {
+    /// The room's permanent key.
+    pub id: String,
+    pub link: String,
+    pub door: Door,
+    pub epoch: i64,
+    pub key_hash: Option<Vec<u8>>,
 }
 
 /// Handle to the database; cheap to clone. Async calls run on tokio's blocking pool; the
@@ -210,15 +259,77 @@ impl Store {
         })
     }
 
-    /// Gives the room a new invite link; the old one stops resolving.
+    /// Gives the room a new invite link; the old one stops resolving, and so does the presence
+    /// key (it is derived from the link).
     pub fn set_link_now(&self, id: &str, link: &str) -> Result<(), StoreError> {
         self.now(|c| {
             c.execute(
-                "UPDATE rooms SET link = ?2 WHERE id = ?1",
+                "UPDATE rooms SET link = ?2, presence_hash = NULL WHERE id = ?1",
                 params![id, link],
             )
             .map(drop)
         })
+    }
+
+    /// The presence settings of the room whose current invite link is `/r/<link>`.
+    pub async fn presence_by_link(&self, link: &str) -> Result<Option<StoredPresence>, StoreError> {
+        let link = link.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, link, door, door_until, show_names, presence_epoch, presence_hash
+                 FROM rooms WHERE link = ?1",
+                params![link],
+                presence_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// The presence settings of the room with permanent key `id`.
+    pub async fn presence_of(&self, id: &str) -> Result<Option<StoredPresence>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT id, link, door, door_until, show_names, presence_epoch, presence_hash
+                 FROM rooms WHERE id = ?1",
+                params![id],
+                presence_from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Sets the door (and whether friends see names) of the room with permanent key `id`.
+    pub async fn set_door(&self, id: &str, door: Door) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE rooms SET door = ?2, door_until = ?3, show_names = ?4 WHERE id = ?1",
+                params![id, door.mode.to_sql(), door.until, door.show_names],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Stores the hash of the room's current presence key and its generation.
+    pub async fn set_presence_key(
+        &self,
+        id: &str,
+        epoch: i64,
+        key_hash: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE rooms SET presence_epoch = ?2, presence_hash = ?3 WHERE id = ?1",
+                params![id, epoch, key_hash],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     pub fn insert_ban_now(&self, room_id: &str, ban: &StoredBan) -> Result<(), StoreError> {
@@ -269,6 +380,20 @@ impl Store {
             rows.collect()
         })
     }
+}
+
+fn presence_from_row(r: &rusqlite::Row<'_>) -> Result<StoredPresence, rusqlite::Error> {
+    Ok(StoredPresence {
+        id: r.get(0)?,
+        link: r.get(1)?,
+        door: Door {
+            mode: DoorMode::from_sql(r.get(2)?),
+            until: r.get(3)?,
+            show_names: r.get(4)?,
+        },
+        epoch: r.get(5)?,
+        key_hash: r.get(6)?,
+    })
 }
 
 /// SQLite quietly opens a file it cannot write read-only, and a database whose schema is up to
@@ -346,6 +471,15 @@ fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), rusq
              ) STRICT;
              CREATE INDEX bans_device ON bans (room_id, device_key);
              CREATE INDEX bans_address ON bans (room_id, address_key);",
+        ),
+        // v3: the door (0 auto, 1 open, 2 closed; an optional end time), whether friends see
+        // names, and the presence key's generation and hash (drop-in presence, issue 11).
+        2 => tx.execute_batch(
+            "ALTER TABLE rooms ADD COLUMN door INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE rooms ADD COLUMN door_until INTEGER;
+             ALTER TABLE rooms ADD COLUMN show_names INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE rooms ADD COLUMN presence_epoch INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE rooms ADD COLUMN presence_hash BLOB;",
         ),
         // `migrate` never asks for a version at or past SCHEMA_VERSION.
         _ => Ok(()),
@@ -512,6 +646,84 @@ mod tests {
         assert!(store.delete_ban_now("r1", "b1").expect("unban"));
         assert!(!store.delete_ban_now("r1", "b1").expect("unban twice"));
         assert!(store.bans_now("r1").expect("list").is_empty(), "lifted");
+    }
+
+    #[tokio::test]
+    async fn the_door_and_presence_key_persist_and_a_new_link_drops_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store.insert_room(room("r1")).await.expect("insert");
+        let fresh = store
+            .presence_by_link("link-r1")
+            .await
+            .expect("query")
+            .expect("room");
+        assert_eq!(fresh.door, Door::default());
+        assert_eq!((fresh.epoch, fresh.key_hash), (0, None));
+        let door = Door {
+            mode: DoorMode::Open,
+            until: Some(1_900_000_000),
+            show_names: true,
+        };
+        store.set_door("r1", door).await.expect("door");
+        store
+            .set_presence_key("r1", 3, vec![4; 32])
+            .await
+            .expect("key");
+        drop(store);
+        let store = Store::open(dir.path()).expect("reopen");
+        let p = store.presence_of("r1").await.expect("query").expect("room");
+        assert_eq!(p.door, door);
+        assert_eq!((p.epoch, p.key_hash.as_deref()), (3, Some(&[4u8; 32][..])));
+        store.set_link_now("r1", "fresh").expect("rotate");
+        let p = store
+            .presence_by_link("fresh")
+            .await
+            .expect("query")
+            .expect("room");
+        assert_eq!(p.key_hash, None, "a new link revokes the presence key");
+        assert_eq!(p.door, door, "the door stays");
+        assert_eq!(
+            store.presence_by_link("link-r1").await.expect("query"),
+            None
+        );
+    }
+
+    #[test]
+    fn upgrading_from_v2_keeps_rooms_with_a_default_door() {
+        let mut old = Connection::open_in_memory().expect("open");
+        for version in 0..2 {
+            let tx = old.transaction().expect("tx");
+            upgrade_from(&tx, version).expect("step");
+            tx.pragma_update(None, "user_version", version + 1)
+                .expect("version");
+            tx.commit().expect("commit");
+        }
+        old.execute(
+            "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
+             VALUES ('AAAA', 'BBBB', 'Old', x'01', 7, 1)",
+            [],
+        )
+        .expect("v2 row");
+        migrate(&mut old).expect("upgrade");
+        let row: (i64, Option<i64>, bool, i64, Option<Vec<u8>>, bool) = old
+            .query_row(
+                "SELECT door, door_until, show_names, presence_epoch, presence_hash, locked
+                 FROM rooms WHERE id = 'AAAA'",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .expect("migrated row");
+        assert_eq!(row, (0, None, false, 0, None, true));
     }
 
     #[test]

@@ -50,6 +50,19 @@ export function getRoom(id) {
   return request(`/api/rooms/${encodeURIComponent(id)}`);
 }
 
+/**
+ * The owner sets the door of a room (docs/api.md): `change` may hold `door` ('open', 'closed',
+ * 'auto'), `until` (Unix seconds) and `show_names`; an empty change reads the current state.
+ * Resolves to {door, until, show_names, door_open, people}.
+ */
+export function setDoor(id, hostKey, change = {}) {
+  return request(`/api/rooms/${encodeURIComponent(id)}/door`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ host_key: hostKey, ...change }),
+  });
+}
+
 /** ws(s)://host/api/rooms/{id}/ws for the page's own origin. */
 export function signalingUrl(id, location = window.location) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';

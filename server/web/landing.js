@@ -1,7 +1,7 @@
 // The landing page (/): create a room, then copy or share its invite link and enter it.
 
-import { createRoom } from './api.js';
-import { cleanName } from './logic.js';
+import { createRoom, getRoom } from './api.js';
+import { cleanName, doorText } from './logic.js';
 import { rememberRoom, rememberedRooms } from './storage.js';
 import { $, copyText, fillIcons } from './ui.js';
 
@@ -17,10 +17,37 @@ function showRememberedRooms() {
     const id = document.createElement('span');
     id.className = 'muted';
     id.textContent = ` · ${room.id.slice(0, 6)}…`;
-    item.append(link, id);
+    const door = document.createElement('span');
+    door.className = 'door-state';
+    door.dataset.testid = 'door-state';
+    door.dataset.room = room.id;
+    door.dataset.open = 'unknown';
+    door.textContent = '…';
+    item.append(link, id, document.createElement('br'), door);
     list.append(item);
   }
   $('#my-rooms').hidden = rooms.length === 0;
+  refreshDoors();
+}
+
+const DOOR_REFRESH_MS = 3000;
+let doorTimer = null;
+
+/** Each of "Your rooms" shows its door and who is inside (names when the room shows them). */
+async function refreshDoors() {
+  clearTimeout(doorTimer);
+  const spans = [...document.querySelectorAll('#my-rooms [data-testid=door-state]')];
+  await Promise.all(spans.map(async (span) => {
+    try {
+      const room = await getRoom(span.dataset.room);
+      span.textContent = doorText(room);
+      span.dataset.open = String(!!room.door_open);
+    } catch (error) {
+      span.textContent = error.code === 'room_not_found' ? 'This link no longer works' : 'Door unknown (offline)';
+      span.dataset.open = 'unknown';
+    }
+  }));
+  if (spans.length && document.visibilityState !== 'hidden') doorTimer = setTimeout(refreshDoors, DOOR_REFRESH_MS);
 }
 
 async function onCreate(event) {
@@ -78,6 +105,9 @@ function init() {
     $('#room-name').focus();
   });
   showRememberedRooms();
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') refreshDoors();
+  });
 }
 
 init();

@@ -254,6 +254,14 @@ export function mediaNotice(result, errors = {}) {
 }
 
 /** "Nobody is here yet", "1 person is here", "3 people are here". */
+/** What a room's door shows: "Door open · 2 inside: Ada, Bo" or "Door closed". */
+export function doorText(room) {
+  if (!room || !room.door_open) return 'Door closed';
+  const count = room.participants ?? room.people ?? 0;
+  const names = Array.isArray(room.names) && room.names.length ? `: ${room.names.join(', ')}` : '';
+  return `Door open · ${count} inside${names}`;
+}
+
 export function presenceText(count) {
   if (!count) return 'Nobody is here yet';
   return count === 1 ? '1 person is here' : `${count} people are here`;

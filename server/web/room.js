@@ -5,10 +5,11 @@
 
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
+import { DoorControl } from './door.js';
 import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
-  cleanName, devicesToTurnOff, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
+  cleanName, devicesToTurnOff, doorText, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
   presenceText, reconnectDelay, waitingText,
 } from './logic.js';
 import { MutePrompt, showRoomState } from './notices.js';
@@ -59,6 +60,11 @@ const host = new HostControls({
   toast,
   copy: copyText,
   onEndRoom: () => { s.endedByMe = true; },
+});
+const door = new DoorControl({
+  roomId: () => s.roomId,
+  hostKey: () => s.hostKey,
+  toast,
 });
 const mutePrompt = new MutePrompt({
   onAccept: () => { if (local.current().audio) toggle('audio'); },
@@ -120,6 +126,16 @@ function showRoomInfo(room) {
   $('#room-name').textContent = name;
   $('#lobby-title').textContent = s.room.name ? s.room.name : 'Ready to drop in?';
   $('#lobby-presence').textContent = presenceText(s.room.participants);
+  $('#lobby-door').textContent = doorText({ ...s.room, names: null });
+  // Who is inside, when the owner shows names (the server sends them only then).
+  const peek = $('#peek');
+  const names = Array.isArray(s.room.names) ? s.room.names : [];
+  peek.replaceChildren(...names.map((name) => {
+    const item = document.createElement('li');
+    item.textContent = name;
+    return item;
+  }));
+  peek.hidden = names.length === 0;
   const full = !!s.room.full;
   $('#lobby-full').hidden = !full;
   $('#join-submit').disabled = full;
@@ -414,6 +430,7 @@ function setRole(role) {
   s.role = role;
   grid.setSelfRole(role);
   host.setRole(role);
+  door.enable(role === 'owner');
   showRoomState(s.info, role);
   renderMedia();
 }
@@ -525,6 +542,7 @@ async function rejoin() {
 /** Out of the call: no host controls, badges or prompts. */
 function leaveHostState() {
   s.role = 'guest';
+  door.enable(false);
   s.info = null;
   host.reset();
   mutePrompt.hide();

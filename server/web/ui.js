@@ -18,6 +18,7 @@ const PATHS = {
   more: '<path d="M12 5.5v.01M12 12v.01M12 18.5v.01" stroke-width="3"/>',
   shield: '<path d="M12 3 4 6v6c0 4.5 3.4 8.3 8 9 4.6-.7 8-4.5 8-9V6l-8-3Z"/>',
   close: '<path d="M6 6l12 12M18 6 6 18"/>',
+  door: '<path d="M6 21V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v17M4 21h16"/><path d="M14.5 12v.01" stroke-width="3"/>',
 };
 
 /** An inline SVG icon (decorative: the button around it carries the label). */

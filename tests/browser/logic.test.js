@@ -10,7 +10,7 @@ import { repoRoot } from './helpers.js';
 // load the file as one explicitly; logic.js imports nothing, which makes this possible.
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
-  addKnock, agoText, base64Url, cleanName, devicesToTurnOff, errorWords, gridShape, initials, isDeviceId,
+  addKnock, agoText, base64Url, cleanName, devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId,
   isFatalForRetry, isHost, knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, presenceText,
   reconnectDelay, renameRoom, roleLabel, speakingNow, tileActions, waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
@@ -247,5 +247,15 @@ describe('speaking indicator', () => {
     assert.equal(state.speaking, true);
     state = speakingNow(0, state.lastLoudAt, 1700);
     assert.equal(state.speaking, false);
+  });
+});
+
+describe('door text', () => {
+  it('says closed, or open with the count and the names the room shows', () => {
+    assert.equal(doorText(null), 'Door closed');
+    assert.equal(doorText({ door_open: false, participants: 3, names: ['A'] }), 'Door closed');
+    assert.equal(doorText({ door_open: true, participants: 0 }), 'Door open · 0 inside');
+    assert.equal(doorText({ door_open: true, participants: 2, names: ['Ada', 'Bo'] }), 'Door open · 2 inside: Ada, Bo');
+    assert.equal(doorText({ door_open: true, people: 1, names: [] }), 'Door open · 1 inside');
   });
 });

@@ -7,6 +7,10 @@
 //! salon-cli status <invite-link>
 //! salon-cli host <invite-link> [--host-key KEY] <list|lock|unlock|admit|deny|remove|unban|
 //!                                                mute|ask-mute|cohost|panic|rotate|end> [args]
+//! salon-cli door <invite-link> open|close|auto [--minutes N] [--names|--no-names]
+//! salon-cli card <invite-link> --name NAME
+//! salon-cli peek <invite-link> [--json]
+//! salon-cli friends add <card> | list [--json] | watch [--json] [--seconds N] | notify <id> on|off
 //! ```
 //!
 //! Rooms made with `create` are remembered, with their host keys, in the data folder
@@ -23,6 +27,7 @@ use salon_core::media::pattern::{Silence, TestPattern, Tone};
 use salon_core::{Call, CallConfig, Client, ConnectionStatus, CoreError, EndReason};
 use serde::Serialize;
 
+mod friends;
 mod host;
 
 #[derive(Parser)]
@@ -108,6 +113,25 @@ enum Command {
     },
     /// Join as a host without media, do one host action, wait for its effect, and leave.
     Host(host::HostArgs),
+    /// Open, close or reset (auto: open while you are inside) the door of one of my rooms.
+    Door(friends::DoorArgs),
+    /// Print my friend card for one of my rooms (with its presence key).
+    Card {
+        /// One of my rooms (its invite link).
+        link: String,
+        /// The name friends will know me by.
+        #[arg(long)]
+        name: String,
+    },
+    /// Look into a room before joining: door, how many are inside, names if shown.
+    Peek {
+        link: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// My friends and their rooms' presence.
+    #[command(subcommand)]
+    Friends(friends::FriendsCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -361,6 +385,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             end.map_or(Ok(()), |reason| ended(&reason))
         }
         Command::Host(args) => host::run(&client, args).await,
+        Command::Door(args) => friends::door(&client, args).await,
+        Command::Card { link, name } => friends::card(&client, &link, &name).await,
+        Command::Peek { link, json } => friends::peek(&client, &link, json).await,
+        Command::Friends(command) => friends::friends(&client, command).await,
     }
 }
 

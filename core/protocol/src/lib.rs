@@ -10,10 +10,15 @@
 //! to an [`ErrorCode`] for the reply. Nothing here panics on input. Unknown message types are
 //! errors; unknown fields are ignored, so a newer peer can add optional fields.
 
+pub mod presence;
 mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use presence::{
+    MAX_PRESENCE_ROOMS, PresenceClientMessage, PresenceServerMessage, PresenceSubscription,
+    RoomPresence, decode_presence_client, decode_presence_server, validate_presence_key,
+};
 pub use validate::{
     MAX_BANS_LISTED, Validate, clean_display_name, validate_device_id, validate_room_id,
 };

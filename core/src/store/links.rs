@@ -18,9 +18,13 @@
 //! link.
 //!
 //! ```text
-//! salon:friend?v=1&name=<name>&room=<invite link>
-//! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>
+//! salon:friend?v=1&name=<name>&room=<invite link>[&presence=<presence key>]
+//! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>[&presence=<key>]
 //! ```
+//!
+//! `presence` (optional, 43 URL-safe characters) is the room's presence key: it lets the holder
+//! see the room's door and who is inside (`docs/protocol.md`, "Presence"). Readers that do not
+//! know it ignore it, like every unknown parameter, so it needs no new card version.
 //!
 //! Values are UTF-8, percent-encoded (readers also accept `+` for a space, as web forms send
 //! it). `v` is the card format version, currently `1`; a reader that meets a higher `v` says the
@@ -89,6 +93,8 @@ pub enum LinkError {
     InvalidName(String),
     #[error("the friend card's room link is not valid: {0}")]
     InvalidRoom(Box<LinkError>),
+    #[error("the friend card's presence key is not valid (expected 43 URL-safe characters)")]
+    InvalidPresenceKey,
 }
 
 /// A room's invite link, split into the server it lives on and the room id.
@@ -173,6 +179,8 @@ impl fmt::Display for InviteLink {
 pub struct FriendCard {
     pub name: String,
     pub room: InviteLink,
+    /// The room's presence key, when the owner shares presence.
+    pub presence: Option<String>,
 }
 
 impl FriendCard {
@@ -180,7 +188,20 @@ impl FriendCard {
     pub fn new(name: &str, room: InviteLink) -> Result<Self, LinkError> {
         let name =
             clean_display_name("name", name).map_err(|e| LinkError::InvalidName(e.to_string()))?;
-        Ok(Self { name, room })
+        Ok(Self {
+            name,
+            room,
+            presence: None,
+        })
+    }
+
+    /// The same card carrying the room's presence key.
+    pub fn with_presence(self, key: &str) -> Result<Self, LinkError> {
+        salon_protocol::validate_presence_key(key).map_err(|_| LinkError::InvalidPresenceKey)?;
+        Ok(Self {
+            presence: Some(key.to_owned()),
+            ..self
+        })
     }
 
     /// Parses a pasted friend card in either form described in the module documentation.
@@ -201,12 +222,13 @@ impl FriendCard {
             _ => return Err(LinkError::NotAFriendCard),
         }
 
-        let (mut version, mut name, mut room) = (None, None, None);
+        let (mut version, mut name, mut room, mut presence) = (None, None, None, None);
         for (key, value) in url.query_pairs() {
             let (slot, field) = match key.as_ref() {
                 "v" => (&mut version, "version"),
                 "name" => (&mut name, "name"),
                 "room" => (&mut room, "room link"),
+                "presence" => (&mut presence, "presence key"),
                 _ => continue,
             };
             if slot.replace(value.into_owned()).is_some() {
@@ -217,16 +239,25 @@ impl FriendCard {
         check_version(&version.ok_or(LinkError::MissingField("version"))?)?;
         let room = room.ok_or(LinkError::MissingField("room link"))?;
         let room = InviteLink::parse(&room).map_err(|e| LinkError::InvalidRoom(Box::new(e)))?;
-        Self::new(&name.ok_or(LinkError::MissingField("name"))?, room)
+        let card = Self::new(&name.ok_or(LinkError::MissingField("name"))?, room)?;
+        match presence {
+            Some(key) => card.with_presence(&key),
+            None => Ok(card),
+        }
     }
 
     /// The card as a `salon:friend?…` link.
     pub fn to_link(&self) -> String {
-        format!(
+        let mut link = format!(
             "salon:friend?v={FRIEND_CARD_VERSION}&name={}&room={}",
             utf8_percent_encode(&self.name, CARD_VALUE),
             utf8_percent_encode(&self.room.to_url(), CARD_VALUE),
-        )
+        );
+        if let Some(key) = &self.presence {
+            link.push_str("&presence=");
+            link.push_str(key);
+        }
+        link
     }
 }
 

@@ -461,3 +461,34 @@ fn a_friend_cards_room_is_measured_in_canonical_form() {
         );
     }
 }
+
+#[test]
+fn friend_cards_carry_a_presence_key() {
+    let key = "k".repeat(43);
+    let original = card("Ann", "https://salon.example.org")
+        .with_presence(&key)
+        .unwrap();
+    let text = original.to_link();
+    assert!(text.ends_with(&format!("&presence={key}")), "{text}");
+    assert_eq!(FriendCard::parse(&text), Ok(original));
+    // Cards without one still parse; a malformed or repeated key is refused.
+    assert_eq!(
+        FriendCard::parse(&card("Ann", "https://salon.example.org").to_link())
+            .unwrap()
+            .presence,
+        None
+    );
+    let base = card("Ann", "https://salon.example.org").to_link();
+    assert_eq!(
+        FriendCard::parse(&format!("{base}&presence=short")),
+        Err(LinkError::InvalidPresenceKey)
+    );
+    assert_eq!(
+        FriendCard::parse(&format!("{base}&presence={key}&presence={key}")),
+        Err(LinkError::RepeatedField("presence key"))
+    );
+    assert_eq!(
+        card("Ann", "https://salon.example.org").with_presence("x/y"),
+        Err(LinkError::InvalidPresenceKey)
+    );
+}

@@ -110,6 +110,10 @@ pub struct Friend {
     /// Unix seconds.
     pub added_at: i64,
     pub notes: String,
+    /// The presence key from their card: lets me see their door and who is inside.
+    pub presence_key: Option<String>,
+    /// Tell me when their door opens.
+    pub notify: bool,
 }
 
 /// The local database.
@@ -289,13 +293,57 @@ impl LocalStore {
             room_link,
             added_at: now,
             notes: notes.to_owned(),
+            presence_key: None,
+            notify: false,
         })
     }
 
-    /// Adds the friend a pasted friend card describes.
+    /// Adds the friend a pasted friend card describes, with the presence key it carries. A
+    /// card for a friend already in the list is [`StoreError::DuplicateFriend`], unless it
+    /// brings a presence key they did not have (a new card after the owner rotated it): then
+    /// the friend gets the new key.
     pub fn add_friend_from_card(&self, card_link: &str, now: i64) -> Result<Friend, StoreError> {
         let card = FriendCard::parse(card_link)?;
-        self.add_friend(&card.name, &card.room.to_url(), "", now)
+        let link = card.room.to_url();
+        if let Some(existing) = self.friend_by_link(&link)? {
+            return match card.presence {
+                Some(key) if existing.presence_key.as_deref() != Some(key.as_str()) => {
+                    self.set_friend_presence_key(existing.id, Some(&key))?;
+                    self.friend(existing.id)
+                }
+                _ => Err(StoreError::DuplicateFriend),
+            };
+        }
+        let friend = self.add_friend(&card.name, &link, "", now)?;
+        match card.presence {
+            Some(key) => {
+                self.set_friend_presence_key(friend.id, Some(&key))?;
+                self.friend(friend.id)
+            }
+            None => Ok(friend),
+        }
+    }
+
+    /// Sets (or with `None`, forgets) the presence key of a friend.
+    pub fn set_friend_presence_key(&self, id: i64, key: Option<&str>) -> Result<(), StoreError> {
+        if let Some(key) = key {
+            salon_protocol::validate_presence_key(key)
+                .map_err(|_| StoreError::InvalidLink(LinkError::InvalidPresenceKey.to_string()))?;
+        }
+        let changed = self.conn.execute(
+            "UPDATE friends SET presence_key = ?2 WHERE id = ?1",
+            params![id, key],
+        )?;
+        found(changed)
+    }
+
+    /// Whether to tell me when this friend's door opens.
+    pub fn set_friend_notify(&self, id: i64, notify: bool) -> Result<(), StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE friends SET notify = ?2 WHERE id = ?1",
+            params![id, notify],
+        )?;
+        found(changed)
     }
 
     pub fn rename_friend(&self, id: i64, name: &str) -> Result<(), StoreError> {
@@ -328,9 +376,9 @@ impl LocalStore {
 
     /// All friends, sorted by name (case-insensitive, by Unicode lower case), then by id.
     pub fn friends(&self) -> Result<Vec<Friend>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, room_link, added_at, notes FROM friends")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, room_link, added_at, notes, presence_key, notify FROM friends",
+        )?;
         let mut friends: Vec<Friend> = stmt
             .query_map([], friend_from_row)?
             .collect::<Result<_, _>>()?;
@@ -341,7 +389,7 @@ impl LocalStore {
     pub fn friend(&self, id: i64) -> Result<Friend, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, name, room_link, added_at, notes FROM friends WHERE id = ?1",
+                "SELECT id, name, room_link, added_at, notes, presence_key, notify FROM friends WHERE id = ?1",
                 [id],
                 friend_from_row,
             )
@@ -356,7 +404,7 @@ impl LocalStore {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, room_link, added_at, notes FROM friends WHERE room_link = ?1",
+                "SELECT id, name, room_link, added_at, notes, presence_key, notify FROM friends WHERE room_link = ?1",
                 [canonical],
                 friend_from_row,
             )
@@ -386,6 +434,8 @@ fn friend_from_row(row: &Row<'_>) -> rusqlite::Result<Friend> {
         room_link: row.get(2)?,
         added_at: row.get(3)?,
         notes: row.get(4)?,
+        presence_key: row.get(5)?,
+        notify: row.get(6)?,
     })
 }
 

@@ -12,6 +12,8 @@
 //!   links are rewritten to their canonical form and duplicates dropped, keeping the oldest.
 //! - v3: `device(singleton, id)`: this installation's random device id, sent with every join so
 //!   that a host's removal sticks to this device. Made on first use, not by the migration.
+//! - v4: `friends.presence_key` (from the friend's card: lets this device see their door and
+//!   who is inside) and `friends.notify` (tell me when their door opens).
 //!
 //! Raising the version: bump [`VERSION`], change [`create`] to make the new schema directly, add
 //! the `VERSION - 1` arm to [`upgrade_from`], and let the `migrated_equals_fresh` test prove the
@@ -23,7 +25,7 @@ use super::StoreError;
 use super::links::InviteLink;
 
 /// The schema version this build reads and writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Busy timeout for a second connection (another process, a share extension) holding a lock.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -85,7 +87,9 @@ pub fn create(tx: &Transaction<'_>) -> Result<(), StoreError> {
             name       TEXT NOT NULL,
             room_link  TEXT NOT NULL,
             added_at   INTEGER NOT NULL,
-            notes TEXT NOT NULL DEFAULT ''
+            notes TEXT NOT NULL DEFAULT '',
+            presence_key TEXT,
+            notify INTEGER NOT NULL DEFAULT 0
         ) STRICT;
         CREATE UNIQUE INDEX friends_room_link ON friends (room_link);
         CREATE TABLE device (
@@ -133,6 +137,10 @@ pub fn upgrade_from(tx: &Transaction<'_>, version: i64) -> Result<(), StoreError
                 singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
                 id        TEXT NOT NULL
             ) STRICT;",
+        )?,
+        3 => tx.execute_batch(
+            "ALTER TABLE friends ADD COLUMN presence_key TEXT;
+             ALTER TABLE friends ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;",
         )?,
         _ => {
             return Err(StoreError::Corrupt(format!(

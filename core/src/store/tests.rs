@@ -114,6 +114,8 @@ fn friends_are_added_with_clean_names_and_canonical_links() {
             room_link: room_link(ID1),
             added_at: NOW,
             notes: String::new(),
+            presence_key: None,
+            notify: false,
         }
     );
     assert_eq!(s.friend(ann.id).unwrap(), ann);
@@ -355,4 +357,38 @@ fn a_rotated_link_follows_my_room() {
         Err(StoreError::InvalidLink(_))
     ));
     assert!(s.my_room(ID2).is_ok());
+}
+
+#[test]
+fn cards_bring_presence_keys_and_a_new_card_replaces_the_key() {
+    let s = store();
+    let room = InviteLink::parse(&room_link(ID1)).unwrap();
+    let plain = FriendCard::new("Zoë", room.clone()).unwrap();
+    let k1 = "a".repeat(43);
+    let k2 = "b".repeat(43);
+    let with_key = plain.clone().with_presence(&k1).unwrap();
+    let zoe = s.add_friend_from_card(&with_key.to_link(), NOW).unwrap();
+    assert_eq!(zoe.presence_key.as_deref(), Some(k1.as_str()));
+    assert!(!zoe.notify);
+    assert!(matches!(
+        s.add_friend_from_card(&with_key.to_link(), NOW),
+        Err(StoreError::DuplicateFriend)
+    ));
+    assert!(matches!(
+        s.add_friend_from_card(&plain.to_link(), NOW),
+        Err(StoreError::DuplicateFriend)
+    ));
+    let rotated = plain.with_presence(&k2).unwrap();
+    let again = s.add_friend_from_card(&rotated.to_link(), NOW).unwrap();
+    assert_eq!(again.id, zoe.id);
+    assert_eq!(again.presence_key.as_deref(), Some(k2.as_str()));
+    s.set_friend_notify(zoe.id, true).unwrap();
+    assert!(s.friend(zoe.id).unwrap().notify);
+    assert!(s.set_friend_presence_key(zoe.id, Some("bad")).is_err());
+    s.set_friend_presence_key(zoe.id, None).unwrap();
+    assert_eq!(s.friend(zoe.id).unwrap().presence_key, None);
+    assert!(matches!(
+        s.set_friend_notify(9999, true),
+        Err(StoreError::NotFound)
+    ));
 }

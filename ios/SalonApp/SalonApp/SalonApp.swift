@@ -1,8 +1,9 @@
 import SalonCore
 import SwiftUI
 import UIKit
+import UserNotifications
 
-/// Two screens, as on Android: the friend list, and a call pushed on top of it.
+/// Two screens, as on Android: the rooms (mine and my friends'), and a call pushed on top of it.
 @main
 struct SalonApp: App {
     /// The app's one service, or why it could not open its data.
@@ -42,14 +43,31 @@ struct RootView: View {
 
     var body: some View {
         NavigationStack(path: $path) {
-            FriendsRoute(salon: salon) { friend in
-                path.append(CallTarget(link: friend.roomLink, title: friend.name))
-            }
+            FriendsRoute(
+                salon: salon,
+                onDropIn: { friend in path.append(CallTarget(link: friend.roomLink, title: friend.name)) },
+                onEnterMyRoom: { room in path.append(CallTarget(link: room.link, title: room.name)) },
+                onDoorOpened: DoorNotifications.show)
             .navigationDestination(for: CallTarget.self) { target in
                 CallRoute(salon: salon, target: target, myName: myName) {
                     if !path.isEmpty { path.removeLast() }
                 }
             }
+        }
+    }
+}
+
+/// Local notifications for "door opened" (the core rate-limits them per friend). The first one
+/// asks for permission; without it nothing is shown and the rooms screen's banner still says it.
+enum DoorNotifications {
+    static func show(_ text: String) {
+        let center = UNUserNotificationCenter.current()
+        center.requestAuthorization(options: [.alert, .sound]) { granted, _ in
+            guard granted else { return }
+            let content = UNMutableNotificationContent()
+            content.title = text
+            content.body = "Tap to drop in"
+            center.add(UNNotificationRequest(identifier: UUID().uuidString, content: content, trigger: nil))
         }
     }
 }

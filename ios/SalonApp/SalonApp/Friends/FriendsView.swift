@@ -1,22 +1,40 @@
 import SalonCore
 import SwiftUI
 
-/// The friend list, wired to its model; drop-ins go to `onDropIn`.
+/// The rooms screen, wired to its model: drop-ins go to `onDropIn`, my own rooms to
+/// `onEnterMyRoom`, and "door opened" to `onDoorOpened` (a local notification).
 struct FriendsRoute: View {
     @StateObject private var model: FriendsModel
     private let onDropIn: (FriendRow) -> Void
+    private let onEnterMyRoom: (MyRoomRow) -> Void
+    private let onDoorOpened: (String) -> Void
 
-    init(salon: any SalonService, onDropIn: @escaping (FriendRow) -> Void) {
+    init(
+        salon: any SalonService,
+        onDropIn: @escaping (FriendRow) -> Void,
+        onEnterMyRoom: @escaping (MyRoomRow) -> Void = { _ in },
+        onDoorOpened: @escaping (String) -> Void = { _ in }
+    ) {
         _model = StateObject(wrappedValue: FriendsModel(salon: salon))
         self.onDropIn = onDropIn
+        self.onEnterMyRoom = onEnterMyRoom
+        self.onDoorOpened = onDoorOpened
     }
 
     var body: some View {
         FriendsView(state: model.state) { event in
-            if case let .dropIn(friend) = event { onDropIn(friend) } else { model.send(event) }
+            switch event {
+            case let .dropIn(friend): onDropIn(friend)
+            case let .enterMyRoom(room): onEnterMyRoom(room)
+            default: model.send(event)
+            }
         }
-        // Whose room is open changes all the time: look again whenever the list comes into view.
-        .onAppear { model.send(.refresh) }
+        // Friends with a presence key are watched live; the others and my rooms are asked again
+        // whenever the screen comes into view.
+        .onAppear {
+            model.onDoorOpened = onDoorOpened
+            model.send(.refresh)
+        }
     }
 }
 
@@ -31,23 +49,48 @@ struct FriendsView: View {
                     .foregroundStyle(.red)
                     .onTapGesture { send(.dismissError) }
             }
-            ForEach(state.friends) { friend in
-                Button { send(.dropIn(friend)) } label: { FriendRowView(friend: friend) }
-                    .swipeActions {
-                        Button(role: .destructive) { send(.removeFriend(id: friend.id)) } label: { Text("Remove") }
+            if let opened = state.doorOpened {
+                Text(opened)
+                    .foregroundStyle(.green)
+                    .onTapGesture { send(.dismissDoorOpened) }
+            }
+            if !state.myRooms.isEmpty {
+                Section("My rooms") {
+                    ForEach(state.myRooms) { room in
+                        HStack {
+                            Button { send(.enterMyRoom(room)) } label: { MyRoomRowView(room: room) }
+                            Spacer()
+                            Button(room.doorOpen == true ? "Close door" : "Open door") {
+                                send(.setDoor(link: room.link, open: room.doorOpen != true))
+                            }
+                            .buttonStyle(.borderless)
+                            .disabled(room.doorOpen == nil)
+                        }
                     }
+                }
+            }
+            Section("Friends") {
+                ForEach(state.friends) { friend in
+                    Button { send(.dropIn(friend)) } label: { FriendRowView(friend: friend) }
+                        .swipeActions {
+                            Button(role: .destructive) { send(.removeFriend(id: friend.id)) } label: { Text("Remove") }
+                            Button(friend.notify ? "Mute" : "Notify") {
+                                send(.setNotify(id: friend.id, notify: !friend.notify))
+                            }
+                        }
+                }
             }
         }
         .overlay {
             if state.loading {
                 ProgressView()
-            } else if state.friends.isEmpty {
-                Text("No friends yet. Add one with their room link or friend card.")
+            } else if state.friends.isEmpty && state.myRooms.isEmpty {
+                Text("No friends yet. Add one with their friend card or room link.")
                     .multilineTextAlignment(.center)
                     .padding()
             }
         }
-        .navigationTitle("Friends")
+        .navigationTitle("Rooms")
         .toolbar {
             ToolbarItem(placement: .primaryAction) {
                 Button("Add") { send(.openAddSheet) }
@@ -56,6 +99,23 @@ struct FriendsView: View {
         .refreshable { send(.refresh) }
         .sheet(isPresented: Binding(get: { state.addSheetOpen }, set: { open in if !open { send(.closeAddSheet) } })) {
             AddFriendSheet(send: send)
+        }
+    }
+}
+
+private struct MyRoomRowView: View {
+    let room: MyRoomRow
+
+    var body: some View {
+        HStack(spacing: 12) {
+            Circle()
+                .fill(room.doorOpen == true ? Color.green : Color.gray.opacity(0.4))
+                .frame(width: 10, height: 10)
+            VStack(alignment: .leading) {
+                Text(room.name).font(.headline)
+                Text(room.doorOpen == nil ? "…" : doorLabel(open: room.doorOpen == true, people: room.people, names: room.names))
+                    .font(.caption).foregroundStyle(.secondary)
+            }
         }
     }
 }
@@ -72,6 +132,10 @@ private struct FriendRowView: View {
                 Text(friend.name).font(.headline)
                 Text(label).font(.caption).foregroundStyle(.secondary)
             }
+            if friend.notify {
+                Spacer()
+                Image(systemName: "bell.fill").foregroundStyle(.secondary)
+            }
         }
     }
 
@@ -83,9 +147,10 @@ private struct FriendRowView: View {
     private var label: String {
         switch friend.presence {
         case .checking: return "…"
-        case let .open(people): return people == 1 ? "Open · 1 person" : "Open · \(people) people"
-        case .closed: return "Closed"
+        case let .open(people, names): return doorLabel(open: true, people: people, names: names)
+        case .closed: return "Door closed"
         case .gone: return "This room no longer exists"
+        case .notShared: return "They stopped sharing their door: ask for a new card"
         case .unknown: return "Can't reach their server"
         }
     }
@@ -121,10 +186,13 @@ private struct AddFriendSheet: View {
         FriendsView(
             state: FriendsState(
                 friends: [
-                    FriendRow(id: 1, name: "Ada", roomLink: "https://salon.example.org/r/a", presence: .open(people: 2)),
+                    FriendRow(
+                        id: 1, name: "Ada", roomLink: "https://salon.example.org/r/a",
+                        presence: .open(people: 2, names: ["Ada", "Bo"]), notify: true),
                     FriendRow(id: 2, name: "Bob", roomLink: "https://salon.example.org/r/b", presence: .closed),
                     FriendRow(id: 3, name: "Cy", roomLink: "https://salon.example.org/r/c", presence: .checking),
                 ],
+                myRooms: [MyRoomRow(id: "m", name: "Kitchen", link: "https://salon.example.org/r/m", doorOpen: true, people: 1)],
                 loading: false),
             send: { _ in })
     }

@@ -13,6 +13,9 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
     private var nextId: Int64 = 1
     private var failure: SalonError?
     private var joined: [FakeCall] = []
+    private var doorsByLink: [String: DoorState] = [:]
+    private let presenceReaders = Broadcast<PresenceUpdate>()
+    private var watchers = 0
 
     public let coreVersion: String
 
@@ -32,6 +35,26 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
 
     /// Every call joined so far, newest last.
     public var calls: [FakeCall] { locked { joined } }
+
+    /// The door of one of my rooms as `setDoor` left it.
+    public func door(of link: String) -> DoorState? { locked { doorsByLink[link] } }
+
+    /// How many `presence` streams are being read (the real service holds one connection each).
+    public var presenceWatchers: Int { locked { watchers } }
+
+    /// Delivers `update` to every `presence` reader, as the core would after a change.
+    public func emitPresence(_ update: PresenceUpdate) {
+        presenceReaders.publish(update)
+    }
+
+    /// A presence snapshot for `friend`, for tests to emit.
+    public func presenceOf(
+        _ friend: Friend, doorOpen: Bool, people: Int = 0, names: [String]? = nil, available: Bool = true
+    ) -> FriendPresence {
+        FriendPresence(
+            friend: friend, available: available, connected: true, doorOpen: doorOpen, until: nil,
+            people: people, names: names)
+    }
 
     private func locked<R>(_ body: () throws -> R) rethrows -> R {
         lock.lock()
@@ -68,7 +91,12 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
         guard let name = items.first(where: { $0.name == "name" })?.value,
               let room = items.first(where: { $0.name == "room" })?.value
         else { throw SalonError.invalidLink("not a friend card") }
-        return try await addFriend(name: name, roomLink: room, notes: "")
+        let friend = try await addFriend(name: name, roomLink: room, notes: "")
+        guard items.contains(where: { $0.name == "presence" }) else { return friend }
+        return locked {
+            friendsById[friend.id]?.hasPresence = true
+            return friendsById[friend.id] ?? friend
+        }
     }
 
     public func renameFriend(id: Int64, name: String) async throws {
@@ -94,6 +122,75 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
             let encode = { (s: String) in s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
             return "salon:friend?v=1&name=\(encode(myName))&room=\(encode(roomLink))"
         }
+    }
+
+    private func requireMine(_ link: String) throws {
+        guard rooms.values.contains(where: { $0.link == link }) else {
+            throw SalonError.notAllowed("not one of my rooms")
+        }
+    }
+
+    public func myFriendCard(myName: String, roomLink: String) async throws -> String {
+        try op { try requireMine(roomLink) }
+        return try await friendCard(myName: myName, roomLink: roomLink) + "&presence=fake-presence-key"
+    }
+
+    public func rotatePresenceKey(roomLink: String) async throws {
+        try op { try requireMine(roomLink) }
+    }
+
+    public func setDoor(roomLink: String, mode: DoorMode, until: Int64?, showNames: Bool?)
+        async throws -> DoorState
+    {
+        try op {
+            try requireMine(roomLink)
+            let door = DoorState(
+                mode: mode, until: until,
+                showNames: showNames ?? doorsByLink[roomLink]?.showNames ?? false,
+                doorOpen: mode == .open, people: statuses[roomLink]?.participants ?? 0)
+            doorsByLink[roomLink] = door
+            return door
+        }
+    }
+
+    public func peek(link: String) async throws -> Peek {
+        try op {
+            guard let status = statuses[link] else { throw SalonError.roomNotFound }
+            return Peek(
+                roomId: status.id, name: status.name, doorOpen: doorsByLink[link]?.doorOpen ?? false,
+                people: status.participants, names: nil, full: status.full, locked: false)
+        }
+    }
+
+    public func setFriendNotify(id: Int64, notify: Bool) async throws {
+        try op {
+            guard friendsById[id] != nil else { throw SalonError.notFound }
+            friendsById[id]?.notify = notify
+        }
+    }
+
+    public func presence(doorOpenedEverySeconds: Int) -> AsyncStream<PresenceUpdate> {
+        locked { watchers += 1 }
+        let updates = presenceReaders.stream(bufferingNewest: 64)
+        return AsyncStream { continuation in
+            let task = Task {
+                for await update in updates { continuation.yield(update) }
+                continuation.finish()
+            }
+            continuation.onTermination = { [weak self] _ in
+                task.cancel()
+                guard let self else { return }
+                self.locked { self.watchers -= 1 }
+            }
+        }
+    }
+
+    public func joinFriend(friendId: Int64, options: JoinOptions) async throws -> any Call {
+        let friend = try op {
+            guard let friend = friendsById[friendId] else { throw SalonError.notFound }
+            return friend
+        }
+        return try await join(link: friend.roomLink, options: options)
     }
 
     public func createRoom(server: String, name: String?) async throws -> MyRoom {

@@ -58,7 +58,51 @@ extension SalonError {
 
 extension Friend {
     init(_ r: FriendRecord) {
-        self.init(id: r.id, name: r.name, roomLink: r.roomLink, notes: r.notes, addedAt: r.addedAt)
+        self.init(
+            id: r.id, name: r.name, roomLink: r.roomLink, notes: r.notes, addedAt: r.addedAt,
+            hasPresence: r.hasPresence, notify: r.notify)
+    }
+}
+
+extension DoorMode {
+    var ffi: DoorModeRecord {
+        switch self {
+        case .auto: return .auto
+        case .open: return .open
+        case .closed: return .closed
+        }
+    }
+
+    init(_ r: DoorModeRecord) {
+        switch r {
+        case .auto: self = .auto
+        case .open: self = .open
+        case .closed: self = .closed
+        }
+    }
+}
+
+extension DoorState {
+    init(_ r: DoorStateRecord) {
+        self.init(
+            mode: DoorMode(r.mode), until: r.until, showNames: r.showNames, doorOpen: r.doorOpen,
+            people: Int(r.people))
+    }
+}
+
+extension Peek {
+    init(_ r: PeekRecord) {
+        self.init(
+            roomId: r.roomId, name: r.name, doorOpen: r.doorOpen, people: Int(r.people),
+            names: r.names, full: r.full, locked: r.locked)
+    }
+}
+
+extension FriendPresence {
+    init(_ r: FriendPresenceRecord) {
+        self.init(
+            friend: Friend(r.friend), available: r.available, connected: r.connected,
+            doorOpen: r.doorOpen, until: r.until, people: Int(r.people), names: r.names)
     }
 }
 

@@ -12,14 +12,113 @@ public struct Friend: Equatable, Hashable, Identifiable, Sendable {
     public var notes: String
     /// Unix time in seconds.
     public var addedAt: Int64
+    /// Their card carried a presence key: their door and who is inside can be watched.
+    public var hasPresence: Bool
+    /// Tell me (`PresenceUpdate.doorOpened`) when their door opens.
+    public var notify: Bool
 
-    public init(id: Int64, name: String, roomLink: String, notes: String, addedAt: Int64) {
+    public init(
+        id: Int64, name: String, roomLink: String, notes: String, addedAt: Int64,
+        hasPresence: Bool = false, notify: Bool = false
+    ) {
         self.id = id
         self.name = name
         self.roomLink = roomLink
         self.notes = notes
         self.addedAt = addedAt
+        self.hasPresence = hasPresence
+        self.notify = notify
     }
+}
+
+/// How the owner sets the door of a room.
+public enum DoorMode: Equatable, Hashable, Sendable {
+    /// Open while I am inside (every room starts like this).
+    case auto
+    /// Open (until a time, if given).
+    case open
+    /// Closed, even while I am inside.
+    case closed
+}
+
+/// My door as the server now has it.
+public struct DoorState: Equatable, Hashable, Sendable {
+    public var mode: DoorMode
+    /// Unix seconds when an open door goes back to `.auto`.
+    public var until: Int64?
+    /// Friends (and people with the link) see the names of who is inside.
+    public var showNames: Bool
+    public var doorOpen: Bool
+    public var people: Int
+
+    public init(mode: DoorMode, until: Int64?, showNames: Bool, doorOpen: Bool, people: Int) {
+        self.mode = mode
+        self.until = until
+        self.showNames = showNames
+        self.doorOpen = doorOpen
+        self.people = people
+    }
+}
+
+/// A look into a room before joining.
+public struct Peek: Equatable, Hashable, Sendable {
+    public var roomId: String
+    public var name: String?
+    public var doorOpen: Bool
+    public var people: Int
+    /// Who is inside, when the door is open and the owner shows names; else nil.
+    public var names: [String]?
+    public var full: Bool
+    public var locked: Bool
+
+    public init(
+        roomId: String, name: String?, doorOpen: Bool, people: Int, names: [String]?, full: Bool,
+        locked: Bool
+    ) {
+        self.roomId = roomId
+        self.name = name
+        self.doorOpen = doorOpen
+        self.people = people
+        self.names = names
+        self.full = full
+        self.locked = locked
+    }
+}
+
+/// A friend with their room's presence, as their server last said.
+public struct FriendPresence: Equatable, Hashable, Sendable {
+    public var friend: Friend
+    /// False when the card has no presence key, the owner revoked it, or no answer came yet.
+    public var available: Bool
+    /// The presence connection to the friend's server is up.
+    public var connected: Bool
+    public var doorOpen: Bool
+    /// Unix seconds when an open door closes by itself.
+    public var until: Int64?
+    public var people: Int
+    /// Who is inside when the owner shows names; else nil.
+    public var names: [String]?
+
+    public init(
+        friend: Friend, available: Bool, connected: Bool, doorOpen: Bool, until: Int64?,
+        people: Int, names: [String]?
+    ) {
+        self.friend = friend
+        self.available = available
+        self.connected = connected
+        self.doorOpen = doorOpen
+        self.until = until
+        self.people = people
+        self.names = names
+    }
+}
+
+/// What a presence watch tells.
+public enum PresenceUpdate: Equatable, Sendable {
+    /// Every friend with what is known now (after every change).
+    case friends([FriendPresence])
+    /// A friend marked `notify` opened their door (at most once per interval per friend).
+    case doorOpened(FriendPresence)
 }
 
 /// A room I created. `hostKey` proves ownership: store it like a password.

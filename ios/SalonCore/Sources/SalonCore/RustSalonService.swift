@@ -42,6 +42,54 @@ public final class RustSalonService: SalonService, @unchecked Sendable {
         try mapErrors { try client.friendCard(myName: myName, roomLink: roomLink) }
     }
 
+    public func myFriendCard(myName: String, roomLink: String) async throws -> String {
+        try await mapErrorsAsync { try await client.myFriendCard(myName: myName, roomLink: roomLink) }
+    }
+
+    public func rotatePresenceKey(roomLink: String) async throws {
+        _ = try await mapErrorsAsync { try await client.rotatePresenceKey(roomLink: roomLink) }
+    }
+
+    public func setDoor(roomLink: String, mode: DoorMode, until: Int64?, showNames: Bool?)
+        async throws -> DoorState
+    {
+        try await mapErrorsAsync {
+            try await DoorState(
+                client.setDoor(roomLink: roomLink, mode: mode.ffi, until: until, showNames: showNames))
+        }
+    }
+
+    public func peek(link: String) async throws -> Peek {
+        try await mapErrorsAsync { try await Peek(client.peek(link: link)) }
+    }
+
+    public func setFriendNotify(id: Int64, notify: Bool) async throws {
+        try mapErrors { try client.setFriendNotify(id: id, notify: notify) }
+    }
+
+    public func presence(doorOpenedEverySeconds: Int) -> AsyncStream<PresenceUpdate> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(64)) { continuation in
+            let relay = PresenceRelay(continuation)
+            do {
+                let watch = try client.watchPresence(
+                    listener: relay, doorOpenedEverySeconds: UInt32(clamping: doorOpenedEverySeconds))
+                continuation.onTermination = { _ in watch.stop() }
+            } catch {
+                continuation.finish()
+            }
+        }
+    }
+
+    public func joinFriend(friendId: Int64, options: JoinOptions) async throws -> any Call {
+        let relay = CallRelay()
+        let call = try await mapErrorsAsync {
+            try await client.joinFriend(
+                friendId: friendId, options: options.ffi, listener: relay, videoSink: relay,
+                audioSink: relay)
+        }
+        return RustCall(call: call, relay: relay)
+    }
+
     public func createRoom(server: String, name: String?) async throws -> MyRoom {
         try await mapErrorsAsync { try await MyRoom(client.createRoom(server: server, name: name)) }
     }
@@ -74,6 +122,23 @@ public final class RustSalonService: SalonService, @unchecked Sendable {
                     width: UInt32(clamping: width), height: UInt32(clamping: height),
                     index: UInt64(clamping: index)))
         }
+    }
+}
+
+/// Hands the core's presence callbacks (on its threads) to an `AsyncStream`.
+private final class PresenceRelay: FriendsPresenceListener, @unchecked Sendable {
+    private let continuation: AsyncStream<PresenceUpdate>.Continuation
+
+    init(_ continuation: AsyncStream<PresenceUpdate>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onPresence(friends: [FriendPresenceRecord]) {
+        continuation.yield(.friends(friends.map { FriendPresence($0) }))
+    }
+
+    func onDoorOpened(friend: FriendPresenceRecord) {
+        continuation.yield(.doorOpened(FriendPresence(friend)))
     }
 }
 

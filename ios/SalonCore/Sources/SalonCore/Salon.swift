@@ -27,6 +27,29 @@ public protocol SalonService: AnyObject, Sendable {
     /// A card a friend can add me from: my name and one of my rooms.
     func friendCard(myName: String, roomLink: String) async throws -> String
 
+    // MARK: Drop-in presence
+
+    /// My card for one of my rooms with its presence key: whoever adds it sees my door and who
+    /// is inside. `.notAllowed` if the room is not mine.
+    func myFriendCard(myName: String, roomLink: String) async throws -> String
+    /// A new presence key for one of my rooms: every card shared before stops showing presence.
+    func rotatePresenceKey(roomLink: String) async throws
+    /// Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets the door of
+    /// one of my rooms; `showNames`, when given, chooses whether names are shown.
+    func setDoor(roomLink: String, mode: DoorMode, until: Int64?, showNames: Bool?) async throws
+        -> DoorState
+    /// Who is inside a room before joining (names when the owner shows them).
+    func peek(link: String) async throws -> Peek
+    /// Whether to be told (`.doorOpened`) when this friend's door opens.
+    func setFriendNotify(id: Int64, notify: Bool) async throws
+    /// My friends' presence, live: reading opens one connection per server (all the friends on
+    /// it in one batch) and yields `.friends` after every change and `.doorOpened` for friends
+    /// marked `notify` (at most once per `doorOpenedEverySeconds`, 0 for the core's 5 minutes).
+    /// Ending the stream (or its task) stops it.
+    func presence(doorOpenedEverySeconds: Int) -> AsyncStream<PresenceUpdate>
+    /// Drops in on a friend: joins their room in one call (see `join`).
+    func joinFriend(friendId: Int64, options: JoinOptions) async throws -> any Call
+
     // MARK: Rooms
 
     /// Creates a room on `server` (e.g. "https://salon.example.org") and remembers it as mine.
@@ -54,6 +77,14 @@ extension SalonService {
 
     public func createRoom(server: String) async throws -> MyRoom {
         try await createRoom(server: server, name: nil)
+    }
+
+    public func setDoor(roomLink: String, mode: DoorMode) async throws -> DoorState {
+        try await setDoor(roomLink: roomLink, mode: mode, until: nil, showNames: nil)
+    }
+
+    public func presence() -> AsyncStream<PresenceUpdate> {
+        presence(doorOpenedEverySeconds: 0)
     }
 }
 

@@ -866,6 +866,247 @@ public func FfiConverterTypeAudioFrameSink_lower(_ value: AudioFrameSink) -> UIn
 
 
 /**
+ * Told about my friends' presence: the whole list after every change, and "door opened" for
+ * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
+ */
+public protocol FriendsPresenceListener: AnyObject, Sendable {
+    
+    func onPresence(friends: [FriendPresenceRecord]) 
+    
+    func onDoorOpened(friend: FriendPresenceRecord) 
+    
+}
+/**
+ * Told about my friends' presence: the whole list after every change, and "door opened" for
+ * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
+ */
+open class FriendsPresenceListenerImpl: FriendsPresenceListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_salon_core_fn_clone_friendspresencelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_salon_core_fn_free_friendspresencelistener(handle, $0) }
+    }
+
+    
+
+    
+open func onPresence(friends: [FriendPresenceRecord])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_friendspresencelistener_on_presence(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeFriendPresenceRecord.lower(friends),uniffiCallStatus
+    )
+}
+}
+    
+open func onDoorOpened(friend: FriendPresenceRecord)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_friendspresencelistener_on_door_opened(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFriendPresenceRecord_lower(friend),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceFriendsPresenceListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceFriendsPresenceListener = UniffiVTableCallbackInterfaceFriendsPresenceListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeFriendsPresenceListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface FriendsPresenceListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeFriendsPresenceListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface FriendsPresenceListener: handle missing in uniffiClone")
+            }
+        },
+        onPresence: { (
+            uniffiHandle: UInt64,
+            friends: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeFriendsPresenceListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onPresence(
+                     friends: try FfiConverterSequenceTypeFriendPresenceRecord.lift(friends)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onDoorOpened: { (
+            uniffiHandle: UInt64,
+            friend: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeFriendsPresenceListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDoorOpened(
+                     friend: try FfiConverterTypeFriendPresenceRecord_lift(friend)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceFriendsPresenceListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceFriendsPresenceListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitFriendsPresenceListener() {
+    uniffi_salon_core_fn_init_callback_vtable_friendspresencelistener(UniffiCallbackInterfaceFriendsPresenceListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFriendsPresenceListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<FriendsPresenceListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = FriendsPresenceListener
+
+    public static func lift(_ handle: UInt64) throws -> FriendsPresenceListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return FriendsPresenceListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: FriendsPresenceListener) -> UInt64 {
+         if let rustImpl = value as? FriendsPresenceListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FriendsPresenceListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: FriendsPresenceListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFriendsPresenceListener_lift(_ handle: UInt64) throws -> FriendsPresenceListener {
+    return try FfiConverterTypeFriendsPresenceListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFriendsPresenceListener_lower(_ value: FriendsPresenceListener) -> UInt64 {
+    return FfiConverterTypeFriendsPresenceListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Told about every change of a call's room state, and about events the state does not keep.
  */
 public protocol RoomListener: AnyObject, Sendable {
@@ -1500,13 +1741,34 @@ public protocol SalonClientProtocol: AnyObject, Sendable {
     func friends() throws  -> [FriendRecord]
     
     /**
+     * Every friend with their presence, asked once (one socket per server).
+     */
+    func friendsPresence() async throws  -> [FriendPresenceRecord]
+    
+    /**
      * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
      * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
      * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
     func join(link: String, options: JoinOptions, listener: RoomListener?, videoSink: VideoFrameSink?, audioSink: AudioFrameSink?) async throws  -> SalonCall
     
+    /**
+     * Drops in on a friend: joins their room in one call (see `join`).
+     */
+    func joinFriend(friendId: Int64, options: JoinOptions, listener: RoomListener?, videoSink: VideoFrameSink?, audioSink: AudioFrameSink?) async throws  -> SalonCall
+    
+    /**
+     * My friend card for one of my rooms with its presence key: whoever adds it sees my door
+     * and who is inside. `NotAllowed` if the room is not mine (no host key).
+     */
+    func myFriendCard(myName: String, roomLink: String) async throws  -> String
+    
     func myRooms() throws  -> [MyRoomRecord]
+    
+    /**
+     * Who is inside a room before joining (names when the owner shows them).
+     */
+    func peek(link: String) async throws  -> PeekRecord
     
     func removeFriend(id: Int64) throws  -> Bool
     
@@ -1517,7 +1779,31 @@ public protocol SalonClientProtocol: AnyObject, Sendable {
      */
     func roomStatus(link: String) async throws  -> RoomStatusRecord
     
+    /**
+     * A new presence key for one of my rooms: every card shared before stops showing
+     * presence at once. Returns the new key (make new cards with `my_friend_card`).
+     */
+    func rotatePresenceKey(roomLink: String) async throws  -> String
+    
+    /**
+     * Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets (`Auto`) the
+     * door of one of my rooms; `show_names`, when given, chooses whether names are shown.
+     */
+    func setDoor(roomLink: String, mode: DoorModeRecord, until: Int64?, showNames: Bool?) async throws  -> DoorStateRecord
+    
     func setFriendNotes(id: Int64, notes: String) throws 
+    
+    /**
+     * Whether to be told when this friend's door opens.
+     */
+    func setFriendNotify(id: Int64, notify: Bool) throws 
+    
+    /**
+     * Watches every friend's presence live until the returned watch is stopped or released.
+     * `door_opened_every_seconds`: at most one "door opened" per friend this often (0 for
+     * the default, 300).
+     */
+    func watchPresence(listener: FriendsPresenceListener, doorOpenedEverySeconds: UInt32) throws  -> SalonPresenceWatch
     
 }
 /**
@@ -1663,6 +1949,25 @@ open func friends()throws  -> [FriendRecord]  {
 }
     
     /**
+     * Every friend with their presence, asked once (one socket per server).
+     */
+open func friendsPresence()async throws  -> [FriendPresenceRecord]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_friends_presence(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_salon_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_salon_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeFriendPresenceRecord.lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
+}
+    
+    /**
      * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
      * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
      * Errors include `Removed` (banned from this room) and `KnockDenied`.
@@ -1683,6 +1988,45 @@ open func join(link: String, options: JoinOptions, listener: RoomListener?, vide
         )
 }
     
+    /**
+     * Drops in on a friend: joins their room in one call (see `join`).
+     */
+open func joinFriend(friendId: Int64, options: JoinOptions, listener: RoomListener?, videoSink: VideoFrameSink?, audioSink: AudioFrameSink?)async throws  -> SalonCall  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_join_friend(
+                        self.uniffiCloneHandle(),FfiConverterInt64.lower(friendId),FfiConverterTypeJoinOptions_lower(options),FfiConverterOptionTypeRoomListener.lower(listener),FfiConverterOptionTypeVideoFrameSink.lower(videoSink),FfiConverterOptionTypeAudioFrameSink.lower(audioSink)
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_u64,
+            completeFunc: ffi_salon_core_rust_future_complete_u64,
+            freeFunc: ffi_salon_core_rust_future_free_u64,
+            liftFunc: FfiConverterTypeSalonCall_lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
+}
+    
+    /**
+     * My friend card for one of my rooms with its presence key: whoever adds it sees my door
+     * and who is inside. `NotAllowed` if the room is not mine (no host key).
+     */
+open func myFriendCard(myName: String, roomLink: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_my_friend_card(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(myName),FfiConverterString.lower(roomLink)
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_salon_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_salon_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
+}
+    
 open func myRooms()throws  -> [MyRoomRecord]  {
     return try  FfiConverterSequenceTypeMyRoomRecord.lift(try rustCallWithError(FfiConverterTypeSalonError_lift) {
         uniffiCallStatus in
@@ -1690,6 +2034,25 @@ open func myRooms()throws  -> [MyRoomRecord]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Who is inside a room before joining (names when the owner shows them).
+     */
+open func peek(link: String)async throws  -> PeekRecord  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_peek(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(link)
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_salon_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_salon_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePeekRecord_lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
 }
     
 open func removeFriend(id: Int64)throws  -> Bool  {
@@ -1731,6 +2094,46 @@ open func roomStatus(link: String)async throws  -> RoomStatusRecord  {
         )
 }
     
+    /**
+     * A new presence key for one of my rooms: every card shared before stops showing
+     * presence at once. Returns the new key (make new cards with `my_friend_card`).
+     */
+open func rotatePresenceKey(roomLink: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_rotate_presence_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(roomLink)
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_salon_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_salon_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
+}
+    
+    /**
+     * Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets (`Auto`) the
+     * door of one of my rooms; `show_names`, when given, chooses whether names are shown.
+     */
+open func setDoor(roomLink: String, mode: DoorModeRecord, until: Int64?, showNames: Bool?)async throws  -> DoorStateRecord  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_salon_core_fn_method_salonclient_set_door(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(roomLink),FfiConverterTypeDoorModeRecord_lower(mode),FfiConverterOptionInt64.lower(until),FfiConverterOptionBool.lower(showNames)
+                )
+            },
+            pollFunc: ffi_salon_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_salon_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_salon_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDoorStateRecord_lift,
+            errorHandler: FfiConverterTypeSalonError_lift
+        )
+}
+    
 open func setFriendNotes(id: Int64, notes: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
         uniffiCallStatus in
     uniffi_salon_core_fn_method_salonclient_set_friend_notes(
@@ -1739,6 +2142,35 @@ open func setFriendNotes(id: Int64, notes: String)throws   {try rustCallWithErro
         FfiConverterString.lower(notes),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Whether to be told when this friend's door opens.
+     */
+open func setFriendNotify(id: Int64, notify: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_salonclient_set_friend_notify(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(id),
+        FfiConverterBool.lower(notify),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Watches every friend's presence live until the returned watch is stopped or released.
+     * `door_opened_every_seconds`: at most one "door opened" per friend this often (0 for
+     * the default, 300).
+     */
+open func watchPresence(listener: FriendsPresenceListener, doorOpenedEverySeconds: UInt32)throws  -> SalonPresenceWatch  {
+    return try  FfiConverterTypeSalonPresenceWatch_lift(try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_salonclient_watch_presence(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFriendsPresenceListener_lower(listener),
+        FfiConverterUInt32.lower(doorOpenedEverySeconds),uniffiCallStatus
+    )
+})
 }
     
 
@@ -1784,6 +2216,145 @@ public func FfiConverterTypeSalonClient_lift(_ handle: UInt64) throws -> SalonCl
 #endif
 public func FfiConverterTypeSalonClient_lower(_ value: SalonClient) -> UInt64 {
     return FfiConverterTypeSalonClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A live watch on my friends' rooms; stops when released or with `stop`.
+ */
+public protocol SalonPresenceWatchProtocol: AnyObject, Sendable {
+    
+    /**
+     * Every friend with what is known now.
+     */
+    func current()  -> [FriendPresenceRecord]
+    
+    func stop() 
+    
+}
+/**
+ * A live watch on my friends' rooms; stops when released or with `stop`.
+ */
+open class SalonPresenceWatch: SalonPresenceWatchProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_salon_core_fn_clone_salonpresencewatch(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_salon_core_fn_free_salonpresencewatch(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Every friend with what is known now.
+     */
+open func current() -> [FriendPresenceRecord]  {
+    return try!  FfiConverterSequenceTypeFriendPresenceRecord.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_salonpresencewatch_current(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func stop()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_salonpresencewatch_stop(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSalonPresenceWatch: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SalonPresenceWatch
+
+    public static func lift(_ handle: UInt64) throws -> SalonPresenceWatch {
+        return SalonPresenceWatch(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SalonPresenceWatch) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SalonPresenceWatch {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SalonPresenceWatch, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSalonPresenceWatch_lift(_ handle: UInt64) throws -> SalonPresenceWatch {
+    return try FfiConverterTypeSalonPresenceWatch.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSalonPresenceWatch_lower(_ value: SalonPresenceWatch) -> UInt64 {
+    return FfiConverterTypeSalonPresenceWatch.lower(value)
 }
 
 
@@ -2069,21 +2640,203 @@ public func FfiConverterTypeBanRecord_lower(_ value: BanRecord) -> RustBuffer {
 }
 
 
+/**
+ * My door as the server now has it.
+ */
+public struct DoorStateRecord: Equatable, Hashable {
+    public var mode: DoorModeRecord
+    /**
+     * Unix seconds when an open door goes back to `Auto`.
+     */
+    public var until: Int64?
+    public var showNames: Bool
+    public var doorOpen: Bool
+    public var people: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(mode: DoorModeRecord, 
+        /**
+         * Unix seconds when an open door goes back to `Auto`.
+         */until: Int64?, showNames: Bool, doorOpen: Bool, people: UInt32) {
+        self.mode = mode
+        self.until = until
+        self.showNames = showNames
+        self.doorOpen = doorOpen
+        self.people = people
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DoorStateRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDoorStateRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DoorStateRecord {
+        return
+            try DoorStateRecord(
+                mode: FfiConverterTypeDoorModeRecord.read(from: &buf), 
+                until: FfiConverterOptionInt64.read(from: &buf), 
+                showNames: FfiConverterBool.read(from: &buf), 
+                doorOpen: FfiConverterBool.read(from: &buf), 
+                people: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DoorStateRecord, into buf: inout [UInt8]) {
+        FfiConverterTypeDoorModeRecord.write(value.mode, into: &buf)
+        FfiConverterOptionInt64.write(value.until, into: &buf)
+        FfiConverterBool.write(value.showNames, into: &buf)
+        FfiConverterBool.write(value.doorOpen, into: &buf)
+        FfiConverterUInt32.write(value.people, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDoorStateRecord_lift(_ buf: RustBuffer) throws -> DoorStateRecord {
+    return try FfiConverterTypeDoorStateRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDoorStateRecord_lower(_ value: DoorStateRecord) -> RustBuffer {
+    return FfiConverterTypeDoorStateRecord.lower(value)
+}
+
+
+/**
+ * A friend with their room's presence.
+ */
+public struct FriendPresenceRecord: Equatable, Hashable {
+    public var friend: FriendRecord
+    /**
+     * The server showed this room for the friend's key (false: no key, revoked, or not
+     * answered yet).
+     */
+    public var available: Bool
+    /**
+     * The presence socket to the friend's server is up.
+     */
+    public var connected: Bool
+    public var doorOpen: Bool
+    public var until: Int64?
+    public var people: UInt32
+    public var names: [String]?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(friend: FriendRecord, 
+        /**
+         * The server showed this room for the friend's key (false: no key, revoked, or not
+         * answered yet).
+         */available: Bool, 
+        /**
+         * The presence socket to the friend's server is up.
+         */connected: Bool, doorOpen: Bool, until: Int64?, people: UInt32, names: [String]?) {
+        self.friend = friend
+        self.available = available
+        self.connected = connected
+        self.doorOpen = doorOpen
+        self.until = until
+        self.people = people
+        self.names = names
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FriendPresenceRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFriendPresenceRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FriendPresenceRecord {
+        return
+            try FriendPresenceRecord(
+                friend: FfiConverterTypeFriendRecord.read(from: &buf), 
+                available: FfiConverterBool.read(from: &buf), 
+                connected: FfiConverterBool.read(from: &buf), 
+                doorOpen: FfiConverterBool.read(from: &buf), 
+                until: FfiConverterOptionInt64.read(from: &buf), 
+                people: FfiConverterUInt32.read(from: &buf), 
+                names: FfiConverterOptionSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FriendPresenceRecord, into buf: inout [UInt8]) {
+        FfiConverterTypeFriendRecord.write(value.friend, into: &buf)
+        FfiConverterBool.write(value.available, into: &buf)
+        FfiConverterBool.write(value.connected, into: &buf)
+        FfiConverterBool.write(value.doorOpen, into: &buf)
+        FfiConverterOptionInt64.write(value.until, into: &buf)
+        FfiConverterUInt32.write(value.people, into: &buf)
+        FfiConverterOptionSequenceString.write(value.names, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFriendPresenceRecord_lift(_ buf: RustBuffer) throws -> FriendPresenceRecord {
+    return try FfiConverterTypeFriendPresenceRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFriendPresenceRecord_lower(_ value: FriendPresenceRecord) -> RustBuffer {
+    return FfiConverterTypeFriendPresenceRecord.lower(value)
+}
+
+
 public struct FriendRecord: Equatable, Hashable {
     public var id: Int64
     public var name: String
     public var roomLink: String
     public var addedAt: Int64
     public var notes: String
+    /**
+     * Their card carried a presence key: their door and who is inside can be seen.
+     */
+    public var hasPresence: Bool
+    /**
+     * Tell me (`on_door_opened`) when their door opens.
+     */
+    public var notify: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: Int64, name: String, roomLink: String, addedAt: Int64, notes: String) {
+    public init(id: Int64, name: String, roomLink: String, addedAt: Int64, notes: String, 
+        /**
+         * Their card carried a presence key: their door and who is inside can be seen.
+         */hasPresence: Bool, 
+        /**
+         * Tell me (`on_door_opened`) when their door opens.
+         */notify: Bool) {
         self.id = id
         self.name = name
         self.roomLink = roomLink
         self.addedAt = addedAt
         self.notes = notes
+        self.hasPresence = hasPresence
+        self.notify = notify
     }
 
     
@@ -2106,7 +2859,9 @@ public struct FfiConverterTypeFriendRecord: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 roomLink: FfiConverterString.read(from: &buf), 
                 addedAt: FfiConverterInt64.read(from: &buf), 
-                notes: FfiConverterString.read(from: &buf)
+                notes: FfiConverterString.read(from: &buf), 
+                hasPresence: FfiConverterBool.read(from: &buf), 
+                notify: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2116,6 +2871,8 @@ public struct FfiConverterTypeFriendRecord: FfiConverterRustBuffer {
         FfiConverterString.write(value.roomLink, into: &buf)
         FfiConverterInt64.write(value.addedAt, into: &buf)
         FfiConverterString.write(value.notes, into: &buf)
+        FfiConverterBool.write(value.hasPresence, into: &buf)
+        FfiConverterBool.write(value.notify, into: &buf)
     }
 }
 
@@ -2423,6 +3180,89 @@ public func FfiConverterTypeParticipantRecord_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeParticipantRecord_lower(_ value: ParticipantRecord) -> RustBuffer {
     return FfiConverterTypeParticipantRecord.lower(value)
+}
+
+
+/**
+ * A look into a room before joining.
+ */
+public struct PeekRecord: Equatable, Hashable {
+    public var roomId: String
+    public var name: String?
+    public var doorOpen: Bool
+    public var people: UInt32
+    /**
+     * Who is inside, when the door is open and the owner shows names.
+     */
+    public var names: [String]?
+    public var full: Bool
+    public var locked: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(roomId: String, name: String?, doorOpen: Bool, people: UInt32, 
+        /**
+         * Who is inside, when the door is open and the owner shows names.
+         */names: [String]?, full: Bool, locked: Bool) {
+        self.roomId = roomId
+        self.name = name
+        self.doorOpen = doorOpen
+        self.people = people
+        self.names = names
+        self.full = full
+        self.locked = locked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PeekRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePeekRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PeekRecord {
+        return
+            try PeekRecord(
+                roomId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                doorOpen: FfiConverterBool.read(from: &buf), 
+                people: FfiConverterUInt32.read(from: &buf), 
+                names: FfiConverterOptionSequenceString.read(from: &buf), 
+                full: FfiConverterBool.read(from: &buf), 
+                locked: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PeekRecord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.roomId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.doorOpen, into: &buf)
+        FfiConverterUInt32.write(value.people, into: &buf)
+        FfiConverterOptionSequenceString.write(value.names, into: &buf)
+        FfiConverterBool.write(value.full, into: &buf)
+        FfiConverterBool.write(value.locked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePeekRecord_lift(_ buf: RustBuffer) throws -> PeekRecord {
+    return try FfiConverterTypePeekRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePeekRecord_lower(_ value: PeekRecord) -> RustBuffer {
+    return FfiConverterTypePeekRecord.lower(value)
 }
 
 
@@ -2955,6 +3795,82 @@ public func FfiConverterTypeConnectionRecord_lower(_ value: ConnectionRecord) ->
 
 
 /**
+ * How the owner sets the door: `Auto` is open while the owner is inside.
+ */
+
+public enum DoorModeRecord: Equatable, Hashable {
+    
+    case auto
+    case `open`
+    case closed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DoorModeRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDoorModeRecord: FfiConverterRustBuffer {
+    typealias SwiftType = DoorModeRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DoorModeRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .auto
+        
+        case 2: return .`open`
+        
+        case 3: return .closed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DoorModeRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .`open`:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDoorModeRecord_lift(_ buf: RustBuffer) throws -> DoorModeRecord {
+    return try FfiConverterTypeDoorModeRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDoorModeRecord_lower(_ value: DoorModeRecord) -> RustBuffer {
+    return FfiConverterTypeDoorModeRecord.lower(value)
+}
+
+
+
+/**
  * Why a call ended.
  */
 
@@ -3464,6 +4380,54 @@ public func FfiConverterTypeSalonError_lower(_ value: SalonError) -> RustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -3560,6 +4524,30 @@ fileprivate struct FfiConverterOptionTypeVideoFrameSink: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
     typealias SwiftType = [Int16]
 
@@ -3585,6 +4573,31 @@ fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer {
     typealias SwiftType = [BanRecord]
 
@@ -3602,6 +4615,31 @@ fileprivate struct FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeBanRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFriendPresenceRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [FriendPresenceRecord]
+
+    public static func write(_ value: [FriendPresenceRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFriendPresenceRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FriendPresenceRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FriendPresenceRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFriendPresenceRecord.read(from: &buf))
         }
         return seq
     }
@@ -3828,6 +4866,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_audioframesink_on_audio_frame() != 962) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_friendspresencelistener_on_presence() != 33655) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_friendspresencelistener_on_door_opened() != 6925) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_roomlistener_on_state_changed() != 51948) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3906,10 +4950,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_salonclient_friends() != 29017) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_salonclient_friends_presence() != 35169) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_salonclient_join() != 4816) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_salonclient_join_friend() != 49415) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonclient_my_friend_card() != 25704) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_salonclient_my_rooms() != 12071) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonclient_peek() != 25294) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_salonclient_remove_friend() != 13074) {
@@ -3921,7 +4977,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_salonclient_room_status() != 7423) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_salonclient_rotate_presence_key() != 48479) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonclient_set_door() != 52340) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_salonclient_set_friend_notes() != 31633) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonclient_set_friend_notify() != 64354) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonclient_watch_presence() != 14720) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonpresencewatch_current() != 50213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_salonpresencewatch_stop() != 51430) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_videoframesink_on_video_frame() != 4655) {
@@ -3932,6 +5006,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitAudioFrameSink()
+    uniffiCallbackInitFriendsPresenceListener()
     uniffiCallbackInitRoomListener()
     uniffiCallbackInitVideoFrameSink()
     return InitializationResult.ok

@@ -250,6 +250,20 @@ typedef void (*UniffiCallbackInterfaceAudioFrameSinkMethod0)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceFriendsPresenceListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceFriendsPresenceListenerMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ROOM_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceRoomListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -278,6 +292,16 @@ typedef struct UniffiVTableCallbackInterfaceAudioFrameSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceAudioFrameSinkMethod0 _Nonnull onAudioFrame;
 } UniffiVTableCallbackInterfaceAudioFrameSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_FRIENDS_PRESENCE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceFriendsPresenceListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceFriendsPresenceListenerMethod0 _Nonnull onPresence;
+    UniffiCallbackInterfaceFriendsPresenceListenerMethod1 _Nonnull onDoorOpened;
+} UniffiVTableCallbackInterfaceFriendsPresenceListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ROOM_LISTENER
@@ -317,6 +341,31 @@ void uniffi_salon_core_fn_init_callback_vtable_audioframesink(const UniffiVTable
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_AUDIOFRAMESINK_ON_AUDIO_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_AUDIOFRAMESINK_ON_AUDIO_FRAME
 void uniffi_salon_core_fn_method_audioframesink_on_audio_frame(uint64_t ptr, RustBuffer participant_id, RustBuffer pcm, uint16_t channels, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_FRIENDSPRESENCELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_FRIENDSPRESENCELISTENER
+uint64_t uniffi_salon_core_fn_clone_friendspresencelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_FRIENDSPRESENCELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_FRIENDSPRESENCELISTENER
+void uniffi_salon_core_fn_free_friendspresencelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_INIT_CALLBACK_VTABLE_FRIENDSPRESENCELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_INIT_CALLBACK_VTABLE_FRIENDSPRESENCELISTENER
+void uniffi_salon_core_fn_init_callback_vtable_friendspresencelistener(const UniffiVTableCallbackInterfaceFriendsPresenceListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_FRIENDSPRESENCELISTENER_ON_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_FRIENDSPRESENCELISTENER_ON_PRESENCE
+void uniffi_salon_core_fn_method_friendspresencelistener_on_presence(uint64_t ptr, RustBuffer friends, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_FRIENDSPRESENCELISTENER_ON_DOOR_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_FRIENDSPRESENCELISTENER_ON_DOOR_OPENED
+void uniffi_salon_core_fn_method_friendspresencelistener_on_door_opened(uint64_t ptr, RustBuffer friend, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_ROOMLISTENER
@@ -489,14 +538,34 @@ RustBuffer uniffi_salon_core_fn_method_salonclient_friend_card(uint64_t ptr, Rus
 RustBuffer uniffi_salon_core_fn_method_salonclient_friends(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_FRIENDS_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_FRIENDS_PRESENCE
+uint64_t uniffi_salon_core_fn_method_salonclient_friends_presence(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_JOIN
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_JOIN
 uint64_t uniffi_salon_core_fn_method_salonclient_join(uint64_t ptr, RustBuffer link, RustBuffer options, RustBuffer listener, RustBuffer video_sink, RustBuffer audio_sink
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_JOIN_FRIEND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_JOIN_FRIEND
+uint64_t uniffi_salon_core_fn_method_salonclient_join_friend(uint64_t ptr, int64_t friend_id, RustBuffer options, RustBuffer listener, RustBuffer video_sink, RustBuffer audio_sink
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_MY_FRIEND_CARD
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_MY_FRIEND_CARD
+uint64_t uniffi_salon_core_fn_method_salonclient_my_friend_card(uint64_t ptr, RustBuffer my_name, RustBuffer room_link
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_MY_ROOMS
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_MY_ROOMS
 RustBuffer uniffi_salon_core_fn_method_salonclient_my_rooms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_PEEK
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_PEEK
+uint64_t uniffi_salon_core_fn_method_salonclient_peek(uint64_t ptr, RustBuffer link
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_REMOVE_FRIEND
@@ -514,9 +583,49 @@ void uniffi_salon_core_fn_method_salonclient_rename_friend(uint64_t ptr, int64_t
 uint64_t uniffi_salon_core_fn_method_salonclient_room_status(uint64_t ptr, RustBuffer link
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_ROTATE_PRESENCE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_ROTATE_PRESENCE_KEY
+uint64_t uniffi_salon_core_fn_method_salonclient_rotate_presence_key(uint64_t ptr, RustBuffer room_link
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_DOOR
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_DOOR
+uint64_t uniffi_salon_core_fn_method_salonclient_set_door(uint64_t ptr, RustBuffer room_link, RustBuffer mode, RustBuffer until, RustBuffer show_names
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_FRIEND_NOTES
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_FRIEND_NOTES
 void uniffi_salon_core_fn_method_salonclient_set_friend_notes(uint64_t ptr, int64_t id, RustBuffer notes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_FRIEND_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_SET_FRIEND_NOTIFY
+void uniffi_salon_core_fn_method_salonclient_set_friend_notify(uint64_t ptr, int64_t id, int8_t notify, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_WATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCLIENT_WATCH_PRESENCE
+uint64_t uniffi_salon_core_fn_method_salonclient_watch_presence(uint64_t ptr, uint64_t listener, uint32_t door_opened_every_seconds, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_SALONPRESENCEWATCH
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_SALONPRESENCEWATCH
+uint64_t uniffi_salon_core_fn_clone_salonpresencewatch(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_SALONPRESENCEWATCH
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_SALONPRESENCEWATCH
+void uniffi_salon_core_fn_free_salonpresencewatch(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONPRESENCEWATCH_CURRENT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONPRESENCEWATCH_CURRENT
+RustBuffer uniffi_salon_core_fn_method_salonpresencewatch_current(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONPRESENCEWATCH_STOP
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONPRESENCEWATCH_STOP
+void uniffi_salon_core_fn_method_salonpresencewatch_stop(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_VIDEOFRAMESINK
@@ -828,6 +937,18 @@ uint16_t uniffi_salon_core_checksum_method_audioframesink_on_audio_frame(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_FRIENDSPRESENCELISTENER_ON_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_FRIENDSPRESENCELISTENER_ON_PRESENCE
+uint16_t uniffi_salon_core_checksum_method_friendspresencelistener_on_presence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_FRIENDSPRESENCELISTENER_ON_DOOR_OPENED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_FRIENDSPRESENCELISTENER_ON_DOOR_OPENED
+uint16_t uniffi_salon_core_checksum_method_friendspresencelistener_on_door_opened(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_ROOMLISTENER_ON_STATE_CHANGED
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_ROOMLISTENER_ON_STATE_CHANGED
 uint16_t uniffi_salon_core_checksum_method_roomlistener_on_state_changed(void
@@ -984,15 +1105,39 @@ uint16_t uniffi_salon_core_checksum_method_salonclient_friends(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_FRIENDS_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_FRIENDS_PRESENCE
+uint16_t uniffi_salon_core_checksum_method_salonclient_friends_presence(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_JOIN
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_JOIN
 uint16_t uniffi_salon_core_checksum_method_salonclient_join(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_JOIN_FRIEND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_JOIN_FRIEND
+uint16_t uniffi_salon_core_checksum_method_salonclient_join_friend(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_MY_FRIEND_CARD
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_MY_FRIEND_CARD
+uint16_t uniffi_salon_core_checksum_method_salonclient_my_friend_card(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_MY_ROOMS
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_MY_ROOMS
 uint16_t uniffi_salon_core_checksum_method_salonclient_my_rooms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_PEEK
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_PEEK
+uint16_t uniffi_salon_core_checksum_method_salonclient_peek(void
     
 );
 #endif
@@ -1014,9 +1159,45 @@ uint16_t uniffi_salon_core_checksum_method_salonclient_room_status(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_ROTATE_PRESENCE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_ROTATE_PRESENCE_KEY
+uint16_t uniffi_salon_core_checksum_method_salonclient_rotate_presence_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_DOOR
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_DOOR
+uint16_t uniffi_salon_core_checksum_method_salonclient_set_door(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_FRIEND_NOTES
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_FRIEND_NOTES
 uint16_t uniffi_salon_core_checksum_method_salonclient_set_friend_notes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_FRIEND_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_SET_FRIEND_NOTIFY
+uint16_t uniffi_salon_core_checksum_method_salonclient_set_friend_notify(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_WATCH_PRESENCE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCLIENT_WATCH_PRESENCE
+uint16_t uniffi_salon_core_checksum_method_salonclient_watch_presence(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONPRESENCEWATCH_CURRENT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONPRESENCEWATCH_CURRENT
+uint16_t uniffi_salon_core_checksum_method_salonpresencewatch_current(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONPRESENCEWATCH_STOP
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONPRESENCEWATCH_STOP
+uint16_t uniffi_salon_core_checksum_method_salonpresencewatch_stop(void
     
 );
 #endif

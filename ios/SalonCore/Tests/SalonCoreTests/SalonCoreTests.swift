@@ -79,4 +79,107 @@ final class SalonCoreTests: XCTestCase {
         for await _ in call.videoFrames() { frames += 1 }
         XCTAssertEqual(frames, 0)
     }
+
+    /// A salon-server started for the test: `$SALON_SERVER_BIN`, else the workspace's debug build.
+    private func startServer() throws -> (url: String, process: Process) {
+        let repo = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let bin = ProcessInfo.processInfo.environment["SALON_SERVER_BIN"]
+            ?? repo.appendingPathComponent("target/debug/salon-server").path
+        guard FileManager.default.isExecutableFile(atPath: bin) else {
+            throw XCTSkip("no salon-server at \(bin): run `cargo build -p salon-server` first")
+        }
+        let data = try temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = [
+            "--bind", "127.0.0.1:0", "--data-dir", data.path, "--udp-ports", "0", "--log", "warn",
+        ]
+        let out = Pipe()
+        process.standardOutput = out
+        // Not the test runner's stderr: a server outliving the test would hold `swift test` open.
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        addTeardownBlock {
+            // The child may inherit a blocked SIGTERM from the test runner's thread: kill it.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        var seen = ""
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let range = seen.range(of: "salon-server listening on ") {
+                let url = seen[range.upperBound...].prefix { !$0.isWhitespace }
+                return (String(url), process)
+            }
+        }
+        XCTFail("salon-server did not start: \(seen)")
+        throw XCTSkip("no server")
+    }
+
+    /// Drop-in presence through the Swift wrapper, the real core and a real server: a friend's
+    /// card, the door opening live, "door opened", peek, and a revoked card.
+    func testPresenceThroughTheRustCoreAndARealServer() async throws {
+        let (url, _) = try startServer()
+        let ada = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let bo = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let room = try await ada.createRoom(server: url, name: "Ada's")
+        let card = try await ada.myFriendCard(myName: "Ada", roomLink: room.link)
+        XCTAssertTrue(card.contains("&presence="), card)
+        let friend = try await bo.addFriendFromCard(card)
+        XCTAssertTrue(friend.hasPresence)
+        try await bo.setFriendNotify(id: friend.id, notify: true)
+
+        var updates = bo.presence().makeAsyncIterator()
+        // First answer: the door (auto, Ada away) is closed.
+        while let update = await updates.next() {
+            if case let .friends(list) = update, let p = list.first, p.connected {
+                XCTAssertTrue(p.available)
+                XCTAssertFalse(p.doorOpen)
+                break
+            }
+        }
+        let door = try await ada.setDoor(roomLink: room.link, mode: .open, until: nil, showNames: true)
+        XCTAssertTrue(door.doorOpen)
+        var sawOpen = false
+        var sawDoorOpened = false
+        while !(sawOpen && sawDoorOpened), let update = await updates.next() {
+            switch update {
+            case let .friends(list): sawOpen = sawOpen || list.first?.doorOpen == true
+            case let .doorOpened(p):
+                XCTAssertEqual(p.friend.name, "Ada")
+                sawDoorOpened = true
+            }
+        }
+        let peek = try await bo.peek(link: room.link)
+        XCTAssertTrue(peek.doorOpen)
+        XCTAssertEqual(peek.names, [])
+
+        try await ada.rotatePresenceKey(roomLink: room.link)
+        while let update = await updates.next() {
+            if case let .friends(list) = update, list.first?.available == false { break }
+        }
+    }
+
+    func testFakePresenceIsDrivenByTheTest() async throws {
+        let salon = FakeSalonService()
+        let card = try await salon.friendCard(myName: "Ada", roomLink: "https://salon.example.org/r/a")
+        let ada = try await salon.addFriendFromCard(card + "&presence=k")
+        XCTAssertTrue(ada.hasPresence)
+        var updates = salon.presence().makeAsyncIterator()
+        XCTAssertEqual(salon.presenceWatchers, 1)
+        salon.emitPresence(.friends([salon.presenceOf(ada, doorOpen: true, people: 2, names: ["Ada", "Bo"])]))
+        let first = await updates.next()
+        XCTAssertEqual(first, .friends([salon.presenceOf(ada, doorOpen: true, people: 2, names: ["Ada", "Bo"])]))
+        do {
+            _ = try await salon.setDoor(roomLink: "https://salon.example.org/r/a", mode: .open)
+            XCTFail("a friend's room is not mine")
+        } catch let error as SalonError {
+            XCTAssertEqual(error, .notAllowed("not one of my rooms"))
+        }
+    }
 }

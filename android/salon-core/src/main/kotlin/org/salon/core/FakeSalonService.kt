@@ -1,6 +1,7 @@
 package org.salon.core
 
 import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -30,6 +31,29 @@ class FakeSalonService(
     /** Every call joined so far, newest last. */
     val calls: MutableList<FakeCall> = java.util.concurrent.CopyOnWriteArrayList()
 
+    /** The door of each of my rooms, by link, as [setDoor] left it. */
+    val doors: MutableMap<String, DoorState> = java.util.concurrent.ConcurrentHashMap()
+
+    /**
+     * What [presence] collectors get: the test emits [PresenceUpdate]s here (e.g. with
+     * [presenceOf]), as the core would after a change on a friend's server.
+     */
+    val presenceUpdates = MutableSharedFlow<PresenceUpdate>(replay = 1, extraBufferCapacity = 64)
+
+    /** How many [presence] collections are running (the real service holds one connection each). */
+    @Volatile
+    var presenceWatchers: Int = 0
+        private set
+
+    /** A presence snapshot for [friend], for tests to emit. */
+    fun presenceOf(
+        friend: Friend,
+        doorOpen: Boolean,
+        people: Int = 0,
+        names: List<String>? = null,
+        available: Boolean = true,
+    ) = FriendPresence(friend, available, connected = true, doorOpen = doorOpen, until = null, people = people, names = names)
+
     private fun <T> op(block: () -> T): T {
         failNext?.let {
             failNext = null
@@ -51,7 +75,9 @@ class FakeSalonService(
         val name = query["name"]?.let { java.net.URLDecoder.decode(it, "UTF-8") }
         val room = query["room"]?.let { java.net.URLDecoder.decode(it, "UTF-8") }
         if (name == null || room == null) throw SalonError.InvalidLink("not a friend card")
-        return addFriend(name, room)
+        val friend = addFriend(name, room)
+        if (query["presence"] == null) return friend
+        return op { friend.copy(hasPresence = true).also { friendsById[it.id] = it } }
     }
 
     override suspend fun renameFriend(id: Long, name: String) =
@@ -67,6 +93,53 @@ class FakeSalonService(
             val enc = { s: String -> java.net.URLEncoder.encode(s, "UTF-8") }
             "salon:friend?v=1&name=${enc(myName)}&room=${enc(roomLink)}"
         }
+
+    override suspend fun myFriendCard(myName: String, roomLink: String): String {
+        op { if (rooms.values.none { it.link == roomLink }) throw SalonError.NotAllowed("not one of my rooms") }
+        return friendCard(myName, roomLink) + "&presence=fake-presence-key"
+    }
+
+    override suspend fun rotatePresenceKey(roomLink: String) =
+        op { if (rooms.values.none { it.link == roomLink }) throw SalonError.NotAllowed("not one of my rooms") }
+
+    override suspend fun setDoor(roomLink: String, mode: DoorMode, until: Long?, showNames: Boolean?): DoorState =
+        op {
+            if (rooms.values.none { it.link == roomLink }) throw SalonError.NotAllowed("not one of my rooms")
+            val before = doors[roomLink]
+            val people = statuses[roomLink]?.participants ?: 0
+            DoorState(
+                mode = mode,
+                until = until,
+                showNames = showNames ?: before?.showNames ?: false,
+                doorOpen = mode == DoorMode.Open,
+                people = people,
+            ).also { doors[roomLink] = it }
+        }
+
+    override suspend fun peek(link: String): Peek =
+        op {
+            val status = statuses[link] ?: throw SalonError.RoomNotFound()
+            val door = doors[link]
+            Peek(status.id, status.name, door?.doorOpen ?: false, status.participants, names = null, full = status.full, locked = false)
+        }
+
+    override suspend fun setFriendNotify(id: Long, notify: Boolean) =
+        op { friendsById[id] = friendsById[id]?.copy(notify = notify) ?: throw SalonError.NotFound() }
+
+    override fun presence(doorOpenedEverySeconds: Int): Flow<PresenceUpdate> =
+        kotlinx.coroutines.flow.flow {
+            synchronized(lock) { presenceWatchers++ }
+            try {
+                presenceUpdates.collect { emit(it) }
+            } finally {
+                synchronized(lock) { presenceWatchers-- }
+            }
+        }
+
+    override suspend fun joinFriend(friendId: Long, options: JoinOptions): Call {
+        val friend = op { friendsById[friendId] ?: throw SalonError.NotFound() }
+        return join(friend.roomLink, options)
+    }
 
     override suspend fun createRoom(server: String, name: String?): MyRoom =
         op {

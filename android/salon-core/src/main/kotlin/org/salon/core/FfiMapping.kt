@@ -4,7 +4,11 @@ import org.salon.core.ffi.BanRecord
 import org.salon.core.ffi.CallEventRecord
 import org.salon.core.ffi.ConnectionRecord
 import org.salon.core.ffi.EndReasonRecord
+import org.salon.core.ffi.DoorModeRecord
+import org.salon.core.ffi.DoorStateRecord
+import org.salon.core.ffi.FriendPresenceRecord
 import org.salon.core.ffi.FriendRecord
+import org.salon.core.ffi.PeekRecord
 import org.salon.core.ffi.InternalException
 import org.salon.core.ffi.KnockRecord
 import org.salon.core.ffi.MyRoomRecord
@@ -52,7 +56,42 @@ internal fun SalonException.toSalonError(): SalonError =
     }
 
 internal fun FriendRecord.toFriend() =
-    Friend(id = id, name = name, roomLink = roomLink, notes = notes, addedAt = addedAt)
+    Friend(id = id, name = name, roomLink = roomLink, notes = notes, addedAt = addedAt, hasPresence = hasPresence, notify = notify)
+
+internal fun DoorMode.toFfi(): DoorModeRecord =
+    when (this) {
+        DoorMode.Auto -> DoorModeRecord.AUTO
+        DoorMode.Open -> DoorModeRecord.OPEN
+        DoorMode.Closed -> DoorModeRecord.CLOSED
+    }
+
+internal fun DoorStateRecord.toDoorState() =
+    DoorState(
+        mode =
+            when (mode) {
+                DoorModeRecord.AUTO -> DoorMode.Auto
+                DoorModeRecord.OPEN -> DoorMode.Open
+                DoorModeRecord.CLOSED -> DoorMode.Closed
+            },
+        until = until,
+        showNames = showNames,
+        doorOpen = doorOpen,
+        people = people.toInt(),
+    )
+
+internal fun PeekRecord.toPeek() =
+    Peek(roomId = roomId, name = name, doorOpen = doorOpen, people = people.toInt(), names = names, full = full, locked = locked)
+
+internal fun FriendPresenceRecord.toFriendPresence() =
+    FriendPresence(
+        friend = friend.toFriend(),
+        available = available,
+        connected = connected,
+        doorOpen = doorOpen,
+        until = until,
+        people = people.toInt(),
+        names = names,
+    )
 
 internal fun MyRoomRecord.toMyRoom() =
     MyRoom(id = id, link = link, hostKey = hostKey, name = name, createdAt = createdAt)

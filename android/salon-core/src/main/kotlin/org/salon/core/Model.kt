@@ -15,7 +15,70 @@ data class Friend(
     val notes: String,
     /** Unix time in seconds. */
     val addedAt: Long,
+    /** Their card carried a presence key: their door and who is inside can be watched. */
+    val hasPresence: Boolean = false,
+    /** Tell me ([PresenceUpdate.DoorOpened]) when their door opens. */
+    val notify: Boolean = false,
 )
+
+/** How the owner sets the door of a room. */
+enum class DoorMode {
+    /** Open while I am inside (every room starts like this). */
+    Auto,
+
+    /** Open (until a time, if given). */
+    Open,
+
+    /** Closed, even while I am inside. */
+    Closed,
+}
+
+/** My door as the server now has it. */
+data class DoorState(
+    val mode: DoorMode,
+    /** Unix seconds when an open door goes back to [DoorMode.Auto]. */
+    val until: Long?,
+    /** Friends (and people with the link) see the names of who is inside. */
+    val showNames: Boolean,
+    val doorOpen: Boolean,
+    val people: Int,
+)
+
+/** A look into a room before joining. */
+data class Peek(
+    val roomId: String,
+    val name: String?,
+    val doorOpen: Boolean,
+    val people: Int,
+    /** Who is inside, when the door is open and the owner shows names; else null. */
+    val names: List<String>?,
+    val full: Boolean,
+    val locked: Boolean,
+)
+
+/** A friend with their room's presence, as their server last said. */
+data class FriendPresence(
+    val friend: Friend,
+    /** False when the card has no presence key, the owner revoked it, or no answer came yet. */
+    val available: Boolean,
+    /** The presence connection to the friend's server is up. */
+    val connected: Boolean,
+    val doorOpen: Boolean,
+    /** Unix seconds when an open door closes by itself. */
+    val until: Long?,
+    val people: Int,
+    /** Who is inside when the owner shows names; else null. */
+    val names: List<String>?,
+)
+
+/** What a presence watch tells. */
+sealed interface PresenceUpdate {
+    /** Every friend with what is known now (after every change). */
+    data class Friends(val friends: List<FriendPresence>) : PresenceUpdate
+
+    /** A friend marked `notify` opened their door (at most once per interval per friend). */
+    data class DoorOpened(val friend: FriendPresence) : PresenceUpdate
+}
 
 /** A room I created. [hostKey] proves ownership: store it like a password. */
 data class MyRoom(

@@ -2,13 +2,17 @@ package org.salon.core
 
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import org.salon.core.ffi.AudioFrameSink
 import org.salon.core.ffi.CallEventRecord
+import org.salon.core.ffi.FriendPresenceRecord
+import org.salon.core.ffi.FriendsPresenceListener
 import org.salon.core.ffi.RoomListener
 import org.salon.core.ffi.RoomStateRecord
 import org.salon.core.ffi.SalonCall
@@ -55,6 +59,55 @@ class RustSalonService(
 
     override suspend fun friendCard(myName: String, roomLink: String): String =
         blocking { it.friendCard(myName, roomLink) }
+
+    override suspend fun myFriendCard(myName: String, roomLink: String): String {
+        val client = client()
+        return mapErrors { client.myFriendCard(myName, roomLink) }
+    }
+
+    override suspend fun rotatePresenceKey(roomLink: String) {
+        val client = client()
+        mapErrors { client.rotatePresenceKey(roomLink) }
+    }
+
+    override suspend fun setDoor(roomLink: String, mode: DoorMode, until: Long?, showNames: Boolean?): DoorState {
+        val client = client()
+        return mapErrors { client.setDoor(roomLink, mode.toFfi(), until, showNames).toDoorState() }
+    }
+
+    override suspend fun peek(link: String): Peek {
+        val client = client()
+        return mapErrors { client.peek(link).toPeek() }
+    }
+
+    override suspend fun setFriendNotify(id: Long, notify: Boolean) = blocking { it.setFriendNotify(id, notify) }
+
+    override fun presence(doorOpenedEverySeconds: Int): Flow<PresenceUpdate> =
+        callbackFlow {
+            val client = client()
+            val listener =
+                object : FriendsPresenceListener {
+                    override fun onPresence(friends: List<FriendPresenceRecord>) {
+                        trySend(PresenceUpdate.Friends(friends.map { it.toFriendPresence() }))
+                    }
+
+                    override fun onDoorOpened(friend: FriendPresenceRecord) {
+                        trySend(PresenceUpdate.DoorOpened(friend.toFriendPresence()))
+                    }
+                }
+            val watch = withContext(io) { mapErrors { client.watchPresence(listener, doorOpenedEverySeconds.coerceAtLeast(0).toUInt()) } }
+            awaitClose {
+                watch.stop()
+                watch.close()
+            }
+        }
+
+    override suspend fun joinFriend(friendId: Long, options: JoinOptions): Call {
+        val client = client()
+        val relay = CallRelay()
+        val call = mapErrors { client.joinFriend(friendId, options.toFfi(), relay, relay, relay) }
+        return RustCall(call, relay)
+    }
 
     override suspend fun createRoom(server: String, name: String?): MyRoom {
         val client = client()

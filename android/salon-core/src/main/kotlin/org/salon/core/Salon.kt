@@ -37,6 +37,41 @@ interface SalonService : AutoCloseable {
     /** A card a friend can add me from: my name and one of my rooms. */
     suspend fun friendCard(myName: String, roomLink: String): String
 
+    // --- Drop-in presence ----------------------------------------------------------------------
+
+    /**
+     * My card for one of my rooms with its presence key: whoever adds it sees my door and who is
+     * inside. [SalonError.NotAllowed] if the room is not mine.
+     */
+    suspend fun myFriendCard(myName: String, roomLink: String): String
+
+    /** A new presence key for one of my rooms: every card shared before stops showing presence. */
+    suspend fun rotatePresenceKey(roomLink: String)
+
+    /**
+     * Opens (until [until], Unix seconds, at most 7 days ahead), closes or resets the door of one
+     * of my rooms; [showNames], when given, chooses whether names are shown.
+     */
+    suspend fun setDoor(roomLink: String, mode: DoorMode, until: Long? = null, showNames: Boolean? = null): DoorState
+
+    /** Who is inside a room before joining (names when the owner shows them). */
+    suspend fun peek(link: String): Peek
+
+    /** Whether to be told ([PresenceUpdate.DoorOpened]) when this friend's door opens. */
+    suspend fun setFriendNotify(id: Long, notify: Boolean)
+
+    /**
+     * My friends' presence, live: collecting opens one connection per server (all the friends on
+     * it in one batch) and emits [PresenceUpdate.Friends] after every change and
+     * [PresenceUpdate.DoorOpened] for friends marked `notify` (at most once per
+     * [doorOpenedEverySeconds], 0 for the core's 5 minutes). Cancelling stops it. Friends added
+     * later are watched by the next collection.
+     */
+    fun presence(doorOpenedEverySeconds: Int = 0): Flow<PresenceUpdate>
+
+    /** Drops in on a friend: joins their room in one call (see [join]). */
+    suspend fun joinFriend(friendId: Long, options: JoinOptions): Call
+
     // --- Rooms ---------------------------------------------------------------------------------
 
     /** Creates a room on [server] (e.g. "https://salon.example.org") and remembers it as mine. */

@@ -19,6 +19,7 @@ import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.material3.TopAppBar
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
@@ -31,17 +32,33 @@ import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.LifecycleResumeEffect
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 
-/** The friend list, wired to its ViewModel; drop-ins go to [onDropIn]. */
+/**
+ * The rooms screen, wired to its ViewModel: drop-ins go to [onDropIn], my own rooms to
+ * [onEnterMyRoom], and "door opened" events to [onDoorOpened] (a local notification).
+ */
 @Composable
-fun FriendsRoute(viewModel: FriendsViewModel, onDropIn: (FriendRow) -> Unit) {
+fun FriendsRoute(
+    viewModel: FriendsViewModel,
+    onDropIn: (FriendRow) -> Unit,
+    onEnterMyRoom: (MyRoomRow) -> Unit = {},
+    onDoorOpened: (String) -> Unit = {},
+) {
     val state by viewModel.state.collectAsStateWithLifecycle()
-    // Whose room is open changes all the time: look again whenever the list comes into view.
+    // Friends with a presence key are watched live; the others and my rooms are asked again
+    // whenever the screen comes into view.
     LifecycleResumeEffect(Unit) {
         viewModel.onEvent(FriendsEvent.Refresh)
         onPauseOrDispose { }
     }
+    LaunchedEffect(viewModel) {
+        viewModel.doorOpened.collect { onDoorOpened(it) }
+    }
     FriendsScreen(state) { event ->
-        if (event is FriendsEvent.DropIn) onDropIn(event.friend) else viewModel.onEvent(event)
+        when (event) {
+            is FriendsEvent.DropIn -> onDropIn(event.friend)
+            is FriendsEvent.EnterMyRoom -> onEnterMyRoom(event.room)
+            else -> viewModel.onEvent(event)
+        }
     }
 }
 
@@ -51,7 +68,7 @@ fun FriendsScreen(state: FriendsState, onEvent: (FriendsEvent) -> Unit) {
     Scaffold(
         topBar = {
             TopAppBar(
-                title = { Text("Friends") },
+                title = { Text("Rooms") },
                 actions = {
                     TextButton(onClick = { onEvent(FriendsEvent.Refresh) }) { Text("Refresh") }
                     TextButton(onClick = { onEvent(FriendsEvent.OpenAddDialog) }) { Text("Add") }
@@ -67,20 +84,70 @@ fun FriendsScreen(state: FriendsState, onEvent: (FriendsEvent) -> Unit) {
                     modifier = Modifier.fillMaxWidth().clickable { onEvent(FriendsEvent.DismissError) }.padding(16.dp),
                 )
             }
-            when {
-                state.loading -> Text("Loading…", Modifier.padding(16.dp))
-                state.friends.isEmpty() -> Text("No friends yet. Add one with their room link or friend card.", Modifier.padding(16.dp))
-                else ->
-                    LazyColumn {
-                        items(state.friends, key = { it.id }) { friend ->
-                            FriendItem(friend, onEvent)
+            state.doorOpened?.let { text ->
+                Text(
+                    text = text,
+                    color = Color(0xFF2E7D32),
+                    modifier = Modifier.fillMaxWidth().clickable { onEvent(FriendsEvent.DismissDoorOpened) }.padding(16.dp),
+                )
+            }
+            if (state.loading) {
+                Text("Loading…", Modifier.padding(16.dp))
+            } else {
+                LazyColumn {
+                    if (state.myRooms.isNotEmpty()) {
+                        item { SectionTitle("My rooms") }
+                        items(state.myRooms, key = { "room-" + it.id }) { room ->
+                            MyRoomItem(room, onEvent)
                             HorizontalDivider()
                         }
                     }
+                    item { SectionTitle("Friends") }
+                    if (state.friends.isEmpty()) {
+                        item { Text("No friends yet. Add one with their friend card or room link.", Modifier.padding(16.dp)) }
+                    }
+                    items(state.friends, key = { "friend-" + it.id }) { friend ->
+                        FriendItem(friend, onEvent)
+                        HorizontalDivider()
+                    }
+                }
             }
         }
     }
     if (state.addDialogOpen) AddFriendDialog(onEvent)
+}
+
+@Composable
+private fun SectionTitle(text: String) {
+    Text(
+        text,
+        style = MaterialTheme.typography.labelLarge,
+        color = Color.Gray,
+        modifier = Modifier.padding(start = 16.dp, top = 16.dp, end = 16.dp, bottom = 4.dp),
+    )
+}
+
+@Composable
+private fun MyRoomItem(room: MyRoomRow, onEvent: (FriendsEvent) -> Unit) {
+    val open = room.doorOpen == true
+    Row(
+        modifier =
+            Modifier
+                .fillMaxWidth()
+                .clickable { onEvent(FriendsEvent.EnterMyRoom(room)) }
+                .padding(horizontal = 16.dp, vertical = 12.dp),
+        verticalAlignment = Alignment.CenterVertically,
+        horizontalArrangement = Arrangement.spacedBy(12.dp),
+    ) {
+        Text(if (open) "●" else "○", color = if (open) Color(0xFF2E7D32) else Color.Gray)
+        Column(Modifier.weight(1f)) {
+            Text(room.name, style = MaterialTheme.typography.titleMedium)
+            Text(room.label(), style = MaterialTheme.typography.bodySmall, color = Color.Gray)
+        }
+        TextButton(onClick = { onEvent(FriendsEvent.SetDoor(room.link, open = !open)) }, enabled = room.doorOpen != null) {
+            Text(if (open) "Close door" else "Open door")
+        }
+    }
 }
 
 @Composable
@@ -100,16 +167,33 @@ private fun FriendItem(friend: FriendRow, onEvent: (FriendsEvent) -> Unit) {
             Text(friend.name, style = MaterialTheme.typography.titleMedium)
             Text(friend.presence.label(), style = MaterialTheme.typography.bodySmall, color = Color.Gray)
         }
+        TextButton(onClick = { onEvent(FriendsEvent.SetNotify(friend.id, !friend.notify)) }) {
+            Text(if (friend.notify) "Notifying" else "Notify me")
+        }
         TextButton(onClick = { onEvent(FriendsEvent.RemoveFriend(friend.id)) }) { Text("Remove") }
     }
 }
 
-private fun Presence.label(): String =
+private fun inside(people: Int, names: List<String>?): String {
+    val count = if (people == 1) "1 person inside" else "$people people inside"
+    return if (names.isNullOrEmpty()) count else "$count: ${names.joinToString(", ")}"
+}
+
+private fun MyRoomRow.label(): String =
+    when (doorOpen) {
+        null -> "…"
+        true -> "Door open · " + inside(people, names)
+        false -> if (people > 0) "Door closed · you can be inside unseen" else "Door closed"
+    }
+
+/** What a friend's row says about their door and who is inside. */
+fun Presence.label(): String =
     when (this) {
         Presence.Checking -> "…"
-        is Presence.Open -> if (people == 1) "Open · 1 person" else "Open · $people people"
-        Presence.Closed -> "Closed"
+        is Presence.Open -> "Door open · " + inside(people, names)
+        Presence.Closed -> "Door closed"
         Presence.Gone -> "This room no longer exists"
+        Presence.NotShared -> "They stopped sharing their door: ask for a new card"
         Presence.Unknown -> "Can't reach their server"
     }
 
@@ -142,10 +226,11 @@ private fun FriendsScreenPreview() {
                 loading = false,
                 friends =
                     listOf(
-                        FriendRow(1, "Ada", "https://salon.example.org/r/a", Presence.Open(2)),
+                        FriendRow(1, "Ada", "https://salon.example.org/r/a", Presence.Open(2, listOf("Ada", "Bo")), notify = true),
                         FriendRow(2, "Bob", "https://salon.example.org/r/b", Presence.Closed),
                         FriendRow(3, "Cy", "https://salon.example.org/r/c", Presence.Checking),
                     ),
+                myRooms = listOf(MyRoomRow("m", "Kitchen", "https://salon.example.org/r/m", doorOpen = true, people = 1)),
             ),
             onEvent = {},
         )

@@ -660,6 +660,12 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceAudioFrameSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`participantId`: RustBuffer.ByValue,`pcm`: RustBuffer.ByValue,`channels`: Short,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceFriendsPresenceListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`friends`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceFriendsPresenceListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`friend`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceRoomListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -685,6 +691,28 @@ internal open class UniffiVTableCallbackInterfaceAudioFrameSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onAudioFrame` = other.`onAudioFrame`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onPresence", "onDoorOpened")
+internal open class UniffiVTableCallbackInterfaceFriendsPresenceListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onPresence`: UniffiCallbackInterfaceFriendsPresenceListenerMethod0? = null,
+    @JvmField internal var `onDoorOpened`: UniffiCallbackInterfaceFriendsPresenceListenerMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onPresence`: UniffiCallbackInterfaceFriendsPresenceListenerMethod0? = null,
+        `onDoorOpened`: UniffiCallbackInterfaceFriendsPresenceListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceFriendsPresenceListener(`uniffiFree`,`uniffiClone`,`onPresence`,`onDoorOpened`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceFriendsPresenceListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onPresence` = other.`onPresence`
+        `onDoorOpened` = other.`onDoorOpened`
     }
 
 }
@@ -760,6 +788,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_audioframesink_on_audio_frame(
     ): Int
+    external fun uniffi_salon_core_checksum_method_friendspresencelistener_on_presence(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_friendspresencelistener_on_door_opened(
+    ): Int
     external fun uniffi_salon_core_checksum_method_roomlistener_on_state_changed(
     ): Int
     external fun uniffi_salon_core_checksum_method_roomlistener_on_event(
@@ -812,9 +844,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_friends(
     ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_friends_presence(
+    ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_join(
     ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_join_friend(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_my_friend_card(
+    ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_my_rooms(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_peek(
     ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_remove_friend(
     ): Int
@@ -822,7 +862,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_room_status(
     ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_rotate_presence_key(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_set_door(
+    ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_set_friend_notes(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_set_friend_notify(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonclient_watch_presence(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonpresencewatch_current(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_salonpresencewatch_stop(
     ): Int
     external fun uniffi_salon_core_checksum_method_videoframesink_on_video_frame(
     ): Int
@@ -845,6 +897,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "salon_core"))
         uniffiCallbackInterfaceAudioFrameSink.register(this)
+        uniffiCallbackInterfaceFriendsPresenceListener.register(this)
         uniffiCallbackInterfaceRoomListener.register(this)
         uniffiCallbackInterfaceVideoFrameSink.register(this)
         
@@ -858,6 +911,16 @@ internal object UniffiLib {
     external fun uniffi_salon_core_fn_init_callback_vtable_audioframesink(`vtable`: UniffiVTableCallbackInterfaceAudioFrameSink,
     ): Unit
     external fun uniffi_salon_core_fn_method_audioframesink_on_audio_frame(`ptr`: Long,`participantId`: RustBuffer.ByValue,`pcm`: RustBuffer.ByValue,`channels`: Short,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_clone_friendspresencelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_salon_core_fn_free_friendspresencelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_init_callback_vtable_friendspresencelistener(`vtable`: UniffiVTableCallbackInterfaceFriendsPresenceListener,
+    ): Unit
+    external fun uniffi_salon_core_fn_method_friendspresencelistener_on_presence(`ptr`: Long,`friends`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_friendspresencelistener_on_door_opened(`ptr`: Long,`friend`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_clone_roomlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -927,17 +990,41 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_salon_core_fn_method_salonclient_friends(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_salonclient_friends_presence(`ptr`: Long,
+    ): Long
     external fun uniffi_salon_core_fn_method_salonclient_join(`ptr`: Long,`link`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`videoSink`: RustBuffer.ByValue,`audioSink`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_salon_core_fn_method_salonclient_join_friend(`ptr`: Long,`friendId`: Long,`options`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`videoSink`: RustBuffer.ByValue,`audioSink`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_salon_core_fn_method_salonclient_my_friend_card(`ptr`: Long,`myName`: RustBuffer.ByValue,`roomLink`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_salon_core_fn_method_salonclient_my_rooms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_salonclient_peek(`ptr`: Long,`link`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_salon_core_fn_method_salonclient_remove_friend(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_salon_core_fn_method_salonclient_rename_friend(`ptr`: Long,`id`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_salonclient_room_status(`ptr`: Long,`link`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_salon_core_fn_method_salonclient_rotate_presence_key(`ptr`: Long,`roomLink`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_salon_core_fn_method_salonclient_set_door(`ptr`: Long,`roomLink`: RustBuffer.ByValue,`mode`: RustBuffer.ByValue,`until`: RustBuffer.ByValue,`showNames`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_salon_core_fn_method_salonclient_set_friend_notes(`ptr`: Long,`id`: Long,`notes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_salonclient_set_friend_notify(`ptr`: Long,`id`: Long,`notify`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_salonclient_watch_presence(`ptr`: Long,`listener`: Long,`doorOpenedEverySeconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_salon_core_fn_clone_salonpresencewatch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_salon_core_fn_free_salonpresencewatch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_salonpresencewatch_current(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_salonpresencewatch_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_clone_videoframesink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1079,6 +1166,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_audioframesink_on_audio_frame() and 0xFFFF) != 962) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_friendspresencelistener_on_presence() and 0xFFFF) != 33655) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_friendspresencelistener_on_door_opened() and 0xFFFF) != 6925) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_roomlistener_on_state_changed() and 0xFFFF) != 51948) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1157,10 +1250,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_salonclient_friends() and 0xFFFF) != 29017) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_friends_presence() and 0xFFFF) != 35169) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_join() and 0xFFFF) != 4816) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_join_friend() and 0xFFFF) != 49415) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_my_friend_card() and 0xFFFF) != 25704) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_my_rooms() and 0xFFFF) != 12071) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_peek() and 0xFFFF) != 25294) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_remove_friend() and 0xFFFF) != 13074) {
@@ -1172,7 +1277,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_salonclient_room_status() and 0xFFFF) != 7423) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_rotate_presence_key() and 0xFFFF) != 48479) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_set_door() and 0xFFFF) != 52340) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_salonclient_set_friend_notes() and 0xFFFF) != 31633) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_set_friend_notify() and 0xFFFF) != 64354) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonclient_watch_presence() and 0xFFFF) != 14720) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonpresencewatch_current() and 0xFFFF) != 50213) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_salonpresencewatch_stop() and 0xFFFF) != 51430) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_videoframesink_on_video_frame() and 0xFFFF) != 4655) {
@@ -1967,6 +2090,353 @@ public object FfiConverterTypeAudioFrameSink: FfiConverter<AudioFrameSink, Long>
     override fun allocationSize(value: AudioFrameSink) = 8UL
 
     override fun write(value: AudioFrameSink, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told about my friends' presence: the whole list after every change, and "door opened" for
+ * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
+ */
+public interface FriendsPresenceListener {
+    
+    fun `onPresence`(`friends`: List<FriendPresenceRecord>)
+    
+    fun `onDoorOpened`(`friend`: FriendPresenceRecord)
+    
+    companion object
+}
+
+/**
+ * Told about my friends' presence: the whole list after every change, and "door opened" for
+ * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
+ */
+open class FriendsPresenceListenerImpl: Disposable, AutoCloseable, FriendsPresenceListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_salon_core_fn_free_friendspresencelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_salon_core_fn_clone_friendspresencelistener(handle, status)
+        }
+    }
+
+    override fun `onPresence`(`friends`: List<FriendPresenceRecord>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_friendspresencelistener_on_presence(
+        it,
+        
+        FfiConverterSequenceTypeFriendPresenceRecord.lower(`friends`),_status)
+}
+    }
+    
+    
+
+    override fun `onDoorOpened`(`friend`: FriendPresenceRecord)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_friendspresencelistener_on_door_opened(
+        it,
+        
+        FfiConverterTypeFriendPresenceRecord.lower(`friend`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceFriendsPresenceListener {
+    internal object `onPresence`: UniffiCallbackInterfaceFriendsPresenceListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`friends`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeFriendsPresenceListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onPresence`(
+                    FfiConverterSequenceTypeFriendPresenceRecord.lift(`friends`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onDoorOpened`: UniffiCallbackInterfaceFriendsPresenceListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`friend`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeFriendsPresenceListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDoorOpened`(
+                    FfiConverterTypeFriendPresenceRecord.lift(`friend`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeFriendsPresenceListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeFriendsPresenceListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceFriendsPresenceListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onPresence`,
+        `onDoorOpened`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_salon_core_fn_init_callback_vtable_friendspresencelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFriendsPresenceListener: FfiConverter<FriendsPresenceListener, Long> {
+    internal val handleMap = UniffiHandleMap<FriendsPresenceListener>()
+
+    override fun lower(value: FriendsPresenceListener): Long {
+        if (value is FriendsPresenceListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): FriendsPresenceListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return FriendsPresenceListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): FriendsPresenceListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: FriendsPresenceListener) = 8UL
+
+    override fun write(value: FriendsPresenceListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3029,13 +3499,34 @@ public interface SalonClientInterface {
     fun `friends`(): List<FriendRecord>
     
     /**
+     * Every friend with their presence, asked once (one socket per server).
+     */
+    suspend fun `friendsPresence`(): List<FriendPresenceRecord>
+    
+    /**
      * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
      * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
      * Errors include `Removed` (banned from this room) and `KnockDenied`.
      */
     suspend fun `join`(`link`: kotlin.String, `options`: JoinOptions, `listener`: RoomListener?, `videoSink`: VideoFrameSink?, `audioSink`: AudioFrameSink?): SalonCall
     
+    /**
+     * Drops in on a friend: joins their room in one call (see `join`).
+     */
+    suspend fun `joinFriend`(`friendId`: kotlin.Long, `options`: JoinOptions, `listener`: RoomListener?, `videoSink`: VideoFrameSink?, `audioSink`: AudioFrameSink?): SalonCall
+    
+    /**
+     * My friend card for one of my rooms with its presence key: whoever adds it sees my door
+     * and who is inside. `NotAllowed` if the room is not mine (no host key).
+     */
+    suspend fun `myFriendCard`(`myName`: kotlin.String, `roomLink`: kotlin.String): kotlin.String
+    
     fun `myRooms`(): List<MyRoomRecord>
+    
+    /**
+     * Who is inside a room before joining (names when the owner shows them).
+     */
+    suspend fun `peek`(`link`: kotlin.String): PeekRecord
     
     fun `removeFriend`(`id`: kotlin.Long): kotlin.Boolean
     
@@ -3046,7 +3537,31 @@ public interface SalonClientInterface {
      */
     suspend fun `roomStatus`(`link`: kotlin.String): RoomStatusRecord
     
+    /**
+     * A new presence key for one of my rooms: every card shared before stops showing
+     * presence at once. Returns the new key (make new cards with `my_friend_card`).
+     */
+    suspend fun `rotatePresenceKey`(`roomLink`: kotlin.String): kotlin.String
+    
+    /**
+     * Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets (`Auto`) the
+     * door of one of my rooms; `show_names`, when given, chooses whether names are shown.
+     */
+    suspend fun `setDoor`(`roomLink`: kotlin.String, `mode`: DoorModeRecord, `until`: kotlin.Long?, `showNames`: kotlin.Boolean?): DoorStateRecord
+    
     fun `setFriendNotes`(`id`: kotlin.Long, `notes`: kotlin.String)
+    
+    /**
+     * Whether to be told when this friend's door opens.
+     */
+    fun `setFriendNotify`(`id`: kotlin.Long, `notify`: kotlin.Boolean)
+    
+    /**
+     * Watches every friend's presence live until the returned watch is stopped or released.
+     * `door_opened_every_seconds`: at most one "door opened" per friend this often (0 for
+     * the default, 300).
+     */
+    fun `watchPresence`(`listener`: FriendsPresenceListener, `doorOpenedEverySeconds`: kotlin.UInt): SalonPresenceWatch
     
     companion object
 }
@@ -3263,6 +3778,30 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
 
     
     /**
+     * Every friend with their presence, asked once (one socket per server).
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `friendsPresence`() : List<FriendPresenceRecord> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_friends_presence(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeFriendPresenceRecord.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Joins the room behind `link`: returns once in, or waiting in the lobby of a locked room
      * (the state says `Waiting`). One of my rooms is joined as its owner (with its host key).
      * Errors include `Removed` (banned from this room) and `KnockDenied`.
@@ -3293,6 +3832,62 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
     }
 
     
+    /**
+     * Drops in on a friend: joins their room in one call (see `join`).
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `joinFriend`(`friendId`: kotlin.Long, `options`: JoinOptions, `listener`: RoomListener?, `videoSink`: VideoFrameSink?, `audioSink`: AudioFrameSink?) : SalonCall {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_join_friend(
+                uniffiHandle,
+                
+        FfiConverterLong.lower(`friendId`),
+        FfiConverterTypeJoinOptions.lower(`options`),
+        FfiConverterOptionalTypeRoomListener.lower(`listener`),
+        FfiConverterOptionalTypeVideoFrameSink.lower(`videoSink`),
+        FfiConverterOptionalTypeAudioFrameSink.lower(`audioSink`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeSalonCall.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * My friend card for one of my rooms with its presence key: whoever adds it sees my door
+     * and who is inside. `NotAllowed` if the room is not mine (no host key).
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `myFriendCard`(`myName`: kotlin.String, `roomLink`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_my_friend_card(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`myName`),
+        FfiConverterString.lower(`roomLink`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
+
+    
     @Throws(SalonException::class)override fun `myRooms`(): List<MyRoomRecord> {
             return FfiConverterSequenceTypeMyRoomRecord.lift(
     callWithHandle {
@@ -3305,6 +3900,31 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
     )
     }
     
+
+    
+    /**
+     * Who is inside a room before joining (names when the owner shows them).
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `peek`(`link`: kotlin.String) : PeekRecord {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_peek(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`link`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePeekRecord.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
 
     
     @Throws(SalonException::class)override fun `removeFriend`(`id`: kotlin.Long): kotlin.Boolean {
@@ -3362,6 +3982,61 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
     }
 
     
+    /**
+     * A new presence key for one of my rooms: every card shared before stops showing
+     * presence at once. Returns the new key (make new cards with `my_friend_card`).
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rotatePresenceKey`(`roomLink`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_rotate_presence_key(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`roomLink`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Opens (until `until`, Unix seconds, at most 7 days ahead), closes or resets (`Auto`) the
+     * door of one of my rooms; `show_names`, when given, chooses whether names are shown.
+     */
+    @Throws(SalonException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setDoor`(`roomLink`: kotlin.String, `mode`: DoorModeRecord, `until`: kotlin.Long?, `showNames`: kotlin.Boolean?) : DoorStateRecord {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_salon_core_fn_method_salonclient_set_door(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`roomLink`),
+        FfiConverterTypeDoorModeRecord.lower(`mode`),
+        FfiConverterOptionalLong.lower(`until`),
+        FfiConverterOptionalBoolean.lower(`showNames`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_salon_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_salon_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_salon_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDoorStateRecord.lift(it) },
+        // Error FFI converter
+        SalonException.ErrorHandler,
+    )
+    }
+
+    
     @Throws(SalonException::class)override fun `setFriendNotes`(`id`: kotlin.Long, `notes`: kotlin.String)
         = 
     callWithHandle {
@@ -3374,6 +4049,45 @@ open class SalonClient: Disposable, AutoCloseable, SalonClientInterface
 }
     }
     
+    
+
+    
+    /**
+     * Whether to be told when this friend's door opens.
+     */
+    @Throws(SalonException::class)override fun `setFriendNotify`(`id`: kotlin.Long, `notify`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_salonclient_set_friend_notify(
+        it,
+        
+        FfiConverterLong.lower(`id`),
+        FfiConverterBoolean.lower(`notify`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Watches every friend's presence live until the returned watch is stopped or released.
+     * `door_opened_every_seconds`: at most one "door opened" per friend this often (0 for
+     * the default, 300).
+     */
+    @Throws(SalonException::class)override fun `watchPresence`(`listener`: FriendsPresenceListener, `doorOpenedEverySeconds`: kotlin.UInt): SalonPresenceWatch {
+            return FfiConverterTypeSalonPresenceWatch.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_salonclient_watch_presence(
+        it,
+        
+        FfiConverterTypeFriendsPresenceListener.lower(`listener`),
+        FfiConverterUInt.lower(`doorOpenedEverySeconds`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -3424,6 +4138,287 @@ public object FfiConverterTypeSalonClient: FfiConverter<SalonClient, Long> {
     override fun allocationSize(value: SalonClient) = 8UL
 
     override fun write(value: SalonClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A live watch on my friends' rooms; stops when released or with `stop`.
+ */
+public interface SalonPresenceWatchInterface {
+    
+    /**
+     * Every friend with what is known now.
+     */
+    fun `current`(): List<FriendPresenceRecord>
+    
+    fun `stop`()
+    
+    companion object
+}
+
+/**
+ * A live watch on my friends' rooms; stops when released or with `stop`.
+ */
+open class SalonPresenceWatch: Disposable, AutoCloseable, SalonPresenceWatchInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_salon_core_fn_free_salonpresencewatch(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_salon_core_fn_clone_salonpresencewatch(handle, status)
+        }
+    }
+
+    
+    /**
+     * Every friend with what is known now.
+     */override fun `current`(): List<FriendPresenceRecord> {
+            return FfiConverterSequenceTypeFriendPresenceRecord.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_salonpresencewatch_current(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `stop`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_salonpresencewatch_stop(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSalonPresenceWatch: FfiConverter<SalonPresenceWatch, Long> {
+    override fun lower(value: SalonPresenceWatch): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SalonPresenceWatch {
+        return SalonPresenceWatch(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SalonPresenceWatch {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SalonPresenceWatch) = 8UL
+
+    override fun write(value: SalonPresenceWatch, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3801,6 +4796,138 @@ public object FfiConverterTypeBanRecord: FfiConverterRustBuffer<BanRecord> {
 
 
 
+/**
+ * My door as the server now has it.
+ */
+data class DoorStateRecord (
+    var `mode`: DoorModeRecord
+    , 
+    /**
+     * Unix seconds when an open door goes back to `Auto`.
+     */
+    var `until`: kotlin.Long?
+    , 
+    var `showNames`: kotlin.Boolean
+    , 
+    var `doorOpen`: kotlin.Boolean
+    , 
+    var `people`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDoorStateRecord: FfiConverterRustBuffer<DoorStateRecord> {
+    override fun read(buf: ByteBuffer): DoorStateRecord {
+        return DoorStateRecord(
+            FfiConverterTypeDoorModeRecord.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DoorStateRecord) = (
+            FfiConverterTypeDoorModeRecord.allocationSize(value.`mode`) +
+            FfiConverterOptionalLong.allocationSize(value.`until`) +
+            FfiConverterBoolean.allocationSize(value.`showNames`) +
+            FfiConverterBoolean.allocationSize(value.`doorOpen`) +
+            FfiConverterUInt.allocationSize(value.`people`)
+    )
+
+    override fun write(value: DoorStateRecord, buf: ByteBuffer) {
+            FfiConverterTypeDoorModeRecord.write(value.`mode`, buf)
+            FfiConverterOptionalLong.write(value.`until`, buf)
+            FfiConverterBoolean.write(value.`showNames`, buf)
+            FfiConverterBoolean.write(value.`doorOpen`, buf)
+            FfiConverterUInt.write(value.`people`, buf)
+    }
+}
+
+
+
+/**
+ * A friend with their room's presence.
+ */
+data class FriendPresenceRecord (
+    var `friend`: FriendRecord
+    , 
+    /**
+     * The server showed this room for the friend's key (false: no key, revoked, or not
+     * answered yet).
+     */
+    var `available`: kotlin.Boolean
+    , 
+    /**
+     * The presence socket to the friend's server is up.
+     */
+    var `connected`: kotlin.Boolean
+    , 
+    var `doorOpen`: kotlin.Boolean
+    , 
+    var `until`: kotlin.Long?
+    , 
+    var `people`: kotlin.UInt
+    , 
+    var `names`: List<kotlin.String>?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFriendPresenceRecord: FfiConverterRustBuffer<FriendPresenceRecord> {
+    override fun read(buf: ByteBuffer): FriendPresenceRecord {
+        return FriendPresenceRecord(
+            FfiConverterTypeFriendRecord.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FriendPresenceRecord) = (
+            FfiConverterTypeFriendRecord.allocationSize(value.`friend`) +
+            FfiConverterBoolean.allocationSize(value.`available`) +
+            FfiConverterBoolean.allocationSize(value.`connected`) +
+            FfiConverterBoolean.allocationSize(value.`doorOpen`) +
+            FfiConverterOptionalLong.allocationSize(value.`until`) +
+            FfiConverterUInt.allocationSize(value.`people`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`names`)
+    )
+
+    override fun write(value: FriendPresenceRecord, buf: ByteBuffer) {
+            FfiConverterTypeFriendRecord.write(value.`friend`, buf)
+            FfiConverterBoolean.write(value.`available`, buf)
+            FfiConverterBoolean.write(value.`connected`, buf)
+            FfiConverterBoolean.write(value.`doorOpen`, buf)
+            FfiConverterOptionalLong.write(value.`until`, buf)
+            FfiConverterUInt.write(value.`people`, buf)
+            FfiConverterOptionalSequenceString.write(value.`names`, buf)
+    }
+}
+
+
+
 data class FriendRecord (
     var `id`: kotlin.Long
     , 
@@ -3811,6 +4938,16 @@ data class FriendRecord (
     var `addedAt`: kotlin.Long
     , 
     var `notes`: kotlin.String
+    , 
+    /**
+     * Their card carried a presence key: their door and who is inside can be seen.
+     */
+    var `hasPresence`: kotlin.Boolean
+    , 
+    /**
+     * Tell me (`on_door_opened`) when their door opens.
+     */
+    var `notify`: kotlin.Boolean
     
 ){
     
@@ -3832,6 +4969,8 @@ public object FfiConverterTypeFriendRecord: FfiConverterRustBuffer<FriendRecord>
             FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -3840,7 +4979,9 @@ public object FfiConverterTypeFriendRecord: FfiConverterRustBuffer<FriendRecord>
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`roomLink`) +
             FfiConverterLong.allocationSize(value.`addedAt`) +
-            FfiConverterString.allocationSize(value.`notes`)
+            FfiConverterString.allocationSize(value.`notes`) +
+            FfiConverterBoolean.allocationSize(value.`hasPresence`) +
+            FfiConverterBoolean.allocationSize(value.`notify`)
     )
 
     override fun write(value: FriendRecord, buf: ByteBuffer) {
@@ -3849,6 +4990,8 @@ public object FfiConverterTypeFriendRecord: FfiConverterRustBuffer<FriendRecord>
             FfiConverterString.write(value.`roomLink`, buf)
             FfiConverterLong.write(value.`addedAt`, buf)
             FfiConverterString.write(value.`notes`, buf)
+            FfiConverterBoolean.write(value.`hasPresence`, buf)
+            FfiConverterBoolean.write(value.`notify`, buf)
     }
 }
 
@@ -4088,6 +5231,75 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
             FfiConverterBoolean.write(value.`receivingAudio`, buf)
             FfiConverterBoolean.write(value.`receivingVideo`, buf)
             FfiConverterBoolean.write(value.`speaking`, buf)
+    }
+}
+
+
+
+/**
+ * A look into a room before joining.
+ */
+data class PeekRecord (
+    var `roomId`: kotlin.String
+    , 
+    var `name`: kotlin.String?
+    , 
+    var `doorOpen`: kotlin.Boolean
+    , 
+    var `people`: kotlin.UInt
+    , 
+    /**
+     * Who is inside, when the door is open and the owner shows names.
+     */
+    var `names`: List<kotlin.String>?
+    , 
+    var `full`: kotlin.Boolean
+    , 
+    var `locked`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePeekRecord: FfiConverterRustBuffer<PeekRecord> {
+    override fun read(buf: ByteBuffer): PeekRecord {
+        return PeekRecord(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PeekRecord) = (
+            FfiConverterString.allocationSize(value.`roomId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterBoolean.allocationSize(value.`doorOpen`) +
+            FfiConverterUInt.allocationSize(value.`people`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`names`) +
+            FfiConverterBoolean.allocationSize(value.`full`) +
+            FfiConverterBoolean.allocationSize(value.`locked`)
+    )
+
+    override fun write(value: PeekRecord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`roomId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterBoolean.write(value.`doorOpen`, buf)
+            FfiConverterUInt.write(value.`people`, buf)
+            FfiConverterOptionalSequenceString.write(value.`names`, buf)
+            FfiConverterBoolean.write(value.`full`, buf)
+            FfiConverterBoolean.write(value.`locked`, buf)
     }
 }
 
@@ -4633,6 +5845,44 @@ public object FfiConverterTypeConnectionRecord : FfiConverterRustBuffer<Connecti
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How the owner sets the door: `Auto` is open while the owner is inside.
+ */
+
+enum class DoorModeRecord {
+    
+    AUTO,
+    OPEN,
+    CLOSED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDoorModeRecord: FfiConverterRustBuffer<DoorModeRecord> {
+    override fun read(buf: ByteBuffer) = try {
+        DoorModeRecord.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DoorModeRecord) = 4UL
+
+    override fun write(value: DoorModeRecord, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -5269,6 +6519,70 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
 /**
  * @suppress
  */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -5397,6 +6711,38 @@ public object FfiConverterOptionalTypeVideoFrameSink: FfiConverterRustBuffer<Vid
 /**
  * @suppress
  */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceShort: FfiConverterRustBuffer<List<kotlin.Short>> {
     override fun read(buf: ByteBuffer): List<kotlin.Short> {
         val len = buf.getInt()
@@ -5425,6 +6771,34 @@ public object FfiConverterSequenceShort: FfiConverterRustBuffer<List<kotlin.Shor
 /**
  * @suppress
  */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer<List<BanRecord>> {
     override fun read(buf: ByteBuffer): List<BanRecord> {
         val len = buf.getInt()
@@ -5443,6 +6817,34 @@ public object FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer<List<Ban
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeBanRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFriendPresenceRecord: FfiConverterRustBuffer<List<FriendPresenceRecord>> {
+    override fun read(buf: ByteBuffer): List<FriendPresenceRecord> {
+        val len = buf.getInt()
+        return List<FriendPresenceRecord>(len) {
+            FfiConverterTypeFriendPresenceRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FriendPresenceRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFriendPresenceRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FriendPresenceRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFriendPresenceRecord.write(it, buf)
         }
     }
 }
