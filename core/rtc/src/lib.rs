@@ -20,6 +20,26 @@ pub const H264_FMTPS: [&str; 2] = [
     "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
 ];
 
+/// A UDP host candidate for `addr`, for a sans-IO connection that owns its sockets (the server's
+/// media engine, the load bench) and tells the ICE agent its address itself.
+pub fn host_candidate(
+    addr: std::net::SocketAddr,
+) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
+    use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()?;
+    RTCIceCandidate::from(&candidate).to_json()
+}
+
 /// Opus for audio.
 pub fn opus_codec() -> RTCRtpCodec {
     RTCRtpCodec {

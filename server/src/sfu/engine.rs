@@ -735,11 +735,11 @@ impl Worker {
                     Err(mpsc::TryRecvError::Empty) => break,
                 }
             }
-            more_to_read = shared_socket && self.read_socket(&mut buf);
+            more_to_read = shared_socket && self.read_from(None, &mut buf);
             readable.sort_unstable();
             readable.dedup();
             for pin in readable.drain(..) {
-                if self.read_pin(pin, &mut buf) {
+                if self.read_from(Some(pin), &mut buf) {
                     self.pins_pending.push(pin);
                 }
             }
@@ -789,10 +789,18 @@ impl Worker {
         }
     }
 
-    /// Reads up to [`READ_BUDGET`] datagrams. Returns true if the socket may have more.
-    fn read_socket(&mut self, buf: &mut [u8]) -> bool {
+    /// Reads up to [`READ_BUDGET`] datagrams from the shared socket (`pin: None`) or a pinned
+    /// one. Returns true if it may have more.
+    fn read_from(&mut self, pin: Option<usize>, buf: &mut [u8]) -> bool {
         for _ in 0..READ_BUDGET {
-            match self.socket.recv_from(buf) {
+            let received = match pin {
+                None => self.socket.recv_from(buf),
+                Some(token) => match self.pins.get(&token) {
+                    Some(p) => p.socket.recv_from(buf),
+                    None => return false,
+                },
+            };
+            match received {
                 Ok((n, from)) => {
                     self.now = Instant::now();
                     let data = BytesMut::from(buf.get(..n).unwrap_or_default());
@@ -801,27 +809,6 @@ impl Worker {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // ICMP errors (a client went away) surface here on Linux; nothing to do.
-                Err(_) => {}
-            }
-        }
-        true
-    }
-
-    /// Reads a pinned socket, up to [`READ_BUDGET`] datagrams. True if it may have more.
-    fn read_pin(&mut self, token: usize, buf: &mut [u8]) -> bool {
-        for _ in 0..READ_BUDGET {
-            let Some(pin) = self.pins.get(&token) else {
-                return false;
-            };
-            match pin.socket.recv_from(buf) {
-                Ok((n, from)) => {
-                    self.now = Instant::now();
-                    let data = BytesMut::from(buf.get(..n).unwrap_or_default());
-                    self.on_datagram(from, data);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // ICMP errors (the client went away) surface on a connected socket.
                 Err(_) => {}
             }
         }

@@ -18,9 +18,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
-};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 
 use super::engine::Engine;
@@ -137,19 +135,7 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
         .with_setting_engine(se)
         .with_interceptor_registry(registry)
         .build(Instant::now())?;
-    let advertised = engine.advertised();
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: advertised.ip().to_string(),
-            port: advertised.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()?;
-    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
+    pc.add_local_candidate(salon_rtc::host_candidate(engine.advertised())?)?;
     // End of candidates: there is only ever this one.
     pc.add_local_candidate(RTCIceCandidateInit::default())?;
     Ok(Built {

@@ -22,9 +22,7 @@ use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
-};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -461,21 +459,7 @@ impl Worker {
                 senders[kind] = Some((RTCRtpSenderId::from(tid), ssrc));
             }
         }
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: local.ip().to_string(),
-                port: local.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(|e| e.to_string())?;
-        let init = RTCIceCandidate::from(&candidate)
-            .to_json()
-            .map_err(|e| e.to_string())?;
+        let init = salon_rtc::host_candidate(local).map_err(|e| e.to_string())?;
         pc.add_local_candidate(init).map_err(|e| e.to_string())?;
         pc.add_local_candidate(RTCIceCandidateInit::default())
             .map_err(|e| e.to_string())?;
