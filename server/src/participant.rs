@@ -84,20 +84,12 @@ async fn linger(
 
 /// A participant's media (its peer connection and everything negotiated on it), handed from a
 /// dropped signaling connection to the one that resumed it. Dropped without being taken, it
-/// closes the peer connection.
+/// closes the peer connection (see `Session`'s `Drop`).
 pub struct Carry {
     session: Option<Session>,
     leg_events: mpsc::UnboundedReceiver<LegEvent>,
     /// Room events that arrived while the socket was gone.
     missed: Vec<ToParticipant>,
-}
-
-impl Drop for Carry {
-    fn drop(&mut self) {
-        if let Some(leg) = self.session.as_mut().and_then(|s| s.leg.take()) {
-            leg.close();
-        }
-    }
 }
 
 impl Carry {
@@ -331,6 +323,16 @@ struct Session {
     /// Publications announced before the client's first offer was answered. Adding their tracks
     /// earlier would let the client's offer claim their transceivers for its own media.
     pending: Vec<Arc<Publication>>,
+}
+
+/// However a session ends — shut down, dropped with a handover nobody took, or unwinding from a
+/// panic in its task — its peer connection is closed in the engine.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(leg) = self.leg.take() {
+            leg.close();
+        }
+    }
 }
 
 impl Session {
