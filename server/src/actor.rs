@@ -583,13 +583,20 @@ impl RoomActor {
         self.broadcast_events(&publisher, || ToParticipant::Subscribe(publication.clone()));
     }
 
-    /// Pauses whatever of `id`'s media a host forced off, resumes the rest.
+    /// Pauses whatever of `id`'s media a host forced off or they turned off themselves, resumes
+    /// the rest.
     pub(crate) fn apply_pauses(&self, id: &str) {
         let forced = self.membership.forced_off(id);
+        // What the member says they send: a microphone they turned off forwards nothing either
+        // (browsers keep sending silence for a disabled track; it costs every subscriber).
+        let on = self
+            .membership
+            .get(id)
+            .map_or(MediaState::default(), |m| m.participant.media);
         for p in self.publications.iter().filter(|p| p.publisher == id) {
             let off = match p.kind {
-                RtpCodecKind::Audio => forced.audio,
-                _ => forced.video,
+                RtpCodecKind::Audio => forced.audio || !on.audio,
+                _ => forced.video || !on.video,
             };
             p.set_paused(off);
         }

@@ -268,3 +268,60 @@ async fn a_client_that_restarts_ice_keeps_its_call_on_the_media_port() {
     );
     assert_eq!(a.server_offers, offers_to_a, "A was renegotiated");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_its_owner_turned_off_forwards_nothing_and_resumes_seamlessly() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(2)).await;
+    assert!(a.received_from(&b.id).audio_packets > 20);
+
+    // B turns the microphone off (its client keeps sending, as a browser does with a disabled
+    // track): A gets none of it, but still B's video.
+    b.ws.send(&salon_protocol::ClientMessage::Media(
+        salon_protocol::MediaState {
+            audio: false,
+            video: true,
+        },
+    ))
+    .await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_millis(500)).await;
+    let muted = a.received_from(&b.id);
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(2)).await;
+    let later = a.received_from(&b.id);
+    assert_eq!(
+        later.audio_packets, muted.audio_packets,
+        "a muted microphone was forwarded"
+    );
+    assert!(
+        later.video_packets > muted.video_packets + 20,
+        "video stopped too"
+    );
+
+    // On again: audio flows, with no hole in the sequence numbers where the mute was.
+    b.ws.send(&salon_protocol::ClientMessage::Media(
+        salon_protocol::MediaState {
+            audio: true,
+            video: true,
+        },
+    ))
+    .await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(2)).await;
+    let back = a.received_from(&b.id);
+    assert!(
+        back.audio_packets > later.audio_packets + 20,
+        "audio did not come back"
+    );
+    assert!(
+        back.largest_audio_seq_step <= 3,
+        "a hole of {} sequence numbers where the mute was",
+        back.largest_audio_seq_step
+    );
+}
