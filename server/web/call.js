@@ -199,15 +199,19 @@ export class Call {
         const owner = this.ownerOf(stat);
         if (!owner) return;
         const entry = (summary.inbound[owner] ??= {});
+        // The publisher's sender reports, which the server passes on (lip sync rests on them).
+        const senderReports = report.get(stat.remoteId)?.reportsSent ?? 0;
         entry[stat.kind] = stat.kind === 'audio'
           ? {
               codec: codec(stat),
+              senderReports,
               packetsReceived: stat.packetsReceived ?? 0,
               totalAudioEnergy: stat.totalAudioEnergy ?? 0,
               audioLevel: stat.audioLevel ?? 0,
             }
           : {
               codec: codec(stat),
+              senderReports,
               packetsReceived: stat.packetsReceived ?? 0,
               framesDecoded: stat.framesDecoded ?? 0,
               frameWidth: stat.frameWidth ?? 0,

@@ -88,6 +88,13 @@ describe('a call between browsers', () => {
     const stats = await ada.page.evaluate(() => window.salon.stats());
     assert.equal(stats.outbound.video?.codec, 'video/H264', `Ada sends ${JSON.stringify(stats.outbound)}`);
 
+    // Bo's browser's sender reports reach Ada through the server, in the numbering Ada receives
+    // (the server sends none of its own: without the relay there would be none).
+    await waitFor(async () => {
+      const inbound = (await ada.page.evaluate(() => window.salon.stats())).inbound[bo.id] ?? {};
+      return inbound.audio?.senderReports > 0 && inbound.video?.senderReports > 0;
+    }, { timeout: 10000, message: 'Ada to get sender reports for Bo\'s audio and video' });
+
     assert.equal(await scrollsSideways(cy.page), false, 'the call scrolls sideways on a phone');
   });
 
