@@ -90,6 +90,9 @@ pub struct Carry {
     leg_events: mpsc::UnboundedReceiver<LegEvent>,
     /// Room events that arrived while the socket was gone.
     missed: Vec<ToParticipant>,
+    /// Tracks that started while nobody listened: announced once the new connection's link
+    /// (and seat) is in place.
+    published: Vec<Arc<Publication>>,
 }
 
 impl Carry {
@@ -105,10 +108,9 @@ impl Carry {
             match event {
                 LegEvent::Failed => return false,
                 LegEvent::Connected => {}
-                // A track that started while nobody listened: the room hears of it below.
-                LegEvent::Published(publication) => {
-                    session.link.publish(publication);
-                }
+                // A track that started while nobody listened: the room hears of it once the new
+                // connection holds the seat (the old link's seat is no longer current).
+                LegEvent::Published(publication) => self.published.push(publication),
             }
         }
         true
@@ -194,6 +196,9 @@ pub async fn run(
         Some((mut session, carry)) => {
             session.link = link;
             session.link.media_connected();
+            for publication in std::mem::take(&mut carry.published) {
+                session.link.publish(publication);
+            }
             let leg_rx = std::mem::replace(&mut carry.leg_events, mpsc::unbounded_channel().1);
             tracing::info!(participant = %me, "resumed with the media kept");
             (session, leg_rx, std::mem::take(&mut carry.missed))
@@ -243,6 +248,7 @@ pub async fn run(
             session: Some(session),
             leg_events: leg_rx,
             missed,
+            published: Vec::new(),
         };
         if let Some(ticket) = state.handoffs.give(&me, carry) {
             tokio::time::sleep(HANDOFF_PARK).await;
