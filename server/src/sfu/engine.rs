@@ -310,6 +310,8 @@ impl Engine {
                         pubs: IdMap::default(),
                         by_addr: HashMap::new(),
                         dirty: Vec::new(),
+                        flushing: Vec::new(),
+                        runs: Vec::new(),
                         scratch: Vec::new(),
                         reads: Vec::new(),
                         outbox: Vec::new(),
@@ -349,38 +351,37 @@ impl Engine {
     /// RTP packets written so far to `participant`'s connection (tests: nothing may reach a
     /// subscriber before its leg negotiated the track).
     pub async fn packets_to(&self, participant: &str) -> u64 {
-        let mut total = 0u64;
-        for w in &self.shared.workers {
-            let who = participant.to_owned();
-            total += w
-                .call(move |w| {
-                    w.legs
-                        .values()
-                        .filter(|l| l.participant == who)
-                        .flat_map(|l| l.slots.values())
-                        .map(|s| u64::from(s.packets))
-                        .sum::<u64>()
-                })
-                .await
-                .unwrap_or(0);
-        }
-        total
+        let who = participant.to_owned();
+        self.sum_over_workers(move |w| {
+            w.legs
+                .values()
+                .filter(|l| l.participant == who)
+                .flat_map(|l| l.slots.values())
+                .map(|s| u64::from(s.packets))
+                .sum()
+        })
+        .await
     }
 
     /// Client addresses with a pinned socket on all workers (tests).
     pub async fn pins(&self) -> usize {
-        let mut total = 0;
-        for w in &self.shared.workers {
-            total += w.call(|w| w.pins.len()).await.unwrap_or(0);
-        }
-        total
+        self.sum_over_workers(|w| w.pins.len() as u64).await as usize
     }
 
     /// Connections alive on all workers (for tests and metrics).
     pub async fn legs(&self) -> usize {
+        self.sum_over_workers(|w| w.legs.len() as u64).await as usize
+    }
+
+    /// `count` run on every worker, added up (a stopped worker counts 0).
+    async fn sum_over_workers(
+        &self,
+        count: impl Fn(&Worker) -> u64 + Clone + Send + 'static,
+    ) -> u64 {
         let mut total = 0;
         for w in &self.shared.workers {
-            total += w.call(|w| w.legs.len()).await.unwrap_or(0);
+            let count = count.clone();
+            total += w.call(move |w| count(w)).await.unwrap_or(0);
         }
         total
     }
@@ -521,13 +522,16 @@ pub struct Worker {
     /// Remote address → our connection, for datagrams from addresses this worker has routed
     /// before.
     by_addr: HashMap<SocketAddr, LegId>,
-    /// Connections with datagrams to send or a timeout to refresh.
+    /// Connections with datagrams to send or a timeout to refresh, and the list being flushed.
     dirty: Vec<LegId>,
+    flushing: Vec<LegId>,
     scratch: Vec<Feedback>,
     reads: Vec<(String, rtp::Packet)>,
     /// Datagrams of one flush, and whether the kernel took each (kept for their capacity).
     outbox: Vec<(BytesMut, SocketAddr)>,
     outcomes: Vec<Sent>,
+    /// Who produced the outbox's datagrams: runs of (connection, count).
+    runs: Vec<(LegId, usize)>,
     problems: Problems,
     /// Sockets connected to one client address each, bound to the media port too: the kernel
     /// delivers that client's datagrams to the worker that owns its connection, instead of to
@@ -888,19 +892,15 @@ impl Worker {
         // connection (a new connection from the same socket, or a check that corrects a
         // candidate someone else named).
         if let Some(ufrag) = demux::local_ufrag(data) {
-            let (key, password) = {
+            let (key, password, known) = {
                 let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
                 let (key, password) = routes.ufrags.get(ufrag)?;
-                (*key, password.clone())
+                (*key, password.clone(), routes.addrs.get(&from).copied())
             };
             // Only a check signed with the connection's password may tie an address to it.
             if !demux::integrity_ok(data, &password) {
                 return None;
             }
-            let known = {
-                let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
-                routes.addrs.get(&from).copied()
-            };
             if known != Some(key) {
                 let mut routes = self
                     .shared
@@ -1130,12 +1130,14 @@ impl Worker {
 
     /// Writes a rewritten copy of `packet` to every ready downstream of its publication.
     fn forward(&mut self, from: LegId, track_id: &str, packet: rtp::Packet) {
-        let metrics = self.shared.metrics.clone();
-        metrics.received(packet.payload.len());
+        self.shared.metrics.received(packet.payload.len());
         let Some(pub_id) = self.publication_for(from, track_id, &packet) else {
-            metrics.dropped(DropReason::UnknownTrack, 1);
+            self.shared.metrics.dropped(DropReason::UnknownTrack, 1);
             return;
         };
+        // A borrow, not a clone: the refcount's cache line would bounce between media threads
+        // on every packet.
+        let metrics = &self.shared.metrics;
         let now = self.now;
         let Some(publication) = self.pubs.get_mut(&pub_id) else {
             return;
@@ -1325,12 +1327,14 @@ impl Worker {
     }
 
     fn flush_once(&mut self) {
-        let dirty = std::mem::take(&mut self.dirty);
+        // The dirty list is swapped with its spare, so neither loses its capacity.
+        let mut dirty = std::mem::take(&mut self.flushing);
+        std::mem::swap(&mut dirty, &mut self.dirty);
         let mut recovered = Vec::new();
         let mut failed = Vec::new();
         let mut out = std::mem::take(&mut self.outbox);
         // Who produced each datagram, as runs of (leg, count) in `out`'s order.
-        let mut runs: Vec<(LegId, usize)> = Vec::with_capacity(dirty.len());
+        let mut runs = std::mem::take(&mut self.runs);
         for id in &dirty {
             let Some(leg) = self.legs.get_mut(id) else {
                 continue;
@@ -1380,7 +1384,7 @@ impl Worker {
         let mut outcomes = std::mem::take(&mut self.outcomes);
         udp::send_all(&self.socket, &out, &mut outcomes);
         let mut at = 0;
-        for (id, n) in runs {
+        for (id, n) in runs.drain(..) {
             let results = outcomes.get(at..at + n).unwrap_or_default();
             at += n;
             let refused = results.iter().filter(|o| **o == Sent::Refused).count() as u64;
@@ -1399,8 +1403,11 @@ impl Worker {
         }
         out.clear();
         outcomes.clear();
+        dirty.clear();
         self.outbox = out;
         self.outcomes = outcomes;
+        self.flushing = dirty;
+        self.runs = runs;
         for id in failed {
             tracing::error!(leg = ?id, "a media connection panicked; it is closed");
             self.remove_leg(id, false);
