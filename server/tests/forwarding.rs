@@ -11,6 +11,14 @@ use common::rtc::RtcClient;
 use common::{TestServer, eventually};
 use salon_protocol::ServerMessage;
 
+/// Audio packets `x` received from `y`, and `y` from `x`.
+fn audio_both_ways(x: &RtcClient, y: &RtcClient) -> (u64, u64) {
+    (
+        x.received_from(&y.id).audio_packets,
+        y.received_from(&x.id).audio_packets,
+    )
+}
+
 async fn pump_all(clients: &mut [&mut RtcClient], d: Duration) {
     futures_util::future::join_all(clients.iter_mut().map(|c| c.pump(d))).await;
 }
@@ -64,20 +72,14 @@ async fn a_subscriber_whose_media_stops_costs_the_others_nothing() {
     // Frozen's media stops dead (its socket closes: the server's datagrams to it go nowhere)
     // while its signaling stays up.
     frozen.pc.close().await.unwrap();
-    let before = (
-        a.received_from(&b.id).audio_packets,
-        b.received_from(&a.id).audio_packets,
-    );
+    let before = audio_both_ways(&a, &b);
     let started = Instant::now();
     let mut clients = [&mut a, &mut b];
     pump_all(&mut clients, Duration::from_secs(4)).await;
     let elapsed = started.elapsed().as_secs_f64();
     // Audio is sent every 20 ms: 50 packets a second.
     let expected = (elapsed * 50.0) as u64;
-    let after = (
-        a.received_from(&b.id).audio_packets,
-        b.received_from(&a.id).audio_packets,
-    );
+    let after = audio_both_ways(&a, &b);
     for (got, who) in [
         (after.0 - before.0, "A from B"),
         (after.1 - before.1, "B from A"),
@@ -113,10 +115,7 @@ async fn a_resume_that_keeps_its_media_costs_nobody_an_offer_and_media_goes_on()
     let mut clients = [&mut a, &mut b, &mut c];
     pump_all(&mut clients, Duration::from_secs(3)).await;
     let offers = (a.server_offers, b.server_offers, c.server_offers);
-    let before = (
-        a.received_from(&c.id).audio_packets,
-        c.received_from(&a.id).audio_packets,
-    );
+    let before = audio_both_ways(&a, &c);
 
     // C's signaling socket drops; its peer connection does not. It resumes on a new socket.
     assert!(
@@ -142,10 +141,7 @@ async fn a_resume_that_keeps_its_media_costs_nobody_an_offer_and_media_goes_on()
             .any(|m| matches!(m, ServerMessage::ParticipantLeft { .. })),
         "{seen:?}"
     );
-    let after = (
-        a.received_from(&c.id).audio_packets,
-        c.received_from(&a.id).audio_packets,
-    );
+    let after = audio_both_ways(&a, &c);
     assert!(
         after.0 > before.0 + 50,
         "A stopped hearing C: {before:?} -> {after:?}"
@@ -248,16 +244,10 @@ async fn a_client_that_restarts_ice_keeps_its_call_on_the_media_port() {
     b.pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
         .await
         .unwrap();
-    let before = (
-        a.received_from(&b.id).audio_packets,
-        b.received_from(&a.id).audio_packets,
-    );
+    let before = audio_both_ways(&a, &b);
     let mut clients = [&mut a, &mut b];
     pump_all(&mut clients, Duration::from_secs(4)).await;
-    let after = (
-        a.received_from(&b.id).audio_packets,
-        b.received_from(&a.id).audio_packets,
-    );
+    let after = audio_both_ways(&a, &b);
     assert!(
         after.0 > before.0 + 50,
         "A stopped hearing B: {before:?} -> {after:?}"
