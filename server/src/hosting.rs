@@ -97,6 +97,7 @@ impl RoomActor {
             | ClientMessage::Answer { .. }
             | ClientMessage::IceCandidate(_)
             | ClientMessage::Media(_)
+            | ClientMessage::View { .. }
             | ClientMessage::Ping
             | ClientMessage::Leave => {}
         }

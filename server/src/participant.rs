@@ -417,6 +417,7 @@ impl Session {
             }
             ClientMessage::Leave => return Some(End::ClientLeft),
             ClientMessage::Media(media) => self.link.set_media(media),
+            ClientMessage::View { tiles } => self.set_view(tiles).await,
             ClientMessage::SetLocked { .. }
             | ClientMessage::Admit { .. }
             | ClientMessage::Deny { .. }
@@ -467,6 +468,11 @@ impl Session {
             }
         }
         None
+    }
+
+    /// The videos the participant shows now (see `ClientMessage::View`).
+    async fn set_view(&mut self, tiles: Vec<salon_protocol::Tile>) {
+        let _ = tiles;
     }
 
     async fn on_offer(&mut self, conn: &mut Conn, sdp: String) -> Option<End> {

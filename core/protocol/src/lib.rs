@@ -46,6 +46,10 @@ pub const MAX_PARTICIPANTS: usize = 50;
 /// Room ids are this many URL-safe base64 characters (128 random bits).
 pub const ROOM_ID_LEN: usize = 22;
 
+/// Most participants whose audio is forwarded at once (the loudest; see
+/// [`ServerMessage::Speakers`]).
+pub const MAX_SPEAKERS: usize = 3;
+
 /// Participant ids are opaque strings of at most this many characters.
 pub const MAX_PARTICIPANT_ID_CHARS: usize = 64;
 
@@ -130,6 +134,46 @@ pub enum ClientMessage {
     RotateLink,
     /// End the call for everyone (the room itself stays, with its lock and bans).
     EndRoom,
+    /// The videos this participant shows now, and how big. Only their video is forwarded to
+    /// it: everyone not listed is hidden (off screen, on another page, minimized). Until a
+    /// participant sends its first `view`, it receives every video. Send the whole view each
+    /// time it changes (debounced: at most a few per second); at most [`MAX_PARTICIPANTS`]
+    /// tiles, each participant once.
+    View { tiles: Vec<Tile> },
+}
+
+/// One video a participant shows (see [`ClientMessage::View`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tile {
+    pub participant_id: String,
+    #[serde(default)]
+    pub size: TileSize,
+    /// The tile's size on screen in device pixels, when known (0: unknown). At most
+    /// [`MAX_TILE_PIXELS`] each way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub width: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub height: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Largest tile width or height a `view` may state, in pixels.
+pub const MAX_TILE_PIXELS: u32 = 16_384;
+
+/// How a participant shows someone's video.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TileSize {
+    /// A small tile in a grid.
+    #[default]
+    Thumbnail,
+    /// The main tile: speaker view, a pinned participant, a grid of very few.
+    Large,
 }
 
 /// A message from the server to a participant.
@@ -197,6 +241,15 @@ pub enum ServerMessage {
     Offer { sdp: String },
     /// Reply to [`ClientMessage::Ping`].
     Pong,
+    /// Who is speaking now, loudest first (at most [`MAX_SPEAKERS`]; empty when nobody is).
+    /// Only these participants' audio is forwarded (you never get your own, but your id is
+    /// listed when you speak). Sent whenever the list changes, at most about five times a
+    /// second.
+    Speakers { speakers: Vec<String> },
+    /// Whether anyone watches your video now. When nobody does (`watched: false`), stop
+    /// encoding and sending it (keep the track) until `watched: true` comes; the server asks
+    /// for a keyframe then.
+    VideoWatched { watched: bool },
     /// Something went wrong. `fatal` errors are followed by the server closing the socket.
     Error {
         code: ErrorCode,

@@ -473,3 +473,69 @@ fn removal_denial_and_ending_close_the_connection() {
     assert!(!ErrorCode::NotAllowed.is_fatal());
     assert!(!ErrorCode::NotFound.is_fatal());
 }
+
+#[test]
+fn view_lists_the_tiles_shown_and_is_bounded() {
+    let m = decode_client(
+        r#"{"type":"view","tiles":[{"participant_id":"p1","size":"large","width":1280,"height":720},{"participant_id":"p2"}]}"#,
+    )
+    .unwrap();
+    let ClientMessage::View { tiles } = &m else {
+        panic!("{m:?}")
+    };
+    assert_eq!(tiles.len(), 2);
+    assert_eq!(tiles[0].size, TileSize::Large);
+    assert_eq!((tiles[0].width, tiles[0].height), (1280, 720));
+    assert_eq!(tiles[1].size, TileSize::Thumbnail);
+    assert_eq!((tiles[1].width, tiles[1].height), (0, 0));
+    // Unknown sizes are refused, not guessed.
+    assert_eq!(
+        decode_client(r#"{"type":"view","tiles":[{"participant_id":"p1","size":"huge"}]}"#)
+            .unwrap_err()
+            .code(),
+        ErrorCode::BadMessage
+    );
+    // The same person twice, too many tiles, absurd pixels.
+    for bad in [
+        r#"{"type":"view","tiles":[{"participant_id":"p1"},{"participant_id":"p1"}]}"#.to_owned(),
+        format!(
+            r#"{{"type":"view","tiles":[{}]}}"#,
+            (0..=MAX_PARTICIPANTS)
+                .map(|i| format!(r#"{{"participant_id":"p{i}"}}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        r#"{"type":"view","tiles":[{"participant_id":"p1","width":99999}]}"#.to_owned(),
+        r#"{"type":"view","tiles":[{"participant_id":""}]}"#.to_owned(),
+    ] {
+        assert_eq!(
+            decode_client(&bad).unwrap_err().code(),
+            ErrorCode::InvalidField,
+            "{bad}"
+        );
+    }
+    // An empty view is fine: nothing shown.
+    assert!(decode_client(r#"{"type":"view","tiles":[]}"#).is_ok());
+}
+
+#[test]
+fn speakers_and_video_demand_round_trip() {
+    for m in [
+        ServerMessage::Speakers {
+            speakers: vec!["p1".into(), "p2".into()],
+        },
+        ServerMessage::Speakers { speakers: vec![] },
+        ServerMessage::VideoWatched { watched: false },
+    ] {
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(decode_server(&text).unwrap(), m);
+    }
+    assert_eq!(
+        serde_json::to_string(&ServerMessage::VideoWatched { watched: true }).unwrap(),
+        r#"{"type":"video_watched","watched":true}"#
+    );
+    let too_many = ServerMessage::Speakers {
+        speakers: (0..=MAX_SPEAKERS).map(|i| format!("p{i}")).collect(),
+    };
+    assert!(decode_server(&serde_json::to_string(&too_many).unwrap()).is_err());
+}

@@ -241,6 +241,25 @@ impl Validate for ClientMessage {
             | Self::AskMute { participant_id }
             | Self::Mute { participant_id, .. }
             | Self::SetCohost { participant_id, .. } => check_participant_id(participant_id),
+            Self::View { tiles } => {
+                if tiles.len() > crate::MAX_PARTICIPANTS {
+                    return Err(ProtocolError::field("tiles", "too many"));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for tile in tiles {
+                    check_participant_id(&tile.participant_id)?;
+                    if !seen.insert(tile.participant_id.as_str()) {
+                        return Err(ProtocolError::field(
+                            "tiles",
+                            "a participant is listed twice",
+                        ));
+                    }
+                    if tile.width > crate::MAX_TILE_PIXELS || tile.height > crate::MAX_TILE_PIXELS {
+                        return Err(ProtocolError::field("tiles", "a tile is too large"));
+                    }
+                }
+                Ok(())
+            }
             Self::Media(_)
             | Self::Ping
             | Self::Leave
@@ -322,7 +341,13 @@ impl Validate for ServerMessage {
             }
             Self::ParticipantLeft { participant_id } => check_participant_id(participant_id),
             Self::Answer { sdp } | Self::Offer { sdp } => check_sdp(sdp),
-            Self::Pong => Ok(()),
+            Self::Speakers { speakers } => {
+                if speakers.len() > crate::MAX_SPEAKERS {
+                    return Err(ProtocolError::field("speakers", "too many"));
+                }
+                speakers.iter().try_for_each(|id| check_participant_id(id))
+            }
+            Self::Pong | Self::VideoWatched { .. } => Ok(()),
             Self::Error { message, .. } => {
                 if message.len() > 1024 {
                     return Err(ProtocolError::field(

@@ -300,6 +300,8 @@ impl RoomState {
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong
+            | ServerMessage::Speakers { .. }
+            | ServerMessage::VideoWatched { .. }
             | ServerMessage::Error { .. } => false,
         }
     }
