@@ -31,10 +31,17 @@ pub enum DropReason {
     UnknownTrack,
     /// A datagram for a connection on another media thread, whose queue was full.
     Overload,
+    /// Audio of someone who is not among the room's speakers now (not a loss: only the
+    /// loudest few voices are forwarded).
+    NotSpeaking,
+    /// Video the subscriber does not show now (per subscriber; not a loss).
+    Hidden,
+    /// Video for a subscriber that waits for a keyframe to start (per subscriber).
+    AwaitingKeyframe,
 }
 
 impl DropReason {
-    const ALL: [(DropReason, &'static str); 8] = [
+    const ALL: [(DropReason, &'static str); 11] = [
         (DropReason::Paused, "paused"),
         (DropReason::Late, "late"),
         (DropReason::WriteFailed, "write_failed"),
@@ -43,6 +50,9 @@ impl DropReason {
         (DropReason::Malformed, "malformed"),
         (DropReason::UnknownTrack, "unknown_track"),
         (DropReason::Overload, "overload"),
+        (DropReason::NotSpeaking, "not_speaking"),
+        (DropReason::Hidden, "hidden"),
+        (DropReason::AwaitingKeyframe, "awaiting_keyframe"),
     ];
 }
 

@@ -2,7 +2,7 @@
 //! task. Messages are validated before they touch anything; nothing a client sends can end
 //! another participant's call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,7 +107,9 @@ impl Carry {
         while let Ok(event) = self.leg_events.try_recv() {
             match event {
                 LegEvent::Failed => return false,
-                LegEvent::Connected => {}
+                // The new socket gets the room's next speakers list and, when it matters, the
+                // next change of its video's audience.
+                LegEvent::Connected | LegEvent::Speakers(_) | LegEvent::VideoWatched(_) => {}
                 // A track that started while nobody listened: the room hears of it once the new
                 // connection holds the seat (the old link's seat is no longer current).
                 LegEvent::Published(publication) => self.published.push(publication),
@@ -217,6 +219,7 @@ pub async fn run(
                 candidates: RemoteCandidates::new(),
                 connected: false,
                 subscriptions: HashMap::new(),
+                view: None,
                 spare: Vec::new(),
                 stopping: tokio::sync::watch::Sender::new(false),
                 negotiation: Negotiator::default(),
@@ -318,6 +321,8 @@ struct Session {
     /// The peer connection has reached `connected` once.
     connected: bool,
     subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
+    /// The participants whose video the client shows (`None`: it never said, so everyone's).
+    view: Option<HashSet<String>>,
     /// Parked send transceivers, for reuse.
     spare: Vec<Slot>,
     /// Set when the session ends, so late publications are not announced.
@@ -390,7 +395,7 @@ impl Session {
                     Some(event) => self.on_room(conn, event).await,
                 },
                 Some(event) = leg_events.recv() => {
-                    if let Some(end) = self.on_leg(event) {
+                    if let Some(end) = self.on_leg(conn, event).await {
                         return end;
                     }
                 }
@@ -470,9 +475,32 @@ impl Session {
         None
     }
 
-    /// The videos the participant shows now (see `ClientMessage::View`).
+    /// The videos the participant shows now (see `ClientMessage::View`): only those are
+    /// forwarded to it.
     async fn set_view(&mut self, tiles: Vec<salon_protocol::Tile>) {
-        let _ = tiles;
+        let view: HashSet<String> = tiles.into_iter().map(|t| t.participant_id).collect();
+        let views: Vec<_> = self
+            .subscriptions
+            .iter()
+            .filter(|((_, kind), _)| *kind == RtpCodecKind::Video)
+            .map(|((publisher, _), sub)| {
+                (
+                    sub.publication.id,
+                    sub.slot.sender,
+                    view.contains(publisher),
+                )
+            })
+            .collect();
+        self.view = Some(view);
+        if let Some(leg) = &self.leg {
+            let id = leg.id;
+            leg.worker.post(move |w| w.set_shown(id, views));
+        }
+    }
+
+    /// Whether the participant shows `publisher`'s video (everyone's until its first view).
+    fn shows(&self, publisher: &str) -> bool {
+        self.view.as_ref().is_none_or(|v| v.contains(publisher))
     }
 
     async fn on_offer(&mut self, conn: &mut Conn, sdp: String) -> Option<End> {
@@ -536,6 +564,7 @@ impl Session {
             .worker_for(self.link.room_id())
             .open(NewLeg {
                 participant: self.me.clone(),
+                room: Arc::from(self.link.room_id()),
                 ufrag: built.ufrag,
                 password: built.password,
                 pc: built.pc,
@@ -609,6 +638,7 @@ impl Session {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?
+        .map(|sdp| peer::ask_for_dtx(&sdp))
         .ok_or_else(|| "no local description".to_owned())
     }
 
@@ -807,7 +837,9 @@ impl Session {
             None => self.new_slot(&leg, &publication).await?,
         };
         let (pub_id, leg_id, sender) = (publication.id, leg.id, slot.sender);
-        leg.worker.post(move |w| w.add_down(pub_id, leg_id, sender));
+        let shown = self.shows(&publication.publisher);
+        leg.worker
+            .post(move |w| w.add_down(pub_id, leg_id, sender, shown));
         self.subscriptions.insert(
             key,
             Subscription {
@@ -934,7 +966,7 @@ impl Session {
         }
     }
 
-    fn on_leg(&mut self, event: LegEvent) -> Option<End> {
+    async fn on_leg(&mut self, conn: &mut Conn, event: LegEvent) -> Option<End> {
         match event {
             LegEvent::Connected => {
                 tracing::debug!(participant = %self.me, "media connected");
@@ -949,6 +981,14 @@ impl Session {
                 if !*self.stopping.borrow() {
                     self.link.publish(publication);
                 }
+            }
+            LegEvent::Speakers(speakers) => {
+                let speakers = speakers.to_vec();
+                conn.send(&ServerMessage::Speakers { speakers }).await;
+            }
+            LegEvent::VideoWatched(watched) => {
+                tracing::debug!(participant = %self.me, watched, "video audience changed");
+                conn.send(&ServerMessage::VideoWatched { watched }).await;
             }
         }
         None

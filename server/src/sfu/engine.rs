@@ -48,12 +48,17 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use super::demux;
 use super::feedback::{self, Feedback};
 use super::forward::Publication;
+use super::keyframe::VideoCodec;
 use super::munger::Munger;
 use super::rewrite::Rewrite;
+use super::speakers::{self, Selection, Voice};
 use super::udp::{self, Sent};
 use crate::metrics::{DropReason, Metrics};
 
 /// Fewest milliseconds between two keyframe requests sent to one publisher.
+/// The RFC 6464 header extension that carries each audio packet's level.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// Datagrams read from the socket before timers and jobs get a turn.
 const READ_BUDGET: usize = 512;
@@ -151,6 +156,10 @@ pub enum LegEvent {
     Failed,
     /// The client started sending a track.
     Published(Arc<Publication>),
+    /// The room's speakers changed (participant ids, the dominant one first).
+    Speakers(Arc<[String]>),
+    /// Somebody / nobody watches this participant's video now.
+    VideoWatched(bool),
 }
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
@@ -321,6 +330,8 @@ impl Engine {
                         pinned: HashMap::new(),
                         next_pin: FIRST_PIN,
                         pins_pending: Vec::new(),
+                        rooms: HashMap::new(),
+                        next_tick: Instant::now(),
                         now: Instant::now(),
                     };
                     worker.run();
@@ -458,6 +469,8 @@ pub struct Leg {
     events: tokio_mpsc::UnboundedSender<LegEvent>,
     /// The participant's id (publications carry it).
     participant: String,
+    /// The room it is in (its speakers are chosen together).
+    room: Arc<str>,
     ufrag: String,
     next_timeout: Option<Instant>,
     connected: bool,
@@ -478,11 +491,21 @@ pub struct Leg {
 /// A track a publisher sends, and where its copies go.
 struct Pub {
     leg: LegId,
+    room: Arc<str>,
     receiver: RTCRtpReceiverId,
     kind: RtpCodecKind,
     ssrc: u32,
     downs: Vec<Down>,
     paused: bool,
+    /// Audio with the audio-level extension: its id and the voice's loudness. Such audio is
+    /// forwarded only while it is among the room's speakers; audio without it always is.
+    voice: Option<(u8, Voice)>,
+    /// Video whose keyframes the engine can recognize (downstreams wait for one to start).
+    video: Option<VideoCodec>,
+    /// What the publisher was last told about its video (it assumes watched at first), and
+    /// since when nobody watches it.
+    watched: bool,
+    unwatched_since: Option<Instant>,
     /// How often forwarding resumed after a pause (each downstream's numbering breaks there).
     resumes: u64,
     last_keyframe_request: Option<Instant>,
@@ -495,7 +518,34 @@ struct Down {
     /// `None` until the subscriber's leg has negotiated the slot for this publication.
     rewrite: Option<Rewrite>,
     resumes_seen: u64,
+    /// The subscriber shows this video (see `ClientMessage::View`); always true for audio.
+    shown: bool,
+    /// Nothing goes out until a packet that starts a keyframe (video only).
+    awaiting_keyframe: bool,
+    /// Shown again after being hidden: the next packet continues the subscriber's numbering.
+    restart: bool,
+    /// When this subscriber last made the server ask the publisher for a keyframe.
+    last_keyframe_ask: Option<Instant>,
 }
+
+/// How often one subscriber can make a publisher send a keyframe (by its own requests, or by
+/// showing a video again): a keyframe costs the publisher's upload and everyone's download, so
+/// one subscriber toggling its view cannot make every publisher send keyframes all the time.
+const KEYFRAME_ASK_PER_SUBSCRIBER: Duration = Duration::from_secs(2);
+
+/// Whether a subscriber may ask for a keyframe now (at most once per
+/// [`KEYFRAME_ASK_PER_SUBSCRIBER`]); records the ask.
+fn may_ask(last: &mut Option<Instant>, now: Instant) -> bool {
+    if last.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_ASK_PER_SUBSCRIBER) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// How long nobody must have watched a video before its publisher is told to stop sending it
+/// (paging through a grid hides and shows tiles within moments).
+const UNWATCHED_AFTER: Duration = Duration::from_secs(2);
 
 /// How often a worker sums up what went wrong (never per packet).
 const PROBLEM_REPORT_EVERY: Duration = Duration::from_secs(30);
@@ -542,6 +592,9 @@ pub struct Worker {
     /// Pinned sockets that still had data when their read budget ran out.
     pins_pending: Vec<usize>,
     now: Instant,
+    /// Each room's speakers, by room id.
+    rooms: HashMap<Arc<str>, Selection<PubId>>,
+    next_tick: Instant,
 }
 
 struct Pin {
@@ -595,6 +648,8 @@ impl LegHandle {
 /// What a new connection needs.
 pub struct NewLeg {
     pub participant: String,
+    /// The room's stable id (not its invite link, which rotates).
+    pub room: Arc<str>,
     pub ufrag: String,
     /// The connection's ICE password (checks on the shared port are verified with it).
     pub password: String,
@@ -610,6 +665,7 @@ impl WorkerHandle {
         let id = self
             .call(move |w| {
                 let id = LegId(next_id());
+                w.rooms.entry(leg.room.clone()).or_default();
                 {
                     let mut routes = w.shared.routes.write().unwrap_or_else(|p| p.into_inner());
                     routes.ufrags.insert(
@@ -629,6 +685,7 @@ impl WorkerHandle {
                         pc: leg.pc,
                         events: leg.events,
                         participant: leg.participant,
+                        room: leg.room,
                         ufrag: leg.ufrag,
                         next_timeout: None,
                         connected: false,
@@ -698,7 +755,12 @@ impl Worker {
                     .filter_map(|l| l.next_timeout)
                     .min()
                     .map_or(IDLE_WAIT, |t| t.saturating_duration_since(now));
-                next.min(IDLE_WAIT)
+                let tick = if self.rooms.is_empty() {
+                    IDLE_WAIT
+                } else {
+                    self.next_tick.saturating_duration_since(now)
+                };
+                next.min(tick).min(IDLE_WAIT)
             };
             if let Err(e) = self.poll.poll(&mut events, Some(wait))
                 && e.kind() != ErrorKind::Interrupted
@@ -749,6 +811,10 @@ impl Worker {
             }
             self.now = Instant::now();
             self.handle_timeouts();
+            if self.now >= self.next_tick {
+                self.next_tick = self.now + speakers::TICK;
+                self.tick();
+            }
             self.flush();
             self.report_problems();
         }
@@ -1006,12 +1072,14 @@ impl Worker {
     fn after_input(&mut self, id: LegId) {
         let mut reads = std::mem::take(&mut self.reads);
         let mut feedback = std::mem::take(&mut self.scratch);
+        let mut connected = false;
         let polled = self.guard(id, |leg| {
             while let Some(event) = leg.pc.poll_event() {
                 match event {
                     RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
                         RTCPeerConnectionState::Connected if !leg.connected => {
                             leg.connected = true;
+                            connected = true;
                             let _ = leg.events.send(LegEvent::Connected);
                         }
                         RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
@@ -1035,6 +1103,9 @@ impl Worker {
             }
             feedback::drain(&leg.feedback, &mut feedback);
         });
+        if connected {
+            self.tell_speakers(id);
+        }
         if polled.is_some() {
             for (track_id, packet) in reads.drain(..) {
                 self.forward(id, &track_id, packet);
@@ -1048,6 +1119,33 @@ impl Worker {
         feedback.clear();
         self.reads = reads;
         self.scratch = feedback;
+    }
+
+    /// Tells a newly connected participant who speaks now (later changes reach it with
+    /// everyone else's).
+    fn tell_speakers(&self, id: LegId) {
+        let Some(leg) = self.legs.get(&id) else {
+            return;
+        };
+        let Some(selection) = self.rooms.get(&leg.room) else {
+            return;
+        };
+        if selection.announced().is_empty() {
+            return;
+        }
+        let _ = leg.events.send(LegEvent::Speakers(
+            self.speaker_names(selection.announced()),
+        ));
+    }
+
+    /// The participants whose publications these are.
+    fn speaker_names(&self, speakers: &[PubId]) -> Arc<[String]> {
+        speakers
+            .iter()
+            .filter_map(|id| self.pubs.get(id))
+            .filter_map(|p| self.legs.get(&p.leg))
+            .map(|l| l.participant.clone())
+            .collect()
     }
 
     fn mark_dirty(&mut self, id: LegId) {
@@ -1094,6 +1192,13 @@ impl Worker {
         let pub_id = PubId(next_id());
         leg.tracks.insert(track_id.to_owned(), Some(pub_id));
         let ssrc = packet.header.ssrc;
+        let voice = extensions
+            .iter()
+            .find(|(uri, _)| uri == AUDIO_LEVEL_URI)
+            .and_then(|(_, id)| u8::try_from(*id).ok())
+            .filter(|_| kind == RtpCodecKind::Audio)
+            .map(|id| (id, Voice::default()));
+        let video = VideoCodec::from_mime(&codec.mime_type).filter(|_| kind == RtpCodecKind::Video);
         let publication = Arc::new(Publication {
             publisher: leg.participant.clone(),
             kind,
@@ -1116,11 +1221,16 @@ impl Worker {
             pub_id,
             Pub {
                 leg: id,
+                room: leg.room.clone(),
                 receiver: receiver_id,
                 kind,
                 ssrc,
                 downs: Vec::new(),
                 paused: false,
+                voice,
+                video,
+                watched: true,
+                unwatched_since: None,
                 resumes: 0,
                 last_keyframe_request: None,
             },
@@ -1146,12 +1256,42 @@ impl Worker {
             metrics.dropped(DropReason::Paused, 1);
             return;
         }
-        let (mut sent, mut late, mut failed) = (0u64, 0u64, 0u64);
+        if let Some((ext, voice)) = &mut publication.voice {
+            if packet.header.extension
+                && let Some(score) = packet
+                    .header
+                    .extensions
+                    .iter()
+                    .find(|e| e.id == *ext)
+                    .and_then(|e| speakers::score(&e.payload))
+            {
+                voice.hear(score);
+            }
+            if !voice.selected() {
+                metrics.dropped(DropReason::NotSpeaking, 1);
+                return;
+            }
+        }
+        let keyframe = publication
+            .video
+            .is_some_and(|codec| codec.starts_keyframe(&packet.payload));
+        let (mut sent, mut late, mut failed, mut hidden, mut waiting) = (0u64, 0, 0, 0, 0);
         let bytes = packet.payload.len();
         for d in &mut publication.downs {
             let Some(rewrite) = &d.rewrite else {
                 continue;
             };
+            if !d.shown {
+                hidden += 1;
+                continue;
+            }
+            if d.awaiting_keyframe {
+                if !keyframe {
+                    waiting += 1;
+                    continue;
+                }
+                d.awaiting_keyframe = false;
+            }
             let Some(leg) = self.legs.get_mut(&d.leg) else {
                 continue;
             };
@@ -1162,9 +1302,11 @@ impl Worker {
             if !rewrite.apply(&mut copy) {
                 continue;
             }
-            // Resumed after a pause: no hole where the paused packets were.
-            if d.resumes_seen != publication.resumes {
+            // Resumed after a pause (or the voice got a seat again): no hole where the
+            // withheld packets were.
+            if d.resumes_seen != publication.resumes || d.restart {
                 d.resumes_seen = publication.resumes;
+                d.restart = false;
                 slot.munger.mark_break();
             }
             let Some(m) =
@@ -1204,6 +1346,12 @@ impl Worker {
         if late > 0 {
             metrics.dropped(DropReason::Late, late);
         }
+        if hidden > 0 {
+            metrics.dropped(DropReason::Hidden, hidden);
+        }
+        if waiting > 0 {
+            metrics.dropped(DropReason::AwaitingKeyframe, waiting);
+        }
         if failed > 0 {
             metrics.dropped(DropReason::WriteFailed, failed);
             self.problems.write_failed += failed;
@@ -1213,14 +1361,23 @@ impl Worker {
     fn on_feedback(&mut self, from: LegId, item: Feedback) {
         match item {
             Feedback::Keyframe { media_ssrc } => {
-                let source = self.legs.get(&from).and_then(|leg| {
+                let Some((sender, source)) = self.legs.get(&from).and_then(|leg| {
                     leg.slots
-                        .values()
-                        .find(|s| s.ssrc == media_ssrc)
-                        .and_then(|s| s.source)
+                        .iter()
+                        .find(|(_, s)| s.ssrc == media_ssrc)
+                        .and_then(|(sender, s)| s.source.map(|p| (*sender, p)))
+                }) else {
+                    return;
+                };
+                let now = self.now;
+                let allowed = self.pubs.get_mut(&source).is_some_and(|p| {
+                    p.downs
+                        .iter_mut()
+                        .find(|d| d.leg == from && d.sender == sender)
+                        .is_some_and(|d| may_ask(&mut d.last_keyframe_ask, now))
                 });
-                if let Some(p) = source {
-                    self.request_keyframe(p);
+                if allowed {
+                    self.request_keyframe(source);
                 }
             }
             Feedback::SenderReport {
@@ -1298,6 +1455,77 @@ impl Worker {
             let _ = r.write_rtcp(now, vec![Box::new(pli)]);
         }
         self.mark_dirty(leg_id);
+    }
+
+    /// Every [`speakers::TICK`]: each room's speakers, and whether each video is watched.
+    fn tick(&mut self) {
+        let now = self.now;
+        let mut announce: Vec<(Arc<str>, Vec<PubId>)> = Vec::new();
+        let mut resumed: Vec<PubId> = Vec::new();
+        for (room, selection) in &mut self.rooms {
+            let mut voices: Vec<(PubId, &mut Voice)> = Vec::new();
+            let mut before: Vec<(PubId, bool)> = Vec::new();
+            for (id, p) in &mut self.pubs {
+                if p.room != *room {
+                    continue;
+                }
+                if let Some((_, voice)) = &mut p.voice {
+                    before.push((*id, voice.selected()));
+                    voices.push((*id, voice));
+                }
+            }
+            if voices.is_empty() && selection.announced().is_empty() {
+                continue;
+            }
+            let changed = selection.tick(&mut voices, now);
+            for ((id, voice), (_, was)) in voices.iter().zip(&before) {
+                if voice.selected() && !was {
+                    resumed.push(*id);
+                }
+            }
+            if let Some(list) = changed {
+                announce.push((room.clone(), list));
+            }
+        }
+        for id in resumed {
+            if let Some(p) = self.pubs.get_mut(&id) {
+                p.resumes += 1;
+            }
+        }
+        for (room, list) in announce {
+            let names = self.speaker_names(&list);
+            for leg in self.legs.values().filter(|l| l.room == room) {
+                let _ = leg.events.send(LegEvent::Speakers(names.clone()));
+            }
+        }
+        // Videos nobody watches: their publisher stops sending them (after a grace period),
+        // and starts again as soon as somebody does.
+        let mut wanted_again = Vec::new();
+        for (id, p) in &mut self.pubs {
+            if p.kind != RtpCodecKind::Video {
+                continue;
+            }
+            let watched = p.downs.iter().any(|d| d.shown);
+            let tell = if watched {
+                p.unwatched_since = None;
+                !p.watched
+            } else {
+                let since = *p.unwatched_since.get_or_insert(now);
+                p.watched && now.saturating_duration_since(since) >= UNWATCHED_AFTER
+            };
+            if tell {
+                p.watched = watched;
+                if let Some(leg) = self.legs.get(&p.leg) {
+                    let _ = leg.events.send(LegEvent::VideoWatched(watched));
+                }
+                if watched {
+                    wanted_again.push(*id);
+                }
+            }
+        }
+        for id in wanted_again {
+            self.request_keyframe(id);
+        }
     }
 
     fn handle_timeouts(&mut self) {
@@ -1457,23 +1685,37 @@ impl Worker {
             p.downs.retain(|d| d.leg != id);
         }
         self.dirty.retain(|d| *d != id);
+        if !self.legs.values().any(|l| l.room == leg.room) {
+            self.rooms.remove(&leg.room);
+        }
     }
 
     // --- What participant tasks ask for (through `WorkerHandle::post`/`call`) ---------------
 
     /// Starts sending `publication` on a subscriber's slot (forwarding waits for
     /// [`Self::set_rewrite`]).
-    pub fn add_down(&mut self, publication: PubId, leg: LegId, sender: RTCRtpSenderId) {
+    pub fn add_down(
+        &mut self,
+        publication: PubId,
+        leg: LegId,
+        sender: RTCRtpSenderId,
+        shown: bool,
+    ) {
         let Some(p) = self.pubs.get_mut(&publication) else {
             return;
         };
         p.downs.retain(|d| !(d.leg == leg && d.sender == sender));
         let resumes = p.resumes;
+        let video = p.video.is_some();
         p.downs.push(Down {
             leg,
             sender,
             rewrite: None,
             resumes_seen: resumes,
+            shown: shown || p.kind != RtpCodecKind::Video,
+            awaiting_keyframe: video,
+            restart: false,
+            last_keyframe_ask: None,
         });
         if let Some(slot) = self
             .legs
@@ -1503,6 +1745,43 @@ impl Worker {
         true
     }
 
+    /// Which of a subscriber's videos it shows (`(publication, slot, shown)`). A video shown
+    /// again starts at a keyframe, asked for at once.
+    pub fn set_shown(&mut self, leg: LegId, views: Vec<(PubId, RTCRtpSenderId, bool)>) {
+        let mut ask = Vec::new();
+        for (publication, sender, shown) in views {
+            let Some(p) = self.pubs.get_mut(&publication) else {
+                continue;
+            };
+            if p.kind != RtpCodecKind::Video {
+                continue;
+            }
+            let video = p.video.is_some();
+            let Some(d) = p
+                .downs
+                .iter_mut()
+                .find(|d| d.leg == leg && d.sender == sender)
+            else {
+                continue;
+            };
+            if d.shown == shown {
+                continue;
+            }
+            d.shown = shown;
+            if shown {
+                d.awaiting_keyframe = video;
+                d.restart = true;
+                if may_ask(&mut d.last_keyframe_ask, self.now) {
+                    ask.push(publication);
+                }
+            }
+        }
+        for publication in ask {
+            self.request_keyframe(publication);
+        }
+        self.flush();
+    }
+
     /// Stops sending `publication` on that slot.
     pub fn remove_down(&mut self, publication: PubId, leg: LegId, sender: RTCRtpSenderId) {
         if let Some(p) = self.pubs.get_mut(&publication) {
@@ -1528,6 +1807,10 @@ impl Worker {
         if was && !paused {
             p.resumes += 1;
             p.last_keyframe_request = None;
+            let video = p.video.is_some();
+            for d in &mut p.downs {
+                d.awaiting_keyframe = video;
+            }
             self.request_keyframe(publication);
             self.flush();
         }

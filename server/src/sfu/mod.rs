@@ -9,6 +9,9 @@
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
 //! - [`forward`] is the handle on a publication (one received track) that rooms hold.
 //! - [`udp`] sends a pass's datagrams with one system call per batch.
+//! - [`speakers`] chooses whose audio is forwarded: the room's few loudest voices (RFC 6464
+//!   audio levels), without flicker.
+//! - [`keyframe`] tells whether a packet starts a keyframe (a downstream starts at one).
 //! - [`munger`] keeps each downstream's sequence numbers and timestamps continuous across a
 //!   pause or a reused send slot (64-bit internally, so wraparounds never confuse it).
 
@@ -17,7 +20,9 @@ pub mod demux;
 pub mod engine;
 pub mod feedback;
 pub mod forward;
+pub mod keyframe;
 pub mod munger;
 pub mod peer;
 pub mod rewrite;
+pub mod speakers;
 pub mod udp;

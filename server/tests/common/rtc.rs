@@ -42,12 +42,21 @@ pub struct Received {
     /// The largest step forward between two consecutive audio sequence numbers (1 for a
     /// stream without holes).
     pub largest_audio_seq_step: u16,
+    /// The first payload byte of each video packet that started the stream or came after
+    /// 300 ms without video (0x67, a sequence parameter set: a keyframe's start).
+    pub video_starts: Vec<u8>,
+    /// When the last video packet arrived.
+    pub last_video_at: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
 pub struct Stats {
     pub by_participant: Mutex<HashMap<String, Received>>,
     pub keyframe_requests: Mutex<u64>,
+    pub keyframes_sent: Mutex<u64>,
+    /// The negotiated id of the audio-level extension, and the level byte sent with it.
+    pub audio_level_ext: Mutex<Option<u8>>,
+    pub audio_level: Mutex<u8>,
 }
 
 struct Handler {
@@ -88,7 +97,16 @@ impl PeerConnectionEventHandler for Handler {
                                 }
                                 last_seq = Some(seq);
                             }
-                            _ => r.video_packets += 1,
+                            _ => {
+                                r.video_packets += 1;
+                                let now = std::time::Instant::now();
+                                if r.last_video_at.is_none_or(|t| {
+                                    now.duration_since(t) > Duration::from_millis(300)
+                                }) {
+                                    r.video_starts.push(p.payload.first().copied().unwrap_or(0));
+                                }
+                                r.last_video_at = Some(now);
+                            }
                         }
                         if !r.payload_types.contains(&p.header.payload_type) {
                             r.payload_types.push(p.header.payload_type);
@@ -116,6 +134,8 @@ pub struct RtcClient {
     pub stats: Arc<Stats>,
     /// Offers the server sent (and [`RtcClient::pump`] answered).
     pub server_offers: u64,
+    /// The server's answer to the publishing offer.
+    pub first_answer: String,
     gathered: tokio::sync::watch::Receiver<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -142,6 +162,7 @@ impl RtcClient {
             host_key: host_key.map(str::to_owned),
             mdns: true,
             edit_offer: None,
+            audio_level: None,
         };
         Self::join_with(ws_url, name, options).await
     }
@@ -247,11 +268,31 @@ impl RtcClient {
     }
 }
 
+/// What a test client's media source sends.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Audio packets, with an RFC 6464 audio-level extension (id, level byte) when set (its
+    /// level can change: see [`RtcClient::set_audio_level`]).
+    Audio(Option<u8>),
+    /// H.264-shaped video: each payload starts with a NAL header byte, a sequence parameter
+    /// set (a keyframe's start, as the server sees it) at the start, every 30 packets and
+    /// after a keyframe request, a non-IDR slice otherwise.
+    Video,
+}
+
 /// Sends a packet every `period_ms` with a recognisable payload, and counts keyframe requests.
-async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stats: Arc<Stats>) {
+async fn send_loop(
+    track: Arc<TrackLocalStaticRTP>,
+    pt: u8,
+    period_ms: u64,
+    stats: Arc<Stats>,
+    source: Source,
+) {
     let ssrc = track.track().await.ssrcs().next().unwrap_or(0);
     let rtcp_track = track.clone();
     let rtcp_stats = stats.clone();
+    let asked = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let asked_by_rtcp = asked.clone();
     tokio::spawn(async move {
         while let Some(event) = rtcp_track.poll().await {
             if let TrackLocalEvent::OnRtcpPacket(packets) = event
@@ -260,28 +301,58 @@ async fn send_loop(track: Arc<TrackLocalStaticRTP>, pt: u8, period_ms: u64, stat
                     .any(|p| keyframe::is_keyframe_request(p.as_ref()))
             {
                 *rtcp_stats.keyframe_requests.lock().unwrap() += 1;
+                asked_by_rtcp.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
     });
     let mut seq: u16 = rand::random();
     let mut ts: u32 = rand::random();
     let mut tick = tokio::time::interval(Duration::from_millis(period_ms));
+    let mut sent = 0u64;
     loop {
         tick.tick().await;
         seq = seq.wrapping_add(1);
         ts = ts.wrapping_add(960);
-        let packet = rtp::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                marker: true,
-                payload_type: pt,
-                sequence_number: seq,
-                timestamp: ts,
-                ssrc,
-                ..Default::default()
-            },
-            payload: Bytes::from(format!("salon-test-{pt}-{seq}").into_bytes()),
+        let text = format!("salon-test-{pt}-{seq}");
+        let mut header = rtp::header::Header {
+            version: 2,
+            marker: true,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            ..Default::default()
         };
+        let payload = match source {
+            Source::Audio(level) => {
+                let ext = *stats.audio_level_ext.lock().unwrap();
+                if level.is_some()
+                    && let Some(id) = ext
+                {
+                    let level = *stats.audio_level.lock().unwrap();
+                    header.extension = true;
+                    header.extension_profile = 0xBEDE;
+                    header.extensions = vec![rtp::header::Extension {
+                        id,
+                        payload: Bytes::copy_from_slice(&[level]),
+                    }];
+                }
+                Bytes::from(text.into_bytes())
+            }
+            Source::Video => {
+                let keyframe = sent.is_multiple_of(30)
+                    || asked.swap(false, std::sync::atomic::Ordering::Relaxed);
+                let nal = if keyframe { 0x67 } else { 0x41 };
+                if keyframe {
+                    *stats.keyframes_sent.lock().unwrap() += 1;
+                }
+                let mut bytes = vec![nal];
+                bytes.extend_from_slice(text.as_bytes());
+                Bytes::from(bytes)
+            }
+        };
+        sent += 1;
+        let packet = rtp::Packet { header, payload };
         if track.write_rtp(packet).await.is_err() {
             // Not bound yet (negotiation in flight); keep trying.
             continue;
@@ -298,6 +369,9 @@ pub struct JoinOptions {
     pub mdns: bool,
     /// Rewrites the publishing offer before it is sent (to add hostile candidates, …).
     pub edit_offer: Option<Box<dyn FnOnce(String) -> String + Send>>,
+    /// Audio packets carry an audio-level extension with this level byte (voice bit and
+    /// −dBov), as browsers send; without it, none (the server then always forwards the audio).
+    pub audio_level: Option<u8>,
 }
 
 impl RtcClient {
@@ -321,6 +395,16 @@ impl RtcClient {
         let (gathered_tx, gathered) = tokio::sync::watch::channel(false);
         let mut me = MediaEngine::default();
         me.register_default_codecs().unwrap();
+        if options.audio_level.is_some() {
+            me.register_header_extension(
+                rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability {
+                    uri: "urn:ietf:params:rtp-hdrext:ssrc-audio-level".to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .unwrap();
+        }
         let registry = register_default_interceptors(Registry::new(), &mut me)
             .unwrap()
             .with(keyframe::SLOT.into(), KeyframeRequests::default());
@@ -351,6 +435,7 @@ impl RtcClient {
             stats,
             gathered,
             server_offers: 0,
+            first_answer: String::new(),
             tasks: Vec::new(),
         };
         let audio = client
@@ -384,6 +469,7 @@ impl RtcClient {
                 _ => None,
             })
             .await;
+        client.first_answer = answer.clone();
         client
             .pc
             .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
@@ -392,6 +478,14 @@ impl RtcClient {
         let mut pts = [0u8; 2];
         for sender in client.pc.get_senders().await {
             let params = sender.get_parameters().await.unwrap();
+            if let Some(ext) = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|h| h.uri == "urn:ietf:params:rtp-hdrext:ssrc-audio-level")
+            {
+                *client.stats.audio_level_ext.lock().unwrap() = u8::try_from(ext.id).ok();
+            }
             let pt = params
                 .rtp_parameters
                 .codecs
@@ -401,17 +495,22 @@ impl RtcClient {
             let slot = usize::from(sender.track().kind().await != RtpCodecKind::Audio);
             pts[slot] = pt;
         }
+        if let Some(level) = options.audio_level {
+            *client.stats.audio_level.lock().unwrap() = level;
+        }
         client.tasks.push(tokio::spawn(send_loop(
             audio,
             pts[0],
             20,
             client.stats.clone(),
+            Source::Audio(options.audio_level),
         )));
         client.tasks.push(tokio::spawn(send_loop(
             video,
             pts[1],
             33,
             client.stats.clone(),
+            Source::Video,
         )));
         client
     }
@@ -448,6 +547,16 @@ impl RtcClient {
         assert_eq!(participant_id, self.id);
         self.resume_token = resume_token;
         media_kept
+    }
+
+    /// The level byte its audio packets carry from now on (with `JoinOptions::audio_level`).
+    pub fn set_audio_level(&self, level: u8) {
+        *self.stats.audio_level.lock().unwrap() = level;
+    }
+
+    /// Keyframes its video sent so far.
+    pub fn keyframes_sent(&self) -> u64 {
+        *self.stats.keyframes_sent.lock().unwrap()
     }
 
     /// The server's latest offer to this client (its view of everyone else's tracks).

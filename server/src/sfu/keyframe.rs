@@ -1,0 +1,165 @@
+//! Whether an RTP packet starts a keyframe, for the video codecs Salon forwards. A downstream
+//! that starts (a new subscriber, a tile scrolled back into view, a publication resumed) waits
+//! for one: frames before it cannot be decoded and would only cost bandwidth and make the
+//! subscriber's decoder ask again.
+
+/// The video codecs the engine can look into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    H264,
+    Vp8,
+}
+
+impl VideoCodec {
+    /// From a negotiated codec's MIME type (`video/H264`, `video/VP8`); `None` for others,
+    /// whose packets are never held back.
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        if mime.eq_ignore_ascii_case("video/h264") {
+            Some(Self::H264)
+        } else if mime.eq_ignore_ascii_case("video/vp8") {
+            Some(Self::Vp8)
+        } else {
+            None
+        }
+    }
+
+    /// The packet with this payload is the first of a keyframe (for H.264: it carries the
+    /// sequence parameter set, or the start of an IDR picture).
+    pub fn starts_keyframe(self, payload: &[u8]) -> bool {
+        match self {
+            Self::H264 => h264_starts_keyframe(payload),
+            Self::Vp8 => vp8_starts_keyframe(payload),
+        }
+    }
+}
+
+const NAL_IDR: u8 = 5;
+const NAL_SPS: u8 = 7;
+const NAL_STAP_A: u8 = 24;
+const NAL_FU_A: u8 = 28;
+
+fn is_keyframe_nal(nal_type: u8) -> bool {
+    nal_type == NAL_IDR || nal_type == NAL_SPS
+}
+
+/// RFC 6184: a single NAL unit, an aggregation (STAP-A) or a fragment (FU-A).
+fn h264_starts_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    match first & 0x1f {
+        NAL_STAP_A => {
+            let mut rest = &payload[1..];
+            while rest.len() > 2 {
+                let size = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                let Some(nal) = rest.get(2..2 + size) else {
+                    return false;
+                };
+                if nal.first().is_some_and(|b| is_keyframe_nal(b & 0x1f)) {
+                    return true;
+                }
+                rest = &rest[2 + size..];
+            }
+            false
+        }
+        NAL_FU_A => payload
+            .get(1)
+            .is_some_and(|fu| fu & 0x80 != 0 && is_keyframe_nal(fu & 0x1f)),
+        t => is_keyframe_nal(t),
+    }
+}
+
+/// RFC 7741: the payload descriptor, then (at the start of a partition) the VP8 frame header,
+/// whose lowest bit is 0 for a keyframe.
+fn vp8_starts_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    let start_of_partition = first & 0x10 != 0;
+    let partition_id = first & 0x07;
+    if !start_of_partition || partition_id != 0 {
+        return false;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        // Extended control bits: I (picture id), L (TL0PICIDX), T and K (TID/KEYIDX).
+        let Some(&x) = payload.get(at) else {
+            return false;
+        };
+        at += 1;
+        if x & 0x80 != 0 {
+            let Some(&pid) = payload.get(at) else {
+                return false;
+            };
+            at += if pid & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            at += 1;
+        }
+        if x & 0x30 != 0 {
+            at += 1;
+        }
+    }
+    payload.get(at).is_some_and(|header| header & 0x01 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h264_single_nal_units() {
+        let h = VideoCodec::H264;
+        assert!(h.starts_keyframe(&[0x67, 0x42, 0xe0]), "SPS");
+        assert!(h.starts_keyframe(&[0x65, 0x88]), "IDR slice");
+        assert!(!h.starts_keyframe(&[0x68, 0xce]), "PPS alone");
+        assert!(!h.starts_keyframe(&[0x41, 0x9a]), "non-IDR slice");
+        assert!(!h.starts_keyframe(&[]));
+    }
+
+    #[test]
+    fn h264_aggregates_and_fragments() {
+        let h = VideoCodec::H264;
+        // STAP-A with SPS and PPS (as browsers send before an IDR).
+        let stap = [0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce];
+        assert!(h.starts_keyframe(&stap));
+        // STAP-A of two non-IDR units.
+        assert!(!h.starts_keyframe(&[0x78, 0x00, 0x01, 0x41, 0x00, 0x01, 0x41]));
+        // A truncated STAP-A is not a keyframe (and does not panic).
+        assert!(!h.starts_keyframe(&[0x78, 0x00, 0x09, 0x67]));
+        assert!(!h.starts_keyframe(&[0x78, 0xff]));
+        // FU-A: start of an IDR, middle of an IDR, start of a non-IDR.
+        assert!(h.starts_keyframe(&[0x7c, 0x85, 0x00]));
+        assert!(!h.starts_keyframe(&[0x7c, 0x05, 0x00]));
+        assert!(!h.starts_keyframe(&[0x7c, 0x81, 0x00]));
+        assert!(!h.starts_keyframe(&[0x7c]));
+    }
+
+    #[test]
+    fn vp8_descriptors() {
+        let v = VideoCodec::Vp8;
+        // Minimal descriptor (S=1, PID=0), keyframe header bit 0.
+        assert!(v.starts_keyframe(&[0x10, 0x50]));
+        // The same for an interframe.
+        assert!(!v.starts_keyframe(&[0x10, 0x51]));
+        // Not the start of the partition.
+        assert!(!v.starts_keyframe(&[0x00, 0x50]));
+        // Extended: I with a 15-bit picture id, L, T: four bytes of descriptor before the header.
+        assert!(v.starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x50]));
+        assert!(!v.starts_keyframe(&[0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x51]));
+        // Extended with a 7-bit picture id only.
+        assert!(v.starts_keyframe(&[0x90, 0x80, 0x12, 0x50]));
+        // Truncated descriptors do not panic.
+        assert!(!v.starts_keyframe(&[0x90]));
+        assert!(!v.starts_keyframe(&[0x90, 0x80]));
+        assert!(!v.starts_keyframe(&[0x10]));
+    }
+
+    #[test]
+    fn other_codecs_are_not_inspected() {
+        assert_eq!(VideoCodec::from_mime("video/H264"), Some(VideoCodec::H264));
+        assert_eq!(VideoCodec::from_mime("video/vp8"), Some(VideoCodec::Vp8));
+        assert_eq!(VideoCodec::from_mime("video/AV1"), None);
+        assert_eq!(VideoCodec::from_mime("audio/opus"), None);
+    }
+}
