@@ -107,9 +107,18 @@ impl Carry {
         while let Ok(event) = self.leg_events.try_recv() {
             match event {
                 LegEvent::Failed => return false,
-                // The new socket gets the room's next speakers list and, when it matters, the
-                // next change of its video's audience.
-                LegEvent::Connected | LegEvent::Speakers(_) | LegEvent::VideoWatched(_) => {}
+                LegEvent::Connected => {}
+                // Kept for the new socket, which gets the latest of each after `joined`.
+                LegEvent::Speakers(speakers) => {
+                    if let Some(s) = &mut self.session {
+                        s.speakers = Some(speakers);
+                    }
+                }
+                LegEvent::VideoWatched(watched) => {
+                    if let Some(s) = &mut self.session {
+                        s.video_watched = Some(watched);
+                    }
+                }
                 // A track that started while nobody listened: the room hears of it once the new
                 // connection holds the seat (the old link's seat is no longer current).
                 LegEvent::Published(publication) => self.published.push(publication),
@@ -220,6 +229,8 @@ pub async fn run(
                 connected: false,
                 subscriptions: HashMap::new(),
                 view: None,
+                speakers: None,
+                video_watched: None,
                 spare: Vec::new(),
                 stopping: tokio::sync::watch::Sender::new(false),
                 negotiation: Negotiator::default(),
@@ -233,6 +244,9 @@ pub async fn run(
     let mut end = if conn.send(&welcome).await {
         for event in missed {
             session.on_room(&mut conn, event).await;
+        }
+        if media_kept {
+            session.repeat_media_news(&mut conn).await;
         }
         session.run(&mut conn, &mut room_events, &mut leg_rx).await
     } else {
@@ -323,6 +337,10 @@ struct Session {
     subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
     /// The participants whose video the client shows (`None`: it never said, so everyone's).
     view: Option<HashSet<String>>,
+    /// The latest speakers list and video audience the client was told (sent again to a
+    /// socket that resumes with the media kept).
+    speakers: Option<Arc<[String]>>,
+    video_watched: Option<bool>,
     /// Parked send transceivers, for reuse.
     spare: Vec<Slot>,
     /// Set when the session ends, so late publications are not announced.
@@ -966,6 +984,20 @@ impl Session {
         }
     }
 
+    /// After a resume that kept the media: what the old socket was told last (it may have
+    /// missed it while the connection was down).
+    async fn repeat_media_news(&mut self, conn: &mut Conn) {
+        if let Some(speakers) = &self.speakers {
+            conn.send(&ServerMessage::Speakers {
+                speakers: speakers.to_vec(),
+            })
+            .await;
+        }
+        if let Some(watched) = self.video_watched {
+            conn.send(&ServerMessage::VideoWatched { watched }).await;
+        }
+    }
+
     async fn on_leg(&mut self, conn: &mut Conn, event: LegEvent) -> Option<End> {
         match event {
             LegEvent::Connected => {
@@ -983,11 +1015,15 @@ impl Session {
                 }
             }
             LegEvent::Speakers(speakers) => {
-                let speakers = speakers.to_vec();
-                conn.send(&ServerMessage::Speakers { speakers }).await;
+                self.speakers = Some(speakers.clone());
+                conn.send(&ServerMessage::Speakers {
+                    speakers: speakers.to_vec(),
+                })
+                .await;
             }
             LegEvent::VideoWatched(watched) => {
                 tracing::debug!(participant = %self.me, watched, "video audience changed");
+                self.video_watched = Some(watched);
                 conn.send(&ServerMessage::VideoWatched { watched }).await;
             }
         }

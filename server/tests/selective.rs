@@ -244,6 +244,10 @@ async fn a_publisher_nobody_watches_is_told_to_stop_its_video() {
     assert_eq!(watched(&seen[1]), vec![false]);
     // A is still shown by C, and C by B (who never sent a view: it shows everyone).
     assert!(watched(&seen[0]).is_empty() && watched(&seen[2]).is_empty());
+    // B's signaling drops and resumes with its media kept: the new socket is told again.
+    assert!(clients[1].resume_keeping_media(&url).await);
+    let seen = pump_all(&mut clients, Duration::from_millis(500)).await;
+    assert_eq!(watched(&seen[1]), vec![false]);
     // A shows B again: B is told at once.
     clients[0].ws.send(&view(&[&b])).await;
     let seen = pump_all(&mut clients, Duration::from_millis(600)).await;
