@@ -58,7 +58,8 @@ async fn three_participants_receive_each_other() {
     let r = a.received_from(&b.id);
     assert_eq!(r.ssrcs.len(), 2, "{r:?}");
     assert!(
-        String::from_utf8_lossy(&r.last_payload[1..]).starts_with("salon-test-"),
+        // Audio payloads are the text; video ones a NAL header byte and the text.
+        String::from_utf8_lossy(&r.last_payload).contains("salon-test-"),
         "{r:?}"
     );
     // Publishers were asked for keyframes when subscribers arrived.
