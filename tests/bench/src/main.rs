@@ -3,6 +3,7 @@
 //! end in a send timestamp and sequence number; every participant counts what arrives. Nothing
 //! is encoded or decoded. See `docs/performance.md` for the figures and how to run it.
 
+mod expect;
 mod media;
 mod report;
 mod shape;
@@ -20,6 +21,7 @@ use clap::Parser;
 use tokio::sync::{oneshot, watch};
 
 use media::{Command, MediaConfig, Person, Role, Shared, WorkerHandle, WorkerReport};
+use shape::{AUDIO, VIDEO};
 
 /// Load generator for salon-server: synthetic participants with real ICE/DTLS/SRTP on loopback.
 #[derive(Debug, Clone, Parser)]
@@ -48,7 +50,7 @@ pub struct Args {
     /// Participants publishing audio only.
     #[arg(long, default_value_t = 0)]
     audio: usize,
-    /// Participants publishing nothing (they receive everything).
+    /// Participants publishing nothing.
     #[arg(long, default_value_t = 10)]
     subscribers: usize,
     /// Extra pure subscribers that stop reading their socket when the measurement starts.
@@ -93,6 +95,17 @@ pub struct Args {
     /// Audio payload size in bytes.
     #[arg(long, default_value_t = 80)]
     audio_size: usize,
+    /// The first K audio publishers speak (audio level −20 to −30 dBov with voice activity,
+    /// --audio-pps); the others are quiet (level −127 dBov, no voice activity, one packet per
+    /// 400 ms as Opus DTX). Default: everyone speaks. Every audio packet carries the RFC 6464
+    /// audio-level extension; the server forwards only the voices it announces in `speakers`.
+    #[arg(long, value_name = "K")]
+    speakers: Option<usize>,
+    /// Every participant sends a `view` of at most N other video publishers (a different,
+    /// fixed rotation for each; the first large 1280x720, the rest thumbnails 320x180) and
+    /// sends it again when someone joins or leaves. 0: no `view`, every video is forwarded.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    view_grid: usize,
     /// Receive buffer of each participant's UDP socket (capped by net.core.rmem_max).
     #[arg(long, default_value_t = 1 << 20)]
     recv_buffer: usize,
@@ -106,13 +119,18 @@ pub struct Args {
     /// Print only the JSON object.
     #[arg(long)]
     json: bool,
-    /// Exit non-zero when nothing was forwarded, a participant failed, or loss exceeds
-    /// --check-max-loss.
+    /// Exit non-zero when nothing was forwarded, a participant failed, loss exceeds
+    /// --check-max-loss, or a receiver got more audio streams in a second than
+    /// --check-max-audio-streams.
     #[arg(long)]
     check: bool,
     /// Loss (0..1) above which --check fails.
     #[arg(long, default_value_t = 0.25)]
     check_max_loss: f64,
+    /// With --check: fail when any receiver got packets of more than M audio streams within
+    /// one second of the window (the server should forward at most 3 voices).
+    #[arg(long, value_name = "M")]
+    check_max_audio_streams: Option<u32>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -270,48 +288,74 @@ fn main() -> ExitCode {
     }
 }
 
-/// Streams (publisher, kind) that participant `p` should receive from the set `among`.
-fn expected_streams(roles: &[Role], p: usize, among: std::ops::Range<usize>) -> u32 {
-    among
-        .filter(|&q| q != p)
-        .map(|q| u32::from(roles[q].audio) + u32::from(roles[q].video))
-        .sum()
+/// Whether participant `p` receives what it should from the participants `among`: every
+/// video (every one until it sent a `view`, then those it shows: `views`), every voice the
+/// server announced to it (`current`, per `publisher * 2 + kind`), and at least as many voices
+/// as there are speakers among the others, up to 3 (2 when `p` speaks itself: the server
+/// forwards the 3 loudest, and the announcement may not have reached `p` yet). `seen`: per
+/// stream, whether a packet arrived.
+fn flowing(
+    roles: &[Role],
+    p: usize,
+    among: std::ops::Range<usize>,
+    views: bool,
+    current: &[bool],
+    seen: impl Fn(usize) -> bool,
+) -> bool {
+    let mut speakers = 0;
+    let mut voices = 0;
+    for q in among.filter(|&q| q != p) {
+        let role = roles[q];
+        let video = if views {
+            current.get(q * 2 + VIDEO).copied().unwrap_or(false)
+        } else {
+            role.video
+        };
+        let audio = role.audio && current.get(q * 2 + AUDIO).copied().unwrap_or(false);
+        if (video && !seen(q * 2 + VIDEO)) || (audio && !seen(q * 2 + AUDIO)) {
+            return false;
+        }
+        if role.audio && role.speaker {
+            speakers += 1;
+        }
+        if role.audio && seen(q * 2 + AUDIO) {
+            voices += 1;
+        }
+    }
+    let floor = if roles[p].audio && roles[p].speaker {
+        2
+    } else {
+        3
+    };
+    voices >= speakers.min(floor)
+}
+
+/// Who does what: video+audio publishers, audio publishers, subscribers, stalled subscribers,
+/// in that order; the first `speakers` audio publishers speak.
+fn make_roles(args: &Args) -> Vec<Role> {
+    let role = |audio: bool, video: bool, stall: bool| Role {
+        audio,
+        video,
+        stall,
+        speaker: false,
+    };
+    let mut roles = Vec::new();
+    roles.extend(std::iter::repeat_n(role(true, true, false), args.video));
+    roles.extend(std::iter::repeat_n(role(true, false, false), args.audio));
+    roles.extend(std::iter::repeat_n(
+        role(false, false, false),
+        args.subscribers,
+    ));
+    roles.extend(std::iter::repeat_n(role(false, false, true), args.stalled));
+    let speakers = args.speakers.unwrap_or(usize::MAX);
+    for r in roles.iter_mut().filter(|r| r.audio).take(speakers) {
+        r.speaker = true;
+    }
+    roles
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
-    let mut roles = Vec::new();
-    roles.extend(std::iter::repeat_n(
-        Role {
-            audio: true,
-            video: true,
-            stall: false,
-        },
-        args.video,
-    ));
-    roles.extend(std::iter::repeat_n(
-        Role {
-            audio: true,
-            video: false,
-            stall: false,
-        },
-        args.audio,
-    ));
-    roles.extend(std::iter::repeat_n(
-        Role {
-            audio: false,
-            video: false,
-            stall: false,
-        },
-        args.subscribers,
-    ));
-    roles.extend(std::iter::repeat_n(
-        Role {
-            audio: false,
-            video: false,
-            stall: true,
-        },
-        args.stalled,
-    ));
+    let roles = make_roles(&args);
     let n = roles.len();
     if !(2..=1000).contains(&n) {
         return Err("need between 2 and 1000 participants".to_owned());
@@ -359,7 +403,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         );
     }
     if args.check {
-        let problems = report.check_problems(args.check_max_loss);
+        let problems = report.check_problems(args.check_max_loss, args.check_max_audio_streams);
         if !problems.is_empty() {
             for p in problems {
                 eprintln!("salon-bench --check: {p}");
@@ -397,13 +441,8 @@ async fn measure(
         window_start_ns: AtomicU64::new(u64::MAX),
         window_end_ns: AtomicU64::new(u64::MAX),
         stalled_ports: Mutex::new(Vec::new()),
-        people: roles
-            .iter()
-            .map(|r| Person {
-                role: Some(*r),
-                ..Person::default()
-            })
-            .collect(),
+        people: roles.iter().map(|r| Person::new(*r, roles.len())).collect(),
+        view_grid: args.view_grid.min(salon_protocol::MAX_PARTICIPANTS),
     });
     let config = MediaConfig {
         fps: args.fps.clamp(1, 240),
@@ -443,14 +482,28 @@ async fn measure(
         tasks.push(spawn(idx));
         tokio::time::sleep(args.join_interval).await;
     }
-    let all_flowing = |among: std::ops::Range<usize>| {
-        among.clone().all(|p| {
-            let person = &shared.people[p];
-            person.failed.load(Ordering::Relaxed)
-                || person.streams_seen.load(Ordering::Relaxed)
-                    >= expected_streams(&roles, p, among.clone())
+    let flowing_now = |p: usize, among: std::ops::Range<usize>| {
+        let person = &shared.people[p];
+        if person.failed.load(Ordering::Relaxed) {
+            return true;
+        }
+        if person.connected_ns.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let Ok(expect) = person.expect.lock() else {
+            return false;
+        };
+        // With views, nothing is certain before its first `view` went out.
+        let views = shared.view_grid > 0;
+        if views && !expect.view_sent {
+            return false;
+        }
+        flowing(&roles, p, among, views, &expect.current, |k| {
+            person.has_seen(k)
         })
     };
+    let all_flowing =
+        |among: std::ops::Range<usize>| among.clone().all(|p| flowing_now(p, among.clone()));
     let deadline = Instant::now() + args.setup_timeout;
     while !all_flowing(0..initial) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -473,12 +526,7 @@ async fn measure(
         let t0 = Instant::now();
         tasks.push(spawn(idx));
         let deadline = t0 + args.setup_timeout;
-        let want = expected_streams(&roles, idx, 0..idx + 1);
-        let person = &shared.people[idx];
-        while person.streams_seen.load(Ordering::Relaxed) < want
-            && !person.failed.load(Ordering::Relaxed)
-            && Instant::now() < deadline
-        {
+        while !flowing_now(idx, 0..idx + 1) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Let the renegotiation settle: 1 s without a new offer anywhere (at most 10 s).
@@ -517,34 +565,39 @@ async fn measure(
         });
     }
 
-    // Phase 3: the measurement window.
+    // Phase 3: the measurement window. Its edges are set a little ahead of time, so that every
+    // packet is on the same side of each edge for its sender and for its receivers.
     tokio::time::sleep(args.settle).await;
-    let me = std::process::id();
-    let server0 = pid.and_then(stats::sample);
-    let bench0 = stats::sample(me);
-    let machine0 = stats::machine_cpu();
-    let server_drops0 = pid.map(media::process_udp_drops).unwrap_or(0);
+    const EDGE: Duration = Duration::from_millis(20);
+    let edge_ns = u64::try_from(EDGE.as_nanos()).unwrap_or(0);
+    let at = |ns: u64| tokio::time::Instant::from_std(shared.epoch + Duration::from_nanos(ns));
+    let window_start = shared.now_ns() + edge_ns;
+    shared
+        .window_start_ns
+        .store(window_start, Ordering::Relaxed);
     let stalled_ports = shared
         .stalled_ports
         .lock()
         .map(|p| p.clone())
         .unwrap_or_default();
+    tokio::time::sleep_until(at(window_start)).await;
+    let me = std::process::id();
+    let server0 = pid.and_then(stats::sample);
+    let bench0 = stats::sample(me);
+    let machine0 = stats::machine_cpu();
+    let server_drops0 = pid.map(media::process_udp_drops).unwrap_or(0);
     let bench_drops0 = media::process_udp_drops(me);
     let stalled_drops0 = media::port_udp_drops(&stalled_ports);
-    let w0 = Instant::now();
-    shared
-        .window_start_ns
-        .store(shared.now_ns(), Ordering::Relaxed);
     for (idx, role) in roles.iter().enumerate() {
         if role.stall {
             workers[idx % workers.len()].send(Command::Stall { idx });
         }
     }
-    tokio::time::sleep(args.duration).await;
-    shared
-        .window_end_ns
-        .store(shared.now_ns(), Ordering::Relaxed);
-    let window_s = w0.elapsed().as_secs_f64();
+    let window_end = window_start + u64::try_from(args.duration.as_nanos()).unwrap_or(u64::MAX);
+    tokio::time::sleep_until(at(window_end.saturating_sub(edge_ns))).await;
+    shared.window_end_ns.store(window_end, Ordering::Relaxed);
+    tokio::time::sleep_until(at(window_end)).await;
+    let window_s = window_end.saturating_sub(window_start) as f64 / 1e9;
     let server1 = pid.and_then(stats::sample);
     let bench1 = stats::sample(me);
     let machine1 = stats::machine_cpu();
@@ -627,26 +680,75 @@ mod tests {
         assert!(parse_range("5-1").is_err());
     }
 
+    fn role(audio: bool, video: bool, speaker: bool) -> Role {
+        Role {
+            audio,
+            video,
+            stall: false,
+            speaker,
+        }
+    }
+
     #[test]
-    fn expected_streams_count_others_only() {
-        let av = Role {
-            audio: true,
-            video: true,
-            stall: false,
-        };
-        let a = Role {
-            audio: true,
-            video: false,
-            stall: false,
-        };
-        let s = Role {
-            audio: false,
-            video: false,
-            stall: false,
-        };
-        let roles = [av, a, s];
-        assert_eq!(expected_streams(&roles, 0, 0..3), 1);
-        assert_eq!(expected_streams(&roles, 2, 0..3), 3);
-        assert_eq!(expected_streams(&roles, 1, 0..1), 2);
+    fn flowing_wants_the_announced_streams_and_enough_voices() {
+        // 0, 1: video+audio speakers; 2, 3: audio, quiet and speaking; 4: subscriber.
+        let roles = [
+            role(true, true, true),
+            role(true, true, true),
+            role(true, false, false),
+            role(true, false, true),
+            role(false, false, false),
+        ];
+        let none = [false; 10];
+        let seen_all = |_| true;
+        // Without views every video must flow, and 3 voices (the 3 speakers) must arrive.
+        assert!(!flowing(&roles, 4, 0..5, false, &none, |k| k % 2 == AUDIO));
+        assert!(flowing(&roles, 4, 0..5, false, &none, seen_all));
+        // Three voices of any kind are enough (the server forwards the loudest).
+        let not_3 = |k: usize| k != 3 * 2;
+        assert!(flowing(&roles, 4, 0..5, false, &none, not_3));
+        let two_voices = |k: usize| k % 2 == VIDEO || k == 0 || k == 2;
+        assert!(!flowing(&roles, 4, 0..5, false, &none, two_voices));
+        // Participant 0 speaks itself: 2 voices of the others are enough.
+        let two = |k: usize| k == 2 || k == 3 || k == 2 * 2;
+        assert!(flowing(&roles, 0, 0..5, false, &none, two));
+        // A view showing only 1, and 3 announced as a speaker: 0's video is not needed, 1's
+        // video and 3's voice are.
+        let mut current = [false; 10];
+        current[2 + VIDEO] = true;
+        current[3 * 2 + AUDIO] = true;
+        let seen = |k: usize| k == 2 + VIDEO || k == 6 || k == 2 || k == 0;
+        assert!(flowing(&roles, 4, 0..5, true, &current, seen));
+        let seen = |k: usize| k == 6 || k == 2 || k == 0;
+        assert!(!flowing(&roles, 4, 0..5, true, &current, seen));
+        let seen = |k: usize| k == 2 + VIDEO || k == 4 || k == 2 || k == 0;
+        assert!(!flowing(&roles, 4, 0..5, true, &current, seen));
+        // Only the first two joined yet.
+        assert!(flowing(&roles, 0, 0..2, false, &none, |k| k == 2 || k == 3));
+    }
+
+    #[test]
+    fn the_first_k_audio_publishers_speak() {
+        let args = Args::parse_from([
+            "salon-bench",
+            "--video",
+            "2",
+            "--audio",
+            "3",
+            "--subscribers",
+            "1",
+            "--speakers",
+            "3",
+        ]);
+        let roles = make_roles(&args);
+        let speakers: Vec<bool> = roles.iter().map(|r| r.speaker).collect();
+        assert_eq!(speakers, [true, true, true, false, false, false]);
+        let args = Args::parse_from(["salon-bench", "--video", "1", "--audio", "2"]);
+        assert!(
+            make_roles(&args)
+                .iter()
+                .filter(|r| r.audio)
+                .all(|r| r.speaker)
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -34,7 +34,8 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use salon_rtc::keyframe::{self, KeyframeRequests};
 use tokio::sync::oneshot;
 
-use crate::shape::{self, AUDIO, Rng, STAMP_LEN, Stamp, VIDEO};
+use crate::expect::{SentLog, SeqRuns, WindowCounter};
+use crate::shape::{self, AUDIO, AUDIO_LEVEL_URI, LEVEL_BYTES, Rng, STAMP_LEN, Stamp, VIDEO};
 use crate::stats::Histogram;
 
 /// What one participant does.
@@ -44,6 +45,9 @@ pub struct Role {
     pub video: bool,
     /// Stops reading its socket (and driving its connection) when the measurement starts.
     pub stall: bool,
+    /// Its microphone hears speech (audio level around −25 dBov, voice activity); otherwise
+    /// silence (−127 dBov, no voice activity) at the Opus DTX rate.
+    pub speaker: bool,
 }
 
 impl Role {
@@ -69,6 +73,51 @@ pub struct MediaConfig {
     pub recv_buffer: usize,
 }
 
+/// What a participant was told it receives: whose audio (`speakers`) and whose video (its own
+/// `view`), now and every change (for the loss figures, `expect::tally`).
+#[derive(Debug, Default)]
+pub struct Expect {
+    /// Per stream (`publisher * 2 + kind`): forwarded to it now.
+    pub current: Vec<bool>,
+    /// Per stream: when it was told the stream starts (`true`) or stops, ns since the epoch.
+    pub changes: Vec<Vec<(u64, bool)>>,
+    /// It sent a `view` (until then it receives every video).
+    pub view_sent: bool,
+}
+
+impl Expect {
+    pub fn new(n: usize) -> Self {
+        Self {
+            current: vec![false; n * 2],
+            changes: vec![Vec::new(); n * 2],
+            view_sent: false,
+        }
+    }
+
+    /// From now on, streams of `kind` come from `publishers` (bench indices; `me` and unknown
+    /// ones ignored) and from nobody else.
+    pub fn set(&mut self, kind: usize, publishers: &[usize], me: usize, now_ns: u64) {
+        let n = self.current.len() / 2;
+        let mut want = vec![false; n];
+        for &q in publishers {
+            if q != me
+                && let Some(w) = want.get_mut(q)
+            {
+                *w = true;
+            }
+        }
+        for (q, &on) in want.iter().enumerate() {
+            let key = q * 2 + kind;
+            if let (Some(cur), Some(log)) = (self.current.get_mut(key), self.changes.get_mut(key))
+                && *cur != on
+            {
+                *cur = on;
+                log.push((now_ns, on));
+            }
+        }
+    }
+}
+
 /// One participant's shared counters (signaling and media threads both write here).
 #[derive(Default)]
 pub struct Person {
@@ -79,8 +128,6 @@ pub struct Person {
     /// When it sent its first audio / video packet.
     pub sending_ns: [AtomicU64; 2],
     pub first_media_ns: AtomicU64,
-    /// Distinct (publisher, kind) streams received so far.
-    pub streams_seen: AtomicU32,
     /// Server offers received.
     pub offers: AtomicU32,
     /// Packets sent with a stamp inside the measurement window, per kind.
@@ -91,9 +138,35 @@ pub struct Person {
     pub failed: AtomicBool,
     /// When that happened (ns since the epoch).
     pub failed_ns: AtomicU64,
+    /// Per stream (`publisher * 2 + kind`): a packet arrived.
+    pub seen: Vec<AtomicBool>,
+    /// Whose audio and video the server said it forwards to this participant.
+    pub expect: Mutex<Expect>,
+    /// `speakers` messages received, in all and inside the window.
+    pub speakers_msgs: AtomicU32,
+    pub speakers_msgs_in_window: AtomicU32,
+    /// `view` messages sent.
+    pub views_sent: AtomicU32,
+    /// `video_watched` messages received: `watched: false`, `watched: true`.
+    pub watched_msgs: [AtomicU32; 2],
 }
 
 impl Person {
+    pub fn new(role: Role, n: usize) -> Self {
+        Self {
+            role: Some(role),
+            seen: (0..n * 2).map(|_| AtomicBool::new(false)).collect(),
+            expect: Mutex::new(Expect::new(n)),
+            ..Self::default()
+        }
+    }
+
+    pub fn has_seen(&self, key: usize) -> bool {
+        self.seen
+            .get(key)
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
     pub fn fail(&self, now_ns: u64) {
         if !self.failed.swap(true, Ordering::Relaxed) {
             self.failed_ns.store(now_ns, Ordering::Relaxed);
@@ -111,7 +184,9 @@ pub struct Shared {
     pub window_end_ns: AtomicU64,
     pub people: Vec<Person>,
     /// Local ports of the stalled subscribers' sockets (their drops are expected).
-    pub stalled_ports: std::sync::Mutex<Vec<u16>>,
+    pub stalled_ports: Mutex<Vec<u16>>,
+    /// Participants send a `view` of at most this many videos (0: no `view`, every video).
+    pub view_grid: usize,
 }
 
 impl Shared {
@@ -123,7 +198,7 @@ impl Shared {
         u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn in_window(&self, ns: u64) -> bool {
+    pub fn in_window(&self, ns: u64) -> bool {
         ns >= self.window_start_ns.load(Ordering::Relaxed)
             && ns < self.window_end_ns.load(Ordering::Relaxed)
     }
@@ -150,6 +225,8 @@ pub enum Command {
     },
     /// Stop reading this participant's socket and driving its connection.
     Stall { idx: usize },
+    /// The server says whether anyone watches this participant's video (`video_watched`).
+    VideoWatched { idx: usize, watched: bool },
     /// Report and stop.
     Finish {
         reply: oneshot::Sender<WorkerReport>,
@@ -157,19 +234,42 @@ pub enum Command {
 }
 
 /// What one receiver saw of one (publisher, kind) stream.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamRx {
     /// First packet's arrival (ns since the epoch; 0 = never).
     pub first_ns: u64,
     /// Packets whose stamp lies in the measurement window.
     pub in_window: u64,
+    /// Their stamp sequence numbers (not kept for stalled subscribers).
+    pub runs: SeqRuns,
+}
+
+/// What one participant did, handed back at the end.
+#[derive(Default)]
+pub struct PeerReport {
+    pub idx: usize,
+    /// Per `publisher * 2 + kind`: what arrived.
+    pub rx: Vec<StreamRx>,
+    /// Per kind: when it sent each packet of the window.
+    pub sent: [SentLog; 2],
+    /// Per second of the window (by arrival): audio and video streams that delivered packets.
+    pub windows: Vec<[u32; 2]>,
+    /// Keyframe requests (PLI/FIR) that arrived inside the window.
+    pub keyframe_requests_in_window: u64,
+    /// Audio packets received with the audio-level extension, and of those with voice activity.
+    pub audio_with_level: u64,
+    pub audio_with_voice: u64,
+    /// The audio-level extension id its audio sender uses (publishers only).
+    pub level_ext: Option<u8>,
+    /// Its video is paused now because nobody watches it.
+    pub video_paused: bool,
 }
 
 /// What a worker hands back at the end.
 #[derive(Default)]
 pub struct WorkerReport {
-    /// Per participant on this worker: its index and, per `publisher * 2 + kind`, what arrived.
-    pub receivers: Vec<(usize, Vec<StreamRx>)>,
+    /// Per participant on this worker.
+    pub peers: Vec<PeerReport>,
     pub latency: [Histogram; 2],
     /// Media packets (any time) whose payload carried no stamp of this run.
     pub unknown: u64,
@@ -202,6 +302,8 @@ const WAKER: Token = Token(usize::MAX - 1);
 const READ_BUDGET: usize = 256;
 /// Units (audio packets or video frames) one stream may catch up in one pass.
 const SEND_BUDGET: u32 = 16;
+/// A quiet microphone's packet interval: Opus with DTX sends one packet per 400 ms of silence.
+pub const DTX_PERIOD: Duration = Duration::from_millis(400);
 
 /// Starts a worker thread.
 pub fn spawn(
@@ -248,6 +350,18 @@ struct Peer {
     rng: Rng,
     next_timeout: Option<Instant>,
     rx: Vec<StreamRx>,
+    speaker: bool,
+    /// The negotiated id of the audio-level extension on its audio sender, and in the server's
+    /// offers (what it receives).
+    level_ext: Option<u8>,
+    rx_level_ext: Option<u8>,
+    /// Nobody watches its video (`video_watched: false`): it sends none.
+    video_paused: bool,
+    sent: [SentLog; 2],
+    windows: WindowCounter,
+    keyframe_requests_in_window: u64,
+    audio_with_level: u64,
+    audio_with_voice: u64,
 }
 
 struct Worker {
@@ -282,8 +396,18 @@ impl Worker {
                 }
             }
             if let Some(reply) = finish {
-                for p in &self.peers {
-                    self.report.receivers.push((p.idx, p.rx.clone()));
+                for p in &mut self.peers {
+                    self.report.peers.push(PeerReport {
+                        idx: p.idx,
+                        rx: std::mem::take(&mut p.rx),
+                        sent: std::mem::take(&mut p.sent),
+                        windows: std::mem::take(&mut p.windows.counts),
+                        keyframe_requests_in_window: p.keyframe_requests_in_window,
+                        audio_with_level: p.audio_with_level,
+                        audio_with_voice: p.audio_with_voice,
+                        level_ext: p.level_ext,
+                        video_paused: p.video_paused,
+                    });
                 }
                 let _ = reply.send(std::mem::take(&mut self.report));
                 return;
@@ -376,6 +500,16 @@ impl Worker {
                     let p = &mut self.peers[i];
                     p.stalled = true;
                     let _ = self.poll.registry().deregister(&mut p.socket);
+                }
+            }
+            Command::VideoWatched { idx, watched } => {
+                if let Some(i) = self.find(idx) {
+                    let p = &mut self.peers[i];
+                    if p.video_paused && watched {
+                        // Resume with a keyframe, as an encoder does.
+                        p.next_keyframe = Instant::now();
+                    }
+                    p.video_paused = !watched;
                 }
             }
             Command::Finish { .. } => {}
@@ -490,6 +624,15 @@ impl Worker {
             rng: Rng::new(rand::random()),
             next_timeout: None,
             rx: vec![StreamRx::default(); n * 2],
+            speaker: role.speaker,
+            level_ext: None,
+            rx_level_ext: None,
+            video_paused: false,
+            sent: [SentLog::default(), SentLog::default()],
+            windows: WindowCounter::new(n * 2),
+            keyframe_requests_in_window: 0,
+            audio_with_level: 0,
+            audio_with_voice: 0,
         });
         let i = self.peers.len() - 1;
         self.after_touch(i);
@@ -519,6 +662,17 @@ impl Worker {
                 .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&want))
                 .or(codecs.first())
                 .map(|c| c.payload_type);
+            if kind == AUDIO {
+                // The id the server accepted; a packet with any other id would be refused.
+                p.level_ext = sender
+                    .get_parameters()
+                    .rtp_parameters
+                    .header_extensions
+                    .iter()
+                    .find(|h| h.uri == AUDIO_LEVEL_URI)
+                    .and_then(|h| u8::try_from(h.id).ok())
+                    .filter(|id| (1..=14).contains(id));
+            }
         }
         if p.connected {
             self.start_sending(i);
@@ -529,6 +683,9 @@ impl Worker {
     fn answer_offer(&mut self, i: usize, sdp: String) -> Result<String, String> {
         let p = &mut self.peers[i];
         let now = Instant::now();
+        if let Some(id) = shape::extmap_id(&sdp, AUDIO_LEVEL_URI) {
+            p.rx_level_ext = Some(id);
+        }
         let desc = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
         p.pc.set_remote_description(now, desc)
             .map_err(|e| e.to_string())?;
@@ -613,7 +770,8 @@ impl Worker {
                         self.report.unknown += 1;
                         continue;
                     };
-                    let key = usize::from(stamp.publisher) * 2 + usize::from(stamp.kind & 1);
+                    let kind = usize::from(stamp.kind & 1);
+                    let key = usize::from(stamp.publisher) * 2 + kind;
                     if stamp.run != shared.run || key >= p.rx.len() {
                         self.report.unknown += 1;
                         continue;
@@ -622,7 +780,9 @@ impl Worker {
                     if rx.first_ns == 0 {
                         rx.first_ns = at_ns.max(1);
                         if let Some(person) = shared.people.get(p.idx) {
-                            person.streams_seen.fetch_add(1, Ordering::Relaxed);
+                            if let Some(seen) = person.seen.get(key) {
+                                seen.store(true, Ordering::Relaxed);
+                            }
                             let _ = person.first_media_ns.compare_exchange(
                                 0,
                                 at_ns.max(1),
@@ -633,8 +793,28 @@ impl Worker {
                     }
                     if shared.in_window(stamp.sent_ns) {
                         rx.in_window += 1;
+                        if !p.stalled {
+                            rx.runs.insert(stamp.seq);
+                        }
                         let us = at_ns.saturating_sub(stamp.sent_ns) / 1000;
-                        self.report.latency[usize::from(stamp.kind & 1)].record_us(us);
+                        self.report.latency[kind].record_us(us);
+                    }
+                    if shared.in_window(at_ns) {
+                        let start = shared.window_start_ns.load(Ordering::Relaxed);
+                        let second =
+                            usize::try_from((at_ns - start) / 1_000_000_000).unwrap_or(usize::MAX);
+                        p.windows.record(key, kind, second);
+                    }
+                    if kind == AUDIO
+                        && let Some(level) = p
+                            .rx_level_ext
+                            .and_then(|id| packet.header.get_extension(id))
+                        && let Some(&b) = level.first()
+                    {
+                        p.audio_with_level += 1;
+                        if b & 0x80 != 0 {
+                            p.audio_with_voice += 1;
+                        }
                     }
                 }
                 RTCMessage::RtcpPacket(_, packets)
@@ -643,6 +823,9 @@ impl Worker {
                         .any(|p| keyframe::is_keyframe_request(p.as_ref())) =>
                 {
                     self.report.keyframe_requests += 1;
+                    if shared.in_window(shared.ns_at(arrived.unwrap_or_else(Instant::now))) {
+                        p.keyframe_requests_in_window += 1;
+                    }
                     p.keyframe_requested = true;
                 }
                 _ => {}
@@ -703,11 +886,7 @@ impl Worker {
             let Some(mut t) = self.peers[i].next_send[kind] else {
                 continue;
             };
-            let period = if kind == AUDIO {
-                Duration::from_secs(1) / self.config.audio_pps.max(1)
-            } else {
-                Duration::from_secs(1) / self.config.fps.max(1)
-            };
+            let period = self.period(i, kind);
             let mut budget = SEND_BUDGET;
             while t <= now && budget > 0 {
                 if kind == AUDIO {
@@ -729,6 +908,18 @@ impl Worker {
             self.flush(i);
             let p = &mut self.peers[i];
             p.next_timeout = p.pc.poll_timeout();
+        }
+    }
+
+    /// Time between two audio packets (a speaker: `--audio-pps`; a quiet microphone: DTX) or
+    /// two video frames.
+    fn period(&self, i: usize, kind: usize) -> Duration {
+        if kind == VIDEO {
+            Duration::from_secs(1) / self.config.fps.max(1)
+        } else if self.peers[i].speaker {
+            Duration::from_secs(1) / self.config.audio_pps.max(1)
+        } else {
+            DTX_PERIOD
         }
     }
 
@@ -754,16 +945,19 @@ impl Worker {
             );
             if shared.in_window(sent_ns) {
                 person.sent_in_window[kind].fetch_add(1, Ordering::Relaxed);
+                p.sent[kind].push(p.stamp_seq[kind], sent_ns);
             }
         }
     }
 
-    fn write(&mut self, i: usize, kind: usize, marker: bool, payload: Vec<u8>) {
+    /// Writes one RTP packet; `level` is the audio-level extension's byte (sent when the
+    /// server negotiated the extension).
+    fn write(&mut self, i: usize, kind: usize, marker: bool, payload: Vec<u8>, level: Option<u8>) {
         let p = &mut self.peers[i];
         let (Some((id, ssrc)), Some(pt)) = (p.senders[kind], p.pts[kind]) else {
             return;
         };
-        let packet = rtp::Packet {
+        let mut packet = rtp::Packet {
             header: rtp::header::Header {
                 version: 2,
                 marker,
@@ -775,6 +969,13 @@ impl Worker {
             },
             payload: Bytes::from(payload),
         };
+        if let (Some(ext), Some(b)) = (p.level_ext, level) {
+            let byte = usize::from(b);
+            let payload = Bytes::from_static(LEVEL_BYTES.get(byte..=byte).unwrap_or_default());
+            if packet.header.set_extension(ext, payload).is_err() {
+                self.report.write_errors += 1;
+            }
+        }
         p.rtp_seq[kind] = p.rtp_seq[kind].wrapping_add(1);
         let ok = match p.pc.rtp_sender(id) {
             Some(mut sender) => sender.write_rtp(Instant::now(), packet).is_ok(),
@@ -788,14 +989,26 @@ impl Worker {
     fn send_audio(&mut self, i: usize) {
         let mut payload = shape::audio_packet(self.config.audio_size);
         self.stamp(i, AUDIO, &mut payload);
-        self.write(i, AUDIO, true, payload);
-        let step = 48_000 / self.config.audio_pps.max(1);
+        let p = &mut self.peers[i];
+        let level = if p.speaker {
+            shape::audio_level_byte(true, shape::speaker_level(p.idx, &mut p.rng))
+        } else {
+            shape::audio_level_byte(false, shape::SILENCE_LEVEL)
+        };
+        self.write(i, AUDIO, true, payload, Some(level));
+        let step = u32::try_from(self.period(i, AUDIO).as_micros() * 48 / 1000).unwrap_or(960);
         let p = &mut self.peers[i];
         p.rtp_ts[AUDIO] = p.rtp_ts[AUDIO].wrapping_add(step);
     }
 
     fn send_video_frame(&mut self, i: usize, now: Instant) {
+        let step = 90_000 / self.config.fps.max(1);
         let p = &mut self.peers[i];
+        if p.video_paused {
+            // Nobody watches: no frame, but the clock goes on.
+            p.rtp_ts[VIDEO] = p.rtp_ts[VIDEO].wrapping_add(step);
+            return;
+        }
         let requested = p.keyframe_requested
             && p.last_keyframe
                 .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_millis(300));
@@ -818,9 +1031,8 @@ impl Worker {
                 continue;
             }
             self.stamp(i, VIDEO, &mut payload);
-            self.write(i, VIDEO, k + 1 == n, payload);
+            self.write(i, VIDEO, k + 1 == n, payload, None);
         }
-        let step = 90_000 / self.config.fps.max(1);
         let p = &mut self.peers[i];
         p.rtp_ts[VIDEO] = p.rtp_ts[VIDEO].wrapping_add(step);
     }

@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use crate::Args;
-use crate::media::{Role, Shared, StreamRx, WorkerReport};
+use crate::expect::{self, SentLog, Tally};
+use crate::media::{PeerReport, Role, Shared, WorkerReport};
 use crate::shape::{AUDIO, VIDEO};
 use crate::stats::{Histogram, ProcSample, quantile_ms};
 
@@ -63,8 +64,42 @@ pub struct KindFigures {
     pub expected: u64,
     pub received: u64,
     pub loss: Option<f64>,
+    /// Packets sent in the window × the other (non-stalled) participants that were not
+    /// expected: audio the server did not announce, video outside a receiver's view, and the
+    /// packets around each change (`expect::GRACE_NS`).
+    pub not_expected: u64,
+    /// Packets that arrived although sent outside every announced stretch (changes ± the
+    /// grace): forwarded without being announced.
+    pub unannounced_received: u64,
     /// Transit, send stamp → out of the bench's `poll_read` (ms).
     pub transit_ms: Quantiles,
+}
+
+/// Over every receiver (stalled ones excepted) and every whole second of the window: how many
+/// distinct streams of one kind delivered packets in that second.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StreamsPerSecond {
+    pub max: u32,
+    pub mean: f64,
+}
+
+/// A rate per participant per minute of window: mean and most.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PerMinute {
+    pub mean: Option<f64>,
+    pub max: Option<f64>,
+}
+
+fn per_minute(counts: &[u64], window_s: f64) -> PerMinute {
+    let minutes = window_s.max(1e-9) / 60.0;
+    if counts.is_empty() {
+        return PerMinute::default();
+    }
+    let max = counts.iter().copied().max().unwrap_or(0);
+    PerMinute {
+        mean: Some(counts.iter().sum::<u64>() as f64 / counts.len() as f64 / minutes),
+        max: Some(max as f64 / minutes),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -80,6 +115,10 @@ pub struct Report {
     pub subscribers: usize,
     pub stalled: usize,
     pub late: usize,
+    /// Audio publishers that speak (`--speakers`); the others are quiet (DTX).
+    pub speakers: usize,
+    /// `--view-grid` (0: no `view`).
+    pub view_grid: usize,
     pub window_s: f64,
     pub setup_s: f64,
 
@@ -94,8 +133,32 @@ pub struct Report {
     /// the window: roughly the server's share when the bench itself fell behind.
     pub loss_without_bench_drops: Option<f64>,
     pub transit_ms: Quantiles,
-    /// Streams (receiver, publisher, kind) that never delivered a packet.
+    /// Streams (receiver, publisher, kind) announced to the receiver at the end (or forwarded
+    /// to all) that never delivered a packet.
     pub streams_never_flowing: u64,
+    /// Distinct audio and video streams each receiver got packets of, per second.
+    pub audio_streams_per_s: StreamsPerSecond,
+    pub video_streams_per_s: StreamsPerSecond,
+    /// Whole seconds of the window those are counted over.
+    pub stream_count_windows: usize,
+    /// Keyframe requests (PLI/FIR) each video publisher got, per minute of window.
+    pub keyframe_requests_per_publisher_min: PerMinute,
+    /// `speakers` messages each participant got, per minute of window.
+    pub speakers_msgs_per_participant_min: PerMinute,
+    /// `speakers` messages in all (the whole run).
+    pub speakers_msgs_total: u64,
+    /// `view` messages the participants sent (the whole run).
+    pub views_sent: u64,
+    /// `video_watched` messages received, `watched: false` and `watched: true` (the whole run),
+    /// and video publishers paused at the end.
+    pub video_unwatched_msgs: u64,
+    pub video_watched_msgs: u64,
+    pub video_paused_at_end: u64,
+    /// Audio packets received (the whole run) that carried the audio-level extension, and of
+    /// those with voice activity; audio publishers whose server answer lacked the extension.
+    pub audio_level_received: u64,
+    pub audio_voice_received: u64,
+    pub audio_level_not_negotiated: u64,
     /// Packets the stalled subscribers got inside the window.
     pub stalled_received: u64,
     /// Stalled subscribers the server dropped (ICE failure) before the end.
@@ -142,6 +205,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub server_log_head: Vec<String>,
 }
+
+/// A join's "all flowing" counts the streams announced to the newcomer within this long of
+/// its join (its first `view`, the first `speakers` it gets) and for at least as long, not
+/// later changes.
+const JOIN_HORIZON_NS: u64 = 5_000_000_000;
 
 fn ms(us: Option<u64>) -> Option<f64> {
     us.map(|u| u as f64 / 1000.0)
@@ -232,7 +300,7 @@ pub fn build(input: Input<'_>) -> Report {
         errors,
     } = input;
     let n = roles.len();
-    let mut rx: Vec<Option<Vec<StreamRx>>> = vec![None; n];
+    let mut peers: Vec<Option<PeerReport>> = (0..n).map(|_| None).collect();
     let mut latency = [Histogram::default(), Histogram::default()];
     let mut r = Report {
         label: args.label.clone(),
@@ -246,6 +314,8 @@ pub fn build(input: Input<'_>) -> Report {
         subscribers: args.subscribers,
         stalled: args.stalled,
         late: args.late,
+        speakers: roles.iter().filter(|r| r.audio && r.speaker).count(),
+        view_grid: shared.view_grid,
         window_s,
         setup_s,
         server_pid,
@@ -260,9 +330,10 @@ pub fn build(input: Input<'_>) -> Report {
         ..Report::default()
     };
     for w in workers {
-        for (idx, v) in w.receivers {
-            if let Some(slot) = rx.get_mut(idx) {
-                *slot = Some(v);
+        for peer in w.peers {
+            let idx = peer.idx;
+            if let Some(slot) = peers.get_mut(idx) {
+                *slot = Some(peer);
             }
         }
         latency[AUDIO].merge(&w.latency[AUDIO]);
@@ -275,13 +346,37 @@ pub fn build(input: Input<'_>) -> Report {
         r.keyframe_requests += w.keyframe_requests;
     }
 
-    // Loss: every packet a publisher sent in the window, times each receiver but itself.
+    // Loss: every packet a publisher sent in the window while the receiver was told it gets
+    // that stream (every video without views), for each receiver but itself.
     let sent =
         |q: usize, kind: usize| shared.people[q].sent_in_window[kind].load(Ordering::Relaxed);
-    let mut expected = [0u64; 2];
-    let mut received = [0u64; 2];
+    let no_log = SentLog::default();
+    let window_ns = (
+        window_start_ns,
+        window_start_ns.saturating_add((window_s * 1e9) as u64),
+    );
+    let keyframe_ns = u64::try_from(args.keyframe_interval.as_nanos()).unwrap_or(u64::MAX);
+    // Per receiver, per stream: the stretches it was announced in.
+    let announced: Vec<Vec<expect::Stretches>> = (0..n)
+        .map(|p| {
+            let expect = shared.people[p].expect.lock();
+            let changes = expect.as_ref().map(|e| &e.changes);
+            (0..n * 2)
+                .map(|key| {
+                    let all_video = key % 2 == VIDEO && shared.view_grid == 0;
+                    let c = changes
+                        .ok()
+                        .and_then(|c| c.get(key))
+                        .map_or(&[][..], Vec::as_slice);
+                    expect::intervals(c, all_video)
+                })
+                .collect()
+        })
+        .collect();
+    let mut tallies = [Tally::default(); 2];
+    let mut offered_to_receivers = [0u64; 2];
     for (p, role) in roles.iter().enumerate() {
-        let streams = rx[p].as_deref().unwrap_or(&[]);
+        let streams = peers[p].as_ref().map_or(&[][..], |r| r.rx.as_slice());
         for (q, qrole) in roles.iter().enumerate() {
             if q == p {
                 continue;
@@ -290,26 +385,36 @@ pub fn build(input: Input<'_>) -> Report {
                 if !qrole.sends(kind) {
                     continue;
                 }
-                let got = streams.get(q * 2 + kind).copied().unwrap_or_default();
-                if got.first_ns == 0 {
+                let key = q * 2 + kind;
+                let stretches = &announced[p][key];
+                let got = streams.get(key).cloned().unwrap_or_default();
+                if got.first_ns == 0 && stretches.last().is_some_and(|&(_, end)| end.is_none()) {
                     r.streams_never_flowing += 1;
                 }
                 if role.stall {
                     r.stalled_received += got.in_window;
                     continue;
                 }
-                let want = sent(q, kind);
-                expected[kind] += want;
-                received[kind] += got.in_window.min(want);
+                let log = peers[q].as_ref().map_or(&no_log, |r| &r.sent[kind]);
+                let cap = expect::start_cap(kind == VIDEO, keyframe_ns);
+                let t = expect::tally(stretches, log, &got.runs, window_ns, cap);
+                tallies[kind].expected += t.expected;
+                tallies[kind].received += t.received;
+                tallies[kind].unannounced += t.unannounced;
+                offered_to_receivers[kind] += sent(q, kind);
             }
         }
     }
+    let expected = [tallies[AUDIO].expected, tallies[VIDEO].expected];
+    let received = [tallies[AUDIO].received, tallies[VIDEO].received];
     let window = window_s.max(1e-9);
     for (kind, fig) in [(AUDIO, &mut r.audio), (VIDEO, &mut r.video)] {
         fig.offered_pps = (0..n).map(|q| sent(q, kind)).sum::<u64>() as f64 / window;
         fig.expected = expected[kind];
         fig.received = received[kind];
         fig.loss = ratio(received[kind], expected[kind]);
+        fig.not_expected = offered_to_receivers[kind].saturating_sub(expected[kind]);
+        fig.unannounced_received = tallies[kind].unannounced;
         fig.transit_ms = quantiles_of(&latency[kind]);
     }
     r.loss = ratio(received[0] + received[1], expected[0] + expected[1]);
@@ -376,7 +481,7 @@ pub fn build(input: Input<'_>) -> Report {
         if join == 0 {
             continue;
         }
-        let streams = rx[p].as_deref().unwrap_or(&[]);
+        let streams = peers[p].as_ref().map_or(&[][..], |r| r.rx.as_slice());
         let mut first: Option<u64> = None;
         let mut last: Option<u64> = Some(0);
         let mut any = false;
@@ -387,6 +492,15 @@ pub fn build(input: Input<'_>) -> Report {
             for kind in [AUDIO, VIDEO] {
                 let began = shared.people[q].sending_ns[kind].load(Ordering::Relaxed);
                 if !qrole.sends(kind) || began == 0 || began >= join {
+                    continue;
+                }
+                // Only what it was told it gets soon after joining, and for long enough (a
+                // video shown for a moment while everyone joins may never arrive).
+                let told = announced[p][q * 2 + kind].first().is_some_and(|&(a, b)| {
+                    a <= join.saturating_add(JOIN_HORIZON_NS)
+                        && b.is_none_or(|b| b.saturating_sub(a) >= JOIN_HORIZON_NS)
+                });
+                if !told {
                     continue;
                 }
                 any = true;
@@ -420,6 +534,60 @@ pub fn build(input: Input<'_>) -> Report {
         w.all_flowing_ms = all_flowing_of.get(w.participant).copied().flatten();
     }
     r.late_waves = waves;
+
+    // Streams per second, keyframe requests, speakers messages, views.
+    let whole_seconds = window_s.floor() as usize;
+    r.stream_count_windows = whole_seconds;
+    let counted: Vec<&[[u32; 2]]> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, role)| !role.stall)
+        .map(|(p, _)| peers[p].as_ref().map_or(&[][..], |r| r.windows.as_slice()))
+        .collect();
+    for (kind, out) in [
+        (AUDIO, &mut r.audio_streams_per_s),
+        (VIDEO, &mut r.video_streams_per_s),
+    ] {
+        let (max, mean) = expect::window_stats(&counted, kind, whole_seconds);
+        *out = StreamsPerSecond { max, mean };
+    }
+    let keyframe_requests: Vec<u64> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, role)| role.video && !role.stall)
+        .map(|(q, _)| {
+            peers[q]
+                .as_ref()
+                .map_or(0, |r| r.keyframe_requests_in_window)
+        })
+        .collect();
+    r.keyframe_requests_per_publisher_min = per_minute(&keyframe_requests, window_s);
+    let speakers_msgs: Vec<u64> = roles
+        .iter()
+        .enumerate()
+        .filter(|(_, role)| !role.stall)
+        .map(|(p, _)| {
+            u64::from(
+                shared.people[p]
+                    .speakers_msgs_in_window
+                    .load(Ordering::Relaxed),
+            )
+        })
+        .collect();
+    r.speakers_msgs_per_participant_min = per_minute(&speakers_msgs, window_s);
+    for (p, role) in roles.iter().enumerate() {
+        let person = &shared.people[p];
+        r.speakers_msgs_total += u64::from(person.speakers_msgs.load(Ordering::Relaxed));
+        r.views_sent += u64::from(person.views_sent.load(Ordering::Relaxed));
+        r.video_unwatched_msgs += u64::from(person.watched_msgs[0].load(Ordering::Relaxed));
+        r.video_watched_msgs += u64::from(person.watched_msgs[1].load(Ordering::Relaxed));
+        if let Some(peer) = &peers[p] {
+            r.video_paused_at_end += u64::from(role.video && peer.video_paused);
+            r.audio_level_received += peer.audio_with_level;
+            r.audio_voice_received += peer.audio_with_voice;
+            r.audio_level_not_negotiated += u64::from(role.audio && peer.level_ext.is_none());
+        }
+    }
     let initial = n - args.late;
     r.server_offers_setup_total = setup_offers
         .iter()
@@ -438,7 +606,7 @@ pub fn build(input: Input<'_>) -> Report {
 
 impl Report {
     /// Why a `--check` run fails (empty: it passes).
-    pub fn check_problems(&self, max_loss: f64) -> Vec<String> {
+    pub fn check_problems(&self, max_loss: f64, max_audio_streams: Option<u32>) -> Vec<String> {
         let mut problems = Vec::new();
         if self.forwarded_packets == 0 {
             problems.push("nothing was forwarded".to_owned());
@@ -456,6 +624,14 @@ impl Report {
                     max_loss * 100.0
                 ));
             }
+        }
+        if let Some(max) = max_audio_streams
+            && self.audio_streams_per_s.max > max
+        {
+            problems.push(format!(
+                "a receiver got {} audio streams within one second (at most {max} allowed)",
+                self.audio_streams_per_s.max
+            ));
         }
         problems
     }
@@ -502,6 +678,19 @@ pub fn print_table(r: &Report) {
                 r.window_s
             ),
         ),
+        (
+            "speech, views",
+            format!(
+                "{} speakers, the other {} audio publishers quiet (DTX); {}",
+                r.speakers,
+                (r.video_publishers + r.audio_publishers).saturating_sub(r.speakers),
+                if r.view_grid == 0 {
+                    "no view (every video)".to_owned()
+                } else {
+                    format!("views of at most {} videos", r.view_grid)
+                }
+            ),
+        ),
         ("setup (all flowing)", format!("{:.1} s", r.setup_s)),
         (
             "offered",
@@ -538,7 +727,51 @@ pub fn print_table(r: &Report) {
             "  without bench socket drops",
             pct(r.loss_without_bench_drops),
         ),
+        (
+            "  not expected audio / video",
+            format!(
+                "{} / {} (not announced, out of view, at a change); {} / {} came unannounced",
+                r.audio.not_expected,
+                r.video.not_expected,
+                r.audio.unannounced_received,
+                r.video.unannounced_received
+            ),
+        ),
         ("streams never flowing", r.streams_never_flowing.to_string()),
+        (
+            "streams / receiver / s",
+            format!(
+                "audio max {} mean {:.2}, video max {} mean {:.2} (over {} s)",
+                r.audio_streams_per_s.max,
+                r.audio_streams_per_s.mean,
+                r.video_streams_per_s.max,
+                r.video_streams_per_s.mean,
+                r.stream_count_windows
+            ),
+        ),
+        (
+            "audio levels received",
+            format!(
+                "{} packets with the extension, {} with voice; {} publishers without it",
+                r.audio_level_received, r.audio_voice_received, r.audio_level_not_negotiated
+            ),
+        ),
+        (
+            "speakers msgs / participant / min",
+            format!(
+                "{} mean, {} max ({} in all)",
+                opt(r.speakers_msgs_per_participant_min.mean, 1),
+                opt(r.speakers_msgs_per_participant_min.max, 1),
+                r.speakers_msgs_total
+            ),
+        ),
+        (
+            "views, video_watched",
+            format!(
+                "{} views sent; watched false {} / true {}; {} videos paused at the end",
+                r.views_sent, r.video_unwatched_msgs, r.video_watched_msgs, r.video_paused_at_end
+            ),
+        ),
         ("transit p50 / p99", q(&r.transit_ms)),
         ("  audio", q(&r.audio.transit_ms)),
         ("  video", q(&r.video.transit_ms)),
@@ -607,7 +840,15 @@ pub fn print_table(r: &Report) {
                 r.unknown_packets
             ),
         ),
-        ("keyframe requests seen", r.keyframe_requests.to_string()),
+        (
+            "keyframe requests seen",
+            format!(
+                "{} in all; per video publisher per min: {} mean, {} max",
+                r.keyframe_requests,
+                opt(r.keyframe_requests_per_publisher_min.mean, 1),
+                opt(r.keyframe_requests_per_publisher_min.max, 1)
+            ),
+        ),
     ];
     for (k, v) in rows {
         println!("{k:<30} {v}");

@@ -145,6 +145,48 @@ pub fn audio_packet(size: usize) -> Vec<u8> {
     p
 }
 
+/// The RTP header extension that carries a packet's audio level (RFC 6464).
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// A quiet participant's microphone: silence (127 −dBov) without voice activity.
+pub const SILENCE_LEVEL: u8 = 127;
+
+/// The one-byte payload of the audio-level extension: the V bit (voice activity) and the level
+/// in −dBov (0 loudest, 127 silence; larger values are clamped).
+pub fn audio_level_byte(voice: bool, level_dbov: u8) -> u8 {
+    (if voice { 0x80 } else { 0 }) | level_dbov.min(127)
+}
+
+/// Every possible audio-level byte, so that a packet's extension payload is a static slice.
+pub static LEVEL_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// A speaker's level for one packet: around −20 to −30 dBov, its own base (from `seed`) plus
+/// some variation per packet.
+pub fn speaker_level(seed: usize, rng: &mut Rng) -> u8 {
+    let base = 22 + (seed % 5) as u32; // 22..=26
+    u8::try_from(rng.range(base - 2, base + 4)).unwrap_or(25)
+}
+
+/// The audio-level extension id in an SDP (`a=extmap:ID[/direction] URI`), if negotiated.
+pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
+    sdp.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("a=extmap:")?;
+        let (id, tail) = rest.split_once(' ')?;
+        if tail.split_whitespace().next()? != uri {
+            return None;
+        }
+        id.split('/').next()?.parse().ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +221,30 @@ mod tests {
         assert_eq!(delta.len(), 1);
         assert_eq!(delta[0][0] & 0x1f, 1);
         assert!(delta.iter().all(|p| p.len() >= STAMP_LEN));
+    }
+
+    #[test]
+    fn audio_level_bytes() {
+        assert_eq!(audio_level_byte(true, 25), 0x80 | 25);
+        assert_eq!(audio_level_byte(false, SILENCE_LEVEL), 0x7f);
+        assert_eq!(audio_level_byte(true, 200), 0xff);
+        assert_eq!(audio_level_byte(false, 0), 0);
+        assert!((0..256).all(|i| usize::from(LEVEL_BYTES[i]) == i));
+        let mut rng = Rng::new(3);
+        for seed in 0..10 {
+            for _ in 0..100 {
+                assert!((20..=30).contains(&speaker_level(seed, &mut rng)));
+            }
+        }
+    }
+
+    #[test]
+    fn extmap_ids_come_from_the_sdp() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+                   a=extmap:3 urn:3gpp:video-orientation\r\n\
+                   a=extmap:7/sendrecv urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
+        assert_eq!(extmap_id(sdp, AUDIO_LEVEL_URI), Some(7));
+        assert_eq!(extmap_id(sdp, "urn:3gpp:video-orientation"), Some(3));
+        assert_eq!(extmap_id("v=0\r\n", AUDIO_LEVEL_URI), None);
     }
 }

@@ -2,19 +2,22 @@
 //! JSON WebSocket protocol (`docs/protocol.md`) with salon-protocol's types; SDP work is handed
 //! to the participant's media worker.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use salon_protocol::{
-    ClientMessage, IceCandidate, MediaState, PROTOCOL_VERSION, ServerMessage, decode_server, encode,
+    ClientMessage, IceCandidate, MediaState, PROTOCOL_VERSION, Participant, ServerMessage, Tile,
+    TileSize, decode_server, encode,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::media::{Command, Role, Shared, WorkerHandle};
+use crate::shape::{AUDIO, VIDEO};
 
 /// How long one signaling step (connect, a reply) may take.
 const STEP: Duration = Duration::from_secs(20);
@@ -92,6 +95,115 @@ async fn call<T>(
         .map_err(|_| "media worker stopped".to_owned())?
 }
 
+/// A changed view goes out this long after the first change (the protocol asks for at most a
+/// few views per second; people who join together make one view).
+const VIEW_DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The large tile's and the thumbnails' size in a bench `view`.
+const LARGE: (u32, u32) = (1280, 720);
+const THUMBNAIL: (u32, u32) = (320, 180);
+
+/// The others in the room as one participant knows them.
+#[derive(Debug, Default)]
+struct Others {
+    /// By participant id: the bench index (from the name `bench N`; `None` for anyone else,
+    /// e.g. a browser) and whether they publish video.
+    by_id: BTreeMap<String, (Option<usize>, bool)>,
+}
+
+impl Others {
+    fn update(&mut self, p: &Participant, n: usize) {
+        let idx = p
+            .name
+            .strip_prefix("bench ")
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|&i| i < n);
+        self.by_id.insert(p.id.clone(), (idx, p.media.video));
+    }
+
+    /// Video publishers in a fixed order: bench participants by index, then the others by id.
+    fn video_publishers(&self) -> Vec<(Option<usize>, &str)> {
+        let mut v: Vec<(Option<usize>, &str)> = self
+            .by_id
+            .iter()
+            .filter(|(_, (_, video))| *video)
+            .map(|(id, (idx, _))| (*idx, id.as_str()))
+            .collect();
+        v.sort_by_key(|&(idx, id)| (idx.unwrap_or(usize::MAX), id));
+        v
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).and_then(|(idx, _)| *idx)
+    }
+}
+
+/// At most `max` of `candidates`, starting at position `me` (modulo their number) and wrapping
+/// around: every participant shows a different but fixed selection, and its large tile (the
+/// first) differs too.
+pub fn view_subset<T: Clone>(candidates: &[T], me: usize, max: usize) -> Vec<T> {
+    let len = candidates.len();
+    if len == 0 {
+        return Vec::new();
+    }
+    (0..max.min(len))
+        .filter_map(|k| candidates.get((me + k) % len).cloned())
+        .collect()
+}
+
+/// The tiles of a view of these participants: the first large, the rest thumbnails.
+pub fn tiles(ids: &[&str]) -> Vec<Tile> {
+    ids.iter()
+        .enumerate()
+        .map(|(k, id)| {
+            let (size, (width, height)) = if k == 0 {
+                (TileSize::Large, LARGE)
+            } else {
+                (TileSize::Thumbnail, THUMBNAIL)
+            };
+            Tile {
+                participant_id: (*id).to_owned(),
+                size,
+                width,
+                height,
+            }
+        })
+        .collect()
+}
+
+/// Sends this participant's view when it changed (`--view-grid`), and notes whose video it
+/// expects from now on.
+async fn send_view(
+    ws: &mut Ws,
+    idx: usize,
+    shared: &Shared,
+    others: &Others,
+    last: &mut Option<Vec<String>>,
+) -> Result<(), String> {
+    if shared.view_grid == 0 {
+        return Ok(());
+    }
+    let publishers = others.video_publishers();
+    let shown = view_subset(&publishers, idx, shared.view_grid);
+    let ids: Vec<&str> = shown.iter().map(|&(_, id)| id).collect();
+    if last
+        .as_ref()
+        .is_some_and(|l| l.iter().map(String::as_str).eq(ids.iter().copied()))
+    {
+        return Ok(());
+    }
+    send(ws, &ClientMessage::View { tiles: tiles(&ids) }).await?;
+    *last = Some(ids.iter().map(|&id| id.to_owned()).collect());
+    let me = shared.people.get(idx).ok_or("no such participant")?;
+    me.views_sent.fetch_add(1, Ordering::Relaxed);
+    let indices: Vec<usize> = shown.iter().filter_map(|&(i, _)| i).collect();
+    if let Ok(mut expect) = me.expect.lock() {
+        expect.set(VIDEO, &indices, idx, shared.now_ns());
+        expect.view_sent = true;
+    }
+    Ok(())
+}
+
 /// Runs one participant's signaling until `stop` turns true (then sends `leave`).
 pub async fn participant(
     ws_url: String,
@@ -139,9 +251,22 @@ async fn run(
         },
     )
     .await?;
+    let n = shared.people.len();
+    let mut others = Others::default();
+    let my_id;
     loop {
         match next(&mut ws).await? {
-            ServerMessage::Joined { .. } => break,
+            ServerMessage::Joined {
+                participant_id,
+                participants,
+                ..
+            } => {
+                for p in &participants {
+                    others.update(p, n);
+                }
+                my_id = participant_id;
+                break;
+            }
             ServerMessage::Error { code, message, .. } => {
                 return Err(format!("join refused: {code:?}: {message}"));
             }
@@ -169,6 +294,9 @@ async fn run(
         )
         .await?;
     }
+    let mut view = None;
+    send_view(&mut ws, idx, shared, &others, &mut view).await?;
+    let mut view_due: Option<tokio::time::Instant> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
@@ -189,10 +317,45 @@ async fn run(
                             return Err(format!("fatal error from the server: {code:?}: {message}"));
                         }
                     }
+                    ServerMessage::ParticipantJoined { participant }
+                    | ServerMessage::ParticipantUpdated { participant }
+                        if participant.id != my_id =>
+                    {
+                        others.update(&participant, n);
+                        view_due.get_or_insert_with(|| tokio::time::Instant::now() + VIEW_DEBOUNCE);
+                    }
+                    ServerMessage::ParticipantLeft { participant_id } => {
+                        others.by_id.remove(&participant_id);
+                        view_due.get_or_insert_with(|| tokio::time::Instant::now() + VIEW_DEBOUNCE);
+                    }
+                    ServerMessage::Speakers { speakers } => {
+                        let now = shared.now_ns();
+                        me.speakers_msgs.fetch_add(1, Ordering::Relaxed);
+                        if shared.in_window(now) {
+                            me.speakers_msgs_in_window.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let indices: Vec<usize> =
+                            speakers.iter().filter_map(|id| others.index_of(id)).collect();
+                        if let Ok(mut expect) = me.expect.lock() {
+                            expect.set(AUDIO, &indices, idx, now);
+                        }
+                    }
+                    ServerMessage::VideoWatched { watched } => {
+                        if let Some(count) = me.watched_msgs.get(usize::from(watched)) {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        worker.send(Command::VideoWatched { idx, watched });
+                    }
                     _ => {}
                 }
             }
             _ = ping.tick() => send(&mut ws, &ClientMessage::Ping).await?,
+            _ = tokio::time::sleep_until(view_due.unwrap_or_else(tokio::time::Instant::now)),
+                if view_due.is_some() =>
+            {
+                view_due = None;
+                send_view(&mut ws, idx, shared, &others, &mut view).await?;
+            }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     let _ = send(&mut ws, &ClientMessage::Leave).await;
@@ -215,5 +378,61 @@ async fn next(ws: &mut Ws) -> Result<ServerMessage, String> {
             Some(Err(e)) => return Err(format!("signaling socket: {e}")),
             Some(Ok(_)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_rotate_by_participant() {
+        let c = [10, 11, 12, 13, 14];
+        assert_eq!(view_subset(&c, 0, 3), vec![10, 11, 12]);
+        assert_eq!(view_subset(&c, 3, 3), vec![13, 14, 10]);
+        assert_eq!(view_subset(&c, 7, 3), vec![12, 13, 14]);
+        assert_eq!(view_subset(&c, 4, 9), vec![14, 10, 11, 12, 13]);
+        assert_eq!(view_subset(&c, 4, 0), Vec::<i32>::new());
+        assert_eq!(view_subset::<i32>(&[], 4, 3), Vec::<i32>::new());
+        // Different participants get different large tiles.
+        let firsts: Vec<i32> = (0..5).map(|me| view_subset(&c, me, 2)[0]).collect();
+        assert_eq!(firsts, vec![10, 11, 12, 13, 14]);
+    }
+
+    #[test]
+    fn tiles_have_one_large_and_thumbnails() {
+        let t = tiles(&["a", "b", "c"]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            (t[0].size, t[0].width, t[0].height),
+            (TileSize::Large, 1280, 720)
+        );
+        assert!(
+            t[1..]
+                .iter()
+                .all(|t| (t.size, t.width, t.height) == (TileSize::Thumbnail, 320, 180))
+        );
+        assert!(tiles(&[]).is_empty());
+    }
+
+    #[test]
+    fn others_sort_bench_participants_first() {
+        let p = |id: &str, name: &str, video: bool| Participant {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            media: MediaState { audio: true, video },
+            role: salon_protocol::Role::Guest,
+        };
+        let mut o = Others::default();
+        o.update(&p("z", "bench 2", true), 10);
+        o.update(&p("y", "Ada", true), 10);
+        o.update(&p("x", "bench 0", true), 10);
+        o.update(&p("w", "bench 1", false), 10);
+        o.update(&p("v", "bench 11", true), 10);
+        let order: Vec<&str> = o.video_publishers().iter().map(|&(_, id)| id).collect();
+        assert_eq!(order, vec!["x", "z", "v", "y"]);
+        assert_eq!(o.index_of("z"), Some(2));
+        assert_eq!(o.index_of("y"), None);
+        assert_eq!(o.index_of("v"), None);
     }
 }
