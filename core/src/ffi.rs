@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::call::media_in::{AudioSink, RemoteStats, VideoSink};
 use crate::call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+use crate::call::view::ParticipantView;
 use crate::call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 use crate::client::{Client, RoomStatus};
 use crate::error::CoreError;
@@ -349,6 +350,7 @@ pub struct ParticipantRecord {
     pub video_on: bool,
     pub receiving_audio: bool,
     pub receiving_video: bool,
+    /// Among the room's active speakers (from the server).
     pub speaking: bool,
 }
 
@@ -491,6 +493,12 @@ pub struct RoomStateRecord {
     pub knocks: Vec<KnockRecord>,
     /// Hosts only.
     pub bans: Vec<BanRecord>,
+    /// Who is speaking, loudest first (at most three; my own id when I speak).
+    pub speakers: Vec<String>,
+    /// I am among the speakers.
+    pub speaking: bool,
+    /// Somebody shows my video. While false the core sends no video (the camera may pause).
+    pub video_watched: bool,
     pub connection: ConnectionRecord,
 }
 
@@ -509,7 +517,31 @@ impl From<RoomState> for RoomStateRecord {
             participants: s.participants.into_iter().map(Into::into).collect(),
             knocks: s.knocks.into_iter().map(Into::into).collect(),
             bans: s.bans.into_iter().map(Into::into).collect(),
+            speakers: s.speakers,
+            speaking: s.speaking,
+            video_watched: s.video_watched,
             connection: s.connection.into(),
+        }
+    }
+}
+
+/// How the app shows a participant's video (`SalonCall.set_view`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ParticipantViewRecord {
+    /// Not on screen: their video stops coming.
+    Hidden,
+    /// A small tile (the default for everyone the app never set).
+    Thumbnail,
+    /// The main tile.
+    Large,
+}
+
+impl From<ParticipantViewRecord> for ParticipantView {
+    fn from(v: ParticipantViewRecord) -> Self {
+        match v {
+            ParticipantViewRecord::Hidden => Self::Hidden,
+            ParticipantViewRecord::Thumbnail => Self::Thumbnail,
+            ParticipantViewRecord::Large => Self::Large,
         }
     }
 }
@@ -951,6 +983,17 @@ impl SalonCall {
     /// `NotAllowed` when turning it on during panic.
     pub fn set_camera(&self, on: bool) -> Result<(), SalonError> {
         Ok(self.inner.set_camera(on)?)
+    }
+
+    /// How the app shows `participant_id`'s video: `Hidden` (off screen: it stops coming),
+    /// `Thumbnail` (the default) or `Large`. After the first call the core keeps the server
+    /// told (coalesced, at most five messages a second). `InvalidInput` for a malformed id.
+    pub fn set_view(
+        &self,
+        participant_id: String,
+        view: ParticipantViewRecord,
+    ) -> Result<(), SalonError> {
+        Ok(self.inner.set_view(&participant_id, view.into())?)
     }
 
     // Host actions: each sends one message. The result shows in the state; a refusal comes as

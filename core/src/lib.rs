@@ -20,6 +20,7 @@ pub mod store;
 
 pub use call::media_in::{AudioSink, RemoteStats, VideoSink};
 pub use call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+pub use call::view::ParticipantView;
 pub use call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 pub use client::{Client, RoomStatus};
 pub use error::CoreError;

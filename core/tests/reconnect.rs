@@ -346,3 +346,70 @@ async fn a_resume_too_late_to_keep_the_media_starts_over() {
     );
     assert_eq!(server.state.participants_in(&room.id).await, 2);
 }
+
+/// Video frames of `from` that reached `to` so far, and audio packets.
+fn arrived(to: &Call, from: &str) -> (u64, u64) {
+    to.remote_stats()
+        .get(from)
+        .map_or((0, 0), |s| (s.frames_received, s.audio_packets))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_is_sent_again_on_a_new_connection() {
+    let (server, _dir) = common::server().await;
+    let relay = Relay::start(server.addr).await;
+    let (_client, _room, alice, bob) = two_in_a_room(&server, &relay).await;
+    let _feeders = [feed(alice.clone()), feed(bob.clone())];
+    let alice_id = alice.state().me.unwrap();
+    assert!(
+        wait_for(Duration::from_secs(15), || decoded(&bob, &alice_id) >= 5).await,
+        "no video from Alice"
+    );
+
+    // Bob hides Alice: her video stops reaching him.
+    bob.set_view(&alice_id, salon_core::ParticipantView::Hidden)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (frames, _) = arrived(&bob, &alice_id);
+
+    // Bob loses the server for longer than it keeps his seat's media: a new connection, which
+    // the server knows nothing about.
+    relay.refusing.store(true, Ordering::Relaxed);
+    relay.cut();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    relay.refusing.store(false, Ordering::Relaxed);
+    assert!(
+        wait_for(Duration::from_secs(30), || bob.state().connection
+            == ConnectionStatus::Connected)
+        .await,
+        "Bob did not reconnect: {:?}",
+        bob.state().connection
+    );
+    assert_eq!(bob.connection_counters().resumes_media_kept, 0);
+
+    // Alice's audio comes again, her video does not: the core told the new connection the view.
+    let (_, audio) = arrived(&bob, &alice_id);
+    assert!(
+        wait_for(Duration::from_secs(20), || arrived(&bob, &alice_id).1
+            >= audio + 50)
+        .await,
+        "no audio from Alice after the reconnect"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (after, _) = arrived(&bob, &alice_id);
+    assert!(
+        after <= frames + 2,
+        "a hidden video came back after the reconnect: {frames} -> {after} frames"
+    );
+
+    // Shown again, it decodes again.
+    let before = decoded(&bob, &alice_id);
+    bob.set_view(&alice_id, salon_core::ParticipantView::Large)
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || decoded(&bob, &alice_id)
+            >= before + 5)
+        .await,
+        "Alice's video did not come back"
+    );
+}

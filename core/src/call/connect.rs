@@ -22,6 +22,9 @@ use super::{CallConfig, Refusal, Shared, TrackHandles};
 use crate::error::CoreError;
 use crate::store::InviteLink;
 
+/// RFC 6464 client-to-mixer audio level, which every audio packet we send carries.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 /// A connection in the room: its socket and peer connection.
 pub(super) struct Session {
     pub signal: Signal,
@@ -78,7 +81,7 @@ pub(super) async fn enter(
     match admission {
         Admission::Waiting(waiting) => {
             drop_peer(kept, handles).await;
-            shared.update(|s| s.apply(&waiting));
+            super::driver::follow(shared, handles, &waiting);
             Ok(Stage::Lobby(signal))
         }
         Admission::Joined(reply) => {
@@ -92,7 +95,7 @@ pub(super) async fn enter(
                         "the media connection ended while resuming",
                     ));
                 };
-                shared.update(|s| s.apply(&reply.joined));
+                super::driver::follow(shared, handles, &reply.joined);
                 shared.media_kept.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("resumed with the media kept");
                 // A subscriber that arrived meanwhile wants a keyframe; one more costs little.
@@ -125,7 +128,7 @@ pub(super) async fn establish(
     shared: &Shared,
     handles: &TrackHandles,
 ) -> Result<Session, CoreError> {
-    shared.update(|s| s.apply(&reply.joined));
+    super::driver::follow(shared, handles, &reply.joined);
     let mut peer = peer::build(&config.udp_addrs).await?;
     let me = reply.participant_id.clone();
 
@@ -231,6 +234,16 @@ pub(super) async fn establish(
             });
             out.video = Some((track, ssrc, pt));
         } else {
+            // The server ranks speakers by this extension; without it our audio is forwarded
+            // always but we never count as speaking.
+            let level = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .any(|e| e.uri == AUDIO_LEVEL_URI);
+            if !level {
+                tracing::warn!("the server did not accept the audio-level extension");
+            }
             out.audio = Some((track, ssrc, pt));
         }
     }

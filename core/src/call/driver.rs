@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use salon_protocol::{ClientMessage, ErrorCode, MediaState, Resume, ServerMessage};
@@ -19,6 +19,7 @@ use super::media_in::{self, MediaEvent, ReceiveContext};
 use super::peer::{self, ClientPeer, PeerEvent};
 use super::signal::{JoinReply, Signal};
 use super::state::{ConnectionStatus, EndReason};
+use super::view::{ViewPoll, ViewSender};
 use super::{CallConfig, CallEvent, Cmd, RelinkHook, Shared, TrackHandles};
 use crate::error::CoreError;
 use crate::store::InviteLink;
@@ -48,6 +49,10 @@ pub(super) struct Driver {
     /// The peer connection that outlived a lost socket while we reconnect (its tracks go on
     /// publishing, its receivers receiving): the next `join` asks the server to keep it.
     pub kept: Option<ClientPeer>,
+    /// The app's views of the others, and what the server was told.
+    pub view: ViewSender,
+    /// When to send a `view` held back by the coalescing.
+    pub view_at: Option<Instant>,
 }
 
 /// The end of the call a fatal server error means, or `None` when reconnecting may help.
@@ -84,9 +89,11 @@ fn lost_or_final(e: CoreError) -> Outcome {
 }
 
 /// Applies a server message to the state. When it changed my own switches (a host's mute, the
-/// server correcting a refused unmute), the devices follow.
+/// server correcting a refused unmute), the devices follow; so does the video encoder when
+/// somebody starts or stops watching my video (a new connection counts as watched).
 pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMessage) {
     let mut mine = None;
+    let mut watched = true;
     shared.update(|s| {
         let about_me = match message {
             ServerMessage::Muted { .. } => true,
@@ -99,11 +106,17 @@ pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMe
         if about_me {
             mine = Some(s.my_media());
         }
+        watched = s.video_watched;
         changed
     });
     if let Some(media) = mine {
         handles.audio_on.store(media.audio, Ordering::Relaxed);
         handles.video_on.store(media.video, Ordering::Relaxed);
+    }
+    let was_watched = handles.video_watched.swap(watched, Ordering::Relaxed);
+    if watched && !was_watched {
+        // Whoever watches now has no picture to start from.
+        handles.keyframe_wanted.store(true, Ordering::Relaxed);
     }
 }
 
@@ -309,6 +322,10 @@ impl Driver {
             Cmd::Host(action) => {
                 tracing::info!(?action, "not in the room right now; host action dropped");
             }
+            Cmd::SetView(participant, view) => {
+                // Kept: the whole view goes out once back in the room.
+                self.view.set(&participant, view);
+            }
             Cmd::Leave(ack) => {
                 let _ = ack.send(());
             }
@@ -386,12 +403,22 @@ impl Driver {
     ) -> Outcome {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.reset();
+        // A new connection (or a resumed one: the server may have lost it) gets the whole view.
+        self.view.reconnected();
+        if self.send_view(session).await.is_err() {
+            return Outcome::Dropped("the server connection dropped".into());
+        }
         loop {
+            let view_at = self.view_at.map(tokio::time::Instant::from_std);
             tokio::select! {
                 message = session.signal.recv() => match message {
                     Ok(Some(message)) => {
                         if let Some(outcome) = self.on_server(session, message).await {
                             return outcome;
+                        }
+                        // Someone came or went: the view may have changed.
+                        if self.send_view(session).await.is_err() {
+                            return Outcome::Dropped("the server connection dropped".into());
                         }
                     }
                     Ok(None) => return Outcome::Dropped("the server closed the connection".into()),
@@ -406,9 +433,6 @@ impl Driver {
                 Some(event) = media_events.recv() => match event {
                     MediaEvent::Receiving { participant, kind, on } => {
                         self.shared.update(|s| s.set_receiving(&participant, kind, on));
-                    }
-                    MediaEvent::Speaking { participant, on } => {
-                        self.shared.update(|s| s.set_speaking(&participant, on));
                     }
                 },
                 cmd = cmds.recv() => {
@@ -425,6 +449,13 @@ impl Driver {
                         Some(Cmd::SetMicrophone(on)) => ClientMessage::Media(self.switch(|m| m.audio = on)),
                         Some(Cmd::SetCamera(on)) => ClientMessage::Media(self.switch(|m| m.video = on)),
                         Some(Cmd::Host(action)) => action,
+                        Some(Cmd::SetView(participant, view)) => {
+                            self.view.set(&participant, view);
+                            if self.send_view(session).await.is_err() {
+                                return Outcome::Dropped("the server connection dropped".into());
+                            }
+                            continue;
+                        }
                     };
                     if session.signal.send(&message).await.is_err() {
                         return Outcome::Dropped("the server connection dropped".into());
@@ -435,6 +466,38 @@ impl Driver {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
+                _ = sleep_until(view_at) => {
+                    if self.send_view(session).await.is_err() {
+                        return Outcome::Dropped("the server connection dropped".into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the view if it changed and the last one is old enough; otherwise remembers when
+    /// to try again.
+    async fn send_view(&mut self, session: &mut Session) -> Result<(), CoreError> {
+        let present: Vec<String> = self
+            .shared
+            .state()
+            .participants
+            .iter()
+            .map(|p| p.id.clone())
+            .collect();
+        self.view_at = None;
+        match self
+            .view
+            .poll(Instant::now(), present.iter().map(String::as_str))
+        {
+            ViewPoll::Idle => Ok(()),
+            ViewPoll::At(at) => {
+                self.view_at = Some(at);
+                Ok(())
+            }
+            ViewPoll::Send(tiles) => {
+                tracing::debug!(tiles = tiles.len(), "view");
+                session.signal.send(&ClientMessage::View { tiles }).await
             }
         }
     }
@@ -508,11 +571,20 @@ impl Driver {
                     // webrtc never ends their tracks (their sections go inactive, or carry
                     // someone else later): stop the receivers and decoders here.
                     self.ctx.receivers.participant_left(participant_id);
+                    self.view.forget(participant_id);
                 }
                 follow(&self.shared, &self.tracks, &other);
             }
         }
         None
+    }
+}
+
+/// Sleeps until `at`; forever without it.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -20,7 +20,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::state::{MediaKind, SpeakingDetector};
+use super::state::MediaKind;
 use crate::media::audio::{AudioDecoder, Channels};
 use crate::media::depacketize::H264Assembler;
 use crate::media::video::{I420Frame, VideoDecoder};
@@ -59,10 +59,6 @@ pub enum MediaEvent {
     Receiving {
         participant: String,
         kind: MediaKind,
-        on: bool,
-    },
-    Speaking {
-        participant: String,
         on: bool,
     },
 }
@@ -416,18 +412,11 @@ async fn receive_audio(
                         return;
                     }
                 };
-                let mut speaking = SpeakingDetector::default();
                 while let Ok(packet) = packets_rx.recv() {
                     let Ok(pcm) = decoder.decode(&packet) else {
                         continue;
                     };
                     with_stats(&ctx.stats, &who, |s| s.audio_frames_decoded += 1);
-                    if let Some(on) = speaking.feed(&pcm) {
-                        let _ = ctx.events.send(MediaEvent::Speaking {
-                            participant: who.clone(),
-                            on,
-                        });
-                    }
                     if let Some(sink) = &ctx.audio_sink {
                         sink.on_audio_frame(&who, &pcm, channels);
                     }

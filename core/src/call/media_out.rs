@@ -1,6 +1,11 @@
 //! Sending: the app hands in camera frames and microphone audio; encoder threads turn them into
 //! H.264 and Opus; a writer task puts the encoded frames on the current peer connection's tracks
 //! (which change when the call reconnects).
+//!
+//! Audio: every packet carries the RFC 6464 audio level of its frame (what the server ranks
+//! speakers by), and Opus DTX leaves silence (a muted microphone too) at a packet every 400 ms.
+//! Video: while nobody watches it (the server's `video_watched`), camera frames are neither
+//! encoded nor sent; the first one after is a keyframe.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,11 +15,13 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use rtc::media::Sample;
+use rtc::rtp::extension::HeaderExtension;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 
 use crate::error::CoreError;
-use crate::media::audio::{AudioEncoder, Channels};
+use crate::media::audio::{AudioEncoder, Channels, audio_level, is_dtx_packet};
 use crate::media::video::{I420Frame, VideoEncoder, VideoEncoderConfig};
 
 /// Where encoded media goes right now: the tracks of the current peer connection, with the SSRC
@@ -31,12 +38,24 @@ pub struct SendStats {
     pub video_frames_dropped: AtomicU64,
     pub video_frames_sent: AtomicU64,
     pub keyframes_sent: AtomicU64,
+    /// Camera frames not encoded because nobody watches my video.
+    pub video_frames_unwatched: AtomicU64,
+    /// Audio packets sent (each 10 or 20 ms).
     pub audio_frames_sent: AtomicU64,
+    /// Audio frames not sent: silence that Opus DTX left out.
+    pub audio_frames_dtx: AtomicU64,
 }
 
 enum Encoded {
-    Video { data: Vec<u8>, duration: Duration },
-    Audio { data: Vec<u8>, duration: Duration },
+    Video {
+        data: Vec<u8>,
+        duration: Duration,
+    },
+    Audio {
+        data: Vec<u8>,
+        duration: Duration,
+        level: AudioLevelExtension,
+    },
 }
 
 /// The sending half of a call. Cloning is cheap; dropping the last clone stops the threads.
@@ -46,6 +65,8 @@ pub struct Outgoing {
     pub tracks: Arc<ArcSwapOption<OutTracks>>,
     pub keyframe_wanted: Arc<AtomicBool>,
     pub video_on: Arc<AtomicBool>,
+    /// Somebody watches my video; while not, frames are dropped before the encoder.
+    pub video_watched: Arc<AtomicBool>,
     pub audio_on: Arc<AtomicBool>,
     pub stats: Arc<SendStats>,
 }
@@ -65,6 +86,7 @@ impl Outgoing {
         let keyframe_wanted = Arc::new(AtomicBool::new(true));
         let stats = Arc::new(SendStats::default());
         let video_on = Arc::new(AtomicBool::new(true));
+        let video_watched = Arc::new(AtomicBool::new(true));
         let audio_on = Arc::new(AtomicBool::new(true));
 
         let max_fps = video_config.max_fps.max(1.0);
@@ -90,6 +112,7 @@ impl Outgoing {
             tracks,
             keyframe_wanted,
             video_on,
+            video_watched,
             audio_on,
             stats,
         })
@@ -100,6 +123,12 @@ impl Outgoing {
     pub fn send_video(&self, frame: I420Frame) -> Result<(), CoreError> {
         self.stats.video_frames_in.fetch_add(1, Ordering::Relaxed);
         if !self.video_on.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !self.video_watched.load(Ordering::Relaxed) {
+            self.stats
+                .video_frames_unwatched
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         match self.video.try_send(frame) {
@@ -114,7 +143,8 @@ impl Outgoing {
         }
     }
 
-    /// Hands 10 or 20 ms of 48 kHz PCM to the encoder (silence is sent while muted).
+    /// Hands 10 or 20 ms of 48 kHz PCM to the encoder (silence is encoded while muted, which
+    /// DTX turns into a packet every 400 ms).
     pub fn send_audio(&self, mut pcm: Vec<i16>) -> Result<(), CoreError> {
         if !self.audio_on.load(Ordering::Relaxed) {
             pcm.fill(0);
@@ -172,10 +202,16 @@ fn audio_thread(
     while let Ok(pcm) = frames.recv() {
         let samples = pcm.len() / channels.max(1);
         let duration = Duration::from_micros(samples as u64 * 1_000_000 / 48_000);
+        let (level, voice) = audio_level(&pcm);
+        let level = AudioLevelExtension { level, voice };
         match encoder.encode(&pcm) {
             Ok(data) => {
                 if out
-                    .blocking_send(Encoded::Audio { data, duration })
+                    .blocking_send(Encoded::Audio {
+                        data,
+                        duration,
+                        level,
+                    })
                     .is_err()
                 {
                     return;
@@ -195,12 +231,38 @@ async fn write_loop(
         let Some(current) = tracks.load_full() else {
             continue;
         };
-        let (slot, data, duration, counter) = match item {
-            Encoded::Video { data, duration } => {
-                (&current.video, data, duration, &stats.video_frames_sent)
-            }
-            Encoded::Audio { data, duration } => {
-                (&current.audio, data, duration, &stats.audio_frames_sent)
+        let (slot, data, duration, counter, extensions) = match item {
+            Encoded::Video { data, duration } => (
+                &current.video,
+                data,
+                duration,
+                &stats.video_frames_sent,
+                Vec::new(),
+            ),
+            Encoded::Audio {
+                data,
+                duration,
+                level,
+            } => {
+                if is_dtx_packet(&data) {
+                    // Nothing goes out, but the RTP clock moves on: an empty sample advances
+                    // the packetizer's timestamp without a packet (nor a sequence number).
+                    (
+                        &current.audio,
+                        Vec::new(),
+                        duration,
+                        &stats.audio_frames_dtx,
+                        Vec::new(),
+                    )
+                } else {
+                    (
+                        &current.audio,
+                        data,
+                        duration,
+                        &stats.audio_frames_sent,
+                        vec![HeaderExtension::AudioLevel(level)],
+                    )
+                }
             }
         };
         let Some((track, ssrc, pt)) = slot else {
@@ -209,7 +271,7 @@ async fn write_loop(
         let mut sample = Sample::new(Instant::now());
         sample.data = Bytes::from(data);
         sample.duration = duration;
-        match track.write_sample(*ssrc, *pt, &sample, &[]).await {
+        match track.write_sample(*ssrc, *pt, &sample, &extensions).await {
             Ok(()) => {
                 counter.fetch_add(1, Ordering::Relaxed);
             }

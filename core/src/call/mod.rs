@@ -18,6 +18,7 @@ pub mod media_out;
 pub mod peer;
 pub mod signal;
 pub mod state;
+pub mod view;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,13 +26,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use salon_protocol::{ClientMessage, ErrorCode, MediaState};
+use salon_protocol::{ClientMessage, ErrorCode, MediaState, Tile, Validate as _};
 use tokio::sync::{mpsc, oneshot};
 
 use self::driver::Driver;
 use self::media_in::{AudioSink, ReceiveContext, RemoteStats, StatsMap, VideoSink};
 use self::media_out::{OutTracks, Outgoing};
 use self::state::RoomState;
+use self::view::ParticipantView;
 use crate::error::CoreError;
 use crate::media::video::{I420Frame, VideoEncoderConfig};
 use crate::store::InviteLink;
@@ -160,6 +162,8 @@ enum Cmd {
     SetCamera(bool),
     /// A host action for the server.
     Host(ClientMessage),
+    /// The app shows this participant this way now.
+    SetView(String, ParticipantView),
     Leave(oneshot::Sender<()>),
 }
 
@@ -310,6 +314,8 @@ impl Call {
             resume,
             on_relink: hooks.on_relink,
             kept: None,
+            view: Default::default(),
+            view_at: None,
         };
         tokio::spawn(driver.run(first, cmd_rx, media_rx));
         Ok(Self {
@@ -372,8 +378,9 @@ impl Call {
         self.outgoing.send_audio(pcm)
     }
 
-    /// Switches the microphone on or off (off sends silence and tells the room). Turning it
-    /// on while a host holds guests' microphones off (panic) is [`CoreError::NotAllowed`].
+    /// Switches the microphone on or off (off sends silence — with DTX, a packet every 400 ms —
+    /// and tells the room). Turning it on while a host holds guests' microphones off (panic) is
+    /// [`CoreError::NotAllowed`].
     pub fn set_microphone(&self, on: bool) -> Result<(), CoreError> {
         self.check_may_turn_on(on)?;
         self.outgoing.audio_on.store(on, Ordering::Relaxed);
@@ -391,6 +398,35 @@ impl Call {
         }
         let _ = self.cmd.send(Cmd::SetCamera(on));
         Ok(())
+    }
+
+    /// How the app shows `participant_id`'s video: hidden (not on screen — its video stops
+    /// coming), a thumbnail, or large. Participants never set count as thumbnails. Until the
+    /// first call the server sends every video; from then on the core tells it the whole view
+    /// (at most five times a second, and again after a reconnect). Works in the lobby and while
+    /// reconnecting too (it applies once in the room). Errors: [`CoreError::InvalidInput`] for a
+    /// malformed id, [`CoreError::CallEnded`].
+    pub fn set_view(&self, participant_id: &str, view: ParticipantView) -> Result<(), CoreError> {
+        let check = ClientMessage::View {
+            tiles: vec![Tile {
+                participant_id: participant_id.to_owned(),
+                size: Default::default(),
+                width: 0,
+                height: 0,
+            }],
+        };
+        check.validate().map_err(|e| CoreError::InvalidInput {
+            reason: e.to_string(),
+        })?;
+        if matches!(
+            self.shared.state().connection,
+            state::ConnectionStatus::Ended { .. }
+        ) {
+            return Err(CoreError::CallEnded);
+        }
+        self.cmd
+            .send(Cmd::SetView(participant_id.to_owned(), view))
+            .map_err(|_| CoreError::CallEnded)
     }
 
     fn check_may_turn_on(&self, on: bool) -> Result<(), CoreError> {
@@ -424,6 +460,7 @@ impl Outgoing {
             tracks: self.tracks.clone(),
             keyframe_wanted: self.keyframe_wanted.clone(),
             audio_on: self.audio_on.clone(),
+            video_watched: self.video_watched.clone(),
             video_on: self.video_on.clone(),
         }
     }
@@ -437,4 +474,6 @@ struct TrackHandles {
     keyframe_wanted: Arc<AtomicBool>,
     audio_on: Arc<AtomicBool>,
     video_on: Arc<AtomicBool>,
+    /// Somebody watches my video (the server's `video_watched`): encode and send it.
+    video_watched: Arc<AtomicBool>,
 }

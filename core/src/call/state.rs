@@ -57,6 +57,7 @@ pub struct RemoteParticipant {
     /// Whether their audio / video is reaching us.
     pub receiving_audio: bool,
     pub receiving_video: bool,
+    /// Among the room's active speakers (the server's `speakers`).
     pub speaking: bool,
 }
 
@@ -120,6 +121,14 @@ pub struct RoomState {
     pub knocks: Vec<Knock>,
     /// The room's bans, as the server lists them (hosts only; empty for guests).
     pub bans: Vec<Ban>,
+    /// Who is speaking now, loudest first (at most three; my own id too when I speak), as the
+    /// server last said. Only their audio reaches us.
+    pub speakers: Vec<String>,
+    /// I am among the speakers.
+    pub speaking: bool,
+    /// Somebody shows my video now. While nobody does, the core encodes and sends no camera
+    /// frames (the app may pause its capture too); it resumes with a keyframe.
+    pub video_watched: bool,
     pub connection: ConnectionStatus,
 }
 
@@ -146,6 +155,9 @@ impl RoomState {
             participants: Vec::new(),
             knocks: Vec::new(),
             bans: Vec::new(),
+            speakers: Vec::new(),
+            speaking: false,
+            video_watched: true,
             connection: ConnectionStatus::Connecting,
         }
     }
@@ -190,6 +202,10 @@ impl RoomState {
                         fresh
                     })
                     .collect();
+                // A new connection: the server tells the speakers again when they change, and
+                // whether my video is watched (until then it is).
+                self.set_speakers(&[]);
+                self.video_watched = true;
                 self.connection = ConnectionStatus::Connected;
                 true
             }
@@ -202,6 +218,7 @@ impl RoomState {
                 self.participants.clear();
                 self.knocks.clear();
                 self.bans.clear();
+                self.set_speakers(&[]);
                 self.connection = ConnectionStatus::Waiting {
                     host_present: *host_present,
                 };
@@ -264,8 +281,9 @@ impl RoomState {
                     return false;
                 }
                 self.participants.retain(|p| p.id != participant.id);
-                self.participants
-                    .push(RemoteParticipant::from_wire(participant));
+                let mut fresh = RemoteParticipant::from_wire(participant);
+                fresh.speaking = self.speakers.contains(&participant.id);
+                self.participants.push(fresh);
                 true
             }
             ServerMessage::ParticipantUpdated { participant } if self.is_me(&participant.id) => {
@@ -294,14 +312,20 @@ impl RoomState {
             ServerMessage::ParticipantLeft { participant_id } => {
                 let before = self.participants.len();
                 self.participants.retain(|p| p.id != *participant_id);
-                before != self.participants.len()
+                let speakers = self.speakers.len();
+                self.speakers.retain(|s| s != participant_id);
+                before != self.participants.len() || speakers != self.speakers.len()
+            }
+            ServerMessage::Speakers { speakers } => self.set_speakers(speakers),
+            ServerMessage::VideoWatched { watched } => {
+                let changed = self.video_watched != *watched;
+                self.video_watched = *watched;
+                changed
             }
             ServerMessage::MuteRequested { .. }
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong
-            | ServerMessage::Speakers { .. }
-            | ServerMessage::VideoWatched { .. }
             | ServerMessage::Error { .. } => false,
         }
     }
@@ -361,14 +385,23 @@ impl RoomState {
         changed
     }
 
-    pub fn set_speaking(&mut self, id: &str, speaking: bool) -> bool {
-        match self.participants.iter_mut().find(|p| p.id == id) {
-            Some(p) if p.speaking != speaking => {
-                p.speaking = speaking;
-                true
-            }
-            _ => false,
+    /// The server's active speakers, loudest first: the list, and everyone's `speaking` flag
+    /// (mine too). Returns whether anything changed.
+    pub fn set_speakers(&mut self, speakers: &[String]) -> bool {
+        let mut changed = self.speakers != speakers;
+        self.speakers = speakers.to_vec();
+        let me = self
+            .me
+            .as_deref()
+            .is_some_and(|me| speakers.iter().any(|s| s == me));
+        changed |= self.speaking != me;
+        self.speaking = me;
+        for p in &mut self.participants {
+            let on = speakers.contains(&p.id);
+            changed |= p.speaking != on;
+            p.speaking = on;
         }
+        changed
     }
 
     pub fn set_connection(&mut self, status: ConnectionStatus) -> bool {
@@ -383,42 +416,6 @@ fn knock_from_wire(k: &salon_protocol::Knock) -> Knock {
         id: k.id.clone(),
         name: k.name.clone(),
         denied_before: k.denied_before,
-    }
-}
-
-/// Speaking detection from decoded audio: loud enough for a moment turns it on; quiet for a
-/// while turns it off (so pauses between words do not flicker).
-#[derive(Debug, Clone, Default)]
-pub struct SpeakingDetector {
-    speaking: bool,
-    quiet_frames: u32,
-}
-
-/// RMS level (of full scale i16) above which a frame counts as voice.
-const SPEAKING_RMS: f64 = 600.0;
-/// Quiet frames (of any length, usually 20 ms) before speaking turns off.
-const HANGOVER_FRAMES: u32 = 25;
-
-impl SpeakingDetector {
-    /// Feeds one decoded frame; returns `Some(new state)` when it changed.
-    pub fn feed(&mut self, pcm: &[i16]) -> Option<bool> {
-        if pcm.is_empty() {
-            return None;
-        }
-        let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-        let rms = (energy / pcm.len() as f64).sqrt();
-        let loud = rms > SPEAKING_RMS;
-        let before = self.speaking;
-        if loud {
-            self.quiet_frames = 0;
-            self.speaking = true;
-        } else if self.speaking {
-            self.quiet_frames += 1;
-            if self.quiet_frames >= HANGOVER_FRAMES {
-                self.speaking = false;
-            }
-        }
-        (before != self.speaking).then_some(self.speaking)
     }
 }
 

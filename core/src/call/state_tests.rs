@@ -278,16 +278,83 @@ fn remote_roles_are_followed() {
     assert_eq!(s.participants[0].role, Role::Cohost);
 }
 
-#[test]
-fn speaking_has_hangover() {
-    let mut d = SpeakingDetector::default();
-    let loud = vec![8000i16; 960];
-    let quiet = vec![0i16; 960];
-    assert_eq!(d.feed(&loud), Some(true));
-    assert_eq!(d.feed(&loud), None);
-    for _ in 0..HANGOVER_FRAMES - 1 {
-        assert_eq!(d.feed(&quiet), None);
+fn speakers(ids: &[&str]) -> ServerMessage {
+    ServerMessage::Speakers {
+        speakers: ids.iter().map(|s| (*s).to_owned()).collect(),
     }
-    assert_eq!(d.feed(&quiet), Some(false));
-    assert_eq!(d.feed(&[]), None);
+}
+
+fn speaking(s: &RoomState) -> Vec<&str> {
+    s.participants
+        .iter()
+        .filter(|p| p.speaking)
+        .map(|p| p.id.as_str())
+        .collect()
+}
+
+#[test]
+fn speakers_come_from_the_server() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada"), p("b", "Bo"), p("c", "Cy")]));
+    assert!(s.speakers.is_empty() && !s.speaking && speaking(&s).is_empty());
+
+    assert!(s.apply(&speakers(&["b", "me"])));
+    assert_eq!(s.speakers, ["b", "me"]);
+    assert!(s.speaking, "my own id is listed when I speak");
+    assert_eq!(speaking(&s), ["b"]);
+    // The same list again changes nothing.
+    assert!(!s.apply(&speakers(&["b", "me"])));
+    // A new order is a change (loudest first) even with the same people.
+    assert!(s.apply(&speakers(&["me", "b"])));
+    assert_eq!(speaking(&s), ["b"]);
+
+    assert!(s.apply(&speakers(&["c", "a"])));
+    assert!(!s.speaking);
+    assert_eq!(speaking(&s), ["a", "c"]);
+    assert_eq!(s.speakers, ["c", "a"]);
+
+    // Someone listed leaves: gone from the list too.
+    assert!(s.apply(&ServerMessage::ParticipantLeft {
+        participant_id: "c".into()
+    }));
+    assert_eq!(s.speakers, ["a"]);
+    // Someone who arrives while listed (an unknown id first) speaks at once.
+    assert!(s.apply(&speakers(&["d", "a"])));
+    assert!(s.apply(&ServerMessage::ParticipantJoined {
+        participant: p("d", "Di")
+    }));
+    assert_eq!(speaking(&s), ["a", "d"]);
+
+    assert!(s.apply(&speakers(&[])));
+    assert!(s.speakers.is_empty() && !s.speaking && speaking(&s).is_empty());
+}
+
+#[test]
+fn a_new_connection_forgets_the_speakers_and_the_lobby_too() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada")]));
+    s.apply(&speakers(&["a", "me"]));
+    s.apply(&ServerMessage::VideoWatched { watched: false });
+    // Resumed: the server says again who speaks; my video counts as watched until told.
+    assert!(s.apply(&joined(vec![p("a", "Ada")])));
+    assert!(s.speakers.is_empty() && !s.speaking && speaking(&s).is_empty());
+    assert!(s.video_watched);
+    s.apply(&speakers(&["a"]));
+    s.apply(&ServerMessage::Waiting {
+        room_name: None,
+        host_present: true,
+    });
+    assert!(s.speakers.is_empty());
+}
+
+#[test]
+fn video_watched_follows_the_server() {
+    let mut s = fresh();
+    assert!(s.video_watched, "watched until the server says otherwise");
+    s.apply(&joined(vec![p("a", "Ada")]));
+    assert!(s.apply(&ServerMessage::VideoWatched { watched: false }));
+    assert!(!s.video_watched);
+    assert!(!s.apply(&ServerMessage::VideoWatched { watched: false }));
+    assert!(s.apply(&ServerMessage::VideoWatched { watched: true }));
+    assert!(s.video_watched);
 }

@@ -6,6 +6,11 @@
 //!
 //! On RTP, Opus needs no depacketizer: one RTP payload is exactly one Opus packet (RFC 7587).
 //!
+//! The encoder runs with DTX (discontinuous transmission): during silence libopus emits a real
+//! packet only every 400 ms and "nothing to send" packets of at most two bytes in between
+//! ([`is_dtx_packet`]), which the sender leaves out, as browsers do. [`audio_level`] gives the
+//! RFC 6464 level each sent packet carries.
+//!
 //! Both codec types are `Send` but not `Sync`: move them to the thread that uses them.
 
 use opus::{Application, Bitrate};
@@ -26,6 +31,38 @@ const PLC_STEP: usize = 120;
 const MAX_ENCODED_BYTES: usize = 1500;
 /// Longest packet the decoder accepts (48 frames of 1275 bytes, plus framing).
 const MAX_PACKET_BYTES: usize = 48 * 1275 + 100;
+/// Audio levels (in −dBov) below this count as voice: louder than −55 dBov, the server's
+/// threshold for a speaker (`docs/protocol.md`). A quiet room's microphone noise sits around
+/// −60 dBov or below, speech around −30 to −15 dBov.
+pub const VOICE_LEVEL: u8 = 55;
+/// The quietest level RFC 6464 can state (digital silence and anything below −127 dBov).
+pub const SILENT_LEVEL: u8 = 127;
+
+/// The RFC 6464 audio level of a frame of PCM: its RMS relative to full scale, as a positive
+/// number of decibels below it (0 = as loud as can be, 127 = silence), and whether that is loud
+/// enough to be voice ([`VOICE_LEVEL`]). A full-scale sine is 3; a sine at a quarter of full
+/// scale 15.
+pub fn audio_level(pcm: &[i16]) -> (u8, bool) {
+    if pcm.is_empty() {
+        return (SILENT_LEVEL, false);
+    }
+    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let mean_square = energy / pcm.len() as f64;
+    let full_scale = 32_768.0 * 32_768.0;
+    if mean_square <= 0.0 {
+        return (SILENT_LEVEL, false);
+    }
+    let dbov = 10.0 * (mean_square / full_scale).log10();
+    // Clamped to 0..=127 first, so the cast cannot truncate.
+    let level = (-dbov).round().clamp(0.0, f64::from(SILENT_LEVEL)) as u8;
+    (level, level < VOICE_LEVEL)
+}
+
+/// Whether an encoded packet is DTX's "nothing to send" (at most two bytes: a table-of-contents
+/// byte and no audio), which is not put on the wire.
+pub fn is_dtx_packet(packet: &[u8]) -> bool {
+    packet.len() <= 2
+}
 
 /// Mono or stereo; Opus supports nothing else in a single stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,7 +107,8 @@ fn opus_error(op: &'static str) -> impl Fn(opus::Error) -> MediaError {
     }
 }
 
-/// Opus encoder in VoIP mode with in-band FEC available (it spends bits on FEC only once
+/// Opus encoder in VoIP mode with DTX on (silence becomes a packet every 400 ms: see
+/// [`is_dtx_packet`]) and in-band FEC available (it spends bits on FEC only once
 /// [`AudioEncoder::set_expected_packet_loss`] reports loss).
 ///
 /// `Send`, not `Sync`.
@@ -87,6 +125,7 @@ impl AudioEncoder {
         encoder
             .set_inband_fec(true)
             .map_err(opus_error("enable FEC"))?;
+        encoder.set_dtx(true).map_err(opus_error("enable DTX"))?;
         Ok(Self { encoder, channels })
     }
 
@@ -309,6 +348,69 @@ mod tests {
         assert!(encoder.set_bitrate(1_000_000).is_err());
         let packet = encoder.encode(&Silence::new(Channels::Mono).next_frame_20ms());
         assert!(packet.is_ok());
+    }
+
+    #[test]
+    fn audio_levels_follow_rfc_6464() {
+        assert_eq!(audio_level(&[]), (127, false));
+        assert_eq!(audio_level(&[0; 960]), (127, false));
+        // Full scale square wave: 0 dBov.
+        let square: Vec<i16> = (0..960)
+            .map(|i| if i % 2 == 0 { i16::MAX } else { i16::MIN })
+            .collect();
+        assert_eq!(audio_level(&square), (0, true));
+        // The test tone is a sine at a quarter of full scale: 3 + 12 dB below.
+        let mut tone = Tone::new(440.0, Channels::Mono).expect("tone");
+        let (level, voice) = audio_level(&tone.next_frame_20ms());
+        assert_eq!(level, 15);
+        assert!(voice);
+        // Quiet noise (an LSB or two) is far below the voice threshold but not silence.
+        let hiss: Vec<i16> = (0..960).map(|i| [1, -2, 2, -1][i % 4]).collect();
+        let (level, voice) = audio_level(&hiss);
+        assert!((80..127).contains(&level), "{level}");
+        assert!(!voice);
+        // 20 dB quieter is 20 more.
+        let loud = vec![3000i16; 960];
+        let quiet = vec![300i16; 960];
+        assert_eq!(audio_level(&quiet).0 - audio_level(&loud).0, 20);
+        assert_eq!(audio_level(&[1; 960]), (90, false));
+    }
+
+    #[test]
+    fn dtx_leaves_silence_at_a_few_packets_a_second() {
+        let mut encoder = AudioEncoder::new(Channels::Mono).expect("encoder");
+        let mut silence = Silence::new(Channels::Mono);
+        // Ten seconds of a muted microphone (digital silence), 20 ms frames.
+        let sent = (0..500)
+            .filter(|_| {
+                !is_dtx_packet(&encoder.encode(&silence.next_frame_20ms()).expect("encode"))
+            })
+            .count();
+        // About 2.5 a second (one every 400 ms), plus the first few while DTX sets in.
+        assert!(
+            (15..=40).contains(&sent),
+            "{sent} packets in 10 s of silence"
+        );
+        // Speech (the tone) goes out in full again.
+        let mut tone = Tone::new(440.0, Channels::Mono).expect("tone");
+        let voiced = (0..50)
+            .filter(|_| !is_dtx_packet(&encoder.encode(&tone.next_frame_20ms()).expect("encode")))
+            .count();
+        assert_eq!(voiced, 50);
+    }
+
+    #[test]
+    fn dtx_packets_still_decode_to_silence() {
+        let mut encoder = AudioEncoder::new(Channels::Mono).expect("encoder");
+        let mut decoder = AudioDecoder::new(Channels::Mono).expect("decoder");
+        let mut silence = Silence::new(Channels::Mono);
+        for _ in 0..100 {
+            let packet = encoder.encode(&silence.next_frame_20ms()).expect("encode");
+            if !is_dtx_packet(&packet) {
+                let pcm = decoder.decode(&packet).expect("decode");
+                assert!(energy(&pcm) < 100.0);
+            }
+        }
     }
 
     #[test]

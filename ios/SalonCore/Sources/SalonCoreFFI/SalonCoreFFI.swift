@@ -1409,6 +1409,13 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     
     func setPanic(active: Bool) throws 
     
+    /**
+     * How the app shows `participant_id`'s video: `Hidden` (off screen: it stops coming),
+     * `Thumbnail` (the default) or `Large`. After the first call the core keeps the server
+     * told (coalesced, at most five messages a second). `InvalidInput` for a malformed id.
+     */
+    func setView(participantId: String, view: ParticipantViewRecord) throws 
+    
     func state()  -> RoomStateRecord
     
     func unban(banId: String) throws 
@@ -1645,6 +1652,21 @@ open func setPanic(active: Bool)throws   {try rustCallWithError(FfiConverterType
     uniffi_salon_core_fn_method_saloncall_set_panic(
             self.uniffiCloneHandle(),
         FfiConverterBool.lower(active),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * How the app shows `participant_id`'s video: `Hidden` (off screen: it stops coming),
+     * `Thumbnail` (the default) or `Large`. After the first call the core keeps the server
+     * told (coalesced, at most five messages a second). `InvalidInput` for a malformed id.
+     */
+open func setView(participantId: String, view: ParticipantViewRecord)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_set_view(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),
+        FfiConverterTypeParticipantViewRecord_lower(view),uniffiCallStatus
     )
 }
 }
@@ -3113,11 +3135,17 @@ public struct ParticipantRecord: Equatable, Hashable {
     public var videoOn: Bool
     public var receivingAudio: Bool
     public var receivingVideo: Bool
+    /**
+     * Among the room's active speakers (from the server).
+     */
     public var speaking: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, role: RoleRecord, audioOn: Bool, videoOn: Bool, receivingAudio: Bool, receivingVideo: Bool, speaking: Bool) {
+    public init(id: String, name: String, role: RoleRecord, audioOn: Bool, videoOn: Bool, receivingAudio: Bool, receivingVideo: Bool, 
+        /**
+         * Among the room's active speakers (from the server).
+         */speaking: Bool) {
         self.id = id
         self.name = name
         self.role = role
@@ -3369,6 +3397,18 @@ public struct RoomStateRecord: Equatable, Hashable {
      * Hosts only.
      */
     public var bans: [BanRecord]
+    /**
+     * Who is speaking, loudest first (at most three; my own id when I speak).
+     */
+    public var speakers: [String]
+    /**
+     * I am among the speakers.
+     */
+    public var speaking: Bool
+    /**
+     * Somebody shows my video. While false the core sends no video (the camera may pause).
+     */
+    public var videoWatched: Bool
     public var connection: ConnectionRecord
 
     // Default memberwise initializers are never public by default, so we
@@ -3385,7 +3425,16 @@ public struct RoomStateRecord: Equatable, Hashable {
          */knocks: [KnockRecord], 
         /**
          * Hosts only.
-         */bans: [BanRecord], connection: ConnectionRecord) {
+         */bans: [BanRecord], 
+        /**
+         * Who is speaking, loudest first (at most three; my own id when I speak).
+         */speakers: [String], 
+        /**
+         * I am among the speakers.
+         */speaking: Bool, 
+        /**
+         * Somebody shows my video. While false the core sends no video (the camera may pause).
+         */videoWatched: Bool, connection: ConnectionRecord) {
         self.roomId = roomId
         self.link = link
         self.roomName = roomName
@@ -3398,6 +3447,9 @@ public struct RoomStateRecord: Equatable, Hashable {
         self.participants = participants
         self.knocks = knocks
         self.bans = bans
+        self.speakers = speakers
+        self.speaking = speaking
+        self.videoWatched = videoWatched
         self.connection = connection
     }
 
@@ -3429,6 +3481,9 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
                 participants: FfiConverterSequenceTypeParticipantRecord.read(from: &buf), 
                 knocks: FfiConverterSequenceTypeKnockRecord.read(from: &buf), 
                 bans: FfiConverterSequenceTypeBanRecord.read(from: &buf), 
+                speakers: FfiConverterSequenceString.read(from: &buf), 
+                speaking: FfiConverterBool.read(from: &buf), 
+                videoWatched: FfiConverterBool.read(from: &buf), 
                 connection: FfiConverterTypeConnectionRecord.read(from: &buf)
         )
     }
@@ -3446,6 +3501,9 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
         FfiConverterSequenceTypeParticipantRecord.write(value.participants, into: &buf)
         FfiConverterSequenceTypeKnockRecord.write(value.knocks, into: &buf)
         FfiConverterSequenceTypeBanRecord.write(value.bans, into: &buf)
+        FfiConverterSequenceString.write(value.speakers, into: &buf)
+        FfiConverterBool.write(value.speaking, into: &buf)
+        FfiConverterBool.write(value.videoWatched, into: &buf)
         FfiConverterTypeConnectionRecord.write(value.connection, into: &buf)
     }
 }
@@ -3998,6 +4056,91 @@ public func FfiConverterTypeEndReasonRecord_lift(_ buf: RustBuffer) throws -> En
 #endif
 public func FfiConverterTypeEndReasonRecord_lower(_ value: EndReasonRecord) -> RustBuffer {
     return FfiConverterTypeEndReasonRecord.lower(value)
+}
+
+
+
+/**
+ * How the app shows a participant's video (`SalonCall.set_view`).
+ */
+
+public enum ParticipantViewRecord: Equatable, Hashable {
+    
+    /**
+     * Not on screen: their video stops coming.
+     */
+    case hidden
+    /**
+     * A small tile (the default for everyone the app never set).
+     */
+    case thumbnail
+    /**
+     * The main tile.
+     */
+    case large
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ParticipantViewRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeParticipantViewRecord: FfiConverterRustBuffer {
+    typealias SwiftType = ParticipantViewRecord
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ParticipantViewRecord {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .hidden
+        
+        case 2: return .thumbnail
+        
+        case 3: return .large
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ParticipantViewRecord, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .hidden:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .thumbnail:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .large:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeParticipantViewRecord_lift(_ buf: RustBuffer) throws -> ParticipantViewRecord {
+    return try FfiConverterTypeParticipantViewRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeParticipantViewRecord_lower(_ value: ParticipantViewRecord) -> RustBuffer {
+    return FfiConverterTypeParticipantViewRecord.lower(value)
 }
 
 
@@ -4924,6 +5067,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_set_panic() != 369) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_set_view() != 58922) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_state() != 17426) {

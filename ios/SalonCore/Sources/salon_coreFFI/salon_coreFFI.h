@@ -483,6 +483,11 @@ void uniffi_salon_core_fn_method_saloncall_set_microphone(uint64_t ptr, int8_t o
 void uniffi_salon_core_fn_method_saloncall_set_panic(uint64_t ptr, int8_t active, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_VIEW
+void uniffi_salon_core_fn_method_saloncall_set_view(uint64_t ptr, RustBuffer participant_id, RustBuffer view, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 RustBuffer uniffi_salon_core_fn_method_saloncall_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1054,6 +1059,12 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_set_microphone(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_PANIC
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_PANIC
 uint16_t uniffi_salon_core_checksum_method_saloncall_set_panic(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_VIEW
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_VIEW
+uint16_t uniffi_salon_core_checksum_method_saloncall_set_view(void
     
 );
 #endif

@@ -828,6 +828,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_set_panic(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_set_view(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_state(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_unban(
@@ -967,6 +969,8 @@ internal object UniffiLib {
     external fun uniffi_salon_core_fn_method_saloncall_set_microphone(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_set_panic(`ptr`: Long,`active`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_set_view(`ptr`: Long,`participantId`: RustBuffer.ByValue,`view`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1224,6 +1228,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_set_panic() and 0xFFFF) != 369) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_view() and 0xFFFF) != 58922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_state() and 0xFFFF) != 17426) {
@@ -2946,6 +2953,13 @@ public interface SalonCallInterface {
     
     fun `setPanic`(`active`: kotlin.Boolean)
     
+    /**
+     * How the app shows `participant_id`'s video: `Hidden` (off screen: it stops coming),
+     * `Thumbnail` (the default) or `Large`. After the first call the core keeps the server
+     * told (coalesced, at most five messages a second). `InvalidInput` for a malformed id.
+     */
+    fun `setView`(`participantId`: kotlin.String, `view`: ParticipantViewRecord)
+    
     fun `state`(): RoomStateRecord
     
     fun `unban`(`banId`: kotlin.String)
@@ -3309,6 +3323,26 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
         it,
         
         FfiConverterBoolean.lower(`active`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * How the app shows `participant_id`'s video: `Hidden` (off screen: it stops coming),
+     * `Thumbnail` (the default) or `Large`. After the first call the core keeps the server
+     * told (coalesced, at most five messages a second). `InvalidInput` for a malformed id.
+     */
+    @Throws(SalonException::class)override fun `setView`(`participantId`: kotlin.String, `view`: ParticipantViewRecord)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_set_view(
+        it,
+        
+        FfiConverterString.lower(`participantId`),
+        FfiConverterTypeParticipantViewRecord.lower(`view`),_status)
 }
     }
     
@@ -5183,6 +5217,9 @@ data class ParticipantRecord (
     , 
     var `receivingVideo`: kotlin.Boolean
     , 
+    /**
+     * Among the room's active speakers (from the server).
+     */
     var `speaking`: kotlin.Boolean
     
 ){
@@ -5410,6 +5447,21 @@ data class RoomStateRecord (
      */
     var `bans`: List<BanRecord>
     , 
+    /**
+     * Who is speaking, loudest first (at most three; my own id when I speak).
+     */
+    var `speakers`: List<kotlin.String>
+    , 
+    /**
+     * I am among the speakers.
+     */
+    var `speaking`: kotlin.Boolean
+    , 
+    /**
+     * Somebody shows my video. While false the core sends no video (the camera may pause).
+     */
+    var `videoWatched`: kotlin.Boolean
+    , 
     var `connection`: ConnectionRecord
     
 ){
@@ -5439,6 +5491,9 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterSequenceTypeParticipantRecord.read(buf),
             FfiConverterSequenceTypeKnockRecord.read(buf),
             FfiConverterSequenceTypeBanRecord.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterTypeConnectionRecord.read(buf),
         )
     }
@@ -5456,6 +5511,9 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterSequenceTypeParticipantRecord.allocationSize(value.`participants`) +
             FfiConverterSequenceTypeKnockRecord.allocationSize(value.`knocks`) +
             FfiConverterSequenceTypeBanRecord.allocationSize(value.`bans`) +
+            FfiConverterSequenceString.allocationSize(value.`speakers`) +
+            FfiConverterBoolean.allocationSize(value.`speaking`) +
+            FfiConverterBoolean.allocationSize(value.`videoWatched`) +
             FfiConverterTypeConnectionRecord.allocationSize(value.`connection`)
     )
 
@@ -5472,6 +5530,9 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterSequenceTypeParticipantRecord.write(value.`participants`, buf)
             FfiConverterSequenceTypeKnockRecord.write(value.`knocks`, buf)
             FfiConverterSequenceTypeBanRecord.write(value.`bans`, buf)
+            FfiConverterSequenceString.write(value.`speakers`, buf)
+            FfiConverterBoolean.write(value.`speaking`, buf)
+            FfiConverterBoolean.write(value.`videoWatched`, buf)
             FfiConverterTypeConnectionRecord.write(value.`connection`, buf)
     }
 }
@@ -6061,6 +6122,53 @@ public object FfiConverterTypeEndReasonRecord : FfiConverterRustBuffer<EndReason
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How the app shows a participant's video (`SalonCall.set_view`).
+ */
+
+enum class ParticipantViewRecord {
+    
+    /**
+     * Not on screen: their video stops coming.
+     */
+    HIDDEN,
+    /**
+     * A small tile (the default for everyone the app never set).
+     */
+    THUMBNAIL,
+    /**
+     * The main tile.
+     */
+    LARGE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeParticipantViewRecord: FfiConverterRustBuffer<ParticipantViewRecord> {
+    override fun read(buf: ByteBuffer) = try {
+        ParticipantViewRecord.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ParticipantViewRecord) = 4UL
+
+    override fun write(value: ParticipantViewRecord, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
