@@ -18,6 +18,22 @@ struct CallState {
     var link: String?
     /// A one-off message: a host asked me to mute, muted me, or refused something.
     var notice: String?
+    /// The tile I pinned (drawn big), while they are here.
+    var pinned: String?
+    /// Somebody shows my video; while false the core sends none and the test picture pauses.
+    var videoWatched = true
+
+    /// The tile drawn big above the grid: the pinned one, else the only one.
+    var mainTile: Tile? {
+        guard let id = TileViews.mainTile(participants: tiles.map(\.id), pinned: pinned) else { return nil }
+        return tiles.first { $0.id == id }
+    }
+
+    /// The tiles in the grid: everyone but the `mainTile`.
+    var gridTiles: [Tile] {
+        guard let main = mainTile else { return tiles }
+        return tiles.filter { $0.id != main.id }
+    }
 }
 
 enum CallStatus: Equatable {
@@ -34,6 +50,8 @@ struct Tile: Identifiable {
     let id: String
     let name: String
     let speaking: Bool
+    /// The loudest speaker now (first of the room's speakers): a stronger ring.
+    var dominant = false
     let muted: Bool
     let cameraOff: Bool
     let picture: CGImage?
@@ -47,6 +65,10 @@ enum CallEvent {
     case toggleTestPattern
     case leave
     case dismissNotice
+    /// What the grid shows now (see `TilesShown`); the core is told what changed.
+    case shown(TilesShown)
+    /// Draws them big (and tells the core so); pinning them again unpins.
+    case pin(participantId: String)
     // Host actions.
     case toggleLock
     case togglePanic
@@ -72,6 +94,11 @@ final class CallModel: ObservableObject {
     private var room: RoomState?
     private var pictures: [String: CGImage] = [:]
     private var testPattern: Task<Void, Never>?
+    private var pinned: String?
+    private var shown: TilesShown?
+    private var views: TileViews?
+    /// The participants the views were last worked out for.
+    private var viewedIds: [String]?
 
     init(salon: any SalonService, link: String, myName: String) {
         self.salon = salon
@@ -90,6 +117,7 @@ final class CallModel: ObservableObject {
             return
         }
         self.call = call
+        views = TileViews { [call] id, view in try call.setView(participantId: id, view: view) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { @MainActor [weak self] in
                 for await room in call.states() { self?.show(room) }
@@ -119,6 +147,14 @@ final class CallModel: ObservableObject {
         case .toggleTestPattern: toggleTestPattern()
         case .leave: leave()
         case .dismissNotice: state.notice = nil
+        case let .shown(shown):
+            guard shown != self.shown else { return }
+            self.shown = shown
+            updateViews(force: true)
+        case let .pin(id):
+            pinned = pinned == id ? nil : id
+            render()
+            updateViews(force: true)
         case .toggleLock: host { [locked = state.locked] in try $0.setLocked(!locked) }
         case .togglePanic: host { [panic = state.panic] in try $0.setPanic(!panic) }
         case .newLink: host { try $0.rotateLink() }
@@ -144,6 +180,17 @@ final class CallModel: ObservableObject {
     private func show(_ room: RoomState) {
         self.room = room
         render()
+        updateViews(force: false)
+    }
+
+    /// Views follow who is here, the pin and the grid's reports; never the pictures or the
+    /// speakers, so the core hears when what is shown changes, not per frame.
+    private func updateViews(force: Bool) {
+        guard let room, let views else { return }
+        let ids = room.participants.map(\.id)
+        if !force && ids == viewedIds { return }
+        viewedIds = ids
+        views.update(participants: ids, main: TileViews.mainTile(participants: ids, pinned: pinned), shown: shown)
     }
 
     private func show(_ picture: CGImage, of participantId: String) {
@@ -163,9 +210,12 @@ final class CallModel: ObservableObject {
         }
         state.tiles = room.participants.map { p in
             Tile(
-                id: p.id, name: p.name, speaking: p.speaking, muted: !p.audioOn, cameraOff: !p.videoOn,
-                picture: pictures[p.id], canModerate: Self.outranks(room.role, p.role))
+                id: p.id, name: p.name, speaking: p.speaking, dominant: p.id == room.dominantSpeaker,
+                muted: !p.audioOn, cameraOff: !p.videoOn, picture: pictures[p.id],
+                canModerate: Self.outranks(room.role, p.role))
         }
+        state.pinned = pinned.flatMap { id in room.participants.contains { $0.id == id } ? id : nil }
+        state.videoWatched = room.videoWatched
         state.isHost = room.isHost
         state.locked = room.locked
         state.panic = room.panic
@@ -190,11 +240,14 @@ final class CallModel: ObservableObject {
                 var index: Int64 = 0
                 while !Task.isCancelled {
                     do {
-                        try call.sendVideoFrame(salon.testPatternFrame(width: 640, height: 360, index: index))
+                        // Nobody shows my video: the core would drop the picture, so make none.
+                        if call.state.videoWatched {
+                            try call.sendVideoFrame(salon.testPatternFrame(width: 640, height: 360, index: index))
+                            index += 1
+                        }
                     } catch {
                         break
                     }
-                    index += 1
                     try? await Task.sleep(nanoseconds: 66_000_000)  // about 15 pictures a second
                 }
             }

@@ -63,11 +63,22 @@ struct CallView: View {
             if state.status == .live && state.tiles.isEmpty {
                 Text("Nobody else is here yet.").padding()
             }
-            ScrollView {
-                LazyVGrid(columns: [GridItem(.adaptive(minimum: 160), spacing: 8)], spacing: 8) {
-                    ForEach(state.tiles) { tile in TileView(tile: tile, send: send) }
-                }
-                .padding(8)
+            if let main = state.mainTile {
+                // The pinned tile, or the only one: big, above the others.
+                TileView(tile: main, canPin: state.tiles.count > 1, fill: true, send: send)
+                    .padding(8)
+            }
+            let grid = state.gridTiles
+            if !grid.isEmpty {
+                TileGrid(tiles: grid, compact: state.mainTile != nil, send: send)
+            } else if state.mainTile == nil {
+                Spacer()
+            }
+            if state.sendingTestPattern && !state.videoWatched {
+                Text("Nobody is watching your video: the test picture is paused.")
+                    .font(.caption)
+                    .foregroundStyle(.secondary)
+                    .padding(.horizontal)
             }
             HStack(spacing: 12) {
                 Button(state.sendingTestPattern ? "Stop test picture" : "Send test picture") {
@@ -124,19 +135,79 @@ private struct LobbyView: View {
     }
 }
 
+/// The other participants' tiles, scrollable. Each cell's onAppear/onDisappear keeps the set of
+/// tiles on screen, reported (`.shown`) when it changes, so that the core stops the videos
+/// scrolled off. After someone comes or goes the grid reports once it has settled.
+private struct TileGrid: View {
+    let tiles: [Tile]
+    /// A strip under the big tile rather than the whole screen.
+    let compact: Bool
+    let send: (CallEvent) -> Void
+    @State private var onScreen: Set<String> = []
+
+    var body: some View {
+        ScrollView {
+            LazyVGrid(columns: [GridItem(.adaptive(minimum: compact ? 120 : 160), spacing: 8)], spacing: 8) {
+                ForEach(tiles) { tile in
+                    TileView(tile: tile, canPin: true, send: send)
+                        .onAppear {
+                            onScreen.insert(tile.id)
+                            report()
+                        }
+                        .onDisappear {
+                            onScreen.remove(tile.id)
+                            report()
+                        }
+                }
+            }
+            .padding(8)
+        }
+        .frame(height: compact ? 150 : nil)
+        .task(id: tiles.map(\.id)) {
+            // Newcomers' cells appear (or not, if off screen) first; then say what is shown.
+            try? await Task.sleep(nanoseconds: 300_000_000)
+            report()
+        }
+    }
+
+    private func report() {
+        let ids = Set(tiles.map(\.id))
+        send(.shown(TilesShown(visible: onScreen.intersection(ids), of: ids)))
+    }
+}
+
+/// One person: their picture (or initial), name, muted/speaking, a ring while they speak (a
+/// thicker one for the loudest speaker). Long-press, or "Pin", pins it (`canPin`); `fill` draws
+/// it as the big tile, filling the space it is given instead of a 4:3 box.
 private struct TileView: View {
     let tile: Tile
+    let canPin: Bool
+    var fill = false
     let send: (CallEvent) -> Void
+
+    @ViewBuilder private var backdrop: some View {
+        let color = Color(red: 0.15, green: 0.2, blue: 0.22)
+        if fill {
+            color.frame(maxWidth: .infinity, maxHeight: .infinity)
+        } else {
+            color.aspectRatio(4.0 / 3.0, contentMode: .fit)
+        }
+    }
 
     var body: some View {
         // The backdrop fixes the tile's shape; the picture and the label are laid over it.
-        Color(red: 0.15, green: 0.2, blue: 0.22)
-            .aspectRatio(4.0 / 3.0, contentMode: .fit)
+        backdrop
             .overlay {
                 if let picture = tile.picture, !tile.cameraOff {
-                    Image(decorative: picture, scale: 1)
-                        .resizable()
-                        .scaledToFill()
+                    if fill {
+                        Image(decorative: picture, scale: 1)
+                            .resizable()
+                            .scaledToFit()
+                    } else {
+                        Image(decorative: picture, scale: 1)
+                            .resizable()
+                            .scaledToFill()
+                    }
                 } else {
                     Text(tile.name.prefix(1).uppercased())
                         .font(.largeTitle)
@@ -149,6 +220,10 @@ private struct TileView: View {
                     Spacer()
                     if tile.muted { Text("muted").foregroundStyle(.red.opacity(0.8)) }
                     if tile.speaking { Text("speaking").foregroundStyle(.green) }
+                    if canPin {
+                        Button(fill ? "Unpin" : "Pin") { send(.pin(participantId: tile.id)) }
+                            .foregroundStyle(.white)
+                    }
                     if tile.canModerate {
                         Menu("⋯") {
                             Button("Ask to mute") { send(.askToMute(participantId: tile.id)) }
@@ -165,7 +240,17 @@ private struct TileView: View {
             .clipShape(RoundedRectangle(cornerRadius: 12))
             .overlay(
                 RoundedRectangle(cornerRadius: 12)
-                    .stroke(tile.speaking ? Color.green : Color.clear, lineWidth: 3))
+                    .stroke(ring, lineWidth: tile.dominant ? 5 : 3))
+            .contentShape(Rectangle())
+            .onLongPressGesture {
+                if canPin { send(.pin(participantId: tile.id)) }
+            }
+    }
+
+    private var ring: Color {
+        if tile.dominant { return .green }
+        if tile.speaking { return .green.opacity(0.6) }
+        return .clear
     }
 }
 
@@ -176,7 +261,7 @@ private struct TileView: View {
                 roomName: "Ada's room",
                 status: .live,
                 tiles: [
-                    Tile(id: "a", name: "Ada", speaking: true, muted: false, cameraOff: true, picture: nil),
+                    Tile(id: "a", name: "Ada", speaking: true, dominant: true, muted: false, cameraOff: true, picture: nil),
                     Tile(id: "b", name: "Bob", speaking: false, muted: true, cameraOff: true, picture: nil),
                 ]),
             title: "Ada",

@@ -240,7 +240,8 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
 
 /// A `Call` driven by the test: `emit` a state, `emitVideo` a picture, `emitEvent` an event;
 /// what the app sends is recorded, host actions as text in `hostActions` ("remove b",
-/// "lock true"). Mirrors the Kotlin `FakeCall`.
+/// "lock true"), views in `views` (the latest per participant) and `viewLog` (every call, e.g.
+/// "b hidden"). Mirrors the Kotlin `FakeCall`.
 public final class FakeCall: Call, @unchecked Sendable {
     private let lock = NSLock()
     private var current: RoomState
@@ -251,10 +252,16 @@ public final class FakeCall: Call, @unchecked Sendable {
     private let audio = Broadcast<RemoteAudio>()
     private let eventReaders = Broadcast<CallEvent>()
     private var actions: [String] = []
+    private var viewState: (latest: [String: ParticipantView], log: [String]) = ([:], [])
 
     public let options: JoinOptions
 
     public var hostActions: [String] { locked { actions } }
+    /// The latest `setView` per participant (never set: absent, which the core takes as
+    /// `.thumbnail`).
+    public var views: [String: ParticipantView] { locked { viewState.latest } }
+    /// Every `setView` call in order, as "<id> <view>".
+    public var viewLog: [String] { locked { viewState.log } }
 
     public init(initial: RoomState, options: JoinOptions) {
         current = initial
@@ -333,6 +340,16 @@ public final class FakeCall: Call, @unchecked Sendable {
         try locked {
             try checkMayTurnOn(on)
             media.camera = on
+        }
+    }
+
+    /// Like the core: an empty id is `.invalidInput`; after the call `.callEnded`.
+    public func setView(participantId: String, view: ParticipantView) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            if participantId.isEmpty { throw SalonError.invalidInput("participant id") }
+            viewState.latest[participantId] = view
+            viewState.log.append("\(participantId) \(view)")
         }
     }
 

@@ -140,7 +140,8 @@ extension RoomState {
             participants: r.participants.map { Participant($0) }, connection: Connection(r.connection),
             link: r.link, role: Role(r.role), locked: r.locked, panic: r.panic,
             microphoneOn: r.microphoneOn, cameraOn: r.cameraOn,
-            knocks: r.knocks.map { Knock($0) }, bans: r.bans.map { Ban($0) })
+            knocks: r.knocks.map { Knock($0) }, bans: r.bans.map { Ban($0) },
+            speakers: r.speakers, speaking: r.speaking, videoWatched: r.videoWatched)
     }
 }
 
@@ -150,6 +151,16 @@ extension Participant {
             id: r.id, name: r.name, audioOn: r.audioOn, videoOn: r.videoOn,
             receivingAudio: r.receivingAudio, receivingVideo: r.receivingVideo, speaking: r.speaking,
             role: Role(r.role))
+    }
+}
+
+extension ParticipantView {
+    var ffi: ParticipantViewRecord {
+        switch self {
+        case .hidden: return .hidden
+        case .thumbnail: return .thumbnail
+        case .large: return .large
+        }
     }
 }
 

@@ -212,13 +212,25 @@ public struct RoomState: Equatable, Hashable, Sendable {
     public var knocks: [Knock]
     /// People removed from this room (hosts only).
     public var bans: [Ban]
+    /// Who speaks now, loudest first, as the server says (at most three; my own id when I
+    /// speak). Only their audio is forwarded. `Participant.speaking` and `speaking` follow it.
+    public var speakers: [String]
+    /// I am among the `speakers`.
+    public var speaking: Bool
+    /// Somebody shows my video. While false the core sends none (frames given to
+    /// `sendVideoFrame` are dropped), so the app may pause its camera.
+    public var videoWatched: Bool
 
     public var isHost: Bool { role.isHost }
+
+    /// The loudest speaker now (maybe me), or nil when nobody speaks.
+    public var dominantSpeaker: String? { speakers.first }
 
     public init(
         roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection,
         link: String = "", role: Role = .guest, locked: Bool = false, panic: Bool = false,
-        microphoneOn: Bool = true, cameraOn: Bool = true, knocks: [Knock] = [], bans: [Ban] = []
+        microphoneOn: Bool = true, cameraOn: Bool = true, knocks: [Knock] = [], bans: [Ban] = [],
+        speakers: [String] = [], speaking: Bool = false, videoWatched: Bool = true
     ) {
         self.roomId = roomId
         self.roomName = roomName
@@ -233,6 +245,9 @@ public struct RoomState: Equatable, Hashable, Sendable {
         self.cameraOn = cameraOn
         self.knocks = knocks
         self.bans = bans
+        self.speakers = speakers
+        self.speaking = speaking
+        self.videoWatched = videoWatched
     }
 }
 
@@ -264,6 +279,16 @@ public struct Participant: Equatable, Hashable, Identifiable, Sendable {
         self.speaking = speaking
         self.role = role
     }
+}
+
+/// How the app shows someone's video: tell the core with `Call.setView`.
+public enum ParticipantView: Equatable, Hashable, Sendable {
+    /// Not on screen (scrolled off, another page, minimized): their video stops coming.
+    case hidden
+    /// A small tile: what everyone the app never set counts as.
+    case thumbnail
+    /// The main tile (pinned, or the only one filling the screen).
+    case large
 }
 
 /// What someone may do in a room. Hosts (owner and co-hosts) act on people of a lower role.

@@ -244,6 +244,10 @@ private final class RustCall: Call, @unchecked Sendable {
 
     func setCamera(_ on: Bool) throws { try mapErrors { try call.setCamera(on: on) } }
 
+    func setView(participantId: String, view: ParticipantView) throws {
+        try mapErrors { try call.setView(participantId: participantId, view: view.ffi) }
+    }
+
     func setLocked(_ locked: Bool) throws { try mapErrors { try call.setLocked(locked: locked) } }
 
     func admit(knockId: String) throws { try mapErrors { try call.admit(knockId: knockId) } }

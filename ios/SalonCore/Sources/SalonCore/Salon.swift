@@ -128,6 +128,15 @@ public protocol Call: AnyObject, Sendable {
     /// Throws `.notAllowed` when turning it on during panic.
     func setCamera(_ on: Bool) throws
 
+    /// How the app shows `participantId`'s video: `.hidden` for tiles off screen (their video
+    /// stops coming within about a second; their audio does not change), `.thumbnail` (what
+    /// everyone never set counts as) or `.large` for the main tile. Until the first call every
+    /// video arrives; from then on the core keeps the server told, coalesced. Call it when what
+    /// is shown changes (a grid scrolled, a tile pinned), not per frame. Works in the lobby and
+    /// while reconnecting; throws `.invalidInput` for a malformed id and `.callEnded` after the
+    /// call.
+    func setView(participantId: String, view: ParticipantView) throws
+
     /// Leaves the room (also from the lobby). Safe to call more than once.
     func leave() async
 

@@ -80,6 +80,94 @@ final class SalonCoreTests: XCTestCase {
         XCTAssertEqual(frames, 0)
     }
 
+    func testAFakeCallRecordsViewsAndCarriesSpeakers() async throws {
+        let salon = FakeSalonService()
+        let room = try await salon.createRoom(server: "https://salon.example.org")
+        let call = try await salon.join(link: room.link, options: JoinOptions(name: "Me"))
+        let fake = try XCTUnwrap(salon.calls.last)
+        XCTAssertEqual(call.state.speakers, [])
+        XCTAssertFalse(call.state.speaking)
+        XCTAssertTrue(call.state.videoWatched)
+        XCTAssertNil(call.state.dominantSpeaker)
+
+        try call.setView(participantId: "b", view: .hidden)
+        try call.setView(participantId: "b", view: .large)
+        XCTAssertEqual(fake.views, ["b": .large])
+        XCTAssertEqual(fake.viewLog, ["b hidden", "b large"])
+        XCTAssertThrowsError(try call.setView(participantId: "", view: .hidden)) { error in
+            XCTAssertEqual(error as? SalonError, .invalidInput("participant id"))
+        }
+
+        var changed = call.state
+        changed.speakers = ["b", "me"]
+        changed.speaking = true
+        changed.videoWatched = false
+        fake.emit(changed)
+        XCTAssertEqual(call.state.dominantSpeaker, "b")
+        XCTAssertFalse(call.state.videoWatched)
+
+        await call.leave()
+        XCTAssertThrowsError(try call.setView(participantId: "b", view: .thumbnail)) { error in
+            XCTAssertEqual(error as? SalonError, .callEnded)
+        }
+    }
+
+    /// Polls `probe` every 50 ms until it holds or `seconds` pass.
+    private func eventually(_ seconds: Double, _ probe: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if probe() { return true }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return probe()
+    }
+
+    /// Views through the Swift wrapper, the real core and a real server: when Ada hides Bo's
+    /// tile (the only one watching it), Bo's state says nobody watches his video; when she shows
+    /// it large, it is watched again. A malformed id is refused at once.
+    func testViewsThroughTheRustCoreAndARealServer() async throws {
+        let (url, _) = try startServer()
+        let ada = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let bo = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let room = try await ada.createRoom(server: url, name: "Ada's")
+        let adaCall = try await ada.join(link: room.link, options: JoinOptions(name: "Ada", microphoneOn: false, cameraOn: false))
+        let boCall = try await bo.join(
+            link: room.link,
+            options: JoinOptions(name: "Bo", microphoneOn: false, videoWidth: 160, videoHeight: 120, videoBitrateBps: 200_000))
+        let boId = try XCTUnwrap(boCall.state.me)
+        XCTAssertTrue(boCall.state.videoWatched)
+        let feeder = Task.detached {
+            var index: Int64 = 0
+            while !Task.isCancelled {
+                if let frame = try? bo.testPatternFrame(width: 160, height: 120, index: index) {
+                    try? boCall.sendVideoFrame(frame)
+                }
+                index += 1
+                try? await Task.sleep(nanoseconds: 40_000_000)
+            }
+        }
+        defer { feeder.cancel() }
+        let seen = await eventually(20) { adaCall.state.participants.contains { $0.id == boId } }
+        XCTAssertTrue(seen, "Ada does not see Bo")
+
+        XCTAssertThrowsError(try adaCall.setView(participantId: "", view: .hidden)) { error in
+            guard case .invalidInput = error as? SalonError else { return XCTFail("\(error)") }
+        }
+        try adaCall.setView(participantId: boId, view: .hidden)
+        let unwatched = await eventually(10) { !boCall.state.videoWatched }
+        XCTAssertTrue(unwatched, "Bo was not told that nobody watches")
+        try adaCall.setView(participantId: boId, view: .large)
+        let watched = await eventually(10) { boCall.state.videoWatched }
+        XCTAssertTrue(watched, "Bo was not told that Ada watches again")
+
+        feeder.cancel()
+        await boCall.leave()
+        await adaCall.leave()
+        XCTAssertThrowsError(try adaCall.setView(participantId: boId, view: .thumbnail)) { error in
+            XCTAssertEqual(error as? SalonError, .callEnded)
+        }
+    }
+
     /// A salon-server started for the test: `$SALON_SERVER_BIN`, else the workspace's debug build.
     private func startServer() throws -> (url: String, process: Process) {
         let repo = URL(fileURLWithPath: #filePath)
@@ -94,7 +182,7 @@ final class SalonCoreTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bin)
         process.arguments = [
-            "--bind", "127.0.0.1:0", "--data-dir", data.path, "--udp-ports", "0", "--log", "warn",
+            "--bind", "127.0.0.1:0", "--data-dir", data.path, "--udp-port", "0", "--log", "warn",
         ]
         let out = Pipe()
         process.standardOutput = out

@@ -56,9 +56,22 @@ class FakeSalonServiceTest {
 
             call.sendAudioFrame(ShortArray(960))
             assertEquals(1, fake.sentAudio.size)
+
+            // Views are recorded, the latest per participant and every call in order.
+            call.setView("b", ParticipantView.Hidden)
+            call.setView("b", ParticipantView.Large)
+            assertEquals(mapOf("b" to ParticipantView.Large), fake.views)
+            assertEquals(listOf("b Hidden", "b Large"), fake.viewLog)
+            assertFailsWith<SalonError.InvalidInput> { call.setView("", ParticipantView.Hidden) }
+
+            // Speakers and my video watched come with the state.
+            fake.emit(call.state.value.copy(speakers = listOf("b"), videoWatched = false))
+            assertEquals("b", call.state.value.dominantSpeaker)
+            assertEquals(false, call.state.value.videoWatched)
             call.leave()
             assertEquals(Connection.Ended(EndReason.Left), call.state.value.connection)
             assertEquals(emptyList(), call.videoFrames().toList())
             assertFailsWith<SalonError.CallEnded> { call.sendAudioFrame(ShortArray(960)) }
+            assertFailsWith<SalonError.CallEnded> { call.setView("b", ParticipantView.Thumbnail) }
         }
 }

@@ -179,7 +179,8 @@ class FakeSalonService(
 /**
  * A [Call] driven by the test: [emit] a state, [emitVideo] a frame, [emitEvent] an event; what
  * the app sends is recorded, host actions as text in [hostActions] (e.g. "remove b",
- * "lock true").
+ * "lock true"), views in [views] (the latest per participant) and [viewLog] (every call, e.g.
+ * "b Hidden").
  */
 class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     private val mutableState = MutableStateFlow(initial)
@@ -188,6 +189,12 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     private val events = Broadcast<CallEvent>()
 
     val hostActions: MutableList<String> = java.util.concurrent.CopyOnWriteArrayList()
+
+    /** The latest [setView] per participant (never set: absent, which the core takes as Thumbnail). */
+    val views: MutableMap<String, ParticipantView> = java.util.concurrent.ConcurrentHashMap()
+
+    /** Every [setView] call in order, as "<id> <view>". */
+    val viewLog: MutableList<String> = java.util.concurrent.CopyOnWriteArrayList()
 
     val sentVideo: MutableList<I420Frame> = java.util.concurrent.CopyOnWriteArrayList()
     val sentAudio: MutableList<ShortArray> = java.util.concurrent.CopyOnWriteArrayList()
@@ -247,6 +254,14 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     override fun setCamera(on: Boolean) {
         checkMayTurnOn(on)
         cameraOn = on
+    }
+
+    /** Like the core: a blank id is [SalonError.InvalidInput]; after the call [SalonError.CallEnded]. */
+    override fun setView(participantId: String, view: ParticipantView) {
+        checkOpen()
+        if (participantId.isBlank()) throw SalonError.InvalidInput("participant id")
+        views[participantId] = view
+        viewLog += "$participantId $view"
     }
 
     override suspend fun leave() {

@@ -13,6 +13,7 @@ import org.salon.core.ffi.InternalException
 import org.salon.core.ffi.KnockRecord
 import org.salon.core.ffi.MyRoomRecord
 import org.salon.core.ffi.ParticipantRecord
+import org.salon.core.ffi.ParticipantViewRecord
 import org.salon.core.ffi.RefusalRecord
 import org.salon.core.ffi.RemoteStatsRecord
 import org.salon.core.ffi.RoleRecord
@@ -131,7 +132,17 @@ internal fun RoomStateRecord.toRoomState() =
         cameraOn = cameraOn,
         knocks = knocks.map { it.toKnock() },
         bans = bans.map { it.toBan() },
+        speakers = speakers,
+        speaking = speaking,
+        videoWatched = videoWatched,
     )
+
+internal fun ParticipantView.toFfi(): ParticipantViewRecord =
+    when (this) {
+        ParticipantView.Hidden -> ParticipantViewRecord.HIDDEN
+        ParticipantView.Thumbnail -> ParticipantViewRecord.THUMBNAIL
+        ParticipantView.Large -> ParticipantViewRecord.LARGE
+    }
 
 internal fun ParticipantRecord.toParticipant() =
     Participant(

@@ -138,8 +138,23 @@ data class RoomState(
     val knocks: List<Knock> = emptyList(),
     /** People removed from this room (hosts only). */
     val bans: List<Ban> = emptyList(),
+    /**
+     * Who speaks now, loudest first, as the server says (at most three; my own id when I speak).
+     * Only their audio is forwarded. [Participant.speaking] and [speaking] follow it.
+     */
+    val speakers: List<String> = emptyList(),
+    /** I am among the [speakers]. */
+    val speaking: Boolean = false,
+    /**
+     * Somebody shows my video. While false the core sends none (frames given to
+     * [Call.sendVideoFrame] are dropped), so the app may pause its camera.
+     */
+    val videoWatched: Boolean = true,
 ) {
     val isHost: Boolean get() = role.isHost
+
+    /** The loudest speaker now (maybe me), or null when nobody speaks. */
+    val dominantSpeaker: String? get() = speakers.firstOrNull()
 }
 
 /** Another person in the room. */
@@ -157,6 +172,18 @@ data class Participant(
     val speaking: Boolean,
     val role: Role = Role.Guest,
 )
+
+/** How the app shows someone's video: tell the core with [Call.setView]. */
+enum class ParticipantView {
+    /** Not on screen (scrolled off, another page, minimized): their video stops coming. */
+    Hidden,
+
+    /** A small tile: what everyone the app never set counts as. */
+    Thumbnail,
+
+    /** The main tile (pinned, or the only one filling the screen). */
+    Large,
+}
 
 /** What someone may do in a room. Hosts (owner and co-hosts) act on people of a lower role. */
 enum class Role {

@@ -210,6 +210,8 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun setCamera(on: Boolean) = mapErrors { call.setCamera(on) }
 
+    override fun setView(participantId: String, view: ParticipantView) = mapErrors { call.setView(participantId, view.toFfi()) }
+
     override fun setLocked(locked: Boolean) = mapErrors { call.setLocked(locked) }
 
     override fun admit(knockId: String) = mapErrors { call.admit(knockId) }

@@ -139,6 +139,17 @@ interface Call {
     /** Throws [SalonError.NotAllowed] when turning it on during panic. */
     fun setCamera(on: Boolean)
 
+    /**
+     * How the app shows [participantId]'s video: [ParticipantView.Hidden] for tiles off screen
+     * (their video stops coming within about a second; their audio does not change),
+     * [ParticipantView.Thumbnail] (what everyone never set counts as) or
+     * [ParticipantView.Large] for the main tile. Until the first call every video arrives; from
+     * then on the core keeps the server told, coalesced. Call it when what is shown changes (a
+     * grid scrolled, a tile pinned), not per frame. Works in the lobby and while reconnecting;
+     * throws [SalonError.InvalidInput] for a malformed id and [SalonError.CallEnded] after the call.
+     */
+    fun setView(participantId: String, view: ParticipantView)
+
     /** Leaves the room (also from the lobby). Safe to call more than once. */
     suspend fun leave()
 

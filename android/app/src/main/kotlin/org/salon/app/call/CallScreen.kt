@@ -5,6 +5,7 @@ import androidx.compose.foundation.Image
 import androidx.compose.foundation.background
 import androidx.compose.foundation.border
 import androidx.compose.foundation.clickable
+import androidx.compose.foundation.gestures.detectTapGestures
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Box
 import androidx.compose.foundation.layout.Column
@@ -13,10 +14,12 @@ import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.layout.aspectRatio
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.height
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.lazy.grid.GridCells
 import androidx.compose.foundation.lazy.grid.LazyVerticalGrid
 import androidx.compose.foundation.lazy.grid.items
+import androidx.compose.foundation.lazy.grid.rememberLazyGridState
 import androidx.compose.foundation.shape.RoundedCornerShape
 import androidx.compose.material3.Button
 import androidx.compose.material3.DropdownMenu
@@ -29,19 +32,26 @@ import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.material3.TopAppBar
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberUpdatedState
 import androidx.compose.runtime.setValue
+import androidx.compose.runtime.snapshotFlow
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.draw.clip
 import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.graphics.asImageBitmap
+import androidx.compose.ui.input.pointer.pointerInput
 import androidx.compose.ui.layout.ContentScale
 import androidx.compose.ui.tooling.preview.Preview
+import androidx.compose.ui.unit.Dp
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import kotlinx.coroutines.flow.distinctUntilChanged
+import kotlinx.coroutines.flow.filterNotNull
 
 /** The call screen, wired to its ViewModel; [onClose] goes back to the friend list. */
 @Composable
@@ -101,15 +111,67 @@ fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
             if (state.status == CallStatus.Live && state.tiles.isEmpty()) {
                 Text("Nobody else is here yet.", Modifier.padding(16.dp))
             }
-            LazyVerticalGrid(
-                columns = GridCells.Adaptive(minSize = 160.dp),
-                contentPadding = PaddingValues(8.dp),
-                horizontalArrangement = Arrangement.spacedBy(8.dp),
-                verticalArrangement = Arrangement.spacedBy(8.dp),
-            ) {
-                items(state.tiles, key = { it.id }) { tile -> ParticipantTile(tile, onEvent) }
+            val main = state.mainTile
+            val grid = state.gridTiles
+            if (main != null) {
+                // The pinned tile, or the only one: big, above the others.
+                ParticipantTile(
+                    main,
+                    canPin = state.tiles.size > 1,
+                    onEvent = onEvent,
+                    modifier = Modifier.weight(1f).fillMaxWidth().padding(8.dp),
+                    fill = true,
+                )
+            }
+            if (grid.isNotEmpty()) {
+                TileGrid(
+                    grid,
+                    onEvent,
+                    modifier = if (main != null) Modifier.fillMaxWidth().height(150.dp) else Modifier.weight(1f),
+                    minTile = if (main != null) 120.dp else 160.dp,
+                )
+            }
+            if (state.sendingTestPattern && !state.videoWatched) {
+                Text(
+                    "Nobody is watching your video: the test picture is paused.",
+                    Modifier.padding(horizontal = 16.dp),
+                    color = Color.Gray,
+                    style = MaterialTheme.typography.bodySmall,
+                )
             }
         }
+    }
+}
+
+/**
+ * The other participants' tiles, scrollable. It reports which of them are on screen
+ * ([CallEvent.Shown]) whenever that set changes, so that the core stops the videos scrolled off.
+ */
+@Composable
+private fun TileGrid(tiles: List<Tile>, onEvent: (CallEvent) -> Unit, modifier: Modifier, minTile: Dp) {
+    val gridState = rememberLazyGridState()
+    val ids by rememberUpdatedState(tiles.map { it.id })
+    val report by rememberUpdatedState(onEvent)
+    LaunchedEffect(gridState) {
+        snapshotFlow {
+            val layout = gridState.layoutInfo
+            // Only once the layout has caught up with the tiles: a tile just added is not yet
+            // laid out, and must not be taken as scrolled off.
+            if (layout.totalItemsCount != ids.size) return@snapshotFlow null
+            TilesShown(visible = layout.visibleItemsInfo.mapTo(HashSet()) { it.key as String }, of = ids.toSet())
+        }.filterNotNull()
+            .distinctUntilChanged()
+            .collect { report(CallEvent.Shown(it)) }
+    }
+    LazyVerticalGrid(
+        columns = GridCells.Adaptive(minSize = minTile),
+        modifier = modifier,
+        state = gridState,
+        contentPadding = PaddingValues(8.dp),
+        horizontalArrangement = Arrangement.spacedBy(8.dp),
+        verticalArrangement = Arrangement.spacedBy(8.dp),
+    ) {
+        items(tiles, key = { it.id }) { tile -> ParticipantTile(tile, canPin = true, onEvent = onEvent) }
     }
 }
 
@@ -154,23 +216,47 @@ private fun statusLine(status: CallStatus): String? =
         is CallStatus.Ended -> "Call ended: ${status.why}"
     }
 
+/**
+ * One person: their picture (or initial), name, muted/speaking, a ring while they speak (a
+ * thicker, brighter one for the loudest speaker). Long-press, or "Pin", pins it ([canPin]);
+ * [fill] draws it as the big tile, filling [modifier]'s space instead of a 4:3 box.
+ */
 @Composable
-private fun ParticipantTile(tile: Tile, onEvent: (CallEvent) -> Unit) {
+private fun ParticipantTile(
+    tile: Tile,
+    canPin: Boolean,
+    onEvent: (CallEvent) -> Unit,
+    modifier: Modifier = Modifier,
+    fill: Boolean = false,
+) {
     val shape = RoundedCornerShape(12.dp)
-    val ring = if (tile.speaking) Color(0xFF43A047) else Color.Transparent
+    val (ringWidth, ring) =
+        when {
+            tile.dominant -> 5.dp to Color(0xFF00E676)
+            tile.speaking -> 3.dp to Color(0xFF43A047)
+            else -> 3.dp to Color.Transparent
+        }
+    val pin by rememberUpdatedState(onEvent)
     Box(
-        Modifier
-            .aspectRatio(4f / 3f)
-            .border(3.dp, ring, shape)
+        modifier
+            .then(if (fill) Modifier else Modifier.aspectRatio(4f / 3f))
+            .border(ringWidth, ring, shape)
             .clip(shape)
-            .background(Color(0xFF263238)),
+            .background(Color(0xFF263238))
+            .then(
+                if (canPin) {
+                    Modifier.pointerInput(tile.id) { detectTapGestures(onLongPress = { pin(CallEvent.Pin(tile.id)) }) }
+                } else {
+                    Modifier
+                },
+            ),
     ) {
         val picture = tile.picture
         if (picture != null && !tile.cameraOff) {
             Image(
                 bitmap = picture.asImageBitmap(),
                 contentDescription = "${tile.name}'s video",
-                contentScale = ContentScale.Crop,
+                contentScale = if (fill) ContentScale.Fit else ContentScale.Crop,
                 modifier = Modifier.fillMaxSize(),
             )
         } else {
@@ -188,6 +274,13 @@ private fun ParticipantTile(tile: Tile, onEvent: (CallEvent) -> Unit) {
             Text(tile.name, color = Color.White, modifier = Modifier.weight(1f))
             if (tile.muted) Text("muted", color = Color(0xFFEF9A9A))
             if (tile.speaking) Text("speaking", color = Color(0xFFA5D6A7))
+            if (canPin) {
+                Text(
+                    if (fill) "Unpin" else "Pin",
+                    color = Color.White,
+                    modifier = Modifier.clickable { onEvent(CallEvent.Pin(tile.id)) },
+                )
+            }
             if (tile.canModerate) TileMenu(tile, onEvent)
         }
     }
@@ -221,7 +314,7 @@ private fun CallScreenPreview() {
                 status = CallStatus.Live,
                 tiles =
                     listOf(
-                        Tile("a", "Ada", speaking = true, muted = false, cameraOff = true, picture = null),
+                        Tile("a", "Ada", speaking = true, dominant = true, muted = false, cameraOff = true, picture = null),
                         Tile("b", "Bob", speaking = false, muted = true, cameraOff = true, picture = null),
                     ),
             ),

@@ -12,6 +12,8 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.combine
+import kotlinx.coroutines.flow.distinctUntilChanged
+import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
@@ -43,7 +45,17 @@ data class CallState(
     val link: String? = null,
     /** A one-off message: a host asked me to mute, muted me, or refused something. */
     val notice: String? = null,
-)
+    /** The tile I pinned (drawn big), while they are here. */
+    val pinned: String? = null,
+    /** Somebody shows my video; while false the core sends none and the test picture pauses. */
+    val videoWatched: Boolean = true,
+) {
+    /** The tile drawn big above the grid: the pinned one, else the only one. */
+    val mainTile: Tile? get() = TileViews.mainTile(tiles.map { it.id }, pinned)?.let { id -> tiles.first { it.id == id } }
+
+    /** The tiles in the grid: everyone but the [mainTile]. */
+    val gridTiles: List<Tile> get() = mainTile?.let { main -> tiles.filter { it.id != main.id } } ?: tiles
+}
 
 sealed interface CallStatus {
     data object Joining : CallStatus
@@ -63,6 +75,8 @@ data class Tile(
     val id: String,
     val name: String,
     val speaking: Boolean,
+    /** The loudest speaker now (first of the room's speakers): a stronger ring. */
+    val dominant: Boolean = false,
     val muted: Boolean,
     val cameraOff: Boolean,
     val picture: Bitmap?,
@@ -78,6 +92,12 @@ sealed interface CallEvent {
     data object Leave : CallEvent
 
     data object DismissNotice : CallEvent
+
+    /** What the grid shows now (see [TilesShown]); the core is told what changed. */
+    data class Shown(val shown: TilesShown) : CallEvent
+
+    /** Draws [participantId] big (and tells the core so); pinning them again unpins. */
+    data class Pin(val participantId: String) : CallEvent
 
     // Host actions.
     data object ToggleLock : CallEvent
@@ -112,6 +132,8 @@ class CallViewModel(
     private val mutableState = MutableStateFlow(CallState())
     val state: StateFlow<CallState> = mutableState.asStateFlow()
     private val pictures = MutableStateFlow<Map<String, Bitmap>>(emptyMap())
+    private val pinned = MutableStateFlow<String?>(null)
+    private val shown = MutableStateFlow<TilesShown?>(null)
     private var call: Call? = null
     private var testPattern: Job? = null
 
@@ -125,7 +147,15 @@ class CallViewModel(
                     return@launch
                 }
             call = joined
-            launch { combine(joined.state, pictures, ::show).collect { shown -> mutableState.value = shown } }
+            launch { combine(joined.state, pictures, pinned, ::show).collect { shown -> mutableState.value = shown } }
+            launch {
+                // Views follow who is here, the pin and the grid's reports; never the pictures or
+                // the speakers, so this runs when what is shown changes, not per frame.
+                val views = TileViews(joined::setView)
+                val ids = joined.state.map { room -> room.participants.map { it.id } }.distinctUntilChanged()
+                combine(ids, pinned, shown) { ids, pin, shown -> Triple(ids, pin, shown) }
+                    .collect { (ids, pin, shown) -> views.update(ids, TileViews.mainTile(ids, pin), shown) }
+            }
             launch { joined.events().collect { event -> mutableState.update { it.copy(notice = event.describe()) } } }
             launch(Dispatchers.Default) {
                 val converter = PictureConverter()
@@ -152,6 +182,8 @@ class CallViewModel(
             CallEvent.ToggleTestPattern -> toggleTestPattern()
             CallEvent.Leave -> leave()
             CallEvent.DismissNotice -> mutableState.update { it.copy(notice = null) }
+            is CallEvent.Shown -> shown.value = event.shown
+            is CallEvent.Pin -> pinned.update { if (it == event.participantId) null else event.participantId }
             CallEvent.ToggleLock -> host { it.setLocked(!state.value.locked) }
             CallEvent.TogglePanic -> host { it.setPanic(!state.value.panic) }
             CallEvent.NewLink -> host { it.rotateLink() }
@@ -174,7 +206,7 @@ class CallViewModel(
         }
     }
 
-    private fun show(room: RoomState, pictures: Map<String, Bitmap>): CallState =
+    private fun show(room: RoomState, pictures: Map<String, Bitmap>, pin: String?): CallState =
         mutableState.value.copy(
             roomName = room.roomName,
             status =
@@ -191,6 +223,7 @@ class CallViewModel(
                         p.id,
                         p.name,
                         speaking = p.speaking,
+                        dominant = p.id == room.dominantSpeaker,
                         muted = !p.audioOn,
                         cameraOff = !p.videoOn,
                         picture = pictures[p.id],
@@ -202,6 +235,8 @@ class CallViewModel(
             panic = room.panic,
             knocks = room.knocks,
             link = room.link,
+            pinned = pin?.takeIf { id -> room.participants.any { it.id == id } },
+            videoWatched = room.videoWatched,
         )
 
     private fun toggleTestPattern() {
@@ -223,7 +258,8 @@ class CallViewModel(
                     var index = 0L
                     while (isActive) {
                         try {
-                            call.sendVideoFrame(salon.testPatternFrame(640, 360, index++))
+                            // Nobody shows my video: the core would drop the picture, so make none.
+                            if (call.state.value.videoWatched) call.sendVideoFrame(salon.testPatternFrame(640, 360, index++))
                         } catch (e: SalonError) {
                             break
                         }
