@@ -2,7 +2,7 @@
 //! task. Messages are validated before they touch anything; nothing a client sends can end
 //! another participant's call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,9 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::{
     RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit,
 };
-use salon_protocol::{ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage};
+use salon_protocol::{
+    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, TileSize,
+};
 use tokio::sync::mpsc;
 
 use crate::conn::{Conn, Incoming};
@@ -27,6 +29,7 @@ use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
 use crate::sfu::candidates::{RemoteCandidates, Verdict};
 use crate::sfu::engine::{LegError, LegEvent, LegHandle, NewLeg};
 use crate::sfu::forward::Publication;
+use crate::sfu::layers::Want;
 use crate::sfu::peer::{self, MediaSettings};
 use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
 use crate::store::StoredRoom;
@@ -335,8 +338,9 @@ struct Session {
     /// The peer connection has reached `connected` once.
     connected: bool,
     subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
-    /// The participants whose video the client shows (`None`: it never said, so everyone's).
-    view: Option<HashSet<String>>,
+    /// The participants whose video the client shows, and how (`None`: it never said, so
+    /// everyone's, at the best layer).
+    view: Option<HashMap<String, Want>>,
     /// The latest speakers list and video audience the client was told (sent again to a
     /// socket that resumes with the media kept).
     speakers: Option<Arc<[String]>>,
@@ -494,9 +498,18 @@ impl Session {
     }
 
     /// The videos the participant shows now (see `ClientMessage::View`): only those are
-    /// forwarded to it.
+    /// forwarded to it, each at the simulcast layer that fits its tile.
     async fn set_view(&mut self, tiles: Vec<salon_protocol::Tile>) {
-        let view: HashSet<String> = tiles.into_iter().map(|t| t.participant_id).collect();
+        let view: HashMap<String, Want> = tiles
+            .into_iter()
+            .map(|t| {
+                let want = Want {
+                    large: t.size == TileSize::Large,
+                    height: t.height,
+                };
+                (t.participant_id, want)
+            })
+            .collect();
         let views: Vec<_> = self
             .subscriptions
             .iter()
@@ -505,7 +518,7 @@ impl Session {
                 (
                     sub.publication.id,
                     sub.slot.sender,
-                    view.contains(publisher),
+                    view.get(publisher).copied(),
                 )
             })
             .collect();
@@ -516,9 +529,13 @@ impl Session {
         }
     }
 
-    /// Whether the participant shows `publisher`'s video (everyone's until its first view).
-    fn shows(&self, publisher: &str) -> bool {
-        self.view.as_ref().is_none_or(|v| v.contains(publisher))
+    /// How the participant shows `publisher`'s video (`None`: hidden; everyone's, at the best
+    /// layer, until its first view).
+    fn shows(&self, publisher: &str) -> Option<Want> {
+        match &self.view {
+            None => Some(Want::BEST),
+            Some(view) => view.get(publisher).copied(),
+        }
     }
 
     async fn on_offer(&mut self, conn: &mut Conn, sdp: String) -> Option<End> {

@@ -49,16 +49,18 @@ use super::demux;
 use super::feedback::{self, Feedback};
 use super::forward::Publication;
 use super::keyframe::VideoCodec;
+use super::layers::{self, LayerView, Switch, Verdict, Want};
 use super::munger::Munger;
 use super::rewrite::Rewrite;
 use super::speakers::{self, Selection, Voice};
 use super::udp::{self, Sent};
 use crate::metrics::{DropReason, Metrics};
 
-/// Fewest milliseconds between two keyframe requests sent to one publisher.
 /// The RFC 6464 header extension that carries each audio packet's level.
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
+/// Shortest time between two keyframe requests sent for one publication's layer (its one
+/// stream, without simulcast).
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// Datagrams read from the socket before timers and jobs get a turn.
 const READ_BUDGET: usize = 512;
@@ -323,6 +325,7 @@ impl Engine {
                         runs: Vec::new(),
                         scratch: Vec::new(),
                         reads: Vec::new(),
+                        diverted: Vec::new(),
                         outbox: Vec::new(),
                         outcomes: Vec::new(),
                         problems: Problems::default(),
@@ -480,13 +483,68 @@ pub struct Leg {
     /// Remote track id → its publication once its first packet arrived (`None`: its codec was
     /// not negotiated, and its packets are dropped).
     tracks: HashMap<String, Option<PubId>>,
+    /// The streams it sends (one per layer of each track), by SSRC: kept for the life of the
+    /// connection, whatever the stack forgets at a renegotiation (see `feedback`). At most
+    /// [`feedback::MAX_CLAIMED`].
+    routes: Vec<Route>,
     slots: IdMap<RTCRtpSenderId, SendSlot>,
     /// Listed in `Worker::dirty` (it has datagrams to send or a timeout to refresh).
     dirty: bool,
     feedback: feedback::Queue,
     /// Datagrams the kernel refused (buffer full) since sending last worked.
     send_drops: u64,
+    /// What video may use toward this subscriber, from the connection's bandwidth estimate.
+    budget: layers::Budget,
 }
+
+/// One stream a publisher's connection receives: a track, or one simulcast layer of it.
+struct Route {
+    ssrc: u32,
+    track_id: String,
+    /// The layer's stream id (`None`: the track has no simulcast).
+    rid: Option<String>,
+    /// Its publication and layer, once its first packet arrived.
+    to: Option<(PubId, u8)>,
+}
+
+/// One simulcast layer of a publication (a track without simulcast has one).
+#[derive(Default)]
+struct Layer {
+    /// Its stream id (`None`: the track has no simulcast).
+    rid: Option<String>,
+    /// Its SSRC, once known; kept even while the publisher pauses the layer (it resumes on the
+    /// same SSRC without naming it again).
+    ssrc: Option<u32>,
+    last_packet: Option<Instant>,
+    /// Its picture height, from its last keyframe (VP8 only).
+    height: Option<u16>,
+    last_keyframe_request: Option<Instant>,
+    /// What it brings in (what a subscriber's budget is charged for it).
+    rate: layers::RateMeter,
+}
+
+impl Layer {
+    /// A keyframe request for it would not be refused by [`KEYFRAME_REQUEST_GAP`] now.
+    fn may_request(&self, now: Instant) -> bool {
+        self.last_keyframe_request
+            .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_REQUEST_GAP)
+    }
+}
+
+/// One subscriber's video, for `Worker::retarget`: what its one-layer videos cost, and what each
+/// simulcast downstream (publication, index in its downstreams) asks for.
+#[derive(Default)]
+struct Wanted {
+    fixed: f64,
+    demands: Vec<(PubId, usize, layers::Demand)>,
+}
+
+/// A layer flows if a packet arrived within this time (a publisher pauses layers it cannot
+/// afford or that nobody watches; video sends many packets a second).
+const LAYER_LIVE: Duration = Duration::from_secs(1);
+
+/// A downstream still waiting for its target layer's keyframe asks again after this long.
+const SWITCH_ASK_AGAIN: Duration = Duration::from_secs(1);
 
 /// A track a publisher sends, and where its copies go.
 struct Pub {
@@ -494,7 +552,8 @@ struct Pub {
     room: Arc<str>,
     receiver: RTCRtpReceiverId,
     kind: RtpCodecKind,
-    ssrc: u32,
+    /// Lowest first; one for a track without simulcast.
+    layers: Vec<Layer>,
     downs: Vec<Down>,
     paused: bool,
     /// Audio with the audio-level extension: its id and the voice's loudness. Such audio is
@@ -508,7 +567,21 @@ struct Pub {
     unwatched_since: Option<Instant>,
     /// How often forwarding resumed after a pause (each downstream's numbering breaks there).
     resumes: u64,
-    last_keyframe_request: Option<Instant>,
+}
+
+impl Pub {
+    /// What layer choice needs to know about each layer now.
+    fn layer_views(&self, now: Instant) -> Vec<LayerView> {
+        self.layers
+            .iter()
+            .map(|l| LayerView {
+                live: l
+                    .last_packet
+                    .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE),
+                height: l.height,
+            })
+            .collect()
+    }
 }
 
 /// The copy of a publication that goes to one subscriber's send slot.
@@ -520,8 +593,13 @@ struct Down {
     resumes_seen: u64,
     /// The subscriber shows this video (see `ClientMessage::View`); always true for audio.
     shown: bool,
-    /// Nothing goes out until a packet that starts a keyframe (video only).
-    awaiting_keyframe: bool,
+    /// What the subscriber's view asks of this video (the layer it should get).
+    want: Want,
+    /// The layer it forwards and the one it should; nothing goes out until a packet that starts
+    /// a keyframe of the target layer (video only).
+    switch: Switch,
+    /// When a keyframe of the target layer was last asked for on its behalf.
+    switch_asked: Option<Instant>,
     /// Shown again after being hidden: the next packet continues the subscriber's numbering.
     restart: bool,
     /// When this subscriber last made the server ask the publisher for a keyframe.
@@ -576,7 +654,10 @@ pub struct Worker {
     dirty: Vec<LegId>,
     flushing: Vec<LegId>,
     scratch: Vec<Feedback>,
-    reads: Vec<(String, rtp::Packet)>,
+    /// Received RTP of one input: with its track id when the stack delivered it, without when
+    /// the engine's own tap did (a claimed stream).
+    reads: Vec<(Option<String>, rtp::Packet)>,
+    diverted: Vec<rtp::Packet>,
     /// Datagrams of one flush, and whether the kernel took each (kept for their capacity).
     outbox: Vec<(BytesMut, SocketAddr)>,
     outcomes: Vec<Sent>,
@@ -692,10 +773,12 @@ impl WorkerHandle {
                         failed: false,
                         receivers: HashMap::new(),
                         tracks: HashMap::new(),
+                        routes: Vec::new(),
                         slots: IdMap::default(),
                         dirty: false,
                         feedback: leg.feedback,
                         send_drops: 0,
+                        budget: layers::Budget::default(),
                     },
                 );
                 w.shared.metrics.legs_changed(1);
@@ -735,6 +818,25 @@ impl Leg {
     /// The participant this connection belongs to.
     pub fn participant(&self) -> &str {
         &self.participant
+    }
+
+    /// The stack announced a received stream (a track, or one simulcast layer of it): its
+    /// packets are routed by SSRC from now on, and taken out of the chain by `feedback::Tap`
+    /// (so a renegotiation, which makes `rtc` forget simulcast layers, cannot lose them).
+    fn open_stream(&mut self, ssrc: u32, track_id: &str, rid: Option<String>) {
+        if self.routes.iter().any(|r| r.ssrc == ssrc) || self.routes.len() >= feedback::MAX_CLAIMED
+        {
+            return;
+        }
+        if !feedback::claim(&self.feedback, ssrc) {
+            return;
+        }
+        self.routes.push(Route {
+            ssrc,
+            track_id: track_id.to_owned(),
+            rid: rid.filter(|r| !r.is_empty()),
+            to: None,
+        });
     }
 }
 
@@ -1071,6 +1173,7 @@ impl Worker {
     /// it took in, and what it has to send.
     fn after_input(&mut self, id: LegId) {
         let mut reads = std::mem::take(&mut self.reads);
+        let mut diverted = std::mem::take(&mut self.diverted);
         let mut feedback = std::mem::take(&mut self.scratch);
         let mut connected = false;
         let polled = self.guard(id, |leg| {
@@ -1091,6 +1194,7 @@ impl Worker {
                         _ => {}
                     },
                     RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                        leg.open_stream(init.ssrc, &init.track_id, init.rid);
                         leg.receivers.insert(init.track_id, init.receiver_id);
                     }
                     _ => {}
@@ -1098,17 +1202,21 @@ impl Worker {
             }
             while let Some(m) = leg.pc.poll_read() {
                 if let RTCMessage::RtpPacket(track_id, packet) = m.message {
-                    reads.push((track_id, packet));
+                    reads.push((Some(track_id), packet));
                 }
             }
-            feedback::drain(&leg.feedback, &mut feedback);
+            feedback::drain(&leg.feedback, &mut feedback, &mut diverted);
         });
         if connected {
             self.tell_speakers(id);
         }
         if polled.is_some() {
+            // The engine's own streams first: they left the chain before the stack's.
+            for packet in diverted.drain(..) {
+                self.forward(id, None, packet);
+            }
             for (track_id, packet) in reads.drain(..) {
-                self.forward(id, &track_id, packet);
+                self.forward(id, track_id.as_deref(), packet);
             }
             for item in feedback.drain(..) {
                 self.on_feedback(id, item);
@@ -1116,8 +1224,10 @@ impl Worker {
             self.mark_dirty(id);
         }
         reads.clear();
+        diverted.clear();
         feedback.clear();
         self.reads = reads;
+        self.diverted = diverted;
         self.scratch = feedback;
     }
 
@@ -1157,6 +1267,57 @@ impl Worker {
         }
     }
 
+    /// The publication and layer a received packet belongs to, by its SSRC (`track_id`: the
+    /// stack's, for a packet it delivered itself). The publication is made on the first packet
+    /// of its track.
+    fn layer_of(
+        &mut self,
+        id: LegId,
+        track_id: Option<&str>,
+        packet: &rtp::Packet,
+    ) -> Option<(PubId, u8)> {
+        let ssrc = packet.header.ssrc;
+        let leg = self.legs.get_mut(&id)?;
+        let index = match leg.routes.iter().position(|r| r.ssrc == ssrc) {
+            Some(index) => index,
+            None => {
+                // Delivered by the stack without an announcement (cannot happen with `rtc`
+                // 0.21, which announces every stream before its first packet): a track
+                // without simulcast.
+                let track_id = track_id?;
+                if leg.routes.len() >= feedback::MAX_CLAIMED {
+                    return None;
+                }
+                leg.routes.push(Route {
+                    ssrc,
+                    track_id: track_id.to_owned(),
+                    rid: None,
+                    to: None,
+                });
+                leg.routes.len() - 1
+            }
+        };
+        if let Some(to) = leg.routes[index].to {
+            return Some(to);
+        }
+        let track_id = leg.routes[index].track_id.clone();
+        let rid = leg.routes[index].rid.clone();
+        let pub_id = self.publication_for(id, &track_id, packet)?;
+        let p = self.pubs.get_mut(&pub_id)?;
+        let layer = match p.layers.iter().position(|l| l.rid == rid) {
+            Some(layer) => layer,
+            None if p.layers.len() == 1 => 0,
+            // A stream id the track does not have (the stack checks it against the SDP).
+            None => return None,
+        };
+        p.layers[layer].ssrc = Some(ssrc);
+        let to = (pub_id, u8::try_from(layer).unwrap_or(0));
+        if let Some(route) = self.legs.get_mut(&id).and_then(|l| l.routes.get_mut(index)) {
+            route.to = Some(to);
+        }
+        Some(to)
+    }
+
     /// The publication a received track belongs to, made on its first packet.
     fn publication_for(
         &mut self,
@@ -1171,6 +1332,16 @@ impl Worker {
         let receiver_id = *leg.receivers.get(track_id)?;
         let mut receiver = leg.pc.rtp_receiver(receiver_id)?;
         let kind = receiver.track().kind();
+        // Simulcast layers in the order of the publisher's `a=simulcast` line: lowest first
+        // (`docs/protocol.md`).
+        let rids: Vec<String> = receiver
+            .track()
+            .codings()
+            .iter()
+            .map(|c| c.rtp_coding_parameters.rid.clone())
+            .filter(|rid| !rid.is_empty())
+            .take(layers::MAX_LAYERS)
+            .collect();
         let params = &receiver.get_parameters().rtp_parameters;
         let payload_type = packet.header.payload_type;
         let codec: Option<RTCRtpCodec> = params
@@ -1183,6 +1354,20 @@ impl Worker {
             .iter()
             .map(|h| (h.uri.clone(), h.id))
             .collect();
+        // Which RTX payload type repairs which codec (for `repair`: simulcast retransmissions).
+        for c in &params.codecs {
+            let media = c
+                .rtp_codec
+                .sdp_fmtp_line
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("apt="))
+                .and_then(|apt| apt.parse::<u8>().ok());
+            if c.rtp_codec.mime_type.eq_ignore_ascii_case("video/rtx")
+                && let Some(media) = media
+            {
+                feedback::add_apt(&leg.feedback, c.payload_type, media);
+            }
+        }
         let Some(codec) = codec else {
             // Decided once, not per packet.
             leg.tracks.insert(track_id.to_owned(), None);
@@ -1199,6 +1384,16 @@ impl Worker {
             .filter(|_| kind == RtpCodecKind::Audio)
             .map(|id| (id, Voice::default()));
         let video = VideoCodec::from_mime(&codec.mime_type).filter(|_| kind == RtpCodecKind::Video);
+        let layers: Vec<Layer> = if rids.is_empty() || kind != RtpCodecKind::Video {
+            vec![Layer::default()]
+        } else {
+            rids.iter()
+                .map(|rid| Layer {
+                    rid: Some(rid.clone()),
+                    ..Layer::default()
+                })
+                .collect()
+        };
         let publication = Arc::new(Publication {
             publisher: leg.participant.clone(),
             kind,
@@ -1206,6 +1401,7 @@ impl Worker {
             ssrc,
             payload_type: Some(payload_type),
             extensions,
+            layers: rids,
             id: pub_id,
             worker: self.shared.workers[self.index].clone(),
         });
@@ -1214,6 +1410,7 @@ impl Worker {
             kind = %publication.kind,
             codec = %publication.codec.mime_type,
             payload_type,
+            layers = layers.len(),
             "publishing"
         );
         let _ = leg.events.send(LegEvent::Published(publication));
@@ -1224,7 +1421,7 @@ impl Worker {
                 room: leg.room.clone(),
                 receiver: receiver_id,
                 kind,
-                ssrc,
+                layers,
                 downs: Vec::new(),
                 paused: false,
                 voice,
@@ -1232,16 +1429,16 @@ impl Worker {
                 watched: true,
                 unwatched_since: None,
                 resumes: 0,
-                last_keyframe_request: None,
             },
         );
         Some(pub_id)
     }
 
-    /// Writes a rewritten copy of `packet` to every ready downstream of its publication.
-    fn forward(&mut self, from: LegId, track_id: &str, packet: rtp::Packet) {
+    /// Writes a rewritten copy of `packet` to every ready downstream of its publication that
+    /// forwards its layer.
+    fn forward(&mut self, from: LegId, track_id: Option<&str>, packet: rtp::Packet) {
         self.shared.metrics.received(packet.payload.len());
-        let Some(pub_id) = self.publication_for(from, track_id, &packet) else {
+        let Some((pub_id, layer)) = self.layer_of(from, track_id, &packet) else {
             self.shared.metrics.dropped(DropReason::UnknownTrack, 1);
             return;
         };
@@ -1252,6 +1449,19 @@ impl Worker {
         let Some(publication) = self.pubs.get_mut(&pub_id) else {
             return;
         };
+        let keyframe = publication
+            .video
+            .is_some_and(|codec| codec.starts_keyframe(&packet.payload));
+        if let Some(l) = publication.layers.get_mut(usize::from(layer)) {
+            l.last_packet = Some(now);
+            l.rate.add(packet.payload.len());
+            if keyframe
+                && publication.video == Some(VideoCodec::Vp8)
+                && let Some((_, height)) = layers::vp8_keyframe_size(&packet.payload)
+            {
+                l.height = Some(height);
+            }
+        }
         if publication.paused {
             metrics.dropped(DropReason::Paused, 1);
             return;
@@ -1272,9 +1482,8 @@ impl Worker {
                 return;
             }
         }
-        let keyframe = publication
-            .video
-            .is_some_and(|codec| codec.starts_keyframe(&packet.payload));
+        // Without keyframe detection, a layer change happens at once.
+        let switch_here = keyframe || publication.video.is_none();
         let (mut sent, mut late, mut failed, mut hidden, mut waiting) = (0u64, 0, 0, 0, 0);
         let bytes = packet.payload.len();
         for d in &mut publication.downs {
@@ -1282,15 +1491,23 @@ impl Worker {
                 continue;
             };
             if !d.shown {
-                hidden += 1;
+                if layer == d.switch.target() {
+                    hidden += 1;
+                }
                 continue;
             }
-            if d.awaiting_keyframe {
-                if !keyframe {
-                    waiting += 1;
+            let awaiting = d.switch.awaiting_keyframe();
+            match d.switch.on_packet(layer, switch_here) {
+                Verdict::Skip => {
+                    // Another layer's packet is no loss; one this downstream waits for is.
+                    if awaiting && layer == d.switch.target() {
+                        waiting += 1;
+                    }
                     continue;
                 }
-                d.awaiting_keyframe = false;
+                // Another layer from here on: the subscriber's numbering continues.
+                Verdict::Forward { switched: true } => d.restart = true,
+                Verdict::Forward { switched: false } => {}
             }
             let Some(leg) = self.legs.get_mut(&d.leg) else {
                 continue;
@@ -1302,8 +1519,8 @@ impl Worker {
             if !rewrite.apply(&mut copy) {
                 continue;
             }
-            // Resumed after a pause (or the voice got a seat again): no hole where the
-            // withheld packets were.
+            // Resumed after a pause (or the voice got a seat again, or another layer): no hole
+            // where the withheld packets were.
             if d.resumes_seen != publication.resumes || d.restart {
                 d.resumes_seen = publication.resumes;
                 d.restart = false;
@@ -1370,14 +1587,17 @@ impl Worker {
                     return;
                 };
                 let now = self.now;
-                let allowed = self.pubs.get_mut(&source).is_some_and(|p| {
+                // A keyframe of the layer the subscriber gets (or is about to get).
+                let allowed = self.pubs.get_mut(&source).and_then(|p| {
                     p.downs
                         .iter_mut()
                         .find(|d| d.leg == from && d.sender == sender)
-                        .is_some_and(|d| may_ask(&mut d.last_keyframe_ask, now))
+                        .and_then(|d| {
+                            may_ask(&mut d.last_keyframe_ask, now).then(|| d.switch.target())
+                        })
                 });
-                if allowed {
-                    self.request_keyframe(source);
+                if let Some(layer) = allowed {
+                    self.request_layer_keyframe(source, layer);
                 }
             }
             Feedback::SenderReport {
@@ -1386,14 +1606,31 @@ impl Worker {
                 rtp_time,
                 ..
             } => self.relay_sender_report(from, ssrc, ntp_time, rtp_time),
+            Feedback::Estimate { bits_per_second } => {
+                let now = self.now;
+                if let Some(leg) = self.legs.get_mut(&from) {
+                    tracing::trace!(participant = %leg.participant, bits_per_second, "downlink estimate");
+                    leg.budget.estimate(bits_per_second as f64, now);
+                }
+            }
         }
     }
 
     /// Passes a publisher's sender report on to each subscriber, in the subscriber's SSRC and
     /// timestamp numbering: the NTP ↔ RTP mapping is the publisher's, so receivers can line up
     /// its audio and video.
+    /// With simulcast, each layer has its own clock; a subscriber gets the report of the layer
+    /// it is forwarded now.
     fn relay_sender_report(&mut self, from: LegId, ssrc: u32, ntp_time: u64, rtp_time: u32) {
-        let Some(publication) = self.pubs.values().find(|p| p.leg == from && p.ssrc == ssrc) else {
+        let Some((pub_id, layer)) = self
+            .legs
+            .get(&from)
+            .and_then(|l| l.routes.iter().find(|r| r.ssrc == ssrc))
+            .and_then(|r| r.to)
+        else {
+            return;
+        };
+        let Some(publication) = self.pubs.get(&pub_id) else {
             return;
         };
         let now = self.now;
@@ -1402,6 +1639,9 @@ impl Worker {
             let Some(rewrite) = &d.rewrite else {
                 continue;
             };
+            if d.switch.current() != Some(layer) {
+                continue;
+            }
             let Some(leg) = self.legs.get_mut(&d.leg) else {
                 continue;
             };
@@ -1429,21 +1669,47 @@ impl Worker {
         }
     }
 
-    /// Asks a publication's publisher for a keyframe, at most once per
-    /// [`KEYFRAME_REQUEST_GAP`].
+    /// Asks a publication's publisher for a keyframe of each layer a shown downstream wants
+    /// (the lowest if none), each at most once per [`KEYFRAME_REQUEST_GAP`].
     pub fn request_keyframe(&mut self, id: PubId) {
+        let Some(p) = self.pubs.get(&id) else {
+            return;
+        };
+        let mut wanted = [false; layers::MAX_LAYERS];
+        for d in p.downs.iter().filter(|d| d.shown) {
+            if let Some(w) = wanted.get_mut(usize::from(d.switch.target())) {
+                *w = true;
+            }
+        }
+        if !wanted.contains(&true) {
+            wanted[0] = true;
+        }
+        for (layer, _) in (0u8..).zip(wanted).filter(|(_, w)| *w) {
+            self.request_layer_keyframe(id, layer);
+        }
+    }
+
+    /// Asks a publication's publisher for a keyframe of one layer, at most once per
+    /// [`KEYFRAME_REQUEST_GAP`] per layer.
+    fn request_layer_keyframe(&mut self, id: PubId, layer: u8) {
         let now = Instant::now();
         let Some(p) = self.pubs.get_mut(&id) else {
             return;
         };
-        if p.kind != RtpCodecKind::Video
-            || p.last_keyframe_request
-                .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_GAP)
-        {
+        if p.kind != RtpCodecKind::Video {
             return;
         }
-        p.last_keyframe_request = Some(now);
-        let (leg_id, receiver, ssrc) = (p.leg, p.receiver, p.ssrc);
+        let Some(l) = p.layers.get_mut(usize::from(layer)) else {
+            return;
+        };
+        let Some(ssrc) = l.ssrc else {
+            return;
+        };
+        if !l.may_request(now) {
+            return;
+        }
+        l.last_keyframe_request = Some(now);
+        let (leg_id, receiver) = (p.leg, p.receiver);
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
@@ -1525,6 +1791,107 @@ impl Worker {
         }
         for id in wanted_again {
             self.request_keyframe(id);
+        }
+        for p in self.pubs.values_mut() {
+            for l in &mut p.layers {
+                l.rate.tick(now);
+            }
+        }
+        self.retarget();
+    }
+
+    /// Each simulcast downstream's target layer: what its view asks for among the layers that
+    /// flow now (a layer the publisher stopped gives way to one that flows), capped by its
+    /// subscriber's bandwidth budget (`layers::allocate`, shared by all the videos it shows,
+    /// large ones first; one-layer videos count as fixed costs). A downstream whose target
+    /// changed, or that still waits for its target's keyframe, asks for one (throttled per
+    /// subscriber and per layer; while the layer's gap holds, it asks at a later tick rather
+    /// than spend its own allowance on a request that would be refused).
+    fn retarget(&mut self) {
+        let now = self.now;
+        // Per subscriber leg: the fixed video cost, and each simulcast downstream's demand.
+        let mut wanted: IdMap<LegId, Wanted> = IdMap::default();
+        for (id, p) in &self.pubs {
+            if p.kind != RtpCodecKind::Video {
+                continue;
+            }
+            let views = p.layer_views(now);
+            let mut rates = [0.0; layers::MAX_LAYERS];
+            for (rate, l) in rates.iter_mut().zip(&p.layers) {
+                *rate = l.rate.bits_per_second();
+            }
+            for (i, d) in p.downs.iter().enumerate() {
+                if !d.shown || d.rewrite.is_none() {
+                    continue;
+                }
+                let entry = wanted.entry(d.leg).or_default();
+                if p.layers.len() < 2 {
+                    entry.fixed += rates[0];
+                    continue;
+                }
+                entry.demands.push((
+                    *id,
+                    i,
+                    layers::Demand {
+                        want: layers::choose(&views, d.want),
+                        rates,
+                        large: d.want.large,
+                    },
+                ));
+            }
+        }
+        let mut targets: Vec<(PubId, usize, u8)> = Vec::new();
+        for (
+            leg_id,
+            Wanted {
+                fixed,
+                demands: list,
+            },
+        ) in wanted
+        {
+            let budget = self
+                .legs
+                .get_mut(&leg_id)
+                .and_then(|l| l.budget.allowed(now));
+            let demands: Vec<layers::Demand> = list.iter().map(|(_, _, d)| *d).collect();
+            let chosen = match budget {
+                Some(budget) => layers::allocate(&demands, budget - fixed),
+                None => demands.iter().map(|d| d.want).collect(),
+            };
+            targets.extend(
+                list.iter()
+                    .zip(chosen)
+                    .map(|((id, i, _), layer)| (*id, *i, layer)),
+            );
+        }
+        let mut ask: Vec<(PubId, u8)> = Vec::new();
+        for (id, i, target) in targets {
+            let Some(p) = self.pubs.get_mut(&id) else {
+                continue;
+            };
+            let open = p
+                .layers
+                .get(usize::from(target))
+                .is_some_and(|l| l.may_request(now));
+            let Some(d) = p.downs.get_mut(i) else {
+                continue;
+            };
+            if d.switch.set_target(target) {
+                d.switch_asked = None;
+            }
+            if !d.switch.needs_keyframe() {
+                continue;
+            }
+            let due = d
+                .switch_asked
+                .is_none_or(|t| now.saturating_duration_since(t) >= SWITCH_ASK_AGAIN);
+            if due && open && may_ask(&mut d.last_keyframe_ask, now) {
+                d.switch_asked = Some(now);
+                ask.push((id, target));
+            }
+        }
+        for (id, layer) in ask {
+            self.request_layer_keyframe(id, layer);
         }
     }
 
@@ -1694,26 +2061,32 @@ impl Worker {
 
     /// Starts sending `publication` on a subscriber's slot (forwarding waits for
     /// [`Self::set_rewrite`]).
+    /// `view`: what the subscriber's view asks of it (`None`: hidden).
     pub fn add_down(
         &mut self,
         publication: PubId,
         leg: LegId,
         sender: RTCRtpSenderId,
-        shown: bool,
+        view: Option<Want>,
     ) {
+        let now = self.now;
         let Some(p) = self.pubs.get_mut(&publication) else {
             return;
         };
         p.downs.retain(|d| !(d.leg == leg && d.sender == sender));
         let resumes = p.resumes;
         let video = p.video.is_some();
+        let want = view.unwrap_or(Want::BEST);
+        let target = layers::choose(&p.layer_views(now), want);
         p.downs.push(Down {
             leg,
             sender,
             rewrite: None,
             resumes_seen: resumes,
-            shown: shown || p.kind != RtpCodecKind::Video,
-            awaiting_keyframe: video,
+            shown: view.is_some() || p.kind != RtpCodecKind::Video,
+            want,
+            switch: Switch::new(target, video),
+            switch_asked: None,
             restart: false,
             last_keyframe_ask: None,
         });
@@ -1745,11 +2118,15 @@ impl Worker {
         true
     }
 
-    /// Which of a subscriber's videos it shows (`(publication, slot, shown)`). A video shown
-    /// again starts at a keyframe, asked for at once.
-    pub fn set_shown(&mut self, leg: LegId, views: Vec<(PubId, RTCRtpSenderId, bool)>) {
+    /// Which of a subscriber's videos it shows, and how (`(publication, slot, view)`, `None`:
+    /// hidden). A video shown again starts at a keyframe, asked for at once; one whose tile
+    /// changed size moves to the layer that fits (and that the subscriber's bandwidth allows)
+    /// at the target layer's next keyframe, asked for at once too.
+    pub fn set_shown(&mut self, leg: LegId, views: Vec<(PubId, RTCRtpSenderId, Option<Want>)>) {
+        let now = self.now;
         let mut ask = Vec::new();
-        for (publication, sender, shown) in views {
+        let mut retarget = false;
+        for (publication, sender, view) in views {
             let Some(p) = self.pubs.get_mut(&publication) else {
                 continue;
             };
@@ -1757,6 +2134,7 @@ impl Worker {
                 continue;
             }
             let video = p.video.is_some();
+            let simulcast = p.layers.len() > 1;
             let Some(d) = p
                 .downs
                 .iter_mut()
@@ -1764,20 +2142,34 @@ impl Worker {
             else {
                 continue;
             };
-            if d.shown == shown {
+            let shown_again = view.is_some() && !d.shown;
+            d.shown = view.is_some();
+            let Some(want) = view else {
                 continue;
-            }
-            d.shown = shown;
-            if shown {
-                d.awaiting_keyframe = video;
-                d.restart = true;
-                if may_ask(&mut d.last_keyframe_ask, self.now) {
-                    ask.push(publication);
+            };
+            let resized = std::mem::replace(&mut d.want, want) != want;
+            if shown_again {
+                if video {
+                    d.switch.await_keyframe();
                 }
+                d.restart = true;
+                d.switch_asked = None;
+            }
+            if simulcast {
+                // Layer choice and its keyframe request: `retarget`, below.
+                retarget |= shown_again || resized;
+            } else if shown_again
+                && d.switch.needs_keyframe()
+                && may_ask(&mut d.last_keyframe_ask, now)
+            {
+                ask.push(publication);
             }
         }
         for publication in ask {
-            self.request_keyframe(publication);
+            self.request_layer_keyframe(publication, 0);
+        }
+        if retarget {
+            self.retarget();
         }
         self.flush();
     }
@@ -1806,10 +2198,13 @@ impl Worker {
         let was = std::mem::replace(&mut p.paused, paused);
         if was && !paused {
             p.resumes += 1;
-            p.last_keyframe_request = None;
-            let video = p.video.is_some();
-            for d in &mut p.downs {
-                d.awaiting_keyframe = video;
+            for l in &mut p.layers {
+                l.last_keyframe_request = None;
+            }
+            if p.video.is_some() {
+                for d in &mut p.downs {
+                    d.switch.await_keyframe();
+                }
             }
             self.request_keyframe(publication);
             self.flush();

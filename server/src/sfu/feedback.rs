@@ -1,18 +1,25 @@
-//! The RTCP the engine itself acts on, taken out of a connection's interceptor chain.
+//! What the engine itself takes out of a connection's interceptor chain.
 //!
 //! Inbound RTCP normally ends inside the chain. Two kinds matter to forwarding and can only be
 //! handled across connections: a subscriber's keyframe request (PLI, FIR) belongs to the
 //! publisher of the track it names, and a publisher's sender report (its NTP ↔ RTP clock mapping,
 //! what receivers use for lip sync) belongs to every subscriber, translated to their numbering.
-//! This interceptor copies those into a queue the engine drains after each datagram; everything
-//! else goes on down the chain untouched.
+//! This interceptor copies those into an [`Inbox`] the engine drains after each datagram.
+//!
+//! It also takes the RTP of the streams the engine has claimed (every received stream, once the
+//! stack announced it) out of the chain into the inbox, instead of letting the stack's endpoint
+//! look up their track. That lookup forgets simulcast layers at every renegotiation in `rtc`
+//! 0.21 (the layers' SSRCs are reset and a browser no longer names them), which would silently
+//! drop their media for good (`docs/adr/0002-simulcast.md`); the engine keeps its own map from
+//! SSRC to layer instead. Everything else goes on down the chain untouched.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 
@@ -23,10 +30,20 @@ pub const SLOT: usize = 14_000;
 /// worth no more than one).
 const MAX_PENDING: usize = 64;
 
+/// Most RTP packets kept between two drains (the engine drains after every datagram, so this
+/// is never reached in practice); more are dropped.
+const MAX_DIVERTED: usize = 256;
+
+/// Most streams one connection can have claimed (a few tracks of at most three layers each).
+pub const MAX_CLAIMED: usize = 32;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feedback {
     /// A keyframe request about the stream this connection receives as `media_ssrc`.
     Keyframe { media_ssrc: u32 },
+    /// The connection's send-side bandwidth estimate changed (transport-wide congestion control
+    /// feedback from the remote, run through `rtc`'s delay- and loss-based estimator).
+    Estimate { bits_per_second: u64 },
     /// The remote sender's report for its stream `ssrc`.
     SenderReport {
         ssrc: u32,
@@ -37,9 +54,47 @@ pub enum Feedback {
     },
 }
 
-/// The queue shared between a connection's interceptor and the engine (same thread; the lock is
-/// never contended).
-pub type Queue = Arc<Mutex<Vec<Feedback>>>;
+/// What a connection's interceptors hand the engine, and what the engine tells them.
+#[derive(Default)]
+pub struct Inbox {
+    feedback: Vec<Feedback>,
+    /// RTP of claimed streams, in arrival order.
+    rtp: Vec<rtp::Packet>,
+    /// SSRCs whose RTP goes to the engine directly (at most [`MAX_CLAIMED`]).
+    claimed: Vec<u32>,
+    /// RTX payload type → the media payload type it repairs, for [`super::repair::Repair`].
+    apt: Vec<(u8, u8)>,
+}
+
+/// The inbox shared between a connection's interceptors and the engine (same thread; the lock
+/// is never contended).
+pub type Queue = Arc<Mutex<Inbox>>;
+
+fn lock(queue: &Queue) -> std::sync::MutexGuard<'_, Inbox> {
+    queue.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Routes `ssrc`'s RTP to the engine from now on. False if the connection has claimed too many
+/// streams already (its packets then take the stack's own path).
+pub fn claim(queue: &Queue, ssrc: u32) -> bool {
+    let mut inbox = lock(queue);
+    if inbox.claimed.contains(&ssrc) {
+        return true;
+    }
+    if inbox.claimed.len() >= MAX_CLAIMED {
+        return false;
+    }
+    inbox.claimed.push(ssrc);
+    true
+}
+
+/// Records a negotiated RTX payload type and the media payload type it repairs.
+pub fn add_apt(queue: &Queue, rtx: u8, media: u8) {
+    let mut inbox = lock(queue);
+    if !inbox.apt.iter().any(|(r, _)| *r == rtx) && inbox.apt.len() < MAX_PENDING {
+        inbox.apt.push((rtx, media));
+    }
+}
 
 pub struct Tap {
     queue: Queue,
@@ -57,10 +112,20 @@ impl Tap {
     }
 }
 
-/// Takes everything queued so far.
-pub fn drain(queue: &Queue, into: &mut Vec<Feedback>) {
-    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-    into.append(&mut q);
+/// The media payload type that RTX payload type `rtx` repairs, if negotiated.
+pub fn apt(queue: &Queue, rtx: u8) -> Option<u8> {
+    lock(queue)
+        .apt
+        .iter()
+        .find(|(r, _)| *r == rtx)
+        .map(|(_, m)| *m)
+}
+
+/// Takes everything queued so far: feedback, and the claimed streams' RTP.
+pub fn drain(queue: &Queue, feedback: &mut Vec<Feedback>, rtp: &mut Vec<rtp::Packet>) {
+    let mut inbox = lock(queue);
+    feedback.append(&mut inbox.feedback);
+    rtp.append(&mut inbox.rtp);
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
@@ -71,8 +136,35 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        // The estimator attaches its new target to the feedback packet that changed it.
+        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
+            msg.message.get(&Attribute::TargetBitrateChanged {
+                bits_per_second: 0.0,
+            })
+            && bits_per_second.is_finite()
+            && *bits_per_second >= 0.0
+        {
+            let mut inbox = lock(&self.queue);
+            if inbox.feedback.len() < MAX_PENDING {
+                inbox.feedback.push(Feedback::Estimate {
+                    bits_per_second: *bits_per_second as u64,
+                });
+            }
+        }
+        if let Packet::Rtp(packet) = &msg.message.packet {
+            let mut inbox = lock(&self.queue);
+            if inbox.claimed.contains(&packet.header.ssrc) {
+                if inbox.rtp.len() < MAX_DIVERTED
+                    && let Packet::Rtp(packet) = msg.message.packet
+                {
+                    inbox.rtp.push(packet);
+                }
+                return Ok(());
+            }
+        }
         if let Packet::Rtcp(packets) = &msg.message.packet {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut inbox = lock(&self.queue);
+            let q = &mut inbox.feedback;
             for packet in packets {
                 if q.len() >= MAX_PENDING {
                     break;
@@ -116,4 +208,71 @@ impl Interceptor for Tap {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::interceptor::AttributedPacket;
+    use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
+
+    fn rtp_of(ssrc: u32) -> TaggedPacket {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        TransportMessage {
+            now: Instant::now(),
+            transport: TransportContext {
+                local_addr: addr,
+                peer_addr: addr,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: AttributedPacket::new(Packet::Rtp(rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    ssrc,
+                    ..Default::default()
+                },
+                payload: bytes::Bytes::from_static(b"x"),
+            })),
+        }
+    }
+
+    #[test]
+    fn claimed_streams_leave_the_chain_into_the_inbox() {
+        let queue = Queue::default();
+        let mut tap = Tap::new(queue.clone());
+        assert!(claim(&queue, 7));
+        assert!(claim(&queue, 7), "claiming twice is harmless");
+        tap.handle_read(rtp_of(7)).unwrap();
+        tap.handle_read(rtp_of(8)).unwrap();
+        // The claimed stream's packet went to the engine, the other one on down the chain.
+        let passed: Vec<u32> = std::iter::from_fn(|| tap.poll_read())
+            .filter_map(|m| match m.message.packet {
+                Packet::Rtp(p) => Some(p.header.ssrc),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(passed, vec![8]);
+        let (mut items, mut rtp) = (Vec::new(), Vec::new());
+        drain(&queue, &mut items, &mut rtp);
+        assert_eq!(
+            rtp.iter().map(|p| p.header.ssrc).collect::<Vec<_>>(),
+            vec![7]
+        );
+        assert!(items.is_empty());
+        // Bounded: claims, and packets between two drains.
+        for ssrc in 100..200 {
+            claim(&queue, ssrc);
+        }
+        assert!(!claim(&queue, 1000));
+        for _ in 0..MAX_DIVERTED + 10 {
+            tap.handle_read(rtp_of(7)).unwrap();
+        }
+        drain(&queue, &mut items, &mut rtp);
+        assert_eq!(rtp.len(), 1 + MAX_DIVERTED);
+        // Negotiated RTX payload types, for `repair`.
+        add_apt(&queue, 97, 96);
+        add_apt(&queue, 97, 100);
+        assert_eq!((apt(&queue, 97), apt(&queue, 96)), (Some(96), None));
+    }
 }

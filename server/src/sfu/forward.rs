@@ -12,11 +12,15 @@ pub struct Publication {
     pub publisher: String,
     pub kind: RtpCodecKind,
     pub codec: RTCRtpCodec,
+    /// The SSRC of its first packet (of its first layer to arrive, with simulcast).
     pub ssrc: u32,
     /// The publisher leg's payload type for `codec`, when known.
     pub payload_type: Option<u8>,
     /// The publisher leg's negotiated header extensions, `(uri, id)`.
     pub extensions: Vec<(String, u16)>,
+    /// Its simulcast layers' stream ids (rids), lowest first; empty without simulcast. The
+    /// server picks one layer per subscriber, so subscribers always get one plain stream.
+    pub layers: Vec<String>,
     pub id: PubId,
     /// The worker that owns the publisher's connection (and the whole room's).
     pub worker: WorkerHandle,

@@ -4,7 +4,11 @@
 //! - [`engine`] owns the connections, routes datagrams, forwards RTP and relays RTCP.
 //! - [`demux`] tells which connection a datagram on the shared port belongs to.
 //! - [`peer`] builds one participant's connection (codecs, ICE credentials, interceptors).
-//! - [`feedback`] takes keyframe requests and sender reports out of a connection's RTCP.
+//! - [`feedback`] takes keyframe requests and sender reports out of a connection's RTCP, and
+//!   the received streams' RTP out of its chain.
+//! - [`repair`] turns a simulcast layer's retransmissions back into the layer's packets.
+//! - [`layers`] chooses a simulcast layer per subscriber (by view, and by downlink budget when
+//!   the estimator is on) and switches at keyframes.
 //! - [`candidates`] decides which remote ICE candidates reach the ICE agent.
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
 //! - [`forward`] is the handle on a publication (one received track) that rooms hold.
@@ -21,8 +25,10 @@ pub mod engine;
 pub mod feedback;
 pub mod forward;
 pub mod keyframe;
+pub mod layers;
 pub mod munger;
 pub mod peer;
+pub mod repair;
 pub mod rewrite;
 pub mod speakers;
 pub mod udp;

@@ -11,7 +11,8 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{
-    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
+    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder,
+    ReceiverReportBuilder, Registry, Slot, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -23,6 +24,7 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 
 use super::engine::Engine;
 use super::feedback::{self, Tap};
+use super::repair::{self, Repair};
 
 /// How long a participant's media may take to connect after it is let in, before its seat is
 /// given back.
@@ -38,6 +40,24 @@ const MAX_BINDING_REQUESTS: u16 = 2;
 /// at 95 packets/s, far beyond any round trip worth retransmitting over (the library's default
 /// of 1024 keeps 10 s, which costs memory per subscriber for nothing).
 const NACK_HISTORY: u16 = 256;
+
+/// Whether each connection estimates its downlink (send-side: transport-wide sequence numbers on
+/// what the server sends, `rtc`'s GCC on the subscriber's transport-cc feedback, no pacer); the
+/// engine then caps each subscriber's simulcast layers by it (`layers::allocate`). Off for now:
+/// `rtc`'s GCC has no probing, so after one delay spike (a busy laptop is enough) the estimate
+/// of a subscriber that only receives thumbnails falls to ~0.85 × what it receives and climbs
+/// back at ~8 %/s: measured with Chromium, a tile that grew took 27 s instead of 0.3 s to get
+/// its top layer. Turn on once the server probes (padding) toward subscribers.
+/// `docs/adr/0002-simulcast.md`.
+const ESTIMATE_DOWNLINKS: bool = false;
+
+/// With [`ESTIMATE_DOWNLINKS`]: a subscriber's downlink estimate starts here (bits per second)
+/// and stays between `MIN_ESTIMATE` and `MAX_ESTIMATE`. Generous: the estimate climbs only
+/// ~8 % a second, and starting low would hold every subscriber at low layers for the first
+/// seconds of a call.
+const INITIAL_ESTIMATE: f64 = 2_500_000.0;
+const MIN_ESTIMATE: f64 = 150_000.0;
+const MAX_ESTIMATE: f64 = 20_000_000.0;
 
 /// The media engine and the settings every participant's connection shares.
 #[derive(Clone)]
@@ -130,12 +150,15 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     // someone else's connection.
     let ufrag = random_string(16);
     let pwd = random_string(32);
-    let feedback: feedback::Queue = Arc::new(Mutex::new(Vec::new()));
+    let feedback: feedback::Queue = Arc::new(Mutex::new(feedback::Inbox::default()));
 
     let mut me = salon_rtc::media_engine()?;
     // NACK (ask publishers for lost packets, answer subscribers' requests from a short
     // history), transport-wide congestion control feedback to publishers, receiver reports.
-    // No sender reports of our own: the publishers' are passed on, translated.
+    // No sender reports of our own: the publishers' are passed on, translated. Simulcast:
+    // `repair` makes the layers' retransmissions usable (rtc ignores them), and `feedback::Tap`
+    // takes every received stream out of the chain into the engine (rtc forgets simulcast
+    // layers at a renegotiation): `docs/adr/0002-simulcast.md`.
     // (The codecs in `salon_rtc::media_engine` already offer `nack` and `nack pli`.)
     let registry = Registry::new()
         .with(
@@ -146,7 +169,24 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     configure_simulcast_extension_headers(&mut me)?;
     let registry = configure_twcc_receiver_only(registry, &mut me)?
         .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+        .with(repair::SLOT.into(), Repair::new(feedback.clone()))
         .with(feedback::SLOT.into(), Tap::new(feedback.clone()));
+    let registry = if ESTIMATE_DOWNLINKS {
+        // No pacer: an SFU adapts by choosing layers, not by queueing.
+        registry
+            .with(
+                Slot::CongestionControl,
+                CongestionControlBuilder::new(Gcc::new(
+                    INITIAL_ESTIMATE,
+                    MIN_ESTIMATE,
+                    MAX_ESTIMATE,
+                ))
+                .build(),
+            )
+            .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+    } else {
+        registry
+    };
     let se = SettingEngineBuilder::new()
         .with_ice_credentials(ufrag.clone(), pwd.clone())
         .with_ice_timeouts(

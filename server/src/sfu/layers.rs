@@ -1,0 +1,611 @@
+//! Simulcast layers, pure: which layer a subscriber should get, and when a downstream may move
+//! from one layer to another.
+//!
+//! A publisher that sends simulcast sends the same video up to three times (layers), lowest
+//! resolution first, each on its own SSRC with its own sequence numbers and timestamps. Each of
+//! its downstreams forwards one layer at a time onto the subscriber's one SSRC:
+//!
+//! - [`choose`] picks the layer a tile needs: by its height in pixels when the layers' heights
+//!   are known, else by its size class; a layer that does not flow (the publisher stopped it,
+//!   or has not started it yet) is replaced by the nearest one that does, lower first.
+//! - [`Switch`] is one downstream's current and target layer. It keeps forwarding the current
+//!   layer until the target layer starts a keyframe, and moves there on that packet: the
+//!   subscriber's decoder never gets a frame it cannot decode, and its picture never freezes
+//!   while it waits. The caller breaks the munger's run there (`Munger::mark_break`), so the
+//!   subscriber's numbering stays continuous across the change.
+//!
+//! - [`allocate`] caps the layers a subscriber gets by its downlink: [`Budget`] follows the
+//!   connection's bandwidth estimate (down at once, up only once it held for a while), and the
+//!   videos share it, the large ones first, each starting from its lowest layer. A layer's cost
+//!   is its measured bitrate ([`RateMeter`]).
+//!
+//! A track without simulcast is one layer, and all of this reduces to "forward it".
+
+use std::time::{Duration, Instant};
+
+/// At most this many layers per track (browsers send up to three).
+pub const MAX_LAYERS: usize = 3;
+
+/// What a subscriber asked for one video (see `ClientMessage::View`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Want {
+    /// The main tile (speaker view, pinned): the best layer. Otherwise a thumbnail.
+    pub large: bool,
+    /// The tile's height in device pixels (0: not said).
+    pub height: u32,
+}
+
+impl Want {
+    /// The best layer, whatever the tile (a subscriber that never sent a view).
+    pub const BEST: Self = Self {
+        large: true,
+        height: 0,
+    };
+}
+
+/// What the engine knows about one layer when it chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayerView {
+    /// Packets arrived lately.
+    pub live: bool,
+    /// Its picture height, from its last keyframe (when the codec tells it).
+    pub height: Option<u16>,
+}
+
+/// Thumbnails taller than this get the second layer when the layers' heights are not known.
+const TALL_THUMBNAIL: u32 = 300;
+
+/// The layer to send for `want`, among `layers` (lowest first).
+///
+/// - With the tile's height and every layer's height known: the smallest layer at least 0.8 ×
+///   the tile's height (a little upscaling is invisible), else the top one.
+/// - Otherwise by size class: a large tile gets the top layer, a thumbnail the lowest (the
+///   second above [`TALL_THUMBNAIL`] pixels).
+/// - A chosen layer that is not live gives way to the highest live one below it, else the lowest
+///   live one above it; with none live, the choice stands (nothing flows anyway).
+pub fn choose(layers: &[LayerView], want: Want) -> u8 {
+    let n = layers.len().min(MAX_LAYERS);
+    if n <= 1 {
+        return 0;
+    }
+    let top = n - 1;
+    let heights: Option<Vec<u32>> = layers[..n]
+        .iter()
+        .map(|l| l.height.map(u32::from))
+        .collect();
+    let ideal = match heights {
+        Some(heights) if want.height > 0 => heights
+            .iter()
+            .position(|h| u64::from(*h) * 5 >= u64::from(want.height) * 4)
+            .unwrap_or(top),
+        _ if want.large => top,
+        _ if want.height > TALL_THUMBNAIL => 1,
+        _ => 0,
+    };
+    let live = |i: &usize| layers[*i].live;
+    let chosen = if layers[ideal].live {
+        ideal
+    } else {
+        (0..ideal)
+            .rev()
+            .find(live)
+            .or_else(|| (ideal + 1..n).find(live))
+            .unwrap_or(ideal)
+    };
+    u8::try_from(chosen).unwrap_or(0)
+}
+
+/// Share of a bandwidth estimate that video may use (headroom for audio, retransmissions and
+/// the estimate's own error).
+pub const BUDGET_SHARE: f64 = 0.85;
+
+/// How long an estimate must stay above the budget before the budget rises to it.
+pub const RAISE_AFTER: Duration = Duration::from_secs(2);
+
+/// A subscriber's video budget, in bits per second, from its connection's bandwidth estimate:
+/// it drops at once when the estimate drops, and rises only once the estimate has stayed higher
+/// for [`RAISE_AFTER`], so layers do not flap with every wobble of the estimate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    estimate: Option<f64>,
+    allowed: Option<f64>,
+    higher_since: Option<Instant>,
+}
+
+impl Budget {
+    /// A new estimate (bits per second).
+    pub fn estimate(&mut self, bits_per_second: f64, now: Instant) {
+        if !bits_per_second.is_finite() || bits_per_second < 0.0 {
+            return;
+        }
+        self.estimate = Some(bits_per_second);
+        let wanted = bits_per_second * BUDGET_SHARE;
+        match self.allowed {
+            None => self.allowed = Some(wanted),
+            Some(allowed) if wanted < allowed => {
+                self.allowed = Some(wanted);
+                self.higher_since = None;
+            }
+            Some(allowed) if wanted > allowed => {
+                let since = *self.higher_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= RAISE_AFTER {
+                    self.allowed = Some(wanted);
+                    self.higher_since = None;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// What video may use now (`None`: no estimate yet, so no limit).
+    pub fn allowed(&mut self, now: Instant) -> Option<f64> {
+        // An estimate that stopped changing while above the budget raises it too.
+        if let Some(estimate) = self.estimate {
+            self.estimate(estimate, now);
+        }
+        self.allowed
+    }
+}
+
+/// A stream's bitrate, measured from the bytes it carried: an average over roughly the last
+/// second, updated on every [`RateMeter::tick`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateMeter {
+    bytes: u64,
+    since: Option<Instant>,
+    bits_per_second: f64,
+}
+
+impl RateMeter {
+    /// Smoothing per tick (ticks are 100 ms apart: about a second of memory).
+    const WEIGHT: f64 = 0.2;
+
+    pub fn add(&mut self, bytes: usize) {
+        self.bytes = self.bytes.saturating_add(bytes as u64);
+    }
+
+    /// Folds in what arrived since the last tick.
+    pub fn tick(&mut self, now: Instant) {
+        let Some(since) = self.since.replace(now) else {
+            self.bytes = 0;
+            return;
+        };
+        let elapsed = now.saturating_duration_since(since).as_secs_f64();
+        if elapsed <= 0.0 {
+            return;
+        }
+        let rate = std::mem::take(&mut self.bytes) as f64 * 8.0 / elapsed;
+        self.bits_per_second += (rate - self.bits_per_second) * Self::WEIGHT;
+    }
+
+    pub fn bits_per_second(&self) -> f64 {
+        self.bits_per_second
+    }
+}
+
+/// One video a subscriber shows, for [`allocate`].
+#[derive(Debug, Clone, Copy)]
+pub struct Demand {
+    /// The layer its view asks for ([`choose`]).
+    pub want: u8,
+    /// Each layer's bitrate, lowest first (0 past the last layer).
+    pub rates: [f64; MAX_LAYERS],
+    /// A large tile: served first.
+    pub large: bool,
+}
+
+/// The layer each video gets within `budget` bits per second: every video gets its lowest
+/// layer (pausing a video for bandwidth is not done), then, large tiles first and otherwise in
+/// order, each climbs toward the layer its view asks for while the next step fits.
+pub fn allocate(demands: &[Demand], budget: f64) -> Vec<u8> {
+    let rate = |d: &Demand, layer: u8| d.rates.get(usize::from(layer)).copied().unwrap_or(0.0);
+    let mut used: f64 = demands.iter().map(|d| rate(d, 0)).sum();
+    let mut layers = vec![0u8; demands.len()];
+    let mut order: Vec<usize> = (0..demands.len()).collect();
+    order.sort_by_key(|i| !demands[*i].large);
+    for i in order {
+        let d = &demands[i];
+        while layers[i] < d.want {
+            let step = rate(d, layers[i] + 1) - rate(d, layers[i]);
+            if used + step.max(0.0) > budget {
+                break;
+            }
+            used += step.max(0.0);
+            layers[i] += 1;
+        }
+    }
+    layers
+}
+
+/// What to do with one packet on one downstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not for this downstream (another layer, or it waits for a keyframe).
+    Skip,
+    /// Forward it. `switched`: it is the first packet of another layer than the last one
+    /// forwarded (break the munger's run before it).
+    Forward { switched: bool },
+}
+
+/// One downstream's layers: the one it forwards now, and the one it should forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch {
+    /// The layer forwarded now (`None`: nothing yet).
+    current: Option<u8>,
+    /// The layer wanted (the same as `current` when no switch is pending).
+    target: u8,
+    /// Nothing goes out until a keyframe of the target layer (a new or resumed downstream).
+    awaiting_keyframe: bool,
+}
+
+impl Switch {
+    /// A downstream that starts on `target`; `keyframe_first`: it waits for a keyframe (video
+    /// whose keyframes the engine recognizes).
+    pub fn new(target: u8, keyframe_first: bool) -> Self {
+        Self {
+            current: (!keyframe_first).then_some(target),
+            target,
+            awaiting_keyframe: keyframe_first,
+        }
+    }
+
+    pub fn current(&self) -> Option<u8> {
+        self.current
+    }
+
+    pub fn target(&self) -> u8 {
+        self.target
+    }
+
+    /// Nothing goes out until a keyframe of the target layer.
+    pub fn awaiting_keyframe(&self) -> bool {
+        self.awaiting_keyframe
+    }
+
+    /// A switch is pending (or the start): a keyframe of [`Self::target`] is needed.
+    pub fn needs_keyframe(&self) -> bool {
+        self.awaiting_keyframe || self.current != Some(self.target)
+    }
+
+    /// Wants `target` from now on. Returns whether that changed anything.
+    pub fn set_target(&mut self, target: u8) -> bool {
+        std::mem::replace(&mut self.target, target) != target
+    }
+
+    /// Nothing more goes out until a keyframe of the target layer (shown again, resumed).
+    pub fn await_keyframe(&mut self) {
+        self.awaiting_keyframe = true;
+    }
+
+    /// A packet of `layer` arrived; `keyframe`: it starts a keyframe (pass true for every
+    /// packet of a codec whose keyframes are not recognized: it then switches at once).
+    pub fn on_packet(&mut self, layer: u8, keyframe: bool) -> Verdict {
+        if layer == self.target && keyframe && self.needs_keyframe() {
+            let switched = self.current != Some(layer);
+            self.current = Some(layer);
+            self.awaiting_keyframe = false;
+            return Verdict::Forward { switched };
+        }
+        if !self.awaiting_keyframe && self.current == Some(layer) {
+            return Verdict::Forward { switched: false };
+        }
+        Verdict::Skip
+    }
+}
+
+/// The picture size a VP8 packet gives, `(width, height)`, if it starts a keyframe (RFC 7741
+/// payload descriptor, then the RFC 6386 keyframe header: frame tag, start code, sizes).
+pub fn vp8_keyframe_size(payload: &[u8]) -> Option<(u16, u16)> {
+    let first = *payload.first()?;
+    if first & 0x10 == 0 || first & 0x07 != 0 {
+        return None;
+    }
+    let mut at = 1;
+    if first & 0x80 != 0 {
+        let x = *payload.get(at)?;
+        at += 1;
+        if x & 0x80 != 0 {
+            let pid = *payload.get(at)?;
+            at += if pid & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            at += 1;
+        }
+        if x & 0x30 != 0 {
+            at += 1;
+        }
+    }
+    let header = payload.get(at..at + 10)?;
+    if header[0] & 0x01 != 0 || header[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u16::from_le_bytes([header[6], header[7]]) & 0x3fff;
+    let height = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
+    (width > 0 && height > 0).then_some((width, height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sfu::munger::Munger;
+
+    fn live(heights: &[Option<u16>]) -> Vec<LayerView> {
+        heights
+            .iter()
+            .map(|h| LayerView {
+                live: true,
+                height: *h,
+            })
+            .collect()
+    }
+
+    const THUMB: Want = Want {
+        large: false,
+        height: 0,
+    };
+
+    #[test]
+    fn one_layer_is_always_layer_zero() {
+        assert_eq!(choose(&[], Want::BEST), 0);
+        assert_eq!(choose(&live(&[Some(720)]), THUMB), 0);
+    }
+
+    #[test]
+    fn size_class_without_heights() {
+        let three = live(&[None, None, None]);
+        assert_eq!(choose(&three, Want::BEST), 2);
+        assert_eq!(choose(&three, THUMB), 0);
+        let tall = Want {
+            large: false,
+            height: 400,
+        };
+        assert_eq!(choose(&three, tall), 1);
+        // One height unknown: the size class decides.
+        let partly = live(&[Some(180), None, Some(720)]);
+        assert_eq!(
+            choose(
+                &partly,
+                Want {
+                    large: false,
+                    height: 180
+                }
+            ),
+            0
+        );
+        assert_eq!(choose(&live(&[None, None]), tall), 1);
+    }
+
+    #[test]
+    fn by_pixels_when_heights_are_known() {
+        let three = live(&[Some(180), Some(360), Some(720)]);
+        let at = |large, height| choose(&three, Want { large, height });
+        assert_eq!(at(false, 180), 0);
+        assert_eq!(at(false, 225), 0, "180 ≥ 0.8 × 225");
+        assert_eq!(at(false, 226), 1);
+        assert_eq!(at(true, 400), 1, "a large tile of 400 px needs no 720p");
+        assert_eq!(at(true, 700), 2);
+        assert_eq!(at(true, 2160), 2, "nothing is big enough: the top");
+        assert_eq!(at(true, 0), 2, "no pixels: by size class");
+        assert_eq!(at(false, 0), 0);
+        assert_eq!(at(false, u32::MAX), 2, "no overflow");
+    }
+
+    #[test]
+    fn layers_that_do_not_flow_give_way() {
+        let mut three = live(&[None, None, None]);
+        three[2].live = false;
+        assert_eq!(choose(&three, Want::BEST), 1, "the highest live below");
+        three[0].live = false;
+        three[1].live = false;
+        three[2].live = true;
+        assert_eq!(
+            choose(&three, THUMB),
+            2,
+            "none below: the lowest live above"
+        );
+        three[2].live = false;
+        assert_eq!(choose(&three, THUMB), 0, "none live: the choice stands");
+        assert_eq!(choose(&three, Want::BEST), 2);
+    }
+
+    #[test]
+    fn a_switch_waits_for_a_keyframe_of_the_target() {
+        let mut s = Switch::new(0, true);
+        assert!(s.needs_keyframe());
+        assert_eq!(s.on_packet(0, false), Verdict::Skip, "no keyframe yet");
+        assert_eq!(s.on_packet(1, true), Verdict::Skip, "not the target");
+        assert_eq!(s.on_packet(0, true), Verdict::Forward { switched: true });
+        assert!(!s.needs_keyframe());
+        assert_eq!(s.on_packet(0, false), Verdict::Forward { switched: false });
+        assert!(s.set_target(2));
+        assert!(!s.set_target(2));
+        assert!(s.needs_keyframe());
+        // The old layer keeps flowing; the target's deltas are skipped.
+        assert_eq!(s.on_packet(2, false), Verdict::Skip);
+        assert_eq!(s.on_packet(0, false), Verdict::Forward { switched: false });
+        assert_eq!(s.on_packet(1, true), Verdict::Skip);
+        assert_eq!(s.on_packet(2, true), Verdict::Forward { switched: true });
+        assert_eq!(s.current(), Some(2));
+        // From then on the old layer is skipped.
+        assert_eq!(s.on_packet(0, true), Verdict::Skip);
+        assert_eq!(s.on_packet(2, false), Verdict::Forward { switched: false });
+        // Back to where it is before the switch happened: nothing pending.
+        s.set_target(0);
+        s.set_target(2);
+        assert!(!s.needs_keyframe());
+        // Shown again: waits for a keyframe of the same layer, no layer change.
+        s.await_keyframe();
+        assert_eq!(s.on_packet(2, false), Verdict::Skip);
+        assert_eq!(s.on_packet(2, true), Verdict::Forward { switched: false });
+    }
+
+    #[test]
+    fn audio_and_unknown_codecs_flow_at_once() {
+        let mut s = Switch::new(0, false);
+        assert!(!s.needs_keyframe());
+        assert_eq!(s.on_packet(0, false), Verdict::Forward { switched: false });
+        assert_eq!(s.on_packet(1, false), Verdict::Skip);
+    }
+
+    /// Layer 0 and layer 2 of one publisher: independent sequence numbers and timestamps. The
+    /// subscriber sees one stream without holes or steps back across the switch.
+    #[test]
+    fn numbering_stays_continuous_across_a_switch() {
+        let start = Instant::now();
+        let mut munger = Munger::new(90_000, 65_000, 4_000_000_000);
+        let mut s = Switch::new(0, true);
+        let mut out: Vec<(u16, u32)> = Vec::new();
+        let (mut seq0, mut ts0) = (60_000u16, 1_000u32);
+        let (mut seq2, mut ts2) = (100u16, 3_000_000_000u32);
+        for i in 0..200u32 {
+            let now = start + Duration::from_millis(u64::from(i) * 10);
+            if i == 50 {
+                s.set_target(2);
+            }
+            // Layer 0 keyframes at 0 and 120; layer 2 at 90 (the switch) and 150.
+            for (layer, seq, ts, keyframe) in [
+                (2u8, &mut seq2, &mut ts2, i == 90 || i == 150),
+                (0u8, &mut seq0, &mut ts0, i == 0 || i == 120),
+            ] {
+                *seq = seq.wrapping_add(1);
+                *ts = ts.wrapping_add(900);
+                if let Verdict::Forward { switched } = s.on_packet(layer, keyframe) {
+                    if switched {
+                        munger.mark_break();
+                    }
+                    let m = munger.forward(*seq, *ts, now).expect("in the run");
+                    out.push((m.sequence_number, m.timestamp));
+                }
+            }
+        }
+        assert_eq!(
+            out.len(),
+            200,
+            "each tick forwards exactly one layer's packet"
+        );
+        for pair in out.windows(2) {
+            assert_eq!(
+                pair[1].0,
+                pair[0].0.wrapping_add(1),
+                "no hole, no duplicate"
+            );
+            let step = pair[1].1.wrapping_sub(pair[0].1);
+            assert!((1..=900).contains(&step), "timestamps move forward: {step}");
+        }
+        assert_eq!(s.current(), Some(2));
+        // A late packet of the old layer after the switch is refused.
+        assert_eq!(s.on_packet(0, false), Verdict::Skip);
+    }
+
+    #[test]
+    fn the_budget_drops_at_once_and_rises_after_a_while() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut b = Budget::default();
+        assert_eq!(b.allowed(t0), None, "no estimate: no limit");
+        b.estimate(1_000_000.0, t0);
+        assert_eq!(b.allowed(t0), Some(850_000.0));
+        b.estimate(500_000.0, at(100));
+        assert_eq!(b.allowed(at(100)), Some(425_000.0), "down at once");
+        b.estimate(2_000_000.0, at(200));
+        assert_eq!(b.allowed(at(1_000)), Some(425_000.0), "not yet");
+        // A dip restarts the wait.
+        b.estimate(400_000.0, at(1_500));
+        b.estimate(2_000_000.0, at(1_600));
+        assert_eq!(b.allowed(at(3_000)), Some(340_000.0));
+        assert_eq!(b.allowed(at(3_600)), Some(1_700_000.0), "held for 2 s: up");
+        b.estimate(f64::NAN, at(3_700));
+        b.estimate(-1.0, at(3_700));
+        assert_eq!(
+            b.allowed(at(3_700)),
+            Some(1_700_000.0),
+            "nonsense is ignored"
+        );
+    }
+
+    #[test]
+    fn rates_are_measured_per_tick() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::default();
+        m.tick(t0);
+        for i in 1..=50u64 {
+            m.add(12_500); // 1 Mb/s in 100 ms ticks
+            m.tick(t0 + Duration::from_millis(100 * i));
+        }
+        assert!(
+            (m.bits_per_second() - 1_000_000.0).abs() < 10_000.0,
+            "{}",
+            m.bits_per_second()
+        );
+        m.tick(t0 + Duration::from_millis(5_000));
+        for i in 51..=80u64 {
+            m.tick(t0 + Duration::from_millis(100 * i));
+        }
+        assert!(
+            m.bits_per_second() < 10_000.0,
+            "stopped: {}",
+            m.bits_per_second()
+        );
+    }
+
+    #[test]
+    fn videos_share_the_budget_large_first() {
+        let three = |want, large| Demand {
+            want,
+            rates: [150_000.0, 500_000.0, 1_500_000.0],
+            large,
+        };
+        // Plenty: everyone gets what the view asks.
+        let all = [three(2, true), three(0, false), three(1, false)];
+        assert_eq!(allocate(&all, 10e6), vec![2, 0, 1]);
+        // 1.2 Mb/s: everyone's lowest (450 k), then the large tile climbs as far as it can
+        // (to 500 k: +350 k), then the thumbnail asking for the middle layer (+350 k).
+        let listed = [three(1, false), three(2, true), three(0, false)];
+        assert_eq!(allocate(&listed, 1_200_000.0), vec![1, 1, 0]);
+        assert_eq!(allocate(&listed, 1_000_000.0), vec![0, 1, 0]);
+        // Not even the lowest layers fit: they are sent anyway (nothing is paused).
+        assert_eq!(allocate(&listed, 100_000.0), vec![0, 0, 0]);
+        // One-layer videos and unknown rates.
+        let single = Demand {
+            want: 0,
+            rates: [800_000.0, 0.0, 0.0],
+            large: true,
+        };
+        let unknown = Demand {
+            want: 2,
+            rates: [0.0; MAX_LAYERS],
+            large: false,
+        };
+        assert_eq!(allocate(&[single, unknown], 900_000.0), vec![0, 2]);
+        assert!(allocate(&[], 1.0).is_empty());
+    }
+
+    #[test]
+    fn vp8_sizes_from_keyframes_only() {
+        // S=1, PID=0; frame tag (keyframe: bit 0 clear), start code, 1280 × 720.
+        let key = [
+            0x10, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02,
+        ];
+        assert_eq!(vp8_keyframe_size(&key), Some((1280, 720)));
+        // With an extended descriptor (I, 15-bit picture id) and scaling bits set.
+        let ext = [
+            0x90, 0x80, 0x81, 0x23, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x40, 0x41, 0xb4, 0xc0,
+        ];
+        assert_eq!(vp8_keyframe_size(&ext), Some((320, 180)));
+        let mut inter = key;
+        inter[1] |= 1;
+        assert_eq!(vp8_keyframe_size(&inter), None);
+        let mut bad_code = key;
+        bad_code[5] = 0;
+        assert_eq!(vp8_keyframe_size(&bad_code), None);
+        for n in 0..key.len() {
+            assert_eq!(vp8_keyframe_size(&key[..n]), None, "truncated at {n}");
+        }
+        assert_eq!(vp8_keyframe_size(&[0x90]), None);
+        assert_eq!(
+            vp8_keyframe_size(&[0x00, 0x50]),
+            None,
+            "not a partition start"
+        );
+    }
+}

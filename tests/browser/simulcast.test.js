@@ -1,0 +1,308 @@
+// Simulcast with real Chromium: a publisher sends three layers (rids q, h, f at ¼, ½ and full
+// 1280×720), and each subscriber gets the layer its `view` asks for (docs/protocol.md, "Views").
+// Self-contained: the pages run a small signaling client of their own (docs/protocol.md, "Flow")
+// inside a blank page of the server's origin, not the guest page.
+//
+// Checked: a subscriber that shows the publisher `large` gets ≥ 700 lines; one that shows it as
+// a 180-pixel thumbnail gets ≤ 360; swapping the views swaps the layers; a third participant
+// joining mid-call (every connection renegotiated, long after Chrome stopped naming its layers
+// with mid/rid) does not freeze any layer (docs/adr/0002-simulcast.md, bug A).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function waitFor(fn, { timeout = 10000, interval = 250, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() >= deadline) {
+      const seen = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${message}; last seen: ${seen}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/** salon-server on 127.0.0.1 with a fresh data folder; resolves with its URL once it listens. */
+async function startServer() {
+  const bin = process.env.SALON_SERVER_BIN ?? path.join(repoRoot, 'target', 'debug', 'salon-server');
+  assert.ok(fs.existsSync(bin), `salon-server not found at ${bin}: run cargo build -p salon-server`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-simulcast-'));
+  const logPath = path.join(dir, 'server.log');
+  const log = fs.createWriteStream(logPath);
+  const child = spawn(bin, [
+    '--bind', '127.0.0.1:0', '--data-dir', dir, '--udp-port', '0',
+    '--log', process.env.SALON_TEST_LOG ?? 'warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.pipe(log);
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`salon-server did not start; log: ${logPath}`)), 30000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      log.write(chunk);
+      const match = /salon-server listening on (http:\/\/\S+)/u.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1].replace(/\/$/u, ''));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`salon-server exited (${code}); log: ${logPath}`)));
+  });
+  return {
+    url,
+    logTail: () => fs.readFileSync(logPath, 'utf8').split('\n').slice(-30).join('\n'),
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      process.removeListener('exit', reap);
+      log.end();
+      if (process.env.SALON_KEEP_DATA) console.log(`server log kept: ${logPath}`);
+      else fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The page's signaling client, run in the page: joins over the WebSocket, publishes (`publish`:
+ * 'camera' — a 1280×720 camera in three simulcast layers and a microphone —, 'mic', or nothing),
+ * answers the server's offers, and exposes its participant id, what it sees and a `view` sender
+ * on `window.sc`.
+ */
+function pageClient({ wsUrl, name, publish }) {
+  const sc = { id: null, joined: false, offersAnswered: 0, errors: [] };
+  window.sc = sc;
+  const ws = new WebSocket(wsUrl);
+  const send = (message) => ws.send(JSON.stringify(message));
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  sc.pc = pc;
+  let chain = Promise.resolve();
+  const enqueue = (step) => {
+    chain = chain.then(step).catch((error) => sc.errors.push(String(error)));
+  };
+  const pending = [];
+  let offerSent = false;
+  pc.addEventListener('icecandidate', ({ candidate }) => {
+    const message = candidate && candidate.candidate
+      ? { type: 'ice_candidate', ...candidate.toJSON() }
+      : { type: 'ice_candidate', candidate: '' };
+    if (offerSent) send(message); else pending.push(message);
+  });
+  sc.view = (tiles) => send({ type: 'view', tiles });
+  const media = { audio: publish !== 'none', video: publish === 'camera' };
+  ws.addEventListener('open', () => send({ type: 'join', version: 1, name, media }));
+  ws.addEventListener('message', (event) => {
+    const message = JSON.parse(event.data);
+    switch (message.type) {
+      case 'joined':
+        sc.id = message.participant_id;
+        sc.joined = true;
+        enqueue(async () => {
+          if (publish === 'camera') {
+            const stream = await navigator.mediaDevices.getUserMedia({
+              audio: true,
+              video: { width: 1280, height: 720 },
+            });
+            pc.addTransceiver(stream.getAudioTracks()[0], { direction: 'sendonly', streams: [stream] });
+            sc.video = pc.addTransceiver(stream.getVideoTracks()[0], {
+              direction: 'sendonly',
+              streams: [stream],
+              sendEncodings: [
+                { rid: 'q', scaleResolutionDownBy: 4 },
+                { rid: 'h', scaleResolutionDownBy: 2 },
+                { rid: 'f' },
+              ],
+            });
+          } else if (publish === 'mic') {
+            const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+            pc.addTransceiver(stream.getAudioTracks()[0], { direction: 'sendonly', streams: [stream] });
+            pc.addTransceiver('video', { direction: 'sendonly' });
+          } else {
+            pc.addTransceiver('audio', { direction: 'sendonly' });
+            pc.addTransceiver('video', { direction: 'sendonly' });
+          }
+          await pc.setLocalDescription(await pc.createOffer());
+          send({ type: 'offer', sdp: pc.localDescription.sdp });
+          offerSent = true;
+          for (const m of pending.splice(0)) send(m);
+        });
+        break;
+      case 'answer':
+        enqueue(() => pc.setRemoteDescription({ type: 'answer', sdp: message.sdp }));
+        break;
+      case 'offer':
+        enqueue(async () => {
+          await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
+          await pc.setLocalDescription(await pc.createAnswer());
+          send({ type: 'answer', sdp: pc.localDescription.sdp });
+          sc.offersAnswered += 1;
+        });
+        break;
+      case 'ping':
+        send({ type: 'pong' });
+        break;
+      case 'error':
+        sc.errors.push(`${message.code}: ${message.message}`);
+        break;
+      default:
+    }
+  });
+  /** The received video from each publisher: frame height and frames decoded. */
+  sc.inbound = async () => {
+    const out = [];
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.push({ frameHeight: r.frameHeight ?? 0, framesDecoded: r.framesDecoded ?? 0, ssrc: r.ssrc });
+      }
+    });
+    return out;
+  };
+  /** What each of our layers sends (publisher). */
+  sc.outbound = async () => {
+    const out = {};
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        out[r.rid] = { frameHeight: r.frameHeight ?? 0, framesEncoded: r.framesEncoded ?? 0, active: r.active };
+      }
+    });
+    return out;
+  };
+}
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function client(wsUrl, name, publish) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
+  // A page of the server's origin (the server accepts signaling only from its own pages).
+  await page.goto(`${server.url}/simulcast-test`);
+  await page.evaluate(pageClient, { wsUrl, name, publish });
+  await waitFor(() => page.evaluate(() => window.sc.joined), { message: `${name} to join` });
+  const id = await page.evaluate(() => window.sc.id);
+  return { name, page, id, logs };
+}
+
+const inbound = (c) => c.page.evaluate(() => window.sc.inbound());
+const view = (c, tiles) => c.page.evaluate((t) => window.sc.view(t), tiles);
+
+/** The one received video of `c` (the publisher's). */
+async function received(c) {
+  const videos = await inbound(c);
+  return videos.find((v) => v.framesDecoded > 0) ?? { frameHeight: 0, framesDecoded: 0 };
+}
+
+test('each subscriber gets the simulcast layer its view asks for, across a renegotiation', async (t) => {
+  const room = await (await fetch(`${server.url}/api/rooms`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+  })).json();
+  const wsUrl = `${server.url.replace(/^http/u, 'ws')}/api/rooms/${room.id}/ws`;
+  const clients = [];
+  t.after(async () => {
+    for (const c of clients) await c.page.context().close();
+  });
+  try {
+    const publisher = await client(wsUrl, 'Publisher', 'camera');
+    clients.push(publisher);
+    const big = await client(wsUrl, 'Big', 'none');
+    const small = await client(wsUrl, 'Small', 'none');
+    clients.push(big, small);
+    await view(big, [{ participant_id: publisher.id, size: 'large', width: 1280, height: 720 }]);
+    await view(small, [{ participant_id: publisher.id, size: 'thumbnail', width: 320, height: 180 }]);
+
+    // The top layer needs Chrome's bandwidth estimate to allow it (it ramps up from ~300 kb/s).
+    const started = Date.now();
+    await waitFor(async () => (await received(big)).frameHeight >= 700, {
+      timeout: 60000, message: 'the large view to get the top layer',
+    });
+    const topAfter = Date.now() - started;
+    await waitFor(async () => {
+      const r = await received(small);
+      return r.framesDecoded > 0 && r.frameHeight <= 360;
+    }, { timeout: 10000, message: 'the thumbnail to get a low layer' });
+    const layers = await publisher.page.evaluate(() => window.sc.outbound());
+    t.diagnostic(`top layer after ${topAfter} ms; publisher layers ${JSON.stringify(layers)}`);
+    assert.deepEqual(Object.keys(layers).sort(), ['f', 'h', 'q']);
+
+    // Swap the views: each moves within a keyframe or two.
+    await view(big, [{ participant_id: publisher.id, size: 'thumbnail', width: 320, height: 180 }]);
+    await view(small, [{ participant_id: publisher.id, size: 'large', width: 1280, height: 720 }]);
+    const swapStart = Date.now();
+    let seen = null;
+    await waitFor(async () => {
+      seen = { big: await received(big), small: await received(small) };
+      return seen.big.frameHeight <= 360 && seen.small.frameHeight >= 700;
+    }, { timeout: 10000, message: 'the views to swap layers' }).catch((error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(seen)}`);
+    });
+    t.diagnostic(`views swapped in ${Date.now() - swapStart} ms`);
+
+    // A third participant joins with a microphone: everyone is renegotiated, the publisher too
+    // (its layers have long stopped carrying mid/rid). Both layers keep being decoded.
+    const offersBefore = await publisher.page.evaluate(() => window.sc.offersAnswered);
+    const late = await client(wsUrl, 'Latecomer', 'mic');
+    clients.push(late);
+    await waitFor(async () => (await publisher.page.evaluate(() => window.sc.offersAnswered)) > offersBefore, {
+      timeout: 15000, message: 'the publisher to be renegotiated',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const before1 = [await received(big), await received(small)];
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const after1 = [await received(big), await received(small)];
+    for (const [i, who] of ['thumbnail', 'large'].entries()) {
+      assert.ok(
+        after1[i].framesDecoded - before1[i].framesDecoded >= 15,
+        `the ${who} view froze after the renegotiation: ${JSON.stringify(before1[i])} → ${JSON.stringify(after1[i])}`,
+      );
+    }
+    assert.ok(after1[0].frameHeight <= 360, JSON.stringify(after1[0]));
+    assert.ok(after1[1].frameHeight >= 700, JSON.stringify(after1[1]));
+    // The latecomer (no view yet: every video at the best layer) gets the publisher too.
+    await waitFor(async () => (await received(late)).framesDecoded > 0, {
+      timeout: 10000, message: 'the latecomer to get the video',
+    });
+    for (const c of clients) {
+      const errors = await c.page.evaluate(() => window.sc.errors);
+      assert.deepEqual(errors, [], `${c.name}: ${errors.join('; ')}`);
+    }
+  } catch (error) {
+    for (const c of clients) console.log(c.logs.slice(-20).join('\n'));
+    console.log(`--- server log ---\n${server.logTail()}`);
+    throw error;
+  }
+});
