@@ -807,12 +807,13 @@ impl Session {
                 w.set_rewrite(pub_id, leg_id, sender, rewrite);
                 w.keyframe_now(pub_id);
             });
-            let publication = sub.publication.clone();
+            let worker = leg.worker.clone();
             tokio::spawn(async move {
-                // Again while the new leg's transport settles.
+                // Again while the new leg's transport settles, unless a keyframe got through
+                // (the downstream started).
                 for delay in [1000, 2000] {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
-                    publication.request_keyframe();
+                    worker.post(move |w| w.keyframe_if_waiting(pub_id, leg_id, sender));
                 }
             });
         }

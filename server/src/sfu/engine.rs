@@ -2233,6 +2233,22 @@ impl Worker {
         self.flush();
     }
 
+    /// Asks again for the keyframe a subscriber's downstream waits for, if it still waits
+    /// (a request or its keyframe can be lost while a new connection settles).
+    pub fn keyframe_if_waiting(&mut self, publication: PubId, leg: LegId, sender: RTCRtpSenderId) {
+        let target = self.pubs.get(&publication).and_then(|p| {
+            p.downs
+                .iter()
+                .find(|d| d.leg == leg && d.sender == sender && d.shown)
+                .filter(|d| d.switch.needs_keyframe())
+                .map(|d| d.switch.target())
+        });
+        if let Some(layer) = target {
+            self.request_layer_keyframe(publication, layer);
+            self.flush();
+        }
+    }
+
     /// How many downstreams a publication has, and how many are forwarding (tests).
     pub fn downstreams(&self, publication: PubId) -> (usize, usize) {
         self.pubs.get(&publication).map_or((0, 0), |p| {
