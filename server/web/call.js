@@ -35,6 +35,8 @@ export class Call {
     this.ownerByTrack = new Map();
     this.disconnectedTimer = null;
     this.closed = false;
+    this.videoActive = true; // whether anyone watches our video (`video_watched`)
+    this.parameters = Promise.resolve();
   }
 
   /** Creates the peer connection and sends the publishing offer. */
@@ -60,7 +62,39 @@ export class Call {
       this.send({ type: 'offer', sdp: pc.localDescription.sdp });
       this.offerSent = true;
       for (const candidate of this.pendingCandidates.splice(0)) this.send(candidate);
+      this.applyVideoActive();
     });
+  }
+
+  /**
+   * Nobody watches our video (`video_watched: false`): stop encoding and sending it, keeping the
+   * track (the camera stays on and the preview keeps playing); `true` resumes it.
+   */
+  setVideoSending(active) {
+    this.videoActive = !!active;
+    this.applyVideoActive();
+  }
+
+  applyVideoActive() {
+    this.parameters = this.parameters.then(async () => {
+      const sender = this.transceivers.video?.sender;
+      if (!sender || this.closed) return;
+      const params = sender.getParameters();
+      if (!params.encodings?.length) return;
+      const want = this.videoActive;
+      if (params.encodings.every((encoding) => encoding.active === want)) return;
+      for (const encoding of params.encodings) encoding.active = want;
+      await sender.setParameters(params);
+    }).catch((error) => {
+      console.warn('salon: could not pause or resume the camera sender', error);
+    });
+    return this.parameters;
+  }
+
+  /** Whether our camera's encodings are active now (for tests and debugging). */
+  videoSending() {
+    const encodings = this.transceivers.video?.sender.getParameters().encodings ?? [];
+    return encodings.length > 0 && encodings.some((encoding) => encoding.active !== false);
   }
 
   /** The server's answer to our publishing offer. */
@@ -169,19 +203,6 @@ export class Call {
     return this.ownerByMid.get(stat.mid) ?? this.ownerByTrack.get(stat.trackIdentifier);
   }
 
-  /** Map participant id → audio level (0..1) of what we receive from them. */
-  async audioLevels() {
-    const levels = new Map();
-    if (!this.pc || this.closed) return levels;
-    const report = await this.pc.getStats();
-    report.forEach((stat) => {
-      if (stat.type !== 'inbound-rtp' || stat.kind !== 'audio') return;
-      const owner = this.ownerOf(stat);
-      if (owner) levels.set(owner, stat.audioLevel ?? 0);
-    });
-    return levels;
-  }
-
   /** A small summary of what flows, for diagnostics and the browser tests. */
   async stats() {
     const summary = { connectionState: this.pc?.connectionState ?? 'new', outbound: {}, inbound: {} };
@@ -194,11 +215,16 @@ export class Call {
           codec: codec(stat),
           packetsSent: stat.packetsSent ?? 0,
           framesEncoded: stat.framesEncoded,
+          active: stat.active,
         };
       } else if (stat.type === 'inbound-rtp') {
         const owner = this.ownerOf(stat);
         if (!owner) return;
         const entry = (summary.inbound[owner] ??= {});
+        // Two streams for one person's kind (a section being reused): keep the live one.
+        const seen = entry[stat.kind];
+        if (seen) summary.duplicateStreams = (summary.duplicateStreams ?? 0) + 1;
+        if (seen && (seen.lastPacketAt ?? 0) > (stat.lastPacketReceivedTimestamp ?? 0)) return;
         // The publisher's sender reports, which the server passes on (lip sync rests on them).
         const senderReports = report.get(stat.remoteId)?.reportsSent ?? 0;
         entry[stat.kind] = stat.kind === 'audio'
@@ -217,6 +243,9 @@ export class Call {
               frameWidth: stat.frameWidth ?? 0,
               frameHeight: stat.frameHeight ?? 0,
             };
+        entry[stat.kind].lastPacketAt = stat.lastPacketReceivedTimestamp ?? 0;
+        entry[stat.kind].ssrc = stat.ssrc;
+        summary.inboundStreams = (summary.inboundStreams ?? 0) + 1;
       }
     });
     return summary;

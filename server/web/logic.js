@@ -272,3 +272,125 @@ export function speakingNow(level, lastLoudAt, now, { threshold = 0.02, holdMs =
   const loudAt = level >= threshold ? now : lastLoudAt;
   return { speaking: loudAt != null && now - loudAt < holdMs, lastLoudAt: loudAt };
 }
+
+// --- the grid of a big room: pages, speaker view, what the page shows the server ----------------
+
+/** At most this many tiles (your own included) on one page of the grid: 5 × 5 on a desktop. */
+export const MAX_PAGE_TILES = 25;
+/** Largest tile width or height a `view` may state (docs/protocol.md). */
+export const MAX_TILE_PIXELS = 16384;
+/** At most this many tiles in one `view`. */
+export const MAX_VIEW_TILES = 50;
+
+function clamp(value, low, high) {
+  return Math.max(low, Math.min(high, value));
+}
+
+/**
+ * How many columns and rows one page of the grid may have in a `width` × `height` area (CSS
+ * pixels): tiles stay readable (at least about 160 × 80, 140 × 100 on a phone) and a page never
+ * holds more than 5 × 5. A phone-sized area (narrower than 560 px) gets at most 2 columns and 3
+ * rows, so a phone never decodes more than 5 videos at once. Always at least 2 tiles: yours and
+ * one other.
+ */
+export function pageShape(width, height, { gap = 8 } = {}) {
+  const phone = width < 560;
+  const minW = phone ? 140 : 160;
+  const minH = phone ? 100 : 80;
+  const cols = clamp(Math.floor((width + gap) / (minW + gap)), 1, phone ? 2 : 5);
+  let rows = clamp(Math.floor((height + gap) / (minH + gap)), 1, phone ? 3 : 5);
+  if (cols * rows < 2) rows = 2;
+  return { cols, rows, size: cols * rows };
+}
+
+/**
+ * Paging of the others (`count` of them) when a page holds `pageSize` tiles: your own tile takes
+ * one place on every page. `page` is clamped to the pages there are (people leave). Returns
+ * {pages, page, start, end}: the others shown are those at [start, end) in join order.
+ */
+export function paging(count, pageSize, page) {
+  const perPage = Math.max(1, pageSize - 1);
+  const pages = Math.max(1, Math.ceil(count / perPage));
+  const current = clamp(Math.floor(Number(page) || 0), 0, pages - 1);
+  return { pages, page: current, start: current * perPage, end: Math.min(count, (current + 1) * perPage) };
+}
+
+/** "2 / 3" for the pager, and the words a screen reader hears. */
+export function pageLabel(page, pages) {
+  return { text: `${page + 1} / ${pages}`, label: `Page ${page + 1} of ${pages}` };
+}
+
+/**
+ * Who has the large tile in the speaker view. `others` lists the other participants in join
+ * order; `speakers` is the server's latest `speakers` list (loudest first, may include me). A pin
+ * wins; otherwise the main tile stays on `current` while they still speak or while nobody else
+ * does (it does not flicker back and forth, nor go blank in a pause) and moves to the loudest
+ * other speaker when `current` has stopped. With nobody ever speaking: the first of the others.
+ * null: nobody else is here.
+ */
+export function chooseMain({ pinned = null, current = null, speakers = [], selfId = null, others = [] }) {
+  const present = new Set(others);
+  if (pinned && present.has(pinned)) return pinned;
+  const candidates = speakers.filter((id) => id !== selfId && present.has(id));
+  if (current && present.has(current) && (candidates.length === 0 || candidates.includes(current))) return current;
+  if (candidates.length > 0) return candidates[0];
+  return others[0] ?? null;
+}
+
+/**
+ * Whether shown tiles count as `large` for the server: the main tile of the speaker view (or a
+ * pinned tile), or every tile of a grid page of at most 4 tiles (yours included).
+ */
+export function isLargeTile({ layout, main, id, pageTiles }) {
+  if (layout === 'speaker') return id === main;
+  return pageTiles <= 4;
+}
+
+/**
+ * The `view` message for the tiles shown ([{id, large, width, height}], width and height in
+ * device pixels): each participant once, at most 50, sizes rounded and within the protocol's
+ * bounds (0 = unknown is left out).
+ */
+export function buildView(tiles) {
+  const seen = new Set();
+  const out = [];
+  for (const tile of tiles) {
+    if (!tile?.id || seen.has(tile.id) || out.length >= MAX_VIEW_TILES) continue;
+    seen.add(tile.id);
+    const entry = { participant_id: tile.id, size: tile.large ? 'large' : 'thumbnail' };
+    const width = clamp(Math.round(Number(tile.width) || 0), 0, MAX_TILE_PIXELS);
+    const height = clamp(Math.round(Number(tile.height) || 0), 0, MAX_TILE_PIXELS);
+    if (width > 0 && height > 0) {
+      entry.width = width;
+      entry.height = height;
+    }
+    out.push(entry);
+  }
+  return { type: 'view', tiles: out };
+}
+
+/**
+ * Whether two views differ enough to send the new one: other people, another size class, or a
+ * tile whose size changed by more than 10% either way (a scrollbar coming and going is not worth
+ * a message).
+ */
+export function viewChanged(before, after) {
+  if (!before) return true;
+  if (before.tiles.length !== after.tiles.length) return true;
+  const near = (a = 0, b = 0) => Math.abs(a - b) <= Math.max(a, b) * 0.1;
+  return after.tiles.some((tile, i) => {
+    const old = before.tiles[i];
+    return old.participant_id !== tile.participant_id || old.size !== tile.size
+      || !near(old.width, tile.width) || !near(old.height, tile.height);
+  });
+}
+
+/** The speaking ring: which ids change, from the last `speakers` list to this one. */
+export function speakingChanges(before, after) {
+  const was = new Set(before);
+  const now = new Set(after);
+  return {
+    on: [...now].filter((id) => !was.has(id)),
+    off: [...was].filter((id) => !now.has(id)),
+  };
+}

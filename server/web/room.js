@@ -9,19 +9,21 @@ import { DoorControl } from './door.js';
 import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
-  cleanName, devicesToTurnOff, doorText, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
-  presenceText, reconnectDelay, waitingText,
+  buildView, cleanName, devicesToTurnOff, doorText, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
+  pageLabel, presenceText, reconnectDelay, viewChanged, waitingText,
 } from './logic.js';
 import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
-import { SpeakingWatch } from './speaking.js';
+import { PreviewSpeaking } from './speaking.js';
 import {
   deviceId, hostKey, moveRoom, rememberName, rememberedName,
 } from './storage.js';
-import { $, TileGrid, copyText, fillIcons, setBanner, setToggle, showView } from './ui.js';
+import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
 const JOIN_TIMEOUT_MS = 15000;
 const LOBBY_REFRESH_MS = 10000;
+/** What the page shows is told to the server at most this often (a `view` after a quiet spell). */
+const VIEW_DEBOUNCE_MS = 250;
 
 const s = {
   // loading | preview | connecting | waiting | joined | reconnecting | left | error
@@ -45,12 +47,19 @@ const s = {
   retryTimer: null,
   joinTimer: null,
   lobbyTimer: null,
+  view: null, // the last `view` sent on this connection
+  viewTimer: null,
+  speakers: [], // the latest `speakers` from the server
+  videoWatched: true, // the latest `video_watched`
 };
 
 const local = new LocalMedia();
 const grid = new TileGrid($('#grid'), {
   onAutoplayBlocked: () => { $('#enable-sound').hidden = false; },
   decorate: (tile, participant) => host.decorateTile(tile, participant),
+  onViewChange: () => scheduleView(),
+  onLayout: (state) => showLayout(state),
+  audioSinks: $('#audio-sinks'),
 });
 const inviteUrl = () => `${window.location.origin}/r/${encodeURIComponent(s.roomId)}`;
 const host = new HostControls({
@@ -69,14 +78,10 @@ const door = new DoorControl({
 const mutePrompt = new MutePrompt({
   onAccept: () => { if (local.current().audio) toggle('audio'); },
 });
-const speaking = new SpeakingWatch({
-  localLevel: () => local.level(),
-  remoteLevels: () => s.call?.audioLevels() ?? null,
-  remoteIds: () => grid.remoteIds(),
-  show: (id, on) => {
-    if (id === null) $('#preview').dataset.speaking = String(on);
-    grid.setSpeaking(id, on);
-  },
+// Before joining, the preview's ring follows your microphone; in the call, the server's `speakers`.
+const speaking = new PreviewSpeaking({
+  level: () => local.level(),
+  show: (on) => { $('#preview').dataset.speaking = String(on); },
 });
 
 // Read-only view for people debugging and for the browser tests.
@@ -102,6 +107,16 @@ window.salon = Object.freeze({
   get iceRestarts() { return s.call?.iceRestarts ?? 0; },
   /** For tests and debugging: restart ICE now, as after a network change. */
   restartIce: () => s.call?.restartIce('requested'),
+  /** The last `view` sent ({type, tiles}), or null. */
+  get view() { return s.view ? JSON.parse(JSON.stringify(s.view)) : null; },
+  /** The latest `speakers` from the server (loudest first). */
+  get speakers() { return [...s.speakers]; },
+  /** The layout: {layout, mode, page, pages, pinned, main, onPage, decoded, speakers}. */
+  layout: () => grid.snapshot(),
+  /** The latest `video_watched`: whether anyone watches my video. */
+  get videoWatched() { return s.videoWatched; },
+  /** Whether my camera's encodings are active (false while nobody watches). */
+  videoSending: () => s.call?.videoSending() ?? null,
 });
 
 function setState(state) {
@@ -227,7 +242,7 @@ function startCall() {
   grid.showSelf(local.stream, s.name);
   renderMedia();
   updateCount();
-  speaking.start();
+  speaking.stop(); // in the call, the rings come from the server
   connect();
 }
 
@@ -265,6 +280,8 @@ function endSession() {
 /** Closes the current socket only: the peer connection may carry on through a resume. */
 function endSignaling() {
   clearTimeout(s.joinTimer);
+  clearTimeout(s.viewTimer);
+  s.view = null; // a new connection starts with no view: send it again
   s.joined = false;
   s.signaling?.close();
   s.signaling = null;
@@ -298,6 +315,7 @@ function lost({ keepMedia = false } = {}) {
   else endSession();
   setState('reconnecting');
   setBanner('Connection lost — reconnecting…');
+  s.speakers = [];
   grid.markStale();
   scheduleRetry();
 }
@@ -347,6 +365,14 @@ function onMessage(message) {
       grid.remove(message.participant_id);
       updateCount();
       break;
+    case 'speakers':
+      s.speakers = Array.isArray(message.speakers) ? message.speakers.filter((id) => typeof id === 'string') : [];
+      grid.setSpeakers(s.speakers);
+      break;
+    case 'video_watched':
+      s.videoWatched = message.watched !== false;
+      s.call?.setVideoSending(s.videoWatched);
+      break;
     case 'answer':
       s.call?.acceptAnswer(message.sdp);
       break;
@@ -366,6 +392,7 @@ function onJoined(message) {
   const sig = s.signaling;
   s.joined = true;
   s.participantId = message.participant_id;
+  grid.selfId = message.participant_id;
   s.resume = message.resume_token
     ? { participant_id: message.participant_id, token: message.resume_token }
     : null;
@@ -383,6 +410,7 @@ function onJoined(message) {
   } else {
     s.call?.close();
     s.call = null;
+    s.videoWatched = true; // a new publication: sent until the server says nobody watches
     startMedia(sig);
   }
   s.attempt = 0;
@@ -390,6 +418,58 @@ function onJoined(message) {
   setBanner(null);
   renderMedia();
   updateCount();
+  s.view = null;
+  scheduleView();
+}
+
+// --- what the page shows -------------------------------------------------------------------------
+
+/**
+ * Tells the server which videos the page shows and how big (`view`), once things have been quiet
+ * for VIEW_DEBOUNCE_MS; nothing when it did not really change.
+ */
+function scheduleView() {
+  if (!s.joined) return;
+  clearTimeout(s.viewTimer);
+  s.viewTimer = setTimeout(sendView, VIEW_DEBOUNCE_MS);
+}
+
+function sendView() {
+  if (!s.joined || !s.signaling) return;
+  const view = buildView(grid.viewTiles());
+  if (!viewChanged(s.view, view)) return;
+  s.view = view;
+  s.signaling.send(view);
+}
+
+/** The pager and the layout button follow the grid's layout. */
+function showLayout({ layout, page, pages }) {
+  // A host menu open on a tile that moved follows it, or closes when the tile left the screen.
+  if (host.menuFor !== null) {
+    const anchor = host.menuButton;
+    if (!anchor?.isConnected || anchor.closest('[hidden]')) host.closeMenu(false);
+    else host.placeMenu(anchor);
+  }
+  const pager = $('#pager');
+  const multi = layout === 'grid' && pages > 1;
+  pager.hidden = !multi;
+  if (multi) {
+    const words = pageLabel(page, pages);
+    pager.querySelector('.page-short').textContent = words.text;
+    pager.querySelector('.page-long').textContent = words.label;
+    pager.dataset.page = String(page + 1);
+    pager.dataset.pages = String(pages);
+    $('#page-prev').disabled = page === 0;
+    $('#page-next').disabled = page >= pages - 1;
+  }
+  const speakerView = layout === 'speaker';
+  const toggleButton = $('#layout-toggle');
+  if (toggleButton.getAttribute('aria-pressed') !== String(speakerView)) {
+    toggleButton.setAttribute('aria-pressed', String(speakerView));
+    toggleButton.title = speakerView ? 'Back to the grid' : 'Speaker view: one person large';
+    toggleButton.querySelector('[data-icon]').innerHTML = icon(speakerView ? 'grid' : 'speakerView');
+    toggleButton.querySelector('.label').textContent = speakerView ? 'Grid' : 'Speaker';
+  }
 }
 
 /** A new peer connection: publish our media and receive everyone's. */
@@ -409,6 +489,7 @@ function startMedia(sig) {
   });
   s.call = call;
   call.start();
+  if (!s.videoWatched) call.setVideoSending(false);
 }
 
 /** The room is locked: we wait in its lobby until a host admits us (`joined`) or not. */
@@ -662,6 +743,11 @@ function bindControls() {
   $('#invite').addEventListener('click', async () => {
     const url = inviteUrl();
     toast((await copyText(url)) ? 'Invite link copied' : url);
+  });
+  $('#page-prev').addEventListener('click', () => grid.turnPage(-1));
+  $('#page-next').addEventListener('click', () => grid.turnPage(1));
+  $('#layout-toggle').addEventListener('click', () => {
+    grid.setMode($('#layout-toggle').getAttribute('aria-pressed') === 'true' ? 'grid' : 'speaker');
   });
   $('#enable-sound').addEventListener('click', () => {
     grid.enableSound();

@@ -62,6 +62,10 @@ export async function startServer({ port = 0, dataDir = null } = {}) {
     '--log', process.env.SALON_TEST_LOG ?? 'warn',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log);
+  // Never leave a server behind when the test process ends early.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
 
   const url = await new Promise((resolve, reject) => {
     let out = '';

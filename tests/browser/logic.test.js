@@ -10,9 +10,10 @@ import { repoRoot } from './helpers.js';
 // load the file as one explicitly; logic.js imports nothing, which makes this possible.
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
-  addKnock, agoText, base64Url, cleanName, devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId,
-  isFatalForRetry, isHost, knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, presenceText,
-  reconnectDelay, renameRoom, roleLabel, speakingNow, tileActions, waitingText,
+  addKnock, agoText, base64Url, buildView, chooseMain, cleanName, devicesToTurnOff, doorText, errorWords, gridShape,
+  initials, isDeviceId, isFatalForRetry, isHost, isLargeTile, knockNote, mediaLocked, mediaNotice, orderVideoCodecs,
+  outranks, pageLabel, pageShape, paging, presenceText, reconnectDelay, renameRoom, roleLabel, speakingChanges,
+  speakingNow, tileActions, viewChanged, waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 describe('reconnect backoff', () => {
@@ -257,5 +258,153 @@ describe('door text', () => {
     assert.equal(doorText({ door_open: true, participants: 0 }), 'Door open · 0 inside');
     assert.equal(doorText({ door_open: true, participants: 2, names: ['Ada', 'Bo'] }), 'Door open · 2 inside: Ada, Bo');
     assert.equal(doorText({ door_open: true, people: 1, names: [] }), 'Door open · 1 inside');
+  });
+});
+
+describe('pages of the grid', () => {
+  it('holds 5 × 5 on a desktop, 2 × 3 on a phone, and something in between on a tablet', () => {
+    // The tile area of a 1280 × 800 window (top bar, controls and pager taken off).
+    assert.deepEqual(pageShape(1256, 600), { cols: 5, rows: 5, size: 25 });
+    assert.deepEqual(pageShape(1900, 1000), { cols: 5, rows: 5, size: 25 });
+    // A 390 × 844 phone, portrait.
+    assert.deepEqual(pageShape(374, 660), { cols: 2, rows: 3, size: 6 });
+    // The same phone, landscape: wide and low.
+    assert.deepEqual(pageShape(828, 230), { cols: 4, rows: 2, size: 8 });
+    assert.deepEqual(pageShape(820, 196), { cols: 4, rows: 2, size: 8 });
+    // A tablet.
+    assert.deepEqual(pageShape(752, 860), { cols: 4, rows: 5, size: 20 });
+  });
+
+  it('never holds more than 25, nor fewer than 2 (you and one other)', () => {
+    for (let w = 0; w <= 4000; w += 97) {
+      for (let h = 0; h <= 3000; h += 89) {
+        const { size, cols, rows } = pageShape(w, h);
+        assert.ok(size <= 25 && size >= 2, `${w}×${h}: ${size}`);
+        assert.equal(size, cols * rows);
+        if (w < 560) assert.ok(size <= 6, `a phone-sized ${w}×${h} page holds ${size}`);
+      }
+    }
+  });
+
+  it('pages the others with your own tile on every page', () => {
+    // 49 others, 25 tiles a page: 24 others a page → 3 pages (24, 24, 1).
+    assert.deepEqual(paging(49, 25, 0), { pages: 3, page: 0, start: 0, end: 24 });
+    assert.deepEqual(paging(49, 25, 1), { pages: 3, page: 1, start: 24, end: 48 });
+    assert.deepEqual(paging(49, 25, 2), { pages: 3, page: 2, start: 48, end: 49 });
+    // A phone: 5 others a page.
+    assert.equal(paging(47, 6, 0).pages, 10);
+    // Nobody else: one empty page.
+    assert.deepEqual(paging(0, 25, 0), { pages: 1, page: 0, start: 0, end: 0 });
+  });
+
+  it('keeps the page in range when people leave or the screen shrinks', () => {
+    assert.deepEqual(paging(10, 25, 2), { pages: 1, page: 0, start: 0, end: 10 });
+    assert.equal(paging(30, 6, 99).page, 5);
+    assert.equal(paging(30, 6, -1).page, 0);
+    assert.equal(paging(30, 6, Number.NaN).page, 0);
+  });
+
+  it('shows every other participant exactly once over all pages', () => {
+    for (const [count, size] of [[47, 25], [47, 6], [49, 8], [3, 2], [24, 25], [25, 25]]) {
+      const { pages } = paging(count, size, 0);
+      const seen = [];
+      for (let p = 0; p < pages; p += 1) {
+        const { start, end } = paging(count, size, p);
+        assert.ok(end - start + 1 <= size, 'a page holds at most `size` tiles with yours');
+        for (let i = start; i < end; i += 1) seen.push(i);
+      }
+      assert.deepEqual(seen, [...Array(count).keys()], `${count} on pages of ${size}`);
+    }
+  });
+
+  it('says which page this is', () => {
+    assert.deepEqual(pageLabel(1, 3), { text: '2 / 3', label: 'Page 2 of 3' });
+  });
+});
+
+describe('speaker view', () => {
+  const others = ['a', 'b', 'c', 'd'];
+
+  it('shows the pinned person whatever is said', () => {
+    assert.equal(chooseMain({ pinned: 'c', current: 'a', speakers: ['b'], selfId: 'me', others }), 'c');
+  });
+
+  it('forgets a pin on someone who left', () => {
+    assert.equal(chooseMain({ pinned: 'gone', current: null, speakers: ['b'], selfId: 'me', others }), 'b');
+  });
+
+  it('follows the loudest other speaker, never me', () => {
+    assert.equal(chooseMain({ current: null, speakers: ['me', 'c', 'b'], selfId: 'me', others }), 'c');
+    assert.equal(chooseMain({ current: 'a', speakers: ['d'], selfId: 'me', others }), 'd');
+  });
+
+  it('keeps the last speaker through a pause, and while they still speak', () => {
+    assert.equal(chooseMain({ current: 'b', speakers: [], selfId: 'me', others }), 'b');
+    assert.equal(chooseMain({ current: 'b', speakers: ['me'], selfId: 'me', others }), 'b');
+    // Two talking at once: no flicker when the loudness order flips.
+    assert.equal(chooseMain({ current: 'b', speakers: ['c', 'b'], selfId: 'me', others }), 'b');
+    assert.equal(chooseMain({ current: 'b', speakers: ['b', 'c'], selfId: 'me', others }), 'b');
+  });
+
+  it('starts with the first of the others, and has nobody when alone', () => {
+    assert.equal(chooseMain({ current: null, speakers: [], selfId: 'me', others }), 'a');
+    assert.equal(chooseMain({ current: 'gone', speakers: ['gone'], selfId: 'me', others }), 'a');
+    assert.equal(chooseMain({ current: null, speakers: ['me'], selfId: 'me', others: [] }), null);
+  });
+
+  it('asks for large video for the main tile and for a grid of 4 or fewer', () => {
+    assert.equal(isLargeTile({ layout: 'speaker', main: 'a', id: 'a', pageTiles: 40 }), true);
+    assert.equal(isLargeTile({ layout: 'speaker', main: 'a', id: 'b', pageTiles: 40 }), false);
+    assert.equal(isLargeTile({ layout: 'grid', main: null, id: 'b', pageTiles: 4 }), true);
+    assert.equal(isLargeTile({ layout: 'grid', main: null, id: 'b', pageTiles: 5 }), false);
+  });
+});
+
+describe('the view the page sends', () => {
+  it('lists each shown video once with its size class and device pixels', () => {
+    assert.deepEqual(buildView([
+      { id: 'a', large: true, width: 1279.6, height: 720.2 },
+      { id: 'b', large: false, width: 320, height: 180 },
+      { id: 'a', large: false, width: 1, height: 1 },
+      { id: 'c', large: false, width: 0, height: 0 },
+    ]), {
+      type: 'view',
+      tiles: [
+        { participant_id: 'a', size: 'large', width: 1280, height: 720 },
+        { participant_id: 'b', size: 'thumbnail', width: 320, height: 180 },
+        { participant_id: 'c', size: 'thumbnail' },
+      ],
+    });
+  });
+
+  it('stays within the protocol: at most 50 tiles, at most 16384 pixels', () => {
+    const many = Array.from({ length: 60 }, (_, i) => ({ id: `p${i}`, width: 99999, height: -5 }));
+    const view = buildView(many);
+    assert.equal(view.tiles.length, 50);
+    assert.deepEqual(view.tiles[0], { participant_id: 'p0', size: 'thumbnail' });
+    const big = buildView([{ id: 'x', width: 99999, height: 20000 }]);
+    assert.deepEqual(big.tiles[0], { participant_id: 'x', size: 'thumbnail', width: 16384, height: 16384 });
+    assert.deepEqual(buildView([]), { type: 'view', tiles: [] });
+  });
+
+  it('is sent again only when it changed enough', () => {
+    const view = (tiles) => buildView(tiles);
+    const a = view([{ id: 'a', large: false, width: 320, height: 180 }]);
+    assert.equal(viewChanged(null, a), true);
+    assert.equal(viewChanged(a, view([{ id: 'a', width: 330, height: 185 }])), false);
+    assert.equal(viewChanged(a, view([{ id: 'a', width: 640, height: 360 }])), true);
+    assert.equal(viewChanged(a, view([{ id: 'a', large: true, width: 320, height: 180 }])), true);
+    assert.equal(viewChanged(a, view([{ id: 'b', width: 320, height: 180 }])), true);
+    assert.equal(viewChanged(a, view([])), true);
+    assert.equal(viewChanged(view([]), view([])), false);
+  });
+});
+
+describe('speaking rings from the server', () => {
+  it('touches only the tiles whose state changes', () => {
+    assert.deepEqual(speakingChanges([], ['a', 'b']), { on: ['a', 'b'], off: [] });
+    assert.deepEqual(speakingChanges(['a', 'b'], ['b', 'c']), { on: ['c'], off: ['a'] });
+    assert.deepEqual(speakingChanges(['a'], ['a']), { on: [], off: [] });
+    assert.deepEqual(speakingChanges(['a', 'b'], []), { on: [], off: ['a', 'b'] });
   });
 });
