@@ -49,10 +49,11 @@ export class Call {
 
     for (const kind of ['audio', 'video']) {
       const track = this.localStream.getTracks().find((t) => t.kind === kind);
-      this.transceivers[kind] = pc.addTransceiver(track ?? kind, {
-        direction: 'sendonly',
-        streams: [this.localStream],
-      });
+      const init = { direction: 'sendonly', streams: [this.localStream] };
+      // The camera goes out as simulcast layers; the server gives each viewer the one that
+      // fits its tile.
+      if (kind === 'video') init.sendEncodings = CAMERA_LAYERS.map((layer) => ({ ...layer }));
+      this.transceivers[kind] = pc.addTransceiver(track ?? kind, init);
     }
     preferCodecs(this.transceivers.video);
 
@@ -211,12 +212,17 @@ export class Call {
     const codec = (stat) => report.get(stat.codecId)?.mimeType ?? null;
     report.forEach((stat) => {
       if (stat.type === 'outbound-rtp') {
-        summary.outbound[stat.kind] = {
-          codec: codec(stat),
-          packetsSent: stat.packetsSent ?? 0,
-          framesEncoded: stat.framesEncoded,
-          active: stat.active,
-        };
+        // Simulcast: one entry per layer, summed up (and listed).
+        const entry = (summary.outbound[stat.kind] ??= {
+          codec: codec(stat), packetsSent: 0, framesEncoded: undefined, active: false, layers: [],
+        });
+        entry.packetsSent += stat.packetsSent ?? 0;
+        if (stat.framesEncoded !== undefined) entry.framesEncoded = (entry.framesEncoded ?? 0) + stat.framesEncoded;
+        entry.active = entry.active || stat.active !== false;
+        entry.layers.push({
+          rid: stat.rid ?? null, active: stat.active, frameHeight: stat.frameHeight ?? 0,
+          framesEncoded: stat.framesEncoded ?? 0,
+        });
       } else if (stat.type === 'inbound-rtp') {
         const owner = this.ownerOf(stat);
         if (!owner) return;
@@ -259,6 +265,16 @@ export class Call {
     this.pc?.close();
   }
 }
+
+/**
+ * The camera's simulcast layers, lowest first (the server's rule): half size for thumbnails
+ * (320×180 of the 640×360 capture) and full size for large tiles. Two, not three: the capture is
+ * 360p (browsers send at most two layers of it), which keeps a phone's encoder load low.
+ */
+const CAMERA_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+  { rid: 'f', maxBitrate: 900_000 },
+];
 
 /** H.264 first, then VP8 (see logic.js), when the browser lets us choose. */
 function preferCodecs(transceiver) {

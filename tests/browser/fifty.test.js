@@ -395,5 +395,30 @@ describe('a big room', () => {
       const now = await shown(bo.page);
       return now.layout === 'grid' && now.pinned === null;
     }, { timeout: 5000, message: 'Bo back in the grid after unpinning' });
+
+    // Simulcast: Ada's camera goes out in two layers. As a thumbnail on Bo's first page she
+    // arrives at the small one; pinned, the server switches Bo to her full layer (at a keyframe),
+    // so the resolution Bo decodes goes up.
+    await bo.page.getByTestId('page-prev').click();
+    await waitFor(async () => (await shown(bo.page)).page === 0, { message: 'Bo back on page 1' });
+    const adaOnBo = async () => (await bo.page.evaluate(() => window.salon.stats())).inbound[ada.id]?.video ?? {};
+    const small = await waitFor(async () => {
+      const v = await adaOnBo();
+      return v.frameHeight > 0 && v.frameHeight <= 200 ? v.frameHeight : null;
+    }, { timeout: 20000, message: 'Bo to receive Ada\'s thumbnail at the small layer' }).catch(async (error) => {
+      error.message += `\nAda sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`;
+      throw error;
+    });
+    const adaPin = bo.page.locator(`[data-testid=tile][data-participant="${ada.id}"] [data-testid=pin]`);
+    await adaPin.click();
+    const big = await waitFor(async () => {
+      const v = await adaOnBo();
+      return v.frameHeight >= 300 ? v.frameHeight : null;
+    }, { timeout: 20000, message: 'the pinned Ada to reach Bo at the full layer' }).catch(async (error) => {
+      error.message += `\nBo gets ${JSON.stringify(await adaOnBo())}; Ada sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`;
+      throw error;
+    });
+    t.diagnostic(`Ada on Bo's screen: ${small} lines as a thumbnail, ${big} pinned`);
+    await adaPin.click();
   }));
 });
