@@ -602,23 +602,30 @@ struct Down {
     switch_asked: Option<Instant>,
     /// Shown again after being hidden: the next packet continues the subscriber's numbering.
     restart: bool,
-    /// When this subscriber last made the server ask the publisher for a keyframe.
-    last_keyframe_ask: Option<Instant>,
+    /// When this subscriber last made the server ask the publisher for a keyframe, per layer.
+    last_keyframe_ask: [Option<Instant>; layers::MAX_LAYERS],
 }
 
-/// How often one subscriber can make a publisher send a keyframe (by its own requests, or by
-/// showing a video again): a keyframe costs the publisher's upload and everyone's download, so
-/// one subscriber toggling its view cannot make every publisher send keyframes all the time.
+/// How often one subscriber can make a publisher send a keyframe of one layer (by its own
+/// requests, by showing a video again, or by a view that changes its layer): a keyframe costs
+/// the publisher's upload and everyone's download, so one subscriber toggling its view cannot
+/// make every publisher send keyframes all the time. Per layer, so that a tile that grows gets
+/// its first keyframe of the bigger layer at once even right after one of the small layer.
 const KEYFRAME_ASK_PER_SUBSCRIBER: Duration = Duration::from_secs(2);
 
-/// Whether a subscriber may ask for a keyframe now (at most once per
-/// [`KEYFRAME_ASK_PER_SUBSCRIBER`]); records the ask.
-fn may_ask(last: &mut Option<Instant>, now: Instant) -> bool {
-    if last.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_ASK_PER_SUBSCRIBER) {
-        return false;
+impl Down {
+    /// Whether this subscriber may ask for a keyframe of `layer` now (at most once per
+    /// [`KEYFRAME_ASK_PER_SUBSCRIBER`]); records the ask.
+    fn may_ask(&mut self, layer: u8, now: Instant) -> bool {
+        let Some(last) = self.last_keyframe_ask.get_mut(usize::from(layer)) else {
+            return false;
+        };
+        if last.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_ASK_PER_SUBSCRIBER) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
-    *last = Some(now);
-    true
 }
 
 /// How long nobody must have watched a video before its publisher is told to stop sending it
@@ -1593,7 +1600,8 @@ impl Worker {
                         .iter_mut()
                         .find(|d| d.leg == from && d.sender == sender)
                         .and_then(|d| {
-                            may_ask(&mut d.last_keyframe_ask, now).then(|| d.switch.target())
+                            let layer = d.switch.target();
+                            d.may_ask(layer, now).then_some(layer)
                         })
                 });
                 if let Some(layer) = allowed {
@@ -1885,7 +1893,7 @@ impl Worker {
             let due = d
                 .switch_asked
                 .is_none_or(|t| now.saturating_duration_since(t) >= SWITCH_ASK_AGAIN);
-            if due && open && may_ask(&mut d.last_keyframe_ask, now) {
+            if due && open && d.may_ask(target, now) {
                 d.switch_asked = Some(now);
                 ask.push((id, target));
             }
@@ -2088,7 +2096,7 @@ impl Worker {
             switch: Switch::new(target, video),
             switch_asked: None,
             restart: false,
-            last_keyframe_ask: None,
+            last_keyframe_ask: [None; layers::MAX_LAYERS],
         });
         if let Some(slot) = self
             .legs
@@ -2158,10 +2166,7 @@ impl Worker {
             if simulcast {
                 // Layer choice and its keyframe request: `retarget`, below.
                 retarget |= shown_again || resized;
-            } else if shown_again
-                && d.switch.needs_keyframe()
-                && may_ask(&mut d.last_keyframe_ask, now)
-            {
+            } else if shown_again && d.switch.needs_keyframe() && d.may_ask(0, now) {
                 ask.push(publication);
             }
         }
