@@ -172,21 +172,127 @@ pub struct Tally {
     pub unannounced: u64,
 }
 
-/// Counts one stream at one receiver: the intervals it was announced in, what its publisher
-/// sent in the window `[window.0, window.1)`, what arrived.
-pub fn tally(
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, o: Self) {
+        self.expected += o.expected;
+        self.received += o.received;
+        self.unannounced += o.unannounced;
+    }
+}
+
+/// A stretch of send time in which one stream (audio, or one layer of a video) should arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// With `start_exact`, the send time of the first packet of a layer the receiver switched to
+    /// (it arrived, and everything from it on is expected); otherwise when the stream was
+    /// announced (0: from the beginning), expected from its first packet that arrived, at most
+    /// the start cap later.
+    pub start: u64,
+    pub start_exact: bool,
+    /// With `end_exact`, where a switch to another layer ended it; otherwise the end of the
+    /// announcement (`None`: none), less [`GRACE_NS`].
+    pub end: Option<u64>,
+    pub end_exact: bool,
+}
+
+impl Piece {
+    fn announced(a: u64, b: Option<u64>) -> Self {
+        Self {
+            start: a,
+            start_exact: false,
+            end: b,
+            end_exact: false,
+        }
+    }
+}
+
+/// Where a receiver's video changed layer: the first packet of each run of one layer (its send
+/// time, its arrival, the layer), in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub sent_ns: u64,
+    pub arrival_ns: u64,
+    pub layer: u8,
+}
+
+/// The layer a receiver got at send time `t`: that of the last segment begun by then (before
+/// the first: the first one's; without any: the lowest).
+pub fn layer_at(segments: &[Segment], t: u64) -> u8 {
+    segments
+        .iter()
+        .rev()
+        .find(|s| s.sent_ns <= t)
+        .or(segments.first())
+        .map_or(0, |s| s.layer)
+}
+
+/// Splits the announced stretches of one video by the layer the receiver got: per layer (of
+/// `layers`), the pieces in which that layer was the one expected. The server forwards one layer
+/// at a time and switches at a packet of the new layer, so a switch ends one layer's piece and
+/// starts the next one's exactly there.
+pub fn layer_pieces(
     announced: &[(u64, Option<u64>)],
+    segments: &[Segment],
+    layers: usize,
+) -> Vec<Vec<Piece>> {
+    let mut out = vec![Vec::new(); layers.max(1)];
+    let mut push = |layer: u8, piece: Piece| {
+        let i = usize::from(layer).min(out.len() - 1);
+        if let Some(v) = out.get_mut(i) {
+            v.push(piece);
+        }
+    };
+    // The changes of layer, by send time.
+    let mut switches: Vec<(u64, u8)> = Vec::new();
+    let mut current = segments.first().map(|s| s.layer);
+    for s in segments.iter().skip(1) {
+        if Some(s.layer) != current {
+            switches.push((s.sent_ns, s.layer));
+            current = Some(s.layer);
+        }
+    }
+    for &(a, b) in announced {
+        let mut piece = Piece::announced(a, b);
+        let mut layer = layer_at(segments, a);
+        for &(at, next) in switches
+            .iter()
+            .filter(|&&(at, _)| at > a && b.is_none_or(|b| at < b))
+        {
+            push(
+                layer,
+                Piece {
+                    end: Some(at),
+                    end_exact: true,
+                    ..piece
+                },
+            );
+            piece = Piece {
+                start: at,
+                start_exact: true,
+                end: b,
+                end_exact: false,
+            };
+            layer = next;
+        }
+        push(layer, piece);
+    }
+    out
+}
+
+/// Expected and received packets of `pieces` inside the window.
+fn expected_received(
+    pieces: &[Piece],
     sent: &SentLog,
     got: &SeqRuns,
     window: (u64, u64),
     start_cap_ns: u64,
-) -> Tally {
+) -> (u64, u64) {
     let (ws, we) = window;
-    let mut t = Tally::default();
-    let mut covered: Vec<(u64, u64)> = Vec::new();
-    for &(a, b) in announced {
-        let start = if a == 0 {
-            0
+    let (mut expected, mut received) = (0, 0);
+    for p in pieces {
+        let a = p.start;
+        let start = if p.start_exact || a == 0 {
+            a
         } else {
             let (first_sent, _) = sent.seq_range(a, a);
             let first_got = got
@@ -195,13 +301,25 @@ pub fn tally(
             let cap = a.saturating_add(start_cap_ns);
             first_got.map_or(cap, |f| f.min(cap)).max(a)
         };
-        let end = b.map_or(u64::MAX, |b| b.saturating_sub(GRACE_NS));
+        let end = match p.end {
+            None => u64::MAX,
+            Some(b) if p.end_exact => b,
+            Some(b) => b.saturating_sub(GRACE_NS),
+        };
         let (lo, hi) = (start.max(ws), end.min(we));
         if lo < hi {
             let (s0, s1) = sent.seq_range(lo, hi);
-            t.expected += u64::from(s1 - s0);
-            t.received += got.count_in(s0, s1);
+            expected += u64::from(s1 - s0);
+            received += got.count_in(s0, s1);
         }
+    }
+    (expected, received)
+}
+
+/// Packets received although sent outside every announced stretch (widened by the grace).
+fn unannounced(announced: &[(u64, Option<u64>)], sent: &SentLog, got: &SeqRuns) -> u64 {
+    let mut covered: Vec<(u64, u64)> = Vec::new();
+    for &(a, b) in announced {
         let wide_start = if a == 0 {
             0
         } else {
@@ -220,8 +338,84 @@ pub fn tally(
             got.count_in(s0, s1)
         })
         .sum();
-    t.unannounced = got.total().saturating_sub(inside);
+    got.total().saturating_sub(inside)
+}
+
+/// Counts one stream at one receiver: the intervals it was announced in, what its publisher
+/// sent in the window `[window.0, window.1)`, what arrived.
+pub fn tally(
+    announced: &[(u64, Option<u64>)],
+    sent: &SentLog,
+    got: &SeqRuns,
+    window: (u64, u64),
+    start_cap_ns: u64,
+) -> Tally {
+    let pieces: Vec<Piece> = announced
+        .iter()
+        .map(|&(a, b)| Piece::announced(a, b))
+        .collect();
+    let (expected, received) = expected_received(&pieces, sent, got, window, start_cap_ns);
+    Tally {
+        expected,
+        received,
+        unannounced: unannounced(announced, sent, got),
+    }
+}
+
+/// Counts one simulcast video at one receiver: per layer, what the publisher sent of it while
+/// it was the layer the receiver got (`segments`) inside an announced interval. A switch of
+/// layer changes which stream is expected; it is not loss. With one layer this is [`tally`].
+pub fn tally_layers(
+    announced: &[(u64, Option<u64>)],
+    segments: &[Segment],
+    sent: &[SentLog],
+    got: &[SeqRuns],
+    window: (u64, u64),
+    start_cap_ns: u64,
+) -> Tally {
+    let no_sent = SentLog::default();
+    let no_runs = SeqRuns::default();
+    let layers = sent.len().max(1);
+    let mut t = Tally::default();
+    for (layer, pieces) in layer_pieces(announced, segments, layers).iter().enumerate() {
+        let sent = sent.get(layer).unwrap_or(&no_sent);
+        let got = got.get(layer).unwrap_or(&no_runs);
+        let (expected, received) = expected_received(pieces, sent, got, window, start_cap_ns);
+        t += Tally {
+            expected,
+            received,
+            unannounced: unannounced(announced, sent, got),
+        };
+    }
     t
+}
+
+/// Layer switches of one video at one receiver that happened (arrived) in `[a, b)`.
+pub fn switches_in(segments: &[Segment], a: u64, b: u64) -> u64 {
+    segments
+        .windows(2)
+        .filter(|w| w[0].layer != w[1].layer && (a..b).contains(&w[1].arrival_ns))
+        .count() as u64
+}
+
+/// How long after its tile grew (`grown_ns`) a receiver got the first packet of the `top` layer
+/// of that video, given that the tile shrank again at `shrunk_ns` (if it did): `Some(0)` if the
+/// top layer was flowing already, `None` if it did not come before the tile shrank.
+pub fn grow_latency(
+    segments: &[Segment],
+    grown_ns: u64,
+    shrunk_ns: Option<u64>,
+    top: u8,
+) -> Option<u64> {
+    let before = segments.iter().rev().find(|s| s.arrival_ns <= grown_ns);
+    if before.is_some_and(|s| s.layer == top) {
+        return Some(0);
+    }
+    segments
+        .iter()
+        .find(|s| s.arrival_ns > grown_ns && s.layer == top)
+        .map(|s| s.arrival_ns - grown_ns)
+        .filter(|&d| shrunk_ns.is_none_or(|e| grown_ns + d < e))
 }
 
 /// Per receiver: how many distinct audio and video streams delivered packets in each second of
@@ -397,5 +591,127 @@ mod tests {
         assert_eq!(window_stats(&all, 0, 3), (3, 1.0));
         assert_eq!(window_stats(&all, 1, 3), (1, 1.0 / 6.0));
         assert_eq!(window_stats(&[], 1, 3), (0, 0.0));
+    }
+
+    fn seg(sent_ms: u64, arrival_ms: u64, layer: u8) -> Segment {
+        Segment {
+            sent_ns: sent_ms * MS,
+            arrival_ns: arrival_ms * MS,
+            layer,
+        }
+    }
+
+    #[test]
+    fn layer_pieces_split_at_switches() {
+        // Layer 0 from the start, 2 from 2 s, 0 again from 4 s.
+        let segments = [seg(0, 1, 0), seg(2_000, 2_001, 2), seg(4_000, 4_001, 0)];
+        assert_eq!(layer_at(&segments, 1_999 * MS), 0);
+        assert_eq!(layer_at(&segments, 2_000 * MS), 2);
+        assert_eq!(layer_at(&[], 5), 0);
+        assert_eq!(layer_at(&segments[1..], 0), 2);
+        let p = layer_pieces(&[(1_000 * MS, Some(5_000 * MS))], &segments, 3);
+        let piece = |start, start_exact, end: Option<u64>, end_exact| Piece {
+            start: start * MS,
+            start_exact,
+            end: end.map(|e| e * MS),
+            end_exact,
+        };
+        assert_eq!(
+            p[0],
+            [
+                piece(1_000, false, Some(2_000), true),
+                piece(4_000, true, Some(5_000), false)
+            ]
+        );
+        assert!(p[1].is_empty());
+        assert_eq!(p[2], [piece(2_000, true, Some(4_000), true)]);
+        // No switch: the announced stretches as they are, at the layer that arrived.
+        let p = layer_pieces(&[(0, None)], &[seg(0, 1, 1)], 3);
+        assert_eq!(p[1], [Piece::announced(0, None)]);
+        // A single layer: one list.
+        assert_eq!(layer_pieces(&[(0, None)], &[], 1).len(), 1);
+    }
+
+    /// Layers 0 and 2 each sending one packet every 20 ms from t = 0 (seq 1, 2, …).
+    fn two_layers() -> Vec<SentLog> {
+        (0..3)
+            .map(|l| {
+                let mut log = SentLog::default();
+                if l != 1 {
+                    for k in 0..300u32 {
+                        log.push(k + 1, u64::from(k) * 20 * MS);
+                    }
+                }
+                log
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_layer_switch_is_not_loss() {
+        let sent = two_layers();
+        let window = (0, 6_000 * MS);
+        // Layer 0 until 2 s (seq 1..=100), then layer 2 from its packet sent at 2 s (seq 101).
+        let mut got = vec![SeqRuns::default(), SeqRuns::default(), SeqRuns::default()];
+        for s in 1..=100 {
+            got[0].insert(s);
+        }
+        for s in 101..=300 {
+            got[2].insert(s);
+        }
+        let segments = [seg(0, 1, 0), seg(2_000, 2_001, 2)];
+        let t = tally_layers(&[(0, None)], &segments, &sent, &got, window, 0);
+        assert_eq!((t.expected, t.received, t.unannounced), (300, 300, 0));
+        // Per layer on its own, each would look half lost.
+        let t0 = tally(&[(0, None)], &sent[0], &got[0], window, 0);
+        assert_eq!((t0.expected, t0.received), (300, 100));
+        // A packet of the new layer lost is loss.
+        let mut lossy = got.clone();
+        lossy[2] = SeqRuns::default();
+        for s in (101..=300).filter(|&s| s != 150) {
+            lossy[2].insert(s);
+        }
+        let t = tally_layers(&[(0, None)], &segments, &sent, &lossy, window, 0);
+        assert_eq!((t.expected, t.received), (300, 299));
+        // Shown from 1 s to 5 s only: expected from 1 s (its first packet) to 4.5 s.
+        let t = tally_layers(
+            &[(1_000 * MS, Some(5_000 * MS))],
+            &segments,
+            &sent,
+            &got,
+            window,
+            GRACE_NS,
+        );
+        assert_eq!((t.expected, t.received), (175, 175));
+        // One layer, no switch: the same as `tally`.
+        let one = tally_layers(&[(0, None)], &[], &sent[..1], &got[..1], window, 0);
+        assert_eq!(one, t0);
+    }
+
+    #[test]
+    fn switches_and_growth_come_from_the_segments() {
+        let segments = [
+            seg(0, 10, 0),
+            seg(3_000, 3_030, 2),
+            seg(6_000, 6_020, 0),
+            seg(9_000, 9_010, 2),
+        ];
+        assert_eq!(switches_in(&segments, 0, 10_000 * MS), 3);
+        assert_eq!(switches_in(&segments, 4_000 * MS, 10_000 * MS), 2);
+        assert_eq!(switches_in(&segments[..1], 0, 10_000 * MS), 0);
+        // Grown at 2.9 s: the top layer came 130 ms later.
+        assert_eq!(grow_latency(&segments, 2_900 * MS, None, 2), Some(130 * MS));
+        // Already at the top layer.
+        assert_eq!(grow_latency(&segments, 4_000 * MS, None, 2), Some(0));
+        // Shrunk again before it came.
+        assert_eq!(
+            grow_latency(&segments, 7_000 * MS, Some(8_000 * MS), 2),
+            None
+        );
+        assert_eq!(
+            grow_latency(&segments, 7_000 * MS, Some(9_500 * MS), 2),
+            Some(2_010 * MS)
+        );
+        assert_eq!(grow_latency(&[], 0, None, 2), None);
     }
 }

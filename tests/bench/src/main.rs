@@ -106,6 +106,21 @@ pub struct Args {
     /// sends it again when someone joins or leaves. 0: no `view`, every video is forwarded.
     #[arg(long, value_name = "N", default_value_t = 0)]
     view_grid: usize,
+    /// With --view-grid: every SECS, each participant's large tile moves to the next tile of
+    /// its view (the others become thumbnails), so layers switch during the window. 0: never.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_duration)]
+    view_churn: Duration,
+    /// Video publishers send simulcast: three layers with rids q, h, f (lowest first, declared
+    /// with `a=rid`/`a=simulcast:send`), each on its own SSRC with its own keyframes; q has a
+    /// quarter of the packets per frame and a quarter of the size of --video-packets and
+    /// --video-size, h half, f all of them.
+    #[arg(long)]
+    simulcast: bool,
+    /// With --simulcast: how long each layer's packets carry the mid and rid header extensions
+    /// after its first one (Chrome stops once the receiver acknowledges the SSRC, after about a
+    /// second); 0: on every packet.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    rid_for: Duration,
     /// Receive buffer of each participant's UDP socket (capped by net.core.rmem_max).
     #[arg(long, default_value_t = 1 << 20)]
     recv_buffer: usize,
@@ -330,6 +345,11 @@ fn flowing(
     voices >= speakers.min(floor)
 }
 
+/// Simulcast layers per video.
+fn layers(args: &Args) -> usize {
+    if args.simulcast { 3 } else { 1 }
+}
+
 /// Who does what: video+audio publishers, audio publishers, subscribers, stalled subscribers,
 /// in that order; the first `speakers` audio publishers speak.
 fn make_roles(args: &Args) -> Vec<Role> {
@@ -443,6 +463,9 @@ async fn measure(
         stalled_ports: Mutex::new(Vec::new()),
         people: roles.iter().map(|r| Person::new(*r, roles.len())).collect(),
         view_grid: args.view_grid.min(salon_protocol::MAX_PARTICIPANTS),
+        // The protocol asks for a few views per second at most.
+        view_churn: (!args.view_churn.is_zero())
+            .then(|| args.view_churn.max(Duration::from_millis(500))),
     });
     let config = MediaConfig {
         fps: args.fps.clamp(1, 240),
@@ -453,6 +476,8 @@ async fn measure(
         audio_pps: args.audio_pps.clamp(1, 200),
         audio_size: args.audio_size.clamp(32, 1200),
         recv_buffer: args.recv_buffer,
+        layers: layers(args),
+        rid_for: (!args.rid_for.is_zero()).then_some(args.rid_for),
     };
     let mut workers: Vec<WorkerHandle> = Vec::new();
     let mut threads = Vec::new();

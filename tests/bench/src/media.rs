@@ -26,16 +26,21 @@ use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::rtp_transceiver::{
+    RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit,
+};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use salon_rtc::keyframe::{self, KeyframeRequests};
 use tokio::sync::oneshot;
 
-use crate::expect::{SentLog, SeqRuns, WindowCounter};
-use crate::shape::{self, AUDIO, AUDIO_LEVEL_URI, LEVEL_BYTES, Rng, STAMP_LEN, Stamp, VIDEO};
+use crate::expect::{Segment, SentLog, SeqRuns, WindowCounter};
+use crate::shape::{
+    self, AUDIO, AUDIO_LEVEL_URI, LEVEL_BYTES, MAX_LAYERS, Rng, STAMP_LEN, Stamp, VIDEO,
+};
 use crate::stats::Histogram;
 
 /// What one participant does.
@@ -71,7 +76,18 @@ pub struct MediaConfig {
     pub audio_pps: u32,
     pub audio_size: usize,
     pub recv_buffer: usize,
+    /// Simulcast layers of every video (1: none; 3: q, h, f).
+    pub layers: usize,
+    /// How long each layer's packets carry the mid and rid header extensions from its first
+    /// packet (`None`: always).
+    pub rid_for: Option<Duration>,
 }
+
+/// The header extensions that name a simulcast layer (RFC 8852), and the one that names a
+/// layer's retransmissions (offered as browsers do; the bench sends no retransmissions).
+pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+pub const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
 
 /// What a participant was told it receives: whose audio (`speakers`) and whose video (its own
 /// `view`), now and every change (for the loss figures, `expect::tally`).
@@ -83,6 +99,8 @@ pub struct Expect {
     pub changes: Vec<Vec<(u64, bool)>>,
     /// It sent a `view` (until then it receives every video).
     pub view_sent: bool,
+    /// Whose tile is large in its view, from when (ns since the epoch; `None`: nobody's).
+    pub large: Vec<(u64, Option<usize>)>,
 }
 
 impl Expect {
@@ -91,6 +109,7 @@ impl Expect {
             current: vec![false; n * 2],
             changes: vec![Vec::new(); n * 2],
             view_sent: false,
+            large: Vec::new(),
         }
     }
 
@@ -187,6 +206,8 @@ pub struct Shared {
     pub stalled_ports: Mutex<Vec<u16>>,
     /// Participants send a `view` of at most this many videos (0: no `view`, every video).
     pub view_grid: usize,
+    /// The large tile of every view moves to the next tile this often (`None`: never).
+    pub view_churn: Option<Duration>,
 }
 
 impl Shared {
@@ -240,8 +261,48 @@ pub struct StreamRx {
     pub first_ns: u64,
     /// Packets whose stamp lies in the measurement window.
     pub in_window: u64,
-    /// Their stamp sequence numbers (not kept for stalled subscribers).
-    pub runs: SeqRuns,
+    /// Their stamp sequence numbers, per layer (audio: the first; not kept for stalled
+    /// subscribers).
+    pub runs: [SeqRuns; MAX_LAYERS],
+    /// Video: each change of the layer that arrives (the first segment is the first packet).
+    pub segments: Vec<Segment>,
+    /// Payload bytes that arrived inside the window, per layer.
+    pub bytes: [u64; MAX_LAYERS],
+    /// Whole seconds of the window in which packets of each layer arrived (`last_second`: the
+    /// last one counted, plus one).
+    pub layer_seconds: [u64; MAX_LAYERS],
+    last_second: [u64; MAX_LAYERS],
+}
+
+impl StreamRx {
+    /// A packet of `layer` sent at `sent_ns` arrived at `at_ns`: a new segment when the layer
+    /// differs from the one arriving (a late packet of an earlier segment is not a change).
+    pub fn note_layer(&mut self, layer: u8, sent_ns: u64, at_ns: u64) {
+        match self.segments.last() {
+            Some(last) if last.layer == layer || sent_ns < last.sent_ns => {}
+            _ => self.segments.push(Segment {
+                sent_ns,
+                arrival_ns: at_ns,
+                layer,
+            }),
+        }
+    }
+
+    /// `bytes` of `layer` arrived in second `second` of the window.
+    pub fn note_bytes(&mut self, layer: usize, bytes: usize, second: u64) {
+        let (Some(b), Some(last), Some(secs)) = (
+            self.bytes.get_mut(layer),
+            self.last_second.get_mut(layer),
+            self.layer_seconds.get_mut(layer),
+        ) else {
+            return;
+        };
+        *b += bytes as u64;
+        if *last != second + 1 {
+            *last = second + 1;
+            *secs += 1;
+        }
+    }
 }
 
 /// What one participant did, handed back at the end.
@@ -250,12 +311,12 @@ pub struct PeerReport {
     pub idx: usize,
     /// Per `publisher * 2 + kind`: what arrived.
     pub rx: Vec<StreamRx>,
-    /// Per kind: when it sent each packet of the window.
-    pub sent: [SentLog; 2],
+    /// Per kind and layer (audio: one): when it sent each packet of the window.
+    pub sent: [Vec<SentLog>; 2],
     /// Per second of the window (by arrival): audio and video streams that delivered packets.
     pub windows: Vec<[u32; 2]>,
-    /// Keyframe requests (PLI/FIR) that arrived inside the window.
-    pub keyframe_requests_in_window: u64,
+    /// Keyframe requests (PLI/FIR) that arrived inside the window, per video layer they named.
+    pub keyframe_requests_in_window: Vec<u64>,
     /// Audio packets received with the audio-level extension, and of those with voice activity.
     pub audio_with_level: u64,
     pub audio_with_voice: u64,
@@ -280,6 +341,8 @@ pub struct WorkerReport {
     /// Times the sender fell more than 200 ms behind schedule and skipped ahead.
     pub lag_skips: u64,
     pub keyframe_requests: u64,
+    /// Keyframe requests that named none of the video's SSRCs.
+    pub keyframe_requests_unknown: u64,
 }
 
 /// The signaling side's handle on a worker.
@@ -330,23 +393,64 @@ pub fn spawn(
     Ok((WorkerHandle { tx, waker }, thread))
 }
 
+/// One RTP stream a participant sends: its audio, or one layer of its video.
+struct Outgoing {
+    ssrc: u32,
+    rtp_seq: u16,
+    rtp_ts: u32,
+    stamp_seq: u32,
+    /// When it sent each packet of the window.
+    sent: SentLog,
+    /// Video: when its next keyframe is due, when it sent the last one, whether one was asked
+    /// for (a PLI/FIR naming its SSRC).
+    next_keyframe: Instant,
+    last_keyframe: Option<Instant>,
+    keyframe_requested: bool,
+    keyframe_requests_in_window: u64,
+    /// When it sent its first packet (mid and rid ride on its packets for a while from then).
+    first_sent: Option<Instant>,
+}
+
+impl Outgoing {
+    fn new(ssrc: u32, now: Instant) -> Self {
+        Self {
+            ssrc,
+            rtp_seq: rand::random(),
+            rtp_ts: rand::random(),
+            stamp_seq: 0,
+            sent: SentLog::default(),
+            next_keyframe: now,
+            last_keyframe: None,
+            keyframe_requested: false,
+            keyframe_requests_in_window: 0,
+            first_sent: None,
+        }
+    }
+}
+
+/// The negotiated ids of the mid and rid header extensions, and the video section's mid.
+struct Sdes {
+    mid_id: u8,
+    rid_id: u8,
+    mid: Bytes,
+}
+
 struct Peer {
     idx: usize,
     pc: RTCPeerConnection,
     socket: UdpSocket,
     local: SocketAddr,
-    /// Per kind: the sender and its SSRC (publishers only), and the negotiated payload type.
-    senders: [Option<(RTCRtpSenderId, u32)>; 2],
+    /// Per kind: the sender (publishers only), and the negotiated payload type.
+    senders: [Option<RTCRtpSenderId>; 2],
     pts: [Option<u8>; 2],
+    /// Per kind: what it sends (audio: one stream; video: one per layer, lowest first).
+    outs: [Vec<Outgoing>; 2],
+    /// The video transceiver, and the mid/rid extensions its layers carry (simulcast only).
+    video_transceiver: RTCRtpTransceiverId,
+    sdes: Option<Sdes>,
     connected: bool,
     stalled: bool,
     next_send: [Option<Instant>; 2],
-    rtp_seq: [u16; 2],
-    rtp_ts: [u32; 2],
-    stamp_seq: [u32; 2],
-    next_keyframe: Instant,
-    last_keyframe: Option<Instant>,
-    keyframe_requested: bool,
     rng: Rng,
     next_timeout: Option<Instant>,
     rx: Vec<StreamRx>,
@@ -357,9 +461,7 @@ struct Peer {
     rx_level_ext: Option<u8>,
     /// Nobody watches its video (`video_watched: false`): it sends none.
     video_paused: bool,
-    sent: [SentLog; 2],
     windows: WindowCounter,
-    keyframe_requests_in_window: u64,
     audio_with_level: u64,
     audio_with_voice: u64,
 }
@@ -397,12 +499,21 @@ impl Worker {
             }
             if let Some(reply) = finish {
                 for p in &mut self.peers {
+                    let sent = |outs: &mut Vec<Outgoing>| {
+                        outs.iter_mut()
+                            .map(|o| std::mem::take(&mut o.sent))
+                            .collect::<Vec<_>>()
+                    };
+                    let [audio, video] = &mut p.outs;
                     self.report.peers.push(PeerReport {
                         idx: p.idx,
                         rx: std::mem::take(&mut p.rx),
-                        sent: std::mem::take(&mut p.sent),
+                        sent: [sent(audio), sent(video)],
                         windows: std::mem::take(&mut p.windows.counts),
-                        keyframe_requests_in_window: p.keyframe_requests_in_window,
+                        keyframe_requests_in_window: video
+                            .iter()
+                            .map(|o| o.keyframe_requests_in_window)
+                            .collect(),
                         audio_with_level: p.audio_with_level,
                         audio_with_voice: p.audio_with_voice,
                         level_ext: p.level_ext,
@@ -506,8 +617,13 @@ impl Worker {
                 if let Some(i) = self.find(idx) {
                     let p = &mut self.peers[i];
                     if p.video_paused && watched {
-                        // Resume with a keyframe, as an encoder does.
-                        p.next_keyframe = Instant::now();
+                        // Resume with a keyframe on every layer, as an encoder does (their
+                        // schedules spread out again after it).
+                        let now = Instant::now();
+                        for o in &mut p.outs[VIDEO] {
+                            o.next_keyframe = now;
+                            o.last_keyframe = None;
+                        }
                     }
                     p.video_paused = !watched;
                 }
@@ -538,7 +654,20 @@ impl Worker {
             .register(&mut socket, token, Interest::READABLE)
             .map_err(|e| e.to_string())?;
 
-        let me = salon_rtc::media_engine().map_err(|e| e.to_string())?;
+        let mut me = salon_rtc::media_engine().map_err(|e| e.to_string())?;
+        if self.config.layers > 1 {
+            // As a browser offering simulcast: the layers are named by mid and rid.
+            for uri in [MID_URI, RID_URI, RRID_URI] {
+                me.register_header_extension(
+                    RTCRtpHeaderExtensionCapability {
+                        uri: uri.to_owned(),
+                    },
+                    RtpCodecKind::Video,
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
         // Only the keyframe-request interceptor: the bench sends no reports, NACKs or TWCC
         // feedback, which keeps its own cost per packet low.
         let registry = Registry::new().with(keyframe::SLOT.into(), KeyframeRequests::default());
@@ -554,21 +683,35 @@ impl Worker {
             .map_err(|e| e.to_string())?;
 
         let mut senders = [None, None];
+        let mut outs: [Vec<Outgoing>; 2] = [Vec::new(), Vec::new()];
+        let mut video_transceiver = RTCRtpTransceiverId::default();
         for (kind, rkind) in [(AUDIO, RtpCodecKind::Audio), (VIDEO, RtpCodecKind::Video)] {
-            let ssrc = rand::random::<u32>();
             let codec = if kind == AUDIO {
                 salon_rtc::opus_codec()
             } else {
                 h264()
             };
-            let encodings = vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
+            // Video in simulcast: one encoding per rid, lowest first (`a=simulcast:send q;h;f`).
+            let rids: Vec<&str> = if kind == VIDEO {
+                shape::rids(self.config.layers).to_vec()
+            } else {
+                Vec::new()
+            };
+            let rids = if rids.is_empty() { vec![""] } else { rids };
+            let mut encodings = Vec::new();
+            for rid in rids {
+                let ssrc = rand::random::<u32>();
+                outs[kind].push(Outgoing::new(ssrc, now));
+                encodings.push(RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        rid: rid.to_owned(),
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec.clone(),
                     ..Default::default()
-                },
-                codec,
-                ..Default::default()
-            }];
+                });
+            }
             // Both sections are always offered sendonly (a participant without a camera
             // still offers video); only the kinds the role publishes ever carry packets.
             let label = if kind == AUDIO { "mic" } else { "cam" };
@@ -589,8 +732,11 @@ impl Worker {
                     }),
                 )
                 .map_err(|e| e.to_string())?;
+            if kind == VIDEO {
+                video_transceiver = tid;
+            }
             if role.sends(kind) {
-                senders[kind] = Some((RTCRtpSenderId::from(tid), ssrc));
+                senders[kind] = Some(RTCRtpSenderId::from(tid));
             }
         }
         let init = salon_rtc::host_candidate(local).map_err(|e| e.to_string())?;
@@ -612,15 +758,12 @@ impl Worker {
             local,
             senders,
             pts: [None, None],
+            outs,
+            video_transceiver,
+            sdes: None,
             connected: false,
             stalled: false,
             next_send: [None, None],
-            rtp_seq: [rand::random(), rand::random()],
-            rtp_ts: [rand::random(), rand::random()],
-            stamp_seq: [0, 0],
-            next_keyframe: now,
-            last_keyframe: None,
-            keyframe_requested: false,
             rng: Rng::new(rand::random()),
             next_timeout: None,
             rx: vec![StreamRx::default(); n * 2],
@@ -628,9 +771,7 @@ impl Worker {
             level_ext: None,
             rx_level_ext: None,
             video_paused: false,
-            sent: [SentLog::default(), SentLog::default()],
             windows: WindowCounter::new(n * 2),
-            keyframe_requests_in_window: 0,
             audio_with_level: 0,
             audio_with_voice: 0,
         });
@@ -645,7 +786,7 @@ impl Worker {
         p.pc.set_remote_description(Instant::now(), desc)
             .map_err(|e| e.to_string())?;
         for kind in [AUDIO, VIDEO] {
-            let Some((id, _)) = p.senders[kind] else {
+            let Some(id) = p.senders[kind] else {
                 continue;
             };
             let Some(mut sender) = p.pc.rtp_sender(id) else {
@@ -672,6 +813,28 @@ impl Worker {
                     .find(|h| h.uri == AUDIO_LEVEL_URI)
                     .and_then(|h| u8::try_from(h.id).ok())
                     .filter(|id| (1..=14).contains(id));
+            } else if p.outs[VIDEO].len() > 1 {
+                // The ids the server accepted for mid and rid, which name each layer.
+                let exts = sender
+                    .get_parameters()
+                    .rtp_parameters
+                    .header_extensions
+                    .clone();
+                let ext = |uri: &str| {
+                    exts.iter()
+                        .find(|h| h.uri == uri)
+                        .and_then(|h| u8::try_from(h.id).ok())
+                        .filter(|id| (1..=14).contains(id))
+                };
+                let ids = ext(MID_URI).zip(ext(RID_URI));
+                let mid =
+                    p.pc.rtp_transceiver(p.video_transceiver)
+                        .and_then(|t| t.mid().clone());
+                p.sdes = ids.zip(mid).map(|((mid_id, rid_id), mid)| Sdes {
+                    mid_id,
+                    rid_id,
+                    mid: Bytes::from(mid),
+                });
             }
         }
         if p.connected {
@@ -707,7 +870,9 @@ impl Worker {
                 p.next_send[kind] = Some(now + phase);
             }
         }
-        p.next_keyframe = now;
+        for o in &mut p.outs[VIDEO] {
+            o.next_keyframe = now;
+        }
     }
 
     /// Drains everything the connection has for us after we fed it something.
@@ -760,6 +925,7 @@ impl Worker {
 
     fn drain_reads(&mut self, i: usize, arrived: Option<Instant>) {
         let shared = &self.shared;
+        let layers = self.config.layers.clamp(1, MAX_LAYERS);
         let p = &mut self.peers[i];
         while let Some(m) = p.pc.poll_read() {
             match m.message {
@@ -772,11 +938,15 @@ impl Worker {
                     };
                     let kind = usize::from(stamp.kind & 1);
                     let key = usize::from(stamp.publisher) * 2 + kind;
-                    if stamp.run != shared.run || key >= p.rx.len() {
+                    let layer = usize::from(stamp.layer);
+                    if stamp.run != shared.run || key >= p.rx.len() || layer >= layers {
                         self.report.unknown += 1;
                         continue;
                     }
                     let rx = &mut p.rx[key];
+                    if kind == VIDEO {
+                        rx.note_layer(stamp.layer, stamp.sent_ns, at_ns);
+                    }
                     if rx.first_ns == 0 {
                         rx.first_ns = at_ns.max(1);
                         if let Some(person) = shared.people.get(p.idx) {
@@ -793,16 +963,19 @@ impl Worker {
                     }
                     if shared.in_window(stamp.sent_ns) {
                         rx.in_window += 1;
-                        if !p.stalled {
-                            rx.runs.insert(stamp.seq);
+                        if !p.stalled
+                            && let Some(runs) = rx.runs.get_mut(layer)
+                        {
+                            runs.insert(stamp.seq);
                         }
                         let us = at_ns.saturating_sub(stamp.sent_ns) / 1000;
                         self.report.latency[kind].record_us(us);
                     }
                     if shared.in_window(at_ns) {
                         let start = shared.window_start_ns.load(Ordering::Relaxed);
-                        let second =
-                            usize::try_from((at_ns - start) / 1_000_000_000).unwrap_or(usize::MAX);
+                        let second = (at_ns - start) / 1_000_000_000;
+                        rx.note_bytes(layer, packet.payload.len(), second);
+                        let second = usize::try_from(second).unwrap_or(usize::MAX);
                         p.windows.record(key, kind, second);
                     }
                     if kind == AUDIO
@@ -817,16 +990,31 @@ impl Worker {
                         }
                     }
                 }
-                RTCMessage::RtcpPacket(_, packets)
-                    if packets
+                RTCMessage::RtcpPacket(_, packets) => {
+                    let at_ns = shared.ns_at(arrived.unwrap_or_else(Instant::now));
+                    let video = &mut p.outs[VIDEO];
+                    for request in packets
                         .iter()
-                        .any(|p| keyframe::is_keyframe_request(p.as_ref())) =>
-                {
-                    self.report.keyframe_requests += 1;
-                    if shared.in_window(shared.ns_at(arrived.unwrap_or_else(Instant::now))) {
-                        p.keyframe_requests_in_window += 1;
+                        .filter(|p| keyframe::is_keyframe_request(p.as_ref()))
+                    {
+                        self.report.keyframe_requests += 1;
+                        // The layer it names; a single-layer video whatever it names.
+                        let mut named = false;
+                        for ssrc in request.destination_ssrc() {
+                            let layer = video.iter().position(|o| o.ssrc == ssrc);
+                            let layer = layer.or((video.len() == 1).then_some(0));
+                            if let Some(o) = layer.and_then(|l| video.get_mut(l)) {
+                                named = true;
+                                o.keyframe_requested = true;
+                                if shared.in_window(at_ns) {
+                                    o.keyframe_requests_in_window += 1;
+                                }
+                            }
+                        }
+                        if !named {
+                            self.report.keyframe_requests_unknown += 1;
+                        }
                     }
-                    p.keyframe_requested = true;
                 }
                 _ => {}
             }
@@ -923,15 +1111,19 @@ impl Worker {
         }
     }
 
-    fn stamp(&mut self, i: usize, kind: usize, payload: &mut [u8]) {
+    fn stamp(&mut self, i: usize, kind: usize, layer: usize, payload: &mut [u8]) {
         let shared = &self.shared;
         let p = &mut self.peers[i];
+        let Some(out) = p.outs[kind].get_mut(layer) else {
+            return;
+        };
         let sent_ns = shared.now_ns();
-        p.stamp_seq[kind] = p.stamp_seq[kind].wrapping_add(1);
+        out.stamp_seq = out.stamp_seq.wrapping_add(1);
         Stamp {
             publisher: u16::try_from(p.idx).unwrap_or(u16::MAX),
             kind: kind as u8,
-            seq: p.stamp_seq[kind],
+            layer: u8::try_from(layer).unwrap_or(u8::MAX),
+            seq: out.stamp_seq,
             sent_ns,
             run: shared.run,
         }
@@ -945,40 +1137,71 @@ impl Worker {
             );
             if shared.in_window(sent_ns) {
                 person.sent_in_window[kind].fetch_add(1, Ordering::Relaxed);
-                p.sent[kind].push(p.stamp_seq[kind], sent_ns);
+                out.sent.push(out.stamp_seq, sent_ns);
             }
         }
     }
 
-    /// Writes one RTP packet; `level` is the audio-level extension's byte (sent when the
-    /// server negotiated the extension).
-    fn write(&mut self, i: usize, kind: usize, marker: bool, payload: Vec<u8>, level: Option<u8>) {
+    /// Writes one RTP packet of `kind` (video: of `layer`); `level` is the audio-level
+    /// extension's byte (sent when the server negotiated the extension). A simulcast layer's
+    /// packets carry mid and rid for `--rid-for` after its first one (always with `None`).
+    fn write(
+        &mut self,
+        i: usize,
+        kind: usize,
+        layer: usize,
+        marker: bool,
+        payload: Vec<u8>,
+        level: Option<u8>,
+    ) {
+        let rid_for = self.config.rid_for;
+        let rids = shape::rids(self.config.layers);
         let p = &mut self.peers[i];
-        let (Some((id, ssrc)), Some(pt)) = (p.senders[kind], p.pts[kind]) else {
+        let (Some(id), Some(pt)) = (p.senders[kind], p.pts[kind]) else {
             return;
         };
+        let Some(out) = p.outs[kind].get_mut(layer) else {
+            return;
+        };
+        let now = Instant::now();
         let mut packet = rtp::Packet {
             header: rtp::header::Header {
                 version: 2,
                 marker,
                 payload_type: pt,
-                sequence_number: p.rtp_seq[kind],
-                timestamp: p.rtp_ts[kind],
-                ssrc,
+                sequence_number: out.rtp_seq,
+                timestamp: out.rtp_ts,
+                ssrc: out.ssrc,
                 ..Default::default()
             },
             payload: Bytes::from(payload),
         };
+        out.rtp_seq = out.rtp_seq.wrapping_add(1);
+        let first = *out.first_sent.get_or_insert(now);
+        let mut ext_ok = true;
         if let (Some(ext), Some(b)) = (p.level_ext, level) {
             let byte = usize::from(b);
             let payload = Bytes::from_static(LEVEL_BYTES.get(byte..=byte).unwrap_or_default());
-            if packet.header.set_extension(ext, payload).is_err() {
-                self.report.write_errors += 1;
-            }
+            ext_ok &= packet.header.set_extension(ext, payload).is_ok();
         }
-        p.rtp_seq[kind] = p.rtp_seq[kind].wrapping_add(1);
+        if kind == VIDEO
+            && let (Some(sdes), Some(rid)) = (&p.sdes, rids.get(layer))
+            && rid_for.is_none_or(|d| now.saturating_duration_since(first) < d)
+        {
+            ext_ok &= packet
+                .header
+                .set_extension(sdes.mid_id, sdes.mid.clone())
+                .is_ok();
+            ext_ok &= packet
+                .header
+                .set_extension(sdes.rid_id, Bytes::from_static(rid.as_bytes()))
+                .is_ok();
+        }
+        if !ext_ok {
+            self.report.write_errors += 1;
+        }
         let ok = match p.pc.rtp_sender(id) {
-            Some(mut sender) => sender.write_rtp(Instant::now(), packet).is_ok(),
+            Some(mut sender) => sender.write_rtp(now, packet).is_ok(),
             None => false,
         };
         if !ok {
@@ -988,53 +1211,79 @@ impl Worker {
 
     fn send_audio(&mut self, i: usize) {
         let mut payload = shape::audio_packet(self.config.audio_size);
-        self.stamp(i, AUDIO, &mut payload);
+        self.stamp(i, AUDIO, 0, &mut payload);
         let p = &mut self.peers[i];
         let level = if p.speaker {
             shape::audio_level_byte(true, shape::speaker_level(p.idx, &mut p.rng))
         } else {
             shape::audio_level_byte(false, shape::SILENCE_LEVEL)
         };
-        self.write(i, AUDIO, true, payload, Some(level));
+        self.write(i, AUDIO, 0, true, payload, Some(level));
         let step = u32::try_from(self.period(i, AUDIO).as_micros() * 48 / 1000).unwrap_or(960);
-        let p = &mut self.peers[i];
-        p.rtp_ts[AUDIO] = p.rtp_ts[AUDIO].wrapping_add(step);
+        if let Some(o) = self.peers[i].outs[AUDIO].first_mut() {
+            o.rtp_ts = o.rtp_ts.wrapping_add(step);
+        }
     }
 
+    /// One frame of every layer, lowest first. A layer `d` times smaller than the top one
+    /// (`shape::layer_divisor`) has 1/d of the packets (at least one) of 1/d of the size. Each
+    /// layer has its own keyframes: on its own schedule (staggered across the interval) and
+    /// when a PLI/FIR names its SSRC.
     fn send_video_frame(&mut self, i: usize, now: Instant) {
         let step = 90_000 / self.config.fps.max(1);
+        let interval = self.config.keyframe_interval;
         let p = &mut self.peers[i];
         if p.video_paused {
             // Nobody watches: no frame, but the clock goes on.
-            p.rtp_ts[VIDEO] = p.rtp_ts[VIDEO].wrapping_add(step);
+            for o in &mut p.outs[VIDEO] {
+                o.rtp_ts = o.rtp_ts.wrapping_add(step);
+            }
             return;
         }
-        let requested = p.keyframe_requested
-            && p.last_keyframe
-                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_millis(300));
-        let keyframe = requested || now >= p.next_keyframe;
-        if keyframe {
-            p.keyframe_requested = false;
-            p.last_keyframe = Some(now);
-            p.next_keyframe = now + self.config.keyframe_interval;
-        }
-        let packets = if keyframe {
-            self.config.keyframe_packets
-        } else {
-            let (lo, hi) = self.config.video_packets;
-            p.rng.range(lo, hi)
-        };
-        let frame = shape::video_frame(keyframe, packets, self.config.video_size, &mut p.rng);
-        let n = frame.len();
-        for (k, mut payload) in frame.into_iter().enumerate() {
-            if payload.len() < STAMP_LEN {
-                continue;
+        let (lo, hi) = self.config.video_packets;
+        let full = p.rng.range(lo, hi);
+        let layers = p.outs[VIDEO].len();
+        for layer in 0..layers {
+            let p = &mut self.peers[i];
+            let Some(o) = p.outs[VIDEO].get_mut(layer) else {
+                break;
+            };
+            let requested = o.keyframe_requested
+                && o.last_keyframe
+                    .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_millis(300));
+            let keyframe = requested || now >= o.next_keyframe;
+            if keyframe {
+                o.keyframe_requested = false;
+                // After the first keyframe, the layers' schedules are spread over the interval.
+                o.next_keyframe = if o.last_keyframe.is_none() {
+                    now + interval * u32::try_from(layer + 1).unwrap_or(1)
+                        / u32::try_from(layers).unwrap_or(1)
+                } else {
+                    now + interval
+                };
+                o.last_keyframe = Some(now);
             }
-            self.stamp(i, VIDEO, &mut payload);
-            self.write(i, VIDEO, k + 1 == n, payload, None);
+            let divisor = shape::layer_divisor(layer, layers);
+            let packets = if keyframe {
+                self.config.keyframe_packets.div_ceil(divisor)
+            } else {
+                shape::scaled_packets(full, divisor, &mut p.rng)
+            };
+            let size = self.config.video_size / divisor as usize;
+            // The last fragment of a delta frame is up to 600 bytes shorter at the top layer.
+            let frame = shape::video_frame(keyframe, packets, size, 600 / divisor, &mut p.rng);
+            let n = frame.len();
+            for (k, mut payload) in frame.into_iter().enumerate() {
+                if payload.len() < STAMP_LEN {
+                    continue;
+                }
+                self.stamp(i, VIDEO, layer, &mut payload);
+                self.write(i, VIDEO, layer, k + 1 == n, payload, None);
+            }
+            if let Some(o) = self.peers[i].outs[VIDEO].get_mut(layer) {
+                o.rtp_ts = o.rtp_ts.wrapping_add(step);
+            }
         }
-        let p = &mut self.peers[i];
-        p.rtp_ts[VIDEO] = p.rtp_ts[VIDEO].wrapping_add(step);
     }
 }
 
@@ -1105,4 +1354,29 @@ pub fn udp_table() -> Vec<UdpRow> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_notes_layer_changes_and_bytes() {
+        let mut rx = StreamRx::default();
+        rx.note_layer(0, 100, 110);
+        rx.note_layer(0, 120, 130);
+        rx.note_layer(2, 200, 210);
+        // A late packet of the old layer is not a change back.
+        rx.note_layer(0, 190, 215);
+        rx.note_layer(0, 300, 310);
+        let layers: Vec<(u64, u8)> = rx.segments.iter().map(|s| (s.sent_ns, s.layer)).collect();
+        assert_eq!(layers, [(100, 0), (200, 2), (300, 0)]);
+        rx.note_bytes(0, 100, 0);
+        rx.note_bytes(0, 100, 0);
+        rx.note_bytes(0, 50, 2);
+        rx.note_bytes(2, 1000, 2);
+        rx.note_bytes(7, 1000, 2);
+        assert_eq!(rx.bytes, [250, 0, 1000]);
+        assert_eq!(rx.layer_seconds, [2, 0, 1]);
+    }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::Args;
 use crate::expect::{self, SentLog, Tally};
 use crate::media::{PeerReport, Role, Shared, WorkerReport};
-use crate::shape::{AUDIO, VIDEO};
+use crate::shape::{self, AUDIO, VIDEO};
 use crate::stats::{Histogram, ProcSample, quantile_ms};
 
 /// One late joiner's wave.
@@ -90,6 +90,24 @@ pub struct PerMinute {
     pub max: Option<f64>,
 }
 
+/// One simulcast layer's figures (with a single layer: the video as a whole).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LayerFigures {
+    /// Its rid (empty without simulcast).
+    pub rid: String,
+    /// Payload kbit/s of one video received at this layer: its payload bytes that arrived in the
+    /// window over the whole seconds in which they arrived.
+    pub received_kbps_per_stream: Option<f64>,
+    /// Payload kbit/s received at this layer per receiver (mean over the non-stalled ones).
+    pub received_kbps_per_receiver: f64,
+    /// (receiver, video, second of the window) in which this layer arrived.
+    pub stream_seconds: u64,
+    /// Videos a receiver got at this layer at the end (of those still in its view).
+    pub streams_at_end: u64,
+    /// Keyframe requests (PLI/FIR) naming this layer's SSRC, per video publisher per minute.
+    pub keyframe_requests_per_publisher_min: PerMinute,
+}
+
 fn per_minute(counts: &[u64], window_s: f64) -> PerMinute {
     let minutes = window_s.max(1e-9) / 60.0;
     if counts.is_empty() {
@@ -119,6 +137,9 @@ pub struct Report {
     pub speakers: usize,
     /// `--view-grid` (0: no `view`).
     pub view_grid: usize,
+    /// Simulcast layers per video (1: none), and `--view-churn` in seconds (0: none).
+    pub layers: usize,
+    pub view_churn_s: f64,
     pub window_s: f64,
     pub setup_s: f64,
 
@@ -143,6 +164,18 @@ pub struct Report {
     pub stream_count_windows: usize,
     /// Keyframe requests (PLI/FIR) each video publisher got, per minute of window.
     pub keyframe_requests_per_publisher_min: PerMinute,
+    /// Changes of the layer a receiver got of a video (summed over the videos it got) that
+    /// arrived in the window: per receiver per minute, and in all.
+    pub layer_switches_per_subscriber_min: PerMinute,
+    pub layer_switches: u64,
+    /// A `view` that made a tile large (sent inside the window) → the first packet of that
+    /// video's top layer at the receiver (0 when it was flowing already).
+    pub grow_to_high_layer_ms: Quantiles,
+    /// Tiles made large in the window whose top layer had not arrived when they shrank again
+    /// or the run ended.
+    pub grow_to_high_layer_missed: u64,
+    /// Per layer, lowest first: received bitrate, keyframe requests.
+    pub video_layers: Vec<LayerFigures>,
     /// `speakers` messages each participant got, per minute of window.
     pub speakers_msgs_per_participant_min: PerMinute,
     /// `speakers` messages in all (the whole run).
@@ -201,6 +234,8 @@ pub struct Report {
     pub bench_pc_errors: u64,
     pub unknown_packets: u64,
     pub keyframe_requests: u64,
+    /// Keyframe requests that named none of the publisher's video SSRCs.
+    pub keyframe_requests_unknown: u64,
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub server_log_head: Vec<String>,
@@ -316,6 +351,8 @@ pub fn build(input: Input<'_>) -> Report {
         late: args.late,
         speakers: roles.iter().filter(|r| r.audio && r.speaker).count(),
         view_grid: shared.view_grid,
+        layers: crate::layers(args),
+        view_churn_s: shared.view_churn.map_or(0.0, |d| d.as_secs_f64()),
         window_s,
         setup_s,
         server_pid,
@@ -344,6 +381,7 @@ pub fn build(input: Input<'_>) -> Report {
         r.bench_pc_errors += w.pc_errors;
         r.bench_lag_skips += w.lag_skips;
         r.keyframe_requests += w.keyframe_requests;
+        r.keyframe_requests_unknown += w.keyframe_requests_unknown;
     }
 
     // Loss: every packet a publisher sent in the window while the receiver was told it gets
@@ -395,9 +433,18 @@ pub fn build(input: Input<'_>) -> Report {
                     r.stalled_received += got.in_window;
                     continue;
                 }
-                let log = peers[q].as_ref().map_or(&no_log, |r| &r.sent[kind]);
+                let logs = peers[q]
+                    .as_ref()
+                    .map_or(&[][..], |r| r.sent[kind].as_slice());
                 let cap = expect::start_cap(kind == VIDEO, keyframe_ns);
-                let t = expect::tally(stretches, log, &got.runs, window_ns, cap);
+                let t = if kind == VIDEO {
+                    // One layer at a time, whichever the receiver got.
+                    let segments = &got.segments;
+                    expect::tally_layers(stretches, segments, logs, &got.runs, window_ns, cap)
+                } else {
+                    let log = logs.first().unwrap_or(&no_log);
+                    expect::tally(stretches, log, &got.runs[0], window_ns, cap)
+                };
                 tallies[kind].expected += t.expected;
                 tallies[kind].received += t.received;
                 tallies[kind].unannounced += t.unannounced;
@@ -558,10 +605,11 @@ pub fn build(input: Input<'_>) -> Report {
         .map(|(q, _)| {
             peers[q]
                 .as_ref()
-                .map_or(0, |r| r.keyframe_requests_in_window)
+                .map_or(0, |r| r.keyframe_requests_in_window.iter().sum())
         })
         .collect();
     r.keyframe_requests_per_publisher_min = per_minute(&keyframe_requests, window_s);
+    layer_figures(&mut r, roles, shared, &peers, &announced, window_ns);
     let speakers_msgs: Vec<u64> = roles
         .iter()
         .enumerate()
@@ -602,6 +650,99 @@ pub fn build(input: Input<'_>) -> Report {
         .max()
         .unwrap_or(0);
     r
+}
+
+/// Layer switches, tile growth → top layer, and the per-layer figures.
+fn layer_figures(
+    r: &mut Report,
+    roles: &[Role],
+    shared: &Shared,
+    peers: &[Option<PeerReport>],
+    announced: &[Vec<expect::Stretches>],
+    (ws, we): (u64, u64),
+) {
+    let layers = r.layers.max(1);
+    let top = u8::try_from(layers - 1).unwrap_or(0);
+    let rids = shape::rids(layers);
+    let receivers: Vec<usize> = (0..roles.len()).filter(|&p| !roles[p].stall).collect();
+    let mut switches = Vec::new();
+    let mut grow = Vec::new();
+    let mut bytes = vec![0u64; layers];
+    let mut seconds = vec![0u64; layers];
+    let mut at_end = vec![0u64; layers];
+    for &p in &receivers {
+        let streams = peers[p].as_ref().map_or(&[][..], |r| r.rx.as_slice());
+        let mut mine = 0;
+        for (q, qrole) in roles.iter().enumerate() {
+            if q == p || !qrole.video {
+                continue;
+            }
+            let Some(rx) = streams.get(q * 2 + VIDEO) else {
+                continue;
+            };
+            mine += expect::switches_in(&rx.segments, ws, we);
+            for l in 0..layers {
+                bytes[l] += rx.bytes.get(l).copied().unwrap_or(0);
+                seconds[l] += rx.layer_seconds.get(l).copied().unwrap_or(0);
+            }
+            let shown_at_end = announced[p][q * 2 + VIDEO]
+                .last()
+                .is_some_and(|&(_, end)| end.is_none());
+            if shown_at_end && let Some(last) = rx.segments.last() {
+                at_end[usize::from(last.layer).min(layers - 1)] += 1;
+            }
+        }
+        switches.push(mine);
+        // Tiles made large inside the window (with simulcast; one layer is always the top).
+        if layers > 1
+            && let Ok(expect) = shared.people[p].expect.lock()
+        {
+            for (k, &(at, large)) in expect.large.iter().enumerate() {
+                let Some(q) = large else { continue };
+                if !(ws..we).contains(&at) {
+                    continue;
+                }
+                let shrunk = expect.large.get(k + 1).map(|&(t, _)| t);
+                let segments = streams
+                    .get(q * 2 + VIDEO)
+                    .map_or(&[][..], |rx| rx.segments.as_slice());
+                match expect::grow_latency(segments, at, shrunk, top) {
+                    Some(ns) => grow.push(ns as f64 / 1e6),
+                    None => r.grow_to_high_layer_missed += 1,
+                }
+            }
+        }
+    }
+    r.layer_switches = switches.iter().sum();
+    r.layer_switches_per_subscriber_min = per_minute(&switches, r.window_s);
+    r.grow_to_high_layer_ms = quantiles_ms(grow);
+    let window = r.window_s.max(1e-9);
+    r.video_layers = (0..layers)
+        .map(|l| {
+            let requests: Vec<u64> = roles
+                .iter()
+                .enumerate()
+                .filter(|(_, role)| role.video && !role.stall)
+                .map(|(q, _)| {
+                    peers[q].as_ref().map_or(0, |r| {
+                        r.keyframe_requests_in_window.get(l).copied().unwrap_or(0)
+                    })
+                })
+                .collect();
+            LayerFigures {
+                rid: rids.get(l).map_or_else(String::new, |r| (*r).to_owned()),
+                received_kbps_per_stream: (seconds[l] > 0)
+                    .then(|| bytes[l] as f64 * 8.0 / 1000.0 / seconds[l] as f64),
+                received_kbps_per_receiver: bytes[l] as f64 * 8.0
+                    / 1000.0
+                    / window
+                    / receivers.len().max(1) as f64,
+                stream_seconds: seconds[l],
+                streams_at_end: at_end[l],
+                keyframe_requests_per_publisher_min: per_minute(&requests, r.window_s),
+            }
+        })
+        .collect();
 }
 
 impl Report {
@@ -852,6 +993,39 @@ pub fn print_table(r: &Report) {
     ];
     for (k, v) in rows {
         println!("{k:<30} {v}");
+    }
+    if r.layers > 1 || r.view_churn_s > 0.0 {
+        println!(
+            "{:<30} {} layers; large tile moves every {} s; {} switches, per receiver per min: {} mean, {} max",
+            "simulcast",
+            r.layers,
+            if r.view_churn_s > 0.0 {
+                format!("{:.1}", r.view_churn_s)
+            } else {
+                "-".to_owned()
+            },
+            r.layer_switches,
+            opt(r.layer_switches_per_subscriber_min.mean, 1),
+            opt(r.layer_switches_per_subscriber_min.max, 1)
+        );
+        println!(
+            "{:<30} {} ({} missed: shrank first or never came)",
+            "tile grows → top layer p50/p99",
+            q(&r.grow_to_high_layer_ms),
+            r.grow_to_high_layer_missed
+        );
+        for l in &r.video_layers {
+            println!(
+                "{:<30} {} kbit/s per video, {:.0} kbit/s per receiver ({} video-seconds, {} at the end); keyframe requests per publisher per min {} mean, {} max",
+                format!("  layer {}", if l.rid.is_empty() { "-" } else { &l.rid }),
+                opt(l.received_kbps_per_stream, 0),
+                l.received_kbps_per_receiver,
+                l.stream_seconds,
+                l.streams_at_end,
+                opt(l.keyframe_requests_per_publisher_min.mean, 1),
+                opt(l.keyframe_requests_per_publisher_min.max, 1)
+            );
+        }
     }
     if r.stalled > 0 {
         println!(

@@ -16,6 +16,9 @@ pub const VIDEO: usize = 1;
 pub struct Stamp {
     pub publisher: u16,
     pub kind: u8,
+    /// The simulcast layer (0 lowest; 0 for audio and single-layer video).
+    pub layer: u8,
+    /// Per publisher, kind and layer: consecutive from 1.
     pub seq: u32,
     /// Nanoseconds since the bench's epoch, when the packet was built.
     pub sent_ns: u64,
@@ -32,7 +35,7 @@ impl Stamp {
         s[0..4].copy_from_slice(&MAGIC);
         s[4..6].copy_from_slice(&self.publisher.to_be_bytes());
         s[6] = self.kind;
-        s[7] = 0;
+        s[7] = self.layer;
         s[8..12].copy_from_slice(&self.seq.to_be_bytes());
         s[12..20].copy_from_slice(&self.sent_ns.to_be_bytes());
         s[20..24].copy_from_slice(&self.run.to_be_bytes());
@@ -57,6 +60,7 @@ impl Stamp {
         Some(Self {
             publisher: u16_at(4)?,
             kind: *s.get(6)?,
+            layer: *s.get(7)?,
             seq: u32_at(8)?,
             sent_ns: u64_at(12)?,
             run: u32_at(20)?,
@@ -93,9 +97,15 @@ impl Rng {
 
 /// Builds the payloads of one video frame: a keyframe is a STAP-A (SPS, PPS) followed by FU-A
 /// fragments of an IDR slice; a delta frame is a single non-IDR NAL or its FU-A fragments. Each
-/// payload is `size` bytes (the last fragment of a delta frame is shorter) with the H.264 headers
-/// first and the stamp last.
-pub fn video_frame(keyframe: bool, packets: u32, size: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+/// payload is `size` bytes (the last fragment of a delta frame is shorter, by up to `shorten`
+/// bytes) with the H.264 headers first and the stamp last.
+pub fn video_frame(
+    keyframe: bool,
+    packets: u32,
+    size: usize,
+    shorten: u32,
+    rng: &mut Rng,
+) -> Vec<Vec<u8>> {
     let size = size.max(STAMP_LEN + 16);
     let packets = packets.max(1);
     let mut out = Vec::with_capacity(packets as usize + 1);
@@ -116,7 +126,7 @@ pub fn video_frame(keyframe: bool, packets: u32, size: usize, rng: &mut Rng) -> 
     let nal_type: u8 = if keyframe { 5 } else { 1 };
     let nri = 0x60u8;
     if packets == 1 && !keyframe {
-        let len = size - (rng.range(0, 600) as usize).min(size - STAMP_LEN - 8);
+        let len = size - (rng.range(0, shorten) as usize).min(size - STAMP_LEN - 8);
         let mut p = vec![0u8; len];
         p[0] = nri | nal_type;
         out.push(p);
@@ -125,7 +135,7 @@ pub fn video_frame(keyframe: bool, packets: u32, size: usize, rng: &mut Rng) -> 
     for i in 0..packets {
         let last = i + 1 == packets;
         let len = if last && !keyframe {
-            size - (rng.range(0, 600) as usize).min(size - STAMP_LEN - 8)
+            size - (rng.range(0, shorten) as usize).min(size - STAMP_LEN - 8)
         } else {
             size
         };
@@ -136,6 +146,34 @@ pub fn video_frame(keyframe: bool, packets: u32, size: usize, rng: &mut Rng) -> 
         out.push(p);
     }
     out
+}
+
+/// At most this many simulcast layers per video (`--simulcast` sends three).
+pub const MAX_LAYERS: usize = 3;
+
+/// The rids of `layers` simulcast layers, lowest first (none for a single layer).
+pub fn rids(layers: usize) -> &'static [&'static str] {
+    match layers {
+        0 | 1 => &[],
+        2 => &["q", "f"],
+        _ => &["q", "h", "f"],
+    }
+}
+
+/// How much smaller than the top layer layer `layer` of `layers` is: 4 for the lowest of three
+/// (a quarter of the packets per frame and of their size), 2 for the middle, 1 for the top.
+pub fn layer_divisor(layer: usize, layers: usize) -> u32 {
+    let below_top = layers.saturating_sub(1).saturating_sub(layer).min(8);
+    1 << below_top
+}
+
+/// `packets` shrunk by `divisor`, at least one: rounded up or down at random in proportion to
+/// the remainder, so the mean is right (1–5 packets over 4 gives 1 or 2).
+pub fn scaled_packets(packets: u32, divisor: u32, rng: &mut Rng) -> u32 {
+    let divisor = divisor.max(1);
+    let (q, r) = (packets / divisor, packets % divisor);
+    let up = u32::from(r > 0 && rng.range(0, divisor - 1) < r);
+    (q + up).max(1)
 }
 
 /// One Opus packet of `size` bytes: a TOC byte (CELT fullband, 20 ms), filler, the stamp.
@@ -196,6 +234,7 @@ mod tests {
         let s = Stamp {
             publisher: 7,
             kind: 1,
+            layer: 2,
             seq: 123_456,
             sent_ns: 987_654_321_000,
             run: 42,
@@ -212,12 +251,12 @@ mod tests {
     #[test]
     fn frames_look_like_h264() {
         let mut rng = Rng::new(9);
-        let key = video_frame(true, 10, 1100, &mut rng);
+        let key = video_frame(true, 10, 1100, 600, &mut rng);
         assert_eq!(key.len(), 11);
         assert_eq!(key[0][0] & 0x1f, 24);
         assert_eq!(key[1][1], 0x80 | 5);
         assert_eq!(key[10][1], 0x40 | 5);
-        let delta = video_frame(false, 1, 1100, &mut rng);
+        let delta = video_frame(false, 1, 1100, 600, &mut rng);
         assert_eq!(delta.len(), 1);
         assert_eq!(delta[0][0] & 0x1f, 1);
         assert!(delta.iter().all(|p| p.len() >= STAMP_LEN));
@@ -246,5 +285,25 @@ mod tests {
         assert_eq!(extmap_id(sdp, AUDIO_LEVEL_URI), Some(7));
         assert_eq!(extmap_id(sdp, "urn:3gpp:video-orientation"), Some(3));
         assert_eq!(extmap_id("v=0\r\n", AUDIO_LEVEL_URI), None);
+    }
+
+    #[test]
+    fn layers_shrink_toward_the_bottom() {
+        assert_eq!(rids(1), &[] as &[&str]);
+        assert_eq!(rids(3), &["q", "h", "f"]);
+        assert_eq!(
+            (0..3).map(|l| layer_divisor(l, 3)).collect::<Vec<_>>(),
+            [4, 2, 1]
+        );
+        assert_eq!(layer_divisor(0, 1), 1);
+        let mut rng = Rng::new(5);
+        assert_eq!(scaled_packets(15, 1, &mut rng), 15);
+        assert_eq!(scaled_packets(1, 4, &mut rng), 1);
+        assert_eq!(scaled_packets(8, 4, &mut rng), 2);
+        // 3 over 4 is 0.75: at least 1 each time, so the mean is 1.
+        let n = 4000;
+        let sum: u32 = (0..n).map(|_| scaled_packets(6, 4, &mut rng)).sum();
+        let mean = f64::from(sum) / f64::from(n);
+        assert!((1.4..1.6).contains(&mean), "{mean}");
     }
 }

@@ -151,12 +151,17 @@ pub fn view_subset<T: Clone>(candidates: &[T], me: usize, max: usize) -> Vec<T> 
         .collect()
 }
 
-/// The tiles of a view of these participants: the first large, the rest thumbnails.
-pub fn tiles(ids: &[&str]) -> Vec<Tile> {
+/// Which tile of `len` is large after `step` moves of the large tile (`--view-churn`).
+pub fn large_tile(step: usize, len: usize) -> usize {
+    if len == 0 { 0 } else { step % len }
+}
+
+/// The tiles of a view of these participants: tile `large` large, the rest thumbnails.
+pub fn tiles(ids: &[&str], large: usize) -> Vec<Tile> {
     ids.iter()
         .enumerate()
         .map(|(k, id)| {
-            let (size, (width, height)) = if k == 0 {
+            let (size, (width, height)) = if k == large {
                 (TileSize::Large, LARGE)
             } else {
                 (TileSize::Thumbnail, THUMBNAIL)
@@ -171,14 +176,19 @@ pub fn tiles(ids: &[&str]) -> Vec<Tile> {
         .collect()
 }
 
-/// Sends this participant's view when it changed (`--view-grid`), and notes whose video it
-/// expects from now on.
+/// The view last sent: its tiles and which one is large.
+type LastView = Option<(Vec<String>, usize)>;
+
+/// Sends this participant's view when it changed (`--view-grid`; the large tile is tile
+/// `churn_step` modulo their number), and notes whose video it expects from now on and whose
+/// tile is large.
 async fn send_view(
     ws: &mut Ws,
     idx: usize,
     shared: &Shared,
     others: &Others,
-    last: &mut Option<Vec<String>>,
+    churn_step: usize,
+    last: &mut LastView,
 ) -> Result<(), String> {
     if shared.view_grid == 0 {
         return Ok(());
@@ -186,20 +196,32 @@ async fn send_view(
     let publishers = others.video_publishers();
     let shown = view_subset(&publishers, idx, shared.view_grid);
     let ids: Vec<&str> = shown.iter().map(|&(_, id)| id).collect();
+    let large = large_tile(churn_step, ids.len());
     if last
         .as_ref()
-        .is_some_and(|l| l.iter().map(String::as_str).eq(ids.iter().copied()))
+        .is_some_and(|(l, k)| *k == large && l.iter().map(String::as_str).eq(ids.iter().copied()))
     {
         return Ok(());
     }
-    send(ws, &ClientMessage::View { tiles: tiles(&ids) }).await?;
-    *last = Some(ids.iter().map(|&id| id.to_owned()).collect());
+    send(
+        ws,
+        &ClientMessage::View {
+            tiles: tiles(&ids, large),
+        },
+    )
+    .await?;
+    *last = Some((ids.iter().map(|&id| id.to_owned()).collect(), large));
     let me = shared.people.get(idx).ok_or("no such participant")?;
     me.views_sent.fetch_add(1, Ordering::Relaxed);
     let indices: Vec<usize> = shown.iter().filter_map(|&(i, _)| i).collect();
+    let large_idx = shown.get(large).and_then(|&(i, _)| i);
     if let Ok(mut expect) = me.expect.lock() {
-        expect.set(VIDEO, &indices, idx, shared.now_ns());
+        let now = shared.now_ns();
+        expect.set(VIDEO, &indices, idx, now);
         expect.view_sent = true;
+        if expect.large.last().is_none_or(|&(_, l)| l != large_idx) {
+            expect.large.push((now, large_idx));
+        }
     }
     Ok(())
 }
@@ -295,10 +317,14 @@ async fn run(
         .await?;
     }
     let mut view = None;
-    send_view(&mut ws, idx, shared, &others, &mut view).await?;
+    let mut churn_step = 0;
+    send_view(&mut ws, idx, shared, &others, churn_step, &mut view).await?;
     let mut view_due: Option<tokio::time::Instant> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    let churn_every = shared.view_churn.unwrap_or(Duration::from_secs(3600));
+    let mut churn =
+        tokio::time::interval_at(tokio::time::Instant::now() + churn_every, churn_every);
     loop {
         tokio::select! {
             message = next(&mut ws) => {
@@ -350,11 +376,15 @@ async fn run(
                 }
             }
             _ = ping.tick() => send(&mut ws, &ClientMessage::Ping).await?,
+            _ = churn.tick(), if shared.view_churn.is_some() => {
+                churn_step += 1;
+                send_view(&mut ws, idx, shared, &others, churn_step, &mut view).await?;
+            }
             _ = tokio::time::sleep_until(view_due.unwrap_or_else(tokio::time::Instant::now)),
                 if view_due.is_some() =>
             {
                 view_due = None;
-                send_view(&mut ws, idx, shared, &others, &mut view).await?;
+                send_view(&mut ws, idx, shared, &others, churn_step, &mut view).await?;
             }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
@@ -401,7 +431,7 @@ mod tests {
 
     #[test]
     fn tiles_have_one_large_and_thumbnails() {
-        let t = tiles(&["a", "b", "c"]);
+        let t = tiles(&["a", "b", "c"], 0);
         assert_eq!(t.len(), 3);
         assert_eq!(
             (t[0].size, t[0].width, t[0].height),
@@ -412,7 +442,15 @@ mod tests {
                 .iter()
                 .all(|t| (t.size, t.width, t.height) == (TileSize::Thumbnail, 320, 180))
         );
-        assert!(tiles(&[]).is_empty());
+        assert!(tiles(&[], 0).is_empty());
+        // The large tile moves with the churn.
+        let t = tiles(&["a", "b", "c"], large_tile(4, 3));
+        let sizes: Vec<TileSize> = t.iter().map(|t| t.size).collect();
+        assert_eq!(
+            sizes,
+            [TileSize::Thumbnail, TileSize::Large, TileSize::Thumbnail]
+        );
+        assert_eq!(large_tile(7, 0), 0);
     }
 
     #[test]
