@@ -1,0 +1,47 @@
+//! The parts of the engine that look inside RTP from publishers (anyone in an open room):
+//! keyframe detection (H.264 and VP8), the VP8 keyframe's picture size, the RFC 6464 audio
+//! level, and the de-encapsulation of a simulcast layer's retransmission.
+//!
+//! Properties: nothing panics or reads past the payload; a VP8 size is only found in a packet
+//! that starts a VP8 keyframe; an audio score is 0–127; a retransmission is rewritten only when
+//! it carries an original sequence number, which becomes the packet's, and the payload shrinks
+//! by exactly those two bytes.
+
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use rtc::rtp;
+use salon_server::sfu::keyframe::VideoCodec;
+use salon_server::sfu::{layers, repair, speakers};
+
+fuzz_target!(|data: &[u8]| {
+    let h264 = VideoCodec::H264.starts_keyframe(data);
+    let vp8 = VideoCodec::Vp8.starts_keyframe(data);
+    let _ = h264;
+    if layers::vp8_keyframe_size(data).is_some() {
+        assert!(vp8, "a picture size outside a VP8 keyframe start");
+    }
+    if let Some(score) = speakers::score(data) {
+        assert!(score <= 127);
+    }
+    let mut packet = rtp::Packet {
+        header: rtp::header::Header {
+            version: 2,
+            payload_type: 97,
+            sequence_number: 7,
+            ssrc: 1,
+            ..Default::default()
+        },
+        payload: Bytes::copy_from_slice(data),
+    };
+    if repair::deencapsulate(&mut packet, 42, 96) {
+        assert!(data.len() >= 2);
+        assert_eq!(packet.header.sequence_number, u16::from_be_bytes([data[0], data[1]]));
+        assert_eq!((packet.header.ssrc, packet.header.payload_type), (42, 96));
+        assert_eq!(packet.payload.len(), data.len() - 2);
+    } else {
+        assert!(data.len() < 2);
+        assert_eq!(packet.header.sequence_number, 7);
+    }
+});
