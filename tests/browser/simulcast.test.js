@@ -9,76 +9,9 @@
 // with mid/rid) does not freeze any layer (docs/adr/0002-simulcast.md, bug A).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-async function waitFor(fn, { timeout = 10000, interval = 250, message = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) {
-      const seen = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
-      throw new Error(`timed out after ${timeout} ms waiting for ${message}; last seen: ${seen}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
-}
-
-/** salon-server on 127.0.0.1 with a fresh data folder; resolves with its URL once it listens. */
-async function startServer() {
-  const bin = process.env.SALON_SERVER_BIN ?? path.join(repoRoot, 'target', 'debug', 'salon-server');
-  assert.ok(fs.existsSync(bin), `salon-server not found at ${bin}: run cargo build -p salon-server`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-simulcast-'));
-  const logPath = path.join(dir, 'server.log');
-  const log = fs.createWriteStream(logPath);
-  const child = spawn(bin, [
-    '--bind', '127.0.0.1:0', '--data-dir', dir, '--udp-port', '0',
-    '--log', process.env.SALON_TEST_LOG ?? 'warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr.pipe(log);
-  const reap = () => child.kill('SIGKILL');
-  process.once('exit', reap);
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`salon-server did not start; log: ${logPath}`)), 30000);
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      log.write(chunk);
-      const match = /salon-server listening on (http:\/\/\S+)/u.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1].replace(/\/$/u, ''));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`salon-server exited (${code}); log: ${logPath}`)));
-  });
-  return {
-    url,
-    logTail: () => fs.readFileSync(logPath, 'utf8').split('\n').slice(-30).join('\n'),
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      process.removeListener('exit', reap);
-      log.end();
-      if (process.env.SALON_KEEP_DATA) console.log(`server log kept: ${logPath}`);
-      else fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { launchBrowser, startServer, waitFor } from './helpers.js';
 
 /**
  * The page's signaling client, run in the page: joins over the WebSocket, publishes (`publish`:
@@ -191,13 +124,7 @@ let browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
