@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test
 import kotlin.math.PI
 import kotlin.math.sin
 import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 import kotlin.time.Duration.Companion.seconds
@@ -100,8 +101,72 @@ class CallTest {
             aliceCall.leave() // twice is fine
         }
 
-    /** Sends the test pattern at 1/3 of the 20 ms audio rate (~17 fps) and a 440 Hz tone. */
-    private suspend fun kotlinx.coroutines.CoroutineScope.feed(salon: SalonService, call: Call) {
+    // Views and speakers through the wrapper, the real core and a real server (issue 10): Bob talks
+    // and sends video; Alice sees him first among the speakers; when Alice hides his tile his video
+    // stops coming and Bob's state says nobody watches; when she shows him large it comes back.
+    @Test
+    fun `a hidden tile stops its video, the speaker comes first`() =
+        runBlocking<Unit> {
+            val room = alice.createRoom(server.url, "Living room")
+            val aliceCall = alice.join(room.link, JoinOptions(name = "Alice", microphoneOn = false, cameraOn = false))
+            withTimeout(10.seconds) { aliceCall.state.first { it.connection == Connection.Connected } }
+            val bobCall = bob.join(room.link, JoinOptions(name = "Bob", videoWidth = 160, videoHeight = 120, videoBitrateBps = 200_000))
+            val bobId = assertNotNull(bobCall.state.value.me)
+            assertTrue(bobCall.state.value.videoWatched, "nobody set a view yet: everyone's video is watched")
+
+            val feeder = launch(Dispatchers.Default) { feed(bob, bobCall, width = 160, height = 120, everyNth = 2) }
+            try {
+                withTimeout(30.seconds) { aliceCall.videoFrames().first { it.participantId == bobId } }
+
+                // Bob's tone makes him the loudest speaker, for Alice and for himself.
+                val heard = withTimeout(15.seconds) { aliceCall.state.first { it.dominantSpeaker == bobId } }
+                assertTrue(heard.participants.single { it.id == bobId }.speaking)
+                assertTrue(!heard.speaking, "Alice's microphone is off")
+                withTimeout(10.seconds) { bobCall.state.first { it.speaking && bobId in it.speakers } }
+
+                // Alice scrolls Bob's tile off: his video stops coming, and he is told nobody watches.
+                aliceCall.setView(bobId, ParticipantView.Hidden)
+                withTimeout(5.seconds) { bobCall.state.first { !it.videoWatched } }
+                delay(1_200)
+                val hiddenAt = received(aliceCall, bobId)
+                delay(1_000)
+                val hiddenAfter = received(aliceCall, bobId)
+                assertTrue(hiddenAfter - hiddenAt <= 1, "a hidden video still arrives: $hiddenAt -> $hiddenAfter frames in 1 s")
+                // His audio goes on: hiding is about video only.
+                withTimeout(5.seconds) { aliceCall.audioFrames().first { it.participantId == bobId } }
+
+                // Alice pins him: watched again, and his pictures decode again (from a keyframe).
+                aliceCall.setView(bobId, ParticipantView.Large)
+                withTimeout(5.seconds) { bobCall.state.first { it.videoWatched } }
+                val decoded = aliceCall.remoteStats().single { it.participantId == bobId }.framesDecoded
+                withTimeout(10.seconds) {
+                    while (aliceCall.remoteStats().single { it.participantId == bobId }.framesDecoded < decoded + 5) delay(100)
+                }
+            } finally {
+                feeder.cancelAndJoin()
+            }
+
+            // A malformed id is refused at once; after the call, CallEnded.
+            assertFailsWith<SalonError.InvalidInput> { aliceCall.setView("", ParticipantView.Hidden) }
+            bobCall.leave()
+            aliceCall.leave()
+            assertFailsWith<SalonError.CallEnded> { aliceCall.setView(bobId, ParticipantView.Thumbnail) }
+        }
+
+    private fun received(call: Call, from: String): Long =
+        call.remoteStats().singleOrNull { it.participantId == from }?.framesReceived ?: 0
+
+    /**
+     * Sends a 440 Hz tone in 20 ms frames and the test pattern of `width`×`height` with every
+     * `everyNth` audio frame (3: ~17 fps).
+     */
+    private suspend fun kotlinx.coroutines.CoroutineScope.feed(
+        salon: SalonService,
+        call: Call,
+        width: Int = 320,
+        height: Int = 240,
+        everyNth: Long = 3,
+    ) {
         val samples = 960
         var phase = 0.0
         var tick = 0L
@@ -111,7 +176,7 @@ class CallTest {
                 (sin(phase) * 8_000).toInt().toShort()
             }
             call.sendAudioFrame(pcm)
-            if (tick % 3 == 0L) call.sendVideoFrame(salon.testPatternFrame(320, 240, tick / 3))
+            if (tick % everyNth == 0L) call.sendVideoFrame(salon.testPatternFrame(width, height, tick / everyNth))
             tick++
             delay(20)
         }
