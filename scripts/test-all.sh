@@ -56,11 +56,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "Rust tests"
 cargo test --workspace --locked
 
-say "Load bench smoke run (salon-bench, 10 s: media really forwarded, loss sane, one stalled subscriber, at most 3 voices per receiver)"
+say "Load bench smoke run (salon-bench, 10 s: media really forwarded, loss sane, one stalled subscriber, at most 3 voices per receiver, unneeded simulcast layers paused)"
 cargo build -p salon-bench -p salon-server --locked
 target/debug/salon-bench --server-bin target/debug/salon-server \
-  --video 2 --audio 3 --subscribers 2 --stalled 1 --speakers 4 --view-grid 1 --duration 10s \
-  --check --check-max-loss 0.05 --check-max-audio-streams 3
+  --video 2 --audio 3 --subscribers 2 --stalled 1 --speakers 4 --view-grid 1 --simulcast --duration 10s \
+  --check --check-max-loss 0.05 --check-max-audio-streams 3 --check-min-layers-paused 4
 
 say "UniFFI bindings up to date"
 scripts/gen-bindings.sh --check

@@ -122,6 +122,11 @@ impl Carry {
                         s.video_watched = Some(watched);
                     }
                 }
+                LegEvent::VideoLayers(layers) => {
+                    if let Some(s) = &mut self.session {
+                        s.video_layers = Some(layers);
+                    }
+                }
                 // A track that started while nobody listened: the room hears of it once the new
                 // connection holds the seat (the old link's seat is no longer current).
                 LegEvent::Published(publication) => self.published.push(publication),
@@ -234,6 +239,7 @@ pub async fn run(
                 view: None,
                 speakers: None,
                 video_watched: None,
+                video_layers: None,
                 spare: Vec::new(),
                 stopping: tokio::sync::watch::Sender::new(false),
                 negotiation: Negotiator::default(),
@@ -345,6 +351,7 @@ struct Session {
     /// socket that resumes with the media kept).
     speakers: Option<Arc<[String]>>,
     video_watched: Option<bool>,
+    video_layers: Option<Arc<[String]>>,
     /// Parked send transceivers, for reuse.
     spare: Vec<Slot>,
     /// Set when the session ends, so late publications are not announced.
@@ -1014,6 +1021,12 @@ impl Session {
         if let Some(watched) = self.video_watched {
             conn.send(&ServerMessage::VideoWatched { watched }).await;
         }
+        if let Some(layers) = &self.video_layers {
+            conn.send(&ServerMessage::VideoLayers {
+                layers: layers.to_vec(),
+            })
+            .await;
+        }
     }
 
     async fn on_leg(&mut self, conn: &mut Conn, event: LegEvent) -> Option<End> {
@@ -1043,6 +1056,14 @@ impl Session {
                 tracing::debug!(participant = %self.me, watched, "video audience changed");
                 self.video_watched = Some(watched);
                 conn.send(&ServerMessage::VideoWatched { watched }).await;
+            }
+            LegEvent::VideoLayers(layers) => {
+                tracing::debug!(participant = %self.me, ?layers, "video layers needed changed");
+                conn.send(&ServerMessage::VideoLayers {
+                    layers: layers.to_vec(),
+                })
+                .await;
+                self.video_layers = Some(layers);
             }
         }
         None

@@ -61,6 +61,10 @@ struct PublisherStats {
     keyframe_requests: [u64; 3],
     /// Offers from the server answered (renegotiations).
     offers_answered: u64,
+    /// Packets sent per layer.
+    sent: [u64; 3],
+    /// Every `video_layers` received, in order.
+    video_layers: Vec<Vec<String>>,
 }
 
 /// A publisher on a sans-IO `rtc` peer connection that sends one video track in three rid
@@ -344,10 +348,20 @@ impl SimulcastPublisher {
     fn offers_answered(&self) -> u64 {
         self.stats.lock().unwrap().offers_answered
     }
+
+    fn sent(&self) -> [u64; 3] {
+        self.stats.lock().unwrap().sent
+    }
+
+    /// The last `video_layers` received (`None`: none yet).
+    fn video_layers(&self) -> Option<Vec<String>> {
+        self.stats.lock().unwrap().video_layers.last().cloned()
+    }
 }
 
 /// The publisher's loop: datagrams, timers, the server's offers, and a frame per layer every
-/// 33 ms.
+/// 33 ms on the layers the server's `video_layers` lists (every layer until the first one; a
+/// layer that comes back starts with a keyframe, as an encoder that restarts does).
 async fn run(
     mut pc: RTCPeerConnection,
     socket: tokio::net::UdpSocket,
@@ -363,6 +377,7 @@ async fn run(
     let mut seq: [u16; 3] = std::array::from_fn(|_| rand::random());
     let mut ts: [u32; 3] = std::array::from_fn(|_| rand::random());
     let mut keyframe_asked = [false; 3];
+    let mut active = [true; 3];
     let mut connected = false;
     loop {
         let wake = pc
@@ -391,6 +406,16 @@ async fn run(
                     let sdp = pc.local_description().unwrap().sdp;
                     ws.send(&ClientMessage::Answer { sdp }).await;
                     stats.lock().unwrap().offers_answered += 1;
+                }
+                Some(ServerMessage::VideoLayers { layers }) => {
+                    for (i, (rid, _)) in LAYERS.iter().enumerate() {
+                        let on = layers.iter().any(|l| l == rid);
+                        if on && !active[i] {
+                            keyframe_asked[i] = true;
+                        }
+                        active[i] = on;
+                    }
+                    stats.lock().unwrap().video_layers.push(layers);
                 }
                 Some(_) => {}
                 None => return,
@@ -421,6 +446,9 @@ async fn run(
                 let Some(pt) = pt else { continue };
                 let mid = "1";
                 for (i, (rid, marker)) in LAYERS.iter().enumerate() {
+                    if !active[i] {
+                        continue;
+                    }
                     seq[i] = seq[i].wrapping_add(1);
                     ts[i] = ts[i].wrapping_add(3000);
                     let keyframe = sent[i].is_multiple_of(KEYFRAME_EVERY)
@@ -455,6 +483,7 @@ async fn run(
                     };
                     if sender.write_rtp(Instant::now(), packet).is_ok() {
                         sent[i] += 1;
+                        stats.lock().unwrap().sent[i] += 1;
                     }
                 }
             }
@@ -623,5 +652,98 @@ async fn each_subscriber_gets_the_layer_its_view_asks_for_across_renegotiations(
     a.leave().await;
     b.leave().await;
     c.leave().await;
+    drop(publisher);
+}
+
+/// Dynacast: a layer nobody needs is paused at the publisher after a grace period, and comes
+/// back at once (with a keyframe) when somebody needs it; the lowest layer too, when only the
+/// top one is watched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_nobody_needs_are_paused_at_the_publisher_and_come_back_at_once() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    let p = publisher.id.clone();
+    let mut a = RtcClient::join(&url, "Small tile").await;
+    a.ws.send(&view(&p, TileSize::Thumbnail, 180)).await;
+    let got_q = pump_until(&mut [&mut a], Duration::from_secs(10), |c| {
+        layer_seen(c[0], &p).0 == Some('q')
+    })
+    .await;
+    assert!(got_q.is_some(), "{:?}", layer_seen(&a, &p));
+
+    // Only a thumbnail watches: h and f go off after the grace period (5 s), not before.
+    pump_all(&mut [&mut a], Duration::from_secs(2)).await;
+    assert_eq!(publisher.video_layers(), None, "too early");
+    let paused = pump_until(&mut [&mut a], Duration::from_secs(8), |_| {
+        publisher.video_layers() == Some(vec!["q".to_owned()])
+    })
+    .await;
+    assert!(paused.is_some(), "told {:?}", publisher.video_layers());
+    pump_all(&mut [&mut a], Duration::from_millis(300)).await;
+    let before = publisher.sent();
+    let (_, q0) = layer_seen(&a, &p);
+    pump_all(&mut [&mut a], Duration::from_secs(1)).await;
+    let after = publisher.sent();
+    let (lq, q1) = layer_seen(&a, &p);
+    assert_eq!(
+        (after[1] - before[1], after[2] - before[2]),
+        (0, 0),
+        "h and f still sent"
+    );
+    assert!(
+        after[0] - before[0] >= 20,
+        "q stopped: {before:?} → {after:?}"
+    );
+    assert_eq!(lq, Some('q'));
+    assert!(q1 - q0 >= 20, "the thumbnail froze: {q0} → {q1}");
+
+    // The tile grows: f is needed, on at once, and the subscriber gets it within a second
+    // (the layer starts with a keyframe). q stays on for its grace period.
+    a.ws.send(&view(&p, TileSize::Large, 720)).await;
+    let grown = pump_until(&mut [&mut a], Duration::from_secs(3), |c| {
+        layer_seen(c[0], &p).0 == Some('f')
+    })
+    .await;
+    assert!(
+        grown.is_some_and(|t| t < Duration::from_millis(1500)),
+        "grew in {grown:?}, told {:?}",
+        publisher.video_layers()
+    );
+    assert_eq!(
+        publisher.video_layers(),
+        Some(vec!["q".to_owned(), "f".to_owned()])
+    );
+    // Only f is watched: q goes off too, after its grace period.
+    let only_f = pump_until(&mut [&mut a], Duration::from_secs(8), |_| {
+        publisher.video_layers() == Some(vec!["f".to_owned()])
+    })
+    .await;
+    assert!(only_f.is_some(), "told {:?}", publisher.video_layers());
+
+    // A newcomer shows it as a thumbnail: q is back at once, and the newcomer gets q while
+    // the first subscriber keeps f.
+    let mut b = RtcClient::join(&url, "Latecomer").await;
+    b.ws.send(&view(&p, TileSize::Thumbnail, 180)).await;
+    let both = pump_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
+        layer_seen(c[0], &p).0 == Some('f') && layer_seen(c[1], &p).0 == Some('q')
+    })
+    .await;
+    assert!(
+        both.is_some(),
+        "a {:?}, b {:?}, told {:?}",
+        layer_seen(&a, &p),
+        layer_seen(&b, &p),
+        publisher.video_layers()
+    );
+    assert_eq!(
+        publisher.video_layers(),
+        Some(vec!["q".to_owned(), "f".to_owned()])
+    );
+    let told = publisher.stats.lock().unwrap().video_layers.len();
+    assert!(told <= 4, "told too often: {told}");
+    a.leave().await;
+    b.leave().await;
     drop(publisher);
 }

@@ -50,6 +50,12 @@ pub const ROOM_ID_LEN: usize = 22;
 /// [`ServerMessage::Speakers`]).
 pub const MAX_SPEAKERS: usize = 3;
 
+/// At most this many simulcast layers per video (browsers send up to three).
+pub const MAX_SIMULCAST_LAYERS: usize = 3;
+
+/// A simulcast layer's id (RFC 8851 `rid`) is at most this long.
+pub const MAX_RID_CHARS: usize = 16;
+
 /// Participant ids are opaque strings of at most this many characters.
 pub const MAX_PARTICIPANT_ID_CHARS: usize = 64;
 
@@ -250,6 +256,13 @@ pub enum ServerMessage {
     /// encoding and sending it (keep the track) until `watched: true` comes; the server asks
     /// for a keyframe then.
     VideoWatched { watched: bool },
+    /// Which simulcast layers of your video someone watches now, by rid (lowest first): keep
+    /// encoding and sending these, pause the others (keep their encodings; browsers:
+    /// `RTCRtpSender.setParameters` with `active: false`). Sent only for video published with
+    /// simulcast, while it is watched (never empty: with nobody watching,
+    /// [`ServerMessage::VideoWatched`] says so); a layer nobody needs goes off after about 5 s,
+    /// one somebody needs comes back at once. Until the first one, send every layer.
+    VideoLayers { layers: Vec<String> },
     /// Something went wrong. `fatal` errors are followed by the server closing the socket.
     Error {
         code: ErrorCode,

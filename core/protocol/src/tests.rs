@@ -526,9 +526,30 @@ fn speakers_and_video_demand_round_trip() {
         },
         ServerMessage::Speakers { speakers: vec![] },
         ServerMessage::VideoWatched { watched: false },
+        ServerMessage::VideoLayers {
+            layers: vec!["q".into(), "h".into()],
+        },
     ] {
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(decode_server(&text).unwrap(), m);
+    }
+    assert_eq!(
+        serde_json::to_string(&ServerMessage::VideoLayers {
+            layers: vec!["f".into()]
+        })
+        .unwrap(),
+        r#"{"type":"video_layers","layers":["f"]}"#
+    );
+    for bad in [
+        r#"{"type":"video_layers","layers":[]}"#,
+        r#"{"type":"video_layers","layers":["q","h","f","x"]}"#,
+        r#"{"type":"video_layers","layers":["q","q"]}"#,
+        r#"{"type":"video_layers","layers":[""]}"#,
+        r#"{"type":"video_layers","layers":["a b"]}"#,
+        r#"{"type":"video_layers","layers":["<script>"]}"#,
+        r#"{"type":"video_layers","layers":["abcdefghijklmnopq"]}"#,
+    ] {
+        assert!(decode_server(bad).is_err(), "{bad}");
     }
     assert_eq!(
         serde_json::to_string(&ServerMessage::VideoWatched { watched: true }).unwrap(),

@@ -134,6 +134,23 @@ fn check_id(field: &'static str, id: &str) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// An RFC 8851 rid: 1 to [`crate::MAX_RID_CHARS`] letters, digits, `-` or `_`.
+fn check_rid(rid: &str) -> Result<(), ProtocolError> {
+    let ok = !rid.is_empty()
+        && rid.len() <= crate::MAX_RID_CHARS
+        && rid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtocolError::field(
+            "layers",
+            "a layer id is 1 to 16 letters, digits, '-' or '_'",
+        ))
+    }
+}
+
 fn check_participant_id(id: &str) -> Result<(), ProtocolError> {
     check_id("participant_id", id)
 }
@@ -346,6 +363,21 @@ impl Validate for ServerMessage {
                     return Err(ProtocolError::field("speakers", "too many"));
                 }
                 speakers.iter().try_for_each(|id| check_participant_id(id))
+            }
+            Self::VideoLayers { layers } => {
+                if layers.is_empty() || layers.len() > crate::MAX_SIMULCAST_LAYERS {
+                    return Err(ProtocolError::field(
+                        "layers",
+                        "must name between 1 and 3 layers",
+                    ));
+                }
+                for (i, rid) in layers.iter().enumerate() {
+                    check_rid(rid)?;
+                    if layers[..i].contains(rid) {
+                        return Err(ProtocolError::field("layers", "names a layer twice"));
+                    }
+                }
+                Ok(())
             }
             Self::Pong | Self::VideoWatched { .. } => Ok(()),
             Self::Error { message, .. } => {

@@ -323,6 +323,7 @@ impl RoomState {
                 changed
             }
             ServerMessage::MuteRequested { .. }
+            | ServerMessage::VideoLayers { .. }
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong

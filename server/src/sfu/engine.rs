@@ -162,6 +162,9 @@ pub enum LegEvent {
     Speakers(Arc<[String]>),
     /// Somebody / nobody watches this participant's video now.
     VideoWatched(bool),
+    /// The simulcast layers of this participant's video somebody needs now (rids, lowest
+    /// first, never empty).
+    VideoLayers(Arc<[String]>),
 }
 
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
@@ -521,6 +524,8 @@ struct Layer {
     last_keyframe_request: Option<Instant>,
     /// What it brings in (what a subscriber's budget is charged for it).
     rate: layers::RateMeter,
+    /// Its rate when it last flowed (what it will cost again once dynacast resumes it).
+    known_rate: f64,
 }
 
 impl Layer {
@@ -565,6 +570,8 @@ struct Pub {
     /// since when nobody watches it.
     watched: bool,
     unwatched_since: Option<Instant>,
+    /// Which of its simulcast layers the publisher sends (layers nobody needs are paused).
+    dynacast: layers::Dynacast,
     /// How often forwarding resumed after a pause (each downstream's numbering breaks there).
     resumes: u64,
 }
@@ -1435,6 +1442,7 @@ impl Worker {
                 video,
                 watched: true,
                 unwatched_since: None,
+                dynacast: layers::Dynacast::default(),
                 resumes: 0,
             },
         );
@@ -1803,30 +1811,39 @@ impl Worker {
         for p in self.pubs.values_mut() {
             for l in &mut p.layers {
                 l.rate.tick(now);
+                if l.last_packet
+                    .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE)
+                {
+                    l.known_rate = l.rate.bits_per_second();
+                }
             }
         }
         self.retarget();
     }
 
-    /// Each simulcast downstream's target layer: what its view asks for among the layers that
-    /// flow now (a layer the publisher stopped gives way to one that flows), capped by its
+    /// Each simulcast downstream's target layer, and which layers each publisher should send.
+    ///
+    /// A downstream needs the layer its view asks for (`layers::ideal`), capped by its
     /// subscriber's bandwidth budget (`layers::allocate`, shared by all the videos it shows,
-    /// large ones first; one-layer videos count as fixed costs). A downstream whose target
+    /// large ones first; one-layer videos count as fixed costs). It targets that layer if it
+    /// flows, else the nearest one that does (`layers::flowing`). A downstream whose target
     /// changed, or that still waits for its target's keyframe, asks for one (throttled per
     /// subscriber and per layer; while the layer's gap holds, it asks at a later tick rather
-    /// than spend its own allowance on a request that would be refused).
+    /// than spend its own allowance on a request that would be refused). The layers nobody
+    /// needs are paused at their publisher (`dynacast`).
     fn retarget(&mut self) {
         let now = self.now;
         // Per subscriber leg: the fixed video cost, and each simulcast downstream's demand.
         let mut wanted: IdMap<LegId, Wanted> = IdMap::default();
+        let mut views: IdMap<PubId, Vec<LayerView>> = IdMap::default();
         for (id, p) in &self.pubs {
             if p.kind != RtpCodecKind::Video {
                 continue;
             }
-            let views = p.layer_views(now);
+            let layer_views = p.layer_views(now);
             let mut rates = [0.0; layers::MAX_LAYERS];
             for (rate, l) in rates.iter_mut().zip(&p.layers) {
-                *rate = l.rate.bits_per_second();
+                *rate = l.known_rate;
             }
             for (i, d) in p.downs.iter().enumerate() {
                 if !d.shown || d.rewrite.is_none() {
@@ -1841,14 +1858,17 @@ impl Worker {
                     *id,
                     i,
                     layers::Demand {
-                        want: layers::choose(&views, d.want),
+                        want: layers::ideal(&layer_views, d.want),
                         rates,
                         large: d.want.large,
                     },
                 ));
             }
+            if p.layers.len() >= 2 {
+                views.insert(*id, layer_views);
+            }
         }
-        let mut targets: Vec<(PubId, usize, u8)> = Vec::new();
+        let mut needs: Vec<(PubId, usize, u8)> = Vec::new();
         for (
             leg_id,
             Wanted {
@@ -1862,21 +1882,26 @@ impl Worker {
                 .get_mut(&leg_id)
                 .and_then(|l| l.budget.allowed(now));
             let demands: Vec<layers::Demand> = list.iter().map(|(_, _, d)| *d).collect();
-            let chosen = match budget {
+            let allowed = match budget {
                 Some(budget) => layers::allocate(&demands, budget - fixed),
                 None => demands.iter().map(|d| d.want).collect(),
             };
-            targets.extend(
+            needs.extend(
                 list.iter()
-                    .zip(chosen)
+                    .zip(allowed)
                     .map(|((id, i, _), layer)| (*id, *i, layer)),
             );
         }
+        let mut needed: IdMap<PubId, [bool; layers::MAX_LAYERS]> = IdMap::default();
         let mut ask: Vec<(PubId, u8)> = Vec::new();
-        for (id, i, target) in targets {
-            let Some(p) = self.pubs.get_mut(&id) else {
+        for (id, i, need) in needs {
+            if let Some(slot) = needed.entry(id).or_default().get_mut(usize::from(need)) {
+                *slot = true;
+            }
+            let (Some(p), Some(layer_views)) = (self.pubs.get_mut(&id), views.get(&id)) else {
                 continue;
             };
+            let target = layers::flowing(layer_views, need);
             let open = p
                 .layers
                 .get(usize::from(target))
@@ -1900,6 +1925,33 @@ impl Worker {
         }
         for (id, layer) in ask {
             self.request_layer_keyframe(id, layer);
+        }
+        self.dynacast(&needed);
+    }
+
+    /// Tells each simulcast publisher which layers somebody needs (`needed`, from
+    /// [`Self::retarget`]; a publication missing from it is needed by nobody). Only for
+    /// publications whose layers all have rids (the names the publisher knows them by).
+    fn dynacast(&mut self, needed: &IdMap<PubId, [bool; layers::MAX_LAYERS]>) {
+        let now = self.now;
+        for (id, p) in &mut self.pubs {
+            if p.kind != RtpCodecKind::Video || p.layers.len() < 2 {
+                continue;
+            }
+            let n = p.layers.len().min(layers::MAX_LAYERS);
+            let need = needed.get(id).copied().unwrap_or_default();
+            let Some(on) = p.dynacast.update(&need[..n], now) else {
+                continue;
+            };
+            let rids: Option<Vec<String>> = p.layers[..n]
+                .iter()
+                .zip(on)
+                .filter(|(_, on)| *on)
+                .map(|(l, _)| l.rid.clone())
+                .collect();
+            if let (Some(rids), Some(leg)) = (rids, self.legs.get(&p.leg)) {
+                let _ = leg.events.send(LegEvent::VideoLayers(rids.into()));
+            }
         }
     }
 

@@ -5,9 +5,9 @@
 //! resolution first, each on its own SSRC with its own sequence numbers and timestamps. Each of
 //! its downstreams forwards one layer at a time onto the subscriber's one SSRC:
 //!
-//! - [`choose`] picks the layer a tile needs: by its height in pixels when the layers' heights
-//!   are known, else by its size class; a layer that does not flow (the publisher stopped it,
-//!   or has not started it yet) is replaced by the nearest one that does, lower first.
+//! - [`ideal`] is the layer a tile needs: by its height in pixels when the layers' heights are
+//!   known, else by its size class. [`choose`] replaces a layer that does not flow (the
+//!   publisher paused it, or has not started it yet) by the nearest one that does, lower first.
 //! - [`Switch`] is one downstream's current and target layer. It keeps forwarding the current
 //!   layer until the target layer starts a keyframe, and moves there on that packet: the
 //!   subscriber's decoder never gets a frame it cannot decode, and its picture never freezes
@@ -18,6 +18,9 @@
 //!   connection's bandwidth estimate (down at once, up only once it held for a while), and the
 //!   videos share it, the large ones first, each starting from its lowest layer. A layer's cost
 //!   is its measured bitrate ([`RateMeter`]).
+//!
+//! - [`Dynacast`] turns layers nobody needs off at the publisher (after [`LAYER_IDLE_AFTER`])
+//!   and back on as soon as somebody needs them.
 //!
 //! A track without simulcast is one layer, and all of this reduces to "forward it".
 
@@ -55,15 +58,19 @@ pub struct LayerView {
 /// Thumbnails taller than this get the second layer when the layers' heights are not known.
 const TALL_THUMBNAIL: u32 = 300;
 
-/// The layer to send for `want`, among `layers` (lowest first).
+/// The layer to send for `want`, among `layers` (lowest first): the one it needs
+/// ([`ideal`]), or the nearest that flows ([`flowing`]).
+pub fn choose(layers: &[LayerView], want: Want) -> u8 {
+    flowing(layers, ideal(layers, want))
+}
+
+/// The layer `want` needs, among `layers` (lowest first), whether it flows or not:
 ///
 /// - With the tile's height and every layer's height known: the smallest layer at least 0.8 ×
 ///   the tile's height (a little upscaling is invisible), else the top one.
 /// - Otherwise by size class: a large tile gets the top layer, a thumbnail the lowest (the
 ///   second above [`TALL_THUMBNAIL`] pixels).
-/// - A chosen layer that is not live gives way to the highest live one below it, else the lowest
-///   live one above it; with none live, the choice stands (nothing flows anyway).
-pub fn choose(layers: &[LayerView], want: Want) -> u8 {
+pub fn ideal(layers: &[LayerView], want: Want) -> u8 {
     let n = layers.len().min(MAX_LAYERS);
     if n <= 1 {
         return 0;
@@ -82,16 +89,26 @@ pub fn choose(layers: &[LayerView], want: Want) -> u8 {
         _ if want.height > TALL_THUMBNAIL => 1,
         _ => 0,
     };
+    u8::try_from(ideal).unwrap_or(0)
+}
+
+/// `layer` if it flows, else the highest flowing one below it, else the lowest flowing one
+/// above it; with none flowing, `layer` (nothing flows anyway).
+pub fn flowing(layers: &[LayerView], layer: u8) -> u8 {
+    let n = layers.len().min(MAX_LAYERS);
+    let wanted = usize::from(layer);
+    if wanted >= n {
+        return u8::try_from(n.saturating_sub(1)).unwrap_or(0);
+    }
+    if layers[wanted].live {
+        return layer;
+    }
     let live = |i: &usize| layers[*i].live;
-    let chosen = if layers[ideal].live {
-        ideal
-    } else {
-        (0..ideal)
-            .rev()
-            .find(live)
-            .or_else(|| (ideal + 1..n).find(live))
-            .unwrap_or(ideal)
-    };
+    let chosen = (0..wanted)
+        .rev()
+        .find(live)
+        .or_else(|| (wanted + 1..n).find(live))
+        .unwrap_or(wanted);
     u8::try_from(chosen).unwrap_or(0)
 }
 
@@ -215,6 +232,58 @@ pub fn allocate(demands: &[Demand], budget: f64) -> Vec<u8> {
         }
     }
     layers
+}
+
+/// How long a layer nobody needs keeps flowing before its publisher is told to pause it (a
+/// tile that shrinks and grows back within moments finds its layer still there).
+pub const LAYER_IDLE_AFTER: Duration = Duration::from_secs(5);
+
+/// Dynacast for one simulcast publication: which of its layers the publisher should send.
+/// A layer some subscriber needs is on at once; one nobody needs goes off after
+/// [`LAYER_IDLE_AFTER`]. Never all off: a video nobody watches at all is the business of
+/// `video_watched`, so a set with nothing needed leaves the layers as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct Dynacast {
+    /// What the publisher was last told (it sends every layer until told otherwise).
+    on: [bool; MAX_LAYERS],
+    idle_since: [Option<Instant>; MAX_LAYERS],
+}
+
+impl Default for Dynacast {
+    fn default() -> Self {
+        Self {
+            on: [true; MAX_LAYERS],
+            idle_since: [None; MAX_LAYERS],
+        }
+    }
+}
+
+impl Dynacast {
+    /// `needed[i]`: some subscriber needs layer `i` now (lowest first). Returns the layers that
+    /// should be on when that changed (tell the publisher), else `None`.
+    pub fn update(&mut self, needed: &[bool], now: Instant) -> Option<[bool; MAX_LAYERS]> {
+        let n = needed.len().min(MAX_LAYERS);
+        let mut next = self.on;
+        for i in 0..n {
+            if needed[i] {
+                self.idle_since[i] = None;
+                next[i] = true;
+            } else {
+                let since = *self.idle_since[i].get_or_insert(now);
+                next[i] = self.on[i] && now.saturating_duration_since(since) < LAYER_IDLE_AFTER;
+            }
+        }
+        if !next[..n].iter().any(|on| *on) || next == self.on {
+            return None;
+        }
+        self.on = next;
+        Some(next)
+    }
+
+    /// Whether the publisher was told to send layer `i`.
+    pub fn is_on(&self, i: usize) -> bool {
+        self.on.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// What to do with one packet on one downstream.
@@ -606,6 +675,73 @@ mod tests {
             vp8_keyframe_size(&[0x00, 0x50]),
             None,
             "not a partition start"
+        );
+    }
+
+    #[test]
+    fn dynacast_turns_a_layer_off_after_idling_and_on_at_once() {
+        let t0 = Instant::now();
+        let mut d = Dynacast::default();
+        assert!(
+            d.is_on(0) && d.is_on(1) && d.is_on(2),
+            "every layer until told"
+        );
+        // Only the lowest layer needed: nothing changes until the others idled long enough.
+        assert_eq!(d.update(&[true, false, false], t0), None);
+        assert_eq!(
+            d.update(&[true, false, false], t0 + LAYER_IDLE_AFTER / 2),
+            None
+        );
+        assert_eq!(
+            d.update(&[true, false, false], t0 + LAYER_IDLE_AFTER),
+            Some([true, false, false])
+        );
+        assert!(!d.is_on(2));
+        assert_eq!(
+            d.update(&[true, false, false], t0 + LAYER_IDLE_AFTER * 2),
+            None,
+            "told once"
+        );
+        // The top layer needed again: on at the same tick.
+        let t1 = t0 + LAYER_IDLE_AFTER * 3;
+        assert_eq!(
+            d.update(&[true, false, true], t1),
+            Some([true, false, true])
+        );
+        // Needed for a moment only: it stays on for the whole grace period again.
+        assert_eq!(d.update(&[true, false, false], t1), None);
+        assert_eq!(
+            d.update(
+                &[true, false, false],
+                t1 + LAYER_IDLE_AFTER - Duration::from_millis(1)
+            ),
+            None
+        );
+        assert_eq!(
+            d.update(&[true, false, false], t1 + LAYER_IDLE_AFTER),
+            Some([true, false, false])
+        );
+    }
+
+    #[test]
+    fn dynacast_never_turns_every_layer_off() {
+        let t0 = Instant::now();
+        let mut d = Dynacast::default();
+        assert_eq!(d.update(&[false, true], t0), None);
+        assert_eq!(
+            d.update(&[false, true], t0 + LAYER_IDLE_AFTER),
+            Some([false, true, true]),
+            "past the publication's layers nothing is touched"
+        );
+        // Nobody needs anything (nobody watches): left as it is, whatever the time.
+        assert_eq!(d.update(&[false, false], t0 + LAYER_IDLE_AFTER * 2), None);
+        assert_eq!(d.update(&[false, false], t0 + LAYER_IDLE_AFTER * 9), None);
+        assert!(d.is_on(1));
+        // Watched again as a thumbnail: the lowest layer comes back, and the top one, idle
+        // for long, goes off at once.
+        assert_eq!(
+            d.update(&[true, false], t0 + LAYER_IDLE_AFTER * 10),
+            Some([true, false, true])
         );
     }
 }

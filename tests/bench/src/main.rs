@@ -135,8 +135,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Exit non-zero when nothing was forwarded, a participant failed, loss exceeds
-    /// --check-max-loss, or a receiver got more audio streams in a second than
-    /// --check-max-audio-streams.
+    /// --check-max-loss, a receiver got more audio streams in a second than
+    /// --check-max-audio-streams, or fewer layers are paused than --check-min-layers-paused.
     #[arg(long)]
     check: bool,
     /// Loss (0..1) above which --check fails.
@@ -146,6 +146,10 @@ pub struct Args {
     /// one second of the window (the server should forward at most 3 voices).
     #[arg(long, value_name = "M")]
     check_max_audio_streams: Option<u32>,
+    /// With --check: fail when fewer than N simulcast layers are paused at the end (with views
+    /// that need one layer of each video, dynacast pauses the others after 5 s).
+    #[arg(long, value_name = "N")]
+    check_min_layers_paused: Option<u64>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -423,7 +427,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         );
     }
     if args.check {
-        let problems = report.check_problems(args.check_max_loss, args.check_max_audio_streams);
+        let problems = report.check_problems(
+            args.check_max_loss,
+            args.check_max_audio_streams,
+            args.check_min_layers_paused,
+        );
         if !problems.is_empty() {
             for p in problems {
                 eprintln!("salon-bench --check: {p}");

@@ -168,6 +168,8 @@ pub struct Person {
     pub views_sent: AtomicU32,
     /// `video_watched` messages received: `watched: false`, `watched: true`.
     pub watched_msgs: [AtomicU32; 2],
+    /// `video_layers` messages received.
+    pub layers_msgs: AtomicU32,
 }
 
 impl Person {
@@ -248,6 +250,9 @@ pub enum Command {
     Stall { idx: usize },
     /// The server says whether anyone watches this participant's video (`video_watched`).
     VideoWatched { idx: usize, watched: bool },
+    /// The server says which simulcast layers of this participant's video somebody needs
+    /// (`video_layers`: rids).
+    VideoLayers { idx: usize, rids: Vec<String> },
     /// Report and stop.
     Finish {
         reply: oneshot::Sender<WorkerReport>,
@@ -324,6 +329,8 @@ pub struct PeerReport {
     pub level_ext: Option<u8>,
     /// Its video is paused now because nobody watches it.
     pub video_paused: bool,
+    /// Its simulcast layers paused now because nobody needs them (`video_layers`).
+    pub layers_paused: usize,
 }
 
 /// What a worker hands back at the end.
@@ -409,6 +416,8 @@ struct Outgoing {
     keyframe_requests_in_window: u64,
     /// When it sent its first packet (mid and rid ride on its packets for a while from then).
     first_sent: Option<Instant>,
+    /// A simulcast layer nobody needs (`video_layers`): it sends nothing.
+    paused: bool,
 }
 
 impl Outgoing {
@@ -424,6 +433,7 @@ impl Outgoing {
             keyframe_requested: false,
             keyframe_requests_in_window: 0,
             first_sent: None,
+            paused: false,
         }
     }
 }
@@ -518,6 +528,7 @@ impl Worker {
                         audio_with_voice: p.audio_with_voice,
                         level_ext: p.level_ext,
                         video_paused: p.video_paused,
+                        layers_paused: video.iter().filter(|o| o.paused).count(),
                     });
                 }
                 let _ = reply.send(std::mem::take(&mut self.report));
@@ -626,6 +637,21 @@ impl Worker {
                         }
                     }
                     p.video_paused = !watched;
+                }
+            }
+            Command::VideoLayers { idx, rids } => {
+                let names = shape::rids(self.config.layers);
+                if let Some(i) = self.find(idx) {
+                    let now = Instant::now();
+                    for (o, rid) in self.peers[i].outs[VIDEO].iter_mut().zip(names) {
+                        let on = rids.iter().any(|r| r == rid);
+                        if o.paused && on {
+                            // A layer that comes back starts with a keyframe.
+                            o.next_keyframe = now;
+                            o.last_keyframe = None;
+                        }
+                        o.paused = !on;
+                    }
                 }
             }
             Command::Finish { .. } => {}
@@ -1248,6 +1274,10 @@ impl Worker {
             let Some(o) = p.outs[VIDEO].get_mut(layer) else {
                 break;
             };
+            if o.paused {
+                o.rtp_ts = o.rtp_ts.wrapping_add(step);
+                continue;
+            }
             let requested = o.keyframe_requested
                 && o.last_keyframe
                     .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_millis(300));

@@ -187,6 +187,10 @@ pub struct Report {
     pub video_unwatched_msgs: u64,
     pub video_watched_msgs: u64,
     pub video_paused_at_end: u64,
+    /// `video_layers` messages received (the whole run), and simulcast layers paused at the
+    /// end (dynacast).
+    pub video_layers_msgs: u64,
+    pub layers_paused_at_end: u64,
     /// Audio packets received (the whole run) that carried the audio-level extension, and of
     /// those with voice activity; audio publishers whose server answer lacked the extension.
     pub audio_level_received: u64,
@@ -629,8 +633,10 @@ pub fn build(input: Input<'_>) -> Report {
         r.views_sent += u64::from(person.views_sent.load(Ordering::Relaxed));
         r.video_unwatched_msgs += u64::from(person.watched_msgs[0].load(Ordering::Relaxed));
         r.video_watched_msgs += u64::from(person.watched_msgs[1].load(Ordering::Relaxed));
+        r.video_layers_msgs += u64::from(person.layers_msgs.load(Ordering::Relaxed));
         if let Some(peer) = &peers[p] {
             r.video_paused_at_end += u64::from(role.video && peer.video_paused);
+            r.layers_paused_at_end += peer.layers_paused as u64;
             r.audio_level_received += peer.audio_with_level;
             r.audio_voice_received += peer.audio_with_voice;
             r.audio_level_not_negotiated += u64::from(role.audio && peer.level_ext.is_none());
@@ -747,7 +753,12 @@ fn layer_figures(
 
 impl Report {
     /// Why a `--check` run fails (empty: it passes).
-    pub fn check_problems(&self, max_loss: f64, max_audio_streams: Option<u32>) -> Vec<String> {
+    pub fn check_problems(
+        &self,
+        max_loss: f64,
+        max_audio_streams: Option<u32>,
+        min_layers_paused: Option<u64>,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         if self.forwarded_packets == 0 {
             problems.push("nothing was forwarded".to_owned());
@@ -772,6 +783,14 @@ impl Report {
             problems.push(format!(
                 "a receiver got {} audio streams within one second (at most {max} allowed)",
                 self.audio_streams_per_s.max
+            ));
+        }
+        if let Some(min) = min_layers_paused
+            && self.layers_paused_at_end < min
+        {
+            problems.push(format!(
+                "{} simulcast layers paused at the end (at least {min} expected)",
+                self.layers_paused_at_end
             ));
         }
         problems
@@ -907,10 +926,16 @@ pub fn print_table(r: &Report) {
             ),
         ),
         (
-            "views, video_watched",
+            "views, video_watched, layers",
             format!(
-                "{} views sent; watched false {} / true {}; {} videos paused at the end",
-                r.views_sent, r.video_unwatched_msgs, r.video_watched_msgs, r.video_paused_at_end
+                "{} views sent; watched false {} / true {}; {} videos paused at the end; \
+                 {} video_layers, {} layers paused at the end",
+                r.views_sent,
+                r.video_unwatched_msgs,
+                r.video_watched_msgs,
+                r.video_paused_at_end,
+                r.video_layers_msgs,
+                r.layers_paused_at_end
             ),
         ),
         ("transit p50 / p99", q(&r.transit_ms)),

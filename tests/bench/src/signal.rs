@@ -372,6 +372,10 @@ async fn run(
                         }
                         worker.send(Command::VideoWatched { idx, watched });
                     }
+                    ServerMessage::VideoLayers { layers } => {
+                        me.layers_msgs.fetch_add(1, Ordering::Relaxed);
+                        worker.send(Command::VideoLayers { idx, rids: layers });
+                    }
                     _ => {}
                 }
             }
