@@ -519,7 +519,7 @@ struct Layer {
     /// same SSRC without naming it again).
     ssrc: Option<u32>,
     last_packet: Option<Instant>,
-    /// Its picture height, from its last keyframe (VP8 only).
+    /// Its picture height, from its last keyframe (VP8's header, H.264's SPS).
     height: Option<u16>,
     last_keyframe_request: Option<Instant>,
     /// What it brings in (what a subscriber's budget is charged for it).
@@ -1471,8 +1471,8 @@ impl Worker {
             l.last_packet = Some(now);
             l.rate.add(packet.payload.len());
             if keyframe
-                && publication.video == Some(VideoCodec::Vp8)
-                && let Some((_, height)) = layers::vp8_keyframe_size(&packet.payload)
+                && let Some(codec) = publication.video
+                && let Some((_, height)) = codec.keyframe_size(&packet.payload)
             {
                 l.height = Some(height);
             }

@@ -25,12 +25,58 @@ impl VideoCodec {
 
     /// The packet with this payload is the first of a keyframe (for H.264: it carries the
     /// sequence parameter set, or the start of an IDR picture).
+    /// The picture size, `(width, height)`, a packet that starts a keyframe tells: VP8's
+    /// keyframe header, H.264's sequence parameter set (sent with every keyframe by browsers
+    /// and the core). `None` when the packet does not carry it.
+    pub fn keyframe_size(self, payload: &[u8]) -> Option<(u16, u16)> {
+        match self {
+            Self::H264 => h264_sps_size(payload),
+            Self::Vp8 => crate::sfu::layers::vp8_keyframe_size(payload),
+        }
+    }
+
     pub fn starts_keyframe(self, payload: &[u8]) -> bool {
         match self {
             Self::H264 => h264_starts_keyframe(payload),
             Self::Vp8 => vp8_starts_keyframe(payload),
         }
     }
+}
+
+/// A sequence parameter set longer than this is not looked into (real ones are tens of bytes).
+const MAX_SPS_BYTES: usize = 256;
+
+/// The picture size an H.264 payload's sequence parameter set gives (a single NAL unit, or one
+/// inside a STAP-A), after cropping; `None` without one, or for one that does not parse.
+pub fn h264_sps_size(payload: &[u8]) -> Option<(u16, u16)> {
+    let first = *payload.first()?;
+    let sps = match first & 0x1f {
+        NAL_SPS => payload,
+        NAL_STAP_A => {
+            let mut rest = payload.get(1..)?;
+            loop {
+                let size = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+                let nal = rest.get(2..2 + size)?;
+                if nal.first().is_some_and(|b| b & 0x1f == NAL_SPS) {
+                    break nal;
+                }
+                rest = &rest[2 + size..];
+            }
+        }
+        _ => return None,
+    };
+    if sps.len() > MAX_SPS_BYTES {
+        return None;
+    }
+    let rbsp = h264_reader::rbsp::decode_nal(sps).ok()?;
+    let parsed = h264_reader::nal::sps::SeqParameterSet::from_bits(
+        h264_reader::rbsp::BitReader::new(&rbsp[..]),
+    )
+    .ok()?;
+    let (width, height) = parsed.pixel_dimensions().ok()?;
+    let width = u16::try_from(width).ok().filter(|w| *w > 0)?;
+    let height = u16::try_from(height).ok().filter(|h| *h > 0)?;
+    Some((width, height))
 }
 
 const NAL_IDR: u8 = 5;
@@ -161,5 +207,32 @@ mod tests {
         assert_eq!(VideoCodec::from_mime("video/vp8"), Some(VideoCodec::Vp8));
         assert_eq!(VideoCodec::from_mime("video/AV1"), None);
         assert_eq!(VideoCodec::from_mime("audio/opus"), None);
+    }
+
+    /// Constrained-baseline sequence parameter sets written bit by bit from H.264 7.3.2.1.1:
+    /// 40×23 macroblocks cropped by 8 lines at the bottom (640×360), and 20×12 cropped by 12
+    /// (320×180).
+    const SPS_640X360: [u8; 10] = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0x40];
+    const SPS_320X180: [u8; 9] = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x05, 0x06, 0x7e, 0x74];
+
+    #[test]
+    fn h264_picture_size_from_the_sps() {
+        let h = VideoCodec::H264;
+        assert_eq!(h.keyframe_size(&SPS_640X360), Some((640, 360)));
+        assert_eq!(h.keyframe_size(&SPS_320X180), Some((320, 180)));
+        // Inside a STAP-A, after another NAL unit (and followed by the PPS).
+        let mut stap = vec![0x78, 0x00, 0x02, 0x09, 0x10, 0x00, 10];
+        stap.extend_from_slice(&SPS_640X360);
+        stap.extend_from_slice(&[0x00, 0x04, 0x68, 0xce, 0x3c, 0x80]);
+        assert_eq!(h.keyframe_size(&stap), Some((640, 360)));
+        // No SPS, a truncated one, a STAP-A whose size runs past the end.
+        assert_eq!(h.keyframe_size(&[0x65, 0x88, 0x84]), None);
+        assert_eq!(h.keyframe_size(&SPS_640X360[..5]), None);
+        assert_eq!(h.keyframe_size(&[0x78, 0x00, 0x20, 0x67, 0x42]), None);
+        assert_eq!(h.keyframe_size(&[]), None);
+        // An oversized one is not parsed.
+        let mut long = SPS_640X360.to_vec();
+        long.resize(MAX_SPS_BYTES + 1, 0);
+        assert_eq!(h.keyframe_size(&long), None);
     }
 }
