@@ -1,6 +1,6 @@
 //! Getting into a room: the socket and `join` ([`open`]), the lobby or the room ([`enter`]),
-//! and in the room the peer connection with our two tracks and the first negotiation
-//! ([`establish`]).
+//! and in the room the peer connection with our two tracks — the video in two simulcast layers
+//! (`super::simulcast`) — and the first negotiation ([`establish`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,9 +15,10 @@ use salon_protocol::{ClientMessage, MediaState, Resume, ServerMessage};
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
-use super::media_out::OutTracks;
+use super::media_out::{LayerOut, OutTracks, VideoOut};
 use super::peer::{self, ClientPeer};
 use super::signal::{Admission, JoinReply, JoinRequest, Signal};
+use super::simulcast::{self, LAYERS};
 use super::{CallConfig, Refusal, Shared, TrackHandles};
 use crate::error::CoreError;
 use crate::store::InviteLink;
@@ -99,7 +100,7 @@ pub(super) async fn enter(
                 shared.media_kept.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("resumed with the media kept");
                 // A subscriber that arrived meanwhile wants a keyframe; one more costs little.
-                handles.keyframe_wanted.store(true, Ordering::Relaxed);
+                handles.layers.request_keyframes();
                 return Ok(Stage::Live(Session { signal, peer }));
             }
             if kept.is_some() {
@@ -138,7 +139,26 @@ pub(super) async fn establish(
         (RtpCodecKind::Audio, salon_rtc::opus_codec(), "audio"),
         (RtpCodecKind::Video, salon_rtc::h264_codec(), "video"),
     ] {
-        let ssrc = rand::random::<u32>();
+        // Video: one encoding per simulcast layer, lowest first (`a=simulcast:send q;f`), each
+        // named by its rid and with an SSRC of its own. Audio: one plain encoding.
+        let rids: Vec<&str> = match kind {
+            RtpCodecKind::Video => LAYERS.iter().map(|l| l.rid).collect(),
+            _ => vec![""],
+        };
+        let ssrcs: Vec<u32> = rids.iter().map(|_| rand::random::<u32>()).collect();
+        let encodings = rids
+            .iter()
+            .zip(&ssrcs)
+            .map(|(rid, ssrc)| RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    rid: (*rid).to_owned(),
+                    ssrc: Some(*ssrc),
+                    ..Default::default()
+                },
+                codec: codec.clone(),
+                ..Default::default()
+            })
+            .collect();
         let track = Arc::new(
             TrackLocalStaticSample::new(
                 now,
@@ -147,14 +167,7 @@ pub(super) async fn establish(
                     format!("{me}-{label}"),
                     format!("{me}-{label}"),
                     kind,
-                    vec![RTCRtpEncodingParameters {
-                        rtp_coding_parameters: RTCRtpCodingParameters {
-                            ssrc: Some(ssrc),
-                            ..Default::default()
-                        },
-                        codec,
-                        ..Default::default()
-                    }],
+                    encodings,
                 ),
             )
             .map_err(CoreError::media)?,
@@ -171,7 +184,7 @@ pub(super) async fn establish(
             )
             .await
             .map_err(CoreError::media)?;
-        sources.push((kind, track, ssrc, transceiver));
+        sources.push((kind, track, ssrcs, transceiver));
     }
 
     let offer = peer.pc.create_offer(None).await.map_err(CoreError::media)?;
@@ -208,7 +221,7 @@ pub(super) async fn establish(
         audio: None,
         video: None,
     };
-    for (kind, track, ssrc, transceiver) in sources {
+    for (kind, track, ssrcs, transceiver) in sources {
         let Ok(Some(sender)) = transceiver.sender().await else {
             continue;
         };
@@ -217,37 +230,72 @@ pub(super) async fn establish(
             tracing::warn!(%kind, "the server did not accept this track's codec");
             continue;
         };
-        if kind == RtpCodecKind::Video {
-            // Keyframe requests from the server (a new subscriber, a loss) reach the encoder.
-            let wanted = handles.keyframe_wanted.clone();
-            let watched = track.clone();
-            tokio::spawn(async move {
-                while let Some(event) = watched.poll().await {
-                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
-                        && packets
-                            .iter()
-                            .any(|p| salon_rtc::keyframe::is_keyframe_request(p.as_ref()))
-                    {
-                        wanted.store(true, Ordering::Relaxed);
-                    }
-                }
-            });
-            out.video = Some((track, ssrc, pt));
-        } else {
-            // The server ranks speakers by this extension; without it our audio is forwarded
-            // always but we never count as speaking.
-            let level = params
+        let accepted = |uri: &str| {
+            params
                 .rtp_parameters
                 .header_extensions
                 .iter()
-                .any(|e| e.uri == AUDIO_LEVEL_URI);
-            if !level {
+                .any(|e| e.uri == uri)
+        };
+        if kind == RtpCodecKind::Video {
+            // The server tells the layers apart by the mid and rid on their packets.
+            let mid = transceiver.mid().await.ok().flatten();
+            let named = accepted(simulcast::MID_URI) && accepted(simulcast::RID_URI);
+            if !named || mid.is_none() {
+                tracing::warn!("the server did not accept the simulcast header extensions");
+            }
+            let layers = LAYERS
+                .iter()
+                .zip(&ssrcs)
+                .map(|(layer, ssrc)| LayerOut {
+                    ssrc: *ssrc,
+                    extensions: match &mid {
+                        Some(mid) if named => simulcast::sdes_extensions(mid, layer.rid),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect();
+            // Keyframe requests from the server (a new subscriber, a loss, a switch of layer)
+            // reach the encoder of the layer they are about.
+            let switches = handles.layers.clone();
+            let watched = track.clone();
+            tokio::spawn(async move {
+                while let Some(event) = watched.poll().await {
+                    let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                        continue;
+                    };
+                    for packet in packets
+                        .iter()
+                        .filter(|p| salon_rtc::keyframe::is_keyframe_request(p.as_ref()))
+                    {
+                        let layers: Vec<usize> = packet
+                            .destination_ssrc()
+                            .iter()
+                            .filter_map(|s| ssrcs.iter().position(|mine| mine == s))
+                            .collect();
+                        if layers.is_empty() {
+                            switches.request_keyframes();
+                        }
+                        for layer in layers {
+                            switches.request_keyframe(layer);
+                        }
+                    }
+                }
+            });
+            out.video = Some(VideoOut { track, pt, layers });
+        } else {
+            // The server ranks speakers by this extension; without it our audio is forwarded
+            // always but we never count as speaking.
+            if !accepted(AUDIO_LEVEL_URI) {
                 tracing::warn!("the server did not accept the audio-level extension");
             }
+            let Some(ssrc) = ssrcs.first().copied() else {
+                continue;
+            };
             out.audio = Some((track, ssrc, pt));
         }
     }
     handles.tracks.store(Some(Arc::new(out)));
-    handles.keyframe_wanted.store(true, Ordering::Relaxed);
+    handles.layers.request_keyframes();
     Ok(Session { signal, peer })
 }

@@ -18,6 +18,7 @@ use super::connect::{self, Session, Stage};
 use super::media_in::{self, MediaEvent, ReceiveContext};
 use super::peer::{self, ClientPeer, PeerEvent};
 use super::signal::{JoinReply, Signal};
+use super::simulcast;
 use super::state::{ConnectionStatus, EndReason};
 use super::view::{ViewPoll, ViewSender};
 use super::{CallConfig, CallEvent, Cmd, RelinkHook, Shared, TrackHandles};
@@ -89,11 +90,13 @@ fn lost_or_final(e: CoreError) -> Outcome {
 }
 
 /// Applies a server message to the state. When it changed my own switches (a host's mute, the
-/// server correcting a refused unmute), the devices follow; so does the video encoder when
-/// somebody starts or stops watching my video (a new connection counts as watched).
+/// server correcting a refused unmute), the devices follow; so do the video encoders when
+/// somebody starts or stops watching my video or some of its layers (a new connection counts
+/// as watched, every layer).
 pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMessage) {
     let mut mine = None;
     let mut watched = true;
+    let mut layers = None;
     shared.update(|s| {
         let about_me = match message {
             ServerMessage::Muted { .. } => true,
@@ -107,16 +110,20 @@ pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMe
             mine = Some(s.my_media());
         }
         watched = s.video_watched;
+        layers = s.video_layers.clone();
         changed
     });
     if let Some(media) = mine {
         handles.audio_on.store(media.audio, Ordering::Relaxed);
         handles.video_on.store(media.video, Ordering::Relaxed);
     }
-    let was_watched = handles.video_watched.swap(watched, Ordering::Relaxed);
-    if watched && !was_watched {
-        // Whoever watches now has no picture to start from.
-        handles.keyframe_wanted.store(true, Ordering::Relaxed);
+    handles.video_watched.store(watched, Ordering::Relaxed);
+    // A layer back on starts with a keyframe: whoever watches it has no picture to start from.
+    if handles
+        .layers
+        .set(simulcast::wanted(watched, layers.as_deref()))
+    {
+        tracing::debug!(watched, ?layers, "video layers to send changed");
     }
 }
 

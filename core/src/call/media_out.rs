@@ -4,11 +4,15 @@
 //!
 //! Audio: every packet carries the RFC 6464 audio level of its frame (what the server ranks
 //! speakers by), and Opus DTX leaves silence (a muted microphone too) at a packet every 400 ms.
-//! Video: while nobody watches it (the server's `video_watched`), camera frames are neither
-//! encoded nor sent; the first one after is a keyframe.
+//! Video goes out as two simulcast layers (`super::simulcast`): each camera frame is encoded
+//! once halved (`q`) and once at full size (`f`), one after the other on the one encoder thread,
+//! each layer with its own openh264 encoder, SSRC and keyframes. While nobody watches it (the
+//! server's `video_watched`), camera frames are neither encoded nor sent; a layer nobody
+//! watches (`video_layers`) is skipped before its encoder. The first frame of a layer back on
+//! is a keyframe.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -20,15 +24,34 @@ use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 
+use super::simulcast::{LAYER_COUNT, LAYERS, LayerSwitches};
 use crate::error::CoreError;
 use crate::media::audio::{AudioEncoder, Channels, audio_level, is_dtx_packet};
+use crate::media::scale;
 use crate::media::video::{I420Frame, VideoEncoder, VideoEncoderConfig};
 
 /// Where encoded media goes right now: the tracks of the current peer connection, with the SSRC
 /// and payload type each negotiated.
 pub struct OutTracks {
     pub audio: Option<(Arc<TrackLocalStaticSample>, u32, u8)>,
-    pub video: Option<(Arc<TrackLocalStaticSample>, u32, u8)>,
+    pub video: Option<VideoOut>,
+}
+
+/// The video track of the current peer connection: one track, one encoding per layer.
+pub struct VideoOut {
+    pub track: Arc<TrackLocalStaticSample>,
+    /// The negotiated H.264 payload type.
+    pub pt: u8,
+    /// Per layer, in [`LAYERS`] order.
+    pub layers: Vec<LayerOut>,
+}
+
+/// One layer's RTP stream.
+pub struct LayerOut {
+    pub ssrc: u32,
+    /// The mid and rid extensions every packet of it carries (empty when the server did not
+    /// accept them).
+    pub extensions: Vec<HeaderExtension>,
 }
 
 /// Counters for the app and the CLI.
@@ -36,7 +59,10 @@ pub struct OutTracks {
 pub struct SendStats {
     pub video_frames_in: AtomicU64,
     pub video_frames_dropped: AtomicU64,
+    /// Encoded video frames sent, every layer counted (a camera frame sent on both layers
+    /// counts twice).
     pub video_frames_sent: AtomicU64,
+    /// Keyframes encoded, every layer counted.
     pub keyframes_sent: AtomicU64,
     /// Camera frames not encoded because nobody watches my video.
     pub video_frames_unwatched: AtomicU64,
@@ -44,10 +70,36 @@ pub struct SendStats {
     pub audio_frames_sent: AtomicU64,
     /// Audio frames not sent: silence that Opus DTX left out.
     pub audio_frames_dtx: AtomicU64,
+    /// Per simulcast layer, in [`LAYERS`] order (`q`, then `f`).
+    pub video_layers: [LayerStats; LAYER_COUNT],
+}
+
+impl SendStats {
+    /// The counters of the layer with this rid.
+    pub fn layer(&self, rid: &str) -> Option<&LayerStats> {
+        super::simulcast::layer_of(rid).and_then(|i| self.video_layers.get(i))
+    }
+}
+
+/// Counters of one simulcast layer.
+#[derive(Debug, Default)]
+pub struct LayerStats {
+    /// Frames its encoder produced.
+    pub frames_encoded: AtomicU64,
+    /// Frames sent on it.
+    pub frames_sent: AtomicU64,
+    pub keyframes: AtomicU64,
+    /// Camera frames not encoded on it because nobody watches this layer (the server's
+    /// `video_layers`) while somebody watches another.
+    pub frames_paused: AtomicU64,
+    /// The size of its last encoded frame.
+    pub width: AtomicU32,
+    pub height: AtomicU32,
 }
 
 enum Encoded {
     Video {
+        layer: usize,
         data: Vec<u8>,
         duration: Duration,
     },
@@ -63,7 +115,8 @@ pub struct Outgoing {
     video: SyncSender<I420Frame>,
     audio: SyncSender<Vec<i16>>,
     pub tracks: Arc<ArcSwapOption<OutTracks>>,
-    pub keyframe_wanted: Arc<AtomicBool>,
+    /// Which layers to encode, and which owe a keyframe.
+    pub layers: Arc<LayerSwitches>,
     pub video_on: Arc<AtomicBool>,
     /// Somebody watches my video; while not, frames are dropped before the encoder.
     pub video_watched: Arc<AtomicBool>,
@@ -77,13 +130,29 @@ impl Outgoing {
         audio_channels: Channels,
     ) -> Result<Self, CoreError> {
         // Fail early (and on the caller's thread) if the codecs cannot be created.
-        let video_encoder = VideoEncoder::new(video_config)?;
+        let video_encoders = LAYERS
+            .iter()
+            .map(|layer| {
+                let (width, height) = if layer.halved {
+                    scale::half_size(video_config.width, video_config.height)
+                        .unwrap_or((video_config.width, video_config.height))
+                } else {
+                    (video_config.width, video_config.height)
+                };
+                VideoEncoder::new(VideoEncoderConfig {
+                    width,
+                    height,
+                    bitrate_bps: layer.bitrate_bps(video_config.bitrate_bps),
+                    ..video_config
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let audio_encoder = AudioEncoder::new(audio_channels)?;
         let (video_tx, video_rx) = sync_channel::<I420Frame>(2);
         let (audio_tx, audio_rx) = sync_channel::<Vec<i16>>(8);
         let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(32);
         let tracks: Arc<ArcSwapOption<OutTracks>> = Arc::new(ArcSwapOption::empty());
-        let keyframe_wanted = Arc::new(AtomicBool::new(true));
+        let layers = Arc::new(LayerSwitches::default());
         let stats = Arc::new(SendStats::default());
         let video_on = Arc::new(AtomicBool::new(true));
         let video_watched = Arc::new(AtomicBool::new(true));
@@ -92,11 +161,11 @@ impl Outgoing {
         let max_fps = video_config.max_fps.max(1.0);
         {
             let tx = encoded_tx.clone();
-            let keyframe = keyframe_wanted.clone();
+            let layers = layers.clone();
             let stats = stats.clone();
             std::thread::Builder::new()
                 .name("salon-video-enc".into())
-                .spawn(move || video_thread(video_encoder, video_rx, tx, keyframe, stats, max_fps))
+                .spawn(move || video_thread(video_encoders, video_rx, tx, layers, stats, max_fps))
                 .map_err(CoreError::media)?;
         }
         std::thread::Builder::new()
@@ -110,7 +179,7 @@ impl Outgoing {
             video: video_tx,
             audio: audio_tx,
             tracks,
-            keyframe_wanted,
+            layers,
             video_on,
             video_watched,
             audio_on,
@@ -156,39 +225,59 @@ impl Outgoing {
     }
 }
 
+/// Encodes each camera frame on every layer that is on: halved for `q`, as is for `f`.
 fn video_thread(
-    mut encoder: VideoEncoder,
+    mut encoders: Vec<VideoEncoder>,
     frames: Receiver<I420Frame>,
     out: mpsc::Sender<Encoded>,
-    keyframe: Arc<AtomicBool>,
+    layers: Arc<LayerSwitches>,
     stats: Arc<SendStats>,
     max_fps: f32,
 ) {
-    let mut last_ts: Option<u64> = None;
+    let mut last_ts: [Option<u64>; LAYER_COUNT] = [None; LAYER_COUNT];
     let default = Duration::from_secs_f32(1.0 / max_fps);
     while let Ok(frame) = frames.recv() {
-        let force = keyframe.swap(false, Ordering::Relaxed);
-        let duration = last_ts
-            .and_then(|t| frame.timestamp_us.checked_sub(t))
-            .map(Duration::from_micros)
-            .filter(|d| !d.is_zero() && *d < Duration::from_secs(1))
-            .unwrap_or(default);
-        last_ts = Some(frame.timestamp_us);
-        match encoder.encode(&frame, force) {
-            Ok(Some(encoded)) => {
-                if encoded.keyframe {
-                    stats.keyframes_sent.fetch_add(1, Ordering::Relaxed);
-                }
-                let message = Encoded::Video {
-                    data: encoded.data,
-                    duration,
-                };
-                if out.blocking_send(message).is_err() {
-                    return;
-                }
+        for (i, (layer, encoder)) in LAYERS.iter().zip(encoders.iter_mut()).enumerate() {
+            let counters = &stats.video_layers[i];
+            if !layers.is_on(i) {
+                counters.frames_paused.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "video frame not encoded"),
+            // A frame too small to halve goes out as is (see `simulcast`).
+            let halved = if layer.halved {
+                scale::half(&frame)
+            } else {
+                None
+            };
+            let input = halved.as_ref().unwrap_or(&frame);
+            let force = layers.take_keyframe(i);
+            let duration = last_ts[i]
+                .and_then(|t| input.timestamp_us.checked_sub(t))
+                .map(Duration::from_micros)
+                .filter(|d| !d.is_zero() && *d < Duration::from_secs(1))
+                .unwrap_or(default);
+            last_ts[i] = Some(input.timestamp_us);
+            match encoder.encode(input, force) {
+                Ok(Some(encoded)) => {
+                    counters.frames_encoded.fetch_add(1, Ordering::Relaxed);
+                    counters.width.store(input.width, Ordering::Relaxed);
+                    counters.height.store(input.height, Ordering::Relaxed);
+                    if encoded.keyframe {
+                        stats.keyframes_sent.fetch_add(1, Ordering::Relaxed);
+                        counters.keyframes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let message = Encoded::Video {
+                        layer: i,
+                        data: encoded.data,
+                        duration,
+                    };
+                    if out.blocking_send(message).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, rid = layer.rid, "video frame not encoded"),
+            }
         }
     }
 }
@@ -231,51 +320,76 @@ async fn write_loop(
         let Some(current) = tracks.load_full() else {
             continue;
         };
-        let (slot, data, duration, counter, extensions) = match item {
-            Encoded::Video { data, duration } => (
-                &current.video,
+        match item {
+            Encoded::Video {
+                layer,
                 data,
                 duration,
-                &stats.video_frames_sent,
-                Vec::new(),
-            ),
+            } => {
+                let Some(video) = &current.video else {
+                    continue;
+                };
+                let Some(out) = video.layers.get(layer) else {
+                    continue;
+                };
+                if write(
+                    &video.track,
+                    out.ssrc,
+                    video.pt,
+                    data,
+                    duration,
+                    &out.extensions,
+                )
+                .await
+                {
+                    stats.video_frames_sent.fetch_add(1, Ordering::Relaxed);
+                    if let Some(counters) = stats.video_layers.get(layer) {
+                        counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
             Encoded::Audio {
                 data,
                 duration,
                 level,
             } => {
+                let Some((track, ssrc, pt)) = &current.audio else {
+                    continue;
+                };
                 if is_dtx_packet(&data) {
                     // Nothing goes out, but the RTP clock moves on: an empty sample advances
                     // the packetizer's timestamp without a packet (nor a sequence number).
-                    (
-                        &current.audio,
-                        Vec::new(),
-                        duration,
-                        &stats.audio_frames_dtx,
-                        Vec::new(),
-                    )
+                    if write(track, *ssrc, *pt, Vec::new(), duration, &[]).await {
+                        stats.audio_frames_dtx.fetch_add(1, Ordering::Relaxed);
+                    }
                 } else {
-                    (
-                        &current.audio,
-                        data,
-                        duration,
-                        &stats.audio_frames_sent,
-                        vec![HeaderExtension::AudioLevel(level)],
-                    )
+                    let extensions = [HeaderExtension::AudioLevel(level)];
+                    if write(track, *ssrc, *pt, data, duration, &extensions).await {
+                        stats.audio_frames_sent.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
-        };
-        let Some((track, ssrc, pt)) = slot else {
-            continue;
-        };
-        let mut sample = Sample::new(Instant::now());
-        sample.data = Bytes::from(data);
-        sample.duration = duration;
-        match track.write_sample(*ssrc, *pt, &sample, &extensions).await {
-            Ok(()) => {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => tracing::trace!(error = %e, "sample not written (connection not ready)"),
+        }
+    }
+}
+
+/// Writes one encoded frame as a sample on `ssrc`; whether it went out.
+async fn write(
+    track: &TrackLocalStaticSample,
+    ssrc: u32,
+    pt: u8,
+    data: Vec<u8>,
+    duration: Duration,
+    extensions: &[HeaderExtension],
+) -> bool {
+    let mut sample = Sample::new(Instant::now());
+    sample.data = Bytes::from(data);
+    sample.duration = duration;
+    match track.write_sample(ssrc, pt, &sample, extensions).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::trace!(error = %e, "sample not written (connection not ready)");
+            false
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod media_in;
 pub mod media_out;
 pub mod peer;
 pub mod signal;
+pub mod simulcast;
 pub mod state;
 pub mod view;
 
@@ -394,7 +395,7 @@ impl Call {
         self.check_may_turn_on(on)?;
         self.outgoing.video_on.store(on, Ordering::Relaxed);
         if on {
-            self.outgoing.keyframe_wanted.store(true, Ordering::Relaxed);
+            self.outgoing.layers.request_keyframes();
         }
         let _ = self.cmd.send(Cmd::SetCamera(on));
         Ok(())
@@ -458,7 +459,7 @@ impl Outgoing {
     fn clone_handles(&self) -> TrackHandles {
         TrackHandles {
             tracks: self.tracks.clone(),
-            keyframe_wanted: self.keyframe_wanted.clone(),
+            layers: self.layers.clone(),
             audio_on: self.audio_on.clone(),
             video_watched: self.video_watched.clone(),
             video_on: self.video_on.clone(),
@@ -471,7 +472,8 @@ impl Outgoing {
 #[derive(Clone)]
 struct TrackHandles {
     tracks: Arc<arc_swap::ArcSwapOption<OutTracks>>,
-    keyframe_wanted: Arc<AtomicBool>,
+    /// Which video layers to encode, and which owe a keyframe.
+    layers: Arc<simulcast::LayerSwitches>,
     audio_on: Arc<AtomicBool>,
     video_on: Arc<AtomicBool>,
     /// Somebody watches my video (the server's `video_watched`): encode and send it.

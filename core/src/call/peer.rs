@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
 use salon_rtc::events::ChannelHandler;
 pub use salon_rtc::events::PeerEvent;
 use tokio::sync::{mpsc, watch};
@@ -26,6 +27,8 @@ pub struct ClientPeer {
 /// interface; add `127.0.0.1:0` to reach a server on the same machine).
 pub async fn build(udp_addrs: &[String]) -> Result<ClientPeer, CoreError> {
     let mut me = salon_rtc::media_engine().map_err(CoreError::media)?;
+    // Our video goes out in simulcast layers, named by the mid and rid header extensions.
+    configure_simulcast_extension_headers(&mut me).map_err(CoreError::media)?;
     let registry = register_default_interceptors(Registry::new(), &mut me)
         .map_err(CoreError::media)?
         .with(

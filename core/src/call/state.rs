@@ -129,6 +129,11 @@ pub struct RoomState {
     /// Somebody shows my video now. While nobody does, the core encodes and sends no camera
     /// frames (the app may pause its capture too); it resumes with a keyframe.
     pub video_watched: bool,
+    /// The simulcast layers of my video (rids, lowest first) that someone watches, as the
+    /// server last said (`video_layers`); `None` until it says, on each new connection. The
+    /// core encodes and sends only these (all of them while `None`; none while
+    /// `video_watched` is false); see `call::simulcast`.
+    pub video_layers: Option<Vec<String>>,
     pub connection: ConnectionStatus,
 }
 
@@ -158,6 +163,7 @@ impl RoomState {
             speakers: Vec::new(),
             speaking: false,
             video_watched: true,
+            video_layers: None,
             connection: ConnectionStatus::Connecting,
         }
     }
@@ -203,9 +209,11 @@ impl RoomState {
                     })
                     .collect();
                 // A new connection: the server tells the speakers again when they change, and
-                // whether my video is watched (until then it is).
+                // whether my video is watched (until then it is) and which of its layers
+                // (until then all of them).
                 self.set_speakers(&[]);
                 self.video_watched = true;
+                self.video_layers = None;
                 self.connection = ConnectionStatus::Connected;
                 true
             }
@@ -322,8 +330,14 @@ impl RoomState {
                 self.video_watched = *watched;
                 changed
             }
+            ServerMessage::VideoLayers { layers } => {
+                // Kept while nobody watches at all: the server names layers only on a change,
+                // so the list still holds when someone watches again.
+                let changed = self.video_layers.as_ref() != Some(layers);
+                self.video_layers = Some(layers.clone());
+                changed
+            }
             ServerMessage::MuteRequested { .. }
-            | ServerMessage::VideoLayers { .. }
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong

@@ -358,3 +358,28 @@ fn video_watched_follows_the_server() {
     assert!(s.apply(&ServerMessage::VideoWatched { watched: true }));
     assert!(s.video_watched);
 }
+
+#[test]
+fn video_layers_follow_the_server_until_a_new_connection() {
+    let layers = |rids: &[&str]| ServerMessage::VideoLayers {
+        layers: rids.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    let mut s = fresh();
+    assert_eq!(
+        s.video_layers, None,
+        "every layer until the server names some"
+    );
+    s.apply(&joined(vec![p("a", "Ada")]));
+    assert!(s.apply(&layers(&["q"])));
+    assert_eq!(s.video_layers.as_deref(), Some(&["q".to_owned()][..]));
+    assert!(!s.apply(&layers(&["q"])));
+    assert!(s.apply(&layers(&["q", "f"])));
+    // Nobody watching keeps the list: it holds again when someone watches.
+    s.apply(&ServerMessage::VideoWatched { watched: false });
+    s.apply(&ServerMessage::VideoWatched { watched: true });
+    assert_eq!(s.video_layers.as_ref().map(Vec::len), Some(2));
+    // A new connection starts over with every layer.
+    s.apply(&layers(&["f"]));
+    assert!(s.apply(&joined(vec![p("a", "Ada")])));
+    assert_eq!(s.video_layers, None);
+}

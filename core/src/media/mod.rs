@@ -10,6 +10,7 @@
 //! - [`depacketize`]: [`depacketize::H264Assembler`] turns received RTP packets back into
 //!   Annex-B access units. Sending needs no packetizer here: webrtc's
 //!   `TrackLocalStaticSample` packetizes Annex-B H.264 and Opus itself.
+//! - [`scale`]: halving an I420 picture (2×2 box filter), for the low simulcast layer.
 //! - [`pattern`]: synthetic sources (moving picture, tone, silence) for the CLI and tests.
 //!
 //! Codec objects are `Send` (they may move to a dedicated thread or `spawn_blocking`) but each
@@ -21,6 +22,7 @@
 pub mod audio;
 pub mod depacketize;
 pub mod pattern;
+pub mod scale;
 pub mod video;
 
 /// What went wrong in the media module. Every variant is something a caller can log or act on;
