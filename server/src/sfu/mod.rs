@@ -28,6 +28,7 @@ pub mod keyframe;
 pub mod layers;
 pub mod munger;
 pub mod peer;
+pub mod readside;
 pub mod repair;
 pub mod rewrite;
 pub mod speakers;

@@ -24,6 +24,7 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 
 use super::engine::Engine;
 use super::feedback::{self, Tap};
+use super::readside::{self, ReadSide};
 use super::repair::{self, Repair};
 
 /// How long a participant's media may take to connect after it is let in, before its seat is
@@ -160,17 +161,24 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     // takes every received stream out of the chain into the engine (rtc forgets simulcast
     // layers at a renegotiation): `docs/adr/0002-simulcast.md`.
     // (The codecs in `salon_rtc::media_engine` already offer `nack` and `nack pli`.)
+    // The interceptors that act only on what the connection receives sit behind one link of
+    // the chain (`readside`), in their own order: every forwarded packet passes them in one
+    // step instead of five.
+    configure_simulcast_extension_headers(&mut me)?;
+    let receiving = configure_twcc_receiver_only(
+        Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build()),
+        &mut me,
+    )?
+    .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+    .with(repair::SLOT.into(), Repair::new(feedback.clone()))
+    .with(feedback::SLOT.into(), Tap::new(feedback.clone()))
+    .build();
     let registry = Registry::new()
         .with(
             Slot::NackResponder,
             NackResponderBuilder::new().with_size(NACK_HISTORY).build(),
         )
-        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
-    configure_simulcast_extension_headers(&mut me)?;
-    let registry = configure_twcc_receiver_only(registry, &mut me)?
-        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
-        .with(repair::SLOT.into(), Repair::new(feedback.clone()))
-        .with(feedback::SLOT.into(), Tap::new(feedback.clone()));
+        .with(readside::SLOT.into(), ReadSide::new(receiving));
     let registry = if ESTIMATE_DOWNLINKS {
         // No pacer: an SFU adapts by choosing layers, not by queueing.
         registry
