@@ -43,6 +43,10 @@ const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
 /// The publisher's layers, lowest first: rid, and the marker byte that ends each payload.
 const LAYERS: [(&str, u8); 3] = [("q", b'q'), ("h", b'h'), ("f", b'f')];
 
+/// Each layer's payload size: at 30 packets a second about 19, 72 and 240 kb/s, so that the
+/// layers cost what real ones do relative to each other (a subscriber's budget counts them).
+const LAYER_BYTES: [usize; 3] = [80, 300, 1000];
+
 /// H.264 like the test clients (they offer only the codecs they send, so they could not receive
 /// VP8): layer heights are then unknown to the server, and views choose by size class.
 const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
@@ -90,11 +94,19 @@ fn transport(local: SocketAddr, peer: SocketAddr) -> TransportContext {
     }
 }
 
-/// An H.264-shaped payload: a sequence parameter set (a keyframe's start) or a non-IDR slice,
-/// with the layer's marker byte last (upper case: the packet goes out as a retransmission).
-fn payload(keyframe: bool, marker: u8) -> Bytes {
+/// An H.264-shaped payload of `size` bytes: a sequence parameter set (a keyframe's start; one
+/// the server cannot read a picture size from, so views choose by size class) or a non-IDR
+/// slice, zeros, and the layer's marker byte last (upper case: the packet goes out as a
+/// retransmission).
+fn payload(keyframe: bool, marker: u8, size: usize) -> Bytes {
     let nal = if keyframe { 0x67 } else { 0x41 };
-    Bytes::from(vec![nal, 0x42, 0x00, marker])
+    let mut bytes = vec![0u8; size.max(4)];
+    bytes[0] = nal;
+    bytes[1] = 0x42;
+    if let Some(last) = bytes.last_mut() {
+        *last = marker;
+    }
+    Bytes::from(bytes)
 }
 
 /// How the publisher's retransmission streams look, as Chrome sends them: one per layer, on an
@@ -479,6 +491,7 @@ async fn run(
                             } else {
                                 *marker
                             },
+                            LAYER_BYTES[i],
                         ),
                     };
                     if sender.write_rtp(Instant::now(), packet).is_ok() {
@@ -743,6 +756,68 @@ async fn layers_nobody_needs_are_paused_at_the_publisher_and_come_back_at_once()
     );
     let told = publisher.stats.lock().unwrap().video_layers.len();
     assert!(told <= 4, "told too often: {told}");
+    a.leave().await;
+    b.leave().await;
+    drop(publisher);
+}
+
+/// A subscriber whose receiver reports tell heavy loss gets a lower layer than its view asks
+/// for (its budget is cut to what it receives less half the loss), and the layer comes back
+/// once the loss is gone (the budget grows 8 % a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
+    assert_eq!(
+        salon_server::sfu::keyframe::VideoCodec::H264.keyframe_size(&payload(true, b'f', 1000)),
+        None,
+        "the test's keyframes must not carry a picture size"
+    );
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    let p = publisher.id.clone();
+    let mut a = RtcClient::join(&url, "Lossy downlink").await;
+    let mut b = RtcClient::join(&url, "Good downlink").await;
+    a.ws.send(&view(&p, TileSize::Large, 0)).await;
+    b.ws.send(&view(&p, TileSize::Large, 0)).await;
+    let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
+        layer_seen(c[0], &p).0 == Some('f') && layer_seen(c[1], &p).0 == Some('f')
+    })
+    .await;
+    assert!(
+        top.is_some(),
+        "a {:?}, b {:?}",
+        layer_seen(&a, &p),
+        layer_seen(&b, &p)
+    );
+    // Let the layers' rates be measured (about a second of memory).
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+
+    // A reports 40 % loss: its budget becomes 80 % of the top layer, which no longer fits;
+    // the middle one does (and, the loss going on at that layer, a second later the lowest).
+    // B is not affected.
+    a.report_video_loss(Some(102));
+    let lowered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
+        layer_seen(c[0], &p).0 == Some('h')
+    })
+    .await;
+    assert!(lowered.is_some(), "a still on {:?}", layer_seen(&a, &p));
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    assert_eq!(
+        layer_seen(&a, &p).0,
+        Some('q'),
+        "a goes lower while still lossy"
+    );
+    assert_eq!(layer_seen(&b, &p).0, Some('f'), "b keeps the top layer");
+
+    // The loss clears: the budget grows 8 % a second from about 46 kb/s; the top layer (240
+    // kb/s) fits again after some 20 s.
+    a.report_video_loss(Some(0));
+    let recovered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(40), |c| {
+        layer_seen(c[0], &p).0 == Some('f')
+    })
+    .await;
+    assert!(recovered.is_some(), "a stuck on {:?}", layer_seen(&a, &p));
     a.leave().await;
     b.leave().await;
     drop(publisher);

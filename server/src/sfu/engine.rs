@@ -498,6 +498,14 @@ pub struct Leg {
     send_drops: u64,
     /// What video may use toward this subscriber, from the connection's bandwidth estimate.
     budget: layers::Budget,
+    /// And from the loss its receiver reports tell.
+    loss: layers::LossControl,
+    /// Loss reported about its videos since the last tick: the sum of the fractions (in
+    /// 256ths) and how many reports.
+    loss_reported: (u32, u32),
+    /// The video it receives, in bits per second, as of the last tick (the layers it is
+    /// forwarded, at their measured rates).
+    receiving: f64,
 }
 
 /// One stream a publisher's connection receives: a track, or one simulcast layer of it.
@@ -541,6 +549,10 @@ impl Layer {
 #[derive(Default)]
 struct Wanted {
     fixed: f64,
+    /// What its simulcast videos bring now (the layers they forward), and would bring at the
+    /// layers its views ask for.
+    receiving: f64,
+    wanting: f64,
     demands: Vec<(PubId, usize, layers::Demand)>,
 }
 
@@ -793,6 +805,9 @@ impl WorkerHandle {
                         feedback: leg.feedback,
                         send_drops: 0,
                         budget: layers::Budget::default(),
+                        loss: layers::LossControl::default(),
+                        loss_reported: (0, 0),
+                        receiving: 0.0,
                     },
                 );
                 w.shared.metrics.legs_changed(1);
@@ -1622,6 +1637,27 @@ impl Worker {
                 rtp_time,
                 ..
             } => self.relay_sender_report(from, ssrc, ntp_time, rtp_time),
+            Feedback::Loss {
+                media_ssrc,
+                fraction_lost,
+            } => {
+                // Only the videos it receives count (audio has its own loss and no layers).
+                let Some(leg) = self.legs.get_mut(&from) else {
+                    return;
+                };
+                let video = leg
+                    .slots
+                    .values()
+                    .find(|s| s.ssrc == media_ssrc)
+                    .and_then(|s| s.source)
+                    .and_then(|p| self.pubs.get(&p))
+                    .is_some_and(|p| p.kind == RtpCodecKind::Video);
+                if video {
+                    let (sum, n) = &mut leg.loss_reported;
+                    *sum = sum.saturating_add(u32::from(fraction_lost));
+                    *n = n.saturating_add(1);
+                }
+            }
             Feedback::Estimate { bits_per_second } => {
                 let now = self.now;
                 if let Some(leg) = self.legs.get_mut(&from) {
@@ -1825,7 +1861,9 @@ impl Worker {
     ///
     /// A downstream needs the layer its view asks for (`layers::ideal`), capped by its
     /// subscriber's bandwidth budget (`layers::allocate`, shared by all the videos it shows,
-    /// large ones first; one-layer videos count as fixed costs). It targets that layer if it
+    /// large ones first; one-layer videos count as fixed costs). The budget is the tighter of
+    /// the connection's bandwidth estimate (when on) and the loss its receiver reports tell
+    /// (`layers::LossControl`). It targets that layer if it
     /// flows, else the nearest one that does (`layers::flowing`). A downstream whose target
     /// changed, or that still waits for its target's keyframe, asks for one (throttled per
     /// subscriber and per layer; while the layer's gap holds, it asks at a later tick rather
@@ -1854,11 +1892,15 @@ impl Worker {
                     entry.fixed += rates[0];
                     continue;
                 }
+                let current = d.switch.current().unwrap_or(0);
+                let want = layers::ideal(&layer_views, d.want);
+                entry.receiving += rates.get(usize::from(current)).copied().unwrap_or(0.0);
+                entry.wanting += rates.get(usize::from(want)).copied().unwrap_or(0.0);
                 entry.demands.push((
                     *id,
                     i,
                     layers::Demand {
-                        want: layers::ideal(&layer_views, d.want),
+                        want,
                         rates,
                         large: d.want.large,
                     },
@@ -1873,14 +1915,22 @@ impl Worker {
             leg_id,
             Wanted {
                 fixed,
+                receiving,
+                wanting,
                 demands: list,
             },
         ) in wanted
         {
-            let budget = self
-                .legs
-                .get_mut(&leg_id)
-                .and_then(|l| l.budget.allowed(now));
+            let budget = self.legs.get_mut(&leg_id).and_then(|l| {
+                l.receiving = fixed + receiving;
+                // The loss reported since the last tick, against what it received then.
+                let (sum, n) = std::mem::take(&mut l.loss_reported);
+                if n > 0 {
+                    let loss = f64::from(sum) / f64::from(n) / 256.0;
+                    l.loss.report(loss, l.receiving, fixed + wanting, now);
+                }
+                layers::tighter(l.budget.allowed(now), l.loss.allowed())
+            });
             let demands: Vec<layers::Demand> = list.iter().map(|(_, _, d)| *d).collect();
             let allowed = match budget {
                 Some(budget) => layers::allocate(&demands, budget - fixed),

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::sansio::Protocol;
@@ -44,6 +46,9 @@ pub enum Feedback {
     /// The connection's send-side bandwidth estimate changed (transport-wide congestion control
     /// feedback from the remote, run through `rtc`'s delay- and loss-based estimator).
     Estimate { bits_per_second: u64 },
+    /// The remote's reception report about the stream it receives as `media_ssrc`: the
+    /// fraction of its packets lost since the last report (RFC 3550, in 256ths).
+    Loss { media_ssrc: u32, fraction_lost: u8 },
     /// The remote sender's report for its stream `ssrc`.
     SenderReport {
         ssrc: u32,
@@ -128,6 +133,19 @@ pub fn drain(queue: &Queue, feedback: &mut Vec<Feedback>, rtp: &mut Vec<rtp::Pac
     rtp.append(&mut inbox.rtp);
 }
 
+/// The loss each reception report block tells, while there is room.
+fn push_losses(q: &mut Vec<Feedback>, reports: &[ReceptionReport]) {
+    for r in reports {
+        if q.len() >= MAX_PENDING {
+            return;
+        }
+        q.push(Feedback::Loss {
+            media_ssrc: r.ssrc,
+            fraction_lost: r.fraction_lost,
+        });
+    }
+}
+
 impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
@@ -182,6 +200,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
                         packet_count: sr.packet_count,
                         octet_count: sr.octet_count,
                     });
+                    push_losses(q, &sr.reports);
+                } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                    push_losses(q, &rr.reports);
                 }
             }
         }

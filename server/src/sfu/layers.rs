@@ -19,6 +19,9 @@
 //!   videos share it, the large ones first, each starting from its lowest layer. A layer's cost
 //!   is its measured bitrate ([`RateMeter`]).
 //!
+//! - [`LossControl`] is the other limit on a subscriber's layers: the loss its receiver reports
+//!   tell (cut at once when heavy, grown back slowly while low).
+//!
 //! - [`Dynacast`] turns layers nobody needs off at the publisher (after [`LAYER_IDLE_AFTER`])
 //!   and back on as soon as somebody needs them.
 //!
@@ -232,6 +235,79 @@ pub fn allocate(demands: &[Demand], budget: f64) -> Vec<u8> {
         }
     }
     layers
+}
+
+/// Loss above this (the fraction of packets a subscriber's receiver reports say it lost)
+/// lowers its video budget.
+pub const LOSS_HIGH: f64 = 0.10;
+
+/// Loss below this lets the budget grow again.
+pub const LOSS_LOW: f64 = 0.02;
+
+/// How fast the budget grows per second while loss stays low (libwebrtc's loss-based
+/// controller grows by 8 % a second).
+pub const LOSS_GROWTH_PER_S: f64 = 0.08;
+
+/// Heavy loss cuts the budget at most this often (the reports that follow a cut still tell of
+/// the rate before it).
+pub const LOSS_CUT_EVERY: Duration = Duration::from_secs(1);
+
+/// A subscriber's video budget from the loss its receiver reports tell: a loss-based
+/// controller in the manner of libwebrtc's. Above [`LOSS_HIGH`] the budget becomes what the
+/// subscriber receives now less half the loss (at most once per [`LOSS_CUT_EVERY`]); below [`LOSS_LOW`] it grows by
+/// [`LOSS_GROWTH_PER_S`] (and is lifted once it covers everything the subscriber's views ask
+/// for, so an old cut does not linger); in between it holds. Without loss it never limits anything.
+/// It needs no bandwidth probing: a layer it allows is its own probe, and the loss that
+/// follows an upgrade the link cannot carry brings the budget back down.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LossControl {
+    allowed: Option<f64>,
+    last: Option<Instant>,
+    last_cut: Option<Instant>,
+}
+
+impl LossControl {
+    /// A report: `loss` (0–1) while the subscriber receives `receiving` bits per second of
+    /// video, and its views ask for `wanted` (what it would receive without a limit).
+    pub fn report(&mut self, loss: f64, receiving: f64, wanted: f64, now: Instant) {
+        if !loss.is_finite() || !receiving.is_finite() || receiving < 0.0 || !wanted.is_finite() {
+            return;
+        }
+        let loss = loss.clamp(0.0, 1.0);
+        let elapsed = self
+            .last
+            .replace(now)
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+            .min(2.0);
+        if loss > LOSS_HIGH {
+            if self
+                .last_cut
+                .is_none_or(|t| now.saturating_duration_since(t) >= LOSS_CUT_EVERY)
+            {
+                let from = self.allowed.map_or(receiving, |a| a.min(receiving));
+                self.allowed = Some(from * (1.0 - 0.5 * loss));
+                self.last_cut = Some(now);
+            }
+        } else if loss < LOSS_LOW
+            && let Some(allowed) = self.allowed
+        {
+            let grown = allowed * (1.0 + LOSS_GROWTH_PER_S * elapsed);
+            self.allowed = (grown < wanted).then_some(grown);
+        }
+    }
+
+    /// What video may use (`None`: no limit).
+    pub fn allowed(&self) -> Option<f64> {
+        self.allowed
+    }
+}
+
+/// The smaller of two limits (`None`: no limit).
+pub fn tighter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// How long a layer nobody needs keeps flowing before its publisher is told to pause it (a
@@ -743,5 +819,58 @@ mod tests {
             d.update(&[true, false], t0 + LAYER_IDLE_AFTER * 10),
             Some([true, false, true])
         );
+    }
+
+    #[test]
+    fn loss_cuts_the_budget_and_low_loss_grows_it_back() {
+        let t0 = Instant::now();
+        let sec = Duration::from_secs(1);
+        let mut c = LossControl::default();
+        c.report(0.0, 1_000_000.0, 2_000_000.0, t0);
+        c.report(0.05, 1_000_000.0, 2_000_000.0, t0 + sec);
+        assert_eq!(c.allowed(), None, "no limit without heavy loss");
+        // 30 % lost while receiving 1 Mb/s: 850 kb/s.
+        c.report(0.3, 1_000_000.0, 2_000_000.0, t0 + sec * 2);
+        let cut = c.allowed().unwrap();
+        assert!((cut - 850_000.0).abs() < 1.0, "{cut}");
+        // Within a second of the cut, more loss changes nothing (it tells of the old rate).
+        c.report(0.3, 1_000_000.0, 2_000_000.0, t0 + sec * 2 + sec / 2);
+        assert!((c.allowed().unwrap() - 850_000.0).abs() < 1.0);
+        // Still lossy while receiving less (a lower layer): cut again from what it receives.
+        c.report(0.2, 600_000.0, 2_000_000.0, t0 + sec * 3);
+        assert!((c.allowed().unwrap() - 540_000.0).abs() < 1.0);
+        // Moderate loss holds.
+        c.report(0.05, 500_000.0, 2_000_000.0, t0 + sec * 4);
+        assert!((c.allowed().unwrap() - 540_000.0).abs() < 1.0);
+        // Low loss: 8 % a second (a long silence counts as 2 s at most).
+        c.report(0.0, 500_000.0, 2_000_000.0, t0 + sec * 5);
+        assert!((c.allowed().unwrap() - 583_200.0).abs() < 1.0);
+        c.report(0.0, 500_000.0, 2_000_000.0, t0 + sec * 60);
+        assert!((c.allowed().unwrap() - 583_200.0 * 1.16).abs() < 1.0);
+        // Lifted once it covers what the views ask for (2 Mb/s), not before, however little
+        // the subscriber receives meanwhile (a low layer, because of this very limit).
+        let mut t = t0 + sec * 60;
+        for _ in 0..12 {
+            t += sec;
+            c.report(0.0, 100_000.0, 2_000_000.0, t);
+        }
+        assert!(c.allowed().is_some_and(|a| a < 2_000_000.0));
+        for _ in 0..8 {
+            t += sec;
+            c.report(0.0, 100_000.0, 2_000_000.0, t);
+        }
+        assert_eq!(c.allowed(), None);
+        // Nonsense is ignored.
+        c.report(f64::NAN, 1.0, 2_000_000.0, t);
+        c.report(0.5, -1.0, 2_000_000.0, t);
+        assert_eq!(c.allowed(), None);
+    }
+
+    #[test]
+    fn the_tighter_limit_wins() {
+        assert_eq!(tighter(None, None), None);
+        assert_eq!(tighter(Some(5.0), None), Some(5.0));
+        assert_eq!(tighter(None, Some(3.0)), Some(3.0));
+        assert_eq!(tighter(Some(5.0), Some(3.0)), Some(3.0));
     }
 }

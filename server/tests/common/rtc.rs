@@ -57,6 +57,10 @@ pub struct Stats {
     /// The negotiated id of the audio-level extension, and the level byte sent with it.
     pub audio_level_ext: Mutex<Option<u8>>,
     pub audio_level: Mutex<u8>,
+    /// While set, the client sends a receiver report every 200 ms for each video it receives
+    /// that says this fraction (in 256ths) of its packets was lost (a lossy downlink, as far
+    /// as the server can tell).
+    pub reported_video_loss: Mutex<Option<u8>>,
 }
 
 struct Handler {
@@ -78,6 +82,9 @@ impl PeerConnectionEventHandler for Handler {
             let who = track.stream_id().await;
             let kind = track.kind().await;
             tracing::debug!(%who, %kind, "test client got a track");
+            if kind == RtpCodecKind::Video {
+                tokio::spawn(report_loss(track.clone(), stats.clone()));
+            }
             let mut last_seq: Option<u16> = None;
             while let Some(event) = track.poll().await {
                 match event {
@@ -121,6 +128,35 @@ impl PeerConnectionEventHandler for Handler {
                 }
             }
         });
+    }
+}
+
+/// Sends the receiver reports [`Stats::reported_video_loss`] asks for, until the track ends.
+async fn report_loss(track: Arc<dyn TrackRemote>, stats: Arc<Stats>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let Some(fraction_lost) = *stats.reported_video_loss.lock().unwrap() else {
+            continue;
+        };
+        let reports = track
+            .ssrcs()
+            .await
+            .into_iter()
+            .map(|ssrc| rtc::rtcp::reception_report::ReceptionReport {
+                ssrc,
+                fraction_lost,
+                ..Default::default()
+            })
+            .collect();
+        let rr = rtc::rtcp::receiver_report::ReceiverReport {
+            ssrc: 1,
+            reports,
+            ..Default::default()
+        };
+        if track.write_rtcp(vec![Box::new(rr)]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -555,6 +591,12 @@ impl RtcClient {
     }
 
     /// Keyframes its video sent so far.
+    /// Makes the client report this loss (in 256ths) about every video it receives (`None`:
+    /// only its own reports).
+    pub fn report_video_loss(&self, fraction_lost: Option<u8>) {
+        *self.stats.reported_video_loss.lock().unwrap() = fraction_lost;
+    }
+
     pub fn keyframes_sent(&self) -> u64 {
         *self.stats.keyframes_sent.lock().unwrap()
     }
