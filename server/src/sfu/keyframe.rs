@@ -235,4 +235,20 @@ mod tests {
         long.resize(MAX_SPS_BYTES + 1, 0);
         assert_eq!(h.keyframe_size(&long), None);
     }
+
+    /// Garbage after an SPS or STAP-A header (what anyone in a room can send) never panics, and a
+    /// size found is never zero. (The `media_payloads` fuzz target goes further.)
+    #[test]
+    fn h264_sps_garbage_is_harmless() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for i in 0..100_000 {
+            let len = rng.random_range(1..64);
+            let mut payload: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            payload[0] = if i % 2 == 0 { 0x67 } else { 0x78 };
+            if let Some((w, h)) = h264_sps_size(&payload) {
+                assert!(w > 0 && h > 0);
+            }
+        }
+    }
 }
