@@ -1863,9 +1863,8 @@ impl Worker {
     /// subscriber's bandwidth budget (`layers::allocate`, shared by all the videos it shows,
     /// large ones first; one-layer videos count as fixed costs). The budget is the tighter of
     /// the connection's bandwidth estimate (when on) and the loss its receiver reports tell
-    /// (`layers::LossControl`). It targets that layer if it
-    /// flows, else the nearest one that does (`layers::flowing`). A downstream whose target
-    /// changed, or that still waits for its target's keyframe, asks for one (throttled per
+    /// (`layers::LossControl`). It targets that layer if it flows, else the nearest one that
+    /// does (`layers::flowing`). A downstream whose target changed, or that still waits for its target's keyframe, asks for one (throttled per
     /// subscriber and per layer; while the layer's gap holds, it asks at a later tick rather
     /// than spend its own allowance on a request that would be refused). The layers nobody
     /// needs are paused at their publisher (`dynacast`).
