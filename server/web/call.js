@@ -2,7 +2,7 @@
 // that publishes exactly one audio and one video section (both sendonly) with the first offer,
 // then answers the server's offers, which carry everyone else's tracks.
 
-import { orderVideoCodecs } from './logic.js';
+import { activeEncodings, cameraLayers, orderVideoCodecs } from './logic.js';
 
 /** How long ICE may stay "disconnected" before we act (the server uses 5 s). */
 const DISCONNECTED_GRACE_MS = 5000;
@@ -17,8 +17,15 @@ export class Call {
    * @param {(participantId: string, track: MediaStreamTrack) => void} options.onRemoteTrack
    * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
    * @param {() => boolean} [options.canSignal] whether signaling is up now (an ICE restart needs it)
+   * @param {object[]} [options.layers] the camera's simulcast encodings, lowest first
+   *   (`cameraLayers` in logic.js); fixed for the life of the connection
+   * @param {boolean} [options.watched] the latest `video_watched` (default true)
+   * @param {string[]|null} [options.videoLayers] the latest `video_layers` (default: all)
    */
-  constructor({ localStream, send, onRemoteTrack, onLost, canSignal = () => true }) {
+  constructor({
+    localStream, send, onRemoteTrack, onLost, canSignal = () => true,
+    layers = cameraLayers(360), watched = true, videoLayers = null,
+  }) {
     this.localStream = localStream;
     this.send = send;
     this.canSignal = canSignal;
@@ -35,8 +42,11 @@ export class Call {
     this.ownerByTrack = new Map();
     this.disconnectedTimer = null;
     this.closed = false;
-    this.videoActive = true; // whether anyone watches our video (`video_watched`)
-    this.parameters = Promise.resolve();
+    this.layers = layers;
+    this.videoActive = watched !== false; // whether anyone watches our video (`video_watched`)
+    this.videoLayers = videoLayers; // the rids someone watches (`video_layers`), null = all
+    this.parameters = Promise.resolve(); // setParameters calls, one at a time
+    this.parameterRetries = 0;
   }
 
   /** Creates the peer connection and sends the publishing offer. */
@@ -51,8 +61,11 @@ export class Call {
       const track = this.localStream.getTracks().find((t) => t.kind === kind);
       const init = { direction: 'sendonly', streams: [this.localStream] };
       // The camera goes out as simulcast layers; the server gives each viewer the one that
-      // fits its tile.
-      if (kind === 'video') init.sendEncodings = CAMERA_LAYERS.map((layer) => ({ ...layer }));
+      // fits its tile. Encodings start active as the latest `video_watched`/`video_layers` say.
+      if (kind === 'video') {
+        const active = activeEncodings(this.layers.map((layer) => layer.rid), this.encodingState());
+        init.sendEncodings = this.layers.map((layer, i) => ({ ...layer, active: active[i] }));
+      }
       this.transceivers[kind] = pc.addTransceiver(track ?? kind, init);
     }
     preferCodecs(this.transceivers.video);
@@ -63,31 +76,56 @@ export class Call {
       this.send({ type: 'offer', sdp: pc.localDescription.sdp });
       this.offerSent = true;
       for (const candidate of this.pendingCandidates.splice(0)) this.send(candidate);
-      this.applyVideoActive();
+      this.applyEncodings();
     });
+  }
+
+  encodingState() {
+    return { watched: this.videoActive, layers: this.videoLayers };
   }
 
   /**
    * Nobody watches our video (`video_watched: false`): stop encoding and sending it, keeping the
-   * track (the camera stays on and the preview keeps playing); `true` resumes it.
+   * track (the camera stays on and the preview keeps playing); `true` resumes it, with the
+   * layers the latest `video_layers` asked for.
    */
   setVideoSending(active) {
     this.videoActive = !!active;
-    this.applyVideoActive();
+    return this.applyEncodings();
   }
 
-  applyVideoActive() {
+  /**
+   * Dynacast (`video_layers`): keep sending the layers (rids) someone watches, pause the others.
+   * `null` sends every layer.
+   */
+  setVideoLayers(layers) {
+    this.videoLayers = layers;
+    return this.applyEncodings();
+  }
+
+  /**
+   * Makes the camera sender's encodings active as the latest state says, in one setParameters
+   * call. Calls run one after another, each reading the state when its turn comes, so a burst of
+   * messages ends in the last one's state; a call that fails (the parameters changed under it)
+   * is tried again 0.5 s later, up to three times in a row.
+   */
+  applyEncodings() {
     this.parameters = this.parameters.then(async () => {
       const sender = this.transceivers.video?.sender;
       if (!sender || this.closed) return;
       const params = sender.getParameters();
       if (!params.encodings?.length) return;
-      const want = this.videoActive;
-      if (params.encodings.every((encoding) => encoding.active === want)) return;
-      for (const encoding of params.encodings) encoding.active = want;
+      const want = activeEncodings(params.encodings.map((encoding) => encoding.rid), this.encodingState());
+      if (params.encodings.every((encoding, i) => encoding.active === want[i])) return;
+      params.encodings.forEach((encoding, i) => { encoding.active = want[i]; });
       await sender.setParameters(params);
+      this.parameterRetries = 0;
     }).catch((error) => {
-      console.warn('salon: could not pause or resume the camera sender', error);
+      console.warn('salon: could not change the camera sender\'s layers', error);
+      if (this.parameterRetries < 3 && !this.closed) {
+        this.parameterRetries += 1;
+        setTimeout(() => this.applyEncodings(), 500);
+      }
     });
     return this.parameters;
   }
@@ -96,6 +134,14 @@ export class Call {
   videoSending() {
     const encodings = this.transceivers.video?.sender.getParameters().encodings ?? [];
     return encodings.length > 0 && encodings.some((encoding) => encoding.active !== false);
+  }
+
+  /** Our camera's encodings now: [{rid, active, scaleResolutionDownBy, maxBitrate}]. */
+  videoEncodings() {
+    const encodings = this.transceivers.video?.sender.getParameters().encodings ?? [];
+    return encodings.map(({ rid, active, scaleResolutionDownBy, maxBitrate }) => ({
+      rid: rid ?? null, active: active !== false, scaleResolutionDownBy, maxBitrate,
+    }));
   }
 
   /** The server's answer to our publishing offer. */
@@ -113,10 +159,15 @@ export class Call {
     });
   }
 
-  /** Replaces what we send for `kind` (null sends nothing); no renegotiation. */
+  /**
+   * Replaces what we send for `kind` (null sends nothing); no renegotiation. A new camera keeps
+   * the layers the latest `video_watched`/`video_layers` asked for.
+   */
   async replaceTrack(kind, track) {
     const transceiver = this.transceivers[kind];
-    if (transceiver && !this.closed) await transceiver.sender.replaceTrack(track);
+    if (!transceiver || this.closed) return;
+    await transceiver.sender.replaceTrack(track);
+    if (kind === 'video') await this.applyEncodings();
   }
 
   /** Runs negotiation steps strictly in order; a failed step ends the call. */
@@ -211,6 +262,10 @@ export class Call {
     const report = await this.pc.getStats();
     const codec = (stat) => report.get(stat.codecId)?.mimeType ?? null;
     report.forEach((stat) => {
+      // The browser's estimate of its uplink (what simulcast layers it can afford).
+      if (stat.type === 'candidate-pair' && stat.nominated && stat.availableOutgoingBitrate !== undefined) {
+        summary.availableOutgoingBitrate = stat.availableOutgoingBitrate;
+      }
       if (stat.type === 'outbound-rtp') {
         // Simulcast: one entry per layer, summed up (and listed).
         const entry = (summary.outbound[stat.kind] ??= {
@@ -220,8 +275,10 @@ export class Call {
         if (stat.framesEncoded !== undefined) entry.framesEncoded = (entry.framesEncoded ?? 0) + stat.framesEncoded;
         entry.active = entry.active || stat.active !== false;
         entry.layers.push({
-          rid: stat.rid ?? null, active: stat.active, frameHeight: stat.frameHeight ?? 0,
-          framesEncoded: stat.framesEncoded ?? 0,
+          rid: stat.rid ?? null, active: stat.active, frameWidth: stat.frameWidth ?? 0,
+          frameHeight: stat.frameHeight ?? 0, framesEncoded: stat.framesEncoded ?? 0, bytesSent: stat.bytesSent ?? 0,
+          // 'cpu' or 'bandwidth' when the browser sends less than asked (smaller frames, fewer).
+          limitedBy: stat.qualityLimitationReason ?? null,
         });
       } else if (stat.type === 'inbound-rtp') {
         const owner = this.ownerOf(stat);
@@ -265,16 +322,6 @@ export class Call {
     this.pc?.close();
   }
 }
-
-/**
- * The camera's simulcast layers, lowest first (the server's rule): half size for thumbnails
- * (320×180 of the 640×360 capture) and full size for large tiles. Two, not three: the capture is
- * 360p (browsers send at most two layers of it), which keeps a phone's encoder load low.
- */
-const CAMERA_LAYERS = [
-  { rid: 'q', scaleResolutionDownBy: 2, maxBitrate: 200_000 },
-  { rid: 'f', maxBitrate: 900_000 },
-];
 
 /** H.264 first, then VP8 (see logic.js), when the browser lets us choose. */
 function preferCodecs(transceiver) {

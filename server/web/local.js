@@ -2,7 +2,9 @@
 // loud you are. Switching on a device we never got asks the browser for it then.
 
 import { mediaNotice } from './logic.js';
-import { acquireMedia, acquireTrack, LevelMeter, stopStream } from './media.js';
+import {
+  acquireMedia, acquireTrack, LevelMeter, setDataSaver, stopStream, videoConstraints,
+} from './media.js';
 
 export class LocalMedia {
   constructor() {
@@ -69,6 +71,27 @@ export class LocalMedia {
     else this.camOn = turningOn;
     if (track) track.enabled = turningOn;
     return { changed: true, newTrack };
+  }
+
+  /**
+   * How many lines the camera captures (what the simulcast layers are cut from): the live
+   * track's, or without a camera what we would ask for.
+   */
+  captureHeight() {
+    const height = this.liveTrack('video')?.getSettings?.().height;
+    return Number.isFinite(height) && height > 0 ? height : videoConstraints().height.ideal;
+  }
+
+  /** The data saver on or off: the camera we have is changed to fit, later ones are asked so. */
+  async setDataSaver(on) {
+    setDataSaver(on);
+    const track = this.liveTrack('video');
+    if (!track?.applyConstraints) return;
+    try {
+      await track.applyConstraints(videoConstraints());
+    } catch (error) {
+      console.warn('salon: the camera did not take the new size', error);
+    }
   }
 
   /** Loudness of your microphone now (0 while it is off). */

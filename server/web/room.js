@@ -9,14 +9,15 @@ import { DoorControl } from './door.js';
 import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
-  buildView, cleanName, devicesToTurnOff, doorText, errorWords, initials, isFatalForRetry, isHost, mediaLocked,
-  pageLabel, presenceText, reconnectDelay, viewChanged, waitingText,
+  buildView, cameraLayers, cleanName, dataSaverFromQuery, devicesToTurnOff, doorText, errorWords, initials,
+  isFatalForRetry, isHost, mediaLocked, pageLabel, presenceText, reconnectDelay, videoLayersOf, viewChanged,
+  waitingText,
 } from './logic.js';
 import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
 import { PreviewSpeaking } from './speaking.js';
 import {
-  deviceId, hostKey, moveRoom, rememberName, rememberedName,
+  deviceId, hostKey, moveRoom, rememberDataSaver, rememberName, rememberedDataSaver, rememberedName,
 } from './storage.js';
 import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
@@ -51,6 +52,8 @@ const s = {
   viewTimer: null,
   speakers: [], // the latest `speakers` from the server
   videoWatched: true, // the latest `video_watched`
+  videoLayers: null, // the latest `video_layers` (rids someone watches), null = every layer
+  dataSaver: false, // capture the camera at 360p (two layers) instead of 720p (three)
 };
 
 const local = new LocalMedia();
@@ -117,6 +120,12 @@ window.salon = Object.freeze({
   get videoWatched() { return s.videoWatched; },
   /** Whether my camera's encodings are active (false while nobody watches). */
   videoSending: () => s.call?.videoSending() ?? null,
+  /** The latest `video_layers`: the rids of my camera someone watches (null: none came yet). */
+  get videoLayers() { return s.videoLayers ? [...s.videoLayers] : null; },
+  /** My camera's simulcast encodings now: [{rid, active, scaleResolutionDownBy, maxBitrate}]. */
+  videoEncodings: () => s.call?.videoEncodings() ?? null,
+  /** Whether the data saver is on (camera at 360p in two layers). */
+  get dataSaver() { return s.dataSaver; },
 });
 
 function setState(state) {
@@ -174,6 +183,10 @@ async function init() {
   }
   $('#join-name').value = rememberedName() ?? '';
   updatePreviewInitials();
+  // A link may ask for the data saver (`?data-saver=1`) for this visit; else what was chosen here.
+  s.dataSaver = dataSaverFromQuery(window.location.search) ?? rememberedDataSaver();
+  $('#data-saver').checked = s.dataSaver;
+  await local.setDataSaver(s.dataSaver);
   enterLobby();
   s.mediaReady = getLocalMedia();
   await s.mediaReady;
@@ -373,6 +386,13 @@ function onMessage(message) {
       s.videoWatched = message.watched !== false;
       s.call?.setVideoSending(s.videoWatched);
       break;
+    case 'video_layers': {
+      const layers = videoLayersOf(message);
+      if (!layers) break;
+      s.videoLayers = layers;
+      s.call?.setVideoLayers(layers);
+      break;
+    }
     case 'answer':
       s.call?.acceptAnswer(message.sdp);
       break;
@@ -410,7 +430,9 @@ function onJoined(message) {
   } else {
     s.call?.close();
     s.call = null;
-    s.videoWatched = true; // a new publication: sent until the server says nobody watches
+    // A new publication: every layer is sent until the server says otherwise.
+    s.videoWatched = true;
+    s.videoLayers = null;
     startMedia(sig);
   }
   s.attempt = 0;
@@ -486,10 +508,13 @@ function startMedia(sig) {
       console.warn('salon: connection lost:', reason);
       lost();
     },
+    // The number of layers is fixed for the connection: as many as the capture allows now.
+    layers: cameraLayers(local.captureHeight()),
+    watched: s.videoWatched,
+    videoLayers: s.videoLayers,
   });
   s.call = call;
   call.start();
-  if (!s.videoWatched) call.setVideoSending(false);
 }
 
 /** The room is locked: we wait in its lobby until a host admits us (`joined`) or not. */
@@ -734,6 +759,13 @@ function backToPreview() {
 function bindControls() {
   $('#join-form').addEventListener('submit', onJoinSubmit);
   $('#join-name').addEventListener('input', updatePreviewInitials);
+  $('#data-saver').addEventListener('change', (event) => {
+    s.dataSaver = event.target.checked;
+    rememberDataSaver(s.dataSaver);
+    // Join waits for the camera to take its new size (the layers are cut from it).
+    const ready = s.mediaReady;
+    s.mediaReady = ready.then(() => local.setDataSaver(s.dataSaver));
+  });
   for (const button of document.querySelectorAll('[data-toggle]')) {
     button.addEventListener('click', () => toggle(button.dataset.toggle));
   }

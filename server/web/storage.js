@@ -31,6 +31,11 @@ export const store = {
 export const rememberedName = () => store.get(NAME_KEY);
 export const rememberName = (name) => store.set(NAME_KEY, name);
 
+const DATA_SAVER_KEY = 'salon.dataSaver';
+/** Whether the data saver was switched on in this browser. */
+export const rememberedDataSaver = () => store.get(DATA_SAVER_KEY) === '1';
+export const rememberDataSaver = (on) => (on ? store.set(DATA_SAVER_KEY, '1') : store.remove(DATA_SAVER_KEY));
+
 let deviceForThisLoad = null;
 
 /**

@@ -161,10 +161,13 @@ export async function newGuest(browser, label, { denyCamera = false, ...contextO
   return { label, context, page, logs };
 }
 
-/** Opens a room link, types a name and presses Join; resolves once the page says "joined". */
+/**
+ * Opens a room link (unless `url` is null: the page is already open), types a name and presses
+ * Join; resolves once the page says "joined".
+ */
 export async function join(guest, url, name) {
   const { page } = guest;
-  await page.goto(url);
+  if (url) await page.goto(url);
   await page.getByTestId('join-name').fill(name);
   await page.getByTestId('join-submit').click();
   await waitFor(() => page.evaluate(() => window.salon?.state === 'joined'), {

@@ -93,13 +93,19 @@ describe('the native core and browsers in one room', () => {
       assert.match(stats.inbound[coreId].video.codec, /H264/iu, 'the core sends H.264');
     }
 
-    // The sizes the browsers send, as the other browser decodes them.
+    // The sizes the browsers send: each of their simulcast layers, and what the other browser
+    // decodes (the core, with no `view`, gets the top layer; the other browser the layer its
+    // tile needs).
     const sizes = { [ada.id]: new Set(), [bo.id]: new Set() };
     const noteSizes = async () => {
       for (const [viewer, sender] of [[bo, ada], [ada, bo]]) {
         const stats = await viewer.page.evaluate(() => window.salon.stats());
         const video = stats.inbound[sender.id]?.video;
         if (video?.frameWidth) sizes[sender.id].add(`${video.frameWidth}x${video.frameHeight}`);
+        const sent = await sender.page.evaluate(() => window.salon.stats());
+        for (const layer of sent.outbound.video?.layers ?? []) {
+          if (layer.frameWidth) sizes[sender.id].add(`${layer.frameWidth}x${layer.frameHeight}`);
+        }
       }
     };
     await noteSizes();

@@ -10,10 +10,11 @@ import { repoRoot } from './helpers.js';
 // load the file as one explicitly; logic.js imports nothing, which makes this possible.
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
-  addKnock, agoText, base64Url, buildView, chooseMain, cleanName, devicesToTurnOff, doorText, errorWords, gridShape,
-  initials, isDeviceId, isFatalForRetry, isHost, isLargeTile, knockNote, mediaLocked, mediaNotice, orderVideoCodecs,
-  outranks, pageLabel, pageShape, paging, presenceText, reconnectDelay, renameRoom, roleLabel, speakingChanges,
-  speakingNow, tileActions, viewChanged, waitingText,
+  activeEncodings, addKnock, agoText, base64Url, buildView, cameraLayers, chooseMain, cleanName, dataSaverFromQuery,
+  devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId, isFatalForRetry, isHost, isLargeTile,
+  knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, pageLabel, pageShape, paging, presenceText,
+  reconnectDelay, renameRoom, roleLabel, speakingChanges, speakingNow, tileActions, videoLayersOf, viewChanged,
+  waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
 describe('reconnect backoff', () => {
@@ -406,5 +407,65 @@ describe('speaking rings from the server', () => {
     assert.deepEqual(speakingChanges(['a', 'b'], ['b', 'c']), { on: ['c'], off: ['a'] });
     assert.deepEqual(speakingChanges(['a'], ['a']), { on: [], off: [] });
     assert.deepEqual(speakingChanges(['a', 'b'], []), { on: [], off: ['a', 'b'] });
+  });
+});
+
+describe('the camera\'s layers and dynacast', () => {
+  it('sends a 720p capture in three layers and a smaller one in two, lowest first', () => {
+    const three = cameraLayers(720);
+    assert.deepEqual(three.map((l) => l.rid), ['q', 'h', 'f']);
+    assert.deepEqual(three.map((l) => 720 / l.scaleResolutionDownBy), [180, 360, 720]);
+    assert.ok(three.every((l, i) => i === 0 || l.maxBitrate > three[i - 1].maxBitrate));
+    assert.deepEqual(cameraLayers(540).map((l) => l.rid), ['q', 'h', 'f']);
+    for (const height of [360, 480, 539, undefined, Number.NaN]) {
+      const two = cameraLayers(height);
+      assert.deepEqual(two.map((l) => l.rid), ['q', 'f'], `height ${height}`);
+      assert.deepEqual(two.map((l) => l.scaleResolutionDownBy), [2, 1]);
+    }
+  });
+
+  it('reads the rids of a `video_layers` message and nothing else', () => {
+    assert.deepEqual(videoLayersOf({ type: 'video_layers', layers: ['q', 'h'] }), ['q', 'h']);
+    assert.deepEqual(videoLayersOf({ layers: ['q', 7, null, '', 'x'.repeat(17), { rid: 'f' }, 'f'] }), ['q', 'f']);
+    assert.deepEqual(videoLayersOf({ layers: [] }), []);
+    for (const message of [{}, { layers: 'q' }, { layers: null }, null, undefined, 'video_layers']) {
+      assert.equal(videoLayersOf(message), null, JSON.stringify(message));
+    }
+  });
+
+  it('keeps the watched layers active and pauses the others', () => {
+    const rids = ['q', 'h', 'f'];
+    assert.deepEqual(activeEncodings(rids), [true, true, true]);
+    assert.deepEqual(activeEncodings(rids, { layers: ['q'] }), [true, false, false]);
+    assert.deepEqual(activeEncodings(rids, { layers: ['q', 'h'] }), [true, true, false]);
+    assert.deepEqual(activeEncodings(rids, { layers: ['f'] }), [false, false, true]);
+    assert.deepEqual(activeEncodings(['q', 'f'], { layers: ['q', 'f'] }), [true, true]);
+  });
+
+  it('pauses every layer while nobody watches, and restores the last layers after', () => {
+    const rids = ['q', 'h', 'f'];
+    assert.deepEqual(activeEncodings(rids, { watched: false, layers: ['q'] }), [false, false, false]);
+    assert.deepEqual(activeEncodings(rids, { watched: false }), [false, false, false]);
+    assert.deepEqual(activeEncodings(rids, { watched: true, layers: ['q'] }), [true, false, false]);
+    assert.deepEqual(activeEncodings([undefined], { watched: false }), [false]);
+    assert.deepEqual(activeEncodings([undefined], { watched: true, layers: ['q'] }), [true]);
+  });
+
+  it('ignores rids it does not send, and never turns the camera off for a message it cannot match', () => {
+    assert.deepEqual(activeEncodings(['q', 'f'], { layers: ['q', 'h'] }), [true, false]);
+    assert.deepEqual(activeEncodings(['q', 'f'], { layers: ['h'] }), [true, true]);
+    assert.deepEqual(activeEncodings(['q', 'h', 'f'], { layers: [] }), [true, true, true]);
+    assert.deepEqual(activeEncodings(['q', 'h', 'f'], { layers: ['x', 'y'] }), [true, true, true]);
+  });
+
+  it('takes the data saver from the link when it says', () => {
+    assert.equal(dataSaverFromQuery(''), null);
+    assert.equal(dataSaverFromQuery('?name=x'), null);
+    for (const on of ['?data-saver', '?data-saver=1', '?data-saver=on', '?a=b&data-saver=true']) {
+      assert.equal(dataSaverFromQuery(on), true, on);
+    }
+    for (const off of ['?data-saver=0', '?data-saver=off', '?data-saver=false', '?data-saver=No']) {
+      assert.equal(dataSaverFromQuery(off), false, off);
+    }
   });
 });
