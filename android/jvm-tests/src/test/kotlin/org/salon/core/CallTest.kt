@@ -65,7 +65,13 @@ class CallTest {
 
             val feeder = launch(Dispatchers.Default) { feed(bob, bobCall) }
             try {
-                val picture = withTimeout(30.seconds) { aliceCall.videoFrames().first { it.participantId == bobId } }
+                // Bob's camera goes out in two simulcast layers, 160x120 (halved) and
+                // 320x240; without a view Alice gets the top one (her first pictures may come from
+                // the small layer, which can start a moment sooner).
+                val picture =
+                    withTimeout(30.seconds) {
+                        aliceCall.videoFrames().first { it.participantId == bobId && it.frame.width == 320 }
+                    }
                 assertEquals(320, picture.frame.width)
                 assertEquals(240, picture.frame.height)
                 assertEquals(320 * 240 * 3 / 2, picture.frame.data.size)
