@@ -405,8 +405,8 @@ export const THREE_LAYER_MIN_HEIGHT = 540;
  * rule). The rid names the layer's place, not its size: `q` the lowest, `h` the middle, `f` the
  * full capture. A 720p capture goes out as q/h/f (180, 360 and 720 lines); a smaller one (the data
  * saver's 360p, or a camera that gives less) as q/f (half and full size), since browsers send at
- * most two layers of a capture under 540 lines. Bitrates: between LiveKit's presets (160k, 450k,
- * 1.7M) and Jitsi's (200k, 700k, 2.5M).
+ * most two layers of a capture under 540 lines. Bitrates: close to LiveKit's presets for these
+ * sizes (160k, 450k, 1.7M).
  */
 export function cameraLayers(height) {
   if (Number.isFinite(height) && height >= THREE_LAYER_MIN_HEIGHT) {
