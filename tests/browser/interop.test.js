@@ -84,14 +84,24 @@ describe('the native core and browsers in one room', () => {
     }, { timeout: 15000, message: 'Ada to see the core\'s tile' });
     assert.notEqual(coreId, ada.id);
 
-    // Both browsers play the core's picture (320x240 test pattern) and hear its tone.
+    // Both browsers play the core's picture and hear its tone. The core sends its 320x240 test
+    // pattern in two simulcast layers (160x120 and 320x240); each browser gets the one that fits
+    // its tile (the server reads the layers' heights from their H.264 SPS).
     for (const guest of [ada, bo]) {
       const other = guest === ada ? bo.id : ada.id;
       const sample = await expectReceiving(guest, [coreId, other], { timeout: 25000 });
-      assert.equal(sample[coreId].videoWidth, 320, `${guest.label} plays the core's video at 320 px`);
+      assert.ok([160, 320].includes(sample[coreId].videoWidth),
+        `${guest.label} plays the core's video at one of its layers: ${sample[coreId].videoWidth} px`);
       const stats = await guest.page.evaluate(() => window.salon.stats());
       assert.match(stats.inbound[coreId].video.codec, /H264/iu, 'the core sends H.264');
     }
+    // Pinned, the core's tile is large: Ada gets its full layer.
+    await ada.page.locator(`[data-testid=tile][data-participant="${coreId}"] [data-testid=pin]`).click();
+    await waitFor(async () => {
+      const stats = await ada.page.evaluate(() => window.salon.stats());
+      return stats.inbound[coreId]?.video?.frameHeight === 240;
+    }, { timeout: 10000, message: 'Ada to decode the pinned core at 320x240' });
+    await ada.page.locator(`[data-testid=tile][data-participant="${coreId}"] [data-testid=pin]`).click();
 
     // The sizes the browsers send: each of their simulcast layers, and what the other browser
     // decodes (the core, with no `view`, gets the top layer; the other browser the layer its
