@@ -97,6 +97,40 @@ async fn join(
     Arc::new(client.join(link, config, None, sink, None).await.unwrap())
 }
 
+/// A real server, a publisher feeding its camera and a viewer that counts picture sizes.
+struct Room {
+    server: salon_server::Server,
+    dir: tempfile::TempDir,
+    publisher: Arc<Call>,
+    viewer: Arc<Call>,
+    sizes: Arc<Sizes>,
+    /// The publisher's participant id.
+    p: String,
+    feeder: tokio::task::JoinHandle<()>,
+}
+
+impl Room {
+    async fn open() -> Self {
+        let (server, dir) = server().await;
+        let client = Client::in_memory().unwrap();
+        let room = client.create_room(&server.url(), None).await.unwrap();
+        let publisher = join(&client, &room.link, "Publisher", true, None).await;
+        let sizes = Arc::new(Sizes::default());
+        let viewer = join(&client, &room.link, "Viewer", false, Some(sizes.clone())).await;
+        let p = publisher.state().me.unwrap();
+        let feeder = feed(publisher.clone(), WIDTH, HEIGHT);
+        Self {
+            server,
+            dir,
+            publisher,
+            viewer,
+            sizes,
+            p,
+            feeder,
+        }
+    }
+}
+
 /// Frames sent so far on the publisher's layer `rid`.
 fn sent(call: &Call, rid: &str) -> u64 {
     call.send_stats()
@@ -108,14 +142,15 @@ fn sent(call: &Call, rid: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layer_a_subscriber_gets_follows_its_view() {
-    let (server, _dir) = server().await;
-    let client = Client::in_memory().unwrap();
-    let room = client.create_room(&server.url(), None).await.unwrap();
-    let publisher = join(&client, &room.link, "Publisher", true, None).await;
-    let sizes = Arc::new(Sizes::default());
-    let viewer = join(&client, &room.link, "Viewer", false, Some(sizes.clone())).await;
-    let p = publisher.state().me.unwrap();
-    let feeder = feed(publisher.clone(), WIDTH, HEIGHT);
+    let Room {
+        server: _server,
+        dir: _dir,
+        publisher,
+        viewer,
+        sizes,
+        p,
+        feeder,
+    } = Room::open().await;
 
     // Both layers go out, each at its size.
     assert!(
@@ -167,14 +202,15 @@ async fn the_layer_a_subscriber_gets_follows_its_view() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_layer_nobody_watches_is_paused_and_comes_back_from_a_keyframe() {
-    let (server, _dir) = server().await;
-    let client = Client::in_memory().unwrap();
-    let room = client.create_room(&server.url(), None).await.unwrap();
-    let publisher = join(&client, &room.link, "Publisher", true, None).await;
-    let sizes = Arc::new(Sizes::default());
-    let viewer = join(&client, &room.link, "Viewer", false, Some(sizes.clone())).await;
-    let p = publisher.state().me.unwrap();
-    let feeder = feed(publisher.clone(), WIDTH, HEIGHT);
+    let Room {
+        server: _server,
+        dir: _dir,
+        publisher,
+        viewer,
+        sizes,
+        p,
+        feeder,
+    } = Room::open().await;
     let stats = publisher.send_stats();
     let layers = |call: &Call| call.state().video_layers;
     let named = |rids: &[&str]| Some(rids.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>());
