@@ -35,8 +35,7 @@ pub const LAYER_COUNT: usize = LAYERS.len();
 
 /// The header extensions that name a simulcast layer's packets (RFC 8852): the section's mid
 /// and the layer's rid.
-pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+pub use rtc::sdp::extmap::{SDES_MID_URI as MID_URI, SDES_RTP_STREAM_ID_URI as RID_URI};
 
 /// The low layer's share of the configured bitrate, and its floor.
 const LOW_LAYER_DIVISOR: u32 = 4;

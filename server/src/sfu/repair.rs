@@ -39,9 +39,10 @@ const MAX_STREAMS: usize = 32;
 /// Longest `mid` or `rid` value kept (RFC 8852 allows any length; real ones are a few bytes).
 const MAX_ID_LEN: usize = 16;
 
-const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
-const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+use rtc::sdp::extmap::{
+    SDES_MID_URI as MID_URI, SDES_REPAIR_RTP_STREAM_ID_URI as RRID_URI,
+    SDES_RTP_STREAM_ID_URI as RID_URI,
+};
 
 /// A layer, named by its media section and stream id.
 #[derive(Debug, Clone, PartialEq, Eq)]

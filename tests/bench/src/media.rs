@@ -85,9 +85,10 @@ pub struct MediaConfig {
 
 /// The header extensions that name a simulcast layer (RFC 8852), and the one that names a
 /// layer's retransmissions (offered as browsers do; the bench sends no retransmissions).
-pub const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
-pub const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+pub use rtc::sdp::extmap::{
+    SDES_MID_URI as MID_URI, SDES_REPAIR_RTP_STREAM_ID_URI as RRID_URI,
+    SDES_RTP_STREAM_ID_URI as RID_URI,
+};
 
 /// What a participant was told it receives: whose audio (`speakers`) and whose video (its own
 /// `view`), now and every change (for the loss figures, `expect::tally`).
