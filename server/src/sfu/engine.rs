@@ -542,6 +542,12 @@ impl Layer {
         self.last_keyframe_request
             .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_REQUEST_GAP)
     }
+
+    /// It flows: a packet arrived within [`LAYER_LIVE`].
+    fn is_live(&self, now: Instant) -> bool {
+        self.last_packet
+            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE)
+    }
 }
 
 /// One subscriber's video, for `Worker::retarget`: what its one-layer videos cost, and what each
@@ -594,9 +600,7 @@ impl Pub {
         self.layers
             .iter()
             .map(|l| LayerView {
-                live: l
-                    .last_packet
-                    .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE),
+                live: l.is_live(now),
                 height: l.height,
             })
             .collect()
@@ -1847,9 +1851,7 @@ impl Worker {
         for p in self.pubs.values_mut() {
             for l in &mut p.layers {
                 l.rate.tick(now);
-                if l.last_packet
-                    .is_some_and(|t| now.saturating_duration_since(t) < LAYER_LIVE)
-                {
+                if l.is_live(now) {
                     l.known_rate = l.rate.bits_per_second();
                 }
             }

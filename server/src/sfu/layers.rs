@@ -254,11 +254,12 @@ pub const LOSS_CUT_EVERY: Duration = Duration::from_secs(1);
 
 /// A subscriber's video budget from the loss its receiver reports tell: a loss-based
 /// controller in the manner of libwebrtc's. Above [`LOSS_HIGH`] the budget becomes what the
-/// subscriber receives now less half the loss (at most once per [`LOSS_CUT_EVERY`]); below [`LOSS_LOW`] it grows by
-/// [`LOSS_GROWTH_PER_S`] (and is lifted once it covers everything the subscriber's views ask
-/// for, so an old cut does not linger); in between it holds. Without loss it never limits anything.
-/// It needs no bandwidth probing: a layer it allows is its own probe, and the loss that
-/// follows an upgrade the link cannot carry brings the budget back down.
+/// subscriber receives now less half the loss (at most once per [`LOSS_CUT_EVERY`]); below
+/// [`LOSS_LOW`] it grows by [`LOSS_GROWTH_PER_S`] (and is lifted once it covers everything the
+/// subscriber's views ask for, so an old cut does not linger); in between it holds. Without
+/// loss it never limits anything. It needs no bandwidth probing: a layer it allows is its own
+/// probe, and the loss that follows an upgrade the link cannot carry brings the budget back
+/// down.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LossControl {
     allowed: Option<f64>,
