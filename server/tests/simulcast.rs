@@ -36,9 +36,10 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use salon_protocol::{ClientMessage, ServerMessage, Tile, TileSize};
 use salon_rtc::keyframe::{self, KeyframeRequests};
 
-const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
-const RRID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+use rtc::sdp::extmap::{
+    SDES_MID_URI as MID_URI, SDES_REPAIR_RTP_STREAM_ID_URI as RRID_URI,
+    SDES_RTP_STREAM_ID_URI as RID_URI,
+};
 
 /// The publisher's layers, lowest first: rid, and the marker byte that ends each payload.
 const LAYERS: [(&str, u8); 3] = [("q", b'q'), ("h", b'h'), ("f", b'f')];
@@ -534,6 +535,24 @@ fn layer_seen(to: &RtcClient, from: &str) -> (Option<char>, u64) {
     )
 }
 
+/// Each client's last video packet from `from` came on the layer with that marker, in order.
+fn on_layers(clients: &[&mut RtcClient], from: &str, markers: &[char]) -> bool {
+    clients.len() >= markers.len()
+        && clients
+            .iter()
+            .zip(markers)
+            .all(|(c, m)| layer_seen(c, from).0 == Some(*m))
+}
+
+/// A server, a room and a simulcast publisher in it; the room's signaling URL.
+async fn room_with_publisher() -> (TestServer, String, SimulcastPublisher) {
+    let server = TestServer::start().await;
+    let id = server.room_id().await;
+    let url = server.ws_url(&id);
+    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    (server, url, publisher)
+}
+
 fn view(of: &str, size: TileSize, height: u32) -> ClientMessage {
     ClientMessage::View {
         tiles: vec![Tile {
@@ -567,10 +586,7 @@ async fn pump_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_subscriber_gets_the_layer_its_view_asks_for_across_renegotiations() {
-    let s = TestServer::start().await;
-    let id = s.room_id().await;
-    let url = s.ws_url(&id);
-    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    let (_server, url, publisher) = room_with_publisher().await;
     let p = publisher.id.clone();
     let mut a = RtcClient::join(&url, "Big screen").await;
     let mut b = RtcClient::join(&url, "Small tile").await;
@@ -579,7 +595,7 @@ async fn each_subscriber_gets_the_layer_its_view_asks_for_across_renegotiations(
 
     // A gets the top layer, B the lowest.
     let took = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
-        layer_seen(c[0], &p).0 == Some('f') && layer_seen(c[1], &p).0 == Some('q')
+        on_layers(c, &p, &['f', 'q'])
     })
     .await;
     assert!(
@@ -641,7 +657,7 @@ async fn each_subscriber_gets_the_layer_its_view_asks_for_across_renegotiations(
     a.ws.send(&view(&p, TileSize::Thumbnail, 180)).await;
     b.ws.send(&view(&p, TileSize::Large, 720)).await;
     let took = pump_until(&mut [&mut a, &mut b, &mut c], Duration::from_secs(5), |c| {
-        layer_seen(c[0], &p).0 == Some('q') && layer_seen(c[1], &p).0 == Some('f')
+        on_layers(c, &p, &['q', 'f'])
     })
     .await;
     let now_asked = publisher.keyframe_requests();
@@ -673,15 +689,12 @@ async fn each_subscriber_gets_the_layer_its_view_asks_for_across_renegotiations(
 /// top one is watched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layers_nobody_needs_are_paused_at_the_publisher_and_come_back_at_once() {
-    let s = TestServer::start().await;
-    let id = s.room_id().await;
-    let url = s.ws_url(&id);
-    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    let (_server, url, publisher) = room_with_publisher().await;
     let p = publisher.id.clone();
     let mut a = RtcClient::join(&url, "Small tile").await;
     a.ws.send(&view(&p, TileSize::Thumbnail, 180)).await;
     let got_q = pump_until(&mut [&mut a], Duration::from_secs(10), |c| {
-        layer_seen(c[0], &p).0 == Some('q')
+        on_layers(c, &p, &['q'])
     })
     .await;
     assert!(got_q.is_some(), "{:?}", layer_seen(&a, &p));
@@ -716,7 +729,7 @@ async fn layers_nobody_needs_are_paused_at_the_publisher_and_come_back_at_once()
     // (the layer starts with a keyframe). q stays on for its grace period.
     a.ws.send(&view(&p, TileSize::Large, 720)).await;
     let grown = pump_until(&mut [&mut a], Duration::from_secs(3), |c| {
-        layer_seen(c[0], &p).0 == Some('f')
+        on_layers(c, &p, &['f'])
     })
     .await;
     assert!(
@@ -740,7 +753,7 @@ async fn layers_nobody_needs_are_paused_at_the_publisher_and_come_back_at_once()
     let mut b = RtcClient::join(&url, "Latecomer").await;
     b.ws.send(&view(&p, TileSize::Thumbnail, 180)).await;
     let both = pump_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
-        layer_seen(c[0], &p).0 == Some('f') && layer_seen(c[1], &p).0 == Some('q')
+        on_layers(c, &p, &['f', 'q'])
     })
     .await;
     assert!(
@@ -771,17 +784,14 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
         None,
         "the test's keyframes must not carry a picture size"
     );
-    let s = TestServer::start().await;
-    let id = s.room_id().await;
-    let url = s.ws_url(&id);
-    let publisher = SimulcastPublisher::join(&url, "Simulcaster").await;
+    let (_server, url, publisher) = room_with_publisher().await;
     let p = publisher.id.clone();
     let mut a = RtcClient::join(&url, "Lossy downlink").await;
     let mut b = RtcClient::join(&url, "Good downlink").await;
     a.ws.send(&view(&p, TileSize::Large, 0)).await;
     b.ws.send(&view(&p, TileSize::Large, 0)).await;
     let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
-        layer_seen(c[0], &p).0 == Some('f') && layer_seen(c[1], &p).0 == Some('f')
+        on_layers(c, &p, &['f', 'f'])
     })
     .await;
     assert!(
@@ -798,7 +808,7 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
     // B is not affected.
     a.report_video_loss(Some(102));
     let lowered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
-        layer_seen(c[0], &p).0 == Some('h')
+        on_layers(c, &p, &['h'])
     })
     .await;
     assert!(lowered.is_some(), "a still on {:?}", layer_seen(&a, &p));
@@ -814,7 +824,7 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
     // kb/s) fits again after some 20 s.
     a.report_video_loss(Some(0));
     let recovered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(40), |c| {
-        layer_seen(c[0], &p).0 == Some('f')
+        on_layers(c, &p, &['f'])
     })
     .await;
     assert!(recovered.is_some(), "a stuck on {:?}", layer_seen(&a, &p));
