@@ -422,6 +422,13 @@ struct Outgoing {
 }
 
 impl Outgoing {
+    /// A video stream that comes back after a pause starts with a keyframe, as an encoder
+    /// does, and its keyframe schedule starts over from it.
+    fn restart(&mut self, now: Instant) {
+        self.next_keyframe = now;
+        self.last_keyframe = None;
+    }
+
     fn new(ssrc: u32, now: Instant) -> Self {
         Self {
             ssrc,
@@ -633,8 +640,7 @@ impl Worker {
                         // schedules spread out again after it).
                         let now = Instant::now();
                         for o in &mut p.outs[VIDEO] {
-                            o.next_keyframe = now;
-                            o.last_keyframe = None;
+                            o.restart(now);
                         }
                     }
                     p.video_paused = !watched;
@@ -647,9 +653,7 @@ impl Worker {
                     for (o, rid) in self.peers[i].outs[VIDEO].iter_mut().zip(names) {
                         let on = rids.iter().any(|r| r == rid);
                         if o.paused && on {
-                            // A layer that comes back starts with a keyframe.
-                            o.next_keyframe = now;
-                            o.last_keyframe = None;
+                            o.restart(now);
                         }
                         o.paused = !on;
                     }
