@@ -69,6 +69,8 @@ pub struct Metrics {
     rtp_received_bytes: Counter,
     rtp_forwarded: Counter,
     rtp_forwarded_bytes: Counter,
+    rtp_resent: Counter,
+    rtp_resends_refused: Counter,
     rtp_dropped: Family<DropLabels, Counter>,
     /// Each reason's counter of `rtp_dropped`, looked up once: the forwarding loop counts drops
     /// without the family's lock and hash (a series appears when first counted).
@@ -94,6 +96,8 @@ impl Metrics {
             rtp_received_bytes: Counter::default(),
             rtp_forwarded: Counter::default(),
             rtp_forwarded_bytes: Counter::default(),
+            rtp_resent: Counter::default(),
+            rtp_resends_refused: Counter::default(),
             rtp_dropped: Family::default(),
             dropped_by_reason: Default::default(),
             offers: Counter::default(),
@@ -123,6 +127,17 @@ impl Metrics {
             "rtp_forwarded_bytes",
             "Payload bytes of the RTP packets written to subscribers",
             m.rtp_forwarded_bytes.clone(),
+        );
+        m.registry.register(
+            "rtp_resent_packets",
+            "Video packets sent again because a subscriber asked (NACK)",
+            m.rtp_resent.clone(),
+        );
+        m.registry.register(
+            "rtp_resends_refused_packets",
+            "Retransmissions a subscriber asked for beyond its allowance (a quarter of what it \
+             is sent)",
+            m.rtp_resends_refused.clone(),
         );
         m.registry.register(
             "rtp_dropped_packets",
@@ -178,6 +193,16 @@ impl Metrics {
             self.rtp_forwarded.inc_by(packets);
             self.rtp_forwarded_bytes.inc_by(packets * bytes as u64);
         }
+    }
+
+    /// `packets` video packets sent again on a subscriber's request.
+    pub fn resent(&self, packets: u64) {
+        self.rtp_resent.inc_by(packets);
+    }
+
+    /// A retransmission request refused: the subscriber asked for more than its allowance.
+    pub fn resend_refused(&self) {
+        self.rtp_resends_refused.inc();
     }
 
     pub fn dropped(&self, reason: DropReason, packets: u64) {

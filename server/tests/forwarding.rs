@@ -315,3 +315,123 @@ async fn a_microphone_its_owner_turned_off_forwards_nothing_and_resumes_seamless
         back.largest_audio_seq_step
     );
 }
+
+/// One counter of `GET /metrics` (0 until it first counts).
+async fn counter(s: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", s.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The engine sends forwarded copies past the stack, so it answers retransmission requests
+/// itself (`sfu::history`). Video packets lost on the way to a subscriber are asked for by its
+/// real NACK generator and arrive after all; a request for a packet sent more than a second ago
+/// is not answered; one packet goes at most twice again; and a subscriber that asks for
+/// everything, over and over, gets no more than its allowance (a quarter of what it is sent)
+/// while its video goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let engine = s.server.state.media.engine.clone();
+    let mut publisher = RtcClient::join(&s.ws_url(&id), "Publisher").await;
+    let mut viewer = RtcClient::join(&s.ws_url(&id), "Viewer").await;
+    pump_all(&mut [&mut publisher, &mut viewer], Duration::from_secs(3)).await;
+    let got = viewer.received_from(&publisher.id);
+    assert!(got.video_packets > 30, "no video yet: {got:?}");
+    let stale = got.video_seqs[0].0;
+
+    // Three packets lost on the way: the viewer notices the gap, asks, and gets them.
+    let before = got.video_seqs.len();
+    assert_eq!(engine.lose_video_to(&viewer.id, 3).await, 1);
+    pump_all(&mut [&mut publisher, &mut viewer], Duration::from_secs(1)).await;
+    let resent = counter(&s, "salon_rtp_resent_packets_total").await;
+    assert!(resent >= 3, "{resent} packets resent");
+    let got = viewer.received_from(&publisher.id);
+    let mut seqs: Vec<u16> = got.video_seqs[before..].iter().map(|(s, _)| *s).collect();
+    let arrival = seqs.clone();
+    // (The lost ones may be older than the first to arrive.)
+    let first = seqs[0].wrapping_sub(1000);
+    seqs.sort_by_key(|s| s.wrapping_sub(first));
+    seqs.dedup();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "a gap remains after the retransmissions: {arrival:?}"
+    );
+    assert_ne!(
+        seqs, arrival,
+        "nothing arrived late: the packets were not lost"
+    );
+
+    // Too old: not answered.
+    viewer.nack_video(&publisher.id, &[stale]).await;
+    pump_all(
+        &mut [&mut publisher, &mut viewer],
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(counter(&s, "salon_rtp_resent_packets_total").await, resent);
+
+    // At most twice again (a receiver drops what it already has, so this counts at the server).
+    let fresh = viewer
+        .received_from(&publisher.id)
+        .video_seqs
+        .last()
+        .unwrap()
+        .0;
+    for _ in 0..4 {
+        viewer.nack_video(&publisher.id, &[fresh]).await;
+        pump_all(
+            &mut [&mut publisher, &mut viewer],
+            Duration::from_millis(100),
+        )
+        .await;
+    }
+    assert_eq!(
+        counter(&s, "salon_rtp_resent_packets_total").await,
+        resent + u64::from(salon_server::sfu::history::MAX_RESENDS)
+    );
+
+    // A flood: every packet of the last second, ten times a second, for three seconds.
+    let sent_before = engine.packets_to(&viewer.id).await;
+    let resent_before = counter(&s, "salon_rtp_resent_packets_total").await;
+    let video_before = viewer.received_from(&publisher.id).video_packets;
+    let flood_started = std::time::Instant::now();
+    while flood_started.elapsed() < Duration::from_secs(3) {
+        let recent: Vec<u16> = viewer
+            .received_from(&publisher.id)
+            .video_seqs
+            .iter()
+            .rev()
+            .take(30)
+            .map(|(seq, _)| *seq)
+            .collect();
+        viewer.nack_video(&publisher.id, &recent).await;
+        pump_all(
+            &mut [&mut publisher, &mut viewer],
+            Duration::from_millis(100),
+        )
+        .await;
+    }
+    let sent = engine.packets_to(&viewer.id).await - sent_before;
+    let resent = counter(&s, "salon_rtp_resent_packets_total").await - resent_before;
+    let refused = counter(&s, "salon_rtp_resends_refused_packets_total").await;
+    assert!(refused > 0, "the flood was never refused");
+    assert!(resent > 0, "nothing resent during the flood");
+    let allowance = salon_server::sfu::history::Allowance::BURST as u64 + sent / 4 + 2;
+    assert!(
+        resent <= allowance,
+        "{resent} resent for {sent} sent: more than the allowance"
+    );
+    let video = viewer.received_from(&publisher.id).video_packets - video_before;
+    assert!(
+        video > 60,
+        "the video stalled during the flood: {video} packets in 3 s"
+    );
+}

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rtc::peer_connection::RTCPeerConnection;
@@ -42,12 +42,14 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
+use rtc::shared::marshal::{Marshal, MarshalSize};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
 use super::demux;
 use super::feedback::{self, Feedback};
 use super::forward::Publication;
+use super::history::{self, History};
 use super::keyframe::VideoCodec;
 use super::layers::{self, LayerView, Switch, Verdict, Want};
 use super::munger::Munger;
@@ -330,6 +332,7 @@ impl Engine {
                         reads: Vec::new(),
                         diverted: Vec::new(),
                         outbox: Vec::new(),
+                        plain: Vec::new(),
                         outcomes: Vec::new(),
                         problems: Problems::default(),
                         pins: IdMap::default(),
@@ -391,6 +394,30 @@ impl Engine {
     }
 
     /// `count` run on every worker, added up (a stopped worker counts 0).
+    /// Loses the next `n` video datagrams forwarded to `participant` on the way out, as a lossy
+    /// network would: they are kept for retransmission but not sent (tests: a real receiver
+    /// notices the gap, asks for them, and gets them from the history). Returns how many
+    /// connections were told.
+    pub async fn lose_video_to(&self, participant: &str, n: u32) -> u64 {
+        let who = participant.to_owned();
+        let mut told = 0;
+        for w in &self.shared.workers {
+            let who = who.clone();
+            told += w
+                .call(move |w| {
+                    let mut told = 0;
+                    for leg in w.legs.values_mut().filter(|l| l.participant == who) {
+                        leg.lose = n;
+                        told += 1;
+                    }
+                    told
+                })
+                .await
+                .unwrap_or(0);
+        }
+        told
+    }
+
     async fn sum_over_workers(
         &self,
         count: impl Fn(&Worker) -> u64 + Clone + Send + 'static,
@@ -467,6 +494,8 @@ struct SendSlot {
     /// Packets and bytes sent on it (for the sender reports it passes on).
     packets: u32,
     octets: u32,
+    /// The video datagrams sent on it lately, for retransmission requests.
+    history: History,
 }
 
 /// One peer connection and what the engine keeps about it.
@@ -506,6 +535,15 @@ pub struct Leg {
     /// The video it receives, in bits per second, as of the last tick (the layers it is
     /// forwarded, at their measured rates).
     receiving: f64,
+    /// Forwarded datagrams, protected by the engine (`RTCPeerConnection::protect_rtp`), waiting
+    /// for the next flush; they never pass through the stack's queues.
+    raw: Vec<(Bytes, SocketAddr)>,
+    /// Where the last of them went (ICE's selected pair), for retransmissions.
+    peer: Option<SocketAddr>,
+    /// Forwarded video datagrams still to lose on purpose (`Engine::lose_video_to`).
+    lose: u32,
+    /// What it may still be sent again on request.
+    resends: history::Allowance,
 }
 
 /// One stream a publisher's connection receives: a track, or one simulcast layer of it.
@@ -689,7 +727,9 @@ pub struct Worker {
     reads: Vec<(Option<String>, rtp::Packet)>,
     diverted: Vec<rtp::Packet>,
     /// Datagrams of one flush, and whether the kernel took each (kept for their capacity).
-    outbox: Vec<(BytesMut, SocketAddr)>,
+    outbox: Vec<(Bytes, SocketAddr)>,
+    /// Where a forwarded copy is marshalled before it is protected (kept for its capacity).
+    plain: Vec<u8>,
     outcomes: Vec<Sent>,
     /// Who produced the outbox's datagrams: runs of (connection, count).
     runs: Vec<(LegId, usize)>,
@@ -812,6 +852,10 @@ impl WorkerHandle {
                         loss: layers::LossControl::default(),
                         loss_reported: (0, 0),
                         receiving: 0.0,
+                        raw: Vec::new(),
+                        peer: None,
+                        lose: 0,
+                        resends: history::Allowance::new(),
                     },
                 );
                 w.shared.metrics.legs_changed(1);
@@ -833,6 +877,7 @@ impl Leg {
                 source: None,
                 packets: 0,
                 octets: 0,
+                history: History::default(),
             },
         );
     }
@@ -1518,6 +1563,8 @@ impl Worker {
         }
         // Without keyframe detection, a layer change happens at once.
         let switch_here = keyframe || publication.video.is_none();
+        // Video is kept for retransmission requests; audio is not (Opus repairs itself).
+        let video = publication.kind == RtpCodecKind::Video;
         let (mut sent, mut late, mut failed, mut hidden, mut waiting) = (0u64, 0, 0, 0, 0);
         let bytes = packet.payload.len();
         for d in &mut publication.downs {
@@ -1573,14 +1620,30 @@ impl Worker {
             slot.octets = slot
                 .octets
                 .wrapping_add(u32::try_from(bytes).unwrap_or(u32::MAX));
+            // Marshalled and protected here, not through the sender's `write_rtp` and the
+            // stack's queues: `rewrite` already matches this leg's negotiation (see `history`).
+            let plain = &mut self.plain;
             let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                leg.pc
-                    .rtp_sender(d.sender)
-                    .is_some_and(|mut s| s.write_rtp(now, copy).is_ok())
+                plain.resize(copy.marshal_size(), 0);
+                let n = copy.marshal_to(plain).ok()?;
+                leg.pc.protect_rtp(plain.get(..n)?, &copy.header).ok()
             }));
             match written {
-                Ok(true) => sent += 1,
-                Ok(false) => failed += 1,
+                Ok(Some((datagram, to))) => {
+                    let datagram = datagram.freeze();
+                    if video {
+                        slot.history.push(m.sequence_number, datagram.clone(), now);
+                    }
+                    if video && leg.lose > 0 {
+                        leg.lose -= 1;
+                    } else {
+                        leg.raw.push((datagram, to));
+                    }
+                    leg.peer = Some(to);
+                    leg.resends.earn();
+                    sent += 1;
+                }
+                Ok(None) => failed += 1,
                 Err(_) => {
                     failed += 1;
                     leg.failed = true;
@@ -1660,6 +1723,44 @@ impl Worker {
                     let (sum, n) = &mut leg.loss_reported;
                     *sum = sum.saturating_add(u32::from(fraction_lost));
                     *n = n.saturating_add(1);
+                }
+            }
+            Feedback::Nack {
+                media_ssrc,
+                packet_id,
+                lost_packets,
+            } => {
+                let now = self.now;
+                let Some(leg) = self.legs.get_mut(&from) else {
+                    return;
+                };
+                let Some(slot) = leg.slots.values_mut().find(|s| s.ssrc == media_ssrc) else {
+                    return;
+                };
+                let Some(to) = leg.peer else {
+                    return;
+                };
+                let mut resent = 0;
+                for seq in history::nacked(packet_id, lost_packets) {
+                    if !leg.resends.spend() {
+                        self.shared.metrics.resend_refused();
+                        break;
+                    }
+                    match slot.history.resend(seq, now) {
+                        Some(datagram) => {
+                            leg.raw.push((datagram, to));
+                            resent += 1;
+                        }
+                        // Not spent on a packet it no longer has.
+                        None => leg.resends.refund(),
+                    }
+                }
+                if resent > 0 {
+                    self.shared.metrics.resent(resent);
+                    if !leg.dirty {
+                        leg.dirty = true;
+                        self.dirty.push(from);
+                    }
                 }
             }
             Feedback::Estimate { bits_per_second } => {
@@ -2054,7 +2155,7 @@ impl Worker {
                     if !self.by_addr.contains_key(&to) && !new_addrs.contains(&to) {
                         new_addrs.push(to);
                     }
-                    out.push((datagram.message, to));
+                    out.push((datagram.message.freeze(), to));
                 }
                 leg.next_timeout = leg.pc.poll_timeout();
             }));
@@ -2063,6 +2164,7 @@ impl Worker {
                 failed.push(*id);
                 continue;
             }
+            out.append(&mut leg.raw);
             if out.len() > before {
                 runs.push((*id, out.len() - before));
             }

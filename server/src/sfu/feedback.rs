@@ -4,6 +4,8 @@
 //! handled across connections: a subscriber's keyframe request (PLI, FIR) belongs to the
 //! publisher of the track it names, and a publisher's sender report (its NTP ↔ RTP clock mapping,
 //! what receivers use for lip sync) belongs to every subscriber, translated to their numbering.
+//! So does a subscriber's retransmission request (NACK): the engine sends forwarded copies past
+//! the stack (`super::history`), so it answers them itself.
 //! This interceptor copies those into an [`Inbox`] the engine drains after each datagram.
 //!
 //! It also takes the RTP of the streams the engine has claimed (every received stream, once the
@@ -21,6 +23,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket}
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
@@ -49,6 +52,13 @@ pub enum Feedback {
     /// The remote's reception report about the stream it receives as `media_ssrc`: the
     /// fraction of its packets lost since the last report (RFC 3550, in 256ths).
     Loss { media_ssrc: u32, fraction_lost: u8 },
+    /// The remote asks for packets of the stream it receives as `media_ssrc` again: `packet_id`
+    /// and those the bitmask names (one NACK item, RFC 4585 §6.2.1).
+    Nack {
+        media_ssrc: u32,
+        packet_id: u16,
+        lost_packets: u16,
+    },
     /// The remote sender's report for its stream `ssrc`.
     SenderReport {
         ssrc: u32,
@@ -203,6 +213,17 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
                     push_losses(q, &sr.reports);
                 } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
                     push_losses(q, &rr.reports);
+                } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
+                    for pair in &nack.nacks {
+                        if q.len() >= MAX_PENDING {
+                            break;
+                        }
+                        q.push(Feedback::Nack {
+                            media_ssrc: nack.media_ssrc,
+                            packet_id: pair.packet_id,
+                            lost_packets: pair.lost_packets,
+                        });
+                    }
                 }
             }
         }

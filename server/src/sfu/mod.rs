@@ -16,6 +16,8 @@
 //! - [`speakers`] chooses whose audio is forwarded: the room's few loudest voices (RFC 6464
 //!   audio levels), without flicker.
 //! - [`keyframe`] tells whether a packet starts a keyframe (a downstream starts at one).
+//! - [`history`] keeps the video datagrams sent to each subscriber for a second, to answer
+//!   its retransmission requests (the engine encrypts forwarded copies itself, past the stack).
 //! - [`munger`] keeps each downstream's sequence numbers and timestamps continuous across a
 //!   pause or a reused send slot (64-bit internally, so wraparounds never confuse it).
 
@@ -24,6 +26,7 @@ pub mod demux;
 pub mod engine;
 pub mod feedback;
 pub mod forward;
+pub mod history;
 pub mod keyframe;
 pub mod layers;
 pub mod munger;

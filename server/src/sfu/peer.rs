@@ -11,8 +11,8 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{
-    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder,
-    ReceiverReportBuilder, Registry, Slot, TwccSenderBuilder,
+    CongestionControlBuilder, Gcc, NackGeneratorBuilder, ReceiverReportBuilder, Registry, Slot,
+    TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -37,18 +37,15 @@ pub const MEDIA_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// can make the server send to an address it merely names.
 const MAX_BINDING_REQUESTS: u16 = 2;
 
-/// Sent video packets kept per subscriber stream to answer retransmission requests: about 2.7 s
-/// at 95 packets/s, far beyond any round trip worth retransmitting over (the library's default
-/// of 1024 keeps 10 s, which costs memory per subscriber for nothing).
-const NACK_HISTORY: u16 = 256;
-
 /// Whether each connection estimates its downlink (send-side: transport-wide sequence numbers on
 /// what the server sends, `rtc`'s GCC on the subscriber's transport-cc feedback, no pacer); the
 /// engine then caps each subscriber's simulcast layers by it (`layers::allocate`). Off for now:
 /// `rtc`'s GCC has no probing, so after one delay spike (a busy laptop is enough) the estimate
 /// of a subscriber that only receives thumbnails falls to ~0.85 × what it receives and climbs
 /// back at ~8 %/s: measured with Chromium, a tile that grew took 27 s instead of 0.3 s to get
-/// its top layer. Turn on once the server probes (padding) toward subscribers.
+/// its top layer. Turn on once the server probes (padding) toward subscribers, and once the
+/// engine stamps transport-wide sequence numbers on the copies it forwards itself (they pass
+/// no interceptor since `history`; with this on, only the stack's own RTCP would carry them).
 /// `docs/adr/0002-simulcast.md`.
 const ESTIMATE_DOWNLINKS: bool = false;
 
@@ -154,8 +151,8 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     let feedback: feedback::Queue = Arc::new(Mutex::new(feedback::Inbox::default()));
 
     let mut me = salon_rtc::media_engine()?;
-    // NACK (ask publishers for lost packets, answer subscribers' requests from a short
-    // history), transport-wide congestion control feedback to publishers, receiver reports.
+    // NACK (ask publishers for lost packets; subscribers' requests are the engine's, which
+    // sends forwarded copies past this chain: `history`), transport-wide congestion control feedback to publishers, receiver reports.
     // No sender reports of our own: the publishers' are passed on, translated. Simulcast:
     // `repair` makes the layers' retransmissions usable (rtc ignores them), and `feedback::Tap`
     // takes every received stream out of the chain into the engine (rtc forgets simulcast
@@ -173,12 +170,7 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     .with(repair::SLOT.into(), Repair::new(feedback.clone()))
     .with(feedback::SLOT.into(), Tap::new(feedback.clone()))
     .build();
-    let registry = Registry::new()
-        .with(
-            Slot::NackResponder,
-            NackResponderBuilder::new().with_size(NACK_HISTORY).build(),
-        )
-        .with(readside::SLOT.into(), ReadSide::new(receiving));
+    let registry = Registry::new().with(readside::SLOT.into(), ReadSide::new(receiving));
     let registry = if ESTIMATE_DOWNLINKS {
         // No pacer: an SFU adapts by choosing layers, not by queueing.
         registry

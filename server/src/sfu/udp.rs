@@ -25,7 +25,7 @@ pub enum Sent {
 /// not take now is dropped, which is what real-time media wants.
 pub fn send_all(
     socket: &impl AsRawFd,
-    out: &[(bytes::BytesMut, SocketAddr)],
+    out: &[(bytes::Bytes, SocketAddr)],
     outcomes: &mut Vec<Sent>,
 ) {
     let fd = socket.as_raw_fd();
@@ -80,7 +80,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..150u8 {
             let to = rx[usize::from(i) % 3].local_addr().unwrap();
-            out.push((bytes::BytesMut::from(&[i; 20][..]), to));
+            out.push((bytes::Bytes::from(vec![i; 20]), to));
         }
         let mut outcomes = Vec::new();
         send_all(&tx, &out, &mut outcomes);
@@ -108,9 +108,9 @@ mod tests {
         // An IPv6 destination from an IPv4 socket is refused by the kernel.
         let bad: SocketAddr = "[::1]:9".parse().unwrap();
         let out = vec![
-            (bytes::BytesMut::from(&b"a"[..]), good),
-            (bytes::BytesMut::from(&b"b"[..]), bad),
-            (bytes::BytesMut::from(&b"c"[..]), good),
+            (bytes::Bytes::from_static(b"a"), good),
+            (bytes::Bytes::from_static(b"b"), bad),
+            (bytes::Bytes::from_static(b"c"), good),
         ];
         let mut outcomes = Vec::new();
         send_all(&tx, &out, &mut outcomes);

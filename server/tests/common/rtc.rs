@@ -47,6 +47,16 @@ pub struct Received {
     pub video_starts: Vec<u8>,
     /// When the last video packet arrived.
     pub last_video_at: Option<std::time::Instant>,
+    /// Each video packet's sequence number and arrival, in arrival order (a retransmission
+    /// shows as a number seen twice, with `JoinOptions::accept_repeats`).
+    pub video_seqs: Vec<(u16, std::time::Instant)>,
+}
+
+impl Received {
+    /// How many times video packet `seq` arrived.
+    pub fn times_seen(&self, seq: u16) -> usize {
+        self.video_seqs.iter().filter(|(s, _)| *s == seq).count()
+    }
 }
 
 #[derive(Default)]
@@ -61,6 +71,8 @@ pub struct Stats {
     /// that says this fraction (in 256ths) of its packets was lost (a lossy downlink, as far
     /// as the server can tell).
     pub reported_video_loss: Mutex<Option<u8>>,
+    /// The video track received from each remote participant (to send RTCP about it).
+    pub video_tracks: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
 }
 
 struct Handler {
@@ -84,6 +96,11 @@ impl PeerConnectionEventHandler for Handler {
             tracing::debug!(%who, %kind, "test client got a track");
             if kind == RtpCodecKind::Video {
                 tokio::spawn(report_loss(track.clone(), stats.clone()));
+                stats
+                    .video_tracks
+                    .lock()
+                    .unwrap()
+                    .insert(who.clone(), track.clone());
             }
             let mut last_seq: Option<u16> = None;
             while let Some(event) = track.poll().await {
@@ -113,6 +130,7 @@ impl PeerConnectionEventHandler for Handler {
                                     r.video_starts.push(p.payload.first().copied().unwrap_or(0));
                                 }
                                 r.last_video_at = Some(now);
+                                r.video_seqs.push((p.header.sequence_number, now));
                             }
                         }
                         if !r.payload_types.contains(&p.header.payload_type) {
@@ -197,8 +215,7 @@ impl RtcClient {
         let options = JoinOptions {
             host_key: host_key.map(str::to_owned),
             mdns: true,
-            edit_offer: None,
-            audio_level: None,
+            ..JoinOptions::default()
         };
         Self::join_with(ws_url, name, options).await
     }
@@ -408,6 +425,10 @@ pub struct JoinOptions {
     /// Audio packets carry an audio-level extension with this level byte (voice bit and
     /// −dBov), as browsers send; without it, none (the server then always forwards the audio).
     pub audio_level: Option<u8>,
+    /// No SRTP replay protection on what it receives, so that a packet the server sends again
+    /// (a retransmission of one that did arrive) reaches the track instead of being dropped
+    /// as a replay: how a test sees what a real loss would have been repaired with.
+    pub accept_repeats: bool,
 }
 
 impl RtcClient {
@@ -447,6 +468,9 @@ impl RtcClient {
         let mut se = SettingEngineBuilder::new();
         if !options.mdns {
             se = se.with_multicast_dns_mode(MulticastDnsMode::Disabled);
+        }
+        if options.accept_repeats {
+            se = se.with_srtp_replay_protection_window(0);
         }
         let pc: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
@@ -599,6 +623,33 @@ impl RtcClient {
 
     pub fn keyframes_sent(&self) -> u64 {
         *self.stats.keyframes_sent.lock().unwrap()
+    }
+
+    /// Asks the server again for video packets `seqs` from `participant` (a NACK, as a receiver
+    /// that lost them sends). False if no video from them has arrived yet.
+    pub async fn nack_video(&self, participant: &str, seqs: &[u16]) -> bool {
+        use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+            TransportLayerNack, nack_pairs_from_sequence_numbers,
+        };
+        let track = self
+            .stats
+            .video_tracks
+            .lock()
+            .unwrap()
+            .get(participant)
+            .cloned();
+        let Some(track) = track else {
+            return false;
+        };
+        let Some(media_ssrc) = track.ssrcs().await.into_iter().next() else {
+            return false;
+        };
+        let nack = TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc,
+            nacks: nack_pairs_from_sequence_numbers(seqs),
+        };
+        track.write_rtcp(vec![Box::new(nack)]).await.is_ok()
     }
 
     /// The server's latest offer to this client (its view of everyone else's tracks).
