@@ -79,6 +79,10 @@ impl History {
         self.sent.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+
     fn prune(&mut self, now: Instant) {
         while self
             .sent
@@ -171,7 +175,7 @@ mod tests {
         let later = t0 + MAX_AGE + Duration::from_millis(20);
         assert_eq!(h.resend(4, later), None);
         assert_eq!(h.resend(9, later), None);
-        assert_eq!(h.len(), 0);
+        assert!(h.is_empty());
     }
 
     #[test]
