@@ -71,6 +71,8 @@ pub struct Metrics {
     rtp_forwarded_bytes: Counter,
     rtp_resent: Counter,
     rtp_resends_refused: Counter,
+    downlink_feedback: Counter,
+    downlink_cuts: Counter,
     rtp_dropped: Family<DropLabels, Counter>,
     /// Each reason's counter of `rtp_dropped`, looked up once: the forwarding loop counts drops
     /// without the family's lock and hash (a series appears when first counted).
@@ -98,6 +100,8 @@ impl Metrics {
             rtp_forwarded_bytes: Counter::default(),
             rtp_resent: Counter::default(),
             rtp_resends_refused: Counter::default(),
+            downlink_feedback: Counter::default(),
+            downlink_cuts: Counter::default(),
             rtp_dropped: Family::default(),
             dropped_by_reason: Default::default(),
             offers: Counter::default(),
@@ -138,6 +142,16 @@ impl Metrics {
             "Retransmissions a subscriber asked for beyond its allowance (a quarter of what it \
              is sent)",
             m.rtp_resends_refused.clone(),
+        );
+        m.registry.register(
+            "downlink_feedback_packets",
+            "Forwarded packets a subscriber's congestion control feedback (TWCC) reported on",
+            m.downlink_feedback.clone(),
+        );
+        m.registry.register(
+            "downlink_delay_cuts",
+            "Times a growing queue toward a subscriber cut its video budget (lower layers)",
+            m.downlink_cuts.clone(),
         );
         m.registry.register(
             "rtp_dropped_packets",
@@ -203,6 +217,16 @@ impl Metrics {
     /// A retransmission request refused: the subscriber asked for more than its allowance.
     pub fn resend_refused(&self) {
         self.rtp_resends_refused.inc();
+    }
+
+    /// `packets` forwarded packets reported on by subscribers' congestion control feedback.
+    pub fn downlink_feedback(&self, packets: u64) {
+        self.downlink_feedback.inc_by(packets);
+    }
+
+    /// `cuts` subscribers' video budgets cut because the queue toward them grew.
+    pub fn downlink_cut(&self, cuts: u64) {
+        self.downlink_cuts.inc_by(cuts);
     }
 
     pub fn dropped(&self, reason: DropReason, packets: u64) {

@@ -316,19 +316,6 @@ async fn a_microphone_its_owner_turned_off_forwards_nothing_and_resumes_seamless
     );
 }
 
-/// One counter of `GET /metrics` (0 until it first counts).
-async fn counter(s: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", s.url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The engine sends forwarded copies past the stack, so it answers retransmission requests
 /// itself (`sfu::history`). Video packets lost on the way to a subscriber are asked for by its
 /// real NACK generator and arrive after all; a request for a packet sent more than a second ago
@@ -351,7 +338,7 @@ async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
     let before = got.video_seqs.len();
     assert_eq!(engine.lose_video_to(&viewer.id, 3).await, 1);
     pump_all(&mut [&mut publisher, &mut viewer], Duration::from_secs(1)).await;
-    let resent = counter(&s, "salon_rtp_resent_packets_total").await;
+    let resent = s.counter("salon_rtp_resent_packets_total").await;
     assert!(resent >= 3, "{resent} packets resent");
     let got = viewer.received_from(&publisher.id);
     let mut seqs: Vec<u16> = got.video_seqs[before..].iter().map(|(s, _)| *s).collect();
@@ -376,7 +363,7 @@ async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
         Duration::from_millis(300),
     )
     .await;
-    assert_eq!(counter(&s, "salon_rtp_resent_packets_total").await, resent);
+    assert_eq!(s.counter("salon_rtp_resent_packets_total").await, resent);
 
     // At most twice again (a receiver drops what it already has, so this counts at the server).
     let fresh = viewer
@@ -394,13 +381,13 @@ async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
         .await;
     }
     assert_eq!(
-        counter(&s, "salon_rtp_resent_packets_total").await,
+        s.counter("salon_rtp_resent_packets_total").await,
         resent + u64::from(salon_server::sfu::history::MAX_RESENDS)
     );
 
     // A flood: every packet of the last second, ten times a second, for three seconds.
     let sent_before = engine.packets_to(&viewer.id).await;
-    let resent_before = counter(&s, "salon_rtp_resent_packets_total").await;
+    let resent_before = s.counter("salon_rtp_resent_packets_total").await;
     let video_before = viewer.received_from(&publisher.id).video_packets;
     let flood_started = std::time::Instant::now();
     while flood_started.elapsed() < Duration::from_secs(3) {
@@ -420,8 +407,8 @@ async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
         .await;
     }
     let sent = engine.packets_to(&viewer.id).await - sent_before;
-    let resent = counter(&s, "salon_rtp_resent_packets_total").await - resent_before;
-    let refused = counter(&s, "salon_rtp_resends_refused_packets_total").await;
+    let resent = s.counter("salon_rtp_resent_packets_total").await - resent_before;
+    let refused = s.counter("salon_rtp_resends_refused_packets_total").await;
     assert!(refused > 0, "the flood was never refused");
     assert!(resent > 0, "nothing resent during the flood");
     let allowance = salon_server::sfu::history::Allowance::BURST as u64 + sent / 4 + 2;
@@ -434,4 +421,25 @@ async fn a_video_packet_a_subscriber_lost_is_sent_again_within_limits() {
         video > 60,
         "the video stalled during the flood: {video} packets in 3 s"
     );
+}
+
+/// Every copy the engine forwards carries its subscriber connection's transport-wide sequence
+/// number, and the subscriber's congestion control feedback about them (TWCC, from its real
+/// stack) reaches the delay detector (`sfu::downlink`). On loopback the queue never grows, so
+/// nothing is cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_feedback_about_what_they_are_sent_reaches_the_delay_detector() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let mut a = RtcClient::join(&s.ws_url(&id), "A").await;
+    let mut b = RtcClient::join(&s.ws_url(&id), "B").await;
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(3)).await;
+    assert!(b.received_from(&a.id).video_packets > 30);
+    let reported = s.counter("salon_downlink_feedback_packets_total").await;
+    let forwarded = s.counter("salon_rtp_forwarded_packets_total").await;
+    assert!(
+        reported * 2 > forwarded,
+        "feedback about {reported} of {forwarded} forwarded packets"
+    );
+    assert_eq!(s.counter("salon_downlink_delay_cuts_total").await, 0);
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::rtc::RtcClient;
+use common::rtc::{JoinOptions, RtcClient};
 use common::{TestServer, WsClient};
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
@@ -825,6 +825,70 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
     a.report_video_loss(Some(0));
     let recovered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(40), |c| {
         on_layers(c, &p, &['f'])
+    })
+    .await;
+    assert!(recovered.is_some(), "a stuck on {:?}", layer_seen(&a, &p));
+    a.leave().await;
+    b.leave().await;
+    drop(publisher);
+}
+
+/// A subscriber whose downlink queues up (its congestion control feedback tells that each
+/// packet arrives a little later than the one before) is moved down a layer before it loses
+/// anything, by the delay signal alone (`sfu::downlink`, `layers::DelayControl`); once the
+/// queue stops growing it climbs back to the top layer (8 % a second). Another subscriber keeps
+/// the top layer throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_queue_toward_a_subscriber_lowers_its_layer_until_it_stops_growing() {
+    let (server, url, publisher) = room_with_publisher().await;
+    let p = publisher.id.clone();
+    let mut a = RtcClient::join_with(
+        &url,
+        "Queued downlink",
+        JoinOptions {
+            own_congestion_feedback: true,
+            ..JoinOptions::default()
+        },
+    )
+    .await;
+    let mut b = RtcClient::join(&url, "Good downlink").await;
+    a.ws.send(&view(&p, TileSize::Large, 0)).await;
+    b.ws.send(&view(&p, TileSize::Large, 0)).await;
+    let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
+        on_layers(c, &p, &['f', 'f'])
+    })
+    .await;
+    assert!(
+        top.is_some(),
+        "a {:?}, b {:?}",
+        layer_seen(&a, &p),
+        layer_seen(&b, &p)
+    );
+    // The feedback tells of a steady path: nothing changes.
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    assert!(
+        server
+            .counter("salon_downlink_feedback_packets_total")
+            .await
+            > 50
+    );
+    assert_eq!(server.counter("salon_downlink_delay_cuts_total").await, 0);
+    assert_eq!(layer_seen(&a, &p).0, Some('f'));
+
+    // A's queue grows by 200 ms a second (its link carries 5/6 of what it is sent).
+    a.set_queue_growth(200.0);
+    let lowered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
+        layer_seen(c[0], &p).0.is_some_and(|l| l != 'f')
+    })
+    .await;
+    assert!(lowered.is_some(), "a still on {:?}", layer_seen(&a, &p));
+    assert!(server.counter("salon_downlink_delay_cuts_total").await > 0);
+    assert_eq!(layer_seen(&b, &p).0, Some('f'), "b keeps the top layer");
+
+    // The queue stops growing (it stays as long as it is): back to the top layer.
+    a.set_queue_growth(0.0);
+    let recovered = pump_until(&mut [&mut a, &mut b], Duration::from_secs(40), |c| {
+        on_layers(c, &p, &['f', 'f'])
     })
     .await;
     assert!(recovered.is_some(), "a stuck on {:?}", layer_seen(&a, &p));

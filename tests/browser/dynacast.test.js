@@ -178,6 +178,13 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
       assert.ok(pinned.f.frames > 0 && pinned.f.bytes > 0, `f does not flow: ${JSON.stringify(pinned)}`);
       const complaints = ada.logs.filter((line) => /could not change the camera sender/u.test(line));
       assert.deepEqual(complaints, []);
+      // Chromium's congestion control feedback (TWCC) about what the server forwarded reached
+      // the server's delay detector (the copies carry the server's transport-wide numbers).
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const reported = Number(/^salon_downlink_feedback_packets_total (\d+)/mu.exec(metrics)?.[1] ?? 0);
+      const forwarded = Number(/^salon_rtp_forwarded_packets_total (\d+)/mu.exec(metrics)?.[1] ?? 0);
+      t.diagnostic(`feedback about ${reported} of ${forwarded} forwarded packets`);
+      assert.ok(reported > forwarded / 2, `feedback about ${reported} of ${forwarded} forwarded packets`);
     } catch (error) {
       dumpLogs([ada, bo], server);
       throw error;

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rtc::interceptor::Acknowledgement;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
@@ -47,13 +48,14 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
 use super::demux;
+use super::downlink::Downlink;
 use super::feedback::{self, Feedback};
 use super::forward::Publication;
 use super::history::{self, History};
 use super::keyframe::VideoCodec;
 use super::layers::{self, LayerView, Switch, Verdict, Want};
 use super::munger::Munger;
-use super::rewrite::Rewrite;
+use super::rewrite::{Rewrite, stamp_transport_seq};
 use super::speakers::{self, Selection, Voice};
 use super::udp::{self, Sent};
 use crate::metrics::{DropReason, Metrics};
@@ -329,6 +331,7 @@ impl Engine {
                         flushing: Vec::new(),
                         runs: Vec::new(),
                         scratch: Vec::new(),
+                        acks: Vec::new(),
                         reads: Vec::new(),
                         diverted: Vec::new(),
                         outbox: Vec::new(),
@@ -525,9 +528,7 @@ pub struct Leg {
     feedback: feedback::Queue,
     /// Datagrams the kernel refused (buffer full) since sending last worked.
     send_drops: u64,
-    /// What video may use toward this subscriber, from the connection's bandwidth estimate.
-    budget: layers::Budget,
-    /// And from the loss its receiver reports tell.
+    /// What video may use toward this subscriber, from the loss its receiver reports tell.
     loss: layers::LossControl,
     /// Loss reported about its videos since the last tick: the sum of the fractions (in
     /// 256ths) and how many reports.
@@ -542,6 +543,11 @@ pub struct Leg {
     peer: Option<SocketAddr>,
     /// Forwarded video datagrams still to lose on purpose (`Engine::lose_video_to`).
     lose: u32,
+    /// Its transport-wide numbering and delay detector, what the detector said last, and the
+    /// limit that follows from it.
+    downlink: Downlink,
+    queue: Option<layers::Queue>,
+    delay: layers::DelayControl,
     /// What it may still be sent again on request.
     resends: history::Allowance,
 }
@@ -722,6 +728,8 @@ pub struct Worker {
     dirty: Vec<LegId>,
     flushing: Vec<LegId>,
     scratch: Vec<Feedback>,
+    /// Congestion control feedback of one input (kept for its capacity).
+    acks: Vec<Acknowledgement>,
     /// Received RTP of one input: with its track id when the stack delivered it, without when
     /// the engine's own tap did (a claimed stream).
     reads: Vec<(Option<String>, rtp::Packet)>,
@@ -848,13 +856,15 @@ impl WorkerHandle {
                         dirty: false,
                         feedback: leg.feedback,
                         send_drops: 0,
-                        budget: layers::Budget::default(),
                         loss: layers::LossControl::default(),
                         loss_reported: (0, 0),
                         receiving: 0.0,
                         raw: Vec::new(),
                         peer: None,
                         lose: 0,
+                        downlink: Downlink::default(),
+                        queue: None,
+                        delay: layers::DelayControl::default(),
                         resends: history::Allowance::new(),
                     },
                 );
@@ -1253,6 +1263,8 @@ impl Worker {
         let mut reads = std::mem::take(&mut self.reads);
         let mut diverted = std::mem::take(&mut self.diverted);
         let mut feedback = std::mem::take(&mut self.scratch);
+        let mut acks = std::mem::take(&mut self.acks);
+        let mut matched = 0;
         let mut connected = false;
         let polled = self.guard(id, |leg| {
             while let Some(event) = leg.pc.poll_event() {
@@ -1284,7 +1296,17 @@ impl Worker {
                 }
             }
             feedback::drain(&leg.feedback, &mut feedback, &mut diverted);
+            feedback::take_acks(&leg.feedback, &mut acks);
+            if !acks.is_empty() {
+                let before = leg.downlink.matched();
+                leg.queue = Some(leg.downlink.on_feedback(&acks));
+                matched += leg.downlink.matched() - before;
+                acks.clear();
+            }
         });
+        if matched > 0 {
+            self.shared.metrics.downlink_feedback(matched);
+        }
         if connected {
             self.tell_speakers(id);
         }
@@ -1307,6 +1329,7 @@ impl Worker {
         self.reads = reads;
         self.diverted = diverted;
         self.scratch = feedback;
+        self.acks = acks;
     }
 
     /// Tells a newly connected participant who speaks now (later changes reach it with
@@ -1623,10 +1646,16 @@ impl Worker {
             // Marshalled and protected here, not through the sender's `write_rtp` and the
             // stack's queues: `rewrite` already matches this leg's negotiation (see `history`).
             let plain = &mut self.plain;
+            let downlink = &mut leg.downlink;
             let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 plain.resize(copy.marshal_size(), 0);
                 let n = copy.marshal_to(plain).ok()?;
-                leg.pc.protect_rtp(plain.get(..n)?, &copy.header).ok()
+                let wire = plain.get_mut(..n)?;
+                if let Some(id) = rewrite.transport_cc {
+                    let seq = downlink.stamp(n, now);
+                    stamp_transport_seq(wire, id, seq);
+                }
+                leg.pc.protect_rtp(wire, &copy.header).ok()
             }));
             match written {
                 Ok(Some((datagram, to))) => {
@@ -1761,13 +1790,6 @@ impl Worker {
                         leg.dirty = true;
                         self.dirty.push(from);
                     }
-                }
-            }
-            Feedback::Estimate { bits_per_second } => {
-                let now = self.now;
-                if let Some(leg) = self.legs.get_mut(&from) {
-                    tracing::trace!(participant = %leg.participant, bits_per_second, "downlink estimate");
-                    leg.budget.estimate(bits_per_second as f64, now);
                 }
             }
         }
@@ -1965,9 +1987,10 @@ impl Worker {
     /// A downstream needs the layer its view asks for (`layers::ideal`), capped by its
     /// subscriber's bandwidth budget (`layers::allocate`, shared by all the videos it shows,
     /// large ones first; one-layer videos count as fixed costs). The budget is the tighter of
-    /// the connection's bandwidth estimate (when on) and the loss its receiver reports tell
-    /// (`layers::LossControl`). It targets that layer if it flows, else the nearest one that
-    /// does (`layers::flowing`). A downstream whose target changed, or that still waits for its target's keyframe, asks for one (throttled per
+    /// what the delay of its congestion control feedback tells (`layers::DelayControl`) and
+    /// what the loss its receiver reports tell (`layers::LossControl`). It targets that layer
+    /// if it flows, else the nearest one that does (`layers::flowing`). A downstream whose
+    /// target changed, or that still waits for its target's keyframe, asks for one (throttled per
     /// subscriber and per layer; while the layer's gap holds, it asks at a later tick rather
     /// than spend its own allowance on a request that would be refused). The layers nobody
     /// needs are paused at their publisher (`dynacast`).
@@ -2013,6 +2036,7 @@ impl Worker {
             }
         }
         let mut needs: Vec<(PubId, usize, u8)> = Vec::new();
+        let mut cuts = 0;
         for (
             leg_id,
             Wanted {
@@ -2031,7 +2055,18 @@ impl Worker {
                     let loss = f64::from(sum) / f64::from(n) / 256.0;
                     l.loss.report(loss, l.receiving, fixed + wanting, now);
                 }
-                layers::tighter(l.budget.allowed(now), l.loss.allowed())
+                // What the feedback since the last tick said, if any came.
+                let queue = l.queue.take();
+                if l.delay.report(queue, l.receiving, fixed + wanting, now) {
+                    cuts += 1;
+                    tracing::debug!(
+                        participant = %l.participant,
+                        receiving = l.receiving,
+                        allowed = l.delay.allowed(),
+                        "the queue toward a subscriber grows: its video budget is cut"
+                    );
+                }
+                layers::tighter(l.loss.allowed(), l.delay.allowed())
             });
             let demands: Vec<layers::Demand> = list.iter().map(|(_, _, d)| *d).collect();
             let allowed = match budget {
@@ -2043,6 +2078,9 @@ impl Worker {
                     .zip(allowed)
                     .map(|((id, i, _), layer)| (*id, *i, layer)),
             );
+        }
+        if cuts > 0 {
+            self.shared.metrics.downlink_cut(cuts);
         }
         let mut needed: IdMap<PubId, [bool; layers::MAX_LAYERS]> = IdMap::default();
         let mut ask: Vec<(PubId, u8)> = Vec::new();

@@ -4,7 +4,8 @@
 //! handled across connections: a subscriber's keyframe request (PLI, FIR) belongs to the
 //! publisher of the track it names, and a publisher's sender report (its NTP ↔ RTP clock mapping,
 //! what receivers use for lip sync) belongs to every subscriber, translated to their numbering.
-//! So does a subscriber's retransmission request (NACK): the engine sends forwarded copies past
+//! So do a subscriber's retransmission requests (NACK) and its congestion control feedback
+//! (TWCC, for `super::downlink`): the engine sends forwarded copies past
 //! the stack (`super::history`), so it answers them itself.
 //! This interceptor copies those into an [`Inbox`] the engine drains after each datagram.
 //!
@@ -19,10 +20,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Acknowledgement, Interceptor, Packet, StreamInfo, TaggedPacket, convert_twcc,
+};
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
 use rtc::sansio::Protocol;
@@ -46,9 +50,6 @@ pub const MAX_CLAIMED: usize = 32;
 pub enum Feedback {
     /// A keyframe request about the stream this connection receives as `media_ssrc`.
     Keyframe { media_ssrc: u32 },
-    /// The connection's send-side bandwidth estimate changed (transport-wide congestion control
-    /// feedback from the remote, run through `rtc`'s delay- and loss-based estimator).
-    Estimate { bits_per_second: u64 },
     /// The remote's reception report about the stream it receives as `media_ssrc`: the
     /// fraction of its packets lost since the last report (RFC 3550, in 256ths).
     Loss { media_ssrc: u32, fraction_lost: u8 },
@@ -79,6 +80,21 @@ pub struct Inbox {
     claimed: Vec<u32>,
     /// RTX payload type → the media payload type it repairs, for [`super::repair::Repair`].
     apt: Vec<(u8, u8)>,
+    /// What the remote's congestion control feedback (TWCC) says of the packets it was sent,
+    /// for `super::downlink`.
+    acks: Vec<Acknowledgement>,
+}
+
+/// Feedback items about sent packets kept between two drains; more are dropped.
+const MAX_ACKS: usize = 2048;
+
+/// The most packets one congestion control feedback report may tell of (browsers report every
+/// 50–100 ms: a few hundred packets at most); longer ones are ignored.
+pub const MAX_ACKS_PER_REPORT: usize = 1024;
+
+/// Takes the congestion control feedback queued so far.
+pub fn take_acks(queue: &Queue, acks: &mut Vec<Acknowledgement>) {
+    acks.append(&mut lock(queue).acks);
 }
 
 /// The inbox shared between a connection's interceptors and the engine (same thread; the lock
@@ -164,21 +180,6 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
     type Time = Instant;
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        // The estimator attaches its new target to the feedback packet that changed it.
-        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
-            msg.message.get(&Attribute::TargetBitrateChanged {
-                bits_per_second: 0.0,
-            })
-            && bits_per_second.is_finite()
-            && *bits_per_second >= 0.0
-        {
-            let mut inbox = lock(&self.queue);
-            if inbox.feedback.len() < MAX_PENDING {
-                inbox.feedback.push(Feedback::Estimate {
-                    bits_per_second: *bits_per_second as u64,
-                });
-            }
-        }
         if let Packet::Rtp(packet) = &msg.message.packet {
             let mut inbox = lock(&self.queue);
             if inbox.claimed.contains(&packet.header.ssrc) {
@@ -192,12 +193,22 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
         }
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let mut inbox = lock(&self.queue);
+            let inbox = &mut *inbox;
             let q = &mut inbox.feedback;
             for packet in packets {
+                let any = packet.as_any();
+                if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
+                    // A few bytes of run-length chunks can claim 65,535 packets: such a report
+                    // would cost the worker (everyone on it) more than it could be worth.
+                    let room = MAX_ACKS.saturating_sub(inbox.acks.len());
+                    if usize::from(cc.packet_status_count) <= MAX_ACKS_PER_REPORT.min(room) {
+                        inbox.acks.extend(convert_twcc(cc));
+                    }
+                    continue;
+                }
                 if q.len() >= MAX_PENDING {
                     break;
                 }
-                let any = packet.as_any();
                 if salon_rtc::keyframe::is_keyframe_request(packet.as_ref()) {
                     for media_ssrc in packet.destination_ssrc() {
                         q.push(Feedback::Keyframe { media_ssrc });
@@ -312,6 +323,49 @@ mod tests {
         }
         drain(&queue, &mut items, &mut rtp);
         assert_eq!(rtp.len(), 1 + MAX_DIVERTED);
+        // Congestion control feedback: kept for `downlink`, within bounds.
+        let twcc = |base: u16, count: u16| {
+            use rtc::rtcp::transport_feedbacks::transport_layer_cc::{
+                PacketStatusChunk, RecvDelta, RunLengthChunk, StatusChunkTypeTcc, SymbolTypeTcc,
+            };
+            let mut m = rtp_of(0);
+            m.message = AttributedPacket::new(Packet::Rtcp(vec![Box::new(TransportLayerCc {
+                base_sequence_number: base,
+                packet_status_count: count,
+                packet_chunks: vec![PacketStatusChunk::RunLengthChunk(RunLengthChunk {
+                    type_tcc: StatusChunkTypeTcc::RunLengthChunk,
+                    packet_status_symbol: SymbolTypeTcc::PacketReceivedLargeDelta,
+                    run_length: count,
+                })],
+                recv_deltas: (0..count)
+                    .map(|_| RecvDelta {
+                        type_tcc_packet: SymbolTypeTcc::PacketReceivedLargeDelta,
+                        delta: 1_000,
+                    })
+                    .collect(),
+                ..Default::default()
+            })]));
+            m
+        };
+        tap.handle_read(twcc(10, 3)).unwrap();
+        tap.handle_read(twcc(0, u16::MAX)).unwrap();
+        tap.handle_read(twcc(20, MAX_ACKS_PER_REPORT as u16 + 1))
+            .unwrap();
+        let mut acks = Vec::new();
+        take_acks(&queue, &mut acks);
+        let seqs: Vec<u16> = acks.iter().map(|a| a.sequence_number).collect();
+        assert_eq!(seqs, vec![10, 11, 12], "oversized reports are ignored");
+        for _ in 0..5 {
+            tap.handle_read(twcc(0, MAX_ACKS_PER_REPORT as u16))
+                .unwrap();
+        }
+        take_acks(&queue, &mut acks);
+        assert_eq!(
+            acks.len(),
+            3 + MAX_ACKS,
+            "at most MAX_ACKS between two drains"
+        );
+
         // Negotiated RTX payload types, for `repair`.
         add_apt(&queue, 97, 96);
         add_apt(&queue, 97, 100);

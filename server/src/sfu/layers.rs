@@ -14,13 +14,13 @@
 //!   while it waits. The caller breaks the munger's run there (`Munger::mark_break`), so the
 //!   subscriber's numbering stays continuous across the change.
 //!
-//! - [`allocate`] caps the layers a subscriber gets by its downlink: [`Budget`] follows the
-//!   connection's bandwidth estimate (down at once, up only once it held for a while), and the
-//!   videos share it, the large ones first, each starting from its lowest layer. A layer's cost
-//!   is its measured bitrate ([`RateMeter`]).
+//! - [`allocate`] caps the layers a subscriber gets by its downlink budget: the videos share
+//!   it, the large ones first, each starting from its lowest layer. A layer's cost is its
+//!   measured bitrate ([`RateMeter`]).
 //!
-//! - [`LossControl`] is the other limit on a subscriber's layers: the loss its receiver reports
-//!   tell (cut at once when heavy, grown back slowly while low).
+//! - [`LossControl`] and [`DelayControl`] are the other limits on a subscriber's layers: the
+//!   loss its receiver reports tell, and whether the queue toward it grows (from its congestion
+//!   control feedback); each cuts at once and grows back slowly.
 //!
 //! - [`Dynacast`] turns layers nobody needs off at the publisher (after [`LAYER_IDLE_AFTER`])
 //!   and back on as soon as somebody needs them.
@@ -28,6 +28,8 @@
 //! A track without simulcast is one layer, and all of this reduces to "forward it".
 
 use std::time::{Duration, Instant};
+
+pub use super::downlink::Queue;
 
 /// At most this many layers per track (browsers send up to three).
 pub const MAX_LAYERS: usize = 3;
@@ -115,58 +117,6 @@ pub fn flowing(layers: &[LayerView], layer: u8) -> u8 {
     u8::try_from(chosen).unwrap_or(0)
 }
 
-/// Share of a bandwidth estimate that video may use (headroom for audio, retransmissions and
-/// the estimate's own error).
-pub const BUDGET_SHARE: f64 = 0.85;
-
-/// How long an estimate must stay above the budget before the budget rises to it.
-pub const RAISE_AFTER: Duration = Duration::from_secs(2);
-
-/// A subscriber's video budget, in bits per second, from its connection's bandwidth estimate:
-/// it drops at once when the estimate drops, and rises only once the estimate has stayed higher
-/// for [`RAISE_AFTER`], so layers do not flap with every wobble of the estimate.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Budget {
-    estimate: Option<f64>,
-    allowed: Option<f64>,
-    higher_since: Option<Instant>,
-}
-
-impl Budget {
-    /// A new estimate (bits per second).
-    pub fn estimate(&mut self, bits_per_second: f64, now: Instant) {
-        if !bits_per_second.is_finite() || bits_per_second < 0.0 {
-            return;
-        }
-        self.estimate = Some(bits_per_second);
-        let wanted = bits_per_second * BUDGET_SHARE;
-        match self.allowed {
-            None => self.allowed = Some(wanted),
-            Some(allowed) if wanted < allowed => {
-                self.allowed = Some(wanted);
-                self.higher_since = None;
-            }
-            Some(allowed) if wanted > allowed => {
-                let since = *self.higher_since.get_or_insert(now);
-                if now.saturating_duration_since(since) >= RAISE_AFTER {
-                    self.allowed = Some(wanted);
-                    self.higher_since = None;
-                }
-            }
-            Some(_) => {}
-        }
-    }
-
-    /// What video may use now (`None`: no estimate yet, so no limit).
-    pub fn allowed(&mut self, now: Instant) -> Option<f64> {
-        // An estimate that stopped changing while above the budget raises it too.
-        if let Some(estimate) = self.estimate {
-            self.estimate(estimate, now);
-        }
-        self.allowed
-    }
-}
-
 /// A stream's bitrate, measured from the bytes it carried: an average over roughly the last
 /// second, updated on every [`RateMeter::tick`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -252,6 +202,48 @@ pub const LOSS_GROWTH_PER_S: f64 = 0.08;
 /// the rate before it).
 pub const LOSS_CUT_EVERY: Duration = Duration::from_secs(1);
 
+/// A limit on a subscriber's video, cut by a congestion signal and grown back slowly: what
+/// [`LossControl`] and [`DelayControl`] share.
+#[derive(Debug, Clone, Copy, Default)]
+struct Limit {
+    allowed: Option<f64>,
+    last: Option<Instant>,
+    last_cut: Option<Instant>,
+}
+
+impl Limit {
+    /// Seconds since the last report (at most 2: a long silence is no reason to grow fast).
+    fn elapsed(&mut self, now: Instant) -> f64 {
+        self.last
+            .replace(now)
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+            .min(2.0)
+    }
+
+    /// The limit becomes `factor` times what the subscriber receives (or the limit, if lower),
+    /// at most once per `every` (the signals that follow a cut still tell of the rate before).
+    fn cut(&mut self, receiving: f64, factor: f64, every: Duration, now: Instant) -> bool {
+        if self
+            .last_cut
+            .is_some_and(|t| now.saturating_duration_since(t) < every)
+        {
+            return false;
+        }
+        let from = self.allowed.map_or(receiving, |a| a.min(receiving));
+        self.allowed = Some(from * factor);
+        self.last_cut = Some(now);
+        true
+    }
+
+    /// Grows the limit by [`LOSS_GROWTH_PER_S`], and lifts it once it covers `wanted`.
+    fn grow(&mut self, elapsed: f64, wanted: f64) {
+        if let Some(allowed) = self.allowed {
+            let grown = allowed * (1.0 + LOSS_GROWTH_PER_S * elapsed);
+            self.allowed = (grown < wanted).then_some(grown);
+        }
+    }
+}
+
 /// A subscriber's video budget from the loss its receiver reports tell: a loss-based
 /// controller in the manner of libwebrtc's. Above [`LOSS_HIGH`] the budget becomes what the
 /// subscriber receives now less half the loss (at most once per [`LOSS_CUT_EVERY`]); below
@@ -262,9 +254,7 @@ pub const LOSS_CUT_EVERY: Duration = Duration::from_secs(1);
 /// down.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LossControl {
-    allowed: Option<f64>,
-    last: Option<Instant>,
-    last_cut: Option<Instant>,
+    limit: Limit,
 }
 
 impl LossControl {
@@ -275,31 +265,104 @@ impl LossControl {
             return;
         }
         let loss = loss.clamp(0.0, 1.0);
-        let elapsed = self
-            .last
-            .replace(now)
-            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
-            .min(2.0);
+        let elapsed = self.limit.elapsed(now);
         if loss > LOSS_HIGH {
-            if self
-                .last_cut
-                .is_none_or(|t| now.saturating_duration_since(t) >= LOSS_CUT_EVERY)
-            {
-                let from = self.allowed.map_or(receiving, |a| a.min(receiving));
-                self.allowed = Some(from * (1.0 - 0.5 * loss));
-                self.last_cut = Some(now);
-            }
-        } else if loss < LOSS_LOW
-            && let Some(allowed) = self.allowed
-        {
-            let grown = allowed * (1.0 + LOSS_GROWTH_PER_S * elapsed);
-            self.allowed = (grown < wanted).then_some(grown);
+            self.limit
+                .cut(receiving, 1.0 - 0.5 * loss, LOSS_CUT_EVERY, now);
+        } else if loss < LOSS_LOW {
+            self.limit.grow(elapsed, wanted);
         }
     }
 
     /// What video may use (`None`: no limit).
     pub fn allowed(&self) -> Option<f64> {
-        self.allowed
+        self.limit.allowed
+    }
+}
+
+/// A growing queue toward a subscriber cuts its budget to this share of what it receives
+/// (libwebrtc's AIMD decrease factor).
+pub const DELAY_CUT: f64 = 0.85;
+
+/// At most one cut per this long (about the time the queue needs to drain once the subscriber
+/// gets less: the readings in between still tell of the old rate).
+pub const DELAY_CUT_EVERY: Duration = Duration::from_millis(500);
+
+/// Reports in a row that must say the queue grows before the budget is cut (ticks are 100 ms
+/// apart): a receiver that stalls for a moment (a busy laptop) delays its timestamps as a
+/// queue would, but not for long.
+pub const DELAY_GROWING_REPORTS: u8 = 2;
+
+/// A subscriber's video budget from the delay its congestion control feedback tells
+/// (`downlink::Downlink`): the queue toward it growing ([`DELAY_GROWING_REPORTS`] reports in
+/// a row) cuts the budget to [`DELAY_CUT`] of what it receives (at most once per
+/// [`DELAY_CUT_EVERY`]); a steady queue grows it by
+/// [`LOSS_GROWTH_PER_S`] and lifts it once it covers what the views ask for; a draining queue
+/// holds it. Like [`LossControl`], it needs no probing: a layer it allows is its own probe,
+/// and it acts before the loss does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DelayControl {
+    limit: Limit,
+    /// Reports in a row that said the queue grows.
+    growing: u8,
+    /// When feedback last told anything.
+    last_news: Option<Instant>,
+}
+
+/// Without feedback for this long, a cut budget grows again as if the queue were steady (a
+/// receiver that stopped sending feedback must not stay limited for good).
+pub const DELAY_NO_NEWS: Duration = Duration::from_secs(1);
+
+impl DelayControl {
+    /// What the queue did since the last report (`None`: no feedback came), while the
+    /// subscriber received `receiving` bits per second of video and its views asked for
+    /// `wanted`. True if the budget was cut.
+    pub fn report(
+        &mut self,
+        queue: Option<Queue>,
+        receiving: f64,
+        wanted: f64,
+        now: Instant,
+    ) -> bool {
+        if !receiving.is_finite() || receiving < 0.0 || !wanted.is_finite() {
+            return false;
+        }
+        let elapsed = self.limit.elapsed(now);
+        let queue = match queue {
+            Some(queue) => {
+                self.last_news = Some(now);
+                queue
+            }
+            // No news holds everything as it is, for a while.
+            None if self
+                .last_news
+                .is_some_and(|t| now.saturating_duration_since(t) < DELAY_NO_NEWS) =>
+            {
+                return false;
+            }
+            None => Queue::Steady,
+        };
+        match queue {
+            Queue::Growing => {
+                self.growing = self.growing.saturating_add(1);
+                self.growing >= DELAY_GROWING_REPORTS
+                    && self.limit.cut(receiving, DELAY_CUT, DELAY_CUT_EVERY, now)
+            }
+            Queue::Steady => {
+                self.growing = 0;
+                self.limit.grow(elapsed, wanted);
+                false
+            }
+            Queue::Draining => {
+                self.growing = 0;
+                false
+            }
+        }
+    }
+
+    /// What video may use (`None`: no limit).
+    pub fn allowed(&self) -> Option<f64> {
+        self.limit.allowed
     }
 }
 
@@ -644,32 +707,6 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_drops_at_once_and_rises_after_a_while() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut b = Budget::default();
-        assert_eq!(b.allowed(t0), None, "no estimate: no limit");
-        b.estimate(1_000_000.0, t0);
-        assert_eq!(b.allowed(t0), Some(850_000.0));
-        b.estimate(500_000.0, at(100));
-        assert_eq!(b.allowed(at(100)), Some(425_000.0), "down at once");
-        b.estimate(2_000_000.0, at(200));
-        assert_eq!(b.allowed(at(1_000)), Some(425_000.0), "not yet");
-        // A dip restarts the wait.
-        b.estimate(400_000.0, at(1_500));
-        b.estimate(2_000_000.0, at(1_600));
-        assert_eq!(b.allowed(at(3_000)), Some(340_000.0));
-        assert_eq!(b.allowed(at(3_600)), Some(1_700_000.0), "held for 2 s: up");
-        b.estimate(f64::NAN, at(3_700));
-        b.estimate(-1.0, at(3_700));
-        assert_eq!(
-            b.allowed(at(3_700)),
-            Some(1_700_000.0),
-            "nonsense is ignored"
-        );
-    }
-
-    #[test]
     fn rates_are_measured_per_tick() {
         let t0 = Instant::now();
         let mut m = RateMeter::default();
@@ -864,6 +901,76 @@ mod tests {
         // Nonsense is ignored.
         c.report(f64::NAN, 1.0, 2_000_000.0, t);
         c.report(0.5, -1.0, 2_000_000.0, t);
+        assert_eq!(c.allowed(), None);
+    }
+
+    #[test]
+    fn a_growing_queue_cuts_the_budget_a_steady_one_grows_it_back() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut c = DelayControl::default();
+        assert!(!c.report(Some(Queue::Steady), 1_000_000.0, 2_000_000.0, t0));
+        assert!(!c.report(
+            Some(Queue::Draining),
+            1_000_000.0,
+            2_000_000.0,
+            t0 + ms(100)
+        ));
+        assert_eq!(c.allowed(), None, "no limit while the queue does not grow");
+        // Growing once: a stall, maybe; twice in a row while receiving 2 Mb/s: 1.7 Mb/s.
+        assert!(!c.report(Some(Queue::Growing), 2_000_000.0, 2_000_000.0, t0 + ms(100)));
+        assert!(!c.report(Some(Queue::Steady), 2_000_000.0, 2_000_000.0, t0 + ms(150)));
+        assert!(!c.report(Some(Queue::Growing), 2_000_000.0, 2_000_000.0, t0 + ms(180)));
+        assert_eq!(c.allowed(), None);
+        assert!(c.report(Some(Queue::Growing), 2_000_000.0, 2_000_000.0, t0 + ms(200)));
+        assert!((c.allowed().unwrap() - 1_700_000.0).abs() < 1.0);
+        // Still growing 300 ms later: the queue has not had time to drain; no second cut.
+        assert!(!c.report(Some(Queue::Growing), 1_700_000.0, 2_000_000.0, t0 + ms(500)));
+        // Still growing after 500 ms: cut again, from what it receives now.
+        assert!(c.report(Some(Queue::Growing), 1_500_000.0, 2_000_000.0, t0 + ms(700)));
+        assert!((c.allowed().unwrap() - 1_275_000.0).abs() < 1.0);
+        // Draining holds; steady grows 8 % a second and lifts once the views are covered.
+        c.report(
+            Some(Queue::Draining),
+            1_200_000.0,
+            2_000_000.0,
+            t0 + ms(1_700),
+        );
+        assert!((c.allowed().unwrap() - 1_275_000.0).abs() < 1.0);
+        c.report(
+            Some(Queue::Steady),
+            1_200_000.0,
+            2_000_000.0,
+            t0 + ms(2_700),
+        );
+        assert!((c.allowed().unwrap() - 1_377_000.0).abs() < 1.0);
+        let mut t = t0 + ms(2_700);
+        for _ in 0..7 {
+            t += Duration::from_secs(1);
+            c.report(Some(Queue::Steady), 1_200_000.0, 2_000_000.0, t);
+        }
+        assert_eq!(c.allowed(), None);
+        // No feedback holds the limit for a second, then lets it grow.
+        assert!(!c.report(Some(Queue::Growing), 1_000_000.0, 2_000_000.0, t + ms(600)));
+        assert!(c.report(Some(Queue::Growing), 1_000_000.0, 2_000_000.0, t + ms(700)));
+        assert!(!c.report(
+            Some(Queue::Growing),
+            1_000_000.0,
+            2_000_000.0,
+            t + ms(1_000)
+        ));
+        let cut = c.allowed().unwrap();
+        c.report(None, 800_000.0, 2_000_000.0, t + ms(1_800));
+        assert_eq!(c.allowed(), Some(cut), "held");
+        c.report(None, 800_000.0, 2_000_000.0, t + ms(3_100));
+        assert!(c.allowed().unwrap() > cut, "grows without news");
+        let t = t + ms(3_100);
+        for i in 1..=20 {
+            c.report(None, 800_000.0, 2_000_000.0, t + Duration::from_secs(i));
+        }
+        assert_eq!(c.allowed(), None);
+        // Nonsense is ignored.
+        assert!(!c.report(Some(Queue::Growing), f64::NAN, 2_000_000.0, t + ms(600)));
         assert_eq!(c.allowed(), None);
     }
 

@@ -16,6 +16,8 @@
 //! - [`speakers`] chooses whose audio is forwarded: the room's few loudest voices (RFC 6464
 //!   audio levels), without flicker.
 //! - [`keyframe`] tells whether a packet starts a keyframe (a downstream starts at one).
+//! - [`downlink`] numbers what each subscriber is sent and reads its congestion control
+//!   feedback: whether the queue toward it grows (GCC's delay-based detector).
 //! - [`history`] keeps the video datagrams sent to each subscriber for a second, to answer
 //!   its retransmission requests (the engine encrypts forwarded copies itself, past the stack).
 //! - [`munger`] keeps each downstream's sequence numbers and timestamps continuous across a
@@ -23,6 +25,7 @@
 
 pub mod candidates;
 pub mod demux;
+pub mod downlink;
 pub mod engine;
 pub mod feedback;
 pub mod forward;

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{
-    CongestionControlBuilder, Gcc, NackGeneratorBuilder, ReceiverReportBuilder, Registry, Slot,
-    TwccSenderBuilder,
-};
+use rtc::interceptor::{NackGeneratorBuilder, ReceiverReportBuilder, Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_simulcast_extension_headers, configure_twcc_receiver_only,
@@ -36,26 +33,6 @@ pub const MEDIA_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// themselves, and the server answers those whatever this says; this only bounds what a client
 /// can make the server send to an address it merely names.
 const MAX_BINDING_REQUESTS: u16 = 2;
-
-/// Whether each connection estimates its downlink (send-side: transport-wide sequence numbers on
-/// what the server sends, `rtc`'s GCC on the subscriber's transport-cc feedback, no pacer); the
-/// engine then caps each subscriber's simulcast layers by it (`layers::allocate`). Off for now:
-/// `rtc`'s GCC has no probing, so after one delay spike (a busy laptop is enough) the estimate
-/// of a subscriber that only receives thumbnails falls to ~0.85 × what it receives and climbs
-/// back at ~8 %/s: measured with Chromium, a tile that grew took 27 s instead of 0.3 s to get
-/// its top layer. Turn on once the server probes (padding) toward subscribers, and once the
-/// engine stamps transport-wide sequence numbers on the copies it forwards itself (they pass
-/// no interceptor since `history`; with this on, only the stack's own RTCP would carry them).
-/// `docs/adr/0002-simulcast.md`.
-const ESTIMATE_DOWNLINKS: bool = false;
-
-/// With [`ESTIMATE_DOWNLINKS`]: a subscriber's downlink estimate starts here (bits per second)
-/// and stays between `MIN_ESTIMATE` and `MAX_ESTIMATE`. Generous: the estimate climbs only
-/// ~8 % a second, and starting low would hold every subscriber at low layers for the first
-/// seconds of a call.
-const INITIAL_ESTIMATE: f64 = 2_500_000.0;
-const MIN_ESTIMATE: f64 = 150_000.0;
-const MAX_ESTIMATE: f64 = 20_000_000.0;
 
 /// The media engine and the settings every participant's connection shares.
 #[derive(Clone)]
@@ -152,8 +129,10 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
 
     let mut me = salon_rtc::media_engine()?;
     // NACK (ask publishers for lost packets; subscribers' requests are the engine's, which
-    // sends forwarded copies past this chain: `history`), transport-wide congestion control feedback to publishers, receiver reports.
-    // No sender reports of our own: the publishers' are passed on, translated. Simulcast:
+    // sends forwarded copies past this chain: `history`), transport-wide congestion control
+    // feedback to publishers (the extension and the feedback type are negotiated both ways:
+    // the engine numbers what it forwards and reads subscribers' feedback, `downlink`),
+    // receiver reports. No sender reports of our own: the publishers' are passed on, translated. Simulcast:
     // `repair` makes the layers' retransmissions usable (rtc ignores them), and `feedback::Tap`
     // takes every received stream out of the chain into the engine (rtc forgets simulcast
     // layers at a renegotiation): `docs/adr/0002-simulcast.md`.
@@ -171,22 +150,6 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
     .with(feedback::SLOT.into(), Tap::new(feedback.clone()))
     .build();
     let registry = Registry::new().with(readside::SLOT.into(), ReadSide::new(receiving));
-    let registry = if ESTIMATE_DOWNLINKS {
-        // No pacer: an SFU adapts by choosing layers, not by queueing.
-        registry
-            .with(
-                Slot::CongestionControl,
-                CongestionControlBuilder::new(Gcc::new(
-                    INITIAL_ESTIMATE,
-                    MIN_ESTIMATE,
-                    MAX_ESTIMATE,
-                ))
-                .build(),
-            )
-            .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-    } else {
-        registry
-    };
     let se = SettingEngineBuilder::new()
         .with_ice_credentials(ufrag.clone(), pwd.clone())
         .with_ice_timeouts(

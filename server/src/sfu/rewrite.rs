@@ -6,11 +6,15 @@
 //! codec, and a table from the publisher leg's extension ids to the subscriber leg's. Only
 //! end-to-end extensions cross (audio level, video orientation, capture time, playout delay,
 //! dependency descriptor); per-hop ones (transport-cc, abs-send-time, mid, rid) never do, since
-//! each leg makes its own. Decisions read only RTP headers, never payloads, so they keep working
-//! once media is end-to-end encrypted.
+//! each leg makes its own (the engine numbers each copy for its subscriber's transport-cc).
+//! Decisions read only RTP headers, never payloads, so they keep working once media is
+//! end-to-end encrypted.
 
+use bytes::Bytes;
 use rtc::rtp;
+use rtc::rtp::header::{EXTENSION_PROFILE_ONE_BYTE, EXTENSION_PROFILE_TWO_BYTE};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters};
+use rtc::sdp::extmap::TRANSPORT_CC_URI;
 
 /// Header extensions that describe the media itself and so are forwarded.
 pub const END_TO_END_EXTENSIONS: &[&str] = &[
@@ -31,6 +35,11 @@ pub struct Rewrite {
     pub source_payload_type: Option<u8>,
     /// `ext_ids[publisher_id]` is the subscriber's id for the same extension, or 0 to drop it.
     ext_ids: [u8; 256],
+    /// The subscriber leg's id for transport-wide sequence numbers (1–14, so that it fits
+    /// either header form), when it negotiated them: [`Rewrite::apply`] puts a placeholder
+    /// first in the copy's extensions and the engine stamps the copy's number into the
+    /// marshalled bytes ([`stamp_transport_seq`]).
+    pub transport_cc: Option<u8>,
 }
 
 impl Rewrite {
@@ -56,11 +65,17 @@ impl Rewrite {
                 ext_ids[usize::from(from)] = to;
             }
         }
+        let transport_cc = subscriber_exts
+            .iter()
+            .find(|(uri, _)| uri == TRANSPORT_CC_URI)
+            .and_then(|(_, id)| u8::try_from(*id).ok())
+            .filter(|id| (1..=14).contains(id));
         Self {
             ssrc,
             payload_type,
             source_payload_type,
             ext_ids,
+            transport_cc,
         }
     }
 
@@ -81,14 +96,58 @@ impl Rewrite {
             ext.id = to;
             to != 0
         });
+        if let Some(id) = self.transport_cc {
+            header.extensions.insert(
+                0,
+                rtp::header::Extension {
+                    id,
+                    payload: Bytes::from_static(&[0, 0]),
+                },
+            );
+        }
         header.extension = !header.extensions.is_empty();
         // The incoming padding belonged to the incoming extension block; the marshaller pads the
         // rewritten block itself (a stale value makes the size check fail and the packet drop).
         header.extensions_padding = 0;
         if !header.extension {
             header.extension_profile = 0;
+        } else if header.extension_profile != EXTENSION_PROFILE_TWO_BYTE {
+            header.extension_profile = EXTENSION_PROFILE_ONE_BYTE;
         }
         true
+    }
+}
+
+/// Writes transport-wide sequence number `seq` into `wire`, a copy marshalled after
+/// [`Rewrite::apply`] put extension `id`'s placeholder first. False, and nothing written, if the
+/// bytes are not laid out that way.
+pub fn stamp_transport_seq(wire: &mut [u8], id: u8, seq: u16) -> bool {
+    let Some(&first) = wire.first() else {
+        return false;
+    };
+    if first & 0x10 == 0 {
+        return false;
+    }
+    let block = 12 + 4 * usize::from(first & 0x0F);
+    let (Some(&p0), Some(&p1)) = (wire.get(block), wire.get(block + 1)) else {
+        return false;
+    };
+    let element = block + 4;
+    let data = match u16::from_be_bytes([p0, p1]) {
+        EXTENSION_PROFILE_ONE_BYTE if wire.get(element) == Some(&(id << 4 | 1)) => element + 1,
+        EXTENSION_PROFILE_TWO_BYTE
+            if wire.get(element) == Some(&id) && wire.get(element + 1) == Some(&2) =>
+        {
+            element + 2
+        }
+        _ => return false,
+    };
+    match wire.get_mut(data..data + 2) {
+        Some(slot) => {
+            slot.copy_from_slice(&seq.to_be_bytes());
+            true
+        }
+        None => false,
     }
 }
 
@@ -184,9 +243,11 @@ mod tests {
         assert!(rw.apply(&mut p));
         assert_eq!(p.header.ssrc, 4242);
         assert_eq!(p.header.payload_type, 109);
-        // audio level crosses with the subscriber's id; transport-cc is per hop and dropped.
+        // Audio level crosses with the subscriber's id. Transport-cc is per hop: the publisher's
+        // number is dropped, and the subscriber's own slot comes first (stamped per copy).
         let ids: Vec<u8> = p.header.extensions.iter().map(|e| e.id).collect();
-        assert_eq!(ids, vec![10]);
+        assert_eq!(ids, vec![5, 10]);
+        assert_eq!(rw.transport_cc, Some(5));
         assert!(p.header.extension);
         // Sequence numbers, timestamps and payload are untouched.
         assert_eq!(p.header.sequence_number, 7);
@@ -231,6 +292,48 @@ mod tests {
             .marshal_to(&mut buf)
             .expect("the rewritten packet marshals");
         assert_eq!(written, buf.len(), "marshal_size and marshal_to agree");
+    }
+
+    #[test]
+    fn the_transport_wide_number_is_stamped_into_the_marshalled_copy() {
+        use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
+        for (profile, others) in [
+            (0xBEDE, &[1u8][..]),
+            (0x1000, &[1u8][..]),
+            (0xBEDE, &[][..]),
+        ] {
+            let rw = Rewrite::new(
+                9,
+                96,
+                None,
+                &exts(&[(AUDIO_LEVEL, 1)]),
+                &exts(&[(AUDIO_LEVEL, 2), (TWCC, 4)]),
+            );
+            let mut p = packet(96, others);
+            p.header.extension_profile = profile;
+            p.header.csrc = vec![7, 8];
+            assert!(rw.apply(&mut p));
+            let mut wire = vec![0u8; p.marshal_size()];
+            let n = p.marshal_to(&mut wire).unwrap();
+            assert!(stamp_transport_seq(&mut wire[..n], 4, 0xABCD));
+            let back = rtp::Packet::unmarshal(&mut &wire[..n]).unwrap();
+            assert_eq!(
+                back.header.get_extension(4).as_deref(),
+                Some(&[0xAB, 0xCD][..])
+            );
+            if !others.is_empty() {
+                assert_eq!(back.header.get_extension(2).as_deref(), Some(&[0x80][..]));
+            }
+            assert_eq!(&back.payload[..], b"opaque, maybe encrypted");
+            // Another id, or no extension block: nothing written.
+            assert!(!stamp_transport_seq(&mut wire[..n], 5, 1));
+        }
+        let mut plain = packet(96, &[]);
+        plain.header.extension = false;
+        let wire = plain.marshal().unwrap();
+        assert!(!stamp_transport_seq(&mut wire.to_vec(), 4, 1));
+        assert!(!stamp_transport_seq(&mut [], 4, 1));
+        assert!(!stamp_transport_seq(&mut [0x10, 0, 0], 4, 1));
     }
 
     #[test]

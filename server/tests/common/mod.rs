@@ -24,6 +24,19 @@ impl TestServer {
         Self::start_in(dir).await
     }
 
+    /// One counter of `GET /metrics` (0 until it first counts).
+    pub async fn counter(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    }
+
     pub async fn start_in(dir: tempfile::TempDir) -> Self {
         Self::start_with(dir, |_| {}).await
     }

@@ -73,6 +73,22 @@ pub struct Stats {
     pub reported_video_loss: Mutex<Option<u8>>,
     /// The video track received from each remote participant (to send RTCP about it).
     pub video_tracks: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
+    /// With `JoinOptions::own_congestion_feedback`: the negotiated id of the transport-wide
+    /// sequence number extension, the numbers received (and when) since the last feedback, and
+    /// how fast the queue the feedback tells of grows (ms per second).
+    pub own_feedback: std::sync::atomic::AtomicBool,
+    pub transport_cc_ext: Mutex<Option<u8>>,
+    pub arrivals: Mutex<Vec<(u16, std::time::Instant)>>,
+    pub queue_growth_ms_per_s: Mutex<f64>,
+}
+
+/// The id `sdp` gives the transport-wide sequence number extension.
+fn transport_cc_id(sdp: &str) -> Option<u8> {
+    sdp.lines().find_map(|l| {
+        let (id, uri) = l.strip_prefix("a=extmap:")?.split_once(' ')?;
+        (uri.trim() == rtc::sdp::extmap::TRANSPORT_CC_URI)
+            .then(|| id.split('/').next()?.parse().ok())?
+    })
 }
 
 struct Handler {
@@ -106,6 +122,18 @@ impl PeerConnectionEventHandler for Handler {
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(p) => {
+                        if stats
+                            .own_feedback
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            && let Some(id) = *stats.transport_cc_ext.lock().unwrap()
+                            && let Some(v) = p.header.get_extension(id)
+                            && v.len() == 2
+                        {
+                            stats.arrivals.lock().unwrap().push((
+                                u16::from_be_bytes([v[0], v[1]]),
+                                std::time::Instant::now(),
+                            ));
+                        }
                         let mut map = stats.by_participant.lock().unwrap();
                         let r = map.entry(who.clone()).or_default();
                         match kind {
@@ -274,6 +302,9 @@ impl RtcClient {
                 ServerMessage::Offer { sdp } => {
                     tracing::trace!(%sdp, "server offer");
                     self.server_offers += 1;
+                    if let Some(id) = transport_cc_id(&sdp) {
+                        *self.stats.transport_cc_ext.lock().unwrap() = Some(id);
+                    }
                     self.pc
                         .set_remote_description(RTCSessionDescription::offer(sdp).unwrap())
                         .await
@@ -318,6 +349,96 @@ impl RtcClient {
         }
         let _ = self.pc.close().await;
         drop(self.ws);
+    }
+}
+
+/// Sends transport-wide congestion control feedback every 50 ms about the packets received
+/// since the last, each reported as arriving when it did plus the queue's delay at that moment
+/// (`Stats::queue_growth_ms_per_s`), until the client goes.
+async fn send_congestion_feedback(stats: Arc<Stats>) {
+    use rtc::rtcp::transport_feedbacks::transport_layer_cc::{
+        PacketStatusChunk, RecvDelta, RunLengthChunk, StatusChunkTypeTcc, SymbolTypeTcc,
+        TransportLayerCc,
+    };
+    let t0 = std::time::Instant::now();
+    // The queue's delay: `queue_us` at `queue_at`, growing at the current rate since.
+    let (mut queue_us, mut queue_at) = (0.0f64, t0);
+    let mut count: u8 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tick.tick().await;
+        let now = std::time::Instant::now();
+        let growth = *stats.queue_growth_ms_per_s.lock().unwrap();
+        let mut batch = std::mem::take(&mut *stats.arrivals.lock().unwrap());
+        let Some(&(first, _)) = batch.first() else {
+            queue_us += growth * 1_000.0 * now.duration_since(queue_at).as_secs_f64();
+            queue_at = now;
+            continue;
+        };
+        // In numbering order from the lowest (a batch spans far less than half the range).
+        let lowest = batch
+            .iter()
+            .map(|(s, _)| *s)
+            .min_by_key(|s| s.wrapping_sub(first.wrapping_sub(1_000)))
+            .unwrap();
+        batch.sort_by_key(|(s, _)| s.wrapping_sub(lowest));
+        batch.dedup_by_key(|(s, _)| *s);
+        // Each arrival on the receiver's clock (in 250 µs steps), with the queue's delay.
+        let arrival_us = |at: std::time::Instant| {
+            let queued = queue_us + growth * 1_000.0 * at.duration_since(queue_at).as_secs_f64();
+            let us = at.duration_since(t0).as_micros() as i64 + queued as i64;
+            us / 250 * 250
+        };
+        let reference_time = (arrival_us(batch[0].1).max(0) / 64_000) as u32;
+        let mut previous = i64::from(reference_time) * 64_000;
+        let mut chunks: Vec<PacketStatusChunk> = Vec::new();
+        let mut deltas = Vec::new();
+        let push = |symbol: SymbolTypeTcc, chunks: &mut Vec<PacketStatusChunk>| {
+            if let Some(PacketStatusChunk::RunLengthChunk(last)) = chunks.last_mut()
+                && last.packet_status_symbol == symbol
+                && last.run_length < 8_000
+            {
+                last.run_length += 1;
+                return;
+            }
+            chunks.push(PacketStatusChunk::RunLengthChunk(RunLengthChunk {
+                type_tcc: StatusChunkTypeTcc::RunLengthChunk,
+                packet_status_symbol: symbol,
+                run_length: 1,
+            }));
+        };
+        let mut expected = lowest;
+        for (seq, at) in &batch {
+            while expected != *seq {
+                push(SymbolTypeTcc::PacketNotReceived, &mut chunks);
+                expected = expected.wrapping_add(1);
+            }
+            push(SymbolTypeTcc::PacketReceivedLargeDelta, &mut chunks);
+            let us = arrival_us(*at);
+            deltas.push(RecvDelta {
+                type_tcc_packet: SymbolTypeTcc::PacketReceivedLargeDelta,
+                delta: us - previous,
+            });
+            previous = us;
+            expected = expected.wrapping_add(1);
+        }
+        queue_us += growth * 1_000.0 * now.duration_since(queue_at).as_secs_f64();
+        queue_at = now;
+        let feedback = TransportLayerCc {
+            sender_ssrc: 1,
+            media_ssrc: 0,
+            base_sequence_number: lowest,
+            packet_status_count: expected.wrapping_sub(lowest),
+            reference_time,
+            fb_pkt_count: count,
+            packet_chunks: chunks,
+            recv_deltas: deltas,
+        };
+        count = count.wrapping_add(1);
+        let track = stats.video_tracks.lock().unwrap().values().next().cloned();
+        if let Some(track) = track {
+            let _ = track.write_rtcp(vec![Box::new(feedback)]).await;
+        }
     }
 }
 
@@ -429,6 +550,10 @@ pub struct JoinOptions {
     /// (a retransmission of one that did arrive) reaches the track instead of being dropped
     /// as a replay: how a test sees what a real loss would have been repaired with.
     pub accept_repeats: bool,
+    /// Send its own congestion control feedback (TWCC) instead of its stack's, telling of a
+    /// queue that grows as fast as `RtcClient::set_queue_growth` says: a congested downlink, as
+    /// far as the server can tell.
+    pub own_congestion_feedback: bool,
 }
 
 impl RtcClient {
@@ -462,9 +587,20 @@ impl RtcClient {
             )
             .unwrap();
         }
-        let registry = register_default_interceptors(Registry::new(), &mut me)
-            .unwrap()
-            .with(keyframe::SLOT.into(), KeyframeRequests::default());
+        let registry = if options.own_congestion_feedback {
+            use rtc::peer_connection::configuration::interceptor_registry::{
+                configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
+                configure_twcc_receiver_only,
+            };
+            // The extension and the feedback type negotiated, without the interceptor that
+            // would send the real feedback.
+            let _ = configure_twcc_receiver_only(Registry::new(), &mut me).unwrap();
+            configure_simulcast_extension_headers(&mut me).unwrap();
+            configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
+        } else {
+            register_default_interceptors(Registry::new(), &mut me).unwrap()
+        }
+        .with(keyframe::SLOT.into(), KeyframeRequests::default());
         let mut se = SettingEngineBuilder::new();
         if !options.mdns {
             se = se.with_multicast_dns_mode(MulticastDnsMode::Disabled);
@@ -530,6 +666,16 @@ impl RtcClient {
             })
             .await;
         client.first_answer = answer.clone();
+        *client.stats.transport_cc_ext.lock().unwrap() = transport_cc_id(&answer);
+        if options.own_congestion_feedback {
+            client
+                .stats
+                .own_feedback
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            client
+                .tasks
+                .push(tokio::spawn(send_congestion_feedback(client.stats.clone())));
+        }
         client
             .pc
             .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
@@ -623,6 +769,12 @@ impl RtcClient {
 
     pub fn keyframes_sent(&self) -> u64 {
         *self.stats.keyframes_sent.lock().unwrap()
+    }
+
+    /// With `JoinOptions::own_congestion_feedback`: how fast the queue its feedback tells of
+    /// grows from now on, in ms per second (0: it stays as it is).
+    pub fn set_queue_growth(&self, ms_per_s: f64) {
+        *self.stats.queue_growth_ms_per_s.lock().unwrap() = ms_per_s;
     }
 
     /// Asks the server again for video packets `seqs` from `participant` (a NACK, as a receiver

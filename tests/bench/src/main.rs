@@ -124,6 +124,10 @@ pub struct Args {
     /// Receive buffer of each participant's UDP socket (capped by net.core.rmem_max).
     #[arg(long, default_value_t = 1 << 20)]
     recv_buffer: usize,
+    /// Participants do not negotiate transport-wide congestion control (browsers do: the
+    /// server then numbers every copy it forwards and reads their feedback about it).
+    #[arg(long)]
+    no_twcc: bool,
     /// Media threads of the bench.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -484,6 +488,7 @@ async fn measure(
         audio_pps: args.audio_pps.clamp(1, 200),
         audio_size: args.audio_size.clamp(32, 1200),
         recv_buffer: args.recv_buffer,
+        twcc: !args.no_twcc,
         layers: layers(args),
         rid_for: (!args.rid_for.is_zero()).then_some(args.rid_for),
     };

@@ -17,6 +17,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::configure_twcc_receiver_only;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
@@ -76,6 +77,9 @@ pub struct MediaConfig {
     pub audio_pps: u32,
     pub audio_size: usize,
     pub recv_buffer: usize,
+    /// Negotiate transport-wide congestion control and send its feedback (every 100 ms, as
+    /// `rtc`'s receiver does), as browsers do.
+    pub twcc: bool,
     /// Simulcast layers of every video (1: none; 3: q, h, f).
     pub layers: usize,
     /// How long each layer's packets carry the mid and rid header extensions from its first
@@ -699,9 +703,14 @@ impl Worker {
                 .map_err(|e| e.to_string())?;
             }
         }
-        // Only the keyframe-request interceptor: the bench sends no reports, NACKs or TWCC
-        // feedback, which keeps its own cost per packet low.
+        // The keyframe-request interceptor, and TWCC feedback as browsers send it (unless
+        // `--no-twcc`): no reports or NACKs, which keeps the bench's own cost per packet low.
         let registry = Registry::new().with(keyframe::SLOT.into(), KeyframeRequests::default());
+        let registry = if self.config.twcc {
+            configure_twcc_receiver_only(registry, &mut me).map_err(|e| e.to_string())?
+        } else {
+            registry
+        };
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();

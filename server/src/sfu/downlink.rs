@@ -1,0 +1,258 @@
+//! A subscriber's downlink, measured by delay: the engine numbers every copy it sends the
+//! subscriber (transport-wide sequence numbers, `rewrite::stamp_transport_seq`), the
+//! subscriber's browser or app reports when each arrived (transport-wide congestion control
+//! feedback, TWCC), and the delay-based half of Google Congestion Control tells whether the
+//! queue toward it is growing: packets grouped by send time, the change of their one-way delay
+//! filtered (`rtc`'s `SlopeEstimator`, a Kalman filter) and compared with an adaptive threshold
+//! (`rtc`'s `OveruseDetector`).
+//!
+//! A growing queue is the early sign of a downlink that cannot carry what it is sent, before any
+//! packet is lost; `layers::DelayControl` turns it into a limit on the subscriber's layers. The
+//! estimator's other half (a rate that climbs ~8 % a second, and probing to climb faster) is not
+//! used: layers go up when a view asks for them, and the delay signal and the loss reports bring
+//! them down when the link cannot take it.
+
+use std::time::Instant;
+
+use rtc::interceptor::{Acknowledgement, OveruseDetector, PacketReport, SlopeEstimator, Usage};
+
+/// Sent packets remembered to match feedback against: about two seconds of a full room's
+/// downlink (~1,000 packets a second), far longer than feedback takes to come back (~100 ms).
+const LOG: usize = 2048;
+
+/// What the delay signal says about the queue toward a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Queue {
+    /// Neither growing nor draining.
+    #[default]
+    Steady,
+    /// Growing: more is sent than the path carries.
+    Growing,
+    /// Draining: the path carries more than it is sent.
+    Draining,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    /// The packet's transport-wide number, unwrapped.
+    number: u64,
+    at: Instant,
+    size: usize,
+}
+
+/// One subscriber connection's numbering and delay detector.
+pub struct Downlink {
+    /// The unwrapped number of the next packet.
+    next: u64,
+    log: Box<[Option<Sent>]>,
+    /// The highest number fed to the detector (each packet is fed once, in order).
+    fed: Option<u64>,
+    slope: SlopeEstimator,
+    detector: OveruseDetector,
+    queue: Queue,
+    /// Feedback items that matched a packet sent.
+    matched: u64,
+    /// Delay readings so far, up to [`MAX_GROUPS`].
+    groups: u32,
+}
+
+/// The most readings the delay estimate is multiplied by (libwebrtc's `kMinNumDeltas` cap).
+const MAX_GROUPS: u32 = 60;
+
+impl Default for Downlink {
+    fn default() -> Self {
+        Self {
+            next: 0,
+            log: vec![None; LOG].into_boxed_slice(),
+            fed: None,
+            slope: SlopeEstimator::new(),
+            detector: OveruseDetector::new(),
+            queue: Queue::Steady,
+            matched: 0,
+            groups: 0,
+        }
+    }
+}
+
+impl Downlink {
+    /// Numbers a packet of `size` bytes sent now; returns the number to stamp on it.
+    pub fn stamp(&mut self, size: usize, now: Instant) -> u16 {
+        let number = self.next;
+        self.next += 1;
+        if let Some(slot) = self.log.get_mut(index(number)) {
+            *slot = Some(Sent {
+                number,
+                at: now,
+                size,
+            });
+        }
+        number as u16
+    }
+
+    /// The subscriber's feedback about packets it was sent: what the queue toward it does now.
+    /// Items about packets not sent, too old, or already reported are ignored.
+    pub fn on_feedback(&mut self, acks: &[Acknowledgement]) -> Queue {
+        for ack in acks {
+            // The packet sent last with these low 16 bits.
+            // (0: a number not sent yet, or one 65,536 packets old.)
+            let back = (self.next as u16).wrapping_sub(ack.sequence_number);
+            let Some(number) = self.next.checked_sub(u64::from(back)).filter(|_| back > 0) else {
+                continue;
+            };
+            if self.fed.is_some_and(|f| number <= f) {
+                continue;
+            }
+            let Some(Some(sent)) = self.log.get(index(number)).copied() else {
+                continue;
+            };
+            if sent.number != number {
+                continue;
+            }
+            self.fed = Some(number);
+            self.matched += 1;
+            let report = PacketReport {
+                ssrc: 0,
+                id: number,
+                rtp_sequence_number: 0,
+                is_twcc: true,
+                twcc_sequence_number: ack.sequence_number,
+                size: sent.size,
+                arrived: ack.arrived,
+                departure: sent.at,
+                arrival: ack.arrival,
+                ecn: ack.ecn,
+            };
+            if let Some(trend) = self.slope.accumulate(&report) {
+                // As libwebrtc's detector does (`rtc`'s compares the bare per-group estimate
+                // with a 12.5 ms threshold, which only a link carrying a fraction of what it is
+                // sent would cross): the estimate counts times the groups seen, at most 60.
+                self.groups = (self.groups + 1).min(MAX_GROUPS);
+                let scaled = trend.estimate_ms * f64::from(self.groups);
+                self.queue = match self.detector.update(trend.at, scaled) {
+                    Usage::Normal => Queue::Steady,
+                    Usage::Over => Queue::Growing,
+                    Usage::Under => Queue::Draining,
+                };
+            }
+        }
+        self.queue
+    }
+
+    /// Feedback items that matched a packet sent, so far.
+    pub fn matched(&self) -> u64 {
+        self.matched
+    }
+}
+
+fn index(number: u64) -> usize {
+    (number % LOG as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+    use std::time::Duration;
+
+    fn arrived(seq: u16, at: Duration) -> Acknowledgement {
+        Acknowledgement::received(seq, Some(at), Ecn::default())
+    }
+
+    /// Sends a packet every 5 ms for `seconds` and reports each arrival after a one-way delay
+    /// of `delay(i)`, in feedback batches of 20; returns what the downlink said after each.
+    fn run(seconds: u64, delay: impl Fn(u64) -> Duration) -> Vec<Queue> {
+        let t0 = Instant::now();
+        let mut d = Downlink::default();
+        let mut said = Vec::new();
+        let mut batch = Vec::new();
+        for i in 0..seconds * 200 {
+            let sent = Duration::from_millis(5 * i);
+            let seq = d.stamp(1_200, t0 + sent);
+            batch.push(arrived(seq, sent + delay(i)));
+            if batch.len() == 20 {
+                said.push(d.on_feedback(&batch));
+                batch.clear();
+            }
+        }
+        said
+    }
+
+    #[test]
+    fn a_steady_path_is_steady() {
+        let said = run(4, |_| Duration::from_millis(20));
+        assert!(said.iter().all(|q| *q == Queue::Steady), "{said:?}");
+    }
+
+    #[test]
+    fn a_queue_that_builds_up_is_growing_and_one_that_drains_is_draining() {
+        // From the second second on, every packet waits 1 ms longer than the one before (the
+        // link carries 5/6 of what it is sent), then the queue empties as fast.
+        let said = run(4, |i| {
+            let ms = match i {
+                0..200 => 0,
+                200..300 => i - 200,
+                300..400 => 400 - i,
+                _ => 0,
+            };
+            Duration::from_millis(20 + ms)
+        });
+        let building = &said[10..15];
+        assert!(building.contains(&Queue::Growing), "{said:?}");
+        let draining = &said[15..20];
+        assert!(draining.contains(&Queue::Draining), "{said:?}");
+        assert!(said[..10].iter().all(|q| *q == Queue::Steady), "{said:?}");
+    }
+
+    #[test]
+    fn jitter_alone_is_not_a_growing_queue() {
+        // Up to 4 ms of jitter each way on every packet (a busy receiver), and no queue.
+        let mut x: u64 = 12_345;
+        let jitter: Vec<u64> = (0..2_000)
+            .map(|_| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (x >> 33) % 9
+            })
+            .collect();
+        let said = run(10, |i| Duration::from_millis(16 + jitter[i as usize]));
+        let growing = said.iter().filter(|q| **q == Queue::Growing).count();
+        assert!(
+            growing * 20 <= said.len(),
+            "{growing} of {}: {said:?}",
+            said.len()
+        );
+    }
+
+    #[test]
+    fn feedback_about_packets_never_sent_old_or_repeated_is_ignored() {
+        let t0 = Instant::now();
+        let mut d = Downlink::default();
+        for i in 0..3_000u64 {
+            d.stamp(100, t0 + Duration::from_millis(i));
+        }
+        // 3,000 sent: numbers 0–2999; the log holds the last 2,048.
+        d.on_feedback(&[arrived(500, Duration::ZERO)]);
+        assert_eq!(d.matched(), 0, "too old");
+        d.on_feedback(&[arrived(2_999, Duration::from_millis(5))]);
+        assert_eq!(d.matched(), 1);
+        d.on_feedback(&[
+            arrived(2_999, Duration::from_millis(5)),
+            arrived(2_998, Duration::from_millis(5)),
+        ]);
+        assert_eq!(d.matched(), 1, "repeated, or older than what was fed");
+        d.on_feedback(&[
+            arrived(3_000, Duration::ZERO),
+            arrived(60_000, Duration::ZERO),
+        ]);
+        assert_eq!(d.matched(), 1, "never sent");
+        d.on_feedback(&[Acknowledgement::lost(2_999)]);
+        // Wrapping: numbers go on past 65,535.
+        for i in 0..70_000u64 {
+            d.stamp(100, t0 + Duration::from_micros(i));
+        }
+        d.on_feedback(&[arrived(
+            ((3_000 + 70_000 - 1) % 65_536) as u16,
+            Duration::ZERO,
+        )]);
+        assert_eq!(d.matched(), 2);
+    }
+}
