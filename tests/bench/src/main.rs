@@ -624,6 +624,7 @@ async fn measure(
     let bench0 = stats::sample(me);
     let machine0 = stats::machine_cpu();
     let server_drops0 = pid.map(media::process_udp_drops).unwrap_or(0);
+    let counters0 = signal::counters(base).await.unwrap_or_default();
     let bench_drops0 = media::process_udp_drops(me);
     let stalled_drops0 = media::port_udp_drops(&stalled_ports);
     for (idx, role) in roles.iter().enumerate() {
@@ -640,6 +641,7 @@ async fn measure(
     let bench1 = stats::sample(me);
     let machine1 = stats::machine_cpu();
     let server_drops1 = pid.map(media::process_udp_drops).unwrap_or(0);
+    let counters1 = signal::counters(base).await.unwrap_or_default();
     let bench_drops1 = media::process_udp_drops(me);
     let stalled_drops1 = media::port_udp_drops(&stalled_ports);
     let stalled_drops = stalled_drops1.saturating_sub(stalled_drops0);
@@ -689,6 +691,7 @@ async fn measure(
         server_started: server.is_some(),
         server_log_bytes: server.map(|s| s.log_bytes.load(Ordering::Relaxed)),
         server_drops: server_drops1.saturating_sub(server_drops0),
+        counters: (counters0, counters1),
         bench_drops: bench_drops1
             .saturating_sub(bench_drops0)
             .saturating_sub(stalled_drops),

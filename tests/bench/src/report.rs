@@ -40,6 +40,8 @@ pub struct Input<'a> {
     pub server_started: bool,
     pub server_log_bytes: Option<u64>,
     pub server_drops: u64,
+    /// The server's counters at the window's start and end (empty if it did not answer).
+    pub counters: (Vec<(String, u64)>, Vec<(String, u64)>),
     pub bench_drops: u64,
     pub stalled_drops: u64,
     pub window_start_ns: u64,
@@ -223,6 +225,12 @@ pub struct Report {
     pub server_rss_per_participant_kib: Option<f64>,
     pub server_socket_drops: u64,
     pub server_log_bytes: Option<u64>,
+    /// From the server's counters: times a growing queue toward a subscriber cut its video
+    /// budget, before the window (during the joins) and in it; video packets sent again on
+    /// subscribers' requests in the window.
+    pub server_delay_cuts_before: Option<u64>,
+    pub server_delay_cuts: Option<u64>,
+    pub server_resent: Option<u64>,
 
     /// CPUs busy machine-wide during the window (all processes, the kernel included), and the
     /// share of that stolen by the hypervisor.
@@ -331,6 +339,7 @@ pub fn build(input: Input<'_>) -> Report {
         server_started,
         server_log_bytes,
         server_drops,
+        counters,
         bench_drops,
         stalled_drops,
         window_start_ns,
@@ -364,6 +373,9 @@ pub fn build(input: Input<'_>) -> Report {
         server_rss_idle_kib: rss_idle_kib,
         server_socket_drops: server_drops,
         server_log_bytes,
+        server_delay_cuts_before: counter(&counters.0, "salon_downlink_delay_cuts"),
+        server_delay_cuts: window_count(&counters, "salon_downlink_delay_cuts"),
+        server_resent: window_count(&counters, "salon_rtp_resent_packets"),
         bench_socket_drops: bench_drops,
         stalled_socket_drops: stalled_drops,
         errors: errors.into_iter().take(10).collect(),
@@ -797,6 +809,28 @@ impl Report {
     }
 }
 
+/// A counter's value, if the server reported it (0 if it answered without it: not counted yet).
+fn counter(counters: &[(String, u64)], name: &str) -> Option<u64> {
+    if counters.is_empty() {
+        return None;
+    }
+    Some(
+        counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v),
+    )
+}
+
+/// How much a counter grew between the window's start and end.
+fn window_count(counters: &(Vec<(String, u64)>, Vec<(String, u64)>), name: &str) -> Option<u64> {
+    Some(counter(&counters.1, name)?.saturating_sub(counter(&counters.0, name)?))
+}
+
+fn opt_count(v: Option<u64>) -> String {
+    v.map_or("-".to_owned(), |v| v.to_string())
+}
+
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
 }
@@ -972,6 +1006,15 @@ pub fn print_table(r: &Report) {
             ),
         ),
         ("server socket drops", r.server_socket_drops.to_string()),
+        (
+            "server delay cuts, resent",
+            format!(
+                "{} before the window, {} in it (a subscriber's queue grew); {} packets resent",
+                opt_count(r.server_delay_cuts_before),
+                opt_count(r.server_delay_cuts),
+                opt_count(r.server_resent)
+            ),
+        ),
         (
             "server log",
             r.server_log_bytes

@@ -70,6 +70,38 @@ pub async fn create_room(base: &str) -> Result<String, String> {
         .ok_or_else(|| "no room id in the response".to_owned())
 }
 
+/// The server's counters (`GET /metrics` on `base`): each `name_total value` line.
+pub async fn counters(base: &str) -> Result<Vec<(String, u64)>, String> {
+    let hostport = base
+        .strip_prefix("http://")
+        .ok_or("the server's address must start with http://")?
+        .trim_end_matches('/');
+    let mut stream = tokio::time::timeout(STEP, tokio::net::TcpStream::connect(hostport))
+        .await
+        .map_err(|_| "timed out connecting to the server")?
+        .map_err(|e| format!("cannot connect to {hostport}: {e}"))?;
+    let request =
+        format!("GET /metrics HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tokio::time::timeout(STEP, stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| "timed out waiting for the metrics")?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&response);
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            let name = name.strip_suffix("_total")?;
+            Some((name.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect())
+}
+
 /// A room id from an id or an invite link (`…/r/{id}`).
 pub fn room_id(link: &str) -> String {
     let link = link.trim().trim_end_matches('/');
