@@ -229,12 +229,7 @@ async fn presence_traffic_leaves_no_trace_of_who_watched_what() {
     }
 
     // The metrics are server-wide.
-    let metrics = reqwest::get(format!("{}/metrics", s.url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     for (id, _, key) in &rooms {
         assert!(!metrics.contains(id.as_str()) && !metrics.contains(key.as_str()));
     }

@@ -119,12 +119,7 @@ async fn only_the_loudest_voices_are_forwarded_and_announced() {
         let r = clients[5].received_from(t);
         assert!(r.largest_audio_seq_step <= 2, "{t}: {r:?}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", s.url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics.contains(r#"reason="not_speaking""#),
         "withheld audio is not counted:\n{metrics}"

@@ -544,6 +544,34 @@ fn on_layers(clients: &[&mut RtcClient], from: &str, markers: &[char]) -> bool {
             .all(|(c, m)| layer_seen(c, from).0 == Some(*m))
 }
 
+/// A (joined with `options`, named `name`) and B ("Good downlink") in the room at `url`, both
+/// showing publisher `p` large and receiving its top layer, whose rates have been measured
+/// for two seconds.
+async fn two_on_the_top_layer(
+    url: &str,
+    p: &str,
+    name: &str,
+    options: JoinOptions,
+) -> (RtcClient, RtcClient) {
+    let mut a = RtcClient::join_with(url, name, options).await;
+    let mut b = RtcClient::join(url, "Good downlink").await;
+    a.ws.send(&view(p, TileSize::Large, 0)).await;
+    b.ws.send(&view(p, TileSize::Large, 0)).await;
+    let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
+        on_layers(c, p, &['f', 'f'])
+    })
+    .await;
+    assert!(
+        top.is_some(),
+        "a {:?}, b {:?}",
+        layer_seen(&a, p),
+        layer_seen(&b, p)
+    );
+    // Let the layers' rates be measured (about a second of memory).
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    (a, b)
+}
+
 /// A server, a room and a simulcast publisher in it; the room's signaling URL.
 async fn room_with_publisher() -> (TestServer, String, SimulcastPublisher) {
     let server = TestServer::start().await;
@@ -786,22 +814,8 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
     );
     let (_server, url, publisher) = room_with_publisher().await;
     let p = publisher.id.clone();
-    let mut a = RtcClient::join(&url, "Lossy downlink").await;
-    let mut b = RtcClient::join(&url, "Good downlink").await;
-    a.ws.send(&view(&p, TileSize::Large, 0)).await;
-    b.ws.send(&view(&p, TileSize::Large, 0)).await;
-    let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
-        on_layers(c, &p, &['f', 'f'])
-    })
-    .await;
-    assert!(
-        top.is_some(),
-        "a {:?}, b {:?}",
-        layer_seen(&a, &p),
-        layer_seen(&b, &p)
-    );
-    // Let the layers' rates be measured (about a second of memory).
-    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    let (mut a, mut b) =
+        two_on_the_top_layer(&url, &p, "Lossy downlink", JoinOptions::default()).await;
 
     // A reports 40 % loss: its budget becomes 80 % of the top layer, which no longer fits;
     // the middle one does (and, the loss going on at that layer, a second later the lowest).
@@ -842,30 +856,12 @@ async fn loss_reported_by_a_subscriber_lowers_its_layer_until_it_clears() {
 async fn a_growing_queue_toward_a_subscriber_lowers_its_layer_until_it_stops_growing() {
     let (server, url, publisher) = room_with_publisher().await;
     let p = publisher.id.clone();
-    let mut a = RtcClient::join_with(
-        &url,
-        "Queued downlink",
-        JoinOptions {
-            own_congestion_feedback: true,
-            ..JoinOptions::default()
-        },
-    )
-    .await;
-    let mut b = RtcClient::join(&url, "Good downlink").await;
-    a.ws.send(&view(&p, TileSize::Large, 0)).await;
-    b.ws.send(&view(&p, TileSize::Large, 0)).await;
-    let top = pump_until(&mut [&mut a, &mut b], Duration::from_secs(10), |c| {
-        on_layers(c, &p, &['f', 'f'])
-    })
-    .await;
-    assert!(
-        top.is_some(),
-        "a {:?}, b {:?}",
-        layer_seen(&a, &p),
-        layer_seen(&b, &p)
-    );
-    // The feedback tells of a steady path: nothing changes.
-    pump_all(&mut [&mut a, &mut b], Duration::from_secs(2)).await;
+    let options = JoinOptions {
+        own_congestion_feedback: true,
+        ..JoinOptions::default()
+    };
+    let (mut a, mut b) = two_on_the_top_layer(&url, &p, "Queued downlink", options).await;
+    // The feedback told of a steady path: nothing changed.
     assert!(
         server
             .counter("salon_downlink_feedback_packets_total")

@@ -24,15 +24,21 @@ impl TestServer {
         Self::start_in(dir).await
     }
 
-    /// One counter of `GET /metrics` (0 until it first counts).
-    pub async fn counter(&self, name: &str) -> u64 {
-        let text = reqwest::get(format!("{}/metrics", self.url()))
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url()))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        text.lines()
+            .unwrap()
+    }
+
+    /// One counter of `GET /metrics` (0 until it first counts).
+    pub async fn counter(&self, name: &str) -> u64 {
+        self.metrics()
+            .await
+            .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0)
     }

@@ -1,5 +1,6 @@
 //! Turns the counters into the figures: one JSON object and a table.
 
+use crate::signal::Counters;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
@@ -41,7 +42,7 @@ pub struct Input<'a> {
     pub server_log_bytes: Option<u64>,
     pub server_drops: u64,
     /// The server's counters at the window's start and end (empty if it did not answer).
-    pub counters: (Vec<(String, u64)>, Vec<(String, u64)>),
+    pub counters: (Counters, Counters),
     pub bench_drops: u64,
     pub stalled_drops: u64,
     pub window_start_ns: u64,
@@ -810,7 +811,7 @@ impl Report {
 }
 
 /// A counter's value, if the server reported it (0 if it answered without it: not counted yet).
-fn counter(counters: &[(String, u64)], name: &str) -> Option<u64> {
+fn counter(counters: &Counters, name: &str) -> Option<u64> {
     if counters.is_empty() {
         return None;
     }
@@ -823,7 +824,7 @@ fn counter(counters: &[(String, u64)], name: &str) -> Option<u64> {
 }
 
 /// How much a counter grew between the window's start and end.
-fn window_count(counters: &(Vec<(String, u64)>, Vec<(String, u64)>), name: &str) -> Option<u64> {
+fn window_count(counters: &(Counters, Counters), name: &str) -> Option<u64> {
     Some(counter(&counters.1, name)?.saturating_sub(counter(&counters.0, name)?))
 }
 

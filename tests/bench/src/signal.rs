@@ -27,8 +27,14 @@ const PING_EVERY: Duration = Duration::from_secs(15);
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Creates a room with `POST /api/rooms` on `base` (`http://host:port`); returns its id.
-pub async fn create_room(base: &str) -> Result<String, String> {
+/// One HTTP/1.1 exchange with the server at `base` (`http://host:port`): `method path` with an
+/// optional JSON body; returns the response's status line and body.
+async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> Result<(String, String), String> {
     let hostport = base
         .strip_prefix("http://")
         .ok_or("--url must start with http:// (the bench speaks to a local server)")?
@@ -37,10 +43,15 @@ pub async fn create_room(base: &str) -> Result<String, String> {
         .await
         .map_err(|_| "timed out connecting to the server")?
         .map_err(|e| format!("cannot connect to {hostport}: {e}"))?;
-    let body = r#"{"name":"salon-bench"}"#;
+    let body = json.unwrap_or("");
+    let content = json.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
     let request = format!(
-        "POST /api/rooms HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\n{content}Connection: close\r\n\r\n{body}"
     );
     stream
         .write_all(request.as_bytes())
@@ -49,15 +60,27 @@ pub async fn create_room(base: &str) -> Result<String, String> {
     let mut response = Vec::new();
     tokio::time::timeout(STEP, stream.read_to_end(&mut response))
         .await
-        .map_err(|_| "timed out waiting for the room")?
+        .map_err(|_| format!("timed out waiting for {method} {path}"))?
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("bad HTTP response")?;
-    if !head.starts_with("HTTP/1.1 201") {
-        return Err(format!(
-            "room creation failed: {}",
-            head.lines().next().unwrap_or("")
-        ));
+    Ok((
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    ))
+}
+
+/// Creates a room with `POST /api/rooms` on `base` (`http://host:port`); returns its id.
+pub async fn create_room(base: &str) -> Result<String, String> {
+    let (status, body) = http(
+        base,
+        "POST",
+        "/api/rooms",
+        Some(r#"{"name":"salon-bench"}"#),
+    )
+    .await?;
+    if !status.starts_with("HTTP/1.1 201") {
+        return Err(format!("room creation failed: {status}"));
     }
     // The body may be chunked: take the JSON object inside.
     let start = body.find('{').ok_or("no JSON in the response")?;
@@ -70,29 +93,13 @@ pub async fn create_room(base: &str) -> Result<String, String> {
         .ok_or_else(|| "no room id in the response".to_owned())
 }
 
+/// The server's counters, by name without `_total`.
+pub type Counters = Vec<(String, u64)>;
+
 /// The server's counters (`GET /metrics` on `base`): each `name_total value` line.
-pub async fn counters(base: &str) -> Result<Vec<(String, u64)>, String> {
-    let hostport = base
-        .strip_prefix("http://")
-        .ok_or("the server's address must start with http://")?
-        .trim_end_matches('/');
-    let mut stream = tokio::time::timeout(STEP, tokio::net::TcpStream::connect(hostport))
-        .await
-        .map_err(|_| "timed out connecting to the server")?
-        .map_err(|e| format!("cannot connect to {hostport}: {e}"))?;
-    let request =
-        format!("GET /metrics HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    tokio::time::timeout(STEP, stream.read_to_end(&mut response))
-        .await
-        .map_err(|_| "timed out waiting for the metrics")?
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&response);
-    Ok(text
+pub async fn counters(base: &str) -> Result<Counters, String> {
+    let (_, body) = http(base, "GET", "/metrics", None).await?;
+    Ok(body
         .lines()
         .filter_map(|l| {
             let (name, value) = l.split_once(' ')?;
