@@ -105,6 +105,20 @@ pub struct Config {
     #[arg(skip = DEFAULT_REQUEST_TIMEOUT)]
     pub request_timeout: Duration,
 
+    /// An Android app that opens this server's invite links and friend cards (App Links):
+    /// PACKAGE=SHA256_FINGERPRINT, its application id and the SHA-256 fingerprint of its signing
+    /// certificate (as `keytool -list -v` prints it). Repeat the flag, or separate with commas,
+    /// for more apps or keys (a debug and a release key). Served as
+    /// /.well-known/assetlinks.json; without it, links open the guest page.
+    #[arg(long = "android-app", env = "SALON_ANDROID_APPS", value_delimiter = ',', value_parser = crate::applinks::parse_android_app)]
+    pub android_apps: Vec<crate::applinks::AndroidApp>,
+
+    /// An iOS app that opens this server's invite links and friend cards (Universal Links):
+    /// TEAMID.BUNDLE_ID, e.g. ABCDE12345.org.example.salon. Repeat the flag, or separate with
+    /// commas. Served as /.well-known/apple-app-site-association.
+    #[arg(long = "ios-app", env = "SALON_IOS_APPS", value_delimiter = ',', value_parser = crate::applinks::parse_ios_app)]
+    pub ios_apps: Vec<crate::applinks::IosApp>,
+
     /// Log filter (tracing syntax): error, warn, info, debug, trace, or per module such as
     /// "salon_server=debug,webrtc=warn". The default hides the WebRTC stack's transient
     /// connection-setup warnings and its per-packet errors. RUST_LOG is used when this is not set.
@@ -130,6 +144,8 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            android_apps: Vec::new(),
+            ios_apps: Vec::new(),
             log: "warn".into(),
         }
     }

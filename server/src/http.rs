@@ -35,6 +35,14 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route(
+            "/.well-known/assetlinks.json",
+            get(crate::applinks::assetlinks),
+        )
+        .route(
+            "/.well-known/apple-app-site-association",
+            get(crate::applinks::apple_app_site_association),
+        )
+        .route(
             "/api/rooms",
             post(create_room).layer(DefaultBodyLimit::max(4 * 1024)),
         )

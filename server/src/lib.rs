@@ -11,6 +11,7 @@
 pub mod abuse;
 mod actor;
 pub mod admission;
+pub mod applinks;
 pub mod config;
 pub mod conn;
 pub mod handoff;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub behind_proxy: bool,
     /// Media handed from a dropped signaling connection to its resume.
     pub handoffs: Arc<handoff::Handoffs<participant::Carry>>,
+    /// The association files that let the apps open this server's links.
+    pub app_links: Arc<applinks::AppLinks>,
 }
 
 impl AppState {
@@ -161,6 +164,10 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         limits: Arc::new(Mutex::new(abuse::Limits::new())),
         behind_proxy: config.behind_proxy,
         handoffs: Arc::default(),
+        app_links: Arc::new(applinks::AppLinks::new(
+            &config.android_apps,
+            &config.ios_apps,
+        )),
     };
     let app = http::router(state.clone(), config.metrics_bind.is_none());
     let metrics_listener = match config.metrics_bind {
