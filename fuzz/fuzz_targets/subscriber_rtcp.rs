@@ -4,7 +4,8 @@
 //! `sfu::feedback` applies.
 //!
 //! Properties: nothing panics; a NACK item names 1–17 packets, the first being its packet id;
-//! feedback never matches more packets than were sent, each at most once; the history resends
+//! a feedback report accepted tells of at most `MAX_ACKS_PER_REPORT` packets, whatever its
+//! chunks claim; feedback never matches more packets than were sent, each at most once; the history resends
 //! only packets it was given, at most `MAX_RESENDS` times each.
 
 #![no_main]
@@ -13,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use rtc::interceptor::convert_twcc;
 use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use salon_server::sfu::downlink::Downlink;
-use salon_server::sfu::feedback::MAX_ACKS_PER_REPORT;
+use salon_server::sfu::feedback::{self, MAX_ACKS_PER_REPORT};
 use salon_server::sfu::history::{self, History};
 
 /// Packets "sent" before the feedback is read: numbers 0–599 and sequence numbers 1000–1599.
@@ -33,16 +33,17 @@ fuzz_target!(|data: &[u8]| {
     let mut sent = History::default();
     for i in 0..SENT {
         let at = t0 + Duration::from_millis(u64::from(i));
-        assert_eq!(downlink.stamp(1_200, at), i);
-        sent.push(1_000 + i, Bytes::from((1_000 + i).to_be_bytes().to_vec()), at);
+        assert_eq!(downlink.stamp(1_200, at), u64::from(i));
+        let number = (i % 7 == 0).then_some(u64::from(i));
+        sent.push(1_000 + i, Bytes::from((1_000 + i).to_be_bytes().to_vec()), number, at);
     }
     let now = t0 + Duration::from_millis(u64::from(SENT));
     let mut resent = std::collections::HashMap::<u16, u8>::new();
     for packet in &packets {
         let any = packet.as_any();
         if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
-            if usize::from(cc.packet_status_count) <= MAX_ACKS_PER_REPORT {
-                let acks = convert_twcc(cc);
+            if let Some(acks) = feedback::acks_of(cc, usize::MAX) {
+                assert!(acks.len() <= MAX_ACKS_PER_REPORT);
                 downlink.on_feedback(&acks);
                 assert!(downlink.matched() <= u64::from(SENT));
             }
@@ -52,8 +53,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!((1..=17).contains(&seqs.len()));
                 assert_eq!(seqs[0], pair.packet_id);
                 for seq in seqs {
-                    if let Some(datagram) = sent.resend(seq, now) {
+                    if let Some((datagram, number)) = sent.resend(seq, now) {
                         assert_eq!(&datagram[..], &seq.to_be_bytes()[..]);
+                        if let Some(number) = number {
+                            downlink.resent(number);
+                        }
                         let n = resent.entry(seq).or_default();
                         *n += 1;
                         assert!(*n <= history::MAX_RESENDS);

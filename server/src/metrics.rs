@@ -16,7 +16,8 @@ use prometheus_client::registry::Registry;
 pub enum DropReason {
     /// A host muted the publisher (or panic is on).
     Paused,
-    /// A late packet from before a break in the stream (see `sfu::munger`).
+    /// A late packet from before a break in the stream, or a duplicate of one the subscriber
+    /// was already sent (see `sfu::munger`).
     Late,
     /// The subscriber's connection refused it (not connected yet, or closing).
     WriteFailed,
@@ -156,7 +157,7 @@ impl Metrics {
         m.registry.register(
             "rtp_dropped_packets",
             "Packets not forwarded, by reason (paused: a host mute; late: from before a break in \
-             the stream; write_failed: the subscriber's leg refused it; send_buffer_full: the \
+             the stream, or a duplicate; write_failed: the subscriber's leg refused it; send_buffer_full: the \
              kernel refused a datagram to one subscriber; unrouted: a datagram on the media port \
              for no connection; malformed: a datagram a connection refused; unknown_track: RTP of \
              a codec not negotiated; overload: a datagram for another media thread whose queue was \
@@ -214,9 +215,9 @@ impl Metrics {
         self.rtp_resent.inc_by(packets);
     }
 
-    /// A retransmission request refused: the subscriber asked for more than its allowance.
-    pub fn resend_refused(&self) {
-        self.rtp_resends_refused.inc();
+    /// `packets` asked for again beyond the subscriber's allowance, and not sent.
+    pub fn resend_refused(&self, packets: u64) {
+        self.rtp_resends_refused.inc_by(packets);
     }
 
     /// `packets` forwarded packets reported on by subscribers' congestion control feedback.

@@ -38,6 +38,9 @@ struct Sent {
     number: u64,
     at: Instant,
     size: usize,
+    /// Sent again on a retransmission request (same bytes, same number): when it arrived says
+    /// nothing about the queue, since it left long after `at`.
+    resent: bool,
 }
 
 /// One subscriber connection's numbering and delay detector.
@@ -49,7 +52,6 @@ pub struct Downlink {
     fed: Option<u64>,
     slope: SlopeEstimator,
     detector: OveruseDetector,
-    queue: Queue,
     /// Feedback items that matched a packet sent.
     matched: u64,
     /// Delay readings so far, up to [`MAX_GROUPS`].
@@ -67,7 +69,6 @@ impl Default for Downlink {
             fed: None,
             slope: SlopeEstimator::new(),
             detector: OveruseDetector::new(),
-            queue: Queue::Steady,
             matched: 0,
             groups: 0,
         }
@@ -75,8 +76,9 @@ impl Default for Downlink {
 }
 
 impl Downlink {
-    /// Numbers a packet of `size` bytes sent now; returns the number to stamp on it.
-    pub fn stamp(&mut self, size: usize, now: Instant) -> u16 {
+    /// Numbers a packet of `size` bytes sent now; returns its number (the low 16 bits go on the
+    /// wire).
+    pub fn stamp(&mut self, size: usize, now: Instant) -> u64 {
         let number = self.next;
         self.next += 1;
         if let Some(slot) = self.log.get_mut(index(number)) {
@@ -84,14 +86,27 @@ impl Downlink {
                 number,
                 at: now,
                 size,
+                resent: false,
             });
         }
-        number as u16
+        number
     }
 
-    /// The subscriber's feedback about packets it was sent: what the queue toward it does now.
-    /// Items about packets not sent, too old, or already reported are ignored.
-    pub fn on_feedback(&mut self, acks: &[Acknowledgement]) -> Queue {
+    /// Packet `number` went out again (a retransmission): feedback about it is not fed to the
+    /// detector.
+    pub fn resent(&mut self, number: u64) {
+        if let Some(Some(sent)) = self.log.get_mut(index(number))
+            && sent.number == number
+        {
+            sent.resent = true;
+        }
+    }
+
+    /// The subscriber's feedback about packets it was sent: what the queue toward it does now,
+    /// if the feedback closed a group of packets to measure (`None`: nothing new to say).
+    /// Items about packets not sent, too old, already reported or sent again are ignored.
+    pub fn on_feedback(&mut self, acks: &[Acknowledgement]) -> Option<Queue> {
+        let mut said = None;
         for ack in acks {
             // The packet sent last with these low 16 bits.
             // (0: a number not sent yet, or one 65,536 packets old.)
@@ -110,6 +125,9 @@ impl Downlink {
             }
             self.fed = Some(number);
             self.matched += 1;
+            if sent.resent {
+                continue;
+            }
             let report = PacketReport {
                 ssrc: 0,
                 id: number,
@@ -128,14 +146,14 @@ impl Downlink {
                 // sent would cross): the estimate counts times the groups seen, at most 60.
                 self.groups = (self.groups + 1).min(MAX_GROUPS);
                 let scaled = trend.estimate_ms * f64::from(self.groups);
-                self.queue = match self.detector.update(trend.at, scaled) {
+                said = Some(match self.detector.update(trend.at, scaled) {
                     Usage::Normal => Queue::Steady,
                     Usage::Over => Queue::Growing,
                     Usage::Under => Queue::Draining,
-                };
+                });
             }
         }
-        self.queue
+        said
     }
 
     /// Feedback items that matched a packet sent, so far.
@@ -167,10 +185,10 @@ mod tests {
         let mut batch = Vec::new();
         for i in 0..seconds * 200 {
             let sent = Duration::from_millis(5 * i);
-            let seq = d.stamp(1_200, t0 + sent);
+            let seq = d.stamp(1_200, t0 + sent) as u16;
             batch.push(arrived(seq, sent + delay(i)));
             if batch.len() == 20 {
-                said.push(d.on_feedback(&batch));
+                said.push(d.on_feedback(&batch).unwrap_or(Queue::Steady));
                 batch.clear();
             }
         }
@@ -219,6 +237,35 @@ mod tests {
             growing * 20 <= said.len(),
             "{growing} of {}: {said:?}",
             said.len()
+        );
+    }
+
+    #[test]
+    fn a_packet_sent_again_says_nothing_about_the_queue() {
+        // A steady path where every 10th packet is lost, asked for and sent again: it arrives
+        // 150 ms after it first left, in the same feedback as its neighbours.
+        let t0 = Instant::now();
+        let mut d = Downlink::default();
+        let mut batch = Vec::new();
+        for i in 0..800u64 {
+            let sent = Duration::from_millis(5 * i);
+            let number = d.stamp(1_200, t0 + sent);
+            let late = i % 10 == 3;
+            if late {
+                d.resent(number);
+            }
+            let delay = Duration::from_millis(if late { 150 } else { 20 });
+            batch.push(arrived(number as u16, sent + delay));
+            if batch.len() == 20 {
+                let said = d.on_feedback(&batch);
+                assert_ne!(said, Some(Queue::Growing), "at packet {i}");
+                batch.clear();
+            }
+        }
+        assert_eq!(
+            d.matched(),
+            800,
+            "the resent ones count as reported, not measured"
         );
     }
 

@@ -396,11 +396,11 @@ impl Engine {
         self.sum_over_workers(|w| w.legs.len() as u64).await as usize
     }
 
-    /// `count` run on every worker, added up (a stopped worker counts 0).
     /// Loses the next `n` video datagrams forwarded to `participant` on the way out, as a lossy
     /// network would: they are kept for retransmission but not sent (tests: a real receiver
     /// notices the gap, asks for them, and gets them from the history). Returns how many
     /// connections were told.
+    #[doc(hidden)]
     pub async fn lose_video_to(&self, participant: &str, n: u32) -> u64 {
         let who = participant.to_owned();
         let mut told = 0;
@@ -421,6 +421,7 @@ impl Engine {
         told
     }
 
+    /// `count` run on every worker, added up (a stopped worker counts 0).
     async fn sum_over_workers(
         &self,
         count: impl Fn(&Worker) -> u64 + Clone + Send + 'static,
@@ -1299,7 +1300,9 @@ impl Worker {
             feedback::take_acks(&leg.feedback, &mut acks);
             if !acks.is_empty() {
                 let before = leg.downlink.matched();
-                leg.queue = Some(leg.downlink.on_feedback(&acks));
+                if let Some(queue) = leg.downlink.on_feedback(&acks) {
+                    leg.queue = Some(queue);
+                }
                 matched += leg.downlink.matched() - before;
                 acks.clear();
             }
@@ -1651,17 +1654,20 @@ impl Worker {
                 plain.resize(copy.marshal_size(), 0);
                 let n = copy.marshal_to(plain).ok()?;
                 let wire = plain.get_mut(..n)?;
-                if let Some(id) = rewrite.transport_cc {
-                    let seq = downlink.stamp(n, now);
-                    stamp_transport_seq(wire, id, seq);
-                }
-                leg.pc.protect_rtp(wire, &copy.header).ok()
+                // `apply` put the extension's placeholder first, so the stamp cannot miss.
+                let transport = rewrite.transport_cc.and_then(|id| {
+                    let number = downlink.stamp(n, now);
+                    stamp_transport_seq(wire, id, number as u16).then_some(number)
+                });
+                let (datagram, to) = leg.pc.protect_rtp(wire, &copy.header).ok()?;
+                Some((datagram, to, transport))
             }));
             match written {
-                Ok(Some((datagram, to))) => {
+                Ok(Some((datagram, to, transport))) => {
                     let datagram = datagram.freeze();
                     if video {
-                        slot.history.push(m.sequence_number, datagram.clone(), now);
+                        slot.history
+                            .push(m.sequence_number, datagram.clone(), transport, now);
                     }
                     if video && leg.lose > 0 {
                         leg.lose -= 1;
@@ -1769,20 +1775,24 @@ impl Worker {
                 let Some(to) = leg.peer else {
                     return;
                 };
-                let mut resent = 0;
+                let (mut resent, mut refused) = (0, 0);
                 for seq in history::nacked(packet_id, lost_packets) {
+                    // Every packet asked for costs the allowance, found or not: asking for
+                    // packets that are not there is no way around it.
                     if !leg.resends.spend() {
-                        self.shared.metrics.resend_refused();
-                        break;
+                        refused += 1;
+                        continue;
                     }
-                    match slot.history.resend(seq, now) {
-                        Some(datagram) => {
-                            leg.raw.push((datagram, to));
-                            resent += 1;
+                    if let Some((datagram, transport)) = slot.history.resend(seq, now) {
+                        leg.raw.push((datagram, to));
+                        if let Some(number) = transport {
+                            leg.downlink.resent(number);
                         }
-                        // Not spent on a packet it no longer has.
-                        None => leg.resends.refund(),
+                        resent += 1;
                     }
+                }
+                if refused > 0 {
+                    self.shared.metrics.resend_refused(refused);
                 }
                 if resent > 0 {
                     self.shared.metrics.resent(resent);

@@ -26,7 +26,7 @@ use rtc::interceptor::{
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
-use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::{PacketStatusChunk, TransportLayerCc};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
 use rtc::sansio::Protocol;
@@ -91,6 +91,30 @@ const MAX_ACKS: usize = 2048;
 /// The most packets one congestion control feedback report may tell of (browsers report every
 /// 50–100 ms: a few hundred packets at most); longer ones are ignored.
 pub const MAX_ACKS_PER_REPORT: usize = 1024;
+
+/// What one congestion control feedback report says, if it tells of at most
+/// [`MAX_ACKS_PER_REPORT`] packets and of no more than `room`. Measured from its chunks, not from
+/// its status count: two bytes of run-length chunk can claim 8,191 packets whatever the count
+/// says, and the conversion walks every one, which would cost the worker (everyone on it) more
+/// than any report is worth.
+pub fn acks_of(cc: &TransportLayerCc, room: usize) -> Option<Vec<Acknowledgement>> {
+    let limit = MAX_ACKS_PER_REPORT.min(room);
+    let mut claimed = 0usize;
+    for chunk in &cc.packet_chunks {
+        claimed += match chunk {
+            PacketStatusChunk::RunLengthChunk(run) => usize::from(run.run_length),
+            PacketStatusChunk::StatusVectorChunk(vector) => vector.symbol_list.len(),
+        };
+        if claimed > limit {
+            return None;
+        }
+    }
+    if usize::from(cc.packet_status_count) > limit {
+        return None;
+    }
+    let acks = convert_twcc(cc);
+    (acks.len() <= limit).then_some(acks)
+}
 
 /// Takes the congestion control feedback queued so far.
 pub fn take_acks(queue: &Queue, acks: &mut Vec<Acknowledgement>) {
@@ -198,11 +222,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Tap {
             for packet in packets {
                 let any = packet.as_any();
                 if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
-                    // A few bytes of run-length chunks can claim 65,535 packets: such a report
-                    // would cost the worker (everyone on it) more than it could be worth.
                     let room = MAX_ACKS.saturating_sub(inbox.acks.len());
-                    if usize::from(cc.packet_status_count) <= MAX_ACKS_PER_REPORT.min(room) {
-                        inbox.acks.extend(convert_twcc(cc));
+                    if let Some(acks) = acks_of(cc, room) {
+                        inbox.acks.extend(acks);
                     }
                     continue;
                 }
@@ -351,6 +373,16 @@ mod tests {
         tap.handle_read(twcc(0, u16::MAX)).unwrap();
         tap.handle_read(twcc(20, MAX_ACKS_PER_REPORT as u16 + 1))
             .unwrap();
+        // A small status count with one long run: judged by the run.
+        let mut sneaky = twcc(30, 8_000);
+        if let Packet::Rtcp(packets) = &mut sneaky.message.packet
+            && let Some(cc) = packets[0].as_any().downcast_ref::<TransportLayerCc>()
+        {
+            let mut cc = cc.clone();
+            cc.packet_status_count = 1;
+            packets[0] = Box::new(cc);
+        }
+        tap.handle_read(sneaky).unwrap();
         let mut acks = Vec::new();
         take_acks(&queue, &mut acks);
         let seqs: Vec<u16> = acks.iter().map(|a| a.sequence_number).collect();

@@ -10,7 +10,8 @@
 //! Bounded three ways, so that one subscriber cannot make the server work or remember much for
 //! it: by age ([`MAX_AGE`]) and count ([`MAX_PACKETS`]) per stream, by how often one packet goes
 //! again ([`MAX_RESENDS`]), and by a per-connection budget that grows only with what the
-//! connection is sent ([`Allowance`]).
+//! connection is sent ([`Allowance`]), which every packet asked for costs, found or not. A
+//! look-up is a binary search, never a scan.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ struct Entry {
     seq: u16,
     at: Instant,
     datagram: Bytes,
+    /// Its transport-wide number, if it carries one (`super::downlink`).
+    transport: Option<u64>,
     resends: u8,
 }
 
@@ -41,8 +44,9 @@ pub struct History {
 }
 
 impl History {
-    /// Remembers a datagram just sent with sequence number `seq`, and forgets what has aged out.
-    pub fn push(&mut self, seq: u16, datagram: Bytes, now: Instant) {
+    /// Remembers a datagram just sent with sequence number `seq` (and transport-wide number
+    /// `transport`), and forgets what has aged out.
+    pub fn push(&mut self, seq: u16, datagram: Bytes, transport: Option<u64>, now: Instant) {
         self.prune(now);
         if self.sent.len() >= MAX_PACKETS {
             self.sent.pop_front();
@@ -51,28 +55,31 @@ impl History {
             seq,
             at: now,
             datagram,
+            transport,
             resends: 0,
         });
     }
 
-    /// The datagram with sequence number `seq`, if it was sent less than [`MAX_AGE`] ago and has
-    /// not been sent again [`MAX_RESENDS`] times already (this counts as one more).
-    pub fn resend(&mut self, seq: u16, now: Instant) -> Option<Bytes> {
+    /// The datagram with sequence number `seq` and its transport-wide number, if it was sent
+    /// less than [`MAX_AGE`] ago and has not been sent again [`MAX_RESENDS`] times already (this
+    /// counts as one more).
+    pub fn resend(&mut self, seq: u16, now: Instant) -> Option<(Bytes, Option<u64>)> {
         self.prune(now);
         let first = self.sent.front()?.seq;
-        // Sequence numbers are consecutive on a subscriber's stream (the munger sees to it), so
-        // the entry is usually at its offset from the oldest; search when it is not.
-        let guess = usize::from(seq.wrapping_sub(first));
-        let at = match self.sent.get(guess) {
-            Some(e) if e.seq == seq => guess,
-            _ => self.sent.iter().position(|e| e.seq == seq)?,
-        };
+        // Entries are in the munger's order (rising, at most a window apart), with gaps where a
+        // copy was not sent: a binary search by distance from the oldest, never a scan, so a
+        // request for packets that are not here costs next to nothing.
+        let offset = seq.wrapping_sub(first);
+        let at = self
+            .sent
+            .binary_search_by_key(&offset, |e| e.seq.wrapping_sub(first))
+            .ok()?;
         let entry = self.sent.get_mut(at)?;
         if entry.resends >= MAX_RESENDS {
             return None;
         }
         entry.resends += 1;
-        Some(entry.datagram.clone())
+        Some((entry.datagram.clone(), entry.transport))
     }
 
     pub fn len(&self) -> usize {
@@ -117,11 +124,6 @@ impl Allowance {
         self.tokens = (self.tokens + Self::PER_PACKET).min(Self::BURST);
     }
 
-    /// Gives back a resend taken for a packet that was not there to send.
-    pub fn refund(&mut self) {
-        self.tokens = (self.tokens + 1.0).min(Self::BURST);
-    }
-
     /// Takes one resend from the budget, if there is one left.
     pub fn spend(&mut self) -> bool {
         if self.tokens >= 1.0 {
@@ -162,13 +164,18 @@ mod tests {
         let t0 = Instant::now();
         let mut h = History::default();
         for (i, seq) in (65_530u16..=65_535).chain(0..10).enumerate() {
-            h.push(seq, datagram(seq), t0 + Duration::from_millis(i as u64));
+            h.push(
+                seq,
+                datagram(seq),
+                None,
+                t0 + Duration::from_millis(i as u64),
+            );
         }
         let now = t0 + Duration::from_millis(20);
         // Across the wrap, found at its offset.
-        assert_eq!(h.resend(65_535, now), Some(datagram(65_535)));
-        assert_eq!(h.resend(3, now), Some(datagram(3)));
-        assert_eq!(h.resend(3, now), Some(datagram(3)));
+        assert_eq!(h.resend(65_535, now), Some((datagram(65_535), None)));
+        assert_eq!(h.resend(3, now), Some((datagram(3), None)));
+        assert_eq!(h.resend(3, now), Some((datagram(3), None)));
         assert_eq!(h.resend(3, now), None, "a third resend of one packet");
         assert_eq!(h.resend(500, now), None, "never sent");
         // Aged out.
@@ -182,12 +189,15 @@ mod tests {
     fn finds_packets_after_a_gap_in_the_numbering() {
         let t0 = Instant::now();
         let mut h = History::default();
-        for seq in [1u16, 2, 3, 40, 41] {
-            h.push(seq, datagram(seq), t0);
+        for seq in [65_533u16, 65_535, 1, 2, 3, 40, 41] {
+            h.push(seq, datagram(seq), None, t0);
         }
-        assert_eq!(h.resend(40, t0), Some(datagram(40)));
-        assert_eq!(h.resend(41, t0), Some(datagram(41)));
-        assert_eq!(h.resend(4, t0), None);
+        for seq in [65_533, 65_535, 2, 40, 41] {
+            assert_eq!(h.resend(seq, t0), Some((datagram(seq), None)), "{seq}");
+        }
+        for seq in [65_534, 0, 4, 39, 42, 30_000, 65_532] {
+            assert_eq!(h.resend(seq, t0), None, "{seq}");
+        }
     }
 
     #[test]
@@ -195,11 +205,11 @@ mod tests {
         let t0 = Instant::now();
         let mut h = History::default();
         for seq in 0..(MAX_PACKETS as u16 + 100) {
-            h.push(seq, datagram(seq), t0);
+            h.push(seq, datagram(seq), None, t0);
         }
         assert_eq!(h.len(), MAX_PACKETS);
         assert_eq!(h.resend(99, t0), None);
-        assert_eq!(h.resend(100, t0), Some(datagram(100)));
+        assert_eq!(h.resend(100, t0), Some((datagram(100), None)));
     }
 
     #[test]

@@ -81,9 +81,15 @@ pub struct Munger {
     run_start: Option<u64>,
     /// Highest outgoing extended sequence number, and the timestamp and time of that packet.
     last_out: Option<(u64, u64, Instant)>,
+    /// Which of the [`SENT_WINDOW`] outgoing numbers up to `last_out` went out (bit `i`:
+    /// `last_out - i`).
+    sent: u128,
     /// The next packet starts a new run (a pause ended, or the source changed).
     break_pending: bool,
 }
+
+/// How far behind the newest outgoing number a packet may still go out (once).
+pub const SENT_WINDOW: u64 = 128;
 
 impl Munger {
     /// A munger whose first packet starts at `first_seq` / `first_ts` on the wire (random values,
@@ -99,6 +105,7 @@ impl Munger {
             ts_in: TimestampExtender::default(),
             run_start: None,
             last_out: None,
+            sent: 0,
             break_pending: true,
         }
     }
@@ -110,7 +117,8 @@ impl Munger {
     }
 
     /// Translates one incoming packet received at `now`. `None` when it must not be forwarded: a
-    /// late packet from before the last break.
+    /// late packet from before the last break, one whose outgoing number already went out (a
+    /// duplicate), or one more than [`SENT_WINDOW`] behind the newest.
     pub fn forward(&mut self, seq: u16, ts: u32, now: Instant) -> Option<Munged> {
         if self.break_pending {
             // A new run: forget the old source's numbering and continue ours.
@@ -139,8 +147,27 @@ impl Munger {
         }
         let out_seq = seq_ext.wrapping_add(self.seq_offset);
         let out_ts = ts_ext.wrapping_add(self.ts_offset);
-        if self.last_out.is_none_or(|(last, _, _)| out_seq > last) {
-            self.last_out = Some((out_seq, out_ts, now));
+        // Each outgoing number goes out once: the subscriber's SRTP must never protect two
+        // packets under one index (a publisher's duplicate, or a repair of a packet that came
+        // after all, would be a second packet with that number), and a number far behind is
+        // of no use to it.
+        match self.last_out {
+            Some((last, _, _)) if out_seq <= last => {
+                let back = last - out_seq;
+                if back >= SENT_WINDOW || self.sent & (1 << back) != 0 {
+                    return None;
+                }
+                self.sent |= 1 << back;
+            }
+            last => {
+                let ahead = last.map_or(SENT_WINDOW, |(last, _, _)| out_seq - last);
+                self.sent = if ahead >= SENT_WINDOW {
+                    1
+                } else {
+                    self.sent << ahead | 1
+                };
+                self.last_out = Some((out_seq, out_ts, now));
+            }
         }
         Some(Munged {
             sequence_number: out_seq as u16,
@@ -170,6 +197,42 @@ impl Munger {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn each_outgoing_number_goes_out_once() {
+        let t0 = Instant::now();
+        let mut m = Munger::new(90_000, 100, 0);
+        let first = m.forward(5_000, 0, t0).unwrap().sequence_number;
+        assert_eq!(first, 100);
+        assert!(m.forward(5_001, 10, t0).is_some());
+        assert_eq!(m.forward(5_001, 10, t0), None, "a duplicate");
+        assert_eq!(
+            m.forward(5_000, 0, t0),
+            None,
+            "a repair of a packet that came"
+        );
+        // A real gap repaired later goes out once.
+        assert!(m.forward(5_004, 40, t0).is_some());
+        assert_eq!(
+            m.forward(5_003, 30, t0).map(|o| o.sequence_number),
+            Some(103)
+        );
+        assert_eq!(m.forward(5_003, 30, t0), None);
+        assert!(m.forward(5_002, 20, t0).is_some());
+        // Far ahead, then something from before the window.
+        assert!(m.forward(5_300, 3_000, t0).is_some());
+        assert_eq!(
+            m.forward(5_100, 1_000, t0),
+            None,
+            "more than the window behind"
+        );
+        assert!(m.forward(5_200, 2_000, t0).is_some(), "within the window");
+        // Across a break the numbering continues; the old run's packets stay out.
+        m.mark_break();
+        let next = m.forward(9, 0, t0).unwrap().sequence_number;
+        assert_eq!(next, 401);
+        assert_eq!(m.forward(9, 0, t0), None);
+    }
 
     #[test]
     fn sequence_numbers_extend_across_the_wrap_and_reordering() {
@@ -231,15 +294,15 @@ mod tests {
     fn the_subscribers_numbers_wrap_cleanly() {
         let t = Instant::now();
         let mut m = Munger::new(48_000, 65_534, u32::MAX - 960);
-        let seqs: Vec<u16> = (0..4u16)
+        let out: Vec<Munged> = (0..4u16)
             .map(|i| {
                 m.forward(100 + i, 960 * u32::from(i), t)
                     .expect("forwarded")
-                    .sequence_number
             })
             .collect();
+        let seqs: Vec<u16> = out.iter().map(|o| o.sequence_number).collect();
         assert_eq!(seqs, vec![65_534, 65_535, 0, 1]);
-        assert_eq!(m.forward(103, 2_880, t).map(|o| o.timestamp), Some(1_919));
+        assert_eq!(out[3].timestamp, 1_919);
         assert_eq!(m.source_seq(0), Some(102));
         assert_eq!(m.source_seq(65_535), Some(101));
     }

@@ -3,7 +3,7 @@
 //!
 //! `RTCRtpSender::write_rtp` builds the sender's parameters, clones its track id, moves the
 //! message through eight handler queues and the interceptor chain, marshals and encrypts it:
-//! measured in Salon's server, that is ~40 % of its CPU when it forwards 50 000 copies a second.
+//! measured in Salon's server, that was 47 % of its CPU when it forwarded 52 000 copies a second.
 //! An SFU that rewrites headers itself, checks them against the negotiation once, keeps its own
 //! retransmission history and writes its own sender reports needs only the last two steps.
 
