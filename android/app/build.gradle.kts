@@ -19,6 +19,11 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"
+        // The server whose invite links open this app (App Links): `-PsalonHost=salon.example.org`
+        // or `salonHost=…` in gradle.properties. Its salon-server names this app with
+        // `--android-app org.salon.app=<signing certificate SHA-256>`.
+        manifestPlaceholders["salonHost"] =
+            providers.gradleProperty("salonHost").getOrElse("salon.example.org")
     }
 
     buildTypes {

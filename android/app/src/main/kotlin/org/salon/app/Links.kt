@@ -1,0 +1,40 @@
+package org.salon.app
+
+import java.net.URI
+
+/** What a link that opened the app asks for (Android App Links, see the manifest). */
+sealed interface OpenedLink {
+    /** An invite link, `https://host/r/<id>`: join that room. */
+    data class Room(val link: String, val host: String) : OpenedLink
+
+    /** A friend card, `https://host/friend?…`: add that friend. */
+    data class Friend(val card: String) : OpenedLink
+}
+
+/** Length of a Salon room id (`salon_protocol::ROOM_ID_LEN`). */
+private const val ROOM_ID_LEN = 22
+
+/**
+ * Reads a link the system handed the app: an https (or, for a server on a LAN, http) link whose
+ * path is `/r/<room id>` (a trailing `/` allowed) or `/friend` with a query. Anything else,
+ * including a room id of the wrong shape, is `null`: the app then just opens. The core checks
+ * the link again when it joins or adds the friend, with a clear error for the user.
+ */
+fun openedLink(uri: String?): OpenedLink? {
+    if (uri == null || uri.length > 8 * 1024) return null
+    val parsed = try {
+        URI(uri)
+    } catch (e: java.net.URISyntaxException) {
+        return null
+    }
+    val scheme = parsed.scheme?.lowercase()
+    if (scheme != "https" && scheme != "http") return null
+    val host = parsed.host?.takeIf { it.isNotEmpty() } ?: return null
+    val path = parsed.rawPath.orEmpty()
+    if (path == "/friend" || path == "/friend/") {
+        return if (parsed.rawQuery.isNullOrEmpty()) null else OpenedLink.Friend(uri)
+    }
+    val id = path.removePrefix("/r/").removeSuffix("/").takeIf { path.startsWith("/r/") } ?: return null
+    val shaped = id.length == ROOM_ID_LEN && id.all { it.isLetterOrDigit() && it.code < 128 || it == '-' || it == '_' }
+    return if (shaped) OpenedLink.Room(link = "$scheme://${parsed.rawAuthority}/r/$id", host = host) else null
+}
