@@ -40,6 +40,8 @@ struct RootView: View {
     let salon: any SalonService
     let myName: String
     @State private var path: [CallTarget] = []
+    /// A friend card the app was opened with, until the rooms screen has added the friend.
+    @State private var card: String?
 
     var body: some View {
         NavigationStack(path: $path) {
@@ -47,11 +49,26 @@ struct RootView: View {
                 salon: salon,
                 onDropIn: { friend in path.append(CallTarget(link: friend.roomLink, title: friend.name)) },
                 onEnterMyRoom: { room in path.append(CallTarget(link: room.link, title: room.name)) },
-                onDoorOpened: DoorNotifications.show)
+                onDoorOpened: DoorNotifications.show,
+                card: card,
+                onCardHandled: { card = nil })
             .navigationDestination(for: CallTarget.self) { target in
                 CallRoute(salon: salon, target: target, myName: myName) {
                     if !path.isEmpty { path.removeLast() }
                 }
+            }
+        }
+        // Universal Links (and a cold start from one): an invite link joins its room, a friend
+        // card goes to the rooms screen, which adds the friend (`Links.swift`).
+        .onOpenURL { url in
+            switch OpenedLink(url) {
+            case let .room(link, host)?:
+                path.append(CallTarget(link: link, title: host))
+            case let .friend(text)?:
+                path.removeAll()
+                card = text
+            case nil:
+                break
             }
         }
     }

@@ -8,17 +8,30 @@ struct FriendsRoute: View {
     private let onDropIn: (FriendRow) -> Void
     private let onEnterMyRoom: (MyRoomRow) -> Void
     private let onDoorOpened: (String) -> Void
+    /// A friend card to add (the app was opened with it), and how to say it was taken.
+    private let card: String?
+    private let onCardHandled: () -> Void
 
     init(
         salon: any SalonService,
         onDropIn: @escaping (FriendRow) -> Void,
         onEnterMyRoom: @escaping (MyRoomRow) -> Void = { _ in },
-        onDoorOpened: @escaping (String) -> Void = { _ in }
+        onDoorOpened: @escaping (String) -> Void = { _ in },
+        card: String? = nil,
+        onCardHandled: @escaping () -> Void = {}
     ) {
         _model = StateObject(wrappedValue: FriendsModel(salon: salon))
         self.onDropIn = onDropIn
         self.onEnterMyRoom = onEnterMyRoom
         self.onDoorOpened = onDoorOpened
+        self.card = card
+        self.onCardHandled = onCardHandled
+    }
+
+    private func add(card: String?) {
+        guard let card else { return }
+        onCardHandled()
+        model.send(.addFriend(name: "", linkOrCard: card))
     }
 
     var body: some View {
@@ -34,7 +47,9 @@ struct FriendsRoute: View {
         .onAppear {
             model.onDoorOpened = onDoorOpened
             model.send(.refresh)
+            add(card: card)
         }
+        .onChange(of: card) { add(card: $0) }
     }
 }
 
