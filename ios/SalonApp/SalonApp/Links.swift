@@ -6,20 +6,28 @@ import Foundation
 enum OpenedLink: Equatable {
     /// An invite link, `https://host/r/<id>`: join that room.
     case room(link: String, host: String)
-    /// A friend card, `https://host/friend?…`: add that friend.
+    /// A friend card, `salon:friend?…` (as the core writes them) or `https://host/friend?…`:
+    /// add that friend.
     case friend(card: String)
 
     /// Length of a Salon room id (`salon_protocol::ROOM_ID_LEN`).
     static let roomIdLength = 22
 
-    /// Reads a link the system handed the app: an https (or, for a server on a LAN, http) link
-    /// whose path is `/r/<room id>` (a trailing `/` allowed) or `/friend` with a query. Anything
+    /// Reads a link the system handed the app: a friend card `salon:friend?…`, or an https (or,
+    /// for a server on a LAN, http) link whose path is `/r/<room id>` (a trailing `/` allowed) or
+    /// `/friend` with a query. Anything
     /// else, a room id of the wrong shape included, is `nil`: the app then just opens. The core
     /// checks the link again when it joins or adds the friend, with a clear error for the user.
     init?(_ url: URL) {
         let text = url.absoluteString
-        guard text.utf8.count <= 8 * 1024,
-              let parts = URLComponents(url: url, resolvingAgainstBaseURL: false),
+        guard text.utf8.count <= 8 * 1024 else { return nil }
+        if url.scheme?.lowercased() == "salon" {
+            let rest = text.dropFirst("salon:".count)
+            guard rest.hasPrefix("friend?"), rest.count > "friend?".count else { return nil }
+            self = .friend(card: text)
+            return
+        }
+        guard let parts = URLComponents(url: url, resolvingAgainstBaseURL: false),
               let scheme = parts.scheme?.lowercased(), scheme == "https" || scheme == "http",
               let host = parts.host, !host.isEmpty
         else { return nil }

@@ -21,6 +21,8 @@ final class LinksTests: XCTestCase {
     func testAFriendCardAddsTheFriend() {
         let card = "https://salon.example.org/friend?v=1&n=Ada&r=https%3A%2F%2Fsalon.example.org%2Fr%2F\(id)"
         XCTAssertEqual(opened(card), .friend(card: card))
+        let written = "salon:friend?v=1&name=Ada&room=https://salon.example.org/r/\(id)"
+        XCTAssertEqual(opened(written), .friend(card: written))
     }
 
     func testAnythingElseJustOpensTheApp() {
@@ -34,6 +36,9 @@ final class LinksTests: XCTestCase {
             "https://salon.example.org/r/AbCdEfGhIjKlMnOpQrSt%2F",
             "https://salon.example.org/r/\(id)/extra",
             "https://salon.example.org/friend",
+            "salon:friend?",
+            "salon:room?x=1",
+            "salon://friend?v=1",
             "https://salon.example.org/api/rooms/\(id)",
             "https://salon.example.org/r/" + String(repeating: "a", count: 9000),
         ] {

@@ -7,7 +7,7 @@ sealed interface OpenedLink {
     /** An invite link, `https://host/r/<id>`: join that room. */
     data class Room(val link: String, val host: String) : OpenedLink
 
-    /** A friend card, `https://host/friend?…`: add that friend. */
+    /** A friend card, `salon:friend?…` (as the core writes them) or `https://host/friend?…`: add that friend. */
     data class Friend(val card: String) : OpenedLink
 }
 
@@ -15,8 +15,9 @@ sealed interface OpenedLink {
 private const val ROOM_ID_LEN = 22
 
 /**
- * Reads a link the system handed the app: an https (or, for a server on a LAN, http) link whose
- * path is `/r/<room id>` (a trailing `/` allowed) or `/friend` with a query. Anything else,
+ * Reads a link the system handed the app: a friend card `salon:friend?…`, or an https (or, for a
+ * server on a LAN, http) link whose path is `/r/<room id>` (a trailing `/` allowed) or `/friend`
+ * with a query. Anything else,
  * including a room id of the wrong shape, is `null`: the app then just opens. The core checks
  * the link again when it joins or adds the friend, with a clear error for the user.
  */
@@ -28,6 +29,10 @@ fun openedLink(uri: String?): OpenedLink? {
         return null
     }
     val scheme = parsed.scheme?.lowercase()
+    if (scheme == "salon") {
+        val card = parsed.rawSchemeSpecificPart.orEmpty()
+        return if (card.startsWith("friend?") && card.length > "friend?".length) OpenedLink.Friend(uri) else null
+    }
     if (scheme != "https" && scheme != "http") return null
     val host = parsed.host?.takeIf { it.isNotEmpty() } ?: return null
     val path = parsed.rawPath.orEmpty()

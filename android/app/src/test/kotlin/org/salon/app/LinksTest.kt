@@ -24,6 +24,8 @@ class LinksTest {
     fun `a friend card adds the friend`() {
         val card = "https://salon.example.org/friend?v=1&n=Ada&r=https%3A%2F%2Fsalon.example.org%2Fr%2F$id"
         assertEquals(OpenedLink.Friend(card), openedLink(card))
+        val written = "salon:friend?v=1&name=Ada&room=https://salon.example.org/r/$id"
+        assertEquals(OpenedLink.Friend(written), openedLink(written))
     }
 
     @Test
@@ -41,6 +43,9 @@ class LinksTest {
             "https://salon.example.org/r/AbCdEfGhIjKlMnOpQrSt%2F",
             "https://salon.example.org/r/$id/extra",
             "https://salon.example.org/friend",
+            "salon:friend?",
+            "salon:room?x=1",
+            "salon://friend?v=1",
             "https://salon.example.org/api/rooms/$id",
             "https://salon.example.org/r/ÀbCdEfGhIjKlMnOpQrStU",
             "https://salon.example.org/r/" + "a".repeat(9000),
