@@ -41,6 +41,10 @@ function startBench(server, roomId) {
   if (/--view-grid\b/u.test(help)) args.push('--view-grid', '3');
   // Two loud speakers, the rest quiet (a bench that knows how).
   if (/--speakers\b/u.test(help)) args.push('--speakers', '2');
+  // The bench's participants are the crowd, not under test: no congestion control feedback
+  // from them (45 of them sending TWCC costs this overloaded machine more than it is worth;
+  // the three browsers send theirs).
+  if (/--no-twcc\b/u.test(help)) args.push('--no-twcc');
   const logPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'salon-bench-')), 'bench.log');
   const log = fs.createWriteStream(logPath);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

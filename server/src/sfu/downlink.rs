@@ -12,7 +12,7 @@
 //! used: layers go up when a view asks for them, and the delay signal and the loss reports bring
 //! them down when the link cannot take it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Acknowledgement, OveruseDetector, PacketReport, SlopeEstimator, Usage};
 
@@ -56,6 +56,46 @@ pub struct Downlink {
     matched: u64,
     /// Delay readings so far, up to [`MAX_GROUPS`].
     groups: u32,
+    /// The first arrived packet (departure, arrival) of the previous and of the current half
+    /// second, and the latest one: what the link delivered lately, against what was sent.
+    span: Span,
+}
+
+/// How long a stretch of packets [`Downlink`] compares departures and arrivals over (two of
+/// them, so between this and twice this).
+const SPAN: Duration = Duration::from_millis(500);
+
+/// Arrivals may spread this much more than departures and the link still counts as carrying
+/// what it is sent (above, it delivers less than ~90 % of it).
+const KEEPING_UP: f64 = 1.1;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    previous: Option<(Instant, Duration)>,
+    current: Option<(Instant, Duration)>,
+    latest: Option<(Instant, Duration)>,
+}
+
+impl Span {
+    fn add(&mut self, departure: Instant, arrival: Duration) {
+        let current = *self.current.get_or_insert((departure, arrival));
+        if departure.saturating_duration_since(current.0) >= SPAN {
+            self.previous = Some(current);
+            self.current = Some((departure, arrival));
+        }
+        self.latest = Some((departure, arrival));
+    }
+
+    /// Whether the packets of the last half second to second arrived about as fast as they
+    /// left (`None`: too few to say). A receiver that stalls for a moment and then reads its
+    /// backlog delays its timestamps as a queue would, but over a second it received as much
+    /// as it was sent; a link that cannot carry the rate spreads the arrivals out.
+    fn keeping_up(&self) -> Option<bool> {
+        let (first, last) = (self.previous.or(self.current)?, self.latest?);
+        let sent = last.0.saturating_duration_since(first.0).as_secs_f64();
+        let arrived = last.1.saturating_sub(first.1).as_secs_f64();
+        (sent >= SPAN.as_secs_f64()).then_some(arrived <= sent * KEEPING_UP)
+    }
 }
 
 /// The most readings the delay estimate is multiplied by (libwebrtc's `kMinNumDeltas` cap).
@@ -71,6 +111,7 @@ impl Default for Downlink {
             detector: OveruseDetector::new(),
             matched: 0,
             groups: 0,
+            span: Span::default(),
         }
     }
 }
@@ -128,6 +169,11 @@ impl Downlink {
             if sent.resent {
                 continue;
             }
+            if ack.arrived
+                && let Some(arrival) = ack.arrival
+            {
+                self.span.add(sent.at, arrival);
+            }
             let report = PacketReport {
                 ssrc: 0,
                 id: number,
@@ -152,6 +198,12 @@ impl Downlink {
                     Usage::Under => Queue::Draining,
                 });
             }
+        }
+        // A growing delay while everything sent lately arrived about as fast as it left is a
+        // receiver that stalled (a busy machine stamps arrivals late), not a link that cannot
+        // carry the rate: nothing to cut for.
+        if said == Some(Queue::Growing) && self.span.keeping_up() == Some(true) {
+            said = Some(Queue::Steady);
         }
         said
     }
@@ -203,20 +255,23 @@ mod tests {
 
     #[test]
     fn a_queue_that_builds_up_is_growing_and_one_that_drains_is_draining() {
-        // From the second second on, every packet waits 1 ms longer than the one before (the
-        // link carries 5/6 of what it is sent), then the queue empties as fast.
-        let said = run(4, |i| {
+        // For a second from the second second on, every packet waits 1 ms longer than the one
+        // before (the link carries 5/6 of what it is sent), then the queue empties as fast.
+        // (Each entry of `said` is 100 ms of packets.)
+        let said = run(5, |i| {
             let ms = match i {
                 0..200 => 0,
-                200..300 => i - 200,
-                300..400 => 400 - i,
+                200..400 => i - 200,
+                400..600 => 600 - i,
                 _ => 0,
             };
             Duration::from_millis(20 + ms)
         });
-        let building = &said[10..15];
+        // Said within half a second of the queue starting to grow (once the arrivals are seen
+        // to spread out: about 100 ms of queue), and not before.
+        let building = &said[10..17];
         assert!(building.contains(&Queue::Growing), "{said:?}");
-        let draining = &said[15..20];
+        let draining = &said[20..30];
         assert!(draining.contains(&Queue::Draining), "{said:?}");
         assert!(said[..10].iter().all(|q| *q == Queue::Steady), "{said:?}");
     }
@@ -238,6 +293,19 @@ mod tests {
             "{growing} of {}: {said:?}",
             said.len()
         );
+    }
+
+    #[test]
+    fn a_receiver_that_stalls_now_and_then_is_not_a_growing_queue() {
+        // Every 600 ms the receiver stops reading for 150 ms, then reads its backlog at once
+        // (a busy machine): arrivals are late in bursts, but it keeps up.
+        let said = run(6, |i| {
+            let sent = 5 * i;
+            let in_cycle = sent % 600;
+            let delay = if in_cycle < 150 { 150 - in_cycle } else { 0 };
+            Duration::from_millis(20 + delay)
+        });
+        assert!(!said.contains(&Queue::Growing), "{said:?}");
     }
 
     #[test]
