@@ -302,7 +302,7 @@ mod tests {
         let said = run(6, |i| {
             let sent = 5 * i;
             let in_cycle = sent % 600;
-            let delay = if in_cycle < 150 { 150 - in_cycle } else { 0 };
+            let delay = 150_u64.saturating_sub(in_cycle);
             Duration::from_millis(20 + delay)
         });
         assert!(!said.contains(&Queue::Growing), "{said:?}");
