@@ -403,28 +403,21 @@ impl Engine {
     #[doc(hidden)]
     pub async fn lose_video_to(&self, participant: &str, n: u32) -> u64 {
         let who = participant.to_owned();
-        let mut told = 0;
-        for w in &self.shared.workers {
-            let who = who.clone();
-            told += w
-                .call(move |w| {
-                    let mut told = 0;
-                    for leg in w.legs.values_mut().filter(|l| l.participant == who) {
-                        leg.lose = n;
-                        told += 1;
-                    }
-                    told
-                })
-                .await
-                .unwrap_or(0);
-        }
-        told
+        self.sum_over_workers(move |w| {
+            let mut told = 0;
+            for leg in w.legs.values_mut().filter(|l| l.participant == who) {
+                leg.lose = n;
+                told += 1;
+            }
+            told
+        })
+        .await
     }
 
     /// `count` run on every worker, added up (a stopped worker counts 0).
     async fn sum_over_workers(
         &self,
-        count: impl Fn(&Worker) -> u64 + Clone + Send + 'static,
+        count: impl Fn(&mut Worker) -> u64 + Clone + Send + 'static,
     ) -> u64 {
         let mut total = 0;
         for w in &self.shared.workers {
