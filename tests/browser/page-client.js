@@ -103,7 +103,12 @@ export function pageClient({ wsUrl, name, publish }) {
     const out = {};
     (await pc.getStats()).forEach((r) => {
       if (r.type === 'outbound-rtp' && r.kind === 'video') {
-        out[r.rid] = { frameHeight: r.frameHeight ?? 0, framesEncoded: r.framesEncoded ?? 0, active: r.active };
+        out[r.rid] = {
+          frameHeight: r.frameHeight ?? 0,
+          framesEncoded: r.framesEncoded ?? 0,
+          active: r.active,
+          limitedBy: r.qualityLimitationReason,
+        };
       }
     });
     return out;
