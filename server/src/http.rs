@@ -29,6 +29,8 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     router
         .route("/", get(|| async { web::asset("index.html") }))
         .route("/r/{id}", get(|| async { web::asset("room.html") }))
+        // A friend card opened in a browser (the app opens these links where it is installed).
+        .route("/friend", get(|| async { web::asset("friend.html") }))
         .route(
             "/assets/{file}",
             get(|Path(file): Path<String>| async move { web::asset(&file) }),

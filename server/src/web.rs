@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn pages_are_embedded() {
-        for page in ["index.html", "room.html"] {
+        for page in ["index.html", "room.html", "friend.html", "friend.js"] {
             assert!(
                 Assets::get(page).is_some(),
                 "{page} missing from server/web/"

@@ -452,3 +452,43 @@ export function dataSaverFromQuery(search) {
   if (value === null) return null;
   return !['0', 'false', 'off', 'no'].includes(value.trim().toLowerCase());
 }
+
+/** The friend card format this page reads (`core/src/store/links.rs`, "Friend cards"). */
+export const FRIEND_CARD_VERSION = 1;
+const MAX_CARD_CHARS = 8192;
+const ROOM_PATH = /^(\/.*)?\/r\/([A-Za-z0-9_-]{22})\/?$/u;
+
+/**
+ * Reads a friend card's query (`?v=1&name=…&room=<invite link>[&presence=…]`) the way the core
+ * does: `{ name, room: URL }` with the canonical invite link, or `{ error }` in words. Unknown
+ * parameters are ignored; a repeated `v`, `name` or `room` is refused as ambiguous; the invite
+ * link must be an http(s) link to `/r/<room id>` (the room is joined from it, so nothing else
+ * may pass: no `javascript:` link, no other page of any site).
+ */
+export function readFriendCard(search) {
+  const query = String(search ?? '');
+  if (query.length > MAX_CARD_CHARS) return { error: 'This friend card is too long.' };
+  const params = new URLSearchParams(query);
+  for (const key of ['v', 'name', 'room']) {
+    if (params.getAll(key).length > 1) return { error: `This friend card has two "${key}" values.` };
+  }
+  const version = params.get('v');
+  if (version === null || !/^\d{1,9}$/u.test(version)) return { error: 'This is not a Salon friend card.' };
+  if (Number(version) > FRIEND_CARD_VERSION) {
+    return { error: 'This friend card was made by a newer Salon. Update the app to read it.' };
+  }
+  const name = cleanName(params.get('name'));
+  if (!name) return { error: 'This friend card has no name.' };
+  let room;
+  try {
+    room = new URL(params.get('room') ?? '');
+  } catch {
+    return { error: 'This friend card has no room link.' };
+  }
+  const path = ROOM_PATH.exec(room.pathname);
+  if (!['https:', 'http:'].includes(room.protocol) || !path || room.username || room.password) {
+    return { error: "This friend card's room link is not a Salon invite link." };
+  }
+  const canonical = new URL(`${room.origin}${path[1] ?? ''}/r/${path[2]}`);
+  return { name, room: canonical };
+}

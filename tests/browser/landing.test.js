@@ -76,4 +76,39 @@ describe('landing page and bad links', () => {
       await lost.context.close();
     });
   }
+  it('opens a friend card without the app: offers the app and dropping in, and shows names as text', async () => {
+    const room = await (await fetch(`${server.url}/api/rooms`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+    })).json();
+    const name = '<img src=x onerror="window.pwned=1">Ada';
+    const query = new URLSearchParams({ v: '1', name, room: `${server.url}/r/${room.id}`, presence: 'p'.repeat(43) });
+    const friend = await newGuest(browser, 'friend-card', PHONE);
+    guests.push(friend);
+    const { page } = friend;
+    await page.goto(`${server.url}/friend?${query}`);
+    await page.getByTestId('friend-card').waitFor({ state: 'visible', timeout: 10000 });
+    assert.equal(await page.getByTestId('friend-title').textContent(), `${name}'s room`);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    assert.equal(await page.getByTestId('open-app').getAttribute('href'), `salon:friend?${query}`);
+    assert.equal(await page.getByTestId('join-web').getAttribute('href'), `${server.url}/r/${room.id}`);
+    assert.equal(await page.getByTestId('elsewhere').isVisible(), false);
+    assert.equal(await scrollsSideways(page), false, 'friend card page scrolls sideways on a phone');
+    await screenshot(page, 'friend-card');
+    // Dropping in from the browser lands on the room's own page.
+    await page.getByTestId('join-web').click();
+    await page.waitForURL(`${server.url}/r/${room.id}`);
+    await page.getByTestId('join-submit').waitFor({ state: 'visible', timeout: 10000 });
+
+    // A room on another server says where it goes; a card that is no card says why.
+    const other = new URLSearchParams({ v: '1', name: 'Bo', room: 'https://elsewhere.example/r/AAAAAAAAAAAAAAAAAAAAAA' });
+    await page.goto(`${server.url}/friend?${other}`);
+    await page.getByTestId('elsewhere').waitFor({ state: 'visible', timeout: 10000 });
+    assert.match(await page.getByTestId('elsewhere').textContent(), /elsewhere\.example/u);
+    const bad = new URLSearchParams({ v: '1', name: 'Eve', room: 'javascript:alert(1)//r/AAAAAAAAAAAAAAAAAAAAAA' });
+    await page.goto(`${server.url}/friend?${bad}`);
+    await page.getByTestId('bad-card').waitFor({ state: 'visible', timeout: 10000 });
+    assert.match(await page.getByTestId('bad-reason').textContent(), /not a Salon invite link/u);
+    assert.equal(await page.getByTestId('friend-card').isVisible(), false);
+    await friend.context.close();
+  });
 });

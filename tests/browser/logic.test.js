@@ -11,6 +11,7 @@ import { repoRoot } from './helpers.js';
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
   activeEncodings, addKnock, agoText, base64Url, buildView, cameraLayers, chooseMain, cleanName, dataSaverFromQuery,
+  readFriendCard,
   devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId, isFatalForRetry, isHost, isLargeTile,
   knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, pageLabel, pageShape, paging, presenceText,
   reconnectDelay, renameRoom, roleLabel, speakingChanges, speakingNow, tileActions, videoLayersOf, viewChanged,
@@ -53,6 +54,38 @@ describe('names', () => {
     assert.equal(presenceText(0), 'Nobody is here yet');
     assert.equal(presenceText(1), '1 person is here');
     assert.equal(presenceText(7), '7 people are here');
+  });
+});
+
+describe('friend cards opened in a browser', () => {
+  const room = 'https://salon.example.org/r/AAAAAAAAAAAAAAAAAAAAAA';
+  const q = (params) => `?${new URLSearchParams(params)}`;
+
+  it('reads name and room, and gives the canonical invite link', () => {
+    const card = readFriendCard(q({ v: '1', name: ' Ada ', room: `${room}/`, presence: 'x'.repeat(43), later: 'ignored' }));
+    assert.equal(card.name, 'Ada');
+    assert.equal(card.room.href, room);
+    const prefixed = readFriendCard(q({ v: '1', name: 'Bo', room: 'http://LAN.local:8080/salon/r/AAAAAAAAAAAAAAAAAAAAAA?x#y' }));
+    assert.equal(prefixed.room.href, 'http://lan.local:8080/salon/r/AAAAAAAAAAAAAAAAAAAAAA');
+  });
+
+  it('refuses what is not a card, in words', () => {
+    assert.match(readFriendCard('').error, /not a Salon friend card/u);
+    assert.match(readFriendCard(q({ v: '2', name: 'Ada', room })).error, /newer Salon/u);
+    assert.match(readFriendCard(q({ v: '1', room })).error, /no name/u);
+    assert.match(readFriendCard(q({ v: '1', name: '\u0007 ', room })).error, /no name/u);
+    assert.match(readFriendCard(q({ v: '1', name: 'Ada' })).error, /no room link/u);
+    assert.match(readFriendCard(`?v=1&name=Ada&name=Eve&room=${encodeURIComponent(room)}`).error, /two "name"/u);
+    assert.match(readFriendCard(`?v=1&name=Ada&room=x${'y'.repeat(9000)}`).error, /too long/u);
+    for (const bad of [
+      'javascript:alert(1)//r/AAAAAAAAAAAAAAAAAAAAAA',
+      'https://salon.example.org/r/short',
+      'https://salon.example.org/evil?r/AAAAAAAAAAAAAAAAAAAAAA',
+      'https://user:pw@salon.example.org/r/AAAAAAAAAAAAAAAAAAAAAA',
+      'data:text/html,hi',
+    ]) {
+      assert.match(readFriendCard(q({ v: '1', name: 'Ada', room: bad })).error, /not a Salon invite link/u, bad);
+    }
   });
 });
 
