@@ -48,7 +48,7 @@ pub struct DoorArgs {
 
 #[derive(Subcommand)]
 pub enum FriendsCommand {
-    /// Add a friend from their card (`salon:friend?…`).
+    /// Add a friend from their card (`https://…/friend?…` or `salon:friend?…`).
     Add { card: String },
     /// Every friend with their room's presence, asked once.
     List {

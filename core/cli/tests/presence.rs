@@ -49,7 +49,7 @@ async fn the_cli_shares_a_card_opens_the_door_and_a_friend_watches_it() {
     let card = run(&ada, &["card", link, "--name", "Ada"]).await;
     let card = card.trim();
     assert!(
-        card.starts_with("salon:friend?v=1&name=Ada&room="),
+        card.starts_with(&format!("{}/friend?v=1&name=Ada&room=", server.url())),
         "{card}"
     );
     assert!(card.contains("&presence="), "{card}");

@@ -18,8 +18,8 @@
 //! link.
 //!
 //! ```text
-//! salon:friend?v=1&name=<name>&room=<invite link>[&presence=<presence key>]
 //! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>[&presence=<key>]
+//! salon:friend?v=1&name=<name>&room=<invite link>[&presence=<presence key>]
 //! ```
 //!
 //! `presence` (optional, 43 URL-safe characters) is the room's presence key: it lets the holder
@@ -31,7 +31,9 @@
 //! card was made by a newer Salon. Unknown parameters are ignored so later versions can add
 //! optional ones; a repeated `v`, `name` or `room` is refused as ambiguous. The second form
 //! carries the same query on a web address so a card can become a clickable link; its host is
-//! only a carrier — the friend's server is the one in `room`.
+//! only a carrier — the friend's server is the one in `room`. Cards are written in the web form
+//! on the room's own server ([`FriendCard::to_link`]), whose `/friend` page and App Links /
+//! Universal Links association make them open the app where it is installed.
 
 use std::fmt;
 
@@ -246,18 +248,30 @@ impl FriendCard {
         }
     }
 
-    /// The card as a `salon:friend?…` link.
+    /// The card as a link to share: `<the room's server>/friend?…`, the web form. It is
+    /// clickable in any messenger: phones with the app open it in the app (App Links /
+    /// Universal Links), a browser shows the server's friend card page, which offers the app
+    /// and dropping in. The `salon:` form ([`FriendCard::to_app_link`]) reads the same.
     pub fn to_link(&self) -> String {
-        let mut link = format!(
-            "salon:friend?v={FRIEND_CARD_VERSION}&name={}&room={}",
+        format!("{}/friend?{}", self.room.server, self.query())
+    }
+
+    /// The card as a `salon:friend?…` link, which only the app opens.
+    pub fn to_app_link(&self) -> String {
+        format!("salon:friend?{}", self.query())
+    }
+
+    fn query(&self) -> String {
+        let mut query = format!(
+            "v={FRIEND_CARD_VERSION}&name={}&room={}",
             utf8_percent_encode(&self.name, CARD_VALUE),
             utf8_percent_encode(&self.room.to_url(), CARD_VALUE),
         );
         if let Some(key) = &self.presence {
-            link.push_str("&presence=");
-            link.push_str(key);
+            query.push_str("&presence=");
+            query.push_str(key);
         }
-        link
+        query
     }
 }
 

@@ -198,20 +198,29 @@ fn friend_cards_round_trip() {
     for name in ["Ann", "Zoë & Max = 🎉", "a+b 100% /r/?#", "  spaced  "] {
         let original = card(name, "https://example.org/salon");
         let text = original.to_link();
-        assert!(text.starts_with("salon:friend?v=1&name="), "{text}");
-        assert!(!text.contains(' '), "{text}");
-        assert_eq!(FriendCard::parse(&text), Ok(original.clone()), "{text}");
+        assert!(
+            text.starts_with("https://example.org/salon/friend?v=1&name="),
+            "{text}"
+        );
+        let app = original.to_app_link();
+        assert!(app.starts_with("salon:friend?v=1&name="), "{app}");
+        for text in [text, app] {
+            assert!(!text.contains(' '), "{text}");
+            assert_eq!(FriendCard::parse(&text), Ok(original.clone()), "{text}");
+        }
         assert_eq!(original.name, name.trim());
     }
 }
 
 #[test]
 fn the_card_format_is_stable() {
-    let text = card("Ann Lee", "https://salon.example.org").to_link();
+    let ann = card("Ann Lee", "https://salon.example.org");
+    let query = format!("v=1&name=Ann%20Lee&room=https://salon.example.org/r/{ID}");
     assert_eq!(
-        text,
-        format!("salon:friend?v=1&name=Ann%20Lee&room=https://salon.example.org/r/{ID}")
+        ann.to_link(),
+        format!("https://salon.example.org/friend?{query}")
     );
+    assert_eq!(ann.to_app_link(), format!("salon:friend?{query}"));
 }
 
 #[test]

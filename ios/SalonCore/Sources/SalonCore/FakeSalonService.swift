@@ -120,7 +120,8 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
     public func friendCard(myName: String, roomLink: String) async throws -> String {
         try op {
             let encode = { (s: String) in s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
-            return "salon:friend?v=1&name=\(encode(myName))&room=\(encode(roomLink))"
+            let server = roomLink.components(separatedBy: "/r/").first ?? roomLink
+            return "\(server)/friend?v=1&name=\(encode(myName))&room=\(encode(roomLink))"
         }
     }
 

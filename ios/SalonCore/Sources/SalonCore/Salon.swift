@@ -16,7 +16,7 @@ public protocol SalonService: AnyObject, Sendable {
     func friends() async throws -> [Friend]
     /// Adds a friend by the link of their room. The same room twice is `.duplicateFriend`.
     func addFriend(name: String, roomLink: String, notes: String) async throws -> Friend
-    /// Adds a friend from a card made by `friendCard` (`salon:friend?…` or its web form).
+    /// Adds a friend from a card made by `friendCard` (`https://<server>/friend?…`, or the same query as `salon:friend?…`).
     func addFriendFromCard(_ card: String) async throws -> Friend
     /// `.notFound` if there is no such friend.
     func renameFriend(id: Int64, name: String) async throws

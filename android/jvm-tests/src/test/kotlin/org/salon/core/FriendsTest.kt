@@ -62,7 +62,7 @@ class FriendsTest {
         runBlocking<Unit> {
             val link = "https://salon.example.org/r/CCCCCCCCCCCCCCCCCCCCCC"
             val card = salon.friendCard("Zoë & co", link)
-            assertTrue(card.startsWith("salon:friend?"), card)
+            assertTrue(card.startsWith("https://salon.example.org/friend?v=1&"), card)
 
             val otherDir = tempDir("salon-friends-other")
             RustSalonService(otherDir.path).use { other ->

@@ -91,7 +91,7 @@ class FakeSalonService(
     override suspend fun friendCard(myName: String, roomLink: String): String =
         op {
             val enc = { s: String -> java.net.URLEncoder.encode(s, "UTF-8") }
-            "salon:friend?v=1&name=${enc(myName)}&room=${enc(roomLink)}"
+            "${roomLink.substringBefore("/r/")}/friend?v=1&name=${enc(myName)}&room=${enc(roomLink)}"
         }
 
     override suspend fun myFriendCard(myName: String, roomLink: String): String {

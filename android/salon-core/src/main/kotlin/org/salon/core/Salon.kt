@@ -22,7 +22,7 @@ interface SalonService : AutoCloseable {
     /** Adds a friend by the link of their room. The same room twice is [SalonError.DuplicateFriend]. */
     suspend fun addFriend(name: String, roomLink: String, notes: String = ""): Friend
 
-    /** Adds a friend from a card made by [friendCard] (`salon:friend?…` or its web form). */
+    /** Adds a friend from a card made by [friendCard] (`https://<server>/friend?…`, or the same query as `salon:friend?…`). */
     suspend fun addFriendFromCard(card: String): Friend
 
     /** [SalonError.NotFound] if there is no such friend. */
