@@ -36,10 +36,16 @@ struct CallTarget: Hashable {
     let title: String
 }
 
+/// The screens pushed over the rooms: a room's pre-join screen, then its call.
+enum Route: Hashable {
+    case preJoin(CallTarget)
+    case call(JoinedCall)
+}
+
 struct RootView: View {
     let salon: any SalonService
     let myName: String
-    @State private var path: [CallTarget] = []
+    @State private var path: [Route] = []
     /// A friend card the app was opened with, until the rooms screen has added the friend.
     @State private var card: String?
 
@@ -47,14 +53,24 @@ struct RootView: View {
         NavigationStack(path: $path) {
             FriendsRoute(
                 salon: salon,
-                onDropIn: { friend in path.append(CallTarget(link: friend.roomLink, title: friend.name)) },
-                onEnterMyRoom: { room in path.append(CallTarget(link: room.link, title: room.name)) },
+                onDropIn: { friend in path.append(.preJoin(CallTarget(link: friend.roomLink, title: friend.name))) },
+                onEnterMyRoom: { room in path.append(.preJoin(CallTarget(link: room.link, title: room.name))) },
+                myName: myName,
                 onDoorOpened: DoorNotifications.show,
                 card: card,
                 onCardHandled: { card = nil })
-            .navigationDestination(for: CallTarget.self) { target in
-                CallRoute(salon: salon, target: target, myName: myName) {
-                    if !path.isEmpty { path.removeLast() }
+            .navigationDestination(for: Route.self) { route in
+                switch route {
+                case let .preJoin(target):
+                    PreJoinRoute(salon: salon, target: target, defaultName: myName) { joined in
+                        // The call takes the pre-join screen's place: leaving goes back to the rooms.
+                        if !path.isEmpty { path.removeLast() }
+                        path.append(.call(joined))
+                    }
+                case let .call(joined):
+                    CallRoute(salon: salon, joined: joined) {
+                        if !path.isEmpty { path.removeLast() }
+                    }
                 }
             }
         }
@@ -63,7 +79,7 @@ struct RootView: View {
         .onOpenURL { url in
             switch OpenedLink(url) {
             case let .room(link, host)?:
-                path.append(CallTarget(link: link, title: host))
+                path.append(.preJoin(CallTarget(link: link, title: host)))
             case let .friend(text)?:
                 path.removeAll()
                 card = text

@@ -1,4 +1,3 @@
-import CoreGraphics
 import Foundation
 import SalonCore
 
@@ -54,7 +53,7 @@ struct Tile: Identifiable {
     var dominant = false
     let muted: Bool
     let cameraOff: Bool
-    let picture: CGImage?
+    let picture: TilePicture?
     /// Whether I may ask them to mute, mute or remove them (I am a host of a higher role).
     var canModerate = false
 }
@@ -92,7 +91,7 @@ final class CallModel: ObservableObject {
     private let myName: String
     private var call: (any Call)?
     private var room: RoomState?
-    private var pictures: [String: CGImage] = [:]
+    private var pictures: [String: TilePicture] = [:]
     private var testPattern: Task<Void, Never>?
     private var pinned: String?
     private var shown: TilesShown?
@@ -100,21 +99,29 @@ final class CallModel: ObservableObject {
     /// The participants the views were last worked out for.
     private var viewedIds: [String]?
 
-    init(salon: any SalonService, link: String, myName: String) {
+    /// A call the pre-join screen already joined: `run` only shows it.
+    private let joined: (any Call)?
+
+    init(salon: any SalonService, link: String, myName: String, joined: (any Call)? = nil) {
         self.salon = salon
         self.link = link
         self.myName = myName
+        self.joined = joined
     }
 
-    /// Joins, then shows the call until it ends or the screen goes away (which cancels this and
-    /// leaves the call).
+    /// Joins (unless the pre-join screen already did), then shows the call until it ends or the
+    /// screen goes away (which cancels this and leaves the call).
     func run() async {
         let call: any Call
-        do {
-            call = try await salon.join(link: link, options: JoinOptions(name: myName, microphoneOn: false, cameraOn: false))
-        } catch {
-            state.status = .ended(error.localizedDescription)
-            return
+        if let joined {
+            call = joined
+        } else {
+            do {
+                call = try await salon.join(link: link, options: JoinOptions(name: myName, microphoneOn: false, cameraOn: false))
+            } catch {
+                state.status = .ended(error.localizedDescription)
+                return
+            }
         }
         self.call = call
         views = TileViews { [call] id, view in try call.setView(participantId: id, view: view) }
@@ -128,15 +135,12 @@ final class CallModel: ObservableObject {
             group.addTask { [weak self] in
                 // Off the main actor: converting a picture is real work.
                 for await remote in call.videoFrames() {
-                    guard let picture = try? remote.frame.cgImage() else { continue }
+                    guard let picture = try? remote.frame.tilePicture() else { continue }
                     await self?.show(picture, of: remote.participantId)
                 }
             }
-            group.addTask {
-                let out = AudioOut()
-                for await audio in call.audioFrames() { out.play(audio) }
-                out.stop()
-            }
+            // Remote audio plays in CallMedia's voice-processing engine (Media/CallMedia.swift),
+            // so that the echo canceller hears what it has to cancel.
         }
         // The streams end when the call is left, or when this task is cancelled.
         leave()
@@ -193,7 +197,7 @@ final class CallModel: ObservableObject {
         views.update(participants: ids, main: TileViews.mainTile(participants: ids, pinned: pinned), shown: shown)
     }
 
-    private func show(_ picture: CGImage, of participantId: String) {
+    private func show(_ picture: TilePicture, of participantId: String) {
         pictures[participantId] = picture
         render()
     }

@@ -2,37 +2,104 @@ import SalonCore
 import SwiftUI
 
 /// The call screen, wired to its model; `onClose` goes back to the friend list.
+/// The call screen for a call the pre-join screen joined: `CallModel` shows the room,
+/// `CallMedia` runs my camera, microphone, speaker and picture in picture.
 struct CallRoute: View {
     @StateObject private var model: CallModel
+    @StateObject private var media: CallMedia
     private let title: String
     private let onClose: () -> Void
 
-    init(salon: any SalonService, target: CallTarget, myName: String, onClose: @escaping () -> Void) {
-        _model = StateObject(wrappedValue: CallModel(salon: salon, link: target.link, myName: myName))
-        title = target.title
+    init(salon: any SalonService, joined: JoinedCall, onClose: @escaping () -> Void) {
+        _model = StateObject(wrappedValue: CallModel(
+            salon: salon, link: joined.target.link, myName: joined.options.name, joined: joined.call))
+        _media = StateObject(wrappedValue: CallMedia(
+            call: joined.call, permissions: joined.permissions, camera: joined.camera))
+        title = joined.target.title
         self.onClose = onClose
     }
 
     var body: some View {
-        CallView(state: model.state, title: title) { event in
+        CallView(state: model.state, media: media.state, title: title, send: { event in
             model.send(event)
             if case .leave = event { onClose() }
+        }, sendMedia: media.send)
+        .background { PictureInPictureLayer(pip: media.pictureInPicture) }
+        .overlay(alignment: .topTrailing) {
+            // Myself, small, while my camera runs.
+            if media.state.cameraRunning {
+                CameraPreview(session: media.camera.session)
+                    .frame(width: 90, height: 160)
+                    .clipShape(RoundedRectangle(cornerRadius: 10))
+                    .padding(8)
+            }
         }
-        // Joins on appear; leaving the screen cancels this, which leaves the call.
-        .task { await model.run() }
+        .onChange(of: model.state.pinned) { media.pinned = $0 }
+        // Shows the call until it ends; leaving the screen cancels this, which leaves the call.
+        .task {
+            media.start()
+            await model.run()
+            media.stop()
+        }
+        .onDisappear { media.stop() }
     }
 }
 
 struct CallView: View {
     let state: CallState
+    var media: CallMediaState?
     let title: String
     let send: (CallEvent) -> Void
+    var sendMedia: (CallMediaEvent) -> Void = { _ in }
 
     var body: some View {
         if case let .waiting(hostPresent) = state.status {
             LobbyView(roomName: state.roomName ?? title, hostPresent: hostPresent) { send(.leave) }
+        } else if case let .ended(why) = state.status {
+            EndedView(reason: why) { send(.leave) }
         } else {
             room
+        }
+    }
+
+    /// Microphone, camera, flip, speaker: my own switches.
+    @ViewBuilder private var mediaControls: some View {
+        if let media {
+            HStack(spacing: 16) {
+                Button { sendMedia(.toggleMicrophone) } label: {
+                    Image(systemName: media.microphoneOn ? "mic.fill" : "mic.slash.fill")
+                }
+                .accessibilityLabel(media.microphoneOn ? "Turn microphone off" : "Turn microphone on")
+                Button { sendMedia(.toggleCamera) } label: {
+                    Image(systemName: media.cameraOn ? "video.fill" : "video.slash.fill")
+                }
+                .accessibilityLabel(media.cameraOn ? "Turn camera off" : "Turn camera on")
+                if media.canFlip && media.cameraOn {
+                    Button { sendMedia(.flipCamera) } label: { Image(systemName: "arrow.triangle.2.circlepath.camera") }
+                        .accessibilityLabel("Switch camera")
+                }
+                if media.canToggleSpeaker {
+                    Button { sendMedia(.toggleSpeaker) } label: {
+                        Image(systemName: media.earpieceChosen ? "iphone" : "speaker.wave.2.fill")
+                    }
+                    .accessibilityLabel(media.earpieceChosen ? "Use the speaker" : "Use the earpiece")
+                } else {
+                    Text(media.routeLabel).font(.caption).foregroundStyle(.secondary)
+                }
+            }
+            .buttonStyle(.bordered)
+            .font(.title3)
+            if let line = media.interruptionNotice {
+                Text(line).font(.caption).foregroundStyle(.orange)
+            }
+            if let notice = media.notice {
+                HStack {
+                    Text(notice).font(.caption)
+                    Spacer()
+                    Button("OK") { sendMedia(.dismissNotice) }
+                }
+                .padding(.horizontal)
+            }
         }
     }
 
@@ -74,6 +141,7 @@ struct CallView: View {
             } else if state.mainTile == nil {
                 Spacer()
             }
+            mediaControls
             if state.sendingTestPattern && !state.videoWatched {
                 Text("Nobody is watching your video: the test picture is paused.")
                     .font(.caption)
@@ -81,11 +149,14 @@ struct CallView: View {
                     .padding(.horizontal)
             }
             HStack(spacing: 12) {
-                Button(state.sendingTestPattern ? "Stop test picture" : "Send test picture") {
-                    send(.toggleTestPattern)
+                // Without a camera (the simulator), the core's moving test picture stands in.
+                if !Camera.available {
+                    Button(state.sendingTestPattern ? "Stop test picture" : "Send test picture") {
+                        send(.toggleTestPattern)
+                    }
+                    .buttonStyle(.bordered)
+                    .disabled(state.status != .live)
                 }
-                .buttonStyle(.bordered)
-                .disabled(state.status != .live)
                 Button("Leave", role: .destructive) { send(.leave) }
                     .buttonStyle(.borderedProminent)
             }
@@ -132,6 +203,22 @@ private struct LobbyView: View {
             Button("Leave", action: leave).buttonStyle(.bordered)
         }
         .padding()
+    }
+}
+
+/// The call is over: why (removed, not let in, ended by the host, …) and the way back.
+private struct EndedView: View {
+    let reason: String
+    let back: () -> Void
+
+    var body: some View {
+        VStack(spacing: 16) {
+            Image(systemName: "phone.down.fill").font(.largeTitle).foregroundStyle(.secondary)
+            Text(reason).font(.title3).multilineTextAlignment(.center)
+            Button("Back to rooms", action: back).buttonStyle(.borderedProminent)
+        }
+        .padding()
+        .navigationBarBackButtonHidden(false)
     }
 }
 

@@ -73,7 +73,8 @@ enum FriendsEvent {
 @MainActor
 final class FriendsModel: ObservableObject {
     @Published private(set) var state = FriendsState()
-    private let salon: any SalonService
+    /// The add-a-friend sheet makes its own model over the same service.
+    let salon: any SalonService
     private var loading: Task<Void, Never>?
     private var watching: Task<Void, Never>?
     private var watched: Set<Int64> = []

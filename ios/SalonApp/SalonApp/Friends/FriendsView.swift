@@ -8,6 +8,8 @@ struct FriendsRoute: View {
     private let onDropIn: (FriendRow) -> Void
     private let onEnterMyRoom: (MyRoomRow) -> Void
     private let onDoorOpened: (String) -> Void
+    /// The name on my card (the one I joined calls with last, else the device's).
+    private let myName: String
     /// A friend card to add (the app was opened with it), and how to say it was taken.
     private let card: String?
     private let onCardHandled: () -> Void
@@ -16,6 +18,7 @@ struct FriendsRoute: View {
         salon: any SalonService,
         onDropIn: @escaping (FriendRow) -> Void,
         onEnterMyRoom: @escaping (MyRoomRow) -> Void = { _ in },
+        myName: String = "",
         onDoorOpened: @escaping (String) -> Void = { _ in },
         card: String? = nil,
         onCardHandled: @escaping () -> Void = {}
@@ -24,6 +27,7 @@ struct FriendsRoute: View {
         self.onDropIn = onDropIn
         self.onEnterMyRoom = onEnterMyRoom
         self.onDoorOpened = onDoorOpened
+        self.myName = Preferences().myName ?? myName
         self.card = card
         self.onCardHandled = onCardHandled
     }
@@ -35,7 +39,7 @@ struct FriendsRoute: View {
     }
 
     var body: some View {
-        FriendsView(state: model.state) { event in
+        FriendsView(state: model.state, salon: model.salon, myName: myName) { event in
             switch event {
             case let .dropIn(friend): onDropIn(friend)
             case let .enterMyRoom(room): onEnterMyRoom(room)
@@ -55,6 +59,9 @@ struct FriendsRoute: View {
 
 struct FriendsView: View {
     let state: FriendsState
+    /// For the add-a-friend sheet, which has its own model.
+    var salon: (any SalonService)?
+    var myName = ""
     let send: (FriendsEvent) -> Void
 
     var body: some View {
@@ -113,7 +120,12 @@ struct FriendsView: View {
         }
         .refreshable { send(.refresh) }
         .sheet(isPresented: Binding(get: { state.addSheetOpen }, set: { open in if !open { send(.closeAddSheet) } })) {
-            AddFriendSheet(send: send)
+            if let salon {
+                AddFriendRoute(salon: salon, myName: myName) {
+                    send(.closeAddSheet)
+                    send(.refresh)
+                }
+            }
         }
     }
 }
@@ -167,31 +179,6 @@ private struct FriendRowView: View {
         case .gone: return "This room no longer exists"
         case .notShared: return "They stopped sharing their door: ask for a new card"
         case .unknown: return "Can't reach their server"
-        }
-    }
-}
-
-private struct AddFriendSheet: View {
-    let send: (FriendsEvent) -> Void
-    @State private var name = ""
-    @State private var link = ""
-
-    var body: some View {
-        NavigationStack {
-            Form {
-                TextField("Name", text: $name)
-                TextField("Room link or friend card", text: $link)
-                    .textInputAutocapitalization(.never)
-                    .autocorrectionDisabled()
-            }
-            .navigationTitle("Add a friend")
-            .toolbar {
-                ToolbarItem(placement: .cancellationAction) { Button("Cancel") { send(.closeAddSheet) } }
-                ToolbarItem(placement: .confirmationAction) {
-                    Button("Add") { send(.addFriend(name: name, linkOrCard: link)) }
-                        .disabled(link.trimmingCharacters(in: .whitespaces).isEmpty)
-                }
-            }
         }
     }
 }

@@ -1,0 +1,126 @@
+import AVFoundation
+import SalonCore
+
+/// The phone's camera: an `AVCaptureSession` (the front camera unless flipped, 1280×720 or the
+/// nearest preset, up to 30 fps) whose NV12 full-range pictures become the core's I420
+/// (`NV12.swift`). `session` also feeds the previews. Every session change runs on the
+/// camera's own queue, as Apple asks (`startRunning` blocks).
+final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unchecked Sendable {
+    let session = AVCaptureSession()
+    private let queue = DispatchQueue(label: "org.salon.camera")
+    private let output = AVCaptureVideoDataOutput()
+    // Only touched on `queue`.
+    private var input: AVCaptureDeviceInput?
+    private var outputAdded = false
+    private var sink: ((I420Frame) -> Void)?
+
+    /// There is a camera at all (not in the simulator).
+    static var available: Bool {
+        device(front: true) != nil || device(front: false) != nil
+    }
+
+    /// Both a front and a back camera: flipping makes sense.
+    static var canFlip: Bool {
+        device(front: true) != nil && device(front: false) != nil
+    }
+
+    /// Pictures go to `sink` (on the camera's queue); nil stops sending (the preview goes on).
+    func setSink(_ sink: ((I420Frame) -> Void)?) {
+        queue.async { self.sink = sink }
+    }
+
+    /// Starts the camera facing `front` (switching if it runs with the other one), or stops it.
+    func run(_ on: Bool, front: Bool) {
+        queue.async {
+            guard on else {
+                if self.session.isRunning { self.session.stopRunning() }
+                return
+            }
+            self.configure(front: front)
+            if !self.session.isRunning { self.session.startRunning() }
+        }
+    }
+
+    private static func device(front: Bool) -> AVCaptureDevice? {
+        AVCaptureDevice.default(.builtInWideAngleCamera, for: .video, position: front ? .front : .back)
+    }
+
+    private func configure(front: Bool) {
+        let position: AVCaptureDevice.Position = front ? .front : .back
+        if input?.device.position == position { return }
+        guard let device = Self.device(front: front) ?? Self.device(front: !front),
+              let newInput = try? AVCaptureDeviceInput(device: device)
+        else { return }
+
+        session.beginConfiguration()
+        defer { session.commitConfiguration() }
+        if let input { session.removeInput(input) }
+        guard session.canAddInput(newInput) else { return }
+        session.addInput(newInput)
+        input = newInput
+        session.sessionPreset = session.canSetSessionPreset(.hd1280x720) ? .hd1280x720 : .high
+        if !outputAdded, session.canAddOutput(output) {
+            output.videoSettings = [
+                kCVPixelBufferPixelFormatTypeKey as String: kCVPixelFormatType_420YpCbCr8BiPlanarFullRange
+            ]
+            // A late picture is dropped, never queued: the call wants the newest.
+            output.alwaysDiscardsLateVideoFrames = true
+            output.setSampleBufferDelegate(self, queue: queue)
+            session.addOutput(output)
+            outputAdded = true
+        }
+        limitFrameRate(of: device, to: 30)
+        if let connection = output.connection(with: .video) {
+            // Upright for a phone held in portrait; the far side sees me unmirrored.
+            if #available(iOS 17.0, *) {
+                if connection.isVideoRotationAngleSupported(90) { connection.videoRotationAngle = 90 }
+            } else if connection.isVideoOrientationSupported {
+                connection.videoOrientation = .portrait
+            }
+            if connection.isVideoMirroringSupported {
+                connection.automaticallyAdjustsVideoMirroring = false
+                connection.isVideoMirrored = false
+            }
+        }
+    }
+
+    /// At most `fps` pictures a second, when the device's format allows that rate.
+    private func limitFrameRate(of device: AVCaptureDevice, to fps: Double) {
+        let supported = device.activeFormat.videoSupportedFrameRateRanges.contains {
+            $0.minFrameRate <= fps && fps <= $0.maxFrameRate
+        }
+        guard supported, (try? device.lockForConfiguration()) != nil else { return }
+        let duration = CMTime(value: 1, timescale: CMTimeScale(fps))
+        device.activeVideoMinFrameDuration = duration
+        device.activeVideoMaxFrameDuration = CMTime(value: 1, timescale: 24)
+        device.unlockForConfiguration()
+    }
+
+    func captureOutput(
+        _ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer, from connection: AVCaptureConnection
+    ) {
+        guard let sink, let pixels = CMSampleBufferGetImageBuffer(sampleBuffer) else { return }
+        CVPixelBufferLockBaseAddress(pixels, .readOnly)
+        defer { CVPixelBufferUnlockBaseAddress(pixels, .readOnly) }
+        guard CVPixelBufferGetPlaneCount(pixels) == 2,
+              let yBase = CVPixelBufferGetBaseAddressOfPlane(pixels, 0),
+              let cbcrBase = CVPixelBufferGetBaseAddressOfPlane(pixels, 1)
+        else { return }
+        let format = CVPixelBufferGetPixelFormatType(pixels)
+        let yRow = CVPixelBufferGetBytesPerRowOfPlane(pixels, 0)
+        let cbcrRow = CVPixelBufferGetBytesPerRowOfPlane(pixels, 1)
+        let time = CMSampleBufferGetPresentationTimeStamp(sampleBuffer)
+        let frame = NV12.i420(
+            width: CVPixelBufferGetWidthOfPlane(pixels, 0),
+            height: CVPixelBufferGetHeightOfPlane(pixels, 0),
+            y: NV12.Plane(
+                bytes: UnsafeRawBufferPointer(start: yBase, count: yRow * CVPixelBufferGetHeightOfPlane(pixels, 0)),
+                bytesPerRow: yRow),
+            cbcr: NV12.Plane(
+                bytes: UnsafeRawBufferPointer(start: cbcrBase, count: cbcrRow * CVPixelBufferGetHeightOfPlane(pixels, 1)),
+                bytesPerRow: cbcrRow),
+            range: format == kCVPixelFormatType_420YpCbCr8BiPlanarFullRange ? .full : .video,
+            timestampUs: time.isValid ? Int64(CMTimeGetSeconds(time) * 1_000_000) : 0)
+        if let frame { sink(frame) }
+    }
+}
