@@ -16,7 +16,8 @@ struct AddFriendRoute: View {
     var body: some View {
         AddFriendView(state: model.state, send: model.send, onCancel: onDone)
             .onAppear {
-                model.onAdded = { _ in onDone() }
+                // `onDone` alone, not the view: the model keeps this closure (no cycle through it).
+                model.onAdded = { [onDone] _ in onDone() }
                 model.send(.appeared)
             }
     }

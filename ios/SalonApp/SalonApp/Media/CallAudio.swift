@@ -6,6 +6,9 @@ import SalonCore
 /// (`MicChunker`), and the other participants' audio on one player node each, mixed by the
 /// engine. Capture and playback must share the engine: the echo canceller hears what plays.
 /// Without microphone permission it only plays.
+///
+/// Threads: the audio task plays from its own thread while the main actor starts, restarts,
+/// mutes and stops; `lock` keeps the engine's graph and the players to one of them at a time.
 final class CallAudio: @unchecked Sendable {
     private struct Player {
         let node: AVAudioPlayerNode
@@ -13,10 +16,12 @@ final class CallAudio: @unchecked Sendable {
         let channels: Int
     }
 
-    private let engine = AVAudioEngine()
-    private let captures: Bool
     private let lock = NSLock()
+    // Under `lock`. A `var`: after the media services were reset the old engine is dead.
+    private var engine = AVAudioEngine()
     private var players: [String: Player] = [:]
+    private var microphoneMuted = false
+    private let captures: Bool
     /// Only touched by the input tap's thread.
     private var chunker = MicChunker(samplesPerChunk: 960)
     private let send: ([Int16]) -> Void
@@ -27,12 +32,13 @@ final class CallAudio: @unchecked Sendable {
         self.send = send
     }
 
-    /// The session for a call: play and record, voice-chat processing, the loudspeaker unless a
-    /// headset or Bluetooth is there, 48 kHz and 10 ms buffers if the hardware allows.
+    /// The session for a call: play and record, voice-chat processing, Bluetooth allowed, 48 kHz
+    /// and 10 ms buffers if the hardware allows. No `.defaultToSpeaker`: with it the speaker is
+    /// the default route and `overrideOutputAudioPort(.none)` could never reach the earpiece;
+    /// the loudspeaker comes from `apply(.speaker)` (what `AudioRoutes` chooses by default).
     static func activateSession() throws {
         let session = AVAudioSession.sharedInstance()
-        try session.setCategory(
-            .playAndRecord, mode: .voiceChat, options: [.defaultToSpeaker, .allowBluetooth, .allowBluetoothA2DP])
+        try session.setCategory(.playAndRecord, mode: .voiceChat, options: [.allowBluetooth, .allowBluetoothA2DP])
         try? session.setPreferredSampleRate(48_000)
         try? session.setPreferredIOBufferDuration(0.01)
         try session.setActive(true)
@@ -43,43 +49,71 @@ final class CallAudio: @unchecked Sendable {
     }
 
     func start() throws {
-        if captures {
-            let input = engine.inputNode
-            // Before the engine starts: it turns voice processing on for the output too.
-            try input.setVoiceProcessingEnabled(true)
-            let format = input.outputFormat(forBus: 0)
-            input.installTap(onBus: 0, bufferSize: 960, format: format) { [weak self] buffer, _ in
-                self?.captured(buffer)
-            }
-        }
-        _ = engine.mainMixerNode  // connects the mixer to the output
-        engine.prepare()
-        try engine.start()
+        lock.lock()
+        defer { lock.unlock() }
+        try startEngine()
     }
 
     /// After an interruption or a configuration change the engine has stopped: start it again
-    /// and let the players go on.
+    /// and let the players go on. Does nothing if it cannot start yet (still interrupted).
     func restart() {
         try? AVAudioSession.sharedInstance().setActive(true)
-        if !engine.isRunning { try? engine.start() }
         lock.lock()
         defer { lock.unlock() }
-        for player in players.values where !player.node.isPlaying { player.node.play() }
+        if !engine.isRunning { try? startEngine() }
+    }
+
+    /// After the media services were reset every audio object is gone: a new engine, set up like
+    /// the first (the session must have been set up again before).
+    func rebuild() {
+        lock.lock()
+        defer { lock.unlock() }
+        players.removeAll()
+        engine = AVAudioEngine()
+        try? startEngine()
     }
 
     /// Mutes the microphone inside voice processing (the chunks become silence).
     func setMicrophoneMuted(_ muted: Bool) {
         guard captures else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        microphoneMuted = muted
         engine.inputNode.isVoiceProcessingInputMuted = muted
     }
 
     func stop() {
-        if captures { engine.inputNode.removeTap(onBus: 0) }
         lock.lock()
+        defer { lock.unlock() }
+        if captures { engine.inputNode.removeTap(onBus: 0) }
         for player in players.values { player.node.stop() }
         players.removeAll()
-        lock.unlock()
         engine.stop()
+    }
+
+    /// Sets up the microphone (when captured) and starts the engine and the players. Under `lock`.
+    private func startEngine() throws {
+        if captures {
+            let input = engine.inputNode
+            // Before the engine starts: it turns voice processing on for the output too.
+            if !input.isVoiceProcessingEnabled { try input.setVoiceProcessingEnabled(true) }
+            input.isVoiceProcessingInputMuted = microphoneMuted
+            // The tap must be in the input's current format, which changes with the route (a
+            // Bluetooth headset's 16 kHz): a tap in another format makes the engine raise. So it is
+            // put in again on every start. No format (no input right now): no tap until the next
+            // configuration change restarts the engine.
+            input.removeTap(onBus: 0)
+            let format = input.outputFormat(forBus: 0)
+            if format.sampleRate > 0 && format.channelCount > 0 {
+                input.installTap(onBus: 0, bufferSize: 960, format: format) { [weak self] buffer, _ in
+                    self?.captured(buffer)
+                }
+            }
+        }
+        _ = engine.mainMixerNode  // connects the mixer to the output
+        engine.prepare()
+        try engine.start()
+        for player in players.values where !player.node.isPlaying { player.node.play() }
     }
 
     private func captured(_ buffer: AVAudioPCMBuffer) {
@@ -90,10 +124,15 @@ final class CallAudio: @unchecked Sendable {
 
     /// Schedules someone's decoded audio on their player.
     func play(_ audio: RemoteAudio) {
-        guard let player = player(for: audio) else { return }
         let planes = PlaybackSamples.planar(audio.pcm, channels: audio.channels)
         let frames = planes.first?.count ?? 0
-        guard frames > 0,
+        guard frames > 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        // While the engine is stopped (an interruption, a route change) the audio is dropped:
+        // queued, it would all play late afterwards; and a player started then raises.
+        guard engine.isRunning,
+              let player = player(for: audio),
               let buffer = AVAudioPCMBuffer(pcmFormat: player.format, frameCapacity: AVAudioFrameCount(frames)),
               let channelData = buffer.floatChannelData
         else { return }
@@ -107,17 +146,15 @@ final class CallAudio: @unchecked Sendable {
     /// Someone left: their player goes.
     func forget(participantId: String) {
         lock.lock()
-        let player = players.removeValue(forKey: participantId)
-        lock.unlock()
-        guard let player else { return }
+        defer { lock.unlock() }
+        guard let player = players.removeValue(forKey: participantId) else { return }
         player.node.stop()
         engine.detach(player.node)
     }
 
+    /// Their player, made (and started) the first time. Under `lock`, with the engine running.
     private func player(for audio: RemoteAudio) -> Player? {
         guard audio.channels > 0 else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
         if let player = players[audio.participantId], player.channels == audio.channels { return player }
         guard let format = AVAudioFormat(
             standardFormatWithSampleRate: MicChunker.outputRate, channels: AVAudioChannelCount(audio.channels))
@@ -129,7 +166,6 @@ final class CallAudio: @unchecked Sendable {
         let node = AVAudioPlayerNode()
         engine.attach(node)
         engine.connect(node, to: engine.mainMixerNode, format: format)
-        if !engine.isRunning { try? engine.start() }
         node.play()
         let player = Player(node: node, format: format, channels: audio.channels)
         players[audio.participantId] = player
@@ -152,6 +188,11 @@ final class CallAudio: @unchecked Sendable {
     }
 
     static func apply(_ override: AudioRoutes.Override) {
-        try? AVAudioSession.sharedInstance().overrideOutputAudioPort(override == .speaker ? .speaker : .none)
+        let session = AVAudioSession.sharedInstance()
+        // Already so (the speaker on, or no speaker override to lift): asking again would only
+        // post another route change, which comes back here.
+        let onSpeaker = session.currentRoute.outputs.contains { $0.portType == .builtInSpeaker }
+        if (override == .speaker) == onSpeaker { return }
+        try? session.overrideOutputAudioPort(override == .speaker ? .speaker : .none)
     }
 }

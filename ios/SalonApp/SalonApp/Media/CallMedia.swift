@@ -45,13 +45,14 @@ final class CallMedia: ObservableObject, MediaDevices {
             guard let call, call.state.videoWatched else { return }
             try? call.sendVideoFrame(frame)
         }
+        let audio = CallAudio(captures: state.permissions.microphone == .granted) { [weak call] chunk in
+            try? call?.sendAudioFrame(chunk)
+        }
+        // Kept even when it cannot start now: the end of the interruption starts it (`restartAudio`).
+        self.audio = audio
         do {
             try CallAudio.activateSession()
-            let audio = CallAudio(captures: state.permissions.microphone == .granted) { [weak call] chunk in
-                try? call?.sendAudioFrame(chunk)
-            }
             try audio.start()
-            self.audio = audio
         } catch {
             // No sound (another app holds the session): the call goes on, and says so.
             model.send(.interruptionBegan)
@@ -60,9 +61,8 @@ final class CallMedia: ObservableObject, MediaDevices {
         model.start()
         observe()
 
-        let audioSink = audio
         tasks.append(Task.detached {
-            for await remote in call.audioFrames() { audioSink?.play(remote) }
+            for await remote in call.audioFrames() { audio.play(remote) }
         })
         tasks.append(Task { [weak self] in
             var present: Set<String> = []
@@ -127,7 +127,12 @@ final class CallMedia: ObservableObject, MediaDevices {
         }
         // A new route can change the hardware format: the engine stops and must start again.
         on(.AVAudioEngineConfigurationChange) { [weak self] _ in self?.audio?.restart() }
-        on(AVAudioSession.mediaServicesWereResetNotification) { [weak self] _ in self?.audio?.restart() }
+        // Every audio object died with the media services: the session and the engine are made anew.
+        on(AVAudioSession.mediaServicesWereResetNotification) { [weak self] _ in
+            try? CallAudio.activateSession()
+            self?.audio?.rebuild()
+            self?.model.send(.routeChanged(CallAudio.currentOutputs()))
+        }
         on(UIApplication.didEnterBackgroundNotification) { [weak self] _ in self?.model.send(.enteredBackground) }
         on(UIApplication.willEnterForegroundNotification) { [weak self] _ in self?.model.send(.enteredForeground) }
     }
@@ -136,6 +141,10 @@ final class CallMedia: ObservableObject, MediaDevices {
 
     func runCamera(_ on: Bool, front: Bool) { camera.run(on, front: front) }
     func muteMicrophone(_ muted: Bool) { audio?.setMicrophoneMuted(muted) }
-    func restartAudio() { audio?.restart() }
+    func restartAudio() {
+        audio?.restart()
+        // The speaker override may not have outlived the interruption.
+        applySpeaker(AudioRoutes.override(current: CallAudio.currentOutputs(), earpieceChosen: model.state.earpieceChosen))
+    }
     func applySpeaker(_ override: AudioRoutes.Override) { CallAudio.apply(override) }
 }

@@ -46,16 +46,20 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
     }
 
     private func configure(front: Bool) {
-        let position: AVCaptureDevice.Position = front ? .front : .back
-        if input?.device.position == position { return }
-        guard let device = Self.device(front: front) ?? Self.device(front: !front),
-              let newInput = try? AVCaptureDeviceInput(device: device)
-        else { return }
+        // The camera asked for, else the other one (a device with only one camera).
+        guard let device = Self.device(front: front) ?? Self.device(front: !front) else { return }
+        // Already running with it (also when only the other camera exists: no reconfiguring).
+        if input?.device.uniqueID == device.uniqueID { return }
+        guard let newInput = try? AVCaptureDeviceInput(device: device) else { return }
 
         session.beginConfiguration()
-        defer { session.commitConfiguration() }
         if let input { session.removeInput(input) }
-        guard session.canAddInput(newInput) else { return }
+        guard session.canAddInput(newInput) else {
+            // Keep the camera there was rather than none.
+            if let input, session.canAddInput(input) { session.addInput(input) }
+            session.commitConfiguration()
+            return
+        }
         session.addInput(newInput)
         input = newInput
         session.sessionPreset = session.canSetSessionPreset(.hd1280x720) ? .hd1280x720 : .high
@@ -69,7 +73,6 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
             session.addOutput(output)
             outputAdded = true
         }
-        limitFrameRate(of: device, to: 30)
         if let connection = output.connection(with: .video) {
             // Upright for a phone held in portrait; the far side sees me unmirrored.
             if #available(iOS 17.0, *) {
@@ -82,17 +85,20 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
                 connection.isVideoMirrored = false
             }
         }
+        session.commitConfiguration()
+        // After the commit: adding an input or changing the preset resets the frame durations.
+        limitFrameRate(of: device, to: 30, atLeast: 24)
     }
 
-    /// At most `fps` pictures a second, when the device's format allows that rate.
-    private func limitFrameRate(of device: AVCaptureDevice, to fps: Double) {
+    /// At most `fps` pictures a second (down to `atLeast` in low light), when one of the
+    /// device's frame-rate ranges allows both: a duration outside them raises.
+    private func limitFrameRate(of device: AVCaptureDevice, to fps: Double, atLeast minimum: Double) {
         let supported = device.activeFormat.videoSupportedFrameRateRanges.contains {
-            $0.minFrameRate <= fps && fps <= $0.maxFrameRate
+            $0.minFrameRate <= minimum && fps <= $0.maxFrameRate
         }
         guard supported, (try? device.lockForConfiguration()) != nil else { return }
-        let duration = CMTime(value: 1, timescale: CMTimeScale(fps))
-        device.activeVideoMinFrameDuration = duration
-        device.activeVideoMaxFrameDuration = CMTime(value: 1, timescale: 24)
+        device.activeVideoMinFrameDuration = CMTime(value: 1, timescale: CMTimeScale(fps))
+        device.activeVideoMaxFrameDuration = CMTime(value: 1, timescale: CMTimeScale(minimum))
         device.unlockForConfiguration()
     }
 

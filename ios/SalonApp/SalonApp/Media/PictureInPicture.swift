@@ -84,7 +84,10 @@ final class PictureInPicture: NSObject, AVPictureInPictureSampleBufferPlaybackDe
             yBytesPerRow: yRow,
             cbcr: UnsafeMutableRawBufferPointer(start: cbcr, count: cbcrRow * CVPixelBufferGetHeightOfPlane(buffer, 1)),
             cbcrBytesPerRow: cbcrRow)
-        return written ? buffer : nil
+        guard written else { return nil }
+        // The core's decoder gives BT.601 video range; untagged, HD sizes are taken as BT.709.
+        CVBufferSetAttachment(buffer, kCVImageBufferYCbCrMatrixKey, kCVImageBufferYCbCrMatrix_ITU_R_601_4, .shouldPropagate)
+        return buffer
     }
 
     // MARK: AVPictureInPictureSampleBufferPlaybackDelegate: a live call cannot pause or seek.
@@ -124,7 +127,11 @@ struct PictureInPictureLayer: UIViewRepresentable {
 
         override func layoutSubviews() {
             super.layoutSubviews()
+            // A layer of its own animates frame changes: follow the view at once.
+            CATransaction.begin()
+            CATransaction.setDisableActions(true)
             hosted?.frame = bounds
+            CATransaction.commit()
         }
     }
 

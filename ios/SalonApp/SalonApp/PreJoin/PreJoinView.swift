@@ -36,8 +36,11 @@ struct PreJoinRoute: View {
     var body: some View {
         PreJoinView(state: model.state, camera: camera) { model.send($0) }
             .onAppear {
-                model.onJoined = { [camera, target] call, options in
-                    joined = true
+                // Only what it needs, not the view: the model keeps this closure, and a copy of the
+                // view would keep the model (and its camera) alive after the screen is gone.
+                model.onJoined = { [weak model = self.model, joined = $joined, camera, target, onJoined] call, options in
+                    joined.wrappedValue = true
+                    guard let model else { return }
                     onJoined(JoinedCall(
                         target: target, call: call, options: options, permissions: model.state.permissions,
                         camera: camera))
