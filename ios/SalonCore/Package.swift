@@ -40,6 +40,8 @@ let appFiles = [
     "Media/AudioRoutes.swift",
     "Media/NV12.swift",
     "Media/Permissions.swift",
+    "Media/PlaybackQueue.swift",
+    "Media/CaptureFormat.swift",
     "PreJoin/PreJoinModel.swift",
 ]
 // The app's XCTests that need no SwiftUI (paths in ios/SalonApp/SalonAppTests).
@@ -54,6 +56,7 @@ let appTestFiles = [
     "NV12Tests.swift",
     "PermissionsTests.swift",
     "PreJoinModelTests.swift",
+    "PlaybackQueueTests.swift",
 ]
 // Everything else in the app's folders is left out (SwiftPM would warn about each file otherwise).
 func unlisted(in folder: String, _ listed: [String]) -> [String] {

@@ -22,6 +22,8 @@ final class CallMediaModelTests: XCTestCase {
     private let link = "https://salon.example.org/r/room"
     private let devices = RecordingDevices()
     private let allowed = MediaPermissions(microphone: .granted, camera: .granted)
+    /// The model's clock.
+    private var time = Date(timeIntervalSince1970: 1_000)
 
     private func room(microphoneOn: Bool = true, cameraOn: Bool = true, panic: Bool = false) -> RoomState {
         RoomState(
@@ -32,7 +34,9 @@ final class CallMediaModelTests: XCTestCase {
     private func joined(_ permissions: MediaPermissions? = nil) async throws -> (CallMediaModel, FakeCall) {
         salon.setStatus(RoomStatus(id: "room", name: nil, participants: 0, maxParticipants: 8, full: false), for: link)
         let call = try await salon.join(link: link, options: JoinOptions(name: "Me")) as! FakeCall
-        let model = CallMediaModel(call: call, devices: devices, permissions: permissions ?? allowed, canFlip: true)
+        let model = CallMediaModel(
+            call: call, devices: devices, permissions: permissions ?? allowed, canFlip: true,
+            now: { [unowned self] in self.time })
         model.start()
         return (model, call)
     }
@@ -77,6 +81,81 @@ final class CallMediaModelTests: XCTestCase {
         XCTAssertEqual(devices.log, [])
         model.send(.dismissNotice)
         XCTAssertNil(model.state.notice)
+    }
+
+    func testARoomStateFromBeforeMyUnmuteDoesNotTurnTheMicrophoneBackOff() async throws {
+        let (model, call) = try await joined()
+        devices.clear()
+        // I turn the microphone off: the core's state says so, but that state is still on its
+        // way to the model when I turn it on again.
+        model.send(.toggleMicrophone)
+        let stale = room(microphoneOn: false)
+        model.send(.toggleMicrophone)
+        XCTAssertTrue(call.microphoneOn)
+
+        // It arrives now: out of date, not a host's mute.
+        call.emit(stale)
+        model.follow(stale)
+        XCTAssertTrue(model.state.microphoneOn)
+        XCTAssertTrue(call.microphoneOn)
+        XCTAssertEqual(devices.log, ["mic muted", "mic live"])
+
+        // The core's state catches up; from then on a state turning it off is someone else's
+        // doing (the server refused my unmute): the switch follows.
+        model.follow(room(microphoneOn: true))
+        XCTAssertTrue(model.state.microphoneOn)
+        model.follow(room(microphoneOn: false))
+        XCTAssertFalse(model.state.microphoneOn)
+        XCTAssertEqual(devices.log, ["mic muted", "mic live", "mic muted"])
+    }
+
+    func testARoomStateFromBeforeMyCameraCameOnDoesNotTurnItOff() async throws {
+        let (model, call) = try await joined()
+        model.send(.toggleCamera)
+        model.follow(room(cameraOn: false))
+        devices.clear()
+        model.send(.toggleCamera)
+        // A state from between the two (a speaker change, say) still says off.
+        model.follow(room(cameraOn: false))
+        XCTAssertTrue(model.state.cameraOn)
+        XCTAssertTrue(call.cameraOn)
+        XCTAssertEqual(devices.log, ["camera front"])
+
+        // No agreeing state came (only the newest reaches a slow reader), but the request is
+        // long taken: a state saying off now is not out of date.
+        time += SwitchRequest.settle
+        model.follow(room(cameraOn: false))
+        XCTAssertFalse(model.state.cameraOn)
+        XCTAssertEqual(devices.log, ["camera front", "camera off"])
+    }
+
+    func testAHostsMuteEventTurnsTheMicrophoneOffWhateverTheStatesSay() async throws {
+        let (model, call) = try await joined()
+        model.send(.toggleMicrophone)
+        model.send(.toggleMicrophone)
+        devices.clear()
+        // The host's mute overtakes the states of my own switching: the event is the truth.
+        model.follow(room(microphoneOn: true))
+        model.follow(SalonCore.CallEvent.muted(by: "Ada", microphoneOn: false, cameraOn: true))
+        XCTAssertFalse(model.state.microphoneOn)
+        XCTAssertTrue(model.state.cameraOn, "only the microphone")
+        XCTAssertEqual(devices.log, ["mic muted"])
+        // A state from before the mute, still saying on, does not turn it back on.
+        model.follow(room(microphoneOn: true))
+        XCTAssertFalse(model.state.microphoneOn)
+        // Asking to mute is not muting.
+        model.send(.toggleMicrophone)
+        model.follow(SalonCore.CallEvent.muteRequested(by: "Ada"))
+        XCTAssertTrue(model.state.microphoneOn)
+        XCTAssertTrue(call.microphoneOn)
+
+        // Muted during a phone call: the end of the call does not bring the microphone back.
+        model.send(.interruptionBegan)
+        model.follow(SalonCore.CallEvent.muted(by: "Ada", microphoneOn: false, cameraOn: false))
+        XCTAssertFalse(model.state.cameraOn)
+        model.send(.interruptionEnded(shouldResume: true))
+        XCTAssertFalse(model.state.microphoneOn)
+        XCTAssertFalse(call.microphoneOn)
     }
 
     func testAPhoneCallPausesTheMicrophoneAndGivesItBack() async throws {

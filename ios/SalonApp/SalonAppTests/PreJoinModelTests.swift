@@ -69,6 +69,12 @@ final class PreJoinModelTests: XCTestCase {
         let options = try XCTUnwrap(joined()?.1)
         XCTAssertEqual(options.name, "Bo")
         XCTAssertTrue(options.microphoneOn && options.cameraOn)
+        // The video options are the camera's: 720×1280 portrait, 30 fps, a bitrate for that size.
+        XCTAssertEqual([options.videoWidth, options.videoHeight], [CaptureFormat.width, CaptureFormat.height])
+        XCTAssertEqual([options.videoWidth, options.videoHeight], [720, 1280])
+        XCTAssertEqual(options.videoMaxFps, 30)
+        XCTAssertEqual(options.videoBitrateBps, 1_500_000)
+        XCTAssertEqual((joined()?.0 as? FakeCall)?.options, options, "what the call was joined with")
         XCTAssertFalse(model.state.joining)
         XCTAssertTrue(model.state.showsPreview)
 

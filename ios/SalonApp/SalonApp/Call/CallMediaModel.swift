@@ -53,22 +53,86 @@ protocol MediaDevices: AnyObject {
     func applySpeaker(_ override: AudioRoutes.Override)
 }
 
+/// What I last asked the core for one of my switches, and whether a room state has shown it
+/// since. The room's states come on their own stream, behind my requests: a state made before
+/// my last `setMicrophone(true)` can arrive after it and still say off. Only once a state has
+/// shown what I asked does a state saying off mean someone else turned it off (a host, panic,
+/// the server refusing my unmute). A slow reader of the states sees only the newest, so the
+/// agreeing one may never come (asked on, refused at once): after `settle` seconds a request
+/// counts as taken anyway; nothing stale is that late. Foundation only.
+struct SwitchRequest: Equatable {
+    static let settle: TimeInterval = 2
+
+    /// What I last told the core.
+    private(set) var asked: Bool
+    /// A room state has shown `asked` since I told it.
+    private(set) var confirmed = true
+    private var askedAt: Date?
+
+    /// `asked`: what the core has at the start (it was joined with it).
+    init(asked: Bool) {
+        self.asked = asked
+    }
+
+    /// I told the core `on` (and it took it) at `now`.
+    mutating func ask(_ on: Bool, at now: Date) {
+        asked = on
+        confirmed = false
+        askedAt = now
+    }
+
+    /// A room state shows the switch `on`, at `now`. True when that turns off what the core had
+    /// taken on: someone else's doing. A state that disagrees before any has agreed (and within
+    /// `settle`) is from before my request, and says nothing; nor does an "on" I did not ask
+    /// for (nobody turns me on).
+    mutating func follow(_ on: Bool, at now: Date) -> Bool {
+        if on == asked {
+            confirmed = true
+            return false
+        }
+        let settled = confirmed || askedAt.map { now.timeIntervalSince($0) >= Self.settle } ?? true
+        guard settled, !on else { return false }
+        turnedOff()
+        return true
+    }
+
+    /// The core turned it off itself (a host's mute: `CallEvent.muted`).
+    mutating func turnedOff() {
+        asked = false
+        confirmed = true
+    }
+}
+
 /// My camera and microphone during a call: the switches (told to the core, which refuses turning
 /// them on during panic), flipping the camera, speaker or earpiece, interruptions (a phone call
 /// pauses the microphone and says so; it comes back after), and the background (the camera is
-/// suspended, and the room sees it off, until the app comes back). A host muting me, seen in the
-/// room's state, turns the switch off here too. Foundation only: tested on Linux over `FakeCall`.
+/// suspended, and the room sees it off, until the app comes back). A host muting me turns the
+/// switch off here too: the core's `CallEvent.muted`, or a room state that turns off what the
+/// core had taken on (`SwitchRequest`), never a state that is merely out of date. Foundation
+/// only: tested on Linux over `FakeCall`.
 @MainActor
 final class CallMediaModel: ObservableObject {
     @Published private(set) var state: CallMediaState
     private let call: any Call
     /// Weak: the device side owns this model.
     private weak var devices: (any MediaDevices)?
+    /// What I last told the core, per switch (in the background the camera's differs from
+    /// `state.cameraOn`, my choice).
+    private var microphoneRequest: SwitchRequest
+    private var cameraRequest: SwitchRequest
+    private let now: () -> Date
 
-    init(call: any Call, devices: any MediaDevices, permissions: MediaPermissions, canFlip: Bool) {
+    /// `now`: the clock (a test's own).
+    init(
+        call: any Call, devices: any MediaDevices, permissions: MediaPermissions, canFlip: Bool,
+        now: @escaping () -> Date = Date.init
+    ) {
         self.call = call
         self.devices = devices
+        self.now = now
         let room = call.state
+        microphoneRequest = SwitchRequest(asked: room.microphoneOn)
+        cameraRequest = SwitchRequest(asked: room.cameraOn)
         state = CallMediaState(
             microphoneOn: room.microphoneOn && permissions.microphone == .granted,
             cameraOn: room.cameraOn && permissions.camera == .granted,
@@ -79,8 +143,8 @@ final class CallMediaModel: ObservableObject {
     func start() {
         // A device refused since joining (or joined on by mistake) is off for the room too.
         let room = call.state
-        if room.microphoneOn && !state.microphoneOn { try? call.setMicrophone(false) }
-        if room.cameraOn && !state.cameraOn { try? call.setCamera(false) }
+        if room.microphoneOn && !state.microphoneOn { try? tellMicrophone(false) }
+        if room.cameraOn && !state.cameraOn { try? tellCamera(false) }
         devices?.muteMicrophone(!state.microphoneOn)
         devices?.applySpeaker(AudioRoutes.override(current: state.route, earpieceChosen: state.earpieceChosen))
         devices?.runCamera(state.cameraRunning, front: state.frontCamera)
@@ -117,14 +181,14 @@ final class CallMediaModel: ObservableObject {
             if wasRunning {
                 devices?.runCamera(false, front: state.frontCamera)
                 // The room sees my camera off rather than a frozen picture.
-                try? call.setCamera(false)
+                try? tellCamera(false)
             }
         case .enteredForeground:
             guard state.inBackground else { return }
             state.inBackground = false
             if state.cameraRunning {
                 do {
-                    try call.setCamera(true)
+                    try tellCamera(true)
                     devices?.runCamera(true, front: state.frontCamera)
                 } catch {
                     // Panic began meanwhile: it stays off.
@@ -136,17 +200,55 @@ final class CallMediaModel: ObservableObject {
         }
     }
 
-    /// A new room state: a host's mute (or panic) turns my switches off here too.
+    /// A new room state: a switch it turns off after the core had taken it on (the server
+    /// refused my unmute, a host's mute seen before its event) goes off here too. A state from
+    /// before my last request, still on its way, changes nothing. (In the background I told the
+    /// core the camera is off myself: a state saying so agrees, it is not a host's doing.)
     func follow(_ room: RoomState) {
-        if !room.microphoneOn && state.microphoneOn {
-            state.microphoneOn = false
-            devices?.muteMicrophone(true)
+        let time = now()
+        if microphoneRequest.follow(room.microphoneOn, at: time) { microphoneTurnedOff() }
+        if cameraRequest.follow(room.cameraOn, at: time) { cameraTurnedOff() }
+    }
+
+    /// What the call tells besides its state: a host muted me (or panic did). The core already
+    /// turned the microphone off, and the camera when `cameraOn` is false.
+    func follow(_ event: SalonCore.CallEvent) {
+        guard case let .muted(_, microphoneOn, cameraOn) = event else { return }
+        if !microphoneOn {
+            microphoneRequest.turnedOff()
+            microphoneTurnedOff()
         }
-        // While in the background I told the core the camera is off myself: not a host's doing.
-        if !room.cameraOn && state.cameraOn && !state.inBackground {
-            state.cameraOn = false
-            devices?.runCamera(false, front: state.frontCamera)
+        if !cameraOn {
+            cameraRequest.turnedOff()
+            cameraTurnedOff()
         }
+    }
+
+    /// Someone else turned my microphone off: here too, and a phone call ending does not bring
+    /// it back (the host wants it off).
+    private func microphoneTurnedOff() {
+        state.interruption.microphoneChangedByPerson()
+        guard state.microphoneOn else { return }
+        state.microphoneOn = false
+        devices?.muteMicrophone(true)
+    }
+
+    /// Someone else turned my camera off: here too (in the background, it stays off after).
+    private func cameraTurnedOff() {
+        guard state.cameraOn else { return }
+        let wasRunning = state.cameraRunning
+        state.cameraOn = false
+        if wasRunning { devices?.runCamera(false, front: state.frontCamera) }
+    }
+
+    private func tellMicrophone(_ on: Bool) throws {
+        try call.setMicrophone(on)
+        microphoneRequest.ask(on, at: now())
+    }
+
+    private func tellCamera(_ on: Bool) throws {
+        try call.setCamera(on)
+        cameraRequest.ask(on, at: now())
     }
 
     private func apply(_ actions: [MicInterruption.Action]) {
@@ -172,7 +274,7 @@ final class CallMediaModel: ObservableObject {
             return
         }
         do {
-            try call.setMicrophone(on)
+            try tellMicrophone(on)
         } catch {
             state.notice = Self.describe(error, .microphone)
             return
@@ -188,7 +290,7 @@ final class CallMediaModel: ObservableObject {
             return
         }
         do {
-            try call.setCamera(on)
+            try tellCamera(on)
         } catch {
             state.notice = Self.describe(error, .camera)
             return

@@ -117,7 +117,8 @@ final class CallModel: ObservableObject {
             call = joined
         } else {
             do {
-                call = try await salon.join(link: link, options: JoinOptions(name: myName, microphoneOn: false, cameraOn: false))
+                call = try await salon.join(
+                    link: link, options: JoinOptions.camera(name: myName, microphoneOn: false, cameraOn: false))
             } catch {
                 state.status = .ended(error.localizedDescription)
                 return

@@ -7,8 +7,15 @@ import SalonCore
 /// engine. Capture and playback must share the engine: the echo canceller hears what plays.
 /// Without microphone permission it only plays.
 ///
+/// Each player's queue is kept short (`PlaybackQueue`: at most about 200 ms waits to play), so
+/// that a burst from the network or a sender's fast clock does not delay them for the rest of
+/// the call.
+///
 /// Threads: the audio task plays from its own thread while the main actor starts, restarts,
-/// mutes and stops; `lock` keeps the engine's graph and the players to one of them at a time.
+/// mutes and stops; `lock` keeps the engine's graph, the players and `playback` to one of them
+/// at a time. The players' completion handlers (on AVFoundation's threads, or inside
+/// `AVAudioPlayerNode.stop()` under `lock`) only leave their ticket in `completions`, which
+/// `play` counts in under `lock`.
 final class CallAudio: @unchecked Sendable {
     private struct Player {
         let node: AVAudioPlayerNode
@@ -20,6 +27,10 @@ final class CallAudio: @unchecked Sendable {
     // Under `lock`. A `var`: after the media services were reset the old engine is dead.
     private var engine = AVAudioEngine()
     private var players: [String: Player] = [:]
+    /// How much waits on each player. Under `lock`.
+    private var playback = PlaybackQueue(sampleRate: MicChunker.outputRate)
+    /// Buffers the players are done with, not yet counted in `playback`. Its own lock.
+    private let completions = PlaybackCompletions()
     private var microphoneMuted = false
     private let captures: Bool
     /// Only touched by the input tap's thread.
@@ -55,7 +66,8 @@ final class CallAudio: @unchecked Sendable {
     }
 
     /// After an interruption or a configuration change the engine has stopped: start it again
-    /// and let the players go on. Does nothing if it cannot start yet (still interrupted).
+    /// and let the players go on (without what they had queued: it would play late). Does
+    /// nothing if it cannot start yet (still interrupted).
     func restart() {
         try? AVAudioSession.sharedInstance().setActive(true)
         lock.lock()
@@ -69,6 +81,8 @@ final class CallAudio: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         players.removeAll()
+        playback.forgetAll()
+        _ = completions.take()
         engine = AVAudioEngine()
         try? startEngine()
     }
@@ -88,6 +102,8 @@ final class CallAudio: @unchecked Sendable {
         if captures { engine.inputNode.removeTap(onBus: 0) }
         for player in players.values { player.node.stop() }
         players.removeAll()
+        playback.forgetAll()
+        _ = completions.take()
         engine.stop()
     }
 
@@ -113,7 +129,13 @@ final class CallAudio: @unchecked Sendable {
         _ = engine.mainMixerNode  // connects the mixer to the output
         engine.prepare()
         try engine.start()
-        for player in players.values where !player.node.isPlaying { player.node.play() }
+        for (participantId, player) in players where !player.node.isPlaying {
+            // What was queued before the engine stopped would only play late: start afresh
+            // (`stop()` lets go of the buffers; their completions no longer count).
+            playback.forget(participantId)
+            player.node.stop()
+            player.node.play()
+        }
     }
 
     private func captured(_ buffer: AVAudioPCMBuffer) {
@@ -122,7 +144,8 @@ final class CallAudio: @unchecked Sendable {
         for chunk in chunker.push(samples, rate: buffer.format.sampleRate) { send(chunk) }
     }
 
-    /// Schedules someone's decoded audio on their player.
+    /// Schedules someone's decoded audio on their player, unless too much of theirs already
+    /// waits to play (`PlaybackQueue`): then it is dropped.
     func play(_ audio: RemoteAudio) {
         let planes = PlaybackSamples.planar(audio.pcm, channels: audio.channels)
         let frames = planes.first?.count ?? 0
@@ -131,16 +154,24 @@ final class CallAudio: @unchecked Sendable {
         defer { lock.unlock() }
         // While the engine is stopped (an interruption, a route change) the audio is dropped:
         // queued, it would all play late afterwards; and a player started then raises.
-        guard engine.isRunning,
-              let player = player(for: audio),
-              let buffer = AVAudioPCMBuffer(pcmFormat: player.format, frameCapacity: AVAudioFrameCount(frames)),
+        guard engine.isRunning, let player = player(for: audio) else { return }
+        for ticket in completions.take() { playback.completed(ticket) }
+        guard case let .schedule(ticket) = playback.offer(audio.participantId, frames: frames) else { return }
+        guard let buffer = AVAudioPCMBuffer(pcmFormat: player.format, frameCapacity: AVAudioFrameCount(frames)),
               let channelData = buffer.floatChannelData
-        else { return }
+        else {
+            playback.completed(ticket)  // never scheduled
+            return
+        }
         buffer.frameLength = AVAudioFrameCount(frames)
         for (channel, plane) in planes.enumerated() {
             plane.withUnsafeBufferPointer { channelData[channel].update(from: $0.baseAddress!, count: frames) }
         }
-        player.node.scheduleBuffer(buffer)
+        // Called once the player has rendered the buffer, or let go of it when stopped (maybe
+        // right inside `stop()`, under `lock`: hence only the list, with its own lock).
+        player.node.scheduleBuffer(buffer, completionCallbackType: .dataConsumed) { [completions] _ in
+            completions.add(ticket)
+        }
     }
 
     /// Someone left: their player goes.
@@ -148,6 +179,7 @@ final class CallAudio: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard let player = players.removeValue(forKey: participantId) else { return }
+        playback.forget(participantId)
         player.node.stop()
         engine.detach(player.node)
     }
@@ -160,6 +192,7 @@ final class CallAudio: @unchecked Sendable {
             standardFormatWithSampleRate: MicChunker.outputRate, channels: AVAudioChannelCount(audio.channels))
         else { return nil }
         if let old = players[audio.participantId] {
+            playback.forget(audio.participantId)
             old.node.stop()
             engine.detach(old.node)
         }

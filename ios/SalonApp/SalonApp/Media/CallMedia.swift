@@ -75,6 +75,13 @@ final class CallMedia: ObservableObject, MediaDevices {
                 present = ids
             }
         })
+        tasks.append(Task { [weak self] in
+            // A host muted me: the switches go off (the call screen's `CallModel` shows the notice).
+            for await event in call.events() {
+                guard let self else { return }
+                self.model.follow(event)
+            }
+        })
         let pip = pictureInPicture
         tasks.append(Task.detached { [weak self] in
             for await remote in call.videoFrames() {

@@ -2,9 +2,10 @@ import AVFoundation
 import SalonCore
 
 /// The phone's camera: an `AVCaptureSession` (the front camera unless flipped, 1280×720 or the
-/// nearest preset, up to 30 fps) whose NV12 full-range pictures become the core's I420
-/// (`NV12.swift`). `session` also feeds the previews. Every session change runs on the
-/// camera's own queue, as Apple asks (`startRunning` blocks).
+/// nearest preset turned upright, so 720×1280, up to 30 fps: `CaptureFormat`, which the join
+/// options follow) whose NV12 full-range pictures become the core's I420 (`NV12.swift`).
+/// `session` also feeds the previews. Every session change runs on the camera's own queue, as
+/// Apple asks (`startRunning` blocks).
 final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unchecked Sendable {
     let session = AVCaptureSession()
     private let queue = DispatchQueue(label: "org.salon.camera")
@@ -87,7 +88,7 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
         }
         session.commitConfiguration()
         // After the commit: adding an input or changing the preset resets the frame durations.
-        limitFrameRate(of: device, to: 30, atLeast: 24)
+        limitFrameRate(of: device, to: Double(CaptureFormat.maxFps), atLeast: 24)
     }
 
     /// At most `fps` pictures a second (down to `atLeast` in low light), when one of the

@@ -202,7 +202,8 @@ final class PreJoinModel: ObservableObject {
             // Remember the switches as chosen, not as refused: allowing later brings them back.
             if state.permissions.microphone == .granted { preferences.microphoneOn = state.microphoneOn }
             if state.permissions.camera == .granted { preferences.cameraOn = state.cameraOn }
-            let options = JoinOptions(name: name, microphoneOn: state.microphoneOn, cameraOn: state.cameraOn)
+            // The video options match what the camera sends (720×1280 portrait).
+            let options = JoinOptions.camera(name: name, microphoneOn: state.microphoneOn, cameraOn: state.cameraOn)
             do {
                 let call = try await salon.join(link: link, options: options)
                 state.joining = false
