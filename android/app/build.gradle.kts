@@ -62,8 +62,12 @@ dependencies {
     implementation(libs.lifecycle.viewmodel.compose)
     implementation(libs.lifecycle.runtime.compose)
     implementation(libs.navigation.compose)
+    implementation(libs.zxing.core)
 
-    // ViewModel tests run on the JVM against FakeSalonService.
+    // ViewModel tests run on the JVM against FakeSalonService; tests of the Android parts
+    // (intents, services, permissions) run on Robolectric. scripts/check-android.sh runs the same
+    // tests without an SDK, from these lines and libs.versions.toml.
     testImplementation(libs.junit)
     testImplementation(libs.kotlinx.coroutines.test)
+    testImplementation(libs.robolectric)
 }

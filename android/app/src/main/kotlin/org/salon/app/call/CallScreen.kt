@@ -22,9 +22,11 @@ import androidx.compose.foundation.lazy.grid.items
 import androidx.compose.foundation.lazy.grid.rememberLazyGridState
 import androidx.compose.foundation.shape.RoundedCornerShape
 import androidx.compose.material3.Button
+import androidx.compose.material3.ButtonDefaults
 import androidx.compose.material3.DropdownMenu
 import androidx.compose.material3.DropdownMenuItem
 import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.FilledTonalButton
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.Scaffold
@@ -65,34 +67,45 @@ fun CallRoute(viewModel: CallViewModel, title: String, onClose: () -> Unit) {
     CallScreen(state, title) { event -> if (event == CallEvent.Leave) leave() else viewModel.onEvent(event) }
 }
 
+/**
+ * The call: the lobby while waiting to be let in, the room while in it, and why it ended once
+ * over (removed, not let in, ended by the host, the room gone or full...). [hostMenuOpen] opens
+ * the host menu from the start (previews and screenshots).
+ */
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
-fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
+fun CallScreen(state: CallState, title: String, hostMenuOpen: Boolean = false, onEvent: (CallEvent) -> Unit) {
     if (state.status is CallStatus.Waiting) {
         LobbyScreen(state.roomName ?: title, state.status.hostPresent) { onEvent(CallEvent.Leave) }
+        return
+    }
+    if (state.status is CallStatus.Ended) {
+        EndedScreen(state.roomName ?: title, state.status.why) { onEvent(CallEvent.Leave) }
+        return
+    }
+    if (state.pictureInPicture) {
+        // A small window: the one tile, nothing to press.
+        state.pipTile?.let { ParticipantTile(it, canPin = false, onEvent = onEvent, modifier = Modifier.fillMaxSize(), fill = true) }
+            ?: Box(Modifier.fillMaxSize().background(Color(0xFF263238)))
         return
     }
     Scaffold(
         topBar = {
             TopAppBar(
                 title = { Text(state.roomName ?: title) },
-                actions = { if (state.isHost && state.status == CallStatus.Live) HostMenu(state, onEvent) },
+                actions = { if (state.isHost && state.status == CallStatus.Live) HostMenu(state, hostMenuOpen, onEvent) },
             )
         },
-        bottomBar = {
-            Row(
-                Modifier.fillMaxWidth().padding(16.dp),
-                horizontalArrangement = Arrangement.spacedBy(12.dp, Alignment.CenterHorizontally),
-            ) {
-                OutlinedButton(onClick = { onEvent(CallEvent.ToggleTestPattern) }, enabled = state.status == CallStatus.Live) {
-                    Text(if (state.sendingTestPattern) "Stop test picture" else "Send test picture")
-                }
-                Button(onClick = { onEvent(CallEvent.Leave) }) { Text("Leave") }
-            }
-        },
+        bottomBar = { Controls(state, onEvent) },
     ) { padding ->
         Column(Modifier.padding(padding).fillMaxSize()) {
             statusLine(state.status)?.let { Text(it, Modifier.padding(16.dp), color = Color.Gray) }
+            state.permissionNote?.let { note ->
+                Row(Modifier.fillMaxWidth().padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                    Text(note.text, Modifier.weight(1f), color = MaterialTheme.colorScheme.error)
+                    TextButton(onClick = { onEvent(CallEvent.FixPermissions) }) { Text(note.actionLabel) }
+                }
+            }
             state.notice?.let { notice ->
                 Row(Modifier.fillMaxWidth().padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
                     Text(notice, Modifier.weight(1f))
@@ -144,6 +157,53 @@ fun CallScreen(state: CallState, title: String, onEvent: (CallEvent) -> Unit) {
 }
 
 /**
+ * My microphone and camera (and which camera), where the sound goes, the test picture, and
+ * leaving. Switches are disabled until in the room.
+ */
+@Composable
+private fun Controls(state: CallState, onEvent: (CallEvent) -> Unit) {
+    val live = state.status == CallStatus.Live || state.status is CallStatus.Reconnecting
+    Column(
+        Modifier.fillMaxWidth().padding(horizontal = 16.dp, vertical = 8.dp),
+        verticalArrangement = Arrangement.spacedBy(4.dp),
+    ) {
+        Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp, Alignment.CenterHorizontally)) {
+            Toggle(if (state.microphoneOn) "Mic on" else "Mic off", on = state.microphoneOn, enabled = live) {
+                onEvent(CallEvent.ToggleMicrophone)
+            }
+            Toggle(if (state.cameraOn) "Camera on" else "Camera off", on = state.cameraOn, enabled = live) {
+                onEvent(CallEvent.ToggleCamera)
+            }
+            if (state.cameraOn) {
+                TextButton(onClick = { onEvent(CallEvent.FlipCamera) }, enabled = live) { Text(if (state.frontCamera) "Front" else "Back") }
+            }
+            if (state.audioRoutes.size > 1) {
+                TextButton(onClick = { onEvent(CallEvent.NextAudioRoute) }) { Text(state.audioRoute?.label ?: "Sound") }
+            }
+        }
+        Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(12.dp, Alignment.CenterHorizontally)) {
+            TextButton(onClick = { onEvent(CallEvent.ToggleTestPattern) }, enabled = state.status == CallStatus.Live) {
+                Text(if (state.sendingTestPattern) "Stop test picture" else "Send test picture")
+            }
+            Button(
+                onClick = { onEvent(CallEvent.Leave) },
+                colors = ButtonDefaults.buttonColors(containerColor = MaterialTheme.colorScheme.error),
+            ) { Text("Leave") }
+        }
+    }
+}
+
+/** A switch of mine as a button: filled while on. */
+@Composable
+private fun Toggle(label: String, on: Boolean, enabled: Boolean, onClick: () -> Unit) {
+    if (on) {
+        FilledTonalButton(onClick = onClick, enabled = enabled) { Text(label) }
+    } else {
+        OutlinedButton(onClick = onClick, enabled = enabled) { Text(label) }
+    }
+}
+
+/**
  * The other participants' tiles, scrollable. It reports which of them are on screen
  * ([CallEvent.Shown]) whenever that set changes, so that the core stops the videos scrolled off.
  */
@@ -190,11 +250,29 @@ private fun LobbyScreen(roomName: String, hostPresent: Boolean, onLeave: () -> U
     }
 }
 
+/**
+ * Why the call is over, in words ("You were removed from this room", "The host didn't let you
+ * in", "The host ended the call"...), and the way back.
+ */
+@Composable
+private fun EndedScreen(roomName: String, why: String, onBack: () -> Unit) {
+    Column(
+        Modifier.fillMaxSize().padding(32.dp),
+        verticalArrangement = Arrangement.spacedBy(16.dp, Alignment.CenterVertically),
+        horizontalAlignment = Alignment.CenterHorizontally,
+    ) {
+        Text(roomName, style = MaterialTheme.typography.headlineSmall)
+        Text(why, style = MaterialTheme.typography.titleMedium)
+        Text("The call is over.", color = Color.Gray)
+        Button(onClick = onBack) { Text("Back to rooms") }
+    }
+}
+
 /** Lock, panic, a new link and ending the call, for hosts. */
 @Composable
-private fun HostMenu(state: CallState, onEvent: (CallEvent) -> Unit) {
-    var open by remember { mutableStateOf(false) }
-    TextButton(onClick = { open = true }) { Text("Host") }
+private fun HostMenu(state: CallState, initiallyOpen: Boolean, onEvent: (CallEvent) -> Unit) {
+    var open by remember { mutableStateOf(initiallyOpen) }
+    TextButton(onClick = { open = true }) { Text(if (state.knocks.isEmpty()) "Host" else "Host (${state.knocks.size})") }
     DropdownMenu(expanded = open, onDismissRequest = { open = false }) {
         val pick = { event: CallEvent ->
             open = false

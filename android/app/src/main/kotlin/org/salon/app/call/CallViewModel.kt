@@ -13,16 +13,28 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.combine
 import kotlinx.coroutines.flow.distinctUntilChanged
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
+import org.salon.app.media.CaptureFormat
 import org.salon.app.media.AudioOut
+import org.salon.app.media.AudioRoute
+import org.salon.app.media.CallMedia
+import org.salon.app.media.FocusAction
+import org.salon.app.media.FocusChange
+import org.salon.app.media.FocusPolicy
+import org.salon.app.media.NoMedia
 import org.salon.app.media.PictureConverter
+import org.salon.app.media.RouteChooser
+import org.salon.app.permissions.Capture
+import org.salon.app.permissions.MediaGrant
+import org.salon.app.permissions.PermissionNote
+import org.salon.app.service.OngoingCall
 import org.salon.core.Call
 import org.salon.core.Connection
 import org.salon.core.EndReason
-import org.salon.core.JoinOptions
 import org.salon.core.Knock
 import org.salon.core.RoomState
 import org.salon.core.SalonError
@@ -49,9 +61,25 @@ data class CallState(
     val pinned: String? = null,
     /** Somebody shows my video; while false the core sends none and the test picture pauses. */
     val videoWatched: Boolean = true,
+    /** My microphone switch (a host's mute or a phone call turns it off). */
+    val microphoneOn: Boolean = false,
+    /** My camera switch. */
+    val cameraOn: Boolean = false,
+    /** The front camera is in use (else the back one). */
+    val frontCamera: Boolean = true,
+    /** Why the camera or microphone can't be used, with a button ([PermissionNote.actionLabel]); null if all is well. */
+    val permissionNote: PermissionNote? = null,
+    /** Where the sound goes now, and where it could go (the audio button cycles through them). */
+    val audioRoute: AudioRoute? = null,
+    val audioRoutes: List<AudioRoute> = emptyList(),
+    /** The app is a picture-in-picture window: show only [pipTile], no controls. */
+    val pictureInPicture: Boolean = false,
 ) {
     /** The tile drawn big above the grid: the pinned one, else the only one. */
     val mainTile: Tile? get() = TileViews.mainTile(tiles.map { it.id }, pinned)?.let { id -> tiles.first { it.id == id } }
+
+    /** The one tile a picture-in-picture window shows: who speaks loudest, else the [mainTile], else the first. */
+    val pipTile: Tile? get() = tiles.firstOrNull { it.dominant } ?: mainTile ?: tiles.firstOrNull()
 
     /** The tiles in the grid: everyone but the [mainTile]. */
     val gridTiles: List<Tile> get() = mainTile?.let { main -> tiles.filter { it.id != main.id } } ?: tiles
@@ -117,17 +145,48 @@ sealed interface CallEvent {
     data class Mute(val participantId: String) : CallEvent
 
     data class Remove(val participantId: String) : CallEvent
+
+    // My media.
+    /** Turns my microphone on or off (asking for the permission first if needed). */
+    data object ToggleMicrophone : CallEvent
+
+    /** Turns my camera on or off (asking for the permission first if needed). */
+    data object ToggleCamera : CallEvent
+
+    /** Front camera ⇄ back camera. */
+    data object FlipCamera : CallEvent
+
+    /** The audio button: the next route (speaker, phone, headphones, Bluetooth). */
+    data object NextAudioRoute : CallEvent
+
+    data class PickAudioRoute(val route: AudioRoute) : CallEvent
+
+    /** The permission line's button: ask again, or open the app's settings after "don't ask again". */
+    data object FixPermissions : CallEvent
 }
 
 /**
- * Joins the room behind [link] as [myName] and shows it. The phone's own camera and microphone
- * are not captured yet: it joins with both off, and can send the core's test pattern instead.
+ * Joins the room behind [link] as [myName] and shows it. With [wantCamera] / [wantMicrophone] it
+ * first asks for those permissions (in context, through [media]) and joins with what was granted,
+ * explaining the rest ([CallState.permissionNote]); the camera and microphone then follow my
+ * switches in the room's state (my toggles, a host's mute, a phone call taking the audio). The
+ * core's test pattern can stand in for the camera.
  */
 class CallViewModel(
     private val salon: SalonService,
     private val link: String,
     private val myName: String,
     private val appScope: CoroutineScope,
+    private val media: CallMedia = NoMedia,
+    private val wantCamera: Boolean = false,
+    private val wantMicrophone: Boolean = false,
+    /** The room's name for the ongoing-call notification until the room says its own. */
+    private val title: String = "",
+    /**
+     * A call the pre-join screen already joined, with what it was granted: shown as it is, with
+     * no second permission request or join.
+     */
+    private val preJoined: Pair<Call, MediaGrant>? = null,
 ) : ViewModel() {
     private val mutableState = MutableStateFlow(CallState())
     val state: StateFlow<CallState> = mutableState.asStateFlow()
@@ -136,17 +195,38 @@ class CallViewModel(
     private val shown = MutableStateFlow<TilesShown?>(null)
     private var call: Call? = null
     private var testPattern: Job? = null
+    private val testPatternOn = MutableStateFlow(false)
+    private val frontCamera = MutableStateFlow(true)
+    private var grant = MediaGrant(camera = false, microphone = false)
+    private val focus = FocusPolicy()
+    private var ongoing: OngoingCall.Active? = null
+    private var mediaEnded = false
 
     init {
         viewModelScope.launch {
+            val wanted = buildSet {
+                if (wantCamera) add(Capture.Camera)
+                if (wantMicrophone) add(Capture.Microphone)
+            }
+            if (preJoined == null && wanted.isNotEmpty()) {
+                grant = media.requestPermissions(wanted)
+                mutableState.update { it.copy(permissionNote = grant.note) }
+            }
             val joined =
-                try {
-                    salon.join(link, JoinOptions(name = myName, microphoneOn = false, cameraOn = false))
-                } catch (e: SalonError) {
-                    mutableState.update { it.copy(status = CallStatus.Ended(e.message ?: "could not join")) }
-                    return@launch
+                if (preJoined != null) {
+                    grant = preJoined.second
+                    mutableState.update { it.copy(permissionNote = grant.note) }
+                    preJoined.first
+                } else {
+                    try {
+                        salon.join(link, CaptureFormat.joinOptions(myName, microphoneOn = grant.microphone, cameraOn = grant.camera))
+                    } catch (e: SalonError) {
+                        mutableState.update { it.copy(status = CallStatus.Ended(e.message ?: "could not join")) }
+                        return@launch
+                    }
                 }
             call = joined
+            startMedia(joined)
             launch { combine(joined.state, pictures, pinned, ::show).collect { shown -> mutableState.value = shown } }
             launch {
                 // Views follow who is here, the pin and the grid's reports; never the pictures or
@@ -158,9 +238,16 @@ class CallViewModel(
             }
             launch { joined.events().collect { event -> mutableState.update { it.copy(notice = event.describe()) } } }
             launch(Dispatchers.Default) {
+                // Converted here, off the main thread, into reused Bitmaps: the UI only draws the newest.
                 val converter = PictureConverter()
                 joined.videoFrames().collect { remote ->
-                    val bitmap = converter.toBitmap(remote.frame)
+                    val here = joined.state.value.participants
+                    if (converter.participants > here.size) {
+                        val ids = here.mapTo(HashSet()) { it.id }
+                        converter.keepOnly(ids)
+                        pictures.update { all -> all.filterKeys { it in ids } }
+                    }
+                    val bitmap = converter.toBitmap(remote.participantId, remote.frame)
                     pictures.update { it + (remote.participantId to bitmap) }
                 }
             }
@@ -193,7 +280,123 @@ class CallViewModel(
             is CallEvent.AskToMute -> host { it.askToMute(event.participantId) }
             is CallEvent.Mute -> host { it.mute(event.participantId) }
             is CallEvent.Remove -> host { it.remove(event.participantId) }
+            CallEvent.ToggleMicrophone -> toggle(Capture.Microphone)
+            CallEvent.ToggleCamera -> toggle(Capture.Camera)
+            CallEvent.FlipCamera -> frontCamera.update { !it }
+            CallEvent.NextAudioRoute -> RouteChooser.next(state.value.audioRoutes, state.value.audioRoute)?.let(media::pickRoute)
+            is CallEvent.PickAudioRoute -> media.pickRoute(event.route)
+            CallEvent.FixPermissions -> fixPermissions()
         }
+    }
+
+    /**
+     * The phone's side of the call: the ongoing-call service and audio session, then the camera
+     * and microphone following my switches (and the permissions), until the call ends.
+     */
+    private fun CoroutineScope.startMedia(joined: Call) {
+        val active = OngoingCall.Active(joined.state.value.roomName ?: title.ifEmpty { "a room" }) { onEvent(CallEvent.Leave) }
+        ongoing = active
+        OngoingCall.begin(active)
+        media.beginCall(active.roomName, joined.state.value.cameraOn && grant.camera, ::onFocus)
+        launch {
+            joined.state.map { it.microphoneOn && grant.microphone }.distinctUntilChanged().collect { on ->
+                if (on) media.startMicrophone { pcm -> joined.sendAudioFrame(pcm) } else media.stopMicrophone()
+            }
+        }
+        launch {
+            val cameraWanted = joined.state.map { it.cameraOn }.distinctUntilChanged()
+            combine(cameraWanted, testPatternOn, frontCamera) { on, pattern, front -> Triple(on && !pattern && grant.camera, front, pattern) }
+                .distinctUntilChanged()
+                .collect { (on, front, _) ->
+                    if (on) media.startCamera(front) { frame -> joined.sendVideoFrame(frame) } else media.stopCamera()
+                    media.cameraChanged(on)
+                }
+        }
+        launch { joined.state.map { it.videoWatched }.distinctUntilChanged().collect(media::setCameraSending) }
+        launch { frontCamera.collect { front -> mutableState.update { it.copy(frontCamera = front) } } }
+        launch {
+            media.routes.collect { routes -> mutableState.update { it.copy(audioRoute = routes.current, audioRoutes = routes.available) } }
+        }
+        launch { OngoingCall.pictureInPicture.collect { pip -> mutableState.update { it.copy(pictureInPicture = pip) } } }
+        launch {
+            // A call that ends by itself (removed, the room ended) lets the camera and microphone go too.
+            joined.state.first { it.connection is Connection.Ended }
+            endMedia()
+        }
+    }
+
+    /** Another call took the audio (a phone call): my microphone goes off, and back on after. */
+    private fun onFocus(change: FocusChange) {
+        val call = call ?: return
+        when (val action = focus.onChange(change, call.state.value.microphoneOn)) {
+            FocusAction.Nothing -> Unit
+            is FocusAction.MuteMicrophone -> {
+                runCatching { call.setMicrophone(false) }
+                mutableState.update { it.copy(notice = action.notice) }
+            }
+            is FocusAction.RestoreMicrophone ->
+                try {
+                    call.setMicrophone(true)
+                    mutableState.update { it.copy(notice = action.notice) }
+                } catch (e: SalonError) {
+                    mutableState.update { it.copy(notice = e.message) }
+                }
+        }
+    }
+
+    /** My microphone or camera switch; turning one on without its permission asks for it first. */
+    private fun toggle(what: Capture) {
+        val call = call ?: return
+        val room = call.state.value
+        val on = if (what == Capture.Camera) room.cameraOn else room.microphoneOn
+        if (what == Capture.Microphone) focus.userChangedMicrophone()
+        if (on) {
+            set(call, what, false)
+            return
+        }
+        val granted = if (what == Capture.Camera) grant.camera else grant.microphone
+        if (granted) {
+            set(call, what, true)
+            return
+        }
+        viewModelScope.launch {
+            val answer = media.requestPermissions(setOf(what))
+            grant = if (what == Capture.Camera) grant.copy(camera = answer.camera) else grant.copy(microphone = answer.microphone)
+            mutableState.update { it.copy(permissionNote = answer.note) }
+            if (answer.note == null) set(call, what, true)
+        }
+    }
+
+    private fun set(call: Call, what: Capture, on: Boolean) {
+        try {
+            if (what == Capture.Camera) call.setCamera(on) else call.setMicrophone(on)
+        } catch (e: SalonError) {
+            mutableState.update { it.copy(notice = e.message) }
+        }
+    }
+
+    /** The permission line's button: the dialog again, or the settings after "don't ask again". */
+    private fun fixPermissions() {
+        val note = state.value.permissionNote ?: return
+        if (note.settingsNeeded) {
+            media.openAppSettings()
+            return
+        }
+        val call = call ?: return
+        viewModelScope.launch {
+            val answer = media.requestPermissions(note.missing)
+            grant = MediaGrant(camera = grant.camera || answer.camera, microphone = grant.microphone || answer.microphone)
+            mutableState.update { it.copy(permissionNote = answer.note) }
+            if (answer.camera && Capture.Camera in note.missing) set(call, Capture.Camera, true)
+            if (answer.microphone && Capture.Microphone in note.missing) set(call, Capture.Microphone, true)
+        }
+    }
+
+    private fun endMedia() {
+        if (mediaEnded) return
+        mediaEnded = true
+        media.endCall()
+        ongoing?.let(OngoingCall::end)
     }
 
     /** A host action: the result shows in the state; a refusal arrives as an event. */
@@ -237,6 +440,8 @@ class CallViewModel(
             link = room.link,
             pinned = pin?.takeIf { id -> room.participants.any { it.id == id } },
             videoWatched = room.videoWatched,
+            microphoneOn = room.microphoneOn,
+            cameraOn = room.cameraOn,
         )
 
     private fun toggleTestPattern() {
@@ -245,11 +450,15 @@ class CallViewModel(
         if (running != null) {
             running.cancel()
             testPattern = null
-            call.setCamera(false)
+            // Throws CallEnded once the call is over: nothing to turn off then.
+            runCatching { call.setCamera(false) }
+            testPatternOn.value = false
         } else {
             try {
+                testPatternOn.value = true
                 call.setCamera(true)
             } catch (e: SalonError) {
+                testPatternOn.value = false
                 mutableState.update { it.copy(notice = e.message) }
                 return
             }
@@ -274,6 +483,7 @@ class CallViewModel(
     private fun leave() {
         testPattern?.cancel()
         val call = call ?: return
+        endMedia()
         appScope.launch { call.leave() }
     }
 

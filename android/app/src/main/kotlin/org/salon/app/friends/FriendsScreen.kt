@@ -34,7 +34,9 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 
 /**
  * The rooms screen, wired to its ViewModel: drop-ins go to [onDropIn], my own rooms to
- * [onEnterMyRoom], and "door opened" events to [onDoorOpened] (a local notification).
+ * [onEnterMyRoom], and "door opened" events to [onDoorOpened] (a local notification). With
+ * [onAddFriend], "Add" opens the add-a-friend screen (QR code, my card) instead of the dialog.
+ * "Share" on one of my rooms hands its invite link to [onShare] (the share sheet).
  */
 @Composable
 fun FriendsRoute(
@@ -42,6 +44,8 @@ fun FriendsRoute(
     onDropIn: (FriendRow) -> Unit,
     onEnterMyRoom: (MyRoomRow) -> Unit = {},
     onDoorOpened: (String) -> Unit = {},
+    onAddFriend: (() -> Unit)? = null,
+    onShare: (String) -> Unit = {},
 ) {
     val state by viewModel.state.collectAsStateWithLifecycle()
     // Friends with a presence key are watched live; the others and my rooms are asked again
@@ -57,6 +61,8 @@ fun FriendsRoute(
         when (event) {
             is FriendsEvent.DropIn -> onDropIn(event.friend)
             is FriendsEvent.EnterMyRoom -> onEnterMyRoom(event.room)
+            is FriendsEvent.ShareMyRoom -> onShare(event.room.link)
+            FriendsEvent.OpenAddDialog -> onAddFriend?.invoke() ?: viewModel.onEvent(event)
             else -> viewModel.onEvent(event)
         }
     }
@@ -144,6 +150,7 @@ private fun MyRoomItem(room: MyRoomRow, onEvent: (FriendsEvent) -> Unit) {
             Text(room.name, style = MaterialTheme.typography.titleMedium)
             Text(room.label(), style = MaterialTheme.typography.bodySmall, color = Color.Gray)
         }
+        TextButton(onClick = { onEvent(FriendsEvent.ShareMyRoom(room)) }) { Text("Share") }
         TextButton(onClick = { onEvent(FriendsEvent.SetDoor(room.link, open = !open)) }, enabled = room.doorOpen != null) {
             Text(if (open) "Close door" else "Open door")
         }

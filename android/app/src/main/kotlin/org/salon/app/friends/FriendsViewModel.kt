@@ -94,6 +94,9 @@ sealed interface FriendsEvent {
     /** Handled by navigation: enter one of my rooms. */
     data class EnterMyRoom(val room: MyRoomRow) : FriendsEvent
 
+    /** Send my room's invite link through another app (handled by the platform: share sheet). */
+    data class ShareMyRoom(val room: MyRoomRow) : FriendsEvent
+
     data object DismissError : FriendsEvent
 
     data object DismissDoorOpened : FriendsEvent
@@ -129,7 +132,7 @@ class FriendsViewModel(private val salon: SalonService) : ViewModel() {
             is FriendsEvent.RemoveFriend -> change { salon.removeFriend(event.id) }
             is FriendsEvent.SetNotify -> change { salon.setFriendNotify(event.id, event.notify) }
             is FriendsEvent.SetDoor -> setDoor(event.link, event.open)
-            is FriendsEvent.DropIn, is FriendsEvent.EnterMyRoom -> Unit
+            is FriendsEvent.DropIn, is FriendsEvent.EnterMyRoom, is FriendsEvent.ShareMyRoom -> Unit
             FriendsEvent.DismissError -> mutableState.update { it.copy(error = null) }
             FriendsEvent.DismissDoorOpened -> mutableState.update { it.copy(doorOpened = null) }
         }

@@ -3,6 +3,7 @@ package org.salon.app.media
 import android.media.AudioAttributes
 import android.media.AudioFormat
 import android.media.AudioTrack
+import android.util.Log
 import org.salon.core.RemoteAudio
 
 /**
@@ -14,14 +15,24 @@ class AudioOut : AutoCloseable {
     private class Output(val channels: Int, val track: AudioTrack)
 
     private val outputs = HashMap<String, Output>()
+    private var closed = false
 
+    /**
+     * Plays [audio]; dropped after [close], or when the system gives no track (too many open,
+     * the audio server restarting): a lost frame is better than a crashed call.
+     */
     @Synchronized
     fun play(audio: RemoteAudio) {
+        if (closed) return
         val output =
             outputs[audio.participantId]?.takeIf { it.channels == audio.channels }
-                ?: Output(audio.channels, open(audio.channels)).also { new ->
-                    outputs.put(audio.participantId, new)?.track?.release()
-                }
+                ?: try {
+                    Output(audio.channels, open(audio.channels))
+                } catch (e: RuntimeException) {
+                    // UnsupportedOperationException from build(), IllegalStateException from play().
+                    Log.w(TAG, "no audio track for ${audio.participantId}: ${e.message}")
+                    return
+                }.also { new -> outputs.put(audio.participantId, new)?.track?.release() }
         output.track.write(audio.pcm, 0, audio.pcm.size, AudioTrack.WRITE_NON_BLOCKING)
     }
 
@@ -34,6 +45,7 @@ class AudioOut : AutoCloseable {
 
     @Synchronized
     override fun close() {
+        closed = true
         outputs.values.forEach { it.track.release() }
         outputs.clear()
     }
@@ -58,10 +70,18 @@ class AudioOut : AutoCloseable {
             ).setBufferSizeInBytes(maxOf(minimum, fifthOfASecond))
             .setTransferMode(AudioTrack.MODE_STREAM)
             .build()
-            .also { it.play() }
+            .also { track ->
+                try {
+                    track.play()
+                } catch (e: IllegalStateException) {
+                    track.release()
+                    throw e
+                }
+            }
     }
 
     private companion object {
         const val SAMPLE_RATE = 48_000
+        const val TAG = "SalonAudioOut"
     }
 }
