@@ -19,7 +19,9 @@ say() {
 
 # --- system packages -------------------------------------------------------------------------
 # chromium: browser end-to-end tests. nasm: openh264's x86 assembly (3x faster video encoding).
-# cmake: builds libopus. maven + a JDK: the Kotlin bindings' tests on the JVM.
+# cmake: builds libopus. maven + a JDK: the Kotlin bindings' tests on the JVM and the Android
+# checks. python3: resolves the Android app's dependencies. debootstrap (as root): the chroot
+# with Debian trixie's Swift for the iOS checks. fonts-dejavu-core: the Android screens' font.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
@@ -31,6 +33,9 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 # unshare, mount (util-linux) and chattr (e2fsprogs): the storage tests' private mount namespaces.
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ "$(id -u)" = 0 ]; then command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap); fi
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "Installing ${need[*]}"
@@ -42,7 +47,7 @@ if ((${#need[@]})); then
     exit 1
   fi
 fi
-for tool in cargo node npm chromium nasm cmake mvn java; do
+for tool in cargo node npm chromium nasm cmake mvn java python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing; install it and run again." >&2; exit 1; }
 done
 
@@ -68,6 +73,22 @@ scripts/gen-bindings.sh --check
 say "Kotlin bindings on the JVM (real core, real server)"
 cargo build -p salon-core -p salon-server --locked
 (cd android/jvm-tests && mvn -B -ntp test)
+
+# --- Apps --------------------------------------------------------------------------------------
+# No Gradle, Android SDK or Xcode here: what can be checked honestly without them (android/README.md
+# and ios/README.md, "What is checked here"). Downloads are cached in target/apps-check.
+say "Android app: compile check against AndroidX + the Android framework, JVM and Robolectric tests"
+scripts/check-android.sh
+
+say "Android screens: every screen rendered (Compose Desktop) and compared with its reference image"
+scripts/check-android-screens.sh
+
+say "iOS: the Swift package and the app's logic built and XCTested on Linux (Swift in a Debian trixie chroot)"
+if [ "$(id -u)" = 0 ]; then
+  SALON_SKIP_CARGO=1 scripts/check-ios.sh
+else
+  echo "Skipped: building Swift here needs root (a debootstrapped chroot). Run as root to include it." >&2
+fi
 
 # --- Browser -----------------------------------------------------------------------------------
 say "Browser end-to-end tests"
