@@ -12,20 +12,28 @@ import android.util.Rational
 import androidx.activity.ComponentActivity
 import androidx.annotation.RequiresApi
 import androidx.activity.compose.setContent
+import androidx.compose.foundation.layout.padding
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.collectAsState
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.remember
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.unit.dp
 import androidx.lifecycle.lifecycleScope
 import androidx.lifecycle.viewmodel.compose.viewModel
 import androidx.navigation.compose.NavHost
 import androidx.navigation.compose.composable
 import androidx.navigation.compose.rememberNavController
 import androidx.navigation.navArgument
+import org.salon.app.addfriend.AddFriendEvent
 import org.salon.app.addfriend.AddFriendRoute
+import org.salon.app.addfriend.QrScan
+import org.salon.app.media.CameraView
 import org.salon.app.addfriend.AddFriendViewModel
 import org.salon.app.permissions.MediaGrant
 import org.salon.app.prejoin.Joined
@@ -189,10 +197,12 @@ fun SalonNavigation(
         }
         composable("addfriend?card={card}", arguments = listOf(navArgument("card") { nullable = true })) { entry ->
             val card = entry.arguments?.getString("card")
+            val addFriend = viewModel { AddFriendViewModel(salon, prefs.getString(NAME, null) ?: myName, card) }
             AddFriendRoute(
-                viewModel = viewModel { AddFriendViewModel(salon, prefs.getString(NAME, null) ?: myName, card) },
+                viewModel = addFriend,
                 onShare = { text -> context.startActivity(shareIntent(text)) },
                 onBack = { nav.popBackStack() },
+                scanner = { QrScan(media::requestPermissions) { text -> addFriend.onEvent(AddFriendEvent.Scanned(text)) } },
             )
         }
         composable("prejoin/{link}/{title}") { entry ->
@@ -219,6 +229,12 @@ fun SalonNavigation(
                 },
                 onBack = { nav.popBackStack() },
                 onPermissionAction = media::openAppSettings,
+                // The front camera, mirrored, once the camera may be used (asked for on Join).
+                cameraPreview = {
+                    CameraView(front = true) {
+                        Text("Your camera shows here once Salon may use it", color = Color.White, modifier = Modifier.padding(16.dp))
+                    }
+                },
             )
         }
         composable("call/{link}/{title}") { entry ->

@@ -32,12 +32,18 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 
 /**
  * The add-a-friend screen, wired to its ViewModel: [onShare] hands my card to the share sheet,
- * [onBack] leaves. A QR scanner (platform code) sends what it reads as [AddFriendEvent.Scanned].
+ * [onBack] leaves. [scanner] is the platform's QR scanner ([QrScan]), which sends what it reads as
+ * [AddFriendEvent.Scanned].
  */
 @Composable
-fun AddFriendRoute(viewModel: AddFriendViewModel, onShare: (String) -> Unit, onBack: () -> Unit) {
+fun AddFriendRoute(
+    viewModel: AddFriendViewModel,
+    onShare: (String) -> Unit,
+    onBack: () -> Unit,
+    scanner: @Composable () -> Unit = {},
+) {
     val state by viewModel.state.collectAsStateWithLifecycle()
-    AddFriendScreen(state) { event ->
+    AddFriendScreen(state, scanner = scanner) { event ->
         when (event) {
             is AddFriendEvent.Share -> onShare(event.card)
             AddFriendEvent.Back -> onBack()
@@ -48,7 +54,7 @@ fun AddFriendRoute(viewModel: AddFriendViewModel, onShare: (String) -> Unit, onB
 
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
-fun AddFriendScreen(state: AddFriendState, onEvent: (AddFriendEvent) -> Unit) {
+fun AddFriendScreen(state: AddFriendState, scanner: @Composable () -> Unit = {}, onEvent: (AddFriendEvent) -> Unit) {
     Scaffold(
         topBar = {
             TopAppBar(
@@ -67,6 +73,8 @@ fun AddFriendScreen(state: AddFriendState, onEvent: (AddFriendEvent) -> Unit) {
                 color = Color.Gray,
                 style = MaterialTheme.typography.bodyMedium,
             )
+            // The platform's camera scanner (nothing in previews and renders).
+            scanner()
             OutlinedTextField(
                 value = state.text,
                 onValueChange = { onEvent(AddFriendEvent.TextChanged(it)) },
