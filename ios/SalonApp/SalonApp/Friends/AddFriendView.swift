@@ -4,12 +4,16 @@ import SalonCore
 import SwiftUI
 
 /// The add-a-friend sheet, wired to its model; `onDone` closes it (after an add, or Cancel).
+/// `card`: a card the app was opened with, filled in and added only when I tap Add (any web page
+/// can open a link, and a friend's server learns my address whenever I watch their door).
 struct AddFriendRoute: View {
     @StateObject private var model: AddFriendModel
     private let onDone: () -> Void
+    private let card: String?
 
-    init(salon: any SalonService, myName: String, onDone: @escaping () -> Void) {
+    init(salon: any SalonService, myName: String, card: String? = nil, onDone: @escaping () -> Void) {
         _model = StateObject(wrappedValue: AddFriendModel(salon: salon, myName: myName))
+        self.card = card
         self.onDone = onDone
     }
 
@@ -19,6 +23,7 @@ struct AddFriendRoute: View {
                 // `onDone` alone, not the view: the model keeps this closure (no cycle through it).
                 model.onAdded = { [onDone] _ in onDone() }
                 model.send(.appeared)
+                if let card { model.send(.textChanged(card)) }
             }
     }
 }

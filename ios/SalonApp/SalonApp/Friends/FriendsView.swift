@@ -10,9 +10,10 @@ struct FriendsRoute: View {
     private let onDoorOpened: (String) -> Void
     /// The name on my card (the one I joined calls with last, else the device's).
     private let myName: String
-    /// A friend card to add (the app was opened with it), and how to say it was taken.
+    /// A friend card the app was opened with: the add sheet opens with it filled in.
     private let card: String?
     private let onCardHandled: () -> Void
+    @State private var openedCard: String?
 
     init(
         salon: any SalonService,
@@ -35,14 +36,18 @@ struct FriendsRoute: View {
     private func add(card: String?) {
         guard let card else { return }
         onCardHandled()
-        model.send(.addFriend(name: "", linkOrCard: card))
+        openedCard = card
+        model.send(.openAddSheet)
     }
 
     var body: some View {
-        FriendsView(state: model.state, salon: model.salon, myName: myName) { event in
+        FriendsView(state: model.state, salon: model.salon, myName: myName, openedCard: openedCard) { event in
             switch event {
             case let .dropIn(friend): onDropIn(friend)
             case let .enterMyRoom(room): onEnterMyRoom(room)
+            case .closeAddSheet:
+                openedCard = nil
+                model.send(event)
             default: model.send(event)
             }
         }
@@ -62,6 +67,8 @@ struct FriendsView: View {
     /// For the add-a-friend sheet, which has its own model.
     var salon: (any SalonService)?
     var myName = ""
+    /// A card to fill in when the add sheet opens (the app was opened with it).
+    var openedCard: String?
     let send: (FriendsEvent) -> Void
 
     var body: some View {
@@ -121,7 +128,7 @@ struct FriendsView: View {
         .refreshable { send(.refresh) }
         .sheet(isPresented: Binding(get: { state.addSheetOpen }, set: { open in if !open { send(.closeAddSheet) } })) {
             if let salon {
-                AddFriendRoute(salon: salon, myName: myName) {
+                AddFriendRoute(salon: salon, myName: myName, card: openedCard) {
                     send(.closeAddSheet)
                     send(.refresh)
                 }

@@ -85,7 +85,8 @@ sealed interface AddFriendEvent {
 /**
  * Adds a friend from their card (pasted, opened as a link, or scanned from their QR code) or
  * from their room link and a name; and shows my own card (for my first room, with its presence
- * key) as a QR code and as text to share. [card] is a card the app was opened with.
+ * key) as a QR code and as text to share. [card] is a card the app was opened with: filled in,
+ * added once I confirm.
  */
 class AddFriendViewModel(
     private val salon: SalonService,
@@ -96,8 +97,9 @@ class AddFriendViewModel(
     val state: StateFlow<AddFriendState> = mutableState.asStateFlow()
 
     init {
+        // A card the app was opened with is shown, and added only when I tap Add: any web page
+        // can open a link, and a friend's server learns my address whenever I watch their door.
         loadMyCard()
-        if (card != null && classify(card) == Pasted.Card) add()
     }
 
     fun onEvent(event: AddFriendEvent) {

@@ -92,9 +92,15 @@ class AddFriendViewModelTest {
         }
 
     @Test
-    fun `a card the app was opened with is added at once`() =
+    fun `a card the app was opened with is filled in and added only when I confirm`() =
         runTest {
-            val vm = AddFriendViewModel(salon, "Zoë", card = salon.friendCard("Cy", adaRoom))
+            val card = salon.friendCard("Cy", adaRoom)
+            val vm = AddFriendViewModel(salon, "Zoë", card = card)
+            assertEquals(card, vm.state.value.text)
+            assertEquals(Pasted.Card, vm.state.value.pasted)
+            assertEquals(null, vm.state.value.added)
+            assertTrue(salon.friends().none { it.name == "Cy" })
+            vm.onEvent(AddFriendEvent.Add)
             assertEquals("Cy is now in your friends", vm.state.value.added)
         }
 
