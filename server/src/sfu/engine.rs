@@ -68,6 +68,12 @@ const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// Datagrams read from the socket before timers and jobs get a turn.
 const READ_BUDGET: usize = 512;
+/// Jobs and handed-over datagrams handled in one pass of a worker's loop, and the longest time
+/// spent on them, before the sockets and the timers get a turn: participant tasks can post
+/// renegotiations faster than a busy worker runs them (a large room's setup), and a queue
+/// drained to the end would starve reading and ICE's timers until every connection fails.
+const INPUT_BUDGET: usize = 512;
+const INPUT_TIME_BUDGET: Duration = Duration::from_millis(5);
 /// Largest datagram read (larger ones are truncated and then fail to parse).
 const MAX_DATAGRAM: usize = 2048;
 /// Kernel buffer sizes asked for on the media socket (the kernel caps them at `rmem_max` /
@@ -927,9 +933,10 @@ impl Worker {
         let mut events = Events::with_capacity(64);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut more_to_read = false;
+        let mut more_inputs = false;
         let mut readable = Vec::new();
         loop {
-            let wait = if more_to_read || !self.pins_pending.is_empty() {
+            let wait = if more_to_read || more_inputs || !self.pins_pending.is_empty() {
                 Duration::ZERO
             } else {
                 let now = Instant::now();
@@ -963,8 +970,17 @@ impl Worker {
                     Token(pin) => readable.push(pin),
                 }
             }
-            // Jobs and handed-over datagrams.
-            loop {
+            // Jobs and handed-over datagrams, a budget's worth (see `INPUT_BUDGET`); the rest
+            // in the next pass, which then does not wait.
+            more_inputs = false;
+            let started = Instant::now();
+            for handled in 0.. {
+                if handled >= INPUT_BUDGET
+                    || (handled > 0 && started.elapsed() >= INPUT_TIME_BUDGET)
+                {
+                    more_inputs = true;
+                    break;
+                }
                 match self.inputs.try_recv() {
                     Ok(Input::Job(job)) => {
                         if std::panic::catch_unwind(AssertUnwindSafe(|| job(self))).is_err() {
@@ -2508,5 +2524,56 @@ impl Worker {
                 p.downs.iter().filter(|d| d.rewrite.is_some()).count(),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unrouted(metrics: &Metrics) -> u64 {
+        metrics
+            .render(0, 0)
+            .lines()
+            .find(|l| l.starts_with("salon_rtp_dropped_packets") && l.contains("\"unrouted\""))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A worker with a long queue of jobs (participant tasks renegotiating faster than it runs
+    /// them) still reads its socket between them: a queue drained to the end starved reading and
+    /// ICE's timers, and every connection of a large room failed (`IceFailed`) during its setup.
+    #[test]
+    fn a_flood_of_jobs_does_not_starve_the_socket() {
+        let metrics = Arc::new(Metrics::new());
+        let engine = Engine::start(
+            &EngineConfig {
+                bind_ip: IpAddr::from([127, 0, 0, 1]),
+                port: 0,
+                public_ip: None,
+                workers: 1,
+            },
+            metrics.clone(),
+        )
+        .unwrap();
+        let worker = engine.worker_for("room");
+        // Four seconds of work, queued at once.
+        for _ in 0..4000 {
+            worker.post(|_| std::thread::sleep(Duration::from_millis(1)));
+        }
+        // A datagram for no connection: counted as unrouted once the socket is read.
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .send_to(b"not for anyone", engine.advertised())
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        while unrouted(&metrics) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            unrouted(&metrics),
+            1,
+            "the socket was not read while jobs were queued"
+        );
     }
 }
