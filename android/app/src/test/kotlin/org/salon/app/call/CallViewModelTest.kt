@@ -12,6 +12,11 @@ import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Test
+import org.salon.app.permissions.Capture
+import org.salon.app.permissions.MediaGrant
+import org.salon.app.permissions.PermissionNote
+import org.salon.core.FakeCall
+import org.salon.core.JoinOptions
 import org.salon.core.Connection
 import org.salon.core.FakeSalonService
 import org.salon.core.Participant
@@ -48,6 +53,24 @@ class CallViewModelTest {
             speaking = "me" in speakers,
             videoWatched = videoWatched,
         )
+
+    @Test
+    fun `a call the pre-join screen joined is shown, not joined again`() =
+        runTest {
+            val joined = salon.join(link, JoinOptions(name = "Me", microphoneOn = true, cameraOn = false))
+            val note = PermissionNote(setOf(Capture.Camera), settingsNeeded = false)
+            val viewModel =
+                CallViewModel(
+                    salon, link, "Me", backgroundScope,
+                    wantCamera = true, wantMicrophone = true,
+                    preJoined = joined to MediaGrant(camera = false, microphone = true, note = note),
+                )
+            assertEquals(1, salon.calls.size)
+            (joined as FakeCall).emit(room("a"))
+            assertEquals(listOf("a"), viewModel.state.value.tiles.map { it.id })
+            // The refusal the pre-join screen explained is still explained here.
+            assertEquals(note, viewModel.state.value.permissionNote)
+        }
 
     @Test
     fun `the grid's visibility, the only tile and the pin become views`() =
