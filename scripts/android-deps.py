@@ -485,7 +485,16 @@ def main():
     ap.add_argument("--gen-r", metavar="RES_DIR", help="only write R.java for RES_DIR into --out")
     ap.add_argument("--namespace")
     ap.add_argument("--find-tests", metavar="CLASSES_DIR", help="only list the JUnit 4 test classes")
+    ap.add_argument("--version", metavar="NAME", help="only print NAME's version from the catalog")
     args = ap.parse_args()
+    if args.version:
+        if not args.android:
+            ap.error("--version needs --android")
+        versions, _ = read_catalog(os.path.join(args.android, "gradle/libs.versions.toml"))
+        if args.version not in versions:
+            raise SystemExit(f"android-deps: no version '{args.version}' in gradle/libs.versions.toml")
+        print(versions[args.version])
+        return None
     if args.gen_r:
         return gen_r(args.gen_r, args.namespace, args.out)
     if args.find_tests:

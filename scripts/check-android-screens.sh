@@ -57,14 +57,10 @@ total_start="$(now)"
 # --- 1. resolve -------------------------------------------------------------------------------------
 t="$(now)"
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
-# The app's versions, from the one place the Gradle build takes them too.
+# The app's versions, from the one place the Gradle build takes them too, read the way
+# scripts/check-android.sh reads them (scripts/android-deps.py).
 catalog="$android/gradle/libs.versions.toml"
-version_of() {
-  local v
-  v="$(sed -n "s/^$1 *= *\"\([^\"]*\)\".*/\1/p" "$catalog" | head -1)"
-  [ -n "$v" ] || die "no version '$1' in $catalog"
-  echo "$v"
-}
+version_of() { python3 "$repo_root/scripts/android-deps.py" --android "$android" --version "$1" || die "cannot read $catalog"; }
 versions=(
   "-Dkotlin.version=$(version_of kotlin)" "-Dcoroutines.version=$(version_of coroutines)"
   "-Djna.version=$(version_of jna)" "-Dzxing.version=$(version_of zxing)" "-Djunit.version=$(version_of junit)"
