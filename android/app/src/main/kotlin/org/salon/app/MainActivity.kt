@@ -168,7 +168,9 @@ fun SalonNavigation(
     val media = remember { AndroidCallMedia(context.applicationContext) }
     // The call the pre-join screen joined, until the call screen takes it.
     val handOver = remember { HandOver(appScope) }
-    val preJoin = { roomLink: String, title: String -> nav.navigate("prejoin/${Uri.encode(roomLink)}/${Uri.encode(title)}") }
+    /** The name I last joined with, else the device's. */
+    val savedName = { prefs.getString(NAME, null) ?: myName }
+    val preJoin = { roomLink: String, title: String -> nav.navigate(roomRoute("prejoin", roomLink, title)) }
     // An invite link goes to its room's pre-join screen from wherever the app is; a friend card
     // to the add-a-friend screen, which adds the friend at once.
     LaunchedEffect(link) {
@@ -197,7 +199,7 @@ fun SalonNavigation(
         }
         composable("addfriend?card={card}", arguments = listOf(navArgument("card") { nullable = true })) { entry ->
             val card = entry.arguments?.getString("card")
-            val addFriend = viewModel { AddFriendViewModel(salon, prefs.getString(NAME, null) ?: myName, card) }
+            val addFriend = viewModel { AddFriendViewModel(salon, savedName(), card) }
             AddFriendRoute(
                 viewModel = addFriend,
                 onShare = { text -> context.startActivity(shareIntent(text)) },
@@ -215,7 +217,7 @@ fun SalonNavigation(
                             salon,
                             roomLink,
                             title,
-                            savedName = prefs.getString(NAME, null) ?: myName,
+                            savedName = savedName(),
                             rememberName = { prefs.edit().putString(NAME, it).apply() },
                             // Asked in context: when joining with the camera or microphone on.
                             requestPermissions = media::requestPermissions,
@@ -223,7 +225,7 @@ fun SalonNavigation(
                     },
                 onJoined = { joined ->
                     handOver.put(joined)
-                    nav.navigate("call/${Uri.encode(roomLink)}/${Uri.encode(title)}") {
+                    nav.navigate(roomRoute("call", roomLink, title)) {
                         popUpTo("prejoin/{link}/{title}") { inclusive = true }
                     }
                 },
@@ -244,7 +246,7 @@ fun SalonNavigation(
                 viewModel =
                     viewModel {
                         val joined = handOver.take()
-                        val name = joined?.options?.name ?: prefs.getString(NAME, null) ?: myName
+                        val name = joined?.options?.name ?: savedName()
                         val grant = joined?.let { MediaGrant(camera = it.options.cameraOn, microphone = it.options.microphoneOn, note = it.note) }
                         CallViewModel(
                             salon, roomLink, name, appScope, media,
@@ -258,6 +260,9 @@ fun SalonNavigation(
         }
     }
 }
+
+/** A room's screen (`prejoin`, `call`) in the navigation graph: `<screen>/{link}/{title}`. */
+private fun roomRoute(screen: String, link: String, title: String): String = "$screen/${Uri.encode(link)}/${Uri.encode(title)}"
 
 /** The name others see, as the pre-join screen last joined with. */
 private const val NAME = "name"

@@ -238,12 +238,7 @@ private fun TileGrid(tiles: List<Tile>, onEvent: (CallEvent) -> Unit, modifier: 
 /** The lobby of a locked room: nothing of the room is visible until a host lets me in. */
 @Composable
 private fun LobbyScreen(roomName: String, hostPresent: Boolean, onLeave: () -> Unit) {
-    Column(
-        Modifier.fillMaxSize().padding(32.dp),
-        verticalArrangement = Arrangement.spacedBy(16.dp, Alignment.CenterVertically),
-        horizontalAlignment = Alignment.CenterHorizontally,
-    ) {
-        Text(roomName, style = MaterialTheme.typography.headlineSmall)
+    RoomNotice(roomName) {
         Text("Waiting for a host to let you in…")
         if (!hostPresent) Text("No host is in the room right now.", color = Color.Gray)
         OutlinedButton(onClick = onLeave) { Text("Leave") }
@@ -256,15 +251,23 @@ private fun LobbyScreen(roomName: String, hostPresent: Boolean, onLeave: () -> U
  */
 @Composable
 private fun EndedScreen(roomName: String, why: String, onBack: () -> Unit) {
+    RoomNotice(roomName) {
+        Text(why, style = MaterialTheme.typography.titleMedium)
+        Text("The call is over.", color = Color.Gray)
+        Button(onClick = onBack) { Text("Back to rooms") }
+    }
+}
+
+/** The room's name and [content], centred on the whole screen (the lobby, the end of a call). */
+@Composable
+private fun RoomNotice(roomName: String, content: @Composable () -> Unit) {
     Column(
         Modifier.fillMaxSize().padding(32.dp),
         verticalArrangement = Arrangement.spacedBy(16.dp, Alignment.CenterVertically),
         horizontalAlignment = Alignment.CenterHorizontally,
     ) {
         Text(roomName, style = MaterialTheme.typography.headlineSmall)
-        Text(why, style = MaterialTheme.typography.titleMedium)
-        Text("The call is over.", color = Color.Gray)
-        Button(onClick = onBack) { Text("Back to rooms") }
+        content()
     }
 }
 
