@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use salon_protocol::{
-    Ban, MAX_BANS_LISTED, MAX_PARTICIPANTS, MediaState, Participant, Resume, Role, RoomInfo,
-    ServerMessage,
+    Ban, E2eeMember, MAX_BANS_LISTED, MAX_PARTICIPANTS, MediaState, Participant, Resume, Role,
+    RoomInfo, ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -37,7 +37,7 @@ const MEMBER_UPDATE_EVERY: Duration = Duration::from_millis(250);
 
 /// What waits in the lobby with a knock: the media the knocker asked for and where to send the
 /// host's answer.
-pub(crate) type Ticket = (MediaState, oneshot::Sender<Admission>);
+pub(crate) type Ticket = (MediaState, Option<E2eeMember>, oneshot::Sender<Admission>);
 
 pub(crate) struct RoomActor {
     /// The room's permanent key (never sent to clients).
@@ -75,6 +75,7 @@ impl RoomActor {
                 max_participants: MAX_PARTICIPANTS as u32,
                 locked: room.locked,
                 panic: false,
+                e2ee: room.e2ee,
             },
             hub,
             store,
@@ -100,6 +101,7 @@ impl RoomActor {
                 self.info.id = room.link;
                 self.info.name = room.name;
                 self.info.locked = room.locked;
+                self.info.e2ee = room.e2ee;
             }
             Ok(None) => {}
             Err(e) => tracing::error!(room = %self.room_id, error = %e, "cannot re-read the room"),
@@ -195,6 +197,11 @@ impl RoomActor {
                     self.drop_publications_of(&id);
                 }
             }
+            RoomCmd::E2ee { id, seat, message } => {
+                if self.is_current(&id, seat) {
+                    self.e2ee_message(&id, message);
+                }
+            }
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
         self.hub.presence().update_room(&self.room_id, || {
@@ -235,7 +242,19 @@ impl RoomActor {
             identity,
             link,
             keep_media,
+            e2ee,
         } = request;
+        // An encrypted room lets in only people who encrypt (ADR 0003 §7); an unencrypted one
+        // ignores the offer (nobody there encrypts).
+        if self.info.e2ee && e2ee.is_none() {
+            let _ = reply.send(Err(JoinError::E2eeRequired));
+            return;
+        }
+        let e2ee = e2ee.filter(|_| self.info.e2ee).map(|commit| E2eeMember {
+            commit,
+            public: None,
+            mac: None,
+        });
         let mut reuse_id = None;
         if let Some(Resume {
             participant_id,
@@ -245,7 +264,13 @@ impl RoomActor {
             if let Some((_, expected)) = self.seats.get(&participant_id)
                 && token_matches(&token, expected)
             {
-                self.resume(participant_id, name, media, identity, keep_media, reply);
+                self.resume(
+                    participant_id,
+                    (name, media, e2ee),
+                    identity,
+                    keep_media,
+                    reply,
+                );
                 return;
             }
             self.recently_left
@@ -271,11 +296,11 @@ impl RoomActor {
         }
         // Someone who was inside a moment ago was admitted already.
         if self.info.locked && role != Role::Owner && reuse_id.is_none() {
-            self.knock(name, media, identity, reply);
+            self.knock(name, media, e2ee, identity, reply);
             return;
         }
         let id = reuse_id.unwrap_or_else(new_participant_id);
-        match self.admit(id, name, media, role, identity) {
+        match self.admit(id, name, media, e2ee, role, identity) {
             Ok((joined, seat)) => {
                 let id = joined.participant_id.clone();
                 if reply.send(Ok(JoinReply::Admitted(joined, seat))).is_err() {
@@ -295,6 +320,7 @@ impl RoomActor {
         &mut self,
         name: String,
         media: MediaState,
+        e2ee: Option<E2eeMember>,
         identity: Identity,
         reply: oneshot::Sender<Result<JoinReply, JoinError>>,
     ) {
@@ -302,7 +328,7 @@ impl RoomActor {
         let (decide, decision) = oneshot::channel();
         match self
             .lobby
-            .knock(knock_id.clone(), name, identity, (media, decide))
+            .knock(knock_id.clone(), name, identity, (media, e2ee, decide))
         {
             Ok(knock) => {
                 let waiting = JoinReply::Waiting {
@@ -333,11 +359,12 @@ impl RoomActor {
         let Some(waiting) = self.lobby.take(knock_id) else {
             return false;
         };
-        let (media, decide) = waiting.ticket;
+        let (media, e2ee, decide) = waiting.ticket;
         let outcome = self.admit(
             new_participant_id(),
             waiting.knock.name,
             media,
+            e2ee,
             Role::Guest,
             waiting.identity,
         );
@@ -366,6 +393,7 @@ impl RoomActor {
         id: String,
         name: String,
         media: MediaState,
+        e2ee: Option<E2eeMember>,
         role: Role,
         identity: Identity,
     ) -> Result<(Joined, u64), JoinError> {
@@ -374,6 +402,7 @@ impl RoomActor {
             name,
             media,
             role,
+            e2ee,
         };
         // Hosts always get in: in a full room the newest guest without media (else the newest
         // guest) gives up their seat, so idle joins cannot lock the owner out.
@@ -472,8 +501,7 @@ impl RoomActor {
     fn resume(
         &mut self,
         id: String,
-        name: String,
-        media: MediaState,
+        (name, media, e2ee): (String, MediaState, Option<E2eeMember>),
         identity: Identity,
         keep_media: bool,
         reply: oneshot::Sender<Result<JoinReply, JoinError>>,
@@ -487,7 +515,7 @@ impl RoomActor {
         }
         // A resume may not take another member's name.
         let name = self.membership.unique_name(&id, &name);
-        let Some(participant) = self.membership.update(&id, name, media, identity) else {
+        let Some(participant) = self.membership.update(&id, name, media, identity, e2ee) else {
             let _ = reply.send(Err(JoinError::Retry));
             return;
         };
@@ -756,7 +784,7 @@ impl RoomActor {
     /// that was just rotated).
     pub(crate) fn clear_lobby(&mut self, error: JoinError) {
         for waiting in self.lobby.drain() {
-            let _ = waiting.ticket.1.send(Err(error));
+            let _ = waiting.ticket.2.send(Err(error));
             self.knock_ended(&waiting.knock.id);
         }
     }
@@ -765,7 +793,7 @@ impl RoomActor {
     /// (lock, bans) stays.
     pub(crate) fn clear(&mut self, message: &str) {
         for waiting in self.lobby.drain() {
-            let _ = waiting.ticket.1.send(Err(JoinError::Ended));
+            let _ = waiting.ticket.2.send(Err(JoinError::Ended));
         }
         let ids: Vec<String> = self
             .membership

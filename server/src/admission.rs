@@ -20,6 +20,10 @@ use crate::store::StoredRoom;
 pub const ROOM_NOT_FOUND: &str =
     "No room with this link exists. Check the link, or ask for a new one.";
 
+/// What a client that does not encrypt is told by an end-to-end encrypted room.
+pub const E2EE_REQUIRED: &str =
+    "This room is end-to-end encrypted. Update Salon, or use a current browser.";
+
 /// Waits for the client's `join` and gets it a place. `None` when it did not get in; the client
 /// was told why (or its socket closed).
 pub async fn enter(
@@ -72,6 +76,7 @@ pub async fn enter(
         identity,
         link: room.link.clone(),
         keep_media,
+        e2ee: join.e2ee,
     };
     match state.hub.join(room, request).await {
         Ok(Entry::Joined(joined, link)) => Some((joined, link)),
@@ -114,6 +119,7 @@ async fn refuse(conn: &mut Conn, error: JoinError) {
             ErrorCode::RoomEnded,
             "The host ended the call.".to_owned(),
         ),
+        JoinError::E2eeRequired => (ErrorCode::E2eeRequired, E2EE_REQUIRED.to_owned()),
         // Word for word what an unknown link gets: a rotated link reveals nothing.
         JoinError::LinkGone => (ErrorCode::RoomNotFound, ROOM_NOT_FOUND.to_owned()),
     };

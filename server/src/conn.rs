@@ -29,6 +29,8 @@ pub struct JoinMessage {
     pub device: Option<String>,
     /// The client kept its peer connection and asks to go on with it (with `resume`).
     pub keep_media: bool,
+    /// The client encrypts end to end: its key commitment (ADR 0003).
+    pub e2ee: Option<String>,
 }
 
 /// The socket with its rate limit and liveness clock.
@@ -174,6 +176,7 @@ impl Conn {
                     host_key,
                     device,
                     keep_media,
+                    e2ee,
                 }) => {
                     if version != PROTOCOL_VERSION {
                         self.fatal(
@@ -192,6 +195,7 @@ impl Conn {
                         host_key,
                         device,
                         keep_media,
+                        e2ee: e2ee.map(|e| e.commit),
                     });
                 }
                 Incoming::Message(ClientMessage::Ping) => {

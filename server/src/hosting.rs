@@ -85,7 +85,7 @@ impl RoomActor {
                 cohost,
             } => self.set_cohost(from, role, &participant_id, cohost),
             ClientMessage::SetPanic { active } => self.set_panic(from, active),
-            ClientMessage::RotateLink => self.rotate_link(from),
+            ClientMessage::RotateLink { e2ee } => self.rotate_link(from, e2ee),
             ClientMessage::EndRoom => {
                 let message = format!("{} ended the call for everyone.", self.name_of(from));
                 tracing::info!(room = %self.room_id, "a host ended the call");
@@ -98,6 +98,9 @@ impl RoomActor {
             | ClientMessage::IceCandidate(_)
             | ClientMessage::Media(_)
             | ClientMessage::View { .. }
+            | ClientMessage::E2eeAnnounce { .. }
+            | ClientMessage::E2eeKeys { .. }
+            | ClientMessage::KeyframeRequest { .. }
             | ClientMessage::Ping
             | ClientMessage::Leave => {}
         }
@@ -170,7 +173,7 @@ impl RoomActor {
             );
             return;
         };
-        let _ = waiting.ticket.1.send(Err(crate::hub::JoinError::Denied));
+        let _ = waiting.ticket.2.send(Err(crate::hub::JoinError::Denied));
         self.knock_ended(knock_id);
     }
 
@@ -202,7 +205,7 @@ impl RoomActor {
         for knock in self.lobby.knocks() {
             let same = self.lobby_identity_banned(&knock.id);
             if same && let Some(waiting) = self.lobby.take(&knock.id) {
-                let _ = waiting.ticket.1.send(Err(crate::hub::JoinError::Banned));
+                let _ = waiting.ticket.2.send(Err(crate::hub::JoinError::Banned));
                 self.knock_ended(&knock.id);
             }
         }
@@ -309,9 +312,10 @@ impl RoomActor {
         self.announce_room();
     }
 
-    fn rotate_link(&mut self, from: &str) {
+    fn rotate_link(&mut self, from: &str, e2ee: bool) {
         let link = new_room_id();
-        if let Err(e) = self.store.set_link_now(&self.room_id, &link) {
+        let turn_on = e2ee && !self.info.e2ee;
+        if let Err(e) = self.store.set_link_now(&self.room_id, &link, e2ee) {
             tracing::error!(room = %self.room_id, error = %e, "cannot rotate the link");
             self.refuse(
                 from,
@@ -326,6 +330,15 @@ impl RoomActor {
         // Everyone knocking came through the old link: it leads nowhere now.
         self.clear_lobby(crate::hub::JoinError::LinkGone);
         tracing::info!(room = %self.room_id, "invite link rotated");
+        if turn_on {
+            // Nobody inside joined with keys: the call starts over, encrypted. Everyone (the
+            // owner's client too) rejoins through the new link, which carries the new secret.
+            self.info.e2ee = true;
+            self.announce_room();
+            tracing::info!(room = %self.room_id, "end-to-end encryption turned on");
+            self.clear("The host turned on end-to-end encryption. Join again with the new link.");
+            return;
+        }
         self.announce_room();
     }
 }

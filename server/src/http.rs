@@ -234,6 +234,10 @@ fn internal(e: impl std::fmt::Display) -> Response {
 struct CreateRoom {
     #[serde(default)]
     name: Option<String>,
+    /// End-to-end encrypted media (ADR 0003); current clients always ask for it. The room
+    /// secret is the creating client's: the server never sees it.
+    #[serde(default)]
+    e2ee: bool,
 }
 
 #[derive(Serialize)]
@@ -243,6 +247,7 @@ struct CreatedRoom {
     url: String,
     host_key: String,
     created_at: i64,
+    e2ee: bool,
 }
 
 #[derive(Serialize)]
@@ -254,6 +259,8 @@ struct RoomSummary {
     full: bool,
     /// Newcomers knock and wait for a host.
     locked: bool,
+    /// Media is end-to-end encrypted: a join must offer encryption.
+    e2ee: bool,
     /// The owner's door (`docs/api.md`): open, or closed (nobody is seen through it).
     door_open: bool,
     /// Who is inside, in order of arrival: only while the door is open and the owner shows
@@ -328,6 +335,7 @@ async fn create_room(
         host_key_hash: hash_host_key(&host_key),
         created_at,
         locked: false,
+        e2ee: request.e2ee,
     };
     let id = room.link.clone();
     let room_key = room.id.clone();
@@ -344,6 +352,7 @@ async fn create_room(
             url,
             host_key,
             created_at,
+            e2ee: request.e2ee,
         }),
     )
         .into_response()
@@ -388,6 +397,7 @@ async fn room_info(
         max_participants: MAX_PARTICIPANTS,
         full: participants >= MAX_PARTICIPANTS,
         locked: room.locked,
+        e2ee: room.e2ee,
         door_open: seen.door_open,
         names: seen.names,
     })

@@ -51,6 +51,8 @@ pub struct JoinRequest {
     /// A resume that hopes to keep its peer connection: the participant's publications stay
     /// (the others are not renegotiated) unless its task later reports the media lost.
     pub keep_media: bool,
+    /// The joiner's key commitment when it encrypts end to end (ADR 0003).
+    pub e2ee: Option<String>,
 }
 
 /// A participant's place in the room.
@@ -87,6 +89,8 @@ pub enum JoinError {
     Ended,
     /// The link the client came through was rotated: it now leads nowhere.
     LinkGone,
+    /// The room is end-to-end encrypted and the join did not offer encryption.
+    E2eeRequired,
 }
 
 /// What the actor answers to a join.
@@ -139,6 +143,12 @@ pub(crate) enum RoomCmd {
     MediaReset {
         id: String,
         seat: u64,
+    },
+    /// An end-to-end key message (`e2ee_announce`, `e2ee_keys`) to relay.
+    E2ee {
+        id: String,
+        seat: u64,
+        message: ClientMessage,
     },
 }
 
@@ -209,6 +219,15 @@ impl RoomLink {
         let _ = self.tx.send(RoomCmd::MediaReset {
             id: self.id.clone(),
             seat: self.seat,
+        });
+    }
+
+    /// Passes on an end-to-end key message; the room relays it to the members it names.
+    pub fn e2ee(&self, message: ClientMessage) {
+        let _ = self.tx.send(RoomCmd::E2ee {
+            id: self.id.clone(),
+            seat: self.seat,
+            message,
         });
     }
 

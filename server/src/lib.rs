@@ -14,6 +14,7 @@ pub mod admission;
 pub mod applinks;
 pub mod config;
 pub mod conn;
+mod e2ee;
 pub mod handoff;
 mod hosting;
 pub mod http;

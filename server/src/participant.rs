@@ -452,6 +452,19 @@ impl Session {
             ClientMessage::Leave => return Some(End::ClientLeft),
             ClientMessage::Media(media) => self.link.set_media(media),
             ClientMessage::View { tiles } => self.set_view(tiles).await,
+            ClientMessage::E2eeAnnounce { .. } | ClientMessage::E2eeKeys { .. } => {
+                self.link.e2ee(message);
+            }
+            ClientMessage::KeyframeRequest { participant_id } => {
+                // A key arrived after frames it could not open: a fresh keyframe of that
+                // publisher's video (throttled by the engine like any other request).
+                if let Some(sub) = self
+                    .subscriptions
+                    .get(&(participant_id, RtpCodecKind::Video))
+                {
+                    sub.publication.request_keyframe();
+                }
+            }
             ClientMessage::SetLocked { .. }
             | ClientMessage::Admit { .. }
             | ClientMessage::Deny { .. }
@@ -461,7 +474,7 @@ impl Session {
             | ClientMessage::Mute { .. }
             | ClientMessage::SetCohost { .. }
             | ClientMessage::SetPanic { .. }
-            | ClientMessage::RotateLink
+            | ClientMessage::RotateLink { .. }
             | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => return self.on_offer(conn, sdp).await,

@@ -1,9 +1,38 @@
 //! Who is in a room and what they may do: pure rules, no I/O. The room actor in
 //! [`crate::actor`] applies them.
 
-use salon_protocol::{Knock, MAX_NAME_CHARS, MAX_PARTICIPANTS, MediaState, Participant, Role};
+use salon_protocol::{
+    E2eeMember, Knock, MAX_NAME_CHARS, MAX_PARTICIPANTS, MediaState, Participant, Role,
+};
 
 use crate::identity::Identity;
+
+/// Why a key announcement was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AnnounceRefused {
+    #[error("you did not join with end-to-end encryption")]
+    NotEncrypting,
+    #[error("this key is not the one your join committed to")]
+    CommitMismatch,
+}
+
+/// `commit == base64url(SHA-256("salon/e2ee/v1/commit" || pub))` (ADR 0003 §14).
+pub fn commitment_matches(commit: &str, public: &str) -> bool {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let Ok(public) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(public) else {
+        return false;
+    };
+    if public.len() != 32 {
+        return false;
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(b"salon/e2ee/v1/commit");
+    h.update(&public);
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize());
+    use subtle::ConstantTimeEq as _;
+    expected.as_bytes().ct_eq(commit.as_bytes()).into()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JoinRefused {
@@ -174,6 +203,34 @@ impl Membership {
         self.get(id).map_or(NOTHING_FORCED, |m| m.forced_off)
     }
 
+    /// Records a member's key announcement (ADR 0003 §2.2) after checking it against the
+    /// commitment from their join: a member cannot swap keys later, and a server bug cannot
+    /// pass one member's key off as another's.
+    pub fn announce_key(
+        &mut self,
+        id: &str,
+        public: &str,
+        mac: &str,
+    ) -> Result<(), AnnounceRefused> {
+        let m = self.get_mut(id).ok_or(AnnounceRefused::NotEncrypting)?;
+        let e2ee = m
+            .participant
+            .e2ee
+            .as_mut()
+            .ok_or(AnnounceRefused::NotEncrypting)?;
+        if !commitment_matches(&e2ee.commit, public) {
+            return Err(AnnounceRefused::CommitMismatch);
+        }
+        e2ee.public = Some(public.to_owned());
+        e2ee.mac = Some(mac.to_owned());
+        Ok(())
+    }
+
+    /// Whether `id` is inside and exchanges keys.
+    pub fn encrypts(&self, id: &str) -> bool {
+        self.get(id).is_some_and(|m| m.participant.e2ee.is_some())
+    }
+
     pub fn set_role(&mut self, id: &str, role: Role) -> Option<Participant> {
         let m = self.get_mut(id)?;
         if m.participant.role == role {
@@ -191,9 +248,17 @@ impl Membership {
         name: String,
         media: MediaState,
         identity: Identity,
+        e2ee: Option<E2eeMember>,
     ) -> Option<Participant> {
         let m = self.get_mut(id)?;
         m.identity = identity;
+        // The same call keeps its key pair across a resume (the same commitment keeps the
+        // announcement); a new commitment starts the key exchange over.
+        let same =
+            matches!((&m.participant.e2ee, &e2ee), (Some(a), Some(b)) if a.commit == b.commit);
+        if !same {
+            m.participant.e2ee = e2ee;
+        }
         m.participant.name = name;
         // A new connection: its media has yet to come up.
         m.connected = false;
@@ -391,6 +456,7 @@ mod tests {
             name: format!("name {id}"),
             media: MediaState::default(),
             role: Role::Guest,
+            e2ee: None,
         }
     }
 
@@ -538,7 +604,7 @@ mod tests {
         m.join(p("a"), who(1)).expect("join");
         m.force_off("a", true);
         let again = m
-            .update("a", "A".into(), MediaState::default(), who(2))
+            .update("a", "A".into(), MediaState::default(), who(2), None)
             .expect("member");
         assert!(!again.media.audio && !again.media.video);
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 /// Current schema version. Add a step to [`upgrade_from`] when raising it.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,6 +63,9 @@ pub struct StoredRoom {
     pub host_key_hash: Vec<u8>,
     pub created_at: i64,
     pub locked: bool,
+    /// Media is end-to-end encrypted (ADR 0003): joins must offer encryption. Set at creation
+    /// or by a link rotation that asks for it; never unset.
+    pub e2ee: bool,
 }
 
 /// A removal that sticks. The keys are salted per room (see `crate::identity`), so the table
@@ -132,7 +135,7 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
 }
 
-const ROOM_COLUMNS: &str = "id, link, name, host_key_hash, created_at, locked";
+const ROOM_COLUMNS: &str = "id, link, name, host_key_hash, created_at, locked, e2ee";
 
 fn room_from_row(r: &rusqlite::Row<'_>) -> Result<StoredRoom, rusqlite::Error> {
     Ok(StoredRoom {
@@ -142,6 +145,7 @@ fn room_from_row(r: &rusqlite::Row<'_>) -> Result<StoredRoom, rusqlite::Error> {
         host_key_hash: r.get(3)?,
         created_at: r.get(4)?,
         locked: r.get(5)?,
+        e2ee: r.get(6)?,
     })
 }
 
@@ -207,15 +211,16 @@ impl Store {
     pub async fn insert_room(&self, room: StoredRoom) -> Result<(), StoreError> {
         self.with(move |c| {
             c.execute(
-                "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked, e2ee)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     room.id,
                     room.link,
                     room.name,
                     room.host_key_hash,
                     room.created_at,
-                    room.locked
+                    room.locked,
+                    room.e2ee
                 ],
             )
             .map(drop)
@@ -260,12 +265,14 @@ impl Store {
     }
 
     /// Gives the room a new invite link; the old one stops resolving, and so does the presence
-    /// key (it is derived from the link).
-    pub fn set_link_now(&self, id: &str, link: &str) -> Result<(), StoreError> {
+    /// key (it is derived from the link). With `e2ee` the room becomes end-to-end encrypted
+    /// (an encrypted room stays so either way).
+    pub fn set_link_now(&self, id: &str, link: &str, e2ee: bool) -> Result<(), StoreError> {
         self.now(|c| {
             c.execute(
-                "UPDATE rooms SET link = ?2, presence_hash = NULL WHERE id = ?1",
-                params![id, link],
+                "UPDATE rooms SET link = ?2, presence_hash = NULL, e2ee = MAX(e2ee, ?3)
+                 WHERE id = ?1",
+                params![id, link, e2ee],
             )
             .map(drop)
         })
@@ -481,6 +488,9 @@ fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), rusq
              ALTER TABLE rooms ADD COLUMN presence_epoch INTEGER NOT NULL DEFAULT 0;
              ALTER TABLE rooms ADD COLUMN presence_hash BLOB;",
         ),
+        // v4: end-to-end encrypted rooms (ADR 0003). Rooms made before stay unencrypted until
+        // their owner turns encryption on (a link rotation with `e2ee`).
+        3 => tx.execute_batch("ALTER TABLE rooms ADD COLUMN e2ee INTEGER NOT NULL DEFAULT 0;"),
         // `migrate` never asks for a version at or past SCHEMA_VERSION.
         _ => Ok(()),
     }
@@ -498,6 +508,7 @@ mod tests {
             host_key_hash: vec![1, 2, 3],
             created_at: 1_700_000_000,
             locked: false,
+            e2ee: false,
         }
     }
 
@@ -610,7 +621,7 @@ mod tests {
         let store = Store::open(dir.path()).expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         store.set_locked_now("r1", true).expect("lock");
-        store.set_link_now("r1", "fresh").expect("rotate");
+        store.set_link_now("r1", "fresh", false).expect("rotate");
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.room_by_link("link-r1").await.expect("query"), None);
@@ -675,7 +686,7 @@ mod tests {
         let p = store.presence_of("r1").await.expect("query").expect("room");
         assert_eq!(p.door, door);
         assert_eq!((p.epoch, p.key_hash.as_deref()), (3, Some(&[4u8; 32][..])));
-        store.set_link_now("r1", "fresh").expect("rotate");
+        store.set_link_now("r1", "fresh", false).expect("rotate");
         let p = store
             .presence_by_link("fresh")
             .await
@@ -687,6 +698,38 @@ mod tests {
             store.presence_by_link("link-r1").await.expect("query"),
             None
         );
+    }
+
+    #[test]
+    fn upgrading_from_v3_keeps_rooms_unencrypted_and_new_rooms_say_so() {
+        let mut old = Connection::open_in_memory().expect("open");
+        for version in 0..3 {
+            let tx = old.transaction().expect("tx");
+            upgrade_from(&tx, version).expect("step");
+            tx.pragma_update(None, "user_version", version + 1)
+                .expect("version");
+            tx.commit().expect("commit");
+        }
+        old.execute(
+            "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
+             VALUES ('AAAA', 'BBBB', 'Old', x'01', 7, 0)",
+            [],
+        )
+        .expect("v3 row");
+        migrate(&mut old).expect("upgrade");
+        let store = Store {
+            conn: Arc::new(Mutex::new(old)),
+        };
+        let room = store.room_now("AAAA").expect("read").expect("row");
+        assert!(
+            !room.e2ee,
+            "a room made before encryption stays a legacy room"
+        );
+        // A rotation that asks for encryption turns it on; a later plain one keeps it.
+        store.set_link_now("AAAA", "CCCC", true).expect("rotate");
+        assert!(store.room_now("AAAA").expect("read").expect("row").e2ee);
+        store.set_link_now("AAAA", "DDDD", false).expect("rotate");
+        assert!(store.room_now("AAAA").expect("read").expect("row").e2ee);
     }
 
     #[test]

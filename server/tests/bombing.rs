@@ -156,7 +156,7 @@ async fn a_rotated_link_closes_the_door_on_sockets_already_open() {
     let (mut waiting, reply) = WsClient::connect_as(&url, "Waiting", None, None).await;
     assert!(matches!(reply, ServerMessage::Waiting { .. }), "{reply:?}");
 
-    host.send(&ClientMessage::RotateLink).await;
+    host.send(&ClientMessage::RotateLink { e2ee: false }).await;
     let new_link = host
         .recv_until(|m| match m {
             ServerMessage::RoomUpdated { room } if room.id != id => Some(room.id.clone()),

@@ -181,7 +181,7 @@ async fn a_knocker_gets_no_list_no_media_and_cannot_signal() {
         },
         ClientMessage::Media(MediaState::default()),
         ClientMessage::SetLocked { locked: false },
-        ClientMessage::RotateLink,
+        ClientMessage::RotateLink { e2ee: false },
     ] {
         knocker.send(&message).await;
         let (code, fatal) = knocker.expect_error().await;
@@ -225,7 +225,7 @@ async fn guests_cannot_use_host_actions_and_a_wrong_host_key_is_just_a_guest() {
     for action in [
         ClientMessage::SetLocked { locked: true },
         ClientMessage::SetPanic { active: true },
-        ClientMessage::RotateLink,
+        ClientMessage::RotateLink { e2ee: false },
         ClientMessage::EndRoom,
         ClientMessage::Unban { ban_id: "b".into() },
     ] {
@@ -245,7 +245,7 @@ async fn a_rotated_link_retires_the_old_one_and_looks_like_any_wrong_id() {
     let s = TestServer::start().await;
     let (id, key) = room(&s).await;
     let mut host = owner(&s, &id, &key).await;
-    host.send(&ClientMessage::RotateLink).await;
+    host.send(&ClientMessage::RotateLink { e2ee: false }).await;
     let new_id = host
         .recv_until(|m| match m {
             ServerMessage::RoomUpdated { room } => Some(room.id.clone()),

@@ -199,7 +199,10 @@ async fn unauthorized_oversized_and_out_of_order_messages_get_clear_errors_while
             text(&ClientMessage::SetPanic { active: true }),
             ErrorCode::NotAllowed,
         ),
-        (text(&ClientMessage::RotateLink), ErrorCode::NotAllowed),
+        (
+            text(&ClientMessage::RotateLink { e2ee: false }),
+            ErrorCode::NotAllowed,
+        ),
         (text(&ClientMessage::EndRoom), ErrorCode::NotAllowed),
         (
             text(&ClientMessage::Unban {

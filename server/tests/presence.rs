@@ -278,7 +278,8 @@ async fn a_rotated_key_or_a_new_link_revokes_the_card_at_once() {
     // A new invite link: the room is gone for everyone watching, under any key.
     let mut host = owner(&s, &id, &host_key).await;
     let _ = next_change(&mut fresh, &id).await; // the owner came in
-    host.send(&salon_protocol::ClientMessage::RotateLink).await;
+    host.send(&salon_protocol::ClientMessage::RotateLink { e2ee: false })
+        .await;
     let new_link = host
         .recv_until(|m| match m {
             salon_protocol::ServerMessage::RoomUpdated { room } if room.id != id => {

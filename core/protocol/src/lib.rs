@@ -89,6 +89,11 @@ pub enum ClientMessage {
         /// `joined`; when that is false the client starts over with a new connection and offer.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         keep_media: bool,
+        /// "I encrypt my media end to end": the commitment to this call's public key
+        /// (ADR 0003 §2.2). An end-to-end encrypted room refuses a join without it
+        /// ([`ErrorCode::E2eeRequired`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        e2ee: Option<E2eeJoin>,
     },
     /// The participant's SDP offer. The first offer after `joined` publishes its media; the
     /// server answers with [`ServerMessage::Answer`].
@@ -136,8 +141,12 @@ pub enum ClientMessage {
     /// Panic: lock the room, turn off every guest's microphone and camera and keep them off
     /// until released (`active: false`). The lock stays after release.
     SetPanic { active: bool },
-    /// Make a new invite link; the old one stops working for anyone not already inside.
-    RotateLink,
+    /// Make a new invite link; the old one stops working for anyone not already inside. With
+    /// `e2ee: true` the room becomes end-to-end encrypted from then on (it never goes back).
+    RotateLink {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        e2ee: bool,
+    },
     /// End the call for everyone (the room itself stays, with its lock and bans).
     EndRoom,
     /// The videos this participant shows now, and how big. Only their video is forwarded to
@@ -146,7 +155,53 @@ pub enum ClientMessage {
     /// time it changes (debounced: at most a few per second); at most [`MAX_PARTICIPANTS`]
     /// tiles, each participant once.
     View { tiles: Vec<Tile> },
+    /// This participant's public key for the call, with the MAC that proves it holds the
+    /// room secret (ADR 0003 §2.2). The server relays it to everyone else and keeps the latest
+    /// with the participant, in memory only.
+    E2eeAnnounce {
+        #[serde(rename = "pub")]
+        public: String,
+        mac: String,
+    },
+    /// Sealed boxes (a sender key or a new room secret) for other members; each goes to its
+    /// `to` only, as [`ServerMessage::E2eeKey`]. At most [`MAX_PARTICIPANTS`]` - 1` boxes.
+    E2eeKeys { boxes: Vec<E2eeBox> },
+    /// A key for `participant_id`'s media arrived late: ask them for a keyframe (throttled
+    /// like any keyframe request).
+    KeyframeRequest { participant_id: String },
 }
+
+/// The end-to-end part of a `join` (ADR 0003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct E2eeJoin {
+    /// `base64url(SHA-256("salon/e2ee/v1/commit" || pub))`, 43 characters.
+    pub commit: String,
+}
+
+/// What a participant's key exchange looks like to the others: the commitment from its join
+/// and, once announced, its public key and MAC. All base64url (no padding), 43 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct E2eeMember {
+    pub commit: String,
+    #[serde(rename = "pub", default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// One sealed box for one member (ADR 0003 §2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct E2eeBox {
+    pub to: String,
+    #[serde(rename = "box")]
+    pub sealed: String,
+}
+
+/// A commitment, public key or MAC: 32 bytes as unpadded base64url.
+pub const E2EE_KEY_CHARS: usize = 43;
+
+/// A sealed box is at most this many base64url characters (the largest, a room secret, is 82).
+pub const MAX_E2EE_BOX_CHARS: usize = 128;
 
 /// One video a participant shows (see [`ClientMessage::View`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,6 +318,19 @@ pub enum ServerMessage {
     /// [`ServerMessage::VideoWatched`] says so); a layer nobody needs goes off after about 5 s,
     /// one somebody needs comes back at once. Until the first one, send every layer.
     VideoLayers { layers: Vec<String> },
+    /// A member announced (or re-announced, after a new link) its public key.
+    E2eeAnnounce {
+        participant_id: String,
+        #[serde(rename = "pub")]
+        public: String,
+        mac: String,
+    },
+    /// A sealed box from `from` for you (see [`ClientMessage::E2eeKeys`]).
+    E2eeKey {
+        from: String,
+        #[serde(rename = "box")]
+        sealed: String,
+    },
     /// Something went wrong. `fatal` errors are followed by the server closing the socket.
     Error {
         code: ErrorCode,
@@ -295,6 +363,9 @@ pub struct RoomInfo {
     /// Panic is on: guests' microphones and cameras stay off.
     #[serde(default)]
     pub panic: bool,
+    /// Media in this room is end-to-end encrypted (ADR 0003); a join must carry `e2ee`.
+    #[serde(default)]
+    pub e2ee: bool,
 }
 
 /// One person in a room, as the others see them.
@@ -305,6 +376,9 @@ pub struct Participant {
     pub media: MediaState,
     #[serde(default)]
     pub role: Role,
+    /// Their end-to-end key exchange, in an E2EE room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2ee: Option<E2eeMember>,
 }
 
 /// What someone may do in a room. Hosts (owner and co-hosts) can act on people of a lower role.
@@ -420,6 +494,8 @@ pub enum ErrorCode {
     RoomEnded,
     /// The server failed; the message says what.
     Internal,
+    /// The room is end-to-end encrypted and the join did not offer encryption.
+    E2eeRequired,
 }
 
 impl ErrorCode {
@@ -434,6 +510,7 @@ impl ErrorCode {
                 | Self::Removed
                 | Self::KnockDenied
                 | Self::RoomEnded
+                | Self::E2eeRequired
         )
     }
 }

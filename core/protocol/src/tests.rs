@@ -17,6 +17,7 @@ fn join_round_trips_with_the_documented_shape() {
             resume: None,
             host_key: None,
             device: None,
+            e2ee: None,
         }
     );
     assert_eq!(encode(&msg), text);
@@ -115,6 +116,7 @@ fn names_are_checked() {
             resume: None,
             host_key: None,
             device: None,
+            e2ee: None,
         });
         assert_eq!(
             decode_client(&text).unwrap_err().code(),
@@ -170,6 +172,7 @@ fn names_are_normalized_and_cannot_hide_or_disguise() {
         resume: None,
         host_key: None,
         device: None,
+        e2ee: None,
     });
     assert_eq!(
         decode_client(&text).unwrap_err().code(),
@@ -233,12 +236,14 @@ fn server_messages_round_trip() {
                 max_participants: 50,
                 locked: true,
                 panic: false,
+                e2ee: false,
             },
             participants: vec![Participant {
                 id: "p2".into(),
                 name: "Bo".into(),
                 media: MediaState::default(),
                 role: Role::Cohost,
+                e2ee: None,
             }],
             resume_token: "tok".into(),
             resumed: false,
@@ -383,7 +388,10 @@ fn host_actions_have_the_documented_shape() {
             r#"{"type":"set_panic","active":true}"#,
             ClientMessage::SetPanic { active: true },
         ),
-        (r#"{"type":"rotate_link"}"#, ClientMessage::RotateLink),
+        (
+            r#"{"type":"rotate_link"}"#,
+            ClientMessage::RotateLink { e2ee: false },
+        ),
         (r#"{"type":"end_room"}"#, ClientMessage::EndRoom),
     ];
     for (text, message) in cases {
@@ -559,4 +567,105 @@ fn speakers_and_video_demand_round_trip() {
         speakers: (0..=MAX_SPEAKERS).map(|i| format!("p{i}")).collect(),
     };
     assert!(decode_server(&serde_json::to_string(&too_many).unwrap()).is_err());
+}
+
+#[test]
+fn key_exchange_messages_have_the_documented_shape() {
+    let k = "A".repeat(43);
+    let cases = [
+        (
+            format!(r#"{{"type":"e2ee_announce","pub":"{k}","mac":"{k}"}}"#),
+            ClientMessage::E2eeAnnounce {
+                public: k.clone(),
+                mac: k.clone(),
+            },
+        ),
+        (
+            r#"{"type":"e2ee_keys","boxes":[{"to":"p1","box":"abc-_"}]}"#.to_owned(),
+            ClientMessage::E2eeKeys {
+                boxes: vec![E2eeBox {
+                    to: "p1".into(),
+                    sealed: "abc-_".into(),
+                }],
+            },
+        ),
+        (
+            r#"{"type":"keyframe_request","participant_id":"p1"}"#.to_owned(),
+            ClientMessage::KeyframeRequest {
+                participant_id: "p1".into(),
+            },
+        ),
+        (
+            r#"{"type":"rotate_link","e2ee":true}"#.to_owned(),
+            ClientMessage::RotateLink { e2ee: true },
+        ),
+    ];
+    for (text, message) in cases {
+        assert_eq!(decode_client(&text).as_ref(), Ok(&message), "{text}");
+        assert_eq!(encode(&message), text);
+    }
+    let join = format!(
+        r#"{{"type":"join","version":1,"name":"Ada","media":{{"audio":true,"video":true}},"e2ee":{{"commit":"{k}"}}}}"#
+    );
+    match decode_client(&join) {
+        Ok(ClientMessage::Join { e2ee: Some(e), .. }) => assert_eq!(e.commit, k),
+        other => panic!("{other:?}"),
+    }
+    let server = [
+        ServerMessage::E2eeAnnounce {
+            participant_id: "p1".into(),
+            public: k.clone(),
+            mac: k.clone(),
+        },
+        ServerMessage::E2eeKey {
+            from: "p1".into(),
+            sealed: "x".repeat(82),
+        },
+    ];
+    for message in server {
+        assert_eq!(decode_server(&encode(&message)), Ok(message));
+    }
+    assert!(ErrorCode::E2eeRequired.is_fatal());
+}
+
+#[test]
+fn key_exchange_fields_are_checked() {
+    let k = "A".repeat(43);
+    let bad = [
+        // Commitments, keys and MACs are exactly 43 base64url characters.
+        r#"{"type":"join","version":1,"name":"Ada","e2ee":{"commit":"short"}}"#.to_owned(),
+        format!(r#"{{"type":"e2ee_announce","pub":"{k}=","mac":"{k}"}}"#),
+        format!(
+            r#"{{"type":"e2ee_announce","pub":"{k}","mac":"{}"}}"#,
+            "+".repeat(43)
+        ),
+        // Boxes: 1..=49 of them, each 1..=128 base64url characters, one per member.
+        r#"{"type":"e2ee_keys","boxes":[]}"#.to_owned(),
+        format!(
+            r#"{{"type":"e2ee_keys","boxes":[{{"to":"p1","box":"{}"}}]}}"#,
+            "a".repeat(129)
+        ),
+        r#"{"type":"e2ee_keys","boxes":[{"to":"p1","box":""}]}"#.to_owned(),
+        r#"{"type":"e2ee_keys","boxes":[{"to":"p1","box":"a"},{"to":"p1","box":"b"}]}"#.to_owned(),
+        r#"{"type":"e2ee_keys","boxes":[{"to":"../x","box":"a"}]}"#.to_owned(),
+        r#"{"type":"keyframe_request","participant_id":""}"#.to_owned(),
+    ];
+    for text in bad {
+        assert_eq!(
+            decode_client(&text).unwrap_err().code(),
+            ErrorCode::InvalidField,
+            "{text}"
+        );
+    }
+    let boxes: Vec<String> = (0..50)
+        .map(|i| format!(r#"{{"to":"p{i}","box":"a"}}"#))
+        .collect();
+    let text = format!(r#"{{"type":"e2ee_keys","boxes":[{}]}}"#, boxes.join(","));
+    assert_eq!(
+        decode_client(&text).unwrap_err().code(),
+        ErrorCode::InvalidField
+    );
+    // A participant's key exchange in a server message is checked the same way.
+    let participant = r#"{"type":"participant_joined","participant":{"id":"p1","name":"Ada","media":{"audio":true,"video":true},"e2ee":{"commit":"nope"}}}"#;
+    assert!(decode_server(participant).is_err());
 }

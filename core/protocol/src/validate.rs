@@ -3,10 +3,10 @@
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::{
-    Ban, ClientMessage, IceCandidate, Knock, MAX_CANDIDATE_BYTES, MAX_DEVICE_ID_CHARS,
-    MAX_HOST_KEY_CHARS, MAX_NAME_CHARS, MAX_PARTICIPANT_ID_CHARS, MAX_PARTICIPANTS,
-    MAX_RESUME_TOKEN_CHARS, MAX_SDP_BYTES, MIN_DEVICE_ID_CHARS, Participant, ProtocolError,
-    ROOM_ID_LEN, RoomInfo, ServerMessage,
+    Ban, ClientMessage, E2EE_KEY_CHARS, IceCandidate, Knock, MAX_CANDIDATE_BYTES,
+    MAX_DEVICE_ID_CHARS, MAX_E2EE_BOX_CHARS, MAX_HOST_KEY_CHARS, MAX_NAME_CHARS,
+    MAX_PARTICIPANT_ID_CHARS, MAX_PARTICIPANTS, MAX_RESUME_TOKEN_CHARS, MAX_SDP_BYTES,
+    MIN_DEVICE_ID_CHARS, Participant, ProtocolError, ROOM_ID_LEN, RoomInfo, ServerMessage,
 };
 
 /// Most bans a room keeps; the oldest is forgotten first.
@@ -235,9 +235,13 @@ impl Validate for ClientMessage {
                 resume,
                 host_key,
                 device,
+                e2ee,
                 ..
             } => {
                 check_name("name", name)?;
+                if let Some(e2ee) = e2ee {
+                    check_key("commit", &e2ee.commit)?;
+                }
                 if let Some(resume) = resume {
                     check_participant_id(&resume.participant_id)?;
                     check_token(&resume.token)?;
@@ -282,8 +286,30 @@ impl Validate for ClientMessage {
             | Self::Leave
             | Self::SetLocked { .. }
             | Self::SetPanic { .. }
-            | Self::RotateLink
+            | Self::RotateLink { .. }
             | Self::EndRoom => Ok(()),
+            Self::E2eeAnnounce { public, mac } => {
+                check_key("pub", public)?;
+                check_key("mac", mac)
+            }
+            Self::E2eeKeys { boxes } => {
+                if boxes.is_empty() || boxes.len() >= MAX_PARTICIPANTS {
+                    return Err(ProtocolError::field(
+                        "boxes",
+                        format!("must hold 1 to {} boxes", MAX_PARTICIPANTS - 1),
+                    ));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for b in boxes {
+                    check_id("to", &b.to)?;
+                    check_box(&b.sealed)?;
+                    if !seen.insert(b.to.as_str()) {
+                        return Err(ProtocolError::field("boxes", "two boxes for one member"));
+                    }
+                }
+                Ok(())
+            }
+            Self::KeyframeRequest { participant_id } => check_participant_id(participant_id),
         }
     }
 }
@@ -291,8 +317,40 @@ impl Validate for ClientMessage {
 impl Validate for Participant {
     fn validate(&self) -> Result<(), ProtocolError> {
         check_participant_id(&self.id)?;
-        check_name("name", &self.name)
+        check_name("name", &self.name)?;
+        if let Some(e2ee) = &self.e2ee {
+            check_key("commit", &e2ee.commit)?;
+            if let Some(public) = &e2ee.public {
+                check_key("pub", public)?;
+            }
+            if let Some(mac) = &e2ee.mac {
+                check_key("mac", mac)?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// A commitment, public key or MAC: exactly [`E2EE_KEY_CHARS`] base64url characters.
+fn check_key(field: &'static str, value: &str) -> Result<(), ProtocolError> {
+    if value.len() != E2EE_KEY_CHARS || !value.bytes().all(is_url_safe) {
+        return Err(ProtocolError::field(
+            field,
+            "must be 43 base64url characters (32 bytes)",
+        ));
+    }
+    Ok(())
+}
+
+/// A sealed box: 1 to [`MAX_E2EE_BOX_CHARS`] base64url characters.
+fn check_box(value: &str) -> Result<(), ProtocolError> {
+    if value.is_empty() || value.len() > MAX_E2EE_BOX_CHARS || !value.bytes().all(is_url_safe) {
+        return Err(ProtocolError::field(
+            "box",
+            "must be 1-128 base64url characters",
+        ));
+    }
+    Ok(())
 }
 
 impl Validate for Knock {
@@ -380,6 +438,19 @@ impl Validate for ServerMessage {
                 Ok(())
             }
             Self::Pong | Self::VideoWatched { .. } => Ok(()),
+            Self::E2eeAnnounce {
+                participant_id,
+                public,
+                mac,
+            } => {
+                check_participant_id(participant_id)?;
+                check_key("pub", public)?;
+                check_key("mac", mac)
+            }
+            Self::E2eeKey { from, sealed } => {
+                check_participant_id(from)?;
+                check_box(sealed)
+            }
             Self::Error { message, .. } => {
                 if message.len() > 1024 {
                     return Err(ProtocolError::field(

@@ -20,6 +20,7 @@ async fn setup() -> (Hub, Store, StoredRoom) {
         host_key_hash: vec![0; 32],
         created_at: 0,
         locked: false,
+        e2ee: false,
     };
     store.insert_room(room.clone()).await.expect("insert");
     (Hub::new(store.clone()), store, room)
@@ -42,6 +43,7 @@ fn request(name: &str, role: Role, who: u8) -> JoinRequest {
         identity: person(who),
         link: "AAAAAAAAAAAAAAAAAAAAAA".into(),
         keep_media: false,
+        e2ee: None,
     }
 }
 
@@ -378,7 +380,7 @@ async fn guests_and_cohosts_cannot_act_above_their_role() {
             participant_id: target.clone(),
         },
         ClientMessage::SetPanic { active: true },
-        ClientMessage::RotateLink,
+        ClientMessage::RotateLink { e2ee: false },
         ClientMessage::EndRoom,
         ClientMessage::SetCohost {
             participant_id: guest.participant_id.clone(),
@@ -497,7 +499,7 @@ async fn a_rotated_link_reaches_everyone_inside_and_is_stored() {
     let (hub, store, room) = setup().await;
     let (mut owner, owner_link) = enter(&hub, &room, request("Owner", Role::Owner, 1)).await;
     let (mut guest, _g) = enter(&hub, &room, request("Guest", Role::Guest, 2)).await;
-    owner_link.host(ClientMessage::RotateLink);
+    owner_link.host(ClientMessage::RotateLink { e2ee: false });
     let new_id = match until(&mut guest, |m| {
         matches!(m, ServerMessage::RoomUpdated { .. })
     })

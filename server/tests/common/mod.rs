@@ -207,6 +207,7 @@ impl WsClient {
             }),
             host_key: None,
             device: None,
+            e2ee: None,
         })
         .await;
     }
@@ -229,6 +230,7 @@ impl WsClient {
             }),
             host_key: None,
             device: None,
+            e2ee: None,
         })
         .await;
     }
@@ -243,6 +245,7 @@ impl WsClient {
             resume: None,
             host_key: host_key.map(str::to_owned),
             device: device.map(str::to_owned),
+            e2ee: None,
         })
         .await;
     }

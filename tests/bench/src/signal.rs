@@ -309,6 +309,7 @@ async fn run(
             resume: None,
             host_key: None,
             device: None,
+            e2ee: None,
         },
     )
     .await?;
@@ -503,6 +504,7 @@ mod tests {
             name: name.to_owned(),
             media: MediaState { audio: true, video },
             role: salon_protocol::Role::Guest,
+            e2ee: None,
         };
         let mut o = Others::default();
         o.update(&p("z", "bench 2", true), 10);
