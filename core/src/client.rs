@@ -35,6 +35,9 @@ struct CreatedRoom {
     url: String,
     host_key: String,
     created_at: i64,
+    /// Servers before end-to-end encryption do not say.
+    #[serde(default)]
+    e2ee: bool,
 }
 
 #[derive(Deserialize)]
@@ -117,8 +120,9 @@ impl Client {
         lock(&self.store)
     }
 
-    /// Creates a room on `server` (e.g. `https://salon.example.org`) and remembers it, with its
-    /// host key, in "my rooms".
+    /// Creates an end-to-end encrypted room on `server` (e.g. `https://salon.example.org`) and
+    /// remembers it, with its host key, in "my rooms". Its secret is made here and never sent
+    /// to the server: it is in the invite link's `#k=` fragment ([`MyRoom::link`]).
     pub async fn create_room(&self, server: &str, name: Option<&str>) -> Result<MyRoom, CoreError> {
         let server = server.trim().trim_end_matches('/');
         if !(server.starts_with("http://") || server.starts_with("https://")) {
@@ -128,7 +132,7 @@ impl Client {
                 ),
             });
         }
-        let body = serde_json::json!({ "name": name });
+        let body = serde_json::json!({ "name": name, "e2ee": true });
         let response = self
             .http
             .post(format!("{server}/api/rooms"))
@@ -136,8 +140,14 @@ impl Client {
             .send()
             .await?;
         let created: CreatedRoom = parse(response).await?;
+        if !created.e2ee {
+            return Err(CoreError::Server {
+                reason: "this server is too old for end-to-end encrypted rooms; update it".into(),
+            });
+        }
         // The link must be one we can parse back (it comes from the server).
-        let link = InviteLink::parse(&created.url)?;
+        let secret = salon_e2ee::RoomSecret::generate().to_base64url();
+        let link = InviteLink::parse(&created.url)?.with_secret(Some(secret));
         let room = MyRoom {
             id: created.id,
             link: link.to_url(),
@@ -169,7 +179,7 @@ impl Client {
             .store()
             .my_room(&link.room_id)
             .ok()
-            .filter(|room| room.link == link.to_url())
+            .filter(|room| same_room(&room.link, &link))
             .ok_or_else(|| CoreError::NotAllowed {
                 reason: "this is not one of my rooms here (no host key for it)".into(),
             })?;
@@ -235,7 +245,9 @@ impl Client {
     /// door and who is inside.
     pub async fn my_friend_card(&self, my_name: &str, link: &str) -> Result<String, CoreError> {
         let key = self.presence_key(link, false).await?;
-        let (link, _) = self.my_room_at(link)?;
+        // The stored link carries the room's secret, which the card must pass on.
+        let (_, room) = self.my_room_at(link)?;
+        let link = InviteLink::parse(&room.link)?;
         Ok(crate::store::FriendCard::new(my_name, link)?
             .with_presence(&key)?
             .to_link())
@@ -313,16 +325,37 @@ impl Client {
         video_sink: Option<Arc<dyn VideoSink>>,
         audio_sink: Option<Arc<dyn AudioSink>>,
     ) -> Result<Call, CoreError> {
-        let link = InviteLink::parse(link)?;
+        let mut link = InviteLink::parse(link)?;
         let mut config = config;
         {
             let store = self.store();
+            // A link pasted without its key, to one of my rooms or a friend's: the key we
+            // keep for it.
+            if link.secret.is_none() {
+                let mine = store
+                    .my_room(&link.room_id)
+                    .ok()
+                    .map(|room| room.link)
+                    .filter(|stored| same_room(stored, &link));
+                let friend = || {
+                    store
+                        .friend_by_link(&link.base_url())
+                        .ok()
+                        .flatten()
+                        .map(|f| f.room_link)
+                };
+                if let Some(known) = mine.or_else(friend)
+                    && let Ok(known) = InviteLink::parse(&known)
+                {
+                    link.secret = known.secret;
+                }
+            }
             if config.host_key.is_none() {
                 config.host_key = store
                     .my_room(&link.room_id)
                     .ok()
                     // The key only goes to the server the room was made on.
-                    .filter(|room| room.link == link.to_url())
+                    .filter(|room| same_room(&room.link, &link))
                     .map(|room| room.host_key);
             }
             if config.device_id.is_none() {
@@ -393,6 +426,11 @@ impl Client {
         let room = InviteLink::parse(room_link)?;
         Ok(crate::store::FriendCard::new(my_name, room)?.to_link())
     }
+}
+
+/// Whether a stored link names the same room on the same server as `link` (secrets aside).
+fn same_room(stored: &str, link: &InviteLink) -> bool {
+    InviteLink::parse(stored).is_ok_and(|s| s.same_room(link))
 }
 
 fn lock(store: &Mutex<LocalStore>) -> std::sync::MutexGuard<'_, LocalStore> {

@@ -56,6 +56,11 @@ pub enum CoreError {
     /// holds everyone's off).
     #[error("not allowed: {reason}")]
     NotAllowed { reason: String },
+    /// End-to-end encryption stands in the way: the link lacks the room's key, the server
+    /// claims an encrypted link's room is not encrypted, or this build cannot encrypt. The
+    /// reason is written for people.
+    #[error("{reason}")]
+    E2ee { reason: String },
 }
 
 impl CoreError {
@@ -84,6 +89,9 @@ impl CoreError {
             ErrorCode::RoomEnded => Self::RoomEnded,
             ErrorCode::NotAllowed => Self::NotAllowed {
                 reason: message.to_owned(),
+            },
+            ErrorCode::E2eeRequired => Self::E2ee {
+                reason: crate::call::e2ee::missing_key().to_owned(),
             },
             _ => Self::Server {
                 reason: message.to_owned(),

@@ -81,6 +81,10 @@ pub enum SalonError {
     /// Not now: e.g. turning the microphone on while a host holds everyone's off.
     #[error("not allowed: {reason}")]
     NotAllowed { reason: String },
+    /// End-to-end encryption stands in the way (a link without its key, a server that claims
+    /// an encrypted room is not); the reason is written for people.
+    #[error("{reason}")]
+    E2ee { reason: String },
     #[error("internal error: {reason}")]
     Internal { reason: String },
 }
@@ -104,6 +108,7 @@ impl From<CoreError> for SalonError {
             CoreError::KnockDenied => Self::KnockDenied,
             CoreError::RoomEnded => Self::RoomEnded,
             CoreError::NotAllowed { reason } => Self::NotAllowed { reason },
+            CoreError::E2ee { reason } => Self::E2ee { reason },
         }
     }
 }
@@ -500,6 +505,20 @@ pub struct RoomStateRecord {
     /// Somebody shows my video. While false the core sends no video (the camera may pause).
     pub video_watched: bool,
     pub connection: ConnectionRecord,
+    /// End-to-end encryption; `None` in a room that is not encrypted.
+    pub e2ee: Option<E2eeRecord>,
+}
+
+/// An encrypted call's safety code: everyone comparing it aloud should see the same. It
+/// changes when someone comes or goes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct E2eeRecord {
+    /// 12 digits, `dddd dddd dddd`.
+    pub safety_code: String,
+    /// People holding keys, me included.
+    pub key_holders: u32,
+    /// Participants whose keys could not be checked (yet): they see and hear nothing of me.
+    pub unverified: Vec<String>,
 }
 
 impl From<RoomState> for RoomStateRecord {
@@ -521,6 +540,11 @@ impl From<RoomState> for RoomStateRecord {
             speaking: s.speaking,
             video_watched: s.video_watched,
             connection: s.connection.into(),
+            e2ee: s.e2ee.map(|e| E2eeRecord {
+                safety_code: e.safety_code,
+                key_holders: e.key_holders,
+                unverified: e.unverified,
+            }),
         }
     }
 }

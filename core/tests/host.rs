@@ -463,9 +463,20 @@ async fn a_rotated_link_moves_my_room_and_resumes_use_it() {
     owner.rotate_link().unwrap();
     wait_for("the new id", || owner.state().room_id != old_id).await;
     let new_id = owner.state().room_id;
-    assert_eq!(owner.state().link, s.link.replace(&old_id, &new_id));
+    // The new link is the room's new id with a new secret (the room is end-to-end
+    // encrypted): whoever held the old link learns nothing from the new one.
+    let (old_base, old_secret) = s.link.split_once("#k=").unwrap();
+    wait_for("the new secret", || {
+        owner.state().link.contains("#k=") && !owner.state().link.ends_with(old_secret)
+    })
+    .await;
+    let link = owner.state().link;
+    let (base, secret) = link.split_once("#k=").unwrap();
+    assert_eq!(base, old_base.replace(&old_id, &new_id));
+    assert_eq!(secret.len(), 43);
+    // The guest hears of the new id, and gets the new secret from the owner.
     wait_for("the guest to hear of it", || {
-        guest.state().room_id == new_id
+        guest.state().room_id == new_id && guest.state().link.ends_with(&format!("#k={secret}"))
     })
     .await;
     wait_for("my rooms to follow", || {

@@ -57,6 +57,7 @@ pub(super) async fn open(
         host_key: config.host_key.as_deref(),
         device: config.device_id.as_deref(),
         keep_media,
+        e2ee: shared.kx().join_field(),
     };
     let admission = signal
         .join(request, |code, message| shared.refused(code, message))
@@ -71,7 +72,7 @@ pub(super) async fn open(
 /// when the server says it kept the media, the call goes on with it — no new offer; otherwise
 /// it is closed and the call starts over.
 pub(super) async fn enter(
-    signal: Signal,
+    mut signal: Signal,
     admission: Admission,
     config: &CallConfig,
     shared: &Shared,
@@ -86,6 +87,17 @@ pub(super) async fn enter(
             Ok(Stage::Lobby(signal))
         }
         Admission::Joined(reply) => {
+            // A link with a key never joins a room the server calls unencrypted.
+            let checked = match &reply.joined {
+                ServerMessage::Joined { room, .. } => shared.kx().check_room(room),
+                _ => Ok(()),
+            };
+            if let Err(e) = checked {
+                let _ = signal.send(&ClientMessage::Leave).await;
+                signal.close().await;
+                drop_peer(kept, handles).await;
+                return Err(e);
+            }
             *resume = Some(reply.resume());
             if reply.media_kept {
                 let Some(peer) = kept else {
@@ -129,6 +141,15 @@ pub(super) async fn establish(
     shared: &Shared,
     handles: &TrackHandles,
 ) -> Result<Session, CoreError> {
+    let checked = match &reply.joined {
+        ServerMessage::Joined { room, .. } => shared.kx().check_room(room),
+        _ => Ok(()),
+    };
+    if let Err(e) = checked {
+        let _ = signal.send(&ClientMessage::Leave).await;
+        signal.close().await;
+        return Err(e);
+    }
     super::driver::follow(shared, handles, &reply.joined);
     let mut peer = peer::build(&config.udp_addrs).await?;
     let me = reply.participant_id.clone();

@@ -65,6 +65,7 @@ fn final_reason(code: ErrorCode) -> Option<EndReason> {
         ErrorCode::Removed => Some(EndReason::Removed),
         ErrorCode::KnockDenied => Some(EndReason::KnockDenied),
         ErrorCode::RoomEnded => Some(EndReason::RoomEnded),
+        ErrorCode::E2eeRequired => Some(EndReason::Error(super::e2ee::missing_key().to_owned())),
         _ => None,
     }
 }
@@ -78,6 +79,7 @@ fn final_error(e: &CoreError) -> Option<EndReason> {
         CoreError::Removed => Some(EndReason::Removed),
         CoreError::KnockDenied => Some(EndReason::KnockDenied),
         CoreError::RoomEnded => Some(EndReason::RoomEnded),
+        CoreError::E2ee { reason } => Some(EndReason::Error(reason.clone())),
         _ => None,
     }
 }
@@ -97,6 +99,7 @@ pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMe
     let mut mine = None;
     let mut watched = true;
     let mut layers = None;
+    let mut roles = std::collections::HashMap::new();
     shared.update(|s| {
         let about_me = match message {
             ServerMessage::Muted { .. } => true,
@@ -111,8 +114,20 @@ pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMe
         }
         watched = s.video_watched;
         layers = s.video_layers.clone();
+        roles = s
+            .participants
+            .iter()
+            .map(|p| (p.id.clone(), p.role))
+            .collect();
         changed
     });
+    // The key exchange follows the room too (it queues what to send; the driver sends it).
+    let e2ee = {
+        let mut kx = shared.kx();
+        kx.follow(message, &roles);
+        kx.state()
+    };
+    shared.update(|s| s.set_e2ee(e2ee));
     if let Some(media) = mine {
         handles.audio_on.store(media.audio, Ordering::Relaxed);
         handles.video_on.store(media.video, Ordering::Relaxed);
@@ -412,16 +427,24 @@ impl Driver {
         ping.reset();
         // A new connection (or a resumed one: the server may have lost it) gets the whole view.
         self.view.reconnected();
-        if self.send_view(session).await.is_err() {
+        if self.send_view(session).await.is_err() || self.send_keys(session).await.is_err() {
             return Outcome::Dropped("the server connection dropped".into());
         }
         loop {
             let view_at = self.view_at.map(tokio::time::Instant::from_std);
+            let keys_at = self
+                .shared
+                .kx()
+                .deadline()
+                .map(tokio::time::Instant::from_std);
             tokio::select! {
                 message = session.signal.recv() => match message {
                     Ok(Some(message)) => {
                         if let Some(outcome) = self.on_server(session, message).await {
                             return outcome;
+                        }
+                        if self.send_keys(session).await.is_err() {
+                            return Outcome::Dropped("the server connection dropped".into());
                         }
                         // Someone came or went: the view may have changed.
                         if self.send_view(session).await.is_err() {
@@ -455,7 +478,12 @@ impl Driver {
                         }
                         Some(Cmd::SetMicrophone(on)) => ClientMessage::Media(self.switch(|m| m.audio = on)),
                         Some(Cmd::SetCamera(on)) => ClientMessage::Media(self.switch(|m| m.video = on)),
-                        Some(Cmd::Host(action)) => action,
+                        Some(Cmd::Host(action)) => {
+                            if matches!(action, ClientMessage::RotateLink { .. }) {
+                                self.shared.kx().rotating();
+                            }
+                            action
+                        }
                         Some(Cmd::SetView(participant, view)) => {
                             self.view.set(&participant, view);
                             if self.send_view(session).await.is_err() {
@@ -478,8 +506,48 @@ impl Driver {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
+                _ = sleep_until(keys_at) => {
+                    let e2ee = {
+                        let mut kx = self.shared.kx();
+                        kx.tick(Instant::now());
+                        kx.state()
+                    };
+                    self.shared.update(|s| s.set_e2ee(e2ee));
+                    if self.send_keys(session).await.is_err() {
+                        return Outcome::Dropped("the server connection dropped".into());
+                    }
+                }
             }
         }
+    }
+
+    /// Sends what the key exchange queued, and follows a new room secret (a rotation): the link
+    /// to reconnect through and to keep in "my rooms" carries it.
+    async fn send_keys(&mut self, session: &mut Session) -> Result<(), CoreError> {
+        let (outbox, secret) = {
+            let mut kx = self.shared.kx();
+            (kx.take_outbox(), kx.take_new_secret())
+        };
+        if let Some(secret) = secret {
+            self.link.secret = Some(secret.clone());
+            self.shared.update(|s| s.set_link_secret(&secret));
+            if let Some(hook) = &self.on_relink {
+                hook(&self.link.room_id, &self.link.to_url());
+            }
+        }
+        for message in outbox {
+            tracing::debug!(
+                kind = match &message {
+                    ClientMessage::E2eeAnnounce { .. } => "announce",
+                    ClientMessage::E2eeKeys { boxes } if boxes.len() == 1 => "one box",
+                    ClientMessage::E2eeKeys { .. } => "boxes",
+                    _ => "other",
+                },
+                "key exchange"
+            );
+            session.signal.send(&message).await?;
+        }
+        Ok(())
     }
 
     /// Sends the view if it changed and the last one is old enough; otherwise remembers when

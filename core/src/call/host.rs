@@ -84,7 +84,7 @@ impl Call {
     /// Gives the room a new invite link; the old one stops working for anyone not inside.
     /// The state's `room_id` and `link` follow, and so does "my rooms".
     pub fn rotate_link(&self) -> Result<(), CoreError> {
-        self.host(ClientMessage::RotateLink)
+        self.host(ClientMessage::RotateLink { e2ee: false })
     }
 
     /// Ends the call for everyone, this call included (it ends with `RoomEnded`). The room,

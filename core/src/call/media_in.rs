@@ -20,6 +20,8 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use salon_e2ee::Codec;
+
 use super::state::MediaKind;
 use crate::media::audio::{AudioDecoder, Channels};
 use crate::media::depacketize::H264Assembler;
@@ -50,6 +52,9 @@ pub struct RemoteStats {
     pub video_codec: String,
     pub audio_packets: u64,
     pub audio_frames_decoded: u64,
+    /// Frames (video and audio) dropped because they did not decrypt: no key from them yet, a
+    /// wrong key, or altered on the way. Only in end-to-end encrypted rooms.
+    pub frames_undecryptable: u64,
 }
 
 pub type StatsMap = Arc<Mutex<HashMap<String, RemoteStats>>>;
@@ -71,6 +76,10 @@ pub struct ReceiveContext {
     pub events: mpsc::UnboundedSender<MediaEvent>,
     /// The receive tasks running now.
     pub receivers: Receivers,
+    /// Opens frames in an end-to-end encrypted room (passes them on otherwise).
+    pub crypto: Arc<super::e2ee::MediaCrypto>,
+    /// Tests: sees each reassembled video frame before decryption.
+    pub raw_video_tap: Option<super::RawVideoTap>,
 }
 
 /// Why a receive task stops.
@@ -307,6 +316,18 @@ async fn receive_video(
                     }
                 };
                 while let Ok(frame) = frames_rx.recv() {
+                    // Never decode what did not decrypt: the server (or anyone on the way)
+                    // cannot show us a picture of its own. A key that arrives later needs a
+                    // keyframe to start from.
+                    let frame = match ctx.crypto.incoming(&who, Codec::H264, frame) {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            tracing::trace!(error = %e, "video frame did not decrypt");
+                            with_stats(&ctx.stats, &who, |s| s.frames_undecryptable += 1);
+                            want_keyframe.store(true, Ordering::Relaxed);
+                            continue;
+                        }
+                    };
                     match decoder.decode(&frame) {
                         Ok(Some(picture)) => {
                             with_stats(&ctx.stats, &who, |s| {
@@ -370,6 +391,9 @@ async fn receive_video(
         }
         for frame in frames {
             with_stats(&ctx.stats, &who, |s| s.frames_received += 1);
+            if let Some(tap) = &ctx.raw_video_tap {
+                tap(&who, &frame);
+            }
             if let Err(TrySendError::Full(_)) = frames_tx.try_send(frame) {
                 // The decoder fell behind; what follows needs a fresh keyframe.
                 want_keyframe.store(true, Ordering::Relaxed);
@@ -413,6 +437,13 @@ async fn receive_audio(
                     }
                 };
                 while let Ok(packet) = packets_rx.recv() {
+                    let packet = match ctx.crypto.incoming(&who, Codec::Opus, packet) {
+                        Ok(packet) => packet,
+                        Err(_) => {
+                            with_stats(&ctx.stats, &who, |s| s.frames_undecryptable += 1);
+                            continue;
+                        }
+                    };
                     let Ok(pcm) = decoder.decode(&packet) else {
                         continue;
                     };

@@ -24,6 +24,9 @@ use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 
+use salon_e2ee::Codec;
+
+use super::e2ee::MediaCrypto;
 use super::simulcast::{LAYER_COUNT, LAYERS, LayerSwitches};
 use crate::error::CoreError;
 use crate::media::audio::{AudioEncoder, Channels, audio_level, is_dtx_packet};
@@ -128,6 +131,7 @@ impl Outgoing {
     pub fn start(
         video_config: VideoEncoderConfig,
         audio_channels: Channels,
+        crypto: Arc<MediaCrypto>,
     ) -> Result<Self, CoreError> {
         // Fail early (and on the caller's thread) if the codecs cannot be created.
         let video_encoders = LAYERS
@@ -174,7 +178,12 @@ impl Outgoing {
                 audio_thread(audio_encoder, audio_rx, encoded_tx, audio_channels.count())
             })
             .map_err(CoreError::media)?;
-        tokio::spawn(write_loop(encoded_rx, tracks.clone(), stats.clone()));
+        tokio::spawn(write_loop(
+            encoded_rx,
+            tracks.clone(),
+            stats.clone(),
+            crypto,
+        ));
         Ok(Self {
             video: video_tx,
             audio: audio_tx,
@@ -315,6 +324,7 @@ async fn write_loop(
     mut encoded: mpsc::Receiver<Encoded>,
     tracks: Arc<ArcSwapOption<OutTracks>>,
     stats: Arc<SendStats>,
+    crypto: Arc<MediaCrypto>,
 ) {
     while let Some(item) = encoded.recv().await {
         let Some(current) = tracks.load_full() else {
@@ -330,6 +340,11 @@ async fn write_loop(
                     continue;
                 };
                 let Some(out) = video.layers.get(layer) else {
+                    continue;
+                };
+                // Sealed after the encoder, before packetization (ADR 0003 §6); never sent in
+                // the clear in an encrypted room.
+                let Some(data) = crypto.outgoing(Codec::H264, data) else {
                     continue;
                 };
                 if write(
@@ -363,6 +378,9 @@ async fn write_loop(
                         stats.audio_frames_dtx.fetch_add(1, Ordering::Relaxed);
                     }
                 } else {
+                    let Some(data) = crypto.outgoing(Codec::Opus, data) else {
+                        continue;
+                    };
                     let extensions = [HeaderExtension::AudioLevel(level)];
                     if write(track, *ssrc, *pt, data, duration, &extensions).await {
                         stats.audio_frames_sent.fetch_add(1, Ordering::Relaxed);

@@ -12,6 +12,7 @@
 pub mod backoff;
 mod connect;
 mod driver;
+pub mod e2ee;
 mod host;
 pub mod media_in;
 pub mod media_out;
@@ -109,7 +110,14 @@ pub struct CallConfig {
     /// This device's id, so that a host's removal sticks to it. [`crate::Client::join`] fills
     /// it in from the local store.
     pub device_id: Option<String>,
+    /// Tests only: sees every received video frame as it arrived, before decryption
+    /// (participant id, Annex B bytes).
+    #[doc(hidden)]
+    pub raw_video_tap: Option<RawVideoTap>,
 }
+
+/// See [`CallConfig::raw_video_tap`].
+pub type RawVideoTap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 impl fmt::Debug for CallConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,6 +149,7 @@ impl CallConfig {
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             host_key: None,
             device_id: None,
+            raw_video_tap: None,
         }
     }
 }
@@ -177,6 +186,8 @@ struct Shared {
     media_kept: AtomicU64,
     /// Offers from the server (renegotiations) answered.
     server_offers: AtomicU64,
+    /// The key exchange (end-to-end encryption), fed every server message by [`driver::follow`].
+    kx: Mutex<e2ee::KeyExchange>,
 }
 
 impl Shared {
@@ -199,6 +210,10 @@ impl Shared {
         if let Some(listener) = &self.listener {
             listener.on_state_changed(snapshot);
         }
+    }
+
+    fn kx(&self) -> std::sync::MutexGuard<'_, e2ee::KeyExchange> {
+        self.kx.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn emit(&self, event: CallEvent) {
@@ -273,14 +288,27 @@ impl Call {
             audio: config.audio_on,
             video: config.video_on,
         };
+        let first_key = salon_e2ee::SenderKey::random(0);
+        let crypto = Arc::new(e2ee::MediaCrypto::new(first_key.clone())?);
+        let kx = e2ee::KeyExchange::new(
+            link.secret.as_deref(),
+            &link.room_id,
+            crypto.clone(),
+            first_key,
+        )?;
         let shared = Arc::new(Shared {
             state: Mutex::new(RoomState::new(link.room_id.clone(), link.to_url(), media)),
             listener: hooks.listener,
             names: Mutex::new(HashMap::new()),
             media_kept: AtomicU64::new(0),
             server_offers: AtomicU64::new(0),
+            kx: Mutex::new(kx),
         });
-        let outgoing = Outgoing::start(config.video, crate::media::audio::Channels::Mono)?;
+        let outgoing = Outgoing::start(
+            config.video,
+            crate::media::audio::Channels::Mono,
+            crypto.clone(),
+        )?;
         outgoing.audio_on.store(config.audio_on, Ordering::Relaxed);
         outgoing.video_on.store(config.video_on, Ordering::Relaxed);
         let stats = StatsMap::default();
@@ -291,6 +319,8 @@ impl Call {
             stats: stats.clone(),
             events: media_tx,
             receivers: Default::default(),
+            crypto,
+            raw_video_tap: config.raw_video_tap.clone(),
         };
         let handles = outgoing.clone_handles();
         let (signal, admission) = connect::open(link, &config, media, None, false, &shared).await?;
@@ -354,6 +384,13 @@ impl Call {
             resumes_media_kept: self.shared.media_kept.load(Ordering::Relaxed),
             server_offers: self.shared.server_offers.load(Ordering::Relaxed),
         }
+    }
+
+    /// Tests only: every sender key this call received, in order (participant id, key), to
+    /// show what a removed participant could still decrypt.
+    #[doc(hidden)]
+    pub fn received_sender_keys(&self) -> Vec<(String, salon_e2ee::SenderKey)> {
+        self.shared.kx().received_keys().to_vec()
     }
 
     /// Counters of what was sent.

@@ -71,6 +71,8 @@ pub struct JoinRequest<'a> {
     pub device: Option<&'a str>,
     /// With `resume`: our peer connection outlived the socket; ask the server to go on with it.
     pub keep_media: bool,
+    /// We encrypt end to end: our key commitment.
+    pub e2ee: Option<salon_protocol::E2eeJoin>,
 }
 
 /// How long to wait for the server to answer `join`.
@@ -131,6 +133,7 @@ impl Signal {
             resume: request.resume,
             host_key: request.host_key.map(str::to_owned),
             device: request.device.map(str::to_owned),
+            e2ee: request.e2ee,
         })
         .await?;
         tokio::time::timeout(JOIN_TIMEOUT, async {

@@ -135,6 +135,19 @@ pub struct RoomState {
     /// `video_watched` is false); see `call::simulcast`.
     pub video_layers: Option<Vec<String>>,
     pub connection: ConnectionStatus,
+    /// End-to-end encryption: the safety code to compare aloud and who holds keys. `None` in
+    /// a room that is not encrypted (and before joining).
+    pub e2ee: Option<super::e2ee::E2eeState>,
+}
+
+/// `(server, "#…" fragment or "")` of a link `<server>/r/<id>[#…]`.
+fn link_parts(link: &str) -> (&str, &str) {
+    let (base, fragment) = match link.find('#') {
+        Some(at) => link.split_at(at),
+        None => (link, ""),
+    };
+    let server = base.rsplit_once("/r/").map_or(base, |(server, _)| server);
+    (server, fragment)
 }
 
 /// Which stream of a participant an event is about.
@@ -165,6 +178,7 @@ impl RoomState {
             video_watched: true,
             video_layers: None,
             connection: ConnectionStatus::Connecting,
+            e2ee: None,
         }
     }
 
@@ -341,6 +355,8 @@ impl RoomState {
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong
+            | ServerMessage::E2eeAnnounce { .. }
+            | ServerMessage::E2eeKey { .. }
             | ServerMessage::Error { .. } => false,
         }
     }
@@ -354,12 +370,22 @@ impl RoomState {
         if self.room_id == id {
             return;
         }
-        let server = self
-            .link
-            .rsplit_once("/r/")
-            .map_or(self.link.as_str(), |(server, _)| server);
-        self.link = format!("{server}/r/{id}");
+        let (server, fragment) = link_parts(&self.link);
+        self.link = format!("{server}/r/{id}{fragment}");
         self.room_id = id.to_owned();
+    }
+
+    /// The room's secret changed (a host rotated the link of an encrypted room): the link to
+    /// share carries the new one.
+    pub fn set_link_secret(&mut self, secret: &str) -> bool {
+        let (server, _) = link_parts(&self.link);
+        let link = format!("{server}/r/{}#k={secret}", self.room_id);
+        std::mem::replace(&mut self.link, link) != self.link
+    }
+
+    /// Replaces the encryption state; whether it changed.
+    pub fn set_e2ee(&mut self, e2ee: Option<super::e2ee::E2eeState>) -> bool {
+        std::mem::replace(&mut self.e2ee, e2ee) != self.e2ee
     }
 
     /// My role; a guest sees no lobby and no bans.

@@ -9,6 +9,7 @@ fn p(id: &str, name: &str) -> Participant {
         name: name.into(),
         media: MediaState::default(),
         role: Role::Guest,
+        e2ee: None,
     }
 }
 
@@ -19,6 +20,7 @@ fn room(id: &str, locked: bool, panic: bool) -> RoomInfo {
         max_participants: 50,
         locked,
         panic,
+        e2ee: false,
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! # Invite links
 //!
-//! `http(s)://host[:port][/prefix]/r/<room id>`, as the server hands out. A trailing slash, a
-//! query and a fragment are ignored; surrounding whitespace is trimmed; a link typed without a
+//! `http(s)://host[:port][/prefix]/r/<room id>[#k=<room secret>]`, as the server hands out plus
+//! the secret of an end-to-end encrypted room (ADR 0003 §2.1), which the creating client puts in
+//! the fragment because browsers never send a fragment to the server. A trailing slash and a
+//! query are ignored, and so are unknown fragment parameters; surrounding whitespace is trimmed; a link typed without a
 //! scheme (`salon.example.org/r/…`) is read as `https://`. A path prefix before `/r/` belongs to
 //! the server (a server behind a reverse proxy under a path), so
 //! `https://example.org/salon/r/ID` means server `https://example.org/salon`, room `ID`.
@@ -18,9 +20,12 @@
 //! link.
 //!
 //! ```text
-//! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>[&presence=<key>]
-//! salon:friend?v=1&name=<name>&room=<invite link>[&presence=<presence key>]
+//! https://<any host>[/prefix]/friend?v=1&name=<name>&room=<invite link>[&presence=<key>][#k=<secret>]
+//! salon:friend?v=1&name=<name>&room=<invite link>[&presence=<presence key>][#k=<secret>]
 //! ```
+//!
+//! The room's secret rides in the *card's* fragment, never in `room=`: a card opened in a
+//! browser sends its query to the server, never its fragment.
 //!
 //! `presence` (optional, 43 URL-safe characters) is the room's presence key: it lets the holder
 //! see the room's door and who is inside (`docs/protocol.md`, "Presence"). Readers that do not
@@ -97,15 +102,21 @@ pub enum LinkError {
     InvalidRoom(Box<LinkError>),
     #[error("the friend card's presence key is not valid (expected 43 URL-safe characters)")]
     InvalidPresenceKey,
+    #[error("the link's key (the part after #k=) is damaged; ask for the whole link again")]
+    InvalidSecret,
 }
 
 /// A room's invite link, split into the server it lives on and the room id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct InviteLink {
     /// Origin plus any path prefix, without a trailing slash, e.g. `https://salon.example.org`,
     /// `http://127.0.0.1:8080` or `https://example.org/salon`.
     pub server: String,
     pub room_id: String,
+    /// The room's end-to-end secret from the link's `#k=` (43 base64url characters), when the
+    /// room is encrypted. Never sent to the server: [`Self::api_base`], [`Self::room_api_url`]
+    /// and [`Self::ws_url`] leave it out; [`Self::to_url`] keeps it (it is the link to share).
+    pub secret: Option<String>,
 }
 
 impl InviteLink {
@@ -127,6 +138,7 @@ impl InviteLink {
         let link = Self {
             server: server_of(&url, prefix)?,
             room_id: (*room_id).to_owned(),
+            secret: secret_in(url.fragment())?,
         };
         // The canonical form can be longer than what was pasted (`https://` added to a link
         // without a scheme, a path prefix percent-encoded, an international host in punycode).
@@ -141,9 +153,29 @@ impl InviteLink {
         Ok(link)
     }
 
-    /// The canonical link: `<server>/r/<room id>`.
+    /// The canonical link to share: `<server>/r/<room id>`, with `#k=<secret>` for an
+    /// encrypted room.
     pub fn to_url(&self) -> String {
+        match &self.secret {
+            Some(secret) => format!("{}#k={secret}", self.base_url()),
+            None => self.base_url(),
+        }
+    }
+
+    /// The link without its secret: `<server>/r/<room id>`. Which room it is, for comparing
+    /// and for anything that may reach a server.
+    pub fn base_url(&self) -> String {
         format!("{}/r/{}", self.server, self.room_id)
+    }
+
+    /// Whether `other` names the same room on the same server (secrets aside).
+    pub fn same_room(&self, other: &Self) -> bool {
+        self.server == other.server && self.room_id == other.room_id
+    }
+
+    /// The same link carrying `secret` (or none).
+    pub fn with_secret(self, secret: Option<String>) -> Self {
+        Self { secret, ..self }
     }
 
     /// The base of the server's HTTP API: `<server>/api`.
@@ -167,6 +199,17 @@ impl InviteLink {
             self.server.clone()
         };
         format!("{server}/api/rooms/{}/ws", self.room_id)
+    }
+}
+
+/// Prints the secret as `…`: debug output ends up in logs.
+impl fmt::Debug for InviteLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InviteLink")
+            .field("server", &self.server)
+            .field("room_id", &self.room_id)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .finish()
     }
 }
 
@@ -241,6 +284,9 @@ impl FriendCard {
         check_version(&version.ok_or(LinkError::MissingField("version"))?)?;
         let room = room.ok_or(LinkError::MissingField("room link"))?;
         let room = InviteLink::parse(&room).map_err(|e| LinkError::InvalidRoom(Box::new(e)))?;
+        // The card's own fragment holds the room's secret (a secret inside `room=` would have
+        // gone to a server already: it is dropped).
+        let room = room.with_secret(secret_in(url.fragment())?);
         let card = Self::new(&name.ok_or(LinkError::MissingField("name"))?, room)?;
         match presence {
             Some(key) => card.with_presence(&key),
@@ -253,19 +299,31 @@ impl FriendCard {
     /// Universal Links), a browser shows the server's friend card page, which offers the app
     /// and dropping in. The `salon:` form ([`FriendCard::to_app_link`]) reads the same.
     pub fn to_link(&self) -> String {
-        format!("{}/friend?{}", self.room.server, self.query())
+        format!(
+            "{}/friend?{}{}",
+            self.room.server,
+            self.query(),
+            self.fragment()
+        )
     }
 
     /// The card as a `salon:friend?…` link, which only the app opens.
     pub fn to_app_link(&self) -> String {
-        format!("salon:friend?{}", self.query())
+        format!("salon:friend?{}{}", self.query(), self.fragment())
+    }
+
+    fn fragment(&self) -> String {
+        self.room
+            .secret
+            .as_ref()
+            .map_or_else(String::new, |secret| format!("#k={secret}"))
     }
 
     fn query(&self) -> String {
         let mut query = format!(
             "v={FRIEND_CARD_VERSION}&name={}&room={}",
             utf8_percent_encode(&self.name, CARD_VALUE),
-            utf8_percent_encode(&self.room.to_url(), CARD_VALUE),
+            utf8_percent_encode(&self.room.base_url(), CARD_VALUE),
         );
         if let Some(key) = &self.presence {
             query.push_str("&presence=");
@@ -279,6 +337,26 @@ impl fmt::Display for FriendCard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_link())
     }
+}
+
+/// The room secret in a fragment like `k=<secret>` (parameters separated by `&`; others are
+/// ignored). A `k` that is not a room secret is refused: the link was cut or altered, and
+/// joining without it would fail later with a less clear message.
+fn secret_in(fragment: Option<&str>) -> Result<Option<String>, LinkError> {
+    let Some(fragment) = fragment else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for part in fragment.split('&') {
+        if let Some(value) = part.strip_prefix("k=") {
+            if found.is_some() {
+                return Err(LinkError::InvalidSecret);
+            }
+            salon_e2ee::RoomSecret::from_base64url(value).map_err(|_| LinkError::InvalidSecret)?;
+            found = Some(value.to_owned());
+        }
+    }
+    Ok(found)
 }
 
 /// Trims the input and applies the checks every pasted link gets.

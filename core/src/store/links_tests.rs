@@ -6,6 +6,7 @@ fn link(server: &str) -> InviteLink {
     InviteLink {
         server: server.into(),
         room_id: ID.into(),
+        secret: None,
     }
 }
 
@@ -500,4 +501,63 @@ fn friend_cards_carry_a_presence_key() {
         card("Ann", "https://salon.example.org").with_presence("x/y"),
         Err(LinkError::InvalidPresenceKey)
     );
+}
+
+const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+#[test]
+fn the_room_secret_rides_in_the_fragment_and_never_reaches_the_server() {
+    let text = format!("https://salon.example.org/r/{ID}#k={SECRET}");
+    let link = InviteLink::parse(&text).unwrap();
+    assert_eq!(link.secret.as_deref(), Some(SECRET));
+    assert_eq!(link.to_url(), text);
+    assert_eq!(link.base_url(), format!("https://salon.example.org/r/{ID}"));
+    for url in [link.api_base(), link.room_api_url(), link.ws_url()] {
+        assert!(!url.contains(SECRET) && !url.contains('#'), "{url}");
+    }
+    // Debug output (logs) never shows it.
+    assert!(!format!("{link:?}").contains(SECRET));
+    // Other fragment parameters are ignored; a link without one has no secret.
+    let other =
+        InviteLink::parse(&format!("https://salon.example.org/r/{ID}#x=1&k={SECRET}")).unwrap();
+    assert_eq!(other.secret.as_deref(), Some(SECRET));
+    assert_eq!(
+        InviteLink::parse(&format!("https://salon.example.org/r/{ID}#top"))
+            .unwrap()
+            .secret,
+        None
+    );
+    assert!(link.same_room(&InviteLink::parse(&link.base_url()).unwrap()));
+    // A damaged key is refused rather than dropped: the join would fail later, less clearly.
+    for bad in [&SECRET[..42], "%%%", "", &format!("{SECRET}A")] {
+        assert_eq!(
+            InviteLink::parse(&format!("https://salon.example.org/r/{ID}#k={bad}")),
+            Err(LinkError::InvalidSecret),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        InviteLink::parse(&format!(
+            "https://salon.example.org/r/{ID}#k={SECRET}&k={SECRET}"
+        )),
+        Err(LinkError::InvalidSecret)
+    );
+}
+
+#[test]
+fn friend_cards_carry_the_secret_in_their_own_fragment() {
+    let room = InviteLink::parse(&format!("https://salon.example.org/r/{ID}#k={SECRET}")).unwrap();
+    let card = FriendCard::new("Ada", room.clone()).unwrap();
+    let web = card.to_link();
+    // The query (which a browser sends to the server) holds the room without its key.
+    let (query, fragment) = web.split_once('#').unwrap();
+    assert!(!query.contains(SECRET), "{web}");
+    assert_eq!(fragment, format!("k={SECRET}"));
+    assert_eq!(FriendCard::parse(&web).unwrap().room, room);
+    assert_eq!(FriendCard::parse(&card.to_app_link()).unwrap().room, room);
+    // A key inside `room=` (it went to a server already) is not taken.
+    let leaked = format!(
+        "salon:friend?v=1&name=Ada&room=https%3A%2F%2Fsalon.example.org%2Fr%2F{ID}%23k%3D{SECRET}"
+    );
+    assert_eq!(FriendCard::parse(&leaked).unwrap().room.secret, None);
 }

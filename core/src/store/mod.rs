@@ -306,6 +306,21 @@ impl LocalStore {
         let card = FriendCard::parse(card_link)?;
         let link = card.room.to_url();
         if let Some(existing) = self.friend_by_link(&link)? {
+            // A card that brings the room's key where we had none (an older card): keep it.
+            if card.room.secret.is_some() && existing.room_link != link {
+                self.conn.execute(
+                    "UPDATE friends SET room_link = ?2 WHERE id = ?1",
+                    params![existing.id, link],
+                )?;
+                let updated = self.friend(existing.id)?;
+                return match card.presence {
+                    Some(key) if updated.presence_key.as_deref() != Some(key.as_str()) => {
+                        self.set_friend_presence_key(existing.id, Some(&key))?;
+                        self.friend(existing.id)
+                    }
+                    _ => Ok(updated),
+                };
+            }
             return match card.presence {
                 Some(key) if existing.presence_key.as_deref() != Some(key.as_str()) => {
                     self.set_friend_presence_key(existing.id, Some(&key))?;
@@ -399,13 +414,15 @@ impl LocalStore {
 
     /// The friend whose room `room_link` points to, in any spelling of the link (for "already
     /// in your list as …" and for matching open rooms to friends).
+    /// A link with and without its `#k=` secret names the same room.
     pub fn friend_by_link(&self, room_link: &str) -> Result<Option<Friend>, StoreError> {
-        let canonical = InviteLink::parse(room_link)?.to_url();
+        let base = InviteLink::parse(room_link)?.base_url();
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, room_link, added_at, notes, presence_key, notify FROM friends WHERE room_link = ?1",
-                [canonical],
+                "SELECT id, name, room_link, added_at, notes, presence_key, notify FROM friends
+                 WHERE room_link = ?1 OR substr(room_link, 1, length(?1) + 1) = ?1 || '#'",
+                [base],
                 friend_from_row,
             )
             .optional()?)
