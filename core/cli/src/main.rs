@@ -146,7 +146,18 @@ struct Report {
     room_id: String,
     sent_video_frames: u64,
     sent_audio_frames: u64,
+    /// End-to-end encryption: the safety code (the same on every screen of the call) and how
+    /// many hold keys; absent in a room that is not encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e2ee: Option<E2eeReport>,
     remote: Vec<RemoteReport>,
+}
+
+#[derive(Serialize)]
+struct E2eeReport {
+    safety_code: String,
+    key_holders: u32,
+    unverified: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -160,6 +171,7 @@ struct RemoteReport {
     video_codec: String,
     audio_packets: u64,
     audio_frames_decoded: u64,
+    frames_undecryptable: u64,
 }
 
 fn main() -> ExitCode {
@@ -442,6 +454,7 @@ fn report_of(call: &Call) -> Report {
             video_codec: s.video_codec,
             audio_packets: s.audio_packets,
             audio_frames_decoded: s.audio_frames_decoded,
+            frames_undecryptable: s.frames_undecryptable,
         })
         .collect();
     remote.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
@@ -454,6 +467,11 @@ fn report_of(call: &Call) -> Report {
         sent_audio_frames: sent
             .audio_frames_sent
             .load(std::sync::atomic::Ordering::Relaxed),
+        e2ee: state.e2ee.map(|e| E2eeReport {
+            safety_code: e.safety_code,
+            key_holders: e.key_holders,
+            unverified: e.unverified,
+        }),
         remote,
     }
 }
@@ -465,6 +483,13 @@ fn print_text(r: &Report) {
         r.sent_video_frames,
         r.sent_audio_frames
     );
+    match &r.e2ee {
+        Some(e) => println!(
+            "end-to-end encrypted · safety code {} · {} people hold the keys",
+            e.safety_code, e.key_holders
+        ),
+        None => println!("not end-to-end encrypted"),
+    }
     for p in &r.remote {
         println!(
             "{} ({}): video {} received / {} decoded at {}x{} [{}], audio {} packets",
