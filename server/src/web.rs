@@ -21,12 +21,13 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// Serves one embedded file, or 404.
 /// Content-Security-Policy of the pages: same-origin scripts, styles, images and sockets only.
+/// `worker-src 'self'`: the end-to-end encryption worker (`e2ee-worker.js`), same origin only.
 const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; connect-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'";
+     img-src 'self'; connect-src 'self'; media-src 'self'; worker-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
 
+/// Serves one embedded file, or 404.
 pub fn asset(name: &str) -> Response {
     // Flat folder: no paths, so no traversal.
     if name.contains('/') || name.contains('\\') || name.starts_with('.') {

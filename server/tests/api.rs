@@ -106,6 +106,7 @@ async fn pages_and_assets_are_served() {
         // Our scripts only, no framing, and the secret URL never leaks as a referrer.
         let csp = r.headers()["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert!(csp.contains("worker-src 'self'"), "{csp}");
         assert_eq!(r.headers()["x-frame-options"], "DENY");
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }

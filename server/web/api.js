@@ -35,13 +35,18 @@ async function request(path, init = {}) {
   return body;
 }
 
-/** Creates a room. Resolves to {id, name, url, host_key, created_at}. */
-export function createRoom(name) {
+/**
+ * Creates a room (end-to-end encrypted unless `e2ee` is false). Resolves to
+ * {id, name, url, host_key, created_at, e2ee}. The room secret is never part of the request.
+ */
+export function createRoom(name, { e2ee = true } = {}) {
   const trimmed = (name ?? '').trim();
+  const body = trimmed ? { name: trimmed } : {};
+  if (e2ee) body.e2ee = true;
   return request('/api/rooms', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(trimmed ? { name: trimmed } : {}),
+    body: JSON.stringify(body),
   });
 }
 

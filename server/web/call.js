@@ -21,11 +21,14 @@ export class Call {
    *   (`cameraLayers` in logic.js); fixed for the life of the connection
    * @param {boolean} [options.watched] the latest `video_watched` (default true)
    * @param {string[]|null} [options.videoLayers] the latest `video_layers` (default: all)
+   * @param {Worker|null} [options.e2eeWorker] end-to-end encrypted room: every frame we send and
+   *   receive goes through this worker (e2ee-worker.js) as an RTCRtpScriptTransform
    */
   constructor({
     localStream, send, onRemoteTrack, onLost, canSignal = () => true,
-    layers = cameraLayers(360), watched = true, videoLayers = null,
+    layers = cameraLayers(360), watched = true, videoLayers = null, e2eeWorker = null,
   }) {
+    this.e2eeWorker = e2eeWorker;
     this.localStream = localStream;
     this.send = send;
     this.canSignal = canSignal;
@@ -67,12 +70,17 @@ export class Call {
         init.sendEncodings = this.layers.map((layer, i) => ({ ...layer, active: active[i] }));
       }
       this.transceivers[kind] = pc.addTransceiver(track ?? kind, init);
+      // Before the first offer, so that no frame ever leaves unencrypted.
+      if (this.e2eeWorker) {
+        this.transceivers[kind].sender.transform = new RTCRtpScriptTransform(this.e2eeWorker, { side: 'send', kind });
+      }
     }
     preferCodecs(this.transceivers.video);
 
     this.enqueue('publish', async () => {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
+      this.postCodecs(pc.localDescription.sdp);
       this.send({ type: 'offer', sdp: pc.localDescription.sdp });
       this.offerSent = true;
       for (const candidate of this.pendingCandidates.splice(0)) this.send(candidate);
@@ -146,13 +154,17 @@ export class Call {
 
   /** The server's answer to our publishing offer. */
   acceptAnswer(sdp) {
-    this.enqueue('answer', () => this.pc.setRemoteDescription({ type: 'answer', sdp }));
+    this.enqueue('answer', async () => {
+      await this.pc.setRemoteDescription({ type: 'answer', sdp });
+      this.postCodecs(sdp);
+    });
   }
 
   /** A server offer (others' tracks added or removed): answer it, one at a time. */
   acceptOffer(sdp) {
     this.enqueue('offer', async () => {
       await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      this.postCodecs(sdp);
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       this.send({ type: 'answer', sdp: this.pc.localDescription.sdp });
@@ -194,9 +206,23 @@ export class Call {
     else this.pendingCandidates.push(message);
   }
 
+  /** E2EE: tells the worker which codec each payload type is (for frames without a mime type). */
+  postCodecs(sdp) {
+    if (!this.e2eeWorker) return;
+    const map = payloadCodecs(sdp);
+    if (Object.keys(map).length) this.e2eeWorker.postMessage({ type: 'codecs', map });
+  }
+
   remoteTrack(event) {
     // The server names each forwarded stream after the publishing participant.
     const participantId = event.streams[0]?.id ?? /^(.*)-(audio|video)$/u.exec(event.track.id)?.[1];
+    if (this.e2eeWorker) {
+      // Synchronously, before any frame of the section reaches the decoder. A parked section
+      // that starts carrying someone else keeps its transform and gets a new owner.
+      const mid = event.transceiver?.mid ?? null;
+      if (participantId && mid != null) this.e2eeWorker.postMessage({ type: 'owner', mid, participantId });
+      event.receiver.transform ??= new RTCRtpScriptTransform(this.e2eeWorker, { side: 'receive', mid });
+    }
     if (!participantId) return;
     if (event.transceiver?.mid != null) this.ownerByMid.set(event.transceiver.mid, participantId);
     this.ownerByTrack.set(event.track.id, participantId);
@@ -321,6 +347,16 @@ export class Call {
     clearTimeout(this.restarting);
     this.pc?.close();
   }
+}
+
+/** {payloadType: 'opus'|'vp8'|'h264'} from an SDP's rtpmap lines. */
+export function payloadCodecs(sdp) {
+  const map = {};
+  for (const match of String(sdp ?? '').matchAll(/^a=rtpmap:(\d+) ([A-Za-z0-9-]+)\//gmu)) {
+    const name = match[2].toLowerCase();
+    if (name === 'opus' || name === 'vp8' || name === 'h264') map[match[1]] = name;
+  }
+  return map;
 }
 
 /** H.264 first, then VP8 (see logic.js), when the browser lets us choose. */

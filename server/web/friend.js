@@ -15,8 +15,11 @@ if (card.error) {
   $('#friend-title').textContent = `${card.name}'s room`;
   document.title = `${card.name}'s room — Salon`;
   // The query the page was opened with, as a card the app reads.
-  $('#open-app').href = `salon:friend${location.search}`;
-  $('#join-web').href = card.room.href;
+  // The room secret of an end-to-end encrypted room rides in the card's own fragment (never
+  // sent to the server, docs/adr/0003-e2ee.md §2.1): both ways in carry it on.
+  const fragment = /(?:^#|&)k=[A-Za-z0-9_-]{43}(?:&|$)/u.test(location.hash) ? location.hash : '';
+  $('#open-app').href = `salon:friend${location.search}${fragment}`;
+  $('#join-web').href = `${card.room.href}${fragment}`;
   if (card.room.origin !== location.origin) {
     // The room lives on another server than the one this page came from: say where it goes.
     const elsewhere = $('#elsewhere');

@@ -1,8 +1,9 @@
 // The landing page (/): create a room, then copy or share its invite link and enter it.
 
 import { createRoom, getRoom } from './api.js';
+import { hashFor, newRoomSecret } from './e2ee.js';
 import { cleanName, doorText } from './logic.js';
-import { rememberRoom, rememberedRooms } from './storage.js';
+import { rememberRoom, rememberedRooms, roomSecret } from './storage.js';
 import { $, copyText, fillIcons } from './ui.js';
 
 function showRememberedRooms() {
@@ -12,7 +13,8 @@ function showRememberedRooms() {
   for (const room of rooms) {
     const item = document.createElement('li');
     const link = document.createElement('a');
-    link.href = `/r/${encodeURIComponent(room.id)}`;
+    const secret = roomSecret(room.id);
+    link.href = `/r/${encodeURIComponent(room.id)}${secret ? `#k=${secret}` : ''}`;
     link.textContent = room.name || 'Unnamed room';
     const id = document.createElement('span');
     id.className = 'muted';
@@ -58,9 +60,15 @@ async function onCreate(event) {
   button.disabled = true;
   button.dataset.busy = 'true';
   try {
-    const room = await createRoom(cleanName($('#room-name').value));
+    // End-to-end encrypted: the room secret is made here and only ever travels in the link's
+    // fragment (docs/adr/0003-e2ee.md §2.1); the server gets `e2ee: true`, never the secret.
+    const secret = newRoomSecret();
+    const created = await createRoom(cleanName($('#room-name').value), { e2ee: true });
+    const fragment = hashFor(secret);
+    const room = { ...created, secret: fragment.slice(3) };
+    // "Your rooms" keeps the plain link and the secret apart (storage.js), as the host key.
     const kept = rememberRoom(room);
-    showCreated(room);
+    showCreated({ ...room, url: `${created.url || `${window.location.origin}/r/${created.id}`}${fragment}` });
     if (!kept) $('#copy-status').textContent = "This browser can't store the room's host key (storage is blocked).";
     showRememberedRooms();
   } catch (failure) {
@@ -74,10 +82,10 @@ async function onCreate(event) {
 }
 
 function showCreated(room) {
-  const url = room.url || `${window.location.origin}/r/${room.id}`;
+  const url = room.url;
   $('#room-link').value = url;
   $('#created-name').textContent = room.name ? `“${room.name}” is ready` : 'Your room is ready';
-  $('#enter').href = `/r/${encodeURIComponent(room.id)}`;
+  $('#enter').href = `/r/${encodeURIComponent(room.id)}${room.secret ? `#k=${room.secret}` : ''}`;
   $('#created').hidden = false;
   $('#create-form').hidden = true;
   $('#room-link').focus();

@@ -13,7 +13,7 @@ export function reconnectDelay(attempt) {
  */
 export function isFatalForRetry(code) {
   return code === 'room_not_found' || code === 'room_full' || code === 'unsupported_version'
-    || code === 'removed' || code === 'knock_denied' || code === 'room_ended';
+    || code === 'removed' || code === 'knock_denied' || code === 'room_ended' || code === 'e2ee_required';
 }
 
 const ERROR_WORDS = {
@@ -25,6 +25,11 @@ const ERROR_WORDS = {
   knock_denied: ["The host didn't let you in.", 'You can knock again if you think it was a mistake.'],
   room_ended: ['The host ended the call', 'The room is still there: you can join again later.'],
   ended_by_you: ['You ended the call for everyone', 'The room stays, with its lock and bans: come back whenever you like.'],
+  // End-to-end encryption (docs/adr/0003-e2ee.md §5, §7): the sentences are the ADR's own.
+  e2ee_required: ["Can't join this room", 'This room is end-to-end encrypted. Update Salon, or use a current browser.'],
+  e2ee_unsupported: ["Can't join this room", "This room is end-to-end encrypted and this browser can't encrypt calls. Use a current Chrome, Edge, Firefox or Safari, or the Salon app."],
+  e2ee_missing_key: ["Can't join this room", 'This link is missing its key (the part after #). Ask for the whole link.'],
+  e2ee_downgrade: ["Can't join this room", 'The server says this room is not encrypted, but your link says it is. Not joining.'],
 };
 
 /**

@@ -6,6 +6,7 @@
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
 import { DoorControl } from './door.js';
+import { E2ee, WORDS as E2EE_WORDS, browserSupport, hashFor, secretFromHash } from './e2ee.js';
 import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
@@ -17,7 +18,8 @@ import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
 import { PreviewSpeaking } from './speaking.js';
 import {
-  deviceId, hostKey, moveRoom, rememberDataSaver, rememberName, rememberedDataSaver, rememberedName,
+  deviceId, hostKey, moveRoom, rememberDataSaver, rememberName, rememberSecret, rememberedDataSaver, rememberedName,
+  roomSecret,
 } from './storage.js';
 import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
@@ -54,19 +56,41 @@ const s = {
   videoWatched: true, // the latest `video_watched`
   videoLayers: null, // the latest `video_layers` (rids someone watches), null = every layer
   dataSaver: false, // capture the camera at 360p (two layers) instead of 720p (three)
+  // End-to-end encryption (docs/adr/0003-e2ee.md): the room secret from the link's `#k=` (never
+  // sent anywhere), the key manager and the worker that seals and opens frames. All null in a
+  // legacy room.
+  secret: null,
+  e2ee: null,
+  worker: null,
+  e2eeOpen: false, // the safety-code panel
+  e2eeFrames: null, // the worker's latest counts: {sent, dropped, received: {id: counts}}
 };
 
 const local = new LocalMedia();
 const grid = new TileGrid($('#grid'), {
   onAutoplayBlocked: () => { $('#enable-sound').hidden = false; },
-  decorate: (tile, participant) => host.decorateTile(tile, participant),
+  decorate: (tile, participant) => {
+    host.decorateTile(tile, participant);
+    decorateE2ee(tile, participant.id);
+  },
   onViewChange: () => scheduleView(),
   onLayout: (state) => showLayout(state),
   audioSinks: $('#audio-sinks'),
 });
-const inviteUrl = () => `${window.location.origin}/r/${encodeURIComponent(s.roomId)}`;
+/** The invite link, with the room secret in its fragment in an E2EE room. */
+const inviteUrl = () => `${window.location.origin}${roomPath()}`;
+const roomPath = () => `/r/${encodeURIComponent(s.roomId)}${s.secret ? hashFor(s.secret) : ''}`;
 const host = new HostControls({
-  send: (message) => { if (s.joined) s.signaling?.send(message); },
+  send: (message) => {
+    if (!s.joined) return;
+    if (message.type === 'rotate_link' && s.e2ee) {
+      // The new link is an E2EE one, and its secret is mine to make and hand out.
+      s.e2ee.expectRotation();
+      s.signaling?.send({ ...message, e2ee: true });
+      return;
+    }
+    s.signaling?.send(message);
+  },
   grid,
   inviteUrl,
   toast,
@@ -126,6 +150,11 @@ window.salon = Object.freeze({
   videoEncodings: () => s.call?.videoEncodings() ?? null,
   /** Whether the data saver is on (camera at 360p in two layers). */
   get dataSaver() { return s.dataSaver; },
+  /**
+   * End-to-end encryption: null in a legacy room, else {code, keyHolders, verified, unverified,
+   * failed, waiting, generation} (no key material).
+   */
+  get e2ee() { return s.e2ee ? { ...s.e2ee.state(), frames: s.e2eeFrames ?? null } : null; },
 });
 
 function setState(state) {
@@ -172,20 +201,32 @@ function showRoomInfo(room) {
 async function init() {
   fillIcons();
   bindControls();
+  renderE2ee();
   if (!s.roomId) return fail('room_not_found');
   s.hostKey = hostKey(s.roomId);
   setState('loading');
   showView('loading');
-  try {
-    showRoomInfo(await getRoom(s.roomId));
-  } catch (error) {
-    return fail(error.code ?? 'unreachable', error.message, { onRetry: () => window.location.reload() });
-  }
   $('#join-name').value = rememberedName() ?? '';
   updatePreviewInitials();
   // A link may ask for the data saver (`?data-saver=1`) for this visit; else what was chosen here.
   s.dataSaver = dataSaverFromQuery(window.location.search) ?? rememberedDataSaver();
   $('#data-saver').checked = s.dataSaver;
+  const link = secretFromHash(window.location.hash);
+  s.secret = link.secret ?? (link.present ? null : secretFromStore(s.roomId));
+  let room;
+  try {
+    room = await getRoom(s.roomId);
+    showRoomInfo(room);
+  } catch (error) {
+    return fail(error.code ?? 'unreachable', error.message, { onRetry: () => window.location.reload() });
+  }
+  // Refusals before anything is sent (§5, §7): a broken or missing key, a downgrade, a browser
+  // that cannot encrypt.
+  if (link.present && !link.secret) return fail('e2ee_missing_key');
+  if (room.e2ee === true && !s.secret) return fail('e2ee_missing_key');
+  if (s.secret && room.e2ee === false) return fail('e2ee_downgrade');
+  if (s.secret && !(await browserSupport(window))) return fail('e2ee_unsupported');
+  if (s.secret) startE2ee();
   await local.setDataSaver(s.dataSaver);
   enterLobby();
   s.mediaReady = getLocalMedia();
@@ -259,8 +300,17 @@ function startCall() {
   connect();
 }
 
-function connect() {
+async function connect() {
   clearTimeout(s.retryTimer);
+  // A fresh join gets a fresh identity (and its commitment in `join`); a resume keeps it.
+  if (s.e2ee && (!s.resume || !s.e2ee.identity)) {
+    try {
+      await s.e2ee.newIdentity();
+    } catch (error) {
+      console.warn('salon: could not make an e2ee identity', error?.name);
+      return fail('e2ee_unsupported');
+    }
+  }
   const sig = new Signaling(signalingUrl(s.roomId), {
     onMessage: (message) => { if (sig === s.signaling) onMessage(message); },
     onClose: () => { if (sig === s.signaling) socketGone(); },
@@ -274,6 +324,7 @@ function connect() {
     if (s.call) join.keep_media = true;
   }
   if (s.hostKey) join.host_key = s.hostKey;
+  if (s.e2ee) join.e2ee = s.e2ee.joinField();
   sig.send(join);
   sig.open().catch(() => {}); // a failure to open arrives through onClose
   s.joinTimer = setTimeout(() => {
@@ -352,8 +403,17 @@ function onMessage(message) {
     case 'participant_updated':
       if (!message.participant) break;
       if (message.participant.id === s.participantId) onSelfUpdated(message.participant);
-      else grid.upsert(message.participant);
+      else {
+        grid.upsert(message.participant);
+        s.e2ee?.onParticipant(message.participant);
+      }
       updateCount();
+      break;
+    case 'e2ee_announce':
+      s.e2ee?.onAnnounce(message);
+      break;
+    case 'e2ee_key':
+      s.e2ee?.onKeyBox(message);
       break;
     case 'room_updated':
       if (message.room) onRoomUpdated(message.room);
@@ -376,6 +436,7 @@ function onMessage(message) {
       break;
     case 'participant_left':
       grid.remove(message.participant_id);
+      s.e2ee?.onLeft(message.participant_id);
       updateCount();
       break;
     case 'speakers':
@@ -409,6 +470,11 @@ function onMessage(message) {
 
 function onJoined(message) {
   clearTimeout(s.joinTimer);
+  if (s.e2ee && message.room?.e2ee === false) {
+    // Downgrade guard (§7): the link says encrypted, the server says not.
+    s.signaling?.send({ type: 'leave' });
+    return fail('e2ee_downgrade');
+  }
   const sig = s.signaling;
   s.joined = true;
   s.participantId = message.participant_id;
@@ -423,6 +489,7 @@ function onJoined(message) {
   const others = (message.participants ?? []).filter((p) => p.id !== s.participantId);
   grid.retain(new Set(others.map((p) => p.id)));
   others.forEach((p) => grid.upsert(p));
+  s.e2ee?.onJoined({ selfId: s.participantId, roomId: s.roomId, participants: others });
   if (s.call && message.media_kept) {
     // Resumed on the same peer connection: nothing to negotiate, media never stopped.
     s.call.send = (msg) => sig.send(msg);
@@ -512,6 +579,7 @@ function startMedia(sig) {
     layers: cameraLayers(local.captureHeight()),
     watched: s.videoWatched,
     videoLayers: s.videoLayers,
+    e2eeWorker: s.e2ee ? s.worker : null,
   });
   s.call = call;
   call.start();
@@ -556,15 +624,125 @@ function linkRotated(newId) {
   const oldId = s.roomId;
   moveRoom(oldId, newId);
   s.roomId = newId;
-  try {
-    window.history.replaceState(window.history.state, '', `/r/${encodeURIComponent(newId)}`);
-  } catch (error) {
-    console.warn('salon: could not update the address bar', error);
-  }
+  // In an E2EE room the new secret follows (made here by the host who asked, or in a box from
+  // them): the address bar and the stored room get it in onNewSecret.
+  s.e2ee?.onRoomId(newId);
+  showAddress();
   $('#invite').title = `Copy invite link (${inviteUrl()})`;
   if (s.info) toast(isHost(s.role) ? 'New invite link made: the old one no longer works' : 'The host made a new invite link');
 }
 
+/** The address bar shows the room's current link (with its secret: reloading keeps working). */
+function showAddress({ keepQuery = false } = {}) {
+  const path = keepQuery
+    ? `/r/${encodeURIComponent(s.roomId)}${window.location.search}${s.secret ? hashFor(s.secret) : ''}`
+    : roomPath();
+  try {
+    window.history.replaceState(window.history.state, '', path);
+  } catch (error) {
+    console.warn('salon: could not update the address bar', error);
+  }
+}
+
+// --- end-to-end encryption -----------------------------------------------------------------------
+
+/** The secret kept for a room created in this browser (its owner opened /r/{id} without `#k=`). */
+function secretFromStore(roomId) {
+  const kept = secretFromHash(`#k=${roomSecret(roomId) ?? ''}`);
+  return kept.secret;
+}
+
+/** An E2EE room: the key manager and its worker. */
+function startE2ee() {
+  // Always show the whole link (an owner may have come from "Your rooms" without it).
+  if (!secretFromHash(window.location.hash).secret) showAddress({ keepQuery: true });
+  s.worker = new Worker('/assets/e2ee-worker.js', { type: 'module', name: 'salon-e2ee' });
+  s.worker.addEventListener('message', (event) => {
+    const message = event.data ?? {};
+    if (message.type === 'stats') {
+      s.e2eeFrames = { sent: message.sent, dropped: message.sendDropped, received: message.receivers };
+      s.e2ee?.onWorkerStats(message.receivers);
+    }
+    if (message.type === 'opened') renderE2ee();
+  });
+  s.worker.addEventListener('error', (event) => console.warn('salon: e2ee worker error', event.message));
+  s.e2ee = new E2ee({
+    secret: s.secret,
+    send: (message) => { if (s.joined) s.signaling?.send(message); },
+    post: (message) => s.worker.postMessage(message),
+    onChange: () => renderE2ee(),
+    onSecret: (secret, roomId) => onNewSecret(secret, roomId),
+  });
+  $('#lobby-e2ee').hidden = false;
+  renderE2ee();
+}
+
+/** A link rotation gave the room a new secret: the link, the address bar and "my rooms" follow. */
+function onNewSecret(secret, roomId) {
+  s.secret = secret;
+  if (roomId && roomId !== s.roomId) return;
+  showAddress();
+  if (s.hostKey) rememberSecret(s.roomId, hashFor(secret).slice(3));
+  if (s.info) host.setRoom(s.info);
+  $('#invite').title = `Copy invite link (${inviteUrl()})`;
+}
+
+/** The lock chip, its panel, and every remote tile's badges. */
+function renderE2ee() {
+  const chip = $('#e2ee-chip');
+  chip.hidden = false;
+  const state = s.e2ee?.state() ?? null;
+  chip.dataset.e2ee = state ? 'on' : 'off';
+  chip.querySelector('[data-icon]').innerHTML = icon(state ? 'lock' : 'unlock');
+  chip.querySelector('.e2ee-label').textContent = state ? 'Encrypted' : E2EE_WORDS.notEncrypted;
+  $('#safety-code').textContent = state?.code ?? '';
+  chip.querySelector('.e2ee-sep').hidden = !state?.code;
+  chip.title = state
+    ? 'End-to-end encrypted: compare the safety code with the others'
+    : 'The server could see and hear this call';
+  const panel = $('#e2ee-panel');
+  panel.hidden = !s.e2eeOpen;
+  chip.setAttribute('aria-expanded', String(s.e2eeOpen));
+  panel.dataset.e2ee = chip.dataset.e2ee;
+  $('#e2ee-panel-code').textContent = state?.code ?? '';
+  if (state) {
+    $('#e2ee-holders').textContent = state.keyHolders === 1
+      ? 'Only you hold the keys so far.'
+      : `${state.keyHolders} people hold the keys, you included.`;
+    const names = state.unverified.map((id) => grid.participant(id)?.name || 'Someone');
+    $('#e2ee-unverified').hidden = names.length === 0;
+    $('#e2ee-unverified').textContent = names.length
+      ? `No keys exchanged with: ${names.join(', ')}. They don't see or hear you until their link has the same key.`
+      : '';
+  }
+  for (const id of grid.remoteIds()) decorateE2ee(grid.tileOf(id), id, state);
+}
+
+/** A remote tile's broken-lock badge (keys not verified) and "waiting for keys". */
+function decorateE2ee(tile, participantId, state = s.e2ee?.state() ?? null) {
+  if (!tile) return;
+  let badge = tile.querySelector('.tile-unverified');
+  if (!badge) {
+    badge = document.createElement('span');
+    badge.className = 'tile-unverified';
+    badge.dataset.testid = 'tile-unverified';
+    badge.innerHTML = icon('lockBroken');
+    tile.querySelector('.tile-label')?.prepend(badge);
+    const keys = document.createElement('div');
+    keys.className = 'tile-keys';
+    keys.dataset.testid = 'tile-waiting-keys';
+    keys.textContent = 'Waiting for keys…';
+    tile.append(keys);
+  }
+  const status = state ? s.e2ee.statusOf(participantId) : 'none';
+  tile.dataset.e2ee = status;
+  badge.hidden = !state || status === 'verified';
+  badge.title = status === 'failed'
+    ? "No keys exchanged: this person's link has a different key"
+    : 'Exchanging keys…';
+  badge.setAttribute('aria-label', badge.title);
+  tile.dataset.keys = state?.waiting.includes(participantId) ? 'waiting' : 'ok';
+}
 /** Something of mine changed on the server: a host named me co-host, or turned my mic off. */
 function onSelfUpdated(participant) {
   if (participant.role && participant.role !== s.role) {
@@ -718,6 +896,11 @@ function fail(code, message, { onRetry = null } = {}) {
   $('#error-detail').textContent = detail;
   $('#removed-detail').textContent = detail;
   $('#room-error').dataset.code = code;
+  // The E2EE refusals say exactly what the ADR says (§5, §7), in their own element.
+  const e2eeRefusal = code.startsWith('e2ee_');
+  $('#e2ee-error').hidden = !e2eeRefusal;
+  $('#e2ee-error').textContent = e2eeRefusal ? detail : '';
+  $('#error-detail').hidden = e2eeRefusal;
   // A missing room stays missing; a full one may have room again later. Someone turned away or
   // whose call was ended may try again by hand (never by itself); someone removed may not.
   let retry = onRetry;
@@ -772,6 +955,15 @@ function bindControls() {
   $('#leave').addEventListener('click', leave);
   $('#wait-leave').addEventListener('click', leave);
   $('#rejoin').addEventListener('click', rejoin);
+  $('#e2ee-chip').addEventListener('click', () => {
+    s.e2eeOpen = !s.e2eeOpen;
+    renderE2ee();
+  });
+  $('#e2ee-panel-close').addEventListener('click', () => {
+    s.e2eeOpen = false;
+    renderE2ee();
+    $('#e2ee-chip').focus();
+  });
   $('#invite').addEventListener('click', async () => {
     const url = inviteUrl();
     toast((await copyText(url)) ? 'Invite link copied' : url);

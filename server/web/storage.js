@@ -9,6 +9,8 @@ const DEVICE_KEY = 'salon.device';
 const ROOMS_KEY = 'salon.rooms';
 const MAX_REMEMBERED = 8;
 const hostKeyName = (roomId) => `salon.host.${roomId}`;
+/** The room secret (base64url, the link's `#k=`) of a room created here, next to its host key. */
+const secretName = (roomId) => `salon.secret.${roomId}`;
 
 export const store = {
   get(key) {
@@ -59,6 +61,16 @@ export function hostKey(roomId) {
   return roomId ? store.get(hostKeyName(roomId)) : null;
 }
 
+/** The room secret (43 base64url characters) kept for a room created here, or null. */
+export function roomSecret(roomId) {
+  return roomId ? store.get(secretName(roomId)) : null;
+}
+
+/** Keeps (or replaces, after a new link) the secret of a room created here. */
+export function rememberSecret(roomId, secret) {
+  return store.set(secretName(roomId), secret);
+}
+
 /** Rooms created in this browser, newest first: [{id, name, url}]. */
 export function rememberedRooms() {
   try {
@@ -73,7 +85,8 @@ export function rememberedRooms() {
 export function rememberRoom(room) {
   const rooms = [{ id: room.id, name: room.name ?? null, url: room.url }, ...rememberedRooms().filter((r) => r.id !== room.id)];
   // The host key proves ownership of the room later (host controls); keep it per room.
-  const kept = store.set(hostKeyName(room.id), room.host_key);
+  let kept = store.set(hostKeyName(room.id), room.host_key);
+  if (room.secret) kept = store.set(secretName(room.id), room.secret) && kept;
   return store.set(ROOMS_KEY, JSON.stringify(rooms.slice(0, MAX_REMEMBERED))) && kept;
 }
 
@@ -84,6 +97,11 @@ export function moveRoom(oldId, newId, origin = window.location.origin) {
   if (key !== null) {
     store.set(hostKeyName(newId), key);
     store.remove(hostKeyName(oldId));
+  }
+  const secret = store.get(secretName(oldId));
+  if (secret !== null) {
+    store.set(secretName(newId), secret);
+    store.remove(secretName(oldId));
   }
   const rooms = rememberedRooms();
   if (rooms.some((room) => room.id === oldId)) {

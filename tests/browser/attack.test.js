@@ -67,6 +67,8 @@ describe('a guest trying host actions', () => {
       send({
         type: 'join', version: 1, name: 'Mallory', media: { audio: false, video: false },
         host_key: 'A'.repeat(43), device: 'M'.repeat(22),
+        // The room is end-to-end encrypted: Mallory commits to a key she never announces.
+        e2ee: { commit: 'A'.repeat(43) },
       });
       const keyRefused = await next((m) => m.type === 'error');
       const joined = await next((m) => m.type === 'joined');

@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, startServer, waitFor,
+  createRoomViaApi, dumpLogs, join, withQuery, launchBrowser, newGuest, startServer, waitFor,
 } from './helpers.js';
 import { signalingClient } from './page-client.js';
 
@@ -97,7 +97,7 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
 
       await join(bo, room.url, 'Bo');
       for (const name of ['Filler 1', 'Filler 2', 'Filler 3']) {
-        fillers.push(await signalingClient(browser, server, wsUrl, name, 'none'));
+        fillers.push(await signalingClient(browser, server, wsUrl, name, 'none', { secret: room.secret }));
       }
       // (a) The fillers ask for Ada at each layer's size: all three are needed and sent.
       const sizes = [[1280, 720, 'large'], [640, 360, 'thumbnail'], [320, 180, 'thumbnail']];
@@ -201,7 +201,7 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
     });
     try {
       // From the link: the box is ticked and the camera is captured at 360p.
-      await guest.page.goto(`${room.url}?data-saver=1`);
+      await guest.page.goto(withQuery(room.url, 'data-saver=1'));
       await waitFor(() => guest.page.getByTestId('data-saver').isChecked(), { message: 'the data saver box ticked' });
       await waitFor(() => guest.page.evaluate(() => {
         const track = document.querySelector('#preview-video').srcObject?.getVideoTracks()[0];

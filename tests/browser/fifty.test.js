@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  PHONE, createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, repoRoot, screenshot, scrollsSideways,
+  PHONE, createRoomViaApi, dumpLogs, withQuery, join, launchBrowser, newGuest, repoRoot, screenshot, scrollsSideways,
   startServer, waitFor,
 } from './helpers.js';
 
@@ -20,7 +20,7 @@ import {
  * layers instead of 720p in three, as a phone user might choose. Three 720p publishers cost about
  * half a core more (headless Chromium, H.264), which this 2-core machine also needs for the bench.
  */
-const DATA_SAVER = '?data-saver=1';
+const DATA_SAVER = 'data-saver=1';
 
 const BENCH_VIDEO = 10;
 const BENCH_AUDIO = 35;
@@ -173,9 +173,9 @@ describe('a big room', () => {
     const bo = await newGuest(browser, 'bo', tiny);
     const cy = await newGuest(browser, 'cy', tiny);
     guests.push(ada, bo, cy);
-    await join(ada, `${room.url}${DATA_SAVER}`, 'Ada');
-    await join(bo, `${room.url}${DATA_SAVER}`, 'Bo');
-    await join(cy, `${room.url}${DATA_SAVER}`, 'Cy');
+    await join(ada, withQuery(room.url, DATA_SAVER), 'Ada');
+    await join(bo, withQuery(room.url, DATA_SAVER), 'Bo');
+    await join(cy, withQuery(room.url, DATA_SAVER), 'Cy');
     for (const [guest, first, second] of [[bo, ada, cy], [cy, ada, bo]]) {
       await waitFor(async () => {
         const s = await shown(guest.page);
@@ -227,15 +227,16 @@ describe('a big room', () => {
   }));
 
   it('three browsers and 45 bench participants: pages of at most 25, only what is shown is decoded, 3 voices', { timeout: 300000 }, withLogs(async (t) => {
-    const room = await createRoomViaApi(server.url, 'Fifty');
+    // salon-bench participants do not encrypt (yet): a legacy room.
+    const room = await createRoomViaApi(server.url, 'Fifty', { e2ee: false });
     // The browsers come first (the first page of everyone's grid), then the bench.
     const ada = await newGuest(browser, 'ada');
     const bo = await newGuest(browser, 'bo');
     const cy = await newGuest(browser, 'cy', PHONE);
     guests.push(ada, bo, cy);
-    await join(ada, `${room.url}${DATA_SAVER}`, 'Ada');
-    await join(bo, `${room.url}${DATA_SAVER}`, 'Bo');
-    await join(cy, `${room.url}${DATA_SAVER}`, 'Cy');
+    await join(ada, withQuery(room.url, DATA_SAVER), 'Ada');
+    await join(bo, withQuery(room.url, DATA_SAVER), 'Bo');
+    await join(cy, withQuery(room.url, DATA_SAVER), 'Cy');
     bench = startBench(server, room.id);
     // On an overloaded machine a few bench participants may fail to connect (the server lets
     // them go after 15 s): wait for the room to settle, with "about 45" in it.

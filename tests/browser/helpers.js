@@ -252,15 +252,33 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`) });
 }
 
-/** Creates a room through the HTTP API (for tests that are not about the landing page). */
-export async function createRoomViaApi(base, name) {
+/**
+ * Creates a room through the HTTP API (for tests that are not about the landing page), end-to-end
+ * encrypted as the landing page makes them: `e2ee: true` to the server, and a fresh room secret
+ * that only the link's fragment carries (`url` is the whole link, `#k=…` included; `secret` the
+ * 43 characters). `{e2ee: false}` makes a legacy room (for salon-bench participants, which do
+ * not encrypt).
+ */
+export async function createRoomViaApi(base, name, { e2ee = true } = {}) {
+  const body = name ? { name } : {};
+  if (e2ee) body.e2ee = true;
   const response = await fetch(`${base}/api/rooms`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(name ? { name } : {}),
+    body: JSON.stringify(body),
   });
   if (response.status !== 201) throw new Error(`POST /api/rooms answered ${response.status}`);
-  return response.json();
+  const room = await response.json();
+  if (!e2ee) return room;
+  const secret = crypto.randomBytes(32).toString('base64url');
+  return { ...room, secret, plainUrl: room.url, url: `${room.url}#k=${secret}` };
+}
+
+/** `url` with `query` (e.g. "data-saver=1") added in front of its fragment. */
+export function withQuery(url, query) {
+  const [head, ...fragment] = url.split('#');
+  const joined = `${head}${head.includes('?') ? '&' : '?'}${query}`;
+  return fragment.length ? `${joined}#${fragment.join('#')}` : joined;
 }
 
 /** Prints the pages' console output and the server's last log lines after a failed test. */
@@ -300,7 +318,10 @@ export async function ownedRoom(browser, server, { roomName = 'Host test', name 
   const room = await createRoomViaApi(server.url, roomName);
   const host = await newGuest(browser, label);
   await host.page.goto(`${server.url}/`);
-  await host.page.evaluate(([id, key]) => localStorage.setItem(`salon.host.${id}`, key), [room.id, room.host_key]);
+  await host.page.evaluate(([id, key, secret]) => {
+    localStorage.setItem(`salon.host.${id}`, key);
+    if (secret) localStorage.setItem(`salon.secret.${id}`, secret);
+  }, [room.id, room.host_key, room.secret]);
   await join(host, room.url, name);
   await waitFor(() => host.page.evaluate(() => window.salon.role === 'owner'), { message: `${label} to be the owner` });
   return { room, host };

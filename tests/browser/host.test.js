@@ -232,7 +232,7 @@ describe('host controls', () => {
     await expectTiles(host, [bo.id]);
 
     // As if the landing page of this browser had created the room: it is in "Your rooms".
-    await host.page.evaluate((r) => localStorage.setItem('salon.rooms', JSON.stringify([{ id: r.id, name: r.name, url: r.url }])), room);
+    await host.page.evaluate((r) => localStorage.setItem('salon.rooms', JSON.stringify([{ id: r.id, name: r.name, url: r.plainUrl }])), room);
     await openHostTools(host.page);
     assert.equal(await host.page.getByTestId('invite-link').inputValue(), room.url);
     await host.page.getByTestId('rotate-link').click();
@@ -240,8 +240,14 @@ describe('host controls', () => {
       message: 'a new room id',
     });
     assert.match(newId, /^[A-Za-z0-9_-]{22}$/u);
-    const newUrl = `${server.url}/r/${newId}`;
-    assert.equal(host.page.url(), newUrl, 'the address bar shows the new link');
+    // The room is end-to-end encrypted: the new link has a new secret, made by this host and
+    // boxed to the people inside (docs/adr/0003-e2ee.md §2.4).
+    const newUrl = await waitFor(() => {
+      const url = host.page.url();
+      return url.startsWith(`${server.url}/r/${newId}#k=`) ? url : null;
+    }, { message: 'the address bar to show the new link with its key' });
+    assert.match(newUrl, /#k=[A-Za-z0-9_-]{43}$/u);
+    assert.notEqual(newUrl.split('#k=')[1], room.secret, 'a new link gets a new room secret');
     await waitFor(async () => (await host.page.getByTestId('invite-link').inputValue()) === newUrl, {
       message: 'the invite link to show the new id',
     });
@@ -250,7 +256,9 @@ describe('host controls', () => {
     const keys = await host.page.evaluate(([oldId, id]) => [localStorage.getItem(`salon.host.${oldId}`), localStorage.getItem(`salon.host.${id}`)], [room.id, newId]);
     assert.deepEqual(keys, [null, room.host_key]);
     const remembered = await host.page.evaluate(() => JSON.parse(localStorage.getItem('salon.rooms')));
-    assert.deepEqual(remembered, [{ id: newId, name: 'Rotate test', url: newUrl }]);
+    assert.deepEqual(remembered, [{ id: newId, name: 'Rotate test', url: `${server.url}/r/${newId}` }]);
+    assert.equal(await host.page.evaluate((id) => localStorage.getItem(`salon.secret.${id}`), newId), newUrl.split('#k=')[1],
+      'the new secret kept next to the host key');
 
     // The old link leads nowhere now.
     const cy = await guest('cy');
@@ -264,6 +272,12 @@ describe('host controls', () => {
     const dee = await guest('dee');
     await join(dee, newUrl, 'Dee');
     await expectTiles(dee, [host.id, bo.id]);
+    await expectReceiving(dee, [host.id, bo.id]);
+    await expectReceiving(bo, [host.id, dee.id]);
+    await waitFor(async () => {
+      const codes = await Promise.all([host, bo, dee].map((g) => g.page.getByTestId('safety-code').innerText()));
+      return /^\d{4} \d{4} \d{4}$/u.test(codes[0]) && codes.every((c) => c === codes[0]);
+    }, { message: 'the same safety code on the three pages after the new link' });
     await host.page.reload();
     await host.page.getByTestId('join-submit').click();
     await waitFor(() => host.page.evaluate(() => window.salon.state === 'joined' && window.salon.role === 'owner'), {

@@ -95,6 +95,13 @@ describe('the native core and browsers in one room', () => {
       const stats = await guest.page.evaluate(() => window.salon.stats());
       assert.match(stats.inbound[coreId].video.codec, /H264/iu, 'the core sends H.264');
     }
+    // The room is end-to-end encrypted (the link carries its secret): the browsers and the core
+    // exchanged keys, and both browsers show the same safety code over the three of them.
+    const code = await waitFor(async () => {
+      const [a, b] = await Promise.all([ada, bo].map((g) => g.page.evaluate(() => window.salon.e2ee)));
+      return a?.keyHolders === 3 && b?.keyHolders === 3 && a.code === b.code ? a.code : null;
+    }, { timeout: 10000, message: 'the same safety code over three key holders on both pages' });
+
     // Pinned, the core's tile is large: Ada gets its full layer.
     await ada.page.locator(`[data-testid=tile][data-participant="${coreId}"] [data-testid=pin]`).click();
     await waitFor(async () => {
@@ -123,6 +130,10 @@ describe('the native core and browsers in one room', () => {
     const report = await cli.done;
     await noteSizes();
     assert.equal(report.participant_id, coreId);
+    // The core shows the same safety code, over the same three key holders (ADR 0003 §3).
+    assert.ok(report.e2ee, `the core's report has no e2ee section: ${JSON.stringify(report)}`);
+    assert.equal(report.e2ee.safety_code, code, `the core's safety code: ${JSON.stringify(report.e2ee)}`);
+    assert.equal(report.e2ee.key_holders, 3);
     for (const guest of [ada, bo]) {
       const remote = report.remote.find((r) => r.participant_id === guest.id);
       assert.ok(remote, `the core's report names ${guest.label}: ${JSON.stringify(report)}`);

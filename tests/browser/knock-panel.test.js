@@ -51,6 +51,8 @@ describe('a knock flood', () => {
         name: `Knocker ${batch}-${String(i + 1).padStart(2, '0')}`,
         media: { audio: false, video: false },
         device: crypto.randomBytes(16).toString('base64url'),
+        // The room is end-to-end encrypted: a join must commit to a key (it never announces one).
+        e2ee: { commit: crypto.randomBytes(32).toString('base64url') },
       });
       made.push(socket);
     }
@@ -159,7 +161,7 @@ describe('a knock flood', () => {
     await laptop.page.locator('#room-name').fill('Knock flood');
     await laptop.page.getByTestId('create-room').click();
     const link = await waitFor(() => laptop.page.getByTestId('room-link').inputValue(), { message: 'the invite link' });
-    const roomId = link.split('/r/')[1];
+    const roomId = link.split('/r/')[1].split('#')[0];
     const hostKey = await laptop.page.evaluate((id) => localStorage.getItem(`salon.host.${id}`), roomId);
     assert.ok(hostKey, 'the landing page kept no host key');
     await join(laptop, link, 'Hana Host');

@@ -33,15 +33,19 @@ describe('landing page and bad links', () => {
     const link = await waitFor(() => page.getByTestId('room-link').inputValue(), {
       message: 'the invite link',
     });
-    assert.match(link, new RegExp(`^${server.url}/r/[A-Za-z0-9_-]{22}$`, 'u'));
+    // End-to-end encrypted: the room secret rides in the link's fragment (docs/adr/0003-e2ee.md).
+    assert.match(link, new RegExp(`^${server.url}/r/[A-Za-z0-9_-]{22}#k=[A-Za-z0-9_-]{43}$`, 'u'));
     await screenshot(page, 'landing-created');
 
-    const id = link.split('/r/')[1];
+    const [id, secret] = link.split('/r/')[1].split('#k=');
     const hostKey = await page.evaluate((roomId) => localStorage.getItem(`salon.host.${roomId}`), id);
     assert.ok(hostKey && hostKey.length >= 40, `host key kept in localStorage, got ${hostKey}`);
+    assert.equal(await page.evaluate((roomId) => localStorage.getItem(`salon.secret.${roomId}`), id), secret,
+      'the room secret kept next to the host key');
 
     const info = await (await fetch(`${server.url}/api/rooms/${id}`)).json();
     assert.equal(info.name, 'Friday drinks');
+    assert.equal(info.e2ee, true);
 
     // "Enter the room" leads to the room's page.
     await page.getByTestId('enter-room').click();
@@ -109,6 +113,14 @@ describe('landing page and bad links', () => {
     await page.getByTestId('bad-card').waitFor({ state: 'visible', timeout: 10000 });
     assert.match(await page.getByTestId('bad-reason').textContent(), /not a Salon invite link/u);
     assert.equal(await page.getByTestId('friend-card').isVisible(), false);
+
+    // An end-to-end encrypted room's card carries its secret in the card's own fragment (never
+    // sent to the server): both ways in carry it on (docs/adr/0003-e2ee.md §2.1).
+    const secret = 'S'.repeat(42) + 'A';
+    await page.goto(`${server.url}/friend?${query}#k=${secret}`);
+    await page.getByTestId('friend-card').waitFor({ state: 'visible', timeout: 10000 });
+    assert.equal(await page.getByTestId('open-app').getAttribute('href'), `salon:friend?${query}#k=${secret}`);
+    assert.equal(await page.getByTestId('join-web').getAttribute('href'), `${server.url}/r/${room.id}#k=${secret}`);
     await friend.context.close();
   });
 });

@@ -23,7 +23,10 @@ describe('reconnect backoff', () => {
     assert.deepEqual([0, 1, 2, 3, 4, 5, 50].map(reconnectDelay), [1000, 2000, 4000, 8000, 15000, 15000, 15000]);
   });
 
-  it('never retries a missing or full room', () => {
+  it('never retries a missing or full room, or an encrypted room this client cannot join', () => {
+    assert.equal(isFatalForRetry('e2ee_required'), true);
+    assert.deepEqual(errorWords('e2ee_required', 'whatever the server says'),
+      ["Can't join this room", 'This room is end-to-end encrypted. Update Salon, or use a current browser.']);
     assert.equal(isFatalForRetry('room_not_found'), true);
     assert.equal(isFatalForRetry('room_full'), true);
     assert.equal(isFatalForRetry('internal'), false);
