@@ -236,6 +236,70 @@ mod tests {
         assert_eq!(h.keyframe_size(&long), None);
     }
 
+    /// End-to-end encrypted frames (ADR 0003 §1) keep in clear exactly what this module reads:
+    /// sealed like a client seals them and packetized like `rtc` packetizes them, a keyframe
+    /// still starts with the SPS (its size readable) and a delta frame is still not a keyframe.
+    #[test]
+    fn h264_sealed_frames_keep_what_the_engine_reads() {
+        use rtc::rtp::codec::h264::H264Payloader;
+        use rtc::rtp::packetizer::Payloader as _;
+        use salon_e2ee::{Codec, FrameSealer, SenderKey};
+        let sealer = FrameSealer::new(SenderKey::random(0)).expect("sealer");
+        let h = VideoCodec::H264;
+        let body: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 5) as u8).collect();
+        let mut key = vec![0, 0, 0, 1];
+        key.extend_from_slice(&SPS_640X360);
+        key.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1, 0x65, 0x88]);
+        key.extend_from_slice(&body);
+        let mut delta = vec![0, 0, 0, 1, 0x41, 0x9a];
+        delta.extend_from_slice(&body);
+        for (frame, keyframe) in [(key, true), (delta, false)] {
+            let sealed = sealer.seal(Codec::H264, &frame).expect("seal");
+            assert_ne!(sealed, frame);
+            let payloads = H264Payloader::default()
+                .payload(1200, &bytes::Bytes::from(sealed))
+                .expect("packetize");
+            assert!(payloads.len() > 3, "fragmented");
+            assert_eq!(h.starts_keyframe(&payloads[0]), keyframe);
+            if keyframe {
+                assert_eq!(h.keyframe_size(&payloads[0]), Some((640, 360)));
+            }
+            // A keyframe: the STAP-A with SPS and PPS, then the IDR's first fragment; the rest
+            // (all ciphertext) never looks like the start of one.
+            let starts = usize::from(keyframe) * 2;
+            assert!(payloads[..starts].iter().all(|p| h.starts_keyframe(p)));
+            assert!(
+                payloads[starts.max(1)..]
+                    .iter()
+                    .all(|p| !h.starts_keyframe(p))
+            );
+        }
+    }
+
+    #[test]
+    fn vp8_sealed_frames_keep_what_the_engine_reads() {
+        use salon_e2ee::{Codec, FrameSealer, SenderKey};
+        let sealer = FrameSealer::new(SenderKey::random(0)).expect("sealer");
+        let v = VideoCodec::Vp8;
+        // A keyframe header (RFC 6386 §9.1): tag with P=0, start code, 640×360.
+        let mut key = vec![0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01];
+        key.extend_from_slice(&[0xaa; 900]);
+        let mut delta = vec![0x51, 0x2a, 0x00];
+        delta.extend_from_slice(&[0xbb; 300]);
+        for (frame, keyframe) in [(key, true), (delta, false)] {
+            let sealed = sealer.seal(Codec::Vp8, &frame).expect("seal");
+            // The packetizer's payload descriptor (S=1) goes in front of the sealed frame.
+            let mut payload = vec![0x10];
+            payload.extend_from_slice(&sealed);
+            assert_eq!(v.starts_keyframe(&payload), keyframe);
+            assert_eq!(
+                v.keyframe_size(&payload),
+                keyframe.then_some((640, 360)),
+                "the clear keyframe header still gives the size"
+            );
+        }
+    }
+
     /// Garbage after an SPS or STAP-A header (what anyone in a room can send) never panics, and a
     /// size found is never zero. (The `media_payloads` fuzz target goes further.)
     #[test]
