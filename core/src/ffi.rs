@@ -1068,6 +1068,13 @@ impl SalonCall {
         Ok(self.inner.rotate_link()?)
     }
 
+    /// Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
+    /// link with a new secret (the state's `link` and "my rooms" follow), then the call ends
+    /// for everyone (`RoomEnded`); join again and share the new link.
+    pub fn turn_on_encryption(&self) -> Result<(), SalonError> {
+        Ok(self.inner.turn_on_encryption()?)
+    }
+
     /// Ends the call for everyone (this one ends with `RoomEnded`).
     pub fn end_room(&self) -> Result<(), SalonError> {
         Ok(self.inner.end_room()?)

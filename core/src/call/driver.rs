@@ -479,8 +479,12 @@ impl Driver {
                         Some(Cmd::SetMicrophone(on)) => ClientMessage::Media(self.switch(|m| m.audio = on)),
                         Some(Cmd::SetCamera(on)) => ClientMessage::Media(self.switch(|m| m.video = on)),
                         Some(Cmd::Host(action)) => {
-                            if matches!(action, ClientMessage::RotateLink { .. }) {
-                                self.shared.kx().rotating();
+                            match action {
+                                ClientMessage::RotateLink { e2ee: true } => {
+                                    self.shared.kx().turning_on();
+                                }
+                                ClientMessage::RotateLink { .. } => self.shared.kx().rotating(),
+                                _ => {}
                             }
                             action
                         }

@@ -151,6 +151,8 @@ pub struct KeyExchange {
     new_secret: Option<String>,
     /// Every sender key received, for tests ([`super::Call::received_sender_keys`]).
     received: Vec<(String, SenderKey)>,
+    /// The secret I made for a room whose encryption I am turning on.
+    turning_on: Option<RoomSecret>,
     /// After my rotation, the secret before it, until when it still verifies announcements of
     /// people who were inside before the new link (their announcement crossed my rotation).
     previous_secret: Option<(RoomSecret, Instant)>,
@@ -187,6 +189,7 @@ impl KeyExchange {
             new_secret: None,
             received: Vec::new(),
             previous_secret: None,
+            turning_on: None,
         })
     }
 
@@ -221,6 +224,14 @@ impl KeyExchange {
     pub fn rotating(&mut self) {
         if self.encrypted {
             self.rotating = true;
+        }
+    }
+
+    /// I am about to turn encryption on in an unencrypted room: the new link gets a secret
+    /// from me (the call then ends for everyone; the link is what matters).
+    pub fn turning_on(&mut self) {
+        if !self.encrypted {
+            self.turning_on = Some(RoomSecret::generate());
         }
     }
 
@@ -434,6 +445,17 @@ impl KeyExchange {
                 // Everyone verified gets my keys again: a resume may follow a lost box.
                 for id in self.verified_ids() {
                     self.welcome(&id);
+                }
+            }
+            ServerMessage::RoomUpdated { room } if !self.encrypted => {
+                // Encryption turned on by me: the new link carries my secret.
+                if room.e2ee
+                    && room.id != self.room_id
+                    && let Some(secret) = self.turning_on.take()
+                {
+                    self.room_id = room.id.clone();
+                    self.new_secret = Some(secret.to_base64url());
+                    self.secret = Some(secret);
                 }
             }
             _ if !self.encrypted => {}

@@ -87,6 +87,26 @@ impl Call {
         self.host(ClientMessage::RotateLink { e2ee: false })
     }
 
+    /// Turns end-to-end encryption on in a room made before it (`RoomState::e2ee` is `None`):
+    /// the room gets a new link carrying a new secret made here (the state's `link` and "my
+    /// rooms" follow), and the call ends for everyone (`RoomEnded`) because nobody inside
+    /// exchanged keys: join again, and share the new link. Encryption never goes off again.
+    /// In a room that is already encrypted this is [`CoreError::NotAllowed`].
+    pub fn turn_on_encryption(&self) -> Result<(), CoreError> {
+        let state = self.shared.state().clone();
+        if state.e2ee.is_some() {
+            return Err(CoreError::NotAllowed {
+                reason: "this room is already end-to-end encrypted".into(),
+            });
+        }
+        if !state.role.is_host() {
+            return Err(CoreError::NotAllowed {
+                reason: "only the room's hosts can turn encryption on".into(),
+            });
+        }
+        self.host(ClientMessage::RotateLink { e2ee: true })
+    }
+
     /// Ends the call for everyone, this call included (it ends with `RoomEnded`). The room,
     /// its lock and its bans stay.
     pub fn end_room(&self) -> Result<(), CoreError> {
