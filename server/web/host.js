@@ -84,6 +84,7 @@ export class HostControls {
       this.toast((await this.copy(this.inviteUrl())) ? 'Invite link copied' : this.inviteUrl());
     });
     $('#rotate-link').addEventListener('click', () => this.send({ type: 'rotate_link' }));
+    $('#turn-on-e2ee').addEventListener('click', () => this.send({ type: 'rotate_link', e2ee: true }));
     $('#end-room').addEventListener('click', () => this.confirmEnd(true));
     $('#end-cancel').addEventListener('click', () => this.confirmEnd(false));
     $('#end-room-confirm').addEventListener('click', () => {
@@ -230,6 +231,10 @@ export class HostControls {
       ? 'Let guests turn their microphones and cameras on again (the room stays locked)'
       : "Lock the room and turn off every guest's microphone and camera";
     $('#invite-link').value = this.inviteUrl();
+    // A room made before encryption: its hosts may turn it on (a new link, the call starts over).
+    const legacy = host && this.room.e2ee === false;
+    $('#turn-on-e2ee').hidden = !legacy;
+    $('#turn-on-e2ee-note').hidden = !legacy;
     if (!host) $('#host-panel').hidden = true;
     this.renderKnocks();
     this.renderBans();

@@ -6,7 +6,9 @@
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
 import { DoorControl } from './door.js';
-import { E2ee, WORDS as E2EE_WORDS, browserSupport, hashFor, secretFromHash } from './e2ee.js';
+import {
+  E2ee, WORDS as E2EE_WORDS, browserSupport, hashFor, newRoomSecret, secretFromHash,
+} from './e2ee.js';
 import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
@@ -31,6 +33,11 @@ const VIEW_DEBOUNCE_MS = 250;
 const s = {
   // loading | preview | connecting | waiting | joined | reconnecting | left | error
   state: 'loading',
+  // Turning encryption on in a room made before it: the secret made here for the new link,
+  // then whether to join again through it, or (someone else did it) that the old link is gone.
+  turningOn: null,
+  rejoinEncrypted: false,
+  encryptedElsewhere: false,
   roomId: roomIdFromPath(window.location.pathname),
   room: null, // the HTTP summary (name, participants, full, locked)
   info: null, // the latest RoomInfo from the server ({id, name, max_participants, locked, panic})
@@ -83,6 +90,12 @@ const roomPath = () => `/r/${encodeURIComponent(s.roomId)}${s.secret ? hashFor(s
 const host = new HostControls({
   send: (message) => {
     if (!s.joined) return;
+    if (message.type === 'rotate_link' && message.e2ee && !s.e2ee) {
+      // Turning encryption on in a room made before it: the new link's secret is made here.
+      s.turningOn = newRoomSecret();
+      s.signaling?.send(message);
+      return;
+    }
     if (message.type === 'rotate_link' && s.e2ee) {
       // The new link is an E2EE one, and its secret is mine to make and hand out.
       s.e2ee.expectRotation();
@@ -611,12 +624,31 @@ function setRole(role) {
 
 /** Lock, panic or a new invite link. */
 function onRoomUpdated(room) {
+  const turnedOn = room.e2ee && !s.e2ee && room.id && room.id !== s.roomId;
   if (room.id && room.id !== s.roomId) linkRotated(room.id);
+  if (turnedOn) encryptionTurnedOn();
   s.info = { ...s.info, ...room };
   if (room.name !== undefined) showRoomInfo({ name: room.name, locked: !!room.locked });
   host.setRoom(s.info);
   showRoomState(s.info, s.role);
   renderMedia();
+}
+
+/**
+ * A host turned encryption on in this room (made before it): the server ends the call next.
+ * The host who did it keeps the new link with the secret it made and joins again through it;
+ * everyone else needs that new link from the host.
+ */
+function encryptionTurnedOn() {
+  if (s.turningOn) {
+    s.secret = s.turningOn;
+    s.turningOn = null;
+    if (s.hostKey) rememberSecret(s.roomId, hashFor(s.secret).slice(3));
+    showAddress();
+    s.rejoinEncrypted = true;
+  } else {
+    s.encryptedElsewhere = true;
+  }
 }
 
 /** A host made a new invite link: the old id is gone (room_not_found), so follow the new one. */
@@ -890,7 +922,13 @@ function fail(code, message, { onRetry = null } = {}) {
   setBanner(null);
   leaveHostState();
   s.errorCode = code;
-  const [title, detail] = errorWords(code === 'room_ended' && s.endedByMe ? 'ended_by_you' : code, message);
+  let [title, detail] = errorWords(code === 'room_ended' && s.endedByMe ? 'ended_by_you' : code, message);
+  if (code === 'room_ended' && (s.rejoinEncrypted || s.encryptedElsewhere)) {
+    title = s.rejoinEncrypted ? 'End-to-end encryption is on' : 'The host turned on end-to-end encryption';
+    detail = s.rejoinEncrypted
+      ? 'The room has a new link with its key (in the address bar). Join again, then share the new link.'
+      : 'The old link no longer works. Ask the host for the new one.';
+  }
   s.endedByMe = false;
   $('#error-title').textContent = title;
   $('#error-detail').textContent = detail;
@@ -914,6 +952,14 @@ function fail(code, message, { onRetry = null } = {}) {
   if (code === 'room_ended') {
     retry = backToPreview;
     retryLabel = 'Join again';
+  }
+  if (code === 'room_ended' && s.rejoinEncrypted) {
+    // I turned encryption on: the address bar holds the new link with its secret.
+    retry = () => { window.location.reload(); };
+    retryLabel = 'Join the encrypted room';
+  } else if (code === 'room_ended' && s.encryptedElsewhere) {
+    // The old link leads nowhere now; only the host has the new one.
+    retry = null;
   }
   $('#error-retry').hidden = !retry;
   $('#error-retry').textContent = retryLabel;

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
-  createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, sampleMedia, screenshot, staysTrue,
-  startServer, tileOf, waitFor,
+  createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, openHostTools, sampleMedia, screenshot,
+  staysTrue, startServer, tileOf, waitFor,
 } from './helpers.js';
 
 const WORDS = {
@@ -221,4 +221,56 @@ describe('end-to-end encrypted rooms in the browser', () => {
     assert.equal(await guest.page.evaluate(() => window.salon.e2ee), null);
     await guest.context.close();
   });
+
+  it("lets the owner of a room made before encryption turn it on: a new link with a new key", async (t) => {
+    showLogsIfFailed(t);
+    const legacy = await createRoomViaApi(server.url, 'Old room', { e2ee: false });
+    const owner = recordTraffic(await newGuest(browser, 'old-owner'));
+    const lee = await newGuest(browser, 'lee');
+    guests.push(owner, lee);
+    await owner.page.goto(`${server.url}/`);
+    await owner.page.evaluate(([id, key]) => localStorage.setItem(`salon.host.${id}`, key), [legacy.id, legacy.host_key]);
+    await join(owner, legacy.url, 'Olga');
+    await join(lee, legacy.url, 'Lee');
+    assert.equal(await chipText(owner.page), 'Not end-to-end encrypted');
+    await openHostTools(owner.page);
+    const turnOn = owner.page.getByTestId('turn-on-e2ee');
+    assert.equal(await turnOn.isVisible(), true, 'the owner is offered encryption');
+    assert.equal(await lee.page.getByTestId('turn-on-e2ee').isVisible(), false);
+    await turnOn.click();
+
+    // The call starts over. The owner's page holds the new link with a key it made; Lee, whose
+    // link leads nowhere now, is told why and offered no retry.
+    const retry = owner.page.locator('#error-retry');
+    await retry.waitFor({ state: 'visible' });
+    assert.equal(await retry.innerText(), 'Join the encrypted room');
+    const address = await owner.page.evaluate(() => window.location.href);
+    const [, newId, secret] = address.match(/\/r\/([A-Za-z0-9_-]{22})#k=([A-Za-z0-9_-]{43})$/u) ?? [];
+    assert.ok(newId && newId !== legacy.id && secret, `the new link with its key: ${address}`);
+    await lee.page.locator('#error-title').waitFor({ state: 'visible' });
+    assert.match(await lee.page.locator('#room-error').innerText(), /turned on end-to-end encryption/u);
+    assert.equal(await lee.page.locator('#error-retry').isVisible(), false);
+    assert.equal((await (await fetch(`${server.url}/api/rooms/${newId}`)).json()).e2ee, true);
+    assert.equal((await fetch(`${server.url}/api/rooms/${legacy.id}`)).status, 404);
+
+    // Back in through the new link, as the owner, encrypted; Lee with the link the owner shares.
+    await retry.click();
+    await owner.page.waitForLoadState();
+    await join(owner, null, 'Olga');
+    await waitFor(() => owner.page.evaluate(() => window.salon.role === 'owner'), { message: 'still the owner' });
+    // (Lee's address bar already moved to the new id, so the new link differs only in its
+    // fragment, which does not load a page by itself.)
+    await lee.page.goto(`${server.url}${address.slice(address.indexOf('/r/'))}`);
+    await lee.page.reload();
+    await join(lee, null, 'Lee');
+    const code = await waitFor(async () => {
+      const [a, b] = [await safetyCode(owner.page), await safetyCode(lee.page)];
+      return CODE.test(a) && a === b ? a : null;
+    }, { message: 'the same safety code once encrypted' });
+    assert.equal(await chipText(lee.page), `Encrypted · ${code}`);
+    assertNeverSent(owner, secret);
+    await owner.context.close();
+    await lee.context.close();
+  });
 });
+
