@@ -58,6 +58,8 @@ pub(crate) struct RoomActor {
     recently_left: HashMap<String, (String, Instant, Role)>,
     /// When each member's last own media update went out, and whether a newer one is held.
     media_updates: HashMap<String, (Instant, bool)>,
+    /// Each member's budget of end-to-end key messages (`crate::e2ee`).
+    pub(crate) key_budgets: HashMap<String, crate::ratelimit::TokenBucket>,
     next_seat: u64,
     publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
@@ -86,6 +88,7 @@ impl RoomActor {
             seats: HashMap::new(),
             recently_left: HashMap::new(),
             media_updates: HashMap::new(),
+            key_budgets: HashMap::new(),
             next_seat: 1,
             publications: Vec::new(),
             count,
@@ -667,6 +670,7 @@ impl RoomActor {
             );
         }
         self.media_updates.remove(id);
+        self.key_budgets.remove(id);
         self.drop_publications_of(id);
         self.broadcast(id, || ServerMessage::ParticipantLeft {
             participant_id: id.to_owned(),

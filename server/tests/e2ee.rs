@@ -335,3 +335,44 @@ async fn a_resume_keeps_the_announcement_of_the_same_key() {
         Some(key(1).0.as_str())
     );
 }
+
+#[tokio::test]
+async fn one_member_cannot_make_the_server_flood_the_room_with_boxes() {
+    let s = TestServer::start().await;
+    let (id, _) = create(&s, true).await;
+    let (mut a, _, _) = member(&s, &id, "Ada", 1).await;
+    let (mut b, b_id, _) = member(&s, &id, "Bo", 2).await;
+    // Far more key messages than any client sends: most are dropped, and the sender is told.
+    for _ in 0..150 {
+        a.send(&ClientMessage::E2eeKeys {
+            boxes: vec![E2eeBox {
+                to: b_id.clone(),
+                sealed: b64(&[7; 53]),
+            }],
+        })
+        .await;
+    }
+    let code = a
+        .recv_until(|m| match m {
+            ServerMessage::Error {
+                code, fatal: false, ..
+            } => Some(*code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::RateLimited);
+    let mut relayed = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(
+        Duration::from_millis(500),
+        b.recv_until(|m| matches!(m, ServerMessage::E2eeKey { .. }).then_some(())),
+    )
+    .await
+    .map(Some)
+    {
+        relayed += 1;
+    }
+    assert!(
+        (60..=75).contains(&relayed),
+        "the burst is relayed, the rest dropped ({relayed})"
+    );
+}

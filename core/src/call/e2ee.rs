@@ -322,13 +322,13 @@ impl KeyExchange {
         }
     }
 
-    /// Sends my keys (the one in use, and a pending one) to a member just verified.
-    fn welcome(&mut self, id: &str) {
-        let ids = [id.to_owned()];
+    /// Sends my keys (the one in use, and a pending one) to members just verified, in one
+    /// `e2ee_keys` per key (the server allows a member only a few key messages a second).
+    fn welcome(&mut self, ids: &[String]) {
         let current = self.current.clone();
-        self.send_key_to(&ids, &current);
+        self.send_key_to(ids, &current);
         if let Some((pending, _)) = self.pending.clone() {
-            self.send_key_to(&ids, &pending);
+            self.send_key_to(ids, &pending);
         }
     }
 
@@ -443,9 +443,8 @@ impl KeyExchange {
                     self.learn(p);
                 }
                 // Everyone verified gets my keys again: a resume may follow a lost box.
-                for id in self.verified_ids() {
-                    self.welcome(&id);
-                }
+                let ids = self.verified_ids();
+                self.welcome(&ids);
             }
             ServerMessage::RoomUpdated { room } if !self.encrypted => {
                 // Encryption turned on by me: the new link carries my secret.
@@ -480,13 +479,13 @@ impl KeyExchange {
 
     fn on_participant(&mut self, participant: &Participant) {
         if Some(&participant.id) != self.me.as_ref() && self.learn(participant) {
-            self.welcome(&participant.id);
+            self.welcome(std::slice::from_ref(&participant.id));
         }
     }
 
     fn on_announce(&mut self, id: &str, public: &str, mac: &str) {
         if self.members.contains_key(id) && self.verify(id, public, mac) {
-            self.welcome(id);
+            self.welcome(&[id.to_owned()]);
         }
     }
 
