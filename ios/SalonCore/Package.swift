@@ -33,6 +33,7 @@ let appFiles = [
     "Links.swift",
     "Friends/FriendsModel.swift",
     "Call/TileViews.swift",
+    "Call/Encryption.swift",
     "Call/CallModel.swift",
     "Call/CallMediaModel.swift",
     "Friends/AddFriendModel.swift",
@@ -48,6 +49,7 @@ let appFiles = [
 let appTestFiles = [
     "LinksTests.swift",
     "TileViewsTests.swift",
+    "EncryptionTests.swift",
     "CallModelTests.swift",
     "CallMediaModelTests.swift",
     "AddFriendModelTests.swift",

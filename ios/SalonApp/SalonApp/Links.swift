@@ -4,10 +4,11 @@ import Foundation
 /// names the server, whose `/.well-known/apple-app-site-association` names the app). Foundation
 /// only, so that it builds and is tested on Linux too.
 enum OpenedLink: Equatable {
-    /// An invite link, `https://host/r/<id>`: join that room.
+    /// An invite link, `https://host/r/<id>#k=<key>`: join that room. `link` keeps the `#`
+    /// fragment (the room's end-to-end key).
     case room(link: String, host: String)
     /// A friend card, `salon:friend?…` (as the core writes them) or `https://host/friend?…`:
-    /// add that friend.
+    /// add that friend. `card` is the link exactly as it came, its `#k=` fragment included.
     case friend(card: String)
 
     /// Length of a Salon room id (`salon_protocol::ROOM_ID_LEN`).
@@ -43,6 +44,9 @@ enum OpenedLink: Equatable {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
         guard id.count == Self.roomIdLength, id.allSatisfy({ allowed.contains($0) }) else { return nil }
         let port = parts.port.map { ":\($0)" } ?? ""
-        self = .room(link: "\(scheme)://\(host)\(port)/r/\(id)", host: host)
+        // The fragment stays as it came: `#k=…` is the room's end-to-end key, which never goes to
+        // the server, and without it the core refuses to join an encrypted room.
+        let fragment = parts.percentEncodedFragment.map { "#\($0)" } ?? ""
+        self = .room(link: "\(scheme)://\(host)\(port)/r/\(id)\(fragment)", host: host)
     }
 }

@@ -18,6 +18,24 @@ final class LinksTests: XCTestCase {
             .room(link: "http://192.168.1.5:8080/r/\(id)", host: "192.168.1.5"))
     }
 
+    func testAnInviteLinkKeepsItsKeyThePartAfterTheHash() {
+        let key = "k=A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U-_"
+        XCTAssertEqual(
+            opened("https://salon.example.org/r/\(id)#\(key)"),
+            .room(link: "https://salon.example.org/r/\(id)#\(key)", host: "salon.example.org"))
+        XCTAssertEqual(
+            opened("http://192.168.1.5:8080/r/\(id)/#\(key)"),
+            .room(link: "http://192.168.1.5:8080/r/\(id)#\(key)", host: "192.168.1.5"))
+    }
+
+    func testAFriendCardKeepsItsKeyInTheCardsOwnFragment() {
+        let key = "k=A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U-_"
+        let card = "https://salon.example.org/friend?v=1&name=Ada&room=https%3A%2F%2Fsalon.example.org%2Fr%2F\(id)#\(key)"
+        XCTAssertEqual(opened(card), .friend(card: card))
+        let written = "salon:friend?v=1&name=Ada&room=https://salon.example.org/r/\(id)#\(key)"
+        XCTAssertEqual(opened(written), .friend(card: written))
+    }
+
     func testAFriendCardAddsTheFriend() {
         let card = "https://salon.example.org/friend?v=1&n=Ada&r=https%3A%2F%2Fsalon.example.org%2Fr%2F\(id)"
         XCTAssertEqual(opened(card), .friend(card: card))

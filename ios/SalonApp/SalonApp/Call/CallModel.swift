@@ -21,6 +21,8 @@ struct CallState {
     var pinned: String?
     /// Somebody shows my video; while false the core sends none and the test picture pauses.
     var videoWatched = true
+    /// The call's end-to-end encryption (the safety code); nil in a room that is not encrypted.
+    var e2ee: E2ee?
 
     /// The tile drawn big above the grid: the pinned one, else the only one.
     var mainTile: Tile? {
@@ -56,6 +58,8 @@ struct Tile: Identifiable {
     let picture: TilePicture?
     /// Whether I may ask them to mute, mute or remove them (I am a host of a higher role).
     var canModerate = false
+    /// Their keys could not be checked: they see and hear nothing of me (a broken-lock badge).
+    var unverified = false
 }
 
 /// Everything the user can do in a call.
@@ -217,7 +221,8 @@ final class CallModel: ObservableObject {
             Tile(
                 id: p.id, name: p.name, speaking: p.speaking, dominant: p.id == room.dominantSpeaker,
                 muted: !p.audioOn, cameraOff: !p.videoOn, picture: pictures[p.id],
-                canModerate: Self.outranks(room.role, p.role))
+                canModerate: Self.outranks(room.role, p.role),
+                unverified: Encryption.unverified(room.e2ee, p.id))
         }
         state.pinned = pinned.flatMap { id in room.participants.contains { $0.id == id } ? id : nil }
         state.videoWatched = room.videoWatched
@@ -226,6 +231,7 @@ final class CallModel: ObservableObject {
         state.panic = room.panic
         state.knocks = room.knocks
         state.link = room.link
+        state.e2ee = room.e2ee
     }
 
     private func toggleTestPattern() {

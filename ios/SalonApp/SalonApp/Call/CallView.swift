@@ -51,6 +51,8 @@ struct CallView: View {
     let title: String
     let send: (CallEvent) -> Void
     var sendMedia: (CallMediaEvent) -> Void = { _ in }
+    /// The safety-code sheet, opened by tapping the encryption chip.
+    @State private var safetyCodeShown = false
 
     var body: some View {
         if case let .waiting(hostPresent) = state.status {
@@ -105,6 +107,10 @@ struct CallView: View {
 
     private var room: some View {
         VStack(spacing: 0) {
+            EncryptionChip(e2ee: state.e2ee) { safetyCodeShown = true }
+                .frame(maxWidth: .infinity, alignment: .leading)
+                .padding(.horizontal)
+                .padding(.vertical, 4)
             if let line = statusLine {
                 Text(line).foregroundStyle(.secondary).padding()
             }
@@ -164,6 +170,14 @@ struct CallView: View {
         }
         .navigationTitle(state.roomName ?? title)
         .navigationBarTitleDisplayMode(.inline)
+        .sheet(isPresented: $safetyCodeShown) {
+            if let e2ee = state.e2ee {
+                SafetyCodeSheet(e2ee: e2ee, unverifiedLine: Encryption.unverifiedLine(state.tiles)) {
+                    safetyCodeShown = false
+                }
+                .presentationDetents([.medium])
+            }
+        }
         .toolbar {
             if state.isHost && state.status == .live {
                 Menu("Host") {
@@ -184,6 +198,61 @@ struct CallView: View {
         case let .reconnecting(attempt): return "Connection lost, reconnecting (attempt \(attempt))…"
         case let .ended(why): return "Call ended: \(why)"
         }
+    }
+}
+
+/// "Encrypted · 4821 0937 1165" with a lock in an encrypted call (tapping it shows the safety
+/// code), else a muted "Not end-to-end encrypted".
+private struct EncryptionChip: View {
+    let e2ee: E2ee?
+    let open: () -> Void
+
+    var body: some View {
+        if e2ee != nil {
+            Button(action: open) {
+                Label(Encryption.chipLabel(e2ee), systemImage: "lock.fill")
+                    .font(.footnote.weight(.medium))
+                    .padding(.horizontal, 10)
+                    .padding(.vertical, 6)
+                    .background(Color.green.opacity(0.15), in: RoundedRectangle(cornerRadius: 8))
+                    .foregroundStyle(Color.green)
+            }
+            .buttonStyle(.plain)
+            .accessibilityHint("Shows the safety code")
+        } else {
+            Text(Encryption.chipLabel(nil))
+                .font(.footnote)
+                .padding(.horizontal, 10)
+                .padding(.vertical, 6)
+                .background(Color.secondary.opacity(0.12), in: RoundedRectangle(cornerRadius: 8))
+                .foregroundStyle(.secondary)
+        }
+    }
+}
+
+/// The safety code, large, how many hold the keys, and what to do with it.
+private struct SafetyCodeSheet: View {
+    let e2ee: E2ee
+    let unverifiedLine: String?
+    let done: () -> Void
+
+    var body: some View {
+        VStack(alignment: .leading, spacing: 16) {
+            Text("Safety code").font(.headline)
+            Text(e2ee.safetyCode)
+                .font(.system(size: 34, weight: .semibold, design: .monospaced))
+                .textSelection(.enabled)
+            Text(Encryption.keyHolders(e2ee.keyHolders)).font(.subheadline.weight(.medium))
+            Text(Encryption.readAloud)
+            if let unverifiedLine {
+                Text(unverifiedLine).foregroundStyle(.red)
+            }
+            Spacer()
+            Button("Done", action: done)
+                .buttonStyle(.borderedProminent)
+                .frame(maxWidth: .infinity)
+        }
+        .padding(24)
     }
 }
 
@@ -324,6 +393,18 @@ private struct TileView: View {
                 .padding(6)
                 .background(.black.opacity(0.5))
             }
+            .overlay(alignment: .topTrailing) {
+                if tile.unverified {
+                    // Their keys could not be checked: they see and hear nothing of me.
+                    Image(systemName: "lock.slash.fill")
+                        .font(.caption)
+                        .foregroundStyle(.white)
+                        .padding(5)
+                        .background(Color.red, in: Circle())
+                        .padding(6)
+                        .accessibilityLabel(Encryption.cantExchangeKeys)
+                }
+            }
             .clipShape(RoundedRectangle(cornerRadius: 12))
             .overlay(
                 RoundedRectangle(cornerRadius: 12)
@@ -349,8 +430,10 @@ private struct TileView: View {
                 status: .live,
                 tiles: [
                     Tile(id: "a", name: "Ada", speaking: true, dominant: true, muted: false, cameraOff: true, picture: nil),
-                    Tile(id: "b", name: "Bob", speaking: false, muted: true, cameraOff: true, picture: nil),
-                ]),
+                    Tile(id: "b", name: "Bob", speaking: false, muted: true, cameraOff: true, picture: nil,
+                         unverified: true),
+                ],
+                e2ee: E2ee(safetyCode: "4821 0937 1165", keyHolders: 2, unverified: ["b"])),
             title: "Ada",
             send: { _ in })
     }

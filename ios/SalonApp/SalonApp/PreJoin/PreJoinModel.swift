@@ -228,6 +228,8 @@ final class PreJoinModel: ObservableObject {
         case .invalidLink: return "This isn't a Salon room link."
         case .incompatible: return "This room's server needs a newer Salon: update the app."
         case .network: return "Can't reach the room's server. Check your connection and try again."
+        // Written for people by the core ("This link is missing its key (the part after #)…"): as it is.
+        case let .e2ee(reason): return reason
         default: return error.localizedDescription
         }
     }

@@ -51,6 +51,7 @@ extension SalonError {
         case .KnockDenied: self = .knockDenied
         case .RoomEnded: self = .roomEnded
         case let .NotAllowed(reason): self = .notAllowed(reason)
+        case let .E2ee(reason): self = .e2ee(reason)
         case let .Internal(reason): self = .internalError(reason)
         }
     }
@@ -141,7 +142,14 @@ extension RoomState {
             link: r.link, role: Role(r.role), locked: r.locked, panic: r.panic,
             microphoneOn: r.microphoneOn, cameraOn: r.cameraOn,
             knocks: r.knocks.map { Knock($0) }, bans: r.bans.map { Ban($0) },
-            speakers: r.speakers, speaking: r.speaking, videoWatched: r.videoWatched)
+            speakers: r.speakers, speaking: r.speaking, videoWatched: r.videoWatched,
+            e2ee: r.e2ee.map { E2ee($0) })
+    }
+}
+
+extension E2ee {
+    init(_ r: E2eeRecord) {
+        self.init(safetyCode: r.safetyCode, keyHolders: Int(r.keyHolders), unverified: r.unverified)
     }
 }
 

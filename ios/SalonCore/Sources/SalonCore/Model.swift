@@ -220,6 +220,8 @@ public struct RoomState: Equatable, Hashable, Sendable {
     /// Somebody shows my video. While false the core sends none (frames given to
     /// `sendVideoFrame` are dropped), so the app may pause its camera.
     public var videoWatched: Bool
+    /// End-to-end encryption of this call; nil in a room that is not encrypted (a legacy room).
+    public var e2ee: E2ee?
 
     public var isHost: Bool { role.isHost }
 
@@ -230,7 +232,7 @@ public struct RoomState: Equatable, Hashable, Sendable {
         roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection,
         link: String = "", role: Role = .guest, locked: Bool = false, panic: Bool = false,
         microphoneOn: Bool = true, cameraOn: Bool = true, knocks: [Knock] = [], bans: [Ban] = [],
-        speakers: [String] = [], speaking: Bool = false, videoWatched: Bool = true
+        speakers: [String] = [], speaking: Bool = false, videoWatched: Bool = true, e2ee: E2ee? = nil
     ) {
         self.roomId = roomId
         self.roomName = roomName
@@ -248,6 +250,24 @@ public struct RoomState: Equatable, Hashable, Sendable {
         self.speakers = speakers
         self.speaking = speaking
         self.videoWatched = videoWatched
+        self.e2ee = e2ee
+    }
+}
+
+/// An encrypted call's safety code: everyone reading it aloud should see the same. It changes when
+/// someone comes or goes.
+public struct E2ee: Equatable, Hashable, Sendable {
+    /// 12 digits, `dddd dddd dddd`.
+    public var safetyCode: String
+    /// People holding keys, me included.
+    public var keyHolders: Int
+    /// Participant ids whose keys could not be checked (yet): they see and hear nothing of me.
+    public var unverified: [String]
+
+    public init(safetyCode: String, keyHolders: Int, unverified: [String] = []) {
+        self.safetyCode = safetyCode
+        self.keyHolders = keyHolders
+        self.unverified = unverified
     }
 }
 

@@ -25,6 +25,10 @@ public enum SalonError: Error, Equatable, Hashable, Sendable, LocalizedError {
     case roomEnded
     /// Not now: e.g. turning the microphone on while a host holds every guest's off (panic).
     case notAllowed(String)
+    /// End-to-end encryption stands in the way: a link without its key (the part after #), or a
+    /// server that says an encrypted room is not. The reason is a sentence written for people: show
+    /// it as it is.
+    case e2ee(String)
     /// A bug in the core (including a Rust panic).
     case internalError(String)
 
@@ -46,6 +50,7 @@ public enum SalonError: Error, Equatable, Hashable, Sendable, LocalizedError {
         case .knockDenied: return "the host didn't let you in"
         case .roomEnded: return "the host ended the call"
         case let .notAllowed(reason): return "not allowed: \(reason)"
+        case let .e2ee(reason): return reason
         case let .internalError(reason): return "internal error: \(reason)"
         }
     }

@@ -2738,6 +2738,86 @@ public func FfiConverterTypeDoorStateRecord_lower(_ value: DoorStateRecord) -> R
 
 
 /**
+ * An encrypted call's safety code: everyone comparing it aloud should see the same. It
+ * changes when someone comes or goes.
+ */
+public struct E2eeRecord: Equatable, Hashable {
+    /**
+     * 12 digits, `dddd dddd dddd`.
+     */
+    public var safetyCode: String
+    /**
+     * People holding keys, me included.
+     */
+    public var keyHolders: UInt32
+    /**
+     * Participants whose keys could not be checked (yet): they see and hear nothing of me.
+     */
+    public var unverified: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 12 digits, `dddd dddd dddd`.
+         */safetyCode: String, 
+        /**
+         * People holding keys, me included.
+         */keyHolders: UInt32, 
+        /**
+         * Participants whose keys could not be checked (yet): they see and hear nothing of me.
+         */unverified: [String]) {
+        self.safetyCode = safetyCode
+        self.keyHolders = keyHolders
+        self.unverified = unverified
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension E2eeRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeE2eeRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> E2eeRecord {
+        return
+            try E2eeRecord(
+                safetyCode: FfiConverterString.read(from: &buf), 
+                keyHolders: FfiConverterUInt32.read(from: &buf), 
+                unverified: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: E2eeRecord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.safetyCode, into: &buf)
+        FfiConverterUInt32.write(value.keyHolders, into: &buf)
+        FfiConverterSequenceString.write(value.unverified, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeE2eeRecord_lift(_ buf: RustBuffer) throws -> E2eeRecord {
+    return try FfiConverterTypeE2eeRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeE2eeRecord_lower(_ value: E2eeRecord) -> RustBuffer {
+    return FfiConverterTypeE2eeRecord.lower(value)
+}
+
+
+/**
  * A friend with their room's presence.
  */
 public struct FriendPresenceRecord: Equatable, Hashable {
@@ -3410,6 +3490,10 @@ public struct RoomStateRecord: Equatable, Hashable {
      */
     public var videoWatched: Bool
     public var connection: ConnectionRecord
+    /**
+     * End-to-end encryption; `None` in a room that is not encrypted.
+     */
+    public var e2ee: E2eeRecord?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3434,7 +3518,10 @@ public struct RoomStateRecord: Equatable, Hashable {
          */speaking: Bool, 
         /**
          * Somebody shows my video. While false the core sends no video (the camera may pause).
-         */videoWatched: Bool, connection: ConnectionRecord) {
+         */videoWatched: Bool, connection: ConnectionRecord, 
+        /**
+         * End-to-end encryption; `None` in a room that is not encrypted.
+         */e2ee: E2eeRecord?) {
         self.roomId = roomId
         self.link = link
         self.roomName = roomName
@@ -3451,6 +3538,7 @@ public struct RoomStateRecord: Equatable, Hashable {
         self.speaking = speaking
         self.videoWatched = videoWatched
         self.connection = connection
+        self.e2ee = e2ee
     }
 
     
@@ -3484,7 +3572,8 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
                 speakers: FfiConverterSequenceString.read(from: &buf), 
                 speaking: FfiConverterBool.read(from: &buf), 
                 videoWatched: FfiConverterBool.read(from: &buf), 
-                connection: FfiConverterTypeConnectionRecord.read(from: &buf)
+                connection: FfiConverterTypeConnectionRecord.read(from: &buf), 
+                e2ee: FfiConverterOptionTypeE2eeRecord.read(from: &buf)
         )
     }
 
@@ -3505,6 +3594,7 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
         FfiConverterBool.write(value.speaking, into: &buf)
         FfiConverterBool.write(value.videoWatched, into: &buf)
         FfiConverterTypeConnectionRecord.write(value.connection, into: &buf)
+        FfiConverterOptionTypeE2eeRecord.write(value.e2ee, into: &buf)
     }
 }
 
@@ -4347,6 +4437,12 @@ enum SalonError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case NotAllowed(reason: String
     )
+    /**
+     * End-to-end encryption stands in the way (a link without its key, a server that claims
+     * an encrypted room is not); the reason is written for people.
+     */
+    case E2ee(reason: String
+    )
     case Internal(reason: String
     )
 
@@ -4410,7 +4506,10 @@ public struct FfiConverterTypeSalonError: FfiConverterRustBuffer {
         case 16: return .NotAllowed(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .Internal(
+        case 17: return .E2ee(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 18: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -4497,8 +4596,13 @@ public struct FfiConverterTypeSalonError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .E2ee(reason):
             writeInt(&buf, Int32(17))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(18))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -4659,6 +4763,30 @@ fileprivate struct FfiConverterOptionTypeVideoFrameSink: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeVideoFrameSink.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeE2eeRecord: FfiConverterRustBuffer {
+    typealias SwiftType = E2eeRecord?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeE2eeRecord.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeE2eeRecord.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

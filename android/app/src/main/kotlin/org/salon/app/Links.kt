@@ -4,10 +4,13 @@ import java.net.URI
 
 /** What a link that opened the app asks for (Android App Links, see the manifest). */
 sealed interface OpenedLink {
-    /** An invite link, `https://host/r/<id>`: join that room. */
+    /** An invite link, `https://host/r/<id>#k=<key>`: join that room. [link] keeps the `#` fragment (the key). */
     data class Room(val link: String, val host: String) : OpenedLink
 
-    /** A friend card, `salon:friend?…` (as the core writes them) or `https://host/friend?…`: add that friend. */
+    /**
+     * A friend card, `salon:friend?…` (as the core writes them) or `https://host/friend?…`: add
+     * that friend. [card] is the link exactly as it came, its `#k=` fragment (the room's key) included.
+     */
     data class Friend(val card: String) : OpenedLink
 }
 
@@ -41,5 +44,8 @@ fun openedLink(uri: String?): OpenedLink? {
     }
     val id = path.removePrefix("/r/").removeSuffix("/").takeIf { path.startsWith("/r/") } ?: return null
     val shaped = id.length == ROOM_ID_LEN && id.all { it.isLetterOrDigit() && it.code < 128 || it == '-' || it == '_' }
-    return if (shaped) OpenedLink.Room(link = "$scheme://${parsed.rawAuthority}/r/$id", host = host) else null
+    // The fragment stays as it came: `#k=…` is the room's end-to-end key, which never goes to
+    // the server, and without it the core refuses to join an encrypted room.
+    val fragment = parsed.rawFragment?.let { "#$it" }.orEmpty()
+    return if (shaped) OpenedLink.Room(link = "$scheme://${parsed.rawAuthority}/r/$id$fragment", host = host) else null
 }

@@ -21,6 +21,28 @@ class LinksTest {
     }
 
     @Test
+    fun `an invite link keeps its key, the part after the hash`() {
+        val key = "k=" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U-_"
+        assertEquals(
+            OpenedLink.Room("https://salon.example.org/r/$id#$key", "salon.example.org"),
+            openedLink("https://salon.example.org/r/$id#$key"),
+        )
+        assertEquals(
+            OpenedLink.Room("http://192.168.1.5:8080/r/$id#$key", "192.168.1.5"),
+            openedLink("http://192.168.1.5:8080/r/$id/#$key"),
+        )
+    }
+
+    @Test
+    fun `a friend card keeps its key, in the card's own fragment`() {
+        val key = "k=" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U-_"
+        val card = "https://salon.example.org/friend?v=1&name=Ada&room=https%3A%2F%2Fsalon.example.org%2Fr%2F$id#$key"
+        assertEquals(OpenedLink.Friend(card), openedLink(card))
+        val written = "salon:friend?v=1&name=Ada&room=https://salon.example.org/r/$id#$key"
+        assertEquals(OpenedLink.Friend(written), openedLink(written))
+    }
+
+    @Test
     fun `a friend card adds the friend`() {
         val card = "https://salon.example.org/friend?v=1&n=Ada&r=https%3A%2F%2Fsalon.example.org%2Fr%2F$id"
         assertEquals(OpenedLink.Friend(card), openedLink(card))

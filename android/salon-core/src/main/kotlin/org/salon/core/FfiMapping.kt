@@ -6,6 +6,7 @@ import org.salon.core.ffi.ConnectionRecord
 import org.salon.core.ffi.EndReasonRecord
 import org.salon.core.ffi.DoorModeRecord
 import org.salon.core.ffi.DoorStateRecord
+import org.salon.core.ffi.E2eeRecord
 import org.salon.core.ffi.FriendPresenceRecord
 import org.salon.core.ffi.FriendRecord
 import org.salon.core.ffi.PeekRecord
@@ -53,6 +54,7 @@ internal fun SalonException.toSalonError(): SalonError =
         is SalonException.KnockDenied -> SalonError.KnockDenied(this)
         is SalonException.RoomEnded -> SalonError.RoomEnded(this)
         is SalonException.NotAllowed -> SalonError.NotAllowed(reason, this)
+        is SalonException.E2ee -> SalonError.E2ee(reason, this)
         is SalonException.Internal -> SalonError.Internal(reason, this)
     }
 
@@ -135,7 +137,11 @@ internal fun RoomStateRecord.toRoomState() =
         speakers = speakers,
         speaking = speaking,
         videoWatched = videoWatched,
+        e2ee = e2ee?.toE2ee(),
     )
+
+internal fun E2eeRecord.toE2ee() =
+    E2ee(safetyCode = safetyCode, keyHolders = keyHolders.toInt(), unverified = unverified)
 
 internal fun ParticipantView.toFfi(): ParticipantViewRecord =
     when (this) {

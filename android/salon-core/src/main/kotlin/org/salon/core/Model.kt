@@ -150,12 +150,27 @@ data class RoomState(
      * [Call.sendVideoFrame] are dropped), so the app may pause its camera.
      */
     val videoWatched: Boolean = true,
+    /** End-to-end encryption of this call; null in a room that is not encrypted (a legacy room). */
+    val e2ee: E2ee? = null,
 ) {
     val isHost: Boolean get() = role.isHost
 
     /** The loudest speaker now (maybe me), or null when nobody speaks. */
     val dominantSpeaker: String? get() = speakers.firstOrNull()
 }
+
+/**
+ * An encrypted call's safety code: everyone reading it aloud should see the same. It changes when
+ * someone comes or goes.
+ */
+data class E2ee(
+    /** 12 digits, `dddd dddd dddd`. */
+    val safetyCode: String,
+    /** People holding keys, me included. */
+    val keyHolders: Int,
+    /** Participant ids whose keys could not be checked (yet): they see and hear nothing of me. */
+    val unverified: List<String> = emptyList(),
+)
 
 /** Another person in the room. */
 data class Participant(

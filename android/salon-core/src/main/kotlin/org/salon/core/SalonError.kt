@@ -43,6 +43,13 @@ sealed class SalonError(message: String, cause: Throwable? = null) : Exception(m
     /** Not now: e.g. turning the microphone on while a host holds every guest's off (panic). */
     class NotAllowed(val reason: String, cause: Throwable? = null) : SalonError("not allowed: $reason", cause)
 
+    /**
+     * End-to-end encryption stands in the way: a link without its key (the part after #), or a
+     * server that says an encrypted room is not. [reason] is a sentence written for people: show it
+     * as it is.
+     */
+    class E2ee(val reason: String, cause: Throwable? = null) : SalonError(reason, cause)
+
     /** A bug in the core (including a Rust panic). */
     class Internal(val reason: String, cause: Throwable? = null) : SalonError("internal error: $reason", cause)
 }

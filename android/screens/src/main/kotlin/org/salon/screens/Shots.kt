@@ -34,6 +34,7 @@ import org.salon.app.prejoin.RoomInfo
 import org.salon.core.CallEvent as CoreEvent
 import org.salon.core.Connection
 import org.salon.core.DoorMode
+import org.salon.core.E2ee
 import org.salon.core.EndReason
 import org.salon.core.FakeCall
 import org.salon.core.FakeSalonService
@@ -141,6 +142,7 @@ private fun room(
     locked: Boolean = false,
     microphoneOn: Boolean = true,
     cameraOn: Boolean = false,
+    e2ee: E2ee? = null,
 ) = RoomState(
     roomId = "ada",
     roomName = "Ada's kitchen",
@@ -156,7 +158,11 @@ private fun room(
     locked = locked,
     microphoneOn = microphoneOn,
     cameraOn = cameraOn,
+    e2ee = e2ee,
 )
+
+/** An encrypted call of four (me, Ada, Bob, Cy) whose keys could not be exchanged with Cy. */
+private val safetyCode = E2ee("4821 0937 1165", keyHolders = 3, unverified = listOf("cy"))
 
 /**
  * Joins with the real CallViewModel over a FakeCall, lets [act] drive the call (state, pictures,
@@ -205,7 +211,8 @@ private suspend fun showVideo(call: FakeCall, vm: CallViewModel, salon: FakeSalo
     }
 
 @Composable
-private fun Call(state: CallState, hostMenuOpen: Boolean = false) = CallScreen(state, title = "Ada", hostMenuOpen = hostMenuOpen) {}
+private fun Call(state: CallState, hostMenuOpen: Boolean = false, safetyCodeOpen: Boolean = false) =
+    CallScreen(state, title = "Ada", hostMenuOpen = hostMenuOpen, safetyCodeOpen = safetyCodeOpen) {}
 
 private val knocks = listOf(Knock("k1", "Gus", deniedBefore = 0), Knock("k2", "Hal", deniedBefore = 1))
 
@@ -241,6 +248,14 @@ val shots: List<Shot> =
                 }) { it.error != null }
             ({ PreJoin(state) })
         },
+        Shot("prejoin-e2ee-no-key", "Pre-join: the link lost its key (the part after #), so the encrypted room refuses it") {
+            val state =
+                preJoin(act = { salon, vm ->
+                    salon.failNext = SalonError.E2ee("This link is missing its key (the part after #). Ask for the whole link.")
+                    vm.onEvent(PreJoinEvent.Join)
+                }) { it.error != null }
+            ({ PreJoin(state) })
+        },
         Shot("prejoin-gone", "Pre-join: the room no longer exists, and no name entered yet") {
             val state = preJoin(name = "", known = false)
             ({ PreJoin(state) })
@@ -270,7 +285,7 @@ val shots: List<Shot> =
             val state = addFriend(withRoom = false, act = { vm -> vm.onEvent(AddFriendEvent.Scanned(card)) }) { it.added != null }
             ({ AddFriendScreen(state) {} })
         },
-        Shot("call-1", "Call: alone with Ada, who speaks; her tile fills the screen") {
+        Shot("call-1", "Call: alone with Ada, who speaks; her tile fills the screen (the calls below are in a room made before encryption: the muted chip)") {
             val state = call(room(1, speakers = listOf("ada")))
             ({ Call(state) })
         },
@@ -282,6 +297,14 @@ val shots: List<Shot> =
         Shot("call-6", "Call: six people in the grid, two speaking, one muted") {
             val state = call(room(6, speakers = listOf("bob", "eli"), muted = setOf("cy")))
             ({ Call(state) })
+        },
+        Shot("call-e2ee", "Call, end-to-end encrypted: the safety code in the lock chip; Cy's keys could not be checked (broken lock)") {
+            val state = call(room(3, speakers = listOf("ada"), e2ee = safetyCode)) { it.e2ee != null }
+            ({ Call(state) })
+        },
+        Shot("call-e2ee-code", "Call, end-to-end encrypted: the chip tapped, the safety code to read aloud") {
+            val state = call(room(3, speakers = listOf("ada"), e2ee = safetyCode)) { it.e2ee != null }
+            ({ Call(state, safetyCodeOpen = true) })
         },
         Shot("call-pinned", "Call: six people, Dee pinned big above the others") {
             val state =

@@ -1,6 +1,7 @@
 package org.salon.app.call
 
 import androidx.activity.compose.BackHandler
+import androidx.compose.foundation.Canvas
 import androidx.compose.foundation.Image
 import androidx.compose.foundation.background
 import androidx.compose.foundation.border
@@ -11,16 +12,21 @@ import androidx.compose.foundation.layout.Box
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.PaddingValues
 import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.Spacer
 import androidx.compose.foundation.layout.aspectRatio
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.height
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.layout.size
+import androidx.compose.foundation.layout.width
 import androidx.compose.foundation.lazy.grid.GridCells
 import androidx.compose.foundation.lazy.grid.LazyVerticalGrid
 import androidx.compose.foundation.lazy.grid.items
 import androidx.compose.foundation.lazy.grid.rememberLazyGridState
+import androidx.compose.foundation.shape.CircleShape
 import androidx.compose.foundation.shape.RoundedCornerShape
+import androidx.compose.material3.AlertDialog
 import androidx.compose.material3.Button
 import androidx.compose.material3.ButtonDefaults
 import androidx.compose.material3.DropdownMenu
@@ -30,6 +36,7 @@ import androidx.compose.material3.FilledTonalButton
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
 import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Surface
 import androidx.compose.material3.Text
 import androidx.compose.material3.TextButton
 import androidx.compose.material3.TopAppBar
@@ -44,16 +51,26 @@ import androidx.compose.runtime.snapshotFlow
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.draw.clip
+import androidx.compose.ui.geometry.CornerRadius
+import androidx.compose.ui.geometry.Offset
+import androidx.compose.ui.geometry.Size
 import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.graphics.StrokeCap
 import androidx.compose.ui.graphics.asImageBitmap
+import androidx.compose.ui.graphics.drawscope.Stroke
 import androidx.compose.ui.input.pointer.pointerInput
 import androidx.compose.ui.layout.ContentScale
+import androidx.compose.ui.semantics.Role
+import androidx.compose.ui.semantics.contentDescription
+import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.tooling.preview.Preview
 import androidx.compose.ui.unit.Dp
 import androidx.compose.ui.unit.dp
+import androidx.compose.ui.unit.sp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import kotlinx.coroutines.flow.distinctUntilChanged
 import kotlinx.coroutines.flow.filterNotNull
+import org.salon.core.E2ee
 
 /** The call screen, wired to its ViewModel; [onClose] goes back to the friend list. */
 @Composable
@@ -69,12 +86,20 @@ fun CallRoute(viewModel: CallViewModel, title: String, onClose: () -> Unit) {
 
 /**
  * The call: the lobby while waiting to be let in, the room while in it, and why it ended once
- * over (removed, not let in, ended by the host, the room gone or full...). [hostMenuOpen] opens
- * the host menu from the start (previews and screenshots).
+ * over (removed, not let in, ended by the host, the room gone or full...). Under the room's name,
+ * a chip says whether the call is end-to-end encrypted; tapped, it shows the safety code.
+ * [hostMenuOpen] opens the host menu and [safetyCodeOpen] the safety code from the start
+ * (previews and screenshots).
  */
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
-fun CallScreen(state: CallState, title: String, hostMenuOpen: Boolean = false, onEvent: (CallEvent) -> Unit) {
+fun CallScreen(
+    state: CallState,
+    title: String,
+    hostMenuOpen: Boolean = false,
+    safetyCodeOpen: Boolean = false,
+    onEvent: (CallEvent) -> Unit,
+) {
     if (state.status is CallStatus.Waiting) {
         LobbyScreen(state.roomName ?: title, state.status.hostPresent) { onEvent(CallEvent.Leave) }
         return
@@ -99,6 +124,12 @@ fun CallScreen(state: CallState, title: String, hostMenuOpen: Boolean = false, o
         bottomBar = { Controls(state, onEvent) },
     ) { padding ->
         Column(Modifier.padding(padding).fillMaxSize()) {
+            var codeOpen by remember { mutableStateOf(safetyCodeOpen) }
+            EncryptionChip(state.e2ee, Modifier.padding(start = 16.dp, end = 16.dp, bottom = 4.dp)) { codeOpen = true }
+            val e2ee = state.e2ee
+            if (codeOpen && e2ee != null) {
+                SafetyCodeDialog(e2ee, Encryption.unverifiedLine(state.tiles)) { codeOpen = false }
+            }
             statusLine(state.status)?.let { Text(it, Modifier.padding(16.dp), color = Color.Gray) }
             state.permissionNote?.let { note ->
                 Row(Modifier.fillMaxWidth().padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
@@ -271,6 +302,94 @@ private fun RoomNotice(roomName: String, content: @Composable () -> Unit) {
     }
 }
 
+/**
+ * "Encrypted · 4821 0937 1165" with a lock in an encrypted call (tapping it shows the safety code),
+ * else a muted "Not end-to-end encrypted".
+ */
+@Composable
+private fun EncryptionChip(e2ee: E2ee?, modifier: Modifier, onOpen: () -> Unit) {
+    val shape = RoundedCornerShape(8.dp)
+    val encrypted = e2ee != null
+    Surface(
+        shape = shape,
+        color = if (encrypted) Color(0xFFE8F5E9) else MaterialTheme.colorScheme.surfaceVariant,
+        contentColor = if (encrypted) Color(0xFF1B5E20) else Color.Gray,
+        modifier =
+            modifier.then(
+                if (encrypted) Modifier.clip(shape).clickable(onClickLabel = "Show the safety code", role = Role.Button, onClick = onOpen) else Modifier,
+            ),
+    ) {
+        Row(Modifier.padding(horizontal = 10.dp, vertical = 6.dp), verticalAlignment = Alignment.CenterVertically) {
+            if (encrypted) {
+                LockGlyph(Color(0xFF2E7D32), broken = false, Modifier.size(14.dp))
+                Spacer(Modifier.width(6.dp))
+            }
+            Text(Encryption.chipLabel(e2ee), style = MaterialTheme.typography.labelLarge)
+        }
+    }
+}
+
+/** The safety code, large, how many hold the keys, and what to do with it. */
+@Composable
+private fun SafetyCodeDialog(e2ee: E2ee, unverifiedLine: String?, onDismiss: () -> Unit) {
+    AlertDialog(
+        onDismissRequest = onDismiss,
+        confirmButton = { TextButton(onClick = onDismiss) { Text("Done") } },
+        title = { Text("Safety code") },
+        text = {
+            Column(verticalArrangement = Arrangement.spacedBy(12.dp)) {
+                Text(e2ee.safetyCode, style = MaterialTheme.typography.headlineMedium, fontSize = 30.sp)
+                Text(Encryption.keyHolders(e2ee.keyHolders), style = MaterialTheme.typography.titleSmall)
+                Text(Encryption.READ_ALOUD)
+                unverifiedLine?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+            }
+        },
+    )
+}
+
+/**
+ * A padlock drawn by hand (the app ships no icon font): closed, or [broken] with its shackle
+ * lifted out of the body.
+ */
+@Composable
+private fun LockGlyph(color: Color, broken: Boolean, modifier: Modifier) {
+    Canvas(modifier) {
+        val w = size.width
+        val h = size.height
+        val line = w * 0.13f
+        drawRoundRect(color, topLeft = Offset(w * 0.14f, h * 0.44f), size = Size(w * 0.72f, h * 0.52f), cornerRadius = CornerRadius(w * 0.1f))
+        val lift = if (broken) h * 0.14f else 0f
+        val left = w * 0.3f
+        val right = w * 0.7f
+        drawArc(
+            color,
+            startAngle = 180f,
+            sweepAngle = 180f,
+            useCenter = false,
+            topLeft = Offset(left, h * 0.06f - lift),
+            size = Size(right - left, h * 0.4f),
+            style = Stroke(width = line),
+        )
+        drawLine(color, Offset(right, h * 0.26f - lift), Offset(right, h * 0.46f), strokeWidth = line, cap = StrokeCap.Butt)
+        drawLine(color, Offset(left, h * 0.26f - lift), Offset(left, if (broken) h * 0.3f - lift else h * 0.46f), strokeWidth = line, cap = StrokeCap.Butt)
+    }
+}
+
+/** On the tile of someone whose keys could not be checked: a broken lock, "Can't exchange keys". */
+@Composable
+private fun UnverifiedBadge(modifier: Modifier) {
+    Box(
+        modifier
+            .size(24.dp)
+            .clip(CircleShape)
+            .background(Color(0xFFC62828))
+            .semantics { contentDescription = Encryption.CANT_EXCHANGE_KEYS },
+        contentAlignment = Alignment.Center,
+    ) {
+        LockGlyph(Color.White, broken = true, Modifier.size(14.dp))
+    }
+}
+
 /** Lock, panic, a new link and ending the call, for hosts. */
 @Composable
 private fun HostMenu(state: CallState, initiallyOpen: Boolean, onEvent: (CallEvent) -> Unit) {
@@ -364,6 +483,7 @@ private fun ParticipantTile(
             }
             if (tile.canModerate) TileMenu(tile, onEvent)
         }
+        if (tile.unverified) UnverifiedBadge(Modifier.align(Alignment.TopEnd).padding(6.dp))
     }
 }
 
@@ -396,8 +516,9 @@ private fun CallScreenPreview() {
                 tiles =
                     listOf(
                         Tile("a", "Ada", speaking = true, dominant = true, muted = false, cameraOff = true, picture = null),
-                        Tile("b", "Bob", speaking = false, muted = true, cameraOff = true, picture = null),
+                        Tile("b", "Bob", speaking = false, muted = true, cameraOff = true, picture = null, unverified = true),
                     ),
+                e2ee = E2ee("4821 0937 1165", keyHolders = 2, unverified = listOf("b")),
             ),
             title = "Ada",
             onEvent = {},

@@ -34,6 +34,7 @@ import org.salon.app.permissions.PermissionNote
 import org.salon.app.service.OngoingCall
 import org.salon.core.Call
 import org.salon.core.Connection
+import org.salon.core.E2ee
 import org.salon.core.EndReason
 import org.salon.core.Knock
 import org.salon.core.RoomState
@@ -74,6 +75,8 @@ data class CallState(
     val audioRoutes: List<AudioRoute> = emptyList(),
     /** The app is a picture-in-picture window: show only [pipTile], no controls. */
     val pictureInPicture: Boolean = false,
+    /** The call's end-to-end encryption (the safety code); null in a room that is not encrypted. */
+    val e2ee: E2ee? = null,
 ) {
     /** The tile drawn big above the grid: the pinned one, else the only one. */
     val mainTile: Tile? get() = TileViews.mainTile(tiles.map { it.id }, pinned)?.let { id -> tiles.first { it.id == id } }
@@ -110,6 +113,8 @@ data class Tile(
     val picture: Bitmap?,
     /** Whether I may ask them to mute, mute or remove them (I am a host of a higher role). */
     val canModerate: Boolean = false,
+    /** Their keys could not be checked: they see and hear nothing of me (a broken-lock badge). */
+    val unverified: Boolean = false,
 )
 
 /** Everything the user can do in a call. */
@@ -221,7 +226,9 @@ class CallViewModel(
                     try {
                         salon.join(link, CaptureFormat.joinOptions(myName, microphoneOn = grant.microphone, cameraOn = grant.camera))
                     } catch (e: SalonError) {
-                        mutableState.update { it.copy(status = CallStatus.Ended(e.message ?: "could not join")) }
+                        // Encryption's refusals (a link without its key...) are sentences for people: as they are.
+                        val why = if (e is SalonError.E2ee) e.reason else e.message ?: "could not join"
+                        mutableState.update { it.copy(status = CallStatus.Ended(why)) }
                         return@launch
                     }
                 }
@@ -431,6 +438,7 @@ class CallViewModel(
                         cameraOff = !p.videoOn,
                         picture = pictures[p.id],
                         canModerate = room.role.isHost && room.role > p.role,
+                        unverified = Encryption.unverified(room.e2ee, p.id),
                     )
                 },
             isHost = room.isHost,
@@ -442,6 +450,7 @@ class CallViewModel(
             videoWatched = room.videoWatched,
             microphoneOn = room.microphoneOn,
             cameraOn = room.cameraOn,
+            e2ee = room.e2ee,
         )
 
     private fun toggleTestPattern() {

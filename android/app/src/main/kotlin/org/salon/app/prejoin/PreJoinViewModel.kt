@@ -238,5 +238,7 @@ fun joinErrorMessage(e: SalonError): String =
         is SalonError.InvalidLink -> "This link is not a Salon room."
         is SalonError.InvalidInput -> "Check your name: ${e.reason}."
         is SalonError.Media -> "Your camera or microphone could not be started."
+        // Written for people by the core ("This link is missing its key (the part after #)…"): as it is.
+        is SalonError.E2ee -> e.reason
         else -> "Could not join: ${e.message}"
     }

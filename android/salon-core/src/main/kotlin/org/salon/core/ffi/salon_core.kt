@@ -4890,6 +4890,62 @@ public object FfiConverterTypeDoorStateRecord: FfiConverterRustBuffer<DoorStateR
 
 
 /**
+ * An encrypted call's safety code: everyone comparing it aloud should see the same. It
+ * changes when someone comes or goes.
+ */
+data class E2eeRecord (
+    /**
+     * 12 digits, `dddd dddd dddd`.
+     */
+    var `safetyCode`: kotlin.String
+    , 
+    /**
+     * People holding keys, me included.
+     */
+    var `keyHolders`: kotlin.UInt
+    , 
+    /**
+     * Participants whose keys could not be checked (yet): they see and hear nothing of me.
+     */
+    var `unverified`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeE2eeRecord: FfiConverterRustBuffer<E2eeRecord> {
+    override fun read(buf: ByteBuffer): E2eeRecord {
+        return E2eeRecord(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: E2eeRecord) = (
+            FfiConverterString.allocationSize(value.`safetyCode`) +
+            FfiConverterUInt.allocationSize(value.`keyHolders`) +
+            FfiConverterSequenceString.allocationSize(value.`unverified`)
+    )
+
+    override fun write(value: E2eeRecord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`safetyCode`, buf)
+            FfiConverterUInt.write(value.`keyHolders`, buf)
+            FfiConverterSequenceString.write(value.`unverified`, buf)
+    }
+}
+
+
+
+/**
  * A friend with their room's presence.
  */
 data class FriendPresenceRecord (
@@ -5463,6 +5519,11 @@ data class RoomStateRecord (
     var `videoWatched`: kotlin.Boolean
     , 
     var `connection`: ConnectionRecord
+    , 
+    /**
+     * End-to-end encryption; `None` in a room that is not encrypted.
+     */
+    var `e2ee`: E2eeRecord?
     
 ){
     
@@ -5495,6 +5556,7 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeConnectionRecord.read(buf),
+            FfiConverterOptionalTypeE2eeRecord.read(buf),
         )
     }
 
@@ -5514,7 +5576,8 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterSequenceString.allocationSize(value.`speakers`) +
             FfiConverterBoolean.allocationSize(value.`speaking`) +
             FfiConverterBoolean.allocationSize(value.`videoWatched`) +
-            FfiConverterTypeConnectionRecord.allocationSize(value.`connection`)
+            FfiConverterTypeConnectionRecord.allocationSize(value.`connection`) +
+            FfiConverterOptionalTypeE2eeRecord.allocationSize(value.`e2ee`)
     )
 
     override fun write(value: RoomStateRecord, buf: ByteBuffer) {
@@ -5534,6 +5597,7 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterBoolean.write(value.`speaking`, buf)
             FfiConverterBoolean.write(value.`videoWatched`, buf)
             FfiConverterTypeConnectionRecord.write(value.`connection`, buf)
+            FfiConverterOptionalTypeE2eeRecord.write(value.`e2ee`, buf)
     }
 }
 
@@ -6389,6 +6453,18 @@ sealed class SalonException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * End-to-end encryption stands in the way (a link without its key, a server that claims
+     * an encrypted room is not); the reason is written for people.
+     */
+    class E2ee(
+        
+        val `reason`: kotlin.String
+        ) : SalonException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
     class Internal(
         
         val `reason`: kotlin.String
@@ -6448,7 +6524,10 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
             16 -> SalonException.NotAllowed(
                 FfiConverterString.read(buf),
                 )
-            17 -> SalonException.Internal(
+            17 -> SalonException.E2ee(
+                FfiConverterString.read(buf),
+                )
+            18 -> SalonException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -6525,6 +6604,11 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
                 4UL
             )
             is SalonException.NotAllowed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is SalonException.E2ee -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -6611,8 +6695,13 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is SalonException.Internal -> {
+            is SalonException.E2ee -> {
                 buf.putInt(17)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is SalonException.Internal -> {
+                buf.putInt(18)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -6809,6 +6898,38 @@ public object FfiConverterOptionalTypeVideoFrameSink: FfiConverterRustBuffer<Vid
         } else {
             buf.put(1)
             FfiConverterTypeVideoFrameSink.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeE2eeRecord: FfiConverterRustBuffer<E2eeRecord?> {
+    override fun read(buf: ByteBuffer): E2eeRecord? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeE2eeRecord.read(buf)
+    }
+
+    override fun allocationSize(value: E2eeRecord?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeE2eeRecord.allocationSize(value)
+        }
+    }
+
+    override fun write(value: E2eeRecord?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeE2eeRecord.write(value, buf)
         }
     }
 }
