@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -15,19 +14,6 @@ use salon_protocol::{
     ClientMessage, E2eeBox, E2eeJoin, MediaState, PROTOCOL_VERSION, ServerMessage,
 };
 use sha2::Digest as _;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -42,15 +28,7 @@ fn commit(public: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_traffic_leaves_no_trace_in_logs_database_or_metrics() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,salon_server=trace",
-        ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = common::capture_logs();
 
     let s = TestServer::start().await;
     let created: serde_json::Value = reqwest::Client::new()
@@ -132,7 +110,7 @@ async fn key_traffic_leaves_no_trace_in_logs_database_or_metrics() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("participant joined"),
         "capture works:\n{logs}"

@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{TestServer, WsClient, owner, room};
@@ -17,26 +16,6 @@ use salon_protocol::{
     encode,
 };
 use tokio_tungstenite::tungstenite::Message;
-
-/// Everything the server logs, in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// Every table's schema and rows, as text.
 fn dump(db: &std::path::Path) -> Vec<String> {
@@ -94,15 +73,7 @@ async fn presence_key(s: &TestServer, id: &str, host_key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_traffic_leaves_no_trace_of_who_watched_what() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "info,salon_server=trace",
-        ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = common::capture_logs();
 
     let s = TestServer::start().await;
     // Five rooms with their owners' keys; the door of two shows names.

@@ -325,3 +325,38 @@ pub async fn lock(host: &mut WsClient) {
     })
     .await;
 }
+
+/// Everything the server logs, in memory: [`capture_logs`] installs it as the test binary's
+/// subscriber, at trace level for the server's own code.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Captures the server's logs (once per test binary).
+pub fn capture_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,salon_server=trace",
+        ))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    captured
+}
