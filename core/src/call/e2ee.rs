@@ -29,6 +29,8 @@ use crate::error::CoreError;
 const REKEY_AFTER_LEAVE: Duration = Duration::from_millis(500);
 /// How long a new key is sent before it is used, so receivers hold it when its frames come.
 const USE_NEW_KEY_AFTER: Duration = Duration::from_secs(1);
+/// How long after asking for a new link its `room_updated` counts as the answer to me.
+const ROTATION_ANSWER_WITHIN: Duration = Duration::from_secs(10);
 /// How long after my rotation an announcement under the old secret still counts: the
 /// announcements of people who joined just before it, still on their way.
 const PREVIOUS_SECRET_FOR: Duration = Duration::from_secs(30);
@@ -145,7 +147,9 @@ pub struct KeyExchange {
     pending: Option<(SenderKey, Instant)>,
     rekey_at: Option<Instant>,
     /// I asked for a new link: when it comes, I make the room's new secret.
-    rotating: bool,
+    /// When I asked: a refused request (I am no host any more) must not make me hand out a
+    /// secret of my own at someone else's rotation later.
+    rotating: Option<Instant>,
     outbox: Vec<ClientMessage>,
     /// The room secret changed (a rotation): the link to keep from now on.
     new_secret: Option<String>,
@@ -184,7 +188,7 @@ impl KeyExchange {
             current: first_key,
             pending: None,
             rekey_at: None,
-            rotating: false,
+            rotating: None,
             outbox: Vec::new(),
             new_secret: None,
             received: Vec::new(),
@@ -223,7 +227,7 @@ impl KeyExchange {
     /// I am about to send `rotate_link`: the new link gets a new secret from me.
     pub fn rotating(&mut self) {
         if self.encrypted {
-            self.rotating = true;
+            self.rotating = Some(Instant::now());
         }
     }
 
@@ -437,7 +441,17 @@ impl KeyExchange {
                     return;
                 }
                 let listed: Vec<&str> = participants.iter().map(|p| p.id.as_str()).collect();
-                self.members.retain(|id, _| listed.contains(&id.as_str()));
+                // Whoever left while I was away (a resume) may hold my key: a new generation,
+                // as for a departure.
+                let gone: Vec<String> = self
+                    .members
+                    .keys()
+                    .filter(|id| !listed.contains(&id.as_str()))
+                    .cloned()
+                    .collect();
+                for id in &gone {
+                    self.on_left(id);
+                }
                 self.announce();
                 for p in participants.iter().filter(|p| p.id != *participant_id) {
                     self.learn(p);
@@ -469,7 +483,11 @@ impl KeyExchange {
             ServerMessage::ParticipantLeft { participant_id } => self.on_left(participant_id),
             ServerMessage::RoomUpdated { room } if room.id != self.room_id => {
                 self.room_id = room.id.clone();
-                if std::mem::take(&mut self.rotating) {
+                if self
+                    .rotating
+                    .take()
+                    .is_some_and(|asked| asked.elapsed() < ROTATION_ANSWER_WITHIN)
+                {
                     self.new_room_secret();
                 }
             }
@@ -591,4 +609,231 @@ pub struct E2eeState {
 /// What to say when a link to an encrypted room lacks its key.
 pub fn missing_key() -> &'static str {
     "This link is missing its key (the part after #). Ask for the whole link."
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use salon_protocol::{E2eeMember, MediaState, Participant, Role, RoomInfo, ServerMessage};
+
+    use super::*;
+
+    const ROOM: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const NEW_ROOM: &str = "BBBBBBBBBBBBBBBBBBBBBB";
+
+    struct Member {
+        id: String,
+        role: Role,
+        kx: KeyExchange,
+        crypto: Arc<MediaCrypto>,
+    }
+
+    fn member(id: &str, role: Role, secret: &RoomSecret) -> Member {
+        let key = SenderKey::random(0);
+        let crypto = Arc::new(MediaCrypto::new(key.clone()).expect("crypto"));
+        let kx =
+            KeyExchange::new(Some(&secret.to_base64url()), ROOM, crypto.clone(), key).expect("kx");
+        Member {
+            id: id.into(),
+            role,
+            kx,
+            crypto,
+        }
+    }
+
+    fn room(id: &str) -> RoomInfo {
+        RoomInfo {
+            id: id.into(),
+            name: None,
+            max_participants: 50,
+            locked: false,
+            panic: false,
+            e2ee: true,
+        }
+    }
+
+    /// What the server lists for a member: the commitment, and the announcement once made.
+    fn listed(m: &Member, announced: Option<(&str, &str)>) -> Participant {
+        Participant {
+            id: m.id.clone(),
+            name: m.id.clone(),
+            media: MediaState::default(),
+            role: m.role,
+            e2ee: Some(E2eeMember {
+                commit: m.kx.join_field().expect("commit").commit,
+                public: announced.map(|(p, _)| p.to_owned()),
+                mac: announced.map(|(_, m)| m.to_owned()),
+            }),
+        }
+    }
+
+    fn roles(members: &[&Member]) -> HashMap<String, Role> {
+        members.iter().map(|m| (m.id.clone(), m.role)).collect()
+    }
+
+    /// Relays what `from` queued to the others, as the server does.
+    fn relay(from: &mut Member, others: &mut [&mut Member]) -> usize {
+        let sent = from.kx.take_outbox();
+        let mut count = 0;
+        for message in sent {
+            match message {
+                ClientMessage::E2eeAnnounce { public, mac } => {
+                    for o in others.iter_mut() {
+                        let m = ServerMessage::E2eeAnnounce {
+                            participant_id: from.id.clone(),
+                            public: public.clone(),
+                            mac: mac.clone(),
+                        };
+                        let r = HashMap::from([(from.id.clone(), from.role)]);
+                        o.kx.follow(&m, &r);
+                    }
+                }
+                ClientMessage::E2eeKeys { boxes } => {
+                    for b in boxes {
+                        if let Some(o) = others.iter_mut().find(|o| o.id == b.to) {
+                            let m = ServerMessage::E2eeKey {
+                                from: from.id.clone(),
+                                sealed: b.sealed,
+                            };
+                            let r = HashMap::from([(from.id.clone(), from.role)]);
+                            o.kx.follow(&m, &r);
+                            count += 1;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        count
+    }
+
+    fn joined(me: &mut Member, others: Vec<Participant>, room_id: &str) {
+        let m = ServerMessage::Joined {
+            version: 1,
+            participant_id: me.id.clone(),
+            room: room(room_id),
+            participants: others,
+            resume_token: "t".into(),
+            resumed: false,
+            role: me.role,
+            knocks: Vec::new(),
+            media_kept: false,
+        };
+        me.kx.follow(&m, &HashMap::new());
+    }
+
+    /// Ada is inside and has announced; Bo joins and both exchange keys.
+    fn two_members(secret: &RoomSecret) -> (Member, Member) {
+        let mut ada = member("ada", Role::Owner, secret);
+        let mut bo = member("bo", Role::Guest, secret);
+        joined(&mut ada, Vec::new(), ROOM);
+        let ada_announce = match ada.kx.take_outbox().pop() {
+            Some(ClientMessage::E2eeAnnounce { public, mac }) => (public, mac),
+            other => panic!("expected an announcement, got {other:?}"),
+        };
+        ada.kx.follow(
+            &ServerMessage::ParticipantJoined {
+                participant: listed(&bo, None),
+            },
+            &roles(&[&bo]),
+        );
+        joined(
+            &mut bo,
+            vec![listed(&ada, Some((&ada_announce.0, &ada_announce.1)))],
+            ROOM,
+        );
+        (ada, bo)
+    }
+
+    #[test]
+    fn two_members_exchange_keys_and_show_one_code() {
+        let secret = RoomSecret::generate();
+        let (mut ada, mut bo) = two_members(&secret);
+        // Bo announces and sends his key to Ada in one go; Ada answers with hers.
+        assert_eq!(relay(&mut bo, &mut [&mut ada]), 1);
+        assert_eq!(relay(&mut ada, &mut [&mut bo]), 1);
+        assert_eq!(ada.crypto.keys().current_kid("bo"), Some(0));
+        assert_eq!(bo.crypto.keys().current_kid("ada"), Some(0));
+        let (a, b) = (ada.kx.state().expect("on"), bo.kx.state().expect("on"));
+        assert_eq!(a.safety_code, b.safety_code);
+        assert_eq!((a.key_holders, b.key_holders), (2, 2));
+        // A frame Ada seals opens at Bo's.
+        let frame = vec![0xfc, 1, 2, 3, 4, 5];
+        let sealed = ada
+            .crypto
+            .outgoing(Codec::Opus, frame.clone())
+            .expect("sealed");
+        assert_ne!(sealed, frame);
+        assert_eq!(bo.crypto.incoming("ada", Codec::Opus, sealed), Ok(frame));
+    }
+
+    #[test]
+    fn a_wrong_link_key_gets_no_keys_and_shows_as_unverified() {
+        let secret = RoomSecret::generate();
+        let mut ada = member("ada", Role::Owner, &secret);
+        let mut eve = member("eve", Role::Guest, &RoomSecret::generate());
+        joined(&mut ada, Vec::new(), ROOM);
+        let _ = ada.kx.take_outbox();
+        ada.kx.follow(
+            &ServerMessage::ParticipantJoined {
+                participant: listed(&eve, None),
+            },
+            &HashMap::new(),
+        );
+        joined(&mut eve, vec![listed(&ada, None)], ROOM);
+        assert_eq!(relay(&mut eve, &mut [&mut ada]), 0, "Eve verified nobody");
+        assert_eq!(relay(&mut ada, &mut [&mut eve]), 0, "Ada sends Eve nothing");
+        let state = ada.kx.state().expect("on");
+        assert_eq!(state.unverified, vec!["eve".to_owned()]);
+        assert_eq!(state.key_holders, 1);
+    }
+
+    #[test]
+    fn a_rotation_that_crosses_a_newcomers_announcement_still_reaches_them() {
+        let secret = RoomSecret::generate();
+        let (mut ada, mut bo) = two_members(&secret);
+        // Ada asks for a new link; it comes before Bo's announcement reaches her.
+        ada.kx.rotating();
+        let updated = ServerMessage::RoomUpdated {
+            room: room(NEW_ROOM),
+        };
+        ada.kx.follow(&updated, &HashMap::new());
+        assert!(ada.kx.take_new_secret().is_some());
+        bo.kx.follow(&updated, &roles(&[&ada]));
+        // Bo's announcement (under the old secret) and key, then Ada's queue: her re-announcement
+        // under the new secret, the new secret for Bo (she verified him under the old one), her
+        // keys.
+        relay(&mut bo, &mut [&mut ada]);
+        relay(&mut ada, &mut [&mut bo]);
+        let new = bo.kx.take_new_secret().expect("Bo got the new secret");
+        assert!(new != secret.to_base64url());
+        // Bo re-announces under the new secret; from then on one code again.
+        relay(&mut bo, &mut [&mut ada]);
+        relay(&mut ada, &mut [&mut bo]);
+        let (a, b) = (ada.kx.state().expect("on"), bo.kx.state().expect("on"));
+        assert_eq!(a.safety_code, b.safety_code);
+        assert!(
+            a.unverified.is_empty() && b.unverified.is_empty(),
+            "{a:?} {b:?}"
+        );
+        assert!(bo.crypto.keys().current_kid("ada").is_some());
+    }
+
+    #[test]
+    fn a_room_secret_from_a_guest_is_ignored() {
+        let secret = RoomSecret::generate();
+        let (mut ada, mut bo) = two_members(&secret);
+        relay(&mut bo, &mut [&mut ada]);
+        relay(&mut ada, &mut [&mut bo]);
+        // Bo (a guest) pretends to rotate: Ada keeps her secret.
+        bo.kx.rotating();
+        let updated = ServerMessage::RoomUpdated {
+            room: room(NEW_ROOM),
+        };
+        bo.kx.follow(&updated, &HashMap::new());
+        ada.kx.follow(&updated, &roles(&[&bo]));
+        relay(&mut bo, &mut [&mut ada]);
+        assert!(ada.kx.take_new_secret().is_none());
+    }
 }
