@@ -67,6 +67,11 @@ target/debug/salon-bench --server-bin target/debug/salon-server \
   --video 2 --audio 3 --subscribers 2 --stalled 1 --speakers 4 --view-grid 1 --simulcast --duration 10s \
   --check --check-max-loss 0.05 --check-max-audio-streams 3 --check-min-layers-paused 4
 
+say "Load bench smoke run with end-to-end encryption (salon-bench --e2ee, 5 s: frames sealed, forwarded unchanged, every complete frame opens)"
+target/debug/salon-bench --server-bin target/debug/salon-server \
+  --video 2 --audio 2 --subscribers 1 --speakers 3 --view-grid 1 --simulcast --duration 5s --e2ee \
+  --check --check-max-loss 0.05 --check-max-audio-streams 3
+
 say "UniFFI bindings up to date"
 scripts/gen-bindings.sh --check
 

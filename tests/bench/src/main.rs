@@ -1,8 +1,11 @@
 //! `salon-bench`: N synthetic participants over real ICE/DTLS/SRTP against a salon-server on
 //! loopback. Publishers send pre-built H.264-shaped video and Opus-shaped audio whose payloads
 //! end in a send timestamp and sequence number; every participant counts what arrives. Nothing
-//! is encoded or decoded. See `docs/performance.md` for the figures and how to run it.
+//! is encoded or decoded. With `--e2ee` the room is end-to-end encrypted and every frame is
+//! sealed with `salon-e2ee` before it is packetized and opened at every receiver (`e2ee.rs`).
+//! See `docs/performance.md` for the figures and how to run it.
 
+mod e2ee;
 mod expect;
 mod media;
 mod report;
@@ -131,6 +134,12 @@ pub struct Args {
     /// Media threads of the bench.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// End-to-end encryption (ADR 0003): the room is created with `e2ee: true`, every
+    /// participant joins with a commitment, publishers seal every frame (SFrame, per-codec
+    /// clear prefix) before packetizing it and every receiver reassembles and opens what it
+    /// gets. Keys are shared in-process (no key exchange): this measures the media path.
+    #[arg(long)]
+    e2ee: bool,
 
     /// Free text copied into the report (e.g. which server build this is).
     #[arg(long)]
@@ -140,7 +149,9 @@ pub struct Args {
     json: bool,
     /// Exit non-zero when nothing was forwarded, a participant failed, loss exceeds
     /// --check-max-loss, a receiver got more audio streams in a second than
-    /// --check-max-audio-streams, or fewer layers are paused than --check-min-layers-paused.
+    /// --check-max-audio-streams, or fewer layers are paused than --check-min-layers-paused;
+    /// with --e2ee also when a complete frame did not open (its tag, shape, key or replay
+    /// window), a frame could not be sealed, or no frame of a kind sent opened.
     #[arg(long)]
     check: bool,
     /// Loss (0..1) above which --check fails.
@@ -459,7 +470,7 @@ async fn measure(
     let rss_idle = pid.and_then(stats::sample).map(|s| s.rss_kib).unwrap_or(0);
     let room = match &args.room {
         Some(link) => signal::room_id(link),
-        None => signal::create_room(base).await?,
+        None => signal::create_room(base, args.e2ee).await?,
     };
     let ws_url = format!(
         "{}/api/rooms/{room}/ws",
@@ -478,6 +489,13 @@ async fn measure(
         // The protocol asks for a few views per second at most.
         view_churn: (!args.view_churn.is_zero())
             .then(|| args.view_churn.max(Duration::from_millis(500))),
+        keys: if args.e2ee {
+            (0..roles.len())
+                .map(|_| salon_e2ee::SenderKey::random(0))
+                .collect()
+        } else {
+            Vec::new()
+        },
     });
     let config = MediaConfig {
         fps: args.fps.clamp(1, 240),
@@ -491,6 +509,7 @@ async fn measure(
         twcc: !args.no_twcc,
         layers: layers(args),
         rid_for: (!args.rid_for.is_zero()).then_some(args.rid_for),
+        e2ee: args.e2ee,
     };
     let mut workers: Vec<WorkerHandle> = Vec::new();
     let mut threads = Vec::new();
@@ -508,6 +527,7 @@ async fn measure(
             ws_url.clone(),
             idx,
             roles[idx],
+            args.e2ee,
             shared.clone(),
             worker,
             stop_rx.clone(),

@@ -38,6 +38,9 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use salon_rtc::keyframe::{self, KeyframeRequests};
 use tokio::sync::oneshot;
 
+use salon_e2ee::{FrameSealer, SenderKey};
+
+use crate::e2ee::{self, KindStats};
 use crate::expect::{Segment, SentLog, SeqRuns, WindowCounter};
 use crate::shape::{
     self, AUDIO, AUDIO_LEVEL_URI, LEVEL_BYTES, MAX_LAYERS, Rng, STAMP_LEN, Stamp, VIDEO,
@@ -85,6 +88,8 @@ pub struct MediaConfig {
     /// How long each layer's packets carry the mid and rid header extensions from its first
     /// packet (`None`: always).
     pub rid_for: Option<Duration>,
+    /// Seal every frame before packetizing it and open every frame received (`--e2ee`).
+    pub e2ee: bool,
 }
 
 /// The header extensions that name a simulcast layer (RFC 8852), and the one that names a
@@ -215,6 +220,9 @@ pub struct Shared {
     pub view_grid: usize,
     /// The large tile of every view moves to the next tile this often (`None`: never).
     pub view_churn: Option<Duration>,
+    /// With `--e2ee`: every participant's sender key, by bench index (empty without). Shared
+    /// in-process instead of exchanged: the bench measures the media path, not the handshake.
+    pub keys: Vec<SenderKey>,
 }
 
 impl Shared {
@@ -355,6 +363,8 @@ pub struct WorkerReport {
     pub keyframe_requests: u64,
     /// Keyframe requests that named none of the video's SSRCs.
     pub keyframe_requests_unknown: u64,
+    /// With `--e2ee`, per kind: frames sealed and opened, bytes added, crypto time.
+    pub e2ee: [KindStats; 2],
 }
 
 /// The signaling side's handle on a worker.
@@ -486,6 +496,9 @@ struct Peer {
     windows: WindowCounter,
     audio_with_level: u64,
     audio_with_voice: u64,
+    /// With `--e2ee`: its sender key's sealer (publishers), and its keys for the others' frames.
+    sealer: Option<FrameSealer>,
+    receiver: Option<e2ee::Receiver>,
 }
 
 struct Worker {
@@ -791,6 +804,17 @@ impl Worker {
             .map(|d| d.sdp)
             .ok_or("no local description")?;
         let n = self.shared.people.len();
+        let (sealer, receiver) = if self.config.e2ee {
+            let key = self.shared.keys.get(idx).ok_or("no sender key")?;
+            let sealer = if role.audio || role.video {
+                Some(FrameSealer::new(key.clone()).map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            (sealer, Some(e2ee::Receiver::new(&self.shared.keys, idx)))
+        } else {
+            (None, None)
+        };
         self.peers.push(Peer {
             idx,
             pc,
@@ -814,6 +838,8 @@ impl Worker {
             windows: WindowCounter::new(n * 2),
             audio_with_level: 0,
             audio_with_voice: 0,
+            sealer,
+            receiver,
         });
         let i = self.peers.len() - 1;
         self.after_touch(i);
@@ -982,6 +1008,24 @@ impl Worker {
                     if stamp.run != shared.run || key >= p.rx.len() || layer >= layers {
                         self.report.unknown += 1;
                         continue;
+                    }
+                    if !p.stalled
+                        && let Some(receiver) = p.receiver.as_mut()
+                    {
+                        // The stamp rides outside the sealed frame: cut it off, then open.
+                        let body = packet
+                            .payload
+                            .get(..packet.payload.len() - STAMP_LEN)
+                            .unwrap_or_default();
+                        let publisher = usize::from(stamp.publisher);
+                        let stats = &mut self.report.e2ee[kind];
+                        if kind == AUDIO {
+                            receiver.audio(publisher, body, stats);
+                        } else {
+                            let h = &packet.header;
+                            let (seq, ts, marker) = (h.sequence_number, h.timestamp, h.marker);
+                            receiver.video(publisher, body, seq, ts, marker, stats);
+                        }
                     }
                     let rx = &mut p.rx[key];
                     if kind == VIDEO {
@@ -1251,6 +1295,14 @@ impl Worker {
 
     fn send_audio(&mut self, i: usize) {
         let mut payload = shape::audio_packet(self.config.audio_size);
+        if let Some(sealer) = &self.peers[i].sealer {
+            // A frame that cannot be sealed is never sent (counted as a seal error).
+            let sealed = e2ee::seal_audio(sealer, &payload, &mut self.report.e2ee[AUDIO]);
+            match sealed {
+                Ok(sealed) => payload = sealed,
+                Err(_) => return,
+            }
+        }
         self.stamp(i, AUDIO, 0, &mut payload);
         let p = &mut self.peers[i];
         let level = if p.speaker {
@@ -1316,6 +1368,21 @@ impl Worker {
             let size = self.config.video_size / divisor as usize;
             // The last fragment of a delta frame is up to 600 bytes shorter at the top layer.
             let frame = shape::video_frame(keyframe, packets, size, 600 / divisor, &mut p.rng);
+            let frame = match &self.peers[i].sealer {
+                None => frame,
+                // The same packets' frame, sealed and packetized again (`e2ee.rs`).
+                Some(sealer) => {
+                    match e2ee::seal_video(sealer, &frame, size, &mut self.report.e2ee[VIDEO]) {
+                        Ok(sealed) => sealed,
+                        Err(_) => {
+                            if let Some(o) = self.peers[i].outs[VIDEO].get_mut(layer) {
+                                o.rtp_ts = o.rtp_ts.wrapping_add(step);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
             let n = frame.len();
             for (k, mut payload) in frame.into_iter().enumerate() {
                 if payload.len() < STAMP_LEN {

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use crate::Args;
+use crate::e2ee::KindStats;
 use crate::expect::{self, SentLog, Tally};
 use crate::media::{PeerReport, Role, Shared, WorkerReport};
 use crate::shape::{self, AUDIO, VIDEO};
@@ -121,6 +122,82 @@ fn per_minute(counts: &[u64], window_s: f64) -> PerMinute {
         mean: Some(counts.iter().sum::<u64>() as f64 / counts.len() as f64 / minutes),
         max: Some(max as f64 / minutes),
     }
+}
+
+/// `--e2ee`, one kind (over the whole run, not only the window: every frame counts).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct E2eeKind {
+    pub frames_sealed: u64,
+    /// Frames that could not be sealed (never sent).
+    pub seal_errors: u64,
+    /// Frames the receivers opened (each receiver opens its own copy).
+    pub frames_opened: u64,
+    /// Complete frames that did not open, in all and by reason: the tag did not verify, not
+    /// `P || SFrame`, a KID without a key, refused by the replay window (a CTR seen before or
+    /// more than 128 below the highest).
+    pub frames_failed: u64,
+    pub failed_authentication: u64,
+    pub failed_malformed: u64,
+    pub failed_unknown_key: u64,
+    pub failed_replay: u64,
+    /// Video frames with a packet missing (loss, a stream that began mid-frame): not opened,
+    /// not failures.
+    pub frames_incomplete: u64,
+    /// RTP packets sent, and how many more than the plaintext frames needed.
+    pub packets_sent: u64,
+    pub extra_packets: u64,
+    /// Payload bytes added over the plaintext, per packet sent and per frame, and as a share
+    /// of the plaintext payload.
+    pub bytes_added_per_packet: Option<f64>,
+    pub bytes_added_per_frame: Option<f64>,
+    pub payload_overhead: Option<f64>,
+    /// Plaintext frame size.
+    pub plain_bytes_per_frame: Option<f64>,
+    /// Client crypto time per frame (µs): sealing (with the H.264 split and escaping), opening
+    /// (with the unescaping and the replay window). Reassembly and packetizing not included.
+    pub seal_us_per_frame: Option<f64>,
+    pub open_us_per_frame: Option<f64>,
+}
+
+impl E2eeKind {
+    fn of(s: &KindStats) -> Self {
+        let per = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+        let added = s.sealed_bytes.saturating_sub(s.plain_bytes);
+        Self {
+            frames_sealed: s.frames_sealed,
+            seal_errors: s.seal_errors,
+            frames_opened: s.frames_opened,
+            frames_failed: s.frames_failed(),
+            failed_authentication: s.failed_authentication,
+            failed_malformed: s.failed_malformed,
+            failed_unknown_key: s.failed_unknown_key,
+            failed_replay: s.failed_replay,
+            frames_incomplete: s.incomplete,
+            packets_sent: s.packets,
+            extra_packets: s.packets.saturating_sub(s.plain_packets),
+            bytes_added_per_packet: per(added, s.packets),
+            bytes_added_per_frame: per(
+                s.sealed_frame_bytes.saturating_sub(s.plain_frame_bytes),
+                s.frames_sealed,
+            ),
+            payload_overhead: per(added, s.plain_bytes),
+            plain_bytes_per_frame: per(s.plain_frame_bytes, s.frames_sealed),
+            seal_us_per_frame: per(s.seal_ns, s.frames_sealed).map(|ns| ns / 1000.0),
+            open_us_per_frame: per(s.open_ns, s.frames_opened).map(|ns| ns / 1000.0),
+        }
+    }
+}
+
+/// `--e2ee`: whether frames were sealed, and what it cost.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct E2eeFigures {
+    pub enabled: bool,
+    pub frames_sealed: u64,
+    pub frames_opened: u64,
+    pub frames_failed: u64,
+    pub frames_incomplete: u64,
+    pub audio: E2eeKind,
+    pub video: E2eeKind,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -249,6 +326,8 @@ pub struct Report {
     pub keyframe_requests: u64,
     /// Keyframe requests that named none of the publisher's video SSRCs.
     pub keyframe_requests_unknown: u64,
+    /// End-to-end encryption (`--e2ee`): frames sealed, opened, failed; bytes and time added.
+    pub e2ee: E2eeFigures,
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub server_log_head: Vec<String>,
@@ -351,6 +430,7 @@ pub fn build(input: Input<'_>) -> Report {
     let n = roles.len();
     let mut peers: Vec<Option<PeerReport>> = (0..n).map(|_| None).collect();
     let mut latency = [Histogram::default(), Histogram::default()];
+    let mut crypto = [KindStats::default(), KindStats::default()];
     let mut r = Report {
         label: args.label.clone(),
         date_utc: utc_now(),
@@ -392,6 +472,8 @@ pub fn build(input: Input<'_>) -> Report {
         }
         latency[AUDIO].merge(&w.latency[AUDIO]);
         latency[VIDEO].merge(&w.latency[VIDEO]);
+        crypto[AUDIO].merge(&w.e2ee[AUDIO]);
+        crypto[VIDEO].merge(&w.e2ee[VIDEO]);
         r.unknown_packets += w.unknown;
         r.bench_write_errors += w.write_errors;
         r.bench_send_drops += w.send_drops;
@@ -400,6 +482,17 @@ pub fn build(input: Input<'_>) -> Report {
         r.keyframe_requests += w.keyframe_requests;
         r.keyframe_requests_unknown += w.keyframe_requests_unknown;
     }
+
+    let (audio, video) = (E2eeKind::of(&crypto[AUDIO]), E2eeKind::of(&crypto[VIDEO]));
+    r.e2ee = E2eeFigures {
+        enabled: args.e2ee,
+        frames_sealed: audio.frames_sealed + video.frames_sealed,
+        frames_opened: audio.frames_opened + video.frames_opened,
+        frames_failed: audio.frames_failed + video.frames_failed,
+        frames_incomplete: audio.frames_incomplete + video.frames_incomplete,
+        audio,
+        video,
+    };
 
     // Loss: every packet a publisher sent in the window while the receiver was told it gets
     // that stream (every video without views), for each receiver but itself.
@@ -806,6 +899,31 @@ impl Report {
                 self.layers_paused_at_end
             ));
         }
+        if self.e2ee.enabled {
+            let e = &self.e2ee;
+            for (name, k) in [("audio", &e.audio), ("video", &e.video)] {
+                if k.frames_failed > 0 {
+                    problems.push(format!(
+                        "{} {name} frames did not open ({} authentication, {} malformed, {} \
+                         unknown key, {} replay)",
+                        k.frames_failed,
+                        k.failed_authentication,
+                        k.failed_malformed,
+                        k.failed_unknown_key,
+                        k.failed_replay
+                    ));
+                }
+                if k.seal_errors > 0 {
+                    problems.push(format!(
+                        "{} {name} frames could not be sealed",
+                        k.seal_errors
+                    ));
+                }
+                if k.frames_sealed > 0 && k.frames_opened == 0 {
+                    problems.push(format!("no {name} frame opened"));
+                }
+            }
+        }
         problems
     }
 }
@@ -1063,6 +1181,7 @@ pub fn print_table(r: &Report) {
     for (k, v) in rows {
         println!("{k:<30} {v}");
     }
+    print_e2ee(&r.e2ee);
     if r.layers > 1 || r.view_churn_s > 0.0 {
         println!(
             "{:<30} {} layers; large tile moves every {} s; {} switches, per receiver per min: {} mean, {} max",
@@ -1120,4 +1239,58 @@ pub fn print_table(r: &Report) {
     for e in &r.errors {
         println!("{:<30} {e}", "error");
     }
+}
+
+fn print_e2ee(e: &E2eeFigures) {
+    if !e.enabled {
+        println!("{:<30} off", "e2ee");
+        return;
+    }
+    let (a, v) = (&e.audio, &e.video);
+    println!(
+        "{:<30} on: {} frames sealed ({} audio, {} video), {} opened, {} failed, {} incomplete \
+         (a packet missing: not opened)",
+        "e2ee",
+        e.frames_sealed,
+        a.frames_sealed,
+        v.frames_sealed,
+        e.frames_opened,
+        e.frames_failed,
+        e.frames_incomplete
+    );
+    for (name, k) in [("audio", a), ("video", v)] {
+        if k.frames_failed > 0 || k.seal_errors > 0 {
+            println!(
+                "{:<30} {name}: {} authentication, {} malformed, {} unknown key, {} replay; {} \
+                 not sealed",
+                "  e2ee failures",
+                k.failed_authentication,
+                k.failed_malformed,
+                k.failed_unknown_key,
+                k.failed_replay,
+                k.seal_errors
+            );
+        }
+    }
+    println!(
+        "{:<30} audio +{} B per packet ({}), video +{} B per packet ({}; +{} B per frame of \
+         {} B, {} extra packets of {})",
+        "  e2ee bytes added",
+        opt(a.bytes_added_per_packet, 1),
+        pct(a.payload_overhead),
+        opt(v.bytes_added_per_packet, 1),
+        pct(v.payload_overhead),
+        opt(v.bytes_added_per_frame, 1),
+        opt(v.plain_bytes_per_frame, 0),
+        v.extra_packets,
+        v.packets_sent
+    );
+    println!(
+        "{:<30} seal audio {} / video {} µs; open audio {} / video {} µs",
+        "  e2ee crypto per frame",
+        opt(a.seal_us_per_frame, 2),
+        opt(v.seal_us_per_frame, 2),
+        opt(a.open_us_per_frame, 2),
+        opt(v.open_us_per_frame, 2)
+    );
 }

@@ -110,12 +110,13 @@ pub fn video_frame(
     let packets = packets.max(1);
     let mut out = Vec::with_capacity(packets as usize + 1);
     if keyframe {
-        // STAP-A: type 24, then (len, NAL) for SPS and PPS.
+        // STAP-A: type 24 with its units' highest NRI (RFC 6184 §5.7), then (len, NAL) for SPS
+        // and PPS.
         let sps: [u8; 11] = [
             0x67, 0x42, 0xe0, 0x1f, 0xda, 0x02, 0x80, 0xf6, 0x9b, 0x80, 0x80,
         ];
         let pps: [u8; 4] = [0x68, 0xce, 0x06, 0xe2];
-        let mut p = vec![0x18u8];
+        let mut p = vec![0x78u8];
         for nal in [&sps[..], &pps[..]] {
             p.extend_from_slice(&(nal.len() as u16).to_be_bytes());
             p.extend_from_slice(nal);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use salon_protocol::{
-    ClientMessage, IceCandidate, MediaState, PROTOCOL_VERSION, Participant, ServerMessage, Tile,
-    TileSize, decode_server, encode,
+    ClientMessage, E2eeJoin, IceCandidate, MediaState, PROTOCOL_VERSION, Participant,
+    ServerMessage, Tile, TileSize, decode_server, encode,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{oneshot, watch};
@@ -70,15 +70,15 @@ async fn http(
     ))
 }
 
-/// Creates a room with `POST /api/rooms` on `base` (`http://host:port`); returns its id.
-pub async fn create_room(base: &str) -> Result<String, String> {
-    let (status, body) = http(
-        base,
-        "POST",
-        "/api/rooms",
-        Some(r#"{"name":"salon-bench"}"#),
-    )
-    .await?;
+/// Creates a room with `POST /api/rooms` on `base` (`http://host:port`), end-to-end encrypted
+/// with `e2ee`; returns its id.
+pub async fn create_room(base: &str, e2ee: bool) -> Result<String, String> {
+    let request = if e2ee {
+        r#"{"name":"salon-bench","e2ee":true}"#
+    } else {
+        r#"{"name":"salon-bench"}"#
+    };
+    let (status, body) = http(base, "POST", "/api/rooms", Some(request)).await?;
     if !status.starts_with("HTTP/1.1 201") {
         return Err(format!("room creation failed: {status}"));
     }
@@ -87,6 +87,9 @@ pub async fn create_room(base: &str) -> Result<String, String> {
     let end = body.rfind('}').ok_or("no JSON in the response")?;
     let json: serde_json::Value = serde_json::from_str(body.get(start..=end).ok_or("bad JSON")?)
         .map_err(|e| e.to_string())?;
+    if e2ee && json["e2ee"].as_bool() != Some(true) {
+        return Err("the server did not make the room end-to-end encrypted".to_owned());
+    }
     json["id"]
         .as_str()
         .map(str::to_owned)
@@ -270,13 +273,14 @@ pub async fn participant(
     ws_url: String,
     idx: usize,
     role: Role,
+    e2ee: bool,
     shared: Arc<Shared>,
     worker: WorkerHandle,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let me = shared.people.get(idx).ok_or("no such participant")?;
     me.join_ns.store(shared.now_ns().max(1), Ordering::Relaxed);
-    let result = run(&ws_url, idx, role, &shared, &worker, &mut stop).await;
+    let result = run(&ws_url, idx, role, e2ee, &shared, &worker, &mut stop).await;
     if result.is_err() {
         me.fail(shared.now_ns());
     }
@@ -287,6 +291,7 @@ async fn run(
     ws_url: &str,
     idx: usize,
     role: Role,
+    e2ee: bool,
     shared: &Shared,
     worker: &WorkerHandle,
     stop: &mut watch::Receiver<bool>,
@@ -309,7 +314,7 @@ async fn run(
             resume: None,
             host_key: None,
             device: None,
-            e2ee: None,
+            e2ee: e2ee.then(random_commit),
         },
     )
     .await?;
@@ -438,6 +443,18 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// A join's commitment to a random 32-byte public key (ADR 0003 §2.2, §14). The server only
+/// checks a later `e2ee_announce` against it, which the bench never sends: its keys are shared
+/// in-process.
+pub fn random_commit() -> E2eeJoin {
+    use base64::Engine as _;
+    let public: [u8; 32] = rand::random();
+    E2eeJoin {
+        commit: base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(salon_e2ee::commit_of(&public)),
     }
 }
 
