@@ -32,6 +32,8 @@ export const REKEY_GATHER_MS = 500;
 export const USE_KEY_DELAY_MS = 1000;
 /** Frames that failed this long (without one opening) make a tile say "waiting for keys". */
 export const WAITING_AFTER_MS = 1000;
+/** After my rotation, how long announcements under the previous secret still count (ADR §15). */
+const PREVIOUS_SECRET_MS = 30000;
 /** At most this many boxes per `e2ee_keys` (§4). */
 export const MAX_BOXES = 49;
 
@@ -253,6 +255,7 @@ export class E2ee {
     this.rekeyTimer = null;
     this.useTimer = null;
     this.rotationPending = false; // I asked for a new link (host)
+    this.myRotation = null; // {secret, roomId, until} after my rotation: old announcements still count
     this.code = null; // "dddd dddd dddd"
     this.keyHolders = 0;
     this.received = new Map(); // participantId → worker counts
@@ -410,17 +413,31 @@ export class E2ee {
     }
     const commitOk = equalBytes(await commitOf(member.pub), member.commit);
     let macOk = commitOk && await verifyAnnounceMac(this.keys.auth, member.id, member.pub, member.mac);
-    // Someone who has not re-announced since a link rotation is still who they were.
-    if (commitOk && !macOk && member.status === 'verified' && this.previousAuth) {
+    // Someone who has not re-announced since a link rotation is still who they were; and
+    // shortly after my own rotation, someone who joined just before it (their announcement
+    // crossed it) holds only the old secret: they get the new one from me.
+    const crossedMine = this.myRotation && Date.now() < this.myRotation.until && member.status !== 'verified';
+    let viaPrevious = false;
+    if (commitOk && !macOk && (member.status === 'verified' || crossedMine) && this.previousAuth) {
       macOk = await verifyAnnounceMac(this.previousAuth, member.id, member.pub, member.mac);
+      viaPrevious = macOk && crossedMine;
     }
     if (!macOk) {
+      // A key checked once stays checked when it is announced again under a secret I do not
+      // hold yet (a host's re-announcement after a new link, before its box with the secret):
+      // a participant's key never changes (takeAnnouncement refuses another one).
+      if (commitOk && member.status === 'verified' && member.pair) return;
       member.status = 'failed';
       member.pair = null;
       return;
     }
     member.status = 'verified';
     if (!member.pair) member.pair = await pairKey(this.identity.privateKey, this.identity.pub, member.pub);
+    if (viaPrevious) {
+      const { secret, roomId } = this.myRotation;
+      const box = await sealBox(member.pair, this.identity.pub, member.pub, roomId, roomSecretPlaintext(secret));
+      this.sendBoxes([{ to: member.id, box: toBase64Url(box) }]);
+    }
   }
 
   async announce() {
@@ -538,6 +555,8 @@ export class E2ee {
         boxes.push({ to: member.id, box: toBase64Url(box) });
       }
       this.sendBoxes(boxes);
+      // For 30 s, announcements under the old secret still count (and get this one).
+      this.myRotation = { secret, roomId: newId, until: Date.now() + PREVIOUS_SECRET_MS };
       await this.takeSecret(secret);
     });
   }

@@ -331,6 +331,74 @@ describe('e2ee.js', () => {
   });
 });
 
+describe('e2ee.js: a rotation crossing a newcomer\'s announcement', () => {
+  it('the rotating host still verifies them under the old secret and sends them the new one', async () => {
+    const secret = E.newRoomSecret();
+    const people = new Map();
+    let holding = null; // messages from this participant wait here until released
+    const held = [];
+    const deliver = (fromId, message) => {
+      for (const [id, person] of people) {
+        if (id === fromId) continue;
+        if (message.type === 'e2ee_announce') person.e2ee.onAnnounce({ ...message, participant_id: fromId });
+        if (message.type === 'e2ee_keys') {
+          for (const { to, box } of message.boxes) if (to === id) person.e2ee.onKeyBox({ from: fromId, box });
+        }
+      }
+    };
+    const make = async (id, role) => {
+      const person = { id, role, posts: [], sent: [], secrets: [] };
+      person.e2ee = new E.E2ee({
+        secret,
+        send: (message) => {
+          person.sent.push(message);
+          if (holding === id) held.push([id, message]);
+          else deliver(id, message);
+        },
+        post: (message) => person.posts.push(message),
+        onSecret: (newSecret) => person.secrets.push(newSecret),
+      });
+      await person.e2ee.newIdentity();
+      return person;
+    };
+    const settle = async () => {
+      for (let i = 0; i < 8; i += 1) await Promise.all([...people.values()].map((p) => p.e2ee.queue));
+    };
+    const ada = await make('ada', 'owner');
+    const bo = await make('bo', 'guest');
+    people.set('ada', ada);
+    await ada.e2ee.onJoined({ selfId: 'ada', roomId: 'room1', participants: [] });
+    const adaAnnounce = ada.sent.find((m) => m.type === 'e2ee_announce');
+    // Bo joins just before Ada's new link: his announcement is still on its way when Ada's
+    // rotation happens.
+    ada.e2ee.onParticipant({ id: 'bo', role: 'guest', e2ee: bo.e2ee.joinField() });
+    people.set('bo', bo);
+    holding = 'bo';
+    await bo.e2ee.onJoined({
+      selfId: 'bo',
+      roomId: 'room1',
+      participants: [{ id: 'ada', role: 'owner', e2ee: { commit: ada.e2ee.joinField().commit, pub: adaAnnounce.pub, mac: adaAnnounce.mac } }],
+    });
+    await settle();
+    ada.e2ee.expectRotation();
+    await ada.e2ee.onRoomId('room2');
+    await bo.e2ee.onRoomId('room2');
+    await settle();
+    holding = null;
+    for (const [id, message] of held.splice(0)) deliver(id, message);
+    await settle();
+    // Bo has the new secret (from Ada), re-announced under it, and both show one code.
+    assert.equal(bo.secrets.length, 1, 'Bo got the new secret');
+    assert.deepEqual(bo.secrets[0], ada.secrets[0]);
+    const [a, b] = [ada.e2ee.state(), bo.e2ee.state()];
+    assert.equal(a.code, b.code);
+    assert.equal(a.keyHolders, 2);
+    assert.deepEqual([a.unverified, a.failed, b.unverified, b.failed], [[], [], [], []]);
+    ada.e2ee.close();
+    bo.e2ee.close();
+  });
+});
+
 describe('salon-v1.json (shared with core/e2ee)', () => {
   const v = readVectors('salon-v1.json');
   const skip = v ? false : 'core/e2ee/tests/vectors/salon-v1.json not generated yet';
