@@ -103,16 +103,32 @@ fn zero_run(seed: &[u8]) -> usize {
 /// H.264 emulation prevention (ITU-T H.264 §7.4.1) of `data`: after two zero bytes, a byte
 /// `≤ 3` gets `0x03` inserted before it. The zero run starts from `seed` (the authenticated
 /// bytes `A` in front of the data), so a start code cannot form across the boundary.
+///
+/// Ciphertext has a zero byte once in 256, so the runs between zeros are copied whole.
 pub fn escape(seed: &[u8], data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 1);
     let mut zeros = zero_run(seed);
-    for &b in data {
+    let mut i = 0;
+    while i < data.len() {
+        if zeros < 2 {
+            // Up to the next zero nothing is inserted (an insertion needs two zeros first).
+            let rest = &data[i..];
+            let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+            if run > 0 {
+                out.extend_from_slice(&rest[..run]);
+                i += run;
+                zeros = 0;
+                continue;
+            }
+        }
+        let b = data[i];
         if zeros >= 2 && b <= 3 {
             out.push(3);
             zeros = 0;
         }
         out.push(b);
         zeros = if b == 0 { zeros + 1 } else { 0 };
+        i += 1;
     }
     out
 }
@@ -122,7 +138,20 @@ pub fn escape(seed: &[u8], data: &[u8]) -> Vec<u8> {
 pub fn unescape(seed: &[u8], data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut zeros = zero_run(seed);
-    for &b in data {
+    let mut i = 0;
+    while i < data.len() {
+        if zeros < 2 {
+            let rest = &data[i..];
+            let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+            if run > 0 {
+                out.extend_from_slice(&rest[..run]);
+                i += run;
+                zeros = 0;
+                continue;
+            }
+        }
+        let b = data[i];
+        i += 1;
         if zeros >= 2 && b == 3 {
             zeros = 0;
             continue;
@@ -252,6 +281,69 @@ mod tests {
                         .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
                 );
                 assert_eq!(unescape(seed, &e), data);
+            }
+        }
+    }
+
+    /// The byte-at-a-time definition the fast paths must equal.
+    fn escape_reference(seed: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut zeros = zero_run(seed);
+        for &b in data {
+            if zeros >= 2 && b <= 3 {
+                out.push(3);
+                zeros = 0;
+            }
+            out.push(b);
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+        }
+        out
+    }
+
+    fn unescape_reference(seed: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut zeros = zero_run(seed);
+        for &b in data {
+            if zeros >= 2 && b == 3 {
+                zeros = 0;
+                continue;
+            }
+            out.push(b);
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_escaper_equals_the_definition() {
+        let mut x = 0x9e37_79b9_u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..2000 {
+            let len = (next() % 400) as usize;
+            // From mostly zeros and small values to mostly random bytes.
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    let v = next();
+                    if round % 3 == 0 {
+                        (v % 4) as u8
+                    } else if v % 7 == 0 {
+                        0
+                    } else {
+                        v as u8
+                    }
+                })
+                .collect();
+            let seeds: [&[u8]; 4] = [&[], &[0], &[0, 0], &[0x65, 0]];
+            for seed in seeds {
+                let e = escape(seed, &data);
+                assert_eq!(e, escape_reference(seed, &data));
+                assert_eq!(unescape(seed, &e), data);
+                assert_eq!(unescape(seed, &data), unescape_reference(seed, &data));
             }
         }
     }
