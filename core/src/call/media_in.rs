@@ -315,19 +315,25 @@ async fn receive_video(
                         return;
                     }
                 };
+                // Frames stopped decrypting (no key yet): the first one that opens again asks
+                // for a keyframe to start from. A member who never gets a key (a wrong link key)
+                // never asks, so it cannot make everyone send keyframes over and over.
+                let mut undecryptable = false;
                 while let Ok(frame) = frames_rx.recv() {
                     // Never decode what did not decrypt: the server (or anyone on the way)
-                    // cannot show us a picture of its own. A key that arrives later needs a
-                    // keyframe to start from.
+                    // cannot show us a picture of its own.
                     let frame = match ctx.crypto.incoming(&who, Codec::H264, frame) {
                         Ok(frame) => frame,
                         Err(e) => {
                             tracing::trace!(error = %e, "video frame did not decrypt");
                             with_stats(&ctx.stats, &who, |s| s.frames_undecryptable += 1);
-                            want_keyframe.store(true, Ordering::Relaxed);
+                            undecryptable = true;
                             continue;
                         }
                     };
+                    if std::mem::take(&mut undecryptable) {
+                        want_keyframe.store(true, Ordering::Relaxed);
+                    }
                     match decoder.decode(&frame) {
                         Ok(Some(picture)) => {
                             with_stats(&ctx.stats, &who, |s| {
