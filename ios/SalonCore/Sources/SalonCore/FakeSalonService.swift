@@ -381,5 +381,6 @@ public final class FakeCall: Call, @unchecked Sendable {
     public func setCohost(participantId: String, cohost: Bool) throws { try host("cohost \(participantId) \(cohost)") }
     public func setPanic(_ active: Bool) throws { try host("panic \(active)") }
     public func rotateLink() throws { try host("rotate") }
+    public func turnOnEncryption() throws { try host("encrypt") }
     public func endRoom() throws { try host("end") }
 }

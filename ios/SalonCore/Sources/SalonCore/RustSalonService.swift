@@ -271,6 +271,7 @@ private final class RustCall: Call, @unchecked Sendable {
     func setPanic(_ active: Bool) throws { try mapErrors { try call.setPanic(active: active) } }
 
     func rotateLink() throws { try mapErrors { try call.rotateLink() } }
+    func turnOnEncryption() throws { try mapErrors { try call.turnOnEncryption() } }
 
     func endRoom() throws { try mapErrors { try call.endRoom() } }
 

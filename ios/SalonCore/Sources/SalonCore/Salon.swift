@@ -159,6 +159,10 @@ public protocol Call: AnyObject, Sendable {
     func setPanic(_ active: Bool) throws
     /// A new invite link (`RoomState.link` follows); the old one stops working.
     func rotateLink() throws
+    /// Turns end-to-end encryption on in a room made before it (`RoomState.e2ee` is nil): a new
+    /// link with a new key (`RoomState.link` follows), then the call ends for everyone
+    /// (`.roomEnded`); join again through the new link and share it.
+    func turnOnEncryption() throws
     /// Ends the call for everyone, this one included (`.roomEnded`).
     func endRoom() throws
 }

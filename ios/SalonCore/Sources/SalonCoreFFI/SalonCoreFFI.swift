@@ -1418,6 +1418,13 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     
     func state()  -> RoomStateRecord
     
+    /**
+     * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
+     * link with a new secret (the state's `link` and "my rooms" follow), then the call ends
+     * for everyone (`RoomEnded`); join again and share the new link.
+     */
+    func turnOnEncryption() throws 
+    
     func unban(banId: String) throws 
     
 }
@@ -1678,6 +1685,19 @@ open func state() -> RoomStateRecord  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
+     * link with a new secret (the state's `link` and "my rooms" follow), then the call ends
+     * for everyone (`RoomEnded`); join again and share the new link.
+     */
+open func turnOnEncryption()throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_turn_on_encryption(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
 open func unban(banId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
@@ -5201,6 +5221,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_state() != 17426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_turn_on_encryption() != 8016) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_unban() != 14231) {

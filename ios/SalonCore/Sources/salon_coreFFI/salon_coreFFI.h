@@ -493,6 +493,11 @@ void uniffi_salon_core_fn_method_saloncall_set_view(uint64_t ptr, RustBuffer par
 RustBuffer uniffi_salon_core_fn_method_saloncall_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_TURN_ON_ENCRYPTION
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_TURN_ON_ENCRYPTION
+void uniffi_salon_core_fn_method_saloncall_turn_on_encryption(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_UNBAN
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_UNBAN
 void uniffi_salon_core_fn_method_saloncall_unban(uint64_t ptr, RustBuffer ban_id, RustCallStatus *_Nonnull out_status
@@ -1071,6 +1076,12 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_set_view(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 uint16_t uniffi_salon_core_checksum_method_saloncall_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_TURN_ON_ENCRYPTION
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_TURN_ON_ENCRYPTION
+uint16_t uniffi_salon_core_checksum_method_saloncall_turn_on_encryption(void
     
 );
 #endif

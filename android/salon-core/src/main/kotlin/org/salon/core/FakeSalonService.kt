@@ -296,5 +296,7 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
 
     override fun rotateLink() = host("rotate")
 
+    override fun turnOnEncryption() = host("encrypt")
+
     override fun endRoom() = host("end")
 }

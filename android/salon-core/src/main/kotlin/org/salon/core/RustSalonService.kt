@@ -232,6 +232,8 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun rotateLink() = mapErrors { call.rotateLink() }
 
+    override fun turnOnEncryption() = mapErrors { call.turnOnEncryption() }
+
     override fun endRoom() = mapErrors { call.endRoom() }
 
     override suspend fun leave() {

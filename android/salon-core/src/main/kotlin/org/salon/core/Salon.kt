@@ -182,6 +182,13 @@ interface Call {
     /** A new invite link ([RoomState.link] follows); the old one stops working. */
     fun rotateLink()
 
+    /**
+     * Turns end-to-end encryption on in a room made before it ([RoomState.e2ee] is null): a new
+     * link with a new key ([RoomState.link] follows), then the call ends for everyone
+     * ([EndReason.RoomEnded]); join again through the new link and share it.
+     */
+    fun turnOnEncryption()
+
     /** Ends the call for everyone, this one included ([EndReason.RoomEnded]). */
     fun endRoom()
 }

@@ -832,6 +832,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_state(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_turn_on_encryption(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_unban(
     ): Int
     external fun uniffi_salon_core_checksum_method_salonclient_add_friend(
@@ -974,6 +976,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_saloncall_turn_on_encryption(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_unban(`ptr`: Long,`banId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_clone_salonclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1234,6 +1238,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_state() and 0xFFFF) != 17426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_turn_on_encryption() and 0xFFFF) != 8016) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_unban() and 0xFFFF) != 14231) {
@@ -2962,6 +2969,13 @@ public interface SalonCallInterface {
     
     fun `state`(): RoomStateRecord
     
+    /**
+     * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
+     * link with a new secret (the state's `link` and "my rooms" follow), then the call ends
+     * for everyone (`RoomEnded`); join again and share the new link.
+     */
+    fun `turnOnEncryption`()
+    
     fun `unban`(`banId`: kotlin.String)
     
     companion object
@@ -3359,6 +3373,24 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
+     * link with a new secret (the state's `link` and "my rooms" follow), then the call ends
+     * for everyone (`RoomEnded`); join again and share the new link.
+     */
+    @Throws(SalonException::class)override fun `turnOnEncryption`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_turn_on_encryption(
+        it,
+        _status)
+}
+    }
+    
     
 
     
