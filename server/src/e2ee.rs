@@ -37,7 +37,7 @@ impl RoomActor {
             .entry(from.to_owned())
             .or_insert_with(|| key_budget(now));
         if !budget.try_take(now) {
-            tracing::info!(room = %self.room_id, participant = %from, "too many key messages; dropped");
+            tracing::debug!(room = %self.room_id, participant = %from, "too many key messages; dropped");
             self.send_to(
                 from,
                 ServerMessage::error(ErrorCode::RateLimited, "Too many key messages; slow down."),
