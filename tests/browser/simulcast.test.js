@@ -72,7 +72,9 @@ test('each subscriber gets the simulcast layer its view asks for, across a reneg
     t.diagnostic(`top layer after ${topAfter} ms; publisher layers ${JSON.stringify(layers)}`);
     assert.deepEqual(Object.keys(layers).sort(), ['f', 'h', 'q']);
 
-    // Swap the views: each moves within a keyframe or two.
+    // Swap the views: each moves within a keyframe or two, unless the publisher's Chrome has
+    // paused its top layer for a while (its bandwidth or CPU estimate on a crowded machine: four
+    // Chromiums, each encrypting every frame in a worker), as the waits below allow for too.
     await view(big, [{ participant_id: publisher.id, size: 'thumbnail', width: 320, height: 180 }]);
     await view(small, [{ participant_id: publisher.id, size: 'large', width: 1280, height: 720 }]);
     const swapStart = Date.now();
@@ -80,8 +82,12 @@ test('each subscriber gets the simulcast layer its view asks for, across a reneg
     await waitFor(async () => {
       seen = { big: await received(big), small: await received(small) };
       return seen.big.frameHeight <= 360 && seen.small.frameHeight >= 700;
-    }, { timeout: 10000, message: 'the views to swap layers' }).catch((error) => {
-      throw new Error(`${error.message}: ${JSON.stringify(seen)}`);
+    }, { timeout: 20000, message: 'the views to swap layers' }).catch(async (error) => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const cuts = /^salon_downlink_delay_cuts_total (\d+)/mu.exec(metrics)?.[1];
+      const sent = await publisher.page.evaluate(() => window.sc.outbound());
+      throw new Error(`${error.message}: ${JSON.stringify(seen)}; server delay cuts ${cuts}; `
+        + `publisher layers ${JSON.stringify(sent)}`);
     });
     t.diagnostic(`views swapped in ${Date.now() - swapStart} ms`);
 
@@ -95,7 +101,10 @@ test('each subscriber gets the simulcast layer its view asks for, across a reneg
     });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const before1 = [await received(big), await received(small)];
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // 6 s: a view that waits for a keyframe for a moment after the renegotiation is not frozen
+    // (seen once in eight runs in an encrypted room on this 2-core machine: 4 frames in 3 s,
+    // then decoding again), one that stopped is.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
     const after1 = [await received(big), await received(small)];
     for (const [i, who] of ['thumbnail', 'large'].entries()) {
       assert.ok(
