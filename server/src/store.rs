@@ -700,16 +700,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn upgrading_from_v3_keeps_rooms_unencrypted_and_new_rooms_say_so() {
+    /// A database as schema version `version` left it, one upgrade step per transaction.
+    fn at_version(version: i64) -> Connection {
         let mut old = Connection::open_in_memory().expect("open");
-        for version in 0..3 {
+        for step in 0..version {
             let tx = old.transaction().expect("tx");
-            upgrade_from(&tx, version).expect("step");
-            tx.pragma_update(None, "user_version", version + 1)
+            upgrade_from(&tx, step).expect("step");
+            tx.pragma_update(None, "user_version", step + 1)
                 .expect("version");
             tx.commit().expect("commit");
         }
+        old
+    }
+
+    #[test]
+    fn upgrading_from_v3_keeps_rooms_unencrypted_and_new_rooms_say_so() {
+        let mut old = at_version(3);
         old.execute(
             "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
              VALUES ('AAAA', 'BBBB', 'Old', x'01', 7, 0)",
@@ -734,14 +740,7 @@ mod tests {
 
     #[test]
     fn upgrading_from_v2_keeps_rooms_with_a_default_door() {
-        let mut old = Connection::open_in_memory().expect("open");
-        for version in 0..2 {
-            let tx = old.transaction().expect("tx");
-            upgrade_from(&tx, version).expect("step");
-            tx.pragma_update(None, "user_version", version + 1)
-                .expect("version");
-            tx.commit().expect("commit");
-        }
+        let mut old = at_version(2);
         old.execute(
             "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked)
              VALUES ('AAAA', 'BBBB', 'Old', x'01', 7, 1)",
@@ -771,13 +770,7 @@ mod tests {
 
     #[test]
     fn upgrading_from_v1_keeps_rooms_and_equals_a_fresh_schema() {
-        let mut old = Connection::open_in_memory().expect("open");
-        {
-            let tx = old.transaction().expect("tx");
-            upgrade_from(&tx, 0).expect("v1");
-            tx.pragma_update(None, "user_version", 1).expect("version");
-            tx.commit().expect("commit");
-        }
+        let mut old = at_version(1);
         old.execute(
             "INSERT INTO rooms (id, name, host_key_hash, created_at) VALUES ('AAAA', 'Old', x'01', 7)",
             [],

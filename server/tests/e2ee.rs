@@ -7,36 +7,21 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use common::{TestServer, WsClient};
+use common::{TestServer, WsClient, b64, e2ee_commit};
 use salon_protocol::{
     ClientMessage, E2eeBox, E2eeJoin, ErrorCode, MediaState, PROTOCOL_VERSION, ServerMessage,
 };
-use sha2::Digest as _;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// A made-up public key `n` and its commitment.
 fn key(n: u8) -> (String, String) {
     let public = [n; 32];
-    let mut h = sha2::Sha256::new();
-    h.update(b"salon/e2ee/v1/commit");
-    h.update(public);
-    (b64(&public), b64(&h.finalize()))
+    (b64(&public), e2ee_commit(&public))
 }
 
 async fn create(s: &TestServer, e2ee: bool) -> (String, String) {
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/rooms", s.url()))
-        .json(&serde_json::json!({ "name": "Secret", "e2ee": e2ee }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = s
+        .create_room_with(serde_json::json!({ "name": "Secret", "e2ee": e2ee }))
+        .await;
     assert_eq!(r["e2ee"], e2ee);
     (
         r["id"].as_str().unwrap().to_owned(),

@@ -9,37 +9,19 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{TestServer, WsClient};
+use common::{TestServer, WsClient, b64, e2ee_commit};
 use salon_protocol::{
     ClientMessage, E2eeBox, E2eeJoin, MediaState, PROTOCOL_VERSION, ServerMessage,
 };
-use sha2::Digest as _;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn commit(public: &[u8]) -> String {
-    let mut h = sha2::Sha256::new();
-    h.update(b"salon/e2ee/v1/commit");
-    h.update(public);
-    b64(&h.finalize())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_traffic_leaves_no_trace_in_logs_database_or_metrics() {
     let captured = common::capture_logs();
 
     let s = TestServer::start().await;
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/rooms", s.url()))
-        .json(&serde_json::json!({ "e2ee": true }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = s
+        .create_room_with(serde_json::json!({ "e2ee": true }))
+        .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let host_key = created["host_key"].as_str().unwrap().to_owned();
 
@@ -49,7 +31,7 @@ async fn key_traffic_leaves_no_trace_in_logs_database_or_metrics() {
     for n in 0..3u8 {
         let public: [u8; 32] = rand::random();
         let mac: [u8; 32] = rand::random();
-        secrets.extend([b64(&public), commit(&public), b64(&mac)]);
+        secrets.extend([b64(&public), e2ee_commit(&public), b64(&mac)]);
         let mut c = WsClient::connect(&s.ws_url(&id)).await;
         c.send(&ClientMessage::Join {
             version: PROTOCOL_VERSION,
@@ -60,7 +42,7 @@ async fn key_traffic_leaves_no_trace_in_logs_database_or_metrics() {
             device: None,
             keep_media: false,
             e2ee: Some(E2eeJoin {
-                commit: commit(&public),
+                commit: e2ee_commit(&public),
             }),
         })
         .await;

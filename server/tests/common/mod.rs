@@ -83,6 +83,12 @@ impl TestServer {
             Some(n) => serde_json::json!({ "name": n }),
             None => serde_json::json!({}),
         };
+        self.create_room_with(body).await
+    }
+
+    /// Creates a room from this `POST /api/rooms` body (`{"e2ee": true}`, …); returns the JSON
+    /// response.
+    pub async fn create_room_with(&self, body: serde_json::Value) -> serde_json::Value {
         let r = reqwest::Client::new()
             .post(format!("{}/api/rooms", self.url()))
             .json(&body)
@@ -359,4 +365,19 @@ pub fn capture_logs() -> Captured {
         .with_ansi(false)
         .init();
     captured
+}
+
+/// Unpadded base64url, as the end-to-end fields are sent.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A join's key commitment: `base64url(SHA-256("salon/e2ee/v1/commit" || pub))`.
+pub fn e2ee_commit(public: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"salon/e2ee/v1/commit");
+    h.update(public);
+    b64(&h.finalize())
 }
