@@ -111,11 +111,9 @@ pub fn escape(seed: &[u8], data: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < data.len() {
         if zeros < 2 {
-            // Up to the next zero nothing is inserted (an insertion needs two zeros first).
-            let rest = &data[i..];
-            let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+            // Up to the next zero nothing is inserted or dropped (that needs two zeros first).
+            let run = copy_to_next_zero(&data[i..], &mut out);
             if run > 0 {
-                out.extend_from_slice(&rest[..run]);
                 i += run;
                 zeros = 0;
                 continue;
@@ -133,6 +131,13 @@ pub fn escape(seed: &[u8], data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Copies `rest` up to (not including) its first zero byte into `out`; how many bytes that was.
+fn copy_to_next_zero(rest: &[u8], out: &mut Vec<u8>) -> usize {
+    let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+    out.extend_from_slice(&rest[..run]);
+    run
+}
+
 /// Inverse of [`escape`]: drops a `0x03` that follows two zero bytes, counting zeros from
 /// `seed` as the escaper did.
 pub fn unescape(seed: &[u8], data: &[u8]) -> Vec<u8> {
@@ -141,10 +146,9 @@ pub fn unescape(seed: &[u8], data: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < data.len() {
         if zeros < 2 {
-            let rest = &data[i..];
-            let run = memchr::memchr(0, rest).unwrap_or(rest.len());
+            // Up to the next zero nothing is inserted or dropped (that needs two zeros first).
+            let run = copy_to_next_zero(&data[i..], &mut out);
             if run > 0 {
-                out.extend_from_slice(&rest[..run]);
                 i += run;
                 zeros = 0;
                 continue;
