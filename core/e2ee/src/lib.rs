@@ -10,12 +10,14 @@
 //!   `P || SFrame(rest)` (RFC 9605, suite AES_128_GCM_SHA256_128) with a per-[`Codec`] clear
 //!   prefix `P` ([`split_prefix`]); H.264 ciphertext is escaped ([`escape`], [`unescape`]).
 //!   [`is_protected_shape`] lets an observer without keys check a frame's shape.
+//! - Chat: [`ChatKey`] seals a chat message under the room secret, [`open_chat`] opens it.
 //!
 //! The crate is pure (no I/O) and never logs. Its byte layouts are shared with the browser's
 //! `server/web/sframe.js` through `tests/vectors/salon-v1.json`.
 
 #![warn(missing_docs)]
 
+mod chat;
 mod code;
 mod crypto;
 mod frame;
@@ -27,6 +29,7 @@ mod sframe;
 #[cfg(test)]
 mod vectors;
 
+pub use chat::{ChatKey, ChatOpenError, open_chat};
 pub use code::safety_code;
 pub use frame::{Codec, escape, is_protected_shape, split_prefix, unescape};
 pub use identity::{

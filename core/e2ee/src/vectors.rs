@@ -160,6 +160,36 @@ fn h264_frames() -> Vec<Value> {
     frames
 }
 
+/// Sealed chat messages (ADR 0003 §16) under two secrets.
+fn chat_vectors() -> Vec<Value> {
+    [
+        (seq::<32>(0x00), seq::<12>(0x40), "hello"),
+        (
+            seq::<32>(0xa0),
+            seq::<12>(0x50),
+            "Grüße 👋 <b>not html</b>\nline two",
+        ),
+    ]
+    .iter()
+    .map(|(secret, nonce, text)| {
+        let secret = RoomSecret::from_bytes(*secret);
+        let key = crate::ChatKey::new(&secret);
+        let sealed = key.seal_with_nonce(text, *nonce);
+        assert_eq!(
+            crate::open_chat(std::slice::from_ref(&key), &sealed).as_deref(),
+            Ok(*text)
+        );
+        json!({
+            "secret": secret.to_base64url(),
+            "key_id_hex": hex(&key.id()),
+            "nonce_hex": hex(nonce),
+            "text": text,
+            "sealed": sealed,
+        })
+    })
+    .collect()
+}
+
 fn build() -> Value {
     let secret = RoomSecret::from_bytes(seq(0x00));
     let privates = [
@@ -291,6 +321,7 @@ fn build() -> Value {
         },
         "frames": frames,
         "unescape": unescapes,
+        "chat": chat_vectors(),
     })
 }
 
