@@ -11,6 +11,8 @@
 //! errors; unknown fields are ignored, so a newer peer can add optional fields.
 
 pub mod presence;
+pub mod screen;
+pub mod social;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,10 @@ use serde::{Deserialize, Serialize};
 pub use presence::{
     MAX_PRESENCE_ROOMS, PresenceClientMessage, PresenceServerMessage, PresenceSubscription,
     RoomPresence, decode_presence_client, decode_presence_server, validate_presence_key,
+};
+pub use screen::{MAX_SHARES, SCREEN_STREAM_SUFFIX, VideoSource, split_stream_id, video_stream_id};
+pub use social::{
+    ChatMessage, MAX_CHAT_CHARS, MAX_CHAT_HISTORY_BATCH, MAX_CHAT_SEALED_CHARS, REACTIONS,
 };
 pub use validate::{
     MAX_BANS_LISTED, Validate, clean_display_name, validate_device_id, validate_room_id,
@@ -169,6 +175,35 @@ pub enum ClientMessage {
     /// A key for `participant_id`'s media arrived late: ask them for a keyframe (throttled
     /// like any keyframe request).
     KeyframeRequest { participant_id: String },
+    /// Start (`active: true`) or stop presenting: the client's second video section carries
+    /// its screen (see `docs/protocol.md`, "Screen sharing"). At most [`MAX_SHARES`] member
+    /// presents at a time: the first one wins, a later one is refused with `not_allowed`.
+    Share { active: bool },
+    /// (Hosts) stop someone's screen share; they get [`ServerMessage::ShareStopped`].
+    StopShare { participant_id: String },
+
+    // The social side (issue 14). Refused with `rate_limited` beyond a member's budget, and
+    // (reactions and chat from guests) with `not_allowed` during panic.
+    /// A reaction (one of [`REACTIONS`]) floating over my tile for everyone.
+    React { emoji: String },
+    /// Raise or lower my hand. Raised hands form a queue in the order they went up.
+    RaiseHand { raised: bool },
+    /// (Hosts) lower someone's hand; without `participant_id`, everyone's.
+    LowerHands {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<String>,
+    },
+    /// A chat message to the room: `text` in a room without end-to-end encryption, `sealed`
+    /// (ADR 0003 §16) in an encrypted one. The server keeps it for the people inside now and
+    /// the room's owner, and shows it to them when they come back.
+    ChatSend {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed: Option<String>,
+    },
+    /// (The owner) delete the room's chat, for everyone.
+    ChatClear,
 }
 
 /// The end-to-end part of a `join` (ADR 0003).
@@ -207,6 +242,9 @@ pub const MAX_E2EE_BOX_CHARS: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tile {
     pub participant_id: String,
+    /// Which of their videos: the camera (the default) or their screen share.
+    #[serde(default, skip_serializing_if = "VideoSource::is_camera")]
+    pub source: VideoSource,
     #[serde(default)]
     pub size: TileSize,
     /// The tile's size on screen in device pixels, when known (0: unknown). At most
@@ -287,6 +325,8 @@ pub enum ServerMessage {
     /// A host turned your microphone (and maybe camera) off: `media` is your state now.
     /// Turn the local devices off to match.
     Muted { by: String, media: MediaState },
+    /// A host stopped your screen share (`by` is their name): stop capturing it.
+    ShareStopped { by: String },
     /// Someone entered the room.
     ParticipantJoined { participant: Participant },
     /// Someone's published state or role changed (mute, camera, co-host). Also sent to the
@@ -331,6 +371,18 @@ pub enum ServerMessage {
         #[serde(rename = "box")]
         sealed: String,
     },
+    /// Someone reacted (also sent back to the sender).
+    Reaction {
+        participant_id: String,
+        emoji: String,
+    },
+    /// A new chat message (also sent back to the sender: its `id` and `at` are the room's).
+    Chat { message: ChatMessage },
+    /// Chat kept from before you (re)joined, that you may read: oldest first, in batches of
+    /// at most [`MAX_CHAT_HISTORY_BATCH`], right after `joined`.
+    ChatHistory { messages: Vec<ChatMessage> },
+    /// The owner deleted the room's chat.
+    ChatCleared,
     /// Something went wrong. `fatal` errors are followed by the server closing the socket.
     Error {
         code: ErrorCode,
@@ -379,6 +431,14 @@ pub struct Participant {
     /// Their end-to-end key exchange, in an E2EE room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e2ee: Option<E2eeMember>,
+    /// They are sharing their screen now (their second video, stream id
+    /// `<id>|screen`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub screen: bool,
+    /// Their hand is up: the number says when (smaller went up earlier), so everyone can show
+    /// the queue in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand: Option<u64>,
 }
 
 /// What someone may do in a room. Hosts (owner and co-hosts) can act on people of a lower role.

@@ -244,6 +244,8 @@ fn server_messages_round_trip() {
                 media: MediaState::default(),
                 role: Role::Cohost,
                 e2ee: None,
+                hand: Some(3),
+                screen: true,
             }],
             resume_token: "tok".into(),
             resumed: false,
@@ -668,4 +670,74 @@ fn key_exchange_fields_are_checked() {
     // A participant's key exchange in a server message is checked the same way.
     let participant = r#"{"type":"participant_joined","participant":{"id":"p1","name":"Ada","media":{"audio":true,"video":true},"e2ee":{"commit":"nope"}}}"#;
     assert!(decode_server(participant).is_err());
+}
+
+#[test]
+fn social_messages_round_trip_and_are_checked() {
+    let good = [
+        r#"{"type":"react","emoji":"🎉"}"#,
+        r#"{"type":"raise_hand","raised":true}"#,
+        r#"{"type":"lower_hands"}"#,
+        r#"{"type":"lower_hands","participant_id":"p1"}"#,
+        r#"{"type":"chat_send","text":"hello <b>all</b> https://x.test"}"#,
+        r#"{"type":"chat_send","sealed":"AQIDBA"}"#,
+        r#"{"type":"chat_clear"}"#,
+    ];
+    for text in good {
+        let m = decode_client(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(decode_client(&encode(&m)).expect("again"), m);
+    }
+    let bad = [
+        r#"{"type":"react","emoji":"lol"}"#.to_owned(),
+        r#"{"type":"lower_hands","participant_id":"../x"}"#.to_owned(),
+        r#"{"type":"chat_send"}"#.to_owned(),
+        r#"{"type":"chat_send","text":"a","sealed":"AQID"}"#.to_owned(),
+        r#"{"type":"chat_send","text":" \n "}"#.to_owned(),
+        format!(r#"{{"type":"chat_send","text":"{}"}}"#, "a".repeat(1001)),
+        r#"{"type":"chat_send","sealed":"a+b/"}"#.to_owned(),
+    ];
+    for text in bad {
+        assert_eq!(
+            decode_client(&text).unwrap_err().code(),
+            ErrorCode::InvalidField,
+            "{text}"
+        );
+    }
+    let message = crate::ChatMessage {
+        id: 7,
+        from: "p1".into(),
+        name: "Ada".into(),
+        at: 1_700_000_000_000,
+        text: Some("hi".into()),
+        sealed: None,
+    };
+    let history = ServerMessage::ChatHistory {
+        messages: vec![message.clone(); crate::MAX_CHAT_HISTORY_BATCH],
+    };
+    assert_eq!(decode_server(&encode(&history)).expect("history"), history);
+    let too_many = ServerMessage::ChatHistory {
+        messages: vec![message.clone(); crate::MAX_CHAT_HISTORY_BATCH + 1],
+    };
+    assert!(decode_server(&encode(&too_many)).is_err());
+    let neither = ServerMessage::Chat {
+        message: crate::ChatMessage {
+            text: None,
+            ..message
+        },
+    };
+    assert!(decode_server(&encode(&neither)).is_err());
+    // The largest sealed history batch stays below the message limit.
+    let big = crate::ChatMessage {
+        id: u64::MAX,
+        from: "p".repeat(64),
+        name: "é".repeat(64),
+        at: i64::MAX,
+        text: None,
+        sealed: Some("A".repeat(crate::MAX_CHAT_SEALED_CHARS)),
+    };
+    let batch = encode(&ServerMessage::ChatHistory {
+        messages: vec![big; crate::MAX_CHAT_HISTORY_BATCH],
+    });
+    assert!(batch.len() < MAX_MESSAGE_BYTES, "{}", batch.len());
+    assert!(decode_server(&batch).is_ok());
 }

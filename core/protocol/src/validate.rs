@@ -55,7 +55,7 @@ pub fn clean_display_name(field: &'static str, name: &str) -> Result<String, Pro
 
 /// Characters that change the direction of the text around them (Unicode's bidi embeddings,
 /// overrides, isolates and marks).
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -151,7 +151,7 @@ fn check_rid(rid: &str) -> Result<(), ProtocolError> {
     }
 }
 
-fn check_participant_id(id: &str) -> Result<(), ProtocolError> {
+pub(crate) fn check_participant_id(id: &str) -> Result<(), ProtocolError> {
     check_id("participant_id", id)
 }
 
@@ -261,15 +261,18 @@ impl Validate for ClientMessage {
             Self::Remove { participant_id }
             | Self::AskMute { participant_id }
             | Self::Mute { participant_id, .. }
-            | Self::SetCohost { participant_id, .. } => check_participant_id(participant_id),
+            | Self::SetCohost { participant_id, .. }
+            | Self::StopShare { participant_id } => check_participant_id(participant_id),
             Self::View { tiles } => {
-                if tiles.len() > crate::MAX_PARTICIPANTS {
+                // Everyone's camera, and shares (one at a time, but a view may lag behind).
+                let shares = tiles.iter().filter(|t| !t.source.is_camera()).count();
+                if tiles.len() - shares > MAX_PARTICIPANTS || shares > MAX_PARTICIPANTS {
                     return Err(ProtocolError::field("tiles", "too many"));
                 }
                 let mut seen = std::collections::HashSet::new();
                 for tile in tiles {
                     check_participant_id(&tile.participant_id)?;
-                    if !seen.insert(tile.participant_id.as_str()) {
+                    if !seen.insert((tile.participant_id.as_str(), tile.source)) {
                         return Err(ProtocolError::field(
                             "tiles",
                             "a participant is listed twice",
@@ -282,6 +285,7 @@ impl Validate for ClientMessage {
                 Ok(())
             }
             Self::Media(_)
+            | Self::Share { .. }
             | Self::Ping
             | Self::Leave
             | Self::SetLocked { .. }
@@ -310,6 +314,15 @@ impl Validate for ClientMessage {
                 Ok(())
             }
             Self::KeyframeRequest { participant_id } => check_participant_id(participant_id),
+            Self::React { emoji } => crate::social::check_reaction(emoji),
+            Self::RaiseHand { .. } | Self::ChatClear => Ok(()),
+            Self::LowerHands { participant_id } => match participant_id {
+                Some(id) => check_participant_id(id),
+                None => Ok(()),
+            },
+            Self::ChatSend { text, sealed } => {
+                crate::social::check_chat_body(text.as_deref(), sealed.as_deref())
+            }
         }
     }
 }
@@ -410,7 +423,9 @@ impl Validate for ServerMessage {
                 }
                 bans.iter().try_for_each(Validate::validate)
             }
-            Self::MuteRequested { by } | Self::Muted { by, .. } => check_name("by", by),
+            Self::MuteRequested { by } | Self::Muted { by, .. } | Self::ShareStopped { by } => {
+                check_name("by", by)
+            }
             Self::ParticipantJoined { participant } | Self::ParticipantUpdated { participant } => {
                 participant.validate()
             }
@@ -451,6 +466,21 @@ impl Validate for ServerMessage {
                 check_participant_id(from)?;
                 check_box(sealed)
             }
+            Self::Reaction {
+                participant_id,
+                emoji,
+            } => {
+                check_participant_id(participant_id)?;
+                crate::social::check_reaction(emoji)
+            }
+            Self::Chat { message } => message.check(),
+            Self::ChatHistory { messages } => {
+                if messages.len() > crate::MAX_CHAT_HISTORY_BATCH {
+                    return Err(ProtocolError::field("messages", "too many"));
+                }
+                messages.iter().try_for_each(crate::ChatMessage::check)
+            }
+            Self::ChatCleared => Ok(()),
             Self::Error { message, .. } => {
                 if message.len() > 1024 {
                     return Err(ProtocolError::field(
