@@ -31,8 +31,9 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .route("/r/{id}", get(|| async { web::asset("room.html") }))
         // A friend card opened in a browser (the app opens these links where it is installed).
         .route("/friend", get(|| async { web::asset("friend.html") }))
+        // One plain name, or a path under `vendor/` (checked in `web::asset`).
         .route(
-            "/assets/{file}",
+            "/assets/{*file}",
             get(|Path(file): Path<String>| async move { web::asset(&file) }),
         )
         .route("/healthz", get(|| async { "ok" }))

@@ -107,6 +107,11 @@ async fn pages_and_assets_are_served() {
         let csp = r.headers()["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert!(csp.contains("worker-src 'self'"), "{csp}");
+        // WebAssembly may compile (the effects' MediaPipe); eval stays refused.
+        assert!(
+            csp.contains("'wasm-unsafe-eval'") && !csp.contains("'unsafe-eval'"),
+            "{csp}"
+        );
         assert_eq!(r.headers()["x-frame-options"], "DENY");
         assert_eq!(r.headers()["referrer-policy"], "no-referrer");
     }
@@ -123,6 +128,32 @@ async fn pages_and_assets_are_served() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // (A client folds `..` segments itself: only escaped slashes reach the server.)
+    for path in [
+        "vendor/..%2F..%2FCargo.toml",
+        "vendor/mediapipe/..%2F..%2Froom.html",
+        "vendor/%2E%2E%2Froom.html",
+    ] {
+        let r = reqwest::get(format!("{}/assets/{path}", s.url()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The effects' MediaPipe: from this origin, as WebAssembly, cached for long (versioned path).
+    let r = reqwest::get(format!(
+        "{}/assets/vendor/mediapipe/face_mesh-0.4.1633559619/face_mesh_solution_simd_wasm_bin.wasm",
+        s.url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
 }
 
 #[tokio::test]
