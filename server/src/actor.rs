@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use salon_protocol::{
     Ban, E2eeMember, MAX_BANS_LISTED, MAX_PARTICIPANTS, MediaState, Participant, Resume, Role,
     RoomInfo, ServerMessage,
@@ -20,7 +19,7 @@ use crate::hub::{
 use crate::identity::Identity;
 use crate::ids::{new_participant_id, new_resume_token, token_matches};
 use crate::room::{JoinRefused, KnockRefused, Lobby, MediaRefused, Membership};
-use crate::sfu::forward::Publication;
+use crate::sfu::forward::{Publication, Track};
 use crate::sleep_until;
 use crate::store::{Store, StoredBan, StoredRoom};
 
@@ -60,8 +59,10 @@ pub(crate) struct RoomActor {
     media_updates: HashMap<String, (Instant, bool)>,
     /// Each member's budget of end-to-end key messages (`crate::e2ee`).
     pub(crate) key_budgets: HashMap<String, crate::ratelimit::TokenBucket>,
+    /// Reactions, hands and chat (`crate::social`).
+    pub(crate) social: crate::social::Social,
     next_seat: u64,
-    publications: Vec<Arc<Publication>>,
+    pub(crate) publications: Vec<Arc<Publication>>,
     count: Arc<AtomicUsize>,
     /// Whether a host is inside, for the people waiting in the lobby.
     host_present: watch::Sender<bool>,
@@ -89,6 +90,7 @@ impl RoomActor {
             recently_left: HashMap::new(),
             media_updates: HashMap::new(),
             key_budgets: HashMap::new(),
+            social: crate::social::Social::new(Instant::now()),
             next_seat: 1,
             publications: Vec::new(),
             count,
@@ -198,11 +200,28 @@ impl RoomActor {
             RoomCmd::MediaReset { id, seat } => {
                 if self.is_current(&id, seat) {
                     self.drop_publications_of(&id);
+                    // Its share went with its media: the new connection shares anew (its
+                    // client says `share` again; it is not told, which would stop its capture).
+                    if let Some(participant) = self.membership.stop_screen(&id) {
+                        self.broadcast(&id, || ServerMessage::ParticipantUpdated {
+                            participant: participant.clone(),
+                        });
+                    }
+                }
+            }
+            RoomCmd::Share { id, seat, active } => {
+                if self.is_current(&id, seat) {
+                    self.share(&id, active);
                 }
             }
             RoomCmd::E2ee { id, seat, message } => {
                 if self.is_current(&id, seat) {
                     self.e2ee_message(&id, message);
+                }
+            }
+            RoomCmd::Social { id, seat, message } => {
+                if self.is_current(&id, seat) {
+                    self.social_message(&id, message);
                 }
             }
         }
@@ -406,6 +425,8 @@ impl RoomActor {
             media,
             role,
             e2ee,
+            hand: None,
+            screen: false,
         };
         // Hosts always get in: in a full room the newest guest without media (else the newest
         // guest) gives up their seat, so idle joins cannot lock the owner out.
@@ -459,11 +480,21 @@ impl RoomActor {
         let (tx, events) = mpsc::channel(PARTICIPANT_QUEUE);
         // Existing publications go into the newcomer's queue before anything else can (its
         // own, kept through a resume, excepted).
-        for publication in self.publications.iter().filter(|p| p.publisher != id) {
+        for publication in self
+            .publications
+            .iter()
+            .filter(|p| p.publisher != id && self.is_shown(p))
+        {
             let _ = tx.try_send(ToParticipant::Subscribe(publication.clone()));
         }
         if role.is_host() {
             let _ = tx.try_send(ToParticipant::Signal(self.bans_message()));
+        }
+        // The chat they may read (kept from before, or from their last visit).
+        if let Some(member) = self.membership.get(&id) {
+            for history in self.chat_history(&member.identity, role) {
+                let _ = tx.try_send(ToParticipant::Signal(history));
+            }
         }
         let joined = Joined {
             participant_id: id,
@@ -515,6 +546,8 @@ impl RoomActor {
         // connection cannot take the old one's media over, it says so: `MediaReset`.)
         if !keep_media {
             self.drop_publications_of(&id);
+            // A new connection shares anew (the update below tells everyone).
+            self.membership.stop_screen(&id);
         }
         // A resume may not take another member's name.
         let name = self.membership.unique_name(&id, &name);
@@ -602,7 +635,7 @@ impl RoomActor {
 
     fn publish(&mut self, publication: Arc<Publication>) {
         self.publications.retain(|p| {
-            let replaced = p.publisher == publication.publisher && p.kind == publication.kind;
+            let replaced = p.publisher == publication.publisher && p.track == publication.track;
             if replaced {
                 p.stop();
             }
@@ -610,6 +643,10 @@ impl RoomActor {
         });
         self.publications.push(publication.clone());
         self.apply_pauses(&publication.publisher);
+        // A screen nobody shares yet waits for its `share` (`crate::screenshare`).
+        if !self.is_shown(&publication) {
+            return;
+        }
         let publisher = publication.publisher.clone();
         self.broadcast_events(&publisher, || ToParticipant::Subscribe(publication.clone()));
     }
@@ -624,10 +661,15 @@ impl RoomActor {
             .membership
             .get(id)
             .map_or(MediaState::default(), |m| m.participant.media);
+        let sharing = self
+            .membership
+            .get(id)
+            .is_some_and(|m| m.participant.screen);
         for p in self.publications.iter().filter(|p| p.publisher == id) {
-            let off = match p.kind {
-                RtpCodecKind::Audio => forced.audio || !on.audio,
-                _ => forced.video || !on.video,
+            let off = match p.track {
+                Track::Audio => forced.audio || !on.audio,
+                Track::Camera => forced.video || !on.video,
+                Track::Screen => !sharing,
             };
             p.set_paused(off);
         }
@@ -640,14 +682,14 @@ impl RoomActor {
             let theirs = p.publisher == id;
             if theirs {
                 p.stop();
-                gone.push(p.kind);
+                gone.push(p.track);
             }
             !theirs
         });
-        for kind in gone {
+        for track in gone {
             self.broadcast_events(id, || ToParticipant::Unsubscribe {
                 publisher: id.to_owned(),
-                kind,
+                track,
             });
         }
         // Their downstreams on others' publications go with their peer connection (the engine
@@ -671,6 +713,7 @@ impl RoomActor {
         }
         self.media_updates.remove(id);
         self.key_budgets.remove(id);
+        self.social.forget(id);
         self.drop_publications_of(id);
         self.broadcast(id, || ServerMessage::ParticipantLeft {
             participant_id: id.to_owned(),
@@ -747,7 +790,7 @@ impl RoomActor {
         self.broadcast_events(except, || ToParticipant::Signal(message()));
     }
 
-    fn broadcast_events(&mut self, except: &str, event: impl Fn() -> ToParticipant) {
+    pub(crate) fn broadcast_events(&mut self, except: &str, event: impl Fn() -> ToParticipant) {
         let ids: Vec<String> = self
             .queues
             .keys()

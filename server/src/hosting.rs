@@ -84,6 +84,11 @@ impl RoomActor {
                 participant_id,
                 cohost,
             } => self.set_cohost(from, role, &participant_id, cohost),
+            ClientMessage::StopShare { participant_id } => {
+                if self.check_target(from, role, &participant_id) {
+                    self.stop_share(from, &participant_id);
+                }
+            }
             ClientMessage::SetPanic { active } => self.set_panic(from, active),
             ClientMessage::RotateLink { e2ee } => self.rotate_link(from, e2ee),
             ClientMessage::EndRoom => {
@@ -97,10 +102,16 @@ impl RoomActor {
             | ClientMessage::Answer { .. }
             | ClientMessage::IceCandidate(_)
             | ClientMessage::Media(_)
+            | ClientMessage::Share { .. }
             | ClientMessage::View { .. }
             | ClientMessage::E2eeAnnounce { .. }
             | ClientMessage::E2eeKeys { .. }
             | ClientMessage::KeyframeRequest { .. }
+            | ClientMessage::React { .. }
+            | ClientMessage::RaiseHand { .. }
+            | ClientMessage::LowerHands { .. }
+            | ClientMessage::ChatSend { .. }
+            | ClientMessage::ChatClear
             | ClientMessage::Ping
             | ClientMessage::Leave => {}
         }
@@ -284,8 +295,16 @@ impl RoomActor {
             let bans = self.bans_message();
             self.send_to(target, bans);
         } else if self.info.panic {
-            // A guest again, during panic: their microphone and camera go off like everyone's.
+            // A guest again, during panic: their microphone and camera go off like everyone's,
+            // and their screen share.
             self.force_mute(from, target, true);
+            if self
+                .membership
+                .get(target)
+                .is_some_and(|m| m.participant.screen)
+            {
+                self.stop_share(from, target);
+            }
         }
     }
 
@@ -304,6 +323,7 @@ impl RoomActor {
             for guest in guests {
                 self.force_mute(from, &guest, true);
             }
+            self.stop_guest_shares(from);
             tracing::warn!(room = %self.room_id, "panic");
         } else {
             self.info.panic = false;

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use salon_protocol::{
     ClientMessage, ErrorCode, Knock, MediaState, Participant, Resume, Role, RoomInfo, ServerMessage,
 };
@@ -16,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::actor::RoomActor;
 use crate::identity::Identity;
 use crate::presence::Presence;
-use crate::sfu::forward::Publication;
+use crate::sfu::forward::{Publication, Track};
 use crate::store::{Store, StoredRoom};
 
 /// What a room tells one participant's task.
@@ -25,11 +24,8 @@ pub enum ToParticipant {
     Signal(ServerMessage),
     /// Start receiving this publication.
     Subscribe(Arc<Publication>),
-    /// Stop receiving `publisher`'s track of this kind.
-    Unsubscribe {
-        publisher: String,
-        kind: RtpCodecKind,
-    },
+    /// Stop receiving `publisher`'s track (its audio, camera or screen share).
+    Unsubscribe { publisher: String, track: Track },
     /// The room dropped you (your queue overflowed).
     Evicted,
     /// You are out (removed, or the call ended): send this fatal error and close.
@@ -144,8 +140,20 @@ pub(crate) enum RoomCmd {
         id: String,
         seat: u64,
     },
+    /// The participant starts or stops sharing its screen.
+    Share {
+        id: String,
+        seat: u64,
+        active: bool,
+    },
     /// An end-to-end key message (`e2ee_announce`, `e2ee_keys`) to relay.
     E2ee {
+        id: String,
+        seat: u64,
+        message: ClientMessage,
+    },
+    /// A reaction, hand or chat message (`crate::social`).
+    Social {
         id: String,
         seat: u64,
         message: ClientMessage,
@@ -219,6 +227,24 @@ impl RoomLink {
         let _ = self.tx.send(RoomCmd::MediaReset {
             id: self.id.clone(),
             seat: self.seat,
+        });
+    }
+
+    /// Starts or stops this participant's screen share (the room may refuse: one at a time).
+    pub fn share(&self, active: bool) {
+        let _ = self.tx.send(RoomCmd::Share {
+            id: self.id.clone(),
+            seat: self.seat,
+            active,
+        });
+    }
+
+    /// Passes on a reaction, hand or chat message (`crate::social`).
+    pub fn social(&self, message: ClientMessage) {
+        let _ = self.tx.send(RoomCmd::Social {
+            id: self.id.clone(),
+            seat: self.seat,
+            message,
         });
     }
 

@@ -27,8 +27,10 @@ pub mod participant;
 pub mod presence;
 pub mod ratelimit;
 pub mod room;
+mod screenshare;
 pub mod serve;
 pub mod sfu;
+mod social;
 pub mod store;
 pub mod web;
 

@@ -36,7 +36,15 @@ pub enum OfferRefused {
         "your media was negotiated when you joined; an offer may not add media sections (reconnect to publish something new)"
     )]
     AddsSections,
+    #[error(
+        "a publishing offer has at most one audio and two video sections (camera, screen) and nothing else"
+    )]
+    TooManySections,
 }
+
+/// A publishing offer's sections: one audio, and video for the camera and the screen.
+pub const MAX_PUBLISHED_AUDIO: usize = 1;
+pub const MAX_PUBLISHED_VIDEO: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct Negotiator {
@@ -84,6 +92,15 @@ impl Negotiator {
         }
         if self.published && media_sections(sdp) > negotiated_sections {
             return Err(OfferRefused::AddsSections);
+        }
+        if !self.published {
+            let (audio, video) = (sections_of(sdp, "audio"), sections_of(sdp, "video"));
+            if audio > MAX_PUBLISHED_AUDIO
+                || video > MAX_PUBLISHED_VIDEO
+                || media_sections(sdp) > audio + video
+            {
+                return Err(OfferRefused::TooManySections);
+            }
         }
         Ok(())
     }
@@ -180,6 +197,35 @@ impl Negotiator {
 /// The number of media sections (`m=` lines) in an SDP.
 pub fn media_sections(sdp: &str) -> usize {
     sdp.lines().filter(|l| l.starts_with("m=")).count()
+}
+
+fn sections_of(sdp: &str, kind: &str) -> usize {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("m="))
+        .filter(|l| l.split(' ').next() == Some(kind))
+        .count()
+}
+
+/// The mid of the screen's section in a publishing offer: its second video section
+/// (`docs/protocol.md`, "Screen sharing"), if it has one and names it.
+pub fn screen_mid(sdp: &str) -> Option<String> {
+    let mut videos = 0;
+    let mut in_screen = false;
+    for line in sdp.lines() {
+        if let Some(m) = line.strip_prefix("m=") {
+            if in_screen {
+                return None;
+            }
+            if m.split(' ').next() == Some("video") {
+                videos += 1;
+                in_screen = videos == 2;
+            }
+        } else if in_screen && let Some(mid) = line.strip_prefix("a=mid:") {
+            let mid = mid.trim();
+            return (!mid.is_empty()).then(|| mid.to_owned());
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -281,6 +327,25 @@ mod tests {
         n.changed(t);
         n.offer_sent(t + BATCH_DELAY);
         assert_eq!(n.check_client_offer(OFFER, 2), Err(OfferRefused::Glare));
+    }
+
+    #[test]
+    fn a_publishing_offer_has_a_camera_a_screen_and_a_microphone_at_most() {
+        let n = Negotiator::default();
+        let screen = format!("{OFFER}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\n");
+        assert!(n.check_client_offer(&screen, 0).is_ok());
+        assert_eq!(screen_mid(&screen).as_deref(), Some("2"));
+        assert_eq!(screen_mid(OFFER), None, "no second video section");
+        for bad in [
+            format!("{screen}m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"),
+            format!("{OFFER}m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"),
+            format!("{OFFER}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"),
+        ] {
+            assert_eq!(
+                n.check_client_offer(&bad, 0),
+                Err(OfferRefused::TooManySections)
+            );
+        }
     }
 
     #[test]

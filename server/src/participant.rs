@@ -18,17 +18,18 @@ use rtc::rtp_transceiver::{
     RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverId, RTCRtpTransceiverInit,
 };
 use salon_protocol::{
-    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, TileSize,
+    ClientMessage, ErrorCode, IceCandidate, PROTOCOL_VERSION, ServerMessage, TileSize, VideoSource,
+    video_stream_id,
 };
 use tokio::sync::mpsc;
 
 use crate::conn::{Conn, Incoming};
 use crate::hub::{RoomLink, ToParticipant};
 use crate::negotiator::{Due, Negotiator, media_sections};
-use crate::ratelimit::SIGNALING_IDLE_TIMEOUT;
+use crate::ratelimit::{SIGNALING_IDLE_TIMEOUT, TokenBucket};
 use crate::sfu::candidates::{RemoteCandidates, Verdict};
 use crate::sfu::engine::{LegError, LegEvent, LegHandle, NewLeg};
-use crate::sfu::forward::Publication;
+use crate::sfu::forward::{Publication, Track};
 use crate::sfu::layers::Want;
 use crate::sfu::peer::{self, MediaSettings};
 use crate::sfu::rewrite::{Rewrite, codecs_interchangeable, negotiated_payload_type};
@@ -46,6 +47,9 @@ impl Drop for LeaveOnDrop {
         self.0.leave();
     }
 }
+
+/// Once its burst is spent, a participant may start or stop a screen share this often.
+const SHARE_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a participant whose socket dropped keeps its seat, waiting for a resume.
 const RESUME_GRACE: Duration = Duration::from_secs(5);
@@ -237,6 +241,7 @@ pub async fn run(
                 connected: false,
                 subscriptions: HashMap::new(),
                 view: None,
+                shares: TokenBucket::new(Instant::now(), 1.0 / SHARE_EVERY.as_secs_f64(), 4.0),
                 speakers: None,
                 video_watched: None,
                 video_layers: None,
@@ -343,10 +348,13 @@ struct Session {
     candidates: RemoteCandidates,
     /// The peer connection has reached `connected` once.
     connected: bool,
-    subscriptions: HashMap<(String, RtpCodecKind), Subscription>,
-    /// The participants whose video the client shows, and how (`None`: it never said, so
-    /// everyone's, at the best layer).
-    view: Option<HashMap<String, Want>>,
+    subscriptions: HashMap<(String, Track), Subscription>,
+    /// The videos the client shows (each participant's camera or screen), and how (`None`: it
+    /// never said, so everyone's, at the best layer).
+    view: Option<HashMap<(String, VideoSource), Want>>,
+    /// Screen shares started or stopped: a few in a row, then one every [`SHARE_EVERY`] (each
+    /// one renegotiates everybody else's connection).
+    shares: TokenBucket,
     /// The latest speakers list and video audience the client was told (sent again to a
     /// socket that resumes with the media kept).
     speakers: Option<Arc<[String]>>,
@@ -451,18 +459,33 @@ impl Session {
             }
             ClientMessage::Leave => return Some(End::ClientLeft),
             ClientMessage::Media(media) => self.link.set_media(media),
+            ClientMessage::Share { active } => {
+                if self.shares.try_take(Instant::now()) {
+                    self.link.share(active);
+                } else {
+                    conn.error(
+                        ErrorCode::RateLimited,
+                        "You started and stopped sharing too often; wait a moment.",
+                    )
+                    .await;
+                }
+            }
             ClientMessage::View { tiles } => self.set_view(tiles).await,
             ClientMessage::E2eeAnnounce { .. } | ClientMessage::E2eeKeys { .. } => {
                 self.link.e2ee(message);
             }
+            ClientMessage::React { .. }
+            | ClientMessage::RaiseHand { .. }
+            | ClientMessage::LowerHands { .. }
+            | ClientMessage::ChatSend { .. }
+            | ClientMessage::ChatClear => self.link.social(message),
             ClientMessage::KeyframeRequest { participant_id } => {
                 // A key arrived after frames it could not open: a fresh keyframe of that
                 // publisher's video (throttled by the engine like any other request).
-                if let Some(sub) = self
-                    .subscriptions
-                    .get(&(participant_id, RtpCodecKind::Video))
-                {
-                    sub.publication.request_keyframe();
+                for track in [Track::Camera, Track::Screen] {
+                    if let Some(sub) = self.subscriptions.get(&(participant_id.clone(), track)) {
+                        sub.publication.request_keyframe();
+                    }
                 }
             }
             ClientMessage::SetLocked { .. }
@@ -475,6 +498,7 @@ impl Session {
             | ClientMessage::SetCohost { .. }
             | ClientMessage::SetPanic { .. }
             | ClientMessage::RotateLink { .. }
+            | ClientMessage::StopShare { .. }
             | ClientMessage::EndRoom => self.link.host(message),
             ClientMessage::IceCandidate(candidate) => self.add_candidate(candidate).await,
             ClientMessage::Offer { sdp } => return self.on_offer(conn, sdp).await,
@@ -520,26 +544,26 @@ impl Session {
     /// The videos the participant shows now (see `ClientMessage::View`): only those are
     /// forwarded to it, each at the simulcast layer that fits its tile.
     async fn set_view(&mut self, tiles: Vec<salon_protocol::Tile>) {
-        let view: HashMap<String, Want> = tiles
+        let view: HashMap<(String, VideoSource), Want> = tiles
             .into_iter()
             .map(|t| {
                 let want = Want {
                     large: t.size == TileSize::Large,
                     height: t.height,
                 };
-                (t.participant_id, want)
+                ((t.participant_id, t.source), want)
             })
             .collect();
         let views: Vec<_> = self
             .subscriptions
             .iter()
-            .filter(|((_, kind), _)| *kind == RtpCodecKind::Video)
-            .map(|((publisher, _), sub)| {
-                (
+            .filter_map(|((publisher, track), sub)| {
+                let source = track.source()?;
+                Some((
                     sub.publication.id,
                     sub.slot.sender,
-                    view.get(publisher).copied(),
-                )
+                    view.get(&(publisher.clone(), source)).copied(),
+                ))
             })
             .collect();
         self.view = Some(view);
@@ -549,12 +573,12 @@ impl Session {
         }
     }
 
-    /// How the participant shows `publisher`'s video (`None`: hidden; everyone's, at the best
-    /// layer, until its first view).
-    fn shows(&self, publisher: &str) -> Option<Want> {
+    /// How the participant shows `publisher`'s video from `source` (`None`: hidden;
+    /// everyone's, at the best layer, until its first view).
+    fn shows(&self, publisher: &str, source: VideoSource) -> Option<Want> {
         match &self.view {
             None => Some(Want::BEST),
-            Some(view) => view.get(publisher).copied(),
+            Some(view) => view.get(&(publisher.to_owned(), source)).copied(),
         }
     }
 
@@ -683,8 +707,11 @@ impl Session {
     async fn answer_offer(&mut self, sdp: String) -> Result<String, String> {
         let leg = self.leg.clone().ok_or("no peer connection")?;
         let sdp = self.filter_candidates(&sdp);
+        // Which section carries the screen: known before its first packet can arrive.
+        let screen = crate::negotiator::screen_mid(&sdp);
         let offer = RTCSessionDescription::offer(sdp).map_err(|e| e.to_string())?;
         leg.call(move |l, now| {
+            l.set_screen_mid(screen);
             l.pc.set_remote_description(now, offer)?;
             let answer = l.pc.create_answer(None)?;
             l.pc.set_local_description(now, answer)?;
@@ -850,15 +877,15 @@ impl Session {
                     self.maybe_offer(conn).await;
                 } else {
                     self.pending.retain(|p| {
-                        !(p.publisher == publication.publisher && p.kind == publication.kind)
+                        !(p.publisher == publication.publisher && p.track == publication.track)
                     });
                     self.pending.push(publication);
                 }
             }
-            ToParticipant::Unsubscribe { publisher, kind } => {
+            ToParticipant::Unsubscribe { publisher, track } => {
                 self.pending
-                    .retain(|p| !(p.publisher == publisher && p.kind == kind));
-                if let Some(sub) = self.subscriptions.remove(&(publisher, kind)) {
+                    .retain(|p| !(p.publisher == publisher && p.track == track));
+                if let Some(sub) = self.subscriptions.remove(&(publisher, track)) {
                     self.drop_subscription(sub).await;
                     self.negotiation.changed(Instant::now());
                 }
@@ -876,7 +903,7 @@ impl Session {
 
     async fn subscribe(&mut self, publication: Arc<Publication>) -> Result<(), String> {
         let leg = self.leg.clone().ok_or("no peer connection")?;
-        let key = (publication.publisher.clone(), publication.kind);
+        let key = (publication.publisher.clone(), publication.track);
         if self
             .subscriptions
             .get(&key)
@@ -893,7 +920,10 @@ impl Session {
             None => self.new_slot(&leg, &publication).await?,
         };
         let (pub_id, leg_id, sender) = (publication.id, leg.id, slot.sender);
-        let shown = self.shows(&publication.publisher);
+        let shown = self.shows(
+            &publication.publisher,
+            publication.track.source().unwrap_or_default(),
+        );
         leg.worker
             .post(move |w| w.add_down(pub_id, leg_id, sender, shown));
         self.subscriptions.insert(
@@ -921,7 +951,7 @@ impl Session {
         })?;
         let slot = self.spare.swap_remove(index);
         let carrier = track_for(publication, slot.ssrc);
-        let publisher = publication.publisher.clone();
+        let stream = stream_of(publication);
         let (tid, sid) = (slot.transceiver, slot.sender);
         let reused = leg
             .call(move |l, _| {
@@ -933,7 +963,7 @@ impl Session {
                 sender
                     .replace_track(carrier)
                     .map_err(|_| "cannot replace the track")?;
-                sender.set_streams(vec![publisher]);
+                sender.set_streams(vec![stream]);
                 // Someone else's media from the next packet on: continue our numbering.
                 l.break_slot(sid);
                 Ok::<(), &'static str>(())
@@ -968,7 +998,7 @@ impl Session {
     ) -> Result<Slot, String> {
         let ssrc = rand::random::<u32>();
         let track = track_for(publication, ssrc);
-        let stream = publication.publisher.clone();
+        let stream = stream_of(publication);
         let clock_rate = publication.codec.clock_rate;
         // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
         // of the same kind, which the client sends on and never receives on.
@@ -1094,11 +1124,21 @@ impl Session {
     }
 }
 
+/// The media stream id `publication` is forwarded under: its publisher's id, with
+/// `|screen` for a screen share (what clients read to know whose track it is, and which).
+fn stream_of(publication: &Publication) -> String {
+    let source = match publication.track {
+        Track::Screen => VideoSource::Screen,
+        Track::Audio | Track::Camera => VideoSource::Camera,
+    };
+    video_stream_id(&publication.publisher, source)
+}
+
 /// A local track carrying `publication` on `ssrc`: a fresh track id (so receivers see a new
-/// track), the publisher's id as stream id (what clients read to know whose track it is).
+/// track), its stream id ([`stream_of`]: what clients read to know whose track it is).
 fn track_for(publication: &Publication, ssrc: u32) -> MediaStreamTrack {
     MediaStreamTrack::new(
-        publication.publisher.clone(),
+        stream_of(publication),
         new_track_id(publication.kind),
         format!("{}-{}", publication.publisher, kind_name(publication.kind)),
         publication.kind,

@@ -7,6 +7,9 @@ use salon_protocol::{
 
 use crate::identity::Identity;
 
+mod sharing;
+pub use sharing::ShareRefused;
+
 /// Why a key announcement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AnnounceRefused {
@@ -229,6 +232,26 @@ impl Membership {
     /// Whether `id` is inside and exchanges keys.
     pub fn encrypts(&self, id: &str) -> bool {
         self.get(id).is_some_and(|m| m.participant.e2ee.is_some())
+    }
+
+    /// Raises (`Some(order)`) or lowers (`None`) `id`'s hand. Returns the participant if that
+    /// changed anything (a raised hand stays where it is in the queue).
+    pub fn set_hand(&mut self, id: &str, hand: Option<u64>) -> Option<Participant> {
+        let m = self.get_mut(id)?;
+        if m.participant.hand.is_some() == hand.is_some() {
+            return None;
+        }
+        m.participant.hand = hand;
+        Some(m.participant.clone())
+    }
+
+    /// The members whose hand is up.
+    pub fn raised_hands(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.participant.hand.is_some())
+            .map(|m| m.participant.id.clone())
+            .collect()
     }
 
     pub fn set_role(&mut self, id: &str, role: Role) -> Option<Participant> {
@@ -457,6 +480,8 @@ mod tests {
             media: MediaState::default(),
             role: Role::Guest,
             e2ee: None,
+            hand: None,
+            screen: false,
         }
     }
 
@@ -522,6 +547,25 @@ mod tests {
         assert!(m.join(p("a"), who(1)).expect("join").is_empty());
         let others = m.join(p("b"), who(2)).expect("join");
         assert_eq!(others, vec![p("a")]);
+    }
+
+    #[test]
+    fn a_hand_keeps_its_place_until_lowered() {
+        let mut m = Membership::default();
+        m.join(p("a"), who(1)).expect("a");
+        m.join(p("b"), who(2)).expect("b");
+        assert_eq!(m.set_hand("a", Some(1)).and_then(|p| p.hand), Some(1));
+        assert!(
+            m.set_hand("a", Some(5)).is_none(),
+            "raising twice keeps the place"
+        );
+        assert_eq!(m.get("a").and_then(|x| x.participant.hand), Some(1));
+        m.set_hand("b", Some(2)).expect("b up");
+        assert_eq!(m.raised_hands(), ["a", "b"]);
+        assert!(m.set_hand("a", None).is_some_and(|p| p.hand.is_none()));
+        assert!(m.set_hand("a", None).is_none());
+        assert!(m.set_hand("nobody", Some(3)).is_none());
+        assert_eq!(m.raised_hands(), ["b"]);
     }
 
     #[test]

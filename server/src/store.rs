@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 /// Current schema version. Add a step to [`upgrade_from`] when raising it.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +78,27 @@ pub struct StoredBan {
     pub address_key: Option<Vec<u8>>,
     pub at: i64,
 }
+
+/// A chat message as stored: the text of a room without end-to-end encryption, or the
+/// ciphertext of an encrypted one (`sealed`), which the server cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChat {
+    /// The message's number in its room (from the room's counter: never reused).
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// The sender's participant id and display name at the time.
+    pub sender: String,
+    pub name: String,
+    pub sealed: bool,
+    pub body: String,
+}
+
+/// Most chat messages a room keeps; the oldest go first.
+pub const CHAT_KEPT: usize = 500;
+
+/// Most chat messages shown to someone (re)joining: the newest they may read.
+pub const CHAT_SHOWN: usize = 200;
 
 /// How the owner set the door. `Auto`: open while the owner is inside. `Open`: open (until
 /// `until`, Unix seconds, if set; after that, `Auto` again). `Closed`: closed, owner inside or not.
@@ -389,6 +410,107 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Keeps a chat message for `readers` (the salted device keys of the people inside; the
+    /// owner reads everything anyway) and gives it the room's next number, which it returns.
+    /// The room keeps its newest [`CHAT_KEPT`] messages.
+    pub fn insert_chat_now(
+        &self,
+        room_id: &str,
+        mut message: StoredChat,
+        readers: &[Vec<u8>],
+    ) -> Result<StoredChat, StoreError> {
+        self.now(|c| {
+            let tx = c.unchecked_transaction()?;
+            let seq: i64 = tx.query_row(
+                "UPDATE rooms SET chat_seq = chat_seq + 1 WHERE id = ?1 RETURNING chat_seq",
+                params![room_id],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO chat (room_id, seq, at, sender, name, sealed, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    room_id,
+                    seq,
+                    message.at,
+                    message.sender,
+                    message.name,
+                    message.sealed,
+                    message.body
+                ],
+            )?;
+            {
+                let mut add = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO chat_readers (room_id, seq, reader) VALUES (?1, ?2, ?3)",
+                )?;
+                for reader in readers {
+                    add.execute(params![room_id, seq, reader])?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM chat WHERE room_id = ?1 AND seq <= ?2",
+                params![room_id, seq - CHAT_KEPT as i64],
+            )?;
+            tx.commit()?;
+            message.seq = seq as u64;
+            Ok(message)
+        })
+    }
+
+    /// The newest [`CHAT_SHOWN`] messages of a room that `reader` may read, oldest first: all
+    /// of them with `everything` (the owner), else those kept for that device key; none for
+    /// someone without a device key.
+    pub fn chat_for_now(
+        &self,
+        room_id: &str,
+        reader: Option<&[u8]>,
+        everything: bool,
+    ) -> Result<Vec<StoredChat>, StoreError> {
+        if !everything && reader.is_none() {
+            return Ok(Vec::new());
+        }
+        self.now(|c| {
+            let row = |r: &rusqlite::Row<'_>| {
+                Ok(StoredChat {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at: r.get(1)?,
+                    sender: r.get(2)?,
+                    name: r.get(3)?,
+                    sealed: r.get(4)?,
+                    body: r.get(5)?,
+                })
+            };
+            let mut messages: Vec<StoredChat> = if everything {
+                let mut stmt = c.prepare_cached(
+                    "SELECT seq, at, sender, name, sealed, body FROM chat
+                     WHERE room_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                )?;
+                stmt.query_map(params![room_id, CHAT_SHOWN as i64], row)?
+                    .collect::<Result<_, _>>()?
+            } else {
+                let mut stmt = c.prepare_cached(
+                    "SELECT c.seq, c.at, c.sender, c.name, c.sealed, c.body
+                     FROM chat_readers r JOIN chat c ON c.room_id = r.room_id AND c.seq = r.seq
+                     WHERE r.room_id = ?1 AND r.reader = ?2 ORDER BY c.seq DESC LIMIT ?3",
+                )?;
+                stmt.query_map(params![room_id, reader, CHAT_SHOWN as i64], row)?
+                    .collect::<Result<_, _>>()?
+            };
+            messages.reverse();
+            Ok(messages)
+        })
+    }
+
+    /// Deletes a room's chat (its numbering goes on).
+    pub fn clear_chat_now(&self, room_id: &str) -> Result<(), StoreError> {
+        self.now(|c| {
+            c.execute("DELETE FROM chat WHERE room_id = ?1", params![room_id])
+                .map(drop)
+        })
+    }
+}
+
 fn presence_from_row(r: &rusqlite::Row<'_>) -> Result<StoredPresence, rusqlite::Error> {
     Ok(StoredPresence {
         id: r.get(0)?,
@@ -491,6 +613,30 @@ fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: i64) -> Result<(), rusq
         // v4: end-to-end encrypted rooms (ADR 0003). Rooms made before stay unencrypted until
         // their owner turns encryption on (a link rotation with `e2ee`).
         3 => tx.execute_batch("ALTER TABLE rooms ADD COLUMN e2ee INTEGER NOT NULL DEFAULT 0;"),
+        // v5: chat that stays with the room (issue 14): the messages (text, or ciphertext in an
+        // encrypted room), and who may read each one (salted device keys of the people inside
+        // when it was sent).
+        4 => tx.execute_batch(
+            "ALTER TABLE rooms ADD COLUMN chat_seq INTEGER NOT NULL DEFAULT 0;
+             CREATE TABLE chat (
+                room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+                seq     INTEGER NOT NULL,
+                at      INTEGER NOT NULL,
+                sender  TEXT NOT NULL,
+                name    TEXT NOT NULL,
+                sealed  INTEGER NOT NULL,
+                body    TEXT NOT NULL,
+                PRIMARY KEY (room_id, seq)
+             ) STRICT;
+             CREATE TABLE chat_readers (
+                room_id TEXT NOT NULL,
+                seq     INTEGER NOT NULL,
+                reader  BLOB NOT NULL,
+                PRIMARY KEY (room_id, reader, seq),
+                FOREIGN KEY (room_id, seq) REFERENCES chat (room_id, seq) ON DELETE CASCADE
+             ) STRICT;
+             CREATE INDEX chat_readers_message ON chat_readers (room_id, seq);",
+        ),
         // `migrate` never asks for a version at or past SCHEMA_VERSION.
         _ => Ok(()),
     }
@@ -713,6 +859,88 @@ mod tests {
         old
     }
 
+    #[tokio::test]
+    async fn chat_is_kept_for_its_readers_and_the_owner_and_can_be_cleared() {
+        let store = Store::in_memory().expect("open");
+        store.insert_room(room("R1")).await.expect("insert");
+        store.insert_room(room("R2")).await.expect("insert");
+        let msg = |body: &str| StoredChat {
+            seq: 0,
+            at: 1,
+            sender: "p1".into(),
+            name: "Ada".into(),
+            sealed: false,
+            body: body.into(),
+        };
+        let (ada, bo) = (vec![1u8; 32], vec![2u8; 32]);
+        let first = store
+            .insert_chat_now("R1", msg("one"), &[ada.clone(), bo.clone()])
+            .expect("one");
+        let second = store
+            .insert_chat_now("R1", msg("two"), std::slice::from_ref(&ada))
+            .expect("two");
+        assert_eq!((first.seq, second.seq), (1, 2));
+        let bodies = |v: Vec<StoredChat>| v.into_iter().map(|m| m.body).collect::<Vec<_>>();
+        assert_eq!(
+            bodies(store.chat_for_now("R1", Some(&ada), false).unwrap()),
+            ["one", "two"]
+        );
+        assert_eq!(
+            bodies(store.chat_for_now("R1", Some(&bo), false).unwrap()),
+            ["one"]
+        );
+        assert!(
+            store
+                .chat_for_now("R1", Some(&[9u8; 32]), false)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.chat_for_now("R1", None, false).unwrap().is_empty());
+        assert_eq!(
+            bodies(store.chat_for_now("R1", None, true).unwrap()),
+            ["one", "two"]
+        );
+        assert!(
+            store
+                .chat_for_now("R2", Some(&ada), false)
+                .unwrap()
+                .is_empty()
+        );
+        store.clear_chat_now("R1").expect("clear");
+        assert!(store.chat_for_now("R1", None, true).unwrap().is_empty());
+        assert!(
+            store
+                .chat_for_now("R1", Some(&ada), false)
+                .unwrap()
+                .is_empty()
+        );
+        // Numbering goes on after a clear.
+        let third = store
+            .insert_chat_now("R1", msg("three"), &[])
+            .expect("three");
+        assert_eq!(third.seq, 3);
+        // A room keeps its newest CHAT_KEPT messages; readers of dropped ones go with them.
+        for i in 0..CHAT_KEPT + 5 {
+            store
+                .insert_chat_now("R2", msg(&format!("m{i}")), std::slice::from_ref(&ada))
+                .expect("insert");
+        }
+        let all = store.chat_for_now("R2", Some(&ada), false).unwrap();
+        assert_eq!(all.len(), CHAT_SHOWN);
+        assert_eq!(all.last().unwrap().body, format!("m{}", CHAT_KEPT + 4));
+        let (kept, readers): (i64, i64) = store
+            .now(|c| {
+                c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM chat WHERE room_id = 'R2'),
+                            (SELECT COUNT(*) FROM chat_readers WHERE room_id = 'R2')",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!((kept, readers), (CHAT_KEPT as i64, CHAT_KEPT as i64));
+    }
+
     #[test]
     fn upgrading_from_v3_keeps_rooms_unencrypted_and_new_rooms_say_so() {
         let mut old = at_version(3);
@@ -804,7 +1032,7 @@ mod tests {
         };
         let names = |c: &Connection| schema(c).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&old), names(&fresh));
-        for table in ["rooms", "bans"] {
+        for table in ["rooms", "bans", "chat", "chat_readers"] {
             assert_eq!(columns(&old, table), columns(&fresh, table), "{table}");
         }
         let (link, locked): (String, bool) = old

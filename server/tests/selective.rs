@@ -147,6 +147,7 @@ fn view(ids: &[&str]) -> ClientMessage {
             .iter()
             .map(|id| Tile {
                 participant_id: (*id).to_owned(),
+                source: Default::default(),
                 size: TileSize::Thumbnail,
                 width: 320,
                 height: 180,

@@ -585,6 +585,7 @@ fn view(of: &str, size: TileSize, height: u32) -> ClientMessage {
     ClientMessage::View {
         tiles: vec![Tile {
             participant_id: of.to_owned(),
+            source: Default::default(),
             size,
             width: height * 16 / 9,
             height,

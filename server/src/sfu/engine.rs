@@ -41,7 +41,7 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
-use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverId};
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::{Marshal, MarshalSize};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -50,7 +50,7 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use super::demux;
 use super::downlink::Downlink;
 use super::feedback::{self, Feedback};
-use super::forward::Publication;
+use super::forward::{Publication, Track};
 use super::history::{self, History};
 use super::keyframe::VideoCodec;
 use super::layers::{self, LayerView, Switch, Verdict, Want};
@@ -515,6 +515,9 @@ pub struct Leg {
     failed: bool,
     /// Remote track id → receiver, from the track events.
     receivers: HashMap<String, RTCRtpReceiverId>,
+    /// The media section (mid) the client shares its screen on: the second video section of
+    /// its publishing offer (`docs/protocol.md`, "Screen sharing"), if it has one.
+    screen_mid: Option<String>,
     /// Remote track id → its publication once its first packet arrived (`None`: its codec was
     /// not negotiated, and its packets are dropped).
     tracks: HashMap<String, Option<PubId>>,
@@ -619,6 +622,9 @@ struct Pub {
     room: Arc<str>,
     receiver: RTCRtpReceiverId,
     kind: RtpCodecKind,
+    /// A screen share: always sent while shared (`video_watched` and `video_layers` speak of
+    /// the camera only; a share is everyone's large tile).
+    screen: bool,
     /// Lowest first; one for a track without simulcast.
     layers: Vec<Layer>,
     downs: Vec<Down>,
@@ -850,6 +856,7 @@ impl WorkerHandle {
                         connected: false,
                         failed: false,
                         receivers: HashMap::new(),
+                        screen_mid: None,
                         tracks: HashMap::new(),
                         routes: Vec::new(),
                         slots: IdMap::default(),
@@ -890,6 +897,14 @@ impl Leg {
                 history: History::default(),
             },
         );
+    }
+
+    /// The client's publishing offer named this section its screen (see [`Leg::screen_mid`]).
+    /// Set before its first packet can arrive (with the offer); never changes afterwards.
+    pub fn set_screen_mid(&mut self, mid: Option<String>) {
+        if self.screen_mid.is_none() {
+            self.screen_mid = mid;
+        }
     }
 
     /// The next packet on this slot starts a new run (it carries someone else from now on).
@@ -1443,8 +1458,18 @@ impl Worker {
             return *p;
         }
         let receiver_id = *leg.receivers.get(track_id)?;
+        let mid = leg
+            .pc
+            .rtp_transceiver(RTCRtpTransceiverId::from(receiver_id))
+            .and_then(|t| t.mid().clone());
+        let screen = mid.is_some() && mid == leg.screen_mid;
         let mut receiver = leg.pc.rtp_receiver(receiver_id)?;
         let kind = receiver.track().kind();
+        let track = match kind {
+            RtpCodecKind::Audio => Track::Audio,
+            _ if screen => Track::Screen,
+            _ => Track::Camera,
+        };
         // Simulcast layers in the order of the publisher's `a=simulcast` line: lowest first
         // (`docs/protocol.md`).
         let rids: Vec<String> = receiver
@@ -1510,6 +1535,7 @@ impl Worker {
         let publication = Arc::new(Publication {
             publisher: leg.participant.clone(),
             kind,
+            track,
             codec,
             ssrc,
             payload_type: Some(payload_type),
@@ -1521,6 +1547,7 @@ impl Worker {
         tracing::info!(
             participant = %leg.participant,
             kind = %publication.kind,
+            screen,
             codec = %publication.codec.mime_type,
             payload_type,
             layers = layers.len(),
@@ -1534,6 +1561,7 @@ impl Worker {
                 room: leg.room.clone(),
                 receiver: receiver_id,
                 kind,
+                screen,
                 layers,
                 downs: Vec::new(),
                 paused: false,
@@ -1966,7 +1994,7 @@ impl Worker {
         // and starts again as soon as somebody does.
         let mut wanted_again = Vec::new();
         for (id, p) in &mut self.pubs {
-            if p.kind != RtpCodecKind::Video {
+            if p.kind != RtpCodecKind::Video || p.screen {
                 continue;
             }
             let watched = p.downs.iter().any(|d| d.shown);
@@ -2144,7 +2172,7 @@ impl Worker {
     fn dynacast(&mut self, needed: &IdMap<PubId, [bool; layers::MAX_LAYERS]>) {
         let now = self.now;
         for (id, p) in &mut self.pubs {
-            if p.kind != RtpCodecKind::Video || p.layers.len() < 2 {
+            if p.kind != RtpCodecKind::Video || p.screen || p.layers.len() < 2 {
                 continue;
             }
             let n = p.layers.len().min(layers::MAX_LAYERS);

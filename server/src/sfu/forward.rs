@@ -3,14 +3,44 @@
 //! room and the other participants' tasks hold.
 
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use salon_protocol::VideoSource;
 
 use super::engine::{PubId, WorkerHandle};
+
+/// Which of its publisher's tracks a publication is. A participant publishes at most one of
+/// each: a new one replaces the old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Track {
+    Audio,
+    Camera,
+    /// Its screen share: the second video section of its publishing offer.
+    Screen,
+}
+
+impl Track {
+    pub fn kind(self) -> RtpCodecKind {
+        match self {
+            Self::Audio => RtpCodecKind::Audio,
+            Self::Camera | Self::Screen => RtpCodecKind::Video,
+        }
+    }
+
+    /// The video source a view names it by (`None`: audio).
+    pub fn source(self) -> Option<VideoSource> {
+        match self {
+            Self::Audio => None,
+            Self::Camera => Some(VideoSource::Camera),
+            Self::Screen => Some(VideoSource::Screen),
+        }
+    }
+}
 
 /// One track that one participant publishes.
 #[derive(Debug)]
 pub struct Publication {
     pub publisher: String,
     pub kind: RtpCodecKind,
+    pub track: Track,
     pub codec: RTCRtpCodec,
     /// The SSRC of its first packet (of its first layer to arrive, with simulcast).
     pub ssrc: u32,
