@@ -4,7 +4,11 @@
 //! is encoded or decoded. With `--e2ee` the room is end-to-end encrypted and every frame is
 //! sealed with `salon-e2ee` before it is packetized and opened at every receiver (`e2ee.rs`).
 //! See `docs/performance.md` for the figures and how to run it.
+//!
+//! `salon-bench composite [...]` instead measures the core's background compositing per camera
+//! frame (`composite.rs`); no server is involved.
 
+mod composite;
 mod e2ee;
 mod expect;
 mod media;
@@ -302,6 +306,9 @@ impl ServerProcess {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("composite") {
+        return composite::main(std::env::args().skip(1));
+    }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -210,6 +210,7 @@ pub fn tiles(ids: &[&str], large: usize) -> Vec<Tile> {
             };
             Tile {
                 participant_id: (*id).to_owned(),
+                source: Default::default(),
                 size,
                 width,
                 height,
@@ -522,6 +523,8 @@ mod tests {
             media: MediaState { audio: true, video },
             role: salon_protocol::Role::Guest,
             e2ee: None,
+            hand: None,
+            screen: false,
         };
         let mut o = Others::default();
         o.update(&p("z", "bench 2", true), 10);
