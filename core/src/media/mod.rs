@@ -11,6 +11,8 @@
 //!   Annex-B access units. Sending needs no packetizer here: webrtc's
 //!   `TrackLocalStaticSample` packetizes Annex-B H.264 and Opus itself.
 //! - [`scale`]: halving an I420 picture (2×2 box filter), for the low simulcast layer.
+//! - [`background`]: blurring or replacing what is behind the person (given a person mask
+//!   from the platform), before encoding.
 //! - [`pattern`]: synthetic sources (moving picture, tone, silence) for the CLI and tests.
 //!
 //! Codec objects are `Send` (they may move to a dedicated thread or `spawn_blocking`) but each
@@ -20,6 +22,7 @@
 //! [`MediaError`].
 
 pub mod audio;
+pub mod background;
 pub mod depacketize;
 pub mod pattern;
 pub mod scale;
