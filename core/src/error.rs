@@ -129,6 +129,15 @@ impl From<crate::media::MediaError> for CoreError {
     }
 }
 
+impl From<crate::media::background::BackgroundError> for CoreError {
+    fn from(e: crate::media::background::BackgroundError) -> Self {
+        // Every background error is about an input the caller gave: a mask, a picture, a frame.
+        Self::InvalidInput {
+            reason: e.to_string(),
+        }
+    }
+}
+
 impl From<reqwest::Error> for CoreError {
     fn from(e: reqwest::Error) -> Self {
         Self::network(e)

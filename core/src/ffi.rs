@@ -6,11 +6,14 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::call::media_in::{AudioSink, RemoteStats, VideoSink};
-use crate::call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+use crate::call::state::{
+    Ban, ChatEntry, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState,
+};
 use crate::call::view::ParticipantView;
 use crate::call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 use crate::client::{Client, RoomStatus};
 use crate::error::CoreError;
+use crate::media::background::{Background, Compositor, PersonMask as CoreMask};
 use crate::media::video::I420Frame;
 use crate::presence::{
     DoorMode, DoorState, FriendPresence, Peek, PresenceListener, PresenceWatch, WatchOptions,
@@ -357,6 +360,19 @@ pub struct ParticipantRecord {
     pub receiving_video: bool,
     /// Among the room's active speakers (from the server).
     pub speaking: bool,
+    /// Their hand is up; the number orders the queue (smaller went up earlier).
+    pub hand: Option<u64>,
+    /// They share their screen now (show it large); its frames reach the video sink as
+    /// [`screen_share_video_id`] of them. Whether it is reaching us.
+    pub screen: bool,
+    pub receiving_screen: bool,
+}
+
+/// The id a participant's screen share comes with at the [`VideoFrameSink`] (and that
+/// `set_view` takes for it): `<participant id>|screen`.
+#[uniffi::export]
+pub fn screen_share_video_id(participant_id: String) -> String {
+    salon_protocol::video_stream_id(&participant_id, salon_protocol::VideoSource::Screen)
 }
 
 impl From<RemoteParticipant> for ParticipantRecord {
@@ -370,6 +386,35 @@ impl From<RemoteParticipant> for ParticipantRecord {
             receiving_audio: p.receiving_audio,
             receiving_video: p.receiving_video,
             speaking: p.speaking,
+            hand: p.hand,
+            screen: p.screen,
+            receiving_screen: p.receiving_screen,
+        }
+    }
+}
+
+/// One chat message of the room.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChatRecord {
+    /// The room's number for it (increasing).
+    pub id: u64,
+    /// The sender's participant id and name when it was sent.
+    pub from: String,
+    pub name: String,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// `None`: it cannot be read here (sealed under a link key this device does not have).
+    pub text: Option<String>,
+}
+
+impl From<ChatEntry> for ChatRecord {
+    fn from(e: ChatEntry) -> Self {
+        Self {
+            id: e.id,
+            from: e.from,
+            name: e.name,
+            at_ms: e.at_ms,
+            text: e.text,
         }
     }
 }
@@ -507,6 +552,10 @@ pub struct RoomStateRecord {
     pub connection: ConnectionRecord,
     /// End-to-end encryption; `None` in a room that is not encrypted.
     pub e2ee: Option<E2eeRecord>,
+    /// My hand is up (its place in the queue).
+    pub my_hand: Option<u64>,
+    /// The chat I may read, oldest first (the newest 200).
+    pub chat: Vec<ChatRecord>,
 }
 
 /// An encrypted call's safety code: everyone comparing it aloud should see the same. It
@@ -545,6 +594,8 @@ impl From<RoomState> for RoomStateRecord {
                 key_holders: e.key_holders,
                 unverified: e.unverified,
             }),
+            my_hand: s.my_hand,
+            chat: s.chat.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -578,6 +629,10 @@ pub enum RefusalRecord {
     /// The person, knock or ban is no longer there.
     NotFound,
     RateLimited,
+    /// Not acceptable (e.g. too long); the message says why.
+    Invalid,
+    /// The server could not do it (its storage failed); try again later.
+    Failed,
 }
 
 impl From<Refusal> for RefusalRecord {
@@ -586,6 +641,8 @@ impl From<Refusal> for RefusalRecord {
             Refusal::NotAllowed => Self::NotAllowed,
             Refusal::NotFound => Self::NotFound,
             Refusal::RateLimited => Self::RateLimited,
+            Refusal::Invalid => Self::Invalid,
+            Refusal::Failed => Self::Failed,
         }
     }
 }
@@ -606,6 +663,11 @@ pub enum CallEventRecord {
         reason: RefusalRecord,
         message: String,
     },
+    /// Someone reacted (me too): show `emoji` over their tile for a moment.
+    Reaction {
+        participant_id: String,
+        emoji: String,
+    },
 }
 
 impl From<CallEvent> for CallEventRecord {
@@ -624,6 +686,13 @@ impl From<CallEvent> for CallEventRecord {
             CallEvent::Refused { reason, message } => Self::Refused {
                 reason: reason.into(),
                 message,
+            },
+            CallEvent::Reaction {
+                participant_id,
+                emoji,
+            } => Self::Reaction {
+                participant_id,
+                emoji,
             },
         }
     }
@@ -646,6 +715,100 @@ impl From<I420Frame> for VideoFrame {
             data: f.data,
             timestamp_us: f.timestamp_us,
         }
+    }
+}
+
+impl TryFrom<VideoFrame> for I420Frame {
+    type Error = SalonError;
+
+    fn try_from(f: VideoFrame) -> Result<Self, SalonError> {
+        I420Frame::new(f.width, f.height, f.data, f.timestamp_us).map_err(|e| {
+            SalonError::InvalidInput {
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+/// Where the person is in a camera frame: `width * height` bytes, row by row, `255` = person,
+/// `0` = background, values between blend (a platform's confidence × 255). Any size (up to
+/// 4096 a side; it is stretched over the frame), the frame's orientation.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PersonMask {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+impl TryFrom<PersonMask> for CoreMask {
+    type Error = SalonError;
+
+    fn try_from(m: PersonMask) -> Result<Self, SalonError> {
+        Ok(CoreMask::new(m.width, m.height, m.data).map_err(CoreError::from)?)
+    }
+}
+
+/// What goes behind the person in my video.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum BackgroundChoice {
+    Off,
+    Blur,
+    /// A picture (I420, any even size up to 4096 a side; scaled to cover the frame).
+    Replace {
+        image: VideoFrame,
+    },
+}
+
+impl TryFrom<BackgroundChoice> for Background {
+    type Error = SalonError;
+
+    fn try_from(c: BackgroundChoice) -> Result<Self, SalonError> {
+        Ok(match c {
+            BackgroundChoice::Off => Self::Off,
+            BackgroundChoice::Blur => Self::Blur,
+            BackgroundChoice::Replace { image } => Self::Replace(image.try_into()?),
+        })
+    }
+}
+
+/// Composites backgrounds on the app's side, e.g. for a preview before joining (a call does
+/// its own, on its encoder thread). Keeps the picture scaled to the last frame size.
+#[derive(uniffi::Object)]
+pub struct BackgroundCompositor {
+    inner: std::sync::Mutex<Compositor>,
+}
+
+#[uniffi::export]
+impl BackgroundCompositor {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: std::sync::Mutex::new(Compositor::new()),
+        })
+    }
+
+    /// `InvalidInput` for a picture that is not a valid I420 frame or is too large.
+    pub fn set_background(&self, choice: BackgroundChoice) -> Result<(), SalonError> {
+        let background = choice.try_into()?;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(inner.set_background(background).map_err(CoreError::from)?)
+    }
+
+    /// `frame` with the background behind the person (without a mask: all background).
+    /// Runs on the caller's thread, a few milliseconds at 640×360. `InvalidInput` for a frame
+    /// or mask that does not add up.
+    pub fn composite(
+        &self,
+        frame: VideoFrame,
+        mask: Option<PersonMask>,
+    ) -> Result<VideoFrame, SalonError> {
+        let mut frame: I420Frame = frame.try_into()?;
+        let mask = mask.map(CoreMask::try_from).transpose()?;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .composite(&mut frame, mask.as_ref())
+            .map_err(CoreError::from)?;
+        Ok(frame.into())
     }
 }
 
@@ -708,7 +871,8 @@ pub trait RoomListener: Send + Sync {
     fn on_event(&self, event: CallEventRecord);
 }
 
-/// Receives each remote participant's decoded video.
+/// Receives each remote participant's decoded video: their camera under their id, their screen
+/// share under [`screen_share_video_id`].
 #[uniffi::export(foreign)]
 pub trait VideoFrameSink: Send + Sync {
     fn on_video_frame(&self, participant_id: String, frame: VideoFrame);
@@ -994,6 +1158,27 @@ impl SalonCall {
         Ok(self.inner.send_video_frame(frame)?)
     }
 
+    /// A camera frame with the platform's person mask for it: with a background set
+    /// (`set_background`), what is not the person is blurred or replaced on the core's
+    /// encoder thread. Never blocks.
+    pub fn send_video_frame_masked(
+        &self,
+        frame: VideoFrame,
+        mask: PersonMask,
+    ) -> Result<(), SalonError> {
+        let frame = frame.try_into()?;
+        let mask = mask.try_into()?;
+        Ok(self.inner.send_video_frame_masked(frame, mask)?)
+    }
+
+    /// What goes behind me from the next frame on. Frames sent without a mask
+    /// (`send_video_frame`) while a background is on go out as all background — blurred all
+    /// over, or only the picture — never as the camera saw them. `InvalidInput` for a picture
+    /// that is not a valid I420 frame or is larger than 4096 a side.
+    pub fn set_background(&self, choice: BackgroundChoice) -> Result<(), SalonError> {
+        Ok(self.inner.set_background(choice.try_into()?)?)
+    }
+
     /// 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples).
     pub fn send_audio_frame(&self, pcm: Vec<i16>) -> Result<(), SalonError> {
         Ok(self.inner.send_audio_frame(pcm)?)
@@ -1054,6 +1239,11 @@ impl SalonCall {
         Ok(self.inner.mute(&participant_id, video)?)
     }
 
+    /// Stops their screen share.
+    pub fn stop_share(&self, participant_id: String) -> Result<(), SalonError> {
+        Ok(self.inner.stop_share(&participant_id)?)
+    }
+
     /// The owner names (or un-names) a co-host.
     pub fn set_cohost(&self, participant_id: String, cohost: bool) -> Result<(), SalonError> {
         Ok(self.inner.set_cohost(&participant_id, cohost)?)
@@ -1075,6 +1265,31 @@ impl SalonCall {
         Ok(self.inner.turn_on_encryption()?)
     }
 
+    /// Sends a reaction (one of `salon_reactions()`); it floats over my tile for everyone.
+    pub fn react(&self, emoji: String) -> Result<(), SalonError> {
+        Ok(self.inner.react(&emoji)?)
+    }
+
+    /// Raises or lowers my hand.
+    pub fn raise_hand(&self, raised: bool) -> Result<(), SalonError> {
+        Ok(self.inner.raise_hand(raised)?)
+    }
+
+    /// (Hosts) lowers someone's hand; with no id, everyone's.
+    pub fn lower_hands(&self, participant_id: Option<String>) -> Result<(), SalonError> {
+        Ok(self.inner.lower_hands(participant_id.as_deref())?)
+    }
+
+    /// Sends a chat message (1–1000 characters; end-to-end encrypted in an encrypted room).
+    pub fn send_chat(&self, text: String) -> Result<(), SalonError> {
+        Ok(self.inner.send_chat(&text)?)
+    }
+
+    /// (The owner) deletes the room's chat for everyone.
+    pub fn clear_chat(&self) -> Result<(), SalonError> {
+        Ok(self.inner.clear_chat()?)
+    }
+
     /// Ends the call for everyone (this one ends with `RoomEnded`).
     pub fn end_room(&self) -> Result<(), SalonError> {
         Ok(self.inner.end_room()?)
@@ -1088,6 +1303,12 @@ impl SalonCall {
         })
         .await;
     }
+}
+
+/// The reactions a room accepts, in the order to show them.
+#[uniffi::export]
+pub fn salon_reactions() -> Vec<String> {
+    Call::reactions()
 }
 
 /// The core's version, e.g. "0.1.0".

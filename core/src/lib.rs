@@ -19,7 +19,9 @@ pub mod presence;
 pub mod store;
 
 pub use call::media_in::{AudioSink, RemoteStats, VideoSink};
-pub use call::state::{Ban, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState};
+pub use call::state::{
+    Ban, ChatEntry, ConnectionStatus, EndReason, Knock, RemoteParticipant, RoomState,
+};
 pub use call::view::ParticipantView;
 pub use call::{Call, CallConfig, CallEvent, CallListener, Refusal};
 pub use client::{Client, RoomStatus};

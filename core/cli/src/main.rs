@@ -4,6 +4,7 @@
 //! salon-cli create --server http://127.0.0.1:8080 [--name "Friday drinks"]
 //! salon-cli rooms
 //! salon-cli join <invite-link> --name Bot [--seconds 30] [--no-audio] [--report json] [--host]
+//!                [--say TEXT]... [--react EMOJI] [--raise-hand]
 //! salon-cli status <invite-link>
 //! salon-cli host <invite-link> [--host-key KEY] <list|lock|unlock|admit|deny|remove|unban|
 //!                                                mute|ask-mute|cohost|panic|rotate|end> [args]
@@ -110,6 +111,16 @@ enum Command {
         /// The room's host key (instead of the remembered one).
         #[arg(long)]
         host_key: Option<String>,
+        /// Send this chat message once in (repeat for several; end-to-end encrypted in an
+        /// encrypted room). Chat and reactions that arrive are printed as they come.
+        #[arg(long)]
+        say: Vec<String>,
+        /// Send this reaction once in (one of 👍 ❤️ 😂 😮 👏 🎉 🙌 🔥).
+        #[arg(long)]
+        react: Option<String>,
+        /// Raise my hand once in.
+        #[arg(long)]
+        raise_hand: bool,
     },
     /// Join as a host without media, do one host action, wait for its effect, and leave.
     Host(host::HostArgs),
@@ -151,6 +162,67 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     e2ee: Option<E2eeReport>,
     remote: Vec<RemoteReport>,
+    /// The room's chat as this participant could read it (`null` text: sealed under a key it
+    /// does not hold).
+    chat: Vec<ChatReport>,
+    /// Reactions seen, in order: `(participant id, emoji)`.
+    reactions: Vec<(String, String)>,
+    /// Participant ids with a raised hand, in queue order.
+    hands: Vec<String>,
+    /// Who shares their screen now (participant id), if anyone. Their share's frames are in
+    /// `remote` as `<id>|screen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presenting: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChatReport {
+    id: u64,
+    name: String,
+    text: Option<String>,
+}
+
+/// Prints chat and reactions as they come, and remembers reactions for the report.
+#[derive(Default)]
+struct Printer {
+    reactions: std::sync::Mutex<Vec<(String, String)>>,
+    chat_seen: std::sync::atomic::AtomicU64,
+}
+
+impl salon_core::CallListener for Printer {
+    fn on_state_changed(&self, state: salon_core::RoomState) {
+        use std::sync::atomic::Ordering;
+        let seen = self.chat_seen.load(Ordering::Relaxed);
+        for m in state.chat.iter().filter(|m| m.id > seen) {
+            eprintln!(
+                "[chat] {}: {}",
+                m.name,
+                m.text
+                    .as_deref()
+                    .unwrap_or("(can't be read with this link)")
+            );
+        }
+        if let Some(last) = state.chat.last() {
+            self.chat_seen.fetch_max(last.id, Ordering::Relaxed);
+        }
+    }
+
+    fn on_event(&self, event: salon_core::CallEvent) {
+        match event {
+            salon_core::CallEvent::Reaction {
+                participant_id,
+                emoji,
+            } => {
+                eprintln!("[reaction] {participant_id}: {emoji}");
+                self.reactions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((participant_id, emoji));
+            }
+            salon_core::CallEvent::Refused { message, .. } => eprintln!("[refused] {message}"),
+            _ => {}
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -333,6 +405,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             report,
             host,
             host_key,
+            say,
+            react,
+            raise_hand,
         } => {
             let mut config = CallConfig::new(name);
             config.video.width = width;
@@ -342,7 +417,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if host || host_key.is_some() {
                 config.host_key = Some(host_key_for(&client, &link, host_key)?);
             }
-            let call = Arc::new(client.join(&link, config, None, None, None).await?);
+            let printer = Arc::new(Printer::default());
+            let listener: Arc<dyn salon_core::CallListener> = printer.clone();
+            let call = Arc::new(
+                client
+                    .join(&link, config, Some(listener), None, None)
+                    .await?,
+            );
             if let ConnectionStatus::Waiting { .. } = call.state().connection {
                 eprintln!("The room is locked: waiting for a host to let you in…");
             }
@@ -371,6 +452,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 no_audio,
                 no_video,
             ));
+            for text in &say {
+                call.send_chat(text)?;
+            }
+            if let Some(emoji) = &react {
+                call.react(emoji)?;
+            }
+            if raise_hand {
+                call.raise_hand(true)?;
+            }
             let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
             let mut end = None;
             while tokio::time::Instant::now() < deadline {
@@ -382,7 +472,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             feeder.abort();
-            let result = report_of(&call);
+            let mut result = report_of(&call);
+            result.reactions = printer
+                .reactions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             call.leave().await;
             match report {
                 Some(ReportFormat::Json) => {
@@ -459,7 +554,7 @@ fn report_of(call: &Call) -> Report {
         .collect();
     remote.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
     Report {
-        participant_id: state.me,
+        participant_id: state.me.clone(),
         room_id: state.room_id,
         sent_video_frames: sent
             .video_frames_sent
@@ -473,6 +568,31 @@ fn report_of(call: &Call) -> Report {
             unverified: e.unverified,
         }),
         remote,
+        chat: state
+            .chat
+            .into_iter()
+            .map(|m| ChatReport {
+                id: m.id,
+                name: m.name,
+                text: m.text,
+            })
+            .collect(),
+        reactions: Vec::new(),
+        presenting: state
+            .participants
+            .iter()
+            .find(|p| p.screen)
+            .map(|p| p.id.clone()),
+        hands: {
+            let mut raised: Vec<(u64, String)> = state
+                .participants
+                .iter()
+                .filter_map(|p| p.hand.map(|h| (h, p.id.clone())))
+                .chain(state.my_hand.zip(state.me.clone()))
+                .collect();
+            raised.sort();
+            raised.into_iter().map(|(_, id)| id).collect()
+        },
     }
 }
 
@@ -489,6 +609,19 @@ fn print_text(r: &Report) {
             e.safety_code, e.key_holders
         ),
         None => println!("not end-to-end encrypted"),
+    }
+    if let Some(id) = &r.presenting {
+        println!("presenting: {id} (their screen: {id}|screen)");
+    }
+    for m in &r.chat {
+        println!(
+            "chat #{} {}: {}",
+            m.id,
+            m.name,
+            m.text
+                .as_deref()
+                .unwrap_or("(can't be read with this link)")
+        );
     }
     for p in &r.remote {
         println!(

@@ -207,6 +207,8 @@ pub(super) async fn establish(
             .map_err(CoreError::media)?;
         sources.push((kind, track, ssrcs, transceiver));
     }
+    // The screen: the second video section, silent unless the call shares (`super::screen`).
+    let screen = super::screen::add_section(&peer, &me, now).await?;
 
     let offer = peer.pc.create_offer(None).await.map_err(CoreError::media)?;
     peer.pc
@@ -241,6 +243,7 @@ pub(super) async fn establish(
     let mut out = OutTracks {
         audio: None,
         video: None,
+        screen: super::screen::negotiated(screen, handles).await,
     };
     for (kind, track, ssrcs, transceiver) in sources {
         let Ok(Some(sender)) = transceiver.sender().await else {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use salon_protocol::{ClientMessage, ErrorCode, MediaState, Resume, ServerMessage};
+use salon_protocol::{ClientMessage, ErrorCode, MediaState, Resume, ServerMessage, VideoSource};
 use tokio::sync::{mpsc, oneshot};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
@@ -96,6 +96,17 @@ fn lost_or_final(e: CoreError) -> Outcome {
 /// somebody starts or stops watching my video or some of its layers (a new connection counts
 /// as watched, every layer).
 pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMessage) {
+    // Chat is opened first (sealed under the room secret in an encrypted room).
+    let chat = match message {
+        ServerMessage::Chat { message } => std::slice::from_ref(message),
+        ServerMessage::ChatHistory { messages } => messages.as_slice(),
+        _ => &[],
+    };
+    if !chat.is_empty() {
+        let entries = open_chat(shared, chat);
+        shared.update(|s| s.add_chat(entries));
+        return;
+    }
     let mut mine = None;
     let mut watched = true;
     let mut layers = None;
@@ -557,12 +568,18 @@ impl Driver {
     /// Sends the view if it changed and the last one is old enough; otherwise remembers when
     /// to try again.
     async fn send_view(&mut self, session: &mut Session) -> Result<(), CoreError> {
+        // Everyone's camera, and the share of whoever presents (`<id>|screen`).
         let present: Vec<String> = self
             .shared
             .state()
             .participants
             .iter()
-            .map(|p| p.id.clone())
+            .flat_map(|p| {
+                let screen = p
+                    .screen
+                    .then(|| salon_protocol::video_stream_id(&p.id, VideoSource::Screen));
+                std::iter::once(p.id.clone()).chain(screen)
+            })
             .collect();
         self.view_at = None;
         match self
@@ -615,6 +632,15 @@ impl Driver {
             ServerMessage::MuteRequested { by } => {
                 self.shared.emit(CallEvent::MuteRequested { by });
             }
+            ServerMessage::Reaction {
+                participant_id,
+                emoji,
+            } => {
+                self.shared.emit(CallEvent::Reaction {
+                    participant_id,
+                    emoji,
+                });
+            }
             ServerMessage::Muted { by, media } => {
                 follow(
                     &self.shared,
@@ -652,11 +678,48 @@ impl Driver {
                     self.ctx.receivers.participant_left(participant_id);
                     self.view.forget(participant_id);
                 }
+                if let ServerMessage::ParticipantUpdated { participant } = &other
+                    && !participant.screen
+                {
+                    self.ctx.receivers.share_ended(&participant.id);
+                }
                 follow(&self.shared, &self.tracks, &other);
             }
         }
         None
     }
+}
+
+/// Chat messages as this member reads them: text as it came, sealed text opened with a room
+/// secret held in this call (`None` when none opens it).
+fn open_chat(
+    shared: &Shared,
+    messages: &[salon_protocol::ChatMessage],
+) -> Vec<super::state::ChatEntry> {
+    let mut kx = shared.kx();
+    messages
+        .iter()
+        .map(|m| {
+            let text = match (&m.text, &m.sealed) {
+                (Some(text), _) => Some(text.clone()),
+                (None, Some(sealed)) => match kx.open_chat(sealed) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        tracing::info!(id = m.id, "a chat message did not open: {e}");
+                        None
+                    }
+                },
+                (None, None) => None,
+            };
+            super::state::ChatEntry {
+                id: m.id,
+                from: m.from.clone(),
+                name: m.name.clone(),
+                at_ms: m.at,
+                text,
+            }
+        })
+        .collect()
 }
 
 /// Sleeps until `at`; forever without it.

@@ -160,6 +160,9 @@ pub struct KeyExchange {
     /// After my rotation, the secret before it, until when it still verifies announcements of
     /// people who were inside before the new link (their announcement crossed my rotation).
     previous_secret: Option<(RoomSecret, Instant)>,
+    /// The chat key of every room secret held in this call (ADR 0003 §16): chat sealed
+    /// before a new link still opens.
+    chat_keys: Vec<salon_e2ee::ChatKey>,
 }
 
 impl KeyExchange {
@@ -194,7 +197,35 @@ impl KeyExchange {
             received: Vec::new(),
             previous_secret: None,
             turning_on: None,
+            chat_keys: Vec::new(),
         })
+    }
+
+    /// The chat keys of the secrets held so far, the current one included.
+    fn chat_keys(&mut self) -> &[salon_e2ee::ChatKey] {
+        if let Some(secret) = &self.secret {
+            let key = salon_e2ee::ChatKey::new(secret);
+            if !self.chat_keys.iter().any(|k| k.id() == key.id()) {
+                self.chat_keys.push(key);
+            }
+        }
+        &self.chat_keys
+    }
+
+    /// Seals a chat message under the current room secret, in an encrypted room; `None` in a
+    /// room that is not encrypted (chat goes as text there).
+    pub fn seal_chat(&mut self, text: &str) -> Option<String> {
+        if !self.encrypted {
+            return None;
+        }
+        self.chat_keys();
+        let secret = self.secret.as_ref()?;
+        Some(salon_e2ee::ChatKey::new(secret).seal(text))
+    }
+
+    /// Opens a sealed chat message with any secret held in this call.
+    pub fn open_chat(&mut self, sealed: &str) -> Result<String, salon_e2ee::ChatOpenError> {
+        salon_e2ee::open_chat(self.chat_keys(), sealed)
     }
 
     /// What `join` carries: our commitment, when we hold the room's secret.
@@ -665,6 +696,8 @@ mod tests {
                 public: announced.map(|(p, _)| p.to_owned()),
                 mac: announced.map(|(_, m)| m.to_owned()),
             }),
+            hand: None,
+            screen: false,
         }
     }
 

@@ -113,7 +113,7 @@ impl Call {
         self.host(ClientMessage::EndRoom)
     }
 
-    fn host(&self, action: ClientMessage) -> Result<(), CoreError> {
+    pub(super) fn host(&self, action: ClientMessage) -> Result<(), CoreError> {
         action.validate().map_err(|e| CoreError::InvalidInput {
             reason: e.to_string(),
         })?;

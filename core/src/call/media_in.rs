@@ -21,13 +21,16 @@ use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use salon_e2ee::Codec;
+use salon_protocol::{VideoSource, split_stream_id};
 
 use super::state::MediaKind;
 use crate::media::audio::{AudioDecoder, Channels};
 use crate::media::depacketize::H264Assembler;
 use crate::media::video::{I420Frame, VideoDecoder};
 
-/// Receives each remote participant's decoded video. Called on a decoder thread.
+/// Receives each remote participant's decoded video. Called on a decoder thread. A screen
+/// share's frames come with the id `<participant id>|screen` (`salon_protocol::split_stream_id`
+/// tells them apart), a camera's with the participant's id.
 pub trait VideoSink: Send + Sync + 'static {
     fn on_video_frame(&self, participant_id: &str, frame: I420Frame);
 }
@@ -204,12 +207,22 @@ impl Receivers {
 
     /// Stops the tasks receiving `participant` (who left the room).
     pub fn participant_left(&self, participant: &str) {
+        self.stop_where(|s| s.who == participant);
+    }
+
+    /// Stops the task receiving `participant`'s screen (their share ended: the server parks its
+    /// section, and webrtc never ends the track).
+    pub fn share_ended(&self, participant: &str) {
+        self.stop_where(|s| s.who == participant && s.kind == MediaKind::Screen);
+    }
+
+    fn stop_where(&self, which: impl Fn(&Source) -> bool) {
         let left: Vec<Running> = {
             let mut table = self.table();
             let ids: Vec<u64> = table
                 .running
                 .iter()
-                .filter(|(_, r)| r.source.as_ref().is_some_and(|s| s.who == participant))
+                .filter(|(_, r)| r.source.as_ref().is_some_and(&which))
                 .map(|(id, _)| *id)
                 .collect();
             ids.iter()
@@ -233,14 +246,18 @@ fn with_stats(stats: &StatsMap, who: &str, f: impl FnOnce(&mut RemoteStats)) {
     f(map.entry(who.to_owned()).or_default());
 }
 
-/// Starts receiving `track` (its media stream id is the publisher's participant id). Stops the
-/// receiver of a track it supersedes (see [`Receivers`]).
+/// Starts receiving `track` (its media stream id is the publisher's participant id, with
+/// `|screen` for a screen share). Stops the receiver of a track it supersedes (see
+/// [`Receivers`]).
 pub fn receive(track: Arc<dyn TrackRemote>, ctx: ReceiveContext) {
     let (registration, stop) = ctx.receivers.register();
     tokio::spawn(async move {
-        let who = track.stream_id().await;
+        let stream = track.stream_id().await;
+        let (publisher, source) = split_stream_id(&stream);
+        let who = publisher.to_owned();
         let kind = match track.kind().await {
             RtpCodecKind::Audio => MediaKind::Audio,
+            RtpCodecKind::Video if source == VideoSource::Screen => MediaKind::Screen,
             RtpCodecKind::Video => MediaKind::Video,
             _ => return,
         };
@@ -256,7 +273,9 @@ pub fn receive(track: Arc<dyn TrackRemote>, ctx: ReceiveContext) {
         );
         match kind {
             MediaKind::Audio => receive_audio(track, who, ctx, stop).await,
-            MediaKind::Video => receive_video(track, who, ctx, stop).await,
+            MediaKind::Video | MediaKind::Screen => {
+                receive_video(track, (stream, who, kind), ctx, stop).await;
+            }
         }
         drop(registration);
     });
@@ -293,9 +312,12 @@ fn receiving_stopped(ctx: &ReceiveContext, who: String, kind: MediaKind, why: St
     });
 }
 
+/// `stream`: the id the app's sink and the stats know the video by (its media stream id:
+/// `<publisher>` for a camera, `<publisher>|screen` for a share); `who`: the publisher, whose
+/// key opens it; `kind`: [`MediaKind::Video`] or [`MediaKind::Screen`].
 async fn receive_video(
     track: Arc<dyn TrackRemote>,
-    who: String,
+    (stream, who, kind): (String, String, MediaKind),
     ctx: ReceiveContext,
     mut stop: oneshot::Receiver<Stop>,
 ) {
@@ -303,6 +325,7 @@ async fn receive_video(
     let want_keyframe = Arc::new(AtomicBool::new(false));
     {
         let who = who.clone();
+        let stream = stream.clone();
         let ctx = ctx.clone();
         let want_keyframe = want_keyframe.clone();
         let spawned = std::thread::Builder::new()
@@ -326,7 +349,7 @@ async fn receive_video(
                         Ok(frame) => frame,
                         Err(e) => {
                             tracing::trace!(error = %e, "video frame did not decrypt");
-                            with_stats(&ctx.stats, &who, |s| s.frames_undecryptable += 1);
+                            with_stats(&ctx.stats, &stream, |s| s.frames_undecryptable += 1);
                             undecryptable = true;
                             continue;
                         }
@@ -336,13 +359,13 @@ async fn receive_video(
                     }
                     match decoder.decode(&frame) {
                         Ok(Some(picture)) => {
-                            with_stats(&ctx.stats, &who, |s| {
+                            with_stats(&ctx.stats, &stream, |s| {
                                 s.frames_decoded += 1;
                                 s.width = picture.width;
                                 s.height = picture.height;
                             });
                             if let Some(sink) = &ctx.video_sink {
-                                sink.on_video_frame(&who, picture);
+                                sink.on_video_frame(&stream, picture);
                             }
                         }
                         Ok(None) => {}
@@ -377,13 +400,13 @@ async fn receive_video(
             if !is_h264 {
                 tracing::warn!(participant = %who, %codec, "cannot decode this video codec");
             }
-            with_stats(&ctx.stats, &who, |s| s.video_codec = codec);
+            with_stats(&ctx.stats, &stream, |s| s.video_codec = codec);
         }
         if !announced {
             announced = true;
             let _ = ctx.events.send(MediaEvent::Receiving {
                 participant: who.clone(),
-                kind: MediaKind::Video,
+                kind,
                 on: true,
             });
         }
@@ -396,9 +419,9 @@ async fn receive_video(
             want_keyframe.store(true, Ordering::Relaxed);
         }
         for frame in frames {
-            with_stats(&ctx.stats, &who, |s| s.frames_received += 1);
+            with_stats(&ctx.stats, &stream, |s| s.frames_received += 1);
             if let Some(tap) = &ctx.raw_video_tap {
-                tap(&who, &frame);
+                tap(&stream, &frame);
             }
             if let Err(TrySendError::Full(_)) = frames_tx.try_send(frame) {
                 // The decoder fell behind; what follows needs a fresh keyframe.
@@ -418,7 +441,7 @@ async fn receive_video(
         }
     };
     // Dropping `frames_tx` (on return) ends the decoder thread.
-    receiving_stopped(&ctx, who, MediaKind::Video, why);
+    receiving_stopped(&ctx, who, kind, why);
 }
 
 async fn receive_audio(

@@ -10,10 +10,17 @@
 //! server's `video_watched`), camera frames are neither encoded nor sent; a layer nobody
 //! watches (`video_layers`) is skipped before its encoder. The first frame of a layer back on
 //! is a keyframe.
+//!
+//! Backgrounds: with one set ([`Outgoing::set_background`]), each camera frame is composited
+//! (`crate::media::background`) on the encoder thread, with the person mask the app gave with
+//! it, before both layers are encoded; the app's camera callback never waits for it. A frame
+//! that comes without a mask while a background is on is composited as all background (blurred
+//! all over, or only the picture), never sent as it came, and counted in
+//! [`SendStats::video_frames_unmasked`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -30,6 +37,7 @@ use super::e2ee::MediaCrypto;
 use super::simulcast::{LAYER_COUNT, LAYERS, LayerSwitches};
 use crate::error::CoreError;
 use crate::media::audio::{AudioEncoder, Channels, audio_level, is_dtx_packet};
+use crate::media::background::{Background, Compositor, PersonMask};
 use crate::media::scale;
 use crate::media::video::{I420Frame, VideoEncoder, VideoEncoderConfig};
 
@@ -38,6 +46,20 @@ use crate::media::video::{I420Frame, VideoEncoder, VideoEncoderConfig};
 pub struct OutTracks {
     pub audio: Option<(Arc<TrackLocalStaticSample>, u32, u8)>,
     pub video: Option<VideoOut>,
+    /// The screen section (`super::screen`): nothing goes out on it unless its `mirror` is on.
+    pub screen: Option<ScreenOut>,
+}
+
+/// The screen share's track: one plain stream. The core captures no screen; as test support
+/// ([`Call::share_camera_as_screen`](super::Call::share_camera_as_screen)) it sends the
+/// camera's full layer on it too, sealed again (every copy has a frame counter of its own).
+pub struct ScreenOut {
+    pub track: Arc<TrackLocalStaticSample>,
+    pub ssrc: u32,
+    pub pt: u8,
+    /// The mid extension every packet carries.
+    pub extensions: Vec<HeaderExtension>,
+    pub mirror: AtomicBool,
 }
 
 /// The video track of the current peer connection: one track, one encoding per layer.
@@ -69,6 +91,10 @@ pub struct SendStats {
     pub keyframes_sent: AtomicU64,
     /// Camera frames not encoded because nobody watches my video.
     pub video_frames_unwatched: AtomicU64,
+    /// Camera frames that went out with the background blurred or replaced.
+    pub video_frames_composited: AtomicU64,
+    /// Of those, frames that came without a person mask (composited as all background).
+    pub video_frames_unmasked: AtomicU64,
     /// Audio packets sent (each 10 or 20 ms).
     pub audio_frames_sent: AtomicU64,
     /// Audio frames not sent: silence that Opus DTX left out.
@@ -115,7 +141,7 @@ enum Encoded {
 
 /// The sending half of a call. Cloning is cheap; dropping the last clone stops the threads.
 pub struct Outgoing {
-    video: SyncSender<I420Frame>,
+    video: SyncSender<CameraFrame>,
     audio: SyncSender<Vec<i16>>,
     pub tracks: Arc<ArcSwapOption<OutTracks>>,
     /// Which layers to encode, and which owe a keyframe.
@@ -125,6 +151,14 @@ pub struct Outgoing {
     pub video_watched: Arc<AtomicBool>,
     pub audio_on: Arc<AtomicBool>,
     pub stats: Arc<SendStats>,
+    /// A background chosen since the encoder thread last looked (it takes it from here).
+    background: Arc<Mutex<Option<Background>>>,
+}
+
+/// A camera frame on its way to the encoder thread, with the platform's person mask if any.
+struct CameraFrame {
+    frame: I420Frame,
+    mask: Option<PersonMask>,
 }
 
 impl Outgoing {
@@ -152,7 +186,7 @@ impl Outgoing {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let audio_encoder = AudioEncoder::new(audio_channels)?;
-        let (video_tx, video_rx) = sync_channel::<I420Frame>(2);
+        let (video_tx, video_rx) = sync_channel::<CameraFrame>(2);
         let (audio_tx, audio_rx) = sync_channel::<Vec<i16>>(8);
         let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(32);
         let tracks: Arc<ArcSwapOption<OutTracks>> = Arc::new(ArcSwapOption::empty());
@@ -161,15 +195,26 @@ impl Outgoing {
         let video_on = Arc::new(AtomicBool::new(true));
         let video_watched = Arc::new(AtomicBool::new(true));
         let audio_on = Arc::new(AtomicBool::new(true));
+        let background = Arc::new(Mutex::new(None));
 
         let max_fps = video_config.max_fps.max(1.0);
         {
             let tx = encoded_tx.clone();
             let layers = layers.clone();
             let stats = stats.clone();
+            let background = background.clone();
             std::thread::Builder::new()
                 .name("salon-video-enc".into())
-                .spawn(move || video_thread(video_encoders, video_rx, tx, layers, stats, max_fps))
+                .spawn(move || {
+                    let ctx = VideoContext {
+                        out: tx,
+                        layers,
+                        stats,
+                        max_fps,
+                        background,
+                    };
+                    video_thread(video_encoders, video_rx, ctx)
+                })
                 .map_err(CoreError::media)?;
         }
         std::thread::Builder::new()
@@ -193,12 +238,32 @@ impl Outgoing {
             video_watched,
             audio_on,
             stats,
+            background,
         })
+    }
+
+    /// Changes the background from the next camera frame on (the encoder thread scales a
+    /// picture once per frame size). A picture that is not a valid I420 frame, or too large, is
+    /// refused here and changes nothing.
+    pub fn set_background(&self, background: Background) -> Result<(), CoreError> {
+        background.check()?;
+        *self.background.lock().unwrap_or_else(|p| p.into_inner()) = Some(background);
+        Ok(())
     }
 
     /// Hands a camera frame to the encoder. Never blocks: when the encoder is busy the frame is
     /// dropped (and counted), as a camera would.
     pub fn send_video(&self, frame: I420Frame) -> Result<(), CoreError> {
+        self.send_video_masked(frame, None)
+    }
+
+    /// Hands a camera frame and the platform's person mask for it to the encoder thread, which
+    /// puts the background behind the person first (if one is set). Never blocks.
+    pub fn send_video_masked(
+        &self,
+        frame: I420Frame,
+        mask: Option<PersonMask>,
+    ) -> Result<(), CoreError> {
         self.stats.video_frames_in.fetch_add(1, Ordering::Relaxed);
         if !self.video_on.load(Ordering::Relaxed) {
             return Ok(());
@@ -209,7 +274,7 @@ impl Outgoing {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        match self.video.try_send(frame) {
+        match self.video.try_send(CameraFrame { frame, mask }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.stats
@@ -234,18 +299,51 @@ impl Outgoing {
     }
 }
 
-/// Encodes each camera frame on every layer that is on: halved for `q`, as is for `f`.
-fn video_thread(
-    mut encoders: Vec<VideoEncoder>,
-    frames: Receiver<I420Frame>,
+/// What the video encoder thread works with besides its encoders.
+struct VideoContext {
     out: mpsc::Sender<Encoded>,
     layers: Arc<LayerSwitches>,
     stats: Arc<SendStats>,
     max_fps: f32,
-) {
+    background: Arc<Mutex<Option<Background>>>,
+}
+
+/// Puts the background in (if one is set), then encodes each camera frame on every layer that
+/// is on: halved for `q`, as is for `f`.
+fn video_thread(mut encoders: Vec<VideoEncoder>, frames: Receiver<CameraFrame>, ctx: VideoContext) {
+    let VideoContext {
+        out,
+        layers,
+        stats,
+        max_fps,
+        background,
+    } = ctx;
+    let mut compositor = Compositor::new();
     let mut last_ts: [Option<u64>; LAYER_COUNT] = [None; LAYER_COUNT];
     let default = Duration::from_secs_f32(1.0 / max_fps);
-    while let Ok(frame) = frames.recv() {
+    while let Ok(CameraFrame { mut frame, mask }) = frames.recv() {
+        let chosen = background.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(chosen) = chosen
+            && let Err(e) = compositor.set_background(chosen)
+        {
+            tracing::warn!(error = %e, "background not changed");
+        }
+        match compositor.composite(&mut frame, mask.as_ref()) {
+            Ok(true) => {
+                stats
+                    .video_frames_composited
+                    .fetch_add(1, Ordering::Relaxed);
+                if mask.is_none() {
+                    stats.video_frames_unmasked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // Only a frame that does not add up gets here; the encoder refuses it too.
+                tracing::warn!(error = %e, "background not composited");
+                continue;
+            }
+        }
         for (i, (layer, encoder)) in LAYERS.iter().zip(encoders.iter_mut()).enumerate() {
             let counters = &stats.video_layers[i];
             if !layers.is_on(i) {
@@ -342,6 +440,14 @@ async fn write_loop(
                 let Some(out) = video.layers.get(layer) else {
                     continue;
                 };
+                if let Some(screen) = &current.screen
+                    && layer + 1 == video.layers.len()
+                    && screen.mirror.load(Ordering::Relaxed)
+                    && let Some(copy) = crypto.outgoing(Codec::H264, data.clone())
+                {
+                    let (track, ssrc, pt) = (&screen.track, screen.ssrc, screen.pt);
+                    write(track, ssrc, pt, copy, duration, &screen.extensions).await;
+                }
                 // Sealed after the encoder, before packetization (ADR 0003 §6); never sent in
                 // the clear in an encrypted room.
                 let Some(data) = crypto.outgoing(Codec::H264, data) else {

@@ -17,8 +17,10 @@ mod host;
 pub mod media_in;
 pub mod media_out;
 pub mod peer;
+mod screen;
 pub mod signal;
 pub mod simulcast;
+mod social;
 pub mod state;
 pub mod view;
 
@@ -37,6 +39,7 @@ use self::media_out::{OutTracks, Outgoing};
 use self::state::RoomState;
 use self::view::ParticipantView;
 use crate::error::CoreError;
+use crate::media::background::{Background, PersonMask};
 use crate::media::video::{I420Frame, VideoEncoderConfig};
 use crate::store::InviteLink;
 
@@ -67,6 +70,12 @@ pub enum CallEvent {
     /// The server refused something you did — a host action, a host key — and nothing
     /// changed. `message` is the server's explanation, written for people.
     Refused { reason: Refusal, message: String },
+    /// Someone reacted (you too: your own reaction comes back). Show `emoji` floating over
+    /// their tile for a moment.
+    Reaction {
+        participant_id: String,
+        emoji: String,
+    },
 }
 
 /// Why the server refused.
@@ -79,6 +88,11 @@ pub enum Refusal {
     NotFound,
     /// Too many messages; slow down.
     RateLimited,
+    /// The message was not acceptable (e.g. plain chat in an encrypted room); the text says
+    /// why.
+    Invalid,
+    /// The server could not do it (e.g. its storage failed); try again later.
+    Failed,
 }
 
 impl Refusal {
@@ -87,6 +101,10 @@ impl Refusal {
             ErrorCode::NotAllowed => Some(Self::NotAllowed),
             ErrorCode::NotFound => Some(Self::NotFound),
             ErrorCode::RateLimited => Some(Self::RateLimited),
+            ErrorCode::InvalidField | ErrorCode::BadMessage | ErrorCode::MessageTooLarge => {
+                Some(Self::Invalid)
+            }
+            ErrorCode::Internal => Some(Self::Failed),
             _ => None,
         }
     }
@@ -403,6 +421,26 @@ impl Call {
         self.outgoing.send_video(frame)
     }
 
+    /// A camera frame with the platform's person mask for it (see
+    /// [`crate::media::background`]): with a background set, the encoder thread blurs or
+    /// replaces what is not the person before encoding. Never blocks.
+    pub fn send_video_frame_masked(
+        &self,
+        frame: I420Frame,
+        mask: PersonMask,
+    ) -> Result<(), CoreError> {
+        self.outgoing.send_video_masked(frame, Some(mask))
+    }
+
+    /// What goes behind me in my video from the next frame on: off, blurred, or a picture
+    /// (scaled to cover the frame). Frames sent without a mask while a background is on go out
+    /// as all background (blurred all over, or only the picture), never as they came.
+    /// [`CoreError::InvalidInput`] for a picture that is not a valid I420 frame or is larger
+    /// than [`crate::media::background::MAX_IMAGE_SIDE`] a side.
+    pub fn set_background(&self, background: Background) -> Result<(), CoreError> {
+        self.outgoing.set_background(background)
+    }
+
     /// 10 or 20 ms of 48 kHz mono PCM.
     pub fn send_audio_frame(&self, pcm: Vec<i16>) -> Result<(), CoreError> {
         if pcm.len() != 480 && pcm.len() != 960 {
@@ -439,15 +477,18 @@ impl Call {
     }
 
     /// How the app shows `participant_id`'s video: hidden (not on screen — its video stops
-    /// coming), a thumbnail, or large. Participants never set count as thumbnails. Until the
+    /// coming), a thumbnail, or large. Participants never set count as thumbnails; a screen
+    /// share (`<participant id>|screen`, the id its frames come with) counts as large. Until the
     /// first call the server sends every video; from then on the core tells it the whole view
     /// (at most five times a second, and again after a reconnect). Works in the lobby and while
     /// reconnecting too (it applies once in the room). Errors: [`CoreError::InvalidInput`] for a
     /// malformed id, [`CoreError::CallEnded`].
     pub fn set_view(&self, participant_id: &str, view: ParticipantView) -> Result<(), CoreError> {
+        let (id, source) = salon_protocol::split_stream_id(participant_id);
         let check = ClientMessage::View {
             tiles: vec![Tile {
-                participant_id: participant_id.to_owned(),
+                participant_id: id.to_owned(),
+                source,
                 size: Default::default(),
                 width: 0,
                 height: 0,

@@ -59,6 +59,12 @@ pub struct RemoteParticipant {
     pub receiving_video: bool,
     /// Among the room's active speakers (the server's `speakers`).
     pub speaking: bool,
+    /// Their hand is up: the number orders the queue (smaller went up earlier).
+    pub hand: Option<u64>,
+    /// They share their screen now (show it large: it comes to the video sink as
+    /// `<id>|screen`), and whether it is reaching us.
+    pub screen: bool,
+    pub receiving_screen: bool,
 }
 
 impl RemoteParticipant {
@@ -72,6 +78,9 @@ impl RemoteParticipant {
             receiving_audio: false,
             receiving_video: false,
             speaking: false,
+            hand: p.hand,
+            screen: p.screen,
+            receiving_screen: false,
         }
     }
 }
@@ -94,6 +103,24 @@ pub struct Ban {
     /// Unix seconds.
     pub at: i64,
 }
+
+/// One chat message of the room, as this member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEntry {
+    /// The room's number for it (increasing).
+    pub id: u64,
+    /// The sender's participant id and name when it was sent.
+    pub from: String,
+    pub name: String,
+    /// When the server got it, Unix milliseconds.
+    pub at_ms: i64,
+    /// The text; `None` when it cannot be read here (sealed under a room secret this member
+    /// does not hold, e.g. from before a new link, or damaged).
+    pub text: Option<String>,
+}
+
+/// Most chat messages the state keeps (the newest).
+pub const CHAT_KEPT_IN_STATE: usize = 200;
 
 /// A snapshot of the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +165,10 @@ pub struct RoomState {
     /// End-to-end encryption: the safety code to compare aloud and who holds keys. `None` in
     /// a room that is not encrypted (and before joining).
     pub e2ee: Option<super::e2ee::E2eeState>,
+    /// My hand is up (its place in the queue).
+    pub my_hand: Option<u64>,
+    /// The room's chat that I may read, oldest first (at most [`CHAT_KEPT_IN_STATE`]).
+    pub chat: Vec<ChatEntry>,
 }
 
 /// `(server, "#…" fragment or "")` of a link `<server>/r/<id>[#…]`.
@@ -154,7 +185,10 @@ fn link_parts(link: &str) -> (&str, &str) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
     Audio,
+    /// The camera.
     Video,
+    /// A screen share.
+    Screen,
 }
 
 impl RoomState {
@@ -179,6 +213,8 @@ impl RoomState {
             video_layers: None,
             connection: ConnectionStatus::Connecting,
             e2ee: None,
+            my_hand: None,
+            chat: Vec::new(),
         }
     }
 
@@ -218,6 +254,7 @@ impl RoomState {
                         if let Some(known) = old.iter().find(|o| o.id == p.id) {
                             fresh.receiving_audio = known.receiving_audio;
                             fresh.receiving_video = known.receiving_video;
+                            fresh.receiving_screen = known.receiving_screen;
                         }
                         fresh
                     })
@@ -313,7 +350,8 @@ impl RoomState {
                 // view is the truth.
                 let role = self.set_role(participant.role);
                 let media = self.set_my_media(participant.media);
-                role || media
+                let hand = std::mem::replace(&mut self.my_hand, participant.hand) != self.my_hand;
+                role || media || hand
             }
             ServerMessage::ParticipantUpdated { participant } => {
                 let Some(p) = self
@@ -329,6 +367,10 @@ impl RoomState {
                 p.role = participant.role;
                 p.audio_on = participant.media.audio;
                 p.video_on = participant.media.video;
+                p.hand = participant.hand;
+                p.screen = participant.screen;
+                // A share that ended stops coming (its receiver is stopped too).
+                p.receiving_screen &= participant.screen;
                 true
             }
             ServerMessage::ParticipantLeft { participant_id } => {
@@ -351,7 +393,17 @@ impl RoomState {
                 self.video_layers = Some(layers.clone());
                 changed
             }
-            ServerMessage::MuteRequested { .. }
+            ServerMessage::ChatCleared => {
+                let changed = !self.chat.is_empty();
+                self.chat.clear();
+                changed
+            }
+            // Chat is opened by the key exchange first: see `add_chat`.
+            ServerMessage::Chat { .. }
+            | ServerMessage::ChatHistory { .. }
+            | ServerMessage::Reaction { .. }
+            | ServerMessage::MuteRequested { .. }
+            | ServerMessage::ShareStopped { .. }
             | ServerMessage::Answer { .. }
             | ServerMessage::Offer { .. }
             | ServerMessage::Pong
@@ -388,6 +440,24 @@ impl RoomState {
         std::mem::replace(&mut self.e2ee, e2ee) != self.e2ee
     }
 
+    /// Adds chat messages (new ones, or history after a (re)join), keeping the list in order
+    /// of `id`, each once, and at most [`CHAT_KEPT_IN_STATE`]. Whether anything changed.
+    pub fn add_chat(&mut self, entries: Vec<ChatEntry>) -> bool {
+        let mut changed = false;
+        for entry in entries {
+            match self.chat.binary_search_by_key(&entry.id, |e| e.id) {
+                Ok(_) => {}
+                Err(at) => {
+                    self.chat.insert(at, entry);
+                    changed = true;
+                }
+            }
+        }
+        let excess = self.chat.len().saturating_sub(CHAT_KEPT_IN_STATE);
+        self.chat.drain(..excess);
+        changed
+    }
+
     /// My role; a guest sees no lobby and no bans.
     fn set_role(&mut self, role: Role) -> bool {
         let changed = self.role != role;
@@ -420,6 +490,7 @@ impl RoomState {
         let slot = match kind {
             MediaKind::Audio => &mut p.receiving_audio,
             MediaKind::Video => &mut p.receiving_video,
+            MediaKind::Screen => &mut p.receiving_screen,
         };
         let changed = *slot != on;
         *slot = on;

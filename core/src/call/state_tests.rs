@@ -10,6 +10,8 @@ fn p(id: &str, name: &str) -> Participant {
         media: MediaState::default(),
         role: Role::Guest,
         e2ee: None,
+        hand: None,
+        screen: false,
     }
 }
 
@@ -384,4 +386,56 @@ fn video_layers_follow_the_server_until_a_new_connection() {
     s.apply(&layers(&["f"]));
     assert!(s.apply(&joined(vec![p("a", "Ada")])));
     assert_eq!(s.video_layers, None);
+}
+
+fn entry(id: u64, text: &str) -> super::ChatEntry {
+    super::ChatEntry {
+        id,
+        from: "a".into(),
+        name: "Ada".into(),
+        at_ms: 1,
+        text: Some(text.into()),
+    }
+}
+
+#[test]
+fn hands_follow_the_room_mine_too() {
+    let mut s = fresh();
+    s.apply(&joined(vec![p("a", "Ada")]));
+    let mut up = p("a", "Ada");
+    up.hand = Some(4);
+    assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: up }));
+    assert_eq!(s.participants[0].hand, Some(4));
+    let mut me = p("me", "Me");
+    me.hand = Some(5);
+    assert!(s.apply(&ServerMessage::ParticipantUpdated {
+        participant: me.clone()
+    }));
+    assert_eq!(s.my_hand, Some(5));
+    me.hand = None;
+    assert!(s.apply(&ServerMessage::ParticipantUpdated { participant: me }));
+    assert_eq!(s.my_hand, None);
+}
+
+#[test]
+fn chat_merges_by_id_and_is_bounded_and_cleared() {
+    let mut s = fresh();
+    assert!(s.add_chat(vec![entry(2, "two"), entry(1, "one")]));
+    // History sent again after a resume adds nothing.
+    assert!(!s.add_chat(vec![entry(1, "one"), entry(2, "two")]));
+    assert!(s.add_chat(vec![entry(3, "three")]));
+    let ids: Vec<u64> = s.chat.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let many: Vec<_> = (10..10 + super::CHAT_KEPT_IN_STATE as u64 + 5)
+        .map(|i| entry(i, "x"))
+        .collect();
+    s.add_chat(many);
+    assert_eq!(s.chat.len(), super::CHAT_KEPT_IN_STATE);
+    assert_eq!(
+        s.chat.last().map(|e| e.id),
+        Some(10 + super::CHAT_KEPT_IN_STATE as u64 + 4)
+    );
+    assert!(s.apply(&ServerMessage::ChatCleared));
+    assert!(s.chat.is_empty());
+    assert!(!s.apply(&ServerMessage::ChatCleared));
 }

@@ -7,11 +7,14 @@
 //! the app never set are thumbnails) goes out whenever it changes — a view, someone arriving or
 //! leaving — at most once per [`VIEW_EVERY`] (the latest state always wins), and again on every
 //! new connection.
+//!
+//! A screen share is a video of its own, named like its stream: `<participant id>|screen`. It
+//! is large unless the app says otherwise (everyone shows a share large).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use salon_protocol::{MAX_PARTICIPANTS, Tile, TileSize};
+use salon_protocol::{MAX_PARTICIPANTS, Tile, TileSize, VideoSource, split_stream_id};
 
 /// At most one `view` message this often.
 pub const VIEW_EVERY: Duration = Duration::from_millis(200);
@@ -54,7 +57,7 @@ impl ViewSender {
     /// The app shows `participant` this way from now on.
     pub fn set(&mut self, participant: &str, view: ParticipantView) {
         self.active = true;
-        if view == ParticipantView::Thumbnail {
+        if view == ParticipantView::Thumbnail && split_stream_id(participant).1.is_camera() {
             // The default: nothing to remember.
             self.views.remove(participant);
         } else {
@@ -62,14 +65,22 @@ impl ViewSender {
         }
     }
 
-    /// The app's view of `participant`.
+    /// The app's view of `participant` (or of a share, `<id>|screen`: large by default).
     pub fn view_of(&self, participant: &str) -> ParticipantView {
-        self.views.get(participant).copied().unwrap_or_default()
+        let default = match split_stream_id(participant).1 {
+            VideoSource::Camera => ParticipantView::Thumbnail,
+            VideoSource::Screen => ParticipantView::Large,
+        };
+        self.views.get(participant).copied().unwrap_or(default)
     }
 
-    /// `participant` left the room: forget the app's view of them.
+    /// `participant` left the room: forget the app's view of them (and of their share).
     pub fn forget(&mut self, participant: &str) {
         self.views.remove(participant);
+        self.views.remove(&salon_protocol::video_stream_id(
+            participant,
+            VideoSource::Screen,
+        ));
     }
 
     /// A new connection: the server knows nothing yet; the next poll sends the whole view at
@@ -79,8 +90,10 @@ impl ViewSender {
         self.last_sent = None;
     }
 
-    /// The tiles for the participants present (in the room's order), hidden ones left out.
+    /// The tiles for the videos present (cameras in the room's order, and shares:
+    /// `<id>|screen`), hidden ones left out.
     pub fn tiles<'a>(&self, present: impl IntoIterator<Item = &'a str>) -> Vec<Tile> {
+        let mut cameras = 0;
         present
             .into_iter()
             .filter_map(|id| {
@@ -89,14 +102,21 @@ impl ViewSender {
                     ParticipantView::Thumbnail => TileSize::Thumbnail,
                     ParticipantView::Large => TileSize::Large,
                 };
+                let (participant, source) = split_stream_id(id);
+                if source.is_camera() {
+                    cameras += 1;
+                    if cameras > MAX_PARTICIPANTS {
+                        return None;
+                    }
+                }
                 Some(Tile {
-                    participant_id: id.to_owned(),
+                    participant_id: participant.to_owned(),
+                    source,
                     size,
                     width: 0,
                     height: 0,
                 })
             })
-            .take(MAX_PARTICIPANTS)
             .collect()
     }
 
@@ -223,6 +243,37 @@ mod tests {
             ids(&v.poll(t0 + Duration::from_millis(1), ["a"])),
             pairs(&[("a", Large)])
         );
+    }
+
+    #[test]
+    fn a_share_is_large_unless_the_app_says_otherwise() {
+        use TileSize::{Large, Thumbnail};
+        let mut v = ViewSender::default();
+        let t0 = Instant::now();
+        v.set("b", ParticipantView::Thumbnail);
+        let ViewPoll::Send(tiles) = v.poll(t0, ["a", "b", "a|screen"]) else {
+            panic!("expected a send")
+        };
+        let seen: Vec<_> = tiles
+            .iter()
+            .map(|t| (t.participant_id.as_str(), t.source, t.size))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", VideoSource::Camera, Thumbnail),
+                ("b", VideoSource::Camera, Thumbnail),
+                ("a", VideoSource::Screen, Large),
+            ]
+        );
+        v.set("a|screen", ParticipantView::Hidden);
+        let t1 = t0 + VIEW_EVERY;
+        assert_eq!(
+            ids(&v.poll(t1, ["a", "b", "a|screen"])),
+            pairs(&[("a", Thumbnail), ("b", Thumbnail)])
+        );
+        v.forget("a");
+        assert_eq!(v.view_of("a|screen"), ParticipantView::Large);
     }
 
     #[test]
