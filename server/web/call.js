@@ -1,8 +1,11 @@
 // The browser's side of the media session (docs/protocol.md, "Flow"): one RTCPeerConnection
-// that publishes exactly one audio and one video section (both sendonly) with the first offer,
-// then answers the server's offers, which carry everyone else's tracks.
+// that publishes one audio and two video sections (camera, then screen; all sendonly) with the
+// first offer, then answers the server's offers, which carry everyone else's tracks.
 
-import { activeEncodings, cameraLayers, orderVideoCodecs } from './logic.js';
+import { activeEncodings, cameraLayers, orderVideoCodecs, splitStreamId } from './logic.js';
+
+/** What a screen share may send (one encoding: text stays sharp, the server sends it to all). */
+const SCREEN_MAX_BITRATE = 2_500_000;
 
 /** How long ICE may stay "disconnected" before we act (the server uses 5 s). */
 const DISCONNECTED_GRACE_MS = 5000;
@@ -14,7 +17,8 @@ export class Call {
    * @param {object} options
    * @param {MediaStream} options.localStream what we publish (may have no tracks)
    * @param {(message: object) => void} options.send sends a signaling message
-   * @param {(participantId: string, track: MediaStreamTrack) => void} options.onRemoteTrack
+   * @param {(participantId: string, track: MediaStreamTrack, source: string) => void} options.onRemoteTrack
+   *   `source` is 'camera' (audio too) or 'screen'
    * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
    * @param {() => boolean} [options.canSignal] whether signaling is up now (an ICE restart needs it)
    * @param {object[]} [options.layers] the camera's simulcast encodings, lowest first
@@ -23,11 +27,14 @@ export class Call {
    * @param {string[]|null} [options.videoLayers] the latest `video_layers` (default: all)
    * @param {Worker|null} [options.e2eeWorker] end-to-end encrypted room: every frame we send and
    *   receive goes through this worker (e2ee-worker.js) as an RTCRtpScriptTransform
+   * @param {MediaStreamTrack|null} [options.screenTrack] the screen we share now, if any (later
+   *   ones come through `replaceTrack('screen', …)`)
    */
   constructor({
     localStream, send, onRemoteTrack, onLost, canSignal = () => true,
-    layers = cameraLayers(360), watched = true, videoLayers = null, e2eeWorker = null,
+    layers = cameraLayers(360), watched = true, videoLayers = null, e2eeWorker = null, screenTrack = null,
   }) {
+    this.screenTrack = screenTrack;
     this.e2eeWorker = e2eeWorker;
     this.localStream = localStream;
     this.send = send;
@@ -75,7 +82,16 @@ export class Call {
         this.transceivers[kind].sender.transform = new RTCRtpScriptTransform(this.e2eeWorker, { side: 'send', kind });
       }
     }
+    // The screen: the second video section, always there (the server forbids adding sections
+    // later), sending only while we share (`replaceTrack('screen', …)`).
+    this.transceivers.screen = pc.addTransceiver(this.screenTrack ?? 'video', {
+      direction: 'sendonly', sendEncodings: [{ maxBitrate: SCREEN_MAX_BITRATE }],
+    });
+    if (this.e2eeWorker) {
+      this.transceivers.screen.sender.transform = new RTCRtpScriptTransform(this.e2eeWorker, { side: 'send', kind: 'video' });
+    }
     preferCodecs(this.transceivers.video);
+    preferCodecs(this.transceivers.screen);
 
     this.enqueue('publish', async () => {
       const offer = await pc.createOffer();
@@ -214,8 +230,10 @@ export class Call {
   }
 
   remoteTrack(event) {
-    // The server names each forwarded stream after the publishing participant.
-    const participantId = event.streams[0]?.id ?? /^(.*)-(audio|video)$/u.exec(event.track.id)?.[1];
+    // The server names each forwarded stream after the publishing participant (`|screen` for a
+    // share: docs/protocol.md).
+    const streamId = event.streams[0]?.id ?? /^(.*)-(audio|video)$/u.exec(event.track.id)?.[1];
+    const { participantId = null, source = 'camera' } = splitStreamId(streamId) ?? {};
     if (this.e2eeWorker) {
       // Synchronously, before any frame of the section reaches the decoder. A parked section
       // that starts carrying someone else keeps its transform and gets a new owner.
@@ -224,9 +242,11 @@ export class Call {
       event.receiver.transform ??= new RTCRtpScriptTransform(this.e2eeWorker, { side: 'receive', mid });
     }
     if (!participantId) return;
-    if (event.transceiver?.mid != null) this.ownerByMid.set(event.transceiver.mid, participantId);
-    this.ownerByTrack.set(event.track.id, participantId);
-    this.onRemoteTrack(participantId, event.track);
+    // Stats name a share by its stream id (`<id>|screen`), a camera by its publisher.
+    const owner = source === 'screen' ? streamId : participantId;
+    if (event.transceiver?.mid != null) this.ownerByMid.set(event.transceiver.mid, owner);
+    this.ownerByTrack.set(event.track.id, owner);
+    this.onRemoteTrack(participantId, event.track, source);
   }
 
   connectionChanged() {
@@ -293,8 +313,9 @@ export class Call {
         summary.availableOutgoingBitrate = stat.availableOutgoingBitrate;
       }
       if (stat.type === 'outbound-rtp') {
-        // Simulcast: one entry per layer, summed up (and listed).
-        const entry = (summary.outbound[stat.kind] ??= {
+        // Simulcast: one entry per layer, summed up (and listed). The screen is on its own.
+        const screen = stat.mid != null && stat.mid === this.transceivers.screen?.mid;
+        const entry = (summary.outbound[screen ? 'screen' : stat.kind] ??= {
           codec: codec(stat), packetsSent: 0, framesEncoded: undefined, active: false, layers: [],
         });
         entry.packetsSent += stat.packetsSent ?? 0;

@@ -414,6 +414,27 @@ export class HostControls {
     if (this.menuFor === participant.id) this.fillMenu(participant);
   }
 
+  /**
+   * TileGrid's decorateShare hook: on the share of someone I outrank, a button that stops it
+   * (`stop_share`; the server checks the roles again).
+   */
+  decorateShareTile(tile, participant) {
+    const may = tileActions(this.role, participant.role ?? 'guest').length > 0;
+    let stop = tile.querySelector('.share-stop');
+    if (!may) {
+      stop?.remove();
+      return;
+    }
+    if (!stop) {
+      stop = button('Stop sharing', 'stop-share', '', 'share-stop');
+      stop.addEventListener('click', () => {
+        this.send({ type: 'stop_share', participant_id: tile.dataset.participant });
+      });
+      tile.append(stop);
+    }
+    stop.setAttribute('aria-label', participant.name ? `Stop ${participant.name}'s screen share` : 'Stop this screen share');
+  }
+
   openMenu(participantId, anchor) {
     const participant = this.grid.participant(participantId);
     if (!participant) return;

@@ -13,10 +13,23 @@ export class LocalMedia {
     this.camOn = true;
     this.meter = new LevelMeter();
     this.busy = new Set();
+    /** A track an effect makes from the camera (effects.js), shown and sent instead of it. */
+    this.processed = null;
   }
 
   liveTrack(kind) {
     return this.stream.getTracks().find((t) => t.kind === kind && t.readyState === 'live') ?? null;
+  }
+
+  /** The video we show and send: the effect's track while there is one, else the camera's. */
+  videoOut() {
+    const camera = this.liveTrack('video');
+    return camera && this.processed?.readyState === 'live' ? this.processed : camera;
+  }
+
+  /** What the preview, your tile and the call show: the microphone and `videoOut()`. */
+  outgoing() {
+    return new MediaStream([this.liveTrack('audio'), this.videoOut()].filter(Boolean));
   }
 
   /** What we publish: {audio, video}, each on only if we have the device and it is switched on. */
@@ -70,6 +83,7 @@ export class LocalMedia {
     if (kind === 'audio') this.micOn = turningOn;
     else this.camOn = turningOn;
     if (track) track.enabled = turningOn;
+    if (kind === 'video' && this.processed) this.processed.enabled = turningOn;
     return { changed: true, newTrack };
   }
 

@@ -287,6 +287,31 @@ export const MAX_TILE_PIXELS = 16384;
 /** At most this many tiles in one `view`. */
 export const MAX_VIEW_TILES = 50;
 
+/** A screen share's media stream id is its publisher's id with this suffix (docs/protocol.md). */
+export const SCREEN_STREAM_SUFFIX = '|screen';
+
+/**
+ * Whose media a forwarded stream carries, and which: {participantId, source: 'camera'|'screen'}
+ * from its media stream id (the publisher's id, `|screen` for a share). Null for nothing usable.
+ */
+export function splitStreamId(streamId) {
+  if (typeof streamId !== 'string' || !streamId) return null;
+  if (streamId.endsWith(SCREEN_STREAM_SUFFIX)) {
+    const participantId = streamId.slice(0, -SCREEN_STREAM_SUFFIX.length);
+    return participantId ? { participantId, source: 'screen' } : null;
+  }
+  return { participantId: streamId, source: 'camera' };
+}
+
+/**
+ * Who presents now, from what we know of everyone ({id, screen} each): the first sharer in the
+ * list (the server lets one share at a time), or null.
+ */
+export function presenterOf(participants) {
+  for (const p of participants) if (p?.screen === true && typeof p.id === 'string') return p.id;
+  return null;
+}
+
 function clamp(value, low, high) {
   return Math.max(low, Math.min(high, value));
 }
@@ -352,17 +377,22 @@ export function isLargeTile({ layout, main, id, pageTiles }) {
 }
 
 /**
- * The `view` message for the tiles shown ([{id, large, width, height}], width and height in
- * device pixels): each participant once, at most 50, sizes rounded and within the protocol's
- * bounds (0 = unknown is left out).
+ * The `view` message for the tiles shown ([{id, large, width, height, source}], width and height
+ * in device pixels, `source: 'screen'` for a share): each participant's camera once, at most 50,
+ * and the share, sizes rounded and within the protocol's bounds (0 = unknown is left out).
  */
 export function buildView(tiles) {
   const seen = new Set();
   const out = [];
+  let cameras = 0;
   for (const tile of tiles) {
-    if (!tile?.id || seen.has(tile.id) || out.length >= MAX_VIEW_TILES) continue;
-    seen.add(tile.id);
+    const screen = tile?.source === 'screen';
+    const key = `${tile?.id}${screen ? SCREEN_STREAM_SUFFIX : ''}`;
+    if (!tile?.id || seen.has(key) || (!screen && cameras >= MAX_VIEW_TILES)) continue;
+    seen.add(key);
+    if (!screen) cameras += 1;
     const entry = { participant_id: tile.id, size: tile.large ? 'large' : 'thumbnail' };
+    if (screen) entry.source = 'screen';
     const width = clamp(Math.round(Number(tile.width) || 0), 0, MAX_TILE_PIXELS);
     const height = clamp(Math.round(Number(tile.height) || 0), 0, MAX_TILE_PIXELS);
     if (width > 0 && height > 0) {
@@ -386,6 +416,7 @@ export function viewChanged(before, after) {
   return after.tiles.some((tile, i) => {
     const old = before.tiles[i];
     return old.participant_id !== tile.participant_id || old.size !== tile.size
+      || (old.source ?? 'camera') !== (tile.source ?? 'camera')
       || !near(old.width, tile.width) || !near(old.height, tile.height);
   });
 }

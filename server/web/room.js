@@ -1,11 +1,13 @@
 // The room page (/r/{id}): room info, camera preview and name, then the call itself, with
 // reconnection after a lost connection, the lobby of a locked room, and what hosts decide
 // (docs/protocol.md, "Hosts, the lobby and removal"). This module is the controller: it owns the
-// page state and wires the pieces (api, media, signaling, call, ui, host, notices) together.
+// page state and wires the pieces (api, media, signaling, call, ui, host, notices, social, chat)
+// together.
 
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
 import { DoorControl } from './door.js';
+import { Effects } from './effects.js';
 import {
   E2ee, WORDS as E2EE_WORDS, browserSupport, hashFor, newRoomSecret, secretFromHash,
 } from './e2ee.js';
@@ -18,10 +20,14 @@ import {
 } from './logic.js';
 import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
+import { ScreenShare } from './screen.js';
+import { Chat } from './chat.js';
+import { PendingRequests } from './social-logic.js';
+import { Social } from './social.js';
 import { PreviewSpeaking } from './speaking.js';
 import {
-  deviceId, hostKey, moveRoom, rememberDataSaver, rememberName, rememberSecret, rememberedDataSaver, rememberedName,
-  roomSecret,
+  chatSecrets, deviceId, hostKey, moveRoom, rememberChatSecret, rememberDataSaver, rememberName, rememberSecret,
+  rememberedDataSaver, rememberedName, roomSecret,
 } from './storage.js';
 import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
@@ -74,15 +80,38 @@ const s = {
 };
 
 const local = new LocalMedia();
+// Backgrounds and face effects: the track they make replaces the camera's everywhere we show or
+// send it (the sender's layers and encryption stay as they are: replaceTrack).
+const effects = new Effects({
+  menu: $('#effects-menu'),
+  button: $('#effects-toggle'),
+  onOutput: (track) => {
+    local.processed = track;
+    if (track) track.enabled = local.camOn;
+    showLocalVideo();
+    s.call?.replaceTrack('video', local.videoOut());
+  },
+  notify: (text) => toast(text),
+});
 const grid = new TileGrid($('#grid'), {
   onAutoplayBlocked: () => { $('#enable-sound').hidden = false; },
   decorate: (tile, participant) => {
     host.decorateTile(tile, participant);
     decorateE2ee(tile, participant.id);
+    social.decorateTile(tile, participant.id);
   },
   onViewChange: () => scheduleView(),
   onLayout: (state) => showLayout(state),
   audioSinks: $('#audio-sinks'),
+  decorateShare: (tile, participant) => host.decorateShareTile(tile, participant),
+});
+// My screen share (screen.js): the capture goes on the call's screen section.
+const screen = new ScreenShare({
+  button: $('#share-screen'),
+  send: (message) => { if (s.joined) s.signaling?.send(message); },
+  call: () => s.call,
+  toast: (text) => toast(text),
+  presenter: () => grid.presenterName(),
 });
 /** The invite link, with the room secret in its fragment in an E2EE room. */
 const inviteUrl = () => `${window.location.origin}${roomPath()}`;
@@ -115,6 +144,16 @@ const door = new DoorControl({
   hostKey: () => s.hostKey,
   toast,
 });
+// Reactions, raised hands and chat (social.js, chat.js): their requests share one queue, so that
+// a refusal from the server reaches the one that asked.
+const pending = new PendingRequests();
+const sendSocial = (message) => {
+  if (!s.joined || !s.signaling) return false;
+  s.signaling.send(message);
+  return true;
+};
+const social = new Social({ send: sendSocial, grid, pending, selfName: () => s.name, toast });
+const chat = new Chat({ send: sendSocial, pending });
 const mutePrompt = new MutePrompt({
   onAccept: () => { if (local.current().audio) toggle('audio'); },
 });
@@ -163,6 +202,16 @@ window.salon = Object.freeze({
   videoEncodings: () => s.call?.videoEncodings() ?? null,
   /** Whether the data saver is on (camera at 360p in two layers). */
   get dataSaver() { return s.dataSaver; },
+  /** The chat shown: [{id, from, name, text, unreadable}], oldest first. */
+  chat: () => chat.snapshot(),
+  /** The raised hands in order: [{id, hand, position}] (mine included). */
+  hands: () => social.queue(),
+  /** Whether I share my screen now. */
+  get sharing() { return screen.active; },
+  /** For tests: the capture ends, as when the browser's own "Stop sharing" is pressed. */
+  endShareCapture: () => screen.track?.dispatchEvent(new Event('ended')),
+  /** Backgrounds and face effects: {choice, loading, active, error, stats, frames, slowed, face}. */
+  effects: () => effects.state(),
   /**
    * End-to-end encryption: null in a legacy room, else {code, keyHolders, verified, unverified,
    * failed, waiting, generation} (no key material).
@@ -240,6 +289,7 @@ async function init() {
   if (s.secret && room.e2ee === false) return fail('e2ee_downgrade');
   if (s.secret && !(await browserSupport(window))) return fail('e2ee_unsupported');
   if (s.secret) startE2ee();
+  if (s.secret) keepChatSecrets();
   await local.setDataSaver(s.dataSaver);
   enterLobby();
   s.mediaReady = getLocalMedia();
@@ -249,6 +299,7 @@ async function init() {
 function enterLobby() {
   setState('preview');
   showView('lobby');
+  effects.dock($('#preview .preview-controls'));
   clearInterval(s.lobbyTimer);
   s.lobbyTimer = setInterval(() => {
     if (s.state !== 'preview') return;
@@ -261,6 +312,7 @@ function enterLobby() {
 async function getLocalMedia() {
   $('#media-notice').textContent = 'Asking for your camera and microphone…';
   $('#media-notice').textContent = (await local.acquire()) ?? '';
+  effects.setCamera(local.liveTrack('video'));
   showLocalVideo();
   renderMedia();
 }
@@ -270,7 +322,7 @@ function showLocalVideo() {
   for (const video of [$('#preview-video'), grid.selfTile?.querySelector('video')]) {
     if (!video) continue;
     video.srcObject = null;
-    video.srcObject = local.stream;
+    video.srcObject = local.outgoing();
     video.play().catch(() => {});
   }
 }
@@ -306,7 +358,8 @@ function startCall() {
   setState('connecting');
   showView('call');
   setBanner(null);
-  grid.showSelf(local.stream, s.name);
+  grid.showSelf(local.outgoing(), s.name);
+  effects.dock($('.controls'), $('#leave'), 'control');
   renderMedia();
   updateCount();
   speaking.stop(); // in the call, the rings come from the server
@@ -415,6 +468,7 @@ function onMessage(message) {
     case 'participant_joined':
     case 'participant_updated':
       if (!message.participant) break;
+      social.participant(message.participant);
       if (message.participant.id === s.participantId) onSelfUpdated(message.participant);
       else {
         grid.upsert(message.participant);
@@ -447,9 +501,13 @@ function onMessage(message) {
     case 'muted':
       onMuted(message);
       break;
+    case 'share_stopped':
+      screen.stoppedBy(message.by);
+      break;
     case 'participant_left':
       grid.remove(message.participant_id);
       s.e2ee?.onLeft(message.participant_id);
+      social.left(message.participant_id);
       updateCount();
       break;
     case 'speakers':
@@ -467,6 +525,18 @@ function onMessage(message) {
       s.call?.setVideoLayers(layers);
       break;
     }
+    case 'reaction':
+      social.reaction(message);
+      break;
+    case 'chat':
+      chat.message(message.message);
+      break;
+    case 'chat_history':
+      chat.history(message.messages);
+      break;
+    case 'chat_cleared':
+      chat.cleared();
+      break;
     case 'answer':
       s.call?.acceptAnswer(message.sdp);
       break;
@@ -503,6 +573,9 @@ function onJoined(message) {
   grid.retain(new Set(others.map((p) => p.id)));
   others.forEach((p) => grid.upsert(p));
   s.e2ee?.onJoined({ selfId: s.participantId, roomId: s.roomId, participants: others });
+  pending.clear();
+  social.joined({ selfId: s.participantId, participants: others, resumed: !!message.resumed });
+  chat.joined({ selfId: s.participantId, e2ee: message.room?.e2ee });
   if (s.call && message.media_kept) {
     // Resumed on the same peer connection: nothing to negotiate, media never stopped.
     s.call.send = (msg) => sig.send(msg);
@@ -522,6 +595,7 @@ function onJoined(message) {
   updateCount();
   s.view = null;
   scheduleView();
+  screen.onJoined();
 }
 
 // --- what the page shows -------------------------------------------------------------------------
@@ -577,11 +651,13 @@ function showLayout({ layout, page, pages }) {
 /** A new peer connection: publish our media and receive everyone's. */
 function startMedia(sig) {
   const call = new Call({
-    localStream: local.stream,
+    localStream: local.outgoing(),
     send: (msg) => sig.send(msg),
     canSignal: () => s.joined,
-    onRemoteTrack: (participantId, track) => {
-      if (participantId !== s.participantId) grid.attachTrack(participantId, track);
+    onRemoteTrack: (participantId, track, source) => {
+      if (participantId === s.participantId) return;
+      if (source === 'screen') grid.attachShare(participantId, track);
+      else grid.attachTrack(participantId, track);
     },
     onLost: (reason) => {
       if (call !== s.call) return;
@@ -593,6 +669,7 @@ function startMedia(sig) {
     watched: s.videoWatched,
     videoLayers: s.videoLayers,
     e2eeWorker: s.e2ee ? s.worker : null,
+    screenTrack: screen.track,
   });
   s.call = call;
   call.start();
@@ -618,6 +695,8 @@ function setRole(role) {
   grid.setSelfRole(role);
   host.setRole(role);
   door.enable(role === 'owner');
+  social.setRole(role);
+  chat.setRole(role);
   showRoomState(s.info, role);
   renderMedia();
 }
@@ -684,6 +763,19 @@ function secretFromStore(roomId) {
   return kept.secret;
 }
 
+/**
+ * An E2EE room's chat: sealed with the link's secret; the secrets this browser knew for the room
+ * before (older links) still open older messages.
+ */
+function keepChatSecrets() {
+  for (const kept of chatSecrets(s.roomId)) {
+    const secret = secretFromHash(`#k=${kept}`).secret;
+    if (secret) chat.keepSecret(secret);
+  }
+  chat.useSecret(s.secret);
+  rememberChatSecret(s.roomId, hashFor(s.secret).slice(3));
+}
+
 /** An E2EE room: the key manager and its worker. */
 function startE2ee() {
   // Always show the whole link (an owner may have come from "Your rooms" without it).
@@ -712,6 +804,9 @@ function startE2ee() {
 /** A link rotation gave the room a new secret: the link, the address bar and "my rooms" follow. */
 function onNewSecret(secret, roomId) {
   s.secret = secret;
+  // New chat is sealed with it; the old secrets stay to open what was written before.
+  chat.useSecret(secret);
+  rememberChatSecret(roomId ?? s.roomId, hashFor(secret).slice(3));
   if (roomId && roomId !== s.roomId) return;
   showAddress();
   if (s.hostKey) rememberSecret(s.roomId, hashFor(secret).slice(3));
@@ -784,6 +879,7 @@ function onSelfUpdated(participant) {
     else if (was === 'cohost') toast('You are no longer a co-host');
   }
   turnOff(devicesToTurnOff(local.current(), participant.media));
+  screen.onSelf(participant);
 }
 
 /** A host turned my microphone (and maybe camera) off: do what pressing the buttons does. */
@@ -807,6 +903,12 @@ const TOASTED_ERRORS = new Set(['not_allowed', 'not_found', 'rate_limited', 'inv
 function onServerError(message) {
   if (!message.fatal) {
     console.warn(`salon: server says ${message.code}: ${message.message}`);
+    // The answer to a reaction, hand or chat of mine: said where it was asked, not as a toast.
+    const request = TOASTED_ERRORS.has(message.code) ? pending.errored(Date.now()) : null;
+    if (request) {
+      (request.kind === 'chat' || request.kind === 'clear' ? chat : social).refused(request, message);
+      return;
+    }
     // A refused host action (or unmute during panic) is worth a word; the call goes on.
     if (TOASTED_ERRORS.has(message.code) && message.message) toast(sentence(message.message));
     return;
@@ -834,6 +936,7 @@ function leave() {
   endSession();
   clearTimeout(s.retryTimer);
   speaking.stop();
+  screen.stop({ announce: false });
   local.stop();
   grid.clear();
   leaveHostState();
@@ -861,6 +964,9 @@ function leaveHostState() {
   door.enable(false);
   s.info = null;
   host.reset();
+  social.reset();
+  chat.reset();
+  pending.clear();
   mutePrompt.hide();
   showRoomState(null, 'guest');
 }
@@ -881,6 +987,10 @@ function renderMedia() {
   }
   $('#preview').dataset.video = media.video ? 'on' : 'off';
   grid.setSelfMedia(media);
+  // Panic pauses guests' reactions and chat too (hands still go up).
+  social.setPaused(paused);
+  chat.setPaused(paused);
+  screen.setLocked(paused);
 }
 
 /**
@@ -892,7 +1002,11 @@ async function toggle(kind, { announce = true } = {}) {
     toast('Paused by host: microphones and cameras stay off for now');
     return false;
   }
-  const result = await local.toggle(kind, (k, track) => s.call?.replaceTrack(k, track));
+  const result = await local.toggle(kind, async (k, track) => {
+    // A new camera: an effect in use goes on from it (and keeps sending its own track).
+    if (k === 'video') effects.setCamera(track);
+    await s.call?.replaceTrack(k, k === 'video' ? local.videoOut() : track);
+  });
   if (result.error) toast(result.error);
   if (!result.changed) return false;
   if (result.newTrack) showLocalVideo();
@@ -917,6 +1031,7 @@ function sentence(text) {
 
 function fail(code, message, { onRetry = null } = {}) {
   endSession();
+  screen.stop({ announce: false });
   clearTimeout(s.retryTimer);
   clearInterval(s.lobbyTimer);
   setBanner(null);

@@ -1,5 +1,6 @@
 // What this browser remembers in localStorage: your name, this browser's device id, the host
-// keys of the rooms you created, and the list of those rooms. Storage can be unavailable
+// keys of the rooms you created, the list of those rooms, and the room secrets that open a room's
+// chat. Storage can be unavailable
 // (private modes, blocked storage): then everything still works for this page load.
 
 import { base64Url, isDeviceId, renameRoom } from './logic.js';
@@ -107,4 +108,52 @@ export function moveRoom(oldId, newId, origin = window.location.origin) {
   if (rooms.some((room) => room.id === oldId)) {
     store.set(ROOMS_KEY, JSON.stringify(renameRoom(rooms, oldId, newId, origin)));
   }
+  moveChatSecrets(oldId, newId);
+}
+
+// --- the secrets that open a room's chat -------------------------------------------------------
+
+const CHAT_SECRETS_KEY = 'salon.chatSecrets';
+/** Rooms whose chat secrets are kept, and secrets kept per room (the newest stay). */
+const MAX_CHAT_ROOMS = 8;
+const MAX_CHAT_SECRETS = 20;
+
+function chatSecretRooms() {
+  try {
+    const rooms = JSON.parse(store.get(CHAT_SECRETS_KEY) ?? '[]');
+    return Array.isArray(rooms)
+      ? rooms.filter((r) => r && typeof r.id === 'string' && Array.isArray(r.secrets))
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The room secrets (43 base64url characters each, newest first) this browser has known for a
+ * room, so that chat sealed before a new link still opens. Never sent anywhere.
+ */
+export function chatSecrets(roomId) {
+  const room = chatSecretRooms().find((r) => r.id === roomId);
+  return room ? room.secrets.filter((s) => typeof s === 'string') : [];
+}
+
+/** Keeps a secret of a room (at most MAX_CHAT_SECRETS per room, MAX_CHAT_ROOMS rooms). */
+export function rememberChatSecret(roomId, secret) {
+  if (!roomId || !secret) return false;
+  const rooms = chatSecretRooms();
+  const room = rooms.find((r) => r.id === roomId);
+  const secrets = [secret, ...(room?.secrets ?? []).filter((s) => s !== secret)].slice(0, MAX_CHAT_SECRETS);
+  const next = [{ id: roomId, secrets }, ...rooms.filter((r) => r.id !== roomId)].slice(0, MAX_CHAT_ROOMS);
+  return store.set(CHAT_SECRETS_KEY, JSON.stringify(next));
+}
+
+function moveChatSecrets(oldId, newId) {
+  const rooms = chatSecretRooms();
+  const old = rooms.find((r) => r.id === oldId);
+  if (!old) return;
+  const kept = rooms.find((r) => r.id === newId)?.secrets ?? [];
+  const secrets = [...new Set([...kept, ...old.secrets])].slice(0, MAX_CHAT_SECRETS);
+  const next = [{ id: newId, secrets }, ...rooms.filter((r) => r.id !== oldId && r.id !== newId)];
+  store.set(CHAT_SECRETS_KEY, JSON.stringify(next.slice(0, MAX_CHAT_ROOMS)));
 }

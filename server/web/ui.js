@@ -2,7 +2,7 @@
 // Names always go in through textContent, never as HTML.
 
 import {
-  chooseMain, gridShape, initials, isLargeTile, pageShape, paging, roleLabel, speakingChanges,
+  chooseMain, gridShape, initials, isLargeTile, pageShape, paging, presenterOf, roleLabel, speakingChanges,
 } from './logic.js';
 
 const PATHS = {
@@ -24,6 +24,7 @@ const PATHS = {
   pin: '<path d="M9 3h6l-1 6 4 3v2H6v-2l4-3-1-6Z"/><path d="M12 14v7"/>',
   grid: '<rect x="3" y="3" width="7" height="7" rx="1"/><rect x="14" y="3" width="7" height="7" rx="1"/><rect x="3" y="14" width="7" height="7" rx="1"/><rect x="14" y="14" width="7" height="7" rx="1"/>',
   speakerView: '<rect x="3" y="3" width="18" height="12" rx="1.5"/><rect x="3" y="18" width="5" height="3" rx=".5"/><rect x="9.5" y="18" width="5" height="3" rx=".5"/><rect x="16" y="18" width="5" height="3" rx=".5"/>',
+  screen: '<rect x="3" y="4" width="18" height="12" rx="1.5"/><path d="M8 20h8M12 16v4M12 13V7M9 10l3-3 3 3"/>',
   door: '<path d="M6 21V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v17M4 21h16"/><path d="M14.5 12v.01" stroke-width="3"/>',
 };
 
@@ -129,11 +130,19 @@ export class TileGrid {
    * @param {(state: {layout: string, page: number, pages: number, pinned: string|null}) => void}
    *   [options.onLayout] after each layout pass (the pager and the layout button follow it)
    * @param {HTMLElement} [options.audioSinks] where the `<audio>` elements live
+   * @param {(tile: HTMLElement, participant: object) => void} [options.decorateShare] called
+   *   after a share's tile is created or its presenter changed (the host's stop button)
    */
   constructor(element, {
     onAutoplayBlocked, decorate = () => {}, onViewChange = () => {}, onLayout = () => {},
-    audioSinks = document.body,
+    audioSinks = document.body, decorateShare = () => {},
   }) {
+    // Someone's screen share: its own tile, large for everyone while it lasts (the layout turns
+    // to the speaker view with the share as the main tile). `{id, tile, video, videoStream, …}`
+    // like a participant's record; the streams of shares that arrived, by presenter.
+    this.share = null;
+    this.shareStreams = new Map();
+    this.decorateShare = decorateShare;
     this.element = element;
     this.mainSlot = element.querySelector('.main-slot');
     this.tilesEl = element.querySelector('.tiles');
@@ -283,7 +292,8 @@ export class TileGrid {
   /** Adds or updates a remote participant's tile from a protocol `participant`. */
   upsert(participant) {
     this.departed.delete(participant.id);
-    const known = { ...this.people.get(participant.id), ...participant };
+    // `screen` is left out when false: an update without it ends a share.
+    const known = { ...this.people.get(participant.id), ...participant, screen: participant.screen === true };
     this.people.set(participant.id, known);
     let record = this.records.get(participant.id);
     if (!record) {
@@ -313,7 +323,98 @@ export class TileGrid {
     if (known.media) this.setMedia(tile, known.media);
     if ((tile.dataset.role ?? 'guest') !== (known.role ?? 'guest') || !tile.dataset.role) this.setRole(tile, known.role);
     this.decorate(tile, known);
+    this.updateShare();
     return tile;
+  }
+
+  // --- a screen share ------------------------------------------------------------------------
+
+  /** Shows the share of whoever presents now (from the participants' `screen`), or none. */
+  updateShare() {
+    const presenter = presenterOf([...this.people.values()]);
+    if (this.share && this.share.id !== presenter) this.dropShare();
+    if (!presenter) return;
+    const person = this.people.get(presenter);
+    if (!this.share) {
+      const tile = document.createElement('figure');
+      tile.className = 'tile share-tile';
+      tile.dataset.testid = 'share-tile';
+      tile.dataset.participant = presenter;
+      tile.dataset.waiting = 'true';
+      tile.dataset.shown = 'false';
+      tile.innerHTML = `
+        <video playsinline autoplay muted></video>
+        <div class="tile-avatar" aria-hidden="true"><span></span></div>
+        <figcaption class="tile-label">
+          <span class="tile-presenting" data-testid="presenting">Presenting</span>
+          <span class="tile-name"></span>
+        </figcaption>`;
+      const video = tile.querySelector('video');
+      video.muted = true;
+      const ready = () => {
+        if (video.videoWidth > 0 && video.srcObject) tile.dataset.waiting = 'false';
+      };
+      video.addEventListener('resize', ready);
+      video.addEventListener('playing', ready);
+      this.share = {
+        id: presenter, tile, video, videoStream: this.shareStreams.get(presenter) ?? null,
+        visible: false, shown: true, decoded: false, width: 0, height: 0,
+      };
+      this.byTile.set(tile, this.share);
+      this.mainSlot.append(tile);
+      this.resizeObserver.observe(tile);
+      this.intersection.observe(tile);
+      this.schedule();
+    }
+    const { tile } = this.share;
+    const name = person?.name ?? '…';
+    if (tile.dataset.name !== name) {
+      tile.dataset.name = name;
+      tile.querySelector('.tile-name').textContent = `${name}'s screen`;
+      tile.querySelector('.tile-avatar span').textContent = initials(name);
+      tile.setAttribute('aria-label', `${name} is presenting`);
+    }
+    this.decorateShare(tile, person ?? { id: presenter });
+  }
+
+  dropShare() {
+    const share = this.share;
+    if (!share) return;
+    this.share = null;
+    this.resizeObserver.unobserve(share.tile);
+    this.intersection.unobserve(share.tile);
+    share.video.srcObject = null;
+    share.tile.remove();
+    this.byTile.delete(share.tile);
+    this.schedule();
+    this.onViewChange();
+  }
+
+  /** A share's track arrived (its stream id says whose): shown while they present. */
+  attachShare(participantId, track) {
+    if (this.departed.has(participantId)) return;
+    const stream = new MediaStream([track]);
+    this.shareStreams.set(participantId, stream);
+    if (this.share?.id === participantId) {
+      this.share.videoStream = stream;
+      if (this.share.decoded) this.attachVideo(this.share);
+    }
+  }
+
+  /** The name of whoever presents now (their share is shown), or null. */
+  presenterName() {
+    if (!this.share) return null;
+    return this.people.get(this.share.id)?.name ?? 'Someone';
+  }
+
+  /** For tests and debugging: whose share is shown and whether its video plays. */
+  shareSnapshot() {
+    if (!this.share) return null;
+    const { id, tile, decoded, video } = this.share;
+    return {
+      id, decoded, large: tile.parentNode === this.mainSlot, waiting: tile.dataset.waiting === 'true',
+      width: video.videoWidth, height: video.videoHeight,
+    };
   }
 
   /** What we know of a remote participant ({id, name, media, role}), or undefined. */
@@ -324,6 +425,7 @@ export class TileGrid {
   /** Runs `decorate` again on every remote tile (after my own role changed). */
   redecorate() {
     for (const [id, record] of this.records) this.decorate(record.tile, this.people.get(id) ?? { id });
+    if (this.share) this.decorateShare(this.share.tile, this.people.get(this.share.id) ?? { id: this.share.id });
   }
 
   /** A remote track arrived: audio plays at once, video whenever the tile is shown. */
@@ -404,6 +506,8 @@ export class TileGrid {
     this.records.delete(participantId);
     this.byTile.delete(record.tile);
     this.people.delete(participantId);
+    this.shareStreams.delete(participantId);
+    if (this.share?.id === participantId) this.dropShare();
     if (this.pinned === participantId) this.pinned = null;
     if (this.main === participantId) this.main = null;
     this.schedule();
@@ -426,6 +530,8 @@ export class TileGrid {
 
   clear() {
     this.retain(new Set());
+    this.dropShare();
+    this.shareStreams.clear();
     this.setSpeakers([]);
     if (this.selfTile) {
       this.selfTile.querySelector('video').srcObject = null;
@@ -523,13 +629,23 @@ export class TileGrid {
     const focused = document.activeElement;
     const others = [...this.records.keys()];
     if (this.pinned && !this.records.has(this.pinned)) this.pinned = null;
-    const layout = this.pinned || this.mode === 'speaker' ? 'speaker' : 'grid';
+    const layout = this.pinned || this.mode === 'speaker' || this.share ? 'speaker' : 'grid';
     this.layoutNow = layout;
     this.element.dataset.layout = layout;
     const self = this.selfTile ? [this.selfTile] : [];
     let shownIds;
     let main = null;
-    if (layout === 'speaker') {
+    if (layout === 'speaker' && this.share) {
+      // A share is the large tile for everyone; every camera goes to the strip.
+      if (this.share.tile.parentNode !== this.mainSlot) this.mainSlot.append(this.share.tile);
+      for (const tile of [...this.mainSlot.children]) if (tile !== this.share.tile) this.tilesEl.append(tile);
+      arrange(this.tilesEl, [...self, ...others.map((id) => this.records.get(id).tile)]);
+      shownIds = others;
+      this.main = null;
+      this.tilesEl.style.maxWidth = '';
+      this.pages = 1;
+      this.pageTiles = others.length + self.length;
+    } else if (layout === 'speaker') {
       main = chooseMain({
         pinned: this.pinned, current: this.main, speakers: this.speakers, selfId: this.selfId, others,
       });
@@ -595,6 +711,10 @@ export class TileGrid {
   /** The remote videos shown now (on the page and on screen), main first, for a `view`. */
   viewTiles() {
     const tiles = [];
+    if (this.share?.decoded) {
+      const { id, width, height } = this.share;
+      tiles.push({ id, source: 'screen', large: true, width, height });
+    }
     for (const id of this.order) {
       const record = this.records.get(id);
       if (!record?.decoded) continue;
@@ -620,6 +740,7 @@ export class TileGrid {
       onPage: [...this.order],
       decoded: [...this.records.values()].filter((r) => r.decoded).map((r) => r.id),
       speakers: [...this.speakers],
+      share: this.shareSnapshot(),
     };
   }
 }

@@ -13,8 +13,8 @@ const {
   activeEncodings, addKnock, agoText, base64Url, buildView, cameraLayers, chooseMain, cleanName, dataSaverFromQuery,
   readFriendCard,
   devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId, isFatalForRetry, isHost, isLargeTile,
-  knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, pageLabel, pageShape, paging, presenceText,
-  reconnectDelay, renameRoom, roleLabel, speakingChanges, speakingNow, tileActions, videoLayersOf, viewChanged,
+  knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, pageLabel, pageShape, paging, presenceText, presenterOf,
+  reconnectDelay, renameRoom, roleLabel, speakingChanges, speakingNow, splitStreamId, tileActions, videoLayersOf, viewChanged,
   waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
 
@@ -503,5 +503,35 @@ describe('the camera\'s layers and dynacast', () => {
     for (const off of ['?data-saver=0', '?data-saver=off', '?data-saver=false', '?data-saver=No']) {
       assert.equal(dataSaverFromQuery(off), false, off);
     }
+  });
+});
+
+describe('screen sharing', () => {
+  it('tells a share from a camera by its stream id', () => {
+    assert.deepEqual(splitStreamId('Qw9-x_'), { participantId: 'Qw9-x_', source: 'camera' });
+    assert.deepEqual(splitStreamId('Qw9-x_|screen'), { participantId: 'Qw9-x_', source: 'screen' });
+    assert.equal(splitStreamId('|screen'), null);
+    assert.equal(splitStreamId(''), null);
+    assert.equal(splitStreamId(undefined), null);
+  });
+
+  it('finds who presents, and lists the share in the view next to the cameras', () => {
+    assert.equal(presenterOf([{ id: 'a' }, { id: 'b', screen: true }]), 'b');
+    assert.equal(presenterOf([{ id: 'a', screen: false }]), null);
+    const view = buildView([
+      { id: 'b', source: 'screen', large: true, width: 1280, height: 720 },
+      { id: 'b', large: false, width: 192, height: 108 },
+      { id: 'b', source: 'screen', large: true },
+    ]);
+    assert.deepEqual(view.tiles, [
+      { participant_id: 'b', size: 'large', source: 'screen', width: 1280, height: 720 },
+      { participant_id: 'b', size: 'thumbnail', width: 192, height: 108 },
+    ]);
+    // A share tile coming or going is a change worth a message.
+    assert.equal(viewChanged(view, buildView([{ id: 'b', large: true }, { id: 'b', large: false }])), true);
+    // Fifty cameras and the share fit in one view.
+    const many = Array.from({ length: 60 }, (_, i) => ({ id: `p${i}` }));
+    const big = buildView([{ id: 'p1', source: 'screen', large: true }, ...many]);
+    assert.equal(big.tiles.length, 51);
   });
 });
