@@ -72,6 +72,9 @@ target/debug/salon-bench --server-bin target/debug/salon-server \
   --video 2 --audio 2 --subscribers 1 --speakers 3 --view-grid 1 --simulcast --duration 5s --e2ee \
   --check --check-max-loss 0.05 --check-max-audio-streams 3
 
+say "Background compositing smoke run (salon-bench composite, debug build, 10 frames each of blur and replace: the person kept, the background changed)"
+target/debug/salon-bench composite --mask 256x144 --frames 10 --check
+
 say "UniFFI bindings up to date"
 scripts/gen-bindings.sh --check
 
