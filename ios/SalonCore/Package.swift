@@ -51,6 +51,8 @@ let appTestFiles = [
     "TileViewsTests.swift",
     "EncryptionTests.swift",
     "CallModelTests.swift",
+    "CallShareTests.swift",
+    "CallSocialTests.swift",
     "CallMediaModelTests.swift",
     "AddFriendModelTests.swift",
     "AudioChunksTests.swift",

@@ -6,6 +6,8 @@ struct CallState {
     var roomName: String?
     var status: CallStatus = .joining
     var tiles: [Tile] = []
+    /// Someone's screen share (one at a time): drawn large above everyone's tiles.
+    var share: Tile?
     var sendingTestPattern = false
     /// Owner or co-host: the host menu, the lobby and each tile's menu are shown.
     var isHost = false
@@ -23,9 +25,30 @@ struct CallState {
     var videoWatched = true
     /// The call's end-to-end encryption (the safety code); nil in a room that is not encrypted.
     var e2ee: E2ee?
+    /// The reactions to pick from (the core's eight, in its order).
+    var reactions: [String] = []
+    /// My own reaction, floating for a moment (I have no tile of my own).
+    var myReaction: Floating?
+    /// My hand is up.
+    var handRaised = false
+    /// Raised hands in queue order, me included (hosts only: they lower them).
+    var hands: [RaisedHand] = []
+    /// The room's chat, oldest first.
+    var chat: [ChatLine] = []
+    /// The chat sheet is open.
+    var chatOpen = false
+    /// What I am typing (at most `maxChatCharacters`).
+    var chatDraft = ""
+    /// Messages from others not seen yet (0 while the chat is open).
+    var unread = 0
+    /// I own the room: I may clear the chat for everyone.
+    var canClearChat = false
+    /// A host's panic pauses a guest's chat and reactions (the server would refuse them).
+    var chatPaused = false
 
-    /// The tile drawn big above the grid: the pinned one, else the only one.
+    /// The tile drawn big above the grid: someone's screen share, else the pinned one, else the only one.
     var mainTile: Tile? {
+        if let share { return share }
         guard let id = TileViews.mainTile(participants: tiles.map(\.id), pinned: pinned) else { return nil }
         return tiles.first { $0.id == id }
     }
@@ -60,6 +83,52 @@ struct Tile: Identifiable {
     var canModerate = false
     /// Their keys could not be checked: they see and hear nothing of me (a broken-lock badge).
     var unverified = false
+    /// Their hand is up: their place in the queue, from 1.
+    var hand: Int?
+    /// Their reaction, floating over the tile for a moment.
+    var reaction: Floating?
+    /// A screen share (its `id` is the presenter's screen video id): large, labelled "Presenting".
+    var presenting = false
+    /// For a share: the presenter's participant id (what a host stops).
+    var presenter: String?
+}
+
+/// A reaction shown for `CallModel.reactionSeconds`; `seq` tells a repeated emoji from the last one.
+struct Floating: Equatable {
+    let emoji: String
+    let seq: Int
+}
+
+/// A raised hand in the queue (`position` from 1); `mine` when it is my own.
+struct RaisedHand: Equatable, Identifiable {
+    let participantId: String
+    let name: String
+    let position: Int
+    var mine = false
+    var id: String { participantId }
+}
+
+/// One chat message as shown: `text` is plain text, never markup; nil when it can't be read with
+/// this link (sealed under a key this device never held).
+struct ChatLine: Equatable, Identifiable {
+    let id: UInt64
+    let name: String
+    let text: String?
+    let mine: Bool
+}
+
+/// The raised hands of a room as a queue, for hosts to take in turn.
+enum Hands {
+    /// Everyone whose hand is up, me included ("You"), in the order they raised it: the core's
+    /// numbers only order the queue, the positions shown count from 1.
+    static func queue(_ room: RoomState) -> [RaisedHand] {
+        var up = room.participants.compactMap { p in p.hand.map { (order: $0, id: p.id, name: p.name) } }
+        if let me = room.me, let mine = room.myHand { up.append((order: mine, id: me, name: "You")) }
+        up.sort { ($0.order, $0.id) < ($1.order, $1.id) }
+        return up.enumerated().map { i, hand in
+            RaisedHand(participantId: hand.id, name: hand.name, position: i + 1, mine: hand.id == room.me)
+        }
+    }
 }
 
 /// Everything the user can do in a call.
@@ -82,6 +151,24 @@ enum CallEvent {
     case askToMute(participantId: String)
     case mute(participantId: String)
     case remove(participantId: String)
+    /// (Hosts) stops this person's screen share.
+    case stopShare(participantId: String)
+    // Reactions, hands and chat.
+    case react(String)
+    /// Raises my hand, or lowers it.
+    case toggleHand
+    /// (Hosts) lowers one person's hand.
+    case lowerHand(participantId: String)
+    /// (Hosts) lowers every hand.
+    case lowerAllHands
+    case openChat
+    case closeChat
+    /// The chat field's text changed (cut at `maxChatCharacters`).
+    case chatDraft(String)
+    /// Sends the draft (trimmed; nothing if blank).
+    case sendChat
+    /// (The owner) deletes the chat for everyone.
+    case clearChat
 }
 
 /// Joins the room behind `link` as `myName` and shows it; mirrors the Android `CallViewModel`.
@@ -105,12 +192,21 @@ final class CallModel: ObservableObject {
 
     /// A call the pre-join screen already joined: `run` only shows it.
     private let joined: (any Call)?
+    /// Reactions floating now, by participant id (mine under my own id).
+    private var floating: [String: Floating] = [:]
+    private var floatSeq = 0
+    /// The newest chat message id seen with the chat open.
+    private var readUpTo: UInt64 = 0
+
+    /// How long a reaction floats over a tile.
+    nonisolated static let reactionSeconds = 2.0
 
     init(salon: any SalonService, link: String, myName: String, joined: (any Call)? = nil) {
         self.salon = salon
         self.link = link
         self.myName = myName
         self.joined = joined
+        state.reactions = salon.reactions
     }
 
     /// Joins (unless the pre-join screen already did), then shows the call until it ends or the
@@ -135,7 +231,13 @@ final class CallModel: ObservableObject {
                 for await room in call.states() { self?.show(room) }
             }
             group.addTask { @MainActor [weak self] in
-                for await event in call.events() { self?.state.notice = CallModel.describe(event) }
+                for await event in call.events() {
+                    if case let .reaction(id, emoji) = event {
+                        self?.float(emoji, from: id)
+                    } else {
+                        self?.state.notice = CallModel.describe(event)
+                    }
+                }
             }
             group.addTask { [weak self] in
                 // Off the main actor: converting a picture is real work.
@@ -172,7 +274,46 @@ final class CallModel: ObservableObject {
         case let .deny(id): host { try $0.deny(knockId: id) }
         case let .askToMute(id): host { try $0.askToMute(participantId: id) }
         case let .mute(id): host { try $0.mute(participantId: id, video: false) }
+        case let .stopShare(id): host { try $0.stopShare(participantId: id) }
         case let .remove(id): host { try $0.remove(participantId: id) }
+        case let .react(emoji): host { try $0.react(emoji) }
+        case .toggleHand: host { [raised = state.handRaised] in try $0.raiseHand(!raised) }
+        case let .lowerHand(id): host { try $0.lowerHands(participantId: id) }
+        case .lowerAllHands: host { try $0.lowerHands(participantId: nil) }
+        case .openChat:
+            state.chatOpen = true
+            render()
+        case .closeChat:
+            state.chatOpen = false
+            render()
+        case let .chatDraft(text): state.chatDraft = String(text.prefix(maxChatCharacters))
+        case .sendChat: sendChat()
+        case .clearChat: host { try $0.clearChat() }
+        }
+    }
+
+    /// Floats a reaction over its sender's tile for `reactionSeconds`; a newer one replaces it.
+    private func float(_ emoji: String, from participantId: String) {
+        floatSeq += 1
+        let shown = Floating(emoji: emoji, seq: floatSeq)
+        floating[participantId] = shown
+        render()
+        Task { @MainActor [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(CallModel.reactionSeconds * 1_000_000_000))
+            guard let self, self.floating[participantId] == shown else { return }
+            self.floating[participantId] = nil
+            self.render()
+        }
+    }
+
+    private func sendChat() {
+        let text = state.chatDraft.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty, let call else { return }
+        do {
+            try call.sendChat(text)
+            state.chatDraft = ""
+        } catch {
+            state.notice = error.localizedDescription
         }
     }
 
@@ -217,13 +358,32 @@ final class CallModel: ObservableObject {
         case let .reconnecting(attempt): state.status = .reconnecting(attempt: attempt)
         case let .ended(reason): state.status = .ended(Self.describe(reason))
         }
+        let queue = Hands.queue(room)
         state.tiles = room.participants.map { p in
             Tile(
                 id: p.id, name: p.name, speaking: p.speaking, dominant: p.id == room.dominantSpeaker,
                 muted: !p.audioOn, cameraOff: !p.videoOn, picture: pictures[p.id],
                 canModerate: Self.outranks(room.role, p.role),
-                unverified: Encryption.unverified(room.e2ee, p.id))
+                unverified: Encryption.unverified(room.e2ee, p.id),
+                hand: queue.first { $0.participantId == p.id }?.position,
+                reaction: floating[p.id])
         }
+        state.share = room.participants.first(where: \.screen).map { p in
+            Tile(
+                id: p.screenVideoId, name: "\(p.name)'s screen", speaking: false, muted: false, cameraOff: false,
+                picture: pictures[p.screenVideoId], canModerate: Self.outranks(room.role, p.role),
+                presenting: true, presenter: p.id)
+        }
+        state.myReaction = room.me.flatMap { floating[$0] }
+        state.handRaised = room.myHand != nil
+        state.hands = room.isHost ? queue : []
+        state.chat = room.chat.map { m in
+            ChatLine(id: m.id, name: m.from == room.me ? "You" : m.name, text: m.text, mine: m.from == room.me)
+        }
+        if state.chatOpen { readUpTo = max(readUpTo, room.chat.last?.id ?? 0) }
+        state.unread = state.chatOpen ? 0 : room.chat.filter { $0.id > readUpTo && $0.from != room.me }.count
+        state.canClearChat = room.role == .owner
+        state.chatPaused = room.panic && !room.isHost
         state.pinned = pinned.flatMap { id in room.participants.contains { $0.id == id } ? id : nil }
         state.videoWatched = room.videoWatched
         state.isHost = room.isHost
@@ -292,6 +452,7 @@ final class CallModel: ObservableObject {
         case let .muteRequested(by): return "\(by) asks you to mute your microphone"
         case let .muted(by, _, _): return "\(by) turned your microphone off"
         case let .refused(_, message): return message
+        case let .reaction(_, emoji): return emoji
         }
     }
 

@@ -9,6 +9,8 @@ struct CallRoute: View {
     @StateObject private var media: CallMedia
     private let title: String
     private let onClose: () -> Void
+    /// What goes behind me (`BackgroundMenu`).
+    @State private var background: Background = .off
 
     init(salon: any SalonService, joined: JoinedCall, onClose: @escaping () -> Void) {
         _model = StateObject(wrappedValue: CallModel(
@@ -26,12 +28,17 @@ struct CallRoute: View {
         }, sendMedia: media.send)
         .background { PictureInPictureLayer(pip: media.pictureInPicture) }
         .overlay(alignment: .topTrailing) {
-            // Myself, small, while my camera runs.
+            // Myself, small, while my camera runs, and what goes behind me.
             if media.state.cameraRunning {
-                CameraPreview(session: media.camera.session)
-                    .frame(width: 90, height: 160)
-                    .clipShape(RoundedRectangle(cornerRadius: 10))
-                    .padding(8)
+                VStack(alignment: .trailing, spacing: 6) {
+                    CameraPreview(session: media.camera.session)
+                        .frame(width: 90, height: 160)
+                        .clipShape(RoundedRectangle(cornerRadius: 10))
+                    BackgroundMenu(current: background) { choice in
+                        if (try? media.setBackground(choice)) != nil { background = choice }
+                    }
+                }
+                .padding(8)
             }
         }
         .onChange(of: model.state.pinned) { media.pinned = $0 }
@@ -133,12 +140,15 @@ struct CallView: View {
                     .padding(.horizontal)
                 }
             }
+            if !state.hands.isEmpty {
+                HandsQueue(hands: state.hands, send: send)
+            }
             if state.status == .live && state.tiles.isEmpty {
                 Text("Nobody else is here yet.").padding()
             }
             if let main = state.mainTile {
-                // The pinned tile, or the only one: big, above the others.
-                TileView(tile: main, canPin: state.tiles.count > 1, fill: true, send: send)
+                // A screen share, the pinned tile, or the only one: big, above the others.
+                TileView(tile: main, canPin: !main.presenting && state.tiles.count > 1, fill: true, send: send)
                     .padding(8)
             }
             let grid = state.gridTiles
@@ -147,6 +157,8 @@ struct CallView: View {
             } else if state.mainTile == nil {
                 Spacer()
             }
+            SocialControls(state: state, send: send)
+                .padding(.vertical, 6)
             mediaControls
             if state.sendingTestPattern && !state.videoWatched {
                 Text("Nobody is watching your video: the test picture is paused.")
@@ -177,6 +189,10 @@ struct CallView: View {
                 }
                 .presentationDetents([.medium])
             }
+        }
+        .sheet(isPresented: Binding(get: { state.chatOpen }, set: { open in if !open { send(.closeChat) } })) {
+            ChatSheet(state: state, send: send)
+                .presentationDetents([.medium, .large])
         }
         .toolbar {
             if state.isHost && state.status == .live {
@@ -333,7 +349,8 @@ private struct TileGrid: View {
 }
 
 /// One person: their picture (or initial), name, muted/speaking, a ring while they speak (a
-/// thicker one for the loudest speaker). Long-press, or "Pin", pins it (`canPin`); `fill` draws
+/// thicker one for the loudest speaker), their raised hand's place in the queue and their
+/// reaction floating up. Long-press, or "Pin", pins it (`canPin`); `fill` draws
 /// it as the big tile, filling the space it is given instead of a 4:3 box.
 private struct TileView: View {
     let tile: Tile
@@ -372,6 +389,7 @@ private struct TileView: View {
             }
             .overlay(alignment: .bottomLeading) {
                 HStack(spacing: 6) {
+                    if tile.presenting { Text("Presenting").foregroundStyle(.cyan) }
                     Text(tile.name).foregroundStyle(.white)
                     Spacer()
                     if tile.muted { Text("muted").foregroundStyle(.red.opacity(0.8)) }
@@ -380,7 +398,10 @@ private struct TileView: View {
                         Button(fill ? "Unpin" : "Pin") { send(.pin(participantId: tile.id)) }
                             .foregroundStyle(.white)
                     }
-                    if tile.canModerate {
+                    if tile.canModerate, tile.presenting, let presenter = tile.presenter {
+                        Button("Stop sharing") { send(.stopShare(participantId: presenter)) }
+                            .foregroundStyle(.white)
+                    } else if tile.canModerate {
                         Menu("⋯") {
                             Button("Ask to mute") { send(.askToMute(participantId: tile.id)) }
                             Button("Mute") { send(.mute(participantId: tile.id)) }
@@ -392,6 +413,16 @@ private struct TileView: View {
                 .font(.caption)
                 .padding(6)
                 .background(.black.opacity(0.5))
+            }
+            .overlay(alignment: .topLeading) {
+                if let hand = tile.hand {
+                    HandBadge(position: hand).padding(6)
+                }
+            }
+            .overlay {
+                if let reaction = tile.reaction {
+                    FloatingReaction(reaction: reaction)
+                }
             }
             .overlay(alignment: .topTrailing) {
                 if tile.unverified {

@@ -33,6 +33,14 @@ final class CallMedia: ObservableObject, MediaDevices {
 
     func send(_ event: CallMediaEvent) { model.send(event) }
 
+    /// What goes behind me: the core composites it (`Call.setBackground`); the camera adds
+    /// Vision's person mask to every picture while it is not `.off`. Throws `.invalidInput` for
+    /// a picture the core refuses (nothing changes then).
+    func setBackground(_ background: Background) throws {
+        try call.setBackground(background)
+        camera.segmentPerson(background != .off)
+    }
+
     /// Pinned on the call screen: picture in picture prefers them.
     var pinned: String?
 
@@ -40,10 +48,14 @@ final class CallMedia: ObservableObject, MediaDevices {
         guard !started else { return }
         started = true
         let call = call
-        camera.setSink { [weak call] frame in
+        camera.setSink { [weak call] frame, mask in
             // Nobody shows my video: the core would drop it, so skip sending.
             guard let call, call.state.videoWatched else { return }
-            try? call.sendVideoFrame(frame)
+            if let mask {
+                try? call.sendVideoFrame(frame, mask: mask)
+            } else {
+                try? call.sendVideoFrame(frame)
+            }
         }
         let audio = CallAudio(captures: state.permissions.microphone == .granted) { [weak call] chunk in
             try? call?.sendAudioFrame(chunk)

@@ -5,7 +5,9 @@ import SalonCore
 /// nearest preset turned upright, so 720×1280, up to 30 fps: `CaptureFormat`, which the join
 /// options follow) whose NV12 full-range pictures become the core's I420 (`NV12.swift`).
 /// `session` also feeds the previews. Every session change runs on the camera's own queue, as
-/// Apple asks (`startRunning` blocks).
+/// Apple asks (`startRunning` blocks). With `segmentPerson(true)` (a background is on), each
+/// picture also gets Vision's person mask (`PersonSegmenter`), computed on the same queue from
+/// the same pixel buffer; the core does the compositing on its own thread.
 final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unchecked Sendable {
     let session = AVCaptureSession()
     private let queue = DispatchQueue(label: "org.salon.camera")
@@ -13,7 +15,8 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
     // Only touched on `queue`.
     private var input: AVCaptureDeviceInput?
     private var outputAdded = false
-    private var sink: ((I420Frame) -> Void)?
+    private var sink: ((I420Frame, PersonMask?) -> Void)?
+    private var segmenter: PersonSegmenter?
 
     /// There is a camera at all (not in the simulator).
     static var available: Bool {
@@ -25,9 +28,21 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
         device(front: true) != nil && device(front: false) != nil
     }
 
-    /// Pictures go to `sink` (on the camera's queue); nil stops sending (the preview goes on).
-    func setSink(_ sink: ((I420Frame) -> Void)?) {
+    /// Pictures go to `sink` (on the camera's queue), with the person mask while `segmentPerson`
+    /// is on (nil otherwise, or when Vision failed); nil stops sending (the preview goes on).
+    func setSink(_ sink: ((I420Frame, PersonMask?) -> Void)?) {
         queue.async { self.sink = sink }
+    }
+
+    /// Computes a person mask for every picture (for a blurred or replaced background), or stops.
+    func segmentPerson(_ on: Bool) {
+        queue.async {
+            if !on {
+                self.segmenter = nil
+            } else if self.segmenter == nil {
+                self.segmenter = PersonSegmenter()
+            }
+        }
     }
 
     /// Starts the camera facing `front` (switching if it runs with the other one), or stops it.
@@ -128,6 +143,6 @@ final class Camera: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unc
                 bytesPerRow: cbcrRow),
             range: format == kCVPixelFormatType_420YpCbCr8BiPlanarFullRange ? .full : .video,
             timestampUs: time.isValid ? Int64(CMTimeGetSeconds(time) * 1_000_000) : 0)
-        if let frame { sink(frame) }
+        if let frame { sink(frame, segmenter?.mask(of: pixels)) }
     }
 }

@@ -237,7 +237,12 @@ public final class FakeSalonService: SalonService, @unchecked Sendable {
         }
         return I420Frame(width: width, height: height, data: data, timestampUs: index * 33_333)
     }
+
+    public var reactions: [String] { fakeReactions }
 }
+
+/// The core's eight reactions, in its order.
+let fakeReactions = ["👍", "❤️", "😂", "😮", "👏", "🎉", "🙌", "🔥"]
 
 /// A `Call` driven by the test: `emit` a state, `emitVideo` a picture, `emitEvent` an event;
 /// what the app sends is recorded, host actions as text in `hostActions` ("remove b",
@@ -325,6 +330,28 @@ public final class FakeCall: Call, @unchecked Sendable {
         }
     }
 
+    private var masks: [PersonMask] = []
+    private var chosenBackground: Background = .off
+    /// The masks sent with `sendVideoFrame(_:mask:)`, in order (their frames are in `sentVideo`).
+    public var sentMasks: [PersonMask] { locked { masks } }
+    /// The latest `setBackground`.
+    public var background: Background { locked { chosenBackground } }
+
+    public func sendVideoFrame(_ frame: I420Frame, mask: PersonMask) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            sent.video.append(frame)
+            masks.append(mask)
+        }
+    }
+
+    public func setBackground(_ background: Background) throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            chosenBackground = background
+        }
+    }
+
     /// Like the core: guests cannot turn anything on during panic.
     private func checkMayTurnOn(_ on: Bool) throws {
         if on && current.panic && !current.isHost { throw SalonError.notAllowed("panic") }
@@ -378,9 +405,96 @@ public final class FakeCall: Call, @unchecked Sendable {
     public func unban(banId: String) throws { try host("unban \(banId)") }
     public func askToMute(participantId: String) throws { try host("ask-mute \(participantId)") }
     public func mute(participantId: String, video: Bool) throws { try host("mute \(participantId) video=\(video)") }
+    public func stopShare(participantId: String) throws { try host("stop-share \(participantId)") }
     public func setCohost(participantId: String, cohost: Bool) throws { try host("cohost \(participantId) \(cohost)") }
     public func setPanic(_ active: Bool) throws { try host("panic \(active)") }
     public func rotateLink() throws { try host("rotate") }
     public func turnOnEncryption() throws { try host("encrypt") }
     public func endRoom() throws { try host("end") }
+
+    // Reactions, hands and chat: like the core with an instant server. A reaction comes back to
+    // me as an event, a hand and a message land in the state; a guest's reaction or message
+    // during panic is refused (as the server would); bad input is `.invalidInput`.
+
+    private var reacted: [String] = []
+    /// Every reaction sent, in order.
+    public var sentReactions: [String] { locked { reacted } }
+    /// The clock of the messages `sendChat` echoes (Unix milliseconds); tests may fix it.
+    public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Changes the state as the core would after the server's answer.
+    private func update(_ change: (inout RoomState) -> Void) {
+        locked {
+            change(&current)
+            stateReaders.publish(current)
+        }
+    }
+
+    /// The server's refusal of a guest's reaction or message during panic; true if refused.
+    private func refusedForPanic() -> Bool {
+        let state = self.state
+        guard state.panic && !state.isHost else { return false }
+        eventReaders.publish(.refused(.notAllowed, message: "Paused by a host"))
+        return true
+    }
+
+    private func checkOpen() throws {
+        if case .ended = state.connection { throw SalonError.callEnded }
+    }
+
+    public func react(_ emoji: String) throws {
+        try checkOpen()
+        guard fakeReactions.contains(emoji) else { throw SalonError.invalidInput("not a reaction: \(emoji)") }
+        if refusedForPanic() { return }
+        locked { reacted.append(emoji) }
+        eventReaders.publish(.reaction(participantId: state.me ?? "me", emoji: emoji))
+    }
+
+    public func raiseHand(_ raised: Bool) throws {
+        try checkOpen()
+        update { state in
+            let last = (state.participants.compactMap(\.hand) + [state.myHand].compactMap { $0 }).max() ?? 0
+            state.myHand = raised ? (state.myHand ?? last + 1) : nil
+        }
+    }
+
+    public func lowerHands(participantId: String?) throws {
+        try host("lower-hands \(participantId ?? "all")")
+        guard state.isHost else {
+            eventReaders.publish(.refused(.notAllowed, message: "Only a host can do that"))
+            return
+        }
+        update { state in
+            for i in state.participants.indices where participantId == nil || state.participants[i].id == participantId {
+                state.participants[i].hand = nil
+            }
+            if participantId == nil || participantId == state.me { state.myHand = nil }
+        }
+    }
+
+    public func sendChat(_ text: String) throws {
+        try checkOpen()
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { throw SalonError.invalidInput("empty message") }
+        if trimmed.unicodeScalars.count > maxChatCharacters {
+            throw SalonError.invalidInput("longer than \(maxChatCharacters) characters")
+        }
+        if refusedForPanic() { return }
+        let at = now()
+        let name = options.name
+        update { state in
+            let id = (state.chat.map(\.id).max() ?? 0) + 1
+            state.chat.append(ChatMessage(id: id, from: state.me ?? "me", name: name, atMs: at, text: trimmed))
+            if state.chat.count > 200 { state.chat.removeFirst(state.chat.count - 200) }
+        }
+    }
+
+    public func clearChat() throws {
+        try host("clear-chat")
+        guard state.role == .owner else {
+            eventReaders.publish(.refused(.notAllowed, message: "Only the owner can clear the chat"))
+            return
+        }
+        update { $0.chat = [] }
+    }
 }

@@ -143,7 +143,13 @@ extension RoomState {
             microphoneOn: r.microphoneOn, cameraOn: r.cameraOn,
             knocks: r.knocks.map { Knock($0) }, bans: r.bans.map { Ban($0) },
             speakers: r.speakers, speaking: r.speaking, videoWatched: r.videoWatched,
-            e2ee: r.e2ee.map { E2ee($0) })
+            e2ee: r.e2ee.map { E2ee($0) }, myHand: r.myHand, chat: r.chat.map { ChatMessage($0) })
+    }
+}
+
+extension ChatMessage {
+    init(_ r: ChatRecord) {
+        self.init(id: r.id, from: r.from, name: r.name, atMs: r.atMs, text: r.text)
     }
 }
 
@@ -158,7 +164,7 @@ extension Participant {
         self.init(
             id: r.id, name: r.name, audioOn: r.audioOn, videoOn: r.videoOn,
             receivingAudio: r.receivingAudio, receivingVideo: r.receivingVideo, speaking: r.speaking,
-            role: Role(r.role))
+            role: Role(r.role), hand: r.hand, screen: r.screen, receivingScreen: r.receivingScreen)
     }
 }
 
@@ -228,6 +234,7 @@ extension CallEvent {
         case let .muted(by, microphoneOn, cameraOn):
             self = .muted(by: by, microphoneOn: microphoneOn, cameraOn: cameraOn)
         case let .refused(reason, message): self = .refused(Refusal(reason), message: message)
+        case let .reaction(participantId, emoji): self = .reaction(participantId: participantId, emoji: emoji)
         }
     }
 }
@@ -238,6 +245,8 @@ extension Refusal {
         case .notAllowed: self = .notAllowed
         case .notFound: self = .notFound
         case .rateLimited: self = .rateLimited
+        case .invalid: self = .invalid
+        case .failed: self = .failed
         }
     }
 }
@@ -253,6 +262,23 @@ extension I420Frame {
         VideoFrame(
             width: UInt32(clamping: width), height: UInt32(clamping: height), data: data,
             timestampUs: UInt64(clamping: timestampUs))
+    }
+}
+
+extension PersonMask {
+    var ffi: SalonCoreFFI.PersonMask {
+        SalonCoreFFI.PersonMask(
+            width: UInt32(clamping: width), height: UInt32(clamping: height), data: data)
+    }
+}
+
+extension Background {
+    var ffi: BackgroundChoice {
+        switch self {
+        case .off: return .off
+        case .blur: return .blur
+        case .picture(let image): return .replace(image: image.ffi)
+        }
     }
 }
 

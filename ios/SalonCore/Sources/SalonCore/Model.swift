@@ -222,6 +222,10 @@ public struct RoomState: Equatable, Hashable, Sendable {
     public var videoWatched: Bool
     /// End-to-end encryption of this call; nil in a room that is not encrypted (a legacy room).
     public var e2ee: E2ee?
+    /// My hand is up: its place in the queue (smaller went up earlier); nil when down.
+    public var myHand: UInt64?
+    /// The room's chat I may read, oldest first (the newest 200).
+    public var chat: [ChatMessage]
 
     public var isHost: Bool { role.isHost }
 
@@ -232,7 +236,8 @@ public struct RoomState: Equatable, Hashable, Sendable {
         roomId: String, roomName: String?, me: String?, participants: [Participant], connection: Connection,
         link: String = "", role: Role = .guest, locked: Bool = false, panic: Bool = false,
         microphoneOn: Bool = true, cameraOn: Bool = true, knocks: [Knock] = [], bans: [Ban] = [],
-        speakers: [String] = [], speaking: Bool = false, videoWatched: Bool = true, e2ee: E2ee? = nil
+        speakers: [String] = [], speaking: Bool = false, videoWatched: Bool = true, e2ee: E2ee? = nil,
+        myHand: UInt64? = nil, chat: [ChatMessage] = []
     ) {
         self.roomId = roomId
         self.roomName = roomName
@@ -251,6 +256,30 @@ public struct RoomState: Equatable, Hashable, Sendable {
         self.speaking = speaking
         self.videoWatched = videoWatched
         self.e2ee = e2ee
+        self.myHand = myHand
+        self.chat = chat
+    }
+}
+
+/// One chat message of the room.
+public struct ChatMessage: Equatable, Hashable, Identifiable, Sendable {
+    /// The room's number for it (increasing).
+    public var id: UInt64
+    /// The sender's participant id and their name when they sent it.
+    public var from: String
+    public var name: String
+    /// Unix milliseconds.
+    public var atMs: Int64
+    /// The text, to show as plain text; nil when it can't be read with this link (sealed under a
+    /// key from before a new link this device never saw).
+    public var text: String?
+
+    public init(id: UInt64, from: String, name: String, atMs: Int64, text: String?) {
+        self.id = id
+        self.from = from
+        self.name = name
+        self.atMs = atMs
+        self.text = text
     }
 }
 
@@ -285,10 +314,23 @@ public struct Participant: Equatable, Hashable, Identifiable, Sendable {
     public var receivingVideo: Bool
     public var speaking: Bool
     public var role: Role
+    /// Their hand is up: its place in the queue (smaller went up earlier); nil when down.
+    public var hand: UInt64?
+    /// They share their screen now: show it large. Its pictures come as `screenVideoId`.
+    public var screen: Bool
+    /// Whether their screen share reaches me.
+    public var receivingScreen: Bool
+
+    /// The id their screen share's pictures come with (and `Call.setView` takes).
+    public var screenVideoId: String { Participant.screenVideoId(of: id) }
+
+    /// The id `participantId`'s screen share comes with: the core's rule (`<id>|screen`).
+    public static func screenVideoId(of participantId: String) -> String { "\(participantId)|screen" }
 
     public init(
         id: String, name: String, audioOn: Bool, videoOn: Bool,
-        receivingAudio: Bool, receivingVideo: Bool, speaking: Bool, role: Role = .guest
+        receivingAudio: Bool, receivingVideo: Bool, speaking: Bool, role: Role = .guest, hand: UInt64? = nil,
+        screen: Bool = false, receivingScreen: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -298,6 +340,9 @@ public struct Participant: Equatable, Hashable, Identifiable, Sendable {
         self.receivingVideo = receivingVideo
         self.speaking = speaking
         self.role = role
+        self.hand = hand
+        self.screen = screen
+        self.receivingScreen = receivingScreen
     }
 }
 
@@ -390,6 +435,8 @@ public enum CallEvent: Equatable, Hashable, Sendable {
     case muted(by: String, microphoneOn: Bool, cameraOn: Bool)
     /// The server refused something I did and nothing changed; the message is for people.
     case refused(Refusal, message: String)
+    /// Someone (maybe me) reacted: float `emoji` over their tile for a moment.
+    case reaction(participantId: String, emoji: String)
 }
 
 /// Why the server refused.
@@ -399,6 +446,10 @@ public enum Refusal: Equatable, Hashable, Sendable {
     /// The person, knock or ban is no longer there.
     case notFound
     case rateLimited
+    /// Not acceptable (e.g. too long); the message says why.
+    case invalid
+    /// The server could not do it (its storage failed); try again later.
+    case failed
 }
 
 /// An I420 picture: the Y plane, then U, then V, tightly packed (`width * height * 3 / 2`
@@ -415,6 +466,30 @@ public struct I420Frame: Equatable, Hashable, Sendable {
         self.data = data
         self.timestampUs = timestampUs
     }
+}
+
+/// Where the person is in a camera picture: `width` × `height` coverage bytes, row by row; 255
+/// is the person, 0 the background, values between blend (a segmenter's confidence × 255). Any
+/// size up to 4096 on a side: the core stretches it over the picture, so it must show the same
+/// picture, in the same orientation.
+public struct PersonMask: Equatable, Hashable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var data: Data
+
+    public init(width: Int, height: Int, data: Data) {
+        self.width = width
+        self.height = height
+        self.data = data
+    }
+}
+
+/// What goes behind me in my video (`Call.setBackground`).
+public enum Background: Equatable, Hashable, Sendable {
+    case off
+    case blur
+    /// A picture, scaled to cover my video and cropped at its centre; at most 4096 on a side.
+    case picture(I420Frame)
 }
 
 /// A decoded picture from another participant.

@@ -14,6 +14,8 @@ public final class RustSalonService: SalonService, @unchecked Sendable {
 
     public var coreVersion: String { SalonCoreFFI.coreVersion() }
 
+    public var reactions: [String] { SalonCoreFFI.salonReactions() }
+
     public func friends() async throws -> [Friend] {
         try mapErrors { try client.friends().map { Friend($0) } }
     }
@@ -233,6 +235,14 @@ private final class RustCall: Call, @unchecked Sendable {
         try mapErrors { try call.sendVideoFrame(frame: frame.ffi) }
     }
 
+    func sendVideoFrame(_ frame: I420Frame, mask: PersonMask) throws {
+        try mapErrors { try call.sendVideoFrameMasked(frame: frame.ffi, mask: mask.ffi) }
+    }
+
+    func setBackground(_ background: Background) throws {
+        try mapErrors { try call.setBackground(choice: background.ffi) }
+    }
+
     func sendAudioFrame(_ pcm: [Int16]) throws {
         try mapErrors { try call.sendAudioFrame(pcm: pcm) }
     }
@@ -264,6 +274,8 @@ private final class RustCall: Call, @unchecked Sendable {
         try mapErrors { try call.mute(participantId: participantId, video: video) }
     }
 
+    func stopShare(participantId: String) throws { try mapErrors { try call.stopShare(participantId: participantId) } }
+
     func setCohost(participantId: String, cohost: Bool) throws {
         try mapErrors { try call.setCohost(participantId: participantId, cohost: cohost) }
     }
@@ -274,6 +286,18 @@ private final class RustCall: Call, @unchecked Sendable {
     func turnOnEncryption() throws { try mapErrors { try call.turnOnEncryption() } }
 
     func endRoom() throws { try mapErrors { try call.endRoom() } }
+
+    func react(_ emoji: String) throws { try mapErrors { try call.react(emoji: emoji) } }
+
+    func raiseHand(_ raised: Bool) throws { try mapErrors { try call.raiseHand(raised: raised) } }
+
+    func lowerHands(participantId: String?) throws {
+        try mapErrors { try call.lowerHands(participantId: participantId) }
+    }
+
+    func sendChat(_ text: String) throws { try mapErrors { try call.sendChat(text: text) } }
+
+    func clearChat() throws { try mapErrors { try call.clearChat() } }
 
     func leave() async {
         await call.leave()

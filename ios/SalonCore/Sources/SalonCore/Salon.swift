@@ -68,7 +68,13 @@ public protocol SalonService: AnyObject, Sendable {
 
     /// A synthetic moving picture (frame `index` of a 30 fps sequence), for demos without a camera.
     func testPatternFrame(width: Int, height: Int, index: Int64) throws -> I420Frame
+
+    /// The reactions a room accepts (`Call.react`), in the order to show them (eight emoji).
+    var reactions: [String] { get }
 }
+
+/// Longest chat message, in characters (`Call.sendChat`).
+public let maxChatCharacters = 1000
 
 extension SalonService {
     public func addFriend(name: String, roomLink: String) async throws -> Friend {
@@ -119,6 +125,17 @@ public protocol Call: AnyObject, Sendable {
     /// Sends a camera picture. Never blocks; once the call is over it throws `.callEnded`.
     func sendVideoFrame(_ frame: I420Frame) throws
 
+    /// Sends a camera picture with the person segmenter's `mask` for it. With a background set
+    /// (`setBackground`), the core blurs or replaces what is not the person on its encoder
+    /// thread, before encoding. Never blocks.
+    func sendVideoFrame(_ frame: I420Frame, mask: PersonMask) throws
+
+    /// What goes behind me from the next picture on. While it is not `.off`, pictures sent
+    /// without a mask go out as all background (blurred all over, or only the picture), never as
+    /// the camera saw them. Throws `.invalidInput` for a picture that is not valid I420 or is
+    /// larger than 4096 on a side.
+    func setBackground(_ background: Background) throws
+
     /// Sends 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples). Never blocks.
     func sendAudioFrame(_ pcm: [Int16]) throws
 
@@ -153,6 +170,8 @@ public protocol Call: AnyObject, Sendable {
     func askToMute(participantId: String) throws
     /// Turns their microphone (and with `video`, camera) off.
     func mute(participantId: String, video: Bool) throws
+    /// Stops their screen share (`Participant.screen`); they may share again later.
+    func stopShare(participantId: String) throws
     /// The owner names (or un-names) a co-host.
     func setCohost(participantId: String, cohost: Bool) throws
     /// Panic: lock and turn every guest's microphone and camera off until released.
@@ -165,4 +184,20 @@ public protocol Call: AnyObject, Sendable {
     func turnOnEncryption() throws
     /// Ends the call for everyone, this one included (`.roomEnded`).
     func endRoom() throws
+
+    // MARK: Reactions, hands and chat
+
+    /// Sends a reaction, one of `SalonService.reactions`; everyone (me too) gets it as
+    /// `.reaction`. Anything else is `.invalidInput`; beyond my budget, or a guest during panic,
+    /// the server answers `.refused`.
+    func react(_ emoji: String) throws
+    /// Raises or lowers my hand; `RoomState.myHand` follows.
+    func raiseHand(_ raised: Bool) throws
+    /// (Hosts) lowers `participantId`'s hand, or with nil everyone's.
+    func lowerHands(participantId: String?) throws
+    /// Sends a chat message (1–1000 characters once trimmed, else `.invalidInput`); it arrives in
+    /// `RoomState.chat`. End-to-end encrypted in an encrypted room.
+    func sendChat(_ text: String) throws
+    /// (The owner) deletes the room's chat for everyone.
+    func clearChat() throws
 }

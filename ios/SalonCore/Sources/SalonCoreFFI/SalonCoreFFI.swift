@@ -866,6 +866,168 @@ public func FfiConverterTypeAudioFrameSink_lower(_ value: AudioFrameSink) -> UIn
 
 
 /**
+ * Composites backgrounds on the app's side, e.g. for a preview before joining (a call does
+ * its own, on its encoder thread). Keeps the picture scaled to the last frame size.
+ */
+public protocol BackgroundCompositorProtocol: AnyObject, Sendable {
+    
+    /**
+     * `frame` with the background behind the person (without a mask: all background).
+     * Runs on the caller's thread, a few milliseconds at 640×360. `InvalidInput` for a frame
+     * or mask that does not add up.
+     */
+    func composite(frame: VideoFrame, mask: PersonMask?) throws  -> VideoFrame
+    
+    /**
+     * `InvalidInput` for a picture that is not a valid I420 frame or is too large.
+     */
+    func setBackground(choice: BackgroundChoice) throws 
+    
+}
+/**
+ * Composites backgrounds on the app's side, e.g. for a preview before joining (a call does
+ * its own, on its encoder thread). Keeps the picture scaled to the last frame size.
+ */
+open class BackgroundCompositor: BackgroundCompositorProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_salon_core_fn_clone_backgroundcompositor(self.handle, $0) }
+    }
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_constructor_backgroundcompositor_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_salon_core_fn_free_backgroundcompositor(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `frame` with the background behind the person (without a mask: all background).
+     * Runs on the caller's thread, a few milliseconds at 640×360. `InvalidInput` for a frame
+     * or mask that does not add up.
+     */
+open func composite(frame: VideoFrame, mask: PersonMask?)throws  -> VideoFrame  {
+    return try  FfiConverterTypeVideoFrame_lift(try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_backgroundcompositor_composite(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeVideoFrame_lower(frame),
+        FfiConverterOptionTypePersonMask.lower(mask),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `InvalidInput` for a picture that is not a valid I420 frame or is too large.
+     */
+open func setBackground(choice: BackgroundChoice)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_backgroundcompositor_set_background(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeBackgroundChoice_lower(choice),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackgroundCompositor: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = BackgroundCompositor
+
+    public static func lift(_ handle: UInt64) throws -> BackgroundCompositor {
+        return BackgroundCompositor(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: BackgroundCompositor) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackgroundCompositor {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BackgroundCompositor, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackgroundCompositor_lift(_ handle: UInt64) throws -> BackgroundCompositor {
+    return try FfiConverterTypeBackgroundCompositor.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackgroundCompositor_lower(_ value: BackgroundCompositor) -> UInt64 {
+    return FfiConverterTypeBackgroundCompositor.lower(value)
+}
+
+
+
+
+
+
+/**
  * Told about my friends' presence: the whole list after every change, and "door opened" for
  * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
  */
@@ -1354,6 +1516,11 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     
     func askMute(participantId: String) throws 
     
+    /**
+     * (The owner) deletes the room's chat for everyone.
+     */
+    func clearChat() throws 
+    
     func deny(knockId: String) throws 
     
     /**
@@ -1364,9 +1531,24 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     func leave() async 
     
     /**
+     * (Hosts) lowers someone's hand; with no id, everyone's.
+     */
+    func lowerHands(participantId: String?) throws 
+    
+    /**
      * Turns their microphone (and with `video`, camera) off.
      */
     func mute(participantId: String, video: Bool) throws 
+    
+    /**
+     * Raises or lowers my hand.
+     */
+    func raiseHand(raised: Bool) throws 
+    
+    /**
+     * Sends a reaction (one of `salon_reactions()`); it floats over my tile for everyone.
+     */
+    func react(emoji: String) throws 
     
     func remoteStats()  -> [RemoteStatsRecord]
     
@@ -1386,9 +1568,29 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     func sendAudioFrame(pcm: [Int16]) throws 
     
     /**
+     * Sends a chat message (1–1000 characters; end-to-end encrypted in an encrypted room).
+     */
+    func sendChat(text: String) throws 
+    
+    /**
      * A camera frame. Never blocks.
      */
     func sendVideoFrame(frame: VideoFrame) throws 
+    
+    /**
+     * A camera frame with the platform's person mask for it: with a background set
+     * (`set_background`), what is not the person is blurred or replaced on the core's
+     * encoder thread. Never blocks.
+     */
+    func sendVideoFrameMasked(frame: VideoFrame, mask: PersonMask) throws 
+    
+    /**
+     * What goes behind me from the next frame on. Frames sent without a mask
+     * (`send_video_frame`) while a background is on go out as all background — blurred all
+     * over, or only the picture — never as the camera saw them. `InvalidInput` for a picture
+     * that is not a valid I420 frame or is larger than 4096 a side.
+     */
+    func setBackground(choice: BackgroundChoice) throws 
     
     /**
      * `NotAllowed` when turning it on during panic.
@@ -1417,6 +1619,11 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     func setView(participantId: String, view: ParticipantViewRecord) throws 
     
     func state()  -> RoomStateRecord
+    
+    /**
+     * Stops their screen share.
+     */
+    func stopShare(participantId: String) throws 
     
     /**
      * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
@@ -1502,6 +1709,17 @@ open func askMute(participantId: String)throws   {try rustCallWithError(FfiConve
 }
 }
     
+    /**
+     * (The owner) deletes the room's chat for everyone.
+     */
+open func clearChat()throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_clear_chat(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
 open func deny(knockId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
         uniffiCallStatus in
     uniffi_salon_core_fn_method_saloncall_deny(
@@ -1540,6 +1758,18 @@ open func leave()async   {
 }
     
     /**
+     * (Hosts) lowers someone's hand; with no id, everyone's.
+     */
+open func lowerHands(participantId: String?)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_lower_hands(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(participantId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Turns their microphone (and with `video`, camera) off.
      */
 open func mute(participantId: String, video: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
@@ -1548,6 +1778,30 @@ open func mute(participantId: String, video: Bool)throws   {try rustCallWithErro
             self.uniffiCloneHandle(),
         FfiConverterString.lower(participantId),
         FfiConverterBool.lower(video),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Raises or lowers my hand.
+     */
+open func raiseHand(raised: Bool)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_raise_hand(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(raised),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sends a reaction (one of `salon_reactions()`); it floats over my tile for everyone.
+     */
+open func react(emoji: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_react(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(emoji),uniffiCallStatus
     )
 }
 }
@@ -1597,6 +1851,18 @@ open func sendAudioFrame(pcm: [Int16])throws   {try rustCallWithError(FfiConvert
 }
     
     /**
+     * Sends a chat message (1–1000 characters; end-to-end encrypted in an encrypted room).
+     */
+open func sendChat(text: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_send_chat(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * A camera frame. Never blocks.
      */
 open func sendVideoFrame(frame: VideoFrame)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
@@ -1604,6 +1870,36 @@ open func sendVideoFrame(frame: VideoFrame)throws   {try rustCallWithError(FfiCo
     uniffi_salon_core_fn_method_saloncall_send_video_frame(
             self.uniffiCloneHandle(),
         FfiConverterTypeVideoFrame_lower(frame),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A camera frame with the platform's person mask for it: with a background set
+     * (`set_background`), what is not the person is blurred or replaced on the core's
+     * encoder thread. Never blocks.
+     */
+open func sendVideoFrameMasked(frame: VideoFrame, mask: PersonMask)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_send_video_frame_masked(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeVideoFrame_lower(frame),
+        FfiConverterTypePersonMask_lower(mask),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * What goes behind me from the next frame on. Frames sent without a mask
+     * (`send_video_frame`) while a background is on go out as all background — blurred all
+     * over, or only the picture — never as the camera saw them. `InvalidInput` for a picture
+     * that is not a valid I420 frame or is larger than 4096 a side.
+     */
+open func setBackground(choice: BackgroundChoice)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_set_background(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeBackgroundChoice_lower(choice),uniffiCallStatus
     )
 }
 }
@@ -1685,6 +1981,18 @@ open func state() -> RoomStateRecord  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Stops their screen share.
+     */
+open func stopShare(participantId: String)throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_stop_share(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(participantId),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -2405,7 +2713,8 @@ public func FfiConverterTypeSalonPresenceWatch_lower(_ value: SalonPresenceWatch
 
 
 /**
- * Receives each remote participant's decoded video.
+ * Receives each remote participant's decoded video: their camera under their id, their screen
+ * share under [`screen_share_video_id`].
  */
 public protocol VideoFrameSink: AnyObject, Sendable {
     
@@ -2413,7 +2722,8 @@ public protocol VideoFrameSink: AnyObject, Sendable {
     
 }
 /**
- * Receives each remote participant's decoded video.
+ * Receives each remote participant's decoded video: their camera under their id, their screen
+ * share under [`screen_share_video_id`].
  */
 open class VideoFrameSinkImpl: VideoFrameSink, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2679,6 +2989,99 @@ public func FfiConverterTypeBanRecord_lift(_ buf: RustBuffer) throws -> BanRecor
 #endif
 public func FfiConverterTypeBanRecord_lower(_ value: BanRecord) -> RustBuffer {
     return FfiConverterTypeBanRecord.lower(value)
+}
+
+
+/**
+ * One chat message of the room.
+ */
+public struct ChatRecord: Equatable, Hashable {
+    /**
+     * The room's number for it (increasing).
+     */
+    public var id: UInt64
+    /**
+     * The sender's participant id and name when it was sent.
+     */
+    public var from: String
+    public var name: String
+    /**
+     * Unix milliseconds.
+     */
+    public var atMs: Int64
+    /**
+     * `None`: it cannot be read here (sealed under a link key this device does not have).
+     */
+    public var text: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The room's number for it (increasing).
+         */id: UInt64, 
+        /**
+         * The sender's participant id and name when it was sent.
+         */from: String, name: String, 
+        /**
+         * Unix milliseconds.
+         */atMs: Int64, 
+        /**
+         * `None`: it cannot be read here (sealed under a link key this device does not have).
+         */text: String?) {
+        self.id = id
+        self.from = from
+        self.name = name
+        self.atMs = atMs
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChatRecord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChatRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChatRecord {
+        return
+            try ChatRecord(
+                id: FfiConverterUInt64.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                text: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChatRecord, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterOptionString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatRecord_lift(_ buf: RustBuffer) throws -> ChatRecord {
+    return try FfiConverterTypeChatRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChatRecord_lower(_ value: ChatRecord) -> RustBuffer {
+    return FfiConverterTypeChatRecord.lower(value)
 }
 
 
@@ -3239,13 +3642,30 @@ public struct ParticipantRecord: Equatable, Hashable {
      * Among the room's active speakers (from the server).
      */
     public var speaking: Bool
+    /**
+     * Their hand is up; the number orders the queue (smaller went up earlier).
+     */
+    public var hand: UInt64?
+    /**
+     * They share their screen now (show it large); its frames reach the video sink as
+     * [`screen_share_video_id`] of them. Whether it is reaching us.
+     */
+    public var screen: Bool
+    public var receivingScreen: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(id: String, name: String, role: RoleRecord, audioOn: Bool, videoOn: Bool, receivingAudio: Bool, receivingVideo: Bool, 
         /**
          * Among the room's active speakers (from the server).
-         */speaking: Bool) {
+         */speaking: Bool, 
+        /**
+         * Their hand is up; the number orders the queue (smaller went up earlier).
+         */hand: UInt64?, 
+        /**
+         * They share their screen now (show it large); its frames reach the video sink as
+         * [`screen_share_video_id`] of them. Whether it is reaching us.
+         */screen: Bool, receivingScreen: Bool) {
         self.id = id
         self.name = name
         self.role = role
@@ -3254,6 +3674,9 @@ public struct ParticipantRecord: Equatable, Hashable {
         self.receivingAudio = receivingAudio
         self.receivingVideo = receivingVideo
         self.speaking = speaking
+        self.hand = hand
+        self.screen = screen
+        self.receivingScreen = receivingScreen
     }
 
     
@@ -3279,7 +3702,10 @@ public struct FfiConverterTypeParticipantRecord: FfiConverterRustBuffer {
                 videoOn: FfiConverterBool.read(from: &buf), 
                 receivingAudio: FfiConverterBool.read(from: &buf), 
                 receivingVideo: FfiConverterBool.read(from: &buf), 
-                speaking: FfiConverterBool.read(from: &buf)
+                speaking: FfiConverterBool.read(from: &buf), 
+                hand: FfiConverterOptionUInt64.read(from: &buf), 
+                screen: FfiConverterBool.read(from: &buf), 
+                receivingScreen: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3292,6 +3718,9 @@ public struct FfiConverterTypeParticipantRecord: FfiConverterRustBuffer {
         FfiConverterBool.write(value.receivingAudio, into: &buf)
         FfiConverterBool.write(value.receivingVideo, into: &buf)
         FfiConverterBool.write(value.speaking, into: &buf)
+        FfiConverterOptionUInt64.write(value.hand, into: &buf)
+        FfiConverterBool.write(value.screen, into: &buf)
+        FfiConverterBool.write(value.receivingScreen, into: &buf)
     }
 }
 
@@ -3391,6 +3820,69 @@ public func FfiConverterTypePeekRecord_lift(_ buf: RustBuffer) throws -> PeekRec
 #endif
 public func FfiConverterTypePeekRecord_lower(_ value: PeekRecord) -> RustBuffer {
     return FfiConverterTypePeekRecord.lower(value)
+}
+
+
+/**
+ * Where the person is in a camera frame: `width * height` bytes, row by row, `255` = person,
+ * `0` = background, values between blend (a platform's confidence × 255). Any size (up to
+ * 4096 a side; it is stretched over the frame), the frame's orientation.
+ */
+public struct PersonMask: Equatable, Hashable {
+    public var width: UInt32
+    public var height: UInt32
+    public var data: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(width: UInt32, height: UInt32, data: Data) {
+        self.width = width
+        self.height = height
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PersonMask: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePersonMask: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PersonMask {
+        return
+            try PersonMask(
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                data: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PersonMask, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterData.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePersonMask_lift(_ buf: RustBuffer) throws -> PersonMask {
+    return try FfiConverterTypePersonMask.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePersonMask_lower(_ value: PersonMask) -> RustBuffer {
+    return FfiConverterTypePersonMask.lower(value)
 }
 
 
@@ -3514,6 +4006,14 @@ public struct RoomStateRecord: Equatable, Hashable {
      * End-to-end encryption; `None` in a room that is not encrypted.
      */
     public var e2ee: E2eeRecord?
+    /**
+     * My hand is up (its place in the queue).
+     */
+    public var myHand: UInt64?
+    /**
+     * The chat I may read, oldest first (the newest 200).
+     */
+    public var chat: [ChatRecord]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3541,7 +4041,13 @@ public struct RoomStateRecord: Equatable, Hashable {
          */videoWatched: Bool, connection: ConnectionRecord, 
         /**
          * End-to-end encryption; `None` in a room that is not encrypted.
-         */e2ee: E2eeRecord?) {
+         */e2ee: E2eeRecord?, 
+        /**
+         * My hand is up (its place in the queue).
+         */myHand: UInt64?, 
+        /**
+         * The chat I may read, oldest first (the newest 200).
+         */chat: [ChatRecord]) {
         self.roomId = roomId
         self.link = link
         self.roomName = roomName
@@ -3559,6 +4065,8 @@ public struct RoomStateRecord: Equatable, Hashable {
         self.videoWatched = videoWatched
         self.connection = connection
         self.e2ee = e2ee
+        self.myHand = myHand
+        self.chat = chat
     }
 
     
@@ -3593,7 +4101,9 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
                 speaking: FfiConverterBool.read(from: &buf), 
                 videoWatched: FfiConverterBool.read(from: &buf), 
                 connection: FfiConverterTypeConnectionRecord.read(from: &buf), 
-                e2ee: FfiConverterOptionTypeE2eeRecord.read(from: &buf)
+                e2ee: FfiConverterOptionTypeE2eeRecord.read(from: &buf), 
+                myHand: FfiConverterOptionUInt64.read(from: &buf), 
+                chat: FfiConverterSequenceTypeChatRecord.read(from: &buf)
         )
     }
 
@@ -3615,6 +4125,8 @@ public struct FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer {
         FfiConverterBool.write(value.videoWatched, into: &buf)
         FfiConverterTypeConnectionRecord.write(value.connection, into: &buf)
         FfiConverterOptionTypeE2eeRecord.write(value.e2ee, into: &buf)
+        FfiConverterOptionUInt64.write(value.myHand, into: &buf)
+        FfiConverterSequenceTypeChatRecord.write(value.chat, into: &buf)
     }
 }
 
@@ -3766,6 +4278,88 @@ public func FfiConverterTypeVideoFrame_lower(_ value: VideoFrame) -> RustBuffer 
 
 
 /**
+ * What goes behind the person in my video.
+ */
+
+public enum BackgroundChoice: Equatable, Hashable {
+    
+    case off
+    case blur
+    /**
+     * A picture (I420, any even size up to 4096 a side; scaled to cover the frame).
+     */
+    case replace(image: VideoFrame
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension BackgroundChoice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackgroundChoice: FfiConverterRustBuffer {
+    typealias SwiftType = BackgroundChoice
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackgroundChoice {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .off
+        
+        case 2: return .blur
+        
+        case 3: return .replace(image: try FfiConverterTypeVideoFrame.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: BackgroundChoice, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .off:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .blur:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .replace(image):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeVideoFrame.write(image, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackgroundChoice_lift(_ buf: RustBuffer) throws -> BackgroundChoice {
+    return try FfiConverterTypeBackgroundChoice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackgroundChoice_lower(_ value: BackgroundChoice) -> RustBuffer {
+    return FfiConverterTypeBackgroundChoice.lower(value)
+}
+
+
+
+/**
  * What a call tells besides its state.
  */
 
@@ -3785,6 +4379,11 @@ public enum CallEventRecord: Equatable, Hashable {
      * The server refused something I did and nothing changed; `message` is for people.
      */
     case refused(reason: RefusalRecord, message: String
+    )
+    /**
+     * Someone reacted (me too): show `emoji` over their tile for a moment.
+     */
+    case reaction(participantId: String, emoji: String
     )
 
 
@@ -3816,6 +4415,9 @@ public struct FfiConverterTypeCallEventRecord: FfiConverterRustBuffer {
         case 3: return .refused(reason: try FfiConverterTypeRefusalRecord.read(from: &buf), message: try FfiConverterString.read(from: &buf)
         )
         
+        case 4: return .reaction(participantId: try FfiConverterString.read(from: &buf), emoji: try FfiConverterString.read(from: &buf)
+        )
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3840,6 +4442,12 @@ public struct FfiConverterTypeCallEventRecord: FfiConverterRustBuffer {
             writeInt(&buf, Int32(3))
             FfiConverterTypeRefusalRecord.write(reason, into: &buf)
             FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .reaction(participantId,emoji):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(participantId, into: &buf)
+            FfiConverterString.write(emoji, into: &buf)
             
         }
     }
@@ -4270,6 +4878,14 @@ public enum RefusalRecord: Equatable, Hashable {
      */
     case notFound
     case rateLimited
+    /**
+     * Not acceptable (e.g. too long); the message says why.
+     */
+    case invalid
+    /**
+     * The server could not do it (its storage failed); try again later.
+     */
+    case failed
 
 
 
@@ -4297,6 +4913,10 @@ public struct FfiConverterTypeRefusalRecord: FfiConverterRustBuffer {
         
         case 3: return .rateLimited
         
+        case 4: return .invalid
+        
+        case 5: return .failed
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -4315,6 +4935,14 @@ public struct FfiConverterTypeRefusalRecord: FfiConverterRustBuffer {
         
         case .rateLimited:
             writeInt(&buf, Int32(3))
+        
+        
+        case .invalid:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .failed:
+            writeInt(&buf, Int32(5))
         
         }
     }
@@ -4647,6 +5275,30 @@ public func FfiConverterTypeSalonError_lower(_ value: SalonError) -> RustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
     typealias SwiftType = Int64?
 
@@ -4815,6 +5467,30 @@ fileprivate struct FfiConverterOptionTypeE2eeRecord: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePersonMask: FfiConverterRustBuffer {
+    typealias SwiftType = PersonMask?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePersonMask.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePersonMask.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -4906,6 +5582,31 @@ fileprivate struct FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeBanRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeChatRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [ChatRecord]
+
+    public static func write(_ value: [ChatRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChatRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChatRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChatRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChatRecord.read(from: &buf))
         }
         return seq
     }
@@ -5119,6 +5820,28 @@ public func coreVersion() -> String  {
 })
 }
 /**
+ * The reactions a room accepts, in the order to show them.
+ */
+public func salonReactions() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_func_salon_reactions(uniffiCallStatus
+    )
+})
+}
+/**
+ * The id a participant's screen share comes with at the [`VideoFrameSink`] (and that
+ * `set_view` takes for it): `<participant id>|screen`.
+ */
+public func screenShareVideoId(participantId: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_func_screen_share_video_id(
+        FfiConverterString.lower(participantId),uniffiCallStatus
+    )
+})
+}
+/**
  * A synthetic test picture at frame `index` of a moving sequence (30 fps), for demos and tests
  * without a camera.
  */
@@ -5151,10 +5874,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_func_core_version() != 8596) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_func_salon_reactions() != 30491) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_func_screen_share_video_id() != 61744) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_func_test_pattern_frame() != 2758) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_audioframesink_on_audio_frame() != 962) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_backgroundcompositor_composite() != 33257) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_backgroundcompositor_set_background() != 48239) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_friendspresencelistener_on_presence() != 33655) {
@@ -5175,6 +5910,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_saloncall_ask_mute() != 31996) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_saloncall_clear_chat() != 4814) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_saloncall_deny() != 2031) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5184,7 +5922,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_saloncall_leave() != 7347) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_saloncall_lower_hands() != 17217) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_saloncall_mute() != 18948) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_raise_hand() != 1852) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_react() != 57728) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_remote_stats() != 16831) {
@@ -5199,7 +5946,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_salon_core_checksum_method_saloncall_send_audio_frame() != 13649) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_salon_core_checksum_method_saloncall_send_chat() != 30066) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_salon_core_checksum_method_saloncall_send_video_frame() != 61050) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_send_video_frame_masked() != 108) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_set_background() != 26408) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_set_camera() != 4458) {
@@ -5221,6 +5977,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_state() != 17426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_stop_share() != 2794) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_turn_on_encryption() != 8016) {
@@ -5296,6 +6055,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_videoframesink_on_video_frame() != 4655) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_constructor_backgroundcompositor_new() != 10812) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_constructor_salonclient_open() != 47474) {

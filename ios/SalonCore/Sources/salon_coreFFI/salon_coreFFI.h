@@ -343,6 +343,32 @@ void uniffi_salon_core_fn_init_callback_vtable_audioframesink(const UniffiVTable
 void uniffi_salon_core_fn_method_audioframesink_on_audio_frame(uint64_t ptr, RustBuffer participant_id, RustBuffer pcm, uint16_t channels, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_BACKGROUNDCOMPOSITOR
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_BACKGROUNDCOMPOSITOR
+uint64_t uniffi_salon_core_fn_clone_backgroundcompositor(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_BACKGROUNDCOMPOSITOR
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FREE_BACKGROUNDCOMPOSITOR
+void uniffi_salon_core_fn_free_backgroundcompositor(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CONSTRUCTOR_BACKGROUNDCOMPOSITOR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CONSTRUCTOR_BACKGROUNDCOMPOSITOR_NEW
+uint64_t uniffi_salon_core_fn_constructor_backgroundcompositor_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_BACKGROUNDCOMPOSITOR_COMPOSITE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_BACKGROUNDCOMPOSITOR_COMPOSITE
+RustBuffer uniffi_salon_core_fn_method_backgroundcompositor_composite(uint64_t ptr, RustBuffer frame, RustBuffer mask, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_BACKGROUNDCOMPOSITOR_SET_BACKGROUND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_BACKGROUNDCOMPOSITOR_SET_BACKGROUND
+void uniffi_salon_core_fn_method_backgroundcompositor_set_background(uint64_t ptr, RustBuffer choice, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_FRIENDSPRESENCELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_CLONE_FRIENDSPRESENCELISTENER
 uint64_t uniffi_salon_core_fn_clone_friendspresencelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -413,6 +439,11 @@ void uniffi_salon_core_fn_method_saloncall_admit(uint64_t ptr, RustBuffer knock_
 void uniffi_salon_core_fn_method_saloncall_ask_mute(uint64_t ptr, RustBuffer participant_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_CLEAR_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_CLEAR_CHAT
+void uniffi_salon_core_fn_method_saloncall_clear_chat(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_DENY
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_DENY
 void uniffi_salon_core_fn_method_saloncall_deny(uint64_t ptr, RustBuffer knock_id, RustCallStatus *_Nonnull out_status
@@ -428,9 +459,24 @@ void uniffi_salon_core_fn_method_saloncall_end_room(uint64_t ptr, RustCallStatus
 uint64_t uniffi_salon_core_fn_method_saloncall_leave(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_LOWER_HANDS
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_LOWER_HANDS
+void uniffi_salon_core_fn_method_saloncall_lower_hands(uint64_t ptr, RustBuffer participant_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_MUTE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_MUTE
 void uniffi_salon_core_fn_method_saloncall_mute(uint64_t ptr, RustBuffer participant_id, int8_t video, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_RAISE_HAND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_RAISE_HAND
+void uniffi_salon_core_fn_method_saloncall_raise_hand(uint64_t ptr, int8_t raised, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REACT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REACT
+void uniffi_salon_core_fn_method_saloncall_react(uint64_t ptr, RustBuffer emoji, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_REMOTE_STATS
@@ -453,9 +499,24 @@ void uniffi_salon_core_fn_method_saloncall_rotate_link(uint64_t ptr, RustCallSta
 void uniffi_salon_core_fn_method_saloncall_send_audio_frame(uint64_t ptr, RustBuffer pcm, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_CHAT
+void uniffi_salon_core_fn_method_saloncall_send_chat(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_VIDEO_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_VIDEO_FRAME
 void uniffi_salon_core_fn_method_saloncall_send_video_frame(uint64_t ptr, RustBuffer frame, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_VIDEO_FRAME_MASKED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SEND_VIDEO_FRAME_MASKED
+void uniffi_salon_core_fn_method_saloncall_send_video_frame_masked(uint64_t ptr, RustBuffer frame, RustBuffer mask, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_BACKGROUND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_BACKGROUND
+void uniffi_salon_core_fn_method_saloncall_set_background(uint64_t ptr, RustBuffer choice, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_SET_CAMERA
@@ -491,6 +552,11 @@ void uniffi_salon_core_fn_method_saloncall_set_view(uint64_t ptr, RustBuffer par
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STATE
 RustBuffer uniffi_salon_core_fn_method_saloncall_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STOP_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_STOP_SHARE
+void uniffi_salon_core_fn_method_saloncall_stop_share(uint64_t ptr, RustBuffer participant_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_TURN_ON_ENCRYPTION
@@ -662,6 +728,17 @@ void uniffi_salon_core_fn_method_videoframesink_on_video_frame(uint64_t ptr, Rus
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_salon_core_fn_func_core_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_SALON_REACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_SALON_REACTIONS
+RustBuffer uniffi_salon_core_fn_func_salon_reactions(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_SCREEN_SHARE_VIDEO_ID
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_SCREEN_SHARE_VIDEO_ID
+RustBuffer uniffi_salon_core_fn_func_screen_share_video_id(RustBuffer participant_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_FUNC_TEST_PATTERN_FRAME
@@ -935,6 +1012,18 @@ uint16_t uniffi_salon_core_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_SALON_REACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_SALON_REACTIONS
+uint16_t uniffi_salon_core_checksum_func_salon_reactions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_SCREEN_SHARE_VIDEO_ID
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_SCREEN_SHARE_VIDEO_ID
+uint16_t uniffi_salon_core_checksum_func_screen_share_video_id(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_TEST_PATTERN_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_FUNC_TEST_PATTERN_FRAME
 uint16_t uniffi_salon_core_checksum_func_test_pattern_frame(void
@@ -944,6 +1033,18 @@ uint16_t uniffi_salon_core_checksum_func_test_pattern_frame(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_AUDIOFRAMESINK_ON_AUDIO_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_AUDIOFRAMESINK_ON_AUDIO_FRAME
 uint16_t uniffi_salon_core_checksum_method_audioframesink_on_audio_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_BACKGROUNDCOMPOSITOR_COMPOSITE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_BACKGROUNDCOMPOSITOR_COMPOSITE
+uint16_t uniffi_salon_core_checksum_method_backgroundcompositor_composite(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_BACKGROUNDCOMPOSITOR_SET_BACKGROUND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_BACKGROUNDCOMPOSITOR_SET_BACKGROUND
+uint16_t uniffi_salon_core_checksum_method_backgroundcompositor_set_background(void
     
 );
 #endif
@@ -983,6 +1084,12 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_ask_mute(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_CLEAR_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_CLEAR_CHAT
+uint16_t uniffi_salon_core_checksum_method_saloncall_clear_chat(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_DENY
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_DENY
 uint16_t uniffi_salon_core_checksum_method_saloncall_deny(void
@@ -1001,9 +1108,27 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_leave(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_LOWER_HANDS
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_LOWER_HANDS
+uint16_t uniffi_salon_core_checksum_method_saloncall_lower_hands(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
 uint16_t uniffi_salon_core_checksum_method_saloncall_mute(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_RAISE_HAND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_RAISE_HAND
+uint16_t uniffi_salon_core_checksum_method_saloncall_raise_hand(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REACT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_REACT
+uint16_t uniffi_salon_core_checksum_method_saloncall_react(void
     
 );
 #endif
@@ -1031,9 +1156,27 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_send_audio_frame(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_CHAT
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_CHAT
+uint16_t uniffi_salon_core_checksum_method_saloncall_send_chat(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_VIDEO_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_VIDEO_FRAME
 uint16_t uniffi_salon_core_checksum_method_saloncall_send_video_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_VIDEO_FRAME_MASKED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SEND_VIDEO_FRAME_MASKED
+uint16_t uniffi_salon_core_checksum_method_saloncall_send_video_frame_masked(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_BACKGROUND
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_SET_BACKGROUND
+uint16_t uniffi_salon_core_checksum_method_saloncall_set_background(void
     
 );
 #endif
@@ -1076,6 +1219,12 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_set_view(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STATE
 uint16_t uniffi_salon_core_checksum_method_saloncall_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STOP_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_STOP_SHARE
+uint16_t uniffi_salon_core_checksum_method_saloncall_stop_share(void
     
 );
 #endif
@@ -1226,6 +1375,12 @@ uint16_t uniffi_salon_core_checksum_method_salonpresencewatch_stop(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_VIDEOFRAMESINK_ON_VIDEO_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_VIDEOFRAMESINK_ON_VIDEO_FRAME
 uint16_t uniffi_salon_core_checksum_method_videoframesink_on_video_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_CONSTRUCTOR_BACKGROUNDCOMPOSITOR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_CONSTRUCTOR_BACKGROUNDCOMPOSITOR_NEW
+uint16_t uniffi_salon_core_checksum_constructor_backgroundcompositor_new(void
     
 );
 #endif

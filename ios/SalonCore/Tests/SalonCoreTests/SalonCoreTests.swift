@@ -168,6 +168,66 @@ final class SalonCoreTests: XCTestCase {
         }
     }
 
+    /// Backgrounds through the Swift wrapper, the real core and a real server (issue 14): Bo
+    /// replaces his background with a flat picture and sends his test pattern with a mask that
+    /// finds no person; Ada receives the picture. A broken picture or mask is refused at once.
+    func testABackgroundThroughTheRustCoreAndARealServer() async throws {
+        let (url, _) = try startServer()
+        let ada = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let bo = try RustSalonService(dataDirectory: try temporaryDirectory())
+        let room = try await ada.createRoom(server: url, name: "Ada's")
+        let adaCall = try await ada.join(link: room.link, options: JoinOptions(name: "Ada", microphoneOn: false, cameraOn: false))
+        let boCall = try await bo.join(
+            link: room.link,
+            options: JoinOptions(name: "Bo", microphoneOn: false, videoWidth: 160, videoHeight: 120, videoBitrateBps: 200_000))
+        let boId = try XCTUnwrap(boCall.state.me)
+
+        func flat(_ width: Int, _ height: Int, _ y: UInt8) -> I420Frame {
+            let luma = width * height
+            return I420Frame(
+                width: width, height: height,
+                data: Data(repeating: y, count: luma) + Data(repeating: 128, count: luma / 2), timestampUs: 0)
+        }
+        XCTAssertThrowsError(try boCall.setBackground(.picture(I420Frame(width: 64, height: 48, data: Data(count: 10), timestampUs: 0)))) {
+            guard case .invalidInput = $0 as? SalonError else { return XCTFail("\($0)") }
+        }
+        XCTAssertThrowsError(try boCall.sendVideoFrame(flat(160, 120, 0), mask: PersonMask(width: 0, height: 0, data: Data()))) {
+            guard case .invalidInput = $0 as? SalonError else { return XCTFail("\($0)") }
+        }
+        try boCall.setBackground(.picture(flat(64, 48, 180)))
+
+        let nobody = PersonMask(width: 40, height: 30, data: Data(count: 40 * 30))
+        let feeder = Task.detached {
+            var index: Int64 = 0
+            while !Task.isCancelled {
+                if let frame = try? bo.testPatternFrame(width: 160, height: 120, index: index) {
+                    try? boCall.sendVideoFrame(frame, mask: nobody)
+                }
+                index += 1
+                try? await Task.sleep(nanoseconds: 40_000_000)
+            }
+        }
+        defer { feeder.cancel() }
+        let watcher = Task {
+            for await remote in adaCall.videoFrames() where remote.participantId == boId {
+                let luma = remote.frame.data.prefix(remote.frame.width * remote.frame.height)
+                if luma.allSatisfy({ abs(Int($0) - 180) <= 6 }) { return true }
+            }
+            return false
+        }
+        let timeout = Task {
+            try? await Task.sleep(nanoseconds: 30_000_000_000)
+            watcher.cancel()
+        }
+        let replaced = await watcher.value
+        timeout.cancel()
+        XCTAssertTrue(replaced, "Ada did not receive Bo's picture as his background")
+
+        feeder.cancel()
+        await boCall.leave()
+        await adaCall.leave()
+    }
+
     /// A salon-server started for the test: `$SALON_SERVER_BIN`, else the workspace's debug build.
     private func startServer() throws -> (url: String, process: Process) {
         let repo = URL(fileURLWithPath: #filePath)

@@ -173,8 +173,13 @@ class FakeSalonService(
         return I420Frame(width, height, data, index * 33_333)
     }
 
+    override val reactions: List<String> = FAKE_REACTIONS
+
     override fun close() = Unit
 }
+
+/** The core's eight reactions, in its order. */
+internal val FAKE_REACTIONS = listOf("👍", "❤️", "😂", "😮", "👏", "🎉", "🙌", "🔥")
 
 /**
  * A [Call] driven by the test: [emit] a state, [emitVideo] a frame, [emitEvent] an event; what
@@ -235,6 +240,25 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
         sentVideo += frame
     }
 
+    /** The masks sent with [sendVideoFrame], in order (their frames are in [sentVideo]). */
+    val sentMasks: MutableList<PersonMask> = java.util.concurrent.CopyOnWriteArrayList()
+
+    /** The latest [setBackground]. */
+    @Volatile
+    var background: Background = Background.Off
+        private set
+
+    override fun sendVideoFrame(frame: I420Frame, mask: PersonMask) {
+        checkOpen()
+        sentVideo += frame
+        sentMasks += mask
+    }
+
+    override fun setBackground(background: Background) {
+        checkOpen()
+        this.background = background
+    }
+
     override fun sendAudioFrame(pcm: ShortArray) {
         checkOpen()
         sentAudio += pcm
@@ -290,6 +314,8 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
 
     override fun mute(participantId: String, video: Boolean) = host("mute $participantId video=$video")
 
+    override fun stopShare(participantId: String) = host("stop-share $participantId")
+
     override fun setCohost(participantId: String, cohost: Boolean) = host("cohost $participantId $cohost")
 
     override fun setPanic(active: Boolean) = host("panic $active")
@@ -299,4 +325,76 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     override fun turnOnEncryption() = host("encrypt")
 
     override fun endRoom() = host("end")
+
+    // Reactions, hands and chat: like the core with an instant server. A reaction comes back to
+    // me as an event, a hand and a message land in the state; a guest's reaction or message
+    // during panic is refused (as the server would); bad input is [SalonError.InvalidInput].
+
+    /** Every reaction sent, in order. */
+    val sentReactions: MutableList<String> = java.util.concurrent.CopyOnWriteArrayList()
+
+    /** The clock of the messages [sendChat] echoes (Unix milliseconds); tests may fix it. */
+    @Volatile
+    var now: () -> Long = System::currentTimeMillis
+
+    private val myId: String get() = mutableState.value.me ?: "me"
+
+    /** The server's refusal of a guest's reaction or message during panic; true if refused. */
+    private fun refusedForPanic(): Boolean {
+        val state = mutableState.value
+        if (!state.panic || state.isHost) return false
+        events.publish(CallEvent.Refused(Refusal.NotAllowed, "Paused by a host"))
+        return true
+    }
+
+    override fun react(emoji: String) {
+        checkOpen()
+        if (emoji !in FAKE_REACTIONS) throw SalonError.InvalidInput("not a reaction: $emoji")
+        if (refusedForPanic()) return
+        sentReactions += emoji
+        events.publish(CallEvent.Reaction(myId, emoji))
+    }
+
+    override fun raiseHand(raised: Boolean) {
+        checkOpen()
+        mutableState.update { state ->
+            val last = (state.participants.mapNotNull { it.hand } + listOfNotNull(state.myHand)).maxOrNull() ?: 0L
+            state.copy(myHand = if (raised) state.myHand ?: (last + 1) else null)
+        }
+    }
+
+    override fun lowerHands(participantId: String?) {
+        host("lower-hands ${participantId ?: "all"}")
+        if (!mutableState.value.isHost) {
+            events.publish(CallEvent.Refused(Refusal.NotAllowed, "Only a host can do that"))
+            return
+        }
+        mutableState.update { state ->
+            state.copy(
+                participants = state.participants.map { if (participantId == null || it.id == participantId) it.copy(hand = null) else it },
+                myHand = if (participantId == null || participantId == state.me) null else state.myHand,
+            )
+        }
+    }
+
+    override fun sendChat(text: String) {
+        checkOpen()
+        val trimmed = text.trim()
+        if (trimmed.isEmpty()) throw SalonError.InvalidInput("empty message")
+        if (trimmed.codePointCount(0, trimmed.length) > MAX_CHAT_CHARS) throw SalonError.InvalidInput("longer than $MAX_CHAT_CHARS characters")
+        if (refusedForPanic()) return
+        mutableState.update { state ->
+            val id = (state.chat.maxOfOrNull { it.id } ?: 0L) + 1
+            state.copy(chat = (state.chat + ChatMessage(id, myId, options.name, atMs = now(), text = trimmed)).takeLast(200))
+        }
+    }
+
+    override fun clearChat() {
+        host("clear-chat")
+        if (mutableState.value.role != Role.Owner) {
+            events.publish(CallEvent.Refused(Refusal.NotAllowed, "Only the owner can clear the chat"))
+            return
+        }
+        mutableState.update { it.copy(chat = emptyList()) }
+    }
 }

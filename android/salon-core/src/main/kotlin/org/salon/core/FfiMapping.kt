@@ -1,7 +1,9 @@
 package org.salon.core
 
+import org.salon.core.ffi.BackgroundChoice
 import org.salon.core.ffi.BanRecord
 import org.salon.core.ffi.CallEventRecord
+import org.salon.core.ffi.ChatRecord
 import org.salon.core.ffi.ConnectionRecord
 import org.salon.core.ffi.EndReasonRecord
 import org.salon.core.ffi.DoorModeRecord
@@ -138,7 +140,11 @@ internal fun RoomStateRecord.toRoomState() =
         speaking = speaking,
         videoWatched = videoWatched,
         e2ee = e2ee?.toE2ee(),
+        myHand = myHand?.toLong(),
+        chat = chat.map { it.toChatMessage() },
     )
+
+internal fun ChatRecord.toChatMessage() = ChatMessage(id = id.toLong(), from = from, name = name, atMs = atMs, text = text)
 
 internal fun E2eeRecord.toE2ee() =
     E2ee(safetyCode = safetyCode, keyHolders = keyHolders.toInt(), unverified = unverified)
@@ -160,6 +166,9 @@ internal fun ParticipantRecord.toParticipant() =
         receivingVideo = receivingVideo,
         speaking = speaking,
         role = role.toRole(),
+        hand = hand?.toLong(),
+        screen = screen,
+        receivingScreen = receivingScreen,
     )
 
 internal fun RoleRecord.toRole(): Role =
@@ -199,6 +208,7 @@ internal fun CallEventRecord.toCallEvent(): CallEvent =
         is CallEventRecord.MuteRequested -> CallEvent.MuteRequested(by)
         is CallEventRecord.Muted -> CallEvent.Muted(by, microphoneOn, cameraOn)
         is CallEventRecord.Refused -> CallEvent.Refused(reason.toRefusal(), message)
+        is CallEventRecord.Reaction -> CallEvent.Reaction(participantId, emoji)
     }
 
 internal fun RefusalRecord.toRefusal(): Refusal =
@@ -206,6 +216,8 @@ internal fun RefusalRecord.toRefusal(): Refusal =
         RefusalRecord.NOT_ALLOWED -> Refusal.NotAllowed
         RefusalRecord.NOT_FOUND -> Refusal.NotFound
         RefusalRecord.RATE_LIMITED -> Refusal.RateLimited
+        RefusalRecord.INVALID -> Refusal.Invalid
+        RefusalRecord.FAILED -> Refusal.Failed
     }
 
 internal fun VideoFrame.toI420Frame() =
@@ -213,6 +225,16 @@ internal fun VideoFrame.toI420Frame() =
 
 internal fun I420Frame.toFfi() =
     VideoFrame(width = width.toUInt(), height = height.toUInt(), data = data, timestampUs = timestampUs.toULong())
+
+internal fun PersonMask.toFfi() =
+    org.salon.core.ffi.PersonMask(width = width.toUInt(), height = height.toUInt(), data = data)
+
+internal fun Background.toFfi(): BackgroundChoice =
+    when (this) {
+        Background.Off -> BackgroundChoice.Off
+        Background.Blur -> BackgroundChoice.Blur
+        is Background.Picture -> BackgroundChoice.Replace(image.toFfi())
+    }
 
 internal fun RemoteStatsRecord.toRemoteStats() =
     RemoteStats(

@@ -152,6 +152,10 @@ data class RoomState(
     val videoWatched: Boolean = true,
     /** End-to-end encryption of this call; null in a room that is not encrypted (a legacy room). */
     val e2ee: E2ee? = null,
+    /** My hand is up: its place in the queue (smaller went up earlier); null when down. */
+    val myHand: Long? = null,
+    /** The room's chat I may read, oldest first (the newest 200). */
+    val chat: List<ChatMessage> = emptyList(),
 ) {
     val isHost: Boolean get() = role.isHost
 
@@ -186,6 +190,34 @@ data class Participant(
     val receivingVideo: Boolean,
     val speaking: Boolean,
     val role: Role = Role.Guest,
+    /** Their hand is up: its place in the queue (smaller went up earlier); null when down. */
+    val hand: Long? = null,
+    /** They share their screen now: show it large. Its pictures come as [screenVideoId]. */
+    val screen: Boolean = false,
+    /** Whether their screen share reaches me. */
+    val receivingScreen: Boolean = false,
+) {
+    /** The id their screen share's pictures come with in [Call.videoFrames] (and [Call.setView] takes). */
+    val screenVideoId: String get() = screenVideoId(id)
+}
+
+/** The id [participantId]'s screen share comes with: the core's rule (`<id>|screen`). */
+fun screenVideoId(participantId: String): String = "$participantId|screen"
+
+/** One chat message of the room. */
+data class ChatMessage(
+    /** The room's number for it (increasing). */
+    val id: Long,
+    /** The sender's participant id and their name when they sent it. */
+    val from: String,
+    val name: String,
+    /** Unix milliseconds. */
+    val atMs: Long,
+    /**
+     * The text, to show as plain text; null when it can't be read with this link (sealed under a
+     * key from before a new link this device never saw).
+     */
+    val text: String?,
 )
 
 /** How the app shows someone's video: tell the core with [Call.setView]. */
@@ -285,6 +317,9 @@ sealed interface CallEvent {
 
     /** The server refused something I did and nothing changed; [message] is written for people. */
     data class Refused(val reason: Refusal, val message: String) : CallEvent
+
+    /** Someone ([participantId], maybe me) reacted: float [emoji] over their tile for a moment. */
+    data class Reaction(val participantId: String, val emoji: String) : CallEvent
 }
 
 /** Why the server refused. */
@@ -297,6 +332,12 @@ enum class Refusal {
 
     /** Too many messages. */
     RateLimited,
+
+    /** Not acceptable (e.g. too long); the message says why. */
+    Invalid,
+
+    /** The server could not do it (its storage failed); try again later. */
+    Failed,
 }
 
 /**
@@ -319,6 +360,35 @@ class I420Frame(
     override fun hashCode(): Int = 31 * (31 * width + height) + data.contentHashCode()
 
     override fun toString(): String = "I420Frame(${width}x$height, t=${timestampUs}us)"
+}
+
+/**
+ * Where the person is in a camera picture: [width] × [height] coverage bytes, row by row; 255 is
+ * the person, 0 the background, values between blend (a segmenter's confidence × 255). Any size up
+ * to 4096 on a side: the core stretches it over the picture, so it must show the same picture, in
+ * the same orientation.
+ */
+class PersonMask(
+    val width: Int,
+    val height: Int,
+    val data: ByteArray,
+) {
+    override fun equals(other: Any?): Boolean =
+        other is PersonMask && width == other.width && height == other.height && data.contentEquals(other.data)
+
+    override fun hashCode(): Int = 31 * (31 * width + height) + data.contentHashCode()
+
+    override fun toString(): String = "PersonMask(${width}x$height)"
+}
+
+/** What goes behind me in my video ([Call.setBackground]). */
+sealed interface Background {
+    data object Off : Background
+
+    data object Blur : Background
+
+    /** A picture, scaled to cover my video and cropped at its centre; at most 4096 on a side. */
+    data class Picture(val image: I420Frame) : Background
 }
 
 /** A decoded picture from another participant. */

@@ -20,6 +20,7 @@ import org.salon.core.ffi.SalonClient
 import org.salon.core.ffi.VideoFrame
 import org.salon.core.ffi.VideoFrameSink
 import org.salon.core.ffi.coreVersion as ffiCoreVersion
+import org.salon.core.ffi.salonReactions
 import org.salon.core.ffi.testPatternFrame as ffiTestPatternFrame
 
 /**
@@ -133,6 +134,8 @@ class RustSalonService(
     override fun testPatternFrame(width: Int, height: Int, index: Long): I420Frame =
         mapErrors { ffiTestPatternFrame(width.toUInt(), height.toUInt(), index.toULong()).toI420Frame() }
 
+    override val reactions: List<String> by lazy { salonReactions() }
+
     /** Releases the core's handle on the database. Calls still running finish first. */
     override fun close() {
         if (opened.isInitialized()) opened.value.close()
@@ -201,6 +204,11 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun sendVideoFrame(frame: I420Frame) = mapErrors { call.sendVideoFrame(frame.toFfi()) }
 
+    override fun sendVideoFrame(frame: I420Frame, mask: PersonMask) =
+        mapErrors { call.sendVideoFrameMasked(frame.toFfi(), mask.toFfi()) }
+
+    override fun setBackground(background: Background) = mapErrors { call.setBackground(background.toFfi()) }
+
     override fun sendAudioFrame(pcm: ShortArray) = mapErrors { call.sendAudioFrame(pcm.asList()) }
 
     /** Events are rare; a slow collector still sees the last 16. */
@@ -226,6 +234,8 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun mute(participantId: String, video: Boolean) = mapErrors { call.mute(participantId, video) }
 
+    override fun stopShare(participantId: String) = mapErrors { call.stopShare(participantId) }
+
     override fun setCohost(participantId: String, cohost: Boolean) = mapErrors { call.setCohost(participantId, cohost) }
 
     override fun setPanic(active: Boolean) = mapErrors { call.setPanic(active) }
@@ -235,6 +245,16 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
     override fun turnOnEncryption() = mapErrors { call.turnOnEncryption() }
 
     override fun endRoom() = mapErrors { call.endRoom() }
+
+    override fun react(emoji: String) = mapErrors { call.react(emoji) }
+
+    override fun raiseHand(raised: Boolean) = mapErrors { call.raiseHand(raised) }
+
+    override fun lowerHands(participantId: String?) = mapErrors { call.lowerHands(participantId) }
+
+    override fun sendChat(text: String) = mapErrors { call.sendChat(text) }
+
+    override fun clearChat() = mapErrors { call.clearChat() }
 
     override suspend fun leave() {
         try {

@@ -96,7 +96,13 @@ interface SalonService : AutoCloseable {
 
     /** A synthetic moving picture (frame [index] of a 30 fps sequence), for demos without a camera. */
     fun testPatternFrame(width: Int, height: Int, index: Long): I420Frame
+
+    /** The reactions a room accepts ([Call.react]), in the order to show them (eight emoji). */
+    val reactions: List<String>
 }
+
+/** Longest chat message, in characters ([Call.sendChat]). */
+const val MAX_CHAT_CHARS: Int = 1000
 
 /**
  * A joined room. [state] always holds the latest snapshot; [videoFrames], [audioFrames] and
@@ -130,6 +136,21 @@ interface Call {
     /** Sends a camera picture. Never blocks; once the call is over it throws [SalonError.CallEnded]. */
     fun sendVideoFrame(frame: I420Frame)
 
+    /**
+     * Sends a camera picture with the person segmenter's [mask] for it. With a background set
+     * ([setBackground]), the core blurs or replaces what is not the person on its encoder thread,
+     * before encoding. Never blocks.
+     */
+    fun sendVideoFrame(frame: I420Frame, mask: PersonMask)
+
+    /**
+     * What goes behind me from the next picture on. While it is not [Background.Off], pictures
+     * sent without a mask go out as all background (blurred all over, or only the picture), never
+     * as the camera saw them. Throws [SalonError.InvalidInput] for a picture that is not valid
+     * I420 or is larger than 4096 on a side.
+     */
+    fun setBackground(background: Background)
+
     /** Sends 10 or 20 ms of 48 kHz mono PCM (480 or 960 samples). Never blocks. */
     fun sendAudioFrame(pcm: ShortArray)
 
@@ -153,6 +174,30 @@ interface Call {
     /** Leaves the room (also from the lobby). Safe to call more than once. */
     suspend fun leave()
 
+    // --- Reactions, hands and chat -------------------------------------------------------------
+
+    /**
+     * Sends a reaction, one of [SalonService.reactions]; everyone (me too) gets it as
+     * [CallEvent.Reaction]. Anything else is [SalonError.InvalidInput]; beyond my budget, or a
+     * guest during panic, the server answers [CallEvent.Refused].
+     */
+    fun react(emoji: String)
+
+    /** Raises or lowers my hand; [RoomState.myHand] follows. */
+    fun raiseHand(raised: Boolean)
+
+    /** (Hosts) lowers [participantId]'s hand, or with null everyone's. */
+    fun lowerHands(participantId: String? = null)
+
+    /**
+     * Sends a chat message (1–1000 characters once trimmed, else [SalonError.InvalidInput]); it
+     * arrives in [RoomState.chat]. End-to-end encrypted in an encrypted room.
+     */
+    fun sendChat(text: String)
+
+    /** (The owner) deletes the room's chat for everyone. */
+    fun clearChat()
+
     // --- Host actions --------------------------------------------------------------------------
 
     /** Locks the room (newcomers knock) or unlocks it (everyone waiting comes in). */
@@ -172,6 +217,9 @@ interface Call {
 
     /** Turns their microphone (and with [video], camera) off. */
     fun mute(participantId: String, video: Boolean = false)
+
+    /** Stops their screen share ([Participant.screen]); they may share again later. */
+    fun stopShare(participantId: String)
 
     /** The owner names (or un-names) a co-host. */
     fun setCohost(participantId: String, cohost: Boolean)

@@ -32,6 +32,7 @@ import org.salon.app.prejoin.PreJoinState
 import org.salon.app.prejoin.PreJoinViewModel
 import org.salon.app.prejoin.RoomInfo
 import org.salon.core.CallEvent as CoreEvent
+import org.salon.core.ChatMessage
 import org.salon.core.Connection
 import org.salon.core.DoorMode
 import org.salon.core.E2ee
@@ -46,6 +47,7 @@ import org.salon.core.Role
 import org.salon.core.RoomState
 import org.salon.core.RoomStatus
 import org.salon.core.SalonError
+import org.salon.core.screenVideoId
 
 /** One screen in one state: [prepare] drives the real ViewModel over the fake service to it. */
 class Shot(val name: String, val description: String, val prepare: suspend () -> @Composable () -> Unit)
@@ -211,8 +213,21 @@ private suspend fun showVideo(call: FakeCall, vm: CallViewModel, salon: FakeSalo
     }
 
 @Composable
-private fun Call(state: CallState, hostMenuOpen: Boolean = false, safetyCodeOpen: Boolean = false) =
-    CallScreen(state, title = "Ada", hostMenuOpen = hostMenuOpen, safetyCodeOpen = safetyCodeOpen) {}
+private fun Call(state: CallState, hostMenuOpen: Boolean = false, safetyCodeOpen: Boolean = false, reactionsOpen: Boolean = false) =
+    CallScreen(state, title = "Ada", hostMenuOpen = hostMenuOpen, safetyCodeOpen = safetyCodeOpen, reactionsOpen = reactionsOpen) {}
+
+/** Raised hands: Cy first, then Ada (their places in the queue come from the core's numbers). */
+private fun RoomState.withHands(myHand: Long? = null) =
+    copy(participants = participants.map { it.copy(hand = mapOf("cy" to 4L, "ada" to 7L)[it.id]) }, myHand = myHand)
+
+/** A chat of four messages, one sealed under a key from before a new link (unreadable here). */
+private val chat =
+    listOf(
+        ChatMessage(1, "bob", "Bob", atMs = 1_764_460_800_000, text = null),
+        ChatMessage(2, "ada", "Ada", atMs = 1_764_460_860_000, text = "Who's bringing the cake?"),
+        ChatMessage(3, "me", "Zoë", atMs = 1_764_460_920_000, text = "Me! Chocolate, as always."),
+        ChatMessage(4, "ada", "Ada", atMs = 1_764_460_980_000, text = "<b>Perfect</b> — see https://example.org/cake"),
+    )
 
 private val knocks = listOf(Knock("k1", "Gus", deniedBefore = 0), Knock("k2", "Hal", deniedBefore = 1))
 
@@ -311,6 +326,16 @@ val shots: List<Shot> =
                 call(room(6, speakers = listOf("dee")), act = { _, vm, _ -> onMain { vm.onEvent(CallEvent.Pin("dee")) } }) { it.pinned == "dee" }
             ({ Call(state) })
         },
+        Shot("call-share", "Call as the owner: Bob presents his screen, large with his name, Presenting and Stop sharing; everyone's tile below") {
+            val sharing = room(3, role = Role.Owner).let { r -> r.copy(participants = r.participants.map { it.copy(screen = it.id == "bob") }) }
+            val state =
+                call(sharing, act = { c, vm, s ->
+                    until({ vm.state.value.share?.picture != null }) {
+                        c.emitVideo(RemoteFrame(screenVideoId("bob"), s.testPatternFrame(640, 360, 0)))
+                    }
+                }) { it.share?.picture != null }
+            ({ Call(state) })
+        },
         Shot("call-host-knocks", "Call as the owner of a locked room: two people knocking, a menu on each tile") {
             val state = call(room(3, role = Role.Owner, knocks = knocks, locked = true)) { it.knocks.size == 2 }
             ({ Call(state) })
@@ -322,6 +347,38 @@ val shots: List<Shot> =
         Shot("call-notice", "Call: a host asks me to mute (a notice to dismiss)") {
             val state =
                 call(room(2), act = { c, vm, _ -> until({ vm.state.value.notice != null }) { c.emitEvent(CoreEvent.MuteRequested("Ada")) } })
+            ({ Call(state) })
+        },
+        Shot("call-reactions", "Call: the reactions open, Ada's reaction floating over her tile, Cy's and Ada's hands up, two unread messages") {
+            val state =
+                call(
+                    room(3, speakers = listOf("ada")).withHands().copy(chat = chat.take(2)),
+                    act = { c, vm, _ -> until({ vm.state.value.tiles.any { it.reaction != null } }) { c.emitEvent(CoreEvent.Reaction("ada", "❤️")) } },
+                ) { it.unread == 2 && it.tiles.any { t -> t.hand != null } }
+            ({ Call(state, reactionsOpen = true) })
+        },
+        Shot("call-hands-host", "Call as the owner: the raised hands in queue order (mine among them), each to lower, and Lower all") {
+            val state = call(room(3, role = Role.Owner).withHands(myHand = 5)) { it.hands.size == 3 }
+            ({ Call(state) })
+        },
+        Shot("call-chat", "Call: the chat open, a message that can't be read with this link, my own, markup shown as text; the owner can clear it") {
+            val state =
+                call(
+                    room(2, role = Role.Owner).copy(chat = chat),
+                    act = { _, vm, _ ->
+                        onMain {
+                            vm.onEvent(CallEvent.OpenChat)
+                            vm.onEvent(CallEvent.ChatDraft("See you at 8"))
+                        }
+                    },
+                ) { it.chatOpen && it.chat.size == 4 }
+            ({ Call(state) })
+        },
+        Shot("call-chat-paused", "Call as a guest during panic: the chat is paused by a host") {
+            val state =
+                call(room(2).copy(panic = true, chat = chat.take(2)), act = { _, vm, _ -> onMain { vm.onEvent(CallEvent.OpenChat) } }) {
+                    it.chatOpen && it.chatPaused
+                }
             ({ Call(state) })
         },
         Shot("call-reconnecting", "Call: the connection dropped, reconnecting") {

@@ -88,8 +88,10 @@ fun CallRoute(viewModel: CallViewModel, title: String, onClose: () -> Unit) {
  * The call: the lobby while waiting to be let in, the room while in it, and why it ended once
  * over (removed, not let in, ended by the host, the room gone or full...). Under the room's name,
  * a chip says whether the call is end-to-end encrypted; tapped, it shows the safety code.
- * [hostMenuOpen] opens the host menu and [safetyCodeOpen] the safety code from the start
- * (previews and screenshots).
+ * Reactions float over their sender's tile; hands raised show on tiles, and hosts see the queue
+ * to lower them; the chat panel takes the tiles' place while open.
+ * [hostMenuOpen] opens the host menu, [safetyCodeOpen] the safety code and [reactionsOpen] the
+ * reactions from the start (previews and screenshots).
  */
 @OptIn(ExperimentalMaterial3Api::class)
 @Composable
@@ -98,6 +100,7 @@ fun CallScreen(
     title: String,
     hostMenuOpen: Boolean = false,
     safetyCodeOpen: Boolean = false,
+    reactionsOpen: Boolean = false,
     onEvent: (CallEvent) -> Unit,
 ) {
     if (state.status is CallStatus.Waiting) {
@@ -121,7 +124,7 @@ fun CallScreen(
                 actions = { if (state.isHost && state.status == CallStatus.Live) HostMenu(state, hostMenuOpen, onEvent) },
             )
         },
-        bottomBar = { Controls(state, onEvent) },
+        bottomBar = { Controls(state, reactionsOpen, onEvent) },
     ) { padding ->
         Column(Modifier.padding(padding).fillMaxSize()) {
             var codeOpen by remember { mutableStateOf(safetyCodeOpen) }
@@ -152,16 +155,21 @@ fun CallScreen(
                     }
                 }
             }
+            if (state.hands.isNotEmpty()) HandsQueue(state.hands, onEvent)
+            if (state.chatOpen) {
+                ChatPanel(state, onEvent, Modifier.weight(1f).fillMaxWidth())
+                return@Column
+            }
             if (state.status == CallStatus.Live && state.tiles.isEmpty()) {
                 Text("Nobody else is here yet.", Modifier.padding(16.dp))
             }
             val main = state.mainTile
             val grid = state.gridTiles
             if (main != null) {
-                // The pinned tile, or the only one: big, above the others.
+                // A screen share, the pinned tile, or the only one: big, above the others.
                 ParticipantTile(
                     main,
-                    canPin = state.tiles.size > 1,
+                    canPin = !main.presenting && state.tiles.size > 1,
                     onEvent = onEvent,
                     modifier = Modifier.weight(1f).fillMaxWidth().padding(8.dp),
                     fill = true,
@@ -188,16 +196,17 @@ fun CallScreen(
 }
 
 /**
- * My microphone and camera (and which camera), where the sound goes, the test picture, and
- * leaving. Switches are disabled until in the room.
+ * Reactions, my hand and the chat; my microphone and camera (and which camera), where the sound
+ * goes, the test picture, and leaving. Switches are disabled until in the room.
  */
 @Composable
-private fun Controls(state: CallState, onEvent: (CallEvent) -> Unit) {
+private fun Controls(state: CallState, reactionsOpen: Boolean, onEvent: (CallEvent) -> Unit) {
     val live = state.status == CallStatus.Live || state.status is CallStatus.Reconnecting
     Column(
         Modifier.fillMaxWidth().padding(horizontal = 16.dp, vertical = 8.dp),
         verticalArrangement = Arrangement.spacedBy(4.dp),
     ) {
+        SocialControls(state, enabled = state.status == CallStatus.Live, reactionsOpen, onEvent)
         Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp, Alignment.CenterHorizontally)) {
             Toggle(if (state.microphoneOn) "Mic on" else "Mic off", on = state.microphoneOn, enabled = live) {
                 onEvent(CallEvent.ToggleMicrophone)
@@ -418,7 +427,8 @@ private fun statusLine(status: CallStatus): String? =
 
 /**
  * One person: their picture (or initial), name, muted/speaking, a ring while they speak (a
- * thicker, brighter one for the loudest speaker). Long-press, or "Pin", pins it ([canPin]);
+ * thicker, brighter one for the loudest speaker), their raised hand's place in the queue and
+ * their reaction floating up. Long-press, or "Pin", pins it ([canPin]);
  * [fill] draws it as the big tile, filling [modifier]'s space instead of a 4:3 box.
  */
 @Composable
@@ -471,6 +481,7 @@ private fun ParticipantTile(
             Modifier.align(Alignment.BottomStart).fillMaxWidth().background(Color(0x88000000)).padding(6.dp),
             horizontalArrangement = Arrangement.spacedBy(6.dp),
         ) {
+            if (tile.presenting) Text("Presenting", color = Color(0xFF81D4FA))
             Text(tile.name, color = Color.White, modifier = Modifier.weight(1f))
             if (tile.muted) Text("muted", color = Color(0xFFEF9A9A))
             if (tile.speaking) Text("speaking", color = Color(0xFFA5D6A7))
@@ -481,9 +492,19 @@ private fun ParticipantTile(
                     modifier = Modifier.clickable { onEvent(CallEvent.Pin(tile.id)) },
                 )
             }
-            if (tile.canModerate) TileMenu(tile, onEvent)
+            if (tile.canModerate && tile.presenting) {
+                Text(
+                    "Stop sharing",
+                    color = Color.White,
+                    modifier = Modifier.clickable { tile.presenter?.let { onEvent(CallEvent.StopShare(it)) } },
+                )
+            } else if (tile.canModerate) {
+                TileMenu(tile, onEvent)
+            }
         }
         if (tile.unverified) UnverifiedBadge(Modifier.align(Alignment.TopEnd).padding(6.dp))
+        tile.hand?.let { HandBadge(it, Modifier.align(Alignment.TopStart).padding(6.dp)) }
+        tile.reaction?.let { FloatingReaction(it, Modifier.align(Alignment.Center), color = Color.White) }
     }
 }
 

@@ -37,6 +37,8 @@ import org.salon.core.Connection
 import org.salon.core.E2ee
 import org.salon.core.EndReason
 import org.salon.core.Knock
+import org.salon.core.MAX_CHAT_CHARS
+import org.salon.core.Role
 import org.salon.core.RoomState
 import org.salon.core.SalonError
 import org.salon.core.SalonService
@@ -47,6 +49,8 @@ data class CallState(
     val roomName: String? = null,
     val status: CallStatus = CallStatus.Joining,
     val tiles: List<Tile> = emptyList(),
+    /** Someone's screen share (one at a time): drawn large above everyone's tiles. */
+    val share: Tile? = null,
     val sendingTestPattern: Boolean = false,
     /** Owner or co-host: the host menu, the lobby and each tile's menu are shown. */
     val isHost: Boolean = false,
@@ -77,12 +81,32 @@ data class CallState(
     val pictureInPicture: Boolean = false,
     /** The call's end-to-end encryption (the safety code); null in a room that is not encrypted. */
     val e2ee: E2ee? = null,
+    /** The reactions to pick from (the core's eight, in its order). */
+    val reactions: List<String> = emptyList(),
+    /** My own reaction, floating for a moment (I have no tile of my own). */
+    val myReaction: Floating? = null,
+    /** My hand is up. */
+    val handRaised: Boolean = false,
+    /** Raised hands in queue order, me included (hosts only: they lower them). */
+    val hands: List<RaisedHand> = emptyList(),
+    /** The room's chat, oldest first. */
+    val chat: List<ChatLine> = emptyList(),
+    /** The chat panel is open (instead of the tiles). */
+    val chatOpen: Boolean = false,
+    /** What I am typing (at most [MAX_CHAT_CHARS]). */
+    val chatDraft: String = "",
+    /** Messages from others not seen yet (0 while the chat is open). */
+    val unread: Int = 0,
+    /** I own the room: I may clear the chat for everyone. */
+    val canClearChat: Boolean = false,
+    /** A host's panic pauses a guest's chat and reactions (the server would refuse them). */
+    val chatPaused: Boolean = false,
 ) {
-    /** The tile drawn big above the grid: the pinned one, else the only one. */
-    val mainTile: Tile? get() = TileViews.mainTile(tiles.map { it.id }, pinned)?.let { id -> tiles.first { it.id == id } }
+    /** The tile drawn big above the grid: someone's screen share, else the pinned one, else the only one. */
+    val mainTile: Tile? get() = share ?: TileViews.mainTile(tiles.map { it.id }, pinned)?.let { id -> tiles.first { it.id == id } }
 
-    /** The one tile a picture-in-picture window shows: who speaks loudest, else the [mainTile], else the first. */
-    val pipTile: Tile? get() = tiles.firstOrNull { it.dominant } ?: mainTile ?: tiles.firstOrNull()
+    /** The one tile a picture-in-picture window shows: a share, else who speaks loudest, else the [mainTile], else the first. */
+    val pipTile: Tile? get() = share ?: tiles.firstOrNull { it.dominant } ?: mainTile ?: tiles.firstOrNull()
 
     /** The tiles in the grid: everyone but the [mainTile]. */
     val gridTiles: List<Tile> get() = mainTile?.let { main -> tiles.filter { it.id != main.id } } ?: tiles
@@ -115,7 +139,27 @@ data class Tile(
     val canModerate: Boolean = false,
     /** Their keys could not be checked: they see and hear nothing of me (a broken-lock badge). */
     val unverified: Boolean = false,
+    /** Their hand is up: their place in the queue, from 1. */
+    val hand: Int? = null,
+    /** Their reaction, floating over the tile for a moment. */
+    val reaction: Floating? = null,
+    /** A screen share (its [id] is the presenter's screen video id): large, labelled "Presenting". */
+    val presenting: Boolean = false,
+    /** For a share: the presenter's participant id (what a host stops). */
+    val presenter: String? = null,
 )
+
+/** A reaction shown for [CallViewModel.REACTION_MS]; [seq] tells a repeated emoji from the last one. */
+data class Floating(val emoji: String, val seq: Long)
+
+/** A raised hand in the queue ([position] from 1); [mine] when it is my own. */
+data class RaisedHand(val participantId: String, val name: String, val position: Int, val mine: Boolean = false)
+
+/**
+ * One chat message as shown: [text] is plain text, never markup; null when it can't be read with
+ * this link (sealed under a key this device never held).
+ */
+data class ChatLine(val id: Long, val name: String, val text: String?, val mine: Boolean)
 
 /** Everything the user can do in a call. */
 sealed interface CallEvent {
@@ -149,6 +193,9 @@ sealed interface CallEvent {
 
     data class Mute(val participantId: String) : CallEvent
 
+    /** (Hosts) stops [participantId]'s screen share. */
+    data class StopShare(val participantId: String) : CallEvent
+
     data class Remove(val participantId: String) : CallEvent
 
     // My media.
@@ -168,6 +215,31 @@ sealed interface CallEvent {
 
     /** The permission line's button: ask again, or open the app's settings after "don't ask again". */
     data object FixPermissions : CallEvent
+
+    // Reactions, hands and chat.
+    data class React(val emoji: String) : CallEvent
+
+    /** Raises my hand, or lowers it. */
+    data object ToggleHand : CallEvent
+
+    /** (Hosts) lowers one person's hand. */
+    data class LowerHand(val participantId: String) : CallEvent
+
+    /** (Hosts) lowers every hand. */
+    data object LowerAllHands : CallEvent
+
+    data object OpenChat : CallEvent
+
+    data object CloseChat : CallEvent
+
+    /** The chat field's text changed (cut at [MAX_CHAT_CHARS]). */
+    data class ChatDraft(val text: String) : CallEvent
+
+    /** Sends the draft (trimmed; nothing if blank). */
+    data object SendChat : CallEvent
+
+    /** (The owner) deletes the chat for everyone. */
+    data object ClearChat : CallEvent
 }
 
 /**
@@ -193,7 +265,7 @@ class CallViewModel(
      */
     private val preJoined: Pair<Call, MediaGrant>? = null,
 ) : ViewModel() {
-    private val mutableState = MutableStateFlow(CallState())
+    private val mutableState = MutableStateFlow(CallState(reactions = salon.reactions))
     val state: StateFlow<CallState> = mutableState.asStateFlow()
     private val pictures = MutableStateFlow<Map<String, Bitmap>>(emptyMap())
     private val pinned = MutableStateFlow<String?>(null)
@@ -206,6 +278,13 @@ class CallViewModel(
     private val focus = FocusPolicy()
     private var ongoing: OngoingCall.Active? = null
     private var mediaEnded = false
+
+    /** Reactions floating now, by participant id (mine under my own id). */
+    private val floating = MutableStateFlow<Map<String, Floating>>(emptyMap())
+    private var floatSeq = 0L
+
+    /** The newest chat message id seen with the chat open. */
+    private var readUpTo = 0L
 
     init {
         viewModelScope.launch {
@@ -234,7 +313,7 @@ class CallViewModel(
                 }
             call = joined
             startMedia(joined)
-            launch { combine(joined.state, pictures, pinned, ::show).collect { shown -> mutableState.value = shown } }
+            launch { combine(joined.state, pictures, pinned, floating, ::show).collect { shown -> mutableState.value = shown } }
             launch {
                 // Views follow who is here, the pin and the grid's reports; never the pictures or
                 // the speakers, so this runs when what is shown changes, not per frame.
@@ -243,14 +322,24 @@ class CallViewModel(
                 combine(ids, pinned, shown) { ids, pin, shown -> Triple(ids, pin, shown) }
                     .collect { (ids, pin, shown) -> views.update(ids, TileViews.mainTile(ids, pin), shown) }
             }
-            launch { joined.events().collect { event -> mutableState.update { it.copy(notice = event.describe()) } } }
+            launch {
+                joined.events().collect { event ->
+                    if (event is CoreEvent.Reaction) float(event) else mutableState.update { it.copy(notice = event.describe()) }
+                }
+            }
             launch(Dispatchers.Default) {
                 // Converted here, off the main thread, into reused Bitmaps: the UI only draws the newest.
                 val converter = PictureConverter()
                 joined.videoFrames().collect { remote ->
                     val here = joined.state.value.participants
-                    if (converter.participants > here.size) {
-                        val ids = here.mapTo(HashSet()) { it.id }
+                    // Everyone's camera, and the share of whoever presents.
+                    val videos = here.size + here.count { it.screen }
+                    if (converter.participants > videos) {
+                        val ids = HashSet<String>()
+                        for (p in here) {
+                            ids += p.id
+                            if (p.screen) ids += p.screenVideoId
+                        }
                         converter.keepOnly(ids)
                         pictures.update { all -> all.filterKeys { it in ids } }
                     }
@@ -286,6 +375,7 @@ class CallViewModel(
             is CallEvent.Deny -> host { it.deny(event.knockId) }
             is CallEvent.AskToMute -> host { it.askToMute(event.participantId) }
             is CallEvent.Mute -> host { it.mute(event.participantId) }
+            is CallEvent.StopShare -> host { it.stopShare(event.participantId) }
             is CallEvent.Remove -> host { it.remove(event.participantId) }
             CallEvent.ToggleMicrophone -> toggle(Capture.Microphone)
             CallEvent.ToggleCamera -> toggle(Capture.Camera)
@@ -293,6 +383,40 @@ class CallViewModel(
             CallEvent.NextAudioRoute -> RouteChooser.next(state.value.audioRoutes, state.value.audioRoute)?.let(media::pickRoute)
             is CallEvent.PickAudioRoute -> media.pickRoute(event.route)
             CallEvent.FixPermissions -> fixPermissions()
+            is CallEvent.React -> host { it.react(event.emoji) }
+            CallEvent.ToggleHand -> host { it.raiseHand(!state.value.handRaised) }
+            is CallEvent.LowerHand -> host { it.lowerHands(event.participantId) }
+            CallEvent.LowerAllHands -> host { it.lowerHands(null) }
+            CallEvent.OpenChat -> {
+                readUpTo = maxOf(readUpTo, call?.state?.value?.chat?.maxOfOrNull { it.id } ?: 0L)
+                mutableState.update { it.copy(chatOpen = true, unread = 0) }
+            }
+            CallEvent.CloseChat -> mutableState.update { it.copy(chatOpen = false) }
+            is CallEvent.ChatDraft -> mutableState.update { it.copy(chatDraft = event.text.take(MAX_CHAT_CHARS)) }
+            CallEvent.SendChat -> sendChat()
+            CallEvent.ClearChat -> host { it.clearChat() }
+        }
+    }
+
+    /** Floats [reaction] over its sender's tile for [REACTION_MS]; a newer one replaces it. */
+    private fun float(reaction: CoreEvent.Reaction) {
+        val shown = Floating(reaction.emoji, ++floatSeq)
+        floating.update { it + (reaction.participantId to shown) }
+        viewModelScope.launch {
+            delay(REACTION_MS)
+            floating.update { if (it[reaction.participantId] == shown) it - reaction.participantId else it }
+        }
+    }
+
+    private fun sendChat() {
+        val text = state.value.chatDraft.trim()
+        if (text.isEmpty()) return
+        val call = call ?: return
+        try {
+            call.sendChat(text)
+            mutableState.update { it.copy(chatDraft = "") }
+        } catch (e: SalonError) {
+            mutableState.update { it.copy(notice = e.message) }
         }
     }
 
@@ -416,8 +540,11 @@ class CallViewModel(
         }
     }
 
-    private fun show(room: RoomState, pictures: Map<String, Bitmap>, pin: String?): CallState =
-        mutableState.value.copy(
+    private fun show(room: RoomState, pictures: Map<String, Bitmap>, pin: String?, floating: Map<String, Floating>): CallState {
+        val queue = Hands.queue(room)
+        val current = mutableState.value
+        if (current.chatOpen) readUpTo = maxOf(readUpTo, room.chat.maxOfOrNull { it.id } ?: 0L)
+        return current.copy(
             roomName = room.roomName,
             status =
                 when (val c = room.connection) {
@@ -439,6 +566,22 @@ class CallViewModel(
                         picture = pictures[p.id],
                         canModerate = room.role.isHost && room.role > p.role,
                         unverified = Encryption.unverified(room.e2ee, p.id),
+                        hand = queue.firstOrNull { it.participantId == p.id }?.position,
+                        reaction = floating[p.id],
+                    )
+                },
+            share =
+                room.participants.firstOrNull { it.screen }?.let { p ->
+                    Tile(
+                        p.screenVideoId,
+                        "${p.name}'s screen",
+                        speaking = false,
+                        muted = false,
+                        cameraOff = false,
+                        picture = pictures[p.screenVideoId],
+                        canModerate = room.role.isHost && room.role > p.role,
+                        presenting = true,
+                        presenter = p.id,
                     )
                 },
             isHost = room.isHost,
@@ -451,7 +594,15 @@ class CallViewModel(
             microphoneOn = room.microphoneOn,
             cameraOn = room.cameraOn,
             e2ee = room.e2ee,
+            myReaction = room.me?.let { floating[it] },
+            handRaised = room.myHand != null,
+            hands = if (room.isHost) queue else emptyList(),
+            chat = room.chat.map { ChatLine(it.id, if (it.from == room.me) "You" else it.name, it.text, mine = it.from == room.me) },
+            unread = if (current.chatOpen) 0 else room.chat.count { it.id > readUpTo && it.from != room.me },
+            canClearChat = room.role == Role.Owner,
+            chatPaused = room.panic && !room.isHost,
         )
+    }
 
     private fun toggleTestPattern() {
         val call = call ?: return
@@ -499,6 +650,11 @@ class CallViewModel(
     override fun onCleared() {
         leave()
     }
+
+    companion object {
+        /** How long a reaction floats over a tile. */
+        const val REACTION_MS = 2_000L
+    }
 }
 
 private fun EndReason.describe(): String =
@@ -518,4 +674,5 @@ private fun CoreEvent.describe(): String =
         is CoreEvent.MuteRequested -> "$by asks you to mute your microphone"
         is CoreEvent.Muted -> "$by turned your microphone off"
         is CoreEvent.Refused -> message
+        is CoreEvent.Reaction -> emoji
     }

@@ -784,9 +784,17 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_salon_core_checksum_func_core_version(
     ): Int
+    external fun uniffi_salon_core_checksum_func_salon_reactions(
+    ): Int
+    external fun uniffi_salon_core_checksum_func_screen_share_video_id(
+    ): Int
     external fun uniffi_salon_core_checksum_func_test_pattern_frame(
     ): Int
     external fun uniffi_salon_core_checksum_method_audioframesink_on_audio_frame(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_backgroundcompositor_composite(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_backgroundcompositor_set_background(
     ): Int
     external fun uniffi_salon_core_checksum_method_friendspresencelistener_on_presence(
     ): Int
@@ -800,13 +808,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_ask_mute(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_clear_chat(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_deny(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_end_room(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_leave(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_lower_hands(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_mute(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_raise_hand(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_react(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_remote_stats(
     ): Int
@@ -816,7 +832,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_send_audio_frame(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_send_chat(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_send_video_frame(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_send_video_frame_masked(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_set_background(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_set_camera(
     ): Int
@@ -831,6 +853,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_salon_core_checksum_method_saloncall_set_view(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_state(
+    ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_stop_share(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_turn_on_encryption(
     ): Int
@@ -882,6 +906,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_videoframesink_on_video_frame(
     ): Int
+    external fun uniffi_salon_core_checksum_constructor_backgroundcompositor_new(
+    ): Int
     external fun uniffi_salon_core_checksum_constructor_salonclient_open(
     ): Int
     external fun ffi_salon_core_uniffi_contract_version(
@@ -916,6 +942,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_audioframesink_on_audio_frame(`ptr`: Long,`participantId`: RustBuffer.ByValue,`pcm`: RustBuffer.ByValue,`channels`: Short,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_clone_backgroundcompositor(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_salon_core_fn_free_backgroundcompositor(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_constructor_backgroundcompositor_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_salon_core_fn_method_backgroundcompositor_composite(`ptr`: Long,`frame`: RustBuffer.ByValue,`mask`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_backgroundcompositor_set_background(`ptr`: Long,`choice`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_clone_friendspresencelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_salon_core_fn_free_friendspresencelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -944,13 +980,21 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_ask_mute(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_clear_chat(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_deny(`ptr`: Long,`knockId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_end_room(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_leave(`ptr`: Long,
     ): Long
+    external fun uniffi_salon_core_fn_method_saloncall_lower_hands(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_mute(`ptr`: Long,`participantId`: RustBuffer.ByValue,`video`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_raise_hand(`ptr`: Long,`raised`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_react(`ptr`: Long,`emoji`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_remote_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -960,7 +1004,13 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_send_audio_frame(`ptr`: Long,`pcm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_send_chat(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_send_video_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_send_video_frame_masked(`ptr`: Long,`frame`: RustBuffer.ByValue,`mask`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_set_background(`ptr`: Long,`choice`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_set_camera(`ptr`: Long,`on`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -976,6 +1026,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_method_saloncall_stop_share(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_turn_on_encryption(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_unban(`ptr`: Long,`banId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1043,6 +1095,10 @@ internal object UniffiLib {
     external fun uniffi_salon_core_fn_method_videoframesink_on_video_frame(`ptr`: Long,`participantId`: RustBuffer.ByValue,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_func_salon_reactions(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_salon_core_fn_func_screen_share_video_id(`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_salon_core_fn_func_test_pattern_frame(`width`: Int,`height`: Int,`index`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1168,10 +1224,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_func_core_version() and 0xFFFF) != 8596) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_func_salon_reactions() and 0xFFFF) != 30491) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_func_screen_share_video_id() and 0xFFFF) != 61744) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_func_test_pattern_frame() and 0xFFFF) != 2758) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_audioframesink_on_audio_frame() and 0xFFFF) != 962) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_backgroundcompositor_composite() and 0xFFFF) != 33257) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_backgroundcompositor_set_background() and 0xFFFF) != 48239) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_friendspresencelistener_on_presence() and 0xFFFF) != 33655) {
@@ -1192,6 +1260,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_saloncall_ask_mute() and 0xFFFF) != 31996) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_clear_chat() and 0xFFFF) != 4814) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_deny() and 0xFFFF) != 2031) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1201,7 +1272,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_saloncall_leave() and 0xFFFF) != 7347) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_lower_hands() and 0xFFFF) != 17217) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_mute() and 0xFFFF) != 18948) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_raise_hand() and 0xFFFF) != 1852) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_react() and 0xFFFF) != 57728) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_remote_stats() and 0xFFFF) != 16831) {
@@ -1216,7 +1296,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_salon_core_checksum_method_saloncall_send_audio_frame() and 0xFFFF) != 13649) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_send_chat() and 0xFFFF) != 30066) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_send_video_frame() and 0xFFFF) != 61050) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_send_video_frame_masked() and 0xFFFF) != 108) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_set_background() and 0xFFFF) != 26408) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_set_camera() and 0xFFFF) != 4458) {
@@ -1238,6 +1327,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_state() and 0xFFFF) != 17426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_stop_share() and 0xFFFF) != 2794) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_turn_on_encryption() and 0xFFFF) != 8016) {
@@ -1313,6 +1405,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_videoframesink_on_video_frame() and 0xFFFF) != 4655) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_constructor_backgroundcompositor_new() and 0xFFFF) != 10812) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_constructor_salonclient_open() and 0xFFFF) != 47474) {
@@ -2205,6 +2300,312 @@ public object FfiConverterTypeAudioFrameSink: FfiConverter<AudioFrameSink, Long>
 
 
 /**
+ * Composites backgrounds on the app's side, e.g. for a preview before joining (a call does
+ * its own, on its encoder thread). Keeps the picture scaled to the last frame size.
+ */
+public interface BackgroundCompositorInterface {
+    
+    /**
+     * `frame` with the background behind the person (without a mask: all background).
+     * Runs on the caller's thread, a few milliseconds at 640×360. `InvalidInput` for a frame
+     * or mask that does not add up.
+     */
+    fun `composite`(`frame`: VideoFrame, `mask`: PersonMask?): VideoFrame
+    
+    /**
+     * `InvalidInput` for a picture that is not a valid I420 frame or is too large.
+     */
+    fun `setBackground`(`choice`: BackgroundChoice)
+    
+    companion object
+}
+
+/**
+ * Composites backgrounds on the app's side, e.g. for a preview before joining (a call does
+ * its own, on its encoder thread). Keeps the picture scaled to the last frame size.
+ */
+open class BackgroundCompositor: Disposable, AutoCloseable, BackgroundCompositorInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_constructor_backgroundcompositor_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_salon_core_fn_free_backgroundcompositor(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_salon_core_fn_clone_backgroundcompositor(handle, status)
+        }
+    }
+
+    
+    /**
+     * `frame` with the background behind the person (without a mask: all background).
+     * Runs on the caller's thread, a few milliseconds at 640×360. `InvalidInput` for a frame
+     * or mask that does not add up.
+     */
+    @Throws(SalonException::class)override fun `composite`(`frame`: VideoFrame, `mask`: PersonMask?): VideoFrame {
+            return FfiConverterTypeVideoFrame.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_backgroundcompositor_composite(
+        it,
+        
+        FfiConverterTypeVideoFrame.lower(`frame`),
+        FfiConverterOptionalTypePersonMask.lower(`mask`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `InvalidInput` for a picture that is not a valid I420 frame or is too large.
+     */
+    @Throws(SalonException::class)override fun `setBackground`(`choice`: BackgroundChoice)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_backgroundcompositor_set_background(
+        it,
+        
+        FfiConverterTypeBackgroundChoice.lower(`choice`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBackgroundCompositor: FfiConverter<BackgroundCompositor, Long> {
+    override fun lower(value: BackgroundCompositor): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): BackgroundCompositor {
+        return BackgroundCompositor(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): BackgroundCompositor {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BackgroundCompositor) = 8UL
+
+    override fun write(value: BackgroundCompositor, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Told about my friends' presence: the whole list after every change, and "door opened" for
  * the friends marked `notify` (rate-limited per friend). Raise a local notification from it.
  */
@@ -2905,6 +3306,11 @@ public interface SalonCallInterface {
     
     fun `askMute`(`participantId`: kotlin.String)
     
+    /**
+     * (The owner) deletes the room's chat for everyone.
+     */
+    fun `clearChat`()
+    
     fun `deny`(`knockId`: kotlin.String)
     
     /**
@@ -2915,9 +3321,24 @@ public interface SalonCallInterface {
     suspend fun `leave`()
     
     /**
+     * (Hosts) lowers someone's hand; with no id, everyone's.
+     */
+    fun `lowerHands`(`participantId`: kotlin.String?)
+    
+    /**
      * Turns their microphone (and with `video`, camera) off.
      */
     fun `mute`(`participantId`: kotlin.String, `video`: kotlin.Boolean)
+    
+    /**
+     * Raises or lowers my hand.
+     */
+    fun `raiseHand`(`raised`: kotlin.Boolean)
+    
+    /**
+     * Sends a reaction (one of `salon_reactions()`); it floats over my tile for everyone.
+     */
+    fun `react`(`emoji`: kotlin.String)
     
     fun `remoteStats`(): List<RemoteStatsRecord>
     
@@ -2937,9 +3358,29 @@ public interface SalonCallInterface {
     fun `sendAudioFrame`(`pcm`: List<kotlin.Short>)
     
     /**
+     * Sends a chat message (1–1000 characters; end-to-end encrypted in an encrypted room).
+     */
+    fun `sendChat`(`text`: kotlin.String)
+    
+    /**
      * A camera frame. Never blocks.
      */
     fun `sendVideoFrame`(`frame`: VideoFrame)
+    
+    /**
+     * A camera frame with the platform's person mask for it: with a background set
+     * (`set_background`), what is not the person is blurred or replaced on the core's
+     * encoder thread. Never blocks.
+     */
+    fun `sendVideoFrameMasked`(`frame`: VideoFrame, `mask`: PersonMask)
+    
+    /**
+     * What goes behind me from the next frame on. Frames sent without a mask
+     * (`send_video_frame`) while a background is on go out as all background — blurred all
+     * over, or only the picture — never as the camera saw them. `InvalidInput` for a picture
+     * that is not a valid I420 frame or is larger than 4096 a side.
+     */
+    fun `setBackground`(`choice`: BackgroundChoice)
     
     /**
      * `NotAllowed` when turning it on during panic.
@@ -2968,6 +3409,11 @@ public interface SalonCallInterface {
     fun `setView`(`participantId`: kotlin.String, `view`: ParticipantViewRecord)
     
     fun `state`(): RoomStateRecord
+    
+    /**
+     * Stops their screen share.
+     */
+    fun `stopShare`(`participantId`: kotlin.String)
     
     /**
      * Turns end-to-end encryption on in a room made before it (state `e2ee` is null): a new
@@ -3114,6 +3560,22 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     
 
     
+    /**
+     * (The owner) deletes the room's chat for everyone.
+     */
+    @Throws(SalonException::class)override fun `clearChat`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_clear_chat(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
     @Throws(SalonException::class)override fun `deny`(`knockId`: kotlin.String)
         = 
     callWithHandle {
@@ -3166,6 +3628,23 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
 
     
     /**
+     * (Hosts) lowers someone's hand; with no id, everyone's.
+     */
+    @Throws(SalonException::class)override fun `lowerHands`(`participantId`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_lower_hands(
+        it,
+        
+        FfiConverterOptionalString.lower(`participantId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Turns their microphone (and with `video`, camera) off.
      */
     @Throws(SalonException::class)override fun `mute`(`participantId`: kotlin.String, `video`: kotlin.Boolean)
@@ -3177,6 +3656,40 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
         
         FfiConverterString.lower(`participantId`),
         FfiConverterBoolean.lower(`video`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Raises or lowers my hand.
+     */
+    @Throws(SalonException::class)override fun `raiseHand`(`raised`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_raise_hand(
+        it,
+        
+        FfiConverterBoolean.lower(`raised`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sends a reaction (one of `salon_reactions()`); it floats over my tile for everyone.
+     */
+    @Throws(SalonException::class)override fun `react`(`emoji`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_react(
+        it,
+        
+        FfiConverterString.lower(`emoji`),_status)
 }
     }
     
@@ -3247,6 +3760,23 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
 
     
     /**
+     * Sends a chat message (1–1000 characters; end-to-end encrypted in an encrypted room).
+     */
+    @Throws(SalonException::class)override fun `sendChat`(`text`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_send_chat(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * A camera frame. Never blocks.
      */
     @Throws(SalonException::class)override fun `sendVideoFrame`(`frame`: VideoFrame)
@@ -3257,6 +3787,46 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
         it,
         
         FfiConverterTypeVideoFrame.lower(`frame`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A camera frame with the platform's person mask for it: with a background set
+     * (`set_background`), what is not the person is blurred or replaced on the core's
+     * encoder thread. Never blocks.
+     */
+    @Throws(SalonException::class)override fun `sendVideoFrameMasked`(`frame`: VideoFrame, `mask`: PersonMask)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_send_video_frame_masked(
+        it,
+        
+        FfiConverterTypeVideoFrame.lower(`frame`),
+        FfiConverterTypePersonMask.lower(`mask`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * What goes behind me from the next frame on. Frames sent without a mask
+     * (`send_video_frame`) while a background is on go out as all background — blurred all
+     * over, or only the picture — never as the camera saw them. `InvalidInput` for a picture
+     * that is not a valid I420 frame or is larger than 4096 a side.
+     */
+    @Throws(SalonException::class)override fun `setBackground`(`choice`: BackgroundChoice)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_set_background(
+        it,
+        
+        FfiConverterTypeBackgroundChoice.lower(`choice`),_status)
 }
     }
     
@@ -3373,6 +3943,23 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Stops their screen share.
+     */
+    @Throws(SalonException::class)override fun `stopShare`(`participantId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_stop_share(
+        it,
+        
+        FfiConverterString.lower(`participantId`),_status)
+}
+    }
+    
     
 
     
@@ -4586,7 +5173,8 @@ public object FfiConverterTypeSalonPresenceWatch: FfiConverter<SalonPresenceWatc
 
 
 /**
- * Receives each remote participant's decoded video.
+ * Receives each remote participant's decoded video: their camera under their id, their screen
+ * share under [`screen_share_video_id`].
  */
 public interface VideoFrameSink {
     
@@ -4596,7 +5184,8 @@ public interface VideoFrameSink {
 }
 
 /**
- * Receives each remote participant's decoded video.
+ * Receives each remote participant's decoded video: their camera under their id, their screen
+ * share under [`screen_share_video_id`].
  */
 open class VideoFrameSinkImpl: Disposable, AutoCloseable, VideoFrameSink
 {
@@ -4857,6 +5446,74 @@ public object FfiConverterTypeBanRecord: FfiConverterRustBuffer<BanRecord> {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterLong.write(value.`at`, buf)
+    }
+}
+
+
+
+/**
+ * One chat message of the room.
+ */
+data class ChatRecord (
+    /**
+     * The room's number for it (increasing).
+     */
+    var `id`: kotlin.ULong
+    , 
+    /**
+     * The sender's participant id and name when it was sent.
+     */
+    var `from`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * Unix milliseconds.
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * `None`: it cannot be read here (sealed under a link key this device does not have).
+     */
+    var `text`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChatRecord: FfiConverterRustBuffer<ChatRecord> {
+    override fun read(buf: ByteBuffer): ChatRecord {
+        return ChatRecord(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChatRecord) = (
+            FfiConverterULong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`from`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterOptionalString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: ChatRecord, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`id`, buf)
+            FfiConverterString.write(value.`from`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterOptionalString.write(value.`text`, buf)
     }
 }
 
@@ -5309,6 +5966,19 @@ data class ParticipantRecord (
      * Among the room's active speakers (from the server).
      */
     var `speaking`: kotlin.Boolean
+    , 
+    /**
+     * Their hand is up; the number orders the queue (smaller went up earlier).
+     */
+    var `hand`: kotlin.ULong?
+    , 
+    /**
+     * They share their screen now (show it large); its frames reach the video sink as
+     * [`screen_share_video_id`] of them. Whether it is reaching us.
+     */
+    var `screen`: kotlin.Boolean
+    , 
+    var `receivingScreen`: kotlin.Boolean
     
 ){
     
@@ -5333,6 +6003,9 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5344,7 +6017,10 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
             FfiConverterBoolean.allocationSize(value.`videoOn`) +
             FfiConverterBoolean.allocationSize(value.`receivingAudio`) +
             FfiConverterBoolean.allocationSize(value.`receivingVideo`) +
-            FfiConverterBoolean.allocationSize(value.`speaking`)
+            FfiConverterBoolean.allocationSize(value.`speaking`) +
+            FfiConverterOptionalULong.allocationSize(value.`hand`) +
+            FfiConverterBoolean.allocationSize(value.`screen`) +
+            FfiConverterBoolean.allocationSize(value.`receivingScreen`)
     )
 
     override fun write(value: ParticipantRecord, buf: ByteBuffer) {
@@ -5356,6 +6032,9 @@ public object FfiConverterTypeParticipantRecord: FfiConverterRustBuffer<Particip
             FfiConverterBoolean.write(value.`receivingAudio`, buf)
             FfiConverterBoolean.write(value.`receivingVideo`, buf)
             FfiConverterBoolean.write(value.`speaking`, buf)
+            FfiConverterOptionalULong.write(value.`hand`, buf)
+            FfiConverterBoolean.write(value.`screen`, buf)
+            FfiConverterBoolean.write(value.`receivingScreen`, buf)
     }
 }
 
@@ -5425,6 +6104,54 @@ public object FfiConverterTypePeekRecord: FfiConverterRustBuffer<PeekRecord> {
             FfiConverterOptionalSequenceString.write(value.`names`, buf)
             FfiConverterBoolean.write(value.`full`, buf)
             FfiConverterBoolean.write(value.`locked`, buf)
+    }
+}
+
+
+
+/**
+ * Where the person is in a camera frame: `width * height` bytes, row by row, `255` = person,
+ * `0` = background, values between blend (a platform's confidence × 255). Any size (up to
+ * 4096 a side; it is stretched over the frame), the frame's orientation.
+ */
+data class PersonMask (
+    var `width`: kotlin.UInt
+    , 
+    var `height`: kotlin.UInt
+    , 
+    var `data`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePersonMask: FfiConverterRustBuffer<PersonMask> {
+    override fun read(buf: ByteBuffer): PersonMask {
+        return PersonMask(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PersonMask) = (
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterByteArray.allocationSize(value.`data`)
+    )
+
+    override fun write(value: PersonMask, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterByteArray.write(value.`data`, buf)
     }
 }
 
@@ -5556,6 +6283,16 @@ data class RoomStateRecord (
      * End-to-end encryption; `None` in a room that is not encrypted.
      */
     var `e2ee`: E2eeRecord?
+    , 
+    /**
+     * My hand is up (its place in the queue).
+     */
+    var `myHand`: kotlin.ULong?
+    , 
+    /**
+     * The chat I may read, oldest first (the newest 200).
+     */
+    var `chat`: List<ChatRecord>
     
 ){
     
@@ -5589,6 +6326,8 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterBoolean.read(buf),
             FfiConverterTypeConnectionRecord.read(buf),
             FfiConverterOptionalTypeE2eeRecord.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterSequenceTypeChatRecord.read(buf),
         )
     }
 
@@ -5609,7 +6348,9 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterBoolean.allocationSize(value.`speaking`) +
             FfiConverterBoolean.allocationSize(value.`videoWatched`) +
             FfiConverterTypeConnectionRecord.allocationSize(value.`connection`) +
-            FfiConverterOptionalTypeE2eeRecord.allocationSize(value.`e2ee`)
+            FfiConverterOptionalTypeE2eeRecord.allocationSize(value.`e2ee`) +
+            FfiConverterOptionalULong.allocationSize(value.`myHand`) +
+            FfiConverterSequenceTypeChatRecord.allocationSize(value.`chat`)
     )
 
     override fun write(value: RoomStateRecord, buf: ByteBuffer) {
@@ -5630,6 +6371,8 @@ public object FfiConverterTypeRoomStateRecord: FfiConverterRustBuffer<RoomStateR
             FfiConverterBoolean.write(value.`videoWatched`, buf)
             FfiConverterTypeConnectionRecord.write(value.`connection`, buf)
             FfiConverterOptionalTypeE2eeRecord.write(value.`e2ee`, buf)
+            FfiConverterOptionalULong.write(value.`myHand`, buf)
+            FfiConverterSequenceTypeChatRecord.write(value.`chat`, buf)
     }
 }
 
@@ -5740,6 +6483,99 @@ public object FfiConverterTypeVideoFrame: FfiConverterRustBuffer<VideoFrame> {
 
 
 /**
+ * What goes behind the person in my video.
+ */
+sealed class BackgroundChoice {
+    
+    object Off : BackgroundChoice()
+    
+    
+    object Blur : BackgroundChoice()
+    
+    
+    /**
+     * A picture (I420, any even size up to 4096 a side; scaled to cover the frame).
+     */
+    data class Replace(
+        val `image`: org.salon.core.ffi.VideoFrame) : BackgroundChoice()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBackgroundChoice : FfiConverterRustBuffer<BackgroundChoice>{
+    override fun read(buf: ByteBuffer): BackgroundChoice {
+        return when(buf.getInt()) {
+            1 -> BackgroundChoice.Off
+            2 -> BackgroundChoice.Blur
+            3 -> BackgroundChoice.Replace(
+                FfiConverterTypeVideoFrame.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: BackgroundChoice): ULong = when(value) {
+        is BackgroundChoice.Off -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is BackgroundChoice.Blur -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is BackgroundChoice.Replace -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeVideoFrame.allocationSize(value.`image`)
+            )
+        }
+    }
+
+    override fun write(value: BackgroundChoice, buf: ByteBuffer) {
+        when(value) {
+            is BackgroundChoice.Off -> {
+                buf.putInt(1)
+                Unit
+            }
+            is BackgroundChoice.Blur -> {
+                buf.putInt(2)
+                Unit
+            }
+            is BackgroundChoice.Replace -> {
+                buf.putInt(3)
+                FfiConverterTypeVideoFrame.write(value.`image`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * What a call tells besides its state.
  */
 sealed class CallEventRecord {
@@ -5783,6 +6619,19 @@ sealed class CallEventRecord {
         companion object
     }
     
+    /**
+     * Someone reacted (me too): show `emoji` over their tile for a moment.
+     */
+    data class Reaction(
+        val `participantId`: kotlin.String, 
+        val `emoji`: kotlin.String) : CallEventRecord()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -5809,6 +6658,10 @@ public object FfiConverterTypeCallEventRecord : FfiConverterRustBuffer<CallEvent
                 )
             3 -> CallEventRecord.Refused(
                 FfiConverterTypeRefusalRecord.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> CallEventRecord.Reaction(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -5840,6 +6693,14 @@ public object FfiConverterTypeCallEventRecord : FfiConverterRustBuffer<CallEvent
                 + FfiConverterString.allocationSize(value.`message`)
             )
         }
+        is CallEventRecord.Reaction -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`participantId`)
+                + FfiConverterString.allocationSize(value.`emoji`)
+            )
+        }
     }
 
     override fun write(value: CallEventRecord, buf: ByteBuffer) {
@@ -5860,6 +6721,12 @@ public object FfiConverterTypeCallEventRecord : FfiConverterRustBuffer<CallEvent
                 buf.putInt(3)
                 FfiConverterTypeRefusalRecord.write(value.`reason`, buf)
                 FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+            is CallEventRecord.Reaction -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`participantId`, buf)
+                FfiConverterString.write(value.`emoji`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6286,7 +7153,15 @@ enum class RefusalRecord {
      * The person, knock or ban is no longer there.
      */
     NOT_FOUND,
-    RATE_LIMITED;
+    RATE_LIMITED,
+    /**
+     * Not acceptable (e.g. too long); the message says why.
+     */
+    INVALID,
+    /**
+     * The server could not do it (its storage failed); try again later.
+     */
+    FAILED;
 
     
 
@@ -6748,6 +7623,38 @@ public object FfiConverterTypeSalonError : FfiConverterRustBuffer<SalonException
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
     override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
@@ -6972,6 +7879,38 @@ public object FfiConverterOptionalTypeE2eeRecord: FfiConverterRustBuffer<E2eeRec
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePersonMask: FfiConverterRustBuffer<PersonMask?> {
+    override fun read(buf: ByteBuffer): PersonMask? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePersonMask.read(buf)
+    }
+
+    override fun allocationSize(value: PersonMask?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePersonMask.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PersonMask?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePersonMask.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -7078,6 +8017,34 @@ public object FfiConverterSequenceTypeBanRecord: FfiConverterRustBuffer<List<Ban
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeBanRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeChatRecord: FfiConverterRustBuffer<List<ChatRecord>> {
+    override fun read(buf: ByteBuffer): List<ChatRecord> {
+        val len = buf.getInt()
+        return List<ChatRecord>(len) {
+            FfiConverterTypeChatRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ChatRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeChatRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ChatRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeChatRecord.write(it, buf)
         }
     }
 }
@@ -7265,6 +8232,34 @@ public object FfiConverterSequenceTypeRemoteStatsRecord: FfiConverterRustBuffer<
     UniffiLib.uniffi_salon_core_fn_func_core_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The reactions a room accepts, in the order to show them.
+         */ fun `salonReactions`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_func_salon_reactions(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The id a participant's screen share comes with at the [`VideoFrameSink`] (and that
+         * `set_view` takes for it): `<participant id>|screen`.
+         */ fun `screenShareVideoId`(`participantId`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_salon_core_fn_func_screen_share_video_id(
+    
+        
+        FfiConverterString.lower(`participantId`),_status)
 }
     )
     }
