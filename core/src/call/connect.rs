@@ -193,18 +193,7 @@ pub(super) async fn establish(
             )
             .map_err(CoreError::media)?,
         );
-        let transceiver = peer
-            .pc
-            .add_transceiver_from_track(
-                track.clone() as Arc<dyn TrackLocal>,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendonly,
-                    streams: vec![me.clone()],
-                    send_encodings: vec![],
-                }),
-            )
-            .await
-            .map_err(CoreError::media)?;
+        let transceiver = add_sendonly(&peer, &track, &me).await?;
         sources.push((kind, track, ssrcs, transceiver));
     }
     // The screen: the second video section, silent unless the call shares (`super::screen`).
@@ -322,4 +311,23 @@ pub(super) async fn establish(
     handles.tracks.store(Some(Arc::new(out)));
     handles.layers.request_keyframes();
     Ok(Session { signal, peer })
+}
+
+/// Adds a send-only transceiver carrying `track` in media stream `stream` (my participant id).
+pub(super) async fn add_sendonly(
+    peer: &ClientPeer,
+    track: &Arc<TrackLocalStaticSample>,
+    stream: &str,
+) -> Result<Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>, CoreError> {
+    peer.pc
+        .add_transceiver_from_track(
+            track.clone() as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![stream.to_owned()],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .map_err(CoreError::media)
 }

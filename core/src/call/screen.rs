@@ -12,7 +12,6 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use salon_protocol::ClientMessage;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -72,18 +71,7 @@ pub(super) async fn add_section(
         vec![encoding],
     );
     let track = Arc::new(TrackLocalStaticSample::new(now, track).map_err(CoreError::media)?);
-    let transceiver = peer
-        .pc
-        .add_transceiver_from_track(
-            track.clone() as Arc<dyn TrackLocal>,
-            Some(RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendonly,
-                streams: vec![me.to_owned()],
-                send_encodings: vec![],
-            }),
-        )
-        .await
-        .map_err(CoreError::media)?;
+    let transceiver = super::connect::add_sendonly(peer, &track, me).await?;
     Ok((track, ssrc, transceiver))
 }
 

@@ -70,29 +70,7 @@ mod tests {
     use super::*;
     use crate::media::pattern::TestPattern;
 
-    /// A frame whose Y, U and V samples are given by functions of (x, y).
-    fn frame(
-        width: u32,
-        height: u32,
-        y: impl Fn(usize, usize) -> u8,
-        u: impl Fn(usize, usize) -> u8,
-        v: impl Fn(usize, usize) -> u8,
-    ) -> I420Frame {
-        let (w, h) = (width as usize, height as usize);
-        let mut data = Vec::new();
-        for (plane, pw, ph) in [
-            (&y as &dyn Fn(usize, usize) -> u8, w, h),
-            (&u, w / 2, h / 2),
-            (&v, w / 2, h / 2),
-        ] {
-            for row in 0..ph {
-                for col in 0..pw {
-                    data.push(plane(col, row));
-                }
-            }
-        }
-        I420Frame::new(width, height, data, 1234).unwrap()
-    }
+    use crate::media::video::frame_from_fns as frame;
 
     #[test]
     fn sizes_halve_to_even_sides_and_stop_at_a_macroblock() {
@@ -120,7 +98,7 @@ mod tests {
         );
         let out = half(&input).unwrap();
         assert_eq!((out.width, out.height), (32, 18));
-        assert_eq!(out.timestamp_us, 1234);
+        assert_eq!(out.timestamp_us, input.timestamp_us);
         let (y, u, v) = out.planes();
         assert!(y.iter().all(|&s| s == 128), "{y:?}");
         // U: columns 2c and 2c+1 hold 16c and 16c+8 → 16c + 4.

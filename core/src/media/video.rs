@@ -53,6 +53,31 @@ impl std::fmt::Debug for I420Frame {
     }
 }
 
+/// Tests: a frame whose Y, U and V samples are given by functions of (x, y) in their own plane.
+#[cfg(test)]
+pub(crate) fn frame_from_fns(
+    width: u32,
+    height: u32,
+    y: impl Fn(usize, usize) -> u8,
+    u: impl Fn(usize, usize) -> u8,
+    v: impl Fn(usize, usize) -> u8,
+) -> I420Frame {
+    let (w, h) = (width as usize, height as usize);
+    let mut data = Vec::new();
+    for (plane, pw, ph) in [
+        (&y as &dyn Fn(usize, usize) -> u8, w, h),
+        (&u, w / 2, h / 2),
+        (&v, w / 2, h / 2),
+    ] {
+        for row in 0..ph {
+            for col in 0..pw {
+                data.push(plane(col, row));
+            }
+        }
+    }
+    I420Frame::new(width, height, data, 42).expect("a valid test frame")
+}
+
 impl I420Frame {
     /// Builds a frame, checking that both sides are even and non-zero and that `data` holds
     /// exactly the three planes.

@@ -1,28 +1,6 @@
 use super::*;
 
-/// A frame whose Y, U and V samples are given by functions of (x, y) in their own plane.
-fn frame(
-    width: u32,
-    height: u32,
-    y: impl Fn(usize, usize) -> u8,
-    u: impl Fn(usize, usize) -> u8,
-    v: impl Fn(usize, usize) -> u8,
-) -> I420Frame {
-    let (w, h) = (width as usize, height as usize);
-    let mut data = Vec::new();
-    for (plane, pw, ph) in [
-        (&y as &dyn Fn(usize, usize) -> u8, w, h),
-        (&u, w / 2, h / 2),
-        (&v, w / 2, h / 2),
-    ] {
-        for row in 0..ph {
-            for col in 0..pw {
-                data.push(plane(col, row));
-            }
-        }
-    }
-    I420Frame::new(width, height, data, 42).unwrap()
-}
+use crate::media::video::frame_from_fns as frame;
 
 fn flat(width: u32, height: u32, y: u8, u: u8, v: u8) -> I420Frame {
     frame(width, height, |_, _| y, |_, _| u, |_, _| v)
