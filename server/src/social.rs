@@ -316,7 +316,10 @@ impl RoomActor {
     }
 
     /// The chat someone (re)joining may read, as `chat_history` messages: everything for the
-    /// owner, what was sent while their device was inside for anyone else.
+    /// owner, what was sent while their device was inside for anyone else. Always at least one
+    /// (maybe empty): the first after `joined` is the whole list, so a client drops what it
+    /// showed before (e.g. a chat the owner cleared while it was away). Nothing when the
+    /// database cannot be read: the client keeps what it has.
     pub(crate) fn chat_history(&self, identity: &Identity, role: Role) -> Vec<ServerMessage> {
         let kept = match self.store.chat_for_now(
             &self.room_id,
@@ -330,6 +333,11 @@ impl RoomActor {
             }
         };
         let messages: Vec<ChatMessage> = kept.into_iter().map(to_wire).collect();
+        if messages.is_empty() {
+            return vec![ServerMessage::ChatHistory {
+                messages: Vec::new(),
+            }];
+        }
         messages
             .chunks(MAX_CHAT_HISTORY_BATCH)
             .map(|chunk| ServerMessage::ChatHistory {

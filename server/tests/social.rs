@@ -33,15 +33,22 @@ async fn enter(
     (c, participant_id, history)
 }
 
-/// The `chat_history` that follows a `joined` (none within a short while: nothing to show).
+/// The `chat_history` that follows a `joined`: always at least one message, maybe empty.
 async fn history_of(c: &mut WsClient) -> Vec<ChatMessage> {
     let mut all = Vec::new();
+    let mut batches = 0;
     // A ping's pong marks the end of what the server queued on joining.
     c.send(&ClientMessage::Ping).await;
     loop {
         match c.recv().await.expect("socket open") {
-            ServerMessage::ChatHistory { messages } => all.extend(messages),
-            ServerMessage::Pong => return all,
+            ServerMessage::ChatHistory { messages } => {
+                batches += 1;
+                all.extend(messages);
+            }
+            ServerMessage::Pong => {
+                assert!(batches >= 1, "no chat_history after joined");
+                return all;
+            }
             _ => {}
         }
     }

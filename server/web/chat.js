@@ -167,6 +167,8 @@ export class Chat {
 
   joined({ selfId, e2ee }) {
     this.selfId = selfId;
+    // The server's first `chat_history` after `joined` is the whole chat (maybe empty).
+    this.resync = true;
     if (e2ee === false) this.encrypted = false;
     this.renderNote();
   }
@@ -185,9 +187,18 @@ export class Chat {
     this.pausedNote.hidden = !paused;
   }
 
-  /** `chat_history {messages}`: kept messages, oldest first (again after a resume). */
+  /**
+   * `chat_history {messages}`: kept messages, oldest first (again after a resume). The first
+   * after `joined` is the whole chat: what is shown and not in it goes (a chat the owner cleared
+   * while this page was away).
+   */
   history(messages) {
     if (!Array.isArray(messages)) return;
+    if (this.resync) {
+      this.resync = false;
+      const kept = new Set(messages.map((m) => m?.id));
+      if (this.ids.some((id) => !kept.has(id))) this.forget();
+    }
     for (const m of messages) this.add(m, { live: false });
   }
 
@@ -196,14 +207,22 @@ export class Chat {
     this.add(message, { live: true });
   }
 
-  /** `chat_cleared`: the owner deleted the chat. */
-  cleared() {
+  /** Drops every message shown (and any still being opened). */
+  forget() {
     this.generation += 1;
     this.ids = [];
     this.items.clear();
     this.seen.clear();
     this.list.replaceChildren();
     this.unread = 0;
+    this.empty.textContent = 'No messages yet.';
+    this.empty.hidden = false;
+    this.renderButton();
+  }
+
+  /** `chat_cleared`: the owner deleted the chat. */
+  cleared() {
+    this.forget();
     this.empty.textContent = 'The chat was cleared.';
     this.empty.hidden = false;
     this.pending.answered('clear', Date.now());

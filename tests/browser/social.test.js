@@ -60,6 +60,8 @@ async function tapSignaling(page) {
   const tap = {
     sockets: [],
     histories: 0,
+    /** While true, the page's new sockets are closed at once (it stays away, retrying). */
+    blocked: false,
     drop() {
       const last = this.sockets.at(-1);
       last?.page.close({ code: 1006, reason: 'blip' }).catch(() => {});
@@ -67,6 +69,10 @@ async function tapSignaling(page) {
     },
   };
   await page.routeWebSocket(/\/api\/rooms\/[^/]+\/ws$/u, (ws) => {
+    if (tap.blocked) {
+      ws.close({ code: 1006, reason: 'still away' }).catch(() => {});
+      return;
+    }
     const server = ws.connectToServer();
     tap.sockets.push({ page: ws, server });
     ws.onMessage((message) => server.send(message));
@@ -280,7 +286,9 @@ describe('reactions, hands and chat', () => {
     const cyFrames = recordFrames(cy.page);
     await join(cy, room.url, 'Cy');
     await staysTrue(async () => (await chatTexts(cy.page)).length === 0, 3000, 'the stranger to see no chat');
-    assert.equal(framesOfType(cyFrames, 'chat_history').length, 0, 'the stranger was sent chat history');
+    const cyHistory = framesOfType(cyFrames, 'chat_history');
+    assert.equal(cyHistory.length, 1, 'one (empty) chat_history after joined');
+    assert.deepEqual(JSON.parse(cyHistory[0].text).messages, [], 'the stranger was sent chat history');
     assert.ok(!cyFrames.some((f) => f.text.includes(JSON.parse(sent[0].text).sealed.slice(0, 30))), 'the stranger received the sealed message');
     // What is said now, Cy reads.
     await sendChat(host.page, 'Welcome, Cy');
@@ -362,6 +370,19 @@ describe('reactions, hands and chat', () => {
     // And chat goes on both ways.
     await sendChat(bo.page, 'back');
     await waitForChat(host, 'back');
+
+    // Away while the owner clears the chat: once back, Bo's page shows none of it (the first
+    // history after joined is the whole chat, here empty).
+    tap.blocked = true;
+    tap.drop();
+    await waitFor(() => bo.page.evaluate(() => window.salon.state === 'reconnecting'), { message: 'Bo to be away' });
+    await host.page.getByTestId('chat-clear').click();
+    await host.page.getByTestId('chat-clear-confirm').click();
+    await waitFor(async () => (await chatTexts(host.page)).length === 0, { message: 'the owner to see the chat cleared' });
+    assert.deepEqual(await chatTexts(bo.page), ['one', 'two', 'back'], 'Bo was away and did not hear of the clear');
+    tap.blocked = false;
+    await waitFor(() => bo.page.evaluate(() => window.salon.state === 'joined'), { timeout: 30000, message: 'Bo to come back' });
+    await waitFor(async () => (await chatTexts(bo.page)).length === 0, { message: "Bo's page to drop the cleared chat" });
   });
 
   it('in a room without encryption chat is plain text; panic pauses guests; the owner clears it', async (t) => {

@@ -98,13 +98,13 @@ fn lost_or_final(e: CoreError) -> Outcome {
 pub(super) fn follow(shared: &Shared, handles: &TrackHandles, message: &ServerMessage) {
     // Chat is opened first (sealed under the room secret in an encrypted room).
     let chat = match message {
-        ServerMessage::Chat { message } => std::slice::from_ref(message),
-        ServerMessage::ChatHistory { messages } => messages.as_slice(),
-        _ => &[],
+        ServerMessage::Chat { message } => Some((std::slice::from_ref(message), false)),
+        ServerMessage::ChatHistory { messages } => Some((messages.as_slice(), true)),
+        _ => None,
     };
-    if !chat.is_empty() {
+    if let Some((chat, history)) = chat {
         let entries = open_chat(shared, chat);
-        shared.update(|s| s.add_chat(entries));
+        shared.update(|s| s.add_chat(entries, history));
         return;
     }
     let mut mine = None;

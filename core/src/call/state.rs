@@ -169,6 +169,8 @@ pub struct RoomState {
     pub my_hand: Option<u64>,
     /// The room's chat that I may read, oldest first (at most [`CHAT_KEPT_IN_STATE`]).
     pub chat: Vec<ChatEntry>,
+    /// A `joined` came: the next `chat_history` is the whole list, not an addition.
+    chat_resync: bool,
 }
 
 /// `(server, "#…" fragment or "")` of a link `<server>/r/<id>[#…]`.
@@ -215,6 +217,7 @@ impl RoomState {
             e2ee: None,
             my_hand: None,
             chat: Vec::new(),
+            chat_resync: false,
         }
     }
 
@@ -238,6 +241,7 @@ impl RoomState {
                 ..
             } => {
                 self.me = Some(participant_id.clone());
+                self.chat_resync = true;
                 self.set_room_id(&room.id);
                 self.room_name = room.name.clone();
                 self.locked = room.locked;
@@ -441,9 +445,15 @@ impl RoomState {
     }
 
     /// Adds chat messages (new ones, or history after a (re)join), keeping the list in order
-    /// of `id`, each once, and at most [`CHAT_KEPT_IN_STATE`]. Whether anything changed.
-    pub fn add_chat(&mut self, entries: Vec<ChatEntry>) -> bool {
+    /// of `id`, each once, and at most [`CHAT_KEPT_IN_STATE`]. The first history after a
+    /// `joined` (`history`) replaces the list: the server sends the whole of it then, so a
+    /// chat cleared while I was away goes. Whether anything changed.
+    pub fn add_chat(&mut self, entries: Vec<ChatEntry>, history: bool) -> bool {
         let mut changed = false;
+        if history && std::mem::take(&mut self.chat_resync) {
+            changed = !self.chat.is_empty();
+            self.chat.clear();
+        }
         for entry in entries {
             match self.chat.binary_search_by_key(&entry.id, |e| e.id) {
                 Ok(_) => {}

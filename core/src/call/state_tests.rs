@@ -420,16 +420,16 @@ fn hands_follow_the_room_mine_too() {
 #[test]
 fn chat_merges_by_id_and_is_bounded_and_cleared() {
     let mut s = fresh();
-    assert!(s.add_chat(vec![entry(2, "two"), entry(1, "one")]));
+    assert!(s.add_chat(vec![entry(2, "two"), entry(1, "one")], false));
     // History sent again after a resume adds nothing.
-    assert!(!s.add_chat(vec![entry(1, "one"), entry(2, "two")]));
-    assert!(s.add_chat(vec![entry(3, "three")]));
+    assert!(!s.add_chat(vec![entry(1, "one"), entry(2, "two")], false));
+    assert!(s.add_chat(vec![entry(3, "three")], false));
     let ids: Vec<u64> = s.chat.iter().map(|e| e.id).collect();
     assert_eq!(ids, [1, 2, 3]);
     let many: Vec<_> = (10..10 + super::CHAT_KEPT_IN_STATE as u64 + 5)
         .map(|i| entry(i, "x"))
         .collect();
-    s.add_chat(many);
+    s.add_chat(many, false);
     assert_eq!(s.chat.len(), super::CHAT_KEPT_IN_STATE);
     assert_eq!(
         s.chat.last().map(|e| e.id),
@@ -438,4 +438,24 @@ fn chat_merges_by_id_and_is_bounded_and_cleared() {
     assert!(s.apply(&ServerMessage::ChatCleared));
     assert!(s.chat.is_empty());
     assert!(!s.apply(&ServerMessage::ChatCleared));
+}
+
+#[test]
+fn the_first_history_after_joined_is_the_whole_chat() {
+    let mut s = fresh();
+    s.apply(&joined(vec![]));
+    s.add_chat(vec![entry(1, "one"), entry(2, "two")], true);
+    s.add_chat(vec![entry(3, "three")], false);
+    // A second batch of the same history adds.
+    s.add_chat(vec![entry(4, "four")], true);
+    assert_eq!(s.chat.len(), 4);
+    // Back after the owner cleared the chat: the (empty) history replaces what was shown.
+    s.apply(&joined(vec![]));
+    assert!(s.add_chat(Vec::new(), true));
+    assert!(s.chat.is_empty());
+    // A resume that re-sends the same history shows each message once.
+    s.add_chat(vec![entry(5, "five")], false);
+    s.apply(&joined(vec![]));
+    s.add_chat(vec![entry(5, "five")], true);
+    assert_eq!(s.chat.iter().map(|e| e.id).collect::<Vec<_>>(), [5]);
 }
