@@ -138,6 +138,12 @@ async fn sealed_chat_reactions_and_hands_between_cores() {
     // Ada leaves and comes back on the same device: she reads what was said while she was in.
     ada.leave().await;
     drop(ada);
+    // Gone for the room too (on a busy machine the server may hear of it after `leave` gave up
+    // waiting), before anything is said that she must not read.
+    wait_for("Ada to be gone", || {
+        !owner.state().participants.iter().any(|p| p.id == ada_id)
+    })
+    .await;
     owner.send_chat("said while Ada was out").unwrap();
     wait_for("the owner's message", || owner.state().chat.len() == 2).await;
     let (ada, _) = join(&ada_client, &room.link, "Ada").await;

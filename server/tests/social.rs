@@ -263,7 +263,12 @@ async fn chat_stays_for_the_people_inside_and_is_refused_to_strangers() {
     // Ada leaves; something is said while she is away.
     ada.send(&ClientMessage::Leave).await;
     ada.close().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    owner
+        .recv_until(|m| {
+            matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == ada_id)
+                .then_some(())
+        })
+        .await;
     say(&mut owner, "while Ada was out").await;
 
     // A stranger (another device) sees nothing of it.
