@@ -33,25 +33,20 @@ async fn enter(
     (c, participant_id, history)
 }
 
-/// The `chat_history` that follows a `joined`: always at least one message, maybe empty.
+/// The `chat_history` that follows a `joined`: always at least one message, maybe empty (a
+/// longer history comes in more batches right behind the first).
 async fn history_of(c: &mut WsClient) -> Vec<ChatMessage> {
-    let mut all = Vec::new();
-    let mut batches = 0;
-    // A ping's pong marks the end of what the server queued on joining.
-    c.send(&ClientMessage::Ping).await;
-    loop {
-        match c.recv().await.expect("socket open") {
-            ServerMessage::ChatHistory { messages } => {
-                batches += 1;
-                all.extend(messages);
-            }
-            ServerMessage::Pong => {
-                assert!(batches >= 1, "no chat_history after joined");
-                return all;
-            }
-            _ => {}
+    let mut all = loop {
+        if let ServerMessage::ChatHistory { messages } = c.recv_any().await.expect("socket open") {
+            break messages;
         }
+    };
+    while let Ok(Some(ServerMessage::ChatHistory { messages })) =
+        tokio::time::timeout(Duration::from_millis(300), c.recv_any()).await
+    {
+        all.extend(messages);
     }
+    all
 }
 
 fn texts(messages: &[ChatMessage]) -> Vec<&str> {

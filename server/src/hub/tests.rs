@@ -61,13 +61,15 @@ async fn knock(hub: &Hub, room: &StoredRoom, req: JoinRequest) -> Knocking {
     }
 }
 
-/// The next signaling message in a participant's queue (skipping media events).
+/// The next signaling message in a participant's queue (skipping media events, and the chat
+/// history every join is sent: `server/tests/social.rs` tests that).
 async fn next(joined: &mut Joined) -> ServerMessage {
     loop {
         let event = tokio::time::timeout(Duration::from_secs(5), joined.events.recv())
             .await
             .expect("a room event within 5 s");
         match event {
+            Some(ToParticipant::Signal(ServerMessage::ChatHistory { .. })) => {}
             Some(ToParticipant::Signal(message)) => return message,
             Some(ToParticipant::Ended { code, message }) => {
                 return ServerMessage::Error {

@@ -170,7 +170,19 @@ impl WsClient {
     }
 
     /// Next server message, skipping control frames. `None` when the socket closed.
+    /// The next message, skipping the chat history every join is sent (`tests/social.rs` reads
+    /// it with [`WsClient::recv_any`]).
     pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            match self.recv_any().await {
+                Some(ServerMessage::ChatHistory { .. }) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next message, whatever it is.
+    pub async fn recv_any(&mut self) -> Option<ServerMessage> {
         loop {
             let frame = tokio::time::timeout(STEP, self.ws.next())
                 .await
