@@ -8,8 +8,6 @@ import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterEach
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import kotlin.math.abs
 import kotlin.test.assertFailsWith
@@ -21,30 +19,7 @@ import kotlin.time.Duration.Companion.seconds
  * background with a flat picture and sends his test pattern with a mask that finds no person;
  * Alice receives the picture, not the pattern. Bad pictures and masks are refused.
  */
-class BackgroundTest {
-    private val aliceDir = tempDir("salon-alice")
-    private val bobDir = tempDir("salon-bob")
-    private lateinit var server: ServerProcess
-    private lateinit var alice: SalonService
-    private lateinit var bob: SalonService
-
-    @BeforeEach
-    fun start() {
-        requireNativeLibrary()
-        server = ServerProcess()
-        alice = RustSalonService(aliceDir.path)
-        bob = RustSalonService(bobDir.path)
-    }
-
-    @AfterEach
-    fun stop() {
-        alice.close()
-        bob.close()
-        server.close()
-        aliceDir.deleteRecursively()
-        bobDir.deleteRecursively()
-    }
-
+class BackgroundTest : TwoPhones() {
     private fun flat(width: Int, height: Int, y: Int): I420Frame {
         val luma = width * height
         val data = ByteArray(luma * 3 / 2) { i -> (if (i < luma) y else 128).toByte() }

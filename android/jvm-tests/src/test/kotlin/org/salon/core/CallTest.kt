@@ -9,8 +9,6 @@ import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterEach
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import kotlin.math.PI
 import kotlin.math.sin
@@ -25,30 +23,7 @@ import kotlin.time.Duration.Companion.seconds
  * that sends a test pattern and a tone shows up, by name and speaking, in the other's state
  * flow, and its pictures arrive decoded at their real size in the other's video flow.
  */
-class CallTest {
-    private val aliceDir = tempDir("salon-alice")
-    private val bobDir = tempDir("salon-bob")
-    private lateinit var server: ServerProcess
-    private lateinit var alice: SalonService
-    private lateinit var bob: SalonService
-
-    @BeforeEach
-    fun start() {
-        requireNativeLibrary()
-        server = ServerProcess()
-        alice = RustSalonService(aliceDir.path)
-        bob = RustSalonService(bobDir.path)
-    }
-
-    @AfterEach
-    fun stop() {
-        alice.close()
-        bob.close()
-        server.close()
-        aliceDir.deleteRecursively()
-        bobDir.deleteRecursively()
-    }
-
+class CallTest : TwoPhones() {
     @Test
     fun `a friend drops in and is seen and heard`() =
         runBlocking<Unit> {

@@ -3,8 +3,6 @@ package org.salon.core
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterEach
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -18,30 +16,7 @@ import kotlin.time.Duration.Companion.seconds
  * code in [RoomState.e2ee], and a link without its key is refused with [SalonError.E2ee], its
  * reason written for people.
  */
-class E2eeTest {
-    private val aliceDir = tempDir("salon-alice")
-    private val bobDir = tempDir("salon-bob")
-    private lateinit var server: ServerProcess
-    private lateinit var alice: SalonService
-    private lateinit var bob: SalonService
-
-    @BeforeEach
-    fun start() {
-        requireNativeLibrary()
-        server = ServerProcess()
-        alice = RustSalonService(aliceDir.path)
-        bob = RustSalonService(bobDir.path)
-    }
-
-    @AfterEach
-    fun stop() {
-        alice.close()
-        bob.close()
-        server.close()
-        aliceDir.deleteRecursively()
-        bobDir.deleteRecursively()
-    }
-
+class E2eeTest : TwoPhones() {
     @Test
     fun `both phones see the same safety code, and a link without its key is refused`() =
         runBlocking<Unit> {

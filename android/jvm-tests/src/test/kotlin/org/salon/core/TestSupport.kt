@@ -1,6 +1,8 @@
 package org.salon.core
 
 import java.io.File
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.BeforeEach
 import java.util.concurrent.TimeUnit
 import kotlin.io.path.createTempDirectory
 import kotlin.test.fail
@@ -72,3 +74,32 @@ class ServerProcess : AutoCloseable {
 /** A missing room on [serverUrl]: a well-formed id the server never issued. */
 fun missingRoomLink(serverUrl: String) = "$serverUrl/r/AAAAAAAAAAAAAAAAAAAAAA"
 
+
+/**
+ * Two phones (Alice and Bob, each with its own data folder) and a real salon-server, fresh for
+ * each test and closed after it.
+ */
+abstract class TwoPhones {
+    private val aliceDir = tempDir("salon-alice")
+    private val bobDir = tempDir("salon-bob")
+    protected lateinit var server: ServerProcess
+    protected lateinit var alice: SalonService
+    protected lateinit var bob: SalonService
+
+    @BeforeEach
+    fun start() {
+        requireNativeLibrary()
+        server = ServerProcess()
+        alice = RustSalonService(aliceDir.path)
+        bob = RustSalonService(bobDir.path)
+    }
+
+    @AfterEach
+    fun stop() {
+        alice.close()
+        bob.close()
+        server.close()
+        aliceDir.deleteRecursively()
+        bobDir.deleteRecursively()
+    }
+}
