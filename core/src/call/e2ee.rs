@@ -201,15 +201,20 @@ impl KeyExchange {
         })
     }
 
-    /// The chat keys of the secrets held so far, the current one included.
-    fn chat_keys(&mut self) -> &[salon_e2ee::ChatKey] {
-        if let Some(secret) = &self.secret {
+    /// The chat keys of the secrets held so far, the current one included, and the index of
+    /// the current one.
+    fn chat_keys(&mut self) -> (&[salon_e2ee::ChatKey], Option<usize>) {
+        let current = self.secret.as_ref().map(|secret| {
             let key = salon_e2ee::ChatKey::new(secret);
-            if !self.chat_keys.iter().any(|k| k.id() == key.id()) {
-                self.chat_keys.push(key);
+            match self.chat_keys.iter().position(|k| k.id() == key.id()) {
+                Some(at) => at,
+                None => {
+                    self.chat_keys.push(key);
+                    self.chat_keys.len() - 1
+                }
             }
-        }
-        &self.chat_keys
+        });
+        (&self.chat_keys, current)
     }
 
     /// Seals a chat message under the current room secret, in an encrypted room; `None` in a
@@ -218,14 +223,13 @@ impl KeyExchange {
         if !self.encrypted {
             return None;
         }
-        self.chat_keys();
-        let secret = self.secret.as_ref()?;
-        Some(salon_e2ee::ChatKey::new(secret).seal(text))
+        let (keys, current) = self.chat_keys();
+        Some(keys[current?].seal(text))
     }
 
     /// Opens a sealed chat message with any secret held in this call.
     pub fn open_chat(&mut self, sealed: &str) -> Result<String, salon_e2ee::ChatOpenError> {
-        salon_e2ee::open_chat(self.chat_keys(), sealed)
+        salon_e2ee::open_chat(self.chat_keys().0, sealed)
     }
 
     /// What `join` carries: our commitment, when we hold the room's secret.
