@@ -147,8 +147,17 @@ if [ ! -f "$root/.salon-swift-done" ]; then
   say "apt-get install swiftlang (in the chroot)"
   t=$SECONDS
   cp /etc/resolv.conf "$root/etc/resolv.conf"
-  in_root bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swiftlang >/dev/null && apt-get clean' \
-    || fail "swiftlang could not be installed in $root"
+  # A package's configure step can fail once in a fresh chroot (seen in CI: dpkg exit 1 with
+  # nothing else printed): keep apt's output, finish what dpkg left half-configured and try
+  # again before giving up, and show the end of the log when it still fails.
+  install='apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q swiftlang && apt-get clean'
+  if ! in_root bash -c "$install" >"$cache/apt-swiftlang.log" 2>&1; then
+    echo "check-ios: apt-get install swiftlang failed once; repairing dpkg and trying again" >&2
+    tail -15 "$cache/apt-swiftlang.log" >&2
+    in_root bash -c "DEBIAN_FRONTEND=noninteractive dpkg --configure -a; DEBIAN_FRONTEND=noninteractive apt-get install -f -y -q; $install" \
+      >>"$cache/apt-swiftlang.log" 2>&1 \
+      || { tail -40 "$cache/apt-swiftlang.log" >&2; fail "swiftlang could not be installed in $root (log: $cache/apt-swiftlang.log)"; }
+  fi
   touch "$root/.salon-swift-done"
   took "apt-get install swiftlang" "SECONDS - t"
 fi

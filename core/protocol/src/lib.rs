@@ -383,6 +383,12 @@ pub enum ServerMessage {
     ChatHistory { messages: Vec<ChatMessage> },
     /// The owner deleted the room's chat.
     ChatCleared,
+    /// Cluster mode (`docs/deploy.md`): this room lives on another node. Sent instead of any
+    /// answer to `join` (or `resume`), or to everyone in a room its node gives up (lost lease,
+    /// end of a drain); the server then closes the socket. Connect to `url` (a `ws://` or
+    /// `wss://` URL of the same room's signaling) and send the same `join` or `resume` there.
+    /// A client follows at most a few moves in a row.
+    Moved { url: String },
     /// Something went wrong. `fatal` errors are followed by the server closing the socket.
     Error {
         code: ErrorCode,
