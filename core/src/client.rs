@@ -26,6 +26,11 @@ pub struct RoomStatus {
     pub participants: u32,
     pub max_participants: u32,
     pub full: bool,
+    /// Cluster mode: the signaling URL on the room's node (`ws://` or `wss://`, checked like a
+    /// `moved`); `None` from a single server. Calls find the node by themselves (`moved`).
+    pub ws_url: Option<String>,
+    /// Cluster mode: the id of the node that holds the room.
+    pub node: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +58,11 @@ struct RoomInfo {
     door_open: bool,
     #[serde(default)]
     names: Option<Vec<String>>,
+    /// Cluster mode only (unknown fields are ignored too).
+    #[serde(default)]
+    ws_url: Option<String>,
+    #[serde(default)]
+    node: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -163,12 +173,21 @@ impl Client {
         let link = InviteLink::parse(link)?;
         let response = self.http.get(link.room_api_url()).send().await?;
         let info: RoomInfo = parse(response).await?;
+        let ws_url = info.ws_url.filter(|url| {
+            let checked = crate::call::route::check_moved(url, &link.ws_url());
+            if let Err(e) = &checked {
+                tracing::warn!(error = %e, "ignored the room's ws_url");
+            }
+            checked.is_ok()
+        });
         Ok(RoomStatus {
             id: info.id,
             name: info.name,
             participants: info.participants,
             max_participants: info.max_participants,
             full: info.full,
+            ws_url,
+            node: info.node,
         })
     }
 

@@ -6,6 +6,7 @@
 
 import { getRoom, roomIdFromPath, signalingUrl } from './api.js';
 import { Call } from './call.js';
+import { SignalRoute } from './cluster-logic.js';
 import { DoorControl } from './door.js';
 import { Effects } from './effects.js';
 import {
@@ -56,6 +57,9 @@ const s = {
   resume: null,
   mediaReady: Promise.resolve(),
   signaling: null,
+  // Cluster mode: the room's node (from `ws_url` or `moved`), else the page's own origin.
+  route: new SignalRoute(),
+  lobbySocket: null, // the socket that was answered `waiting`
   call: null,
   mediaKept: 0, // resumes that went on with the same peer connection
   joined: false,
@@ -278,6 +282,7 @@ async function init() {
   let room;
   try {
     room = await getRoom(s.roomId);
+    s.route.fromRoomInfo(room, signalingUrl(s.roomId));
     showRoomInfo(room);
   } catch (error) {
     return fail(error.code ?? 'unreachable', error.message, { onRetry: () => window.location.reload() });
@@ -303,7 +308,10 @@ function enterLobby() {
   clearInterval(s.lobbyTimer);
   s.lobbyTimer = setInterval(() => {
     if (s.state !== 'preview') return;
-    getRoom(s.roomId).then(showRoomInfo, () => {});
+    getRoom(s.roomId).then((room) => {
+      s.route.fromRoomInfo(room, signalingUrl(s.roomId));
+      showRoomInfo(room);
+    }, () => {});
   }, LOBBY_REFRESH_MS);
   speaking.start();
 }
@@ -366,7 +374,11 @@ function startCall() {
   connect();
 }
 
-async function connect() {
+/**
+ * Opens the signaling socket and sends `join`: to `target` (a `moved` followed), else to the
+ * room's node when known (cluster mode), else to the page's own origin (the entry).
+ */
+async function connect(target) {
   clearTimeout(s.retryTimer);
   // A fresh join gets a fresh identity (and its commitment in `join`); a resume keeps it.
   if (s.e2ee && (!s.resume || !s.e2ee.identity)) {
@@ -377,9 +389,24 @@ async function connect() {
       return fail('e2ee_unsupported');
     }
   }
-  const sig = new Signaling(signalingUrl(s.roomId), {
-    onMessage: (message) => { if (sig === s.signaling) onMessage(message); },
-    onClose: () => { if (sig === s.signaling) socketGone(); },
+  const entry = signalingUrl(s.roomId);
+  const url = typeof target === 'string' ? target : s.route.url(entry, s.roomId);
+  const sig = new Signaling(url, {
+    onMessage: (message) => {
+      if (sig !== s.signaling) return;
+      if (message.type === 'moved') onMoved(message, sig);
+      else onMessage(message);
+    },
+    onClose: ({ opened }) => {
+      if (sig !== s.signaling) return;
+      // The room's node cannot be reached (a dead owner): ask the entry at once, which sends
+      // us on to the room's new owner.
+      const step = opened ? null : s.route.unreachable(sig.url, entry);
+      if (step?.connect) {
+        endSignaling();
+        connect(step.connect);
+      } else socketGone();
+    },
   });
   s.signaling = sig;
   s.joined = false;
@@ -396,8 +423,46 @@ async function connect() {
   s.joinTimer = setTimeout(() => {
     if (sig !== s.signaling || s.joined) return;
     sig.close();
-    socketGone();
+    // A room's node that never answered (a dead host drops packets) counts as unreachable.
+    const step = s.route.unreachable(sig.url, entry);
+    if (step.connect) {
+      endSignaling();
+      connect(step.connect);
+    } else socketGone();
   }, JOIN_TIMEOUT_MS);
+}
+
+/**
+ * `moved` (cluster mode): in answer to our `join`, the room lives on another node; in the room
+ * or the lobby, its node gave the room up. Either way the server closes this socket: follow to
+ * the new node at once (at most three moves in a row), sending the same join or resume.
+ */
+function onMoved(message, sig) {
+  // In the room or its lobby on this socket (not an answer to our join): a new walk.
+  const inRoom = s.joined || s.lobbySocket === sig;
+  const step = s.route.moved(message.url, sig.url, { newWalk: inRoom });
+  if (step.fail) {
+    console.warn(`salon: not following moved: ${step.fail}`);
+    if (s.state === 'connecting') {
+      return fail('moved', `Can't reach this room: ${step.fail}.`, { onRetry: () => { showView('lobby'); enterLobby(); } });
+    }
+    sig.close();
+    socketGone();
+    return;
+  }
+  if (s.state === 'joined') {
+    // The media went with the node: start over on the new one, resuming our participant.
+    endSession();
+    setState('reconnecting');
+    setBanner('Moving to another server…');
+    s.speakers = [];
+    grid.markStale();
+  } else if (s.state === 'waiting') {
+    endSession(); // knock again there
+  } else {
+    endSignaling(); // an answer to our join: the same join goes to the new node
+  }
+  connect(step.connect);
 }
 
 /** Closes the current socket and peer connection (not local media, not the tiles). */
@@ -553,6 +618,7 @@ function onMessage(message) {
 
 function onJoined(message) {
   clearTimeout(s.joinTimer);
+  s.route.arrived();
   if (s.e2ee && message.room?.e2ee === false) {
     // Downgrade guard (§7): the link says encrypted, the server says not.
     s.signaling?.send({ type: 'leave' });
@@ -678,6 +744,8 @@ function startMedia(sig) {
 /** The room is locked: we wait in its lobby until a host admits us (`joined`) or not. */
 function onWaiting(message) {
   clearTimeout(s.joinTimer);
+  s.route.arrived();
+  s.lobbySocket = s.signaling;
   s.attempt = 0;
   setState('waiting');
   showView('waiting');

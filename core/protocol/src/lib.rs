@@ -26,7 +26,8 @@ pub use social::{
     ChatMessage, MAX_CHAT_CHARS, MAX_CHAT_HISTORY_BATCH, MAX_CHAT_SEALED_CHARS, REACTIONS,
 };
 pub use validate::{
-    MAX_BANS_LISTED, Validate, clean_display_name, validate_device_id, validate_room_id,
+    MAX_BANS_LISTED, MAX_MOVED_URL_BYTES, Validate, check_moved_url, clean_display_name,
+    validate_device_id, validate_room_id,
 };
 
 /// Version of the signaling protocol. A client states the version it speaks in

@@ -108,6 +108,41 @@ fn check_name(field: &'static str, name: &str) -> Result<(), ProtocolError> {
     clean_display_name(field, name).map(drop)
 }
 
+/// Longest URL a `moved` message may carry.
+pub const MAX_MOVED_URL_BYTES: usize = 2048;
+
+/// Checks the URL of a `moved` message: `ws://` or `wss://`, a plain host (no user or password),
+/// a path ending in `/api/rooms/<room id>/ws`, no query or fragment, printable ASCII only.
+/// Returns the room id it names.
+pub fn check_moved_url(url: &str) -> Result<&str, ProtocolError> {
+    let bad = |why: &str| ProtocolError::field("url", why.to_owned());
+    if url.len() > MAX_MOVED_URL_BYTES {
+        return Err(bad("is too long"));
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("must be printable ASCII without spaces"));
+    }
+    let rest = url
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .ok_or_else(|| bad("must start with ws:// or wss://"))?;
+    if rest.contains(['?', '#']) {
+        return Err(bad("must have no query or fragment"));
+    }
+    let (host, path) = rest.split_once('/').ok_or_else(|| bad("has no path"))?;
+    if host.is_empty() || host.contains('@') {
+        return Err(bad("must name a plain host"));
+    }
+    let room = path
+        .strip_suffix("/ws")
+        .and_then(|p| p.rsplit_once("api/rooms/"))
+        .filter(|(prefix, _)| prefix.is_empty() || prefix.ends_with('/'))
+        .map(|(_, room)| room)
+        .ok_or_else(|| bad("must end in /api/rooms/<room id>/ws"))?;
+    crate::validate_room_id(room).map_err(|_| bad("names an invalid room id"))?;
+    Ok(room)
+}
+
 fn check_sdp(sdp: &str) -> Result<(), ProtocolError> {
     if sdp.len() > MAX_SDP_BYTES {
         return Err(ProtocolError::field(
@@ -453,6 +488,7 @@ impl Validate for ServerMessage {
                 Ok(())
             }
             Self::Pong | Self::VideoWatched { .. } => Ok(()),
+            Self::Moved { url } => check_moved_url(url).map(|_| ()),
             Self::E2eeAnnounce {
                 participant_id,
                 public,

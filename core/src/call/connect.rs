@@ -17,7 +17,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::media_out::{LayerOut, OutTracks, VideoOut};
 use super::peer::{self, ClientPeer};
-use super::signal::{Admission, JoinReply, JoinRequest, Signal};
+use super::route::{NODE_CONNECT_TIMEOUT, Route, Step, Walk};
+use super::signal::{Admission, Answer, JoinReply, JoinRequest, Signal};
 use super::simulcast::{self, LAYERS};
 use super::{CallConfig, Refusal, Shared, TrackHandles};
 use crate::error::CoreError;
@@ -41,28 +42,77 @@ pub(super) enum Stage {
 
 /// Opens the socket and sends `join` (resuming if asked, and asking to keep our peer connection
 /// if `keep_media`) with the host key and device id.
+///
+/// Cluster mode: the socket goes to the room's node when `route` knows it, else to the link's
+/// server (the entry). A `moved` answer is checked and followed — the same `join` sent there —
+/// at most [`super::route::MAX_MOVES`] times in a row, remembering the node in `route`. A node that
+/// cannot be reached (a dead owner) is forgotten and the entry tried instead, which sends us on
+/// to the room's new owner.
 pub(super) async fn open(
     link: &InviteLink,
+    route: &mut Route,
     config: &CallConfig,
     media: MediaState,
     resume: Option<Resume>,
     keep_media: bool,
     shared: &Shared,
 ) -> Result<(Signal, Admission), CoreError> {
-    let mut signal = Signal::connect(&link.ws_url()).await?;
-    let request = JoinRequest {
-        name: &config.name,
-        media,
-        resume,
-        host_key: config.host_key.as_deref(),
-        device: config.device_id.as_deref(),
-        keep_media,
-        e2ee: shared.kx().join_field(),
-    };
-    let admission = signal
-        .join(request, |code, message| shared.refused(code, message))
-        .await?;
-    Ok((signal, admission))
+    let mut walk = Walk::new(link.ws_url());
+    let mut url = route.url(&walk.entry, &link.room_id);
+    loop {
+        let connecting = if url == walk.entry {
+            Signal::connect(&url).await
+        } else {
+            Signal::connect_within(&url, NODE_CONNECT_TIMEOUT).await
+        };
+        let mut signal = match connecting {
+            Ok(signal) => signal,
+            Err(e) => match walk.unreachable(route, &url, e) {
+                Step::Connect(next) => {
+                    tracing::info!("the room's node is unreachable; asking the entry server");
+                    url = next;
+                    continue;
+                }
+                Step::Fail(e) => return Err(e),
+            },
+        };
+        let request = JoinRequest {
+            name: &config.name,
+            media,
+            resume: resume.clone(),
+            host_key: config.host_key.as_deref(),
+            device: config.device_id.as_deref(),
+            keep_media,
+            e2ee: shared.kx().join_field(),
+        };
+        let answer = match signal
+            .join(request, |code, message| shared.refused(code, message))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                // A node that failed our join may no longer hold the room: the next try asks
+                // the entry, which knows who does.
+                if url != walk.entry {
+                    route.node = None;
+                }
+                return Err(e);
+            }
+        };
+        match answer {
+            Answer::Admitted(admission) => return Ok((signal, admission)),
+            Answer::Moved(to) => {
+                signal.close().await;
+                match walk.moved(route, &to, &url) {
+                    Step::Connect(next) => {
+                        tracing::info!(moves = walk.moves(), "the room lives on another node");
+                        url = next;
+                    }
+                    Step::Fail(e) => return Err(e),
+                }
+            }
+        }
+    }
 }
 
 /// Goes where the server put us: the lobby, or into the room (then `resume` becomes this

@@ -17,6 +17,7 @@ use super::backoff::Backoff;
 use super::connect::{self, Session, Stage};
 use super::media_in::{self, MediaEvent, ReceiveContext};
 use super::peer::{self, ClientPeer, PeerEvent};
+use super::route::{self, Route};
 use super::signal::{JoinReply, Signal};
 use super::simulcast;
 use super::state::{ConnectionStatus, EndReason};
@@ -35,11 +36,15 @@ enum Outcome {
     /// Only the signaling socket went away: the peer connection may well carry on.
     Dropped(String),
     Ended(EndReason),
+    /// The room's node gave it up and sent us on (`moved`, cluster mode): reconnect at once.
+    Moved,
 }
 
 pub(super) struct Driver {
     /// Where to reconnect: follows a rotated link.
     pub link: InviteLink,
+    /// The room's node in cluster mode (where to reconnect before trying the link's server).
+    pub route: Route,
     pub config: CallConfig,
     pub shared: Arc<Shared>,
     pub tracks: TrackHandles,
@@ -216,9 +221,14 @@ impl Driver {
             let reason = match outcome {
                 Outcome::Left => EndReason::Left,
                 Outcome::Ended(reason) => reason,
-                Outcome::Lost(why) | Outcome::Dropped(why) => {
-                    tracing::info!(reason = %why, "connection lost; reconnecting");
-                    match self.reconnect(&mut backoff, &mut cmds).await {
+                Outcome::Lost(_) | Outcome::Dropped(_) | Outcome::Moved => {
+                    let moved = matches!(outcome, Outcome::Moved);
+                    if let Outcome::Lost(why) | Outcome::Dropped(why) = &outcome {
+                        tracing::info!(reason = %why, "connection lost; reconnecting");
+                    } else {
+                        tracing::info!("the room moved to another node; reconnecting there");
+                    }
+                    match self.reconnect(&mut backoff, &mut cmds, moved).await {
                         Ok(next) => {
                             if matches!(next, Stage::Live(_)) {
                                 backoff.reset();
@@ -240,16 +250,24 @@ impl Driver {
         }
     }
 
+    /// Reconnects until in (or in the lobby) again; the first attempt without waiting when
+    /// `at_once` (the room moved: its new node is waiting for us).
     async fn reconnect(
         &mut self,
         backoff: &mut Backoff,
         cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+        at_once: bool,
     ) -> Result<Stage, EndReason> {
+        let mut at_once = at_once;
         loop {
             let attempt = backoff.attempts() + 1;
             self.shared
                 .update(|s| s.set_connection(ConnectionStatus::Reconnecting { attempt }));
-            let delay = backoff.next_delay(rand::random::<f64>());
+            let delay = if std::mem::take(&mut at_once) {
+                Duration::ZERO
+            } else {
+                backoff.next_delay(rand::random::<f64>())
+            };
             // Waiting is interruptible: leaving while reconnecting ends the call at once.
             let sleep = tokio::time::sleep(delay);
             tokio::pin!(sleep);
@@ -271,6 +289,7 @@ impl Driver {
             let media = self.shared.state().my_media();
             let attempt_result = match connect::open(
                 &self.link,
+                &mut self.route,
                 &self.config,
                 media,
                 self.resume.clone(),
@@ -402,6 +421,7 @@ impl Driver {
                         return JoinReply::from_message(joined)
                             .ok_or_else(|| Outcome::Lost("unexpected reply".into()));
                     }
+                    Ok(Some(ServerMessage::Moved { url })) => return Err(self.moved(&url)),
                     Ok(Some(other)) => follow(&self.shared, &self.tracks, &other),
                     Ok(None) => return Err(Outcome::Lost("the server closed the connection".into())),
                     Err(e) => return Err(Outcome::Lost(e.to_string())),
@@ -598,6 +618,24 @@ impl Driver {
         }
     }
 
+    /// The room's node sent us on (it gave the room up): remember the new node, or, when the
+    /// URL is not acceptable, go back to the link's server, which knows the room's owner.
+    fn moved(&mut self, url: &str) -> Outcome {
+        let entry = self.link.ws_url();
+        let from = self.route.url(&entry, &self.link.room_id);
+        match route::check_moved(url, &from) {
+            Ok(base) => {
+                self.route.node = Some(base);
+                Outcome::Moved
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "refused a moved to an invalid address");
+                self.route.node = None;
+                Outcome::Lost(e.into_core(url).to_string())
+            }
+        }
+    }
+
     async fn on_server(
         &mut self,
         session: &mut Session,
@@ -629,6 +667,7 @@ impl Driver {
                 }
                 self.shared.refused(code, message);
             }
+            ServerMessage::Moved { url } => return Some(self.moved(&url)),
             ServerMessage::MuteRequested { by } => {
                 self.shared.emit(CallEvent::MuteRequested { by });
             }

@@ -17,6 +17,7 @@ mod host;
 pub mod media_in;
 pub mod media_out;
 pub mod peer;
+pub mod route;
 mod screen;
 pub mod signal;
 pub mod simulcast;
@@ -341,7 +342,9 @@ impl Call {
             raw_video_tap: config.raw_video_tap.clone(),
         };
         let handles = outgoing.clone_handles();
-        let (signal, admission) = connect::open(link, &config, media, None, false, &shared).await?;
+        let mut route = route::Route::default();
+        let (signal, admission) =
+            connect::open(link, &mut route, &config, media, None, false, &shared).await?;
         let mut resume = None;
         let first = connect::enter(
             signal,
@@ -356,6 +359,7 @@ impl Call {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             link: link.clone(),
+            route,
             config,
             shared: shared.clone(),
             tracks: handles,

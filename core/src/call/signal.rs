@@ -24,6 +24,13 @@ pub enum Admission {
     Waiting(ServerMessage),
 }
 
+/// What the server answered `join` with: an admission, or (cluster mode) `moved`: the room
+/// lives on another node, whose signaling URL this is (not yet checked: see `super::route`).
+pub enum Answer {
+    Admitted(Admission),
+    Moved(String),
+}
+
 /// A `joined` and what the driver keeps from it.
 pub struct JoinReply {
     pub joined: ServerMessage,
@@ -80,11 +87,20 @@ const JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Signal {
     pub async fn connect(url: &str) -> Result<Self, CoreError> {
+        Self::connect_within(url, JOIN_TIMEOUT).await
+    }
+
+    /// [`Self::connect`] giving up after `timeout` (a cluster node that may be dead is given
+    /// less time than the entry: see `super::route`).
+    pub async fn connect_within(
+        url: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Self, CoreError> {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE_BYTES * 2))
             .max_frame_size(Some(MAX_MESSAGE_BYTES * 2));
         let (ws, _) = tokio::time::timeout(
-            JOIN_TIMEOUT,
+            timeout,
             tokio_tungstenite::connect_async_with_config(url, Some(config), false),
         )
         .await
@@ -109,6 +125,14 @@ impl Signal {
                 Some(Err(e)) => return Err(CoreError::network(e)),
                 Some(Ok(Message::Text(text))) => match decode_server(text.as_str()) {
                     Ok(message) => return Ok(Some(message)),
+                    // A `moved` we may not follow: the socket closes next; say why.
+                    Err(e) if is_moved(text.as_str()) => {
+                        return Err(CoreError::Server {
+                            reason: format!(
+                                "the server sent this call to an invalid address ({e})"
+                            ),
+                        });
+                    }
                     Err(e) => tracing::warn!(error = %e, "ignored a message from the server"),
                 },
                 Some(Ok(Message::Close(_))) => return Ok(None),
@@ -117,14 +141,14 @@ impl Signal {
         }
     }
 
-    /// Sends `join` and waits for `joined` or `waiting`; server errors become [`CoreError`]s.
-    /// A refused host key is not an error (the join goes on as a guest): it is passed to
-    /// `notice`, like every `not_allowed` before the answer.
+    /// Sends `join` and waits for `joined`, `waiting` or `moved`; server errors become
+    /// [`CoreError`]s. A refused host key is not an error (the join goes on as a guest): it is
+    /// passed to `notice`, like every `not_allowed` before the answer.
     pub async fn join(
         &mut self,
         request: JoinRequest<'_>,
         mut notice: impl FnMut(ErrorCode, String),
-    ) -> Result<Admission, CoreError> {
+    ) -> Result<Answer, CoreError> {
         self.send(&ClientMessage::Join {
             keep_media: request.keep_media && request.resume.is_some(),
             version: PROTOCOL_VERSION,
@@ -149,13 +173,14 @@ impl Signal {
                         return Err(join_error(code, &message));
                     }
                     Some(waiting @ ServerMessage::Waiting { .. }) => {
-                        return Ok(Admission::Waiting(waiting));
+                        return Ok(Answer::Admitted(Admission::Waiting(waiting)));
                     }
                     Some(joined @ ServerMessage::Joined { .. }) => {
                         return JoinReply::from_message(joined)
-                            .map(Admission::Joined)
+                            .map(|reply| Answer::Admitted(Admission::Joined(reply)))
                             .ok_or_else(|| CoreError::network("unexpected reply"));
                     }
+                    Some(ServerMessage::Moved { url }) => return Ok(Answer::Moved(url)),
                     Some(_) => {}
                 }
             }
@@ -167,6 +192,13 @@ impl Signal {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+/// Whether a message that did not decode is a `moved` (its URL refused by the protocol's checks).
+fn is_moved(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("moved"))
 }
 
 fn join_error(code: ErrorCode, message: &str) -> CoreError {

@@ -413,6 +413,8 @@ impl RoomState {
             | ServerMessage::Pong
             | ServerMessage::E2eeAnnounce { .. }
             | ServerMessage::E2eeKey { .. }
+            // The driver follows a move (`super::route`); the room is the same.
+            | ServerMessage::Moved { .. }
             | ServerMessage::Error { .. } => false,
         }
     }
