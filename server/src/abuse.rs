@@ -37,6 +37,24 @@ fn rates(action: Action) -> ((f64, f64), (f64, f64)) {
     }
 }
 
+impl Action {
+    /// A short name, for the cluster's shared counters (`salon:rl:{name}:{address}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreateRoom => "create",
+            Self::Join => "join",
+            Self::LookUp => "lookup",
+            Self::Knock => "knock",
+            Self::Presence => "presence",
+        }
+    }
+
+    /// (per second, burst) for one address.
+    pub fn per_address(self) -> (f64, f64) {
+        rates(self).0
+    }
+}
+
 /// Most addresses remembered per action; the stalest are forgotten first.
 const MAX_ADDRESSES: usize = 10_000;
 

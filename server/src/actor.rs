@@ -224,6 +224,7 @@ impl RoomActor {
                     self.social_message(&id, message);
                 }
             }
+            RoomCmd::Evacuate { base } => self.evacuate(&base),
         }
         self.count.store(self.membership.len(), Ordering::Relaxed);
         self.hub.presence().update_room(&self.room_id, || {
@@ -834,6 +835,29 @@ impl RoomActor {
             let _ = waiting.ticket.2.send(Err(error));
             self.knock_ended(&waiting.knock.id);
         }
+    }
+
+    /// Cluster mode: the room now lives on the node at `base`. Everyone inside gets `moved`
+    /// there (and rejoins or resumes by themselves); people in the lobby knock again there.
+    pub(crate) fn evacuate(&mut self, base: &str) {
+        let url = crate::cluster::ws_url(base, &self.info.id);
+        for waiting in self.lobby.drain() {
+            // The lobby is not carried over: knockers are told to try again (and land on the
+            // new owner).
+            let _ = waiting.ticket.2.send(Err(JoinError::Retry));
+        }
+        let ids: Vec<String> = self
+            .membership
+            .members()
+            .map(|m| m.participant.id.clone())
+            .collect();
+        for id in ids {
+            if let Some(tx) = self.queues.get(&id) {
+                let _ = tx.try_send(ToParticipant::Moved { url: url.clone() });
+            }
+            self.leave(&id, false);
+        }
+        self.recently_left.clear();
     }
 
     /// Everyone inside and waiting is sent away (the call ended); the room's stored state

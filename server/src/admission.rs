@@ -33,6 +33,11 @@ pub async fn enter(
     address: IpAddr,
 ) -> Option<(Joined, RoomLink)> {
     let join = conn.wait_for_join().await?;
+    if let Some(cluster) = &state.cluster
+        && !owned_here(conn, cluster, room).await
+    {
+        return None;
+    }
     let role = match &join.host_key {
         Some(key) if host_key_matches(key, &room.host_key_hash) => Role::Owner,
         Some(_) => {
@@ -84,6 +89,32 @@ pub async fn enter(
         Err(e) => {
             refuse(conn, e).await;
             None
+        }
+    }
+}
+
+/// Cluster mode: whether this node owns `room` (placing it if nobody does). If another node
+/// does, the client is sent there with `moved`; if Redis cannot say, only a room this node
+/// already holds goes on (calls in progress never depend on Redis).
+async fn owned_here(conn: &mut Conn, cluster: &crate::cluster::Cluster, room: &StoredRoom) -> bool {
+    match cluster.owner(&room.id).await {
+        Ok(owner) if owner.mine => true,
+        Ok(owner) => {
+            let url = crate::cluster::ws_url(&owner.url, &room.link);
+            tracing::debug!(room = %room.id, node = %owner.node, "join sent to the room's owner");
+            conn.send(&ServerMessage::Moved { url }).await;
+            conn.close().await;
+            false
+        }
+        Err(_) if cluster.holds(&room.id) => true,
+        Err(e) => {
+            tracing::warn!(room = %room.id, error = %e, "cannot find the room's node");
+            conn.fatal(
+                ErrorCode::Internal,
+                "The server cannot reach its room directory right now; try again in a few seconds.",
+            )
+            .await;
+            false
         }
     }
 }

@@ -60,7 +60,12 @@ pub struct Config {
     pub media_threads: Option<u16>,
 
     /// Folder for the SQLite database (created if missing).
-    #[arg(long, env = "SALON_DATA_DIR", default_value = "./salon-data")]
+    #[arg(
+        long,
+        env = "SALON_DATA_DIR",
+        default_value = "./salon-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Origin used in invite links, e.g. https://salon.example.org. Defaults to the request's Host.
@@ -124,6 +129,43 @@ pub struct Config {
     /// connection-setup warnings and its per-packet errors. RUST_LOG is used when this is not set.
     #[arg(long, env = "SALON_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
+
+    /// Cluster mode (`docs/deploy.md`): keep rooms in this Redis or Valkey
+    /// (`redis://[user:password@]host:port/db`, `rediss://` for TLS) and share them with the
+    /// other nodes using it. Without it, Salon is a single server keeping rooms in SQLite in
+    /// --data-dir.
+    #[arg(long, env = "SALON_REDIS", global = true)]
+    pub redis: Option<String>,
+
+    /// Cluster mode: this node's name, 1 to 32 of a-z, 0-9 and '-' (default: a random one at
+    /// each start).
+    #[arg(long, env = "SALON_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Cluster mode: this node's own public base URL, where clients reach it directly (e.g.
+    /// https://salon.example/n/a behind one proxy, or https://a.salon.example). Default:
+    /// --public-url, else http://<bound address>.
+    #[arg(long, env = "SALON_NODE_URL")]
+    pub node_url: Option<String>,
+
+    /// Cluster mode: on SIGTERM the node takes no new rooms, lets its rooms go on for this many
+    /// seconds (or until they empty), then moves their clients to other nodes and exits.
+    #[arg(long, env = "SALON_DRAIN_SECONDS", default_value_t = 300)]
+    pub drain_seconds: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Writes every room (link, host-key hash, lock, bans, door, chat) as JSON lines to stdout:
+    /// from --redis when given, else from --data-dir.
+    Export,
+    /// Reads rooms written by `export` from stdin into --redis when given, else into
+    /// --data-dir. Refuses a room whose id or link already exists.
+    Import,
 }
 
 impl Config {
@@ -147,6 +189,11 @@ impl Config {
             android_apps: Vec::new(),
             ios_apps: Vec::new(),
             log: "warn".into(),
+            redis: None,
+            node_id: None,
+            node_url: None,
+            drain_seconds: 300,
+            command: None,
         }
     }
 

@@ -36,7 +36,11 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
             "/assets/{*file}",
             get(|Path(file): Path<String>| async move { web::asset(&file) }),
         )
+        // Liveness: never touches Redis or the disk (a load balancer must not restart a node
+        // whose calls are fine because Redis is away).
         .route("/healthz", get(|| async { "ok" }))
+        // Readiness: whether this node should get new clients (its store answers, not draining).
+        .route("/readyz", get(readyz))
         .route(
             "/.well-known/assetlinks.json",
             get(crate::applinks::assetlinks),
@@ -60,10 +64,15 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
             post(crate::presence::api::key).layer(DefaultBodyLimit::max(4 * 1024)),
         )
         .route("/api/presence", get(crate::presence::api::socket))
+        .route("/api/cluster/occupants/{room}", get(cluster_occupants))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, "not_found", "Nothing here.") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_foreign_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            widen_connect_src,
         ))
         .with_state(state)
 }
@@ -92,6 +101,43 @@ async fn refuse_foreign_origin(
     next.run(request).await
 }
 
+/// Cluster mode: a page may open its signaling socket on the node that owns its room, which
+/// may be another origin than the page's (nodes on their own hosts or ports): the page policy's
+/// `connect-src` names the nodes' WebSocket origins too.
+async fn widen_connect_src(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let Some(cluster) = &state.cluster else {
+        return response;
+    };
+    let Some(policy) = response
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|p| p.to_str().ok())
+        .filter(|p| p.contains("connect-src 'self'"))
+    else {
+        return response;
+    };
+    let sources = cluster.socket_origins().join(" ");
+    if sources.is_empty() {
+        return response;
+    }
+    let widened = policy.replacen(
+        "connect-src 'self'",
+        &format!("connect-src 'self' {sources}"),
+        1,
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&widened) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
 /// Whether a request may come from the page that sent it. Browsers always send `Origin` on a
 /// WebSocket upgrade and a cross-origin POST, and a page cannot forge it; native clients send
 /// none, which is allowed. A present `Origin` (`null` included) must be `--public-url`'s
@@ -110,6 +156,14 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     else {
         return false;
     };
+    // Cluster mode: a page served by any node may open a signaling socket on this one.
+    if state
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.knows_origin(&origin))
+    {
+        return true;
+    }
     if let Some(public) = &state.public_url {
         return url::Url::parse(public).is_ok_and(|u| u.origin() == origin);
     }
@@ -187,25 +241,32 @@ pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap)
     peer.ip()
 }
 
-/// Counts a request against the limits; `Some` is the 429 to send instead of serving it.
-pub(crate) fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> {
+/// Counts a request against the limits; `Some` is the 429 to send instead of serving it. In
+/// cluster mode an address's limit is shared by all nodes (counted in Redis, after this node's
+/// own count; if Redis cannot count, this node's own limit still holds).
+pub(crate) async fn over_limit(state: &AppState, action: Action, ip: IpAddr) -> Option<Response> {
     let verdict = state
         .limits
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .check(action, ip, std::time::Instant::now());
-    verdict.err().map(|refused| {
-        let seconds = refused.retry_after.as_secs().max(1);
-        let mut response = api_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            &format!("Too many requests from your network; try again in {seconds} s."),
-        );
-        if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
-    })
+    let retry_after = match verdict {
+        Err(refused) => refused.retry_after,
+        Ok(()) => match &state.cluster {
+            Some(cluster) => cluster.shared_limit(action, ip).await?,
+            None => return None,
+        },
+    };
+    let seconds = retry_after.as_secs().max(1);
+    let mut response = api_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        &format!("Too many requests from your network; try again in {seconds} s."),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Some(response)
 }
 
 /// The answer to a failed database call: `503 storage_unavailable` when the disk refused it
@@ -218,7 +279,7 @@ pub(crate) fn store_failed(e: StoreError) -> Response {
     api_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_unavailable",
-        "The server cannot save rooms right now (its disk is full or read-only); tell its operator.",
+        "The server cannot save rooms right now (its disk is full or read-only, or its Redis cannot be reached); tell its operator.",
     )
 }
 
@@ -268,6 +329,75 @@ struct RoomSummary {
     /// names.
     #[serde(skip_serializing_if = "Option::is_none")]
     names: Option<Vec<String>>,
+    /// Cluster mode: the node that owns the room, and its signaling URL for this room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ws_url: Option<String>,
+}
+
+/// Marks a look-up one node asks of a room's owner, which answers it itself.
+const HOP_HEADER: &str = "x-salon-hop";
+
+/// Cluster mode: who is inside a room this node owns, for another node's presence watchers.
+/// Only for requests carrying the cluster's hop secret; anyone else gets `404 not_found`.
+async fn cluster_occupants(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+) -> Response {
+    let hop = state
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.is_hop(headers.get(HOP_HEADER).map(header::HeaderValue::as_bytes)));
+    if !hop {
+        return api_error(StatusCode::NOT_FOUND, "not_found", "Nothing here.");
+    }
+    let occupants = state.hub.presence().occupants(&room);
+    Json(crate::cluster::OccupantsReply {
+        names: occupants.names,
+        owner_inside: occupants.owner_inside,
+    })
+    .into_response()
+}
+
+/// `GET /readyz`: 200 when this node should get new clients, else 503 saying why.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let verdict = match &state.cluster {
+        Some(cluster) => cluster.ready().await,
+        None => state.store.ping().await.map_err(|_| "database unavailable"),
+    };
+    match verdict {
+        Ok(()) => "ready".into_response(),
+        Err(why) => api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            &format!("This node should not get new clients now: {why}."),
+        ),
+    }
+}
+
+/// Cluster mode: the owner's own answer to a room look-up (it holds the live room), or `None`
+/// when it cannot be asked.
+async fn ask_owner(
+    cluster: &crate::cluster::Cluster,
+    owner_url: &str,
+    link: &str,
+) -> Option<Response> {
+    let url = format!("{}/api/rooms/{link}", owner_url.trim_end_matches('/'));
+    let reply = cluster
+        .http()
+        .get(&url)
+        .header(HOP_HEADER, cluster.hop_secret())
+        .send()
+        .await
+        .ok()?;
+    if !reply.status().is_success() {
+        return None;
+    }
+    let body = reply.bytes().await.ok()?;
+    serde_json::from_slice::<serde_json::Value>(&body).ok()?;
+    Some(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The origin for invite links: the configured public URL, else the request's Host.
@@ -300,7 +430,9 @@ async fn create_room(
         &state,
         Action::CreateRoom,
         client_ip(&state, peer, &headers),
-    ) {
+    )
+    .await
+    {
         return response;
     }
     // An empty body is a room with no name; anything else must be a JSON object.
@@ -372,7 +504,15 @@ async fn room_info(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(response) = over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
+    // Another node asking on a client's behalf: that node counted the client's look-up.
+    let hop = state
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.is_hop(headers.get(HOP_HEADER).map(header::HeaderValue::as_bytes)));
+    if !hop
+        && let Some(response) =
+            over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)).await
+    {
         return response;
     }
     let room = match lookup(&state, &id).await {
@@ -380,6 +520,33 @@ async fn room_info(
         Ok(None) => return room_not_found(),
         Err(response) => return response,
     };
+    let owner = match &state.cluster {
+        None => None,
+        Some(cluster) => match cluster.owner(&room.id).await {
+            Ok(owner) => Some(owner),
+            Err(_) if cluster.holds(&room.id) => Some(crate::cluster::Owner {
+                node: cluster.node_id().to_owned(),
+                url: cluster.node_url().to_owned(),
+                mine: true,
+            }),
+            Err(e) => {
+                tracing::warn!(room = %room.id, error = %e, "cannot find the room's node");
+                return api_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cluster_unavailable",
+                    "The server cannot reach its room directory right now; try again in a few seconds.",
+                );
+            }
+        },
+    };
+    if let Some(owner) = &owner
+        && !owner.mine
+        && !hop
+        && let Some(cluster) = &state.cluster
+        && let Some(response) = ask_owner(cluster, &owner.url, &room.link).await
+    {
+        return response;
+    }
     let participants = state.hub.participant_count(&room.id);
     let door = match state.store.presence_of(&room.id).await {
         Ok(presence) => presence.map(|p| p.door).unwrap_or_default(),
@@ -391,6 +558,9 @@ async fn room_info(
         &state.hub.presence().occupants(&room.id),
         crate::presence::now_unix(),
     );
+    let ws_url = owner
+        .as_ref()
+        .map(|o| crate::cluster::ws_url(&o.url, &room.link));
     Json(RoomSummary {
         id: room.link,
         name: room.name,
@@ -401,6 +571,8 @@ async fn room_info(
         e2ee: room.e2ee,
         door_open: seen.door_open,
         names: seen.names,
+        ws_url,
+        node: owner.map(|o| o.node),
     })
     .into_response()
 }
@@ -437,7 +609,7 @@ async fn signaling(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let address = client_ip(&state, peer, &headers);
-    if over_limit(&state, Action::Join, address).is_some() {
+    if over_limit(&state, Action::Join, address).await.is_some() {
         // Browsers cannot read the status of a refused upgrade: accept it and say why.
         return upgrade.on_upgrade(|socket| {
             participant::refuse(

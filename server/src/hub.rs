@@ -30,6 +30,8 @@ pub enum ToParticipant {
     Evicted,
     /// You are out (removed, or the call ended): send this fatal error and close.
     Ended { code: ErrorCode, message: String },
+    /// The room went to another node (cluster mode): send `moved` with this URL and close.
+    Moved { url: String },
 }
 
 /// Someone asking to enter a room.
@@ -157,6 +159,11 @@ pub(crate) enum RoomCmd {
         id: String,
         seat: u64,
         message: ClientMessage,
+    },
+    /// Cluster mode: this node gave the room up. Everyone goes to the node at `base` (its
+    /// public base URL) with `moved`.
+    Evacuate {
+        base: String,
     },
 }
 
@@ -339,6 +346,18 @@ impl Hub {
         self.lock()
             .get(room_id)
             .map_or(0, |h| h.count.load(Ordering::Relaxed))
+    }
+
+    /// Whether the room has a live actor here.
+    pub fn is_live(&self, room_id: &str) -> bool {
+        self.lock().get(room_id).is_some_and(|h| !h.tx.is_closed())
+    }
+
+    /// Cluster mode: sends everyone in the room (and its lobby) to the node at `base`.
+    pub fn evacuate(&self, room_id: &str, base: String) {
+        if let Some(h) = self.lock().get(room_id) {
+            let _ = h.tx.send(RoomCmd::Evacuate { base });
+        }
     }
 
     /// Number of rooms with people in them.

@@ -5,13 +5,15 @@
 //! the lobby); [`hub`] runs one actor per live room (`actor`, with host actions in `hosting`)
 //! applying the pure rules of [`room`]; [`sfu`] builds peer connections and forwards RTP;
 //! [`presence`] serves doors and who is inside to friends holding a presence key;
-//! [`store`] keeps rooms, locks, bans and doors in SQLite, keyed by [`identity`]; [`serve`] accepts
+//! [`store`] keeps rooms, locks, bans and doors in SQLite (or Redis in cluster mode, where
+//! [`cluster`] places each room on one node), keyed by [`identity`]; [`serve`] accepts
 //! TCP connections and bounds how long and how many of them a client may hold.
 
 pub mod abuse;
 mod actor;
 pub mod admission;
 pub mod applinks;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 mod e2ee;
@@ -32,6 +34,7 @@ pub mod serve;
 pub mod sfu;
 mod social;
 pub mod store;
+pub mod transfer;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub handoffs: Arc<handoff::Handoffs<participant::Carry>>,
     /// The association files that let the apps open this server's links.
     pub app_links: Arc<applinks::AppLinks>,
+    /// Cluster mode (`--redis`): this node's part; `None` for a single server.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl AppState {
@@ -91,6 +96,10 @@ pub enum StartError {
     PublicUrl(String),
     #[error(transparent)]
     Media(#[from] sfu::engine::StartError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+    #[error("--node-url must start with http:// or https:// (got {0:?})")]
+    NodeUrl(String),
 }
 
 /// A running server.
@@ -133,7 +142,15 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     {
         return Err(StartError::PublicUrl(url.clone()));
     }
-    let store = Store::open(&config.data_dir)?;
+    if let Some(url) = &config.node_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(StartError::NodeUrl(url.clone()));
+    }
+    let store = match &config.redis {
+        Some(url) => Store::connect_redis(url).await?,
+        None => Store::open(&config.data_dir)?,
+    };
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|source| StartError::Bind {
@@ -154,8 +171,33 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         },
         metrics.clone(),
     )?;
+    let hub = Hub::new(store.clone());
+    let cluster = match &config.redis {
+        Some(url) => Some(
+            cluster::Cluster::start(
+                cluster::ClusterConfig {
+                    redis_url: url.clone(),
+                    node_id: config
+                        .node_id
+                        .clone()
+                        .unwrap_or_else(cluster::random_node_id),
+                    node_url: config
+                        .node_url
+                        .clone()
+                        .or_else(|| config.public_url.clone())
+                        .unwrap_or_else(|| format!("http://{addr}")),
+                    drain: std::time::Duration::from_secs(config.drain_seconds),
+                },
+                hub.clone(),
+                store.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let state = AppState {
-        hub: Hub::new(store.clone()),
+        hub,
+        cluster,
         store,
         media: MediaSettings {
             engine: Arc::new(engine),

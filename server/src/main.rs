@@ -24,6 +24,10 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    if let Some(command) = &config.command {
+        return transfer(command, &config).await;
+    }
+
     // Every connection and media socket is a file descriptor: use all the system allows (the
     // soft limit is often 1024 while the hard limit is far higher).
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -48,14 +52,83 @@ async fn main() -> std::process::ExitCode {
         server.url()
     );
     let stopper = server.shutdown_handle();
+    let cluster = server.state.cluster.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("shutting down");
-            stopper.send_replace(true);
+        let interrupted = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::select! {
+            () = interrupted => tracing::info!("interrupted: shutting down"),
+            () = terminated() => match &cluster {
+                // Cluster mode: drain first (no new rooms; rooms go on until the deadline, then
+                // their clients move to other nodes).
+                Some(cluster) => {
+                    tracing::info!("SIGTERM: draining");
+                    cluster.drain().await;
+                    tracing::info!("drained: shutting down");
+                }
+                None => tracing::info!("SIGTERM: shutting down"),
+            },
         }
+        stopper.send_replace(true);
     });
     match server.wait().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("salon-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM (never elsewhere than Unix).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// `salon-server export` / `import`: rooms as JSON lines between stdout/stdin and the store
+/// (Redis with --redis, else SQLite in --data-dir).
+async fn transfer(
+    command: &salon_server::config::Command,
+    config: &Config,
+) -> std::process::ExitCode {
+    use salon_server::config::Command;
+    use salon_server::store::Store;
+    let store = match &config.redis {
+        Some(url) => Store::connect_redis(url).await,
+        None => Store::open(&config.data_dir),
+    };
+    let store = match store {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("salon-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        Command::Export => salon_server::transfer::export(&store, std::io::stdout().lock())
+            .await
+            .map(|n| format!("exported {n} rooms"))
+            .map_err(|e| e.to_string()),
+        Command::Import => salon_server::transfer::import(&store, std::io::stdin().lock())
+            .await
+            .map(|n| format!("imported {n} rooms"))
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        Ok(done) => {
+            eprintln!("salon-server: {done}");
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("salon-server: {e}");
             std::process::ExitCode::FAILURE

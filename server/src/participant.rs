@@ -80,6 +80,7 @@ async fn linger(
                 None => return End::Replaced,
                 Some(ToParticipant::Evicted) => return End::Evicted,
                 Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
+                Some(ToParticipant::Moved { url }) => return End::Moved(url),
                 Some(event @ (ToParticipant::Subscribe(_) | ToParticipant::Unsubscribe { .. })) => {
                     missed.push(event);
                 }
@@ -153,6 +154,8 @@ enum End {
     MediaTimeout(Duration),
     /// Removed, or the call ended: the client gets this fatal error.
     Ended(ErrorCode, String),
+    /// Cluster mode: the room went to another node; the client gets `moved` there.
+    Moved(String),
 }
 
 /// Sends one fatal error on a fresh socket and closes it.
@@ -298,6 +301,9 @@ pub async fn run(
             .await;
         }
         End::Ended(code, message) => conn.fatal(*code, message).await,
+        End::Moved(url) => {
+            conn.send(&ServerMessage::Moved { url: url.clone() }).await;
+        }
         End::MediaTimeout(after) => {
             conn.fatal(
                 ErrorCode::NegotiationFailed,
@@ -429,6 +435,7 @@ impl Session {
                     None => return End::Replaced,
                     Some(ToParticipant::Evicted) => return End::Evicted,
                     Some(ToParticipant::Ended { code, message }) => return End::Ended(code, message),
+                    Some(ToParticipant::Moved { url }) => return End::Moved(url),
                     Some(event) => self.on_room(conn, event).await,
                 },
                 Some(event) = leg_events.recv() => {
@@ -891,7 +898,7 @@ impl Session {
                 }
                 self.maybe_offer(conn).await;
             }
-            ToParticipant::Evicted | ToParticipant::Ended { .. } => {}
+            ToParticipant::Evicted | ToParticipant::Ended { .. } | ToParticipant::Moved { .. } => {}
         }
     }
 

@@ -66,9 +66,24 @@ pub struct Presence {
 
 struct Inner {
     occupants: Mutex<HashMap<String, Occupants>>,
+    /// Cluster mode: who is inside rooms other nodes own, as their owners last said.
+    remote: Mutex<HashMap<String, Occupants>>,
     events: broadcast::Sender<Event>,
     connections: AtomicUsize,
+    /// Cluster mode: changes made on this node, for the other nodes (`crate::cluster`).
+    hints: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Hint>>>,
 }
+
+/// Cluster mode: what changed about a room on this node (the other nodes re-read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintKind {
+    Occupants,
+    Door,
+    Key,
+}
+
+/// A change to tell the other nodes of: the room's permanent key and what changed.
+pub type Hint = (String, HintKind);
 
 impl Default for Presence {
     fn default() -> Self {
@@ -81,8 +96,10 @@ impl Presence {
         Self {
             inner: Arc::new(Inner {
                 occupants: Mutex::default(),
+                remote: Mutex::default(),
                 events: broadcast::channel(EVENT_QUEUE).0,
                 connections: AtomicUsize::new(0),
+                hints: Mutex::default(),
             }),
         }
     }
@@ -129,22 +146,70 @@ impl Presence {
                 map.insert(room.to_owned(), now);
             }
         }
+        self.hint(room, HintKind::Occupants);
         self.send(Event::Occupants { room: room.into() });
     }
 
-    /// Who is inside the room with permanent key `room`.
+    /// Who is inside the room with permanent key `room` (in cluster mode, as its owner said
+    /// when the room lives on another node).
     pub fn occupants(&self, room: &str) -> Occupants {
-        self.occupants_map().get(room).cloned().unwrap_or_default()
+        if let Some(here) = self.occupants_map().get(room) {
+            return here.clone();
+        }
+        self.remote_map().get(room).cloned().unwrap_or_default()
     }
 
     pub fn door_changed(&self, room: &str, door: Door) {
+        self.hint(room, HintKind::Door);
+        self.remote_door(room, door);
+    }
+
+    pub fn key_changed(&self, room: &str, key_hash: Option<Vec<u8>>) {
+        self.hint(room, HintKind::Key);
+        self.remote_key(room, key_hash);
+    }
+
+    fn remote_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Occupants>> {
+        self.inner.remote.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cluster mode: sends this node's changes to `hints` from now on.
+    pub fn send_hints(&self, hints: tokio::sync::mpsc::UnboundedSender<Hint>) {
+        *self.inner.hints.lock().unwrap_or_else(|p| p.into_inner()) = Some(hints);
+    }
+
+    fn hint(&self, room: &str, kind: HintKind) {
+        if let Some(hints) = &*self.inner.hints.lock().unwrap_or_else(|p| p.into_inner()) {
+            let _ = hints.send((room.to_owned(), kind));
+        }
+    }
+
+    /// Cluster mode: who is inside a room another node owns, as that node says.
+    pub fn remote_occupants(&self, room: &str, occupants: Occupants) {
+        {
+            let mut remote = self.remote_map();
+            if remote.get(room) == Some(&occupants) {
+                return;
+            }
+            if occupants.names.is_empty() && !occupants.owner_inside {
+                remote.remove(room);
+            } else {
+                remote.insert(room.to_owned(), occupants);
+            }
+        }
+        self.send(Event::Occupants { room: room.into() });
+    }
+
+    /// A door set (here, or on another node in cluster mode).
+    pub fn remote_door(&self, room: &str, door: Door) {
         self.send(Event::Door {
             room: room.into(),
             door,
         });
     }
 
-    pub fn key_changed(&self, room: &str, key_hash: Option<Vec<u8>>) {
+    /// A presence key changed (here, or on another node in cluster mode).
+    pub fn remote_key(&self, room: &str, key_hash: Option<Vec<u8>>) {
         self.send(Event::Key {
             room: room.into(),
             key_hash,

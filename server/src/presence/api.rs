@@ -142,7 +142,9 @@ pub async fn set_door(
     Path(link): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Response {
-    if let Some(response) = over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
+    if let Some(response) =
+        over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)).await
+    {
         return response;
     }
     let request: SetDoor = match body(
@@ -205,7 +207,9 @@ pub async fn key(
     Path(link): Path<String>,
     bytes: axum::body::Bytes,
 ) -> Response {
-    if let Some(response) = over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)) {
+    if let Some(response) =
+        over_limit(&state, Action::LookUp, client_ip(&state, peer, &headers)).await
+    {
         return response;
     }
     let request: KeyRequest = match body(&bytes, r#"{"host_key": "…", "rotate": false}"#) {
@@ -249,7 +253,10 @@ pub async fn socket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let address = client_ip(&state, peer, &headers);
-    let refusal = if over_limit(&state, Action::Presence, address).is_some() {
+    let refusal = if over_limit(&state, Action::Presence, address)
+        .await
+        .is_some()
+    {
         Some("Too many presence connections from your network; wait a minute and try again.")
     } else {
         None

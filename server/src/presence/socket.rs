@@ -210,6 +210,10 @@ async fn resolve(
     if !key_matches(&sub.key, stored.key_hash.as_deref()) {
         return Ok(None);
     }
+    // Cluster mode: who is inside a room another node owns is that node's to say.
+    if let Some(cluster) = &state.cluster {
+        cluster.fetch_occupants(&stored.id).await;
+    }
     Ok(Some((
         stored.id.as_str().into(),
         Watched {

@@ -1,158 +1,24 @@
-//! Rooms kept in SQLite: `<data_dir>/salon.db`, WAL mode, a schema version in `user_version`
-//! and one migration step per version. Only what a room needs to stay safe lives here: its id,
-//! current invite link, name, the hash of the host key, creation time, the lock, and the bans
-//! (salted keys of removed devices and addresses), the door and the hash of the presence key
-//! — no participants, no social graph, nothing about who asked for a room's presence.
+//! The single-node backend: rooms kept in SQLite, `<data_dir>/salon.db`, WAL mode, a schema
+//! version in `user_version` and one migration step per version.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
+use super::{
+    CHAT_KEPT, CHAT_SHOWN, Door, DoorMode, DumpedChat, RoomDump, StoreError, StoredBan, StoredChat,
+    StoredPresence, StoredRoom,
+};
+
 /// Current schema version. Add a step to [`upgrade_from`] when raising it.
 pub const SCHEMA_VERSION: i64 = 5;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "the database was written by a newer Salon (schema {found}, this build knows {SCHEMA_VERSION}); upgrade salon-server"
-    )]
-    TooNew { found: i64 },
-    #[error(
-        "cannot save rooms in the data folder {path}: {cause}. Make the folder and its salon.db \
-         writable for the user running salon-server and check that its disk has free space, \
-         or choose another folder with --data-dir"
-    )]
-    NotWritable { path: PathBuf, cause: String },
-    #[error("the database task failed: {0}")]
-    Task(String),
-}
-
-impl StoreError {
-    /// Whether the disk refused the database (full, read-only, failing): only the operator can
-    /// fix that, so clients are told so instead of "try again".
-    pub fn is_storage_unavailable(&self) -> bool {
-        use rusqlite::ErrorCode::{
-            CannotOpen, DiskFull, PermissionDenied, ReadOnly, SystemIoFailure,
-        };
-        match self {
-            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                ReadOnly | DiskFull | SystemIoFailure | CannotOpen | PermissionDenied
-            ),
-            Self::NotWritable { .. } | Self::DataDir { .. } => true,
-            Self::Sqlite(_) | Self::TooNew { .. } | Self::Task(_) => false,
-        }
-    }
-}
-
-/// A room as stored. `id` is the room's permanent key and never leaves the server; `link` is
-/// the id in its current invite link (`/r/<link>`), which a host can rotate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRoom {
-    pub id: String,
-    pub link: String,
-    pub name: Option<String>,
-    pub host_key_hash: Vec<u8>,
-    pub created_at: i64,
-    pub locked: bool,
-    /// Media is end-to-end encrypted (ADR 0003): joins must offer encryption. Set at creation
-    /// or by a link rotation that asks for it; never unset.
-    pub e2ee: bool,
-}
-
-/// A removal that sticks. The keys are salted per room (see `crate::identity`), so the table
-/// cannot tell that the same device was banned from two rooms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredBan {
-    pub id: String,
-    pub name: String,
-    pub device_key: Option<Vec<u8>>,
-    pub address_key: Option<Vec<u8>>,
-    pub at: i64,
-}
-
-/// A chat message as stored: the text of a room without end-to-end encryption, or the
-/// ciphertext of an encrypted one (`sealed`), which the server cannot read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredChat {
-    /// The message's number in its room (from the room's counter: never reused).
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub at: i64,
-    /// The sender's participant id and display name at the time.
-    pub sender: String,
-    pub name: String,
-    pub sealed: bool,
-    pub body: String,
-}
-
-/// Most chat messages a room keeps; the oldest go first.
-pub const CHAT_KEPT: usize = 500;
-
-/// Most chat messages shown to someone (re)joining: the newest they may read.
-pub const CHAT_SHOWN: usize = 200;
-
-/// How the owner set the door. `Auto`: open while the owner is inside. `Open`: open (until
-/// `until`, Unix seconds, if set; after that, `Auto` again). `Closed`: closed, owner inside or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DoorMode {
-    #[default]
-    Auto,
-    Open,
-    Closed,
-}
-
-impl DoorMode {
-    fn to_sql(self) -> i64 {
-        match self {
-            Self::Auto => 0,
-            Self::Open => 1,
-            Self::Closed => 2,
-        }
-    }
-
-    fn from_sql(value: i64) -> Self {
-        match value {
-            1 => Self::Open,
-            2 => Self::Closed,
-            _ => Self::Auto,
-        }
-    }
-}
-
-/// The door as stored with the room, and whether friends see names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Door {
-    pub mode: DoorMode,
-    pub until: Option<i64>,
-    pub show_names: bool,
-}
-
-/// A room's presence settings: the door, the presence key's generation and the hash of the
-/// current presence key (absent until the owner first asks for it, and after a link rotation).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredPresence {
-    /// The room's permanent key.
-    pub id: String,
-    pub link: String,
-    pub door: Door,
-    pub epoch: i64,
-    pub key_hash: Option<Vec<u8>>,
-}
 
 /// Handle to the database; cheap to clone. Async calls run on tokio's blocking pool; the
 /// `*_now` calls run on the caller's thread, for the room actors' rare, short writes that must
 /// land before the actor goes on.
 #[derive(Clone)]
-pub struct Store {
+pub(super) struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
@@ -170,7 +36,7 @@ fn room_from_row(r: &rusqlite::Row<'_>) -> Result<StoredRoom, rusqlite::Error> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/salon.db` and brings its schema up to date.
     /// Refuses a folder or database that cannot be written (a read-only disk or file, a full
     /// disk) with [`StoreError::NotWritable`], rather than starting a server that fails every
@@ -335,7 +201,7 @@ impl Store {
         self.with(move |c| {
             c.execute(
                 "UPDATE rooms SET door = ?2, door_until = ?3, show_names = ?4 WHERE id = ?1",
-                params![id, door.mode.to_sql(), door.until, door.show_names],
+                params![id, door.mode.code(), door.until, door.show_names],
             )
             .map(drop)
         })
@@ -361,21 +227,7 @@ impl Store {
     }
 
     pub fn insert_ban_now(&self, room_id: &str, ban: &StoredBan) -> Result<(), StoreError> {
-        self.now(|c| {
-            c.execute(
-                "INSERT INTO bans (room_id, id, name, device_key, address_key, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    room_id,
-                    ban.id,
-                    ban.name,
-                    ban.device_key,
-                    ban.address_key,
-                    ban.at
-                ],
-            )
-            .map(drop)
-        })
+        self.now(|c| insert_ban(c, room_id, ban))
     }
 
     /// Lifts a ban; false if there was none with that id in this room.
@@ -391,26 +243,11 @@ impl Store {
 
     /// A room's bans, oldest first.
     pub fn bans_now(&self, room_id: &str) -> Result<Vec<StoredBan>, StoreError> {
-        self.now(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, name, device_key, address_key, at FROM bans
-                 WHERE room_id = ?1 ORDER BY at, rowid",
-            )?;
-            let rows = stmt.query_map(params![room_id], |r| {
-                Ok(StoredBan {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    device_key: r.get(2)?,
-                    address_key: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })?;
-            rows.collect()
-        })
+        self.now(|c| bans_of(c, room_id))
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Keeps a chat message for `readers` (the salted device keys of the people inside; the
     /// owner reads everything anyway) and gives it the room's next number, which it returns.
     /// The room keeps its newest [`CHAT_KEPT`] messages.
@@ -471,16 +308,7 @@ impl Store {
             return Ok(Vec::new());
         }
         self.now(|c| {
-            let row = |r: &rusqlite::Row<'_>| {
-                Ok(StoredChat {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    at: r.get(1)?,
-                    sender: r.get(2)?,
-                    name: r.get(3)?,
-                    sealed: r.get(4)?,
-                    body: r.get(5)?,
-                })
-            };
+            let row = chat_from_row;
             let mut messages: Vec<StoredChat> = if everything {
                 let mut stmt = c.prepare_cached(
                     "SELECT seq, at, sender, name, sealed, body FROM chat
@@ -511,12 +339,216 @@ impl Store {
     }
 }
 
+impl SqliteStore {
+    pub async fn all_room_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT id FROM rooms ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            ids.collect()
+        })
+        .await
+    }
+
+    pub async fn dump_room(&self, id: &str) -> Result<Option<RoomDump>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let Some((room, presence, chat_seq)) = c
+                .query_row(
+                    &format!(
+                        "SELECT {ROOM_COLUMNS}, door, door_until, show_names, presence_epoch,
+                                presence_hash, chat_seq
+                         FROM rooms WHERE id = ?1"
+                    ),
+                    params![id],
+                    |r| {
+                        let room = room_from_row(r)?;
+                        let door = Door {
+                            mode: DoorMode::from_code(r.get(7)?),
+                            until: r.get(8)?,
+                            show_names: r.get(9)?,
+                        };
+                        let presence: (Door, i64, Option<Vec<u8>>) = (door, r.get(10)?, r.get(11)?);
+                        Ok((room, presence, r.get::<_, i64>(12)?))
+                    },
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let bans = bans_of(c, &id)?;
+            let mut chat: Vec<DumpedChat> = {
+                let mut stmt = c.prepare(
+                    "SELECT seq, at, sender, name, sealed, body FROM chat
+                     WHERE room_id = ?1 ORDER BY seq",
+                )?;
+                stmt.query_map(params![id], |r| {
+                    Ok(DumpedChat {
+                        message: chat_from_row(r)?,
+                        readers: Vec::new(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?
+            };
+            let mut stmt = c.prepare(
+                "SELECT seq, reader FROM chat_readers WHERE room_id = ?1 ORDER BY seq, reader",
+            )?;
+            let readers = stmt.query_map(params![id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            for reader in readers {
+                let (seq, reader) = reader?;
+                // Messages are sorted by seq; foreign keys keep every reader's message.
+                if let Ok(at) = chat.binary_search_by_key(&seq, |m| m.message.seq) {
+                    chat[at].readers.push(reader);
+                }
+            }
+            let (door, presence_epoch, presence_hash) = presence;
+            Ok(Some(RoomDump {
+                room,
+                door,
+                presence_epoch,
+                presence_hash,
+                chat_seq: chat_seq as u64,
+                bans,
+                chat,
+            }))
+        })
+        .await
+    }
+
+    pub async fn insert_dump(&self, dump: RoomDump) -> Result<(), StoreError> {
+        let refused = self
+            .with({
+                let (id, link) = (dump.room.id.clone(), dump.room.link.clone());
+                move |c| {
+                    c.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?1 OR link = ?2)",
+                        params![id, link],
+                        |r| r.get::<_, bool>(0),
+                    )
+                }
+            })
+            .await?;
+        if refused {
+            return Err(StoreError::Refused(format!(
+                "a room with id {} or link {} already exists",
+                dump.room.id, dump.room.link
+            )));
+        }
+        self.with(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let RoomDump {
+                room,
+                door,
+                presence_epoch,
+                presence_hash,
+                chat_seq,
+                bans,
+                chat,
+            } = dump;
+            tx.execute(
+                "INSERT INTO rooms (id, link, name, host_key_hash, created_at, locked, e2ee,
+                                    door, door_until, show_names, presence_epoch, presence_hash,
+                                    chat_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    room.id,
+                    room.link,
+                    room.name,
+                    room.host_key_hash,
+                    room.created_at,
+                    room.locked,
+                    room.e2ee,
+                    door.mode.code(),
+                    door.until,
+                    door.show_names,
+                    presence_epoch,
+                    presence_hash,
+                    chat_seq as i64,
+                ],
+            )?;
+            for ban in &bans {
+                insert_ban(&tx, &room.id, ban)?;
+            }
+            for DumpedChat { message, readers } in &chat {
+                tx.execute(
+                    "INSERT INTO chat (room_id, seq, at, sender, name, sealed, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        room.id,
+                        message.seq as i64,
+                        message.at,
+                        message.sender,
+                        message.name,
+                        message.sealed,
+                        message.body
+                    ],
+                )?;
+                for reader in readers {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO chat_readers (room_id, seq, reader)
+                         VALUES (?1, ?2, ?3)",
+                        params![room.id, message.seq as i64, reader],
+                    )?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+}
+
+fn chat_from_row(r: &rusqlite::Row<'_>) -> Result<StoredChat, rusqlite::Error> {
+    Ok(StoredChat {
+        seq: r.get::<_, i64>(0)? as u64,
+        at: r.get(1)?,
+        sender: r.get(2)?,
+        name: r.get(3)?,
+        sealed: r.get(4)?,
+        body: r.get(5)?,
+    })
+}
+
+/// A room's bans, oldest first.
+fn bans_of(c: &Connection, room_id: &str) -> Result<Vec<StoredBan>, rusqlite::Error> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, name, device_key, address_key, at FROM bans
+         WHERE room_id = ?1 ORDER BY at, rowid",
+    )?;
+    let rows = stmt.query_map(params![room_id], |r| {
+        Ok(StoredBan {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            device_key: r.get(2)?,
+            address_key: r.get(3)?,
+            at: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn insert_ban(c: &Connection, room_id: &str, ban: &StoredBan) -> Result<(), rusqlite::Error> {
+    c.execute(
+        "INSERT INTO bans (room_id, id, name, device_key, address_key, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            room_id,
+            ban.id,
+            ban.name,
+            ban.device_key,
+            ban.address_key,
+            ban.at
+        ],
+    )
+    .map(drop)
+}
+
 fn presence_from_row(r: &rusqlite::Row<'_>) -> Result<StoredPresence, rusqlite::Error> {
     Ok(StoredPresence {
         id: r.get(0)?,
         link: r.get(1)?,
         door: Door {
-            mode: DoorMode::from_sql(r.get(2)?),
+            mode: DoorMode::from_code(r.get(2)?),
             until: r.get(3)?,
             show_names: r.get(4)?,
         },
@@ -661,10 +693,10 @@ mod tests {
     #[tokio::test]
     async fn rooms_survive_reopening_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
+        let store = SqliteStore::open(dir.path()).expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         drop(store);
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = SqliteStore::open(dir.path()).expect("reopen");
         assert_eq!(
             store.room_by_link("link-r1").await.expect("query"),
             Some(room("r1"))
@@ -674,7 +706,7 @@ mod tests {
 
     #[tokio::test]
     async fn duplicate_ids_are_refused() {
-        let store = Store::in_memory().expect("open");
+        let store = SqliteStore::in_memory().expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         assert!(store.insert_room(room("r1")).await.is_err());
     }
@@ -685,7 +717,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("salon.db")).expect("open");
         conn.pragma_update(None, "user_version", 99).expect("set");
         drop(conn);
-        let err = Store::open(dir.path()).err().expect("refused");
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
         assert!(err.to_string().contains("newer Salon"), "{err}");
     }
 
@@ -697,13 +729,13 @@ mod tests {
             b"this is not sqlite at all, sorry",
         )
         .expect("write");
-        assert!(Store::open(dir.path()).is_err());
+        assert!(SqliteStore::open(dir.path()).is_err());
     }
 
     #[tokio::test]
     async fn a_database_that_cannot_be_written_fails_the_probe_and_writes_say_storage() {
         let dir = tempfile::tempdir().expect("tempdir");
-        Store::open(dir.path())
+        SqliteStore::open(dir.path())
             .expect("create")
             .insert_room(room("r1"))
             .await
@@ -714,14 +746,14 @@ mod tests {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .expect("open read-only");
-        let store = Store::from_connection(conn).expect("reading needs no write");
+        let store = SqliteStore::from_connection(conn).expect("reading needs no write");
         assert!(store.room_by_link("link-r1").await.expect("read").is_some());
         let probe = store.now(probe_write).expect_err("the probe must fail");
         assert!(probe.is_storage_unavailable(), "{probe}");
         let write = store.insert_room(room("r2")).await.expect_err("refused");
         assert!(write.is_storage_unavailable(), "{write}");
         // Other failures are not the disk's.
-        let duplicate = Store::open(dir.path())
+        let duplicate = SqliteStore::open(dir.path())
             .expect("writable again")
             .insert_room(room("r1"))
             .await
@@ -764,12 +796,12 @@ mod tests {
     #[tokio::test]
     async fn lock_and_link_changes_persist() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
+        let store = SqliteStore::open(dir.path()).expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         store.set_locked_now("r1", true).expect("lock");
         store.set_link_now("r1", "fresh", false).expect("rotate");
         drop(store);
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = SqliteStore::open(dir.path()).expect("reopen");
         assert_eq!(store.room_by_link("link-r1").await.expect("query"), None);
         let r = store
             .room_by_link("fresh")
@@ -784,7 +816,7 @@ mod tests {
     #[tokio::test]
     async fn bans_are_kept_per_room_and_can_be_lifted() {
         // Matching a joiner against them is the room's job (`Identity::overlaps`).
-        let store = Store::in_memory().expect("open");
+        let store = SqliteStore::in_memory().expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         store.insert_room(room("r2")).await.expect("insert");
         let ban = StoredBan {
@@ -808,7 +840,7 @@ mod tests {
     #[tokio::test]
     async fn the_door_and_presence_key_persist_and_a_new_link_drops_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
+        let store = SqliteStore::open(dir.path()).expect("open");
         store.insert_room(room("r1")).await.expect("insert");
         let fresh = store
             .presence_by_link("link-r1")
@@ -828,7 +860,7 @@ mod tests {
             .await
             .expect("key");
         drop(store);
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = SqliteStore::open(dir.path()).expect("reopen");
         let p = store.presence_of("r1").await.expect("query").expect("room");
         assert_eq!(p.door, door);
         assert_eq!((p.epoch, p.key_hash.as_deref()), (3, Some(&[4u8; 32][..])));
@@ -861,7 +893,7 @@ mod tests {
 
     #[tokio::test]
     async fn chat_is_kept_for_its_readers_and_the_owner_and_can_be_cleared() {
-        let store = Store::in_memory().expect("open");
+        let store = SqliteStore::in_memory().expect("open");
         store.insert_room(room("R1")).await.expect("insert");
         store.insert_room(room("R2")).await.expect("insert");
         let msg = |body: &str| StoredChat {
@@ -951,7 +983,7 @@ mod tests {
         )
         .expect("v3 row");
         migrate(&mut old).expect("upgrade");
-        let store = Store {
+        let store = SqliteStore {
             conn: Arc::new(Mutex::new(old)),
         };
         let room = store.room_now("AAAA").expect("read").expect("row");
