@@ -41,9 +41,9 @@ export async function waitFor(fn, { timeout = 10000, interval = 200, message = '
 
 /**
  * Starts salon-server on 127.0.0.1 with a fresh data folder (or the given one) and resolves once
- * it prints its URL. `port` 0 lets the OS choose.
+ * it prints its URL. `port` 0 lets the OS choose; `args` are more flags (e.g. cluster mode's).
  */
-export async function startServer({ port = 0, dataDir = null } = {}) {
+export async function startServer({ port = 0, dataDir = null, args = [] } = {}) {
   if (process.env.SALON_TEST_URL) {
     // Development aid: test against a server that is already running (it is not stopped).
     return { url: process.env.SALON_TEST_URL.replace(/\/$/u, ''), external: true, stop: async () => {}, logTail: () => '' };
@@ -60,6 +60,7 @@ export async function startServer({ port = 0, dataDir = null } = {}) {
     '--data-dir', dir,
     '--udp-port', '0',
     '--log', process.env.SALON_TEST_LOG ?? 'warn',
+    ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log);
   // Never leave a server behind when the test process ends early.

@@ -2,6 +2,7 @@
 //! lightweight signaling client.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cluster;
 pub mod rtc;
 
 use std::time::Duration;
