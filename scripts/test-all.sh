@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every Salon test: Rust unit and integration tests (real server, real WebRTC, real SQLite),
-# lints, the check that the Kotlin/Swift bindings are current, the Kotlin wrapper's tests on the
-# JVM against the real core, and the browser end-to-end tests in headless Chromium.
+# Runs every Salon test: Rust unit and integration tests (real server, real WebRTC, real SQLite,
+# and for cluster mode real Redis), lints, the check that the Kotlin/Swift bindings are current,
+# the Kotlin wrapper's tests on the JVM against the real core, and the browser end-to-end tests in
+# headless Chromium.
 #
 # Needs: Rust (rustup), Node.js 18+ with npm, and the system packages below. Run as root, it
 # installs missing system packages with apt-get; otherwise it says what to install.
@@ -22,6 +23,8 @@ say() {
 # cmake: builds libopus. maven + a JDK: the Kotlin bindings' tests on the JVM and the Android
 # checks. python3: resolves the Android app's dependencies. debootstrap (as root): the chroot
 # with Debian trixie's Swift for the iOS checks. fonts-dejavu-core: the Android screens' font.
+# redis-server: the cluster-mode tests in the Rust tests stage start Debian's
+# /usr/bin/redis-server themselves (no Redis service needs to be running, and none is set up).
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
@@ -34,6 +37,7 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "$(id -u)" = 0 ]; then command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap); fi
 if ((${#need[@]})); then
@@ -50,6 +54,7 @@ fi
 for tool in cargo node npm chromium nasm cmake mvn java python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing; install it and run again." >&2; exit 1; }
 done
+[ -x /usr/bin/redis-server ] || { echo "/usr/bin/redis-server is still missing; install Debian's redis-server and run again." >&2; exit 1; }
 
 # --- Rust --------------------------------------------------------------------------------------
 say "Formatting"
