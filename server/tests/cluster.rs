@@ -1,7 +1,8 @@
 //! Cluster mode (issue 15) with real parts: a `redis-server` and three `salon-server` processes
 //! on loopback (`common::cluster`). One behaviour per test: guests meet on the room's owner
 //! whatever node they enter through, placement under a burst, failover after `kill -9`, a
-//! paused owner's stale writes, a new link, a drain, a Redis outage and a Redis restart.
+//! paused owner's stale writes, a new link, a drain, a Redis outage and a Redis restart,
+//! presence through another node, and export/import between SQLite and Redis.
 //!
 //! Each test starts its own Redis and nodes; one cluster runs at a time (the harness takes a
 //! lock), so the binary takes a few minutes in all.
@@ -858,4 +859,84 @@ async fn presence_through_another_node_follows_the_owner() {
         now = next(&mut watcher, &link).await;
     }
     assert_eq!(now.people, 0, "{now:?}");
+}
+
+/// `salon-server export` from a single server's SQLite, `import` into the cluster's Redis: the
+/// room opens through every node with its link and host key; importing again is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_exported_from_sqlite_and_imported_into_redis_open_on_the_cluster() {
+    use common::cluster::{Node, SERVER};
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let c = Cluster::start().await;
+    let solo_dir = c.dir.path().join("solo");
+    let mut solo = Node::spawn("solo", &solo_dir, &[]).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/rooms", solo.url))
+        .json(&serde_json::json!({ "name": "Moved in", "e2ee": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let link = body["id"].as_str().unwrap().to_owned();
+    let key = body["host_key"].as_str().unwrap().to_owned();
+    solo.kill9();
+
+    let export = Command::new(SERVER)
+        .args(["export", "--data-dir", solo_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "export: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let dump = String::from_utf8(export.stdout).unwrap();
+    assert_eq!(dump.lines().count(), 1, "{dump}");
+    assert!(dump.contains(&link), "{dump}");
+    assert!(
+        !dump.contains(&key),
+        "the host key itself is never exported: {dump}"
+    );
+
+    let import = |dump: &str| {
+        let mut child = Command::new(SERVER)
+            .args(["import", "--redis", &c.redis.url()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dump.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = import(&dump);
+    assert!(
+        first.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = import(&dump);
+    assert!(!again.status.success(), "a second import must be refused");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already stored"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    for i in 0..3 {
+        let (status, body) = c.look_up(i, &link).await;
+        assert_eq!(status, 200, "through {}: {body}", c.node(i).id);
+        assert_eq!(body["name"], "Moved in");
+    }
+    let (_, ws, _) = c.owner_via(1, &link).await;
+    let host = join(&ws, Guest::host("Owner", &key)).await;
+    assert_eq!(host.participant().1, Role::Owner);
 }
