@@ -208,8 +208,9 @@ pub fn ws_url(base: &str, link: &str) -> String {
 }
 
 /// Places a room, or answers its live owner. KEYS: lease, epoch, last owner. ARGV: candidate
-/// node, lease ms, node key prefix, the recovering key. Returns `{token, 0}` for a live owner,
-/// `{token, 1}` when this call claimed it, `{"", 2}` when it must wait: the cluster is
+/// node (empty: only answer, don't choose), lease ms, node key prefix, the recovering key.
+/// Returns `{token, 0}` for a live owner, `{token, 1}` when this call claimed it, `{"", 3}`
+/// when a candidate is needed (asked without one), `{"", 2}` when it must wait: the cluster is
 /// recovering from a silence (a Redis outage) and the room's last owner has not announced
 /// itself again yet — it probably still holds the call, and will take its lease back within a
 /// tick. A room whose lease lapsed goes back to its last owner while that one is serving.
@@ -232,6 +233,9 @@ if last then
   elseif redis.call('EXISTS', ARGV[4]) == 1 then
     return {'', 2}
   end
+end
+if candidate == '' then
+  return {'', 3}
 end
 local epoch = redis.call('INCR', KEYS[2])
 local token = candidate .. ':' .. epoch
@@ -571,8 +575,10 @@ impl Cluster {
     pub async fn owner(&self, room_id: &str) -> Result<Owner, ClusterError> {
         let waiting_since = Instant::now();
         let mut tries = 0;
-        while tries < 3 {
-            let candidate = self.candidate().await?;
+        // First without a candidate: most look-ups find a live owner, and choosing one costs
+        // three round trips.
+        let mut candidate = String::new();
+        while tries < 4 {
             let mut redis = self.redis();
             let (token, placed): (String, i64) = redis::Script::new(PLACE)
                 .key(lease_key(room_id))
@@ -589,6 +595,11 @@ impl Cluster {
                     return Err(ClusterError::NoNode);
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            if placed == 3 {
+                candidate = self.candidate().await?;
+                tries += 1;
                 continue;
             }
             tries += 1;
