@@ -814,30 +814,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bans_are_kept_per_room_and_can_be_lifted() {
-        // Matching a joiner against them is the room's job (`Identity::overlaps`).
-        let store = SqliteStore::in_memory().expect("open");
-        store.insert_room(room("r1")).await.expect("insert");
-        store.insert_room(room("r2")).await.expect("insert");
-        let ban = StoredBan {
-            id: "b1".into(),
-            name: "Troll".into(),
-            device_key: Some(vec![7; 32]),
-            address_key: Some(vec![9; 32]),
-            at: 5,
-        };
-        store.insert_ban_now("r1", &ban).expect("ban");
-        assert!(
-            store.bans_now("r2").expect("list").is_empty(),
-            "another room"
-        );
-        assert_eq!(store.bans_now("r1").expect("list"), vec![ban]);
-        assert!(store.delete_ban_now("r1", "b1").expect("unban"));
-        assert!(!store.delete_ban_now("r1", "b1").expect("unban twice"));
-        assert!(store.bans_now("r1").expect("list").is_empty(), "lifted");
-    }
-
-    #[tokio::test]
     async fn the_door_and_presence_key_persist_and_a_new_link_drops_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path()).expect("open");
@@ -889,88 +865,6 @@ mod tests {
             tx.commit().expect("commit");
         }
         old
-    }
-
-    #[tokio::test]
-    async fn chat_is_kept_for_its_readers_and_the_owner_and_can_be_cleared() {
-        let store = SqliteStore::in_memory().expect("open");
-        store.insert_room(room("R1")).await.expect("insert");
-        store.insert_room(room("R2")).await.expect("insert");
-        let msg = |body: &str| StoredChat {
-            seq: 0,
-            at: 1,
-            sender: "p1".into(),
-            name: "Ada".into(),
-            sealed: false,
-            body: body.into(),
-        };
-        let (ada, bo) = (vec![1u8; 32], vec![2u8; 32]);
-        let first = store
-            .insert_chat_now("R1", msg("one"), &[ada.clone(), bo.clone()])
-            .expect("one");
-        let second = store
-            .insert_chat_now("R1", msg("two"), std::slice::from_ref(&ada))
-            .expect("two");
-        assert_eq!((first.seq, second.seq), (1, 2));
-        let bodies = |v: Vec<StoredChat>| v.into_iter().map(|m| m.body).collect::<Vec<_>>();
-        assert_eq!(
-            bodies(store.chat_for_now("R1", Some(&ada), false).unwrap()),
-            ["one", "two"]
-        );
-        assert_eq!(
-            bodies(store.chat_for_now("R1", Some(&bo), false).unwrap()),
-            ["one"]
-        );
-        assert!(
-            store
-                .chat_for_now("R1", Some(&[9u8; 32]), false)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(store.chat_for_now("R1", None, false).unwrap().is_empty());
-        assert_eq!(
-            bodies(store.chat_for_now("R1", None, true).unwrap()),
-            ["one", "two"]
-        );
-        assert!(
-            store
-                .chat_for_now("R2", Some(&ada), false)
-                .unwrap()
-                .is_empty()
-        );
-        store.clear_chat_now("R1").expect("clear");
-        assert!(store.chat_for_now("R1", None, true).unwrap().is_empty());
-        assert!(
-            store
-                .chat_for_now("R1", Some(&ada), false)
-                .unwrap()
-                .is_empty()
-        );
-        // Numbering goes on after a clear.
-        let third = store
-            .insert_chat_now("R1", msg("three"), &[])
-            .expect("three");
-        assert_eq!(third.seq, 3);
-        // A room keeps its newest CHAT_KEPT messages; readers of dropped ones go with them.
-        for i in 0..CHAT_KEPT + 5 {
-            store
-                .insert_chat_now("R2", msg(&format!("m{i}")), std::slice::from_ref(&ada))
-                .expect("insert");
-        }
-        let all = store.chat_for_now("R2", Some(&ada), false).unwrap();
-        assert_eq!(all.len(), CHAT_SHOWN);
-        assert_eq!(all.last().unwrap().body, format!("m{}", CHAT_KEPT + 4));
-        let (kept, readers): (i64, i64) = store
-            .now(|c| {
-                c.query_row(
-                    "SELECT (SELECT COUNT(*) FROM chat WHERE room_id = 'R2'),
-                            (SELECT COUNT(*) FROM chat_readers WHERE room_id = 'R2')",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-            })
-            .unwrap();
-        assert_eq!((kept, readers), (CHAT_KEPT as i64, CHAT_KEPT as i64));
     }
 
     #[test]
