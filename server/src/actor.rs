@@ -837,21 +837,23 @@ impl RoomActor {
         }
     }
 
+    fn member_ids(&self) -> Vec<String> {
+        self.membership
+            .members()
+            .map(|m| m.participant.id.clone())
+            .collect()
+    }
+
     /// Cluster mode: the room now lives on the node at `base`. Everyone inside gets `moved`
     /// there (and rejoins or resumes by themselves); people in the lobby knock again there.
     pub(crate) fn evacuate(&mut self, base: &str) {
         let url = crate::cluster::ws_url(base, &self.info.id);
         for waiting in self.lobby.drain() {
-            // The lobby is not carried over: knockers are told to try again (and land on the
-            // new owner).
+            // The lobby is not carried over: knockers are sent to the new owner to knock again
+            // (`admission::wait_in_lobby`).
             let _ = waiting.ticket.2.send(Err(JoinError::Retry));
         }
-        let ids: Vec<String> = self
-            .membership
-            .members()
-            .map(|m| m.participant.id.clone())
-            .collect();
-        for id in ids {
+        for id in self.member_ids() {
             if let Some(tx) = self.queues.get(&id) {
                 let _ = tx.try_send(ToParticipant::Moved { url: url.clone() });
             }
@@ -866,12 +868,7 @@ impl RoomActor {
         for waiting in self.lobby.drain() {
             let _ = waiting.ticket.2.send(Err(JoinError::Ended));
         }
-        let ids: Vec<String> = self
-            .membership
-            .members()
-            .map(|m| m.participant.id.clone())
-            .collect();
-        for id in ids {
+        for id in self.member_ids() {
             self.expel(&id, salon_protocol::ErrorCode::RoomEnded, message);
         }
         self.recently_left.clear();

@@ -85,7 +85,7 @@ pub async fn enter(
     };
     match state.hub.join(room, request).await {
         Ok(Entry::Joined(joined, link)) => Some((joined, link)),
-        Ok(Entry::Waiting(knocking)) => wait_in_lobby(conn, knocking, room).await,
+        Ok(Entry::Waiting(knocking)) => wait_in_lobby(conn, knocking, room, state).await,
         Err(e) => {
             refuse(conn, e).await;
             None
@@ -162,6 +162,7 @@ async fn wait_in_lobby(
     conn: &mut Conn,
     mut knocking: Knocking,
     room: &StoredRoom,
+    state: &AppState,
 ) -> Option<(Joined, RoomLink)> {
     let waiting = |host_present: bool| ServerMessage::Waiting {
         room_name: room.name.clone(),
@@ -182,6 +183,17 @@ async fn wait_in_lobby(
             answer = knocking.answer() => {
                 return match answer {
                     Ok(entry) => Some(entry),
+                    // Cluster mode: this node gave the room up; knock again on its new owner.
+                    Err(JoinError::Retry)
+                        if state.cluster.as_ref().is_some_and(|c| !c.holds(&room.id)) =>
+                    {
+                        if let Some(cluster) = &state.cluster
+                            && owned_here(conn, cluster, room).await
+                        {
+                            refuse(conn, JoinError::Retry).await;
+                        }
+                        None
+                    }
                     Err(e) => {
                         refuse(conn, e).await;
                         None

@@ -483,6 +483,23 @@ async fn sigterm_drains_the_node_then_moves_its_rooms() {
     let mut host = join(&ws, Guest::host("Owner", &key)).await;
     let mut guest = join(&ws, Guest::new("Guest", address(11))).await;
     assert!(host.joined() && guest.joined());
+    // Someone waits in the lobby of the locked room.
+    host.client
+        .send(&ClientMessage::SetLocked { locked: true })
+        .await;
+    let mut knocker = None;
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            let e = join(&ws, Guest::new("Knocker", address(12))).await;
+            let waiting = matches!(e.reply, Some(ServerMessage::Waiting { .. }));
+            knocker = Some(e);
+            waiting
+        })
+        .await,
+        "a knock on the locked room: {:?}",
+        knocker.map(|k| k.reply)
+    );
+    let mut knocker = knocker.unwrap();
     assert_eq!(c.readyz(o).await, 200);
 
     let termed = Instant::now();
@@ -518,21 +535,33 @@ async fn sigterm_drains_the_node_then_moves_its_rooms() {
         assert!(answers_ping(&mut guest.client, Duration::from_millis(300)).await);
     }
     // …then are told where to go.
-    let (h, g) = tokio::join!(
+    let (h, g, k) = tokio::join!(
         until_gone(&mut host.client, Duration::from_secs(6)),
         until_gone(&mut guest.client, Duration::from_secs(6)),
+        until_gone(&mut knocker.client, Duration::from_secs(6)),
     );
     let at = since(termed);
-    let (Gone::Moved(_), Gone::Moved(url)) = (&h, &g) else {
-        panic!("after the deadline: host {h:?}, guest {g:?} ({at:.1} s after SIGTERM)");
+    let (Gone::Moved(_), Gone::Moved(url), Gone::Moved(knock_at)) = (&h, &g, &k) else {
+        panic!(
+            "after the deadline: host {h:?}, guest {g:?}, knocker {k:?} ({at:.1} s after SIGTERM)"
+        );
     };
+    assert_eq!(knock_at, url, "the knocker is sent where the room went");
     assert!(
         at >= 2.9,
         "moved {at:.1} s after SIGTERM, before the deadline"
     );
-    let again = join(url, Guest::new("Guest", address(11))).await;
+    let again = join(url, Guest::host("Owner", &key)).await;
     assert!(again.joined(), "following moved: {:?}", again.reply);
     assert_ne!(again.url, ws, "moved back to the draining node");
+    // The lock went with the room, the lobby did not: a guest knocks again there
+    // (docs/deploy.md, "What lives where").
+    let guest_again = join(url, Guest::new("Guest", address(11))).await;
+    assert!(
+        matches!(guest_again.reply, Some(ServerMessage::Waiting { .. })),
+        "{:?}",
+        guest_again.reply
+    );
     assert!(
         eventually(Duration::from_secs(10), async || c.nodes[o].exited()).await,
         "the drained node did not exit"
