@@ -180,7 +180,7 @@ async fn look_ups_through_any_node_count_the_owners_participants() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_burst_of_first_look_ups_places_the_room_once_and_fifty_get_in() {
+async fn a_burst_of_first_look_ups_or_joins_places_the_room_once_and_fifty_get_in() {
     let c = Cluster::start().await;
     let (link, _key) = c.create_room(0).await;
     let answers = futures_util::future::join_all((0..20).map(|i| c.look_up(i % 3, &link))).await;
@@ -228,6 +228,22 @@ async fn a_burst_of_first_look_ups_places_the_room_once_and_fifty_get_in() {
     assert_eq!((joined, full), (50, 10), "joined, refused as full");
     let (_, body) = c.look_up(c.index_of(&owner), &link).await;
     assert_eq!(body["participants"], 50, "{body}");
+
+    // 20 concurrent first joins (no look-up before) of another room, through the three nodes:
+    // all land in one room on one owner.
+    let (other_link, _) = c.create_room(1).await;
+    let names: Vec<String> = (0..20).map(|i| format!("First {i}")).collect();
+    let entries = futures_util::future::join_all((0..20u16).map(|i| {
+        let url = c.node(usize::from(i % 3)).ws_url(&other_link);
+        let name = &names[usize::from(i)];
+        async move { join(&url, Guest::new(name, address(200 + i))).await }
+    }))
+    .await;
+    let landed: BTreeSet<&str> = entries.iter().map(|e| e.url.as_str()).collect();
+    assert_eq!(landed.len(), 1, "20 first joins landed on {landed:?}");
+    assert!(entries.iter().all(common::cluster::Entry::joined));
+    let (_, body) = c.look_up(0, &other_link).await;
+    assert_eq!(body["participants"], 20, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
