@@ -303,6 +303,16 @@ const HEARTBEAT: &str = "salon:heartbeat";
 /// How long a look-up waits for a recovering room's last owner to come back.
 const RECOVERY_WAIT: Duration = Duration::from_secs(10);
 
+// Each script is hashed (SHA-1) once, not at every call.
+static PLACE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(PLACE));
+static REFRESH_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(REFRESH));
+static RELEASE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(RELEASE));
+static SHARED_LIMIT_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(SHARED_LIMIT));
+
 fn token_node(token: &str) -> Option<&str> {
     let (node, epoch) = token.rsplit_once(':')?;
     epoch.parse::<u64>().ok()?;
@@ -580,7 +590,7 @@ impl Cluster {
         let mut candidate = String::new();
         while tries < 4 {
             let mut redis = self.redis();
-            let (token, placed): (String, i64) = redis::Script::new(PLACE)
+            let (token, placed): (String, i64) = PLACE_SCRIPT
                 .key(lease_key(room_id))
                 .key(epoch_key(room_id))
                 .key(owner_key(room_id))
@@ -669,22 +679,15 @@ impl Cluster {
                 .collect()
         };
         for (room, token, expired) in rooms {
-            let mut redis = self.redis();
             if expired && !self.0.hub.is_live(&room) {
-                let released: Result<i64, _> = redis::Script::new(RELEASE)
-                    .key(lease_key(&room))
-                    .key(owner_key(&room))
-                    .arg(&token)
-                    .arg(self.node_id())
-                    .invoke_async(&mut redis)
-                    .await;
-                if released.is_ok() {
+                if self.release(&room, &token).await.is_ok() {
                     self.forget(&room, &token);
                     tracing::info!(room = %room, "room empty; lease released");
                 }
                 continue;
             }
-            let now_token: Result<String, _> = redis::Script::new(REFRESH)
+            let mut redis = self.redis();
+            let now_token: Result<String, _> = REFRESH_SCRIPT
                 .key(lease_key(&room))
                 .key(epoch_key(&room))
                 .key(owner_key(&room))
@@ -720,6 +723,18 @@ impl Cluster {
                 .hub
                 .evacuate(&room, target.unwrap_or_else(|| self.node_url().to_owned()));
         }
+    }
+
+    /// Deletes the room's lease (and last owner) if it is still `token`.
+    async fn release(&self, room_id: &str, token: &str) -> Result<i64, redis::RedisError> {
+        let mut redis = self.redis();
+        RELEASE_SCRIPT
+            .key(lease_key(room_id))
+            .key(owner_key(room_id))
+            .arg(token)
+            .arg(self.node_id())
+            .invoke_async(&mut redis)
+            .await
     }
 
     fn forget(&self, room_id: &str, token: &str) {
@@ -872,7 +887,7 @@ impl Cluster {
             crate::identity::network(address)
         );
         let mut redis = self.redis();
-        let wait: Result<i64, _> = redis::Script::new(SHARED_LIMIT)
+        let wait: Result<i64, _> = SHARED_LIMIT_SCRIPT
             .key(key)
             .arg(format!("{per_ms:.0}"))
             .arg(format!("{tolerance:.0}"))
@@ -973,14 +988,7 @@ impl Cluster {
             .map(|(r, h)| (r.clone(), h.token.clone()))
             .collect();
         for (room, token) in rooms {
-            let mut redis = self.redis();
-            let _: Result<i64, _> = redis::Script::new(RELEASE)
-                .key(lease_key(&room))
-                .key(owner_key(&room))
-                .arg(&token)
-                .arg(self.node_id())
-                .invoke_async(&mut redis)
-                .await;
+            let _ = self.release(&room, &token).await;
             self.forget(&room, &token);
             if self.0.hub.participant_count(&room) == 0 {
                 continue;
