@@ -29,6 +29,8 @@ use crate::store::InviteLink;
 /// How often the client pings, in the room and in the lobby (the server drops a socket that is
 /// silent for 45 s).
 const PING_EVERY: Duration = Duration::from_secs(15);
+/// How long a failed media connection waits for the server's reason on the socket.
+const FINAL_WORD_GRACE: Duration = Duration::from_secs(1);
 
 enum Outcome {
     Left,
@@ -487,7 +489,7 @@ impl Driver {
                 },
                 Some(event) = session.peer.events.recv() => match event {
                     PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
-                        return Outcome::Lost("the media connection failed".into());
+                        return self.media_lost(session).await;
                     }
                     other => self.on_peer_event(&mut session.peer, other),
                 },
@@ -552,6 +554,28 @@ impl Driver {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
+            }
+        }
+    }
+
+    /// The media connection failed or was closed. When the server ended the call (a removal,
+    /// the room ended), it closes the media connection as it sends the reason, and the two race:
+    /// the socket gets a moment to deliver a final word before this counts as a lost connection,
+    /// so that a removed guest is told so instead of reconnecting to be refused.
+    async fn media_lost(&mut self, session: &mut Session) -> Outcome {
+        let lost = || Outcome::Lost("the media connection failed".into());
+        let deadline = tokio::time::Instant::now() + FINAL_WORD_GRACE;
+        loop {
+            match tokio::time::timeout_at(deadline, session.signal.recv()).await {
+                Ok(Ok(Some(message))) => {
+                    if let Some(outcome) = self.on_server(session, message).await {
+                        return match outcome {
+                            Outcome::Ended(_) | Outcome::Moved => outcome,
+                            _ => lost(),
+                        };
+                    }
+                }
+                Ok(Ok(None) | Err(_)) | Err(_) => return lost(),
             }
         }
     }
