@@ -408,8 +408,19 @@ impl Session {
             let negotiation_due = self.negotiation.next_deadline();
             tokio::select! {
                 () = &mut connect_deadline, if !self.connected => {
-                    tracing::info!(participant = %self.me, "media did not connect in time");
-                    return End::MediaTimeout(connect_within);
+                    // The media may have connected while this task was busy elsewhere (on a
+                    // crowded server, each of its steps can wait on the room's worker): the
+                    // engine's word is then already queued, and a `select!` that finds both
+                    // ready picks one at random. Hear it out before giving the seat away.
+                    while let Ok(event) = leg_events.try_recv() {
+                        if let Some(end) = self.on_leg(conn, event).await {
+                            return end;
+                        }
+                    }
+                    if !self.connected {
+                        tracing::info!(participant = %self.me, "media did not connect in time");
+                        return End::MediaTimeout(connect_within);
+                    }
                 }
                 () = sleep_until(negotiation_due) => {
                     if self.negotiation.due(Instant::now()) == Due::AnswerTimedOut {
