@@ -636,9 +636,8 @@ impl Session {
             Ok(answer) => {
                 conn.send(&ServerMessage::Answer { sdp: answer }).await;
                 if self.negotiation.client_offer_answered() {
-                    for publication in std::mem::take(&mut self.pending) {
-                        self.subscribe_logged(publication).await;
-                    }
+                    let pending = std::mem::take(&mut self.pending);
+                    self.subscribe_all(pending).await;
                 }
                 self.after_negotiation(conn).await;
             }
@@ -914,29 +913,65 @@ impl Session {
     }
 
     async fn subscribe_logged(&mut self, publication: Arc<Publication>) {
-        if let Err(e) = self.subscribe(publication).await {
-            tracing::warn!(participant = %self.me, error = %e, "cannot subscribe");
+        self.subscribe_all(vec![publication]).await;
+    }
+
+    /// Starts forwarding these publications to this participant: parked slots are reused, and
+    /// the transceivers still needed are made in one trip to the room's worker. A newcomer to
+    /// a full room subscribes to everyone's tracks at once, and on a busy worker each trip
+    /// waits for its turn: one per track made a join take many seconds.
+    async fn subscribe_all(&mut self, publications: Vec<Arc<Publication>>) {
+        if publications.is_empty() {
+            return;
+        }
+        let Some(leg) = self.leg.clone() else {
+            tracing::warn!(participant = %self.me, "cannot subscribe: no peer connection");
+            return;
+        };
+        let mut fresh = Vec::new();
+        for publication in publications {
+            let key = (publication.publisher.clone(), publication.track);
+            if self
+                .subscriptions
+                .get(&key)
+                .is_some_and(|s| s.publication.id == publication.id)
+            {
+                // Already carried (a resume that kept its media hears of everything again).
+                continue;
+            }
+            if let Some(old) = self.subscriptions.remove(&key) {
+                self.drop_subscription(old).await;
+            }
+            // The same track twice in one batch: the later one wins.
+            fresh.retain(|p: &Arc<Publication>| {
+                !(p.publisher == publication.publisher && p.track == publication.track)
+            });
+            match self.reuse_slot(&leg, &publication).await {
+                Some(slot) => self.attach(&leg, publication, slot),
+                None => fresh.push(publication),
+            }
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        match self.new_slots(&leg, &fresh).await {
+            Ok(slots) => {
+                for (publication, slot) in fresh.into_iter().zip(slots) {
+                    match slot {
+                        Ok(slot) => self.attach(&leg, publication, slot),
+                        Err(e) => {
+                            tracing::warn!(participant = %self.me, publisher = %publication.publisher, error = %e, "cannot subscribe");
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(participant = %self.me, error = %e, "cannot subscribe"),
         }
     }
 
-    async fn subscribe(&mut self, publication: Arc<Publication>) -> Result<(), String> {
-        let leg = self.leg.clone().ok_or("no peer connection")?;
+    /// Forwards `publication` on `slot` from now on (the client hears of it in the next offer).
+    fn attach(&mut self, leg: &LegHandle, publication: Arc<Publication>, slot: Slot) {
         let key = (publication.publisher.clone(), publication.track);
-        if self
-            .subscriptions
-            .get(&key)
-            .is_some_and(|s| s.publication.id == publication.id)
-        {
-            // Already carried (a resume that kept its media hears of everything again).
-            return Ok(());
-        }
-        if let Some(old) = self.subscriptions.remove(&key) {
-            self.drop_subscription(old).await;
-        }
-        let slot = match self.reuse_slot(&leg, &publication).await {
-            Some(slot) => slot,
-            None => self.new_slot(&leg, &publication).await?,
-        };
         let (pub_id, leg_id, sender) = (publication.id, leg.id, slot.sender);
         let shown = self.shows(
             &publication.publisher,
@@ -953,7 +988,6 @@ impl Session {
             },
         );
         self.negotiation.changed(Instant::now());
-        Ok(())
     }
 
     /// A parked slot of the publication's kind and codec, now carrying the publication: the
@@ -1009,41 +1043,63 @@ impl Session {
         }
     }
 
-    async fn new_slot(
+    /// A send transceiver of its own for each publication, all made in one worker job: the
+    /// outer error if the worker is gone, one result per publication otherwise.
+    async fn new_slots(
         &mut self,
         leg: &LegHandle,
-        publication: &Publication,
-    ) -> Result<Slot, String> {
-        let ssrc = rand::random::<u32>();
-        let track = track_for(publication, ssrc);
-        let stream = stream_of(publication);
-        let clock_rate = publication.codec.clock_rate;
+        publications: &[Arc<Publication>],
+    ) -> Result<Vec<Result<Slot, String>>, String> {
+        let wanted: Vec<_> = publications
+            .iter()
+            .map(|publication| {
+                let ssrc = rand::random::<u32>();
+                (
+                    track_for(publication, ssrc),
+                    stream_of(publication),
+                    publication.codec.clock_rate,
+                    ssrc,
+                )
+            })
+            .collect();
+        let ssrcs: Vec<u32> = wanted.iter().map(|w| w.3).collect();
         // A transceiver of its own: `add_track` would reuse the client's publishing transceiver
         // of the same kind, which the client sends on and never receives on.
-        let tid = leg
+        let made = leg
             .call(move |l, _| {
-                let tid = l.pc.add_transceiver_from_track(
-                    track,
-                    Some(RTCRtpTransceiverInit {
-                        direction: RTCRtpTransceiverDirection::Sendonly,
-                        streams: vec![stream],
-                        send_encodings: vec![],
-                    }),
-                )?;
-                l.add_slot(RTCRtpSenderId::from(tid), ssrc, clock_rate);
-                Ok::<_, rtc::shared::error::Error>(tid)
+                wanted
+                    .into_iter()
+                    .map(|(track, stream, clock_rate, ssrc)| {
+                        let tid = l.pc.add_transceiver_from_track(
+                            track,
+                            Some(RTCRtpTransceiverInit {
+                                direction: RTCRtpTransceiverDirection::Sendonly,
+                                streams: vec![stream],
+                                send_encodings: vec![],
+                            }),
+                        )?;
+                        l.add_slot(RTCRtpSenderId::from(tid), ssrc, clock_rate);
+                        Ok::<_, rtc::shared::error::Error>(tid)
+                    })
+                    .collect::<Vec<_>>()
             })
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        Ok(Slot {
-            transceiver: tid,
-            sender: RTCRtpSenderId::from(tid),
-            ssrc,
-            kind: publication.kind,
-            codec: publication.codec.clone(),
-            parked_at: 0,
-        })
+        Ok(made
+            .into_iter()
+            .zip(publications.iter().zip(ssrcs))
+            .map(|(tid, (publication, ssrc))| {
+                let tid = tid.map_err(|e| e.to_string())?;
+                Ok(Slot {
+                    transceiver: tid,
+                    sender: RTCRtpSenderId::from(tid),
+                    ssrc,
+                    kind: publication.kind,
+                    codec: publication.codec.clone(),
+                    parked_at: 0,
+                })
+            })
+            .collect())
     }
 
     /// Stops forwarding to this subscription and parks its slot (inactive) for reuse.
