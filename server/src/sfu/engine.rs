@@ -185,6 +185,7 @@ enum Input {
     Datagram {
         from: SocketAddr,
         data: BytesMut,
+        /// When it reached the kernel.
         at: Instant,
     },
     Stop,
@@ -320,6 +321,11 @@ impl Engine {
             let mut socket = UdpSocket::from_std(socket);
             poll.registry()
                 .register(&mut socket, SOCKET, Interest::READABLE)?;
+            if !udp::stamp_arrivals(&socket) {
+                tracing::warn!(
+                    "the kernel does not stamp datagram arrivals (SO_TIMESTAMPNS): congestion feedback will carry the server's own delays"
+                );
+            }
             let shared = shared.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("salon-media-{index}"))
@@ -351,6 +357,7 @@ impl Engine {
                         rooms: HashMap::new(),
                         next_tick: Instant::now(),
                         now: Instant::now(),
+                        stamp_space: udp::stamp_space(),
                     };
                     worker.run();
                 })?;
@@ -757,6 +764,8 @@ pub struct Worker {
     /// Pinned sockets that still had data when their read budget ran out.
     pins_pending: Vec<usize>,
     now: Instant,
+    /// Room for the kernel's arrival stamp of a datagram.
+    stamp_space: Vec<u8>,
     /// Each room's speakers, by room id.
     rooms: HashMap<Arc<str>, Selection<PubId>>,
     next_tick: Instant,
@@ -1006,8 +1015,8 @@ impl Worker {
                         self.shared.workers[self.index]
                             .handed_over
                             .fetch_sub(1, Ordering::Relaxed);
-                        self.now = at;
-                        self.on_datagram(from, data);
+                        self.now = Instant::now();
+                        self.on_datagram(from, data, at);
                     }
                     Ok(Input::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
                         self.shutdown();
@@ -1075,29 +1084,43 @@ impl Worker {
     }
 
     /// Reads up to [`READ_BUDGET`] datagrams from the shared socket (`pin: None`) or a pinned
-    /// one. Returns true if it may have more.
+    /// one. Returns true if it may have more. Each datagram is timed by its arrival in the
+    /// kernel, not by when this (possibly busy) worker got to it: the transport-wide feedback
+    /// built from these times is how publishers judge their path, and a worker's own wait
+    /// would read to them as a queue on it.
     fn read_from(&mut self, pin: Option<usize>, buf: &mut [u8]) -> bool {
+        let arrivals = udp::Arrivals::now();
+        let mut space = std::mem::take(&mut self.stamp_space);
+        let mut more = true;
         for _ in 0..READ_BUDGET {
             let received = match pin {
-                None => self.socket.recv_from(buf),
+                None => udp::recv_stamped(&self.socket, buf, &mut space),
                 Some(token) => match self.pins.get(&token) {
-                    Some(p) => p.socket.recv_from(buf),
-                    None => return false,
+                    Some(p) => udp::recv_stamped(&p.socket, buf, &mut space),
+                    None => {
+                        more = false;
+                        break;
+                    }
                 },
             };
             match received {
-                Ok((n, from)) => {
+                Ok(got) => {
                     self.now = Instant::now();
-                    let data = BytesMut::from(buf.get(..n).unwrap_or_default());
-                    self.on_datagram(from, data);
+                    let arrived = arrivals.arrival(got.stamp, self.now);
+                    let data = BytesMut::from(buf.get(..got.len).unwrap_or_default());
+                    self.on_datagram(got.from, data, arrived);
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // ICMP errors (a client went away) surface here on Linux; nothing to do.
                 Err(_) => {}
             }
         }
-        true
+        self.stamp_space = space;
+        more
     }
 
     /// Gives a client address of one of our connections a socket of its own (see `pins`).
@@ -1121,7 +1144,9 @@ impl Worker {
             socket.set_nonblocking(true)?;
             socket.bind(&local.into())?;
             socket.connect(&remote.into())?;
-            Ok(UdpSocket::from_std(socket.into()))
+            let socket = UdpSocket::from_std(socket.into());
+            udp::stamp_arrivals(&socket);
+            Ok(socket)
         })();
         let mut socket = match made {
             Ok(socket) => socket,
@@ -1214,7 +1239,12 @@ impl Worker {
         Some(key)
     }
 
-    fn on_datagram(&mut self, from: SocketAddr, data: BytesMut) {
+    /// Feeds a datagram that reached the kernel at `arrived` to its connection (handing it to
+    /// the worker that owns it, if another). The stack times it by `arrived` (the congestion
+    /// feedback and receiver reports it builds are about the path to us); everything it sets
+    /// off from here (forwarding, the send times that downlink feedback is measured against)
+    /// happens at `self.now`.
+    fn on_datagram(&mut self, from: SocketAddr, data: BytesMut, arrived: Instant) {
         let Some(key) = self.route(from, &data) else {
             self.count_drop(DropReason::Unrouted, 1);
             return;
@@ -1228,18 +1258,17 @@ impl Worker {
                     owner.send(Input::Datagram {
                         from,
                         data,
-                        at: self.now,
+                        at: arrived,
                     });
                 }
             }
             return;
         }
         let id = key.leg;
-        let now = self.now;
         let advertised = self.shared.advertised;
         let fed = self.guard(id, |leg| {
             let msg = TaggedBytesMut {
-                now,
+                now: arrived,
                 transport: TransportContext {
                     local_addr: advertised,
                     peer_addr: from,
