@@ -153,6 +153,23 @@ pub struct Config {
     #[arg(long, env = "SALON_DRAIN_SECONDS", default_value_t = 300)]
     pub drain_seconds: u64,
 
+    /// A TURN server for clients that cannot reach the media port directly (repeatable, or
+    /// comma-separated), e.g. turn:turn.example:3478?transport=udp,
+    /// turn:turn.example:3478?transport=tcp, turns:turn.example:443?transport=tcp. Needs
+    /// --turn-secret. See docs/deploy.md ("TURN") for a coturn configuration.
+    #[arg(long = "turn-url", env = "SALON_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's static-auth-secret), at least 16
+    /// characters. Each participant gets a credential made from it that expires after
+    /// --turn-ttl. Prefer the environment variable: a flag shows in the process list.
+    #[arg(long, env = "SALON_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// How long a participant's TURN credential stays valid, in seconds (60 to 604800).
+    #[arg(long, env = "SALON_TURN_TTL", default_value_t = crate::turn::DEFAULT_TTL.as_secs())]
+    pub turn_ttl: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -193,6 +210,9 @@ impl Config {
             node_id: None,
             node_url: None,
             drain_seconds: 300,
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl: crate::turn::DEFAULT_TTL.as_secs(),
             command: None,
         }
     }

@@ -35,6 +35,7 @@ pub mod sfu;
 mod social;
 pub mod store;
 pub mod transfer;
+pub mod turn;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -100,6 +101,8 @@ pub enum StartError {
     Cluster(#[from] cluster::ClusterError),
     #[error("--node-url must start with http:// or https:// (got {0:?})")]
     NodeUrl(String),
+    #[error(transparent)]
+    Turn(#[from] turn::TurnError),
 }
 
 /// A running server.
@@ -147,6 +150,12 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
     {
         return Err(StartError::NodeUrl(url.clone()));
     }
+    let turn = turn::Turn::from_settings(
+        &config.turn_urls,
+        config.turn_secret.as_deref(),
+        std::time::Duration::from_secs(config.turn_ttl),
+    )?
+    .map(Arc::new);
     let store = match &config.redis {
         Some(url) => Store::connect_redis(url).await?,
         None => Store::open(&config.data_dir)?,
@@ -203,6 +212,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
             engine: Arc::new(engine),
             connect_timeout: Default::default(),
             metrics,
+            turn,
         },
         public_url: config.public_url.clone(),
         local_addr: addr,

@@ -212,6 +212,12 @@ pub async fn run(
         resumed: joined.resumed,
         role: joined.role,
         knocks: joined.knocks,
+        ice_servers: state
+            .media
+            .turn
+            .iter()
+            .map(|turn| turn.credential(&me, std::time::SystemTime::now()))
+            .collect(),
     };
     state.media.metrics.joined();
     let mut room_events = joined.events;

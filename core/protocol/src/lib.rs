@@ -303,6 +303,11 @@ pub enum ServerMessage {
         /// connection: no new offer, the others were not renegotiated.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         media_kept: bool,
+        /// TURN servers to reach the media through when a direct path fails, with credentials
+        /// minted for this participant (they expire; a later `joined` brings new ones). Empty
+        /// when the server has none configured.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// The room is locked: you wait in the lobby until a host admits you (then `joined`
     /// follows) or denies you (a fatal `knock_denied`). No media and no participant list
@@ -407,6 +412,146 @@ pub struct Resume {
 
 /// Resume tokens are this many URL-safe characters.
 pub const MAX_RESUME_TOKEN_CHARS: usize = 64;
+
+/// A TURN server as WebRTC's `RTCIceServer` takes it: `urls` such as
+/// `turn:turn.example:3478?transport=udp` or `turns:turn.example:443?transport=tcp`, and the
+/// time-limited credential of the TURN REST scheme (`username` = `expiry:participant`, with
+/// `expiry` in Unix seconds; `credential` = base64 of HMAC-SHA1 over `username` with the secret
+/// the server shares with the TURN server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
+/// At most this many TURN URLs in one `joined` (clients ignore the rest).
+pub const MAX_ICE_SERVER_URLS: usize = 8;
+
+impl IceServer {
+    /// The Unix time (seconds) the credential expires at, read from the username.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.username.split_once(':')?.0.parse().ok()
+    }
+}
+
+/// What one TURN URL says: `turn:` or `turns:` (TLS), a host, a port, and the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnUrl {
+    pub secure: bool,
+    pub host: String,
+    pub port: u16,
+    pub transport: TurnTransport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnTransport {
+    Udp,
+    Tcp,
+}
+
+/// Why a TURN URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadTurnUrl(pub String);
+
+impl TurnUrl {
+    /// Reads `turn:HOST[:PORT][?transport=udp|tcp]` or `turns:HOST[:PORT][?transport=tcp]`
+    /// (RFC 7065). The port defaults to 3478 (`turn:`) or 5349 (`turns:`); the transport to UDP
+    /// for `turn:` and TCP for `turns:`. IPv6 hosts go in brackets.
+    pub fn parse(url: &str) -> Result<Self, BadTurnUrl> {
+        let bad = |why: &str| BadTurnUrl(format!("TURN URL {url:?}: {why}"));
+        if url.len() > 256 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("too long, or has spaces or control characters"));
+        }
+        let (secure, rest) = if let Some(rest) = url.strip_prefix("turns:") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("turn:") {
+            (false, rest)
+        } else {
+            return Err(bad("it must start with turn: or turns:"));
+        };
+        let (hostport, query) = match rest.split_once('?') {
+            Some((h, q)) => (h, Some(q)),
+            None => (rest, None),
+        };
+        let transport = match query {
+            None => {
+                if secure {
+                    TurnTransport::Tcp
+                } else {
+                    TurnTransport::Udp
+                }
+            }
+            Some("transport=udp") if !secure => TurnTransport::Udp,
+            Some("transport=tcp") => TurnTransport::Tcp,
+            Some(_) => {
+                return Err(bad(
+                    "the only query is ?transport=udp or ?transport=tcp (turns: is TCP)",
+                ));
+            }
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad("not an IPv6 address in brackets"));
+            }
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ]"))?),
+            };
+            (format!("[{host}]"), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (hostport.to_owned(), None),
+            }
+        };
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && (host.starts_with('[')
+                || host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+        if !host_ok {
+            return Err(bad("the host must be a name or an IP address"));
+        }
+        let port = match port {
+            None => {
+                if secure {
+                    5349
+                } else {
+                    3478
+                }
+            }
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(bad("the port must be 1 to 65535")),
+            },
+        };
+        Ok(Self {
+            secure,
+            host,
+            port,
+            transport,
+        })
+    }
+}
+
+impl std::fmt::Display for TurnUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.secure { "turns" } else { "turn" };
+        let transport = match self.transport {
+            TurnTransport::Udp => "udp",
+            TurnTransport::Tcp => "tcp",
+        };
+        write!(
+            f,
+            "{scheme}:{}:{}?transport={transport}",
+            self.host, self.port
+        )
+    }
+}
 
 /// What a room looks like to someone inside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

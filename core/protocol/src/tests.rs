@@ -228,6 +228,14 @@ fn server_messages_round_trip() {
     let messages = [
         ServerMessage::Joined {
             media_kept: false,
+            ice_servers: vec![IceServer {
+                urls: vec![
+                    "turn:turn.example:3478?transport=udp".into(),
+                    "turns:turn.example:443?transport=tcp".into(),
+                ],
+                username: "1796000000:p1".into(),
+                credential: "c2VjcmV0".into(),
+            }],
             version: PROTOCOL_VERSION,
             participant_id: "p1".into(),
             room: RoomInfo {
@@ -457,6 +465,7 @@ fn older_servers_messages_still_decode() {
     let text = r#"{"type":"joined","version":1,"participant_id":"p1","room":{"id":"AAAAAAAAAAAAAAAAAAAAAA","name":null,"max_participants":50},"participants":[{"id":"p2","name":"Bo","media":{"audio":true,"video":true}}],"resume_token":"t"}"#;
     let ServerMessage::Joined {
         media_kept: false,
+        ice_servers,
         role,
         knocks,
         room,
@@ -468,7 +477,60 @@ fn older_servers_messages_still_decode() {
     };
     assert_eq!(role, Role::Guest);
     assert!(knocks.is_empty() && !room.locked && !room.panic);
+    assert!(
+        ice_servers.is_empty(),
+        "no TURN servers from a server without them"
+    );
     assert_eq!(participants[0].role, Role::Guest);
+}
+
+#[test]
+fn turn_urls_are_read_with_their_defaults() {
+    let url = TurnUrl::parse("turn:turn.example").unwrap();
+    assert_eq!(
+        (url.secure, url.host.as_str(), url.port, url.transport),
+        (false, "turn.example", 3478, TurnTransport::Udp)
+    );
+    assert_eq!(url.to_string(), "turn:turn.example:3478?transport=udp");
+    let url = TurnUrl::parse("turn:192.0.2.7:3479?transport=tcp").unwrap();
+    assert_eq!((url.port, url.transport), (3479, TurnTransport::Tcp));
+    let url = TurnUrl::parse("turns:turn.example").unwrap();
+    assert_eq!(
+        (url.secure, url.port, url.transport),
+        (true, 5349, TurnTransport::Tcp)
+    );
+    let url = TurnUrl::parse("turns:[2001:db8::1]:443?transport=tcp").unwrap();
+    assert_eq!(url.host, "[2001:db8::1]");
+    assert_eq!(url.to_string(), "turns:[2001:db8::1]:443?transport=tcp");
+    for bad in [
+        "stun:turn.example",
+        "turn:",
+        "turn:turn.example:0",
+        "turn:turn.example:70000",
+        "turn:turn.example?transport=sctp",
+        "turns:turn.example?transport=udp",
+        "turn:turn example",
+        "turn:user@turn.example",
+        "turn:[not-v6]:3478",
+        "turn:turn.example:3478?transport=udp&x=1",
+    ] {
+        assert!(TurnUrl::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_turn_credential_tells_its_expiry() {
+    let server = IceServer {
+        urls: vec!["turn:t.example".into()],
+        username: "1796000000:p1".into(),
+        credential: "x".into(),
+    };
+    assert_eq!(server.expires_at(), Some(1_796_000_000));
+    let odd = IceServer {
+        username: "someone".into(),
+        ..server
+    };
+    assert_eq!(odd.expires_at(), None);
 }
 
 #[test]

@@ -756,6 +756,7 @@ mod tests {
             role: me.role,
             knocks: Vec::new(),
             media_kept: false,
+            ice_servers: Vec::new(),
         };
         me.kx.follow(&m, &HashMap::new());
     }

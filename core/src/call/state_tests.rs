@@ -29,6 +29,7 @@ fn room(id: &str, locked: bool, panic: bool) -> RoomInfo {
 fn joined_as(role: Role, others: Vec<Participant>, knocks: Vec<WireKnock>) -> ServerMessage {
     ServerMessage::Joined {
         media_kept: false,
+        ice_servers: Vec::new(),
         version: 1,
         participant_id: "me".into(),
         room: room("r", false, false),

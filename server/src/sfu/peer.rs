@@ -42,6 +42,8 @@ pub struct MediaSettings {
     pub connect_timeout: SharedDuration,
     /// The server's counters (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// TURN servers handed to clients (`--turn-url`), if any.
+    pub turn: Option<Arc<crate::turn::Turn>>,
 }
 
 /// A duration that every clone of the settings shares, so that tests can shorten it on a running
