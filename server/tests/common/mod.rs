@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod coturn;
 pub mod rtc;
 
 use std::time::Duration;
