@@ -201,7 +201,11 @@ pub(super) async fn establish(
         return Err(e);
     }
     super::driver::follow(shared, handles, &reply.joined);
-    let mut peer = peer::build(&config.udp_addrs).await?;
+    let ice_servers = match &reply.joined {
+        ServerMessage::Joined { ice_servers, .. } => ice_servers.as_slice(),
+        _ => &[],
+    };
+    let mut peer = peer::build(&config.udp_addrs, ice_servers, config.relay_only).await?;
     let me = reply.participant_id.clone();
 
     let now = std::time::Instant::now();

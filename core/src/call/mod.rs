@@ -133,6 +133,10 @@ pub struct CallConfig {
     /// (participant id, Annex B bytes).
     #[doc(hidden)]
     pub raw_video_tap: Option<RawVideoTap>,
+    /// Tests only: reach the server through its TURN servers alone (relay candidates only),
+    /// as a client on a network with no direct path would.
+    #[doc(hidden)]
+    pub relay_only: bool,
 }
 
 /// See [`CallConfig::raw_video_tap`].
@@ -149,6 +153,7 @@ impl fmt::Debug for CallConfig {
             .field("udp_addrs", &self.udp_addrs)
             .field("host_key", &self.host_key.as_ref().map(|_| "<redacted>"))
             .field("device_id", &self.device_id.as_ref().map(|_| "<redacted>"))
+            .field("relay_only", &self.relay_only)
             .finish()
     }
 }
@@ -169,6 +174,7 @@ impl CallConfig {
             host_key: None,
             device_id: None,
             raw_video_tap: None,
+            relay_only: false,
         }
     }
 }

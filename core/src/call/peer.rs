@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
+use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy};
+use salon_protocol::{IceServer, MAX_ICE_SERVER_URLS, TurnUrl};
 use salon_rtc::events::ChannelHandler;
 pub use salon_rtc::events::PeerEvent;
 use tokio::sync::{mpsc, watch};
@@ -23,9 +25,41 @@ pub struct ClientPeer {
     pub connected: bool,
 }
 
+/// The server's TURN servers as the WebRTC stack takes them: UDP ones only. (webrtc-rs 0.21
+/// does not gather over TURN/TCP or TLS, webrtc-rs#848: the apps reach the server over UDP
+/// through TURN, or directly.) At most [`MAX_ICE_SERVER_URLS`] URLs; an unreadable one is
+/// skipped, never fatal: the direct path still works.
+pub fn turn_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
+    let mut left = MAX_ICE_SERVER_URLS;
+    servers
+        .iter()
+        .filter_map(|server| {
+            let mut urls: Vec<String> = Vec::new();
+            for url in server.urls.iter().filter_map(|u| TurnUrl::parse(u).ok()) {
+                let url = url.to_string();
+                let udp = url.starts_with("turn:") && url.ends_with("?transport=udp");
+                if udp && urls.len() < left && !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+            left -= urls.len();
+            (!urls.is_empty()).then(|| RTCIceServer {
+                urls,
+                username: server.username.clone(),
+                credential: server.credential.clone(),
+            })
+        })
+        .collect()
+}
+
 /// Builds a peer connection whose sockets bind `udp_addrs` (a wildcard means every non-loopback
-/// interface; add `127.0.0.1:0` to reach a server on the same machine).
-pub async fn build(udp_addrs: &[String]) -> Result<ClientPeer, CoreError> {
+/// interface; add `127.0.0.1:0` to reach a server on the same machine), with the server's TURN
+/// servers (`relay_only`: through them alone).
+pub async fn build(
+    udp_addrs: &[String],
+    ice_servers: &[IceServer],
+    relay_only: bool,
+) -> Result<ClientPeer, CoreError> {
     let mut me = salon_rtc::media_engine().map_err(CoreError::media)?;
     // Our video goes out in simulcast layers, named by the mid and rid header extensions.
     configure_simulcast_extension_headers(&mut me).map_err(CoreError::media)?;
@@ -37,7 +71,16 @@ pub async fn build(udp_addrs: &[String]) -> Result<ClientPeer, CoreError> {
         );
     let (handler, events, gathering) = ChannelHandler::new();
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(
+            RTCConfigurationBuilder::new()
+                .with_ice_servers(turn_servers(ice_servers))
+                .with_ice_transport_policy(if relay_only {
+                    RTCIceTransportPolicy::Relay
+                } else {
+                    RTCIceTransportPolicy::All
+                })
+                .build(),
+        )
         .with_media_engine(me)
         .with_interceptor_registry(registry)
         .with_handler(handler as Arc<dyn PeerConnectionEventHandler>)
