@@ -27,12 +27,15 @@ export class Call {
    * @param {string[]|null} [options.videoLayers] the latest `video_layers` (default: all)
    * @param {Worker|null} [options.e2eeWorker] end-to-end encrypted room: every frame we send and
    *   receive goes through this worker (e2ee-worker.js) as an RTCRtpScriptTransform
+   * @param {RTCIceServer[]} [options.iceServers] TURN servers from `joined` (`iceServersFrom`),
+   *   for networks with no direct path to the server's media port
    * @param {MediaStreamTrack|null} [options.screenTrack] the screen we share now, if any (later
    *   ones come through `replaceTrack('screen', …)`)
    */
   constructor({
     localStream, send, onRemoteTrack, onLost, canSignal = () => true,
     layers = cameraLayers(360), watched = true, videoLayers = null, e2eeWorker = null, screenTrack = null,
+    iceServers = [],
   }) {
     this.screenTrack = screenTrack;
     this.e2eeWorker = e2eeWorker;
@@ -57,11 +60,22 @@ export class Call {
     this.videoLayers = videoLayers; // the rids someone watches (`video_layers`), null = all
     this.parameters = Promise.resolve(); // setParameters calls, one at a time
     this.parameterRetries = 0;
+    this.iceServers = iceServers;
+  }
+
+  /** New TURN credentials (a resume that kept the media): used by the next ICE restart. */
+  setIceServers(iceServers) {
+    this.iceServers = iceServers;
+    try {
+      this.pc?.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (error) {
+      console.warn('salon: cannot update the TURN servers:', error);
+    }
   }
 
   /** Creates the peer connection and sends the publishing offer. */
   start() {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: this.iceServers });
     this.pc = pc;
     pc.addEventListener('icecandidate', (event) => this.trickle(event.candidate));
     pc.addEventListener('track', (event) => this.remoteTrack(event));

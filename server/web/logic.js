@@ -528,3 +528,27 @@ export function readFriendCard(search) {
   const canonical = new URL(`${room.origin}${path[1] ?? ''}/r/${path[2]}`);
   return { name, room: canonical };
 }
+
+/** At most this many TURN URLs are used from a `joined` (the server sends at most 8). */
+const MAX_TURN_URLS = 8;
+const TURN_URL = /^turns?:[A-Za-z0-9.\-[\]:]{1,260}(\?transport=(udp|tcp))?$/u;
+
+/**
+ * The `ice_servers` of a `joined` message as RTCPeerConnection's `iceServers`: only TURN URLs
+ * (`turn:`/`turns:`) with a string username and credential, at most 8 URLs in all; anything
+ * else is dropped (a server bug must not break the call: the direct path still works).
+ */
+export function iceServersFrom(message) {
+  const list = Array.isArray(message?.ice_servers) ? message.ice_servers : [];
+  const out = [];
+  let count = 0;
+  for (const server of list) {
+    if (typeof server?.username !== 'string' || typeof server?.credential !== 'string') continue;
+    if (!Array.isArray(server.urls)) continue;
+    const urls = server.urls.filter((u) => typeof u === 'string' && TURN_URL.test(u)).slice(0, MAX_TURN_URLS - count);
+    if (urls.length === 0) continue;
+    count += urls.length;
+    out.push({ urls, username: server.username, credential: server.credential });
+  }
+  return out;
+}

@@ -16,8 +16,8 @@ import { HostControls } from './host.js';
 import { LocalMedia } from './local.js';
 import {
   buildView, cameraLayers, cleanName, dataSaverFromQuery, devicesToTurnOff, doorText, errorWords, initials,
-  isFatalForRetry, isHost, mediaLocked, pageLabel, presenceText, reconnectDelay, videoLayersOf, viewChanged,
-  waitingText,
+  iceServersFrom, isFatalForRetry, isHost, mediaLocked, pageLabel, presenceText, reconnectDelay, videoLayersOf,
+  viewChanged, waitingText,
 } from './logic.js';
 import { MutePrompt, showRoomState } from './notices.js';
 import { Signaling } from './signaling.js';
@@ -48,6 +48,7 @@ const s = {
   roomId: roomIdFromPath(window.location.pathname),
   room: null, // the HTTP summary (name, participants, full, locked)
   info: null, // the latest RoomInfo from the server ({id, name, max_participants, locked, panic})
+  iceServers: [], // TURN servers with this participant's credential, from the latest `joined`
   role: 'guest',
   hostKey: null, // read once: it follows the room to a new link (rotate) in memory too
   errorCode: null,
@@ -642,9 +643,11 @@ function onJoined(message) {
   pending.clear();
   social.joined({ selfId: s.participantId, participants: others, resumed: !!message.resumed });
   chat.joined({ selfId: s.participantId, e2ee: message.room?.e2ee });
+  s.iceServers = iceServersFrom(message);
   if (s.call && message.media_kept) {
     // Resumed on the same peer connection: nothing to negotiate, media never stopped.
     s.call.send = (msg) => sig.send(msg);
+    s.call.setIceServers(s.iceServers);
     s.mediaKept += 1;
   } else {
     s.call?.close();
@@ -736,6 +739,7 @@ function startMedia(sig) {
     videoLayers: s.videoLayers,
     e2eeWorker: s.e2ee ? s.worker : null,
     screenTrack: screen.track,
+    iceServers: s.iceServers,
   });
   s.call = call;
   call.start();

@@ -11,12 +11,26 @@ import { repoRoot } from './helpers.js';
 const source = fs.readFileSync(path.join(repoRoot, 'server', 'web', 'logic.js'), 'utf8');
 const {
   activeEncodings, addKnock, agoText, base64Url, buildView, cameraLayers, chooseMain, cleanName, dataSaverFromQuery,
-  readFriendCard,
+  readFriendCard, iceServersFrom,
   devicesToTurnOff, doorText, errorWords, gridShape, initials, isDeviceId, isFatalForRetry, isHost, isLargeTile,
   knockNote, mediaLocked, mediaNotice, orderVideoCodecs, outranks, pageLabel, pageShape, paging, presenceText, presenterOf,
   reconnectDelay, renameRoom, roleLabel, speakingChanges, speakingNow, splitStreamId, tileActions, videoLayersOf, viewChanged,
   waitingText,
 } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+
+describe('TURN servers from joined', () => {
+  it('keeps TURN URLs with their credential and drops anything else', () => {
+    const good = { urls: ['turn:t.example:3478?transport=udp', 'turns:t.example:443?transport=tcp'], username: '1796000000:p1', credential: 'c2VjcmV0' };
+    assert.deepEqual(iceServersFrom({ ice_servers: [good] }), [good]);
+    assert.deepEqual(iceServersFrom({}), []);
+    assert.deepEqual(iceServersFrom({ ice_servers: 'turn:x' }), []);
+    assert.deepEqual(iceServersFrom({ ice_servers: [{ urls: ['stun:t.example', 'javascript:alert(1)', 'turn:t.example bad'], username: 'u', credential: 'c' }] }), []);
+    assert.deepEqual(iceServersFrom({ ice_servers: [{ urls: ['turn:t.example'], username: 1, credential: 'c' }] }), []);
+    const many = { urls: Array.from({ length: 12 }, (_, i) => `turn:t${i}.example`), username: 'u', credential: 'c' };
+    assert.equal(iceServersFrom({ ice_servers: [many, good] })[0].urls.length, 8);
+    assert.equal(iceServersFrom({ ice_servers: [many, good] }).length, 1);
+  });
+});
 
 describe('reconnect backoff', () => {
   it('doubles from 1 s and stops at 15 s', () => {
