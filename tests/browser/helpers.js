@@ -43,7 +43,7 @@ export async function waitFor(fn, { timeout = 10000, interval = 200, message = '
  * Starts salon-server on 127.0.0.1 with a fresh data folder (or the given one) and resolves once
  * it prints its URL. `port` 0 lets the OS choose; `args` are more flags (e.g. cluster mode's).
  */
-export async function startServer({ port = 0, dataDir = null, args = [] } = {}) {
+export async function startServer({ port = 0, dataDir = null, args = [], host = '127.0.0.1' } = {}) {
   if (process.env.SALON_TEST_URL) {
     // Development aid: test against a server that is already running (it is not stopped).
     return { url: process.env.SALON_TEST_URL.replace(/\/$/u, ''), external: true, stop: async () => {}, logTail: () => '' };
@@ -56,7 +56,7 @@ export async function startServer({ port = 0, dataDir = null, args = [] } = {}) 
   const logPath = path.join(dir, 'server.log');
   const log = fs.createWriteStream(logPath, { flags: 'a' });
   const child = spawn(bin, [
-    '--bind', `127.0.0.1:${port}`,
+    '--bind', `${host}:${port}`,
     '--data-dir', dir,
     '--udp-port', '0',
     '--log', process.env.SALON_TEST_LOG ?? 'warn',
@@ -122,10 +122,15 @@ function tail(file, lines = 20) {
   }
 }
 
-export async function launchBrowser() {
+/**
+ * Launches Chromium. `executablePath` runs another launcher (e.g. one that enters a network
+ * namespace, see netns.js); `args` are added to the usual flags.
+ */
+export async function launchBrowser({ executablePath = null, args = [] } = {}) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+    executablePath: executablePath ?? process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
     args: [
+      ...args,
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',

@@ -1,0 +1,176 @@
+// Network namespaces for browsers on hostile networks: a namespace joined to this machine by a
+// veth pair, with a firewall (nftables) that lets only chosen ports out, and a Chromium that
+// runs inside it. Needs root, `ip` and `nft` (the test command installs nftables).
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Why namespaces cannot be made here, or null when they can. */
+export function namespacesUnavailable() {
+  if (process.getuid?.() !== 0) return 'needs root (ip netns, nft)';
+  for (const tool of ['/usr/sbin/ip', '/usr/sbin/nft', '/usr/bin/turnserver']) {
+    if (!fs.existsSync(tool)) return `${tool} is missing (scripts/test-all.sh installs iproute2, nftables and coturn)`;
+  }
+  return null;
+}
+
+function run(cmd, args, input) {
+  return execFileSync(cmd, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] }).toString();
+}
+
+let counter = 0;
+
+/**
+ * A namespace at 10.213.<k>.2 whose only neighbour is this machine at 10.213.<k>.1 (`host`)
+ * and 10.213.<k>.3 (`host2`, for a second server on the same port): bind the servers the
+ * namespace may reach to these.
+ */
+export function makeNamespace() {
+  counter += 1;
+  const k = ((process.pid + counter * 7) % 200) + 20;
+  const name = `salon-t${k}`;
+  const host = `10.213.${k}.1`;
+  const inside = `10.213.${k}.2`;
+  const host2 = `10.213.${k}.3`;
+  const outer = `slh${k}`;
+  const inner = `sln${k}`;
+  // Left over from a crashed run.
+  try { run('ip', ['netns', 'del', name]); } catch { /* none */ }
+  try { run('ip', ['link', 'del', outer]); } catch { /* none */ }
+  run('ip', ['netns', 'add', name]);
+  run('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner]);
+  run('ip', ['link', 'set', inner, 'netns', name]);
+  run('ip', ['addr', 'add', `${host}/24`, 'dev', outer]);
+  run('ip', ['addr', 'add', `${host2}/24`, 'dev', outer]);
+  run('ip', ['link', 'set', outer, 'up']);
+  run('ip', ['netns', 'exec', name, 'ip', 'addr', 'add', `${inside}/24`, 'dev', inner]);
+  run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', inner, 'up']);
+  run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-netns-'));
+  const launcher = path.join(dir, 'chromium-in-namespace');
+  fs.writeFileSync(launcher, `#!/bin/sh\nexec /usr/sbin/ip netns exec ${name} ${process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'} "$@"\n`, { mode: 0o755 });
+  return {
+    name,
+    host,
+    host2,
+    inside,
+    launcher,
+    /**
+     * Lets out of the namespace only loopback and, to `host` and `host2`, the given TCP and
+     * UDP ports; everything else is dropped (replaces the previous rules).
+     */
+    allowOnly({ tcp = [], udp = [] }) {
+      const set = (ports) => (ports.length ? `{ ${ports.join(', ')} }` : null);
+      const rules = [
+        'flush ruleset',
+        'table inet salon {',
+        '  chain out {',
+        '    type filter hook output priority 0; policy drop;',
+        '    oif "lo" accept',
+        '    ct state established,related accept',
+        tcp.length ? `    ip daddr { ${host}, ${host2} } tcp dport ${set(tcp)} accept` : '',
+        udp.length ? `    ip daddr { ${host}, ${host2} } udp dport ${set(udp)} accept` : '',
+        '  }',
+        // Nothing comes in unasked either (a NAT would not let it): else the server's own
+        // connectivity checks would open the UDP path they are meant to find closed.
+        '  chain in {',
+        '    type filter hook input priority 0; policy drop;',
+        '    iif "lo" accept',
+        '    ct state established,related accept',
+        '  }',
+        '}',
+      ].filter(Boolean).join('\n');
+      run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `${rules}\n`);
+    },
+    destroy() {
+      try { run('ip', ['netns', 'del', name]); } catch { /* gone */ }
+      try { run('ip', ['link', 'del', outer]); } catch { /* gone with the namespace */ }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A coturn on `ip` configured as docs/deploy.md says (TURN REST secret, no relaying to private
+ * or loopback ranges except `salon`, quotas), listening on `port` for UDP and TCP and, with a
+ * certificate, for TLS on `tlsPort`. Resolves once it listens.
+ */
+export async function startCoturn({ ip, port, secret, salon, tlsPort = null, cert = null, key = null }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-coturn-'));
+  const conf = path.join(dir, 'turnserver.conf');
+  const lines = [
+    `listening-ip=${ip}`,
+    `relay-ip=${ip}`,
+    `listening-port=${port}`,
+    'min-port=53000',
+    'max-port=53999',
+    'realm=salon.test',
+    'use-auth-secret',
+    `static-auth-secret=${secret}`,
+    'fingerprint',
+    'no-dtls',
+    'no-cli',
+    'no-multicast-peers',
+    'allow-loopback-peers',
+    'denied-peer-ip=0.0.0.0-0.255.255.255',
+    'denied-peer-ip=10.0.0.0-10.255.255.255',
+    'denied-peer-ip=100.64.0.0-100.127.255.255',
+    'denied-peer-ip=127.0.0.0-127.255.255.255',
+    'denied-peer-ip=169.254.0.0-169.254.255.255',
+    'denied-peer-ip=172.16.0.0-172.31.255.255',
+    'denied-peer-ip=192.168.0.0-192.168.255.255',
+    `allowed-peer-ip=${salon}`,
+    'user-quota=12',
+    'total-quota=1200',
+    `pidfile=${path.join(dir, 'turnserver.pid')}`,
+    `log-file=${path.join(dir, 'turnserver.log')}`,
+    'simple-log',
+    'verbose',
+  ];
+  if (tlsPort && cert && key) {
+    lines.push(`tls-listening-port=${tlsPort}`, `cert=${cert}`, `pkey=${key}`);
+  } else {
+    lines.push('no-tls');
+  }
+  fs.writeFileSync(conf, `${lines.join('\n')}\n`);
+  const child = spawn('/usr/bin/turnserver', ['-c', conf], { stdio: 'ignore' });
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  const logPath = path.join(dir, 'turnserver.log');
+  const deadline = Date.now() + 10000;
+  // coturn logs its listeners once they are open.
+  while (Date.now() < deadline) {
+    const log = fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '';
+    if (/Total General servers/u.test(log) || /relay .* initialized/u.test(log)) break;
+    if (child.exitCode !== null) throw new Error(`turnserver exited: ${log.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return {
+    log: () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : ''),
+    async stop() {
+      process.removeListener('exit', reap);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A self-signed certificate for `ip` (and `name`), as PEM files in a new folder. */
+export function selfSignedCert(ip, name = 'turn.salon.test') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-cert-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
+    '-addext', `subjectAltName=DNS:${name},IP:${ip}`]);
+  return { cert, key, dir };
+}
