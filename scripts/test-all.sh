@@ -25,6 +25,9 @@ say() {
 # with Debian trixie's Swift for the iOS checks. fonts-dejavu-core: the Android screens' font.
 # redis-server: the cluster-mode tests in the Rust tests stage start Debian's
 # /usr/bin/redis-server themselves (no Redis service needs to be running, and none is set up).
+# coturn: the TURN tests start Debian's /usr/bin/turnserver themselves, likewise. nftables and
+# iproute2 (as root): the browser TURN tests put one Chromium in a network namespace behind a
+# firewall. openssl: their TURN/TLS certificate.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
@@ -38,6 +41,12 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
+[ -x /usr/bin/turnserver ] || need+=(coturn)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "$(id -u)" = 0 ]; then
+  [ -x /usr/sbin/nft ] || need+=(nftables)
+  [ -x /usr/sbin/ip ] || need+=(iproute2)
+fi
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "$(id -u)" = 0 ]; then command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap); fi
 if ((${#need[@]})); then
@@ -55,6 +64,7 @@ for tool in cargo node npm chromium nasm cmake mvn java python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool is still missing; install it and run again." >&2; exit 1; }
 done
 [ -x /usr/bin/redis-server ] || { echo "/usr/bin/redis-server is still missing; install Debian's redis-server and run again." >&2; exit 1; }
+[ -x /usr/bin/turnserver ] || { echo "/usr/bin/turnserver is still missing; install Debian's coturn and run again." >&2; exit 1; }
 
 # --- Rust --------------------------------------------------------------------------------------
 say "Formatting"
