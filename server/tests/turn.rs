@@ -1,6 +1,7 @@
 //! TURN with a real coturn: the credentials Salon hands each participant in `joined` open an
 //! allocation; coturn relays to the Salon node and to nothing else on loopback or private
 //! ranges; an expired or forged credential is refused.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

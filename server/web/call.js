@@ -321,6 +321,19 @@ export class Call {
     if (!this.pc || this.closed) return summary;
     const report = await this.pc.getStats();
     const codec = (stat) => report.get(stat.codecId)?.mimeType ?? null;
+    // The path media takes now: the selected candidate pair (direct over UDP or TCP, or through
+    // a TURN relay, and how the browser reaches that relay).
+    report.forEach((stat) => {
+      if (stat.type !== 'transport' || !stat.selectedCandidatePairId) return;
+      const pair = report.get(stat.selectedCandidatePairId);
+      const local = pair && report.get(pair.localCandidateId);
+      const remote = pair && report.get(pair.remoteCandidateId);
+      if (!local || !remote) return;
+      summary.path = {
+        local: { type: local.candidateType, protocol: local.protocol, relayProtocol: local.relayProtocol ?? null },
+        remote: { type: remote.candidateType, protocol: remote.protocol, address: remote.address ?? null, port: remote.port ?? null },
+      };
+    });
     report.forEach((stat) => {
       // The browser's estimate of its uplink (what simulcast layers it can afford).
       if (stat.type === 'candidate-pair' && stat.nominated && stat.availableOutgoingBitrate !== undefined) {

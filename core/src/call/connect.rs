@@ -100,7 +100,7 @@ pub(super) async fn open(
             }
         };
         match answer {
-            Answer::Admitted(admission) => return Ok((signal, admission)),
+            Answer::Admitted(admission) => return Ok((signal, *admission)),
             Answer::Moved(to) => {
                 signal.close().await;
                 match walk.moved(route, &to, &url) {

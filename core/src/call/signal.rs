@@ -27,7 +27,7 @@ pub enum Admission {
 /// What the server answered `join` with: an admission, or (cluster mode) `moved`: the room
 /// lives on another node, whose signaling URL this is (not yet checked: see `super::route`).
 pub enum Answer {
-    Admitted(Admission),
+    Admitted(Box<Admission>),
     Moved(String),
 }
 
@@ -173,11 +173,11 @@ impl Signal {
                         return Err(join_error(code, &message));
                     }
                     Some(waiting @ ServerMessage::Waiting { .. }) => {
-                        return Ok(Answer::Admitted(Admission::Waiting(waiting)));
+                        return Ok(Answer::Admitted(Box::new(Admission::Waiting(waiting))));
                     }
                     Some(joined @ ServerMessage::Joined { .. }) => {
                         return JoinReply::from_message(joined)
-                            .map(|reply| Answer::Admitted(Admission::Joined(reply)))
+                            .map(|reply| Answer::Admitted(Box::new(Admission::Joined(reply))))
                             .ok_or_else(|| CoreError::network("unexpected reply"));
                     }
                     Some(ServerMessage::Moved { url }) => return Ok(Answer::Moved(url)),
