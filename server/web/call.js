@@ -7,8 +7,11 @@ import { activeEncodings, cameraLayers, orderVideoCodecs, splitStreamId } from '
 /** What a screen share may send (one encoding: text stays sharp, the server sends it to all). */
 const SCREEN_MAX_BITRATE = 2_500_000;
 
-/** How long ICE may stay "disconnected" before we act (the server uses 5 s). */
-const DISCONNECTED_GRACE_MS = 5000;
+/**
+ * How long ICE may stay "disconnected" before we restart it. Short: a phone that left one
+ * network never comes back on the old path, and a blip shorter than this needs nothing.
+ */
+const DISCONNECTED_GRACE_MS = 2000;
 /** How long an ICE restart may take to reconnect before the call counts as lost. */
 const RESTART_TIMEOUT_MS = 10000;
 
@@ -298,7 +301,12 @@ export class Call {
     if (this.closed || this.restarting || !this.offerSent) return;
     console.info(`salon: restarting ICE (${reason})`);
     this.iceRestarts += 1;
-    this.restarting = setTimeout(() => this.lose(`ICE restart did not reconnect (${reason})`), RESTART_TIMEOUT_MS);
+    this.restarting = setTimeout(() => {
+      this.restarting = null;
+      // A restart on a working path (a network change the browser told us of) keeps the state
+      // "connected" throughout: nothing to give up then.
+      if (this.pc?.connectionState !== 'connected') this.lose(`ICE restart did not reconnect (${reason})`);
+    }, RESTART_TIMEOUT_MS);
     this.enqueue('ice restart', async () => {
       const offer = await this.pc.createOffer({ iceRestart: true });
       await this.pc.setLocalDescription(offer);
@@ -332,6 +340,7 @@ export class Call {
       summary.path = {
         local: { type: local.candidateType, protocol: local.protocol, relayProtocol: local.relayProtocol ?? null },
         remote: { type: remote.candidateType, protocol: remote.protocol, address: remote.address ?? null, port: remote.port ?? null },
+        localAddress: local.address ?? null,
       };
     });
     report.forEach((stat) => {

@@ -1210,9 +1210,14 @@ function bindControls() {
     grid.enableSound();
     $('#enable-sound').hidden = true;
   });
-  window.addEventListener('online', () => {
+  // The device is on a network again, or on another one (Wi-Fi to mobile data): the media path
+  // may be gone with the old network. Restart ICE at once rather than wait for ICE to notice.
+  const networkChanged = (why) => {
     if (s.state === 'reconnecting' && !s.signaling) connect();
-  });
+    else if (s.joined && s.call) s.call.restartIce(why);
+  };
+  window.addEventListener('online', () => networkChanged('back online'));
+  navigator.connection?.addEventListener?.('change', () => networkChanged('network changed'));
   window.addEventListener('pagehide', () => {
     if (s.joined || s.state === 'waiting') s.signaling?.send({ type: 'leave' });
   });

@@ -13,6 +13,16 @@ export function namespacesUnavailable() {
   for (const tool of ['/usr/sbin/ip', '/usr/sbin/nft', '/usr/bin/turnserver']) {
     if (!fs.existsSync(tool)) return `${tool} is missing (scripts/test-all.sh installs iproute2, nftables and coturn)`;
   }
+  // Root in a container may still lack CAP_NET_ADMIN.
+  const probe = `salon-probe-${process.pid}`;
+  try {
+    run('ip', ['netns', 'add', probe]);
+    run('ip', ['netns', 'exec', probe, 'nft', 'add', 'table', 'inet', 'probe']);
+  } catch (error) {
+    return `cannot make a network namespace with a firewall here: ${String(error.stderr ?? error.message).trim()}`;
+  } finally {
+    try { run('ip', ['netns', 'del', probe]); } catch { /* never made */ }
+  }
   return null;
 }
 
@@ -173,4 +183,61 @@ export function selfSignedCert(ip, name = 'turn.salon.test') {
     '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
     '-addext', `subjectAltName=DNS:${name},IP:${ip}`]);
   return { cert, key, dir };
+}
+
+/**
+ * A namespace with two uplinks (10.216.<k>.2 on link A, 10.217.<k>.2 on link B) to this
+ * machine, which serves on 10.218.<k>.1 (`host`, an address added to its loopback interface)
+ * reachable through either: A first, B when A is down (as a phone with Wi-Fi and mobile data).
+ * No firewall.
+ */
+export function makeDualHomedNamespace() {
+  counter += 1;
+  const k = ((process.pid + counter * 7) % 200) + 20;
+  const name = `salon-u${k}`;
+  const host = `10.218.${k}.1`;
+  const links = {
+    a: { outer: `sua${k}`, inner: `sna${k}`, near: `10.216.${k}.1`, inside: `10.216.${k}.2`, metric: 10 },
+    b: { outer: `sub${k}`, inner: `snb${k}`, near: `10.217.${k}.1`, inside: `10.217.${k}.2`, metric: 20 },
+  };
+  const cleanup = () => {
+    try { run('ip', ['netns', 'del', name]); } catch { /* none */ }
+    for (const l of Object.values(links)) {
+      try { run('ip', ['link', 'del', l.outer]); } catch { /* none */ }
+    }
+    try { run('ip', ['addr', 'del', `${host}/32`, 'dev', 'lo']); } catch { /* none */ }
+  };
+  cleanup();
+  run('ip', ['addr', 'add', `${host}/32`, 'dev', 'lo']);
+  run('ip', ['netns', 'add', name]);
+  run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  for (const l of Object.values(links)) {
+    run('ip', ['link', 'add', l.outer, 'type', 'veth', 'peer', 'name', l.inner]);
+    run('ip', ['link', 'set', l.inner, 'netns', name]);
+    run('ip', ['addr', 'add', `${l.near}/24`, 'dev', l.outer]);
+    run('ip', ['link', 'set', l.outer, 'up']);
+    run('ip', ['netns', 'exec', name, 'ip', 'addr', 'add', `${l.inside}/24`, 'dev', l.inner]);
+    run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', l.inner, 'up']);
+    run('ip', ['netns', 'exec', name, 'ip', 'route', 'add', `${host}/32`, 'via', l.near, 'dev', l.inner, 'metric', String(l.metric)]);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-netns-'));
+  const launcher = path.join(dir, 'chromium-in-namespace');
+  fs.writeFileSync(launcher, `#!/bin/sh\nexec /usr/sbin/ip netns exec ${name} ${process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'} "$@"\n`, { mode: 0o755 });
+  return {
+    name,
+    host,
+    launcher,
+    /** The uplink ('a' or 'b') that has `address` inside the namespace, or null. */
+    linkOf(address) {
+      return Object.keys(links).find((key) => links[key].inside === address) ?? null;
+    },
+    /** Takes an uplink down, as when a phone leaves a Wi-Fi network. */
+    drop(key) {
+      run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', links[key].inner, 'down']);
+    },
+    destroy() {
+      cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
