@@ -11,111 +11,103 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{feed, wait_for};
-use salon_core::{CallConfig, Client};
+use salon_core::{Call, CallConfig, Client};
 
 const SECRET: &str = "core-test-secret-0123456789";
 
+/// A coturn, a server that hands out credentials made with `server_secret` (coturn's own, or
+/// not), and a room with Alice (relay candidates only) and Bob (any path) in it, both sending.
+struct TurnCall {
+    alice: Arc<Call>,
+    bob: Arc<Call>,
+    feeders: [tokio::task::JoinHandle<()>; 2],
+    _turn: coturn::Coturn,
+    _server: salon_server::Server,
+    _dir: tempfile::TempDir,
+}
+
+impl TurnCall {
+    async fn start(server_secret: &str) -> Self {
+        let turn = coturn::Coturn::start(SECRET, Ipv4Addr::LOCALHOST);
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = salon_server::config::Config::for_tests(dir.path().join("server"));
+        config.turn_urls = vec![format!("turn:{}?transport=udp", turn.addr)];
+        config.turn_secret = Some(server_secret.to_owned());
+        let server = salon_server::start(&config).await.unwrap();
+        let client = Client::open(&dir.path().join("alice")).unwrap();
+        let room = client
+            .create_room(&server.url(), Some("Through TURN"))
+            .await
+            .unwrap();
+        let mut relayed = CallConfig::new("Alice");
+        relayed.relay_only = true;
+        let alice = Arc::new(
+            client
+                .join(&room.link, relayed, None, None, None)
+                .await
+                .unwrap(),
+        );
+        let bob = Arc::new(
+            Client::in_memory()
+                .unwrap()
+                .join(&room.link, CallConfig::new("Bob"), None, None, None)
+                .await
+                .unwrap(),
+        );
+        let feeders = [feed(alice.clone(), 320, 240), feed(bob.clone(), 320, 240)];
+        Self {
+            alice,
+            bob,
+            feeders,
+            _turn: turn,
+            _server: server,
+            _dir: dir,
+        }
+    }
+
+    /// Frames each decoded of the other's video so far (Alice's, Bob's).
+    fn decoded(&self) -> (u64, u64) {
+        let (Some(alice_id), Some(bob_id)) = (self.alice.state().me, self.bob.state().me) else {
+            return (0, 0);
+        };
+        let frames =
+            |call: &Call, id: &str| call.remote_stats().get(id).map_or(0, |s| s.frames_decoded);
+        (frames(&self.alice, &bob_id), frames(&self.bob, &alice_id))
+    }
+
+    async fn end(self) {
+        for f in self.feeders {
+            f.abort();
+        }
+        self.alice.leave().await;
+        self.bob.leave().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_with_relay_candidates_only_calls_through_turn() {
-    let turn = coturn::Coturn::start(SECRET, Ipv4Addr::LOCALHOST);
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = salon_server::config::Config::for_tests(dir.path().join("server"));
-    config.turn_urls = vec![format!("turn:{}?transport=udp", turn.addr)];
-    config.turn_secret = Some(SECRET.to_owned());
-    let server = salon_server::start(&config).await.unwrap();
-
-    let client = Client::open(&dir.path().join("alice")).unwrap();
-    let room = client
-        .create_room(&server.url(), Some("Through TURN"))
-        .await
-        .unwrap();
-    let mut relayed = CallConfig::new("Alice");
-    relayed.relay_only = true;
-    let alice = Arc::new(
-        client
-            .join(&room.link, relayed, None, None, None)
-            .await
-            .unwrap(),
-    );
-    let bob_client = Client::in_memory().unwrap();
-    let bob = Arc::new(
-        bob_client
-            .join(&room.link, CallConfig::new("Bob"), None, None, None)
-            .await
-            .unwrap(),
-    );
-    let feeders = [feed(alice.clone(), 320, 240), feed(bob.clone(), 320, 240)];
-    let alice_id = alice.state().me.unwrap();
-    let bob_id = bob.state().me.unwrap();
+    let call = TurnCall::start(SECRET).await;
     let flowing = wait_for(Duration::from_secs(30), || {
-        let a = alice
-            .remote_stats()
-            .get(&bob_id)
-            .cloned()
-            .unwrap_or_default();
-        let b = bob
-            .remote_stats()
-            .get(&alice_id)
-            .cloned()
-            .unwrap_or_default();
-        a.frames_decoded > 10 && b.frames_decoded > 10
+        let (alice, bob) = call.decoded();
+        alice > 10 && bob > 10
     })
     .await;
-    for f in feeders {
-        f.abort();
-    }
     assert!(
         flowing,
-        "media through TURN: Alice got {:?}, Bob got {:?}",
-        alice.remote_stats().get(&bob_id),
-        bob.remote_stats().get(&alice_id)
+        "media through TURN: (Alice, Bob) decoded {:?}",
+        call.decoded()
     );
-    alice.leave().await;
-    bob.leave().await;
+    call.end().await;
 }
 
 /// The control: the same relay-only client, with a credential coturn refuses (the server
 /// was given another secret), gets no media at all, so the test above went through TURN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_only_client_with_a_refused_credential_gets_nothing() {
-    let turn = coturn::Coturn::start(SECRET, Ipv4Addr::LOCALHOST);
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = salon_server::config::Config::for_tests(dir.path().join("server"));
-    config.turn_urls = vec![format!("turn:{}?transport=udp", turn.addr)];
-    config.turn_secret = Some("not-the-coturn-secret-at-all".to_owned());
-    let server = salon_server::start(&config).await.unwrap();
-    let client = Client::open(&dir.path().join("alice")).unwrap();
-    let room = client.create_room(&server.url(), None).await.unwrap();
-    let bob_client = Client::in_memory().unwrap();
-    let bob = Arc::new(
-        bob_client
-            .join(&room.link, CallConfig::new("Bob"), None, None, None)
-            .await
-            .unwrap(),
-    );
-    let mut relayed = CallConfig::new("Alice");
-    relayed.relay_only = true;
-    let alice = Arc::new(
-        client
-            .join(&room.link, relayed, None, None, None)
-            .await
-            .unwrap(),
-    );
-    let feeders = [feed(alice.clone(), 320, 240), feed(bob.clone(), 320, 240)];
-    let bob_id = bob.state().me.unwrap();
-    let got_any = wait_for(Duration::from_secs(8), || {
-        alice
-            .remote_stats()
-            .get(&bob_id)
-            .is_some_and(|s| s.frames_decoded > 0)
-    })
-    .await;
-    for f in feeders {
-        f.abort();
-    }
+    let call = TurnCall::start("not-the-coturn-secret-at-all").await;
+    let got_any = wait_for(Duration::from_secs(8), || call.decoded().0 > 0).await;
     assert!(!got_any, "media reached a relay-only client without TURN");
-    alice.leave().await;
-    bob.leave().await;
+    call.end().await;
 }
 
 #[test]

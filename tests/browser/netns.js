@@ -32,6 +32,15 @@ function run(cmd, args, input) {
 
 let counter = 0;
 
+/** A script that starts Chromium inside namespace `name` (Playwright's executablePath). */
+function chromiumLauncher(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-netns-'));
+  const launcher = path.join(dir, 'chromium-in-namespace');
+  const chromium = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+  fs.writeFileSync(launcher, `#!/bin/sh\nexec /usr/sbin/ip netns exec ${name} ${chromium} "$@"\n`, { mode: 0o755 });
+  return { dir, launcher };
+}
+
 /**
  * A namespace at 10.213.<k>.2 whose only neighbour is this machine at 10.213.<k>.1 (`host`)
  * and 10.213.<k>.3 (`host2`, for a second server on the same port): bind the servers the
@@ -58,9 +67,7 @@ export function makeNamespace() {
   run('ip', ['netns', 'exec', name, 'ip', 'addr', 'add', `${inside}/24`, 'dev', inner]);
   run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', inner, 'up']);
   run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-netns-'));
-  const launcher = path.join(dir, 'chromium-in-namespace');
-  fs.writeFileSync(launcher, `#!/bin/sh\nexec /usr/sbin/ip netns exec ${name} ${process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'} "$@"\n`, { mode: 0o755 });
+  const { dir, launcher } = chromiumLauncher(name);
   return {
     name,
     host,
@@ -220,9 +227,7 @@ export function makeDualHomedNamespace() {
     run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', l.inner, 'up']);
     run('ip', ['netns', 'exec', name, 'ip', 'route', 'add', `${host}/32`, 'via', l.near, 'dev', l.inner, 'metric', String(l.metric)]);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-netns-'));
-  const launcher = path.join(dir, 'chromium-in-namespace');
-  fs.writeFileSync(launcher, `#!/bin/sh\nexec /usr/sbin/ip netns exec ${name} ${process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'} "$@"\n`, { mode: 0o755 });
+  const { dir, launcher } = chromiumLauncher(name);
   return {
     name,
     host,
