@@ -50,6 +50,8 @@ use crate::store::Store;
 pub const TICK: Duration = Duration::from_secs(2);
 /// A node key lapses this long after its last refresh.
 pub const NODE_TTL: Duration = Duration::from_secs(6);
+/// How long a page's policy or an Origin check waits for a fresh list of nodes.
+const KNOWN_REFRESH_WAIT: Duration = Duration::from_millis(500);
 /// A lease lapses this long after its last refresh (longer than [`NODE_TTL`]: a dead node's
 /// rooms are taken over when its node key lapses, before their leases do).
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
@@ -503,6 +505,16 @@ impl Cluster {
         let nodes = self.nodes().await?;
         *self.0.known.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
         Ok(())
+    }
+
+    /// Re-reads the live nodes into the list [`Self::socket_origins`] and
+    /// [`Self::knows_origin`] answer from (else refreshed with each announcement, every 2 s):
+    /// a node that joined a moment ago must not be missing from a page's policy, or refused
+    /// as the origin of a page it served. Keeps the old list if Redis does not answer quickly.
+    pub async fn refresh_known(&self) {
+        if let Ok(Ok(nodes)) = tokio::time::timeout(KNOWN_REFRESH_WAIT, self.nodes()).await {
+            *self.0.known.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
+        }
     }
 
     /// The nodes alive now (their keys have not lapsed).

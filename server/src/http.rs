@@ -91,6 +91,12 @@ async fn refuse_foreign_origin(
         Method::GET | Method::HEAD | Method::OPTIONS
     ) || request.headers().contains_key(header::UPGRADE);
     if changes_state && !origin_allowed(&state, request.headers()) {
+        // Cluster mode: perhaps a page of a node that joined a moment ago; ask Redis once.
+        if let Some(cluster) = &state.cluster {
+            cluster.refresh_known().await;
+        }
+    }
+    if changes_state && !origin_allowed(&state, request.headers()) {
         return api_error(
             StatusCode::FORBIDDEN,
             "forbidden_origin",
@@ -121,6 +127,7 @@ async fn widen_connect_src(
     else {
         return response;
     };
+    cluster.refresh_known().await;
     let sources = cluster.socket_origins().join(" ");
     if sources.is_empty() {
         return response;
