@@ -90,13 +90,13 @@ async fn refuse_foreign_origin(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) || request.headers().contains_key(header::UPGRADE);
-    if changes_state && !origin_allowed(&state, request.headers()) {
-        // Cluster mode: perhaps a page of a node that joined a moment ago; ask Redis once.
-        if let Some(cluster) = &state.cluster {
-            cluster.refresh_known().await;
-        }
+    let mut allowed = !changes_state || origin_allowed(&state, request.headers());
+    if let (false, Some(cluster)) = (allowed, &state.cluster) {
+        // Perhaps a page of a node that joined a moment ago: ask Redis once.
+        cluster.refresh_known().await;
+        allowed = origin_allowed(&state, request.headers());
     }
-    if changes_state && !origin_allowed(&state, request.headers()) {
+    if !allowed {
         return api_error(
             StatusCode::FORBIDDEN,
             "forbidden_origin",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
 use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy};
-use salon_protocol::{IceServer, MAX_ICE_SERVER_URLS, TurnUrl};
+use salon_protocol::{IceServer, MAX_ICE_SERVER_URLS, TurnTransport, TurnUrl};
 use salon_rtc::events::ChannelHandler;
 pub use salon_rtc::events::PeerEvent;
 use tokio::sync::{mpsc, watch};
@@ -36,9 +36,11 @@ pub fn turn_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
         .filter_map(|server| {
             let mut urls: Vec<String> = Vec::new();
             for url in server.urls.iter().filter_map(|u| TurnUrl::parse(u).ok()) {
+                if url.secure || url.transport != TurnTransport::Udp {
+                    continue;
+                }
                 let url = url.to_string();
-                let udp = url.starts_with("turn:") && url.ends_with("?transport=udp");
-                if udp && urls.len() < left && !urls.contains(&url) {
+                if urls.len() < left && !urls.contains(&url) {
                     urls.push(url);
                 }
             }
