@@ -54,6 +54,7 @@ export class HostControls {
     this.knocks = [];
     this.knocksOpen = false; // the host unfolded a long knock list
     this.answered = new Map(); // knock id -> when this page sent its admit or deny
+    this.knockRows = new Map(); // knock id -> its row in the list ({ item, who, note, admit, deny })
     this.denyQueue = []; // knock ids Deny all has still to send
     this.denyTimer = null;
     this.answeredTimer = null;
@@ -240,6 +241,41 @@ export class HostControls {
     this.renderBans();
   }
 
+  /** The list row of one knock: made once, then brought up to date. */
+  knockRow(knock) {
+    let row = this.knockRows.get(knock.id);
+    if (!row) {
+      const item = document.createElement('li');
+      item.dataset.testid = 'knock';
+      item.dataset.knock = knock.id;
+      const who = document.createElement('span');
+      who.className = 'knock-name';
+      const note = document.createElement('span');
+      note.className = 'knock-note';
+      const admit = button('Admit', 'knock-admit', '', 'primary');
+      admit.addEventListener('click', () => this.answer('admit', knock.id));
+      const deny = button('Deny', 'knock-deny');
+      deny.addEventListener('click', () => this.answer('deny', knock.id));
+      const actions = document.createElement('span');
+      actions.className = 'knock-actions';
+      actions.append(admit, deny);
+      item.append(who, note, actions);
+      row = { item, who, note, admit, deny };
+      this.knockRows.set(knock.id, row);
+    }
+    const name = String(knock.name ?? '');
+    setText(row.who, name);
+    const note = knockNote(knock) ?? '';
+    setText(row.note, note);
+    row.note.hidden = !note;
+    setAttr(row.admit, 'aria-label', `Let ${name} in`);
+    setAttr(row.deny, 'aria-label', `Don't let ${name} in`);
+    const answered = this.isAnswered(knock.id);
+    for (const el of [row.admit, row.deny]) if (el.disabled !== answered) el.disabled = answered;
+    row.item.classList.toggle('answered', answered);
+    return row;
+  }
+
   /**
    * The knock panel sits above the tiles, in the page's flow (it never covers a tile or the
    * call controls) and its list scrolls within a bounded height. Up to KNOCKS_LISTED knocks are
@@ -258,34 +294,22 @@ export class HostControls {
     const focusedId = focused?.closest('li')?.dataset.knock;
     const focusedTestid = focused?.dataset.testid;
     const hadFocus = box.contains(document.activeElement);
-    list.replaceChildren(...knocks.map((knock) => {
-      const item = document.createElement('li');
-      item.dataset.testid = 'knock';
-      item.dataset.knock = knock.id;
-      const who = document.createElement('span');
-      who.className = 'knock-name';
-      who.textContent = knock.name;
-      item.append(who);
-      const note = knockNote(knock);
-      if (note) {
-        const small = document.createElement('span');
-        small.className = 'knock-note';
-        small.textContent = note;
-        item.append(small);
+    // Rows are kept and updated in place: a list that is rebuilt on every update (a room change,
+    // another knock) would take a row from under the host's pointer mid-click, and the focus
+    // from under a keyboard user.
+    const ids = new Set(knocks.map((knock) => knock.id));
+    for (const [id, row] of this.knockRows) {
+      if (!ids.has(id)) {
+        row.item.remove();
+        this.knockRows.delete(id);
       }
-      const answered = this.isAnswered(knock.id);
-      const admit = button('Admit', 'knock-admit', `Let ${knock.name} in`, 'primary');
-      admit.addEventListener('click', () => this.answer('admit', knock.id));
-      const deny = button('Deny', 'knock-deny', `Don't let ${knock.name} in`);
-      deny.addEventListener('click', () => this.answer('deny', knock.id));
-      for (const el of [admit, deny]) el.disabled = answered;
-      item.classList.toggle('answered', answered);
-      const actions = document.createElement('span');
-      actions.className = 'knock-actions';
-      actions.append(admit, deny);
-      item.append(actions);
-      return item;
-    }));
+    }
+    let next = list.firstElementChild;
+    for (const knock of knocks) {
+      const { item } = this.knockRow(knock);
+      if (item === next) next = next.nextElementSibling;
+      else list.insertBefore(item, next); // a new knock, or one out of place: only it moves
+    }
     list.hidden = !open;
     box.classList.toggle('folded', !open);
 
@@ -528,6 +552,15 @@ export class HostControls {
         break;
     }
   }
+}
+
+/** Changes an element's text only when it differs (no needless DOM mutation). */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 function button(text, testid, label = '', className = '') {
