@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 
 import {
   createRoomViaApi, dumpLogs, join, withQuery, launchBrowser, newGuest, startServer, waitFor,
+  explain,
 } from './helpers.js';
 import { signalingClient } from './page-client.js';
 
@@ -115,7 +116,7 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
           && f.frameHeight >= 360 && f.frameHeight <= 720
           && about(h.frameHeight, f.frameHeight / 2) && about(q.frameHeight, f.frameHeight / 4);
       }, { timeout: 60000, interval: 500, message: 'Ada to send q, h and f at ¼, ½ and all of 720 lines' }).catch((error) => {
-        error.message += `: ${JSON.stringify(seen)}`;
+        explain(error, `: ${JSON.stringify(seen)}`);
         throw error;
       });
       t.diagnostic(`three layers after ${Date.now() - threeAt} ms: ${JSON.stringify(seen)}`);
@@ -170,7 +171,7 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
         const top = (await sentLayers(ada.page)).f?.frameHeight ?? 0;
         return big.frameHeight > small.frameHeight && about(big.frameHeight, top) && top >= 360;
       }, { timeout: 20000, interval: 250, message: 'Bo to decode the pinned Ada at her top layer' }).catch(async (error) => {
-        error.message += `: Bo gets ${JSON.stringify(big)}; Ada sends ${JSON.stringify(await sentLayers(ada.page))}`;
+        explain(error, `: Bo gets ${JSON.stringify(big)}; Ada sends ${JSON.stringify(await sentLayers(ada.page))}`);
         throw error;
       });
       t.diagnostic(`pinned: f back on after ${fBack} ms, Bo decodes ${big.frameHeight} lines after ${Date.now() - pinAt} ms (thumbnail: ${small.frameHeight})`);
@@ -216,7 +217,7 @@ describe('dynacast: three layers from the guest page, paused while nobody needs 
         seen = await sentOver(guest.page, 1000);
         return seen.f?.frames > 0 && seen.f.frameHeight > 200 && seen.f.frameHeight <= 360;
       }, { timeout: 30000, message: 'the data saver to send its full layer at 360 lines' }).catch((error) => {
-        error.message += `: ${JSON.stringify(seen)}`;
+        explain(error, `: ${JSON.stringify(seen)}`);
         throw error;
       });
 

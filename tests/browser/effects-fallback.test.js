@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   FACE_PICTURE, bmp, colourDiff, faceY4m, launchFaceBrowser, measureInPage, regionsFor,
 } from './face-camera.js';
-import { createRoomViaApi, dumpLogs, newGuest, startServer, waitFor, withQuery } from './helpers.js';
+import { createRoomViaApi, dumpLogs, newGuest, startServer, waitFor, withQuery, explain } from './helpers.js';
 
 /** Where the face mesh finds the photo's face in 640×360 (effects.test.js checks it does). */
 const FACE = { left: { x: 255, y: 128 }, right: { x: 308, y: 131 }, forehead: { x: 284, y: 86 } };
@@ -81,7 +81,7 @@ describe('effects: your own picture, and a device too slow for them', () => {
       const [r, g, b] = last.background.cells.reduce((s, c) => s.map((v, i) => v + c[i] / 36), [0, 0, 0]);
       return r > 150 && g < 100 && b > 130 && colourDiff(last.mouth, reference.mouth) < 30;
     }, { timeout: 90000, interval: 1000, message: 'the preview to show Ada in front of her own (magenta) picture' }).catch((error) => {
-      error.message += ` (background cells ${JSON.stringify(last?.background.cells.slice(0, 3))}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`;
+      explain(error, ` (background cells ${JSON.stringify(last?.background.cells.slice(0, 3))}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`);
       throw error;
     });
     assert.equal(await ada.page.getByTestId('effect-bg-own').getAttribute('aria-pressed'), 'true');

@@ -18,6 +18,7 @@ import {
 } from './face-camera.js';
 import {
   createRoomViaApi, dumpLogs, join, newGuest, screenshot, startServer, waitFor, withQuery,
+  explain,
 } from './helpers.js';
 
 describe('backgrounds and face effects', () => {
@@ -137,7 +138,7 @@ describe('backgrounds and face effects', () => {
       last = await received();
       return last.background.grad < reference.background.grad * 0.5 && colourDiff(last.mouth, reference.mouth) < 30;
     }, { timeout: 60000, interval: 1000, message: 'Bo to receive a blurred background around a sharp face' }).catch((error) => {
-      error.message += ` (background gradient ${last?.background.grad} against ${reference.background.grad}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`;
+      explain(error, ` (background gradient ${last?.background.grad} against ${reference.background.grad}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`);
       throw error;
     });
 
@@ -150,7 +151,7 @@ describe('backgrounds and face effects', () => {
       return reference.eyes.lum - last.eyes.lum > 25 && colourDiff(last.mouth, reference.mouth) < 30
         && last.background.grad < reference.background.grad * 0.5;
     }, { timeout: 60000, interval: 1000, message: 'Bo to receive dark glasses over the eyes (and nothing over the mouth)' }).catch((error) => {
-      error.message += ` (eyes ${last?.eyes.lum} against ${reference.eyes.lum}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`;
+      explain(error, ` (eyes ${last?.eyes.lum} against ${reference.eyes.lum}, mouth ${last && colourDiff(last.mouth, reference.mouth)})`);
       throw error;
     });
     assert.ok(colourDiff(last.aboveHead, reference.aboveHead) < 30, 'glasses changed the wall above the head');
@@ -162,7 +163,7 @@ describe('backgrounds and face effects', () => {
       last = await received();
       return colourDiff(last.aboveHead, reference.aboveHead) > 30 && Math.abs(reference.eyes.lum - last.eyes.lum) < 25;
     }, { timeout: 60000, interval: 1000, message: 'Bo to receive a hat above the head (and no glasses)' }).catch((error) => {
-      error.message += ` (above the head ${last && colourDiff(last.aboveHead, reference.aboveHead)}, eyes ${last?.eyes.lum} against ${reference.eyes.lum})`;
+      explain(error, ` (above the head ${last && colourDiff(last.aboveHead, reference.aboveHead)}, eyes ${last?.eyes.lum} against ${reference.eyes.lum})`);
       throw error;
     });
     await screenshot(bo.page, 'effects-received-hat');
@@ -173,7 +174,7 @@ describe('backgrounds and face effects', () => {
       last = await received();
       return last.background.grad > reference.background.grad * 0.7 && colourDiff(last.aboveHead, reference.aboveHead) < 30;
     }, { timeout: 30000, interval: 1000, message: 'Bo to receive the unprocessed camera again' }).catch((error) => {
-      error.message += ` (background gradient ${last?.background.grad} against ${reference.background.grad})`;
+      explain(error, ` (background gradient ${last?.background.grad} against ${reference.background.grad})`);
       throw error;
     });
     assert.equal((await effectsState(ada)).active, false);

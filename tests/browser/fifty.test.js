@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   PHONE, createRoomViaApi, dumpLogs, withQuery, join, launchBrowser, newGuest, repoRoot, screenshot, scrollsSideways,
   startServer, waitFor,
+  explain,
 } from './helpers.js';
 
 /**
@@ -47,12 +48,19 @@ function startBench(server, roomId) {
   if (/--no-twcc\b/u.test(help)) args.push('--no-twcc');
   const logPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'salon-bench-')), 'bench.log');
   const log = fs.createWriteStream(logPath);
+  const started = Date.now();
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
+  let exit = null;
+  child.once('exit', (code, signal) => {
+    exit = `exited (${signal ?? code}) after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  });
   return {
     args,
     speakers: args.includes('--speakers'),
+    /** How the bench ended, or null while it runs. */
+    exited: () => exit,
     logTail: (lines = 20) => {
       try {
         return fs.readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -154,10 +162,15 @@ describe('a big room', () => {
       if (settled) {
         const now = await peopleIn(server, settled.roomId).catch(() => '?');
         if (now !== settled.count) {
-          error.message += `\n(the room went from ${settled.count} to ${now} people during the test: bench participants `
-            + 'dropped out — an overloaded machine, or the server let them go; see the server log)';
+          explain(error, `\n(the room went from ${settled.count} to ${now} people during the test: bench participants `
+            + 'dropped out — an overloaded machine, or the server let them go)');
         }
       }
+      // The report shows only the failure itself: put what explains it there.
+      if (bench) {
+        explain(error, `\nbench ${bench.exited() ?? 'still running'}; its last lines:\n${bench.logTail(8)}`);
+      }
+      explain(error, `\nserver's last lines:\n${server.logTail(15)}`);
       dumpLogs(guests, server);
       if (bench) console.log(`--- bench (${bench.args.join(' ')}) ---\n${bench.logTail()}`);
       throw error;
@@ -243,7 +256,7 @@ describe('a big room', () => {
     await waitFor(async () => (await peopleIn(server, room.id)) >= BENCH + 3, {
       timeout: 90000, interval: 1000, message: `${BENCH} bench participants in the room`,
     }).catch((error) => {
-      error.message += `\nbench: ${bench.logTail()}`;
+      explain(error, `\nbench: ${bench.logTail()}`);
       throw error;
     });
     let count = 0;
@@ -308,7 +321,7 @@ describe('a big room', () => {
           && browsers.every((id) => flow.framesDecoded.includes(id) && flow.videoPackets.includes(id));
       }, { timeout: 30000, interval: 0, message: `${guest.label} to receive only the shown video (the other browsers' decoded) and at most 3 voices` })
         .catch((error) => {
-          error.message += `\nlast: ${JSON.stringify(last)}`;
+          explain(error, `\nlast: ${JSON.stringify(last)}`);
           throw error;
         });
       t.diagnostic(`${guest.label}: ${last.decoded.length} videos shown; over 2 s video packets from ${last.videoPackets.length}, `
@@ -346,7 +359,7 @@ describe('a big room', () => {
       away = await flowing(ada.page, 2000);
       return ![bo.id, cy.id].some((id) => away.videoPackets.includes(id) || away.framesDecoded.includes(id));
     }, { timeout: 15000, interval: 0, message: 'Ada to stop receiving and decoding Bo and Cy on page 2' }).catch((error) => {
-      error.message += `\nlast: ${JSON.stringify(away)}`;
+      explain(error, `\nlast: ${JSON.stringify(away)}`);
       throw error;
     });
     assert.deepEqual((await shown(ada.page)).attached.filter((id) => id === bo.id || id === cy.id), []);
@@ -432,7 +445,7 @@ describe('a big room', () => {
       const v = await adaOnBo();
       return v.frameHeight > 0 && v.frameHeight <= 200 ? v.frameHeight : null;
     }, { timeout: 20000, message: 'Bo to receive Ada\'s thumbnail at the small layer' }).catch(async (error) => {
-      error.message += `\nAda sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`;
+      explain(error, `\nAda sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`);
       throw error;
     });
     const adaPin = bo.page.locator(`[data-testid=tile][data-participant="${ada.id}"] [data-testid=pin]`);
@@ -455,7 +468,7 @@ describe('a big room', () => {
       const full = v.frameHeight >= 300 || (top > 0 && top < 300 && near(top)) || (paused && near(small));
       return full ? v.frameHeight : null;
     }, { timeout: 20000, message: 'the pinned Ada to reach Bo at the full layer' }).catch(async (error) => {
-      error.message += `\nBo gets ${JSON.stringify(await adaOnBo())}; Ada sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`;
+      explain(error, `\nBo gets ${JSON.stringify(await adaOnBo())}; Ada sends ${JSON.stringify((await ada.page.evaluate(() => window.salon.stats())).outbound.video)}`);
       throw error;
     });
     const uplink = (await ada.page.evaluate(() => window.salon.stats())).availableOutgoingBitrate;

@@ -241,7 +241,7 @@ export async function expectReceiving(guest, ids, { videoOff = [], audio: checkA
     interval: 500,
     message: `${guest.label} to receive playing video and audio from ${ids.join(', ')} (first: ${JSON.stringify(first)})`,
   }).catch((error) => {
-    error.message += `\nlast sample: ${JSON.stringify(last)}`;
+    explain(error, `\nlast sample: ${JSON.stringify(last)}`);
     throw error;
   });
   return last;
@@ -285,6 +285,20 @@ export function withQuery(url, query) {
   const [head, ...fragment] = url.split('#');
   const joined = `${head}${head.includes('?') ? '&' : '?'}${query}`;
   return fragment.length ? `${joined}#${fragment.join('#')}` : joined;
+}
+
+/**
+ * Adds `text` to a test failure's message so the report shows it. Node prints an error's stack,
+ * which an assertion error has already formatted from its first message: the stack is updated too.
+ */
+export function explain(error, text) {
+  if (!(error instanceof Error)) return error;
+  const before = error.message;
+  error.message += text;
+  if (typeof error.stack === 'string' && error.stack.includes(before)) {
+    error.stack = error.stack.replace(before, error.message);
+  }
+  return error;
 }
 
 /** Prints the pages' console output and the server's last log lines after a failed test. */
@@ -487,7 +501,7 @@ function wrapSocket(socket, head) {
         const index = inbox.findIndex(pred);
         return index >= 0 ? inbox.splice(index, 1)[0] : null;
       }, { timeout: ms, interval: 50, message: 'a matching message' }).catch((error) => {
-        error.message += `; inbox: ${JSON.stringify(inbox.map((m) => m.code ?? m.type))}, closed: ${closed}`;
+        explain(error, `; inbox: ${JSON.stringify(inbox.map((m) => m.code ?? m.type))}, closed: ${closed}`);
         throw error;
       });
     },

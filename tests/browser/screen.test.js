@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   dumpLogs, expectTiles, join, launchBrowser, newGuest, ownedRoom, screenshot, startServer, waitFor,
+  explain,
 } from './helpers.js';
 
 describe('screen sharing', () => {
@@ -64,7 +65,7 @@ describe('screen sharing', () => {
       last = await shareSeen(g, presenter);
       return last.share?.id === presenter && last.framesDecoded > 0 ? last : null;
     }, { timeout: 30000, message: `${g.label} to decode ${name}'s share` }).catch((error) => {
-      error.message += `\nlast seen: ${JSON.stringify(last)}`;
+      explain(error, `\nlast seen: ${JSON.stringify(last)}`);
       throw error;
     });
     const later = await waitFor(async () => {

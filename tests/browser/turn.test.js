@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, startServer, waitFor,
+  explain,
 } from './helpers.js';
 import { makeNamespace, namespacesUnavailable, selfSignedCert, startCoturn } from './netns.js';
 
@@ -29,7 +30,7 @@ async function seesVideo(viewer, publisher, timeout = 30000) {
     last = now;
     return (now?.framesDecoded ?? 0) > before;
   }, { timeout, interval: 0, message: `${viewer.label} to decode ${publisher.label}'s video` }).catch((error) => {
-    error.message += `\nlast: ${JSON.stringify(last)}`;
+    explain(error, `\nlast: ${JSON.stringify(last)}`);
     throw error;
   });
 }

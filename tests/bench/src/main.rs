@@ -530,7 +530,7 @@ async fn measure(
     let mut tasks = Vec::new();
     let spawn = |idx: usize| {
         let worker = workers[idx % workers.len()].clone();
-        tokio::spawn(signal::participant(
+        let run = signal::participant(
             ws_url.clone(),
             idx,
             roles[idx],
@@ -538,7 +538,20 @@ async fn measure(
             shared.clone(),
             worker,
             stop_rx.clone(),
-        ))
+        );
+        let started = Instant::now();
+        tokio::spawn(async move {
+            let result = run.await;
+            // Said at once, not only in the final report: a bench that is stopped early (a test
+            // that failed meanwhile) still shows why its participants left.
+            if let Err(e) = &result {
+                eprintln!(
+                    "salon-bench: participant {idx} ended after {:.1} s: {e}",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            result
+        })
     };
 
     // Phase 1: everyone but the late joiners, `join_interval` apart.
