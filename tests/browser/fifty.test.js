@@ -142,7 +142,8 @@ describe('a big room', () => {
   const guests = [];
 
   before(async () => {
-    server = await startServer();
+    // Why anyone left shows in the log ("participant gone", with the reason).
+    server = await startServer({ log: 'warn,salon_server::participant=info' });
     browser = await launchBrowser();
   });
 
@@ -359,7 +360,7 @@ describe('a big room', () => {
       away = await flowing(ada.page, 2000);
       return ![bo.id, cy.id].some((id) => away.videoPackets.includes(id) || away.framesDecoded.includes(id));
     }, { timeout: 15000, interval: 0, message: 'Ada to stop receiving and decoding Bo and Cy on page 2' }).catch((error) => {
-      explain(error, `\nlast: ${JSON.stringify(away)}`);
+      explain(error, `\nBo is ${bo.id}, Cy ${cy.id}; last: ${JSON.stringify(away)}`);
       throw error;
     });
     assert.deepEqual((await shown(ada.page)).attached.filter((id) => id === bo.id || id === cy.id), []);

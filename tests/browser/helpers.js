@@ -41,9 +41,10 @@ export async function waitFor(fn, { timeout = 10000, interval = 200, message = '
 
 /**
  * Starts salon-server on 127.0.0.1 with a fresh data folder (or the given one) and resolves once
- * it prints its URL. `port` 0 lets the OS choose; `args` are more flags (e.g. cluster mode's).
+ * it prints its URL. `port` 0 lets the OS choose; `args` are more flags (e.g. cluster mode's);
+ * `log` the server's log filter (default `warn`, or $SALON_TEST_LOG).
  */
-export async function startServer({ port = 0, dataDir = null, args = [], host = '127.0.0.1' } = {}) {
+export async function startServer({ port = 0, dataDir = null, args = [], host = '127.0.0.1', log: filter = null } = {}) {
   if (process.env.SALON_TEST_URL) {
     // Development aid: test against a server that is already running (it is not stopped).
     return { url: process.env.SALON_TEST_URL.replace(/\/$/u, ''), external: true, stop: async () => {}, logTail: () => '' };
@@ -59,7 +60,7 @@ export async function startServer({ port = 0, dataDir = null, args = [], host = 
     '--bind', `${host}:${port}`,
     '--data-dir', dir,
     '--udp-port', '0',
-    '--log', process.env.SALON_TEST_LOG ?? 'warn',
+    '--log', process.env.SALON_TEST_LOG ?? filter ?? 'warn',
     ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log);

@@ -955,13 +955,19 @@ impl Worker {
                             connected_now = true;
                         }
                         RTCPeerConnectionState::Failed => {
-                            eprintln!("salon-bench: participant {}: media connection failed", p.idx);
+                            eprintln!(
+                                "salon-bench: participant {}: media connection failed",
+                                p.idx
+                            );
                             if let Some(person) = self.shared.people.get(p.idx) {
                                 person.fail(self.shared.now_ns());
                             }
                         }
                         RTCPeerConnectionState::Disconnected => {
-                            eprintln!("salon-bench: participant {}: media connection disconnected", p.idx);
+                            eprintln!(
+                                "salon-bench: participant {}: media connection disconnected",
+                                p.idx
+                            );
                         }
                         _ => {}
                     }
