@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocket;
+use futures_util::FutureExt as _;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -51,31 +52,74 @@ impl Drop for LeaveOnDrop {
 /// Once its burst is spent, a participant may start or stop a screen share this often.
 const SHARE_EVERY: Duration = Duration::from_secs(2);
 
-/// How long a participant whose socket dropped keeps its seat, waiting for a resume.
+/// How long a participant whose socket dropped keeps its seat, waiting for a resume, when its
+/// media is not up (never connected, or failed meanwhile).
 const RESUME_GRACE: Duration = Duration::from_secs(5);
 
-/// How long a resumed connection waits for the old one to hand its media over.
-const HANDOFF_WAIT: Duration = Duration::from_secs(2);
+/// How long the seat is kept when the media is still up as the socket drops: the client is
+/// there (a signaling blip, a proxy restart, a phone between networks) and comes back with a
+/// resume. The others notice nothing. If the media goes silent meanwhile (ICE `disconnected`,
+/// about 3 s without a packet: a client that vanished) or fails, the seat goes at
+/// [`RESUME_GRACE`] after the drop, or at once if that has passed.
+const RESUME_GRACE_MEDIA_UP: Duration = Duration::from_secs(20);
 
 /// How long handed-over media waits for the resumed connection to claim it.
 const HANDOFF_PARK: Duration = Duration::from_secs(5);
+
+/// How long a resumed connection waits for the old one to hand its media over.
+const HANDOFF_WAIT: Duration = Duration::from_secs(2);
 
 /// Room events a lingering connection keeps for its resume (beyond that, the media starts
 /// over rather than miss a change).
 const MAX_MISSED: usize = 256;
 
-/// Waits out [`RESUME_GRACE`] after a dropped socket. Returns [`End::Replaced`] if a resumed
-/// connection took the seat meanwhile. Subscription changes meanwhile are kept in `missed`,
-/// for a resume that takes the media over.
+/// Holds the seat after a dropped socket (see [`RESUME_GRACE_MEDIA_UP`]). Returns
+/// [`End::Replaced`] if a resumed connection took the seat meanwhile. Subscription changes
+/// meanwhile are kept in `missed`, and the media's news in the session, for a resume that takes
+/// the media over; tracks that started meanwhile in `published`.
 async fn linger(
+    session: &mut Session,
     room_events: &mut mpsc::Receiver<ToParticipant>,
+    leg_events: &mut mpsc::UnboundedReceiver<LegEvent>,
     missed: &mut Vec<ToParticipant>,
+    published: &mut Vec<Arc<Publication>>,
 ) -> End {
-    let grace = tokio::time::sleep(RESUME_GRACE);
+    let dropped = tokio::time::Instant::now();
+    let media_up = session.connected && session.leg.is_some();
+    let grace = tokio::time::sleep_until(
+        dropped
+            + if media_up {
+                RESUME_GRACE_MEDIA_UP
+            } else {
+                RESUME_GRACE
+            },
+    );
     tokio::pin!(grace);
+    let mut leg_open = true;
     loop {
         tokio::select! {
             _ = &mut grace => return End::SocketClosed,
+            event = leg_events.recv(), if leg_open => match event {
+                None => leg_open = false,
+                Some(LegEvent::Failed) => {
+                    // Nobody is there any more: no reason to hold the seat for long.
+                    session.connected = false;
+                    leg_open = false;
+                    tracing::debug!(participant = %session.me, "media failed while the socket was gone");
+                    grace.as_mut().reset(dropped + RESUME_GRACE);
+                }
+                // Silent for a few seconds too (a client that vanished): most likely gone.
+                Some(LegEvent::Disconnected) => {
+                    tracing::debug!(participant = %session.me, "media silent while the socket was gone");
+                    grace.as_mut().reset(dropped + RESUME_GRACE);
+                }
+                Some(LegEvent::Connected) => {}
+                // Kept for the resumed connection, which gets the latest of each after `joined`.
+                Some(LegEvent::Speakers(speakers)) => session.speakers = Some(speakers),
+                Some(LegEvent::VideoWatched(watched)) => session.video_watched = Some(watched),
+                Some(LegEvent::VideoLayers(layers)) => session.video_layers = Some(layers),
+                Some(LegEvent::Published(publication)) => published.push(publication),
+            },
             event = room_events.recv() => match event {
                 None => return End::Replaced,
                 Some(ToParticipant::Evicted) => return End::Evicted,
@@ -115,7 +159,7 @@ impl Carry {
         while let Ok(event) = self.leg_events.try_recv() {
             match event {
                 LegEvent::Failed => return false,
-                LegEvent::Connected => {}
+                LegEvent::Connected | LegEvent::Disconnected => {}
                 // Kept for the new socket, which gets the latest of each after `joined`.
                 LegEvent::Speakers(speakers) => {
                     if let Some(s) = &mut self.session {
@@ -276,10 +320,18 @@ pub async fn run(
         End::SocketClosed
     };
     let mut missed = Vec::new();
+    let mut published = Vec::new();
     if matches!(end, End::SocketClosed) {
-        // The socket dropped without a goodbye: often a network change. Hold the seat briefly
-        // so the client can resume as itself instead of leaving and re-entering.
-        end = linger(&mut room_events, &mut missed).await;
+        // The socket dropped without a goodbye: often a network change. Hold the seat so the
+        // client can resume as itself instead of leaving and re-entering.
+        end = linger(
+            &mut session,
+            &mut room_events,
+            &mut leg_rx,
+            &mut missed,
+            &mut published,
+        )
+        .await;
     }
     tracing::info!(participant = %me, room = %session.link.room_id(), reason = ?end, "participant gone");
     if matches!(end, End::Replaced) && session.connected && session.leg.is_some() {
@@ -288,7 +340,7 @@ pub async fn run(
             session: Some(session),
             leg_events: leg_rx,
             missed,
-            published: Vec::new(),
+            published,
         };
         if let Some(ticket) = state.handoffs.give(&me, carry) {
             tokio::time::sleep(HANDOFF_PARK).await;
@@ -462,6 +514,24 @@ impl Session {
                 }
                 _ = ping.tick() => {
                     if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
+                        // This task may have been busy (each step can wait on the room's worker)
+                        // while the client's messages queued on the socket, and a `select!`
+                        // that finds both ready picks one at random: hear them out before
+                        // calling the client idle.
+                        while let Some(frame) = conn.ws.recv().now_or_never() {
+                            match conn.interpret(frame).await {
+                                Incoming::Closed => return End::SocketClosed,
+                                Incoming::Nothing => {}
+                                Incoming::Message(message) => {
+                                    if let Some(end) = self.on_client(conn, message).await {
+                                        return end;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if conn.last_heard.elapsed() > SIGNALING_IDLE_TIMEOUT {
+                        tracing::info!(participant = %self.me, "no message from the client for {} s", SIGNALING_IDLE_TIMEOUT.as_secs());
                         return End::Idle;
                     }
                     if !conn.ping().await {
@@ -1163,6 +1233,10 @@ impl Session {
                 }
             }
             LegEvent::Failed => return Some(End::IceFailed),
+            // ICE comes back by itself, restarts (the client's offer), or fails (above).
+            LegEvent::Disconnected => {
+                tracing::debug!(participant = %self.me, "media silent for a few seconds");
+            }
             LegEvent::Published(publication) => {
                 if !*self.stopping.borrow() {
                     self.link.publish(publication);

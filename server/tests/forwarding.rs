@@ -443,3 +443,117 @@ async fn subscribers_feedback_about_what_they_are_sent_reaches_the_delay_detecto
     );
     assert_eq!(s.counter("salon_downlink_delay_cuts_total").await, 0);
 }
+
+/// Pumps `clients` for `d` (in steps of a second: a quiet socket is fine) and says whether one
+/// of them was told that `who` left.
+async fn pump_watching_for_leave(clients: &mut [&mut RtcClient], d: Duration, who: &str) -> bool {
+    let deadline = Instant::now() + d;
+    let mut left = false;
+    while Instant::now() < deadline {
+        let step = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(1));
+        left |= futures_util::future::join_all(clients.iter_mut().map(|c| c.pump(step)))
+            .await
+            .iter()
+            .flatten()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft { participant_id } if participant_id == who));
+    }
+    left
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_with_media_up_goes_unnoticed_and_resumes_after_12_s() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(3)).await;
+
+    // B's signaling socket drops; its media goes on. For 12 s (well past the 5 s a seat
+    // without media is kept) A sees no leave, and keeps hearing B.
+    b.drop_signaling(&url).await;
+    let before = audio_both_ways(&a, &b);
+    let mut clients = [&mut a];
+    let left = pump_watching_for_leave(&mut clients, Duration::from_secs(12), &b.id).await;
+    assert!(!left, "A was told B left while B's media was up");
+    assert_eq!(s.participants(&id).await, 2);
+    let during = audio_both_ways(&a, &b);
+    assert!(
+        during.0 > before.0 + 300,
+        "A stopped hearing B while B's socket was gone: {before:?} -> {during:?}"
+    );
+
+    // B comes back as itself, with its media; nobody is renegotiated, media goes on.
+    let offers = a.server_offers;
+    assert!(
+        b.resume().await,
+        "the server did not keep B's media for 12 s"
+    );
+    let b_id = b.id.clone();
+    let mut clients = [&mut a, &mut b];
+    let left = pump_watching_for_leave(&mut clients, Duration::from_secs(3), &b_id).await;
+    assert!(!left);
+    assert_eq!(a.server_offers, offers, "a kept resume renegotiated A");
+    let after = audio_both_ways(&a, &b);
+    assert!(
+        after.1 > during.1 + 50,
+        "B stopped hearing A after its resume: {during:?} -> {after:?}"
+    );
+    assert_eq!(s.participants(&id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_that_never_resumes_frees_the_seat_after_20_s() {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    let mut clients = [&mut a, &mut b];
+    pump_all(&mut clients, Duration::from_secs(3)).await;
+
+    // B's socket drops for good; its media stays up. The seat is kept for about 20 s, then A
+    // is told B left and the room has one person.
+    b.drop_signaling(&url).await;
+    let dropped = Instant::now();
+    let mut clients = [&mut a];
+    let early = pump_watching_for_leave(&mut clients, Duration::from_secs(17), &b.id).await;
+    assert!(
+        !early,
+        "B's seat went after {:.1} s",
+        dropped.elapsed().as_secs_f64()
+    );
+    let gone = b.id.clone();
+    let mut seen = Vec::new();
+    let left = eventually(Duration::from_secs(10), async || {
+        seen.extend(a.pump(Duration::from_millis(250)).await);
+        seen.iter().any(|m| {
+            matches!(m, ServerMessage::ParticipantLeft { participant_id } if *participant_id == gone)
+        })
+    })
+    .await;
+    let after = dropped.elapsed().as_secs_f64();
+    assert!(
+        left,
+        "B's seat was still held {after:.1} s after its socket dropped"
+    );
+    assert!((19.0..27.0).contains(&after), "freed after {after:.1} s");
+    assert_eq!(s.participants(&id).await, 1);
+    // Too late to go on where it was: its media was closed with the seat.
+    let (name, me, token) = (b.name.clone(), b.id.clone(), b.resume_token.clone());
+    b.ws.send_resume_keeping_media(&name, &me, &token).await;
+    let reply =
+        b.ws.recv_until(|m| match m {
+            ServerMessage::Joined { media_kept, .. } => Some(*media_kept),
+            ServerMessage::Error { .. } => Some(false),
+            _ => None,
+        })
+        .await;
+    assert!(
+        !reply,
+        "a resume after the seat was freed kept the old media"
+    );
+}

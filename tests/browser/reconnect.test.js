@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, remoteTileIds,
   screenshot, startServer, waitFor,
@@ -19,6 +20,10 @@ async function tapSignaling(page) {
     offerSdps: [],
     clientOffers: 0,
     serverOffers: 0,
+    /** Participants the server said left, in order. */
+    left: [],
+    /** While true, the page's new sockets are refused (its network is still down). */
+    refusing: false,
     drop() {
       const last = this.sockets.at(-1);
       last?.page.close({ code: 1006, reason: 'blip' }).catch(() => {});
@@ -27,6 +32,10 @@ async function tapSignaling(page) {
   };
   const isOffer = (message) => typeof message === 'string' && message.includes('"type":"offer"');
   await page.routeWebSocket(/\/api\/rooms\/[^/]+\/ws$/u, (ws) => {
+    if (tap.refusing) {
+      ws.close({ code: 1006, reason: 'unreachable' }).catch(() => {});
+      return;
+    }
     const server = ws.connectToServer();
     tap.sockets.push({ page: ws, server });
     ws.onMessage((message) => {
@@ -38,6 +47,9 @@ async function tapSignaling(page) {
     });
     server.onMessage((message) => {
       if (isOffer(message)) tap.serverOffers += 1;
+      if (typeof message === 'string' && message.includes('"type":"participant_left"')) {
+        tap.left.push(JSON.parse(message).participant_id);
+      }
       ws.send(message);
     });
   });
@@ -118,16 +130,27 @@ describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_
     await expectReceiving(bo, [ada.id], { audio: false });
     const offersBefore = { adaSent: adaTap.clientOffers, boGot: boTap.serverOffers, adaGot: adaTap.serverOffers };
 
-    // Ada's WebSocket drops (both ends), her peer connection does not.
+    // Ada's WebSocket drops (both ends), her peer connection does not, and her new sockets
+    // fail for 10 s: longer than a seat without media is kept (5 s), shorter than one whose
+    // media is up (20 s). Bo notices nothing: Ada does not leave, her video goes on.
+    adaTap.refusing = true;
     adaTap.drop();
+    const dropped = Date.now();
     await waitFor(() => ada.page.evaluate(() => window.salon.state === 'reconnecting'), {
       timeout: 10000,
       message: 'Ada to notice the lost socket',
     });
+    await sleep(Math.max(0, 8000 - (Date.now() - dropped)));
+    assert.equal(await ada.page.evaluate(() => window.salon.state), 'reconnecting', 'Ada got through while refused');
+    await expectReceiving(bo, [ada.id], { audio: false });
+    assert.deepEqual(await bo.page.evaluate(() => window.salon.remoteParticipants()), [ada.id], 'Bo lost Ada\'s tile');
+    await sleep(Math.max(0, 10000 - (Date.now() - dropped)));
+    adaTap.refusing = false;
     await waitFor(() => ada.page.evaluate(() => window.salon.state === 'joined'), {
       timeout: 20000,
       message: 'Ada to resume',
     });
+    assert.deepEqual(boTap.left, [], 'Bo was told Ada left');
     assert.equal(await ada.page.evaluate(() => window.salon.mediaKept), 1, 'the resume did not keep the media');
     assert.equal(await ada.page.evaluate(() => window.salon.participantId), ada.id, 'same participant');
     await expectReceiving(ada, [bo.id], { audio: false });
@@ -137,7 +160,7 @@ describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_
       offersBefore,
       'a kept resume caused a new offer',
     );
-    assert.equal(adaTap.sockets.length, 2, 'Ada opened one new socket');
+    assert.equal(adaTap.sockets.length, 2, 'Ada opened one socket that got through');
     await ada.context.close();
     await bo.context.close();
   });

@@ -164,6 +164,9 @@ struct Shared {
 pub enum LegEvent {
     /// ICE and DTLS are up.
     Connected,
+    /// Nothing came from the client for a few seconds (ICE `disconnected`): it may come back
+    /// (then nothing more is said), or fail.
+    Disconnected,
     /// The connection failed or closed (or a panic ended it).
     Failed,
     /// The client started sending a track.
@@ -1328,6 +1331,9 @@ impl Worker {
                             leg.connected = true;
                             connected = true;
                             let _ = leg.events.send(LegEvent::Connected);
+                        }
+                        RTCPeerConnectionState::Disconnected if leg.connected && !leg.failed => {
+                            let _ = leg.events.send(LegEvent::Disconnected);
                         }
                         RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
                             if !leg.failed =>

@@ -726,9 +726,21 @@ impl RtcClient {
     pub async fn resume_keeping_media(&mut self, ws_url: &str) -> bool {
         // The old socket goes first (the server notices and holds the seat), then a new one
         // resumes.
+        self.drop_signaling(ws_url).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.resume().await
+    }
+
+    /// Closes the signaling socket without a `leave` (the peer connection and its media go
+    /// on) and opens a new one that says nothing yet.
+    pub async fn drop_signaling(&mut self, ws_url: &str) {
         let old = std::mem::replace(&mut self.ws, WsClient::connect(ws_url).await);
         old.close().await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    /// Resumes on the socket [`RtcClient::drop_signaling`] opened, asking to keep the media;
+    /// whether the server kept it.
+    pub async fn resume(&mut self) -> bool {
         self.ws
             .send_resume_keeping_media(&self.name, &self.id, &self.resume_token)
             .await;
