@@ -489,14 +489,8 @@ impl Session {
                     self.maybe_offer(conn).await;
                 }
                 frame = conn.ws.recv() => {
-                    match conn.interpret(frame).await {
-                        Incoming::Closed => return End::SocketClosed,
-                        Incoming::Nothing => {}
-                        Incoming::Message(message) => {
-                            if let Some(end) = self.on_client(conn, message).await {
-                                return end;
-                            }
-                        }
+                    if let Some(end) = self.on_frame(conn, frame).await {
+                        return end;
                     }
                 }
                 event = room_events.recv() => match event {
@@ -519,14 +513,8 @@ impl Session {
                         // that finds both ready picks one at random: hear them out before
                         // calling the client idle.
                         while let Some(frame) = conn.ws.recv().now_or_never() {
-                            match conn.interpret(frame).await {
-                                Incoming::Closed => return End::SocketClosed,
-                                Incoming::Nothing => {}
-                                Incoming::Message(message) => {
-                                    if let Some(end) = self.on_client(conn, message).await {
-                                        return end;
-                                    }
-                                }
+                            if let Some(end) = self.on_frame(conn, frame).await {
+                                return end;
                             }
                         }
                     }
@@ -1219,6 +1207,19 @@ impl Session {
                 layers: layers.to_vec(),
             })
             .await;
+        }
+    }
+
+    /// One frame from the client's socket.
+    async fn on_frame(
+        &mut self,
+        conn: &mut Conn,
+        frame: Option<Result<axum::extract::ws::Message, axum::Error>>,
+    ) -> Option<End> {
+        match conn.interpret(frame).await {
+            Incoming::Closed => Some(End::SocketClosed),
+            Incoming::Nothing => None,
+            Incoming::Message(message) => self.on_client(conn, message).await,
         }
     }
 

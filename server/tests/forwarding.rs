@@ -444,6 +444,17 @@ async fn subscribers_feedback_about_what_they_are_sent_reaches_the_delay_detecto
     assert_eq!(s.counter("salon_downlink_delay_cuts_total").await, 0);
 }
 
+/// A server with A and B in one room, their media flowing.
+async fn a_and_b_connected() -> (TestServer, String, String, RtcClient, RtcClient) {
+    let s = TestServer::start().await;
+    let id = s.room_id().await;
+    let url = s.ws_url(&id);
+    let mut a = RtcClient::join(&url, "A").await;
+    let mut b = RtcClient::join(&url, "B").await;
+    pump_all(&mut [&mut a, &mut b], Duration::from_secs(3)).await;
+    (s, id, url, a, b)
+}
+
 /// Pumps `clients` for `d` (in steps of a second: a quiet socket is fine) and says whether one
 /// of them was told that `who` left.
 async fn pump_watching_for_leave(clients: &mut [&mut RtcClient], d: Duration, who: &str) -> bool {
@@ -464,13 +475,7 @@ async fn pump_watching_for_leave(clients: &mut [&mut RtcClient], d: Duration, wh
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_with_media_up_goes_unnoticed_and_resumes_after_12_s() {
-    let s = TestServer::start().await;
-    let id = s.room_id().await;
-    let url = s.ws_url(&id);
-    let mut a = RtcClient::join(&url, "A").await;
-    let mut b = RtcClient::join(&url, "B").await;
-    let mut clients = [&mut a, &mut b];
-    pump_all(&mut clients, Duration::from_secs(3)).await;
+    let (s, id, url, mut a, mut b) = a_and_b_connected().await;
 
     // B's signaling socket drops; its media goes on. For 12 s (well past the 5 s a seat
     // without media is kept) A sees no leave, and keeps hearing B.
@@ -507,13 +512,7 @@ async fn a_dropped_socket_with_media_up_goes_unnoticed_and_resumes_after_12_s() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_socket_that_never_resumes_frees_the_seat_after_20_s() {
-    let s = TestServer::start().await;
-    let id = s.room_id().await;
-    let url = s.ws_url(&id);
-    let mut a = RtcClient::join(&url, "A").await;
-    let mut b = RtcClient::join(&url, "B").await;
-    let mut clients = [&mut a, &mut b];
-    pump_all(&mut clients, Duration::from_secs(3)).await;
+    let (s, id, url, mut a, mut b) = a_and_b_connected().await;
 
     // B's socket drops for good; its media stays up. The seat is kept for about 20 s, then A
     // is told B left and the room has one person.
