@@ -1205,6 +1205,14 @@ impl SalonCall {
         Ok(self.inner.set_view(&participant_id, view.into())?)
     }
 
+    /// The device's network changed: the app calls this on every change its platform reports
+    /// (Android's default-network callback, iOS's `NWPathMonitor`). In the room the call
+    /// restarts ICE on the same connection, so media moves to the new network without anyone
+    /// being renegotiated; otherwise nothing is needed. `CallEnded` after the call ended.
+    pub fn on_network_changed(&self) -> Result<(), SalonError> {
+        Ok(self.inner.on_network_changed()?)
+    }
+
     // Host actions: each sends one message. The result shows in the state; a refusal comes as
     // `CallEventRecord::Refused`. Errors: `InvalidInput` (malformed id), `CallEnded`, `Network`
     // (waiting in the lobby or reconnecting).

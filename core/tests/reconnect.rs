@@ -187,6 +187,30 @@ async fn two_in_a_room(
     (client, room, alice, bob)
 }
 
+/// [`two_in_a_room`], both sending video, once each decodes the other's.
+async fn video_both_ways(
+    server: &salon_server::Server,
+    relay: &Relay,
+) -> (
+    Client,
+    salon_core::store::MyRoom,
+    Arc<Call>,
+    Arc<Call>,
+    [tokio::task::JoinHandle<()>; 2],
+) {
+    let (client, room, alice, bob) = two_in_a_room(server, relay).await;
+    let feeders = [feed(alice.clone()), feed(bob.clone())];
+    let alice_id = alice.state().me.unwrap();
+    let bob_id = bob.state().me.unwrap();
+    assert!(
+        wait_for(Duration::from_secs(15), || decoded(&alice, &bob_id) >= 5
+            && decoded(&bob, &alice_id) >= 5)
+        .await,
+        "no video both ways to start with"
+    );
+    (client, room, alice, bob, feeders)
+}
+
 /// Frames of `from` that `to` decoded so far.
 fn decoded(to: &Call, from: &str) -> u64 {
     to.remote_stats().get(from).map_or(0, |s| s.frames_decoded)
@@ -196,16 +220,9 @@ fn decoded(to: &Call, from: &str) -> u64 {
 async fn a_signaling_blip_keeps_the_media_and_renegotiates_nobody() {
     let (server, _dir) = common::server().await;
     let relay = Relay::start(server.addr).await;
-    let (_client, room, alice, bob) = two_in_a_room(&server, &relay).await;
-    let _feeders = [feed(alice.clone()), feed(bob.clone())];
+    let (_client, room, alice, bob, _feeders) = video_both_ways(&server, &relay).await;
     let alice_id = alice.state().me.unwrap();
     let bob_id = bob.state().me.unwrap();
-    assert!(
-        wait_for(Duration::from_secs(15), || decoded(&alice, &bob_id) >= 5
-            && decoded(&bob, &alice_id) >= 5)
-        .await,
-        "no video both ways before the drop"
-    );
     // Let the first negotiations settle, then count from here.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let alice_before = alice.connection_counters();
@@ -290,16 +307,8 @@ async fn a_signaling_blip_keeps_the_media_and_renegotiates_nobody() {
 async fn a_resume_too_late_to_keep_the_media_starts_over() {
     let (server, _dir) = common::server().await;
     let relay = Relay::start(server.addr).await;
-    let (_client, room, alice, bob) = two_in_a_room(&server, &relay).await;
-    let _feeders = [feed(alice.clone()), feed(bob.clone())];
+    let (_client, room, alice, bob, _feeders) = video_both_ways(&server, &relay).await;
     let alice_id = alice.state().me.unwrap();
-    let bob_id = bob.state().me.unwrap();
-    assert!(
-        wait_for(Duration::from_secs(15), || decoded(&alice, &bob_id) >= 5
-            && decoded(&bob, &alice_id) >= 5)
-        .await,
-        "no video both ways before the drop"
-    );
 
     // The server stays out of reach past the seat's grace (20 s while Bob's media is up): what
     // Bob kept is gone there.
@@ -413,4 +422,72 @@ async fn the_view_is_sent_again_on_a_new_connection() {
         .await,
         "Alice's video did not come back"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_change_restarts_ice_on_the_same_connection_and_renegotiates_nobody_else() {
+    let (server, _dir) = common::server().await;
+    let relay = Relay::start(server.addr).await;
+    let (_client, room, alice, bob, _feeders) = video_both_ways(&server, &relay).await;
+    let alice_id = alice.state().me.unwrap();
+    let bob_id = bob.state().me.unwrap();
+    let alice_before = alice.connection_counters();
+    let bob_before = bob.connection_counters();
+    assert_eq!(bob_before.ice_restarts, 0);
+
+    // The app says the network changed: Bob offers an ICE restart (fresh credentials, sockets
+    // bound again, candidates gathered again) on the same peer connection.
+    bob.on_network_changed().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || bob
+            .connection_counters()
+            .ice_restarts
+            == 1)
+        .await,
+        "Bob did not restart ICE"
+    );
+    // Media flows both ways after it, on the same connection: no reconnect, no rejoin.
+    let (from_bob, from_alice) = (decoded(&alice, &bob_id), decoded(&bob, &alice_id));
+    let started = tokio::time::Instant::now();
+    assert!(
+        wait_for(Duration::from_secs(20), || decoded(&alice, &bob_id)
+            >= from_bob + 15
+            && decoded(&bob, &alice_id) >= from_alice + 15)
+        .await,
+        "media did not flow both ways after the ICE restart: Alice has {} more frames of Bob, Bob {} of Alice",
+        decoded(&alice, &bob_id) - from_bob,
+        decoded(&bob, &alice_id) - from_alice
+    );
+    tokio::time::sleep(Duration::from_secs(2).saturating_sub(started.elapsed())).await;
+    assert_eq!(bob.state().connection, ConnectionStatus::Connected);
+    assert_eq!(bob.state().me.as_deref(), Some(bob_id.as_str()));
+    let bob_after = bob.connection_counters();
+    assert_eq!(bob_after.ice_restarts, 1, "one change, one restart");
+    assert_eq!(bob_after.resumes_media_kept, 0, "Bob reconnected");
+    assert_eq!(
+        alice.connection_counters(),
+        alice_before,
+        "Alice was renegotiated or restarted"
+    );
+    assert_eq!(server.state.participants_in(&room.id).await, 2);
+    // Twice more in a row (a phone flapping between networks): each one goes through.
+    bob.on_network_changed().unwrap();
+    bob.on_network_changed().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(15), || bob
+            .connection_counters()
+            .ice_restarts
+            == 3)
+        .await,
+        "the second and third change did not restart ICE: {:?}",
+        bob.connection_counters()
+    );
+    let from_bob = decoded(&alice, &bob_id);
+    assert!(
+        wait_for(Duration::from_secs(20), || decoded(&alice, &bob_id)
+            >= from_bob + 15)
+        .await,
+        "Bob's video did not come back after three restarts"
+    );
+    assert_eq!(bob.state().connection, ConnectionStatus::Connected);
 }

@@ -15,6 +15,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 
 use super::backoff::Backoff;
 use super::connect::{self, Session, Stage};
+use super::ice::{IceRestart, Next, Reply};
 use super::media_in::{self, MediaEvent, ReceiveContext};
 use super::peer::{self, ClientPeer, PeerEvent};
 use super::route::{self, Route};
@@ -61,6 +62,8 @@ pub(super) struct Driver {
     pub view: ViewSender,
     /// When to send a `view` held back by the coalescing.
     pub view_at: Option<Instant>,
+    /// ICE restarts on the call's peer connection (a lasting disconnection, a new network).
+    pub ice: IceRestart,
 }
 
 /// The end of the call a fatal server error means, or `None` when reconnecting may help.
@@ -380,6 +383,10 @@ impl Driver {
                 // Kept: the whole view goes out once back in the room.
                 self.view.set(&participant, view);
             }
+            // Not in the room: the next connection gathers on the network there is then (a
+            // kept peer connection that cannot reach the server fails, and the call starts
+            // over).
+            Cmd::NetworkChanged => {}
             Cmd::Leave(ack) => {
                 let _ = ack.send(());
             }
@@ -460,6 +467,7 @@ impl Driver {
         ping.reset();
         // A new connection (or a resumed one: the server may have lost it) gets the whole view.
         self.view.reconnected();
+        self.ice = IceRestart::default();
         if self.send_view(session).await.is_err() || self.send_keys(session).await.is_err() {
             return Outcome::Dropped("the server connection dropped".into());
         }
@@ -470,6 +478,7 @@ impl Driver {
                 .kx()
                 .deadline()
                 .map(tokio::time::Instant::from_std);
+            let ice_at = self.ice.due_at().map(tokio::time::Instant::from_std);
             tokio::select! {
                 message = session.signal.recv() => match message {
                     Ok(Some(message)) => {
@@ -491,7 +500,19 @@ impl Driver {
                     PeerEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
                         return self.media_lost(session).await;
                     }
-                    other => self.on_peer_event(&mut session.peer, other),
+                    other => {
+                        if let PeerEvent::State(state) = &other {
+                            match state {
+                                RTCPeerConnectionState::Connected => self.ice.connected(true, Instant::now()),
+                                RTCPeerConnectionState::Disconnected => {
+                                    tracing::info!("media disconnected");
+                                    self.ice.connected(false, Instant::now());
+                                }
+                                _ => {}
+                            }
+                        }
+                        self.on_peer_event(&mut session.peer, other);
+                    }
                 },
                 Some(event) = media_events.recv() => match event {
                     MediaEvent::Receiving { participant, kind, on } => {
@@ -528,6 +549,13 @@ impl Driver {
                             }
                             continue;
                         }
+                        Some(Cmd::NetworkChanged) => {
+                            tracing::info!("the device's network changed");
+                            if self.ice.want() == Next::Restart && self.restart_ice(session).await.is_err() {
+                                return Outcome::Dropped("the server connection dropped".into());
+                            }
+                            continue;
+                        }
                     };
                     if session.signal.send(&message).await.is_err() {
                         return Outcome::Dropped("the server connection dropped".into());
@@ -535,6 +563,12 @@ impl Driver {
                 },
                 _ = ping.tick() => {
                     if session.signal.send(&ClientMessage::Ping).await.is_err() {
+                        return Outcome::Dropped("the server connection dropped".into());
+                    }
+                }
+                _ = sleep_until(ice_at) => {
+                    tracing::info!("media disconnected for {:?}: restarting ICE", super::ice::DISCONNECTED_FOR);
+                    if self.ice.due() == Next::Restart && self.restart_ice(session).await.is_err() {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
@@ -556,6 +590,26 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Sends our offer that restarts ICE. An error only when the socket is gone; a stack that
+    /// cannot make the offer is logged (the call goes on, and reconnects if the media fails).
+    async fn restart_ice(&mut self, session: &mut Session) -> Result<(), CoreError> {
+        let sdp = match peer::restart_offer(&mut session.peer).await {
+            Ok(sdp) => sdp,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot restart ICE");
+                self.ice.not_sent();
+                // Our offer may be half made: back to the last agreed state.
+                let _ = peer::roll_back(&session.peer).await;
+                return Ok(());
+            }
+        };
+        session.signal.send(&ClientMessage::Offer { sdp }).await?;
+        self.ice.sent();
+        self.shared.ice_restarts.fetch_add(1, Ordering::Relaxed);
+        tracing::info!("ICE restart offered");
+        Ok(())
     }
 
     /// The media connection failed or was closed. When the server ended the call (a removal,
@@ -668,10 +722,61 @@ impl Driver {
         match message {
             ServerMessage::Offer { sdp } => {
                 self.shared.server_offers.fetch_add(1, Ordering::Relaxed);
+                if self.ice.outstanding() {
+                    // Our restart offer crossed the server's: the server refuses ours, we answer
+                    // its own and restart again after.
+                    tracing::info!("our ICE restart crossed a server offer; answering it first");
+                    self.ice.crossed();
+                    if let Err(e) = peer::roll_back(&session.peer).await {
+                        return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
+                    }
+                }
                 if let Err(e) = answer(session, sdp).await {
                     return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
                 }
             }
+            ServerMessage::Answer { sdp } => match self.ice.answer() {
+                Reply::Ours(next) => {
+                    let applied = match RTCSessionDescription::answer(sdp) {
+                        Ok(answer) => session
+                            .peer
+                            .pc
+                            .set_remote_description(answer)
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = applied {
+                        return Some(Outcome::Lost(format!("ICE restart failed: {e}")));
+                    }
+                    tracing::info!("ICE restart answered");
+                    if next == Next::Restart && self.restart_ice(session).await.is_err() {
+                        return Some(Outcome::Dropped("the server connection dropped".into()));
+                    }
+                }
+                Reply::NotOurs(_) => tracing::debug!("an answer to no offer of ours; ignored"),
+            },
+            ServerMessage::Error {
+                code: ErrorCode::NegotiationFailed,
+                message,
+                fatal: false,
+            } => match self.ice.refused() {
+                Reply::Ours(_) => {
+                    tracing::warn!(%message, "the server refused our ICE restart");
+                    if let Err(e) = peer::roll_back(&session.peer).await {
+                        return Some(Outcome::Lost(format!("renegotiation failed: {e}")));
+                    }
+                }
+                Reply::NotOurs(Next::Restart) => {
+                    tracing::debug!(%message, "the refusal of our crossed offer; restarting again");
+                    if self.restart_ice(session).await.is_err() {
+                        return Some(Outcome::Dropped("the server connection dropped".into()));
+                    }
+                }
+                Reply::NotOurs(Next::Wait) => {
+                    self.shared.refused(ErrorCode::NegotiationFailed, message);
+                }
+            },
             ServerMessage::Error {
                 code,
                 message,

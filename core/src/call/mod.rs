@@ -14,6 +14,7 @@ mod connect;
 mod driver;
 pub mod e2ee;
 mod host;
+pub mod ice;
 pub mod media_in;
 pub mod media_out;
 pub mod peer;
@@ -199,6 +200,8 @@ enum Cmd {
     Host(ClientMessage),
     /// The app shows this participant this way now.
     SetView(String, ParticipantView),
+    /// The device's network changed: restart ICE.
+    NetworkChanged,
     Leave(oneshot::Sender<()>),
 }
 
@@ -211,6 +214,8 @@ struct Shared {
     media_kept: AtomicU64,
     /// Offers from the server (renegotiations) answered.
     server_offers: AtomicU64,
+    /// ICE restart offers sent.
+    ice_restarts: AtomicU64,
     /// The key exchange (end-to-end encryption), fed every server message by [`driver::follow`].
     kx: Mutex<e2ee::KeyExchange>,
 }
@@ -265,6 +270,8 @@ pub struct ConnectionCounters {
     pub resumes_media_kept: u64,
     /// Renegotiations the server started (its offers) that this client answered.
     pub server_offers: u64,
+    /// ICE restarts this client offered (a lasting disconnection, a network change).
+    pub ice_restarts: u64,
 }
 
 /// A joined room. Dropping it leaves the room.
@@ -327,6 +334,7 @@ impl Call {
             names: Mutex::new(HashMap::new()),
             media_kept: AtomicU64::new(0),
             server_offers: AtomicU64::new(0),
+            ice_restarts: AtomicU64::new(0),
             kx: Mutex::new(kx),
         });
         let outgoing = Outgoing::start(
@@ -375,6 +383,7 @@ impl Call {
             kept: None,
             view: Default::default(),
             view_at: None,
+            ice: Default::default(),
         };
         tokio::spawn(driver.run(first, cmd_rx, media_rx));
         Ok(Self {
@@ -411,6 +420,7 @@ impl Call {
         ConnectionCounters {
             resumes_media_kept: self.shared.media_kept.load(Ordering::Relaxed),
             server_offers: self.shared.server_offers.load(Ordering::Relaxed),
+            ice_restarts: self.shared.ice_restarts.load(Ordering::Relaxed),
         }
     }
 
@@ -515,6 +525,16 @@ impl Call {
         }
         self.cmd
             .send(Cmd::SetView(participant_id.to_owned(), view))
+            .map_err(|_| CoreError::CallEnded)
+    }
+
+    /// The device's network changed (Wi-Fi to mobile data and back, a VPN, a cable): in the
+    /// room, the call restarts ICE on the same peer connection (the others are not
+    /// renegotiated); in the lobby or while reconnecting, nothing is needed. Cheap and safe to
+    /// call on every change the platform reports. [`CoreError::CallEnded`] after the call ended.
+    pub fn on_network_changed(&self) -> Result<(), CoreError> {
+        self.cmd
+            .send(Cmd::NetworkChanged)
             .map_err(|_| CoreError::CallEnded)
     }
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
-use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy, RTCOfferOptions};
+use rtc::peer_connection::sdp::RTCSessionDescription;
 use salon_protocol::{IceServer, MAX_ICE_SERVER_URLS, TurnTransport, TurnUrl};
 use salon_rtc::events::ChannelHandler;
 pub use salon_rtc::events::PeerEvent;
@@ -84,6 +86,13 @@ pub async fn build(
                 .build(),
         )
         .with_media_engine(me)
+        // An ICE restart (a new network) binds the sockets again: the interfaces there are now,
+        // not the ones the call started on.
+        .with_setting_engine(
+            SettingEngineBuilder::new()
+                .with_discard_local_candidates_during_ice_restart(true)
+                .build(),
+        )
         .with_interceptor_registry(registry)
         .with_handler(handler as Arc<dyn PeerConnectionEventHandler>)
         .with_udp_addrs(udp_addrs.to_vec())
@@ -103,4 +112,35 @@ pub async fn local_sdp(peer: &mut ClientPeer) -> Result<String, CoreError> {
     salon_rtc::events::local_sdp_when_gathered(&peer.pc, &mut peer.gathering)
         .await
         .ok_or_else(|| CoreError::network("no local description"))
+}
+
+/// Our offer that restarts ICE (fresh credentials, candidates gathered again on the interfaces
+/// there are now), once gathered: its SDP, to send.
+pub async fn restart_offer(peer: &mut ClientPeer) -> Result<String, CoreError> {
+    let offer = peer
+        .pc
+        .create_offer(Some(RTCOfferOptions { ice_restart: true }))
+        .await
+        .map_err(CoreError::media)?;
+    // The first gathering's `complete` must not count for this one: wait for the state to move
+    // (briefly: a fast gathering may be over before we look).
+    peer.gathering.mark_unchanged();
+    peer.pc
+        .set_local_description(offer)
+        .await
+        .map_err(CoreError::media)?;
+    let _ = tokio::time::timeout(GATHERING_STARTS_WITHIN, peer.gathering.changed()).await;
+    local_sdp(peer).await
+}
+
+/// How long a restart waits for its gathering to begin.
+const GATHERING_STARTS_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Takes back our offer that the server's crossed (it refuses ours; we answer its own).
+pub async fn roll_back(peer: &ClientPeer) -> Result<(), CoreError> {
+    let rollback = RTCSessionDescription::rollback(None).map_err(CoreError::media)?;
+    peer.pc
+        .set_local_description(rollback)
+        .await
+        .map_err(CoreError::media)
 }

@@ -1541,6 +1541,14 @@ public protocol SalonCallProtocol: AnyObject, Sendable {
     func mute(participantId: String, video: Bool) throws 
     
     /**
+     * The device's network changed: the app calls this on every change its platform reports
+     * (Android's default-network callback, iOS's `NWPathMonitor`). In the room the call
+     * restarts ICE on the same connection, so media moves to the new network without anyone
+     * being renegotiated; otherwise nothing is needed. `CallEnded` after the call ended.
+     */
+    func onNetworkChanged() throws 
+    
+    /**
      * Raises or lowers my hand.
      */
     func raiseHand(raised: Bool) throws 
@@ -1778,6 +1786,20 @@ open func mute(participantId: String, video: Bool)throws   {try rustCallWithErro
             self.uniffiCloneHandle(),
         FfiConverterString.lower(participantId),
         FfiConverterBool.lower(video),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The device's network changed: the app calls this on every change its platform reports
+     * (Android's default-network callback, iOS's `NWPathMonitor`). In the room the call
+     * restarts ICE on the same connection, so media moves to the new network without anyone
+     * being renegotiated; otherwise nothing is needed. `CallEnded` after the call ended.
+     */
+open func onNetworkChanged()throws   {try rustCallWithError(FfiConverterTypeSalonError_lift) {
+        uniffiCallStatus in
+    uniffi_salon_core_fn_method_saloncall_on_network_changed(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
 }
@@ -5926,6 +5948,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_mute() != 18948) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_salon_core_checksum_method_saloncall_on_network_changed() != 57907) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_salon_core_checksum_method_saloncall_raise_hand() != 1852) {

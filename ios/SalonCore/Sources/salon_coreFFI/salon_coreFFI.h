@@ -469,6 +469,11 @@ void uniffi_salon_core_fn_method_saloncall_lower_hands(uint64_t ptr, RustBuffer 
 void uniffi_salon_core_fn_method_saloncall_mute(uint64_t ptr, RustBuffer participant_id, int8_t video, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ON_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_ON_NETWORK_CHANGED
+void uniffi_salon_core_fn_method_saloncall_on_network_changed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_RAISE_HAND
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_FN_METHOD_SALONCALL_RAISE_HAND
 void uniffi_salon_core_fn_method_saloncall_raise_hand(uint64_t ptr, int8_t raised, RustCallStatus *_Nonnull out_status
@@ -1117,6 +1122,12 @@ uint16_t uniffi_salon_core_checksum_method_saloncall_lower_hands(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
 #define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_MUTE
 uint16_t uniffi_salon_core_checksum_method_saloncall_mute(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ON_NETWORK_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_SALON_CORE_CHECKSUM_METHOD_SALONCALL_ON_NETWORK_CHANGED
+uint16_t uniffi_salon_core_checksum_method_saloncall_on_network_changed(void
     
 );
 #endif

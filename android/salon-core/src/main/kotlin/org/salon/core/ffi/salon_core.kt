@@ -820,6 +820,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_mute(
     ): Int
+    external fun uniffi_salon_core_checksum_method_saloncall_on_network_changed(
+    ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_raise_hand(
     ): Int
     external fun uniffi_salon_core_checksum_method_saloncall_react(
@@ -991,6 +993,8 @@ internal object UniffiLib {
     external fun uniffi_salon_core_fn_method_saloncall_lower_hands(`ptr`: Long,`participantId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_mute(`ptr`: Long,`participantId`: RustBuffer.ByValue,`video`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_salon_core_fn_method_saloncall_on_network_changed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_salon_core_fn_method_saloncall_raise_hand(`ptr`: Long,`raised`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1276,6 +1280,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_mute() and 0xFFFF) != 18948) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_salon_core_checksum_method_saloncall_on_network_changed() and 0xFFFF) != 57907) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_salon_core_checksum_method_saloncall_raise_hand() and 0xFFFF) != 1852) {
@@ -3331,6 +3338,14 @@ public interface SalonCallInterface {
     fun `mute`(`participantId`: kotlin.String, `video`: kotlin.Boolean)
     
     /**
+     * The device's network changed: the app calls this on every change its platform reports
+     * (Android's default-network callback, iOS's `NWPathMonitor`). In the room the call
+     * restarts ICE on the same connection, so media moves to the new network without anyone
+     * being renegotiated; otherwise nothing is needed. `CallEnded` after the call ended.
+     */
+    fun `onNetworkChanged`()
+    
+    /**
      * Raises or lowers my hand.
      */
     fun `raiseHand`(`raised`: kotlin.Boolean)
@@ -3656,6 +3671,25 @@ open class SalonCall: Disposable, AutoCloseable, SalonCallInterface
         
         FfiConverterString.lower(`participantId`),
         FfiConverterBoolean.lower(`video`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The device's network changed: the app calls this on every change its platform reports
+     * (Android's default-network callback, iOS's `NWPathMonitor`). In the room the call
+     * restarts ICE on the same connection, so media moves to the new network without anyone
+     * being renegotiated; otherwise nothing is needed. `CallEnded` after the call ended.
+     */
+    @Throws(SalonException::class)override fun `onNetworkChanged`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(SalonException) { _status ->
+    UniffiLib.uniffi_salon_core_fn_method_saloncall_on_network_changed(
+        it,
+        _status)
 }
     }
     
