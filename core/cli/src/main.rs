@@ -4,7 +4,7 @@
 //! salon-cli create --server http://127.0.0.1:8080 [--name "Friday drinks"]
 //! salon-cli rooms
 //! salon-cli join <invite-link> --name Bot [--seconds 30] [--no-audio] [--report json] [--host]
-//!                [--say TEXT]... [--react EMOJI] [--raise-hand]
+//!                [--say TEXT]... [--react EMOJI] [--raise-hand]   (SIGHUP: the network changed)
 //! salon-cli status <invite-link>
 //! salon-cli host <invite-link> [--host-key KEY] <list|lock|unlock|admit|deny|remove|unban|
 //!                                                mute|ask-mute|cohost|panic|rotate|end> [args]
@@ -173,6 +173,10 @@ struct Report {
     /// `remote` as `<id>|screen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     presenting: Option<String>,
+    /// ICE restarts offered (network changes, lasting disconnections).
+    ice_restarts: u64,
+    /// Reconnects that went on with the same peer connection.
+    resumes_media_kept: u64,
 }
 
 #[derive(Serialize)]
@@ -463,8 +467,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
             let mut end = None;
+            // SIGHUP stands for what a phone's operating system reports: the network changed
+            // (the call restarts ICE on its connection, as the apps make it).
+            let mut hangups =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             while tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    Some(()) = async {
+                        match hangups.as_mut() {
+                            Some(h) => h.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        eprintln!("Network change (SIGHUP): restarting ICE");
+                        let _ = call.on_network_changed();
+                    }
+                }
                 if let ConnectionStatus::Ended { reason } = call.state().connection {
                     eprintln!("The call ended: {reason:?}");
                     end = Some(reason);
@@ -578,6 +597,8 @@ fn report_of(call: &Call) -> Report {
             })
             .collect(),
         reactions: Vec::new(),
+        ice_restarts: call.connection_counters().ice_restarts,
+        resumes_media_kept: call.connection_counters().resumes_media_kept,
         presenting: state
             .participants
             .iter()
