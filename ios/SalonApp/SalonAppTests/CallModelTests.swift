@@ -3,8 +3,8 @@ import XCTest
 
 @testable import SalonApp
 
-/// The call screen's model over the fake service: views, the pin, speakers, my video watched.
-/// The same cases as the Android `CallViewModelTest`.
+/// The call screen's model over the fake service: views, the pin, speakers, my video watched,
+/// network changes. The same cases as the Android `CallViewModelTest`.
 @MainActor
 final class CallModelTests: XCTestCase {
     private let salon = FakeSalonService()
@@ -31,9 +31,9 @@ final class CallModelTests: XCTestCase {
     }
 
     /// Starts the model and returns the call it joined.
-    private func start() async throws -> (CallModel, FakeCall, Task<Void, Never>) {
+    private func start(network: any NetworkPaths = DevicePaths()) async throws -> (CallModel, FakeCall, Task<Void, Never>) {
         salon.setStatus(RoomStatus(id: "room", name: "Living room", participants: 1, maxParticipants: 50, full: false), for: link)
-        let model = CallModel(salon: salon, link: link, myName: "Me")
+        let model = CallModel(salon: salon, link: link, myName: "Me", network: network)
         let running = Task { await model.run() }
         await until({ !self.salon.calls.isEmpty }, "the model did not join")
         return (model, try XCTUnwrap(salon.calls.last), running)
@@ -97,4 +97,63 @@ final class CallModelTests: XCTestCase {
         await until { !model.state.videoWatched }
         XCTAssertFalse(model.state.tiles.contains { $0.dominant })
     }
+
+    func testANewNetworkRestartsICEUntilTheCallEnds() async throws {
+        let paths = FakePaths()
+        let (_, call, running) = try await start(network: paths)
+        defer { running.cancel() }
+        await until({ paths.watching }, "the network is not watched")
+
+        let wifi = NetworkPath(satisfied: true, interfaces: ["wifi en0", "cellular pdp_ip0"])
+        let cellular = NetworkPath(satisfied: true, interfaces: ["cellular pdp_ip0"])
+        // The first update is the network the call already uses; then its costs change: no news.
+        paths.send(wifi)
+        paths.send(wifi)
+        // Wi-Fi goes: one change.
+        paths.send(cellular)
+        await until { call.networkChanges == 1 }
+        // No route for a moment, then mobile data again.
+        paths.send(NetworkPath(satisfied: false, interfaces: []))
+        paths.send(cellular)
+        await until { call.networkChanges == 2 }
+
+        // Removed by a host: the call ends by itself, and the monitor is cancelled.
+        var ended = call.state
+        ended.connection = .ended(.removed)
+        call.emit(ended)
+        await until({ !paths.watching }, "the network is still watched after the call ended")
+        XCTAssertEqual(call.networkChanges, 2)
+    }
+
+    func testLeavingStopsWatchingTheNetwork() async throws {
+        let paths = FakePaths()
+        let (model, _, running) = try await start(network: paths)
+        defer { running.cancel() }
+        await until({ paths.watching }, "the network is not watched")
+        model.send(.leave)
+        await until({ !paths.watching }, "the network is still watched after leaving")
+    }
+}
+
+/// Network paths as a test sends them, as `NWPathMonitor` would; `watching` while the model reads them.
+private final class FakePaths: NetworkPaths, @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: AsyncStream<NetworkPath>.Continuation?
+
+    private func locked<R>(_ body: () -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    var watching: Bool { locked { continuation != nil } }
+
+    func paths() -> AsyncStream<NetworkPath> {
+        AsyncStream { continuation in
+            continuation.onTermination = { [weak self] _ in self?.locked { self?.continuation = nil } }
+            locked { self.continuation = continuation }
+        }
+    }
+
+    func send(_ path: NetworkPath) { _ = locked { continuation }?.yield(path) }
 }

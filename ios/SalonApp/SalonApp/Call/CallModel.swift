@@ -173,7 +173,8 @@ enum CallEvent {
 
 /// Joins the room behind `link` as `myName` and shows it; mirrors the Android `CallViewModel`.
 /// The phone's own camera and microphone are not captured yet: it joins with both off, and can
-/// send the core's test pattern instead.
+/// send the core's test pattern instead. The core hears of the device's network changes
+/// (`network`) while the call lasts.
 @MainActor
 final class CallModel: ObservableObject {
     @Published private(set) var state = CallState()
@@ -184,6 +185,9 @@ final class CallModel: ObservableObject {
     private var room: RoomState?
     private var pictures: [String: TilePicture] = [:]
     private var testPattern: Task<Void, Never>?
+    private let network: any NetworkPaths
+    /// Tells the call of network changes, until the call ends.
+    private var watchingNetwork: Task<Void, Never>?
     private var pinned: String?
     private var shown: TilesShown?
     private var views: TileViews?
@@ -201,11 +205,15 @@ final class CallModel: ObservableObject {
     /// How long a reaction floats over a tile.
     nonisolated static let reactionSeconds = 2.0
 
-    init(salon: any SalonService, link: String, myName: String, joined: (any Call)? = nil) {
+    init(
+        salon: any SalonService, link: String, myName: String, joined: (any Call)? = nil,
+        network: any NetworkPaths = DevicePaths()
+    ) {
         self.salon = salon
         self.link = link
         self.myName = myName
         self.joined = joined
+        self.network = network
         state.reactions = salon.reactions
     }
 
@@ -225,6 +233,7 @@ final class CallModel: ObservableObject {
             }
         }
         self.call = call
+        watchNetwork(call)
         views = TileViews { [call] id, view in try call.setView(participantId: id, view: view) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { @MainActor [weak self] in
@@ -329,8 +338,23 @@ final class CallModel: ObservableObject {
 
     private func show(_ room: RoomState) {
         self.room = room
+        // An ended call has no media left to move.
+        if case .ended = room.connection { watchingNetwork?.cancel() }
         render()
         updateViews(force: false)
+    }
+
+    /// Another network (Wi-Fi to mobile data, a VPN, a network again after none): the core
+    /// restarts ICE, so the media moves without the call being left and joined again.
+    private func watchNetwork(_ call: any Call) {
+        let network = self.network
+        watchingNetwork = Task.detached {
+            var policy = NetworkChangePolicy()
+            for await path in network.paths() {
+                // Throws only `.callEnded`: a change racing the end of the call has nothing to move.
+                if policy.changed(to: path) { try? call.onNetworkChanged() }
+            }
+        }
     }
 
     /// Views follow who is here, the pin and the grid's reports; never the pictures or the
@@ -430,6 +454,7 @@ final class CallModel: ObservableObject {
     private func leave() {
         testPattern?.cancel()
         testPattern = nil
+        watchingNetwork?.cancel()
         guard let call else { return }
         Task.detached { await call.leave() }
     }

@@ -247,7 +247,7 @@ let fakeReactions = ["👍", "❤️", "😂", "😮", "👏", "🎉", "🙌", "
 /// A `Call` driven by the test: `emit` a state, `emitVideo` a picture, `emitEvent` an event;
 /// what the app sends is recorded, host actions as text in `hostActions` ("remove b",
 /// "lock true"), views in `views` (the latest per participant) and `viewLog` (every call, e.g.
-/// "b hidden"). Mirrors the Kotlin `FakeCall`.
+/// "b hidden"), network changes in `networkChanges`. Mirrors the Kotlin `FakeCall`.
 public final class FakeCall: Call, @unchecked Sendable {
     private let lock = NSLock()
     private var current: RoomState
@@ -378,6 +378,18 @@ public final class FakeCall: Call, @unchecked Sendable {
             if participantId.isEmpty { throw SalonError.invalidInput("participant id") }
             viewState.latest[participantId] = view
             viewState.log.append("\(participantId) \(view)")
+        }
+    }
+
+    private var networkChangeCount = 0
+    /// How many times `onNetworkChanged()` was called during the call.
+    public var networkChanges: Int { locked { networkChangeCount } }
+
+    /// Like the core: after the call `.callEnded`.
+    public func onNetworkChanged() throws {
+        try locked {
+            if case .ended = current.connection { throw SalonError.callEnded }
+            networkChangeCount += 1
         }
     }
 

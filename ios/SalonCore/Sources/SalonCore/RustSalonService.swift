@@ -258,6 +258,8 @@ private final class RustCall: Call, @unchecked Sendable {
         try mapErrors { try call.setView(participantId: participantId, view: view.ffi) }
     }
 
+    func onNetworkChanged() throws { try mapErrors { try call.onNetworkChanged() } }
+
     func setLocked(_ locked: Bool) throws { try mapErrors { try call.setLocked(locked: locked) } }
 
     func admit(knockId: String) throws { try mapErrors { try call.admit(knockId: knockId) } }

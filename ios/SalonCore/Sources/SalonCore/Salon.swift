@@ -154,6 +154,13 @@ public protocol Call: AnyObject, Sendable {
     /// call.
     func setView(participantId: String, view: ParticipantView) throws
 
+    /// The device's network changed: another path (Wi-Fi to mobile data and back, a VPN, a
+    /// network again after none). In the room the core restarts ICE on the same connection, so
+    /// my media moves to the new network and nobody else is renegotiated; in the lobby and while
+    /// reconnecting it does nothing. Never blocks; throws `.callEnded` after the call (a change
+    /// racing the end of the call, which the app can ignore).
+    func onNetworkChanged() throws
+
     /// Leaves the room (also from the lobby). Safe to call more than once.
     func leave() async
 

@@ -80,7 +80,7 @@ final class SalonCoreTests: XCTestCase {
         XCTAssertEqual(frames, 0)
     }
 
-    func testAFakeCallRecordsViewsAndCarriesSpeakers() async throws {
+    func testAFakeCallRecordsViewsAndNetworkChangesAndCarriesSpeakers() async throws {
         let salon = FakeSalonService()
         let room = try await salon.createRoom(server: "https://salon.example.org")
         let call = try await salon.join(link: room.link, options: JoinOptions(name: "Me"))
@@ -97,6 +97,9 @@ final class SalonCoreTests: XCTestCase {
         XCTAssertThrowsError(try call.setView(participantId: "", view: .hidden)) { error in
             XCTAssertEqual(error as? SalonError, .invalidInput("participant id"))
         }
+        try call.onNetworkChanged()
+        try call.onNetworkChanged()
+        XCTAssertEqual(fake.networkChanges, 2)
 
         var changed = call.state
         changed.speakers = ["b", "me"]
@@ -110,6 +113,10 @@ final class SalonCoreTests: XCTestCase {
         XCTAssertThrowsError(try call.setView(participantId: "b", view: .thumbnail)) { error in
             XCTAssertEqual(error as? SalonError, .callEnded)
         }
+        XCTAssertThrowsError(try call.onNetworkChanged()) { error in
+            XCTAssertEqual(error as? SalonError, .callEnded)
+        }
+        XCTAssertEqual(fake.networkChanges, 2)
     }
 
     /// Polls `probe` every 50 ms until it holds or `seconds` pass.
@@ -124,7 +131,8 @@ final class SalonCoreTests: XCTestCase {
 
     /// Views through the Swift wrapper, the real core and a real server: when Ada hides Bo's
     /// tile (the only one watching it), Bo's state says nobody watches his video; when she shows
-    /// it large, it is watched again. A malformed id is refused at once.
+    /// it large, it is watched again. A malformed id is refused at once. Bo's network changes
+    /// (an ICE restart): he stays in the room, watched.
     func testViewsThroughTheRustCoreAndARealServer() async throws {
         let (url, _) = try startServer()
         let ada = try RustSalonService(dataDirectory: try temporaryDirectory())
@@ -160,10 +168,21 @@ final class SalonCoreTests: XCTestCase {
         let watched = await eventually(10) { boCall.state.videoWatched }
         XCTAssertTrue(watched, "Bo was not told that Ada watches again")
 
+        try boCall.onNetworkChanged()
+        let decoded = adaCall.remoteStats().first { $0.participantId == boId }?.framesDecoded ?? 0
+        let flowing = await eventually(20) {
+            (adaCall.remoteStats().first { $0.participantId == boId }?.framesDecoded ?? 0) >= decoded + 15
+        }
+        XCTAssertTrue(flowing, "Bo's pictures stopped after his network changed")
+        XCTAssertEqual(boCall.state.connection, .connected)
+
         feeder.cancel()
         await boCall.leave()
         await adaCall.leave()
         XCTAssertThrowsError(try adaCall.setView(participantId: boId, view: .thumbnail)) { error in
+            XCTAssertEqual(error as? SalonError, .callEnded)
+        }
+        XCTAssertThrowsError(try adaCall.onNetworkChanged()) { error in
             XCTAssertEqual(error as? SalonError, .callEnded)
         }
     }

@@ -48,6 +48,7 @@ import org.salon.app.call.CallViewModel
 import org.salon.app.friends.FriendsRoute
 import org.salon.app.friends.FriendsViewModel
 import org.salon.app.media.AndroidCallMedia
+import org.salon.app.net.AndroidNetworkWatch
 import org.salon.app.permissions.PermissionBroker
 import org.salon.app.service.OngoingCall
 import org.salon.core.SalonService
@@ -250,6 +251,7 @@ fun SalonNavigation(
                         val grant = joined?.let { MediaGrant(camera = it.options.cameraOn, microphone = it.options.microphoneOn, note = it.note) }
                         CallViewModel(
                             salon, roomLink, name, appScope, media,
+                            network = AndroidNetworkWatch(context.applicationContext),
                             wantCamera = true, wantMicrophone = true, title = title,
                             preJoined = joined?.let { it.call to grant!! },
                         )

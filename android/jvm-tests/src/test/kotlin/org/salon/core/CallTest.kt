@@ -84,7 +84,8 @@ class CallTest : TwoPhones() {
 
     // Views and speakers through the wrapper, the real core and a real server (issue 10): Bob talks
     // and sends video; Alice sees him first among the speakers; when Alice hides his tile his video
-    // stops coming and Bob's state says nobody watches; when she shows him large it comes back.
+    // stops coming and Bob's state says nobody watches; when she shows him large it comes back,
+    // and keeps coming when Bob's network changes (an ICE restart).
     @Test
     fun `a hidden tile stops its video, the speaker comes first`() =
         runBlocking<Unit> {
@@ -123,6 +124,15 @@ class CallTest : TwoPhones() {
                 withTimeout(10.seconds) {
                     while (aliceCall.remoteStats().single { it.participantId == bobId }.framesDecoded < decoded + 5) delay(100)
                 }
+
+                // Bob's phone changes networks: his call restarts ICE on the same connection
+                // (core/tests/reconnect.rs has the details), and his pictures keep decoding at Alice's.
+                bobCall.onNetworkChanged()
+                val beforeChange = aliceCall.remoteStats().single { it.participantId == bobId }.framesDecoded
+                withTimeout(20.seconds) {
+                    while (aliceCall.remoteStats().single { it.participantId == bobId }.framesDecoded < beforeChange + 15) delay(100)
+                }
+                assertEquals(Connection.Connected, bobCall.state.value.connection)
             } finally {
                 feeder.cancelAndJoin()
             }
@@ -132,6 +142,7 @@ class CallTest : TwoPhones() {
             bobCall.leave()
             aliceCall.leave()
             assertFailsWith<SalonError.CallEnded> { aliceCall.setView(bobId, ParticipantView.Thumbnail) }
+            assertFailsWith<SalonError.CallEnded> { aliceCall.onNetworkChanged() }
         }
 
     private fun received(call: Call, from: String): Long =

@@ -64,6 +64,11 @@ class FakeSalonServiceTest {
             assertEquals(listOf("b Hidden", "b Large"), fake.viewLog)
             assertFailsWith<SalonError.InvalidInput> { call.setView("", ParticipantView.Hidden) }
 
+            // Network changes are counted.
+            call.onNetworkChanged()
+            call.onNetworkChanged()
+            assertEquals(2, fake.networkChanges)
+
             // Speakers and my video watched come with the state.
             fake.emit(call.state.value.copy(speakers = listOf("b"), videoWatched = false))
             assertEquals("b", call.state.value.dominantSpeaker)
@@ -73,5 +78,7 @@ class FakeSalonServiceTest {
             assertEquals(emptyList(), call.videoFrames().toList())
             assertFailsWith<SalonError.CallEnded> { call.sendAudioFrame(ShortArray(960)) }
             assertFailsWith<SalonError.CallEnded> { call.setView("b", ParticipantView.Thumbnail) }
+            assertFailsWith<SalonError.CallEnded> { call.onNetworkChanged() }
+            assertEquals(2, fake.networkChanges)
         }
 }

@@ -185,7 +185,7 @@ internal val FAKE_REACTIONS = listOf("👍", "❤️", "😂", "😮", "👏", "
  * A [Call] driven by the test: [emit] a state, [emitVideo] a frame, [emitEvent] an event; what
  * the app sends is recorded, host actions as text in [hostActions] (e.g. "remove b",
  * "lock true"), views in [views] (the latest per participant) and [viewLog] (every call, e.g.
- * "b Hidden").
+ * "b Hidden"), network changes in [networkChanges].
  */
 class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
     private val mutableState = MutableStateFlow(initial)
@@ -286,6 +286,18 @@ class FakeCall(initial: RoomState, val options: JoinOptions) : Call {
         if (participantId.isBlank()) throw SalonError.InvalidInput("participant id")
         views[participantId] = view
         viewLog += "$participantId $view"
+    }
+
+    /** How many times [onNetworkChanged] was called during the call. */
+    @Volatile
+    var networkChanges: Int = 0
+        private set
+
+    /** Like the core: after the call [SalonError.CallEnded]. */
+    @Synchronized
+    override fun onNetworkChanged() {
+        checkOpen()
+        networkChanges++
     }
 
     override suspend fun leave() {

@@ -220,6 +220,8 @@ private class RustCall(private val call: SalonCall, private val relay: CallRelay
 
     override fun setView(participantId: String, view: ParticipantView) = mapErrors { call.setView(participantId, view.toFfi()) }
 
+    override fun onNetworkChanged() = mapErrors { call.onNetworkChanged() }
+
     override fun setLocked(locked: Boolean) = mapErrors { call.setLocked(locked) }
 
     override fun admit(knockId: String) = mapErrors { call.admit(knockId) }

@@ -171,6 +171,15 @@ interface Call {
      */
     fun setView(participantId: String, view: ParticipantView)
 
+    /**
+     * The device's network changed: another default network (Wi-Fi to mobile data and back, a
+     * VPN), or new addresses on it. In the room the core restarts ICE on the same connection, so
+     * my media moves to the new network and nobody else is renegotiated; in the lobby and while
+     * reconnecting it does nothing. Never blocks; throws [SalonError.CallEnded] after the call
+     * (a change racing the end of the call, which the app can ignore).
+     */
+    fun onNetworkChanged()
+
     /** Leaves the room (also from the lobby). Safe to call more than once. */
     suspend fun leave()
 

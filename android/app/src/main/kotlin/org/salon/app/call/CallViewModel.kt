@@ -28,6 +28,9 @@ import org.salon.app.media.FocusPolicy
 import org.salon.app.media.NoMedia
 import org.salon.app.media.PictureConverter
 import org.salon.app.media.RouteChooser
+import org.salon.app.net.NetworkChangePolicy
+import org.salon.app.net.NetworkWatch
+import org.salon.app.net.NoNetworkWatch
 import org.salon.app.permissions.Capture
 import org.salon.app.permissions.MediaGrant
 import org.salon.app.permissions.PermissionNote
@@ -246,8 +249,9 @@ sealed interface CallEvent {
  * Joins the room behind [link] as [myName] and shows it. With [wantCamera] / [wantMicrophone] it
  * first asks for those permissions (in context, through [media]) and joins with what was granted,
  * explaining the rest ([CallState.permissionNote]); the camera and microphone then follow my
- * switches in the room's state (my toggles, a host's mute, a phone call taking the audio). The
- * core's test pattern can stand in for the camera.
+ * switches in the room's state (my toggles, a host's mute, a phone call taking the audio), and
+ * the core hears of changes of the default network ([network]). The core's test pattern can
+ * stand in for the camera.
  */
 class CallViewModel(
     private val salon: SalonService,
@@ -255,6 +259,7 @@ class CallViewModel(
     private val myName: String,
     private val appScope: CoroutineScope,
     private val media: CallMedia = NoMedia,
+    private val network: NetworkWatch = NoNetworkWatch,
     private val wantCamera: Boolean = false,
     private val wantMicrophone: Boolean = false,
     /** The room's name for the ongoing-call notification until the room says its own. */
@@ -421,14 +426,16 @@ class CallViewModel(
     }
 
     /**
-     * The phone's side of the call: the ongoing-call service and audio session, then the camera
-     * and microphone following my switches (and the permissions), until the call ends.
+     * The phone's side of the call: the ongoing-call service and audio session, the default
+     * network, then the camera and microphone following my switches (and the permissions),
+     * until the call ends.
      */
     private fun CoroutineScope.startMedia(joined: Call) {
         val active = OngoingCall.Active(joined.state.value.roomName ?: title.ifEmpty { "a room" }) { onEvent(CallEvent.Leave) }
         ongoing = active
         OngoingCall.begin(active)
         media.beginCall(active.roomName, joined.state.value.cameraOn && grant.camera, ::onFocus)
+        watchNetwork(joined)
         launch {
             joined.state.map { it.microphoneOn && grant.microphone }.distinctUntilChanged().collect { on ->
                 if (on) media.startMicrophone { pcm -> joined.sendAudioFrame(pcm) } else media.stopMicrophone()
@@ -453,6 +460,24 @@ class CallViewModel(
             // A call that ends by itself (removed, the room ended) lets the camera and microphone go too.
             joined.state.first { it.connection is Connection.Ended }
             endMedia()
+        }
+    }
+
+    /**
+     * Another default network (Wi-Fi to mobile data, a VPN) or new addresses on it: the core
+     * restarts ICE, so the media moves without the call being left and joined again. Until the
+     * call ends ([endMedia]).
+     */
+    private fun watchNetwork(joined: Call) {
+        val policy = NetworkChangePolicy(network.current)
+        network.start { event ->
+            if (policy.onEvent(event)) {
+                try {
+                    joined.onNetworkChanged()
+                } catch (e: SalonError.CallEnded) {
+                    // A change racing the end of the call: there is nothing left to move.
+                }
+            }
         }
     }
 
@@ -526,6 +551,7 @@ class CallViewModel(
     private fun endMedia() {
         if (mediaEnded) return
         mediaEnded = true
+        network.stop()
         media.endCall()
         ongoing?.let(OngoingCall::end)
     }

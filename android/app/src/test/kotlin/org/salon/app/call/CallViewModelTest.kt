@@ -12,19 +12,25 @@ import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Test
+import org.salon.app.net.NetworkEvent
+import org.salon.app.net.NetworkWatch
 import org.salon.app.permissions.Capture
 import org.salon.app.permissions.MediaGrant
 import org.salon.app.permissions.PermissionNote
 import org.salon.core.FakeCall
 import org.salon.core.JoinOptions
 import org.salon.core.Connection
+import org.salon.core.EndReason
 import org.salon.core.FakeSalonService
 import org.salon.core.Participant
 import org.salon.core.ParticipantView
 import org.salon.core.RoomState
 import org.salon.core.RoomStatus
 
-/** The call screen's ViewModel over the fake service: views, the pin, speakers, my video watched. */
+/**
+ * The call screen's ViewModel over the fake service: views, the pin, speakers, my video watched,
+ * network changes.
+ */
 @OptIn(ExperimentalCoroutinesApi::class)
 class CallViewModelTest {
     private val salon = FakeSalonService()
@@ -129,4 +135,69 @@ class CallViewModelTest {
             assertFalse(viewModel.state.value.tiles.any { it.dominant })
             assertFalse(viewModel.state.value.videoWatched)
         }
+
+    @Test
+    fun `a new default network restarts ICE, the callbacks about the same one do not`() =
+        runTest {
+            val network = FakeNetworkWatch(current = WIFI)
+            CallViewModel(salon, link, "Me", backgroundScope, network = network)
+            val call = salon.calls.single()
+
+            // Registering describes the current network, then its bandwidth changes: no news.
+            network.send(NetworkEvent.Available(WIFI), NetworkEvent.Capabilities(WIFI), NetworkEvent.Addresses(WIFI, setOf("192.168.1.20")))
+            network.send(NetworkEvent.Capabilities(WIFI), NetworkEvent.Capabilities(WIFI))
+            assertEquals(0, call.networkChanges)
+
+            // Wi-Fi to mobile data: one change, however many callbacks describe it.
+            network.send(NetworkEvent.Available(CELL), NetworkEvent.Capabilities(CELL), NetworkEvent.Addresses(CELL, setOf("10.0.0.7")))
+            assertEquals(1, call.networkChanges)
+            // New addresses on it.
+            network.send(NetworkEvent.Addresses(CELL, setOf("10.0.0.9")))
+            assertEquals(2, call.networkChanges)
+        }
+
+    @Test
+    fun `the network is watched until the call ends, and a change racing the end is ignored`() =
+        runTest {
+            val network = FakeNetworkWatch(current = WIFI)
+            CallViewModel(salon, link, "Me", backgroundScope, network = network)
+            val call = salon.calls.single()
+            val listener = checkNotNull(network.listener)
+
+            // Removed by a host: the call ends by itself, and the callback is unregistered.
+            call.emit(room("a").copy(connection = Connection.Ended(EndReason.Removed)))
+            assertEquals(null, network.listener)
+            // A callback Android had already queued: the call throws CallEnded, which goes nowhere.
+            listener(NetworkEvent.Available(CELL))
+            assertEquals(0, call.networkChanges)
+
+            // Leaving a call that is still on stops the watching too.
+            val second = FakeNetworkWatch(current = WIFI)
+            val again = CallViewModel(salon, link, "Me", backgroundScope, network = second)
+            assertTrue(second.listener != null)
+            again.onEvent(CallEvent.Leave)
+            assertEquals(null, second.listener)
+        }
+
+    private companion object {
+        const val WIFI = 100L
+        const val CELL = 200L
+    }
+}
+
+/** The default network as a test drives it: [send] callbacks as Android would. */
+private class FakeNetworkWatch(override val current: Long?) : NetworkWatch {
+    /** What the ViewModel gave [start], until [stop]. */
+    var listener: ((NetworkEvent) -> Unit)? = null
+        private set
+
+    override fun start(onEvent: (NetworkEvent) -> Unit) {
+        listener = onEvent
+    }
+
+    override fun stop() {
+        listener = null
+    }
+
+    fun send(vararg events: NetworkEvent) = events.forEach { checkNotNull(listener)(it) }
 }
