@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::interceptor_registry::configure_simulcast_extension_headers;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{RTCIceServer, RTCIceTransportPolicy, RTCOfferOptions};
@@ -87,10 +88,13 @@ pub async fn build(
         )
         .with_media_engine(me)
         // An ICE restart (a new network) binds the sockets again: the interfaces there are now,
-        // not the ones the call started on.
+        // not the ones the call started on. No mDNS: the only peer is the server, which never
+        // sends `.local` candidates; and its multicast socket fails to open on a network with
+        // no default route (ENODEV), which would end the call (or its restart) for nothing.
         .with_setting_engine(
             SettingEngineBuilder::new()
                 .with_discard_local_candidates_during_ice_restart(true)
+                .with_multicast_dns_mode(MulticastDnsMode::Disabled)
                 .build(),
         )
         .with_interceptor_registry(registry)
