@@ -236,9 +236,28 @@ export function makeDualHomedNamespace() {
     linkOf(address) {
       return Object.keys(links).find((key) => links[key].inside === address) ?? null;
     },
-    /** Takes an uplink down, as when a phone leaves a Wi-Fi network. */
-    drop(key) {
+    /** Bytes sent so far through an uplink, from inside the namespace. */
+    txBytes(key) {
+      return Number(run('ip', ['netns', 'exec', name, 'cat', `/sys/class/net/${links[key].inner}/statistics/tx_bytes`]).toString().trim());
+    },
+    /** The command line that runs `argv` inside the namespace. */
+    inside(argv) {
+      return ['ip', ['netns', 'exec', name, ...argv]];
+    },
+    /**
+     * Takes an uplink down, as when a phone leaves a Wi-Fi network; with `forget`, its address
+     * goes too (as a phone's does), so nothing can be sent from it through the other uplink.
+     */
+    drop(key, { forget = false } = {}) {
       run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', links[key].inner, 'down']);
+      if (forget) run('ip', ['netns', 'exec', name, 'ip', 'addr', 'flush', 'dev', links[key].inner]);
+    },
+    /** Brings an uplink back (its address and route to the server too). */
+    restore(key) {
+      const l = links[key];
+      run('ip', ['netns', 'exec', name, 'ip', 'addr', 'replace', `${l.inside}/24`, 'dev', l.inner]);
+      run('ip', ['netns', 'exec', name, 'ip', 'link', 'set', l.inner, 'up']);
+      run('ip', ['netns', 'exec', name, 'ip', 'route', 'replace', `${host}/32`, 'via', l.near, 'dev', l.inner, 'metric', String(l.metric)]);
     },
     destroy() {
       cleanup();

@@ -4,8 +4,15 @@
 // join, and the page never starts the call over.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, startServer, waitFor } from './helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, repoRoot, startServer, waitFor,
+} from './helpers.js';
 import { makeDualHomedNamespace, namespacesUnavailable } from './netns.js';
 
 const unavailable = namespacesUnavailable();
@@ -23,6 +30,26 @@ async function framesFlow(viewer, publisher, timeout) {
     timeout, interval: 100, message: `${viewer.label} to decode ${publisher.label}'s video`,
   });
   return Date.now();
+}
+
+/** From now on `viewer`'s page notes every moment `publisher` is missing, and everyone it shows. */
+function watchRoster(viewer, publisher) {
+  return viewer.page.evaluate((id) => {
+    window.testRoster = { missing: 0, ids: new Set() };
+    window.testRosterTimer = setInterval(() => {
+      const ids = window.salon.remoteParticipants();
+      if (!ids.includes(id)) window.testRoster.missing += 1;
+      ids.forEach((other) => window.testRoster.ids.add(other));
+    }, 50);
+  }, publisher.id);
+}
+
+/** What `watchRoster` noted: moments someone was missing, and the ids seen. */
+function rosterSeen(viewer) {
+  return viewer.page.evaluate(() => {
+    clearInterval(window.testRosterTimer);
+    return { missing: window.testRoster.missing, ids: [...window.testRoster.ids] };
+  });
 }
 
 describe('changing networks in a call', { skip: unavailable ?? false }, () => {
@@ -57,14 +84,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       await framesFlow(bo, ada, 30000);
 
       // Ada's page notes every moment Bo is missing from her room, and every Bo she sees.
-      await ada.page.evaluate((boId) => {
-        window.testRoster = { missing: 0, ids: new Set() };
-        window.testRosterTimer = setInterval(() => {
-          const ids = window.salon.remoteParticipants();
-          if (!ids.includes(boId)) window.testRoster.missing += 1;
-          ids.forEach((id) => window.testRoster.ids.add(id));
-        }, 50);
-      }, bo.id);
+      await watchRoster(ada, bo);
 
       const path = (await bo.page.evaluate(() => window.salon.stats())).path;
       const link = ns.linkOf(path?.localAddress);
@@ -88,10 +108,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       const after = (await bo.page.evaluate(() => window.salon.stats())).path;
       assert.notEqual(ns.linkOf(after?.localAddress), link, `Bo still on the dropped uplink: ${JSON.stringify(after)}`);
 
-      const roster = await ada.page.evaluate(() => {
-        clearInterval(window.testRosterTimer);
-        return { missing: window.testRoster.missing, ids: [...window.testRoster.ids] };
-      });
+      const roster = await rosterSeen(ada);
       assert.equal(roster.missing, 0, 'Ada saw Bo leave');
       assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
       assert.equal(await bo.page.evaluate(() => window.salon.participantId), bo.id, 'Bo joined again');
@@ -101,6 +118,96 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
     } catch (error) {
       dumpLogs(guests, server);
       throw error;
+    }
+  });
+
+  it('the native core on a phone: its uplink goes down, the app reports the change, media comes back, nobody notices', { timeout: 120000 }, async () => {
+    const bin = process.env.SALON_CLI_BIN ?? path.join(repoRoot, 'target', 'debug', 'salon-cli');
+    assert.ok(fs.existsSync(bin), `salon-cli not found at ${bin}: run \`cargo build -p salon-cli\``);
+    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-cli-'));
+    let cli = null;
+    let err = '';
+    try {
+      // Both uplinks up (the test before took one down).
+      ns.restore('a');
+      ns.restore('b');
+      const room = await createRoomViaApi(server.url, 'Core on the move', { e2ee: false });
+      const ada = await newGuest(browsers[0], 'ada-core');
+      guests.push(ada);
+      await join(ada, room.url, 'Ada');
+      // salon-cli is the core as the apps use it, inside the namespace with two uplinks.
+      const [cmd, args] = ns.inside([bin, '--data-dir', data, 'join', room.url, '--name', 'Bo',
+        '--seconds', '55', '--width', '320', '--height', '240', '--fps', '15', '--report', 'json']);
+      // The core says when it restarts ICE and resumes (shown with the result).
+      cli = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SALON_LOG: 'warn,salon_core::call=info' } });
+      let out = '';
+      cli.stdout.on('data', (chunk) => { out += chunk; });
+      cli.stderr.on('data', (chunk) => { err += chunk; });
+      const report = new Promise((resolve, reject) => {
+        cli.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`salon-cli exited with ${code}: ${err.slice(-2000)}`));
+          else {
+            try { resolve(JSON.parse(out)); } catch (error) { reject(new Error(`no JSON report (${error.message}): ${err.slice(-1000)}`)); }
+          }
+        });
+      });
+      report.catch(() => {}); // awaited below; a failure before that kills the process
+      const bo = { label: 'Bo', id: null };
+      await waitFor(async () => {
+        const ids = await ada.page.evaluate(() => window.salon.remoteParticipants());
+        bo.id = ids[0] ?? null;
+        return ids.length === 1;
+      }, { timeout: 30000, message: 'Ada to see the core join' });
+      await framesFlow(ada, bo, 30000);
+      await watchRoster(ada, bo);
+
+      // The uplink the core's media leaves by: the one whose byte count grows.
+      const before = { a: ns.txBytes('a'), b: ns.txBytes('b') };
+      await sleep(1000);
+      const sent = { a: ns.txBytes('a') - before.a, b: ns.txBytes('b') - before.b };
+      const link = sent.a >= sent.b ? 'a' : 'b';
+      assert.ok(sent[link] > 20000, `the core sends little media: ${JSON.stringify(sent)} bytes in 1 s`);
+      const dropped = Date.now();
+      ns.drop(link, { forget: true });
+      // What the phone's operating system says at once; the apps pass it on (on_network_changed).
+      cli.kill('SIGHUP');
+      const back = await framesFlow(ada, bo, 15000);
+      const other = link === 'a' ? 'b' : 'a';
+      const moved = { a: ns.txBytes('a'), b: ns.txBytes('b') };
+      await sleep(1000);
+      assert.ok(ns.txBytes(other) - moved[other] > 20000, 'the media does not leave by the other uplink');
+
+      // Back on the first uplink, then the second goes down with no word from the system (or
+      // one that comes late): the core restarts ICE by itself once its media has been silent
+      // for about 3 s (and resumes on a new socket if the old one went with the uplink).
+      ns.restore(link);
+      await sleep(2000);
+      const droppedAgain = Date.now();
+      ns.drop(other, { forget: true });
+      // What was in flight has arrived: from here on, frames are new ones.
+      await sleep(1500);
+      const backAgain = await framesFlow(ada, bo, 25000);
+
+      const roster = await rosterSeen(ada);
+      assert.equal(roster.missing, 0, 'Ada saw the core leave');
+      assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
+      const result = await report;
+      assert.equal(result.participant_id, bo.id, 'the core joined again as someone else');
+      assert.ok(result.ice_restarts >= 2, `the core did not restart ICE twice: ${JSON.stringify(result)}`);
+      const fromAda = result.remote.find((r) => r.participant_id === ada.id);
+      assert.ok(fromAda?.frames_decoded > 0, `the core decoded nothing of Ada: ${JSON.stringify(result.remote)}`);
+      const steps = err.split('\n').filter((line) => /network|restart|resum|disconnected|reconnect/u.test(line))
+        .map((line) => line.replace(/\x1b\[[0-9;]*m/gu, '').replace(/^\S+\s+INFO\s+/u, ''));
+      console.log(`# the core's steps:\n# ${steps.join('\n# ')}`);
+      console.log(`# core: uplink ${link} down and reported: Ada decoded the core's video again after ${back - dropped} ms; `
+        + `uplink ${other} down unreported: after ${backAgain - droppedAgain} ms; ICE restarts ${result.ice_restarts}`);
+    } catch (error) {
+      dumpLogs(guests, server);
+      console.log(`--- salon-cli ---\n${err.slice(-3000)}`);
+      throw error;
+    } finally {
+      cli?.kill('SIGKILL');
+      fs.rmSync(data, { recursive: true, force: true });
     }
   });
 });

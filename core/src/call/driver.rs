@@ -32,12 +32,20 @@ use crate::store::InviteLink;
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// How long a failed media connection waits for the server's reason on the socket.
 const FINAL_WORD_GRACE: Duration = Duration::from_secs(1);
+/// After a network change, how long the socket may stay silent (we ping at once): a TCP
+/// connection from an address that went away never says it is dead, so the call resumes on a
+/// new one instead of waiting for it.
+const HEARD_AFTER_CHANGE: Duration = Duration::from_secs(2);
 
 enum Outcome {
     Left,
     Lost(String),
     /// Only the signaling socket went away: the peer connection may well carry on.
     Dropped(String),
+    /// The socket went silent after a network change (it left with the old network, unnoticed
+    /// by TCP): like `Dropped`, and the resume goes out at once — the server is fine, and
+    /// gives up on our media about 9 s after its last packet.
+    Stale(String),
     Ended(EndReason),
     /// The room's node gave it up and sent us on (`moved`, cluster mode): reconnect at once.
     Moved,
@@ -64,6 +72,8 @@ pub(super) struct Driver {
     pub view_at: Option<Instant>,
     /// ICE restarts on the call's peer connection (a lasting disconnection, a new network).
     pub ice: IceRestart,
+    /// Since a network change: the server must be heard from by then.
+    pub hear_by: Option<Instant>,
 }
 
 /// The end of the call a fatal server error means, or `None` when reconnecting may help.
@@ -206,13 +216,18 @@ impl Driver {
                     let outcome = self
                         .serve(&mut session, &mut cmds, &mut media_events, &mut leave_ack)
                         .await;
-                    let keep = matches!(outcome, Outcome::Dropped(_)) && {
+                    let keep = matches!(outcome, Outcome::Dropped(_) | Outcome::Stale(_)) && {
                         // What the peer connection said last, before deciding on it.
                         while let Ok(event) = session.peer.events.try_recv() {
                             self.on_peer_event(&mut session.peer, event);
                         }
-                        session.peer.connected
+                        session.peer.was_connected && !session.peer.failed
                     };
+                    if keep && (self.ice.outstanding() || self.hear_by.is_some()) {
+                        // The resumed connection restarts ICE first: the network changed.
+                        session.peer.restart_due = true;
+                    }
+                    self.hear_by = None;
                     session.signal.close().await;
                     if keep {
                         self.kept = Some(session.peer);
@@ -226,14 +241,16 @@ impl Driver {
             let reason = match outcome {
                 Outcome::Left => EndReason::Left,
                 Outcome::Ended(reason) => reason,
-                Outcome::Lost(_) | Outcome::Dropped(_) | Outcome::Moved => {
-                    let moved = matches!(outcome, Outcome::Moved);
-                    if let Outcome::Lost(why) | Outcome::Dropped(why) = &outcome {
+                Outcome::Lost(_) | Outcome::Dropped(_) | Outcome::Stale(_) | Outcome::Moved => {
+                    let at_once = matches!(outcome, Outcome::Moved | Outcome::Stale(_));
+                    if let Outcome::Lost(why) | Outcome::Dropped(why) | Outcome::Stale(why) =
+                        &outcome
+                    {
                         tracing::info!(reason = %why, "connection lost; reconnecting");
                     } else {
                         tracing::info!("the room moved to another node; reconnecting there");
                     }
-                    match self.reconnect(&mut backoff, &mut cmds, moved).await {
+                    match self.reconnect(&mut backoff, &mut cmds, at_once).await {
                         Ok(next) => {
                             if matches!(next, Stage::Live(_)) {
                                 backoff.reset();
@@ -256,7 +273,8 @@ impl Driver {
     }
 
     /// Reconnects until in (or in the lobby) again; the first attempt without waiting when
-    /// `at_once` (the room moved: its new node is waiting for us).
+    /// `at_once` (the room moved: its new node is waiting for us; or our socket went with the
+    /// old network while the server is fine).
     async fn reconnect(
         &mut self,
         backoff: &mut Backoff,
@@ -334,6 +352,11 @@ impl Driver {
         match event {
             PeerEvent::State(state) => {
                 peer.connected = state == RTCPeerConnectionState::Connected;
+                peer.was_connected |= peer.connected;
+                peer.failed |= matches!(
+                    state,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                );
             }
             PeerEvent::Track(track) => media_in::receive(track, self.ctx.clone()),
         }
@@ -471,6 +494,14 @@ impl Driver {
         if self.send_view(session).await.is_err() || self.send_keys(session).await.is_err() {
             return Outcome::Dropped("the server connection dropped".into());
         }
+        if std::mem::take(&mut session.peer.restart_due) {
+            // Resumed with our media kept after a network change: the restart offer that went
+            // out on the old socket (if any) was never answered.
+            let _ = peer::roll_back(&session.peer).await;
+            if self.ice.want() == Next::Restart && self.restart_ice(session).await.is_err() {
+                return Outcome::Dropped("the server connection dropped".into());
+            }
+        }
         loop {
             let view_at = self.view_at.map(tokio::time::Instant::from_std);
             let keys_at = self
@@ -479,9 +510,11 @@ impl Driver {
                 .deadline()
                 .map(tokio::time::Instant::from_std);
             let ice_at = self.ice.due_at().map(tokio::time::Instant::from_std);
+            let hear_by = self.hear_by.map(tokio::time::Instant::from_std);
             tokio::select! {
                 message = session.signal.recv() => match message {
                     Ok(Some(message)) => {
+                        self.hear_by = None;
                         if let Some(outcome) = self.on_server(session, message).await {
                             return outcome;
                         }
@@ -554,7 +587,9 @@ impl Driver {
                             if self.ice.want() == Next::Restart && self.restart_ice(session).await.is_err() {
                                 return Outcome::Dropped("the server connection dropped".into());
                             }
-                            continue;
+                            // Is the socket still there? The server answers a ping at once.
+                            self.hear_by = Some(Instant::now() + HEARD_AFTER_CHANGE);
+                            ClientMessage::Ping
                         }
                     };
                     if session.signal.send(&message).await.is_err() {
@@ -566,9 +601,19 @@ impl Driver {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }
+                _ = sleep_until(hear_by) => {
+                    // The socket went with the old network: resume on a new one (keeping the
+                    // peer connection, whose ICE restart the resumed connection sends).
+                    return Outcome::Stale("nothing from the server since the network changed".into());
+                }
                 _ = sleep_until(ice_at) => {
-                    tracing::info!("media disconnected for {:?}: restarting ICE", super::ice::DISCONNECTED_FOR);
+                    tracing::info!("media still disconnected: restarting ICE");
                     if self.ice.due() == Next::Restart && self.restart_ice(session).await.is_err() {
+                        return Outcome::Dropped("the server connection dropped".into());
+                    }
+                    // A path that went away may have taken the socket with it, unnoticed.
+                    self.hear_by = Some(Instant::now() + HEARD_AFTER_CHANGE);
+                    if session.signal.send(&ClientMessage::Ping).await.is_err() {
                         return Outcome::Dropped("the server connection dropped".into());
                     }
                 }

@@ -1,5 +1,6 @@
 //! When the call restarts ICE on its peer connection instead of rebuilding it: after the media
-//! has been `disconnected` for [`DISCONNECTED_FOR`], and when the app says the device's network
+//! has been `disconnected` for [`DISCONNECTED_FOR`] (about 3 s without a packet in all), and
+//! when the app says the device's network
 //! changed (`Call::on_network_changed`). A restart is our offer with fresh ICE credentials (the
 //! stack gathers again, on the interfaces there are now); the server answers it and nobody else
 //! is renegotiated.
@@ -8,13 +9,16 @@
 //! ours ("answer mine first", non-fatal); we roll ours back, answer its offer, and restart again
 //! once its refusal has come, so the refusal is never taken for the next restart's.
 //!
-//! A `failed` connection is not restarted: the server lets a participant go about 6 s after its
+//! A `failed` connection is not restarted: the server lets a participant go about 9 s after its
 //! last packet, so by then there is nothing left to restart; the call reconnects instead.
 
 use std::time::{Duration, Instant};
 
-/// How long the media may stay `disconnected` before a restart (the page waits as long).
-pub const DISCONNECTED_FOR: Duration = Duration::from_secs(2);
+/// How long the media may stay `disconnected` (which the peer connection says after
+/// [`super::peer::DISCONNECTED_AFTER`] without a packet) before a restart. The server lets a
+/// participant go about 9 s after its last packet: the restart, a check that the socket is
+/// still there and, if not, a resume on a new one must fit in that.
+pub const DISCONNECTED_FOR: Duration = Duration::from_secs(1);
 
 /// What the driver should do after telling [`IceRestart`] something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

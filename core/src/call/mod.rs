@@ -384,6 +384,7 @@ impl Call {
             view: Default::default(),
             view_at: None,
             ice: Default::default(),
+            hear_by: None,
         };
         tokio::spawn(driver.run(first, cmd_rx, media_rx));
         Ok(Self {

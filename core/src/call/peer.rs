@@ -26,6 +26,13 @@ pub struct ClientPeer {
     /// The last connection state we heard was `Connected`: media flows, so a signaling blip
     /// need not touch this connection.
     pub connected: bool,
+    /// It was connected once and has not failed since: worth keeping through a lost socket
+    /// (a network change leaves it `disconnected` until an ICE restart).
+    pub was_connected: bool,
+    pub failed: bool,
+    /// An ICE restart is owed (the network changed, or ours was in flight, when the socket
+    /// went): the resumed connection sends it first.
+    pub restart_due: bool,
 }
 
 /// The server's TURN servers as the WebRTC stack takes them: UDP ones only. (webrtc-rs 0.21
@@ -56,6 +63,11 @@ pub fn turn_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
         })
         .collect()
 }
+
+/// Without a packet for this long, the connection is `disconnected` (webrtc-rs: 5 s).
+pub const DISCONNECTED_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// And `failed` this long after that (the call reconnects).
+const FAILED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Builds a peer connection whose sockets bind `udp_addrs` (a wildcard means every non-loopback
 /// interface; add `127.0.0.1:0` to reach a server on the same machine), with the server's TURN
@@ -94,6 +106,13 @@ pub async fn build(
         .with_setting_engine(
             SettingEngineBuilder::new()
                 .with_discard_local_candidates_during_ice_restart(true)
+                // Noticed soon enough to restart ICE (`super::ice`) before the server gives up
+                // on us; a binding request every second keeps the path checked.
+                .with_ice_timeouts(
+                    Some(DISCONNECTED_AFTER),
+                    Some(FAILED_AFTER),
+                    Some(std::time::Duration::from_secs(1)),
+                )
                 .with_multicast_dns_mode(MulticastDnsMode::Disabled)
                 .build(),
         )
@@ -108,6 +127,9 @@ pub async fn build(
         gathering,
         events,
         connected: false,
+        was_connected: false,
+        failed: false,
+        restart_due: false,
     })
 }
 
