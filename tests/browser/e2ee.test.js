@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, openHostTools, sampleMedia, screenshot,
-  staysTrue, startServer, tileOf, waitFor,
+  staysTrue, startServer, tileOf, waitFor, explain,
 } from './helpers.js';
 
 const WORDS = {
@@ -87,7 +87,9 @@ describe('end-to-end encrypted rooms in the browser', () => {
     bo = recordTraffic(await newGuest(browser, 'bo'));
     guests.push(ada, bo);
     await ada.page.goto(room.url);
-    assert.equal(await ada.page.getByTestId('lobby-e2ee').isVisible(), true, 'the lobby says the room is encrypted');
+    // The lobby says so once the page has looked the room up (after the page's load event).
+    await ada.page.getByTestId('lobby-e2ee').waitFor({ state: 'visible', timeout: 10000 })
+      .catch((error) => { throw explain(error, '\nthe lobby never said the room is encrypted'); });
     await join(ada, null, 'Ada');
     await join(bo, room.url, 'Bo');
     await expectReceiving(ada, [bo.id]);

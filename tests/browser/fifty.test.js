@@ -354,12 +354,15 @@ describe('a big room', () => {
     }, { message: 'Ada on page 2' });
     assert.equal(second.onPage.length, second.remote - desktopPerPage);
     assert.equal(await ada.page.getByTestId('pager').getAttribute('data-page'), '2');
-    // Bo and Cy were on page 1: now their video is neither attached, nor received, nor decoded.
+    // Bo and Cy were on page 1: now their video is neither attached nor received (the server
+    // forwards none of it). Frames already received may still come out of the decoder for a
+    // moment (CI saw Cy's counter move in a window without a single packet of his): packets
+    // are what counts.
     let away = null;
     await waitFor(async () => {
       away = await flowing(ada.page, 2000);
-      return ![bo.id, cy.id].some((id) => away.videoPackets.includes(id) || away.framesDecoded.includes(id));
-    }, { timeout: 15000, interval: 0, message: 'Ada to stop receiving and decoding Bo and Cy on page 2' }).catch((error) => {
+      return ![bo.id, cy.id].some((id) => away.videoPackets.includes(id));
+    }, { timeout: 15000, interval: 0, message: 'Ada to stop receiving Bo and Cy on page 2' }).catch((error) => {
       explain(error, `\nBo is ${bo.id}, Cy ${cy.id}; last: ${JSON.stringify(away)}`);
       throw error;
     });
