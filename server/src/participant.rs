@@ -113,12 +113,7 @@ async fn linger(
                     tracing::debug!(participant = %session.me, "media silent while the socket was gone");
                     grace.as_mut().reset(dropped + RESUME_GRACE);
                 }
-                Some(LegEvent::Connected) => {}
-                // Kept for the resumed connection, which gets the latest of each after `joined`.
-                Some(LegEvent::Speakers(speakers)) => session.speakers = Some(speakers),
-                Some(LegEvent::VideoWatched(watched)) => session.video_watched = Some(watched),
-                Some(LegEvent::VideoLayers(layers)) => session.video_layers = Some(layers),
-                Some(LegEvent::Published(publication)) => published.push(publication),
+                Some(event) => session.keep_news(event, published),
             },
             event = room_events.recv() => match event {
                 None => return End::Replaced,
@@ -157,28 +152,11 @@ impl Carry {
             return false;
         }
         while let Ok(event) = self.leg_events.try_recv() {
-            match event {
-                LegEvent::Failed => return false,
-                LegEvent::Connected | LegEvent::Disconnected => {}
-                // Kept for the new socket, which gets the latest of each after `joined`.
-                LegEvent::Speakers(speakers) => {
-                    if let Some(s) = &mut self.session {
-                        s.speakers = Some(speakers);
-                    }
-                }
-                LegEvent::VideoWatched(watched) => {
-                    if let Some(s) = &mut self.session {
-                        s.video_watched = Some(watched);
-                    }
-                }
-                LegEvent::VideoLayers(layers) => {
-                    if let Some(s) = &mut self.session {
-                        s.video_layers = Some(layers);
-                    }
-                }
-                // A track that started while nobody listened: the room hears of it once the new
-                // connection holds the seat (the old link's seat is no longer current).
-                LegEvent::Published(publication) => self.published.push(publication),
+            if matches!(event, LegEvent::Failed) {
+                return false;
+            }
+            if let Some(s) = &mut self.session {
+                s.keep_news(event, &mut self.published);
             }
         }
         true
@@ -1207,6 +1185,19 @@ impl Session {
                 layers: layers.to_vec(),
             })
             .await;
+        }
+    }
+
+    /// The media's news while no socket listens, kept for the connection that resumes: the
+    /// latest speakers, watched state and layers (sent after its `joined`), and tracks that
+    /// started meanwhile (the room hears of them once the new connection holds the seat).
+    fn keep_news(&mut self, event: LegEvent, published: &mut Vec<Arc<Publication>>) {
+        match event {
+            LegEvent::Speakers(speakers) => self.speakers = Some(speakers),
+            LegEvent::VideoWatched(watched) => self.video_watched = Some(watched),
+            LegEvent::VideoLayers(layers) => self.video_layers = Some(layers),
+            LegEvent::Published(publication) => published.push(publication),
+            LegEvent::Connected | LegEvent::Disconnected | LegEvent::Failed => {}
         }
     }
 
