@@ -54,6 +54,16 @@ pub struct Config {
     #[arg(long, env = "SALON_UDP_PORT", default_value_t = DEFAULT_UDP_PORT)]
     pub udp_port: u16,
 
+    /// The TCP port for media from networks that let no UDP through (ICE-TCP, tried after
+    /// UDP; open it in your firewall too). Defaults to the UDP port's number. 0 lets the
+    /// operating system pick a free port.
+    #[arg(long, env = "SALON_TCP_PORT", conflicts_with = "no_tcp")]
+    pub tcp_port: Option<u16>,
+
+    /// No ICE-TCP: media over UDP (and TURN, if configured) only.
+    #[arg(long, env = "SALON_NO_TCP")]
+    pub no_tcp: bool,
+
     /// Threads that carry media (each room lives on one of them). Defaults to the number of
     /// CPUs.
     #[arg(long, env = "SALON_MEDIA_THREADS", value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -194,6 +204,8 @@ impl Config {
             media_ip: None,
             public_ip: None,
             udp_port: 0,
+            tcp_port: None,
+            no_tcp: false,
             // Two, so that datagrams handed between media threads are exercised too.
             media_threads: Some(2),
             data_dir,
@@ -220,6 +232,16 @@ impl Config {
     /// The IP that the media port binds to.
     pub fn media_bind_ip(&self) -> IpAddr {
         self.media_ip.unwrap_or(self.bind.ip())
+    }
+
+    /// Where media listens for ICE-TCP.
+    pub fn media_tcp(&self) -> crate::sfu::engine::TcpPort {
+        use crate::sfu::engine::TcpPort;
+        match (self.no_tcp, self.tcp_port) {
+            (true, _) => TcpPort::Off,
+            (false, None) => TcpPort::SameAsUdp,
+            (false, Some(port)) => TcpPort::Port(port),
+        }
     }
 
     /// How many media threads to run.

@@ -175,6 +175,7 @@ pub async fn start(config: &Config) -> Result<Server, StartError> {
         &sfu::engine::EngineConfig {
             bind_ip: config.media_bind_ip(),
             port: config.udp_port,
+            tcp: config.media_tcp(),
             public_ip: config.public_ip,
             workers: config.media_workers(),
         },

@@ -40,6 +40,27 @@ pub fn host_candidate(
     RTCIceCandidate::from(&candidate).to_json()
 }
 
+/// A passive ICE-TCP host candidate (RFC 6544) at `addr`: the other side connects to it. Its
+/// priority is below a UDP host candidate's, so UDP is preferred where it works.
+pub fn passive_tcp_candidate(
+    addr: std::net::SocketAddr,
+) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
+    use rtc::ice::tcp_type::TcpType;
+    use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "tcp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        tcp_type: TcpType::Passive,
+    }
+    .new_candidate_host()?;
+    RTCIceCandidate::from(&candidate).to_json()
+}
+
 /// Opus for audio.
 pub fn opus_codec() -> RTCRtpCodec {
     RTCRtpCodec {

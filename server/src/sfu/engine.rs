@@ -18,6 +18,10 @@
 //!   datagrams and time and drain what they produce. The signaling side (tokio tasks) talks to a
 //!   worker with closures run on the worker's thread ([`WorkerHandle::call`]), in order.
 //!
+//! - **TCP when UDP is blocked.** A TCP port beside the UDP one takes ICE-TCP streams
+//!   ([`super::tcp`]); a stream is handed to the worker that owns the connection its first
+//!   check names, and from then on its frames are that connection's datagrams.
+//!
 //! A panic inside a connection (hostile input reaching a bug in the stack) ends that connection
 //! only: each step that touches one is run under `catch_unwind`.
 
@@ -30,7 +34,7 @@ use std::sync::{Arc, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use mio::net::UdpSocket;
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rtc::interceptor::Acknowledgement;
 use rtc::peer_connection::RTCPeerConnection;
@@ -57,6 +61,7 @@ use super::layers::{self, LayerView, Switch, Verdict, Want};
 use super::munger::Munger;
 use super::rewrite::{Rewrite, stamp_transport_seq};
 use super::speakers::{self, Selection, Voice};
+use super::tcp;
 use super::udp::{self, Sent};
 use crate::metrics::{DropReason, Metrics};
 
@@ -87,8 +92,16 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
-/// Tokens of pinned sockets start here.
-const FIRST_PIN: usize = 2;
+const LISTENER: Token = Token(2);
+/// Tokens of pinned sockets and TCP streams start here.
+const FIRST_PIN: usize = 3;
+/// TCP streams one worker holds; connections beyond are refused at accept.
+const MAX_STREAMS: usize = 1024;
+/// Streams from one IP address that have not yet named their connection (a flood of idle
+/// connections from one host cannot take the rest).
+const MAX_UNBOUND_STREAMS_PER_IP: usize = 8;
+/// Streams accepted per readiness of the listener before other work gets a turn.
+const ACCEPT_BUDGET: usize = 64;
 /// Remote addresses of one connection that get a pinned socket (the rest still arrive on the
 /// shared socket): a client knows its own password and could send checks from many ports.
 const MAX_PINS_PER_LEG: usize = 4;
@@ -156,6 +169,8 @@ struct Shared {
     workers: Vec<WorkerHandle>,
     /// The address every connection advertises (its one host candidate).
     advertised: SocketAddr,
+    /// The ICE-TCP address advertised after it, if TCP is on.
+    advertised_tcp: Option<SocketAddr>,
     metrics: Arc<Metrics>,
 }
 
@@ -191,6 +206,9 @@ enum Input {
         /// When it reached the kernel.
         at: Instant,
     },
+    /// A TCP stream another worker accepted whose first check names one of our connections,
+    /// with that check.
+    Stream(Box<Link>, BytesMut),
     Stop,
 }
 
@@ -260,15 +278,34 @@ pub struct EngineConfig {
     pub bind_ip: IpAddr,
     /// 0 picks a free port.
     pub port: u16,
+    /// The ICE-TCP port.
+    pub tcp: TcpPort,
     /// The address to advertise instead of the bound one (a server behind 1:1 NAT).
     pub public_ip: Option<IpAddr>,
     pub workers: usize,
+}
+
+/// Where the engine listens for ICE-TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpPort {
+    /// No TCP: UDP only.
+    Off,
+    /// The UDP port's number (with a UDP port picked by the system, any free port if that
+    /// number is taken for TCP).
+    SameAsUdp,
+    /// This port (0: any free port).
+    Port(u16),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot bind UDP {addr} for media: {source}")]
     Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on TCP {addr} for media (ICE-TCP): {source}")]
+    BindTcp {
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -295,6 +332,32 @@ impl Engine {
             None => addr.ip(),
         };
         let advertised = SocketAddr::new(advertised_ip, addr.port());
+        let mut listeners: Vec<Option<std::net::TcpListener>> =
+            (0..workers).map(|_| None).collect();
+        let mut advertised_tcp = None;
+        let tcp_port = match config.tcp {
+            TcpPort::Off => None,
+            TcpPort::SameAsUdp => Some(addr.port()),
+            TcpPort::Port(port) => Some(port),
+        };
+        if let Some(port) = tcp_port {
+            let mut tcp_addr = SocketAddr::new(config.bind_ip, port);
+            for (i, slot) in listeners.iter_mut().enumerate() {
+                let mut bound = bind_media_listener(tcp_addr);
+                if i == 0 && bound.is_err() && config.tcp == TcpPort::SameAsUdp && config.port == 0
+                {
+                    tcp_addr.set_port(0);
+                    bound = bind_media_listener(tcp_addr);
+                }
+                let listener = bound.map_err(|source| StartError::BindTcp {
+                    addr: tcp_addr,
+                    source,
+                })?;
+                tcp_addr = listener.local_addr()?;
+                *slot = Some(listener);
+            }
+            advertised_tcp = Some(SocketAddr::new(advertised_ip, tcp_addr.port()));
+        }
         let mut polls = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
@@ -315,15 +378,29 @@ impl Engine {
             routes: RwLock::new(Routes::default()),
             workers: handles,
             advertised,
+            advertised_tcp,
             metrics,
         });
         let mut threads = Vec::with_capacity(workers);
-        for (index, ((socket, poll), rx)) in
-            sockets.into_iter().zip(polls).zip(receivers).enumerate()
+        for (index, (((socket, poll), rx), listener)) in sockets
+            .into_iter()
+            .zip(polls)
+            .zip(receivers)
+            .zip(listeners)
+            .enumerate()
         {
             let mut socket = UdpSocket::from_std(socket);
             poll.registry()
                 .register(&mut socket, SOCKET, Interest::READABLE)?;
+            let listener = match listener {
+                Some(l) => {
+                    let mut l = TcpListener::from_std(l);
+                    poll.registry()
+                        .register(&mut l, LISTENER, Interest::READABLE)?;
+                    Some(l)
+                }
+                None => None,
+            };
             if !udp::stamp_arrivals(&socket) {
                 tracing::warn!(
                     "the kernel does not stamp datagram arrivals (SO_TIMESTAMPNS): congestion feedback will carry the server's own delays"
@@ -357,6 +434,10 @@ impl Engine {
                         pinned: HashMap::new(),
                         next_pin: FIRST_PIN,
                         pins_pending: Vec::new(),
+                        listener,
+                        links: IdMap::default(),
+                        links_pending: Vec::new(),
+                        links_written: Vec::new(),
                         rooms: HashMap::new(),
                         next_tick: Instant::now(),
                         now: Instant::now(),
@@ -366,13 +447,32 @@ impl Engine {
                 })?;
             threads.push(thread);
         }
-        tracing::info!(%advertised, bound = %addr, workers, "media engine started");
+        match advertised_tcp {
+            Some(tcp) => {
+                tracing::info!(%advertised, %tcp, bound = %addr, workers, "media engine started")
+            }
+            None => tracing::info!(%advertised, bound = %addr, workers, "media engine started"),
+        }
         Ok(Self { shared, threads })
     }
 
     /// The address every connection advertises.
     pub fn advertised(&self) -> SocketAddr {
         self.shared.advertised
+    }
+
+    /// The ICE-TCP address every connection advertises after the UDP one, if TCP is on.
+    pub fn advertised_tcp(&self) -> Option<SocketAddr> {
+        self.shared.advertised_tcp
+    }
+
+    /// ICE-TCP streams open on all workers, and how many of them carry a connection (tests).
+    pub async fn tcp_streams(&self) -> (usize, usize) {
+        let open = self.sum_over_workers(|w| w.links.len() as u64).await;
+        let bound = self
+            .sum_over_workers(|w| w.links.values().filter(|l| l.leg.is_some()).count() as u64)
+            .await;
+        (open as usize, bound as usize)
     }
 
     /// The worker that owns `room`'s connections.
@@ -470,6 +570,21 @@ fn bind_media_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
+fn bind_media_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 /// The address this host would use to reach the Internet (no packet is sent), for a server
 /// bound to the unspecified address without `--public-ip`. Loopback if there is no route.
 fn primary_ip(unspecified: IpAddr) -> IpAddr {
@@ -554,6 +669,9 @@ pub struct Leg {
     raw: Vec<(Bytes, SocketAddr)>,
     /// Where the last of them went (ICE's selected pair), for retransmissions.
     peer: Option<SocketAddr>,
+    /// Its ICE-TCP streams: the client's address on each, and the stream's token (at most
+    /// [`MAX_PINS_PER_LEG`]).
+    tcp: Vec<(SocketAddr, usize)>,
     /// Forwarded video datagrams still to lose on purpose (`Engine::lose_video_to`).
     lose: u32,
     /// Its transport-wide numbering and delay detector, what the detector said last, and the
@@ -725,6 +843,8 @@ struct Problems {
     malformed: u64,
     unrouted: u64,
     write_failed: u64,
+    /// ICE-TCP connections refused at accept (too many streams).
+    tcp_refused: u64,
     since: Option<Instant>,
 }
 
@@ -766,6 +886,14 @@ pub struct Worker {
     next_pin: usize,
     /// Pinned sockets that still had data when their read budget ran out.
     pins_pending: Vec<usize>,
+    /// The ICE-TCP listener (this worker's, on the shared TCP port), if TCP is on.
+    listener: Option<TcpListener>,
+    /// ICE-TCP streams by token.
+    links: IdMap<usize, Link>,
+    /// Streams that still had data when their read budget ran out.
+    links_pending: Vec<usize>,
+    /// Streams given datagrams in this flush (written after it).
+    links_written: Vec<usize>,
     now: Instant,
     /// Room for the kernel's arrival stamp of a datagram.
     stamp_space: Vec<u8>,
@@ -778,6 +906,12 @@ struct Pin {
     socket: UdpSocket,
     remote: SocketAddr,
     leg: LegId,
+}
+
+/// An ICE-TCP stream and the connection it carries (`None` until its first check names one).
+pub struct Link {
+    stream: tcp::Stream<TcpStream>,
+    leg: Option<LegId>,
 }
 
 /// Why a leg operation failed.
@@ -880,6 +1014,7 @@ impl WorkerHandle {
                         receiving: 0.0,
                         raw: Vec::new(),
                         peer: None,
+                        tcp: Vec::new(),
                         lose: 0,
                         downlink: Downlink::default(),
                         queue: None,
@@ -961,9 +1096,16 @@ impl Worker {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut more_to_read = false;
         let mut more_inputs = false;
+        let mut more_accepts = false;
         let mut readable = Vec::new();
+        let mut link_ready = Vec::new();
         loop {
-            let wait = if more_to_read || more_inputs || !self.pins_pending.is_empty() {
+            let wait = if more_to_read
+                || more_inputs
+                || more_accepts
+                || !self.pins_pending.is_empty()
+                || !self.links_pending.is_empty()
+            {
                 Duration::ZERO
             } else {
                 let now = Instant::now();
@@ -988,12 +1130,21 @@ impl Worker {
             }
             self.now = Instant::now();
             let mut shared_socket = more_to_read;
+            let mut accept = more_accepts;
             readable.clear();
             readable.append(&mut self.pins_pending);
+            link_ready.clear();
+            link_ready.extend(self.links_pending.drain(..).map(|t| (t, true, false)));
             for event in events.iter() {
                 match event.token() {
                     SOCKET => shared_socket = true,
                     WAKER => {}
+                    LISTENER => accept = true,
+                    Token(t) if self.links.contains_key(&t) => link_ready.push((
+                        t,
+                        event.is_readable() || event.is_read_closed() || event.is_error(),
+                        event.is_writable(),
+                    )),
                     Token(pin) => readable.push(pin),
                 }
             }
@@ -1021,6 +1172,10 @@ impl Worker {
                         self.now = Instant::now();
                         self.on_datagram(from, data, at);
                     }
+                    Ok(Input::Stream(link, first)) => {
+                        self.now = Instant::now();
+                        self.adopt(*link, first, &mut buf);
+                    }
                     Ok(Input::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
                         self.shutdown();
                         return;
@@ -1036,11 +1191,28 @@ impl Worker {
                     self.pins_pending.push(pin);
                 }
             }
+            more_accepts = accept && self.accept();
+            link_ready.sort_unstable();
+            link_ready.dedup_by(|a, b| {
+                // One entry per stream, with both kinds of readiness.
+                if a.0 == b.0 {
+                    b.1 |= a.1;
+                    b.2 |= a.2;
+                    true
+                } else {
+                    false
+                }
+            });
+            for (token, readable, writable) in link_ready.drain(..) {
+                self.now = Instant::now();
+                self.link_ready(token, readable, writable, &mut buf);
+            }
             self.now = Instant::now();
             self.handle_timeouts();
             if self.now >= self.next_tick {
                 self.next_tick = self.now + speakers::TICK;
                 self.tick();
+                self.sweep_links();
             }
             self.flush();
             self.report_problems();
@@ -1066,6 +1238,14 @@ impl Worker {
         }
         let p = std::mem::take(&mut self.problems);
         self.problems.since = Some(self.now);
+        if p.tcp_refused > 0 {
+            tracing::warn!(
+                worker = self.index,
+                refused = p.tcp_refused,
+                seconds = PROBLEM_REPORT_EVERY.as_secs(),
+                "ICE-TCP connections refused (too many streams)"
+            );
+        }
         if p.send_buffer + p.malformed + p.unrouted + p.write_failed > 0 {
             tracing::warn!(
                 worker = self.index,
@@ -1200,16 +1380,12 @@ impl Worker {
         // A connectivity check names its connection: it may move an address to another
         // connection (a new connection from the same socket, or a check that corrects a
         // candidate someone else named).
-        if let Some(ufrag) = demux::local_ufrag(data) {
-            let (key, password, known) = {
+        if demux::local_ufrag(data).is_some() {
+            let key = self.named_by_check(data)?;
+            let known = {
                 let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
-                let (key, password) = routes.ufrags.get(ufrag)?;
-                (*key, password.clone(), routes.addrs.get(&from).copied())
+                routes.addrs.get(&from).copied()
             };
-            // Only a check signed with the connection's password may tie an address to it.
-            if !demux::integrity_ok(data, &password) {
-                return None;
-            }
             if known != Some(key) {
                 let mut routes = self
                     .shared
@@ -1242,6 +1418,18 @@ impl Worker {
         Some(key)
     }
 
+    /// The connection a connectivity check names, if it is signed with that connection's ICE
+    /// password (only such a check may tie an address or a stream to a connection).
+    fn named_by_check(&self, data: &[u8]) -> Option<LegKey> {
+        let ufrag = demux::local_ufrag(data)?;
+        let (key, password) = {
+            let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+            let (key, password) = routes.ufrags.get(ufrag)?;
+            (*key, password.clone())
+        };
+        demux::integrity_ok(data, &password).then_some(key)
+    }
+
     /// Feeds a datagram that reached the kernel at `arrived` to its connection (handing it to
     /// the worker that owns it, if another). The stack times it by `arrived` (the congestion
     /// feedback and receiver reports it builds are about the path to us); everything it sets
@@ -1267,16 +1455,30 @@ impl Worker {
             }
             return;
         }
-        let id = key.leg;
-        let advertised = self.shared.advertised;
+        self.feed(key.leg, from, data, arrived, TransportProtocol::UDP);
+    }
+
+    /// Gives a connection one datagram (or ICE-TCP frame) from `from`.
+    fn feed(
+        &mut self,
+        id: LegId,
+        from: SocketAddr,
+        data: BytesMut,
+        arrived: Instant,
+        transport_protocol: TransportProtocol,
+    ) {
+        let local_addr = match (transport_protocol, self.shared.advertised_tcp) {
+            (TransportProtocol::TCP, Some(tcp)) => tcp,
+            _ => self.shared.advertised,
+        };
         let fed = self.guard(id, |leg| {
             let msg = TaggedBytesMut {
                 now: arrived,
                 transport: TransportContext {
-                    local_addr: advertised,
+                    local_addr,
                     peer_addr: from,
                     ecn: None,
-                    transport_protocol: TransportProtocol::UDP,
+                    transport_protocol,
                 },
                 message: data,
             };
@@ -1288,6 +1490,257 @@ impl Worker {
             self.count_drop(DropReason::Malformed, 1);
         }
         self.after_input(id);
+    }
+
+    // --- ICE-TCP streams ([`tcp`]) ----------------------------------------------------------
+
+    /// Accepts waiting TCP connections (a budget's worth). Returns true if there may be more.
+    fn accept(&mut self) -> bool {
+        let Some(listener) = &self.listener else {
+            return false;
+        };
+        for _ in 0..ACCEPT_BUDGET {
+            let (mut socket, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors, most likely: the next connection tries again.
+                    tracing::warn!(worker = self.index, error = %e, "cannot accept an ICE-TCP connection");
+                    return false;
+                }
+            };
+            let unbound_from_peer = self
+                .links
+                .values()
+                .filter(|l| l.leg.is_none() && l.stream.peer.ip() == peer.ip())
+                .count();
+            if self.links.len() >= MAX_STREAMS || unbound_from_peer >= MAX_UNBOUND_STREAMS_PER_IP {
+                self.problems.tcp_refused += 1;
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let token = self.next_pin;
+            self.next_pin += 1;
+            if self
+                .poll
+                .registry()
+                .register(&mut socket, Token(token), Interest::READABLE)
+                .is_err()
+            {
+                continue;
+            }
+            self.links.insert(
+                token,
+                Link {
+                    stream: tcp::Stream::new(socket, peer, self.now),
+                    leg: None,
+                },
+            );
+        }
+        true
+    }
+
+    /// A stream is readable or writable.
+    fn link_ready(&mut self, token: usize, readable: bool, writable: bool, buf: &mut [u8]) {
+        if writable && !self.write_link(token) {
+            return;
+        }
+        if !readable {
+            return;
+        }
+        for _ in 0..tcp::READ_BUDGET {
+            let Some(link) = self.links.get_mut(&token) else {
+                return;
+            };
+            match link.stream.read(buf, self.now) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(why) => {
+                    self.close_link(token, why);
+                    return;
+                }
+            }
+            if !self.take_frames(token) {
+                return;
+            }
+        }
+        self.links_pending.push(token);
+    }
+
+    /// Feeds a stream's whole frames to its connection; the first must be a check that names
+    /// one. False if the stream was closed or handed to another worker.
+    fn take_frames(&mut self, token: usize) -> bool {
+        loop {
+            let Some(link) = self.links.get_mut(&token) else {
+                return false;
+            };
+            let peer = link.stream.peer;
+            let frame = match link.stream.frames.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return true,
+                Err(why) => {
+                    self.close_link(token, why);
+                    return false;
+                }
+            };
+            if let Some(leg) = link.leg {
+                if !self.legs.contains_key(&leg) {
+                    self.close_link(token, tcp::Closed::Gone);
+                    return false;
+                }
+                self.feed(leg, peer, frame, self.now, TransportProtocol::TCP);
+                continue;
+            }
+            match self.named_by_check(&frame) {
+                Some(key) if key.worker == self.index => {
+                    if !self.bind_link(token, key.leg) {
+                        return false;
+                    }
+                    self.feed(key.leg, peer, frame, self.now, TransportProtocol::TCP);
+                }
+                Some(key) => {
+                    self.hand_over(token, key.worker, frame);
+                    return false;
+                }
+                None => {
+                    // Anything but a signed check first: not an ICE-TCP client of ours.
+                    self.count_drop(DropReason::Unrouted, 1);
+                    self.close_link(token, tcp::Closed::Gone);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Ties a stream to one of this worker's connections (its first check named it). False
+    /// (the stream closed) if the connection is gone or has its most streams already.
+    fn bind_link(&mut self, token: usize, id: LegId) -> bool {
+        let bound = match (self.links.get_mut(&token), self.legs.get_mut(&id)) {
+            (Some(link), Some(leg)) if leg.tcp.len() < MAX_PINS_PER_LEG => {
+                link.leg = Some(id);
+                leg.tcp.push((link.stream.peer, token));
+                true
+            }
+            _ => false,
+        };
+        if !bound {
+            self.close_link(token, tcp::Closed::Gone);
+        }
+        bound
+    }
+
+    /// Moves a stream to the worker that owns the connection its first check (`first`) names.
+    fn hand_over(&mut self, token: usize, worker: usize, first: BytesMut) {
+        let Some(mut link) = self.links.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut link.stream.socket);
+        if let Some(owner) = self.shared.workers.get(worker) {
+            owner.send(Input::Stream(Box::new(link), first));
+        }
+    }
+
+    /// Takes in a stream another worker accepted, with the check that names our connection.
+    fn adopt(&mut self, mut link: Link, first: BytesMut, buf: &mut [u8]) {
+        let token = self.next_pin;
+        self.next_pin += 1;
+        let interest = if link.stream.pending() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if self
+            .poll
+            .registry()
+            .register(&mut link.stream.socket, Token(token), interest)
+            .is_err()
+        {
+            return;
+        }
+        let peer = link.stream.peer;
+        self.links.insert(token, link);
+        // Checked again here: the connection may have gone meanwhile (a stream is never handed
+        // on twice).
+        match self.named_by_check(&first) {
+            Some(key) if key.worker == self.index && self.bind_link(token, key.leg) => {
+                self.feed(key.leg, peer, first, self.now, TransportProtocol::TCP);
+            }
+            Some(key) if key.worker == self.index => return,
+            _ => {
+                self.close_link(token, tcp::Closed::Gone);
+                return;
+            }
+        }
+        // What arrived behind the check, and what the kernel got since the hand-over.
+        if self.take_frames(token) {
+            self.link_ready(token, true, false, buf);
+        }
+    }
+
+    /// Writes what waits for a stream; asks for writability while the kernel takes no more.
+    /// False if the stream closed.
+    fn write_link(&mut self, token: usize) -> bool {
+        let Some(link) = self.links.get_mut(&token) else {
+            return false;
+        };
+        if let Err(why) = link.stream.write() {
+            self.close_link(token, why);
+            return false;
+        }
+        let pending = link.stream.pending();
+        if pending != link.stream.wants_write {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut link.stream.socket, Token(token), interest)
+                .is_err()
+            {
+                self.close_link(token, tcp::Closed::Gone);
+                return false;
+            }
+            link.stream.wants_write = pending;
+        }
+        true
+    }
+
+    fn close_link(&mut self, token: usize, why: tcp::Closed) {
+        let Some(mut link) = self.links.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut link.stream.socket);
+        if let Some(leg) = link.leg.and_then(|id| self.legs.get_mut(&id)) {
+            leg.tcp.retain(|(_, t)| *t != token);
+        }
+        if why == tcp::Closed::Oversized {
+            self.count_drop(DropReason::Malformed, 1);
+        }
+        tracing::debug!(peer = %link.stream.peer, ?why, "ICE-TCP stream closed");
+    }
+
+    /// Closes streams that never named a connection in time, and silent ones.
+    fn sweep_links(&mut self) {
+        if self.links.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let stale: Vec<usize> = self
+            .links
+            .iter()
+            .filter(|(_, l)| match l.leg {
+                None => now.saturating_duration_since(l.stream.opened) >= tcp::HELLO_WITHIN,
+                Some(_) => now.saturating_duration_since(l.stream.last_read) >= tcp::IDLE_AFTER,
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in stale {
+            self.close_link(token, tcp::Closed::Gone);
+        }
     }
 
     /// Runs `f` on a leg, ending the leg if it panics. `None` if there is no such leg (or it
@@ -2262,6 +2715,9 @@ impl Worker {
         let mut out = std::mem::take(&mut self.outbox);
         // Who produced each datagram, as runs of (leg, count) in `out`'s order.
         let mut runs = std::mem::take(&mut self.runs);
+        // ICE-TCP datagrams of the leg being drained, and how many found no room.
+        let mut tcp_out: Vec<(Bytes, SocketAddr)> = Vec::new();
+        let mut tcp_dropped = 0;
         for id in &dirty {
             let Some(leg) = self.legs.get_mut(id) else {
                 continue;
@@ -2272,6 +2728,10 @@ impl Worker {
             let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 while let Some(datagram) = leg.pc.poll_write() {
                     let to = datagram.transport.peer_addr;
+                    if datagram.transport.transport_protocol == TransportProtocol::TCP {
+                        tcp_out.push((datagram.message.freeze(), to));
+                        continue;
+                    }
                     if !self.by_addr.contains_key(&to) && !new_addrs.contains(&to) {
                         new_addrs.push(to);
                     }
@@ -2281,10 +2741,42 @@ impl Worker {
             }));
             if drained.is_err() {
                 out.truncate(before);
+                tcp_out.clear();
                 failed.push(*id);
                 continue;
             }
-            out.append(&mut leg.raw);
+            if leg.tcp.is_empty() {
+                out.append(&mut leg.raw);
+            } else {
+                // Forwarded copies go where ICE's selected pair is: a stream of this leg's, or
+                // UDP.
+                for (datagram, to) in leg.raw.drain(..) {
+                    if leg.tcp.iter().any(|(a, _)| *a == to) {
+                        tcp_out.push((datagram, to));
+                    } else {
+                        out.push((datagram, to));
+                    }
+                }
+            }
+            for (datagram, to) in tcp_out.drain(..) {
+                let link = leg
+                    .tcp
+                    .iter()
+                    .find(|(a, _)| *a == to)
+                    .and_then(|(_, t)| Some(*t).zip(self.links.get_mut(t)));
+                match link.map(|(token, link)| (token, link.stream.queue(&datagram))) {
+                    Some((token, true)) => {
+                        if !self.links_written.contains(&token) {
+                            self.links_written.push(token);
+                        }
+                    }
+                    // A full stream, or none toward that address (closed): lost, as on UDP.
+                    _ => {
+                        leg.send_drops += 1;
+                        tcp_dropped += 1;
+                    }
+                }
+            }
             if out.len() > before {
                 runs.push((*id, out.len() - before));
             }
@@ -2311,6 +2803,14 @@ impl Worker {
         }
         let mut outcomes = std::mem::take(&mut self.outcomes);
         udp::send_all(&self.socket, &out, &mut outcomes);
+        if tcp_dropped > 0 {
+            self.count_drop(DropReason::SendBuffer, tcp_dropped);
+        }
+        let mut written = std::mem::take(&mut self.links_written);
+        for token in written.drain(..) {
+            self.write_link(token);
+        }
+        self.links_written = written;
         let mut at = 0;
         for (id, n) in runs.drain(..) {
             let results = outcomes.get(at..at + n).unwrap_or_default();
@@ -2362,7 +2862,10 @@ impl Worker {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let _ = leg.pc.close();
                 while let Some(out) = leg.pc.poll_write() {
-                    let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+                    // (Its streams close below; what it says on them is not waited for.)
+                    if out.transport.transport_protocol == TransportProtocol::UDP {
+                        let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+                    }
                 }
             }));
         }
@@ -2380,6 +2883,9 @@ impl Worker {
         }
         self.by_addr.retain(|_, leg| *leg != id);
         self.unpin_leg(id);
+        for (_, token) in std::mem::take(&mut leg.tcp) {
+            self.close_link(token, tcp::Closed::Gone);
+        }
         self.pubs.retain(|_, p| p.leg != id);
         for p in self.pubs.values_mut() {
             p.downs.retain(|d| d.leg != id);
@@ -2613,6 +3119,7 @@ mod tests {
             &EngineConfig {
                 bind_ip: IpAddr::from([127, 0, 0, 1]),
                 port: 0,
+                tcp: TcpPort::Off,
                 public_ip: None,
                 workers: 1,
             },

@@ -12,6 +12,7 @@
 //! - [`candidates`] decides which remote ICE candidates reach the ICE agent.
 //! - [`rewrite`] is the pure per-subscriber RTP rewrite (SSRC, payload type, extension ids).
 //! - [`forward`] is the handle on a publication (one received track) that rooms hold.
+//! - [`tcp`] frames ICE-TCP streams (RFC 4571) for clients without UDP.
 //! - [`udp`] sends a pass's datagrams with one system call per batch.
 //! - [`speakers`] chooses whose audio is forwarded: the room's few loudest voices (RFC 6464
 //!   audio levels), without flicker.
@@ -38,4 +39,5 @@ pub mod readside;
 pub mod repair;
 pub mod rewrite;
 pub mod speakers;
+pub mod tcp;
 pub mod udp;

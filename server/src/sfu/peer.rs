@@ -171,7 +171,11 @@ pub fn build(engine: &Engine) -> Result<Built, rtc::shared::error::Error> {
         .with_interceptor_registry(registry)
         .build(Instant::now())?;
     pc.add_local_candidate(salon_rtc::host_candidate(engine.advertised())?)?;
-    // End of candidates: there is only ever this one.
+    // ICE-TCP after it (a lower priority): for clients whose network lets no UDP through.
+    if let Some(tcp) = engine.advertised_tcp() {
+        pc.add_local_candidate(salon_rtc::passive_tcp_candidate(tcp)?)?;
+    }
+    // End of candidates: there are only ever these.
     pc.add_local_candidate(RTCIceCandidateInit::default())?;
     Ok(Built {
         pc,

@@ -554,6 +554,9 @@ pub struct JoinOptions {
     /// queue that grows as fast as `RtcClient::set_queue_growth` says: a congested downlink, as
     /// far as the server can tell.
     pub own_congestion_feedback: bool,
+    /// No UDP socket at all: the client reaches the server only through its ICE-TCP
+    /// candidate (webrtc-rs connects to a passive candidate given to `add_ice_candidate`).
+    pub tcp_only: bool,
 }
 
 impl RtcClient {
@@ -617,7 +620,16 @@ impl RtcClient {
                     stats: stats.clone(),
                     gathered: gathered_tx,
                 }) as Arc<dyn PeerConnectionEventHandler>)
-                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+                .with_udp_addrs(if options.tcp_only {
+                    Vec::new()
+                } else {
+                    vec!["127.0.0.1:0".to_owned()]
+                })
+                .with_tcp_addrs(if options.tcp_only {
+                    vec!["127.0.0.1:0".to_owned()]
+                } else {
+                    Vec::new()
+                })
                 .build()
                 .await
                 .unwrap(),
@@ -678,9 +690,27 @@ impl RtcClient {
         }
         client
             .pc
-            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .set_remote_description(RTCSessionDescription::answer(answer.clone()).unwrap())
             .await
             .unwrap();
+        if options.tcp_only {
+            // (Each bundled media section repeats the candidates, and `rtc` lists each for an
+            // RTCP component 2 too, unused with rtcp-mux: one connection is enough.)
+            let mut lines: Vec<&str> = answer.lines().filter(|l| l.contains(" 1 tcp ")).collect();
+            lines.sort_unstable();
+            lines.dedup();
+            for line in lines {
+                let candidate = line.trim().trim_start_matches("a=").to_owned();
+                client
+                    .pc
+                    .add_ice_candidate(webrtc::peer_connection::RTCIceCandidateInit {
+                        candidate,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
         let mut pts = [0u8; 2];
         for sender in client.pc.get_senders().await {
             let params = sender.get_parameters().await.unwrap();
