@@ -258,6 +258,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ice_tcp_is_on_by_default_on_the_udp_ports_number() {
+        use crate::sfu::engine::TcpPort;
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("salon-server").chain(args.iter().copied()))
+        };
+        assert_eq!(parse(&[]).unwrap().media_tcp(), TcpPort::SameAsUdp);
+        assert_eq!(
+            parse(&["--tcp-port", "443"]).unwrap().media_tcp(),
+            TcpPort::Port(443)
+        );
+        assert_eq!(parse(&["--no-tcp"]).unwrap().media_tcp(), TcpPort::Off);
+        assert!(parse(&["--no-tcp", "--tcp-port", "443"]).is_err());
+        assert!(parse(&["--tcp-port", "70000"]).is_err());
+    }
+
+    #[test]
     fn defaults_need_no_arguments() {
         let c = Config::try_parse_from(["salon-server"]).expect("defaults parse");
         assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 8080)));

@@ -2715,8 +2715,9 @@ impl Worker {
         let mut out = std::mem::take(&mut self.outbox);
         // Who produced each datagram, as runs of (leg, count) in `out`'s order.
         let mut runs = std::mem::take(&mut self.runs);
-        // ICE-TCP datagrams of the leg being drained, and how many found no room.
-        let mut tcp_out: Vec<(Bytes, SocketAddr)> = Vec::new();
+        // ICE-TCP datagrams of the leg being drained (whether each is a forwarded copy), and how
+        // many found no room.
+        let mut tcp_out: Vec<(Bytes, SocketAddr, bool)> = Vec::new();
         let mut tcp_dropped = 0;
         for id in &dirty {
             let Some(leg) = self.legs.get_mut(id) else {
@@ -2729,7 +2730,7 @@ impl Worker {
                 while let Some(datagram) = leg.pc.poll_write() {
                     let to = datagram.transport.peer_addr;
                     if datagram.transport.transport_protocol == TransportProtocol::TCP {
-                        tcp_out.push((datagram.message.freeze(), to));
+                        tcp_out.push((datagram.message.freeze(), to, false));
                         continue;
                     }
                     if !self.by_addr.contains_key(&to) && !new_addrs.contains(&to) {
@@ -2752,13 +2753,13 @@ impl Worker {
                 // UDP.
                 for (datagram, to) in leg.raw.drain(..) {
                     if leg.tcp.iter().any(|(a, _)| *a == to) {
-                        tcp_out.push((datagram, to));
+                        tcp_out.push((datagram, to, true));
                     } else {
                         out.push((datagram, to));
                     }
                 }
             }
-            for (datagram, to) in tcp_out.drain(..) {
+            for (datagram, to, forwarded) in tcp_out.drain(..) {
                 let link = leg
                     .tcp
                     .iter()
@@ -2770,9 +2771,13 @@ impl Worker {
                             self.links_written.push(token);
                         }
                     }
-                    // A full stream, or none toward that address (closed): lost, as on UDP.
+                    // A full stream, or none toward that address (closed): lost, as on UDP. (A
+                    // forwarded copy lost makes a keyframe due once sending works again; the
+                    // stack's own checks toward a closed stream do not.)
                     _ => {
-                        leg.send_drops += 1;
+                        if forwarded {
+                            leg.send_drops += 1;
+                        }
                         tcp_dropped += 1;
                     }
                 }
