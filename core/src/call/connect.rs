@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -205,7 +204,13 @@ pub(super) async fn establish(
         ServerMessage::Joined { ice_servers, .. } => ice_servers.as_slice(),
         _ => &[],
     };
-    let mut peer = peer::build(&config.udp_addrs, ice_servers, config.relay_only).await?;
+    let mut peer = peer::build(
+        &config.udp_addrs,
+        &config.tcp_addrs,
+        ice_servers,
+        config.relay_only,
+    )
+    .await?;
     let me = reply.participant_id.clone();
 
     let now = std::time::Instant::now();
@@ -277,11 +282,7 @@ pub(super) async fn establish(
             Some(other) => super::driver::follow(shared, handles, &other),
         }
     };
-    let answer = RTCSessionDescription::answer(answer).map_err(CoreError::media)?;
-    peer.pc
-        .set_remote_description(answer)
-        .await
-        .map_err(CoreError::media)?;
+    peer::apply_answer(&mut peer, &answer).await?;
 
     let mut out = OutTracks {
         audio: None,

@@ -511,6 +511,11 @@ impl Driver {
                 .map(tokio::time::Instant::from_std);
             let ice_at = self.ice.due_at().map(tokio::time::Instant::from_std);
             let hear_by = self.hear_by.map(tokio::time::Instant::from_std);
+            let tcp_at = session
+                .peer
+                .tcp_later
+                .as_ref()
+                .map(|(at, _)| tokio::time::Instant::from_std(*at));
             tokio::select! {
                 message = session.signal.recv() => match message {
                     Ok(Some(message)) => {
@@ -615,6 +620,14 @@ impl Driver {
                     self.hear_by = Some(Instant::now() + HEARD_AFTER_CHANGE);
                     if session.signal.send(&ClientMessage::Ping).await.is_err() {
                         return Outcome::Dropped("the server connection dropped".into());
+                    }
+                }
+                _ = sleep_until(tcp_at) => {
+                    if session.peer.connected {
+                        session.peer.tcp_later = None;
+                    } else {
+                        tracing::info!("no media over UDP yet: dialling the server's ICE-TCP port");
+                        peer::dial_tcp(&mut session.peer).await;
                     }
                 }
                 _ = sleep_until(view_at) => {
@@ -782,16 +795,9 @@ impl Driver {
             }
             ServerMessage::Answer { sdp } => match self.ice.answer() {
                 Reply::Ours(next) => {
-                    let applied = match RTCSessionDescription::answer(sdp) {
-                        Ok(answer) => session
-                            .peer
-                            .pc
-                            .set_remote_description(answer)
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(e) = applied {
+                    // (A restart drops the TCP streams with the old sockets: a TCP fallback is
+                    // dialled again from this answer if UDP does not come back.)
+                    if let Err(e) = peer::apply_answer(&mut session.peer, &sdp).await {
                         return Some(Outcome::Lost(format!("ICE restart failed: {e}")));
                     }
                     tracing::info!("ICE restart answered");

@@ -124,6 +124,10 @@ pub struct CallConfig {
     pub video: VideoEncoderConfig,
     /// Local UDP addresses for media. The default binds every interface and loopback.
     pub udp_addrs: Vec<String>,
+    /// Local addresses ICE-TCP dials the server's TCP port from, when UDP has not connected
+    /// within [`peer::TCP_FALLBACK_AFTER`] (at once without `udp_addrs`): RFC 6544, for
+    /// networks that let no UDP out. The default is the same as `udp_addrs`; empty: no TCP.
+    pub tcp_addrs: Vec<String>,
     /// The room's host key: join as its owner. [`crate::Client::join`] fills it in for rooms
     /// in "my rooms".
     pub host_key: Option<String>,
@@ -152,6 +156,7 @@ impl fmt::Debug for CallConfig {
             .field("video_on", &self.video_on)
             .field("video", &self.video)
             .field("udp_addrs", &self.udp_addrs)
+            .field("tcp_addrs", &self.tcp_addrs)
             .field("host_key", &self.host_key.as_ref().map(|_| "<redacted>"))
             .field("device_id", &self.device_id.as_ref().map(|_| "<redacted>"))
             .field("relay_only", &self.relay_only)
@@ -172,6 +177,7 @@ impl CallConfig {
                 max_fps: 30.0,
             },
             udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
+            tcp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()],
             host_key: None,
             device_id: None,
             raw_video_tap: None,
