@@ -24,6 +24,9 @@ export class Call {
    *   `source` is 'camera' (audio too) or 'screen'
    * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
    * @param {() => boolean} [options.canSignal] whether signaling is up now (an ICE restart needs it)
+   * @param {(reason: string) => void} [options.onPathTrouble] the media path went silent, or an ICE
+   *   restart was just offered: a network change, most often (the room checks that its signaling
+   *   socket survived it)
    * @param {object[]} [options.layers] the camera's simulcast encodings, lowest first
    *   (`cameraLayers` in logic.js); fixed for the life of the connection
    * @param {boolean} [options.watched] the latest `video_watched` (default true)
@@ -36,7 +39,7 @@ export class Call {
    *   ones come through `replaceTrack('screen', …)`)
    */
   constructor({
-    localStream, send, onRemoteTrack, onLost, canSignal = () => true,
+    localStream, send, onRemoteTrack, onLost, canSignal = () => true, onPathTrouble = () => {},
     layers = cameraLayers(360), watched = true, videoLayers = null, e2eeWorker = null, screenTrack = null,
     iceServers = [],
   }) {
@@ -45,8 +48,10 @@ export class Call {
     this.localStream = localStream;
     this.send = send;
     this.canSignal = canSignal;
+    this.onPathTrouble = onPathTrouble;
     this.restarting = null; // the timer of an ICE restart in progress
     this.iceRestarts = 0;
+    this.pathWatched = false; // watchPath() listens to the selected candidate pair
     this.onRemoteTrack = onRemoteTrack;
     this.onLost = onLost;
     this.pc = null;
@@ -275,10 +280,14 @@ export class Call {
       clearTimeout(this.restarting);
       this.restarting = null;
     }
+    if (state === 'connected') this.watchPath();
     if (state === 'failed') {
       this.recover('ICE failed');
     } else if (state === 'disconnected') {
       this.disconnectedTimer = setTimeout(() => this.recover('ICE disconnected'), DISCONNECTED_GRACE_MS);
+      // The browser may well move the media by itself (to a pair on another network) without
+      // a restart; the signaling socket does not move, and may be gone with the old network.
+      this.onPathTrouble('ICE disconnected');
     }
   }
 
@@ -311,6 +320,43 @@ export class Call {
       const offer = await this.pc.createOffer({ iceRestart: true });
       await this.pc.setLocalDescription(offer);
       this.send({ type: 'offer', sdp: this.pc.localDescription.sdp });
+    });
+    this.onPathTrouble(`ICE restart: ${reason}`);
+  }
+
+  /**
+   * The signaling socket was replaced by a resume that kept this connection. An ICE restart
+   * offered on the old socket may never have reached the server (or its answer never reached
+   * us): take it back and offer it again here.
+   */
+  resumed() {
+    if (this.closed || !this.restarting) return;
+    clearTimeout(this.restarting);
+    this.restarting = null;
+    this.enqueue('ice restart rollback', async () => {
+      if (this.pc.signalingState === 'have-local-offer') await this.pc.setLocalDescription({ type: 'rollback' });
+    });
+    this.restartIce('again, on the resumed socket');
+  }
+
+  /**
+   * Notes the local address of ICE's selected pair, and tells `onPathTrouble` when the browser
+   * moves the media to a pair on another address by itself (another network: the signaling
+   * socket stayed on the old one). Once per connection; browsers without the event skip it.
+   */
+  watchPath() {
+    if (this.pathWatched) return;
+    const ice = this.pc.getSenders().find((sender) => sender.transport)?.transport?.iceTransport
+      ?? this.pc.getReceivers().find((receiver) => receiver.transport)?.transport?.iceTransport;
+    if (!ice?.getSelectedCandidatePair) return;
+    this.pathWatched = true;
+    let address = ice.getSelectedCandidatePair()?.local?.address ?? null;
+    ice.addEventListener('selectedcandidatepairchange', () => {
+      const now = ice.getSelectedCandidatePair()?.local?.address ?? null;
+      if (this.closed || !now || now === address) return;
+      const before = address;
+      address = now;
+      if (before) this.onPathTrouble('the media moved to another network');
     });
   }
 

@@ -33,6 +33,8 @@ import {
 import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
 const JOIN_TIMEOUT_MS = 15000;
+/** How long a signaling socket may stay silent after a ping sent with an ICE restart. */
+const SIGNALING_PROBE_MS = 2000;
 const LOBBY_REFRESH_MS = 10000;
 /** What the page shows is told to the server at most this often (a `view` after a quiet spell). */
 const VIEW_DEBOUNCE_MS = 250;
@@ -63,6 +65,7 @@ const s = {
   lobbySocket: null, // the socket that was answered `waiting`
   call: null,
   mediaKept: 0, // resumes that went on with the same peer connection
+  probing: null, // the signaling socket being probed after an ICE restart (probeSignaling)
   joined: false,
   attempt: 0,
   retryTimer: null,
@@ -506,6 +509,27 @@ function socketGone() {
   }
 }
 
+/**
+ * The media path went silent or an ICE restart went out (the network changed, most often): the
+ * signaling socket may have left with the old network, and such a socket is never reset — it
+ * goes silent, and a restart's offer with it. Ping it; silent for `SIGNALING_PROBE_MS`, resume
+ * at once on a new socket, keeping the peer connection (a restart is offered again there).
+ */
+async function probeSignaling(reason) {
+  const sig = s.signaling;
+  if (!sig || !s.joined || s.probing === sig) return;
+  s.probing = sig;
+  const alive = await sig.probe(SIGNALING_PROBE_MS);
+  if (s.probing === sig) s.probing = null;
+  if (alive || sig !== s.signaling || s.state !== 'joined') return;
+  console.info(`salon: the signaling socket went silent (${reason}); resuming on a new one`);
+  sig.abandon(); // reported through onClose: socketGone() keeps the media for the resume
+  if (s.state === 'reconnecting') {
+    clearTimeout(s.retryTimer);
+    connect();
+  }
+}
+
 function lost({ keepMedia = false } = {}) {
   if (keepMedia) endSignaling();
   else endSession();
@@ -648,6 +672,7 @@ function onJoined(message) {
     // Resumed on the same peer connection: nothing to negotiate, media never stopped.
     s.call.send = (msg) => sig.send(msg);
     s.call.setIceServers(s.iceServers);
+    s.call.resumed();
     s.mediaKept += 1;
   } else {
     s.call?.close();
@@ -723,6 +748,7 @@ function startMedia(sig) {
     localStream: local.outgoing(),
     send: (msg) => sig.send(msg),
     canSignal: () => s.joined,
+    onPathTrouble: (reason) => probeSignaling(reason),
     onRemoteTrack: (participantId, track, source) => {
       if (participantId === s.participantId) return;
       if (source === 'screen') grid.attachShare(participantId, track);

@@ -1,15 +1,21 @@
 // One signaling WebSocket (docs/protocol.md): JSON text frames, an outgoing queue until the
-// socket is open, and a `ping` every 15 s. It reports what it receives and when it closes; it
-// never reconnects by itself — the room controller decides that.
+// socket is open, and a `ping` every 15 s, which the server must answer within 10 s or the socket
+// counts as closed (one that left with an old network is never reset: it just goes silent). It
+// reports what it receives and when it closes; it never reconnects by itself — the room
+// controller decides that.
 
 const PING_EVERY_MS = 15000;
+const PONG_WITHIN_MS = 10000;
 
 export class Signaling {
   /**
    * @param {string} url ws(s)://…/api/rooms/{id}/ws
-   * @param {{onMessage: (msg: object) => void, onClose: (info: {opened: boolean, code: number}) => void}} handlers
+   * @param {{onMessage: (msg: object) => void, onClose: (info: {opened: boolean, code: number}) => void,
+   *   pingEveryMs?: number, pongWithinMs?: number}} handlers (the times: tests only)
    */
-  constructor(url, { onMessage, onClose }) {
+  constructor(url, { onMessage, onClose, pingEveryMs = PING_EVERY_MS, pongWithinMs = PONG_WITHIN_MS }) {
+    this.pingEveryMs = pingEveryMs;
+    this.pongWithinMs = pongWithinMs;
     this.url = url;
     this.onMessage = onMessage;
     this.onClose = onClose;
@@ -18,6 +24,7 @@ export class Signaling {
     this.opened = false;
     this.closed = false;
     this.pingTimer = null;
+    this.probes = new Set(); // resolvers of `probe` calls waiting for a word from the server
   }
 
   /** Opens the socket. Resolves once open; rejects if it closes or fails first. */
@@ -36,11 +43,16 @@ export class Signaling {
         if (this.closed) return;
         this.opened = true;
         for (const text of this.queue.splice(0)) ws.send(text);
-        this.pingTimer = setInterval(() => this.send({ type: 'ping' }), PING_EVERY_MS);
+        this.pingTimer = setInterval(() => {
+          this.probe(this.pongWithinMs).then((alive) => {
+            if (!alive) this.abandon();
+          });
+        }, this.pingEveryMs);
         resolve();
       });
       ws.addEventListener('message', (event) => {
         if (this.closed || typeof event.data !== 'string') return;
+        this.heard();
         let message;
         try {
           message = JSON.parse(event.data);
@@ -69,6 +81,43 @@ export class Signaling {
     else this.queue.push(text);
   }
 
+  /**
+   * Whether the socket still carries anything: sends a `ping` and resolves true as soon as any
+   * message arrives, false if none does within `withinMs` (or the socket is closed). A socket
+   * that left with the old network after a network change is never reset: it just goes silent.
+   */
+  probe(withinMs) {
+    if (this.closed || !this.opened) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (alive) => {
+        clearTimeout(timer);
+        this.probes.delete(done);
+        resolve(alive);
+      };
+      const timer = setTimeout(() => done(false), withinMs);
+      this.probes.add(done);
+      this.send({ type: 'ping' });
+    });
+  }
+
+  heard() {
+    for (const done of [...this.probes]) done(true);
+  }
+
+  /** Gives a silent socket up: closes it and reports it through onClose at once (a socket on a
+   * vanished network would take minutes to close by itself). */
+  abandon() {
+    if (this.closed || !this.opened) return;
+    const ws = this.ws;
+    this.stop();
+    try {
+      ws.close(4000, 'silent');
+    } catch {
+      // closing a socket that is already going is fine
+    }
+    this.onClose({ opened: true, code: 4000 });
+  }
+
   /** Closes without reporting it through onClose. */
   close() {
     if (this.closed) return;
@@ -83,5 +132,6 @@ export class Signaling {
     this.queue.length = 0;
     clearInterval(this.pingTimer);
     this.pingTimer = null;
+    for (const done of [...this.probes]) done(false);
   }
 }

@@ -240,6 +240,17 @@ export function makeDualHomedNamespace() {
     txBytes(key) {
       return Number(run('ip', ['netns', 'exec', name, 'cat', `/sys/class/net/${links[key].inner}/statistics/tx_bytes`]).toString().trim());
     },
+    /** The uplinks that carry an open TCP connection to the server's `port` (e.g. a WebSocket). */
+    tcpLinksTo(port) {
+      const out = run('ip', ['netns', 'exec', name, 'ss', '-Htn', 'state', 'established', 'dst', `${host}:${port}`]);
+      const keys = new Set();
+      for (const line of out.split('\n')) {
+        const local = line.trim().split(/\s+/u)[2] ?? '';
+        const key = Object.keys(links).find((k) => local.startsWith(`${links[k].inside}:`));
+        if (key) keys.add(key);
+      }
+      return [...keys];
+    },
     /** The command line that runs `argv` inside the namespace. */
     inside(argv) {
       return ['ip', ['netns', 'exec', name, ...argv]];

@@ -121,6 +121,60 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
     }
   });
 
+  it('the uplink in use goes down with its address, as a phone leaves Wi-Fi: the page replaces its silent socket, media comes back, nobody notices', { timeout: 120000 }, async () => {
+    try {
+      ns.restore('a');
+      ns.restore('b');
+      const room = await createRoomViaApi(server.url, 'Leaving the Wi-Fi', { e2ee: false });
+      const ada = await newGuest(browsers[0], 'ada-forget');
+      const bo = await newGuest(browsers[1], 'bo-forget');
+      guests.push(ada, bo);
+      await join(ada, room.url, 'Ada');
+      await join(bo, room.url, 'Bo');
+      await framesFlow(ada, bo, 30000);
+      await framesFlow(bo, ada, 30000);
+      await watchRoster(ada, bo);
+
+      // The uplink of Bo's media; his signaling socket leaves by the preferred route, the same
+      // uplink ('a') unless the browser chose otherwise.
+      const path = (await bo.page.evaluate(() => window.salon.stats())).path;
+      const link = ns.linkOf(path?.localAddress);
+      assert.ok(link, `Bo's media leaves from ${JSON.stringify(path)}`);
+      const port = Number(new URL(server.url).port);
+      const socketLinks = ns.tcpLinksTo(port);
+      const keptBefore = await bo.page.evaluate(() => window.salon.mediaKept);
+      const dropped = Date.now();
+      // The address goes with the link: the socket on it is never reset, it just goes silent.
+      ns.drop(link, { forget: true });
+      const [adaSeesBo, boSeesAda] = await Promise.all([framesFlow(ada, bo, 20000), framesFlow(bo, ada, 20000)]);
+      const after = (await bo.page.evaluate(() => window.salon.stats())).path;
+      assert.notEqual(ns.linkOf(after?.localAddress), link, `Bo still on the dropped uplink: ${JSON.stringify(after)}`);
+
+      const roster = await rosterSeen(ada);
+      assert.equal(roster.missing, 0, 'Ada saw Bo leave');
+      assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
+      assert.equal(await bo.page.evaluate(() => window.salon.participantId), bo.id, 'Bo joined again');
+      await waitFor(async () => (await bo.page.evaluate(() => window.salon.state)) === 'joined', {
+        timeout: 10000, message: 'Bo to be in the room',
+      });
+      const kept = (await bo.page.evaluate(() => window.salon.mediaKept)) - keptBefore;
+      if (socketLinks.includes(link)) {
+        // His socket went with the uplink: the page noticed it was silent and resumed on a new
+        // one, keeping its peer connection.
+        assert.ok(kept >= 1, 'the page did not resume on a new socket keeping its media');
+        // (The old one may linger in the namespace's kernel: nothing can reach it to end it.)
+        assert.ok(ns.tcpLinksTo(port).some((k) => k !== link), 'no signaling socket on the other uplink');
+      }
+      console.log(`# uplink ${link} down with its address (signaling socket on ${socketLinks.join(',') || 'none'}): `
+        + `Ada decoded Bo again after ${adaSeesBo - dropped} ms, Bo decoded Ada after ${boSeesAda - dropped} ms; `
+        + `resumes keeping media ${kept}; ICE restarts ${await bo.page.evaluate(() => window.salon.iceRestarts)}`);
+      await Promise.all([ada, bo].map((g) => g.context.close()));
+    } catch (error) {
+      dumpLogs(guests, server);
+      throw error;
+    }
+  });
+
   it('the native core on a phone: its uplink goes down, the app reports the change, media comes back, nobody notices', { timeout: 120000 }, async () => {
     const bin = process.env.SALON_CLI_BIN ?? path.join(repoRoot, 'target', 'debug', 'salon-cli');
     assert.ok(fs.existsSync(bin), `salon-cli not found at ${bin}: run \`cargo build -p salon-cli\``);
@@ -196,7 +250,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       assert.ok(result.ice_restarts >= 2, `the core did not restart ICE twice: ${JSON.stringify(result)}`);
       const fromAda = result.remote.find((r) => r.participant_id === ada.id);
       assert.ok(fromAda?.frames_decoded > 0, `the core decoded nothing of Ada: ${JSON.stringify(result.remote)}`);
-      const steps = err.split('\n').filter((line) => /network|restart|resum|disconnected|reconnect/u.test(line))
+      const steps = err.split('\n').filter((line) => /network|restart|resum|disconnected|reconnect|ICE-TCP/u.test(line))
         .map((line) => line.replace(/\x1b\[[0-9;]*m/gu, '').replace(/^\S+\s+INFO\s+/u, ''));
       console.log(`# the core's steps:\n# ${steps.join('\n# ')}`);
       console.log(`# core: uplink ${link} down and reported: Ada decoded the core's video again after ${back - dropped} ms; `
