@@ -47,11 +47,12 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
   });
 
   /** A server on the namespace's neighbour address, a browser outside and one inside. */
-  async function setup({ ns, port = 0, turnUrls }) {
+  async function setup({ ns, port = 0, turnUrls, args = [] }) {
+    const turn = turnUrls.length ? ['--turn-secret', SECRET, ...turnUrls.flatMap((u) => ['--turn-url', u])] : [];
     server = await startServer({
       host: ns.host,
       port,
-      args: ['--media-ip', ns.host, '--turn-secret', SECRET, ...turnUrls.flatMap((u) => ['--turn-url', u])],
+      args: ['--media-ip', ns.host, ...turn, ...args],
     });
     cleanups.push(() => server.stop());
     const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
@@ -101,6 +102,23 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
     await Promise.all(guests.splice(0).map((g) => g.context.close()));
     await server.stop();
     await coturn.stop();
+  }));
+
+  it('no UDP at all, TCP to the media port open: the guest connects over ICE-TCP', { timeout: 120000 }, withLogs(async () => {
+    // The page's port and the server's ICE-TCP port; no TURN is configured, and no UDP goes out.
+    ns.allowOnly({ tcp: [8443, 8444] });
+    const { ada, bo } = await setup({ ns, port: 8443, turnUrls: [], args: ['--tcp-port', '8444'] });
+    await seesVideo(ada, bo, 45000);
+    await seesVideo(bo, ada, 45000);
+    const path = await pathOf(bo.page);
+    assert.equal(path?.local.protocol, 'tcp', JSON.stringify(path));
+    assert.equal(path?.remote.protocol, 'tcp', JSON.stringify(path));
+    assert.equal(path?.remote.port, 8444, JSON.stringify(path));
+    assert.notEqual(path?.local.type, 'relay', JSON.stringify(path));
+    // Ada, outside, stays on UDP.
+    assert.equal((await pathOf(ada.page))?.local.protocol, 'udp');
+    await Promise.all(guests.splice(0).map((g) => g.context.close()));
+    await server.stop();
   }));
 
   it('only TCP 443 open: the guest loads the page and relays over TURN/TLS on 443', { timeout: 120000 }, withLogs(async () => {

@@ -36,7 +36,8 @@ pub enum Dropped {
     Malformed,
     /// An mDNS (`.local`) or other host name: the server resolves no names.
     Name,
-    /// Not UDP (the server listens on UDP only), or not the RTP component.
+    /// Not UDP, or not the RTP component. (The server never dials out: a client reaches its
+    /// ICE-TCP port itself, and is learned from its own checks.)
     Transport,
     /// Unspecified, multicast, broadcast or reserved address, or port 0.
     Address,
