@@ -45,6 +45,39 @@ fn closed_now(stream: &TcpStream) -> bool {
     closed
 }
 
+/// A client with no UDP socket: ICE-TCP is its only way in.
+async fn join_over_tcp(url: &str) -> RtcClient {
+    let options = JoinOptions {
+        tcp_only: true,
+        ..JoinOptions::default()
+    };
+    RtcClient::join_with(url, "A", options).await
+}
+
+/// Pumps both clients until each got audio and video from the other (15 s at most).
+async fn media_both_ways(a: &mut RtcClient, b: &mut RtcClient) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        futures_util::future::join_all([
+            a.pump(Duration::from_secs(1)),
+            b.pump(Duration::from_secs(1)),
+        ])
+        .await;
+        let (ab, ba) = (a.received_from(&b.id), b.received_from(&a.id));
+        if ab.audio_packets > 20
+            && ab.video_packets > 10
+            && ba.audio_packets > 20
+            && ba.video_packets > 10
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "media over ICE-TCP did not flow both ways: A got {ab:?}, B got {ba:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_udp_gets_in_over_ice_tcp_and_media_flows_both_ways() {
     let s = TestServer::start().await;
@@ -53,15 +86,7 @@ async fn a_client_without_udp_gets_in_over_ice_tcp_and_media_flows_both_ways() {
     let engine = s.server.state.media.engine.clone();
     let tcp = engine.advertised_tcp().expect("ICE-TCP is on by default");
 
-    let mut a = RtcClient::join_with(
-        &url,
-        "A",
-        JoinOptions {
-            tcp_only: true,
-            ..JoinOptions::default()
-        },
-    )
-    .await;
+    let mut a = join_over_tcp(&url).await;
     // The answer offers UDP first, then the passive TCP candidate at a lower priority.
     let answer = a.first_answer.clone();
     let udp_at = answer.find(" udp ").expect("a UDP candidate");
@@ -77,26 +102,7 @@ async fn a_client_without_udp_gets_in_over_ice_tcp_and_media_flows_both_ways() {
     )));
 
     let mut b = RtcClient::join(&url, "B").await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        futures_util::future::join_all([
-            a.pump(Duration::from_secs(1)),
-            b.pump(Duration::from_secs(1)),
-        ])
-        .await;
-        let (ab, ba) = (a.received_from(&b.id), b.received_from(&a.id));
-        if ab.audio_packets > 20
-            && ab.video_packets > 10
-            && ba.audio_packets > 20
-            && ba.video_packets > 10
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "media over ICE-TCP did not flow both ways: A got {ab:?}, B got {ba:?}"
-        );
-    }
+    media_both_ways(&mut a, &mut b).await;
     // A's media is on one stream, tied to its connection; B's is on UDP.
     assert_eq!(engine.tcp_streams().await, (1, 1));
 
@@ -165,26 +171,7 @@ async fn strangers_on_the_tcp_port_are_cut_off_and_cannot_crowd_it() {
     // The port still takes a real client afterwards.
     let id = s.room_id().await;
     let url = s.ws_url(&id);
-    let mut a = RtcClient::join_with(
-        &url,
-        "A",
-        JoinOptions {
-            tcp_only: true,
-            ..JoinOptions::default()
-        },
-    )
-    .await;
+    let mut a = join_over_tcp(&url).await;
     let mut b = RtcClient::join(&url, "B").await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while b.received_from(&a.id).audio_packets < 20 {
-        futures_util::future::join_all([
-            a.pump(Duration::from_secs(1)),
-            b.pump(Duration::from_secs(1)),
-        ])
-        .await;
-        assert!(
-            Instant::now() < deadline,
-            "no audio over ICE-TCP after the flood"
-        );
-    }
+    media_both_ways(&mut a, &mut b).await;
 }

@@ -1338,16 +1338,9 @@ impl Worker {
                 return;
             }
         };
-        let token = self.next_pin;
-        self.next_pin += 1;
-        if self
-            .poll
-            .registry()
-            .register(&mut socket, Token(token), Interest::READABLE)
-            .is_err()
-        {
+        let Some(token) = self.register_new(&mut socket, Interest::READABLE) else {
             return;
-        }
+        };
         self.pins.insert(
             token,
             Pin {
@@ -1496,9 +1489,16 @@ impl Worker {
 
     /// Accepts waiting TCP connections (a budget's worth). Returns true if there may be more.
     fn accept(&mut self) -> bool {
-        let Some(listener) = &self.listener else {
+        // Taken out for the loop (and put back): accepting registers with `self`.
+        let Some(listener) = self.listener.take() else {
             return false;
         };
+        let more = self.accept_from(&listener);
+        self.listener = Some(listener);
+        more
+    }
+
+    fn accept_from(&mut self, listener: &TcpListener) -> bool {
         for _ in 0..ACCEPT_BUDGET {
             let (mut socket, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
@@ -1520,16 +1520,9 @@ impl Worker {
                 continue;
             }
             let _ = socket.set_nodelay(true);
-            let token = self.next_pin;
-            self.next_pin += 1;
-            if self
-                .poll
-                .registry()
-                .register(&mut socket, Token(token), Interest::READABLE)
-                .is_err()
-            {
+            let Some(token) = self.register_new(&mut socket, Interest::READABLE) else {
                 continue;
-            }
+            };
             self.links.insert(
                 token,
                 Link {
@@ -1539,6 +1532,21 @@ impl Worker {
             );
         }
         true
+    }
+
+    /// Registers a new socket (a pinned one or a stream) under a fresh token.
+    fn register_new(
+        &mut self,
+        source: &mut impl mio::event::Source,
+        interest: Interest,
+    ) -> Option<usize> {
+        let token = self.next_pin;
+        self.next_pin += 1;
+        self.poll
+            .registry()
+            .register(source, Token(token), interest)
+            .ok()
+            .map(|()| token)
     }
 
     /// A stream is readable or writable.
@@ -1643,21 +1651,15 @@ impl Worker {
 
     /// Takes in a stream another worker accepted, with the check that names our connection.
     fn adopt(&mut self, mut link: Link, first: BytesMut, buf: &mut [u8]) {
-        let token = self.next_pin;
-        self.next_pin += 1;
-        let interest = if link.stream.pending() {
+        link.stream.wants_write = link.stream.pending();
+        let interest = if link.stream.wants_write {
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
         };
-        if self
-            .poll
-            .registry()
-            .register(&mut link.stream.socket, Token(token), interest)
-            .is_err()
-        {
+        let Some(token) = self.register_new(&mut link.stream.socket, interest) else {
             return;
-        }
+        };
         let peer = link.stream.peer;
         self.links.insert(token, link);
         // Checked again here: the connection may have gone meanwhile (a stream is never handed
