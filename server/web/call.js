@@ -24,9 +24,9 @@ export class Call {
    *   `source` is 'camera' (audio too) or 'screen'
    * @param {(reason: string) => void} options.onLost the call cannot continue (ICE failed, …)
    * @param {() => boolean} [options.canSignal] whether signaling is up now (an ICE restart needs it)
-   * @param {(reason: string) => void} [options.onPathTrouble] the media path went silent, or an ICE
-   *   restart was just offered: a network change, most often (the room checks that its signaling
-   *   socket survived it)
+   * @param {(reason: string) => void} [options.onPathTrouble] an ICE restart was just offered, or
+   *   the browser moved the media to another local address: a network change, most often (the
+   *   room checks that its signaling socket survived it)
    * @param {object[]} [options.layers] the camera's simulcast encodings, lowest first
    *   (`cameraLayers` in logic.js); fixed for the life of the connection
    * @param {boolean} [options.watched] the latest `video_watched` (default true)
@@ -284,10 +284,9 @@ export class Call {
     if (state === 'failed') {
       this.recover('ICE failed');
     } else if (state === 'disconnected') {
+      // (A busy machine can look disconnected for a moment: the signaling socket is checked
+      // with the restart, or when the browser moves the media to another address by itself.)
       this.disconnectedTimer = setTimeout(() => this.recover('ICE disconnected'), DISCONNECTED_GRACE_MS);
-      // The browser may well move the media by itself (to a pair on another network) without
-      // a restart; the signaling socket does not move, and may be gone with the old network.
-      this.onPathTrouble('ICE disconnected');
     }
   }
 
@@ -341,8 +340,9 @@ export class Call {
 
   /**
    * Notes the local address of ICE's selected pair, and tells `onPathTrouble` when the browser
-   * moves the media to a pair on another address by itself (another network: the signaling
-   * socket stayed on the old one). Once per connection; browsers without the event skip it.
+   * moves the media to a pair on another address by itself (another network, most often: the
+   * signaling socket stayed on the old one). Once per connection; browsers without the event
+   * skip it.
    */
   watchPath() {
     if (this.pathWatched) return;
@@ -356,6 +356,7 @@ export class Call {
       if (this.closed || !now || now === address) return;
       const before = address;
       address = now;
+      // (Also when the browser merely prefers another pair that works: the probe is one ping.)
       if (before) this.onPathTrouble('the media moved to another network');
     });
   }

@@ -33,8 +33,10 @@ import {
 import { $, TileGrid, copyText, fillIcons, icon, setBanner, setToggle, showView } from './ui.js';
 
 const JOIN_TIMEOUT_MS = 15000;
-/** How long a signaling socket may stay silent after a ping sent with an ICE restart. */
-const SIGNALING_PROBE_MS = 2000;
+/** How long a signaling socket may stay silent after a ping sent when the network changed. Not
+ * less: a page on a busy device (a big room's videos on two cores) handles a queued answer late,
+ * and a needless resume costs the room a reshuffle. */
+const SIGNALING_PROBE_MS = 5000;
 const LOBBY_REFRESH_MS = 10000;
 /** What the page shows is told to the server at most this often (a `view` after a quiet spell). */
 const VIEW_DEBOUNCE_MS = 250;
@@ -510,9 +512,9 @@ function socketGone() {
 }
 
 /**
- * The media path went silent or an ICE restart went out (the network changed, most often): the
- * signaling socket may have left with the old network, and such a socket is never reset — it
- * goes silent, and a restart's offer with it. Ping it; silent for `SIGNALING_PROBE_MS`, resume
+ * An ICE restart went out, or the browser moved the media to another local address (the network
+ * changed, most often): the signaling socket may have left with the old network, and such a
+ * socket is never reset — it goes silent, and a restart's offer with it. Ping it; silent for `SIGNALING_PROBE_MS`, resume
  * at once on a new socket, keeping the peer connection (a restart is offered again there).
  */
 async function probeSignaling(reason) {

@@ -240,16 +240,19 @@ export function makeDualHomedNamespace() {
     txBytes(key) {
       return Number(run('ip', ['netns', 'exec', name, 'cat', `/sys/class/net/${links[key].inner}/statistics/tx_bytes`]).toString().trim());
     },
-    /** The uplinks that carry an open TCP connection to the server's `port` (e.g. a WebSocket). */
-    tcpLinksTo(port) {
+    /**
+     * Open TCP connections from the namespace to the server's `port` (a page's WebSocket, its
+     * kept-alive page loads): the uplink each leaves by and its local address.
+     */
+    tcpSocketsTo(port) {
       const out = run('ip', ['netns', 'exec', name, 'ss', '-Htn', 'state', 'established', 'dst', `${host}:${port}`]);
-      const keys = new Set();
+      const sockets = [];
       for (const line of out.split('\n')) {
         const local = line.trim().split(/\s+/u)[2] ?? '';
-        const key = Object.keys(links).find((k) => local.startsWith(`${links[k].inside}:`));
-        if (key) keys.add(key);
+        const link = Object.keys(links).find((k) => local.startsWith(`${links[k].inside}:`));
+        if (link) sockets.push({ link, local });
       }
-      return [...keys];
+      return sockets;
     },
     /** The command line that runs `argv` inside the namespace. */
     inside(argv) {
