@@ -67,7 +67,7 @@ const s = {
   lobbySocket: null, // the socket that was answered `waiting`
   call: null,
   mediaKept: 0, // resumes that went on with the same peer connection
-  probing: null, // the signaling socket being probed after an ICE restart (probeSignaling)
+  probing: null, // the signaling socket being probed after a network change (probeSignaling)
   joined: false,
   attempt: 0,
   retryTimer: null,
@@ -514,8 +514,9 @@ function socketGone() {
 /**
  * An ICE restart went out, or the browser moved the media to another local address (the network
  * changed, most often): the signaling socket may have left with the old network, and such a
- * socket is never reset — it goes silent, and a restart's offer with it. Ping it; silent for `SIGNALING_PROBE_MS`, resume
- * at once on a new socket, keeping the peer connection (a restart is offered again there).
+ * socket is never reset — it goes silent, and a restart's offer with it. Ping it; silent for
+ * `SIGNALING_PROBE_MS`, resume at once on a new socket, keeping the peer connection (a restart
+ * is offered again there).
  */
 async function probeSignaling(reason) {
   const sig = s.signaling;
