@@ -72,23 +72,38 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
     ns?.destroy();
   });
 
+  /**
+   * Ada (outside) and Bo (inside the namespace) in a new room, video flowing both ways, Ada's
+   * page noting every moment Bo is missing and every Bo she sees; and the uplink Bo's media
+   * leaves by.
+   */
+  async function callOverAnUplink(title, suffix = '') {
+    const room = await createRoomViaApi(server.url, title, { e2ee: false });
+    const ada = await newGuest(browsers[0], `ada${suffix}`);
+    const bo = await newGuest(browsers[1], `bo${suffix}`);
+    guests.push(ada, bo);
+    await join(ada, room.url, 'Ada');
+    await join(bo, room.url, 'Bo');
+    await framesFlow(ada, bo, 30000);
+    await framesFlow(bo, ada, 30000);
+    await watchRoster(ada, bo);
+    const path = (await bo.page.evaluate(() => window.salon.stats())).path;
+    const link = ns.linkOf(path?.localAddress);
+    assert.ok(link, `Bo's media leaves from ${JSON.stringify(path)}, not one of the namespace's uplinks`);
+    return { ada, bo, link };
+  }
+
+  /** Ada saw Bo neither leave nor come back as someone else, and Bo kept his participant. */
+  async function nobodyNoticed(ada, bo) {
+    const roster = await rosterSeen(ada);
+    assert.equal(roster.missing, 0, 'Ada saw Bo leave');
+    assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
+    assert.equal(await bo.page.evaluate(() => window.salon.participantId), bo.id, 'Bo joined again');
+  }
+
   it('the uplink in use goes down: media comes back on the other, same participant, nobody notices', { timeout: 120000 }, async () => {
     try {
-      const room = await createRoomViaApi(server.url, 'On the move', { e2ee: false });
-      const ada = await newGuest(browsers[0], 'ada');
-      const bo = await newGuest(browsers[1], 'bo');
-      guests.push(ada, bo);
-      await join(ada, room.url, 'Ada');
-      await join(bo, room.url, 'Bo');
-      await framesFlow(ada, bo, 30000);
-      await framesFlow(bo, ada, 30000);
-
-      // Ada's page notes every moment Bo is missing from her room, and every Bo she sees.
-      await watchRoster(ada, bo);
-
-      const path = (await bo.page.evaluate(() => window.salon.stats())).path;
-      const link = ns.linkOf(path?.localAddress);
-      assert.ok(link, `Bo's media leaves from ${JSON.stringify(path)}, not one of the namespace's uplinks`);
+      const { ada, bo, link } = await callOverAnUplink('On the move');
       const dropped = Date.now();
       ns.drop(link);
 
@@ -108,10 +123,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       const after = (await bo.page.evaluate(() => window.salon.stats())).path;
       assert.notEqual(ns.linkOf(after?.localAddress), link, `Bo still on the dropped uplink: ${JSON.stringify(after)}`);
 
-      const roster = await rosterSeen(ada);
-      assert.equal(roster.missing, 0, 'Ada saw Bo leave');
-      assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
-      assert.equal(await bo.page.evaluate(() => window.salon.participantId), bo.id, 'Bo joined again');
+      await nobodyNoticed(ada, bo);
       assert.equal(await bo.page.evaluate(() => window.salon.state), 'joined');
       const restarts = await bo.page.evaluate(() => window.salon.iceRestarts);
       console.log(`# uplink ${link} down: Bo's browser moved after ${moved - dropped} ms; Ada decoded Bo again after ${adaSeesBo - dropped} ms, Bo decoded Ada after ${boSeesAda - dropped} ms; ICE restarts ${restarts}; now ${JSON.stringify(after)}`);
@@ -128,21 +140,9 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       const port = Number(new URL(server.url).port);
       // Sockets left from the test before (dead ones linger in the namespace's kernel).
       const earlier = new Set(ns.tcpSocketsTo(port).map((s) => s.local));
-      const room = await createRoomViaApi(server.url, 'Leaving the Wi-Fi', { e2ee: false });
-      const ada = await newGuest(browsers[0], 'ada-forget');
-      const bo = await newGuest(browsers[1], 'bo-forget');
-      guests.push(ada, bo);
-      await join(ada, room.url, 'Ada');
-      await join(bo, room.url, 'Bo');
-      await framesFlow(ada, bo, 30000);
-      await framesFlow(bo, ada, 30000);
-      await watchRoster(ada, bo);
-
-      // The uplink of Bo's media; his signaling socket leaves by the preferred route, the same
-      // uplink ('a') unless the browser chose otherwise.
-      const path = (await bo.page.evaluate(() => window.salon.stats())).path;
-      const link = ns.linkOf(path?.localAddress);
-      assert.ok(link, `Bo's media leaves from ${JSON.stringify(path)}`);
+      // His signaling socket leaves by the preferred route: the media's uplink ('a') unless the
+      // browser chose the other for the media.
+      const { ada, bo, link } = await callOverAnUplink('Leaving the Wi-Fi', '-forget');
       // Bo's connections to the server (the page's loads and its signaling socket).
       const socketLinks = [...new Set(ns.tcpSocketsTo(port).filter((s) => !earlier.has(s.local)).map((s) => s.link))];
       const keptBefore = await bo.page.evaluate(() => window.salon.mediaKept);
@@ -166,10 +166,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       const resumed = Date.now();
       const kept = (await mediaKept()) - keptBefore;
 
-      const roster = await rosterSeen(ada);
-      assert.equal(roster.missing, 0, 'Ada saw Bo leave');
-      assert.deepEqual(roster.ids, [bo.id], 'Ada saw someone else join');
-      assert.equal(await bo.page.evaluate(() => window.salon.participantId), bo.id, 'Bo joined again');
+      await nobodyNoticed(ada, bo);
       await waitFor(async () => (await bo.page.evaluate(() => window.salon.state)) === 'joined', {
         timeout: 10000, message: 'Bo to be in the room',
       });

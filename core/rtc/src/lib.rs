@@ -25,19 +25,7 @@ pub const H264_FMTPS: [&str; 2] = [
 pub fn host_candidate(
     addr: std::net::SocketAddr,
 ) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
-    use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: addr.ip().to_string(),
-            port: addr.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()?;
-    RTCIceCandidate::from(&candidate).to_json()
+    host("udp", addr, rtc::ice::tcp_type::TcpType::Unspecified)
 }
 
 /// A passive ICE-TCP host candidate (RFC 6544) at `addr`: the other side connects to it. Its
@@ -45,17 +33,25 @@ pub fn host_candidate(
 pub fn passive_tcp_candidate(
     addr: std::net::SocketAddr,
 ) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
-    use rtc::ice::tcp_type::TcpType;
+    host("tcp", addr, rtc::ice::tcp_type::TcpType::Passive)
+}
+
+/// A host candidate (RTP component) on `network` at `addr`.
+fn host(
+    network: &str,
+    addr: std::net::SocketAddr,
+    tcp_type: rtc::ice::tcp_type::TcpType,
+) -> Result<rtc::peer_connection::transport::RTCIceCandidateInit, Error> {
     use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
     let candidate = CandidateHostConfig {
         base_config: CandidateConfig {
-            network: "tcp".to_owned(),
+            network: network.to_owned(),
             address: addr.ip().to_string(),
             port: addr.port(),
             component: 1,
             ..Default::default()
         },
-        tcp_type: TcpType::Passive,
+        tcp_type,
     }
     .new_candidate_host()?;
     RTCIceCandidate::from(&candidate).to_json()
