@@ -74,6 +74,7 @@ pub struct Metrics {
     rtp_resends_refused: Counter,
     downlink_feedback: Counter,
     downlink_cuts: Counter,
+    path_changes: Counter,
     rtp_dropped: Family<DropLabels, Counter>,
     /// Each reason's counter of `rtp_dropped`, looked up once: the forwarding loop counts drops
     /// without the family's lock and hash (a series appears when first counted).
@@ -103,6 +104,7 @@ impl Metrics {
             rtp_resends_refused: Counter::default(),
             downlink_feedback: Counter::default(),
             downlink_cuts: Counter::default(),
+            path_changes: Counter::default(),
             rtp_dropped: Family::default(),
             dropped_by_reason: Default::default(),
             offers: Counter::default(),
@@ -153,6 +155,12 @@ impl Metrics {
             "downlink_delay_cuts",
             "Times a growing queue toward a subscriber cut its video budget (lower layers)",
             m.downlink_cuts.clone(),
+        );
+        m.registry.register(
+            "media_path_changes",
+            "Times a media connection's path moved to another client address (a client changed \
+             networks; fresh keyframes are asked for both ways)",
+            m.path_changes.clone(),
         );
         m.registry.register(
             "rtp_dropped_packets",
@@ -228,6 +236,11 @@ impl Metrics {
     /// `cuts` subscribers' video budgets cut because the queue toward them grew.
     pub fn downlink_cut(&self, cuts: u64) {
         self.downlink_cuts.inc_by(cuts);
+    }
+
+    /// A media connection's selected path moved to another client address.
+    pub fn path_changed(&self) {
+        self.path_changes.inc();
     }
 
     pub fn dropped(&self, reason: DropReason, packets: u64) {

@@ -667,8 +667,13 @@ pub struct Leg {
     /// Forwarded datagrams, protected by the engine (`RTCPeerConnection::protect_rtp`), waiting
     /// for the next flush; they never pass through the stack's queues.
     raw: Vec<(Bytes, SocketAddr)>,
-    /// Where the last of them went (ICE's selected pair), for retransmissions.
+    /// Where the last of them (or of its SRTP/SRTCP) went: ICE's selected pair, for
+    /// retransmissions.
     peer: Option<SocketAddr>,
+    /// ICE's selected pair moved to another address since the last flush (the client changed
+    /// networks): what it sends and receives lost packets on the way, so fresh keyframes are
+    /// asked for at once instead of when the receivers' decoders notice.
+    moved: bool,
     /// Its ICE-TCP streams: the client's address on each, and the stream's token (at most
     /// [`MAX_PINS_PER_LEG`]).
     tcp: Vec<(SocketAddr, usize)>,
@@ -1014,6 +1019,7 @@ impl WorkerHandle {
                         receiving: 0.0,
                         raw: Vec::new(),
                         peer: None,
+                        moved: false,
                         tcp: Vec::new(),
                         lose: 0,
                         downlink: Downlink::default(),
@@ -1031,6 +1037,14 @@ impl WorkerHandle {
 }
 
 impl Leg {
+    /// Notes where ICE's selected pair sent now, and whether that moved from another address.
+    fn note_peer(&mut self, to: SocketAddr) {
+        if self.peer != Some(to) {
+            self.moved |= self.peer.is_some();
+            self.peer = Some(to);
+        }
+    }
+
     /// Registers a new send slot (after `add_transceiver_from_track`).
     pub fn add_slot(&mut self, sender: RTCRtpSenderId, ssrc: u32, clock_rate: u32) {
         self.slots.insert(
@@ -1464,6 +1478,7 @@ impl Worker {
             (TransportProtocol::TCP, Some(tcp)) => tcp,
             _ => self.shared.advertised,
         };
+        let media = demux::classify(&data) == demux::Kind::Rtp;
         let fed = self.guard(id, |leg| {
             let msg = TaggedBytesMut {
                 now: arrived,
@@ -1477,7 +1492,15 @@ impl Worker {
             };
             // Malformed or unexpected datagrams are refused by the stack; nothing to report
             // per packet.
-            leg.pc.handle_read(msg).is_ok()
+            let read = leg.pc.handle_read(msg).is_ok();
+            // SRTP or SRTCP that authenticated, from another address than the one we send to:
+            // the client moved its media to another path it proved (a browser leaving a dead
+            // network tells by USE-CANDIDATE only seconds later). Follow at once.
+            if read && media && leg.peer.is_some_and(|p| p != from) {
+                let tcp = transport_protocol == TransportProtocol::TCP;
+                leg.pc.follow_media_from(arrived, from, tcp);
+            }
+            read
         });
         if fed == Some(false) {
             self.count_drop(DropReason::Malformed, 1);
@@ -2201,7 +2224,7 @@ impl Worker {
                     } else {
                         leg.raw.push((datagram, to));
                     }
-                    leg.peer = Some(to);
+                    leg.note_peer(to);
                     leg.resends.earn();
                     sent += 1;
                 }
@@ -2713,6 +2736,7 @@ impl Worker {
         let mut dirty = std::mem::take(&mut self.flushing);
         std::mem::swap(&mut dirty, &mut self.dirty);
         let mut recovered = Vec::new();
+        let mut moved = Vec::new();
         let mut failed = Vec::new();
         let mut out = std::mem::take(&mut self.outbox);
         // Who produced each datagram, as runs of (leg, count) in `out`'s order.
@@ -2731,6 +2755,11 @@ impl Worker {
             let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 while let Some(datagram) = leg.pc.poll_write() {
                     let to = datagram.transport.peer_addr;
+                    // SRTP and SRTCP go where the selected pair is (ICE's checks go to every
+                    // candidate pair).
+                    if demux::classify(&datagram.message) == demux::Kind::Rtp {
+                        leg.note_peer(to);
+                    }
                     if datagram.transport.transport_protocol == TransportProtocol::TCP {
                         tcp_out.push((datagram.message.freeze(), to, false));
                         continue;
@@ -2761,6 +2790,7 @@ impl Worker {
                     }
                 }
             }
+            let (mut tcp_queued, mut tcp_lost) = (0, 0);
             for (datagram, to, forwarded) in tcp_out.drain(..) {
                 let link = leg
                     .tcp
@@ -2772,20 +2802,31 @@ impl Worker {
                         if !self.links_written.contains(&token) {
                             self.links_written.push(token);
                         }
+                        tcp_queued += u64::from(forwarded);
                     }
                     // A full stream, or none toward that address (closed): lost, as on UDP. (A
                     // forwarded copy lost makes a keyframe due once sending works again; the
                     // stack's own checks toward a closed stream do not.)
                     _ => {
                         if forwarded {
-                            leg.send_drops += 1;
+                            tcp_lost += 1;
                         }
                         tcp_dropped += 1;
                     }
                 }
             }
+            if tcp_lost > 0 {
+                leg.send_drops += tcp_lost;
+            } else if tcp_queued > 0 && leg.send_drops > 0 {
+                // The stream takes copies again after losses: a fresh picture (as for UDP below).
+                leg.send_drops = 0;
+                recovered.push(*id);
+            }
             if out.len() > before {
                 runs.push((*id, out.len() - before));
+            }
+            if std::mem::take(&mut leg.moved) {
+                moved.push(*id);
             }
             // Addresses we send to first (our own checks toward a candidate the client named):
             // their answers come back to this connection, unless a check that names another
@@ -2854,6 +2895,25 @@ impl Worker {
                 .map(|l| l.slots.values().filter_map(|s| s.source).collect())
                 .unwrap_or_default();
             for p in sources {
+                self.request_keyframe(p);
+            }
+        }
+        // A client on a new path: what it receives and what it sends both lost packets while
+        // the old path died, so keyframes of both, now (its receivers would ask only once
+        // their decoders give up on the gap, up to seconds later).
+        for id in moved {
+            self.shared.metrics.path_changed();
+            let Some(leg) = self.legs.get(&id) else {
+                continue;
+            };
+            tracing::debug!(leg = ?id, "a media connection's path moved to another address");
+            let mut pubs: Vec<PubId> = leg.slots.values().filter_map(|s| s.source).collect();
+            for (p, _) in leg.routes.iter().filter_map(|r| r.to) {
+                if !pubs.contains(&p) {
+                    pubs.push(p);
+                }
+            }
+            for p in pubs {
                 self.request_keyframe(p);
             }
         }

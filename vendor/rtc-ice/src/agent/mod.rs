@@ -625,6 +625,44 @@ impl Agent {
         }
     }
 
+    /// Salon: the controlled agent follows the path the controlling agent's media comes on.
+    ///
+    /// A browser that leaves a dead path switches to another pair that its checks proved, and
+    /// sends its media there at once, but tells (with USE-CANDIDATE) only in its next check on
+    /// that pair, up to 2.5 s later; until then every packet toward it would go to the dead
+    /// address. The caller (after the datagram from `remote` authenticated as SRTP or SRTCP)
+    /// asks to select the succeeded pair with that remote address; only a pair whose own
+    /// checks succeeded is taken, so only a path the client proved with the connection's ICE
+    /// password. Returns whether the selected pair changed. (mediasoup's ICE server does the
+    /// same; `vendor/README.md`.)
+    pub fn follow_media(&mut self, now: Instant, remote: SocketAddr, tcp: bool) -> bool {
+        if self.is_controlling {
+            return false;
+        }
+        let selected = self.get_selected_pair();
+        let mut best: Option<usize> = None;
+        for (index, p) in self.candidate_pairs.iter().enumerate() {
+            let candidate = &self.remote_candidates[p.remote_index];
+            if p.state != CandidatePairState::Succeeded
+                || candidate.addr() != remote
+                || candidate.network_type().is_tcp() != tcp
+            {
+                continue;
+            }
+            if Some(index) == selected {
+                return false;
+            }
+            if best.is_none_or(|b| self.candidate_pairs[b].priority() < p.priority()) {
+                best = Some(index);
+            }
+        }
+        let Some(index) = best else {
+            return false;
+        };
+        self.set_selected_pair(Some(now), Some(index));
+        true
+    }
+
     /// The highest-priority pair that is still usable, whether or not it has been nominated.
     pub fn get_best_available_candidate_pair(&self) -> Option<(&Candidate, &Candidate)> {
         if let Some(pair_index) = self.get_best_available_pair() {

@@ -11,6 +11,7 @@ use crate::peer_connection::RTCPeerConnection;
 use bytes::BytesMut;
 use shared::error::{Error, Result};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 impl RTCPeerConnection {
     /// Protects one marshalled RTP packet with this connection's outbound SRTP context and
@@ -43,5 +44,18 @@ impl RTCPeerConnection {
             .as_mut()
             .ok_or_else(|| Error::Other("no SRTP keys yet".to_string()))?;
         Ok((context.encrypt_rtp_with_header(packet, header)?, to))
+    }
+
+    /// Selects the ICE pair whose remote address a datagram that just authenticated as SRTP or
+    /// SRTCP came from, if it is another pair whose checks succeeded (the controlled side
+    /// following the client's media when the client moved to another path; see
+    /// `rtc_ice::Agent::follow_media`). Returns whether the selected pair changed; the usual
+    /// selected-pair event follows.
+    pub fn follow_media_from(&mut self, now: Instant, remote: SocketAddr, tcp: bool) -> bool {
+        self.pipeline_context
+            .ice_handler_context
+            .ice_transport
+            .agent
+            .follow_media(now, remote, tcp)
     }
 }
