@@ -27,7 +27,9 @@ say() {
 # /usr/bin/redis-server themselves (no Redis service needs to be running, and none is set up).
 # coturn: the TURN tests start Debian's /usr/bin/turnserver themselves, likewise. nftables and
 # iproute2 (as root): the browser TURN tests put one Chromium in a network namespace behind a
-# firewall. openssl: their TURN/TLS certificate.
+# firewall. openssl: their TURN/TLS certificate. nginx with its stream module (as root): one of
+# them shares port 443 between the page and TURN/TLS by name, as docs/deploy.md shows (started by
+# the test with its own configuration; no nginx service is set up).
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
@@ -46,6 +48,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "$(id -u)" = 0 ]; then
   [ -x /usr/sbin/nft ] || need+=(nftables)
   [ -x /usr/sbin/ip ] || need+=(iproute2)
+  [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
 fi
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "$(id -u)" = 0 ]; then command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap); fi

@@ -4,6 +4,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -179,6 +180,73 @@ export async function startCoturn({ ip, port, secret, salon, tlsPort = null, cer
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * nginx's `stream` module sharing one TCP port by the name a TLS client asks for (SNI), as
+ * docs/deploy.md configures it: connections naming a host in `routes` go to its address, every
+ * other one (other names, and plain HTTP, which names none) to `fallback`. Needs Debian's nginx
+ * and libnginx-mod-stream.
+ */
+export async function startSniProxy({ listen, routes, fallback }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'salon-nginx-'));
+  const conf = path.join(dir, 'nginx.conf');
+  const errorLog = path.join(dir, 'error.log');
+  const names = Object.entries(routes).map(([name, to]) => `      ${name} ${to};`).join('\n');
+  fs.writeFileSync(conf, `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
+worker_processes 1;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${errorLog} info;
+events { worker_connections 256; }
+stream {
+  map $ssl_preread_server_name $backend {
+${names}
+      default ${fallback};
+  }
+  server {
+    listen ${listen};
+    ssl_preread on;
+    proxy_pass $backend;
+  }
+}
+`);
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', errorLog], { stdio: 'ignore' });
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`nginx exited: ${fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8').slice(-2000) : ''}`);
+    }
+    const open = await new Promise((resolve) => {
+      const socket = net.connect({ host, port }, () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) break;
+    if (Date.now() > deadline) throw new Error(`nginx does not listen on ${listen}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    log: () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
+    async stop() {
+      process.removeListener('exit', reap);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether Debian's nginx with its stream module is here (for `startSniProxy`). */
+export function sniProxyAvailable() {
+  return fs.existsSync('/usr/sbin/nginx') && fs.existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
 }
 
 /** A self-signed certificate for `ip` (and `name`), as PEM files in a new folder. */

@@ -9,7 +9,9 @@ import {
   createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, startServer, waitFor,
   explain,
 } from './helpers.js';
-import { makeNamespace, namespacesUnavailable, selfSignedCert, startCoturn } from './netns.js';
+import {
+  makeNamespace, namespacesUnavailable, selfSignedCert, sniProxyAvailable, startCoturn, startSniProxy,
+} from './netns.js';
 
 const SECRET = 'browser-test-secret-0123456789';
 const unavailable = namespacesUnavailable();
@@ -47,7 +49,12 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
   });
 
   /** A server on the namespace's neighbour address, a browser outside and one inside. */
-  async function setup({ ns, port = 0, turnUrls, args = [] }) {
+  /**
+   * A server on the namespace's neighbour address, a browser outside and one inside. The one
+   * inside loads the page on `boPort` if given (a proxy in front of the server) and gets
+   * `boArgs` on its command line.
+   */
+  async function setup({ ns, port = 0, turnUrls, args = [], boPort = null, boArgs = [] }) {
     const turn = turnUrls.length ? ['--turn-secret', SECRET, ...turnUrls.flatMap((u) => ['--turn-url', u])] : [];
     server = await startServer({
       host: ns.host,
@@ -55,18 +62,27 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
       args: ['--media-ip', ns.host, ...turn, ...args],
     });
     cleanups.push(() => server.stop());
+    const forBo = (url) => {
+      if (!boPort) return url;
+      const u = new URL(url);
+      u.port = String(boPort);
+      return u.toString();
+    };
     const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
     const outside = await launchBrowser({ args: [secure] });
     cleanups.push(() => outside.close());
     // TURN over TLS to a self-signed certificate: this Chromium accepts it.
-    const inside = await launchBrowser({ executablePath: ns.launcher, args: [secure, '--ignore-certificate-errors'] });
+    const inside = await launchBrowser({
+      executablePath: ns.launcher,
+      args: [`--unsafely-treat-insecure-origin-as-secure=${new URL(forBo(server.url)).origin}`, '--ignore-certificate-errors', ...boArgs],
+    });
     cleanups.push(() => inside.close());
     const room = await createRoomViaApi(server.url, 'Hotel wifi', { e2ee: false });
     const ada = await newGuest(outside, 'ada');
     const bo = await newGuest(inside, 'bo');
     guests.push(ada, bo);
     await join(ada, room.url, 'Ada');
-    await join(bo, room.url, 'Bo');
+    await join(bo, forBo(room.url), 'Bo');
     return { ada, bo };
   }
 
@@ -138,5 +154,39 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
     const path = await pathOf(bo.page);
     assert.equal(path?.local.type, 'relay', JSON.stringify(path));
     assert.equal(path?.local.relayProtocol, 'tls', JSON.stringify(path));
+    await Promise.all(guests.splice(0).map((g) => g.context.close()));
+    await server.stop();
+    await coturn.stop();
+  }));
+
+  it('only TCP 443 open, one address for both: nginx passes the page to Salon and TURN/TLS to coturn by name (SNI)', {
+    timeout: 120000, skip: sniProxyAvailable() ? false : 'no nginx with its stream module here',
+  }, withLogs(async () => {
+    // docs/deploy.md, "Sharing 443 with the web server": the server's address serves both on
+    // 443 through nginx's ssl_preread; coturn's TLS listens on 5349 of another address.
+    const name = 'turn.salon.test';
+    const { cert, key } = selfSignedCert(ns.host, name);
+    const coturn = await startCoturn({ ip: ns.host2, port: 3478, secret: SECRET, salon: ns.host, tlsPort: 5349, cert, key });
+    cleanups.push(() => coturn.stop());
+    const proxy = await startSniProxy({ listen: `${ns.host}:443`, routes: { [name]: `${ns.host2}:5349` }, fallback: `${ns.host}:8443` });
+    cleanups.push(() => proxy.stop());
+    ns.allowOnly({ tcp: [443] });
+    const { ada, bo } = await setup({
+      ns,
+      port: 8443,
+      turnUrls: [`turns:${name}:443?transport=tcp`],
+      // Bo loads the page through nginx; the TURN server's name resolves to the same address.
+      boPort: 443,
+      boArgs: [`--host-resolver-rules=MAP ${name} ${ns.host}`],
+    });
+    await seesVideo(ada, bo, 45000);
+    await seesVideo(bo, ada, 45000);
+    const path = await pathOf(bo.page);
+    assert.equal(path?.local.type, 'relay', JSON.stringify(path));
+    assert.equal(path?.local.relayProtocol, 'tls', JSON.stringify(path));
+    // nginx sent the page's connections to Salon and the one that named coturn to coturn.
+    const routed = proxy.log();
+    assert.ok(routed.includes(`connected to ${ns.host}:8443`), `nginx passed nothing to Salon:\n${routed}`);
+    assert.ok(routed.includes(`connected to ${ns.host2}:5349`), `nginx passed nothing to coturn:\n${routed}`);
   }));
 });
