@@ -168,18 +168,21 @@ export async function startCoturn({ ip, port, secret, salon, tlsPort = null, cer
   await new Promise((resolve) => setTimeout(resolve, 300));
   return {
     log: () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : ''),
-    async stop() {
-      process.removeListener('exit', reap);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopDaemon(child, reap, dir),
   };
+}
+
+/** Ends a daemon a test started (SIGTERM, SIGKILL after 3 s) and removes its folder. */
+async function stopDaemon(child, reap, dir) {
+  process.removeListener('exit', reap);
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -230,17 +233,7 @@ ${names}
   }
   return {
     log: () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
-    async stop() {
-      process.removeListener('exit', reap);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopDaemon(child, reap, dir),
   };
 }
 

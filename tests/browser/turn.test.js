@@ -48,7 +48,6 @@ describe('through TURN', { skip: unavailable ?? false }, () => {
     }
   });
 
-  /** A server on the namespace's neighbour address, a browser outside and one inside. */
   /**
    * A server on the namespace's neighbour address, a browser outside and one inside. The one
    * inside loads the page on `boPort` if given (a proxy in front of the server) and gets
