@@ -674,6 +674,9 @@ pub struct Leg {
     /// networks): what it sends and receives lost packets on the way, so fresh keyframes are
     /// asked for at once instead of when the receivers' decoders notice.
     moved: bool,
+    /// When a move last asked for keyframes (at most once per [`KEYFRAME_ASK_PER_SUBSCRIBER`]:
+    /// a client that sends from two paths in turn cannot make every camera send keyframes).
+    moved_keyframes: Option<Instant>,
     /// Its ICE-TCP streams: the client's address on each, and the stream's token (at most
     /// [`MAX_PINS_PER_LEG`]).
     tcp: Vec<(SocketAddr, usize)>,
@@ -1020,6 +1023,7 @@ impl WorkerHandle {
                         raw: Vec::new(),
                         peer: None,
                         moved: false,
+                        moved_keyframes: None,
                         tcp: Vec::new(),
                         lose: 0,
                         downlink: Downlink::default(),
@@ -2903,10 +2907,18 @@ impl Worker {
         // their decoders give up on the gap, up to seconds later).
         for id in moved {
             self.shared.metrics.path_changed();
-            let Some(leg) = self.legs.get(&id) else {
+            let now = self.now;
+            let Some(leg) = self.legs.get_mut(&id) else {
                 continue;
             };
             tracing::debug!(leg = ?id, "a media connection's path moved to another address");
+            if leg
+                .moved_keyframes
+                .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_ASK_PER_SUBSCRIBER)
+            {
+                continue;
+            }
+            leg.moved_keyframes = Some(now);
             let mut pubs: Vec<PubId> = leg.slots.values().filter_map(|s| s.source).collect();
             for (p, _) in leg.routes.iter().filter_map(|r| r.to) {
                 if !pubs.contains(&p) {
