@@ -59,9 +59,17 @@ const RESUME_GRACE: Duration = Duration::from_secs(5);
 /// How long the seat is kept when the media is still up as the socket drops: the client is
 /// there (a signaling blip, a proxy restart, a phone between networks) and comes back with a
 /// resume. The others notice nothing. If the media goes silent meanwhile (ICE `disconnected`,
-/// about 3 s without a packet: a client that vanished) or fails, the seat goes at
-/// [`RESUME_GRACE`] after the drop, or at once if that has passed.
+/// about 3 s without a packet: a client that vanished, or one whose network changed under both
+/// its socket and its media) the seat goes at [`RESUME_GRACE`] after the drop but no sooner
+/// than [`SILENT_GRACE`] after the silence was noticed, unless the media comes back first (then
+/// this grace again, from the drop); if the media fails, at [`RESUME_GRACE`] after the drop, or
+/// at once if that has passed.
 const RESUME_GRACE_MEDIA_UP: Duration = Duration::from_secs(20);
+
+/// How long a lingering seat whose media just went silent waits for it to come back: a browser
+/// takes about 3.6 s to move its media to another network, the server notices the silence
+/// after 3 s.
+const SILENT_GRACE: Duration = Duration::from_secs(3);
 
 /// How long handed-over media waits for the resumed connection to claim it.
 const HANDOFF_PARK: Duration = Duration::from_secs(5);
@@ -85,7 +93,7 @@ async fn linger(
     published: &mut Vec<Arc<Publication>>,
 ) -> End {
     let dropped = tokio::time::Instant::now();
-    let media_up = session.connected && session.leg.is_some();
+    let media_up = session.connected && !session.silent && session.leg.is_some();
     let grace = tokio::time::sleep_until(
         dropped
             + if media_up {
@@ -108,10 +116,19 @@ async fn linger(
                     tracing::debug!(participant = %session.me, "media failed while the socket was gone");
                     grace.as_mut().reset(dropped + RESUME_GRACE);
                 }
-                // Silent for a few seconds too (a client that vanished): most likely gone.
+                // Silent for a few seconds too: most likely gone (unless its network changed,
+                // see SILENT_GRACE).
                 Some(LegEvent::Disconnected) => {
                     tracing::debug!(participant = %session.me, "media silent while the socket was gone");
-                    grace.as_mut().reset(dropped + RESUME_GRACE);
+                    session.silent = true;
+                    let now = tokio::time::Instant::now();
+                    grace.as_mut().reset((dropped + RESUME_GRACE).max(now + SILENT_GRACE));
+                }
+                // Its packets came back (on this path or another): the client is there.
+                Some(LegEvent::Connected) if session.connected && session.silent => {
+                    tracing::debug!(participant = %session.me, "media back while the socket was gone");
+                    session.silent = false;
+                    grace.as_mut().reset(dropped + RESUME_GRACE_MEDIA_UP);
                 }
                 Some(event) => session.keep_news(event, published),
             },
@@ -270,6 +287,7 @@ pub async fn run(
                 leg_tx,
                 candidates: RemoteCandidates::new(),
                 connected: false,
+                silent: false,
                 subscriptions: HashMap::new(),
                 view: None,
                 shares: TokenBucket::new(Instant::now(), 1.0 / SHARE_EVERY.as_secs_f64(), 4.0),
@@ -390,6 +408,8 @@ struct Session {
     candidates: RemoteCandidates,
     /// The peer connection has reached `connected` once.
     connected: bool,
+    /// Its media went silent (ICE `disconnected`) and has not come back yet.
+    silent: bool,
     subscriptions: HashMap<(String, Track), Subscription>,
     /// The videos the client shows (each participant's camera or screen), and how (`None`: it
     /// never said, so everyone's, at the best layer).
@@ -1197,7 +1217,9 @@ impl Session {
             LegEvent::VideoWatched(watched) => self.video_watched = Some(watched),
             LegEvent::VideoLayers(layers) => self.video_layers = Some(layers),
             LegEvent::Published(publication) => published.push(publication),
-            LegEvent::Connected | LegEvent::Disconnected | LegEvent::Failed => {}
+            LegEvent::Connected => self.silent = false,
+            LegEvent::Disconnected => self.silent = true,
+            LegEvent::Failed => {}
         }
     }
 
@@ -1218,6 +1240,7 @@ impl Session {
         match event {
             LegEvent::Connected => {
                 tracing::debug!(participant = %self.me, "media connected");
+                self.silent = false;
                 if !self.connected {
                     self.connected = true;
                     self.link.media_connected();
@@ -1228,6 +1251,7 @@ impl Session {
             // ICE comes back by itself, restarts (the client's offer), or fails (above).
             LegEvent::Disconnected => {
                 tracing::debug!(participant = %self.me, "media silent for a few seconds");
+                self.silent = true;
             }
             LegEvent::Published(publication) => {
                 if !*self.stopping.borrow() {

@@ -102,6 +102,21 @@ export function makeNamespace() {
       ].filter(Boolean).join('\n');
       run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `${rules}\n`);
     },
+    /** Drops every UDP datagram in and out, flows already open included (replaces the rules). */
+    blockUdp() {
+      const rules = [
+        'flush ruleset',
+        'table inet salon {',
+        '  chain out { type filter hook output priority 0; policy accept; meta l4proto udp drop; }',
+        '  chain in { type filter hook input priority 0; policy accept; meta l4proto udp drop; }',
+        '}',
+      ].join('\n');
+      run('ip', ['netns', 'exec', name, 'nft', '-f', '-'], `${rules}\n`);
+    },
+    /** No firewall rules: everything passes. */
+    openAll() {
+      run('ip', ['netns', 'exec', name, 'nft', 'flush', 'ruleset']);
+    },
     destroy() {
       try { run('ip', ['netns', 'del', name]); } catch { /* gone */ }
       try { run('ip', ['link', 'del', outer]); } catch { /* gone with the namespace */ }

@@ -9,6 +9,7 @@ import {
   createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, remoteTileIds,
   screenshot, startServer, waitFor,
 } from './helpers.js';
+import { makeNamespace, namespacesUnavailable } from './netns.js';
 
 /**
  * Routes a page's signaling WebSocket through the test: counts `offer` messages each way and can
@@ -219,5 +220,72 @@ describe('reconnecting after a lost connection', { skip: process.env.SALON_TEST_
       timeout: 15000,
       message: 'Cy to join after trying again',
     });
+  });
+});
+
+describe('media silent while the socket is gone', {
+  skip: process.env.SALON_TEST_URL ? 'needs its own server' : (namespacesUnavailable() ?? false),
+}, () => {
+  let ns;
+  let server;
+  const browsers = [];
+  const guests = [];
+
+  before(async () => {
+    ns = makeNamespace();
+    // The participant tasks' debug lines say when the media of a lingering seat went silent.
+    server = await startServer({ host: ns.host, args: ['--media-ip', ns.host], log: 'warn,salon_server::participant=debug' });
+    const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
+    browsers.push(await launchBrowser({ args: [secure] }));
+    browsers.push(await launchBrowser({ executablePath: ns.launcher, args: [secure] }));
+  });
+
+  after(async () => {
+    for (const b of browsers) await b.close().catch(() => {});
+    await server?.stop();
+    ns?.destroy();
+  });
+
+  it('keeps the seat when the media comes back before the socket does (a network change that broke both)', { timeout: 120000 }, async (t) => {
+    t.after(() => { if (t.failed) dumpLogs(guests, server); });
+    const room = await createRoomViaApi(server.url, 'Bumpy room');
+    const ada = await newGuest(browsers[1], 'ada-bumpy');
+    const bo = await newGuest(browsers[0], 'bo-bumpy');
+    guests.push(ada, bo);
+    const adaTap = await tapSignaling(ada.page);
+    const boTap = await tapSignaling(bo.page);
+    await join(ada, room.url, 'Ada');
+    await join(bo, room.url, 'Bo');
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+
+    // Ada's socket drops (both ends) and her new ones are refused; her media stops too.
+    const silentLines = () => server.logTail(400).split('\n').filter((l) => l.includes('media silent while the socket was gone')).length;
+    const silentBefore = silentLines();
+    adaTap.refusing = true;
+    ns.blockUdp();
+    adaTap.drop();
+    const dropped = Date.now();
+    // The server notices the silence (about 3 s), then the media comes back, before 5 s from
+    // the drop: the seat must again be kept as one with its media up (20 s), not freed.
+    await waitFor(() => silentLines() > silentBefore, { timeout: 10000, interval: 100, message: 'the server to notice Ada\'s media went silent' });
+    const silent = Date.now();
+    ns.openAll();
+    await expectReceiving(bo, [ada.id], { audio: false });
+    await sleep(Math.max(0, 10000 - (Date.now() - dropped)));
+    assert.deepEqual(boTap.left, [], 'Bo was told Ada left');
+    // Her network is back: the browser says so (the page reconnects at once).
+    adaTap.refusing = false;
+    await ada.page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await waitFor(() => ada.page.evaluate(() => window.salon.state === 'joined'), { timeout: 8000, message: 'Ada to resume' });
+    const resumed = Date.now();
+    assert.equal(await ada.page.evaluate(() => window.salon.participantId), ada.id, 'same participant');
+    assert.equal(await ada.page.evaluate(() => window.salon.mediaKept), 1, 'the resume did not keep the media');
+    assert.deepEqual(boTap.left, [], 'Bo was told Ada left');
+    await expectReceiving(ada, [bo.id], { audio: false });
+    await expectReceiving(bo, [ada.id], { audio: false });
+    console.log(`# the server noticed the silence ${silent - dropped} ms after the drop; Ada resumed ${resumed - dropped} ms after it`);
+    await ada.context.close();
+    await bo.context.close();
   });
 });

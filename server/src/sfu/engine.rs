@@ -177,10 +177,11 @@ struct Shared {
 /// Events a connection sends to the participant task that owns it.
 #[derive(Debug)]
 pub enum LegEvent {
-    /// ICE and DTLS are up.
+    /// ICE and DTLS are up; again after [`LegEvent::Disconnected`] when the client's packets
+    /// came back.
     Connected,
     /// Nothing came from the client for a few seconds (ICE `disconnected`): it may come back
-    /// (then nothing more is said), or fail.
+    /// ([`LegEvent::Connected`] again), or fail.
     Disconnected,
     /// The connection failed or closed (or a panic ended it).
     Failed,
@@ -637,6 +638,8 @@ pub struct Leg {
     ufrag: String,
     next_timeout: Option<Instant>,
     connected: bool,
+    /// Said [`LegEvent::Disconnected`] and not yet connected again.
+    silent: bool,
     failed: bool,
     /// Remote track id → receiver, from the track events.
     receivers: HashMap<String, RTCRtpReceiverId>,
@@ -1008,6 +1011,7 @@ impl WorkerHandle {
                         ufrag: leg.ufrag,
                         next_timeout: None,
                         connected: false,
+                        silent: false,
                         failed: false,
                         receivers: HashMap::new(),
                         screen_mid: None,
@@ -1814,7 +1818,12 @@ impl Worker {
                             connected = true;
                             let _ = leg.events.send(LegEvent::Connected);
                         }
+                        RTCPeerConnectionState::Connected if leg.silent && !leg.failed => {
+                            leg.silent = false;
+                            let _ = leg.events.send(LegEvent::Connected);
+                        }
                         RTCPeerConnectionState::Disconnected if leg.connected && !leg.failed => {
+                            leg.silent = true;
                             let _ = leg.events.send(LegEvent::Disconnected);
                         }
                         RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
