@@ -246,15 +246,45 @@ describe('media silent while the socket is gone', {
     ns?.destroy();
   });
 
-  it('keeps the seat when the media comes back before the socket does (a network change that broke both)', { timeout: 120000 }, async (t) => {
-    t.after(() => { if (t.failed) dumpLogs(guests, server); });
+  it('keeps the seat when the media comes back before the socket does (a network change that broke both)', { timeout: 120000 }, async () => {
+    try {
+      await seatKeptThroughSilence();
+    } catch (error) {
+      // (Node 20's test context has no `failed` to check in an after hook.)
+      dumpLogs(guests, server);
+      throw error;
+    }
+  });
+
+  /**
+   * Opens the room link in the namespaced browser and waits for the name form. Once, CI saw
+   * that page never show it (nothing logged); what it shows instead is logged, and the page
+   * loaded once more.
+   */
+  async function openInNamespace(guest, url) {
+    const form = guest.page.getByTestId('join-name');
+    for (let attempt = 1; ; attempt += 1) {
+      await guest.page.goto(url);
+      try {
+        await form.waitFor({ state: 'visible', timeout: 15000 });
+        return;
+      } catch (error) {
+        const text = await guest.page.evaluate(() => document.body?.innerText ?? '').catch((e) => `(unreadable: ${e.message})`);
+        console.log(`# ${guest.label}: no name form after 15 s (attempt ${attempt}); the page says: ${JSON.stringify(text.slice(0, 500))}`);
+        if (attempt === 2) throw error;
+      }
+    }
+  }
+
+  async function seatKeptThroughSilence() {
     const room = await createRoomViaApi(server.url, 'Bumpy room');
     const ada = await newGuest(browsers[1], 'ada-bumpy');
     const bo = await newGuest(browsers[0], 'bo-bumpy');
     guests.push(ada, bo);
     const adaTap = await tapSignaling(ada.page);
     const boTap = await tapSignaling(bo.page);
-    await join(ada, room.url, 'Ada');
+    await openInNamespace(ada, room.url);
+    await join(ada, null, 'Ada');
     await join(bo, room.url, 'Bo');
     await expectReceiving(ada, [bo.id], { audio: false });
     await expectReceiving(bo, [ada.id], { audio: false });
@@ -287,5 +317,5 @@ describe('media silent while the socket is gone', {
     console.log(`# the server noticed the silence ${silent - dropped} ms after the drop; Ada resumed ${resumed - dropped} ms after it`);
     await ada.context.close();
     await bo.context.close();
-  });
+  }
 });
