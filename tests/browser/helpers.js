@@ -124,6 +124,29 @@ function tail(file, lines = 20) {
 }
 
 /**
+ * A server on a network namespace's neighbour address (`ns.host`, its media there too) and two
+ * browsers: `outside` on this machine and `inside` in the namespace (netns.js). `close()` ends
+ * the three (the namespace is the caller's).
+ */
+export async function serveNamespace(ns, { log = null } = {}) {
+  const server = await startServer({ host: ns.host, args: ['--media-ip', ns.host], log });
+  const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
+  const browsers = [];
+  const close = async () => {
+    for (const b of browsers) await b.close().catch(() => {});
+    await server.stop();
+  };
+  try {
+    browsers.push(await launchBrowser({ args: [secure] }));
+    browsers.push(await launchBrowser({ executablePath: ns.launcher, args: [secure] }));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { server, outside: browsers[0], inside: browsers[1], close };
+}
+
+/**
  * Launches Chromium. `executablePath` runs another launcher (e.g. one that enters a network
  * namespace, see netns.js); `args` are added to the usual flags.
  */

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createRoomViaApi, dumpLogs, expectReceiving, join, launchBrowser, newGuest, remoteTileIds,
-  screenshot, startServer, waitFor,
+  screenshot, serveNamespace, startServer, waitFor,
 } from './helpers.js';
 import { makeNamespace, namespacesUnavailable } from './netns.js';
 
@@ -227,22 +227,21 @@ describe('media silent while the socket is gone', {
   skip: process.env.SALON_TEST_URL ? 'needs its own server' : (namespacesUnavailable() ?? false),
 }, () => {
   let ns;
+  let setup;
   let server;
-  const browsers = [];
+  let outside;
+  let inside;
   const guests = [];
 
   before(async () => {
     ns = makeNamespace();
     // The participant tasks' debug lines say when the media of a lingering seat went silent.
-    server = await startServer({ host: ns.host, args: ['--media-ip', ns.host], log: 'warn,salon_server::participant=debug' });
-    const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
-    browsers.push(await launchBrowser({ args: [secure] }));
-    browsers.push(await launchBrowser({ executablePath: ns.launcher, args: [secure] }));
+    setup = await serveNamespace(ns, { log: 'warn,salon_server::participant=debug' });
+    ({ server, outside, inside } = setup);
   });
 
   after(async () => {
-    for (const b of browsers) await b.close().catch(() => {});
-    await server?.stop();
+    await setup?.close();
     ns?.destroy();
   });
 
@@ -278,8 +277,8 @@ describe('media silent while the socket is gone', {
 
   async function seatKeptThroughSilence() {
     const room = await createRoomViaApi(server.url, 'Bumpy room');
-    const ada = await newGuest(browsers[1], 'ada-bumpy');
-    const bo = await newGuest(browsers[0], 'bo-bumpy');
+    const ada = await newGuest(inside, 'ada-bumpy');
+    const bo = await newGuest(outside, 'bo-bumpy');
     guests.push(ada, bo);
     const adaTap = await tapSignaling(ada.page);
     const boTap = await tapSignaling(bo.page);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  createRoomViaApi, dumpLogs, join, launchBrowser, newGuest, repoRoot, startServer, waitFor,
+  createRoomViaApi, dumpLogs, join, newGuest, repoRoot, serveNamespace, waitFor,
 } from './helpers.js';
 import { makeDualHomedNamespace, namespacesUnavailable } from './netns.js';
 
@@ -54,21 +54,20 @@ function rosterSeen(viewer) {
 
 describe('changing networks in a call', { skip: unavailable ?? false }, () => {
   let ns;
+  let setup;
   let server;
-  const browsers = [];
+  let outside;
+  let inside;
   const guests = [];
 
   before(async () => {
     ns = makeDualHomedNamespace();
-    server = await startServer({ host: ns.host, args: ['--media-ip', ns.host] });
-    const secure = `--unsafely-treat-insecure-origin-as-secure=${server.url}`;
-    browsers.push(await launchBrowser({ args: [secure] }));
-    browsers.push(await launchBrowser({ executablePath: ns.launcher, args: [secure] }));
+    setup = await serveNamespace(ns);
+    ({ server, outside, inside } = setup);
   });
 
   after(async () => {
-    for (const b of browsers) await b.close().catch(() => {});
-    await server?.stop();
+    await setup?.close();
     ns?.destroy();
   });
 
@@ -79,8 +78,8 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
    */
   async function callOverAnUplink(title, suffix = '') {
     const room = await createRoomViaApi(server.url, title, { e2ee: false });
-    const ada = await newGuest(browsers[0], `ada${suffix}`);
-    const bo = await newGuest(browsers[1], `bo${suffix}`);
+    const ada = await newGuest(outside, `ada${suffix}`);
+    const bo = await newGuest(inside, `bo${suffix}`);
     guests.push(ada, bo);
     await join(ada, room.url, 'Ada');
     await join(bo, room.url, 'Bo');
@@ -200,7 +199,7 @@ describe('changing networks in a call', { skip: unavailable ?? false }, () => {
       ns.restore('a');
       ns.restore('b');
       const room = await createRoomViaApi(server.url, 'Core on the move', { e2ee: false });
-      const ada = await newGuest(browsers[0], 'ada-core');
+      const ada = await newGuest(outside, 'ada-core');
       guests.push(ada);
       await join(ada, room.url, 'Ada');
       // salon-cli is the core as the apps use it, inside the namespace with two uplinks.

@@ -1053,6 +1053,25 @@ impl Leg {
         }
     }
 
+    /// The publications it is sent (its send slots' sources).
+    fn sources(&self) -> impl Iterator<Item = PubId> + '_ {
+        self.slots.values().filter_map(|s| s.source)
+    }
+
+    /// Counts one flush's forwarded copies toward it that were lost (`lost`) and that went out
+    /// (`sent`); true when sending works again after losses, so a fresh picture is due.
+    fn sending_recovered(&mut self, lost: u64, sent: u64) -> bool {
+        if lost > 0 {
+            self.send_drops += lost;
+            false
+        } else if sent > 0 && self.send_drops > 0 {
+            self.send_drops = 0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Registers a new send slot (after `add_transceiver_from_track`).
     pub fn add_slot(&mut self, sender: RTCRtpSenderId, ssrc: u32, clock_rate: u32) {
         self.slots.insert(
@@ -2828,11 +2847,7 @@ impl Worker {
                     }
                 }
             }
-            if tcp_lost > 0 {
-                leg.send_drops += tcp_lost;
-            } else if tcp_queued > 0 && leg.send_drops > 0 {
-                // The stream takes copies again after losses: a fresh picture (as for UDP below).
-                leg.send_drops = 0;
+            if leg.sending_recovered(tcp_lost, tcp_queued) {
                 recovered.push(*id);
             }
             if out.len() > before {
@@ -2881,13 +2896,11 @@ impl Worker {
             let Some(leg) = self.legs.get_mut(&id) else {
                 continue;
             };
-            if refused > 0 {
-                leg.send_drops += refused;
-                self.count_drop(DropReason::SendBuffer, refused);
-            } else if sent > 0 && leg.send_drops > 0 {
-                // Sending works again after losses: a fresh picture.
-                leg.send_drops = 0;
+            if leg.sending_recovered(refused, sent) {
                 recovered.push(id);
+            }
+            if refused > 0 {
+                self.count_drop(DropReason::SendBuffer, refused);
             }
         }
         out.clear();
@@ -2905,7 +2918,7 @@ impl Worker {
             let sources: Vec<PubId> = self
                 .legs
                 .get(&id)
-                .map(|l| l.slots.values().filter_map(|s| s.source).collect())
+                .map(|l| l.sources().collect())
                 .unwrap_or_default();
             for p in sources {
                 self.request_keyframe(p);
@@ -2928,7 +2941,7 @@ impl Worker {
                 continue;
             }
             leg.moved_keyframes = Some(now);
-            let mut pubs: Vec<PubId> = leg.slots.values().filter_map(|s| s.source).collect();
+            let mut pubs: Vec<PubId> = leg.sources().collect();
             for (p, _) in leg.routes.iter().filter_map(|r| r.to) {
                 if !pubs.contains(&p) {
                     pubs.push(p);
